@@ -1,0 +1,1 @@
+"""The platform's services. None imports another; they meet only through events and HTTP."""

@@ -1,0 +1,1 @@
+"""The booking service — supply booking rounds, quotas and pickup codes."""

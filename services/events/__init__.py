@@ -1,0 +1,1 @@
+"""The events service — the case file and its state machine."""

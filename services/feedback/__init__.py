@@ -1,0 +1,1 @@
+"""The feedback service — notifications, ratings, rework, scorecards."""

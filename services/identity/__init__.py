@@ -1,0 +1,1 @@
+"""The identity service — accounts, verification, staff, partner apps, population registry."""

@@ -1,0 +1,1 @@
+"""The relief service — one-click hardship applications and joint review."""

@@ -1,0 +1,1 @@
+"""The routing service — organisation, rules, deadlines, assignments, supervision."""

@@ -1,0 +1,7 @@
+"""Bus consumers of the routing service: decode, call service.py, nothing else."""
+
+from __future__ import annotations
+
+from shared.messaging.consumer import Subscription
+
+SUBSCRIPTIONS: list[Subscription] = []

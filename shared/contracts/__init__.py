@@ -1,0 +1,85 @@
+"""Registry of integration-event schemas. Each producer declares its events in
+``shared/contracts/<producer>.py``; consumers validate payloads against the same models."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+PRODUCERS = ("identity", "events", "routing", "feedback", "relief", "booking", "platform")
+
+M = TypeVar("M", bound=type[BaseModel])
+
+
+@dataclass(frozen=True)
+class Contract:
+    event_type: str
+    version: int
+    model: type[BaseModel]
+
+    @property
+    def producer(self) -> str:
+        return self.event_type.split(".", 1)[0]
+
+
+_REGISTRY: dict[tuple[str, int], Contract] = {}
+
+
+class UnknownContract(LookupError):
+    pass
+
+
+def contract(event_type: str, *, version: int = 1) -> Callable[[M], M]:
+    """Class decorator: register a payload model as ``event_type`` version ``version``."""
+    producer, _, name = event_type.partition(".")
+    if producer not in PRODUCERS or not name:
+        raise ValueError(f"event type {event_type!r} must be '<producer>.<event>'")
+
+    def register(model: M) -> M:
+        key = (event_type, version)
+        existing = _REGISTRY.get(key)
+        if existing is not None and existing.model is not model:
+            raise ValueError(f"contract {event_type} v{version} is declared twice")
+        _REGISTRY[key] = Contract(event_type, version, model)
+        return model
+
+    return register
+
+
+def load_all() -> None:
+    for producer in PRODUCERS:
+        importlib.import_module(f"shared.contracts.{producer}")
+
+
+def get(event_type: str, version: int | None = None) -> Contract:
+    load_all()
+    if version is None:
+        versions = [v for (t, v) in _REGISTRY if t == event_type]
+        if not versions:
+            raise UnknownContract(event_type)
+        version = max(versions)
+    try:
+        return _REGISTRY[(event_type, version)]
+    except KeyError:
+        raise UnknownContract(f"{event_type} v{version}") from None
+
+
+def validate_payload(event_type: str, version: int | None, payload: Any) -> tuple[int, dict]:
+    """Validate a payload (model or mapping) against its contract; return version and JSON."""
+    found = get(event_type, version)
+    if isinstance(payload, BaseModel):
+        if not isinstance(payload, found.model):
+            raise TypeError(f"{event_type} expects {found.model.__name__}")
+        model = payload
+    else:
+        model = found.model.model_validate(payload)
+    return found.version, model.model_dump(mode="json")
+
+
+def all_contracts() -> list[Contract]:
+    load_all()
+    return sorted(_REGISTRY.values(), key=lambda c: (c.event_type, c.version))

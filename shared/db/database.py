@@ -1,0 +1,68 @@
+"""Async engine and session factory for one service schema."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from shared.settings import ServiceSettings
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept the libpq spelling (``postgresql://``) and use the asyncpg driver."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres", "postgresql+psycopg2"):
+        parsed = parsed.set(drivername="postgresql+asyncpg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def asyncpg_dsn(url: str) -> str:
+    """The same URL in the form asyncpg.connect() takes (no ``+asyncpg`` driver suffix)."""
+    return make_url(normalize_database_url(url)).set(drivername="postgresql").render_as_string(
+        hide_password=False
+    )
+
+
+class Database:
+    """The engine of one service. Every connection's search_path is the service schema, so
+    tables are declared unqualified and the same code serves a prefixed test schema."""
+
+    def __init__(self, settings: ServiceSettings) -> None:
+        self.url = normalize_database_url(settings.database_url)
+        self.schema = settings.schema
+        self.engine: AsyncEngine = create_async_engine(
+            self.url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            pool_timeout=settings.db_pool_timeout_seconds,
+            pool_pre_ping=True,
+            connect_args={
+                "server_settings": {
+                    "search_path": self.schema,
+                    "application_name": f"ehome-{settings.service_name}"[:63],
+                },
+                "timeout": 10,
+            },
+        )
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def notify_channel(self) -> str:
+        """LISTEN/NOTIFY channel that wakes this schema's outbox relay."""
+        return f"outbox_{self.schema}"[:63]
+
+    def session(self) -> AsyncSession:
+        return self.sessionmaker()
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

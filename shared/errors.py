@@ -1,0 +1,179 @@
+"""Domain errors and their one rendering: RFC 9457 problem+json with a stable ``code``."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shared.context import current_request_id
+from shared.logs import get_logger
+
+PROBLEM_JSON = "application/problem+json"
+log = get_logger(__name__)
+
+
+class AppError(Exception):
+    """Base of every error a service raises on purpose. Subclasses fix the HTTP status."""
+
+    status: int = 400
+    default_code: str = "bad_request"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        code: str | None = None,
+        extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.code = code or self.default_code
+        self.extra = extra or {}
+        self.headers = headers or {}
+
+
+class BadRequest(AppError):
+    status, default_code = 400, "bad_request"
+
+
+class Unauthorized(AppError):
+    status, default_code = 401, "unauthorized"
+
+    def __init__(self, detail: str = "authentication required", **kw: Any) -> None:
+        kw.setdefault("headers", {"WWW-Authenticate": "Bearer"})
+        super().__init__(detail, **kw)
+
+
+class Forbidden(AppError):
+    status, default_code = 403, "forbidden"
+
+
+class NotFound(AppError):
+    status, default_code = 404, "not_found"
+
+
+class Conflict(AppError):
+    status, default_code = 409, "conflict"
+
+
+class Gone(AppError):
+    status, default_code = 410, "gone"
+
+
+class PayloadTooLarge(AppError):
+    status, default_code = 413, "payload_too_large"
+
+
+class UnsupportedMediaType(AppError):
+    status, default_code = 415, "unsupported_media_type"
+
+
+class RuleViolation(AppError):
+    """A well-formed request that the domain's rules refuse (illegal transition and the like)."""
+
+    status, default_code = 422, "rule_violation"
+
+
+class TooManyRequests(AppError):
+    status, default_code = 429, "rate_limited"
+
+
+class ServiceUnavailable(AppError):
+    status, default_code = 503, "service_unavailable"
+
+
+class GatewayTimeout(AppError):
+    status, default_code = 504, "upstream_timeout"
+
+
+def problem_body(
+    status: int, code: str, detail: str, *, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    try:
+        title = HTTPStatus(status).phrase
+    except ValueError:
+        title = "Error"
+    body: dict[str, Any] = {
+        "type": f"https://ehome.example/problems/{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "request_id": current_request_id(),
+    }
+    if extra:
+        body.update(extra)
+    return body
+
+
+def problem_response(
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    extra: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    return JSONResponse(
+        problem_body(status, code, detail, extra=extra),
+        status_code=status,
+        media_type=PROBLEM_JSON,
+        headers=headers,
+    )
+
+
+_STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+}
+
+
+def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    # The offending input is left out on purpose: it may be an ID number or a phone.
+    return [
+        {"loc": list(err.get("loc", ())), "msg": err.get("msg", ""), "type": err.get("type", "")}
+        for err in exc.errors()
+    ]
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def _app_error(_: Request, exc: AppError) -> JSONResponse:
+        return problem_response(
+            exc.status, exc.code, exc.detail, extra=exc.extra, headers=exc.headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return problem_response(
+            422,
+            "validation_error",
+            "the request does not match the expected shape",
+            extra={"errors": _validation_errors(exc)},
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _STATUS_CODES.get(exc.status_code, "http_error")
+        return problem_response(
+            exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None)
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled_error", error_type=type(exc).__name__)
+        return problem_response(500, "internal_error", "an unexpected error occurred")

@@ -1,0 +1,1 @@
+"""Messaging: envelope, brokers (RabbitMQ and in-memory), outbox relay, inbox, consumers."""

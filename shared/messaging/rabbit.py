@@ -1,0 +1,236 @@
+"""RabbitMQ through aio-pika, with every default that loses messages set explicitly:
+persistent messages, durable quorum queues, publisher confirms, returns raised, a timeout on
+every publish, a delivery limit and a dead-letter (parking) queue for every consumer queue."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractExchange,
+    AbstractIncomingMessage,
+    AbstractQueue,
+    AbstractRobustConnection,
+)
+from pamqp.commands import Basic
+
+from shared.logs import get_logger
+from shared.messaging.broker import DeliveryHandler, PublishError, QueueSpec
+
+log = get_logger(__name__)
+
+
+class Topology:
+    """Names of every exchange and queue, under one deployment prefix."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+
+    @property
+    def events_exchange(self) -> str:
+        return f"{self.prefix}.events"
+
+    @property
+    def unrouted_exchange(self) -> str:
+        # Alternate exchange: an event nobody subscribes to yet is kept, not dropped or returned.
+        return f"{self.prefix}.unrouted"
+
+    @property
+    def unrouted_queue(self) -> str:
+        return f"{self.prefix}.unrouted"
+
+    @property
+    def dead_letter_exchange(self) -> str:
+        return f"{self.prefix}.dlx"
+
+    def queue(self, spec: QueueSpec) -> str:
+        return f"{self.prefix}.{spec.name}"
+
+    def parking_queue(self, spec: QueueSpec) -> str:
+        return f"{self.prefix}.{spec.name}.parking"
+
+    def queue_arguments(self, spec: QueueSpec) -> dict[str, Any]:
+        return {
+            "x-queue-type": "quorum",
+            "x-delivery-limit": spec.delivery_limit,
+            "x-dead-letter-exchange": self.dead_letter_exchange,
+            "x-dead-letter-routing-key": self.queue(spec),
+            # at-least-once dead-lettering: a parked message is never dropped on the way.
+            "x-dead-letter-strategy": "at-least-once",
+            "x-overflow": "reject-publish",
+        }
+
+
+QUORUM = {"x-queue-type": "quorum"}
+
+
+class _RabbitDelivery:
+    def __init__(self, message: AbstractIncomingMessage) -> None:
+        self._message = message
+        self.body = message.body
+        count = (message.headers or {}).get("x-delivery-count", 0)
+        self.redelivered_count = int(count) if isinstance(count, int | str) else 0
+
+    async def ack(self) -> None:
+        await self._message.ack()
+
+    async def retry(self) -> None:
+        await self._message.nack(requeue=True)
+
+    async def park(self) -> None:
+        await self._message.reject(requeue=False)
+
+
+class RabbitBroker:
+    def __init__(self, url: str, *, prefix: str, publish_timeout: float, name: str) -> None:
+        self._url = url
+        self._publish_timeout = publish_timeout
+        self._name = name
+        self.topology = Topology(prefix)
+        self._connection: AbstractRobustConnection | None = None
+        self._publish_channel: AbstractChannel | None = None
+        self._exchange: AbstractExchange | None = None
+        self._consumers: list[tuple[AbstractQueue, str]] = []
+        self._consumer_channels: list[AbstractChannel] = []
+        self._connect_lock = asyncio.Lock()
+
+    async def connect(self) -> None:
+        async with self._connect_lock:
+            if self._connection is not None:
+                return
+            self._connection = await aio_pika.connect_robust(
+                self._url,
+                timeout=10,
+                reconnect_interval=2,
+                client_properties={"connection_name": f"ehome-{self._name}"},
+            )
+            self._publish_channel = await self._connection.channel(
+                publisher_confirms=True, on_return_raises=True
+            )
+            self._exchange = await self._declare_exchanges(self._publish_channel)
+
+    async def _declare_exchanges(self, channel: AbstractChannel) -> AbstractExchange:
+        t = self.topology
+        unrouted = await channel.declare_exchange(
+            t.unrouted_exchange, aio_pika.ExchangeType.FANOUT, durable=True
+        )
+        unrouted_queue = await channel.declare_queue(
+            t.unrouted_queue, durable=True, arguments=QUORUM
+        )
+        await unrouted_queue.bind(unrouted)
+        await channel.declare_exchange(
+            t.dead_letter_exchange, aio_pika.ExchangeType.DIRECT, durable=True
+        )
+        return await channel.declare_exchange(
+            t.events_exchange,
+            aio_pika.ExchangeType.TOPIC,
+            durable=True,
+            arguments={"alternate-exchange": t.unrouted_exchange},
+        )
+
+    async def ready(self) -> bool:
+        return self._connection is not None and not self._connection.is_closed
+
+    async def close(self) -> None:
+        await self.stop_consuming()
+        if self._connection is not None:
+            await self._connection.close()
+            self._connection = None
+
+    async def publish(self, routing_key: str, body: bytes, *, message_id: str) -> None:
+        if self._exchange is None:
+            raise PublishError("broker not connected")
+        message = aio_pika.Message(
+            body,
+            content_type="application/json",
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            message_id=message_id,
+        )
+        try:
+            # wait_for bounds the whole call, including a robust channel waiting to reopen.
+            confirmation = await asyncio.wait_for(
+                self._exchange.publish(
+                    message, routing_key, mandatory=True, timeout=self._publish_timeout
+                ),
+                self._publish_timeout,
+            )
+        except TimeoutError as exc:
+            raise PublishError(f"no confirm within {self._publish_timeout}s") from exc
+        except Exception as exc:  # every other failure means "not confirmed"
+            raise PublishError(f"{type(exc).__name__}: {exc}") from exc
+        if not isinstance(confirmation, Basic.Ack):
+            raise PublishError(f"broker answered {type(confirmation).__name__}, not Ack")
+
+    async def publish_many(
+        self, messages: Sequence[tuple[str, bytes, str]]
+    ) -> list[BaseException | None]:
+        results = await asyncio.gather(
+            *(self.publish(rk, body, message_id=mid) for rk, body, mid in messages),
+            return_exceptions=True,
+        )
+        return [r if isinstance(r, BaseException) else None for r in results]
+
+    async def _declare_consumer_queue(
+        self, channel: AbstractChannel, spec: QueueSpec
+    ) -> AbstractQueue:
+        t = self.topology
+        exchange = await self._declare_exchanges(channel)
+        dlx = await channel.get_exchange(t.dead_letter_exchange)
+        parking = await channel.declare_queue(
+            t.parking_queue(spec), durable=True, arguments=QUORUM
+        )
+        await parking.bind(dlx, routing_key=t.queue(spec))
+        queue = await channel.declare_queue(
+            t.queue(spec), durable=True, arguments=t.queue_arguments(spec)
+        )
+        for key in spec.routing_keys:
+            await queue.bind(exchange, routing_key=key)
+        return queue
+
+    async def consume(self, spec: QueueSpec, handler: DeliveryHandler) -> None:
+        await self.connect()
+        assert self._connection is not None
+        channel = await self._connection.channel(publisher_confirms=False)
+        await channel.set_qos(prefetch_count=spec.prefetch)
+        queue = await self._declare_consumer_queue(channel, spec)
+
+        async def on_message(message: AbstractIncomingMessage) -> None:
+            await handler(_RabbitDelivery(message))
+
+        tag = await queue.consume(on_message, no_ack=False)
+        self._consumer_channels.append(channel)
+        self._consumers.append((queue, tag))
+
+    async def stop_consuming(self) -> None:
+        consumers, self._consumers = self._consumers, []
+        for queue, tag in consumers:
+            try:
+                await queue.cancel(tag)
+            except Exception as exc:  # the channel may already be gone; nothing to cancel then
+                log.warning("consumer_cancel_failed", queue=queue.name, error=str(exc))
+
+    async def close_consumer_channels(self) -> None:
+        channels, self._consumer_channels = self._consumer_channels, []
+        for channel in channels:
+            if not channel.is_closed:
+                await channel.close()
+
+    async def parked(self, spec: QueueSpec) -> list[bytes]:
+        await self.connect()
+        assert self._connection is not None
+        channel = await self._connection.channel(publisher_confirms=False)
+        try:
+            queue = await channel.declare_queue(
+                self.topology.parking_queue(spec), durable=True, arguments=QUORUM
+            )
+            bodies: list[bytes] = []
+            while (message := await queue.get(no_ack=False, fail=False)) is not None:
+                bodies.append(message.body)
+            return bodies
+        finally:
+            # Closing the channel returns every unacknowledged message to the parking queue.
+            await channel.close()

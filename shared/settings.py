@@ -1,0 +1,103 @@
+"""Settings base shared by the gateway and every service.
+
+Platform-wide values (database, broker, environment, token keys) are read from unprefixed
+environment names so one ConfigMap serves every service; a service's own values carry its
+prefix (``EHOME_<SERVICE>_``), set by the subclass's ``model_config``.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Environment = Literal["dev", "test", "prod"]
+
+DEV_SECRET_MARKER = "dev-only"
+
+
+def _env(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+class PlatformSettings(BaseSettings):
+    """Values every process reads, whatever its role."""
+
+    model_config = SettingsConfigDict(env_prefix="EHOME_", extra="ignore", populate_by_name=True)
+
+    environment: Environment = Field("dev", validation_alias=_env("EHOME_ENV"))
+    log_level: str = Field("INFO", validation_alias=_env("EHOME_LOG_LEVEL"))
+    log_json: bool = Field(True, validation_alias=_env("EHOME_LOG_JSON"))
+    # Ed25519 public keys (PEM) that sign access tokens; more than one during a rotation.
+    jwt_public_keys: list[str] = Field(
+        default_factory=list, validation_alias=_env("EHOME_JWT_PUBLIC_KEYS")
+    )
+    # Where to fetch the keys when they are not configured: identity's JWKS document.
+    jwks_url: str | None = Field(None, validation_alias=_env("EHOME_JWKS_URL"))
+    jwt_issuer: str = Field("ehome-identity", validation_alias=_env("EHOME_JWT_ISSUER"))
+    jwt_audience: str = Field("ehome", validation_alias=_env("EHOME_JWT_AUDIENCE"))
+    http_timeout_seconds: float = Field(5.0, validation_alias=_env("EHOME_HTTP_TIMEOUT_SECONDS"))
+
+
+class ServiceSettings(PlatformSettings):
+    """Base of each service's ``Settings``: database, broker and messaging knobs."""
+
+    service_name: ClassVar[str] = "service"
+
+    database_url: str = Field(
+        "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres",
+        validation_alias=_env("DATABASE_URL"),
+    )
+    # The service's own schema; tests prefix it so runs never see each other's rows.
+    schema_prefix: str | None = Field(None, validation_alias=_env("EHOME_DB_SCHEMA_PREFIX"))
+    db_pool_size: int = Field(10, validation_alias=_env("EHOME_DB_POOL_SIZE"))
+    db_max_overflow: int = Field(5, validation_alias=_env("EHOME_DB_MAX_OVERFLOW"))
+    db_pool_timeout_seconds: float = Field(
+        5.0, validation_alias=_env("EHOME_DB_POOL_TIMEOUT_SECONDS")
+    )
+
+    broker: Literal["rabbitmq", "memory"] = Field(
+        "rabbitmq", validation_alias=_env("EHOME_BROKER")
+    )
+    amqp_url: str = Field(
+        "amqp://guest:guest@127.0.0.1:5672/", validation_alias=_env("AMQP_URL")
+    )
+    # Prefix of exchange and queue names; tests use a unique one per run.
+    amqp_prefix: str = Field("ehome", validation_alias=_env("EHOME_AMQP_PREFIX"))
+    publish_timeout_seconds: float = Field(
+        5.0, validation_alias=_env("EHOME_PUBLISH_TIMEOUT_SECONDS")
+    )
+    consumer_prefetch: int = Field(50, validation_alias=_env("EHOME_CONSUMER_PREFETCH"))
+    consumer_delivery_limit: int = Field(
+        5, validation_alias=_env("EHOME_CONSUMER_DELIVERY_LIMIT")
+    )
+    outbox_poll_seconds: float = Field(1.0, validation_alias=_env("EHOME_OUTBOX_POLL_SECONDS"))
+    outbox_batch_size: int = Field(100, validation_alias=_env("EHOME_OUTBOX_BATCH_SIZE"))
+    run_relay: bool = Field(True, validation_alias=_env("EHOME_RUN_RELAY"))
+    run_consumers: bool = Field(True, validation_alias=_env("EHOME_RUN_CONSUMERS"))
+
+    @property
+    def schema(self) -> str:
+        """The PostgreSQL schema this service owns (``<prefix>_<service>`` when prefixed)."""
+        prefix = self.schema_prefix
+        return f"{prefix}_{self.service_name}" if prefix else self.service_name
+
+    @model_validator(mode="after")
+    def _refuse_dev_secrets_in_prod(self) -> ServiceSettings:
+        if self.environment == "prod":
+            for name, value in self.secret_values().items():
+                if value is None or DEV_SECRET_MARKER in value:
+                    raise ValueError(f"{name} must be set to a real secret in prod")
+        return self
+
+    def secret_values(self) -> dict[str, str | None]:
+        """Secrets this service needs; subclasses extend. Checked at start-up in prod."""
+        return {}
+
+
+def service_settings_config(service: str) -> SettingsConfigDict:
+    """``model_config`` of a service's Settings: its own values are ``EHOME_<SERVICE>_...``."""
+    return SettingsConfigDict(
+        env_prefix=f"EHOME_{service.upper()}_", extra="ignore", populate_by_name=True
+    )

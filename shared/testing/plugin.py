@@ -1,0 +1,238 @@
+"""pytest plugin (loaded from pyproject): real PostgreSQL and RabbitMQ, isolated per run.
+
+- PostgreSQL: ``DATABASE_URL`` if set, else an embedded server in a temporary directory.
+  Each run migrates the services into schemas named ``<run prefix>_<service>`` and drops them
+  at the end, so leftovers of an earlier run never change a result.
+- RabbitMQ: ``AMQP_URL`` (default localhost). Exchanges and queues carry a per-run prefix.
+  Where no broker answers, broker tests skip saying why — unless ``EHOME_REQUIRE_BROKER=1``
+  (CI), where they fail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+import aio_pika
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from shared.auth.tokens import SigningKey, TokenSigner, TokenVerifier, generate_signing_key
+from shared.db.database import normalize_database_url
+from shared.db.migrate import SERVICES, schema_name, upgrade
+from shared.settings import ServiceSettings
+from shared.testing.postgres import start_embedded_postgres
+
+S = TypeVar("S", bound=ServiceSettings)
+ISSUER, AUDIENCE = "ehome-identity", "ehome"
+
+
+def _broker_required() -> bool:
+    return os.environ.get("EHOME_REQUIRE_BROKER", "") not in ("", "0", "false")
+
+
+# -- PostgreSQL ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    configured = os.environ.get("DATABASE_URL")
+    if configured:
+        return normalize_database_url(configured)
+    return start_embedded_postgres(tmp_path_factory.mktemp("pg") / "data", keep=False)
+
+
+@pytest.fixture(scope="session")
+def run_prefix() -> str:
+    """Unique per test session; prefixes schemas, exchanges and queues."""
+    return f"t{uuid.uuid4().hex[:10]}"
+
+
+class Migrator:
+    """Migrates each service schema once per run, on demand; drops them all at the end."""
+
+    def __init__(self, database_url: str, prefix: str) -> None:
+        self.database_url = database_url
+        self.prefix = prefix
+        self._done: set[tuple[str, str]] = set()
+        self._lock = asyncio.Lock()
+
+    async def ensure(self, *services: str, prefix: str | None = None) -> None:
+        prefix = prefix or self.prefix
+        async with self._lock:
+            for service in services or SERVICES:
+                key = (prefix, service)
+                if key not in self._done:
+                    await upgrade(self.database_url, service, schema_name(service, prefix))
+                    self._done.add(key)
+
+    async def drop_all(self) -> None:
+        engine = create_async_engine(self.database_url)
+        try:
+            async with engine.begin() as conn:
+                for prefix, service in self._done:
+                    schema = schema_name(service, prefix)
+                    await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        finally:
+            await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def migrator(database_url: str, run_prefix: str) -> AsyncIterator[Migrator]:
+    migrator = Migrator(database_url, run_prefix)
+    yield migrator
+    await migrator.drop_all()
+
+
+# -- RabbitMQ --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+async def amqp_url() -> str:
+    url = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+    try:
+        connection = await aio_pika.connect(url, timeout=5)
+        await connection.close()
+    except Exception as exc:
+        reason = f"RabbitMQ not reachable at {url.split('@')[-1]}: {type(exc).__name__}"
+        if _broker_required():
+            pytest.fail(f"{reason} (EHOME_REQUIRE_BROKER=1)")
+        pytest.skip(reason)
+    return url
+
+
+@pytest.fixture(scope="session")
+async def amqp_prefix(run_prefix: str) -> AsyncIterator[str]:
+    yield run_prefix
+    await _delete_rabbit_objects(run_prefix)
+
+
+async def _delete_rabbit_objects(prefix: str) -> None:
+    """Best-effort cleanup of this run's queues and exchanges (names are unique per run, so
+    anything left behind cannot change a later result; this only keeps the broker tidy)."""
+    if shutil.which("rabbitmqctl") is None:
+        return
+
+    def names(kind: str) -> list[str]:
+        try:
+            out = subprocess.run(
+                ["rabbitmqctl", "-q", kind, "name"],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=True,
+            ).stdout
+        except (subprocess.SubprocessError, OSError):
+            return []
+        return [n for n in out.split() if n.startswith(prefix)]
+
+    queues, exchanges = names("list_queues"), names("list_exchanges")
+    url = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+    connection = await aio_pika.connect(url, timeout=5)
+    async with connection:
+        channel = await connection.channel()
+        for name in queues:
+            await channel.queue_delete(name)
+        for name in exchanges:
+            await channel.exchange_delete(name)
+
+
+# -- tokens ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def signing_key() -> SigningKey:
+    return generate_signing_key()
+
+
+@pytest.fixture(scope="session")
+def token_signer(signing_key: SigningKey) -> TokenSigner:
+    return TokenSigner(signing_key, issuer=ISSUER, audience=AUDIENCE)
+
+
+@pytest.fixture(scope="session")
+def token_verifier(signing_key: SigningKey) -> TokenVerifier:
+    return TokenVerifier([signing_key.public_key], issuer=ISSUER, audience=AUDIENCE)
+
+
+@pytest.fixture(scope="session")
+def make_token(token_signer: TokenSigner) -> Callable[..., str]:
+    """``make_token(roles=["dispatcher"], regions=["350623"])`` → a signed access token."""
+
+    def make(
+        *,
+        subject: uuid.UUID | None = None,
+        roles: tuple[str, ...] | list[str] = ("resident",),
+        kind: str | None = None,
+        **claims: Any,
+    ) -> str:
+        staff = any(r != "resident" for r in roles)
+        return token_signer.access_token(
+            subject=subject or uuid.uuid4(),
+            roles=roles,
+            kind=kind or ("staff" if staff else "resident"),
+            **claims,
+        )
+
+    return make
+
+
+# -- service settings and apps ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def service_settings(
+    database_url: str, run_prefix: str
+) -> Callable[..., ServiceSettings]:
+    """Build a service's Settings pointed at this run's database and schema prefix.
+    The broker defaults to memory; pass ``broker="rabbitmq", amqp_url=...`` for RabbitMQ."""
+
+    def build(settings_cls: type[S], **overrides: Any) -> S:
+        values: dict[str, Any] = {
+            "environment": "test",
+            "database_url": database_url,
+            "schema_prefix": run_prefix,
+            "broker": "memory",
+            "amqp_prefix": run_prefix,
+            "outbox_poll_seconds": 0.2,
+            "db_pool_size": 5,
+            "log_json": True,
+        }
+        values.update(overrides)
+        return settings_cls(**values)
+
+    return build  # type: ignore[return-value]
+
+
+@asynccontextmanager
+async def running(
+    app: FastAPI, *, base_url: str = "http://test"
+) -> AsyncIterator[httpx.AsyncClient]:
+    """Run an app's lifespan and give an in-process client for it."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
+            yield client
+
+
+async def wait_until(
+    predicate: Callable[[], Awaitable[bool]], *, within: float = 10.0, interval: float = 0.05
+) -> None:
+    """Poll an async predicate until it holds; fail the test with a clear message if not."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        if await predicate():
+            return
+        if loop.time() > deadline:
+            raise AssertionError(f"condition not met within {within}s")
+        await asyncio.sleep(interval)

@@ -1,0 +1,209 @@
+"""``create_service_app``: the one way a service becomes a FastAPI app.
+
+It gives every service ``/healthz``, ``/readyz``, ``/metrics`` and OpenAPI, problem+json errors,
+request ids and JSON logs, and a lifespan that wires database, broker, outbox relay and
+consumers, then takes them down in the order that loses nothing (see ``_shutdown``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+from shared.auth.tokens import TokenVerifier
+from shared.db.database import Database
+from shared.errors import install_error_handlers, problem_response
+from shared.logs import configure_logging, get_logger
+from shared.messaging.broker import Broker
+from shared.messaging.consumer import ConsumerRunner, Subscription
+from shared.messaging.memory import MemoryBroker
+from shared.messaging.outbox import OutboxRelay
+from shared.messaging.rabbit import RabbitBroker
+from shared.settings import ServiceSettings
+from shared.web.metrics import Metrics
+from shared.web.middleware import RequestContextMiddleware
+from shared.web.runtime import ServiceRuntime, Worker
+
+log = get_logger(__name__)
+
+Hook = Callable[[FastAPI, ServiceRuntime], Awaitable[None]]
+WorkerFactory = Callable[[ServiceRuntime], Worker]
+
+
+def build_broker(settings: ServiceSettings) -> Broker:
+    if settings.broker == "memory":
+        return MemoryBroker()
+    return RabbitBroker(
+        settings.amqp_url,
+        prefix=settings.amqp_prefix,
+        publish_timeout=settings.publish_timeout_seconds,
+        name=settings.service_name,
+    )
+
+
+def build_verifier(settings: ServiceSettings) -> TokenVerifier:
+    return TokenVerifier.from_pems(
+        settings.jwt_public_keys,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        jwks_url=settings.jwks_url,
+    )
+
+
+def create_service_app(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    routers: Sequence[APIRouter] = (),
+    subscriptions: Sequence[Subscription] = (),
+    workers: Sequence[WorkerFactory] = (),
+    on_startup: Sequence[Hook] = (),
+    on_shutdown: Sequence[Hook] = (),
+    broker: Broker | None = None,
+    verifier: TokenVerifier | None = None,
+    version: str = "1.0.0",
+) -> FastAPI:
+    """Build a service app. ``broker`` and ``verifier`` are injected by the embedded run mode
+    and by tests; otherwise they come from settings."""
+    configure_logging(level=settings.log_level, json=settings.log_json)
+    owns_broker = broker is None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = ServiceRuntime(
+            settings=settings,
+            database=Database(settings),
+            broker=broker if broker is not None else build_broker(settings),
+            verifier=verifier if verifier is not None else build_verifier(settings),
+        )
+        app.state.runtime = runtime
+        app.state.token_verifier = runtime.verifier
+        try:
+            await _startup(app, runtime)
+            yield
+        finally:
+            await _shutdown(app, runtime)
+
+    async def _startup(app: FastAPI, runtime: ServiceRuntime) -> None:
+        if not runtime.verifier.has_keys:
+            try:
+                await runtime.verifier.refresh_from_jwks(min_interval=0)
+            except Exception as exc:  # identity may start after us; verify_async retries
+                log.warning("jwks_unavailable_at_start", error=str(exc))
+        await runtime.broker.connect()
+        for hook in on_startup:
+            await hook(app, runtime)
+        if settings.run_relay:
+            runtime.relay = OutboxRelay(
+                runtime.database,
+                runtime.broker,
+                batch_size=settings.outbox_batch_size,
+                poll_seconds=settings.outbox_poll_seconds,
+            )
+            runtime.relay.start()
+        if settings.run_consumers and subscriptions:
+            runtime.consumers = ConsumerRunner(
+                service=settings.service_name,
+                database=runtime.database,
+                broker=runtime.broker,
+                subscriptions=subscriptions,
+                prefetch=settings.consumer_prefetch,
+                delivery_limit=settings.consumer_delivery_limit,
+            )
+            await runtime.consumers.start()
+        for factory in workers:
+            worker = factory(runtime)
+            worker.start()
+            runtime.workers.append(worker)
+        _register_worker_metrics(app, runtime)
+        log.info("service_started", service=settings.service_name, schema=runtime.database.schema)
+
+    async def _shutdown(app: FastAPI, runtime: ServiceRuntime) -> None:
+        # uvicorn has stopped accepting and finished in-flight requests by now.
+        runtime.accepting = False
+        if runtime.consumers is not None:
+            await runtime.consumers.stop()  # no new deliveries; in-hand ones commit and ack
+        for worker in reversed(runtime.workers):
+            await worker.stop()
+        if runtime.relay is not None:
+            await runtime.relay.stop()  # finishes the batch it has claimed
+        for hook in on_shutdown:
+            await hook(app, runtime)
+        if owns_broker:
+            await runtime.broker.close()
+        await runtime.database.dispose()
+        log.info("service_stopped", service=settings.service_name)
+
+    app = FastAPI(
+        title=title,
+        version=version,
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    metrics = Metrics(settings.service_name)
+    app.state.metrics = metrics
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics, service=settings.service_name)
+    app.include_router(_ops_router(settings))
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+def _register_worker_metrics(app: FastAPI, runtime: ServiceRuntime) -> None:
+    if getattr(app.state, "worker_metrics_registered", False):
+        return
+    app.state.worker_metrics_registered = True
+
+    def read(attr: str, owner: Callable[[], object | None]) -> Callable[[], float]:
+        return lambda: float(getattr(owner(), attr, 0) or 0)
+
+    app.state.metrics.register_counters(
+        {
+            "outbox_published_total": read("published_total", lambda: runtime.relay),
+            "outbox_publish_failures_total": read("failed_total", lambda: runtime.relay),
+            "consumer_handled_total": read("handled_total", lambda: runtime.consumers),
+            "consumer_duplicates_total": read("duplicates_total", lambda: runtime.consumers),
+            "consumer_failures_total": read("failures_total", lambda: runtime.consumers),
+        }
+    )
+
+
+def _ops_router(settings: ServiceSettings) -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        """The process is alive (the event loop answers)."""
+        return {"status": "ok", "service": settings.service_name}
+
+    @router.get("/readyz", include_in_schema=False)
+    async def readyz(request: Request) -> Response:
+        """Dependencies answer: send traffic here. False while shutting down."""
+        runtime: ServiceRuntime = request.app.state.runtime
+        checks: dict[str, str] = {}
+        try:
+            await asyncio.wait_for(runtime.database.ping(), timeout=2.0)
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"failed: {type(exc).__name__}"
+        checks["broker"] = "ok" if await runtime.broker.ready() else "failed"
+        checks["accepting"] = "ok" if runtime.accepting else "draining"
+        if all(v == "ok" for v in checks.values()):
+            return JSONResponse({"status": "ready", "checks": checks})
+        return problem_response(
+            503, "not_ready", "a dependency is not reachable", extra={"checks": checks}
+        )
+
+    @router.get("/metrics", include_in_schema=False)
+    async def metrics(request: Request) -> Response:
+        return Response(request.app.state.metrics.render(), media_type="text/plain; version=0.0.4")
+
+    return router
