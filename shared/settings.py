@@ -38,6 +38,10 @@ class PlatformSettings(BaseSettings):
     jwt_issuer: str = Field("ehome-identity", validation_alias=_env("EHOME_JWT_ISSUER"))
     jwt_audience: str = Field("ehome", validation_alias=_env("EHOME_JWT_AUDIENCE"))
     http_timeout_seconds: float = Field(5.0, validation_alias=_env("EHOME_HTTP_TIMEOUT_SECONDS"))
+    # Shared by the platform's own processes for /internal/... calls (never via the gateway).
+    internal_api_key: str = Field(
+        f"{DEV_SECRET_MARKER}-internal-key", validation_alias=_env("EHOME_INTERNAL_API_KEY")
+    )
 
 
 class ServiceSettings(PlatformSettings):
@@ -93,7 +97,7 @@ class ServiceSettings(PlatformSettings):
 
     def secret_values(self) -> dict[str, str | None]:
         """Secrets this service needs; subclasses extend. Checked at start-up in prod."""
-        return {}
+        return {"EHOME_INTERNAL_API_KEY": self.internal_api_key}
 
 
 def service_settings_config(service: str) -> SettingsConfigDict:

@@ -1,3 +1,44 @@
-"""Integration events published by the identity service. Consumers depend on these shapes only."""
+"""Integration events published by the identity service. Consumers depend on these shapes
+only. No plaintext PII travels on the bus: ID numbers and phones never appear here."""
 
 from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel
+
+from shared.contracts import contract
+
+
+@contract("identity.user_registered")
+class UserRegistered(BaseModel):
+    user_id: uuid.UUID
+    registered_at: datetime
+    channel: str  # "wechat" | "staff" | "partner"
+
+
+@contract("identity.user_verified")
+class UserVerified(BaseModel):
+    """A resident passed real-name verification. ``region_code`` and ``household_id`` come
+    from the population-registry record the account was linked to, when there is one."""
+
+    user_id: uuid.UUID
+    verified_at: datetime
+    region_code: str | None = None  # deepest known: grid, community, ... (GB/T 2260 based)
+    household_id: str | None = None
+    registry_person_id: uuid.UUID | None = None
+    is_minor: bool = False
+
+
+@contract("identity.resident_entered")
+class ResidentEntered(BaseModel):
+    """A grid worker entered or updated a resident in the population registry."""
+
+    registry_person_id: uuid.UUID
+    region_code: str
+    household_id: str | None = None
+    tags: list[str] = []
+    created: bool  # False when a re-import updated an existing record
+    entered_by: uuid.UUID | None = None
+    linked_user_id: uuid.UUID | None = None
