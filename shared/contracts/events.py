@@ -1,3 +1,103 @@
-"""Integration events published by the events service. Consumers depend on these shapes only."""
+"""Integration events published by the events service. Consumers depend on these shapes only.
+
+No plaintext PII travels here: no names, phones, ID numbers, descriptions or template values.
+For sensitive categories (organised crime, fraud) the reporter's identity is left out too
+(``reporter_id`` is None); the events service alone can reveal it, with an audit record.
+"""
 
 from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel
+
+from shared.contracts import contract
+
+Urgency = Literal["urgent", "normal", "low"]
+Rating = Literal["satisfied", "basically_satisfied", "dissatisfied"]
+
+
+@contract("events.event_reported")
+class EventReported(BaseModel):
+    """A case was opened. Routing assigns it; feedback starts its scorecard clock."""
+
+    event_id: uuid.UUID
+    case_no: str
+    category_code: str
+    major_risk: str  # top of the category tree (one of the five major risks)
+    urgency: Urgency
+    sensitive: bool
+    region_code: str  # community level or deeper
+    reported_at: datetime
+    channel: Literal["resident", "grid_worker", "partner"]
+    reporter_id: uuid.UUID | None = None  # None for sensitive categories
+    possible_duplicate_of: uuid.UUID | None = None
+
+
+@contract("events.event_status_changed")
+class EventStatusChanged(BaseModel):
+    """One step of the lifecycle. Partners' webhooks and routing's mirror follow this.
+    ``action`` is the state-machine action (accept, return, start, submit_result, verify,
+    close, reject, assign, rate, rework...); ``passed`` is set on verify."""
+
+    event_id: uuid.UUID
+    case_no: str
+    category_code: str
+    region_code: str
+    from_status: str
+    to_status: str
+    action: str
+    actor_role: str
+    actor_unit_id: uuid.UUID | None = None
+    at: datetime
+    reason: str | None = None
+    passed: bool | None = None
+    reporter_id: uuid.UUID | None = None  # None for sensitive categories
+
+
+@contract("events.event_closed")
+class EventClosed(BaseModel):
+    """The case is closed (结案). Everything the scorecards need, timings included."""
+
+    event_id: uuid.UUID
+    case_no: str
+    category_code: str
+    major_risk: str
+    urgency: Urgency
+    region_code: str
+    lead_unit_id: uuid.UUID | None
+    handling_unit_ids: list[uuid.UUID]
+    reported_at: datetime
+    first_dispatched_at: datetime | None
+    accepted_at: datetime | None
+    result_submitted_at: datetime | None
+    closed_at: datetime
+    accept_by: datetime | None
+    resolve_by: datetime | None
+    accepted_on_time: bool | None
+    resolved_on_time: bool | None
+    escalation_count: int
+    return_count: int
+    rework_count: int
+    classified: bool
+    dispatch_trail_recorded: bool
+    result_recorded: bool
+    reporter_id: uuid.UUID | None = None  # None for sensitive categories
+
+
+@contract("events.event_rated")
+class EventRated(BaseModel):
+    """The reporter's rating (or the default one) was recorded: the four musts are met and
+    the case is closed-loop complete, unless the rating asks for rework."""
+
+    event_id: uuid.UUID
+    case_no: str
+    region_code: str
+    lead_unit_id: uuid.UUID | None
+    rating: Rating
+    default_applied: bool
+    rated_at: datetime
+    closed_loop_complete: bool
+    rework: bool

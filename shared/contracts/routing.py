@@ -1,3 +1,159 @@
-"""Integration events published by the routing service. Consumers depend on these shapes only."""
+"""Integration events published by the routing service. Consumers depend on these shapes only.
+
+Routing owns who handles a case and by when: the organisation directory, rules, deadlines,
+timers, supervision (督办), escalation and co-handling. Every assignment carries the unit,
+its region and level and both deadlines, so feedback can score on-time rates without asking.
+"""
 
 from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel
+
+from shared.contracts import contract
+
+AssignReason = Literal["initial", "redispatch", "transfer", "escalated"]
+UnitLevel = Literal["grid", "community", "town", "county", "city"]
+DeadlineKind = Literal["accept", "resolve"]
+
+
+class UnitRef(BaseModel):
+    unit_id: uuid.UUID
+    name: str
+    kind: str  # community, town_office, police, market_regulation, judicial_office, ...
+    level: UnitLevel
+    region_code: str
+
+
+@contract("routing.event_assigned")
+class EventAssigned(BaseModel):
+    """The case now belongs to ``unit``. ``seq`` grows with every (re)assignment of the case,
+    so a consumer can ignore a stale one delivered late."""
+
+    event_id: uuid.UUID
+    seq: int
+    unit: UnitRef
+    reason: AssignReason
+    previous_unit_id: uuid.UUID | None = None
+    accept_by: datetime
+    resolve_by: datetime
+    assigned_at: datetime
+    actor_role: str  # "system" for rules and timers
+    actor_unit_id: uuid.UUID | None = None
+    note: str | None = None
+    automatic: bool = False
+
+
+@contract("routing.event_queued")
+class EventQueued(BaseModel):
+    """No unit could be chosen (no rule, a return, a missing unit): the dispatcher decides."""
+
+    event_id: uuid.UUID
+    reason: Literal["no_rule", "returned", "no_unit_at_next_level"]
+    region_code: str
+    queued_at: datetime
+
+
+@contract("routing.deadline_warning")
+class DeadlineWarning(BaseModel):
+    event_id: uuid.UUID
+    unit_id: uuid.UUID
+    kind: DeadlineKind
+    deadline: datetime
+    fraction: float  # share of the allowed time already used
+    at: datetime
+
+
+@contract("routing.event_overdue")
+class EventOverdue(BaseModel):
+    """A deadline passed: a supervision (督办) record exists; the supervisors of
+    ``supervisor_region_code`` are to be notified."""
+
+    event_id: uuid.UUID
+    unit_id: uuid.UUID
+    unit_level: UnitLevel
+    kind: DeadlineKind
+    deadline: datetime
+    supervision_id: uuid.UUID
+    supervisor_region_code: str
+    at: datetime
+
+
+@contract("routing.event_escalated")
+class EventEscalated(BaseModel):
+    event_id: uuid.UUID
+    from_unit_id: uuid.UUID
+    to_unit_id: uuid.UUID
+    from_level: UnitLevel
+    to_level: UnitLevel
+    automatic: bool
+    at: datetime
+
+
+@contract("routing.deadline_changed")
+class DeadlineChanged(BaseModel):
+    event_id: uuid.UUID
+    unit_id: uuid.UUID
+    accept_by: datetime
+    resolve_by: datetime
+    reason: Literal["extension", "rework"]
+    at: datetime
+
+
+@contract("routing.extension_requested")
+class ExtensionRequested(BaseModel):
+    event_id: uuid.UUID
+    request_id: uuid.UUID
+    unit_id: uuid.UUID
+    extra_working_hours: float
+    at: datetime
+
+
+@contract("routing.extension_decided")
+class ExtensionDecided(BaseModel):
+    event_id: uuid.UUID
+    request_id: uuid.UUID
+    unit_id: uuid.UUID
+    approved: bool
+    resolve_by: datetime
+    at: datetime
+
+
+class SubtaskRef(BaseModel):
+    subtask_id: uuid.UUID
+    unit: UnitRef
+    due_at: datetime
+
+
+@contract("routing.co_handling_started")
+class CoHandlingStarted(BaseModel):
+    """The lead unit asked assisting units for sub-tasks; it submits the joint result once
+    each has answered or timed out."""
+
+    event_id: uuid.UUID
+    lead_unit_id: uuid.UUID
+    subtasks: list[SubtaskRef]
+    at: datetime
+
+
+@contract("routing.subtask_closed")
+class SubtaskClosed(BaseModel):
+    event_id: uuid.UUID
+    subtask_id: uuid.UUID
+    unit_id: uuid.UUID
+    outcome: Literal["answered", "timed_out"]
+    at: datetime
+
+
+@contract("routing.region_changed")
+class RegionChanged(BaseModel):
+    """A region was added, renamed or retired in the directory."""
+
+    code: str
+    name: str
+    level: UnitLevel
+    parent_code: str | None
+    active: bool

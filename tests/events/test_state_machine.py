@@ -1,0 +1,159 @@
+"""The case state machine, driven by random action sequences (hypothesis)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from services.events.domain import (
+    HANDLING,
+    SYSTEM,
+    TRANSITIONS,
+    Action,
+    Actor,
+    Case,
+    Command,
+    Refusal,
+    Status,
+    decide,
+    four_musts_missing,
+)
+
+REGION = "350626106001"
+UNIT_A, UNIT_B, OUTSIDE_UNIT = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+REPORTER = uuid.uuid4()
+
+ACTORS = {
+    "system": SYSTEM,
+    "reporter": Actor(role="resident", subject=REPORTER, roles=frozenset({"resident"})),
+    "other_resident": Actor(role="resident", subject=uuid.uuid4(), roles=frozenset({"resident"})),
+    "unit_a": Actor(role="dept_staff", roles=frozenset({"dept_staff"}), departments=(UNIT_A,)),
+    "unit_b": Actor(role="dept_staff", roles=frozenset({"dept_staff"}), departments=(UNIT_B,)),
+    "outsider": Actor(
+        role="dept_staff", roles=frozenset({"dept_staff"}), departments=(OUTSIDE_UNIT,)
+    ),
+    "grid_worker": Actor(
+        role="grid_worker", roles=frozenset({"grid_worker"}), regions=(REGION + "001",)
+    ),
+    "own_grid_worker": Actor(
+        role="grid_worker", roles=frozenset({"grid_worker"}), regions=("350626106",)
+    ),
+    "dispatcher": Actor(role="dispatcher", roles=frozenset({"dispatcher"}), regions=("350626",)),
+    "far_dispatcher": Actor(
+        role="dispatcher", roles=frozenset({"dispatcher"}), regions=("350623",)
+    ),
+}
+NEVER_SUCCEEDS = {"other_resident", "outsider", "grid_worker", "far_dispatcher"}
+
+commands = st.builds(
+    lambda action, actor, passed, unit, assign_reason, rating, with_text: (
+        actor,
+        Command(
+            action=action,
+            actor=ACTORS[actor],
+            reason="because" if with_text else None,
+            result="done" if with_text else None,
+            passed=passed,
+            unit_id=unit,
+            assign_reason=assign_reason,
+            rating=rating,
+        ),
+    ),
+    st.sampled_from(list(Action)),
+    st.sampled_from(sorted(ACTORS)),
+    st.sampled_from([True, False, None]),
+    st.sampled_from([UNIT_A, UNIT_B, None]),
+    st.sampled_from(["initial", "redispatch", "transfer", "escalated", None]),
+    st.sampled_from(["satisfied", "basically_satisfied", "dissatisfied", "great", None]),
+    st.booleans(),
+)
+
+
+def new_case() -> Case:
+    return Case(
+        status=Status.REPORTED, region_code=REGION, reporter_id=REPORTER, category_code="fraud"
+    )
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(commands, min_size=1, max_size=40))
+def test_no_action_sequence_reaches_an_invalid_state(sequence: list) -> None:
+    case = new_case()
+    kinds: set[str] = set()
+    for actor_name, cmd in sequence:
+        try:
+            after = decide(case, cmd)
+        except Refusal as refusal:
+            kinds.add(refusal.kind)
+            continue
+        assert actor_name not in NEVER_SUCCEEDS, f"{actor_name} may not {cmd.action}"
+        legal = TRANSITIONS.get((cmd.action, case.status))
+        assert legal is not None, f"{cmd.action} from {case.status} is not in the table"
+        if cmd.action == Action.VERIFY and cmd.passed is False:
+            assert after.status == Status.IN_PROGRESS
+        else:
+            assert after.status == legal
+        if after.status in (Status.CLOSED, Status.RATED):
+            assert four_musts_missing(after) == []
+        if after.status in HANDLING:
+            assert after.assignee_unit_id is not None
+        if cmd.action == Action.REJECT or case.status == Status.REJECTED:
+            assert after.status == Status.REJECTED
+        case = after
+    assert kinds <= {"forbidden", "illegal", "invalid"}
+
+
+def _through(case: Case, *steps: Command) -> Case:
+    for step in steps:
+        case = decide(case, step)
+    return case
+
+
+def test_the_happy_path_reaches_rated() -> None:
+    unit = ACTORS["unit_a"]
+    case = _through(
+        new_case(),
+        Command(Action.ASSIGN, SYSTEM, unit_id=UNIT_A, assign_reason="initial"),
+        Command(Action.ACCEPT, unit),
+        Command(Action.START, unit),
+        Command(Action.SUBMIT_RESULT, unit, result="fixed"),
+        Command(Action.VERIFY, ACTORS["own_grid_worker"], passed=True),
+        Command(Action.CLOSE, SYSTEM),
+        Command(Action.RATE, ACTORS["reporter"], rating="satisfied"),
+    )
+    assert case.status == Status.RATED
+
+
+def test_a_result_cannot_be_submitted_while_assisting_units_are_open() -> None:
+    case = _through(
+        new_case(), Command(Action.ASSIGN, SYSTEM, unit_id=UNIT_A, assign_reason="initial")
+    )
+    case = Case(**{**case.__dict__, "open_subtasks": frozenset({uuid.uuid4()})})
+    case = decide(case, Command(Action.ACCEPT, ACTORS["unit_a"]))
+    with pytest.raises(Refusal) as refused:
+        decide(case, Command(Action.SUBMIT_RESULT, ACTORS["unit_a"], result="joint"))
+    assert refused.value.code == "co_handling_pending"
+
+
+def test_closing_without_a_result_is_refused_by_the_four_musts() -> None:
+    case = Case(
+        status=Status.VERIFIED, region_code=REGION, reporter_id=REPORTER, category_code="fraud",
+        assignee_unit_id=UNIT_A, dispatch_trail=True, result_recorded=False,
+    )
+    with pytest.raises(Refusal) as refused:
+        decide(case, Command(Action.CLOSE, SYSTEM))
+    assert refused.value.code == "four_musts_unmet"
+
+
+def test_a_dissatisfied_rating_sends_the_case_back_to_work() -> None:
+    case = Case(
+        status=Status.CLOSED, region_code=REGION, reporter_id=REPORTER, category_code="fraud",
+        assignee_unit_id=UNIT_A, dispatch_trail=True, result_recorded=True,
+    )
+    case = decide(case, Command(Action.RATE, ACTORS["reporter"], rating="dissatisfied"))
+    case = decide(case, Command(Action.REWORK, SYSTEM))
+    assert case.status == Status.IN_PROGRESS
+    assert not case.result_recorded
