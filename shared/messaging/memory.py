@@ -79,12 +79,13 @@ class MemoryBroker:
         self.published: list[tuple[str, bytes]] = []
         self.fail_publishes = False  # tests flip it to simulate a broker outage
         self._consuming = True
+        self._stopped = False
 
     async def connect(self) -> None:
         return None
 
     async def ready(self) -> bool:
-        return not self.fail_publishes
+        return not (self.fail_publishes or self._stopped)
 
     async def close(self) -> None:
         await self.stop_consuming()
@@ -98,6 +99,9 @@ class MemoryBroker:
     async def publish(self, routing_key: str, body: bytes, *, message_id: str) -> None:
         if self.fail_publishes:
             raise PublishError("in-memory broker is set to fail")
+        if self._stopped:
+            # Refusing keeps the event in its outbox, to be published on the next start.
+            raise PublishError("in-memory broker has stopped")
         self.published.append((routing_key, body))
         routed = False
         for queue in self._queues.values():
@@ -155,7 +159,18 @@ class MemoryBroker:
                 # Like a closed channel: an unsettled message goes back to its queue.
                 await delivery.retry()
 
-    async def stop_consuming(self) -> None:
+    async def stop_consuming(self, *, drain_seconds: float = 10.0) -> None:
+        """Stop every consumer of this process. What is queued is handled first (bounded);
+        from then on publishing is refused, so late events stay in their outbox instead of
+        dying in memory with the process."""
+        if self._stopped:
+            return
+        try:
+            async with asyncio.timeout(drain_seconds):
+                await self.drain()
+        except TimeoutError:
+            log.warning("memory_broker_drain_timeout", queued=self._queued())
+        self._stopped = True
         self._consuming = False
         for queue in self._queues.values():
             if queue.dispatcher is not None:
@@ -164,6 +179,9 @@ class MemoryBroker:
         in_flight = [t for q in self._queues.values() for t in q.in_flight]
         if in_flight:
             await asyncio.gather(*in_flight, return_exceptions=True)
+
+    def _queued(self) -> int:
+        return sum(q.items.qsize() for q in self._queues.values())
 
     async def parked(self, spec: QueueSpec) -> list[bytes]:
         return list(self._queue(spec).parked)

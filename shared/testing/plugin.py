@@ -28,9 +28,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from shared.auth.tokens import SigningKey, TokenSigner, TokenVerifier, generate_signing_key
 from shared.db.database import normalize_database_url
+from shared.db.embedded import start_embedded_postgres
 from shared.db.migrate import SERVICES, schema_name, upgrade
 from shared.settings import ServiceSettings
-from shared.testing.postgres import start_embedded_postgres
 
 S = TypeVar("S", bound=ServiceSettings)
 ISSUER, AUDIENCE = "ehome-identity", "ehome"
