@@ -39,21 +39,17 @@ async def test_two_runners_racing_on_one_schema_leave_one_history(
 def test_the_migrate_command_applies_a_service_and_refuses_unknown_ones(
     database_url: str, run_prefix: str
 ) -> None:
-    env = {"DATABASE_URL": database_url, "EHOME_DB_SCHEMA_PREFIX": f"{run_prefix}cli"}
-    ok = subprocess.run(
-        [sys.executable, "-m", "shared.db.migrate", "relief"],
-        env={**env, "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    bad = subprocess.run(
-        [sys.executable, "-m", "shared.db.migrate", "nonsense"],
-        env={**env, "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    env = {
+        "DATABASE_URL": database_url,
+        "EHOME_DB_SCHEMA_PREFIX": f"{run_prefix}cli",
+        "PATH": "/usr/bin:/bin",
+    }
+
+    def migrate(*services: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "shared.db.migrate", *services]
+        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+
+    ok, bad = migrate("relief"), migrate("nonsense")
     assert ok.returncode == 0, ok.stderr
     assert f"migrated relief (schema {run_prefix}cli_relief)" in ok.stdout
     assert bad.returncode == 2
