@@ -7,17 +7,54 @@ from typing import Any
 from fastapi import FastAPI
 
 from services.identity.api import router
+from services.identity.context import build_context, resolve_signing_key
 from services.identity.handlers import SUBSCRIPTIONS
+from services.identity.realname import RealNameProvider
+from services.identity.service.staff import ensure_bootstrap_admin
+from services.identity.service.verification import VerificationRetryWorker
 from services.identity.settings import Settings
+from services.identity.wechat import WeChat
+from shared.auth.tokens import SigningKey, TokenVerifier
 from shared.web import create_service_app
+from shared.web.runtime import ServiceRuntime
 
 
 def create_app(settings: Settings | None = None, **wiring: Any) -> FastAPI:
-    """``wiring`` passes a shared broker or token verifier (embedded mode, tests)."""
+    """``wiring``: ``broker=`` and ``verifier=`` (embedded mode, tests), ``signing_key=``
+    (the launcher's key; otherwise EHOME_IDENTITY_SIGNING_KEY or, outside prod, a generated
+    one), and test doubles ``wechat=`` / ``realname=``."""
+    settings = settings or Settings()
+    injected_key: SigningKey | None = wiring.pop("signing_key", None)
+    wechat: WeChat | None = wiring.pop("wechat", None)
+    realname: RealNameProvider | None = wiring.pop("realname", None)
+    key = resolve_signing_key(settings, injected_key)
+    verifier: TokenVerifier | None = wiring.pop("verifier", None)
+    if verifier is None:
+        # Identity verifies its own tokens with the key it signs with; no JWKS round trip.
+        verifier = TokenVerifier(
+            [key.public_key], issuer=settings.jwt_issuer, audience=settings.jwt_audience
+        )
+    else:
+        verifier.add_key(key.public_key)
+
+    async def start_identity(app: FastAPI, runtime: ServiceRuntime) -> None:
+        ctx = build_context(settings, key, wechat=wechat, realname=realname)
+        runtime.state["identity"] = ctx
+        await ensure_bootstrap_admin(uow=runtime.uow(), ctx=ctx)
+
+    async def stop_identity(app: FastAPI, runtime: ServiceRuntime) -> None:
+        ctx = runtime.state.get("identity")
+        if ctx is not None:
+            await ctx.aclose()
+
     return create_service_app(
-        settings or Settings(),
+        settings,
         title="Ping'an e-Home identity",
         routers=[router],
         subscriptions=SUBSCRIPTIONS,
+        workers=[VerificationRetryWorker],
+        on_startup=[start_identity],
+        on_shutdown=[stop_identity],
+        verifier=verifier,
         **wiring,
     )

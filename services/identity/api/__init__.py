@@ -1,0 +1,14 @@
+"""HTTP routes of the identity service: public ones under /api/v1/identity, service-to-service
+ones under /internal/identity."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from services.identity.api import accounts, admin, internal, registry
+
+router = APIRouter()
+router.include_router(accounts.router)
+router.include_router(admin.router)
+router.include_router(registry.router)
+router.include_router(internal.router)

@@ -1,0 +1,88 @@
+"""Resident and staff login, tokens, the caller's own account, phone and verification."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+
+from services.identity.api.deps import Context
+from services.identity.schemas import (
+    PhoneBind,
+    RefreshRequest,
+    StaffLogin,
+    TokenPair,
+    UserRead,
+    VerificationCreate,
+    VerificationRead,
+    WeChatLogin,
+)
+from services.identity.service import accounts, verification
+from shared.auth import CurrentPrincipal
+from shared.auth.tokens import public_jwk
+from shared.errors import Forbidden
+from shared.web.deps import Uow
+
+router = APIRouter(prefix="/api/v1/identity", tags=["identity"])
+
+
+@router.post("/wechat-login", response_model=TokenPair)
+async def wechat_login(body: WeChatLogin, uow: Uow, ctx: Context) -> TokenPair:
+    """Exchange a mini-program login code; the first login creates the account."""
+    return await accounts.wechat_login(uow=uow, ctx=ctx, code=body.code)
+
+
+@router.post("/staff-login", response_model=TokenPair)
+async def staff_login(body: StaffLogin, uow: Uow, ctx: Context) -> TokenPair:
+    return await accounts.staff_login(
+        uow=uow, ctx=ctx, username=body.username, password=body.password
+    )
+
+
+@router.post("/refresh", response_model=TokenPair)
+async def refresh(body: RefreshRequest, uow: Uow, ctx: Context) -> TokenPair:
+    """Rotate a refresh token. Presenting an already-rotated one revokes the whole family."""
+    return await accounts.refresh(uow=uow, ctx=ctx, refresh_token=body.refresh_token)
+
+
+@router.post("/logout", status_code=204)
+async def logout(body: RefreshRequest, uow: Uow, principal: CurrentPrincipal) -> Response:
+    await accounts.logout(uow=uow, refresh_token=body.refresh_token, user_id=principal.subject)
+    return Response(status_code=204)
+
+
+@router.get("/jwks")
+async def jwks(ctx: Context) -> dict[str, Any]:
+    """Public keys that verify access tokens (gateway and every service read this)."""
+    return {"keys": [public_jwk(ctx.signer.key.public_key)]}
+
+
+@router.get("/me", response_model=UserRead)
+async def me(principal: CurrentPrincipal, uow: Uow, ctx: Context) -> UserRead:
+    return await accounts.get_me(uow=uow, ctx=ctx, user_id=principal.subject)
+
+
+@router.post("/me/phone", response_model=UserRead)
+async def bind_phone(
+    body: PhoneBind, principal: CurrentPrincipal, uow: Uow, ctx: Context
+) -> UserRead:
+    if principal.kind != "resident":
+        raise Forbidden("phone binding is for residents", code="residents_only")
+    return await accounts.bind_phone(uow=uow, ctx=ctx, user_id=principal.subject, code=body.code)
+
+
+@router.post("/me/verification", response_model=VerificationRead)
+async def verify_me(
+    body: VerificationCreate, principal: CurrentPrincipal, uow: Uow, ctx: Context
+) -> VerificationRead:
+    """Real-name verification; a provider timeout answers ``pending`` and retries later."""
+    if principal.kind != "resident":
+        raise Forbidden("real-name verification is for residents", code="residents_only")
+    return await verification.request_verification(
+        uow=uow, ctx=ctx, user_id=principal.subject, name=body.name, id_number=body.id_number
+    )
+
+
+@router.get("/me/verification", response_model=VerificationRead)
+async def my_verification(principal: CurrentPrincipal, uow: Uow) -> VerificationRead:
+    return await verification.latest_status(uow=uow, user_id=principal.subject)

@@ -1,0 +1,75 @@
+"""Administration: staff accounts, audited PII reveal, partner apps, census figures."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from services.identity.api.deps import Admin, Context
+from services.identity.schemas import (
+    PiiAccessCreate,
+    PiiAccessRead,
+    PiiAuditPage,
+    StaffCreate,
+    StaffPage,
+    StaffScopeUpdate,
+    UserRead,
+)
+from services.identity.service import staff
+from shared.errors import BadRequest
+from shared.web.deps import Uow
+
+router = APIRouter(prefix="/api/v1/identity", tags=["identity admin"])
+Limit = Annotated[int, Query(ge=1, le=200)]
+
+
+@router.post("/staff", response_model=UserRead, status_code=201)
+async def create_staff(body: StaffCreate, admin: Admin, uow: Uow, ctx: Context) -> UserRead:
+    return await staff.create_staff(uow=uow, ctx=ctx, actor=admin, cmd=body)
+
+
+@router.get("/staff", response_model=StaffPage)
+async def list_staff(
+    admin: Admin, uow: Uow, ctx: Context, limit: Limit = 50, cursor: str | None = None
+) -> StaffPage:
+    return await staff.list_staff(uow=uow, ctx=ctx, cursor=cursor, limit=limit)
+
+
+@router.put("/staff/{staff_id}/scope", response_model=UserRead)
+async def rescope_staff(
+    staff_id: uuid.UUID, body: StaffScopeUpdate, admin: Admin, uow: Uow, ctx: Context
+) -> UserRead:
+    """Replace roles, region scopes and departments; the account's sessions end."""
+    return await staff.rescope_staff(uow=uow, ctx=ctx, actor=admin, staff_id=staff_id, cmd=body)
+
+
+@router.post("/staff/{staff_id}/disable", response_model=UserRead)
+async def disable_staff(staff_id: uuid.UUID, admin: Admin, uow: Uow, ctx: Context) -> UserRead:
+    return await staff.set_staff_disabled(
+        uow=uow, ctx=ctx, actor=admin, staff_id=staff_id, disabled=True
+    )
+
+
+@router.post("/staff/{staff_id}/enable", response_model=UserRead)
+async def enable_staff(staff_id: uuid.UUID, admin: Admin, uow: Uow, ctx: Context) -> UserRead:
+    return await staff.set_staff_disabled(
+        uow=uow, ctx=ctx, actor=admin, staff_id=staff_id, disabled=False
+    )
+
+
+@router.post("/admin/pii-access", response_model=PiiAccessRead)
+async def reveal_pii(body: PiiAccessCreate, admin: Admin, uow: Uow, ctx: Context
+                     ) -> PiiAccessRead:
+    """Plaintext of one PII field. Requires a reason; every call is audited."""
+    return await staff.reveal_pii(uow=uow, ctx=ctx, actor=admin, cmd=body)
+
+
+@router.get("/admin/pii-access", response_model=PiiAuditPage)
+async def pii_audit_log(
+    admin: Admin, uow: Uow, limit: Limit = 50, cursor: str | None = None
+) -> PiiAuditPage:
+    if cursor is not None and not cursor.isdigit():
+        raise BadRequest("malformed cursor", code="cursor_invalid")
+    return await staff.audit_log(uow=uow, cursor=int(cursor) if cursor else None, limit=limit)

@@ -1,0 +1,25 @@
+"""Service-to-service endpoints (never routed by the gateway)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter
+
+from services.identity.api.deps import Context
+from services.identity.schemas import WeChatAccessTokenRead
+from shared.auth.internal import InternalCaller
+from shared.logs import get_logger
+
+log = get_logger(__name__)
+router = APIRouter(prefix="/internal/identity", tags=["internal"], include_in_schema=False)
+
+
+@router.get("/wechat-access-token", response_model=WeChatAccessTokenRead)
+async def wechat_access_token(caller: InternalCaller, ctx: Context) -> WeChatAccessTokenRead:
+    """The one WeChat access token of the platform (feedback sends subscribe messages)."""
+    token = await ctx.wechat.access_token()
+    log.info("wechat_access_token_shared", caller=caller)
+    return WeChatAccessTokenRead(
+        access_token=token.value, expires_at=datetime.fromtimestamp(token.expires_at, UTC)
+    )

@@ -1,0 +1,278 @@
+"""Pure rules of identity: resident ID numbers, phones, roles and scopes, refresh-token
+families, registry rows and region rates. No I/O here."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from enum import StrEnum
+
+from shared.auth.principal import Role
+from shared.errors import RuleViolation
+from shared.regions import is_region_code
+
+# -- resident ID numbers (GB 11643) ------------------------------------------------------------
+
+_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_CHECK_CHARS = "10X98765432"
+_ID_SHAPE = re.compile(r"^\d{17}[\dX]$")
+_REGION_PREFIX = re.compile(r"^[1-9]\d{5}$")
+
+
+def check_digit(first17: str) -> str:
+    total = sum(int(d) * w for d, w in zip(first17, _WEIGHTS, strict=True))
+    return _CHECK_CHARS[total % 11]
+
+
+@dataclass(frozen=True)
+class IdNumber:
+    """A validated 18-character resident ID. ``value`` is normalised (upper-case X)."""
+
+    value: str
+
+    @property
+    def region_prefix(self) -> str:
+        return self.value[:6]
+
+    @property
+    def birth_date(self) -> date:
+        v = self.value
+        return date(int(v[6:10]), int(v[10:12]), int(v[12:14]))
+
+    @property
+    def gender(self) -> str:
+        return "male" if int(self.value[16]) % 2 == 1 else "female"
+
+    def age_on(self, today: date) -> int:
+        born = self.birth_date
+        return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+    def is_minor_on(self, today: date) -> bool:
+        return self.age_on(today) < 18
+
+
+def parse_id_number(raw: str, *, today: date) -> IdNumber:
+    """Validate shape, region format, birth date and check digit, in that order, each with
+    its own code. Retired region prefixes (350681 龙海市, 350625 长泰县) are accepted: only the
+    format is checked, never whether the prefix is still in the current code table."""
+    value = raw.strip().upper()
+    if not _ID_SHAPE.match(value):
+        raise RuleViolation(
+            "an ID number is 17 digits followed by a digit or X", code="id_number_malformed"
+        )
+    if not _REGION_PREFIX.match(value[:6]) or value[2:6] == "0000":
+        raise RuleViolation("the ID number's region code is malformed", code="id_number_region")
+    try:
+        born = date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
+    except ValueError:
+        raise RuleViolation(
+            "the ID number's birth date does not exist", code="id_number_birth_date"
+        ) from None
+    if born > today or born.year < 1880:
+        raise RuleViolation(
+            "the ID number's birth date is not plausible", code="id_number_birth_date"
+        )
+    if check_digit(value[:17]) != value[17]:
+        raise RuleViolation("the ID number's check digit is wrong", code="id_number_checksum")
+    return IdNumber(value)
+
+
+def is_valid_id_number(raw: str, *, today: date) -> bool:
+    try:
+        parse_id_number(raw, today=today)
+    except RuleViolation:
+        return False
+    return True
+
+
+# -- phones ------------------------------------------------------------------------------------
+
+_MAINLAND_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+
+
+def parse_phone(raw: str) -> str:
+    value = raw.strip()
+    if value.startswith("+86"):
+        value = value[3:]
+    if not _MAINLAND_MOBILE.match(value):
+        raise RuleViolation("not a mainland mobile number", code="phone_invalid")
+    return value
+
+
+# -- names -------------------------------------------------------------------------------------
+
+
+def parse_real_name(raw: str) -> str:
+    name = " ".join(raw.split())
+    if not name:
+        raise RuleViolation("a name is required", code="name_required")
+    if len(name) > 60:
+        raise RuleViolation("the name is too long", code="name_too_long")
+    return name
+
+
+# -- roles and scopes --------------------------------------------------------------------------
+
+STAFF_ROLES = frozenset(r.value for r in Role if r not in (Role.RESIDENT, Role.SERVICE))
+
+
+@dataclass(frozen=True)
+class StaffScope:
+    roles: tuple[str, ...]
+    regions: tuple[str, ...] = ()
+    departments: tuple[str, ...] = ()
+
+
+def check_staff_scope(roles: list[str], regions: list[str]) -> tuple[list[str], list[str]]:
+    """Staff roles must be known staff roles; region scopes must be region codes. Every role
+    but admin needs at least one region or department to act in."""
+    unknown = sorted(set(roles) - STAFF_ROLES)
+    if unknown:
+        raise RuleViolation(f"unknown staff roles: {', '.join(unknown)}", code="role_unknown")
+    if not roles:
+        raise RuleViolation("a staff account needs at least one role", code="role_required")
+    bad = [r for r in regions if not is_region_code(r)]
+    if bad:
+        raise RuleViolation("region scopes must be region codes", code="region_code_invalid")
+    return sorted(set(roles)), sorted(set(regions))
+
+
+_USERNAME = re.compile(r"^[a-z][a-z0-9_.-]{2,63}$")
+
+
+def check_username(raw: str) -> str:
+    value = raw.strip().lower()
+    if not _USERNAME.match(value):
+        raise RuleViolation(
+            "usernames are 3-64 characters: letters, digits, '_', '.', '-'",
+            code="username_invalid",
+        )
+    return value
+
+
+def check_password_strength(password: str) -> None:
+    if len(password) < 10:
+        raise RuleViolation("passwords have at least 10 characters", code="password_too_weak")
+
+
+# -- refresh-token families --------------------------------------------------------------------
+
+
+class RefreshVerdict(StrEnum):
+    ROTATE = "rotate"  # current token: issue the next one, retire this one
+    REUSED = "reused"  # already rotated: someone replayed it, revoke the family
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+
+
+def judge_refresh(*, used: bool, revoked: bool, expired: bool) -> RefreshVerdict:
+    if revoked:
+        return RefreshVerdict.REVOKED
+    if used:
+        return RefreshVerdict.REUSED
+    if expired:
+        return RefreshVerdict.EXPIRED
+    return RefreshVerdict.ROTATE
+
+
+# -- verification ------------------------------------------------------------------------------
+
+
+class VerificationStatus(StrEnum):
+    PENDING = "pending"
+    VERIFIED = "verified"
+    REJECTED = "rejected"
+
+
+# -- population registry -----------------------------------------------------------------------
+
+_TAG = re.compile(r"^[\w\u4e00-\u9fff·-]{1,32}$")
+_HOUSEHOLD = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+GENDERS = {
+    "male": "male", "female": "female", "男": "male", "女": "female", "m": "male", "f": "female",
+}
+
+
+@dataclass(frozen=True)
+class RegistryEntry:
+    id_number: IdNumber
+    name: str
+    gender: str
+    birth_date: date
+    region_code: str
+    household_id: str | None = None
+    address: str | None = None
+    tags: tuple[str, ...] = field(default_factory=tuple)
+
+
+def build_registry_entry(
+    *,
+    id_number: str,
+    name: str,
+    region_code: str,
+    today: date,
+    gender: str | None = None,
+    birth_date: date | None = None,
+    household_id: str | None = None,
+    address: str | None = None,
+    tags: list[str] | tuple[str, ...] = (),
+) -> RegistryEntry:
+    """A registry row as grid workers enter it. Gender and birth date follow from the ID
+    number; when given they must agree with it."""
+    parsed = parse_id_number(id_number, today=today)
+    clean_name = parse_real_name(name)
+    if not is_region_code(region_code) or len(region_code) < 9:
+        raise RuleViolation(
+            "the region code must be a town, community or grid code", code="region_code_invalid"
+        )
+    if gender:
+        normalised = GENDERS.get(gender.strip().lower())
+        if normalised is None:
+            raise RuleViolation("gender is male or female (男/女)", code="gender_invalid")
+        if normalised != parsed.gender:
+            raise RuleViolation("gender disagrees with the ID number", code="gender_mismatch")
+    if birth_date is not None and birth_date != parsed.birth_date:
+        raise RuleViolation("birth date disagrees with the ID number", code="birth_date_mismatch")
+    if household_id is not None and household_id.strip():
+        household_id = household_id.strip()
+        if not _HOUSEHOLD.match(household_id):
+            raise RuleViolation("household ids are letters, digits, '_' or '-'",
+                                code="household_id_invalid")
+    else:
+        household_id = None
+    clean_tags = tuple(dict.fromkeys(t.strip() for t in tags if t and t.strip()))
+    if any(not _TAG.match(t) for t in clean_tags):
+        raise RuleViolation("tags are short words such as 低保户", code="tag_invalid")
+    if address is not None:
+        address = address.strip() or None
+        if address and len(address) > 200:
+            raise RuleViolation("the address is too long", code="address_too_long")
+    return RegistryEntry(
+        id_number=parsed,
+        name=clean_name,
+        gender=parsed.gender,
+        birth_date=parsed.birth_date,
+        region_code=region_code,
+        household_id=household_id,
+        address=address,
+        tags=clean_tags,
+    )
+
+
+def split_tags(raw: str | None) -> list[str]:
+    if not raw:
+        return []
+    return [t for t in re.split(r"[;,，、；|\s]+", raw) if t]
+
+
+# -- region statistics -------------------------------------------------------------------------
+
+
+def rate(numerator: int, denominator: int) -> Decimal | None:
+    """A percentage with two decimals (half up), as the KPI reports print it."""
+    if denominator <= 0:
+        return None
+    value = Decimal(numerator) * 100 / Decimal(denominator)
+    return value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)

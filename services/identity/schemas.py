@@ -1,0 +1,252 @@
+"""Request and answer shapes of the identity API. PII fields in answers are always masked."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class BaseSchema(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+# -- login and tokens --------------------------------------------------------------------------
+
+
+class WeChatLogin(BaseSchema):
+    code: str = Field(min_length=1, max_length=256)
+
+
+class RefreshRequest(BaseSchema):
+    refresh_token: str = Field(min_length=16, max_length=256)
+
+
+class StaffLogin(BaseSchema):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class UserRead(BaseSchema):
+    id: uuid.UUID
+    kind: str
+    username: str | None = None
+    display_name: str | None = None
+    roles: list[str]
+    regions: list[str] = []
+    departments: list[uuid.UUID] = []
+    verified: bool
+    phone: str | None = None  # masked: 138****1234
+    id_number: str | None = None  # masked: 350623********1234
+    name: str | None = None  # masked: 张**
+    region_code: str | None = None
+    registry_person_id: uuid.UUID | None = None
+    disabled: bool = False
+
+
+class TokenPair(BaseSchema):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["Bearer"] = "Bearer"
+    expires_in: int
+    user: UserRead
+
+
+class PhoneBind(BaseSchema):
+    code: str = Field(min_length=1, max_length=256)
+
+
+# -- verification ------------------------------------------------------------------------------
+
+
+class VerificationCreate(BaseSchema):
+    name: str = Field(min_length=1, max_length=60)
+    id_number: str = Field(min_length=1, max_length=32)
+
+
+class VerificationRead(BaseSchema):
+    status: Literal["pending", "verified", "rejected"]
+    reason: str | None = None
+
+
+# -- staff -------------------------------------------------------------------------------------
+
+
+class StaffCreate(BaseSchema):
+    username: str = Field(min_length=3, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+    display_name: str | None = Field(None, max_length=120)
+    roles: list[str] = Field(min_length=1, max_length=10)
+    regions: list[str] = Field(default_factory=list, max_length=100)
+    departments: list[uuid.UUID] = Field(default_factory=list, max_length=100)
+
+
+class StaffScopeUpdate(BaseSchema):
+    roles: list[str] = Field(min_length=1, max_length=10)
+    regions: list[str] = Field(default_factory=list, max_length=100)
+    departments: list[uuid.UUID] = Field(default_factory=list, max_length=100)
+
+
+class StaffPage(BaseSchema):
+    items: list[UserRead]
+    next_cursor: str | None = None
+
+
+# -- PII access --------------------------------------------------------------------------------
+
+
+class PiiAccessCreate(BaseSchema):
+    subject_kind: Literal["user", "registry"]
+    subject_id: uuid.UUID
+    field: Literal["id_number", "phone", "name", "address"]
+    reason: str = Field(min_length=5, max_length=500)
+
+
+class PiiAccessRead(BaseSchema):
+    subject_kind: str
+    subject_id: uuid.UUID
+    field: str
+    value: str | None
+
+
+class PiiAuditRead(BaseSchema):
+    id: int
+    actor_id: uuid.UUID
+    subject_kind: str
+    subject_id: uuid.UUID
+    field: str
+    reason: str
+    request_id: str | None
+    accessed_at: datetime
+
+
+class PiiAuditPage(BaseSchema):
+    items: list[PiiAuditRead]
+    next_cursor: str | None = None
+
+
+# -- registry ----------------------------------------------------------------------------------
+
+
+class RegistryPersonCreate(BaseSchema):
+    id_number: str = Field(min_length=1, max_length=32)
+    name: str = Field(min_length=1, max_length=60)
+    region_code: str = Field(min_length=6, max_length=15)
+    gender: str | None = Field(None, max_length=8)
+    birth_date: date | None = None
+    household_id: str | None = Field(None, max_length=64)
+    address: str | None = Field(None, max_length=200)
+    tags: list[str] = Field(default_factory=list, max_length=20)
+
+
+class RegistryPersonRead(BaseSchema):
+    id: uuid.UUID
+    id_number: str  # masked
+    name: str  # masked
+    gender: str
+    birth_year: int  # the full date is part of the ID number, so it stays hidden
+    household_id: str | None
+    region_code: str
+    tags: list[str]
+    linked_user_id: uuid.UUID | None
+    created: bool | None = None
+
+
+class RegistryPage(BaseSchema):
+    items: list[RegistryPersonRead]
+    next_cursor: str | None = None
+
+
+class ImportRowError(BaseSchema):
+    row: int
+    code: str
+    detail: str
+
+
+class ImportReport(BaseSchema):
+    total_rows: int
+    loaded: int
+    created: int
+    updated: int
+    errors: list[ImportRowError]
+
+
+# -- partner apps ------------------------------------------------------------------------------
+
+
+class PartnerAppCreate(BaseSchema):
+    name: str = Field(min_length=1, max_length=120)
+    scopes: list[str] = Field(default_factory=list, max_length=50)
+    allowed_regions: list[str] = Field(default_factory=list, max_length=100)
+
+
+class PartnerAppRead(BaseSchema):
+    id: uuid.UUID
+    app_key: str
+    name: str
+    scopes: list[str]
+    allowed_regions: list[str]
+    disabled: bool
+    created_at: datetime
+
+
+class PartnerAppCreated(PartnerAppRead):
+    secret: str  # shown once
+
+
+class PartnerSecretRotate(BaseSchema):
+    overlap_seconds: int | None = Field(None, ge=0, le=30 * 24 * 3600)
+
+
+class PartnerSecretRotated(BaseSchema):
+    app_key: str
+    secret: str  # shown once
+    previous_secret_expires_at: datetime | None
+
+
+class PartnerAppPage(BaseSchema):
+    items: list[PartnerAppRead]
+    next_cursor: str | None = None
+
+
+class PartnerSecretInternal(BaseSchema):
+    secret: str
+    expires_at: datetime | None
+
+
+class PartnerCredentialsInternal(BaseSchema):
+    app_id: uuid.UUID
+    app_key: str
+    disabled: bool
+    scopes: list[str]
+    allowed_regions: list[str]
+    secrets: list[PartnerSecretInternal]
+
+
+class WeChatAccessTokenRead(BaseSchema):
+    access_token: str
+    expires_at: datetime
+
+
+# -- statistics --------------------------------------------------------------------------------
+
+
+class RegionPopulationSet(BaseSchema):
+    census_population: int = Field(ge=0, le=100_000_000)
+
+
+class RegionStats(BaseSchema):
+    region_code: str
+    level: str
+    census_population: int
+    entered: int
+    verified: int
+    entry_rate: Decimal | None  # percent, two decimals
+    verification_rate: Decimal | None
+
+
+class RegionStatsTree(RegionStats):
+    children: list[RegionStats]

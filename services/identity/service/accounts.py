@@ -1,0 +1,226 @@
+"""Login (WeChat and staff), token refresh and logout, the caller's own account, phone binding."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy.engine import RowMapping
+
+from services.identity import domain
+from services.identity.context import IdentityContext
+from services.identity.schemas import TokenPair, UserRead
+from services.identity.store import accounts as store
+from services.identity.wechat import WeChatError, login_problem, phone_problem
+from shared.contracts.identity import UserRegistered
+from shared.db.uow import UnitOfWork
+from shared.errors import Forbidden, NotFound, RuleViolation, Unauthorized
+from shared.logs import get_logger
+from shared.pii import mask_id_number, mask_name, mask_phone
+
+log = get_logger(__name__)
+
+PHONE, ID_NUMBER, NAME, SESSION_KEY = "phone", "id_number", "name", "wechat_session_key"
+# A constant hash to verify against when the username does not exist, so a login for an
+# unknown user costs the same time as one with a wrong password.
+_DUMMY_PASSWORD = "not-a-real-password-" + secrets.token_hex(8)
+
+
+def user_view(ctx: IdentityContext, row: RowMapping) -> UserRead:
+    pii = ctx.pii
+    return UserRead(
+        id=row["id"],
+        kind=row["kind"],
+        username=row["username"],
+        display_name=row["display_name"],
+        roles=list(row["roles"]),
+        regions=list(row["regions"] or []),
+        departments=list(row["departments"] or []),
+        verified=row["verified"],
+        phone=mask_phone(pii.decrypt_optional(row["phone_cipher"], context=PHONE)),
+        id_number=mask_id_number(
+            pii.decrypt_optional(row["id_number_cipher"], context=ID_NUMBER)
+        ),
+        name=mask_name(pii.decrypt_optional(row["name_cipher"], context=NAME)),
+        region_code=row["region_code"],
+        registry_person_id=row["registry_person_id"],
+        disabled=row["disabled"],
+    )
+
+
+def _hash_refresh(token: str) -> str:
+    # Refresh tokens are 256-bit random values: a plain SHA-256 cannot be brute-forced.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def _issue(
+    ctx: IdentityContext, uow: UnitOfWork, row: RowMapping, *, family_id: uuid.UUID | None = None
+) -> TokenPair:
+    settings = ctx.settings
+    access = ctx.signer.access_token(
+        subject=row["id"],
+        roles=row["roles"],
+        regions=row["regions"] or (),
+        departments=row["departments"] or (),
+        verified=row["verified"],
+        kind=row["kind"],
+        ttl_seconds=settings.access_token_ttl_seconds,
+    )
+    refresh = "rt_" + secrets.token_urlsafe(32)
+    await store.insert_refresh_token(
+        uow.session,
+        user_id=row["id"],
+        family_id=family_id or uuid.uuid4(),
+        token_hash=_hash_refresh(refresh),
+        expires_at=datetime.now(UTC) + timedelta(seconds=settings.refresh_token_ttl_seconds),
+    )
+    return TokenPair(
+        access_token=access,
+        refresh_token=refresh,
+        expires_in=settings.access_token_ttl_seconds,
+        user=user_view(ctx, row),
+    )
+
+
+async def wechat_login(*, uow: UnitOfWork, ctx: IdentityContext, code: str) -> TokenPair:
+    try:
+        session = await ctx.wechat.code_to_session(code)
+    except WeChatError as error:
+        log.info("wechat_login_refused", errcode=error.errcode)
+        raise login_problem(error) from None
+    # The session key stays here, encrypted: it is what checks the signature of data the
+    # mini-program sends from wx.getUserInfo / encrypted wx APIs, and nothing else needs it.
+    key_cipher = ctx.pii.encrypt(session.session_key, context=SESSION_KEY)
+    async with uow:
+        row = await store.find_by_openid(uow.session, session.openid)
+        if row is None:
+            user_id = uuid.uuid4()
+            created = await store.insert_resident_if_absent(
+                uow.session, user_id=user_id, openid=session.openid, unionid=session.unionid,
+                session_key_cipher=key_cipher,
+            )
+            if created:
+                await uow.emit(
+                    "identity.user_registered",
+                    UserRegistered(user_id=user_id, registered_at=datetime.now(UTC),
+                                   channel="wechat"),
+                )
+                log.info("resident_registered", user_id=str(user_id))
+            row = await store.find_by_openid(uow.session, session.openid)
+            assert row is not None
+        else:
+            await store.update_user(uow.session, row["id"], wechat_session_key=key_cipher,
+                                    unionid=session.unionid or row["unionid"])
+        if row["disabled"]:
+            raise Forbidden("this account is disabled", code="account_disabled")
+        return await _issue(ctx, uow, row)
+
+
+async def staff_login(
+    *, uow: UnitOfWork, ctx: IdentityContext, username: str, password: str
+) -> TokenPair:
+    async with uow:
+        row = await store.find_by_username(uow.session, username.strip().lower())
+        stored_hash = row["password_hash"] if row is not None else None
+        try:
+            ctx.passwords.verify(stored_hash or _dummy_hash(ctx), password)
+            valid = stored_hash is not None
+        except (VerificationError, InvalidHashError):
+            valid = False
+        if not valid or row is None:
+            raise Unauthorized("wrong username or password", code="invalid_credentials")
+        if row["disabled"]:
+            raise Forbidden("this account is disabled", code="account_disabled")
+        if ctx.passwords.check_needs_rehash(stored_hash):
+            await store.update_user(uow.session, row["id"],
+                                    password_hash=ctx.passwords.hash(password))
+        return await _issue(ctx, uow, row)
+
+
+_dummy_hashes: dict[int, str] = {}
+
+
+def _dummy_hash(ctx: IdentityContext) -> str:
+    key = id(ctx.passwords)
+    if key not in _dummy_hashes:
+        _dummy_hashes[key] = ctx.passwords.hash(_DUMMY_PASSWORD)
+    return _dummy_hashes[key]
+
+
+async def refresh(*, uow: UnitOfWork, ctx: IdentityContext, refresh_token: str) -> TokenPair:
+    reused = False
+    async with uow:
+        token = await store.lock_refresh_token(uow.session, _hash_refresh(refresh_token))
+        if token is None:
+            raise Unauthorized("unknown refresh token", code="refresh_token_invalid")
+        verdict = domain.judge_refresh(
+            used=token["used_at"] is not None,
+            revoked=token["revoked_at"] is not None,
+            expired=token["expires_at"] <= token["now"],
+        )
+        if verdict is domain.RefreshVerdict.REUSED:
+            # A rotated token came back: whoever holds the family's tokens is not to be
+            # trusted any more. The revocation must commit, so the error is raised after.
+            await store.revoke_family(uow.session, token["family_id"])
+            log.warning("refresh_token_reused", user_id=str(token["user_id"]))
+            reused = True
+        elif verdict is domain.RefreshVerdict.REVOKED:
+            raise Unauthorized("this session has ended", code="refresh_token_revoked")
+        elif verdict is domain.RefreshVerdict.EXPIRED:
+            raise Unauthorized("refresh token expired", code="refresh_token_expired")
+        else:
+            user = await store.get_user(uow.session, token["user_id"])
+            if user is None or user["disabled"]:
+                raise Forbidden("this account is disabled", code="account_disabled")
+            await store.mark_refresh_used(uow.session, token["id"])
+            return await _issue(ctx, uow, user, family_id=token["family_id"])
+    assert reused
+    raise Unauthorized(
+        "refresh token was already used; every session of this login is revoked",
+        code="refresh_token_reused",
+    )
+
+
+async def logout(*, uow: UnitOfWork, refresh_token: str, user_id: uuid.UUID) -> None:
+    async with uow:
+        token = await store.lock_refresh_token(uow.session, _hash_refresh(refresh_token))
+        if token is None or token["user_id"] != user_id:
+            raise Unauthorized("unknown refresh token", code="refresh_token_invalid")
+        await store.revoke_family(uow.session, token["family_id"])
+
+
+async def get_me(*, uow: UnitOfWork, ctx: IdentityContext, user_id: uuid.UUID) -> UserRead:
+    async with uow:
+        row = await store.get_user(uow.session, user_id)
+    if row is None:
+        raise NotFound("no such account", code="account_not_found")
+    return user_view(ctx, row)
+
+
+async def bind_phone(
+    *, uow: UnitOfWork, ctx: IdentityContext, user_id: uuid.UUID, code: str
+) -> UserRead:
+    try:
+        raw_phone = await ctx.wechat.phone_number(code)
+    except WeChatError as error:
+        raise phone_problem(error) from None
+    try:
+        phone = domain.parse_phone(raw_phone)
+    except RuleViolation:
+        raise RuleViolation("WeChat returned a number that is not a mainland mobile",
+                            code="phone_invalid") from None
+    async with uow:
+        row = await store.get_user(uow.session, user_id, lock=True)
+        if row is None:
+            raise NotFound("no such account", code="account_not_found")
+        await store.update_user(
+            uow.session, user_id,
+            phone_cipher=ctx.pii.encrypt(phone, context=PHONE),
+            phone_index=ctx.pii.blind_index(phone, context=PHONE),
+        )
+        row = await store.get_user(uow.session, user_id)
+        assert row is not None
+        return user_view(ctx, row)

@@ -1,0 +1,1 @@
+"""Tables and queries of the identity schema. Never commits: service.py owns transactions."""

@@ -1,0 +1,129 @@
+"""Accounts (residents and staff) and refresh tokens."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.identity.store.tables import refresh_tokens, users
+
+
+async def find_by_openid(session: AsyncSession, openid: str) -> RowMapping | None:
+    result = await session.execute(select(users).where(users.c.openid == openid))
+    return result.mappings().first()
+
+
+async def insert_resident_if_absent(
+    session: AsyncSession, *, user_id: uuid.UUID, openid: str, unionid: str | None,
+    session_key_cipher: str,
+) -> bool:
+    """Create the resident for ``openid`` unless a concurrent first login already did."""
+    result = await session.execute(
+        insert(users)
+        .values(
+            id=user_id, kind="resident", openid=openid, unionid=unionid,
+            wechat_session_key=session_key_cipher, roles=["resident"], regions=[],
+            departments=[], verified=False, disabled=False,
+        )
+        .on_conflict_do_nothing(index_elements=["openid"])
+        .returning(users.c.id)
+    )
+    return result.first() is not None
+
+
+async def get_user(session: AsyncSession, user_id: uuid.UUID, *, lock: bool = False
+                   ) -> RowMapping | None:
+    query = select(users).where(users.c.id == user_id)
+    if lock:
+        query = query.with_for_update()
+    return (await session.execute(query)).mappings().first()
+
+
+async def find_by_username(session: AsyncSession, username: str) -> RowMapping | None:
+    result = await session.execute(select(users).where(users.c.username == username))
+    return result.mappings().first()
+
+
+async def update_user(session: AsyncSession, user_id: uuid.UUID, **values: Any) -> None:
+    await session.execute(
+        update(users).where(users.c.id == user_id).values(updated_at=func.now(), **values)
+    )
+
+
+async def insert_staff(session: AsyncSession, **values: Any) -> bool:
+    result = await session.execute(
+        insert(users)
+        .values(kind="staff", verified=False, disabled=False, **values)
+        .on_conflict_do_nothing(index_elements=["username"])
+        .returning(users.c.id)
+    )
+    return result.first() is not None
+
+
+async def list_staff(session: AsyncSession, *, after: str | None, limit: int
+                     ) -> list[RowMapping]:
+    query = select(users).where(users.c.kind == "staff")
+    if after:
+        query = query.where(users.c.username > after)
+    query = query.order_by(users.c.username).limit(limit)
+    return list((await session.execute(query)).mappings())
+
+
+async def verified_user_by_id_index(session: AsyncSession, index: str) -> RowMapping | None:
+    result = await session.execute(
+        select(users).where(and_(users.c.id_number_index == index, users.c.verified))
+    )
+    return result.mappings().first()
+
+
+# -- refresh tokens ----------------------------------------------------------------------------
+
+
+async def insert_refresh_token(
+    session: AsyncSession, *, user_id: uuid.UUID, family_id: uuid.UUID, token_hash: str,
+    expires_at: datetime,
+) -> None:
+    await session.execute(
+        insert(refresh_tokens).values(
+            id=uuid.uuid4(), user_id=user_id, family_id=family_id, token_hash=token_hash,
+            expires_at=expires_at,
+        )
+    )
+
+
+async def lock_refresh_token(session: AsyncSession, token_hash: str) -> RowMapping | None:
+    result = await session.execute(
+        select(refresh_tokens, func.now().label("now"))
+        .where(refresh_tokens.c.token_hash == token_hash)
+        .with_for_update()
+    )
+    return result.mappings().first()
+
+
+async def mark_refresh_used(session: AsyncSession, token_id: uuid.UUID) -> None:
+    await session.execute(
+        update(refresh_tokens).where(refresh_tokens.c.id == token_id).values(used_at=func.now())
+    )
+
+
+async def revoke_family(session: AsyncSession, family_id: uuid.UUID) -> None:
+    await session.execute(
+        update(refresh_tokens)
+        .where(and_(refresh_tokens.c.family_id == family_id,
+                    refresh_tokens.c.revoked_at.is_(None)))
+        .values(revoked_at=func.now())
+    )
+
+
+async def revoke_user_tokens(session: AsyncSession, user_id: uuid.UUID) -> None:
+    await session.execute(
+        update(refresh_tokens)
+        .where(and_(refresh_tokens.c.user_id == user_id, refresh_tokens.c.revoked_at.is_(None)))
+        .values(revoked_at=func.now())
+    )

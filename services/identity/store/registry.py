@@ -1,0 +1,87 @@
+"""Population registry rows, and the per-region tallies statistics read."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import and_, false, func, literal_column, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.identity.store.tables import region_tallies, registry_people
+
+
+async def find_by_id_index(session: AsyncSession, index: str, *, lock: bool = False
+                           ) -> RowMapping | None:
+    query = select(registry_people).where(registry_people.c.id_number_index == index)
+    if lock:
+        query = query.with_for_update()
+    return (await session.execute(query)).mappings().first()
+
+
+async def get_person(session: AsyncSession, person_id: uuid.UUID) -> RowMapping | None:
+    result = await session.execute(select(registry_people).where(registry_people.c.id == person_id))
+    return result.mappings().first()
+
+
+async def upsert_person(session: AsyncSession, values: dict[str, Any]) -> tuple[RowMapping, bool]:
+    """Insert or update by ID-number index; answers the row and whether it was created."""
+    statement = insert(registry_people).values(**values)
+    updatable = {k: statement.excluded[k] for k in values
+                 if k not in ("id", "id_number_index", "linked_user_id", "entered_by")}
+    updatable["updated_at"] = func.now()
+    result = await session.execute(
+        statement.on_conflict_do_update(index_elements=["id_number_index"], set_=updatable)
+        .returning(registry_people, literal_column("(xmax = 0)").label("created"))
+    )
+    row = result.mappings().one()
+    return row, bool(row["created"])
+
+
+async def link_user(session: AsyncSession, person_id: uuid.UUID, user_id: uuid.UUID) -> None:
+    await session.execute(
+        update(registry_people).where(registry_people.c.id == person_id)
+        .values(linked_user_id=user_id, updated_at=func.now())
+    )
+
+
+async def list_people(session: AsyncSession, *, region_prefixes: list[str] | None,
+                      after: uuid.UUID | None, limit: int) -> list[RowMapping]:
+    query = select(registry_people)
+    if region_prefixes is not None:
+        query = query.where(_prefix_filter(region_prefixes))
+    if after is not None:
+        query = query.where(registry_people.c.id > after)
+    query = query.order_by(registry_people.c.id).limit(limit)
+    return list((await session.execute(query)).mappings())
+
+
+def _prefix_filter(prefixes: list[str]) -> Any:
+    if not prefixes:
+        return false()
+    return or_(*(registry_people.c.region_code.startswith(p) for p in prefixes))
+
+
+async def add_tally(session: AsyncSession, region_code: str, *, entered: int = 0,
+                    verified: int = 0) -> None:
+    statement = insert(region_tallies).values(
+        region_code=region_code, entered=entered, verified=verified
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["region_code"],
+            set_={
+                "entered": region_tallies.c.entered + entered,
+                "verified": region_tallies.c.verified + verified,
+            },
+        )
+    )
+
+
+async def tallies_under(session: AsyncSession, prefix: str) -> list[RowMapping]:
+    result = await session.execute(
+        select(region_tallies).where(and_(region_tallies.c.region_code.startswith(prefix)))
+    )
+    return list(result.mappings())
