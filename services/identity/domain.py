@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
 
 from shared.auth.principal import Role
@@ -271,8 +271,9 @@ def split_tags(raw: str | None) -> list[str]:
 
 
 def rate(numerator: int, denominator: int) -> Decimal | None:
-    """A percentage with two decimals (half up), as the KPI reports print it."""
+    """A percentage truncated to two decimals, as the 2023 report prints its KPIs
+    (211,654 / 228,235 = 92.7353… is reported as 92.73%, not 92.74%)."""
     if denominator <= 0:
         return None
     value = Decimal(numerator) * 100 / Decimal(denominator)
-    return value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return value.quantize(Decimal("0.01"), rounding=ROUND_DOWN)

@@ -192,3 +192,39 @@ def identity_sql(database_url: str, run_prefix: str) -> Callable[..., Any]:
             await engine.dispose()
 
     return run
+
+
+@dataclass
+class RealNameStandIn:
+    """A verification provider: the first ``slow_calls`` answers take ``delay`` seconds."""
+
+    slow_calls: int = 0
+    delay: float = 0.0
+    calls: int = 0
+
+    def app(self) -> web.Application:
+        application = web.Application()
+        application.router.add_post("/v1/verify", self._verify)
+        return application
+
+    async def _verify(self, request: web.Request) -> web.Response:
+        import asyncio
+
+        self.calls += 1
+        if self.calls <= self.slow_calls:
+            await asyncio.sleep(self.delay)
+        body = await request.json()
+        if body.get("name") == "不匹配":
+            return web.json_response({"result": "mismatch", "reason": "name_mismatch"})
+        return web.json_response({"result": "match"})
+
+
+@pytest.fixture
+async def realname_server() -> AsyncIterator[tuple[RealNameStandIn, str]]:
+    stand_in = RealNameStandIn()
+    server = TestServer(stand_in.app(), host="127.0.0.1", port=0)
+    await server.start_server()
+    try:
+        yield stand_in, str(server.make_url("")).rstrip("/")
+    finally:
+        await server.close()
