@@ -6,18 +6,53 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from services.booking.admission import AdmissionLimiter
 from services.booking.api import router
+from services.booking.domain import PickupCodes
 from services.booking.handlers import SUBSCRIPTIONS
+from services.booking.service.releases import NoShowReleaser
 from services.booking.settings import Settings
-from shared.web import create_service_app
+from shared.web import ServiceRuntime, create_service_app
 
 
 def create_app(settings: Settings | None = None, **wiring: Any) -> FastAPI:
     """``wiring`` passes a shared broker or token verifier (embedded mode, tests)."""
+    settings = settings or Settings()
+
+    async def wire_booking(app: FastAPI, runtime: ServiceRuntime) -> None:
+        concurrency = settings.admission_concurrency or (
+            settings.db_pool_size + settings.db_max_overflow
+        )
+        admission = AdmissionLimiter(
+            concurrency=concurrency,
+            queue=settings.admission_queue,
+            wait_seconds=settings.admission_wait_seconds,
+            retry_after_seconds=settings.retry_after_seconds,
+        )
+        runtime.state["admission"] = admission
+        runtime.state["pickup_codes"] = PickupCodes(settings.pickup_code_secret)
+        if not getattr(app.state, "booking_metrics_registered", False):
+            app.state.booking_metrics_registered = True
+            app.state.metrics.register_counters(
+                {
+                    "booking_admitted_total": lambda: float(
+                        app.state.runtime.state["admission"].admitted_total
+                    ),
+                    "booking_shed_total": lambda: float(
+                        app.state.runtime.state["admission"].shed_total
+                    ),
+                }
+            )
+
+    def no_show_releaser(runtime: ServiceRuntime) -> NoShowReleaser:
+        return NoShowReleaser(runtime, period_seconds=settings.no_show_scan_seconds)
+
     return create_service_app(
-        settings or Settings(),
+        settings,
         title="Ping'an e-Home booking",
         routers=[router],
         subscriptions=SUBSCRIPTIONS,
+        workers=[no_show_releaser],
+        on_startup=[wire_booking],
         **wiring,
     )

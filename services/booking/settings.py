@@ -4,9 +4,31 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from shared.settings import ServiceSettings, service_settings_config
+from pydantic import Field
+
+from shared.settings import DEV_SECRET_MARKER, ServiceSettings, service_settings_config
 
 
 class Settings(ServiceSettings):
     model_config = service_settings_config("booking")
     service_name: ClassVar[str] = "booking"
+
+    # HMAC key that signs pickup codes; rotate by redeploying (codes issued before then fail).
+    pickup_code_secret: str = f"{DEV_SECRET_MARKER}-pickup-code-secret"
+    # Each slot's quota is split over this many rows so one hot pickup point does not
+    # serialise every booking on a single row lock.
+    stripes_per_slot: int = Field(32, ge=1, le=1024)
+    # Admission in front of the database: at most this many bookings run at once (0 means the
+    # pool size plus overflow), at most `admission_queue` wait for a turn, and none waits
+    # longer than `admission_wait_seconds`; the rest get 503 with Retry-After at once.
+    admission_concurrency: int = Field(0, ge=0)
+    admission_queue: int = Field(64, ge=0)
+    admission_wait_seconds: float = Field(0.2, gt=0)
+    retry_after_seconds: int = Field(1, ge=1)
+    # How often the no-show timer looks for rounds whose pickup window has ended.
+    no_show_scan_seconds: float = Field(30.0, gt=0)
+
+    def secret_values(self) -> dict[str, str | None]:
+        secrets = super().secret_values()
+        secrets["EHOME_BOOKING_PICKUP_CODE_SECRET"] = self.pickup_code_secret
+        return secrets

@@ -1,0 +1,1 @@
+"""Use cases of the booking service; each owns its transaction (see shared.db.uow)."""

@@ -1,0 +1,25 @@
+"""Opaque list cursors: the sort key of the last item, base64url JSON."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from datetime import datetime
+
+import orjson
+
+from shared.errors import BadRequest
+
+
+def encode_cursor(at: datetime, item_id: uuid.UUID) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps([at.isoformat(), str(item_id)])).decode()
+
+
+def decode_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
+    if not cursor:
+        return None
+    try:
+        at, item_id = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
+        return datetime.fromisoformat(at), uuid.UUID(item_id)
+    except (ValueError, TypeError):
+        raise BadRequest("this cursor is not one we issued", code="invalid_cursor") from None

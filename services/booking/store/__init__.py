@@ -1,0 +1,1 @@
+"""Tables and queries of the booking service. Never commits: service.py owns transactions."""

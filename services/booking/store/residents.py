@@ -1,0 +1,50 @@
+"""The eligibility read model, fed by identity.user_verified."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Row, func
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.booking.store.tables import eligible_residents
+
+
+async def upsert_verified_resident(
+    session: AsyncSession,
+    *,
+    user_id: uuid.UUID,
+    region_code: str | None,
+    household_id: str | None,
+    verified_at: datetime,
+) -> None:
+    """Record or refresh a verified resident; an older event never overwrites a newer one."""
+    statement = insert(eligible_residents).values(
+        user_id=user_id,
+        region_code=region_code,
+        household_id=household_id,
+        verified_at=verified_at,
+    )
+    excluded = statement.excluded
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["user_id"],
+            set_={
+                "region_code": excluded.region_code,
+                "household_id": excluded.household_id,
+                "verified_at": excluded.verified_at,
+                "updated_at": func.now(),
+            },
+            where=eligible_residents.c.verified_at <= excluded.verified_at,
+        )
+    )
+
+
+async def get_resident(session: AsyncSession, user_id: uuid.UUID) -> Row | None:
+    return (
+        await session.execute(
+            eligible_residents.select().where(eligible_residents.c.user_id == user_id)
+        )
+    ).first()
