@@ -1,0 +1,164 @@
+"""Request and response shapes of the events API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Urgency = Literal["urgent", "normal", "low"]
+
+
+class BaseSchema(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TemplateFieldSchema(BaseSchema):
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")
+    label: str = Field(min_length=1, max_length=60)
+    type: Literal["text", "number", "choice", "date", "phone"]
+    required: bool = False
+    choices: list[str] = []
+
+
+class CategoryRead(BaseSchema):
+    code: str
+    name: str
+    parent_code: str | None
+    major_risk: str
+    default_urgency: Urgency
+    sensitive: bool
+    verified_only: bool
+    template: list[TemplateFieldSchema]
+    children: list[CategoryRead] = []
+
+
+class CategoryTree(BaseSchema):
+    items: list[CategoryRead]
+
+
+class CategoryUpsert(BaseSchema):
+    name: str = Field(min_length=1, max_length=100)
+    parent_code: str | None = None
+    default_urgency: Urgency = "normal"
+    sensitive: bool = False
+    verified_only: bool = False
+    template: list[TemplateFieldSchema] = []
+    active: bool = True
+    sort: int = 0
+
+
+class Location(BaseSchema):
+    lat: float = Field(ge=-90, le=90)
+    lng: float = Field(ge=-180, le=180)
+
+
+class EventCreate(BaseSchema):
+    category_code: str = Field(min_length=1, max_length=64)
+    description: str = Field(min_length=2, max_length=2000)
+    region_code: str = Field(min_length=6, max_length=15)
+    address: str | None = Field(None, max_length=300)
+    location: Location | None = None
+    fields: dict[str, Any] | None = None
+    attachments: list[uuid.UUID] = Field(default_factory=list, max_length=9)
+    urgency: Urgency | None = None
+    on_behalf: bool = False  # a grid worker entering a resident's report
+
+
+class EventCreated(BaseSchema):
+    id: uuid.UUID
+    case_no: str
+    status: str
+    possible_duplicate_of: uuid.UUID | None = None
+
+
+class AssigneeRead(BaseSchema):
+    unit_id: uuid.UUID
+    name: str | None
+    level: str | None
+
+
+class EventRead(BaseSchema):
+    id: uuid.UUID
+    case_no: str
+    status: str
+    category_code: str
+    major_risk: str
+    urgency: Urgency
+    sensitive: bool
+    description: str
+    region_code: str
+    address: str | None
+    location: Location | None
+    fields: dict[str, Any]
+    attachments: list[uuid.UUID]
+    reporter_id: uuid.UUID | None  # hidden from handlers on sensitive cases
+    channel: str
+    assignee: AssigneeRead | None
+    co_handling_units: list[uuid.UUID]
+    open_subtasks: int
+    accept_by: datetime | None
+    resolve_by: datetime | None
+    result: str | None
+    rating: str | None
+    possible_duplicate_of: uuid.UUID | None
+    reported_at: datetime
+    closed_at: datetime | None
+    closed_loop_complete: bool
+
+
+class EventPage(BaseSchema):
+    items: list[EventRead]
+    next_cursor: str | None
+
+
+class TimelineStep(BaseSchema):
+    at: datetime
+    action: str
+    actor_role: str
+    actor_unit: str | None
+    note: str | None
+    status: str | None
+    actor_id: uuid.UUID | None = None  # staff only; residents see roles and units
+
+
+class Timeline(BaseSchema):
+    items: list[TimelineStep]
+
+
+class ReasonIn(BaseSchema):
+    reason: str = Field(min_length=2, max_length=1000)
+
+
+class NoteIn(BaseSchema):
+    note: str | None = Field(None, max_length=1000)
+
+
+class ResultIn(BaseSchema):
+    result: str = Field(min_length=2, max_length=4000)
+    attachments: list[uuid.UUID] = Field(default_factory=list, max_length=9)
+
+
+class VerifyIn(BaseSchema):
+    passed: bool
+    note: str | None = Field(None, max_length=1000)
+
+
+class StatusRead(BaseSchema):
+    id: uuid.UUID
+    case_no: str
+    status: str
+
+
+class AttachmentRead(BaseSchema):
+    id: uuid.UUID
+    content_type: str
+    size: int
+
+
+class ReporterRevealed(BaseSchema):
+    event_id: uuid.UUID
+    reporter_id: uuid.UUID
+    audit_recorded: bool = True

@@ -1,0 +1,155 @@
+"""Routing's decisions as they reach the case file: assignments move the state machine;
+deadlines, reminders, supervision, extensions and co-handling are timeline steps and the
+read model (assignee, deadlines, open sub-tasks) that the actions' scope checks use."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from services.events import store
+from services.events.domain import SYSTEM, Action, Actor, Command, Refusal, decide
+from shared.contracts import routing as r
+from shared.db.uow import UnitOfWork
+from shared.logs import get_logger
+
+from .common import facts, record_step
+
+log = get_logger(__name__)
+
+ASSIGN_STEP = {
+    "initial": "dispatch",
+    "redispatch": "redispatch",
+    "transfer": "transfer",
+    "escalated": "escalate",
+}
+
+
+async def _case(uow: UnitOfWork, event_id: uuid.UUID) -> Any | None:
+    row = await store.get_case(uow, event_id, lock=True)
+    if row is None:
+        log.warning("routing_event_for_unknown_case", event_id=str(event_id))
+    return row
+
+
+def _routing_actor(role: str, unit_id: uuid.UUID | None) -> Actor:
+    return Actor(role=role if role else "system", unit_id=unit_id)
+
+
+async def on_assigned(uow: UnitOfWork, msg: r.EventAssigned) -> None:
+    row = await _case(uow, msg.event_id)
+    if row is None or msg.seq <= row["assign_seq"]:
+        return  # unknown, or a stale assignment delivered after a newer one
+    before = facts(row)
+    try:
+        after = decide(before, Command(action=Action.ASSIGN, actor=SYSTEM, unit_id=msg.unit.unit_id,
+                                       assign_reason=msg.reason))
+    except Refusal as refusal:
+        # The case moved on (closed, rejected) before routing's decision arrived.
+        log.warning("assignment_not_applied", event_id=str(msg.event_id), code=refusal.code)
+        await store.update_case(uow, msg.event_id, {"assign_seq": msg.seq})
+        return
+    changes: dict[str, Any] = {
+        "status": after.status.value, "assignee_unit_id": msg.unit.unit_id,
+        "assignee_unit_name": msg.unit.name, "assignee_unit_level": msg.unit.level,
+        "assign_seq": msg.seq, "accept_by": msg.accept_by, "resolve_by": msg.resolve_by,
+        "dispatch_trail": True, "updated_at": msg.assigned_at,
+        "handling_unit_ids": list(dict.fromkeys([*row["handling_unit_ids"], msg.unit.unit_id])),
+        "first_dispatched_at": row["first_dispatched_at"] or msg.assigned_at,
+    }
+    if before.status.value in ("dispatched", "accepted", "in_progress"):
+        changes.update(open_subtasks=[], co_units=[])
+    if msg.reason == "escalated":
+        changes["escalation_count"] = row["escalation_count"] + 1
+    await store.update_case(uow, msg.event_id, changes)
+    action = ASSIGN_STEP[msg.reason]
+    note = msg.note or f"assigned to {msg.unit.name}"
+    if msg.automatic:
+        note = f"{note} (automatic)"
+    actor = _routing_actor(msg.actor_role, msg.actor_unit_id)
+    await record_step(
+        uow, row, at=msg.assigned_at, action=action, actor=actor,
+        from_status=before.status.value, to_status=after.status.value, note=note,
+        unit_name=msg.unit.name,
+    )
+
+
+async def _note(
+    uow: UnitOfWork, event_id: uuid.UUID, *, at: Any, action: str, note: str,
+    unit_id: uuid.UUID | None = None, changes: dict[str, Any] | None = None,
+) -> None:
+    row = await _case(uow, event_id)
+    if row is None:
+        return
+    if changes:
+        await store.update_case(uow, event_id, changes)
+    await record_step(uow, row, at=at, action=action, actor=Actor(role="system", unit_id=unit_id),
+                      from_status=None, to_status=None, note=note, emit=False)
+
+
+async def on_queued(uow: UnitOfWork, msg: r.EventQueued) -> None:
+    await _note(uow, msg.event_id, at=msg.queued_at, action="queue",
+                note=f"waiting for the dispatcher ({msg.reason})")
+
+
+async def on_deadline_warning(uow: UnitOfWork, msg: r.DeadlineWarning) -> None:
+    await _note(uow, msg.event_id, at=msg.at, action="remind", unit_id=msg.unit_id,
+                note=f"{msg.kind} deadline {msg.deadline.isoformat()} "
+                     f"({round(msg.fraction * 100)}% of the time used)")
+
+
+async def on_overdue(uow: UnitOfWork, msg: r.EventOverdue) -> None:
+    await _note(uow, msg.event_id, at=msg.at, action="supervise", unit_id=msg.unit_id,
+                note=f"{msg.kind} deadline passed: supervised (督办)")
+
+
+async def on_deadline_changed(uow: UnitOfWork, msg: r.DeadlineChanged) -> None:
+    await _note(uow, msg.event_id, at=msg.at, action="deadline", unit_id=msg.unit_id,
+                note=f"new resolve-by {msg.resolve_by.isoformat()} ({msg.reason})",
+                changes={"accept_by": msg.accept_by, "resolve_by": msg.resolve_by})
+
+
+async def on_extension_requested(uow: UnitOfWork, msg: r.ExtensionRequested) -> None:
+    await _note(uow, msg.event_id, at=msg.at, action="extension_request", unit_id=msg.unit_id,
+                note=f"asks {msg.extra_working_hours:g} more working hours")
+
+
+async def on_extension_decided(uow: UnitOfWork, msg: r.ExtensionDecided) -> None:
+    verdict = "approved" if msg.approved else "rejected"
+    changes = {"resolve_by": msg.resolve_by} if msg.approved else None
+    await _note(uow, msg.event_id, at=msg.at, action="extend" if msg.approved else
+                "extension_rejected", unit_id=msg.unit_id,
+                note=f"extension {verdict}; resolve by {msg.resolve_by.isoformat()}",
+                changes=changes)
+
+
+async def on_co_handling_started(uow: UnitOfWork, msg: r.CoHandlingStarted) -> None:
+    row = await _case(uow, msg.event_id)
+    if row is None:
+        return
+    subtasks = [s.subtask_id for s in msg.subtasks]
+    units = [s.unit.unit_id for s in msg.subtasks]
+    await _note(
+        uow, msg.event_id, at=msg.at, action="co_handle", unit_id=msg.lead_unit_id,
+        note="assisting: " + ", ".join(s.unit.name for s in msg.subtasks),
+        changes={
+            "open_subtasks": list(dict.fromkeys([*row["open_subtasks"], *subtasks])),
+            "co_units": list(dict.fromkeys([*row["co_units"], *units])),
+            "handling_unit_ids": list(dict.fromkeys([*row["handling_unit_ids"], *units])),
+        },
+    )
+
+
+async def on_subtask_closed(uow: UnitOfWork, msg: r.SubtaskClosed) -> None:
+    row = await _case(uow, msg.event_id)
+    if row is None:
+        return
+    remaining = [s for s in row["open_subtasks"] if s != msg.subtask_id]
+    await _note(uow, msg.event_id, at=msg.at, action=f"subtask_{msg.outcome}",
+                unit_id=msg.unit_id, note=f"assisting unit {msg.outcome.replace('_', ' ')}",
+                changes={"open_subtasks": remaining})
+
+
+async def on_region_changed(uow: UnitOfWork, msg: r.RegionChanged) -> None:
+    if msg.level in ("community", "grid"):
+        await store.upsert_region(uow, code=msg.code, name=msg.name, active=msg.active)

@@ -1,0 +1,259 @@
+"""Intake: the category tree, attachment uploads and the report that opens a case."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from services.events import store
+from services.events.domain import (
+    Actor,
+    TemplateError,
+    TemplateField,
+    case_number,
+    similar_text,
+    validate_fields,
+)
+from services.events.schemas import CategoryRead, CategoryUpsert, EventCreate, EventCreated
+from services.events.storage import SNIFFED, AttachmentStorage, sniff_content_type
+from shared.auth import Principal, Role
+from shared.calendar import SHANGHAI
+from shared.contracts.events import EventReported
+from shared.db import idempotency
+from shared.db.uow import UnitOfWork
+from shared.errors import (
+    BadRequest,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    RuleViolation,
+    UnsupportedMediaType,
+)
+from shared.logs import get_logger
+from shared.regions import is_region_code, region_level
+
+from .common import Clock, record_step
+
+log = get_logger(__name__)
+REPORTER_ROLES = (Role.RESIDENT, Role.GRID_WORKER)
+
+
+def template_of(row: Any) -> list[TemplateField]:
+    return [
+        TemplateField(
+            key=f["key"],
+            label=f["label"],
+            type=f["type"],
+            required=bool(f.get("required")),
+            choices=tuple(f.get("choices") or ()),
+        )
+        for f in row["template"]
+    ]
+
+
+async def category_tree(uow: UnitOfWork) -> list[CategoryRead]:
+    async with uow:
+        rows = await store.all_categories(uow)
+    nodes = {
+        r["code"]: CategoryRead(
+            code=r["code"], name=r["name"], parent_code=r["parent_code"],
+            major_risk=r["major_risk"], default_urgency=r["default_urgency"],
+            sensitive=r["sensitive"], verified_only=r["verified_only"],
+            template=r["template"],
+        )
+        for r in rows
+    }
+    roots = []
+    for node in nodes.values():
+        parent = nodes.get(node.parent_code) if node.parent_code else None
+        if parent is not None:
+            parent.children.append(node)
+        elif node.parent_code is None:
+            roots.append(node)
+    return roots
+
+
+async def upsert_category(uow: UnitOfWork, *, code: str, cmd: CategoryUpsert) -> None:
+    """Admins grow the tree under the five major risks; a new top level is refused so every
+    case stays classified under one of them (the first of the four musts)."""
+    async with uow:
+        major_risk = code
+        if cmd.parent_code is None:
+            existing = await store.get_category(uow, code)
+            if existing is None or existing["parent_code"] is not None:
+                raise RuleViolation(
+                    "new categories go under one of the five major risks",
+                    code="major_risk_required",
+                )
+        else:
+            parent = await store.get_category(uow, cmd.parent_code)
+            if parent is None:
+                raise NotFound("no such parent category", code="category_not_found")
+            major_risk = parent["major_risk"]
+        await store.upsert_category(
+            uow,
+            {
+                "code": code, "parent_code": cmd.parent_code, "name": cmd.name,
+                "major_risk": major_risk, "default_urgency": cmd.default_urgency,
+                "sensitive": cmd.sensitive, "verified_only": cmd.verified_only,
+                "template": [f.model_dump() for f in cmd.template], "active": cmd.active,
+                "sort": cmd.sort,
+            },
+        )
+
+
+async def upload_attachment(
+    uow: UnitOfWork,
+    *,
+    principal: Principal,
+    data: bytes,
+    storage: AttachmentStorage,
+    max_image_bytes: int,
+    max_video_bytes: int,
+    now: datetime,
+) -> dict[str, Any]:
+    content_type = sniff_content_type(data[:16])
+    if content_type is None:
+        raise UnsupportedMediaType(
+            "attachments are JPEG, PNG or WebP photos and MP4 or QuickTime videos",
+            code="attachment_type_not_allowed",
+        )
+    limit = max_image_bytes if SNIFFED[content_type] == "image" else max_video_bytes
+    if len(data) > limit:
+        raise PayloadTooLarge(
+            f"this {SNIFFED[content_type]} is larger than {limit} bytes",
+            code="attachment_too_large",
+        )
+    attachment_id = uuid.uuid4()
+    key = attachment_id.hex
+    await storage.put(key, data)  # an orphan file on a failed insert is harmless
+    async with uow:
+        await store.insert_attachment(
+            uow,
+            {
+                "id": attachment_id, "owner_id": principal.subject, "event_id": None,
+                "content_type": content_type, "size": len(data),
+                "sha256": hashlib.sha256(data).hexdigest(), "storage_key": key,
+                "created_at": now,
+            },
+        )
+    return {"id": attachment_id, "content_type": content_type, "size": len(data)}
+
+
+def _check_region(principal: Principal, code: str) -> None:
+    if not is_region_code(code) or region_level(code) not in ("community", "grid"):
+        raise RuleViolation(
+            "region_code must be a community (12 digits) or grid (15 digits) code",
+            code="region_invalid",
+        )
+    if principal.has_role(Role.GRID_WORKER) and not principal.has_role(Role.RESIDENT):
+        # A grid worker reports inside the grid they serve.
+        principal.require_region(code)
+
+
+async def report_event(
+    uow: UnitOfWork,
+    *,
+    principal: Principal,
+    cmd: EventCreate,
+    idempotency_key: str | None,
+    clock: Clock,
+    case_prefix: str,
+    duplicate_window: timedelta,
+) -> tuple[int, dict[str, Any]]:
+    principal.require_role(*REPORTER_ROLES)
+    _check_region(principal, cmd.region_code)
+    async with uow:
+        scope = f"events.report:{principal.subject}"
+        if idempotency_key:
+            replay = await idempotency.reserve(
+                uow, scope=scope, key=idempotency_key, request=cmd.model_dump(mode="json")
+            )
+            if replay is not None:
+                return replay
+        category = await store.get_category(uow, cmd.category_code)
+        if category is None or not category["active"]:
+            raise RuleViolation("unknown category", code="category_unknown")
+        if category["verified_only"] and not principal.verified:
+            raise Forbidden(
+                "this category needs a real-name verified reporter", code="verification_required"
+            )
+        if not await store.region_known(uow, cmd.region_code):
+            raise RuleViolation("unknown region", code="region_unknown")
+        try:
+            fields = validate_fields(template_of(category), cmd.fields)
+        except TemplateError as error:
+            raise RuleViolation(error.detail, code=error.code, extra={"field": error.key}) from None
+        now = clock()
+        event_id = uuid.uuid4()
+        if cmd.attachments:
+            linked = await store.claim_attachments(
+                uow, ids=cmd.attachments, owner_id=principal.subject, event_id=event_id
+            )
+            if linked != len(set(cmd.attachments)):
+                raise BadRequest(
+                    "an attachment is unknown, not yours or already used",
+                    code="attachment_invalid",
+                )
+        local_now = now.astimezone(SHANGHAI)
+        sequence = await store.next_case_sequence(uow, local_now.date())
+        case_no = case_number(local_now, sequence, case_prefix)
+        duplicate_of = await _possible_duplicate(uow, cmd, now - duplicate_window)
+        channel = "resident" if principal.has_role(Role.RESIDENT) else "grid_worker"
+        urgency = cmd.urgency or category["default_urgency"]
+        row = {
+            "id": event_id, "case_no": case_no, "category_code": category["code"],
+            "major_risk": category["major_risk"], "urgency": urgency,
+            "sensitive": category["sensitive"], "description": cmd.description.strip(),
+            "region_code": cmd.region_code, "address": cmd.address,
+            "lat": cmd.location.lat if cmd.location else None,
+            "lng": cmd.location.lng if cmd.location else None,
+            "fields": fields, "attachment_ids": list(dict.fromkeys(cmd.attachments)),
+            "reporter_id": principal.subject, "channel": channel,
+            "on_behalf": cmd.on_behalf and channel == "grid_worker", "status": "reported",
+            "assign_seq": 0, "dispatch_trail": False, "result_recorded": False,
+            "open_subtasks": [], "co_units": [], "handling_unit_ids": [],
+            "possible_duplicate_of": duplicate_of, "escalation_count": 0, "return_count": 0,
+            "rework_count": 0, "reported_at": now, "updated_at": now,
+        }
+        await store.insert_case(uow, row)
+        actor = Actor(role=channel, subject=principal.subject)
+        note = "possible duplicate of an earlier report" if duplicate_of else None
+        await record_step(
+            uow, row, at=now, action="report", actor=actor, from_status=None,
+            to_status="reported", note=note, emit=False,
+        )
+        await uow.emit(
+            "events.event_reported",
+            EventReported(
+                event_id=event_id, case_no=case_no, category_code=category["code"],
+                major_risk=category["major_risk"], urgency=urgency,
+                sensitive=category["sensitive"], region_code=cmd.region_code, reported_at=now,
+                channel=channel,
+                reporter_id=None if category["sensitive"] else principal.subject,
+                possible_duplicate_of=duplicate_of,
+            ),
+        )
+        body = EventCreated(
+            id=event_id, case_no=case_no, status="reported", possible_duplicate_of=duplicate_of
+        ).model_dump(mode="json")
+        if idempotency_key:
+            await idempotency.remember(uow, scope=scope, key=idempotency_key, status=201,
+                                       body=body)
+    log.info("event_reported", event_id=str(event_id), category=category["code"])
+    return 201, body
+
+
+async def _possible_duplicate(
+    uow: UnitOfWork, cmd: EventCreate, since: datetime
+) -> uuid.UUID | None:
+    """Same category, same community, similar text within the window: linked, never merged."""
+    candidates = await store.recent_in_community(
+        uow, category_code=cmd.category_code, community=cmd.region_code[:12], since=since
+    )
+    for candidate in candidates:
+        if similar_text(candidate["description"], cmd.description):
+            return candidate["id"]
+    return None

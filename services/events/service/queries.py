@@ -1,0 +1,160 @@
+"""Reading cases and timelines, scoped to the caller, and the audited reporter reveal.
+
+Who sees a case: its reporter; members of its lead or assisting units; grid workers,
+dispatchers and supervisors whose regions cover its location; admins. On sensitive cases only
+the reporter sees who reported; everyone else needs an audited reveal."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from services.events import store
+from services.events.domain import mask_phone
+from services.events.schemas import (
+    AssigneeRead,
+    EventPage,
+    EventRead,
+    Location,
+    ReporterRevealed,
+    Timeline,
+    TimelineStep,
+)
+from shared.auth import Principal, Role
+from shared.db.uow import UnitOfWork
+from shared.errors import BadRequest, NotFound
+from shared.logs import get_logger
+
+from .common import load_case
+
+log = get_logger(__name__)
+REGION_ROLES = (Role.GRID_WORKER, Role.DISPATCHER, Role.SUPERVISOR)
+UNIT_ROLES = (Role.DEPT_STAFF, Role.DEPT_ADMIN, Role.GRID_WORKER)
+
+
+def can_see(principal: Principal, row: Any) -> bool:
+    if row["reporter_id"] == principal.subject:
+        return True
+    if not principal.is_staff:
+        return False
+    if principal.has_role(Role.ADMIN):
+        return True
+    if principal.has_role(*REGION_ROLES) and principal.covers_region(row["region_code"]):
+        return True
+    units = {row["assignee_unit_id"], *row["co_units"]}
+    return principal.has_role(*UNIT_ROLES) and bool(units.intersection(principal.departments))
+
+
+async def visible_case(uow: UnitOfWork, principal: Principal, event_id: uuid.UUID) -> Any:
+    row = await load_case(uow, event_id)
+    if not can_see(principal, row):
+        # Not 403: whether another resident's case exists is itself not to be disclosed.
+        raise NotFound("no such event", code="event_not_found")
+    return row
+
+
+def to_read(principal: Principal, row: Any, phone_keys: set[str] | None = None) -> EventRead:
+    is_reporter = row["reporter_id"] == principal.subject
+    fields = dict(row["fields"])
+    if row["sensitive"] and not is_reporter:
+        for key in phone_keys or set():
+            if key in fields:
+                fields[key] = mask_phone(str(fields[key]))
+    assignee = None
+    if row["assignee_unit_id"] is not None:
+        assignee = AssigneeRead(unit_id=row["assignee_unit_id"], name=row["assignee_unit_name"],
+                                level=row["assignee_unit_level"])
+    location = None
+    if row["lat"] is not None and row["lng"] is not None:
+        location = Location(lat=row["lat"], lng=row["lng"])
+    return EventRead(
+        id=row["id"], case_no=row["case_no"], status=row["status"],
+        category_code=row["category_code"], major_risk=row["major_risk"],
+        urgency=row["urgency"], sensitive=row["sensitive"], description=row["description"],
+        region_code=row["region_code"], address=row["address"], location=location,
+        fields=fields, attachments=list(row["attachment_ids"]),
+        reporter_id=row["reporter_id"] if (is_reporter or not row["sensitive"]) else None,
+        channel=row["channel"], assignee=assignee, co_handling_units=list(row["co_units"]),
+        open_subtasks=len(row["open_subtasks"]), accept_by=row["accept_by"],
+        resolve_by=row["resolve_by"], result=row["result_text"], rating=row["rating"],
+        possible_duplicate_of=row["possible_duplicate_of"], reported_at=row["reported_at"],
+        closed_at=row["closed_at"], closed_loop_complete=row["closed_loop_at"] is not None,
+    )
+
+
+async def _phone_keys(uow: UnitOfWork, category_code: str) -> set[str]:
+    category = await store.get_category(uow, category_code)
+    if category is None:
+        return set()
+    return {f["key"] for f in category["template"] if f["type"] == "phone"}
+
+
+async def get_event(uow: UnitOfWork, *, principal: Principal, event_id: uuid.UUID) -> EventRead:
+    async with uow:
+        row = await visible_case(uow, principal, event_id)
+        return to_read(principal, row, await _phone_keys(uow, row["category_code"]))
+
+
+async def list_events(
+    uow: UnitOfWork,
+    *,
+    principal: Principal,
+    status: str | None,
+    cursor: str | None,
+    limit: int,
+) -> EventPage:
+    try:
+        after = int(cursor) if cursor else None
+    except ValueError:
+        raise BadRequest("bad cursor", code="cursor_invalid") from None
+    staff = principal.is_staff
+    regions = list(principal.regions) if staff and principal.has_role(*REGION_ROLES) else []
+    units = list(principal.departments) if staff and principal.has_role(*UNIT_ROLES) else []
+    async with uow:
+        rows = await store.list_cases(
+            uow, reporter_id=principal.subject, unit_ids=units, region_prefixes=regions,
+            see_all=staff and principal.has_role(Role.ADMIN), status=status, cursor=after,
+            limit=limit + 1,
+        )
+        rows = [r for r in rows if can_see(principal, r)]  # prefixes are coarse: recheck
+        page = rows[:limit]
+        items = [to_read(principal, r, await _phone_keys(uow, r["category_code"])) for r in page]
+    next_cursor = str(rows[limit - 1]["seq"]) if len(rows) > limit else None
+    return EventPage(items=items, next_cursor=next_cursor)
+
+
+async def get_timeline(
+    uow: UnitOfWork, *, principal: Principal, event_id: uuid.UUID
+) -> Timeline:
+    async with uow:
+        await visible_case(uow, principal, event_id)
+        steps = await store.steps(uow, event_id)
+    staff = principal.is_staff
+    return Timeline(
+        items=[
+            TimelineStep(
+                at=s["at"], action=s["action"], actor_role=s["actor_role"],
+                actor_unit=s["actor_unit"], note=s["note"], status=s["to_status"],
+                # Residents see roles and units, never which staff member acted.
+                actor_id=s["actor_id"] if staff else None,
+            )
+            for s in steps
+        ]
+    )
+
+
+async def reveal_reporter(
+    uow: UnitOfWork, *, principal: Principal, event_id: uuid.UUID, reason: str, now: datetime
+) -> ReporterRevealed:
+    principal.require_role(Role.SUPERVISOR, Role.ADMIN)
+    async with uow:
+        row = await load_case(uow, event_id)
+        principal.require_region(row["region_code"])
+        await store.record_reveal(
+            uow, event_id=event_id, revealed_by=principal.subject,
+            role=Role.ADMIN if principal.has_role(Role.ADMIN) else Role.SUPERVISOR,
+            reason=reason, at=now,
+        )
+    log.warning("reporter_revealed", event_id=str(event_id), by=str(principal.subject))
+    return ReporterRevealed(event_id=event_id, reporter_id=row["reporter_id"])

@@ -1,0 +1,307 @@
+"""Tables and queries of the events service (schema ``events``). Never commits."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID, insert
+
+from shared.db.uow import UnitOfWork
+
+metadata = MetaData()
+
+categories = Table(
+    "categories", metadata,
+    Column("code", String(64), primary_key=True),
+    Column("parent_code", String(64)),
+    Column("name", String(100), nullable=False),
+    Column("major_risk", String(64), nullable=False),
+    Column("default_urgency", String(16), nullable=False),
+    Column("sensitive", Boolean, nullable=False),
+    Column("verified_only", Boolean, nullable=False),
+    Column("template", JSONB, nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("sort", Integer, nullable=False),
+)
+
+known_regions = Table(
+    "known_regions", metadata,
+    Column("code", String(15), primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("active", Boolean, nullable=False),
+)
+
+cases = Table(
+    "cases", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("seq", BigInteger, nullable=False, autoincrement=True),
+    Column("case_no", String(32), nullable=False, unique=True),
+    Column("category_code", String(64), nullable=False),
+    Column("major_risk", String(64), nullable=False),
+    Column("urgency", String(16), nullable=False),
+    Column("sensitive", Boolean, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("region_code", String(15), nullable=False),
+    Column("address", String(300)),
+    Column("lat", Float),
+    Column("lng", Float),
+    Column("fields", JSONB, nullable=False),
+    Column("attachment_ids", ARRAY(UUID(as_uuid=True)), nullable=False),
+    Column("reporter_id", UUID(as_uuid=True), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("on_behalf", Boolean, nullable=False),
+    Column("status", String(24), nullable=False),
+    Column("assignee_unit_id", UUID(as_uuid=True)),
+    Column("assignee_unit_name", String(200)),
+    Column("assignee_unit_level", String(16)),
+    Column("assign_seq", Integer, nullable=False),
+    Column("accept_by", DateTime(timezone=True)),
+    Column("resolve_by", DateTime(timezone=True)),
+    Column("dispatch_trail", Boolean, nullable=False),
+    Column("result_recorded", Boolean, nullable=False),
+    Column("result_text", Text),
+    Column("open_subtasks", ARRAY(UUID(as_uuid=True)), nullable=False),
+    Column("co_units", ARRAY(UUID(as_uuid=True)), nullable=False),
+    Column("handling_unit_ids", ARRAY(UUID(as_uuid=True)), nullable=False),
+    Column("rating", String(24)),
+    Column("possible_duplicate_of", UUID(as_uuid=True)),
+    Column("escalation_count", Integer, nullable=False),
+    Column("return_count", Integer, nullable=False),
+    Column("rework_count", Integer, nullable=False),
+    Column("reported_at", DateTime(timezone=True), nullable=False),
+    Column("first_dispatched_at", DateTime(timezone=True)),
+    Column("accepted_at", DateTime(timezone=True)),
+    Column("result_submitted_at", DateTime(timezone=True)),
+    Column("closed_at", DateTime(timezone=True)),
+    Column("closed_loop_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+timeline = Table(
+    "timeline", metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("event_id", UUID(as_uuid=True), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("actor_role", String(24), nullable=False),
+    Column("actor_id", UUID(as_uuid=True)),
+    Column("actor_unit_id", UUID(as_uuid=True)),
+    Column("actor_unit", String(200)),
+    Column("from_status", String(24)),
+    Column("to_status", String(24)),
+    Column("note", Text),
+)
+
+attachments = Table(
+    "attachments", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("owner_id", UUID(as_uuid=True), nullable=False),
+    Column("event_id", UUID(as_uuid=True)),
+    Column("content_type", String(64), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("storage_key", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+case_counters = Table(
+    "case_counters", metadata,
+    Column("day", Date, primary_key=True),
+    Column("last", Integer, nullable=False),
+)
+
+reporter_reveals = Table(
+    "reporter_reveals", metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("event_id", UUID(as_uuid=True), nullable=False),
+    Column("revealed_by", UUID(as_uuid=True), nullable=False),
+    Column("role", String(24), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
+
+# -- categories and regions --------------------------------------------------------------------
+
+
+async def all_categories(uow: UnitOfWork, *, include_inactive: bool = False) -> list[Any]:
+    query = select(categories).order_by(categories.c.sort, categories.c.code)
+    if not include_inactive:
+        query = query.where(categories.c.active)
+    return list((await uow.session.execute(query)).mappings())
+
+
+async def get_category(uow: UnitOfWork, code: str) -> Any | None:
+    row = await uow.session.execute(select(categories).where(categories.c.code == code))
+    return row.mappings().first()
+
+
+async def upsert_category(uow: UnitOfWork, values: dict[str, Any]) -> None:
+    stmt = insert(categories).values(**values)
+    await uow.session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["code"], set_={k: stmt.excluded[k] for k in values if k != "code"}
+        )
+    )
+
+
+async def region_known(uow: UnitOfWork, code: str) -> bool:
+    row = await uow.session.execute(
+        select(known_regions.c.code).where(known_regions.c.code == code, known_regions.c.active)
+    )
+    return row.first() is not None
+
+
+async def upsert_region(uow: UnitOfWork, *, code: str, name: str, active: bool) -> None:
+    stmt = insert(known_regions).values(code=code, name=name, active=active)
+    await uow.session.execute(
+        stmt.on_conflict_do_update(index_elements=["code"], set_={"name": name, "active": active})
+    )
+
+
+# -- cases -------------------------------------------------------------------------------------
+
+
+async def next_case_sequence(uow: UnitOfWork, day: date) -> int:
+    stmt = (
+        insert(case_counters)
+        .values(day=day, last=1)
+        .on_conflict_do_update(
+            index_elements=["day"], set_={"last": case_counters.c.last + 1}
+        )
+        .returning(case_counters.c.last)
+    )
+    return int((await uow.session.execute(stmt)).scalar_one())
+
+
+async def insert_case(uow: UnitOfWork, values: dict[str, Any]) -> None:
+    await uow.session.execute(insert(cases).values(**values))
+
+
+async def get_case(uow: UnitOfWork, event_id: uuid.UUID, *, lock: bool = False) -> Any | None:
+    query = select(cases).where(cases.c.id == event_id)
+    if lock:
+        query = query.with_for_update()
+    return (await uow.session.execute(query)).mappings().first()
+
+
+async def update_case(uow: UnitOfWork, event_id: uuid.UUID, values: dict[str, Any]) -> None:
+    await uow.session.execute(update(cases).where(cases.c.id == event_id).values(**values))
+
+
+async def recent_in_community(
+    uow: UnitOfWork, *, category_code: str, community: str, since: datetime
+) -> list[Any]:
+    query = (
+        select(cases.c.id, cases.c.description, cases.c.reported_at)
+        .where(
+            cases.c.category_code == category_code,
+            func.left(cases.c.region_code, 12) == community,
+            cases.c.reported_at >= since,
+            cases.c.status != "rejected",
+        )
+        .order_by(cases.c.reported_at)
+        .limit(200)
+    )
+    return list((await uow.session.execute(query)).mappings())
+
+
+async def list_cases(
+    uow: UnitOfWork,
+    *,
+    reporter_id: uuid.UUID | None,
+    unit_ids: list[uuid.UUID],
+    region_prefixes: list[str],
+    see_all: bool,
+    status: str | None,
+    cursor: int | None,
+    limit: int,
+) -> list[Any]:
+    """Cases visible to a caller: their own reports, their units' assignments (lead or
+    assisting), or the regions they cover. Newest first, ``cursor`` is the last ``seq`` seen."""
+    scope = []
+    if reporter_id is not None:
+        scope.append(cases.c.reporter_id == reporter_id)
+    if unit_ids:
+        scope.append(cases.c.assignee_unit_id.in_(unit_ids))
+        scope.append(cases.c.co_units.overlap(unit_ids))
+    for prefix in region_prefixes:
+        scope.append(cases.c.region_code.startswith(prefix))
+    query = select(cases)
+    if not see_all:
+        if not scope:
+            return []
+        query = query.where(or_(*scope))
+    conditions = []
+    if status:
+        conditions.append(cases.c.status == status)
+    if cursor is not None:
+        conditions.append(cases.c.seq < cursor)
+    if conditions:
+        query = query.where(and_(*conditions))
+    query = query.order_by(cases.c.seq.desc()).limit(limit)
+    return list((await uow.session.execute(query)).mappings())
+
+
+# -- timeline, attachments, reveals -------------------------------------------------------------
+
+
+async def add_step(uow: UnitOfWork, **values: Any) -> None:
+    await uow.session.execute(insert(timeline).values(**values))
+
+
+async def steps(uow: UnitOfWork, event_id: uuid.UUID) -> list[Any]:
+    query = select(timeline).where(timeline.c.event_id == event_id).order_by(timeline.c.id)
+    return list((await uow.session.execute(query)).mappings())
+
+
+async def insert_attachment(uow: UnitOfWork, values: dict[str, Any]) -> None:
+    await uow.session.execute(insert(attachments).values(**values))
+
+
+async def claim_attachments(
+    uow: UnitOfWork, *, ids: list[uuid.UUID], owner_id: uuid.UUID, event_id: uuid.UUID
+) -> int:
+    """Link the owner's unlinked uploads to the case; returns how many were linked."""
+    if not ids:
+        return 0
+    result = await uow.session.execute(
+        update(attachments)
+        .where(
+            attachments.c.id.in_(ids),
+            attachments.c.owner_id == owner_id,
+            attachments.c.event_id.is_(None),
+        )
+        .values(event_id=event_id)
+        .returning(attachments.c.id)
+    )
+    return len(result.all())
+
+
+async def record_reveal(uow: UnitOfWork, **values: Any) -> None:
+    await uow.session.execute(insert(reporter_reveals).values(**values))
+
+
+async def reveals(uow: UnitOfWork, event_id: uuid.UUID) -> list[Any]:
+    query = select(reporter_reveals).where(reporter_reveals.c.event_id == event_id)
+    return list((await uow.session.execute(query)).mappings())
