@@ -277,3 +277,12 @@ def rate(numerator: int, denominator: int) -> Decimal | None:
         return None
     value = Decimal(numerator) * 100 / Decimal(denominator)
     return value.quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+
+
+def region_match_prefix(code: str) -> str:
+    """The string every code inside ``code`` starts with (350600 → 3506, 350000 → 35)."""
+    if len(code) == 6 and code.endswith("0000"):
+        return code[:2]
+    if len(code) == 6 and code.endswith("00"):
+        return code[:4]
+    return code
