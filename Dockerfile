@@ -1,0 +1,59 @@
+# syntax=docker/dockerfile:1
+# One image per process of Ping'an e-Home, chosen by build argument:
+#
+#   docker build --build-arg SERVICE=booking -t ehome/booking .
+#   docker build --build-arg SERVICE=gateway \
+#                --build-arg APP=gateway.app:create_gateway_from_env -t ehome/gateway .
+#
+# Every image carries the same layers (dependencies, then source); only the default command
+# differs, so a registry stores the seven images as one. The container runs one uvicorn process
+# on port 8000; Kubernetes scales by replicas, never by workers inside a container.
+
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+
+FROM ${PYTHON_IMAGE} AS builder
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONDONTWRITEBYTECODE=1
+WORKDIR /build
+RUN python -m venv /opt/venv
+# Dependencies first: this layer is rebuilt only when pyproject.toml changes.
+COPY pyproject.toml deploy/docker/requirements.py ./
+RUN python requirements.py pyproject.toml > requirements.txt \
+    && /opt/venv/bin/pip install --no-cache-dir -r requirements.txt
+COPY shared/ /app/shared/
+COPY services/ /app/services/
+COPY gateway/ /app/gateway/
+# Byte-code is compiled here because the root filesystem is read-only at run time.
+RUN /opt/venv/bin/python -m compileall -q /app
+
+FROM ${PYTHON_IMAGE} AS runtime
+ARG SERVICE=gateway
+ARG APP=services.${SERVICE}.app:create_app
+LABEL org.opencontainers.image.title="ehome-${SERVICE}" \
+      org.opencontainers.image.description="Ping'an e-Home ${SERVICE}" \
+      org.opencontainers.image.source="deploy/k8s/README.md"
+# A fixed numeric uid/gid, so Kubernetes' runAsNonRoot can verify it without /etc/passwd.
+RUN groupadd --system --gid 10001 ehome \
+    && useradd --system --uid 10001 --gid ehome --no-create-home \
+       --home-dir /nonexistent --shell /usr/sbin/nologin ehome
+COPY --from=builder /opt/venv /opt/venv
+COPY --from=builder /app /app
+WORKDIR /app
+# uvicorn reads its options from UVICORN_* variables; the Kubernetes manifests pass the same
+# options as arguments, so what runs is visible there too.
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONPATH=/app \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    EHOME_LOG_JSON=true \
+    UVICORN_APP=${APP} \
+    UVICORN_FACTORY=true \
+    UVICORN_HOST=0.0.0.0 \
+    UVICORN_PORT=8000 \
+    UVICORN_TIMEOUT_GRACEFUL_SHUTDOWN=20
+USER 10001:10001
+EXPOSE 8000
+# uvicorn drains on SIGTERM: stops accepting, finishes in-flight requests, runs the lifespan
+# shutdown (consumers finish what they hold, the outbox relay its batch, pools close).
+STOPSIGNAL SIGTERM
+CMD ["uvicorn"]
