@@ -2,6 +2,194 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import uuid
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from services.routing import service
+from services.routing.schemas import (
+    AnswerIn,
+    AssignmentList,
+    AssignmentRead,
+    CoHandlingIn,
+    CreatedId,
+    DispatchIn,
+    ExtensionDecision,
+    ExtensionIn,
+    OverrideUpdate,
+    PolicyList,
+    PolicyUpdate,
+    ReasonIn,
+    RegionList,
+    RuleAuditList,
+    RuleList,
+    RuleUpdate,
+    SubtaskIds,
+    SupervisionList,
+    TransferIn,
+    UnitList,
+)
+from shared.auth import CurrentPrincipal
+from shared.web.deps import Runtime, Uow
 
 router = APIRouter(prefix="/api/v1/routing", tags=["routing"])
+Limit = Annotated[int, Query(ge=1, le=200)]
+
+
+def _ctx(runtime: Runtime) -> dict[str, Any]:
+    """Clock, base calendar and reminder fractions for a use case."""
+    state = runtime.state
+    return {"now": state["clock"](), "cal": state["calendar"], "fractions": state["fractions"]}
+
+
+@router.get("/regions", response_model=RegionList)
+async def regions(uow: Uow, parent: str | None = None) -> RegionList:
+    """Children of a region (no parent: the city). Public."""
+    rows = await service.child_regions(uow, parent)
+    return RegionList.model_validate({"items": [dict(r) for r in rows]})
+
+
+@router.get("/units", response_model=UnitList)
+async def units(uow: Uow, principal: CurrentPrincipal, region: str | None = None) -> UnitList:
+    """Units (communities, town centres, county departments), optionally under a region."""
+    rows = await service.units(uow, principal=principal, region=region)
+    return UnitList.model_validate({"items": [dict(r) for r in rows]})
+
+
+@router.get("/rules", response_model=RuleList)
+async def rules(uow: Uow, principal: CurrentPrincipal) -> RuleList:
+    return RuleList.model_validate({"items": [dict(r) for r in await service.rules(uow)]})
+
+
+@router.put("/rules/{category_code}/{level}", status_code=204)
+async def put_rule(category_code: str, level: str, body: RuleUpdate, uow: Uow, runtime: Runtime,
+                   principal: CurrentPrincipal) -> None:
+    """Set which unit kind owns a category at a level (audited)."""
+    await service.put_rule(uow, principal=principal, category_code=category_code, level=level,
+                           unit_kind=body.unit_kind, entry=body.entry, active=body.active,
+                           now=runtime.state["clock"]())
+
+
+@router.get("/rules/audit", response_model=RuleAuditList)
+async def rule_audit(uow: Uow, principal: CurrentPrincipal, limit: Limit = 50) -> RuleAuditList:
+    rows = await service.rule_audit(uow, principal=principal, limit=limit)
+    return RuleAuditList.model_validate({"items": [dict(r) for r in rows]})
+
+
+@router.get("/sla-policies", response_model=PolicyList)
+async def policies(uow: Uow, principal: CurrentPrincipal) -> PolicyList:
+    return PolicyList.model_validate({"items": [dict(r) for r in await service.policies(uow)]})
+
+
+@router.put("/sla-policies/{category_code}/{urgency}", status_code=204)
+async def put_policy(category_code: str, urgency: str, body: PolicyUpdate, uow: Uow,
+                     principal: CurrentPrincipal) -> None:
+    """Deadlines for a category ("*" for the default) and urgency."""
+    await service.put_policy(uow, principal=principal, values={
+        "category_code": category_code, "urgency": urgency, **body.model_dump()})
+
+
+@router.put("/calendar/overrides/{day}", status_code=204)
+async def put_override(day: date, body: OverrideUpdate, uow: Uow,
+                       principal: CurrentPrincipal) -> None:
+    """Mark a date as workday or holiday where the holiday library is wrong or silent."""
+    await service.put_override(uow, principal=principal, day=day, workday=body.workday,
+                               note=body.note)
+
+
+def _assignments(rows: list[Any], runtime: Runtime) -> AssignmentList:
+    now = runtime.state["clock"]()
+    items = []
+    for row in rows:
+        due = row["accept_by"] if row["status"] == "dispatched" else row["resolve_by"]
+        items.append(AssignmentRead.model_validate(
+            {**{k: row[k] for k in AssignmentRead.model_fields if k in row},
+             "overdue": due is not None and due < now}))
+    return AssignmentList(items=items)
+
+
+@router.get("/queue", response_model=AssignmentList)
+async def queue(uow: Uow, runtime: Runtime, principal: CurrentPrincipal,
+                limit: Limit = 50) -> AssignmentList:
+    """The dispatcher's queue: unmatched and returned cases in the caller's regions."""
+    rows = await service.dispatcher_queue(uow, principal=principal, limit=limit)
+    return _assignments(rows, runtime)
+
+
+@router.get("/units/{unit_id}/work-queue", response_model=AssignmentList)
+async def work_queue(unit_id: uuid.UUID, uow: Uow, runtime: Runtime,
+                     principal: CurrentPrincipal, limit: Limit = 50) -> AssignmentList:
+    """A unit's open cases: overdue first, then by the nearest deadline."""
+    rows = await service.work_queue(uow, principal=principal, unit_id=unit_id,
+                                    now=runtime.state["clock"](), limit=limit)
+    return _assignments(rows, runtime)
+
+
+@router.get("/supervisions", response_model=SupervisionList)
+async def supervisions(uow: Uow, principal: CurrentPrincipal,
+                       limit: Limit = 50) -> SupervisionList:
+    rows = await service.supervisions(uow, principal=principal, limit=limit)
+    return SupervisionList.model_validate({"items": [dict(r) for r in rows]})
+
+
+@router.post("/assignments/{event_id}/dispatch", status_code=202)
+async def dispatch(event_id: uuid.UUID, body: DispatchIn, uow: Uow, runtime: Runtime,
+                   principal: CurrentPrincipal) -> dict[str, str]:
+    """The dispatcher assigns a queued case (unmatched or returned) to a unit."""
+    await service.dispatch(uow, principal=principal, event_id=event_id, unit_id=body.unit_id,
+                           note=body.note, **_ctx(runtime))
+    return {"status": "dispatched"}
+
+
+@router.post("/assignments/{event_id}/transfer", status_code=202)
+async def transfer(event_id: uuid.UUID, body: TransferIn, uow: Uow, runtime: Runtime,
+                   principal: CurrentPrincipal) -> dict[str, str]:
+    await service.transfer(uow, principal=principal, event_id=event_id, unit_id=body.unit_id,
+                           reason=body.reason, **_ctx(runtime))
+    return {"status": "dispatched"}
+
+
+@router.post("/assignments/{event_id}/escalate", status_code=202)
+async def escalate(event_id: uuid.UUID, body: ReasonIn, uow: Uow, runtime: Runtime,
+                   principal: CurrentPrincipal) -> dict[str, str]:
+    """上报: community → town → county department."""
+    await service.escalate(uow, principal=principal, event_id=event_id, reason=body.reason,
+                           **_ctx(runtime))
+    return {"status": "escalated"}
+
+
+@router.post("/assignments/{event_id}/extensions", status_code=201, response_model=CreatedId)
+async def request_extension(event_id: uuid.UUID, body: ExtensionIn, uow: Uow, runtime: Runtime,
+                            principal: CurrentPrincipal) -> CreatedId:
+    request_id = await service.request_extension(
+        uow, principal=principal, event_id=event_id, extra_working_hours=body.extra_working_hours,
+        reason=body.reason, now=runtime.state["clock"]())
+    return CreatedId(id=request_id)
+
+
+@router.post("/extensions/{request_id}/decision", status_code=204)
+async def decide_extension(request_id: uuid.UUID, body: ExtensionDecision, uow: Uow,
+                           runtime: Runtime, principal: CurrentPrincipal) -> None:
+    await service.decide_extension(uow, principal=principal, request_id=request_id,
+                                   approve=body.approve, **_ctx(runtime))
+
+
+@router.post("/assignments/{event_id}/co-handling", status_code=201, response_model=SubtaskIds)
+async def co_handling(event_id: uuid.UUID, body: CoHandlingIn, uow: Uow, runtime: Runtime,
+                      principal: CurrentPrincipal) -> SubtaskIds:
+    """The lead unit asks assisting units for sub-tasks."""
+    settings = runtime.settings
+    hours = body.due_working_hours or getattr(settings, "co_handling_default_hours", 14.0)
+    ids = await service.start_co_handling(
+        uow, principal=principal, event_id=event_id, unit_ids=body.unit_ids, task=body.task,
+        due_working_hours=hours, now=runtime.state["clock"](), cal=runtime.state["calendar"])
+    return SubtaskIds(subtask_ids=ids)
+
+
+@router.post("/subtasks/{subtask_id}/answer", status_code=204)
+async def answer(subtask_id: uuid.UUID, body: AnswerIn, uow: Uow, runtime: Runtime,
+                 principal: CurrentPrincipal) -> None:
+    await service.answer_subtask(uow, principal=principal, subtask_id=subtask_id,
+                                 answer=body.answer, now=runtime.state["clock"]())

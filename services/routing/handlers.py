@@ -2,6 +2,39 @@
 
 from __future__ import annotations
 
-from shared.messaging.consumer import Subscription
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
-SUBSCRIPTIONS: list[Subscription] = []
+from services.routing import service
+from shared.calendar import WorkingCalendar
+from shared.contracts.events import EventReported, EventStatusChanged
+from shared.db.uow import UnitOfWork
+from shared.messaging.consumer import Subscription
+from shared.messaging.envelope import Envelope
+
+Context = Callable[[], dict[str, Any]]
+
+
+def build_subscriptions(context: Context) -> list[Subscription]:
+    """``context()`` gives the handlers the app's clock (``now``), calendar and reminder
+    fractions, so an injected clock reaches bus-driven decisions too."""
+
+    async def on_event_reported(envelope: Envelope, uow: UnitOfWork) -> None:
+        await service.on_event_reported(uow, envelope.payload_as(EventReported), **context())
+
+    async def on_status_changed(envelope: Envelope, uow: UnitOfWork) -> None:
+        await service.on_status_changed(uow, envelope.payload_as(EventStatusChanged),
+                                        **context())
+
+    return [
+        Subscription("events.event_reported", on_event_reported, purpose="intake"),
+        Subscription("events.event_status_changed", on_status_changed, purpose="intake"),
+    ]
+
+
+def _default_context() -> dict[str, Any]:
+    return {"now": datetime.now(UTC), "cal": WorkingCalendar(), "fractions": [0.5, 0.8]}
+
+
+SUBSCRIPTIONS: list[Subscription] = build_subscriptions(_default_context)

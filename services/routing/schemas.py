@@ -1,0 +1,167 @@
+"""Request and response shapes of the routing API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class BaseSchema(BaseModel):
+    model_config = ConfigDict(extra="forbid", from_attributes=True)
+
+
+class RegionRead(BaseSchema):
+    code: str
+    name: str
+    level: str
+
+
+class RegionList(BaseSchema):
+    items: list[RegionRead]
+
+
+class UnitRead(BaseSchema):
+    id: uuid.UUID
+    name: str
+    kind: str
+    level: str
+    region_code: str
+
+
+class UnitList(BaseSchema):
+    items: list[UnitRead]
+
+
+class RuleRead(BaseSchema):
+    category_code: str
+    level: str
+    unit_kind: str
+    entry: bool
+
+
+class RuleList(BaseSchema):
+    items: list[RuleRead]
+
+
+class RuleUpdate(BaseSchema):
+    unit_kind: str = Field(min_length=2, max_length=40)
+    entry: bool = False
+    active: bool = True
+
+
+class RuleAuditRead(BaseSchema):
+    rule_id: uuid.UUID
+    at: datetime
+    actor_id: uuid.UUID | None
+    before: dict | None
+    after: dict | None
+
+
+class RuleAuditList(BaseSchema):
+    items: list[RuleAuditRead]
+
+
+class PolicyRead(BaseSchema):
+    category_code: str
+    urgency: str
+    accept_hours: float
+    resolve_amount: float
+    resolve_unit: Literal["hours", "days"]
+    auto_escalate: bool
+
+
+class PolicyList(BaseSchema):
+    items: list[PolicyRead]
+
+
+class PolicyUpdate(BaseSchema):
+    accept_hours: float = Field(gt=0, le=1000)
+    resolve_amount: float = Field(gt=0, le=1000)
+    resolve_unit: Literal["hours", "days"]
+    auto_escalate: bool = False
+
+
+class OverrideUpdate(BaseSchema):
+    workday: bool
+    note: str | None = Field(None, max_length=200)
+
+
+class AssignmentRead(BaseSchema):
+    event_id: uuid.UUID
+    case_no: str
+    category_code: str
+    urgency: str
+    region_code: str
+    status: str
+    unit_id: uuid.UUID | None
+    queue_reason: str | None
+    accept_by: datetime | None
+    resolve_by: datetime | None
+    overdue: bool = False
+
+
+class AssignmentList(BaseSchema):
+    items: list[AssignmentRead]
+
+
+class DispatchIn(BaseSchema):
+    unit_id: uuid.UUID
+    note: str | None = Field(None, max_length=1000)
+
+
+class TransferIn(BaseSchema):
+    unit_id: uuid.UUID
+    reason: str = Field(min_length=2, max_length=1000)
+
+
+class ReasonIn(BaseSchema):
+    reason: str = Field(min_length=2, max_length=1000)
+
+
+class ExtensionIn(BaseSchema):
+    extra_working_hours: float = Field(gt=0, le=15 * 7)
+    reason: str = Field(min_length=2, max_length=1000)
+
+
+class ExtensionDecision(BaseSchema):
+    approve: bool
+
+
+class CreatedId(BaseSchema):
+    id: uuid.UUID
+
+
+class CoHandlingIn(BaseSchema):
+    unit_ids: list[uuid.UUID] = Field(min_length=1, max_length=10)
+    task: str = Field(min_length=2, max_length=2000)
+    due_working_hours: float | None = Field(None, gt=0, le=15 * 7)
+
+
+class SubtaskIds(BaseSchema):
+    subtask_ids: list[uuid.UUID]
+
+
+class AnswerIn(BaseSchema):
+    answer: str = Field(min_length=2, max_length=4000)
+
+
+class SupervisionRead(BaseSchema):
+    id: uuid.UUID
+    event_id: uuid.UUID
+    unit_id: uuid.UUID
+    kind: str
+    deadline: datetime
+    supervisor_region_code: str
+    auto_escalated: bool
+    created_at: datetime
+
+
+class SupervisionList(BaseSchema):
+    items: list[SupervisionRead]
+
+
+class Day(BaseSchema):
+    day: date

@@ -1,0 +1,53 @@
+"""Use cases of the routing service.
+
+Ownership: routing owns the organisation directory (regions, units, grid workers), the rules
+(category × level → unit kind, audited), SLA policies and the calendar override table, and for
+each case its assignment — current unit, deadlines, timers, supervision records, extension
+requests and co-handling sub-tasks. The case itself (report, status, timeline) is the events
+service's; routing keeps only a mirror of its status, learnt from ``events.event_status_changed``,
+to know which clocks run. Every decision leaves as a ``routing.*`` event.
+"""
+
+from .assignment import dispatch, escalate, on_event_reported, on_status_changed, transfer
+from .cohandling import answer_subtask, decide_extension, request_extension, start_co_handling
+from .common import Clock
+from .directory import (
+    child_regions,
+    dispatcher_queue,
+    policies,
+    put_override,
+    put_policy,
+    put_rule,
+    rule_audit,
+    rules,
+    supervisions,
+    units,
+    work_queue,
+)
+from .timers import TimerScanner, fire_due_timers
+
+__all__ = [
+    "Clock",
+    "TimerScanner",
+    "answer_subtask",
+    "child_regions",
+    "decide_extension",
+    "dispatch",
+    "dispatcher_queue",
+    "escalate",
+    "fire_due_timers",
+    "on_event_reported",
+    "on_status_changed",
+    "policies",
+    "put_override",
+    "put_policy",
+    "put_rule",
+    "request_extension",
+    "rule_audit",
+    "rules",
+    "start_co_handling",
+    "supervisions",
+    "transfer",
+    "units",
+    "work_queue",
+]

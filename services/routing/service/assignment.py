@@ -1,0 +1,211 @@
+"""Who owns a case: first assignment by rules, the dispatcher's queue and (re-)dispatch,
+transfer, escalation (by hand or by an overdue timer), and the status mirror kept from the
+events service (accept stops the accept clock, a result stops the resolve clock, a failed check
+or a rework restarts it, a return goes to the dispatcher, close and reject end everything)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from services.routing import store
+from services.routing.domain import (
+    HANDLING,
+    RoutingRefusal,
+    Rule,
+    entry_target,
+    escalation_target,
+    region_at,
+    resolve_deadline,
+)
+from shared.auth import Principal, Role
+from shared.calendar import WorkingCalendar
+from shared.contracts.events import EventReported, EventStatusChanged
+from shared.contracts.routing import DeadlineChanged, EventEscalated, EventQueued
+from shared.db.uow import UnitOfWork
+from shared.errors import Forbidden, NotFound
+from shared.logs import get_logger
+
+from .common import (
+    assign,
+    calendar,
+    illegal,
+    load_assignment,
+    policy,
+    refusal_to_error,
+    require_member,
+    schedule,
+)
+
+log = get_logger(__name__)
+
+
+async def _rules(uow: UnitOfWork) -> list[Rule]:
+    return [Rule(r["category_code"], r["level"], r["unit_kind"], r["entry"])
+            for r in await store.all_rules(uow)]
+
+
+async def _queue(uow: UnitOfWork, assignment: Any, reason: str, now: datetime) -> None:
+    await store.cancel_timers(uow, assignment["event_id"], kinds=["accept", "resolve", "subtask"],
+                              now=now)
+    await store.update_assignment(uow, assignment["event_id"], {
+        "queued": True, "queue_reason": reason, "unit_id": None, "updated_at": now,
+        "accept_by": None, "resolve_by": None,
+    })
+    await uow.emit("routing.event_queued", EventQueued(
+        event_id=assignment["event_id"], reason=reason,  # type: ignore[arg-type]
+        region_code=assignment["region_code"], queued_at=now))
+
+
+async def on_event_reported(uow: UnitOfWork, msg: EventReported, *, now: datetime,
+                            cal: WorkingCalendar, fractions: list[float]) -> None:
+    created = await store.insert_assignment(uow, {
+        "event_id": msg.event_id, "case_no": msg.case_no, "category_code": msg.category_code,
+        "major_risk": msg.major_risk, "urgency": msg.urgency, "region_code": msg.region_code,
+        "status": "reported", "seq": 0, "queued": False, "updated_at": now,
+    })
+    if not created:
+        return
+    assignment = await load_assignment(uow, msg.event_id)
+    target = entry_target(await _rules(uow), msg.category_code, msg.major_risk)
+    region = region_at(msg.region_code, target.level)
+    unit = None if target.to_dispatcher or region is None else await store.unit_at(
+        uow, region, target.unit_kind)
+    if unit is None:
+        await _queue(uow, assignment, "no_rule", now)
+        return
+    await assign(uow, assignment=assignment, unit=unit, reason="initial", now=now,
+                 base_calendar=cal, fractions=fractions)
+
+
+async def dispatch(uow: UnitOfWork, *, principal: Principal, event_id: uuid.UUID,
+                   unit_id: uuid.UUID, note: str | None, now: datetime, cal: WorkingCalendar,
+                   fractions: list[float]) -> None:
+    """The dispatcher assigns a queued case (unmatched, or returned after arbitration)."""
+    principal.require_role(Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN)
+    async with uow:
+        assignment = await load_assignment(uow, event_id)
+        principal.require_region(assignment["region_code"])
+        if not assignment["queued"]:
+            raise illegal("only a queued case is dispatched by hand", "not_queued")
+        unit = await store.get_unit(uow, unit_id)
+        if unit is None:
+            raise NotFound("no such unit", code="unit_not_found")
+        reason = "redispatch" if assignment["seq"] > 0 else "initial"
+        await assign(uow, assignment=assignment, unit=unit, reason=reason, now=now,
+                     base_calendar=cal, fractions=fractions, actor_role="dispatcher",
+                     note=note)
+
+
+async def transfer(uow: UnitOfWork, *, principal: Principal, event_id: uuid.UUID,
+                   unit_id: uuid.UUID, reason: str, now: datetime, cal: WorkingCalendar,
+                   fractions: list[float]) -> None:
+    async with uow:
+        assignment = await load_assignment(uow, event_id)
+        await require_member(principal, assignment["unit_id"])
+        if assignment["status"] not in HANDLING:
+            raise illegal(f"cannot transfer a case that is {assignment['status']}")
+        unit = await store.get_unit(uow, unit_id)
+        if unit is None:
+            raise NotFound("no such unit", code="unit_not_found")
+        if unit["id"] == assignment["unit_id"]:
+            raise illegal("the case is already with that unit", "same_unit")
+        await assign(uow, assignment=assignment, unit=unit, reason="transfer", now=now,
+                     base_calendar=cal, fractions=fractions, actor_role="dept_staff",
+                     actor_unit_id=assignment["unit_id"], note=reason)
+
+
+async def escalate_one_level(uow: UnitOfWork, assignment: Any, *, now: datetime,
+                             cal: WorkingCalendar, fractions: list[float], automatic: bool,
+                             actor_role: str, note: str | None) -> bool:
+    """Move the case one level up. False when there is no level above (or no unit there, in
+    which case the dispatcher gets it)."""
+    current = await store.get_unit(uow, assignment["unit_id"]) if assignment["unit_id"] else None
+    if current is None:
+        return False
+    try:
+        target = escalation_target(await _rules(uow), assignment["category_code"],
+                                   assignment["major_risk"], current["level"])
+    except RoutingRefusal:
+        if automatic:
+            return False
+        raise
+    region = region_at(assignment["region_code"], target.level)
+    unit = await store.unit_at(uow, region, target.unit_kind) if region else None
+    if unit is None:
+        await _queue(uow, assignment, "no_unit_at_next_level", now)
+        return False
+    await uow.emit("routing.event_escalated", EventEscalated(
+        event_id=assignment["event_id"], from_unit_id=current["id"], to_unit_id=unit["id"],
+        from_level=current["level"], to_level=unit["level"], automatic=automatic, at=now))
+    await assign(uow, assignment=assignment, unit=unit, reason="escalated", now=now,
+                 base_calendar=cal, fractions=fractions, actor_role=actor_role,
+                 actor_unit_id=current["id"], note=note, automatic=automatic)
+    return True
+
+
+async def escalate(uow: UnitOfWork, *, principal: Principal, event_id: uuid.UUID, reason: str,
+                   now: datetime, cal: WorkingCalendar, fractions: list[float]) -> None:
+    """上报: the handling unit (or a supervisor over the case's region) sends it one level up."""
+    async with uow:
+        assignment = await load_assignment(uow, event_id)
+        if principal.has_role(Role.SUPERVISOR) and principal.covers_region(
+                assignment["region_code"]):
+            role = "supervisor"
+        else:
+            await require_member(principal, assignment["unit_id"])
+            role = "dept_staff"
+        if assignment["status"] not in HANDLING:
+            raise illegal(f"cannot escalate a case that is {assignment['status']}")
+        try:
+            moved = await escalate_one_level(uow, assignment, now=now, cal=cal,
+                                             fractions=fractions, automatic=False,
+                                             actor_role=role, note=reason)
+        except RoutingRefusal as refusal:
+            raise refusal_to_error(refusal) from refusal
+        if not moved:
+            log.info("escalation_queued", event_id=str(event_id))
+
+
+async def on_status_changed(uow: UnitOfWork, msg: EventStatusChanged, *, now: datetime,
+                            cal: WorkingCalendar, fractions: list[float]) -> None:
+    assignment = await store.get_assignment(uow, msg.event_id)
+    if assignment is None:
+        return
+    event_id = msg.event_id
+    await store.update_assignment(uow, event_id, {"status": msg.to_status, "updated_at": now})
+    if msg.action == "accept":
+        await store.cancel_timers(uow, event_id, kinds=["accept"], now=now)
+    elif msg.action == "return":
+        await _queue(uow, assignment, "returned", now)
+    elif msg.action == "submit_result":
+        await store.cancel_timers(uow, event_id, kinds=["accept", "resolve", "subtask"], now=now)
+    elif msg.to_status in ("closed", "rated", "rejected"):
+        await store.cancel_timers(uow, event_id, kinds=["accept", "resolve", "subtask"], now=now)
+        await store.update_assignment(uow, event_id, {"queued": False})
+    elif msg.to_status == "in_progress" and msg.action in ("verify", "rework"):
+        await _restart_resolve_clock(uow, assignment, now=now, cal=cal, fractions=fractions)
+
+
+async def _restart_resolve_clock(uow: UnitOfWork, assignment: Any, *, now: datetime,
+                                 cal: WorkingCalendar, fractions: list[float]) -> None:
+    """A failed check or a rework: the unit gets a new resolve-by from now."""
+    if assignment["unit_id"] is None:
+        return
+    working = await calendar(uow, cal)
+    pol = await policy(uow, assignment["category_code"], assignment["urgency"])
+    resolve_by = resolve_deadline(working, pol, now)
+    event_id = assignment["event_id"]
+    await store.cancel_timers(uow, event_id, kinds=["resolve"], now=now)
+    await store.update_assignment(uow, event_id, {"resolve_by": resolve_by})
+    await schedule(uow, event_id=event_id, kind="resolve", unit_id=assignment["unit_id"],
+                   seq=assignment["seq"], start=now, deadline=resolve_by, cal=working,
+                   fractions=fractions)
+    await uow.emit("routing.deadline_changed", DeadlineChanged(
+        event_id=event_id, unit_id=assignment["unit_id"],
+        accept_by=assignment["accept_by"] or now, resolve_by=resolve_by, reason="rework", at=now))
+
+
+def forbid(detail: str) -> Forbidden:
+    return Forbidden(detail, code="out_of_scope")

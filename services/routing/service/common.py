@@ -1,0 +1,128 @@
+"""Shared by routing's use cases: clock and calendar, unit references, assigning a case to a
+unit with its deadlines and timers, and refusals rendered as problems."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from services.routing import store
+from services.routing.domain import Policy, RoutingRefusal, deadlines, reminder_times
+from shared.auth import Principal, Role
+from shared.calendar import WorkingCalendar
+from shared.contracts.routing import EventAssigned, UnitRef
+from shared.db.uow import UnitOfWork
+from shared.errors import Conflict, Forbidden, NotFound, RuleViolation
+
+Clock = Callable[[], datetime]
+
+
+def refusal_to_error(refusal: RoutingRefusal) -> Exception:
+    return {
+        "forbidden": Forbidden, "illegal": Conflict, "invalid": RuleViolation,
+        "missing": NotFound,
+    }[refusal.kind](refusal.detail, code=refusal.code)
+
+
+def region_prefix(code: str) -> str:
+    """The code prefix everything inside ``code`` shares (a city ``350600`` → ``3506``)."""
+    if len(code) == 6 and code.endswith("0000"):
+        return code[:2]
+    if len(code) == 6 and code.endswith("00"):
+        return code[:4]
+    return code
+
+
+def scope_prefixes(principal: Principal) -> list[str] | None:
+    """None means everything (admins)."""
+    if principal.has_role(Role.ADMIN):
+        return None
+    return [region_prefix(r) for r in principal.regions]
+
+
+async def calendar(uow: UnitOfWork, base: WorkingCalendar) -> WorkingCalendar:
+    """The configured calendar with the override table as it is now (read per decision, so
+    every replica sees an admin's change at once)."""
+    return WorkingCalendar(overrides=await store.overrides(uow), windows=base.windows)
+
+
+async def policy(uow: UnitOfWork, category_code: str, urgency: str) -> Policy:
+    row = await store.policy_for(uow, category_code, urgency)
+    if row is None:
+        row = await store.policy_for(uow, category_code, "normal")
+    if row is None:
+        raise RuntimeError("no SLA policy configured, not even the default")
+    return Policy(accept_hours=row["accept_hours"], resolve_amount=row["resolve_amount"],
+                  resolve_unit=row["resolve_unit"], auto_escalate=row["auto_escalate"])
+
+
+def unit_ref(unit: Any) -> UnitRef:
+    return UnitRef(unit_id=unit["id"], name=unit["name"], kind=unit["kind"],
+                   level=unit["level"], region_code=unit["region_code"])
+
+
+async def require_member(principal: Principal, unit_id: uuid.UUID | None) -> None:
+    if unit_id is None or not principal.in_department(unit_id):
+        raise Forbidden("this case is not assigned to your unit", code="not_assigned")
+    if not principal.has_role(Role.DEPT_STAFF, Role.DEPT_ADMIN, Role.GRID_WORKER, Role.ADMIN):
+        raise Forbidden("your role does not allow this", code="role_required")
+
+
+async def schedule(
+    uow: UnitOfWork, *, event_id: uuid.UUID, kind: str, unit_id: uuid.UUID, seq: int,
+    start: datetime, deadline: datetime, cal: WorkingCalendar, fractions: list[float],
+    subtask_id: uuid.UUID | None = None,
+) -> None:
+    await store.add_timers(uow, [
+        {"event_id": event_id, "kind": kind, "fraction": fraction, "fire_at": when,
+         "deadline": deadline, "unit_id": unit_id, "subtask_id": subtask_id, "seq": seq}
+        for fraction, when in reminder_times(cal, start, deadline, fractions)
+    ])
+
+
+async def assign(
+    uow: UnitOfWork, *, assignment: Any, unit: Any, reason: str, now: datetime,
+    base_calendar: WorkingCalendar, fractions: list[float], actor_role: str = "system",
+    actor_unit_id: uuid.UUID | None = None, note: str | None = None, automatic: bool = False,
+) -> None:
+    """Give the case to ``unit`` with fresh deadlines and timers, and announce it."""
+    event_id = assignment["event_id"]
+    cal = await calendar(uow, base_calendar)
+    pol = await policy(uow, assignment["category_code"], assignment["urgency"])
+    due = deadlines(cal, pol, now)
+    seq = assignment["seq"] + 1
+    await store.cancel_timers(uow, event_id, kinds=["accept", "resolve", "subtask"], now=now)
+    for open_task in await store.open_subtasks(uow, event_id):
+        # A new unit starts its own co-handling; the old sub-tasks lapse with the old unit.
+        await store.close_subtask(uow, open_task["id"], {"status": "lapsed", "closed_at": now})
+    await store.update_assignment(uow, event_id, {
+        "unit_id": unit["id"], "seq": seq, "status": "dispatched", "queued": False,
+        "queue_reason": None, "accept_by": due.accept_by, "resolve_by": due.resolve_by,
+        "assigned_at": now, "updated_at": now,
+    })
+    for kind, deadline in (("accept", due.accept_by), ("resolve", due.resolve_by)):
+        await schedule(uow, event_id=event_id, kind=kind, unit_id=unit["id"], seq=seq,
+                       start=now, deadline=deadline, cal=cal, fractions=fractions)
+    await uow.emit("routing.event_assigned", EventAssigned(
+        event_id=event_id, seq=seq, unit=unit_ref(unit), reason=reason,  # type: ignore[arg-type]
+        previous_unit_id=assignment["unit_id"], accept_by=due.accept_by,
+        resolve_by=due.resolve_by, assigned_at=now, actor_role=actor_role,
+        actor_unit_id=actor_unit_id, note=note, automatic=automatic,
+    ))
+
+
+async def load_assignment(uow: UnitOfWork, event_id: uuid.UUID) -> Any:
+    row = await store.get_assignment(uow, event_id)
+    if row is None:
+        raise NotFound("routing knows no such event", code="event_not_found")
+    return row
+
+
+def illegal(detail: str, code: str = "illegal_transition") -> Conflict:
+    return Conflict(detail, code=code)
+
+
+def invalid(detail: str, code: str) -> RuleViolation:
+    return RuleViolation(detail, code=code)

@@ -1,0 +1,120 @@
+"""Timers in the database, fired by a scanner loop that any number of replicas may run.
+
+A batch is claimed with ``FOR UPDATE SKIP LOCKED`` and fired in the same transaction that
+marks it fired and writes the resulting events to the outbox: another replica skips the locked
+rows, a crash rolls the batch back for the next scan, and a committed timer is never fired
+again. The clock is injected, so tests move time instead of waiting."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from datetime import datetime
+from typing import Any
+
+from services.routing import store
+from services.routing.domain import supervisor_region
+from shared.calendar import WorkingCalendar
+from shared.contracts.routing import DeadlineWarning, EventOverdue, SubtaskClosed
+from shared.db.uow import UnitOfWork
+from shared.logs import get_logger
+from shared.web.runtime import ServiceRuntime
+
+from .assignment import escalate_one_level
+from .common import Clock, policy
+
+log = get_logger(__name__)
+
+
+async def fire_due_timers(uow: UnitOfWork, *, now: datetime, cal: WorkingCalendar,
+                          fractions: list[float], limit: int = 50) -> int:
+    """Fire one batch of due timers; returns how many were fired."""
+    async with uow:
+        due = await store.claim_due_timers(uow, now, limit)
+        for timer in due:
+            await _fire(uow, timer, now=now, cal=cal, fractions=fractions)
+        await store.mark_fired(uow, [t["id"] for t in due], now)
+    return len(due)
+
+
+async def _fire(uow: UnitOfWork, timer: Any, *, now: datetime, cal: WorkingCalendar,
+                fractions: list[float]) -> None:
+    assignment = await store.get_assignment(uow, timer["event_id"])
+    if assignment is None or assignment["seq"] != timer["seq"]:
+        return  # the case moved to another unit since: this clock no longer runs
+    if timer["kind"] == "subtask":
+        subtask = await store.get_subtask(uow, timer["subtask_id"])
+        if subtask is not None and subtask["status"] == "open":
+            await store.close_subtask(uow, subtask["id"], {"status": "timed_out",
+                                                           "closed_at": now})
+            await uow.emit("routing.subtask_closed", SubtaskClosed(
+                event_id=timer["event_id"], subtask_id=subtask["id"],
+                unit_id=subtask["unit_id"], outcome="timed_out", at=now))
+        return
+    if timer["fraction"] < 1:
+        await uow.emit("routing.deadline_warning", DeadlineWarning(
+            event_id=timer["event_id"], unit_id=timer["unit_id"], kind=timer["kind"],
+            deadline=timer["deadline"], fraction=timer["fraction"], at=now))
+        return
+    unit = await store.get_unit(uow, timer["unit_id"])
+    if unit is None:
+        return
+    pol = await policy(uow, assignment["category_code"], assignment["urgency"])
+    supervision_id = uuid.uuid4()
+    escalated = False
+    if pol.auto_escalate:
+        escalated = await escalate_one_level(
+            uow, assignment, now=now, cal=cal, fractions=fractions, automatic=True,
+            actor_role="system", note=f"{timer['kind']} deadline passed")
+    await store.insert_supervision(uow, {
+        "id": supervision_id, "event_id": timer["event_id"], "unit_id": unit["id"],
+        "kind": timer["kind"], "deadline": timer["deadline"],
+        "supervisor_region_code": supervisor_region(unit["region_code"]),
+        "auto_escalated": escalated, "created_at": now,
+    })
+    await uow.emit("routing.event_overdue", EventOverdue(
+        event_id=timer["event_id"], unit_id=unit["id"], unit_level=unit["level"],
+        kind=timer["kind"], deadline=timer["deadline"], supervision_id=supervision_id,
+        supervisor_region_code=supervisor_region(unit["region_code"]), at=now))
+
+
+class TimerScanner:
+    """The routing worker: scans every ``interval`` seconds, drains all due timers."""
+
+    def __init__(self, runtime: ServiceRuntime, *, clock: Clock, cal: WorkingCalendar,
+                 fractions: list[float], interval: float, batch: int) -> None:
+        self._runtime, self._clock, self._cal = runtime, clock, cal
+        self._fractions, self._interval, self._batch = fractions, interval, batch
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self.fired_total = 0
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="routing-timer-scanner")
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self._task is not None:
+            await self._task  # finishes the batch in hand, commits, then ends
+
+    async def scan_once(self) -> int:
+        fired_now = 0
+        while not self._stopping.is_set():
+            fired = await fire_due_timers(self._runtime.uow(), now=self._clock(), cal=self._cal,
+                                          fractions=self._fractions, limit=self._batch)
+            fired_now += fired
+            if fired < self._batch:
+                break
+        self.fired_total += fired_now
+        return fired_now
+
+    async def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                await self.scan_once()
+            except Exception as exc:  # keep scanning: the next pass retries the batch
+                log.warning("timer_scan_failed", error_type=type(exc).__name__,
+                            error=str(exc)[:300])
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=self._interval)

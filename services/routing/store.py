@@ -1,0 +1,349 @@
+"""Tables and queries of the routing service (schema ``routing``). Never commits."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    case,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID, insert
+
+from shared.db.uow import UnitOfWork
+
+metadata = MetaData()
+
+
+def _ts(name: str, nullable: bool = True) -> Column:
+    return Column(name, DateTime(timezone=True), nullable=nullable)
+
+
+regions = Table(
+    "regions", metadata,
+    Column("code", String(15), primary_key=True), Column("name", String(100)),
+    Column("level", String(16)), Column("parent_code", String(15)), Column("active", Boolean),
+)
+units = Table(
+    "units", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True), Column("name", String(200)),
+    Column("kind", String(40)), Column("level", String(16)), Column("region_code", String(15)),
+    Column("active", Boolean),
+)
+rules = Table(
+    "rules", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True), Column("category_code", String(64)),
+    Column("level", String(16)), Column("unit_kind", String(40)), Column("entry", Boolean),
+    Column("active", Boolean), _ts("updated_at"),
+)
+rule_audit = Table(
+    "rule_audit", metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("rule_id", UUID(as_uuid=True)), _ts("at"), Column("actor_id", UUID(as_uuid=True)),
+    Column("before", JSONB), Column("after", JSONB),
+)
+sla_policies = Table(
+    "sla_policies", metadata,
+    Column("category_code", String(64), primary_key=True),
+    Column("urgency", String(16), primary_key=True), Column("accept_hours", Float),
+    Column("resolve_amount", Float), Column("resolve_unit", String(8)),
+    Column("auto_escalate", Boolean),
+)
+calendar_overrides = Table(
+    "calendar_overrides", metadata,
+    Column("day", Date, primary_key=True), Column("workday", Boolean), Column("note", String),
+)
+assignments = Table(
+    "assignments", metadata,
+    Column("event_id", UUID(as_uuid=True), primary_key=True), Column("case_no", String(32)),
+    Column("category_code", String(64)), Column("major_risk", String(64)),
+    Column("urgency", String(16)), Column("region_code", String(15)), Column("status", String),
+    Column("unit_id", UUID(as_uuid=True)), Column("seq", Integer), Column("queued", Boolean),
+    Column("queue_reason", String(32)), _ts("accept_by"), _ts("resolve_by"),
+    _ts("assigned_at"), _ts("updated_at"),
+)
+timers = Table(
+    "timers", metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("event_id", UUID(as_uuid=True)), Column("kind", String(16)),
+    Column("fraction", Float), _ts("fire_at"), _ts("deadline"),
+    Column("unit_id", UUID(as_uuid=True)), Column("subtask_id", UUID(as_uuid=True)),
+    Column("seq", Integer), _ts("fired_at"), _ts("cancelled_at"),
+)
+supervisions = Table(
+    "supervisions", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True), Column("event_id", UUID(as_uuid=True)),
+    Column("unit_id", UUID(as_uuid=True)), Column("kind", String(16)), _ts("deadline"),
+    Column("supervisor_region_code", String(15)), Column("auto_escalated", Boolean),
+    _ts("created_at"),
+)
+extension_requests = Table(
+    "extension_requests", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True), Column("event_id", UUID(as_uuid=True)),
+    Column("unit_id", UUID(as_uuid=True)), Column("extra_working_hours", Float),
+    Column("reason", Text), Column("status", String(16)),
+    Column("requested_by", UUID(as_uuid=True)), Column("decided_by", UUID(as_uuid=True)),
+    _ts("created_at"), _ts("decided_at"),
+)
+subtasks = Table(
+    "subtasks", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True), Column("event_id", UUID(as_uuid=True)),
+    Column("lead_unit_id", UUID(as_uuid=True)), Column("unit_id", UUID(as_uuid=True)),
+    Column("task", Text), _ts("due_at"), Column("status", String(16)), Column("answer", Text),
+    _ts("created_at"), _ts("closed_at"),
+)
+
+
+async def _one(uow: UnitOfWork, query: Any) -> Any | None:
+    return (await uow.session.execute(query)).mappings().first()
+
+
+async def _all(uow: UnitOfWork, query: Any) -> list[Any]:
+    return list((await uow.session.execute(query)).mappings())
+
+
+# -- directory ---------------------------------------------------------------------------------
+
+
+async def child_regions(uow: UnitOfWork, parent_code: str | None) -> list[Any]:
+    query = select(regions).where(regions.c.active)
+    query = query.where(
+        regions.c.parent_code == parent_code if parent_code else regions.c.level == "city"
+    )
+    return await _all(uow, query.order_by(regions.c.code))
+
+
+async def get_region(uow: UnitOfWork, code: str) -> Any | None:
+    return await _one(uow, select(regions).where(regions.c.code == code))
+
+
+async def get_unit(uow: UnitOfWork, unit_id: uuid.UUID) -> Any | None:
+    return await _one(uow, select(units).where(units.c.id == unit_id, units.c.active))
+
+
+async def unit_at(uow: UnitOfWork, region_code: str, kind: str) -> Any | None:
+    return await _one(
+        uow,
+        select(units).where(units.c.region_code == region_code, units.c.kind == kind,
+                            units.c.active),
+    )
+
+
+async def list_units(uow: UnitOfWork, *, region_prefix: str | None) -> list[Any]:
+    query = select(units).where(units.c.active)
+    if region_prefix:
+        query = query.where(units.c.region_code.startswith(region_prefix))
+    return await _all(uow, query.order_by(units.c.region_code, units.c.kind))
+
+
+async def all_rules(uow: UnitOfWork) -> list[Any]:
+    return await _all(uow, select(rules).where(rules.c.active).order_by(rules.c.category_code))
+
+
+async def get_rule(uow: UnitOfWork, category_code: str, level: str) -> Any | None:
+    return await _one(uow, select(rules).where(rules.c.category_code == category_code,
+                                               rules.c.level == level).with_for_update())
+
+
+async def upsert_rule(uow: UnitOfWork, values: dict[str, Any]) -> None:
+    stmt = insert(rules).values(**values)
+    await uow.session.execute(stmt.on_conflict_do_update(
+        index_elements=["category_code", "level"],
+        set_={k: stmt.excluded[k] for k in ("unit_kind", "entry", "active", "updated_at")},
+    ))
+
+
+async def audit_rule(uow: UnitOfWork, **values: Any) -> None:
+    await uow.session.execute(insert(rule_audit).values(**values))
+
+
+async def rule_audit_rows(uow: UnitOfWork, limit: int) -> list[Any]:
+    return await _all(uow, select(rule_audit).order_by(rule_audit.c.id.desc()).limit(limit))
+
+
+async def policy_for(uow: UnitOfWork, category_code: str, urgency: str) -> Any | None:
+    query = (
+        select(sla_policies)
+        .where(sla_policies.c.category_code.in_([category_code, "*"]),
+               sla_policies.c.urgency == urgency)
+        .order_by(case((sla_policies.c.category_code == "*", 1), else_=0))
+        .limit(1)
+    )
+    return await _one(uow, query)
+
+
+async def upsert_policy(uow: UnitOfWork, values: dict[str, Any]) -> None:
+    stmt = insert(sla_policies).values(**values)
+    await uow.session.execute(stmt.on_conflict_do_update(
+        index_elements=["category_code", "urgency"],
+        set_={k: stmt.excluded[k] for k in values if k not in ("category_code", "urgency")},
+    ))
+
+
+async def all_policies(uow: UnitOfWork) -> list[Any]:
+    return await _all(uow, select(sla_policies).order_by(sla_policies.c.category_code))
+
+
+async def overrides(uow: UnitOfWork) -> dict[date, bool]:
+    rows = await _all(uow, select(calendar_overrides))
+    return {r["day"]: r["workday"] for r in rows}
+
+
+async def set_override(uow: UnitOfWork, day: date, workday: bool, note: str | None) -> None:
+    stmt = insert(calendar_overrides).values(day=day, workday=workday, note=note)
+    await uow.session.execute(stmt.on_conflict_do_update(
+        index_elements=["day"], set_={"workday": workday, "note": note}))
+
+
+# -- assignments -------------------------------------------------------------------------------
+
+
+async def insert_assignment(uow: UnitOfWork, values: dict[str, Any]) -> bool:
+    result = await uow.session.execute(
+        insert(assignments).values(**values).on_conflict_do_nothing().returning(
+            assignments.c.event_id)
+    )
+    return result.first() is not None
+
+
+async def get_assignment(uow: UnitOfWork, event_id: uuid.UUID, *, lock: bool = True
+                         ) -> Any | None:
+    query = select(assignments).where(assignments.c.event_id == event_id)
+    return await _one(uow, query.with_for_update() if lock else query)
+
+
+async def update_assignment(uow: UnitOfWork, event_id: uuid.UUID, values: dict[str, Any]
+                            ) -> None:
+    await uow.session.execute(
+        update(assignments).where(assignments.c.event_id == event_id).values(**values))
+
+
+async def queued(uow: UnitOfWork, region_prefixes: list[str] | None, limit: int) -> list[Any]:
+    query = select(assignments).where(assignments.c.queued)
+    if region_prefixes is not None:
+        if not region_prefixes:
+            return []
+        query = query.where(or_(*[assignments.c.region_code.startswith(p)
+                                  for p in region_prefixes]))
+    return await _all(uow, query.order_by(assignments.c.updated_at).limit(limit))
+
+
+async def work_queue(uow: UnitOfWork, unit_id: uuid.UUID, now: datetime, limit: int
+                     ) -> list[Any]:
+    """The unit's open assignments: overdue first, then by nearest deadline."""
+    due = case(
+        (assignments.c.status == "dispatched", assignments.c.accept_by),
+        else_=assignments.c.resolve_by,
+    )
+    query = (
+        select(assignments, due.label("due"))
+        .where(assignments.c.unit_id == unit_id,
+               assignments.c.status.in_(["dispatched", "accepted", "in_progress"]))
+        .order_by(case((due < now, 0), else_=1), due)
+        .limit(limit)
+    )
+    return await _all(uow, query)
+
+
+# -- timers ------------------------------------------------------------------------------------
+
+
+async def add_timers(uow: UnitOfWork, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await uow.session.execute(insert(timers), rows)
+
+
+async def cancel_timers(uow: UnitOfWork, event_id: uuid.UUID, *, kinds: list[str],
+                        now: datetime, subtask_id: uuid.UUID | None = None) -> None:
+    query = update(timers).where(
+        timers.c.event_id == event_id, timers.c.kind.in_(kinds), timers.c.fired_at.is_(None),
+        timers.c.cancelled_at.is_(None),
+    )
+    if subtask_id is not None:
+        query = query.where(timers.c.subtask_id == subtask_id)
+    await uow.session.execute(query.values(cancelled_at=now))
+
+
+async def claim_due_timers(uow: UnitOfWork, now: datetime, limit: int) -> list[Any]:
+    """Due timers no other scanner holds: rows locked until this transaction ends, so
+    replicas never take the same timer and a crash mid-batch leaves them for the next."""
+    query = (
+        select(timers)
+        .where(timers.c.fired_at.is_(None), timers.c.cancelled_at.is_(None),
+               timers.c.fire_at <= now)
+        .order_by(timers.c.fire_at, timers.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return await _all(uow, query)
+
+
+async def mark_fired(uow: UnitOfWork, timer_ids: list[int], now: datetime) -> None:
+    await uow.session.execute(
+        update(timers).where(timers.c.id.in_(timer_ids)).values(fired_at=now))
+
+
+async def insert_supervision(uow: UnitOfWork, values: dict[str, Any]) -> None:
+    await uow.session.execute(insert(supervisions).values(**values))
+
+
+async def list_supervisions(uow: UnitOfWork, region_prefixes: list[str] | None, limit: int
+                            ) -> list[Any]:
+    query = select(supervisions, assignments.c.region_code).join(
+        assignments, assignments.c.event_id == supervisions.c.event_id)
+    rows = await _all(uow, query.order_by(supervisions.c.created_at.desc()).limit(limit * 5))
+    if region_prefixes is None:
+        return rows[:limit]
+    return [r for r in rows if any(r["region_code"].startswith(p) for p in region_prefixes)][
+        :limit]
+
+
+# -- extensions and co-handling ----------------------------------------------------------------
+
+
+async def insert_extension(uow: UnitOfWork, values: dict[str, Any]) -> None:
+    await uow.session.execute(insert(extension_requests).values(**values))
+
+
+async def get_extension(uow: UnitOfWork, request_id: uuid.UUID) -> Any | None:
+    return await _one(uow, select(extension_requests).where(
+        extension_requests.c.id == request_id).with_for_update())
+
+
+async def update_extension(uow: UnitOfWork, request_id: uuid.UUID, values: dict[str, Any]
+                           ) -> None:
+    await uow.session.execute(update(extension_requests).where(
+        extension_requests.c.id == request_id).values(**values))
+
+
+async def insert_subtasks(uow: UnitOfWork, rows: list[dict[str, Any]]) -> None:
+    await uow.session.execute(insert(subtasks), rows)
+
+
+async def get_subtask(uow: UnitOfWork, subtask_id: uuid.UUID) -> Any | None:
+    return await _one(uow, select(subtasks).where(subtasks.c.id == subtask_id).with_for_update())
+
+
+async def close_subtask(uow: UnitOfWork, subtask_id: uuid.UUID, values: dict[str, Any]) -> None:
+    await uow.session.execute(update(subtasks).where(subtasks.c.id == subtask_id).values(
+        **values))
+
+
+async def open_subtasks(uow: UnitOfWork, event_id: uuid.UUID) -> list[Any]:
+    return await _all(uow, select(subtasks).where(subtasks.c.event_id == event_id,
+                                                  subtasks.c.status == "open"))

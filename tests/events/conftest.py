@@ -1,0 +1,56 @@
+"""Two real apps — events and routing — over RabbitMQ, in fresh schemas per test."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from services.events.app import create_app as create_events
+from services.events.settings import Settings as EventsSettings
+from services.routing.app import create_app as create_routing
+from services.routing.settings import Settings as RoutingSettings
+from shared.calendar import SHANGHAI
+from shared.testing.plugin import Migrator, running
+from tests.events.flows import Loop, MovableClock, People
+
+# A Wednesday morning in office hours, so deadlines are easy to reason about.
+START = datetime(2026, 11, 25, 9, 0, tzinfo=SHANGHAI)
+
+
+@pytest.fixture
+def clock() -> MovableClock:
+    return MovableClock(START)
+
+
+@pytest.fixture
+async def loop(
+    migrator: Migrator,
+    run_prefix: str,
+    service_settings: Callable[..., Any],
+    amqp_url: str,
+    token_verifier: Any,
+    make_token: Callable[..., str],
+    clock: MovableClock,
+    tmp_path: Any,
+) -> AsyncIterator[Loop]:
+    prefix = f"{run_prefix}{uuid.uuid4().hex[:6]}"
+    await migrator.ensure("events", "routing", prefix=prefix)
+    wiring = {"broker": "rabbitmq", "amqp_url": amqp_url, "schema_prefix": prefix,
+              "amqp_prefix": prefix, "outbox_poll_seconds": 0.2}
+    events_app = create_events(
+        service_settings(EventsSettings, attachment_dir=str(tmp_path), **wiring),
+        verifier=token_verifier, clock=clock,
+    )
+    routing_app = create_routing(
+        service_settings(RoutingSettings, timer_scan_seconds=0.1, **wiring),
+        verifier=token_verifier, clock=clock,
+    )
+    async with AsyncExitStack() as stack:
+        events = await stack.enter_async_context(running(events_app))
+        routing = await stack.enter_async_context(running(routing_app))
+        yield Loop(events=events, routing=routing, people=People(make_token))
