@@ -1,0 +1,130 @@
+"""What a resident is told, and in which shape WeChat accepts it (pure; no I/O).
+
+WeChat subscribe messages are typed by field name prefix and refuse values past their limits
+(errcode 47003), so every value is fitted here: ``thing`` ≤ 20 characters, ``phrase`` ≤ 5
+(Chinese characters only), ``character_string`` ≤ 32 (letters, digits, symbols), ``number``
+≤ 32 digits, ``name`` ≤ 10, ``time`` a formatted date-time.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+LIMITS: dict[str, int] = {
+    "thing": 20,
+    "phrase": 5,
+    "character_string": 32,
+    "number": 32,
+    "name": 10,
+    "letter": 32,
+    "symbol": 5,
+    "phone_number": 17,
+    "car_number": 8,
+    "amount": 32,
+    "date": 32,
+    "time": 32,
+}
+_FIELD_TYPE = re.compile(r"^([a-z_]+?)\d+$")
+_NOT_CHAR_STRING = re.compile(r"[^0-9A-Za-z_\-.:/#@+*() ]")
+_NOT_CHINESE = re.compile(r"[^\u4e00-\u9fff]")
+
+
+def field_type(key: str) -> str:
+    match = _FIELD_TYPE.match(key)
+    if match is None or match.group(1) not in LIMITS:
+        raise ValueError(f"not a WeChat subscribe-message field: {key!r}")
+    return match.group(1)
+
+
+def fit(key: str, value: str) -> str:
+    """``value`` made acceptable for field ``key`` (e.g. ``thing3``): cut to the limit, with
+    an ellipsis where a cut would otherwise read as complete text."""
+    kind = field_type(key)
+    limit = LIMITS[kind]
+    if kind == "phrase":
+        value = _NOT_CHINESE.sub("", value)
+    elif kind in ("character_string", "letter"):
+        value = _NOT_CHAR_STRING.sub("", value)
+    if len(value) <= limit:
+        return value
+    if kind == "thing":
+        return value[: limit - 1] + "…"
+    return value[:limit]
+
+
+def fit_data(values: dict[str, str]) -> dict[str, dict[str, str]]:
+    """The ``data`` object of a subscribe message."""
+    return {key: {"value": fit(key, value)} for key, value in values.items()}
+
+
+def wechat_time(moment: datetime) -> str:
+    return moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+
+
+@dataclass(frozen=True)
+class Notice:
+    kind: str
+    title: str
+    body: str
+    template: str  # "case_progress" | "case_closed": the settings name the template id
+    page: str
+    data: dict[str, dict[str, str]]
+
+
+# action of events.event_status_changed → (notice kind, short phrase, sentence)
+CASE_STEPS: dict[str, tuple[str, str, str]] = {
+    "assign": ("dispatched", "已派单", "已派发给承办单位处理"),
+    "accept": ("accepted", "已受理", "承办单位已受理"),
+    "submit_result": ("result", "已出结果", "承办单位已提交办理结果"),
+    "close": ("closed", "已办结", "已办结，请对办理结果进行评价"),
+    "rework": ("rework", "重新办理", "已按您的评价重新办理"),
+    "reject": ("rejected", "不予受理", "未予受理，详情请查看案件"),
+}
+
+
+def case_notice(action: str, *, event_id: str, case_no: str, at: datetime) -> Notice | None:
+    """The notice for one lifecycle step, or None when the resident is not told of it."""
+    step = CASE_STEPS.get(action)
+    if step is None:
+        return None
+    kind, phrase, sentence = step
+    body = f"您反映的事项（{case_no}）{sentence}。"
+    return Notice(
+        kind=kind,
+        title=f"事项{phrase}",
+        body=body,
+        template="case_closed" if kind == "closed" else "case_progress",
+        page=f"pages/events/detail?id={event_id}",
+        data=fit_data(
+            {
+                "character_string1": case_no,
+                "phrase2": phrase,
+                "time3": wechat_time(at),
+                "thing4": sentence,
+            }
+        ),
+    )
+
+
+def booking_notice(
+    *, booking_id: str, round_title: str, pickup_starts_at: datetime
+) -> Notice:
+    return Notice(
+        kind="booking_confirmed",
+        title="预约成功",
+        body=f"您已成功预约「{round_title}」，请于{wechat_time(pickup_starts_at)}起凭取货码领取。",
+        template="case_progress",
+        page=f"pages/booking/detail?id={booking_id}",
+        data=fit_data(
+            {
+                "thing1": round_title,
+                "phrase2": "预约成功",
+                "time3": wechat_time(pickup_starts_at),
+                "thing4": "请凭取货码按时领取",
+            }
+        ),
+    )

@@ -1,0 +1,141 @@
+"""Pure scorecard rules: periods, rates from counts, rankings with a minimum sample.
+
+Definitions (over the cases *reported* in the period, attributed to the unit of their latest
+assignment and to the region they were reported in):
+- response rate: accepted by the accept-by deadline, over cases whose accept deadline has
+  passed or that were accepted;
+- on-time resolution rate: result submitted by the (latest) resolve-by deadline, over cases
+  whose resolve deadline has passed or that have a result;
+- resolution rate: closed (and not reopened by a rework) over all cases;
+- satisfaction rate: satisfied + basically satisfied over the reporters' own ratings of the
+  latest closure; default ratings are counted apart (and in a second rate that includes them);
+- closed-loop rate: four musts met (classified, dispatch trail, result recorded, rated
+  satisfied or basically satisfied) over cases closed at least once;
+- rework count: dissatisfied ratings that sent a case back;
+- average handling time: working hours from report to (latest) closure, over closed cases.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+Period = Literal["day", "week", "month", "range"]
+RANKABLE = (
+    "response_rate",
+    "on_time_resolution_rate",
+    "resolution_rate",
+    "satisfaction_rate",
+    "closed_loop_rate",
+    "avg_handling_hours",
+)
+
+
+class PeriodInvalid(ValueError):
+    pass
+
+
+def period_bounds(
+    period: Period, *, day: date | None, start: date | None, end: date | None
+) -> tuple[datetime, datetime]:
+    """[start, end) in Asia/Shanghai: the day, ISO week (Monday first) or calendar month
+    holding ``day``, or the inclusive date range ``start``..``end``."""
+    if period == "range":
+        if start is None or end is None:
+            raise PeriodInvalid("a range needs both 'from' and 'to'")
+        if end < start:
+            raise PeriodInvalid("'to' is before 'from'")
+        if (end - start).days > 366 * 3:
+            raise PeriodInvalid("a range may span at most three years")
+        first, after = start, end + timedelta(days=1)
+    else:
+        if day is None:
+            raise PeriodInvalid(f"a {period} needs 'date'")
+        if period == "day":
+            first, after = day, day + timedelta(days=1)
+        elif period == "week":
+            first = day - timedelta(days=day.weekday())
+            after = first + timedelta(days=7)
+        else:
+            first = day.replace(day=1)
+            after = (first + timedelta(days=32)).replace(day=1)
+    return (
+        datetime.combine(first, time.min, SHANGHAI),
+        datetime.combine(after, time.min, SHANGHAI),
+    )
+
+
+def _rate(numerator: int, denominator: int) -> float | None:
+    return numerator / denominator if denominator else None
+
+
+@dataclass(frozen=True)
+class Figures:
+    cases: int
+    response_due: int
+    responded_on_time: int
+    resolution_due: int
+    resolved_on_time: int
+    resolved: int
+    rated: int
+    satisfied: int
+    default_rated: int
+    default_satisfied: int
+    closed_once: int
+    closed_loop: int
+    rework_count: int
+    avg_handling_hours: float | None
+
+    @classmethod
+    def from_row(cls, row: Any) -> Figures:
+        m = row._mapping
+        return cls(
+            **{name: int(m[name] or 0) for name in cls.__dataclass_fields__
+               if name != "avg_handling_hours"},
+            avg_handling_hours=None if m["avg_handling_hours"] is None
+            else float(m["avg_handling_hours"]),
+        )
+
+    def rates(self) -> dict[str, float | None]:
+        return {
+            "response_rate": _rate(self.responded_on_time, self.response_due),
+            "on_time_resolution_rate": _rate(self.resolved_on_time, self.resolution_due),
+            "resolution_rate": _rate(self.resolved, self.cases),
+            "satisfaction_rate": _rate(self.satisfied, self.rated),
+            "satisfaction_rate_with_defaults": _rate(
+                self.satisfied + self.default_satisfied, self.rated + self.default_rated
+            ),
+            "closed_loop_rate": _rate(self.closed_loop, self.closed_once),
+        }
+
+
+def rank(
+    rows: list[dict[str, Any]], *, by: str, min_sample: int
+) -> list[dict[str, Any]]:
+    """Rows with ``rank`` set: ranked by ``by`` (best first: highest rate, lowest handling
+    time) among rows with at least ``min_sample`` cases and a value; others get rank None
+    and follow, so a unit with three cases cannot top a table of hundreds."""
+    if by not in RANKABLE:
+        raise ValueError(f"cannot rank by {by!r}")
+    lower_is_better = by == "avg_handling_hours"
+    eligible = [r for r in rows if r["cases"] >= min_sample and r[by] is not None]
+    others = [r for r in rows if r not in eligible]
+    eligible.sort(key=lambda r: (r[by] if lower_is_better else -r[by], str(r["key"])))
+    ranked: list[dict[str, Any]] = []
+    previous: Any = object()
+    position = 0
+    for index, row in enumerate(eligible, start=1):
+        if row[by] != previous:
+            position, previous = index, row[by]
+        ranked.append({**row, "rank": position})
+    others.sort(key=lambda r: str(r["key"]))
+    return ranked + [{**r, "rank": None} for r in others]
+
+
+def child_prefix_length(level: str) -> int | None:
+    """How many leading characters of a case's region code name the child of a region of
+    ``level`` it lies in (None below grids)."""
+    return {"province": 4, "city": 6, "county": 9, "town": 12, "community": 15}.get(level)

@@ -1,0 +1,1 @@
+"""Use cases of the feedback service; each runs inside the caller's unit of work."""

@@ -1,0 +1,126 @@
+"""Notifications: recorded in the consumer's transaction (in-app inbox + pending WeChat
+delivery); sent later by the sender worker, so a slow WeChat never holds a transaction."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from services.feedback import notices
+from services.feedback.notices import Notice
+from services.feedback.store import notifications as store
+from shared.contracts.booking import BookingConfirmed
+from shared.contracts.events import EventStatusChanged
+from shared.db.uow import UnitOfWork
+from shared.errors import BadRequest, NotFound
+from shared.messaging.envelope import Envelope
+
+
+async def _record(
+    uow: UnitOfWork,
+    *,
+    user_id: uuid.UUID,
+    event_id: uuid.UUID | None,
+    notice: Notice,
+    source_key: str,
+    created_at: datetime,
+) -> bool:
+    return await store.add(
+        uow.session,
+        {
+            "id": uuid.uuid4(),
+            "user_id": user_id,
+            "event_id": event_id,
+            "kind": notice.kind,
+            "title": notice.title,
+            "body": notice.body,
+            "source_key": source_key,
+            "created_at": created_at,
+            "template": notice.template,
+            "page": notice.page,
+            "wechat_data": notice.data,
+            "wechat_status": "pending",
+            "wechat_attempts": 0,
+            "wechat_next_at": created_at,
+        },
+    )
+
+
+async def record_for_status_change(
+    uow: UnitOfWork, envelope: Envelope
+) -> bool:
+    """Tell the reporter about a step they care about. Sensitive cases carry no reporter on
+    the bus, so nobody is told here (see the report on the events contract)."""
+    change = envelope.payload_as(EventStatusChanged)
+    if change.reporter_id is None:
+        return False
+    notice = notices.case_notice(
+        change.action, event_id=str(change.event_id), case_no=change.case_no, at=change.at
+    )
+    if notice is None:
+        return False
+    return await _record(
+        uow,
+        user_id=change.reporter_id,
+        event_id=change.event_id,
+        notice=notice,
+        source_key=f"msg:{envelope.event_id}",
+        created_at=datetime.now(UTC),
+    )
+
+
+async def record_for_booking_confirmed(
+    uow: UnitOfWork, envelope: Envelope
+) -> bool:
+    booking = envelope.payload_as(BookingConfirmed)
+    notice = notices.booking_notice(
+        booking_id=str(booking.booking_id),
+        round_title=booking.round_title,
+        pickup_starts_at=booking.pickup_starts_at,
+    )
+    return await _record(
+        uow,
+        user_id=booking.user_id,
+        event_id=None,
+        notice=notice,
+        source_key=f"msg:{envelope.event_id}",
+        created_at=datetime.now(UTC),
+    )
+
+
+def encode_cursor(created_at: datetime, notification_id: uuid.UUID) -> str:
+    raw = f"{created_at.isoformat()}|{notification_id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        created, _, ident = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
+        return datetime.fromisoformat(created), uuid.UUID(ident)
+    except ValueError as exc:
+        raise BadRequest("the cursor is not one this list gave", code="cursor_invalid") from exc
+
+
+async def list_inbox(
+    *, uow: UnitOfWork, user_id: uuid.UUID, limit: int, cursor: str | None, unread_only: bool
+) -> tuple[list[Any], str | None]:
+    after = decode_cursor(cursor) if cursor else None
+    async with uow:
+        rows = await store.page_for_user(
+            uow.session, user_id, limit=limit + 1, after=after, unread_only=unread_only
+        )
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id)
+    return rows, next_cursor
+
+
+async def mark_read(*, uow: UnitOfWork, user_id: uuid.UUID, notification_id: uuid.UUID) -> Any:
+    async with uow:
+        row = await store.mark_read(uow.session, user_id, notification_id, datetime.now(UTC))
+    if row is None:
+        raise NotFound("no such notification", code="notification_not_found")
+    return row

@@ -1,0 +1,70 @@
+"""The read model: facts from the bus in, case summaries out.
+
+Every message becomes one fact keyed by its message id (a redelivery adds nothing); the
+summaries of the cases it touches are recomputed from all their facts, under a per-case
+advisory lock so concurrent consumers cannot lose each other's facts.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from services.feedback import domain
+from services.feedback.domain import CaseSummary, Fact
+from services.feedback.store import cases
+from shared.calendar import WorkingCalendar
+from shared.db.uow import UnitOfWork
+from shared.messaging.envelope import Envelope
+
+CALENDAR = WorkingCalendar()
+
+# event type → (fact kind, payload field holding the moment it happened)
+FACT_SOURCES: dict[str, tuple[str, str]] = {
+    "events.event_reported": (domain.REPORTED, "reported_at"),
+    "events.event_status_changed": (domain.STATUS, "at"),
+    "events.event_closed": (domain.CLOSED, "closed_at"),
+    "routing.event_assigned": (domain.ASSIGNED, "assigned_at"),
+    "routing.deadline_changed": (domain.DEADLINE, "at"),
+}
+
+
+def fact_from_envelope(envelope: Envelope) -> Fact:
+    kind, moment = FACT_SOURCES[envelope.event_type]
+    payload = envelope.payload
+    return Fact(
+        message_id=envelope.event_id,
+        event_id=uuid.UUID(str(payload["event_id"])),
+        kind=kind,
+        at=datetime.fromisoformat(str(payload[moment])),
+        data=payload,
+    )
+
+
+def local_fact(kind: str, event_id: uuid.UUID, at: datetime, data: dict[str, object]) -> Fact:
+    """A fact the feedback service itself establishes (a rating, a rework request)."""
+    return Fact(message_id=uuid.uuid4(), event_id=event_id, kind=kind, at=at, data=data)
+
+
+async def project(
+    uow: UnitOfWork, facts: Sequence[Fact], *, calendar: WorkingCalendar = CALENDAR
+) -> list[CaseSummary]:
+    """Store ``facts`` and bring the summaries of the cases they concern up to date."""
+    changed = await cases.add_facts(uow.session, facts)
+    if not changed:
+        return []
+    for event_id in sorted(changed):  # a fixed order: two batches never deadlock
+        await cases.lock_case(uow.session, event_id)
+    loaded = await cases.load_facts(uow.session, changed)
+    summaries = [domain.summarize(eid, found, calendar) for eid, found in loaded.items()]
+    await cases.save_summaries(uow.session, summaries)
+    return summaries
+
+
+async def learn_unit(uow: UnitOfWork, envelope: Envelope) -> None:
+    """Remember the unit named by an assignment (its name and region label scorecards)."""
+    payload = envelope.payload
+    await cases.save_unit(
+        uow.session, payload["unit"], datetime.fromisoformat(str(payload["assigned_at"]))
+    )

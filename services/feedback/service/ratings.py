@@ -1,0 +1,190 @@
+"""Ratings: by the reporter, once per closure; default ones for closures left unrated."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from services.feedback import domain
+from services.feedback.domain import CaseSummary, RatingRefused
+from services.feedback.service import projection
+from services.feedback.store import cases
+from services.feedback.store.tables import case_summaries
+from shared.contracts.feedback import EventRated, ReworkRequested
+from shared.db.uow import UnitOfWork
+from shared.errors import Conflict, Forbidden, NotFound
+from shared.logs import get_logger
+
+log = get_logger(__name__)
+_SUMMARY_FIELDS = [c.name for c in case_summaries.columns if c.name != "updated_at"]
+
+
+@dataclass(frozen=True)
+class RatingRecorded:
+    event_id: uuid.UUID
+    rating: str
+    default_applied: bool
+    rated_at: datetime
+    closure_closed_at: datetime
+    closure_seq: int
+    rework_requested: bool
+
+
+def summary_from_row(row: Any) -> CaseSummary | None:
+    if row is None:
+        return None
+    return CaseSummary(**{name: getattr(row, name) for name in _SUMMARY_FIELDS})
+
+
+def _problem(refused: RatingRefused) -> Exception:
+    kind = {"not_found": NotFound, "forbidden": Forbidden, "conflict": Conflict}[refused.kind]
+    return kind(refused.detail, code=refused.code)
+
+
+async def _record(
+    uow: UnitOfWork,
+    summary: CaseSummary,
+    *,
+    rating: str,
+    comment: str | None,
+    default_applied: bool,
+    rater_id: uuid.UUID | None,
+    now: datetime,
+) -> RatingRecorded | None:
+    """Store the rating of the latest closure, update the read model, publish. None when
+    that closure was rated meanwhile."""
+    assert summary.closed_at is not None
+    closure_seq = summary.closure_count  # the latest closure is the last one
+    inserted = await cases.insert_rating(
+        uow.session,
+        event_id=summary.event_id,
+        closure_closed_at=summary.closed_at,
+        closure_seq=closure_seq,
+        rating=rating,
+        comment=comment,
+        default_applied=default_applied,
+        rated_at=now,
+        rater_id=rater_id,
+    )
+    if not inserted:
+        return None
+    rework = rating == domain.DISSATISFIED
+    closure = summary.closed_at.isoformat()
+    facts = [
+        projection.local_fact(
+            domain.RATED,
+            summary.event_id,
+            now,
+            {"rating": rating, "default_applied": default_applied, "closure_closed_at": closure},
+        )
+    ]
+    if rework:
+        facts.append(
+            projection.local_fact(
+                domain.REWORK,
+                summary.event_id,
+                now,
+                {"unit_id": str(summary.unit_id) if summary.unit_id else None,
+                 "closure_closed_at": closure},
+            )
+        )
+    await projection.project(uow, facts)
+    await uow.emit(
+        "feedback.event_rated",
+        EventRated(
+            event_id=summary.event_id,
+            rating=rating,  # type: ignore[arg-type]
+            comment_present=bool(comment),
+            default_applied=default_applied,
+            rated_at=now,
+            closure_closed_at=summary.closed_at,
+            closure_seq=closure_seq,
+            rework=rework,
+        ),
+    )
+    if rework:
+        await uow.emit(
+            "feedback.rework_requested",
+            ReworkRequested(
+                event_id=summary.event_id,
+                unit_id=summary.unit_id,
+                closure_closed_at=summary.closed_at,
+                closure_seq=closure_seq,
+                requested_at=now,
+            ),
+        )
+    return RatingRecorded(
+        event_id=summary.event_id,
+        rating=rating,
+        default_applied=default_applied,
+        rated_at=now,
+        closure_closed_at=summary.closed_at,
+        closure_seq=closure_seq,
+        rework_requested=rework,
+    )
+
+
+async def rate(
+    *,
+    uow: UnitOfWork,
+    rater_id: uuid.UUID,
+    event_id: uuid.UUID,
+    rating: str,
+    comment: str | None,
+    now: datetime | None = None,
+) -> RatingRecorded:
+    now = now or datetime.now(UTC)
+    async with uow:
+        await cases.lock_case(uow.session, event_id)
+        summary = summary_from_row(await cases.get_summary_row(uow.session, event_id))
+        try:
+            domain.check_can_rate(summary, rater_id)
+        except RatingRefused as refused:
+            raise _problem(refused) from None
+        assert summary is not None
+        recorded = await _record(
+            uow, summary, rating=rating, comment=comment, default_applied=False,
+            rater_id=rater_id, now=now,
+        )
+        if recorded is None:
+            raise Conflict("this closure is already rated", code="already_rated")
+    log.info("event_rated", event_id=str(event_id), rating=rating,
+             rework=recorded.rework_requested)
+    return recorded
+
+
+async def apply_default_ratings(
+    *, uow: UnitOfWork, after_days: float, rating: str, limit: int, now: datetime | None = None
+) -> list[RatingRecorded]:
+    """Give the default rating to closures left unrated for ``after_days``. Safe to run in
+    every replica at once: a case another transaction is working on is skipped (try-lock),
+    and the rating's primary key allows one rating per closure whatever happens."""
+    now = now or datetime.now(UTC)
+    applied: list[RatingRecorded] = []
+    async with uow:
+        due = await cases.unrated_closures(
+            uow.session, closed_before=now - timedelta(days=after_days), limit=limit
+        )
+        for event_id in due:
+            if not await cases.try_lock_case(uow.session, event_id):
+                continue
+            summary = summary_from_row(await cases.get_summary_row(uow.session, event_id))
+            if (
+                summary is None
+                or not summary.is_closed
+                or summary.rating is not None
+                or summary.closed_at is None
+                or summary.closed_at >= now - timedelta(days=after_days)
+            ):
+                continue  # rated or reopened since the scan
+            recorded = await _record(
+                uow, summary, rating=rating, comment=None, default_applied=True,
+                rater_id=None, now=now,
+            )
+            if recorded is not None:
+                applied.append(recorded)
+    if applied:
+        log.info("default_ratings_applied", count=len(applied))
+    return applied

@@ -1,0 +1,106 @@
+"""Scorecards per unit (department) and per region, within the caller's scope."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from services.feedback import scoring
+from services.feedback.scoring import Figures
+from services.feedback.store import scorecards as store
+from shared.auth.principal import Principal, Role
+from shared.db.uow import UnitOfWork
+from shared.regions import covers, is_region_code, region_level
+
+SCORECARD_ROLES = (
+    Role.ADMIN,
+    Role.SUPERVISOR,
+    Role.DISPATCHER,
+    Role.DEPT_ADMIN,
+    Role.DEPT_STAFF,
+)
+
+
+def _row(key: str, figures: Figures, **labels: Any) -> dict[str, Any]:
+    return {
+        "key": key,
+        **labels,
+        **{name: getattr(figures, name) for name in Figures.__dataclass_fields__},
+        **figures.rates(),
+    }
+
+
+def _sees_unit(principal: Principal, unit_id: Any, unit_region: str | None) -> bool:
+    """A unit's scorecard is visible to its own staff and to staff whose region scope holds
+    the unit's region."""
+    if principal.in_department(unit_id):
+        return True
+    return unit_region is not None and principal.covers_region(unit_region)
+
+
+async def unit_scorecards(
+    *,
+    uow: UnitOfWork,
+    principal: Principal,
+    start: datetime,
+    end: datetime,
+    as_of: datetime,
+    rank_by: str,
+    min_sample: int,
+) -> list[dict[str, Any]]:
+    async with uow:
+        rows = await store.by_unit(uow.session, start=start, end=end, as_of=as_of)
+    visible = [
+        _row(
+            str(r.unit_id),
+            Figures.from_row(r),
+            unit_id=r.unit_id,
+            unit_name=r.name,
+            unit_level=r.level,
+            unit_region_code=r.region_code,
+        )
+        for r in rows
+        if _sees_unit(principal, r.unit_id, r.region_code)
+    ]
+    return scoring.rank(visible, by=rank_by, min_sample=min_sample)
+
+
+async def region_scorecard(
+    *,
+    uow: UnitOfWork,
+    principal: Principal,
+    region_code: str,
+    start: datetime,
+    end: datetime,
+    as_of: datetime,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The region's own figures and its children's (rolled up from every case below)."""
+    principal.require_region(region_code)
+    level = region_level(region_code)
+    async with uow:
+        total, children = await store.by_region(
+            uow.session,
+            region_like=region_like(region_code),
+            child_length=scoring.child_prefix_length(level),
+            start=start,
+            end=end,
+            as_of=as_of,
+        )
+    own = _row(region_code, Figures.from_row(total), region_code=region_code, level=level)
+    rows = [
+        _row(c.region_code, Figures.from_row(c), region_code=c.region_code,
+             level=region_level(c.region_code) if is_region_code(c.region_code) else None)
+        for c in children
+        if c.region_code != region_code and covers(region_code, c.region_code)
+    ]
+    return own, rows
+
+
+def region_like(code: str) -> str:
+    """LIKE pattern of the codes inside ``code`` (a city's counties share its 4 digits)."""
+    level = region_level(code)
+    if level == "province":
+        return code[:2] + "%"
+    if level == "city":
+        return code[:4] + "%"
+    return code + "%"

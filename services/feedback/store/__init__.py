@@ -1,0 +1,1 @@
+"""Tables and queries of the feedback schema (never commits; the unit of work does)."""

@@ -1,0 +1,136 @@
+"""The in-app inbox and the WeChat delivery queue (the same rows)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.feedback.store.tables import notifications, wechat_sandbox_messages
+
+
+async def add(session: AsyncSession, row: dict[str, Any]) -> bool:
+    """False when a notification with this ``source_key`` exists (a redelivered cause)."""
+    result = await session.execute(
+        insert(notifications)
+        .values(**row)
+        .on_conflict_do_nothing(index_elements=["source_key"])
+        .returning(notifications.c.id)
+    )
+    return result.first() is not None
+
+
+async def page_for_user(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    *,
+    limit: int,
+    after: tuple[datetime, uuid.UUID] | None,
+    unread_only: bool,
+) -> list[Any]:
+    """Newest first; ``after`` is the (created_at, id) of the last row of the previous page."""
+    query = select(notifications).where(notifications.c.user_id == user_id)
+    if unread_only:
+        query = query.where(notifications.c.read_at.is_(None))
+    if after is not None:
+        created_at, last_id = after
+        query = query.where(
+            or_(
+                notifications.c.created_at < created_at,
+                and_(notifications.c.created_at == created_at, notifications.c.id < last_id),
+            )
+        )
+    query = query.order_by(notifications.c.created_at.desc(), notifications.c.id.desc())
+    return list((await session.execute(query.limit(limit))).all())
+
+
+async def mark_read(
+    session: AsyncSession, user_id: uuid.UUID, notification_id: uuid.UUID, at: datetime
+) -> Any:
+    """The row (read or not before); None when it is not this user's."""
+    await session.execute(
+        update(notifications)
+        .where(
+            notifications.c.id == notification_id,
+            notifications.c.user_id == user_id,
+            notifications.c.read_at.is_(None),
+        )
+        .values(read_at=at)
+    )
+    return (
+        await session.execute(
+            select(notifications).where(
+                notifications.c.id == notification_id, notifications.c.user_id == user_id
+            )
+        )
+    ).first()
+
+
+async def claim_due(
+    session: AsyncSession, *, now: datetime, lease_seconds: float, limit: int
+) -> list[Any]:
+    """Take up to ``limit`` messages due for WeChat delivery. Their next attempt moves past
+    the lease, so a sender that dies mid-send leaves them to be retried, not lost; rows
+    another replica is claiming are skipped."""
+    due = (
+        select(notifications.c.id)
+        .where(notifications.c.wechat_status == "pending", notifications.c.wechat_next_at <= now)
+        .order_by(notifications.c.wechat_next_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    result = await session.execute(
+        update(notifications)
+        .where(notifications.c.id.in_(due))
+        .values(
+            wechat_next_at=now + timedelta(seconds=lease_seconds),
+            wechat_attempts=notifications.c.wechat_attempts + 1,
+        )
+        .returning(notifications)
+    )
+    return list(result.all())
+
+
+async def settle(
+    session: AsyncSession,
+    notification_id: uuid.UUID,
+    *,
+    status: str,
+    error: str | None = None,
+    next_at: datetime | None = None,
+) -> None:
+    await session.execute(
+        update(notifications)
+        .where(notifications.c.id == notification_id)
+        .values(wechat_status=status, wechat_error=error and error[:300], wechat_next_at=next_at)
+    )
+
+
+async def record_sandbox_message(
+    session: AsyncSession,
+    *,
+    notification_id: uuid.UUID,
+    touser: str,
+    template_id: str,
+    page: str,
+    data: dict[str, Any],
+) -> None:
+    await session.execute(
+        insert(wechat_sandbox_messages).values(
+            notification_id=notification_id,
+            touser=touser,
+            template_id=template_id,
+            page=page,
+            data=data,
+        )
+    )
+
+
+async def sandbox_messages(session: AsyncSession, *, limit: int = 100) -> list[Any]:
+    query = select(wechat_sandbox_messages).order_by(wechat_sandbox_messages.c.id.desc())
+    return list((await session.execute(query.limit(limit))).all())

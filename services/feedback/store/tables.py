@@ -1,0 +1,133 @@
+"""Table declarations of the feedback schema (created by migrations/versions/0002)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+metadata = MetaData()
+
+
+def _ts(name: str, *, nullable: bool = True) -> Column:
+    return Column(name, DateTime(timezone=True), nullable=nullable)
+
+
+case_facts = Table(
+    "case_facts",
+    metadata,
+    Column("message_id", UUID(as_uuid=True), primary_key=True),
+    Column("event_id", UUID(as_uuid=True), nullable=False),
+    Column("kind", String(32), nullable=False),
+    _ts("at", nullable=False),
+    Column("payload", JSONB, nullable=False),
+)
+
+case_summaries = Table(
+    "case_summaries",
+    metadata,
+    Column("event_id", UUID(as_uuid=True), primary_key=True),
+    Column("case_no", String(40)),
+    Column("category_code", String(64)),
+    Column("major_risk", String(64)),
+    Column("urgency", String(16)),
+    Column("region_code", String(15)),
+    Column("sensitive", Boolean, nullable=False),
+    Column("reporter_id", UUID(as_uuid=True)),
+    _ts("reported_at"),
+    Column("status", String(32), nullable=False),
+    Column("unit_id", UUID(as_uuid=True)),
+    _ts("accept_by"),
+    _ts("accepted_at"),
+    _ts("resolve_by"),
+    _ts("result_at"),
+    _ts("closed_at"),
+    Column("closure_count", Integer, nullable=False),
+    Column("is_closed", Boolean, nullable=False),
+    Column("rating", String(24)),
+    Column("rating_default", Boolean),
+    _ts("rated_at"),
+    Column("closed_loop", Boolean, nullable=False),
+    Column("rework_count", Integer, nullable=False),
+    Column("handling_hours", Float),
+    _ts("updated_at", nullable=False),
+)
+
+units = Table(
+    "units",
+    metadata,
+    Column("unit_id", UUID(as_uuid=True), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("level", String(16), nullable=False),
+    Column("region_code", String(15), nullable=False),
+    _ts("seen_at", nullable=False),
+)
+
+ratings = Table(
+    "ratings",
+    metadata,
+    Column("event_id", UUID(as_uuid=True), primary_key=True),
+    Column("closure_closed_at", DateTime(timezone=True), primary_key=True),
+    Column("closure_seq", Integer, nullable=False),
+    Column("rating", String(24), nullable=False),
+    Column("comment", Text),
+    Column("default_applied", Boolean, nullable=False),
+    _ts("rated_at", nullable=False),
+    Column("rater_id", UUID(as_uuid=True)),
+)
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("user_id", UUID(as_uuid=True), nullable=False),
+    Column("event_id", UUID(as_uuid=True)),
+    Column("kind", String(32), nullable=False),
+    Column("title", String(100), nullable=False),
+    Column("body", String(500), nullable=False),
+    Column("source_key", String(200), nullable=False),
+    _ts("created_at", nullable=False),
+    _ts("read_at"),
+    Column("template", String(32), nullable=False),
+    Column("page", String(200), nullable=False),
+    Column("wechat_data", JSONB, nullable=False),
+    Column("wechat_status", String(16), nullable=False),
+    Column("wechat_attempts", Integer, nullable=False),
+    _ts("wechat_next_at"),
+    Column("wechat_error", String(300)),
+)
+
+wechat_sandbox_messages = Table(
+    "wechat_sandbox_messages",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("notification_id", UUID(as_uuid=True), nullable=False),
+    Column("touser", String(100), nullable=False),
+    Column("template_id", String(100), nullable=False),
+    Column("page", String(200), nullable=False),
+    Column("data", JSONB, nullable=False),
+    _ts("recorded_at", nullable=False),
+)
+
+hotspots = Table(
+    "hotspots",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("region_code", String(15), nullable=False),
+    Column("category_code", String(64), nullable=False),
+    Column("report_count", Integer, nullable=False),
+    _ts("window_start", nullable=False),
+    _ts("flagged_at", nullable=False),
+    Column("active", Boolean, nullable=False),
+)
