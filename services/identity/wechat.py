@@ -25,9 +25,10 @@ from shared.http.client import create_http_client
 from shared.logs import get_logger
 
 log = get_logger(__name__)
-# httpx logs every request URL at INFO; jscode2session URLs carry the app secret and the
-# user's login code.
+# httpx logs every request URL at INFO (httpcore its traffic at DEBUG); jscode2session URLs
+# carry the app secret and the user's login code, phone answers carry the number.
 logging.getLogger("httpx").setLevel(logging.WARNING)
+logging.getLogger("httpcore").setLevel(logging.WARNING)
 
 BUSY, RATE_LIMITED, CODE_INVALID, USER_BLOCKED = -1, 45011, 40029, 40226
 TOKEN_INVALID, TOKEN_EXPIRED = 40001, 42001
