@@ -1,0 +1,219 @@
+"""HTTP models of the relief service. PII leaves only masked, except in the audited reveals."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from services.relief.domain import Agency, Kind, Stage, Status
+
+
+class BaseSchema(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+Month = Annotated[str, StringConstraints(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
+RegionCode = Annotated[str, StringConstraints(pattern=r"^\d{6}(\d{3}){0,3}$")]
+
+
+class HouseholdMemberIn(BaseSchema):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=50)]
+    id_number: Annotated[str, StringConstraints(pattern=r"^\d{17}[\dXx]$")]
+    relation: Annotated[str, StringConstraints(min_length=1, max_length=20)]
+
+
+AttachmentRef = Annotated[str, StringConstraints(min_length=1, max_length=500)]
+
+
+class ApplicationCreate(BaseSchema):
+    """The resident types only the reason (and maybe attachments): identity, household and
+    address come from the registry. ``household`` replaces the registry's household when the
+    applicant declares a different one. Staff applying on someone's behalf name them in
+    ``applicant_user_id``."""
+
+    kind: Kind
+    reason: Text
+    household: list[HouseholdMemberIn] | None = Field(None, max_length=30)
+    attachments: list[AttachmentRef] | None = Field(None, max_length=20)
+    applicant_user_id: uuid.UUID | None = None
+
+
+class ApplicationCreated(BaseSchema):
+    id: uuid.UUID
+    status: Status
+
+
+class OpinionRead(BaseSchema):
+    agency: Agency
+    approve: bool
+    opinion: str  # masked
+    reviewed_at: datetime
+
+
+class DecisionRead(BaseSchema):
+    outcome: Literal["approved", "rejected"]
+    stage: Stage
+    decided_at: datetime
+    notify_by: datetime
+
+
+class ApplicationRead(BaseSchema):
+    id: uuid.UUID
+    kind: Kind
+    status: Status
+    applicant_user_id: uuid.UUID
+    submitted_by: uuid.UUID
+    on_behalf: bool
+    region_code: str
+    applicant_name: str  # masked
+    id_number: str  # masked
+    applicant_is_minor: bool
+    household_size: int
+    household_source: Literal["registry", "declared"]
+    reason: str  # masked
+    attachments_count: int
+    opinions: list[OpinionRead]
+    open_objections: int
+    notice_ends_at: datetime | None
+    approval_due_at: datetime | None
+    decision: DecisionRead | None
+    payments: int
+    submitted_at: datetime
+    allowed_actions: list[str]
+
+
+class ApplicationPage(BaseSchema):
+    items: list[ApplicationRead]
+    next_cursor: str | None
+
+
+class TimelineStep(BaseSchema):
+    at: datetime
+    step: str
+    status: Status
+    actor_role: str
+    actor_agency: str | None
+    note: str | None
+
+
+class Timeline(BaseSchema):
+    application_id: uuid.UUID
+    items: list[TimelineStep]
+
+
+class ReviewCreate(BaseSchema):
+    approve: bool
+    opinion: Text
+
+
+class RejectCreate(BaseSchema):
+    reason: Text
+
+
+class ObjectionCreate(BaseSchema):
+    text: Text
+
+
+class ObjectionResolve(BaseSchema):
+    upheld: bool
+    resolution: Text
+
+
+class ObjectionRead(BaseSchema):
+    id: uuid.UUID
+    application_id: uuid.UUID
+    filed_at: datetime
+    resolved_at: datetime | None
+    upheld: bool | None
+
+
+class NoticeRead(BaseSchema):
+    """One line of the public notice (公示): masked name, never a minor."""
+
+    application_id: uuid.UUID
+    kind: Kind
+    region_code: str
+    applicant_name: str  # masked
+    household_size: int
+    notice_ends_at: datetime
+
+
+class NoticePage(BaseSchema):
+    items: list[NoticeRead]
+    next_cursor: str | None
+
+
+class DecisionReasons(BaseSchema):
+    """The applicant's own view of why they were decided so (plaintext, audited)."""
+
+    application_id: uuid.UUID
+    outcome: Literal["approved", "rejected"]
+    stage: Stage
+    reasons: list[str]
+    decided_at: datetime
+
+
+PiiField = Literal[
+    "name", "id_number", "address", "household", "reason", "attachments", "opinions",
+    "objections",
+]
+
+
+class PiiAccessCreate(BaseSchema):
+    fields: list[PiiField] = Field(min_length=1, max_length=8)
+    reason: Annotated[str, StringConstraints(min_length=4, max_length=500)]
+
+
+class PiiAccessRead(BaseSchema):
+    application_id: uuid.UUID
+    values: dict[str, object]
+
+
+class PiiAuditEntry(BaseSchema):
+    id: int
+    actor_id: uuid.UUID
+    actor_roles: str
+    application_id: uuid.UUID
+    field: str
+    reason: str
+    request_id: str | None
+    accessed_at: datetime
+
+
+class PiiAuditPage(BaseSchema):
+    items: list[PiiAuditEntry]
+    next_cursor: str | None
+
+
+class DisbursementCreate(BaseSchema):
+    application_id: uuid.UUID
+    month: Month
+    amount_fen: int = Field(gt=0, le=10_000_000)
+
+
+class DisbursementRead(BaseSchema):
+    id: uuid.UUID
+    application_id: uuid.UUID
+    recipient_user_id: uuid.UUID
+    kind: Kind
+    region_code: str
+    month: str
+    amount_fen: int
+    amount_yuan: str
+    posted_at: datetime
+    already_posted: bool = False
+
+
+class TotalsRead(BaseSchema):
+    region_code: str
+    from_month: str
+    to_month: str
+    kind: Kind | None
+    amount_fen: int
+    amount_yuan: str
+    person_times: int
+    recipients: int

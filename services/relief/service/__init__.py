@@ -1,0 +1,1 @@
+"""Use cases of the relief service; each owns its transaction and emits its events."""

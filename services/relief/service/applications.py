@@ -1,0 +1,272 @@
+"""Applying (一键报难), and reading applications: the applicant's, the reviewers' queues,
+the timeline, the public notice."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import orjson
+
+from services.relief.context import ReliefContext
+from services.relief.domain import Agency, Status, id_number_valid, is_minor
+from services.relief.identity_client import ResidentProfile
+from services.relief.schemas import (
+    ApplicationCreate,
+    ApplicationCreated,
+    ApplicationPage,
+    NoticePage,
+    NoticeRead,
+    Timeline,
+    TimelineStep,
+)
+from services.relief.service.common import (
+    ADDRESS,
+    ATTACHMENTS,
+    HOUSEHOLD,
+    ID_NUMBER,
+    NAME,
+    REASON,
+    acting_role,
+    agency_of,
+    decode_cursor,
+    encode_cursor,
+    load,
+    read_model,
+    require_view,
+)
+from services.relief.store import applications as store
+from shared.auth.principal import Principal, Role
+from shared.contracts.relief import ApplicationSubmitted
+from shared.db import idempotency
+from shared.db.uow import UnitOfWork
+from shared.errors import BadRequest, Conflict, Forbidden, RuleViolation
+from shared.pii import mask_name
+
+APPLY_ROLES = (Role.RESIDENT, Role.GRID_WORKER, Role.ADMIN)
+
+
+def _applicant_id(principal: Principal, body: ApplicationCreate) -> tuple[uuid.UUID, bool]:
+    """Whom the application is for, and whether staff apply on their behalf."""
+    principal.require_role(*APPLY_ROLES)
+    on_behalf = body.applicant_user_id not in (None, principal.subject)
+    if not on_behalf:
+        if Role.RESIDENT not in principal.roles:
+            raise BadRequest(
+                "staff name the resident they apply for in applicant_user_id",
+                code="applicant_required",
+            )
+        if not principal.verified:
+            raise Forbidden(
+                "real-name verification is required before applying for relief",
+                code="applicant_not_verified",
+            )
+        return principal.subject, False
+    if not principal.has_role(Role.GRID_WORKER, Role.ADMIN):
+        raise Forbidden("only grid staff apply on someone's behalf", code="role_required")
+    assert body.applicant_user_id is not None
+    return body.applicant_user_id, True
+
+
+def _household(
+    body: ApplicationCreate, profile: ResidentProfile
+) -> tuple[list[dict[str, Any]], str]:
+    if body.household is None:
+        members = [m.model_dump(mode="json") for m in profile.household]
+        return members, "registry"
+    for member in body.household:
+        if not id_number_valid(member.id_number):
+            raise RuleViolation(
+                "a household member's ID number fails its check digit",
+                code="household_id_number_invalid",
+            )
+    return [m.model_dump(mode="json") for m in body.household], "declared"
+
+
+async def apply(
+    *,
+    uow: UnitOfWork,
+    ctx: ReliefContext,
+    principal: Principal,
+    body: ApplicationCreate,
+    idempotency_key: str | None,
+) -> ApplicationCreated:
+    applicant_id, on_behalf = _applicant_id(principal, body)
+    # Outside any transaction: the registry call must not hold a connection or row locks.
+    profile = await ctx.identity.resident_profile(applicant_id)
+    if on_behalf:
+        principal.require_region(profile.region_code)
+    members, source = _household(body, profile)
+    now, pii = ctx.now(), ctx.pii
+    application_id = uuid.uuid4()
+    async with uow:
+        if idempotency_key:
+            replay = await idempotency.reserve(
+                uow, scope=f"apply:{principal.subject}", key=idempotency_key,
+                request=body.model_dump(mode="json"),
+            )
+            if replay is not None:
+                return ApplicationCreated.model_validate(replay[1])
+        values = {
+            "id": application_id,
+            "kind": body.kind.value,
+            "status": Status.SUBMITTED.value,
+            "applicant_user_id": applicant_id,
+            "submitted_by": principal.subject,
+            "on_behalf": on_behalf,
+            "region_code": profile.region_code,
+            "household_id": profile.household_id,
+            "applicant_is_minor": is_minor(profile.birth_date, ctx.today()),
+            "id_number_index": pii.blind_index(profile.id_number.upper(), context=ID_NUMBER),
+            "name_cipher": pii.encrypt(profile.name, context=NAME),
+            "id_number_cipher": pii.encrypt(profile.id_number, context=ID_NUMBER),
+            "address_cipher": pii.encrypt_optional(profile.address, context=ADDRESS),
+            "household_cipher": pii.encrypt(orjson.dumps(members).decode(), context=HOUSEHOLD),
+            "household_size": len(members) or 1,
+            "household_source": source,
+            "reason_cipher": pii.encrypt(body.reason, context=REASON),
+            "attachments_cipher": pii.encrypt(
+                orjson.dumps(body.attachments).decode(), context=ATTACHMENTS
+            ) if body.attachments else None,
+            "attachments_count": len(body.attachments or ()),
+            "open_objections": 0,
+            "payments": 0,
+            "submitted_at": now,
+            "updated_at": now,
+        }
+        if not await store.insert_if_none_open(uow.session, values):
+            raise Conflict(
+                f"this person already has an open {body.kind.value} application",
+                code="application_already_open",
+            )
+        await store.add_step(
+            uow.session, application_id=application_id, at=now, step="submitted",
+            status=Status.SUBMITTED.value, actor_id=principal.subject,
+            actor_role=acting_role(principal), actor_agency=None,
+            note="applied on the applicant's behalf" if on_behalf else None,
+        )
+        await uow.emit(
+            "relief.application_submitted",
+            ApplicationSubmitted(
+                application_id=application_id, applicant_user_id=applicant_id,
+                submitted_by=principal.subject, on_behalf=on_behalf, kind=body.kind.value,
+                region_code=profile.region_code, submitted_at=now,
+            ),
+        )
+        created = ApplicationCreated(id=application_id, status=Status.SUBMITTED)
+        if idempotency_key:
+            await idempotency.remember(
+                uow, scope=f"apply:{principal.subject}", key=idempotency_key, status=201,
+                body=created.model_dump(mode="json"),
+            )
+    return created
+
+
+# What each agency's queue holds by default.
+QUEUE_STATUSES: dict[Agency, tuple[str, ...]] = {
+    Agency.TOWN: (Status.SUBMITTED.value,),
+    Agency.PING_AN_OFFICE: (Status.IN_REVIEW.value,),
+    Agency.AGRICULTURE: (Status.IN_REVIEW.value,),
+    Agency.CIVIL_AFFAIRS: (Status.IN_REVIEW.value, Status.AWAITING_APPROVAL.value),
+}
+
+
+async def list_applications(
+    *,
+    uow: UnitOfWork,
+    ctx: ReliefContext,
+    principal: Principal,
+    status: Status | None,
+    cursor: str | None,
+    limit: int,
+) -> ApplicationPage:
+    """Residents: their own (and those staff filed for them). Reviewers: their agency's
+    queue in their regions (``status`` widens it to any status). Grid workers: their regions."""
+    after, now = decode_cursor(cursor), ctx.now()
+    async with uow:
+        if principal.has_role(Role.REVIEWER, Role.GRID_WORKER, Role.SUPERVISOR, Role.ADMIN):
+            regions = None if Role.ADMIN in principal.roles else principal.regions
+            agency = agency_of(principal)
+            awaiting: str | None = None
+            if status is not None:
+                statuses: tuple[str, ...] = (status.value,)
+            elif Role.REVIEWER in principal.roles:
+                if agency is None:
+                    raise Forbidden("a reviewer's token names an agency", code="agency_required")
+                statuses = QUEUE_STATUSES[agency]
+                # Joint reviewers see what still waits for their own opinion.
+                awaiting = agency.value if agency != Agency.TOWN else None
+            else:
+                statuses = tuple(s.value for s in Status)
+            rows = await store.list_queue(
+                uow.session, regions=regions, statuses=statuses, now=now, after=after,
+                limit=limit + 1, awaiting_agency=awaiting,
+            )
+        elif Role.RESIDENT in principal.roles:
+            rows = await store.list_for_applicant(
+                uow.session, principal.subject, after=after, limit=limit + 1
+            )
+        else:
+            raise Forbidden("your role does not allow this", code="role_required")
+        page = rows[:limit]
+        items = [read_model(ctx, r, await store.opinions_of(uow.session, r["id"]), now)
+                 for r in page]
+    next_cursor = (
+        encode_cursor(page[-1]["submitted_at"], page[-1]["id"]) if len(rows) > limit else None
+    )
+    return ApplicationPage(items=items, next_cursor=next_cursor)
+
+
+async def get_application(
+    *, uow: UnitOfWork, ctx: ReliefContext, principal: Principal, application_id: uuid.UUID
+) -> Any:
+    async with uow:
+        row, opinions = await load(uow, application_id)
+        require_view(principal, row)
+        return read_model(ctx, row, opinions, ctx.now())
+
+
+async def timeline(
+    *, uow: UnitOfWork, principal: Principal, application_id: uuid.UUID
+) -> Timeline:
+    async with uow:
+        row, _ = await load(uow, application_id)
+        require_view(principal, row)
+        steps = await store.steps_of(uow.session, application_id)
+    return Timeline(
+        application_id=application_id,
+        items=[
+            TimelineStep(
+                at=s["at"], step=s["step"], status=s["status"], actor_role=s["actor_role"],
+                actor_agency=s["actor_agency"], note=s["note"],
+            )
+            for s in steps
+        ],
+    )
+
+
+async def public_notices(
+    *, uow: UnitOfWork, ctx: ReliefContext, region_code: str, cursor: str | None, limit: int
+) -> NoticePage:
+    """The running public notice (公示) of a region: masked names; minors never appear
+    (their applications never enter ``in_notice``)."""
+    now = ctx.now()
+    async with uow:
+        rows = await store.list_queue(
+            uow.session, regions=[region_code], statuses=(Status.IN_NOTICE.value,), now=now,
+            after=decode_cursor(cursor), limit=limit + 1, awaiting_agency=None,
+        )
+    page = rows[:limit]
+    items = [
+        NoticeRead(
+            application_id=r["id"], kind=r["kind"], region_code=r["region_code"],
+            applicant_name=mask_name(ctx.pii.decrypt(r["name_cipher"], context=NAME)) or "",
+            household_size=r["household_size"], notice_ends_at=r["notice_ends_at"],
+        )
+        for r in page
+        if not r["applicant_is_minor"]  # belt and braces: the machine never notices minors
+    ]
+    next_cursor = (
+        encode_cursor(page[-1]["submitted_at"], page[-1]["id"]) if len(rows) > limit else None
+    )
+    return NoticePage(items=items, next_cursor=next_cursor)

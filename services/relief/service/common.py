@@ -1,0 +1,236 @@
+"""What every relief use case shares: the actor, loading the machine's facts, masking,
+the timeline step and its event."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.engine import RowMapping
+
+from services.relief.context import ReliefContext
+from services.relief.domain import (
+    Actor,
+    Agency,
+    Application,
+    Kind,
+    Outcome,
+    Refusal,
+    Status,
+    allowed_actions,
+)
+from services.relief.schemas import ApplicationRead, DecisionRead, OpinionRead
+from services.relief.store import applications as store
+from shared.auth.principal import Principal
+from shared.contracts.relief import ApplicationDecided, ApplicationProgressed
+from shared.db.uow import UnitOfWork
+from shared.errors import BadRequest, Conflict, Forbidden, NotFound, RuleViolation
+from shared.pii import mask_id_number, mask_name
+
+# PII field contexts (bound as associated data: a ciphertext only opens in its own column).
+NAME, ID_NUMBER, ADDRESS = "relief.name", "relief.id_number", "relief.address"
+HOUSEHOLD, REASON, ATTACHMENTS = "relief.household", "relief.reason", "relief.attachments"
+OPINION, OBJECTION, RESOLUTION = "relief.opinion", "relief.objection", "relief.resolution"
+DECISION_REASON = "relief.decision_reason"
+
+STAFF_VIEWERS = frozenset({"reviewer", "grid_worker", "supervisor", "admin"})
+
+
+def agency_of(principal: Principal) -> Agency | None:
+    """Reviewers carry their agency in the token's ``ext.agency`` claim."""
+    value = principal.extra.get("agency")
+    try:
+        return Agency(str(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def actor_of(principal: Principal) -> Actor:
+    return Actor(
+        subject=principal.subject,
+        roles=principal.roles,
+        regions=principal.regions,
+        agency=agency_of(principal),
+    )
+
+
+def acting_role(principal: Principal) -> str:
+    for role in ("admin", "reviewer", "grid_worker", "supervisor", "resident"):
+        if role in principal.roles:
+            return role
+    return next(iter(sorted(principal.roles)), "unknown")
+
+
+def refusal_to_error(refusal: Refusal) -> Exception:
+    if refusal.kind == "forbidden":
+        return Forbidden(refusal.detail, code=refusal.code)
+    if refusal.kind == "illegal":
+        return Conflict(refusal.detail, code=refusal.code)
+    return RuleViolation(refusal.detail, code=refusal.code)
+
+
+def mask_text(value: str) -> str:
+    """Free text (reasons, opinions) shown masked: its first character and its length."""
+    return f"{value[:1]}{'*' * min(len(value) - 1, 9)} ({len(value)} chars)" if value else ""
+
+
+def to_domain(row: RowMapping, opinions: list[RowMapping]) -> Application:
+    return Application(
+        status=Status(row["status"]),
+        kind=Kind(row["kind"]),
+        region_code=row["region_code"],
+        applicant_id=row["applicant_user_id"],
+        applicant_is_minor=row["applicant_is_minor"],
+        opinions={Agency(o["agency"]): o["approve"] for o in opinions},
+        notice_ends_at=row["notice_ends_at"],
+        approval_due_at=row["approval_due_at"],
+        open_objections=row["open_objections"],
+        payments=row["payments"],
+    )
+
+
+async def load(
+    uow: UnitOfWork, application_id: uuid.UUID, *, lock: bool = False
+) -> tuple[RowMapping, list[RowMapping]]:
+    row = await store.get(uow.session, application_id, lock=lock)
+    if row is None:
+        raise NotFound("no such application", code="application_not_found")
+    return row, await store.opinions_of(uow.session, application_id)
+
+
+def can_view(principal: Principal, row: RowMapping) -> bool:
+    if principal.subject in (row["applicant_user_id"], row["submitted_by"]):
+        return True
+    return principal.has_role(*STAFF_VIEWERS) and principal.covers_region(row["region_code"])
+
+
+def require_view(principal: Principal, row: RowMapping) -> None:
+    if not can_view(principal, row):
+        # Same answer as a missing one: an applicant's existence is not everyone's business.
+        raise NotFound("no such application", code="application_not_found")
+
+
+def read_model(
+    ctx: ReliefContext, row: RowMapping, opinions: list[RowMapping], now: datetime
+) -> ApplicationRead:
+    pii = ctx.pii
+    app = to_domain(row, opinions)
+    decision = None
+    if row["decided_outcome"]:
+        decision = DecisionRead(
+            outcome=row["decided_outcome"], stage=row["decided_stage"],
+            decided_at=row["decided_at"], notify_by=row["notify_by"],
+        )
+    return ApplicationRead(
+        id=row["id"],
+        kind=row["kind"],
+        status=app.effective_status(now),
+        applicant_user_id=row["applicant_user_id"],
+        submitted_by=row["submitted_by"],
+        on_behalf=row["on_behalf"],
+        region_code=row["region_code"],
+        applicant_name=mask_name(pii.decrypt(row["name_cipher"], context=NAME)) or "",
+        id_number=mask_id_number(pii.decrypt(row["id_number_cipher"], context=ID_NUMBER)) or "",
+        applicant_is_minor=row["applicant_is_minor"],
+        household_size=row["household_size"],
+        household_source=row["household_source"],
+        reason=mask_text(pii.decrypt(row["reason_cipher"], context=REASON)),
+        attachments_count=row["attachments_count"],
+        opinions=[
+            OpinionRead(
+                agency=o["agency"], approve=o["approve"],
+                opinion=mask_text(pii.decrypt(o["opinion_cipher"], context=OPINION)),
+                reviewed_at=o["reviewed_at"],
+            )
+            for o in opinions
+        ],
+        open_objections=row["open_objections"],
+        notice_ends_at=row["notice_ends_at"],
+        approval_due_at=row["approval_due_at"],
+        decision=decision,
+        payments=row["payments"],
+        submitted_at=row["submitted_at"],
+        allowed_actions=sorted(a.value for a in allowed_actions(app, now)),
+    )
+
+
+async def record_outcome(
+    uow: UnitOfWork,
+    *,
+    row: RowMapping,
+    outcome: Outcome,
+    principal: Principal,
+    now: datetime,
+    note: str | None = None,
+) -> None:
+    """Persist the machine's answer: the row, a timeline step and the event for the applicant
+    (a decision, or progress) — all in the caller's transaction."""
+    after = outcome.application
+    changes: dict[str, Any] = {
+        "status": after.status.value,
+        "notice_ends_at": after.notice_ends_at,
+        "approval_due_at": after.approval_due_at,
+        "open_objections": after.open_objections,
+        "payments": after.payments,
+    }
+    decision = outcome.decision
+    if decision is not None:
+        changes.update(
+            decided_outcome=decision.outcome, decided_stage=decision.stage.value,
+            decided_at=decision.decided_at, notify_by=decision.notify_by,
+        )
+    await store.save(uow.session, row["id"], **changes)
+    agency = agency_of(principal)
+    if decision is not None and decision.outcome == "rejected":
+        note = f"{decision.reasons_count} reason(s); applicant to be told by " \
+               f"{decision.notify_by.isoformat()}"
+    elif outcome.notice_started and after.notice_ends_at is not None:
+        note = f"public notice until {after.notice_ends_at.isoformat()}"
+    elif outcome.notice_skipped:
+        note = "applicant is a minor: never publicised"
+    await store.add_step(
+        uow.session, application_id=row["id"], at=now, step=outcome.step,
+        status=after.status.value, actor_id=principal.subject,
+        actor_role=acting_role(principal), actor_agency=agency.value if agency else None,
+        note=note,
+    )
+    common = {
+        "application_id": row["id"], "applicant_user_id": row["applicant_user_id"],
+        "kind": row["kind"], "region_code": row["region_code"],
+    }
+    if decision is not None:
+        await uow.emit(
+            "relief.application_decided",
+            ApplicationDecided(
+                **common, outcome=decision.outcome, stage=decision.stage.value,
+                reasons_count=decision.reasons_count, decided_at=decision.decided_at,
+                notify_by=decision.notify_by,
+            ),
+        )
+    elif outcome.step != "disbursed":  # payments have their own event
+        await uow.emit(
+            "relief.application_progressed",
+            ApplicationProgressed(
+                **common, step=outcome.step, status=after.status.value, at=now,
+                notice_ends_at=after.notice_ends_at,
+            ),
+        )
+
+
+# -- cursors ---------------------------------------------------------------------------------
+
+
+def encode_cursor(at: datetime, row_id: uuid.UUID) -> str:
+    return base64.urlsafe_b64encode(f"{at.isoformat()}|{row_id}".encode()).decode()
+
+
+def decode_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
+    if not cursor:
+        return None
+    try:
+        at, _, row_id = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
+        return datetime.fromisoformat(at), uuid.UUID(row_id)
+    except ValueError:
+        raise BadRequest("this cursor is not one we gave out", code="cursor_invalid") from None

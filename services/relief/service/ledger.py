@@ -1,0 +1,148 @@
+"""The disbursement ledger: monthly payments posted exactly once per recipient, kind and
+month — a retried posting (same Idempotency-Key or not) never pays twice — and totals per
+region and period in yuan and person-times."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.engine import RowMapping
+
+from services.relief.context import ReliefContext
+from services.relief.domain import Action, Command, Kind, Refusal, decide, month_start, yuan
+from services.relief.schemas import DisbursementCreate, DisbursementRead, TotalsRead
+from services.relief.service.common import (
+    actor_of,
+    load,
+    record_outcome,
+    refusal_to_error,
+    to_domain,
+)
+from services.relief.store import ledger
+from shared.auth.principal import Principal, Role
+from shared.contracts.relief import Disbursed
+from shared.db import idempotency
+from shared.db.uow import UnitOfWork
+from shared.errors import BadRequest, Conflict
+
+
+def _read(row: RowMapping, *, already_posted: bool = False) -> DisbursementRead:
+    return DisbursementRead(
+        id=row["id"], application_id=row["application_id"],
+        recipient_user_id=row["recipient_user_id"], kind=row["kind"],
+        region_code=row["region_code"], month=row["month"].strftime("%Y-%m"),
+        amount_fen=row["amount_fen"], amount_yuan=yuan(row["amount_fen"]),
+        posted_at=row["posted_at"], already_posted=already_posted,
+    )
+
+
+async def post(
+    *,
+    uow: UnitOfWork,
+    ctx: ReliefContext,
+    principal: Principal,
+    body: DisbursementCreate,
+    idempotency_key: str | None,
+) -> tuple[int, DisbursementRead]:
+    """201 with the new payment; 200 with the existing one when that month is already paid
+    with the same amount; 409 ``already_disbursed`` when it was paid with another amount."""
+    month = month_start(body.month)
+    now = ctx.now()
+    scope = f"disburse:{principal.subject}"
+    async with uow:
+        if idempotency_key:
+            replay = await idempotency.reserve(
+                uow, scope=scope, key=idempotency_key, request=body.model_dump(mode="json")
+            )
+            if replay is not None:
+                return replay[0], DisbursementRead.model_validate(replay[1])
+        row, opinions = await load(uow, body.application_id, lock=True)
+        command = Command(
+            Action.DISBURSE, actor_of(principal), month=month, amount_fen=body.amount_fen
+        )
+        existing = await ledger.find(
+            uow.session, recipient_user_id=row["applicant_user_id"], kind=row["kind"],
+            month=month,
+        )
+        if existing is not None:
+            status, answer = _existing(existing, body)
+        else:
+            try:
+                outcome = decide(to_domain(row, opinions), command, now=now,
+                                 calendar=ctx.calendar)
+            except Refusal as refusal:
+                raise refusal_to_error(refusal) from refusal
+            posted = await ledger.post_once(
+                uow.session,
+                {
+                    "id": uuid.uuid4(), "application_id": row["id"],
+                    "recipient_user_id": row["applicant_user_id"], "kind": row["kind"],
+                    "region_code": row["region_code"], "month": month,
+                    "amount_fen": body.amount_fen, "posted_by": principal.subject,
+                    "posted_at": now,
+                },
+            )
+            if posted is None:  # a concurrent posting of the same month won the race
+                raced = await ledger.find(
+                    uow.session, recipient_user_id=row["applicant_user_id"], kind=row["kind"],
+                    month=month,
+                )
+                assert raced is not None
+                status, answer = _existing(raced, body)
+            else:
+                await record_outcome(
+                    uow, row=row, outcome=outcome, principal=principal, now=now,
+                    note=f"paid {body.month}",
+                )
+                await uow.emit(
+                    "relief.disbursed",
+                    Disbursed(
+                        disbursement_id=posted["id"], application_id=row["id"],
+                        recipient_user_id=row["applicant_user_id"], kind=row["kind"],
+                        region_code=row["region_code"], month=month,
+                        amount_fen=body.amount_fen, posted_at=now,
+                    ),
+                )
+                status, answer = 201, _read(posted)
+        if idempotency_key:
+            await idempotency.remember(
+                uow, scope=scope, key=idempotency_key, status=status,
+                body=answer.model_dump(mode="json"),
+            )
+    return status, answer
+
+
+def _existing(row: RowMapping, body: DisbursementCreate) -> tuple[int, DisbursementRead]:
+    if row["amount_fen"] != body.amount_fen or row["application_id"] != body.application_id:
+        raise Conflict(
+            "this recipient's month is already paid with another amount",
+            code="already_disbursed",
+            extra={"disbursement_id": str(row["id"])},
+        )
+    return 200, _read(row, already_posted=True)
+
+
+async def totals(
+    *,
+    uow: UnitOfWork,
+    principal: Principal,
+    region_code: str,
+    from_month: str,
+    to_month: str,
+    kind: Kind | None,
+) -> TotalsRead:
+    principal.require_role(Role.REVIEWER, Role.SUPERVISOR, Role.ADMIN)
+    principal.require_region(region_code)
+    first, last = month_start(from_month), month_start(to_month)
+    if last < first:
+        raise BadRequest("the period ends before it starts", code="period_invalid")
+    async with uow:
+        found = await ledger.totals(
+            uow.session, region_code=region_code, first=first, last=last,
+            kind=kind.value if kind else None,
+        )
+    return TotalsRead(
+        region_code=region_code, from_month=from_month, to_month=to_month, kind=kind,
+        amount_fen=found.amount_fen, amount_yuan=yuan(found.amount_fen),
+        person_times=found.person_times, recipients=found.recipients,
+    )

@@ -1,0 +1,1 @@
+"""Tables and queries of the relief schema. Never commits: the unit of work does."""

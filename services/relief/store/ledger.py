@@ -1,0 +1,73 @@
+"""The disbursement ledger: one row per recipient, kind and month. Never commits."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.relief.store.applications import region_prefix
+from services.relief.store.tables import disbursements
+
+
+async def post_once(session: AsyncSession, values: dict[str, Any]) -> RowMapping | None:
+    """Insert the payment; None when that recipient's month (of that kind) is already paid."""
+    statement = (
+        insert(disbursements)
+        .values(**values)
+        .on_conflict_do_nothing(constraint="disbursements_once_per_recipient_kind_month")
+        .returning(disbursements)
+    )
+    return (await session.execute(statement)).mappings().first()
+
+
+async def find(
+    session: AsyncSession, *, recipient_user_id: uuid.UUID, kind: str, month: date
+) -> RowMapping | None:
+    query = select(disbursements).where(
+        disbursements.c.recipient_user_id == recipient_user_id,
+        disbursements.c.kind == kind,
+        disbursements.c.month == month,
+    )
+    return (await session.execute(query)).mappings().first()
+
+
+async def of_application(session: AsyncSession, application_id: uuid.UUID) -> list[RowMapping]:
+    query = (
+        select(disbursements)
+        .where(disbursements.c.application_id == application_id)
+        .order_by(disbursements.c.month)
+    )
+    return list((await session.execute(query)).mappings())
+
+
+@dataclass(frozen=True)
+class Totals:
+    amount_fen: int
+    person_times: int
+    recipients: int
+
+
+async def totals(
+    session: AsyncSession, *, region_code: str, first: date, last: date, kind: str | None
+) -> Totals:
+    """Sum of payments in ``region_code`` (and below) for months ``first``..``last``.
+    Each row is one person paid for one month: one person-time."""
+    query = select(
+        func.coalesce(func.sum(disbursements.c.amount_fen), 0),
+        func.count(),
+        func.count(func.distinct(disbursements.c.recipient_user_id)),
+    ).where(
+        disbursements.c.region_code.startswith(region_prefix(region_code)),
+        disbursements.c.month.between(first, last),
+    )
+    if kind is not None:
+        query = query.where(disbursements.c.kind == kind)
+    amount, count, recipients = (await session.execute(query)).one()
+    return Totals(amount_fen=int(amount), person_times=int(count), recipients=int(recipients))

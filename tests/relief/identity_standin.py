@@ -1,0 +1,121 @@
+"""A stand-in for identity's internal profile endpoint, served by uvicorn on 127.0.0.1 (random
+port), answering exactly the contract relief relies on::
+
+    GET /internal/identity/residents/{user_id}/profile   (X-Internal-Key, X-Caller-Service)
+    → 200 {user_id, verified, name, id_number, birth_date, gender, region_code, household_id,
+           address, household: [{name, id_number, birth_date, relation}]}
+    → 404 {code: "resident_not_found"}
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+
+
+def id_number(region6: str, birth: date, rng: random.Random) -> str:
+    body = f"{region6}{birth:%Y%m%d}{rng.randrange(1000):03d}"
+    return body + "10X98765432"[sum(int(d) * w for d, w in zip(body, WEIGHTS, strict=True)) % 11]
+
+
+@dataclass
+class IdentityStandIn:
+    internal_key: str
+    profiles: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict)
+    calls: list[tuple[uuid.UUID, str]] = field(default_factory=list)  # (user, caller)
+    base_url: str = ""
+    rng: random.Random = field(default_factory=lambda: random.Random(20261126))
+
+    def add_resident(
+        self,
+        *,
+        region_code: str,
+        birth_date: date = date(1968, 3, 9),
+        verified: bool = True,
+        name: str = "林秀英",
+        household: list[dict[str, Any]] | None = None,
+    ) -> uuid.UUID:
+        user_id = uuid.uuid4()
+        number = id_number(region_code[:6], birth_date, self.rng)
+        self.profiles[user_id] = {
+            "user_id": str(user_id),
+            "verified": verified,
+            "name": name,
+            "id_number": number,
+            "birth_date": birth_date.isoformat(),
+            "gender": "female",
+            "region_code": region_code,
+            "household_id": f"H{uuid.uuid4().hex[:10]}",
+            "address": "漳浦县绥安镇南门村12号",
+            "household": household if household is not None else [
+                {"name": name, "id_number": number, "birth_date": birth_date.isoformat(),
+                 "relation": "self"},
+                {"name": "林小明", "id_number": id_number(region_code[:6], date(2012, 6, 1),
+                                                        self.rng),
+                 "birth_date": "2012-06-01", "relation": "son"},
+            ],
+        }
+        return user_id
+
+    def app(self) -> FastAPI:
+        app = FastAPI()
+
+        @app.get("/internal/identity/residents/{user_id}/profile")
+        async def profile(user_id: uuid.UUID, request: Request) -> JSONResponse:
+            if request.headers.get("X-Internal-Key") != self.internal_key:
+                return JSONResponse({"code": "internal_key_invalid"}, status_code=401)
+            self.calls.append((user_id, request.headers.get("X-Caller-Service", "")))
+            found = self.profiles.get(user_id)
+            if found is None:
+                return JSONResponse({"code": "resident_not_found"}, status_code=404)
+            return JSONResponse(found)
+
+        return app
+
+
+@asynccontextmanager
+async def serving(app: FastAPI) -> AsyncIterator[str]:
+    """Run ``app`` under uvicorn on a free port of 127.0.0.1; yield its base URL."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False,
+                       timeout_graceful_shutdown=1)
+    )
+    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        async with asyncio.timeout(10):
+            while not server.started:
+                if task.done():
+                    task.result()
+                    raise RuntimeError("uvicorn stopped before it started")
+                await asyncio.sleep(0.01)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
+
+
+def closed_port_url() -> str:
+    """A base URL nothing listens on: connecting is refused (identity is down)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"
