@@ -7,6 +7,7 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from pydantic import BaseModel
 
 from services.routing import service
 from services.routing.schemas import (
@@ -20,22 +21,33 @@ from services.routing.schemas import (
     ExtensionIn,
     OverrideUpdate,
     PolicyList,
+    PolicyRead,
     PolicyUpdate,
     ReasonIn,
     RegionList,
+    RegionRead,
     RuleAuditList,
+    RuleAuditRead,
     RuleList,
+    RuleRead,
     RuleUpdate,
     SubtaskIds,
     SupervisionList,
+    SupervisionRead,
     TransferIn,
     UnitList,
+    UnitRead,
 )
 from shared.auth import CurrentPrincipal
 from shared.web.deps import Runtime, Uow
 
 router = APIRouter(prefix="/api/v1/routing", tags=["routing"])
 Limit = Annotated[int, Query(ge=1, le=200)]
+
+
+def _items(model: type[BaseModel], rows: list[Any]) -> list[dict[str, Any]]:
+    """Rows as dicts holding just the fields of ``model`` (reads never leak extra columns)."""
+    return [{k: row[k] for k in model.model_fields if k in row} for row in rows]
 
 
 def _ctx(runtime: Runtime) -> dict[str, Any]:
@@ -48,19 +60,19 @@ def _ctx(runtime: Runtime) -> dict[str, Any]:
 async def regions(uow: Uow, parent: str | None = None) -> RegionList:
     """Children of a region (no parent: the city). Public."""
     rows = await service.child_regions(uow, parent)
-    return RegionList.model_validate({"items": [dict(r) for r in rows]})
+    return RegionList.model_validate({"items": _items(RegionRead, rows)})
 
 
 @router.get("/units", response_model=UnitList)
 async def units(uow: Uow, principal: CurrentPrincipal, region: str | None = None) -> UnitList:
     """Units (communities, town centres, county departments), optionally under a region."""
     rows = await service.units(uow, principal=principal, region=region)
-    return UnitList.model_validate({"items": [dict(r) for r in rows]})
+    return UnitList.model_validate({"items": _items(UnitRead, rows)})
 
 
 @router.get("/rules", response_model=RuleList)
 async def rules(uow: Uow, principal: CurrentPrincipal) -> RuleList:
-    return RuleList.model_validate({"items": [dict(r) for r in await service.rules(uow)]})
+    return RuleList.model_validate({"items": _items(RuleRead, await service.rules(uow))})
 
 
 @router.put("/rules/{category_code}/{level}", status_code=204)
@@ -75,12 +87,12 @@ async def put_rule(category_code: str, level: str, body: RuleUpdate, uow: Uow, r
 @router.get("/rules/audit", response_model=RuleAuditList)
 async def rule_audit(uow: Uow, principal: CurrentPrincipal, limit: Limit = 50) -> RuleAuditList:
     rows = await service.rule_audit(uow, principal=principal, limit=limit)
-    return RuleAuditList.model_validate({"items": [dict(r) for r in rows]})
+    return RuleAuditList.model_validate({"items": _items(RuleAuditRead, rows)})
 
 
 @router.get("/sla-policies", response_model=PolicyList)
 async def policies(uow: Uow, principal: CurrentPrincipal) -> PolicyList:
-    return PolicyList.model_validate({"items": [dict(r) for r in await service.policies(uow)]})
+    return PolicyList.model_validate({"items": _items(PolicyRead, await service.policies(uow))})
 
 
 @router.put("/sla-policies/{category_code}/{urgency}", status_code=204)
@@ -105,8 +117,7 @@ def _assignments(rows: list[Any], runtime: Runtime) -> AssignmentList:
     for row in rows:
         due = row["accept_by"] if row["status"] == "dispatched" else row["resolve_by"]
         items.append(AssignmentRead.model_validate(
-            {**{k: row[k] for k in AssignmentRead.model_fields if k in row},
-             "overdue": due is not None and due < now}))
+            {**_items(AssignmentRead, [row])[0], "overdue": due is not None and due < now}))
     return AssignmentList(items=items)
 
 
@@ -131,7 +142,7 @@ async def work_queue(unit_id: uuid.UUID, uow: Uow, runtime: Runtime,
 async def supervisions(uow: Uow, principal: CurrentPrincipal,
                        limit: Limit = 50) -> SupervisionList:
     rows = await service.supervisions(uow, principal=principal, limit=limit)
-    return SupervisionList.model_validate({"items": [dict(r) for r in rows]})
+    return SupervisionList.model_validate({"items": _items(SupervisionRead, rows)})
 
 
 @router.post("/assignments/{event_id}/dispatch", status_code=202)

@@ -3,8 +3,23 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
-from tests.events.flows import COMMUNITY, COMMUNITY_UNIT, Loop
+from shared.testing.plugin import wait_until
+from tests.events.flows import (
+    COMMUNITY,
+    COMMUNITY_UNIT,
+    COUNTY,
+    COUNTY_JUSTICE,
+    COUNTY_MARKET,
+    COUNTY_POLICE,
+    OTHER_COMMUNITY_UNIT,
+    TOWN,
+    TOWN_UNIT,
+    Loop,
+    MovableClock,
+    bearer,
+)
 
 
 async def test_a_report_is_assigned_handled_verified_and_closed_with_a_full_timeline(
@@ -26,3 +41,119 @@ async def test_a_report_is_assigned_handled_verified_and_closed_with_a_full_time
         "report", "dispatch", "accept", "start", "submit_result", "verify", "close"]
     assert all(s["actor_id"] is None for s in steps)  # residents never see staff identities
     assert steps[1]["actor_unit"] == "东门社区居委会"
+
+
+async def test_a_tenancy_dispute_is_escalated_to_the_county_and_co_handled(loop: Loop) -> None:
+    """The article's landlord–agency–tenant case: community → town → county market
+    regulator (lead) with police and judicial office assisting."""
+    people = loop.people
+    created = await loop.report()
+    event_id = created["id"]
+    await loop.wait_assigned(event_id, COMMUNITY_UNIT)
+    community = people.unit_staff(COMMUNITY_UNIT, COMMUNITY)
+    await loop.act(event_id, "accept", community)
+    await loop.route(f"assignments/{event_id}/escalate", community,
+                     {"reason": "涉及中介机构，社区无法调处"})
+    await loop.wait_assigned(event_id, TOWN_UNIT)
+
+    town = people.unit_staff(TOWN_UNIT, TOWN)
+    await loop.act(event_id, "accept", town)
+    await loop.route(f"assignments/{event_id}/escalate", town, {"reason": "需县级部门联合处置"})
+    case = await loop.wait_assigned(event_id, COUNTY_MARKET)
+    assert case["assignee"]["level"] == "county"
+
+    market = people.unit_staff(COUNTY_MARKET, COUNTY)
+    await loop.act(event_id, "accept", market)
+    answer = await loop.route(
+        f"assignments/{event_id}/co-handling", market,
+        {"unit_ids": [str(COUNTY_POLICE), str(COUNTY_JUSTICE)], "task": "协助调查中介"},
+        expect=201)
+    await loop.wait_for(event_id, lambda c: c["open_subtasks"] == 2, token=market)
+    # The lead cannot submit the joint result while the assisting units have not answered.
+    refused = await loop.events.post(f"/api/v1/events/{event_id}/result",
+                                     json={"result": "联合处置完毕"}, headers=bearer(market))
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "co_handling_pending"
+    # A department cannot answer another's sub-task.
+    police_id, justice_id = answer["subtask_ids"]
+    await loop.route(f"subtasks/{police_id}/answer", people.unit_staff(COUNTY_JUSTICE, COUNTY),
+                     {"answer": "冒名"}, expect=403)
+    await loop.route(f"subtasks/{police_id}/answer", people.unit_staff(COUNTY_POLICE, COUNTY),
+                     {"answer": "已约谈中介负责人"}, expect=204)
+    await loop.route(f"subtasks/{justice_id}/answer", people.unit_staff(COUNTY_JUSTICE, COUNTY),
+                     {"answer": "已出具调解书"}, expect=204)
+    await loop.wait_for(event_id, lambda c: c["open_subtasks"] == 0, token=market)
+    # Assisting units see the case they helped on.
+    await loop.case(event_id, people.unit_staff(COUNTY_POLICE, COUNTY))
+
+    await loop.act(event_id, "result", market, {"result": "三方达成协议，押金退还"})
+    closed = await loop.act(event_id, "verify", people.grid_worker(), {"passed": True})
+    assert closed["status"] == "closed"
+    actions = [s["action"] for s in await loop.timeline(event_id)]
+    assert actions.count("escalate") == 2
+    assert actions.count("subtask_answered") == 2
+    assert "co_handle" in actions
+    assert actions[-1] == "close"
+
+
+async def test_a_returned_case_is_arbitrated_and_re_dispatched(loop: Loop) -> None:
+    people = loop.people
+    created = await loop.report()
+    event_id = created["id"]
+    await loop.wait_assigned(event_id, COMMUNITY_UNIT)
+    community = people.unit_staff(COMMUNITY_UNIT, COMMUNITY)
+    returned = await loop.act(event_id, "return", community, {"reason": "不属于本社区辖区"})
+    assert returned["status"] == "returned"
+
+    dispatcher = people.dispatcher()
+
+    async def queued() -> bool:
+        response = await loop.routing.get("/api/v1/routing/queue", headers=bearer(dispatcher))
+        return any(i["event_id"] == event_id and i["queue_reason"] == "returned"
+                   for i in response.json()["items"])
+
+    await wait_until(queued, within=5)
+    await loop.route(f"assignments/{event_id}/dispatch", dispatcher,
+                     {"unit_id": str(OTHER_COMMUNITY_UNIT), "note": "改派西门社区"})
+    await loop.wait_assigned(event_id, OTHER_COMMUNITY_UNIT)
+    # The unit that returned it has no hold on it any more.
+    await loop.act(event_id, "accept", community, expect=403)
+    closed = await loop.handle_to_close(event_id, OTHER_COMMUNITY_UNIT, "350626106002")
+    assert closed["status"] == "closed"
+    actions = [s["action"] for s in await loop.timeline(event_id)]
+    assert actions[:5] == ["report", "dispatch", "return", "queue", "redispatch"]
+
+
+async def test_an_overdue_case_is_supervised_and_escalated_automatically(
+    loop: Loop, clock: MovableClock
+) -> None:
+    people = loop.people
+    created = await loop.report()
+    event_id = created["id"]
+    case = await loop.wait_assigned(event_id, COMMUNITY_UNIT)
+    # Normal urgency: accept within 7 working hours (Wednesday 09:00 → Thursday 09:00).
+    assert case["accept_by"].startswith("2026-11-26T01:00")
+
+    clock.advance(timedelta(hours=6))  # 15:00: 4 of 7 working hours used, a reminder only
+    await wait_until(lambda: _has_step(loop, event_id, "remind"), within=5)
+    assert (await loop.case(event_id))["assignee"]["unit_id"] == str(COMMUNITY_UNIT)
+
+    clock.advance(timedelta(days=1))  # Thursday afternoon: the accept deadline has passed
+    case = await loop.wait_assigned(event_id, TOWN_UNIT, within=5)
+    assert case["resolve_by"] > case["accept_by"]
+    steps = await loop.timeline(event_id)
+    actions = [s["action"] for s in steps]
+    assert "supervise" in actions
+    escalation = next(s for s in steps if s["action"] == "escalate")
+    assert "automatic" in escalation["note"]
+
+    supervisor = people.supervisor()
+    response = await loop.routing.get("/api/v1/routing/supervisions", headers=bearer(supervisor))
+    mine = [s for s in response.json()["items"] if s["event_id"] == event_id]
+    assert len(mine) == 1
+    assert mine[0]["auto_escalated"] is True
+    assert mine[0]["supervisor_region_code"] == TOWN
+
+
+async def _has_step(loop: Loop, event_id: str, action: str) -> bool:
+    return any(s["action"] == action for s in await loop.timeline(event_id))

@@ -82,8 +82,8 @@ async def start_co_handling(uow: UnitOfWork, *, principal: Principal, event_id: 
     async with uow:
         assignment = await load_assignment(uow, event_id)
         await require_member(principal, assignment["unit_id"])
-        if assignment["status"] not in ("accepted", "in_progress"):
-            raise illegal("accept the case before asking others to assist", "not_accepted")
+        if assignment["status"] not in HANDLING:
+            raise illegal(f"cannot co-handle a case that is {assignment['status']}")
         if assignment["unit_id"] in unit_ids or len(set(unit_ids)) != len(unit_ids):
             raise invalid("assisting units are other units, each once", "assisting_units_invalid")
         working = await calendar(uow, cal)
