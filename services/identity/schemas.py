@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -244,8 +243,8 @@ class RegionStats(BaseSchema):
     census_population: int
     entered: int
     verified: int
-    entry_rate: Decimal | None  # percent, two decimals
-    verification_rate: Decimal | None
+    entry_rate: float | None  # percent, truncated to two decimals: 92.73
+    verification_rate: float | None
 
 
 class RegionStatsTree(RegionStats):

@@ -5,19 +5,26 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from services.identity.api.deps import Admin, Context
 from services.identity.schemas import (
+    PartnerAppCreate,
+    PartnerAppCreated,
+    PartnerAppPage,
+    PartnerAppRead,
+    PartnerSecretRotate,
+    PartnerSecretRotated,
     PiiAccessCreate,
     PiiAccessRead,
     PiiAuditPage,
+    RegionPopulationSet,
     StaffCreate,
     StaffPage,
     StaffScopeUpdate,
     UserRead,
 )
-from services.identity.service import staff
+from services.identity.service import partners, staff, stats
 from shared.errors import BadRequest
 from shared.web.deps import Uow
 
@@ -73,3 +80,42 @@ async def pii_audit_log(
     if cursor is not None and not cursor.isdigit():
         raise BadRequest("malformed cursor", code="cursor_invalid")
     return await staff.audit_log(uow=uow, cursor=int(cursor) if cursor else None, limit=limit)
+
+
+@router.post("/partners", response_model=PartnerAppCreated, status_code=201)
+async def create_partner(
+    body: PartnerAppCreate, admin: Admin, uow: Uow, ctx: Context
+) -> PartnerAppCreated:
+    """Register a partner app. The answer carries its secret: it is never shown again."""
+    return await partners.create_app(uow=uow, ctx=ctx, actor=admin, cmd=body)
+
+
+@router.get("/partners", response_model=PartnerAppPage)
+async def list_partners(
+    admin: Admin, uow: Uow, limit: Limit = 50, cursor: str | None = None
+) -> PartnerAppPage:
+    return await partners.list_apps(uow=uow, cursor=cursor, limit=limit)
+
+
+@router.post("/partners/{app_id}/rotate-secret", response_model=PartnerSecretRotated)
+async def rotate_partner_secret(
+    app_id: uuid.UUID, body: PartnerSecretRotate, admin: Admin, uow: Uow, ctx: Context
+) -> PartnerSecretRotated:
+    """New secret (shown once); the previous one keeps working for the overlap window."""
+    return await partners.rotate_secret(uow=uow, ctx=ctx, actor=admin, app_id=app_id,
+                                        overlap_seconds=body.overlap_seconds)
+
+
+@router.post("/partners/{app_id}/disable", response_model=PartnerAppRead)
+async def disable_partner(app_id: uuid.UUID, admin: Admin, uow: Uow) -> PartnerAppRead:
+    return await partners.disable_app(uow=uow, actor=admin, app_id=app_id)
+
+
+@router.put("/stats/regions/{code}/population", status_code=204)
+async def set_census_population(
+    code: str, body: RegionPopulationSet, admin: Admin, uow: Uow
+) -> Response:
+    """Configure a region's census population (the denominator of both rates)."""
+    await stats.set_census_population(uow=uow, actor=admin, code=code,
+                                      census=body.census_population)
+    return Response(status_code=204)

@@ -7,9 +7,11 @@ from datetime import UTC, datetime
 from fastapi import APIRouter
 
 from services.identity.api.deps import Context
-from services.identity.schemas import WeChatAccessTokenRead
+from services.identity.schemas import PartnerCredentialsInternal, WeChatAccessTokenRead
+from services.identity.service import partners
 from shared.auth.internal import InternalCaller
 from shared.logs import get_logger
+from shared.web.deps import Uow
 
 log = get_logger(__name__)
 router = APIRouter(prefix="/internal/identity", tags=["internal"], include_in_schema=False)
@@ -23,3 +25,11 @@ async def wechat_access_token(caller: InternalCaller, ctx: Context) -> WeChatAcc
     return WeChatAccessTokenRead(
         access_token=token.value, expires_at=datetime.fromtimestamp(token.expires_at, UTC)
     )
+
+
+@router.get("/partners/{app_key}/credentials", response_model=PartnerCredentialsInternal)
+async def partner_credentials(
+    app_key: str, caller: InternalCaller, uow: Uow, ctx: Context
+) -> PartnerCredentialsInternal:
+    """The gateway's view of a partner app: status, scopes and every still-valid secret."""
+    return await partners.credentials(uow=uow, ctx=ctx, app_key=app_key)

@@ -9,11 +9,12 @@ from fastapi import APIRouter, Query, UploadFile
 from services.identity.api.deps import Context
 from services.identity.schemas import (
     ImportReport,
+    RegionStatsTree,
     RegistryPage,
     RegistryPersonCreate,
     RegistryPersonRead,
 )
-from services.identity.service import registry
+from services.identity.service import registry, stats
 from services.identity.spreadsheets import detect_format, read_rows
 from shared.auth import CurrentPrincipal
 from shared.errors import PayloadTooLarge
@@ -57,3 +58,10 @@ async def import_registry(
     fmt = detect_format(file.filename, file.content_type, data[:4])
     rows = read_rows(data, fmt, max_rows=ctx.settings.max_import_rows)
     return await registry.import_rows(make_uow=runtime.uow, ctx=ctx, actor=principal, rows=rows)
+
+
+@router.get("/stats/regions/{code}", response_model=RegionStatsTree)
+async def region_stats(code: str, principal: CurrentPrincipal, uow: Uow) -> RegionStatsTree:
+    """Census population, residents entered, verified accounts and both rates for a region
+    and each of its children (staff, within their scope)."""
+    return await stats.region_stats(uow=uow, actor=principal, code=code)

@@ -1,0 +1,128 @@
+"""Partner apps (芗里芗亲 and others) as API clients: create with a secret shown once,
+rotate with an overlap window, disable. The gateway checks their HMAC signatures, so it
+needs the secrets back: they are stored encrypted (not hashed) and served internally."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.engine import RowMapping
+
+from services.identity.context import IdentityContext
+from services.identity.schemas import (
+    PartnerAppCreate,
+    PartnerAppCreated,
+    PartnerAppPage,
+    PartnerAppRead,
+    PartnerCredentialsInternal,
+    PartnerSecretInternal,
+    PartnerSecretRotated,
+)
+from services.identity.store import partners as store
+from shared.auth.principal import Principal
+from shared.db.uow import UnitOfWork
+from shared.errors import Gone, NotFound, RuleViolation
+from shared.logs import get_logger
+from shared.regions import is_region_code
+
+log = get_logger(__name__)
+SECRET = "partner_secret"
+
+
+def _view(row: RowMapping) -> PartnerAppRead:
+    return PartnerAppRead(
+        id=row["id"], app_key=row["app_key"], name=row["name"], scopes=list(row["scopes"]),
+        allowed_regions=list(row["allowed_regions"]), disabled=row["disabled_at"] is not None,
+        created_at=row["created_at"],
+    )
+
+
+def _new_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+async def create_app(
+    *, uow: UnitOfWork, ctx: IdentityContext, actor: Principal, cmd: PartnerAppCreate
+) -> PartnerAppCreated:
+    if any(not is_region_code(code) for code in cmd.allowed_regions):
+        raise RuleViolation("allowed regions must be region codes", code="region_code_invalid")
+    app_id, app_key, secret = uuid.uuid4(), "pk_" + secrets.token_hex(12), _new_secret()
+    async with uow:
+        await store.insert_app(
+            uow.session, id=app_id, app_key=app_key, name=cmd.name,
+            scopes=sorted(set(cmd.scopes)), allowed_regions=sorted(set(cmd.allowed_regions)),
+            created_by=actor.subject,
+        )
+        await store.insert_secret(uow.session, app_id=app_id,
+                                  secret_cipher=ctx.pii.encrypt(secret, context=SECRET))
+        row = await store.get_app(uow.session, app_id)
+        assert row is not None
+    log.info("partner_app_created", app_key=app_key, by=str(actor.subject))
+    return PartnerAppCreated(**_view(row).model_dump(), secret=secret)
+
+
+async def rotate_secret(
+    *, uow: UnitOfWork, ctx: IdentityContext, actor: Principal, app_id: uuid.UUID,
+    overlap_seconds: int | None,
+) -> PartnerSecretRotated:
+    overlap = (ctx.settings.partner_secret_overlap_seconds if overlap_seconds is None
+               else overlap_seconds)
+    secret = _new_secret()
+    old_expires = datetime.now(UTC) + timedelta(seconds=overlap)
+    async with uow:
+        row = await store.get_app(uow.session, app_id, lock=True)
+        if row is None:
+            raise NotFound("no such partner app", code="partner_not_found")
+        if row["disabled_at"] is not None:
+            raise Gone("this partner app is disabled", code="partner_disabled")
+        # The old secret keeps working for the overlap, so the partner can deploy the new one.
+        await store.expire_current_secrets(uow.session, app_id, at=old_expires)
+        await store.insert_secret(uow.session, app_id=app_id,
+                                  secret_cipher=ctx.pii.encrypt(secret, context=SECRET))
+    log.info("partner_secret_rotated", app_key=row["app_key"], by=str(actor.subject),
+             overlap_seconds=overlap)
+    return PartnerSecretRotated(app_key=row["app_key"], secret=secret,
+                                previous_secret_expires_at=old_expires)
+
+
+async def disable_app(
+    *, uow: UnitOfWork, actor: Principal, app_id: uuid.UUID
+) -> PartnerAppRead:
+    async with uow:
+        row = await store.get_app(uow.session, app_id, lock=True)
+        if row is None:
+            raise NotFound("no such partner app", code="partner_not_found")
+        await store.disable_app(uow.session, app_id)
+        row = await store.get_app(uow.session, app_id)
+        assert row is not None
+    log.info("partner_app_disabled", app_key=row["app_key"], by=str(actor.subject))
+    return _view(row)
+
+
+async def list_apps(*, uow: UnitOfWork, cursor: str | None, limit: int) -> PartnerAppPage:
+    async with uow:
+        rows = await store.list_apps(uow.session, after=cursor, limit=limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return PartnerAppPage(items=[_view(r) for r in rows],
+                          next_cursor=rows[-1]["app_key"] if more else None)
+
+
+async def credentials(
+    *, uow: UnitOfWork, ctx: IdentityContext, app_key: str
+) -> PartnerCredentialsInternal:
+    """For the gateway's signature check: every secret still valid, newest first."""
+    async with uow:
+        row = await store.find_by_key(uow.session, app_key)
+        if row is None:
+            raise NotFound("no such partner app", code="partner_not_found")
+        live = await store.live_secrets(uow.session, row["id"])
+    return PartnerCredentialsInternal(
+        app_id=row["id"], app_key=row["app_key"], disabled=row["disabled_at"] is not None,
+        scopes=list(row["scopes"]), allowed_regions=list(row["allowed_regions"]),
+        secrets=[PartnerSecretInternal(secret=ctx.pii.decrypt(s["secret_cipher"],
+                                                              context=SECRET),
+                                       expires_at=s["expires_at"]) for s in live],
+    )
