@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import uuid
 from datetime import UTC, datetime
@@ -25,6 +26,8 @@ from shared.errors import Conflict, Gone, NotFound, RuleViolation
 from shared.messaging.envelope import Envelope
 
 _CONFIRMED = "booking.booking_confirmed"
+# Tries at a stripe while the remaining units sit on stripes locked by bookings in flight.
+_CLAIM_ATTEMPTS = 50
 
 
 def _already_booked() -> Conflict:
@@ -129,18 +132,17 @@ async def book(
             envelope_json=orjson.dumps(envelope.model_dump(mode="json")).decode(),
         )
         try:
-            stripe = await claims.claim_unit(
-                uow.session,
-                claim,
-                start=random.randrange(stripes_per_slot),
-                wait_for_locks=False,
-            )
-            if stripe is None and await claims.any_units_left(uow.session, context.slot_id):
-                # Units remain but every stripe holding them was locked: wait our turn on one.
+            stripe = None
+            for attempt in range(_CLAIM_ATTEMPTS):
                 stripe = await claims.claim_unit(
-                    uow.session, claim, start=random.randrange(stripes_per_slot),
-                    wait_for_locks=True,
+                    uow.session, claim, start=random.randrange(stripes_per_slot)
                 )
+                if stripe is not None or not await claims.any_units_left(
+                    uow.session, context.slot_id
+                ):
+                    break
+                # Units remain but every stripe holding them is mid-booking: let them commit.
+                await asyncio.sleep(0.001 * (attempt + 1))
         except IntegrityError as exc:
             if isinstance(exc.orig, UniqueViolationError) or "bookings_one_live_per_holder" in str(
                 exc.orig

@@ -73,8 +73,9 @@ _CLAIM_TEMPLATE = """
     )
     SELECT stripe_id FROM booked
 """
-_CLAIM_SKIPPING_LOCKED = text(_CLAIM_TEMPLATE.format(lock="FOR UPDATE SKIP LOCKED"))
-_CLAIM_WAITING = text(_CLAIM_TEMPLATE.format(lock="FOR UPDATE"))
+# Never a waiting FOR UPDATE here: a row locked and then found full stays locked until the
+# transaction ends, so two claimers waiting on each other's stripes would deadlock.
+_CLAIM = text(_CLAIM_TEMPLATE.format(lock="FOR UPDATE SKIP LOCKED"))
 _ANY_LEFT = text("SELECT EXISTS (SELECT 1 FROM quota_stripes WHERE slot_id = :slot_id "
                  "AND taken < capacity)")
 
@@ -132,11 +133,9 @@ class Claim:
     envelope_json: str
 
 
-async def claim_unit(
-    session: AsyncSession, claim: Claim, *, start: int, wait_for_locks: bool
-) -> int | None:
+async def claim_unit(session: AsyncSession, claim: Claim, *, start: int) -> int | None:
     """Book one unit; the stripe id it came from, or None when no stripe gave one (all were
-    empty, or — when not waiting — all with units left were locked by other bookings)."""
+    empty, or all with units left were locked by other bookings at that instant)."""
     params: dict[str, Any] = {
         "slot_id": claim.slot_id,
         "start": start,
@@ -151,8 +150,7 @@ async def claim_unit(
         "routing_key": claim.routing_key,
         "envelope": claim.envelope_json,
     }
-    statement = _CLAIM_WAITING if wait_for_locks else _CLAIM_SKIPPING_LOCKED
-    return (await session.execute(statement, params)).scalar_one_or_none()
+    return (await session.execute(_CLAIM, params)).scalar_one_or_none()
 
 
 async def any_units_left(session: AsyncSession, slot_id: uuid.UUID) -> bool:
