@@ -2,6 +2,211 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import csv
+import io
+import uuid
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
+
+from services.feedback import scoring
+from services.feedback.schemas import (
+    NotificationPage,
+    NotificationRead,
+    PeriodRead,
+    RatingCreate,
+    RatingRead,
+    RegionScorecardAnswer,
+    RegionScorecardRead,
+    UnitScorecardPage,
+    UnitScorecardRead,
+)
+from services.feedback.service import notifications, ratings, scorecards
+from services.feedback.settings import Settings
+from shared.auth import CurrentPrincipal, Principal, require_roles
+from shared.auth.principal import Role
+from shared.errors import BadRequest
+from shared.regions import is_region_code
+from shared.web.deps import IdempotencyKey, Runtime, Uow
 
 router = APIRouter(prefix="/api/v1/feedback", tags=["feedback"])
+Resident = Annotated[Principal, Depends(require_roles(Role.RESIDENT))]
+Staff = Annotated[Principal, Depends(require_roles(*scorecards.SCORECARD_ROLES))]
+
+
+# -- ratings -----------------------------------------------------------------------------------
+
+
+@router.post("/ratings", status_code=201, response_model=RatingRead)
+async def rate_event(
+    body: RatingCreate, principal: Resident, uow: Uow, idempotency_key: IdempotencyKey = None
+) -> RatingRead:
+    """The reporter rates the latest closure of their case, once. Dissatisfied sends the
+    case back to the unit that handled it (rework)."""
+    recorded = await ratings.rate(
+        uow=uow, rater_id=principal.subject, event_id=body.event_id, rating=body.rating,
+        comment=body.comment, idempotency_key=idempotency_key,
+    )
+    return RatingRead(
+        event_id=recorded.event_id, rating=recorded.rating,  # type: ignore[arg-type]
+        default_applied=recorded.default_applied, rated_at=recorded.rated_at,
+        closure_seq=recorded.closure_seq, rework_requested=recorded.rework_requested,
+    )
+
+
+# -- in-app inbox ----------------------------------------------------------------------------
+
+
+def _notification(row: Any) -> NotificationRead:
+    return NotificationRead(
+        id=row.id, kind=row.kind, title=row.title, body=row.body, event_id=row.event_id,
+        created_at=row.created_at, read_at=row.read_at, wechat_status=row.wechat_status,
+    )
+
+
+@router.get("/notifications", response_model=NotificationPage)
+async def list_notifications(
+    principal: CurrentPrincipal,
+    uow: Uow,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    unread: bool = False,
+) -> NotificationPage:
+    """The caller's own notifications, newest first."""
+    rows, next_cursor = await notifications.list_inbox(
+        uow=uow, user_id=principal.subject, limit=limit, cursor=cursor, unread_only=unread
+    )
+    return NotificationPage(items=[_notification(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.post("/notifications/{notification_id}/read", response_model=NotificationRead)
+async def mark_notification_read(
+    notification_id: uuid.UUID, principal: CurrentPrincipal, uow: Uow
+) -> NotificationRead:
+    row = await notifications.mark_read(
+        uow=uow, user_id=principal.subject, notification_id=notification_id
+    )
+    return _notification(row)
+
+
+# -- scorecards ------------------------------------------------------------------------------
+
+
+def _period(
+    period: str, day: date | None, start: date | None, end: date | None
+) -> tuple[datetime, datetime]:
+    try:
+        return scoring.period_bounds(period, day=day, start=start, end=end)  # type: ignore[arg-type]
+    except scoring.PeriodInvalid as exc:
+        raise BadRequest(str(exc), code="period_invalid") from None
+
+
+class PeriodQuery:
+    def __init__(
+        self,
+        period: Annotated[str, Query(pattern="^(day|week|month|range)$")] = "month",
+        date_: Annotated[date | None, Query(alias="date")] = None,
+        from_: Annotated[date | None, Query(alias="from")] = None,
+        to: Annotated[date | None, Query()] = None,
+    ) -> None:
+        if period != "range" and date_ is None:
+            date_ = datetime.now(scoring.SHANGHAI).date()
+        self.start, self.end = _period(period, date_, from_, to)
+        self.as_of = datetime.now(UTC)
+
+    def read(self) -> PeriodRead:
+        return PeriodRead(start=self.start, end=self.end, as_of=self.as_of)
+
+
+Period = Annotated[PeriodQuery, Depends()]
+RankBy = Annotated[str, Query(pattern="^(" + "|".join(scoring.RANKABLE) + ")$")]
+
+
+async def _unit_page(
+    principal: Principal, uow: Any, runtime: Any, when: PeriodQuery, rank_by: str,
+    min_sample: int | None,
+) -> UnitScorecardPage:
+    settings: Settings = runtime.settings
+    minimum = settings.ranking_min_sample if min_sample is None else min_sample
+    rows = await scorecards.unit_scorecards(
+        uow=uow, principal=principal, start=when.start, end=when.end, as_of=when.as_of,
+        rank_by=rank_by, min_sample=minimum,
+    )
+    return UnitScorecardPage(
+        period=when.read(), rank_by=rank_by, min_sample_size=minimum,
+        items=[UnitScorecardRead.model_validate(_public(r)) for r in rows],
+    )
+
+
+def _public(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k != "key"}
+
+
+@router.get("/scorecards/units", response_model=UnitScorecardPage)
+async def unit_scorecards(
+    principal: Staff, uow: Uow, runtime: Runtime, when: Period,
+    rank_by: RankBy = "closed_loop_rate",
+    min_sample: Annotated[int | None, Query(ge=1, le=100000)] = None,
+) -> UnitScorecardPage:
+    """Departments' scorecards within the caller's scope, ranked; units with fewer cases
+    than the minimum sample size are listed unranked."""
+    return await _unit_page(principal, uow, runtime, when, rank_by, min_sample)
+
+
+@router.get("/scorecards/units.csv", response_class=Response)
+async def unit_scorecards_csv(
+    principal: Staff, uow: Uow, runtime: Runtime, when: Period,
+    rank_by: RankBy = "closed_loop_rate",
+    min_sample: Annotated[int | None, Query(ge=1, le=100000)] = None,
+) -> Response:
+    page = await _unit_page(principal, uow, runtime, when, rank_by, min_sample)
+    return _csv([i.model_dump() for i in page.items], "unit-scorecards.csv")
+
+
+async def _region_answer(
+    principal: Principal, uow: Any, region_code: str, when: PeriodQuery
+) -> RegionScorecardAnswer:
+    if not is_region_code(region_code):
+        raise BadRequest("not a region code", code="region_invalid")
+    own, children = await scorecards.region_scorecard(
+        uow=uow, principal=principal, region_code=region_code, start=when.start,
+        end=when.end, as_of=when.as_of,
+    )
+    return RegionScorecardAnswer(
+        period=when.read(),
+        region=RegionScorecardRead.model_validate(_public(own)),
+        children=[RegionScorecardRead.model_validate(_public(c)) for c in children],
+    )
+
+
+@router.get("/scorecards/regions/{region_code}", response_model=RegionScorecardAnswer)
+async def region_scorecard(
+    region_code: str, principal: Staff, uow: Uow, when: Period
+) -> RegionScorecardAnswer:
+    """A region's scorecard (every case below it) and one per child region."""
+    return await _region_answer(principal, uow, region_code, when)
+
+
+@router.get("/scorecards/regions/{region_code}/export.csv", response_class=Response)
+async def region_scorecard_csv(
+    region_code: str, principal: Staff, uow: Uow, when: Period
+) -> Response:
+    answer = await _region_answer(principal, uow, region_code, when)
+    rows = [answer.region.model_dump()] + [c.model_dump() for c in answer.children]
+    return _csv(rows, f"region-{region_code}-scorecards.csv")
+
+
+def _csv(rows: list[dict[str, Any]], filename: str) -> Response:
+    buffer = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: "" if v is None else v for k, v in row.items()})
+    return Response(
+        content="\ufeff" + buffer.getvalue(),  # BOM: Excel opens UTF-8 names correctly
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

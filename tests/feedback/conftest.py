@@ -34,10 +34,15 @@ C1, C2, C3 = "350623100001", "350623100002", "350623101001"
 async def feedback_settings(
     migrator: Migrator, run_prefix: str, service_settings: Callable[..., ServiceSettings]
 ) -> Settings:
-    """Settings on a feedback schema of this test alone (scorecards count every row)."""
+    """Settings on a feedback schema of this test alone (scorecards count every row). The
+    fixture's cases lie in the past, so the app's own default-rating worker is held off
+    (tests that exercise it run a worker with their own clock and period)."""
     prefix = f"{run_prefix}{uuid.uuid4().hex[:6]}"
     await migrator.ensure("feedback", prefix=prefix)
-    return service_settings(Settings, schema_prefix=prefix, amqp_prefix=prefix)  # type: ignore[return-value]
+    return service_settings(  # type: ignore[return-value]
+        Settings, schema_prefix=prefix, amqp_prefix=prefix, default_rating_after_days=36500,
+        sender_poll_seconds=0.1,
+    )
 
 
 @dataclass

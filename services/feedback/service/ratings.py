@@ -13,6 +13,7 @@ from services.feedback.service import projection
 from services.feedback.store import cases
 from services.feedback.store.tables import case_summaries
 from shared.contracts.feedback import EventRated, ReworkRequested
+from shared.db.idempotency import remember, reserve
 from shared.db.uow import UnitOfWork
 from shared.errors import Conflict, Forbidden, NotFound
 from shared.logs import get_logger
@@ -30,6 +31,29 @@ class RatingRecorded:
     closure_closed_at: datetime
     closure_seq: int
     rework_requested: bool
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> RatingRecorded:
+        return cls(
+            event_id=uuid.UUID(body["event_id"]),
+            rating=body["rating"],
+            default_applied=body["default_applied"],
+            rated_at=datetime.fromisoformat(body["rated_at"]),
+            closure_closed_at=datetime.fromisoformat(body["closure_closed_at"]),
+            closure_seq=body["closure_seq"],
+            rework_requested=body["rework_requested"],
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "event_id": str(self.event_id),
+            "rating": self.rating,
+            "default_applied": self.default_applied,
+            "rated_at": self.rated_at.isoformat(),
+            "closure_closed_at": self.closure_closed_at.isoformat(),
+            "closure_seq": self.closure_seq,
+            "rework_requested": self.rework_requested,
+        }
 
 
 def summary_from_row(row: Any) -> CaseSummary | None:
@@ -133,10 +157,19 @@ async def rate(
     event_id: uuid.UUID,
     rating: str,
     comment: str | None,
+    idempotency_key: str | None = None,
     now: datetime | None = None,
 ) -> RatingRecorded:
+    """Record the reporter's rating of the case's latest closure. With an Idempotency-Key, a
+    retry answers what the first attempt answered instead of ``already_rated``."""
     now = now or datetime.now(UTC)
+    scope = f"feedback.rate:{rater_id}"
+    request = {"event_id": str(event_id), "rating": rating, "comment": comment}
     async with uow:
+        if idempotency_key is not None:
+            replay = await reserve(uow, scope=scope, key=idempotency_key, request=request)
+            if replay is not None:
+                return RatingRecorded.from_json(replay[1])
         await cases.lock_case(uow.session, event_id)
         summary = summary_from_row(await cases.get_summary_row(uow.session, event_id))
         try:
@@ -150,6 +183,9 @@ async def rate(
         )
         if recorded is None:
             raise Conflict("this closure is already rated", code="already_rated")
+        if idempotency_key is not None:
+            await remember(uow, scope=scope, key=idempotency_key, status=201,
+                           body=recorded.as_json())
     log.info("event_rated", event_id=str(event_id), rating=rating,
              rework=recorded.rework_requested)
     return recorded

@@ -1,0 +1,101 @@
+"""Request and answer shapes of the feedback API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+RatingValue = Literal["satisfied", "basically_satisfied", "dissatisfied"]
+
+
+class BaseSchema(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class RatingCreate(BaseSchema):
+    event_id: uuid.UUID
+    rating: RatingValue
+    comment: str | None = Field(None, max_length=500)
+
+
+class RatingRead(BaseSchema):
+    event_id: uuid.UUID
+    rating: RatingValue
+    default_applied: bool
+    rated_at: datetime
+    closure_seq: int
+    rework_requested: bool
+
+
+class NotificationRead(BaseSchema):
+    id: uuid.UUID
+    kind: str
+    title: str
+    body: str
+    event_id: uuid.UUID | None
+    created_at: datetime
+    read_at: datetime | None
+    wechat_status: str
+
+
+class NotificationPage(BaseSchema):
+    items: list[NotificationRead]
+    next_cursor: str | None
+
+
+class Figures(BaseSchema):
+    cases: int
+    response_due: int
+    responded_on_time: int
+    resolution_due: int
+    resolved_on_time: int
+    resolved: int
+    rated: int
+    satisfied: int
+    default_rated: int
+    default_satisfied: int
+    closed_once: int
+    closed_loop: int
+    rework_count: int
+    avg_handling_hours: float | None = Field(description="working hours, report to closure")
+    response_rate: float | None
+    on_time_resolution_rate: float | None
+    resolution_rate: float | None
+    satisfaction_rate: float | None = Field(description="reporters' own ratings only")
+    satisfaction_rate_with_defaults: float | None
+    closed_loop_rate: float | None
+
+
+class UnitScorecardRead(Figures):
+    unit_id: uuid.UUID
+    unit_name: str | None
+    unit_level: str | None
+    unit_region_code: str | None
+    rank: int | None = Field(description="None below the minimum sample size")
+
+
+class RegionScorecardRead(Figures):
+    region_code: str
+    level: str | None
+
+
+class PeriodRead(BaseSchema):
+    start: datetime
+    end: datetime
+    as_of: datetime
+
+
+class UnitScorecardPage(BaseSchema):
+    period: PeriodRead
+    rank_by: str
+    min_sample_size: int
+    items: list[UnitScorecardRead]
+
+
+class RegionScorecardAnswer(BaseSchema):
+    period: PeriodRead
+    region: RegionScorecardRead
+    children: list[RegionScorecardRead]

@@ -1,0 +1,122 @@
+"""Delivers pending notifications to WeChat, outside any consumer's transaction.
+
+One pass: claim a batch (a short transaction that leases the rows), send each with no
+transaction open, then settle each in its own short transaction. A sender that dies after
+claiming leaves the rows to be retried when the lease ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from services.feedback.settings import Settings
+from services.feedback.store import notifications as store
+from services.feedback.wechat import SendResult, WeChatSubscribeClient
+from shared.db.uow import UnitOfWork
+from shared.logs import get_logger
+
+log = get_logger(__name__)
+Clock = Callable[[], datetime]
+
+
+def template_id(settings: Settings, template: str) -> str:
+    return {
+        "case_progress": settings.template_case_progress,
+        "case_closed": settings.template_case_closed,
+    }[template]
+
+
+class NotificationSender:
+    """``client`` None means the WeChat sandbox: messages are recorded, not sent."""
+
+    def __init__(
+        self,
+        *,
+        new_uow: Callable[[], UnitOfWork],
+        settings: Settings,
+        client: WeChatSubscribeClient | None,
+        clock: Clock = lambda: datetime.now(UTC),
+    ) -> None:
+        self._new_uow, self._settings, self._client, self._clock = (
+            new_uow, settings, client, clock,
+        )
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self.sent_total = 0
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="feedback-notification-sender")
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self._task is not None:
+            await self._task
+
+    async def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                handled = await self.send_due()
+            except Exception as exc:  # keep going: claimed rows come back after their lease
+                log.warning("notification_pass_failed", error_type=type(exc).__name__,
+                            error=str(exc)[:300])
+                handled = 0
+            if handled < self._settings.sender_batch_size:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(),
+                                           timeout=self._settings.sender_poll_seconds)
+
+    async def send_due(self) -> int:
+        """One pass; how many notifications it took."""
+        settings = self._settings
+        uow = self._new_uow()
+        async with uow:
+            claimed = await store.claim_due(
+                uow.session, now=self._clock(), lease_seconds=settings.sender_lease_seconds,
+                limit=settings.sender_batch_size,
+            )
+        for row in claimed:
+            await self._deliver(row)
+        return len(claimed)
+
+    async def _deliver(self, row: Any) -> None:
+        settings = self._settings
+        template = template_id(settings, row.template)
+        if self._client is None:
+            uow = self._new_uow()
+            async with uow:
+                await store.record_sandbox_message(
+                    uow.session, notification_id=row.id, touser=f"sandbox:{row.user_id}",
+                    template_id=template, page=row.page, data=row.wechat_data,
+                )
+                await store.settle(uow.session, row.id, status="sandbox")
+            log.info("wechat_sandbox_recorded", notification_id=str(row.id), kind=row.kind)
+            return
+        result = await self._client.send(
+            user_id=row.user_id, template_id=template, page=row.page, data=row.wechat_data,
+            state=settings.mini_program_state,
+        )
+        await self._settle(row, result)
+
+    async def _settle(self, row: Any, result: SendResult) -> None:
+        settings = self._settings
+        status: str = result.outcome
+        next_at = None
+        if result.outcome == "retry":
+            if row.wechat_attempts >= settings.wechat_max_attempts:
+                status = "failed"
+            else:
+                status = "pending"
+                delay = settings.wechat_backoff_seconds * 2 ** (row.wechat_attempts - 1)
+                next_at = self._clock() + timedelta(seconds=delay)
+        uow = self._new_uow()
+        async with uow:
+            await store.settle(uow.session, row.id, status=status, error=result.detail or None,
+                               next_at=next_at)
+        if status == "sent":
+            self.sent_total += 1
+        log.info("wechat_delivery", notification_id=str(row.id), status=status,
+                 attempt=row.wechat_attempts, detail=result.detail[:100])
