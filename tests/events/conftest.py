@@ -9,12 +9,15 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from services.events.app import create_app as create_events
 from services.events.settings import Settings as EventsSettings
 from services.routing.app import create_app as create_routing
 from services.routing.settings import Settings as RoutingSettings
 from shared.calendar import SHANGHAI
+from shared.db.migrate import schema_name
 from shared.testing.plugin import Migrator, running
 from tests.events.flows import Loop, MovableClock, People
 
@@ -30,6 +33,7 @@ def clock() -> MovableClock:
 @pytest.fixture
 async def loop(
     migrator: Migrator,
+    database_url: str,
     run_prefix: str,
     service_settings: Callable[..., Any],
     amqp_url: str,
@@ -50,7 +54,17 @@ async def loop(
         service_settings(RoutingSettings, timer_scan_seconds=0.1, **wiring),
         verifier=token_verifier, clock=clock,
     )
+    engine = create_async_engine(database_url)
+
+    async def sql(service: str, statement: str) -> Any:
+        async with engine.connect() as conn:
+            await conn.execute(text(f'SET search_path TO "{schema_name(service, prefix)}"'))
+            return (await conn.execute(text(statement))).scalar_one()
+
     async with AsyncExitStack() as stack:
         events = await stack.enter_async_context(running(events_app))
         routing = await stack.enter_async_context(running(routing_app))
-        yield Loop(events=events, routing=routing, people=People(make_token))
+        loop = Loop(events=events, routing=routing, people=People(make_token), sql=sql)
+        loop.apps = {"events": events_app, "routing": routing_app}  # type: ignore[attr-defined]
+        yield loop
+    await engine.dispose()

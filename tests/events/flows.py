@@ -76,6 +76,9 @@ class Loop:
     events: httpx.AsyncClient
     routing: httpx.AsyncClient
     people: People
+    # Direct SQL into a service's schema, for tests that check "nothing changed" or audits;
+    # None where only the public API is reachable (through the gateway).
+    sql: Callable[[str, str], Any] | None = None
 
     async def report(self, token: str | None = None, *, expect: int = 201,
                      idempotency_key: str | None = None, **overrides: Any) -> dict[str, Any]:
@@ -117,12 +120,13 @@ class Loop:
             await asyncio.sleep(0.02)
 
     async def wait_assigned(self, event_id: str, unit: uuid.UUID, *, within: float = 5.0,
-                            status: str = "dispatched") -> dict[str, Any]:
+                            status: str = "dispatched", token: str | None = None
+                            ) -> dict[str, Any]:
         return await self.wait_for(
             event_id,
             lambda c: c["status"] == status and c["assignee"] is not None
             and c["assignee"]["unit_id"] == str(unit),
-            within=within,
+            within=within, token=token,
         )
 
     async def act(self, event_id: str, action: str, token: str, body: dict | None = None, *,

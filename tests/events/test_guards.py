@@ -1,0 +1,148 @@
+"""Authorisation and bad input: each refusal is a 4xx problem with a code, and nothing changes."""
+
+from __future__ import annotations
+
+import uuid
+
+from tests.events.flows import (
+    COMMUNITY,
+    COMMUNITY_UNIT,
+    COUNTY,
+    COUNTY_POLICE,
+    GRID,
+    OTHER_COMMUNITY_UNIT,
+    OTHER_GRID,
+    Loop,
+    bearer,
+)
+
+
+async def _cases(loop: Loop) -> int:
+    assert loop.sql is not None
+    return int(await loop.sql("events", "SELECT count(*) FROM cases"))
+
+
+async def _outbox(loop: Loop) -> int:
+    assert loop.sql is not None
+    return int(await loop.sql("events", "SELECT count(*) FROM outbox"))
+
+
+async def test_a_resident_cannot_read_another_residents_case(loop: Loop) -> None:
+    created = await loop.report()
+    stranger = loop.people.resident(subject=uuid.uuid4())
+    for path in ("", "/timeline"):
+        response = await loop.events.get(f"/api/v1/events/{created['id']}{path}",
+                                         headers=bearer(stranger))
+        assert response.status_code == 404
+        assert response.json()["code"] == "event_not_found"
+    listed = await loop.events.get("/api/v1/events", headers=bearer(stranger))
+    assert listed.json()["items"] == []
+    mine = await loop.events.get("/api/v1/events", headers=bearer(loop.people.resident()))
+    assert [c["id"] for c in mine.json()["items"]] == [created["id"]]
+
+
+async def test_a_department_cannot_act_on_a_case_outside_its_assignment(loop: Loop) -> None:
+    created = await loop.report()
+    event_id = created["id"]
+    await loop.wait_assigned(event_id, COMMUNITY_UNIT)
+    police = loop.people.unit_staff(COUNTY_POLICE, COUNTY)
+    refused = await loop.act(event_id, "accept", police, expect=403)
+    assert refused["code"] == "not_assigned"
+    refused = await loop.route(f"assignments/{event_id}/transfer", police,
+                               {"unit_id": str(OTHER_COMMUNITY_UNIT), "reason": "不是我们的"},
+                               expect=403)
+    assert refused["code"] == "not_assigned"
+    refused = await loop.route(f"assignments/{event_id}/escalate", police,
+                               {"reason": "越权上报"}, expect=403)
+    assert refused["code"] == "not_assigned"
+    # A department outside the assignment does not even see the case.
+    response = await loop.events.get(f"/api/v1/events/{event_id}", headers=bearer(police))
+    assert response.status_code == 404
+    case = await loop.case(event_id)
+    assert case["status"] == "dispatched"
+    assert case["assignee"]["unit_id"] == str(COMMUNITY_UNIT)
+
+
+async def test_a_grid_worker_stays_inside_their_grid(loop: Loop) -> None:
+    own = loop.people.grid_worker(GRID)
+    other = loop.people.grid_worker(OTHER_GRID)
+    created = await loop.report(own, on_behalf=True)
+    await loop.wait_assigned(created["id"], COMMUNITY_UNIT, token=own)
+    refused = await loop.report(other, expect=403)  # reports in GRID by default
+    assert refused["code"] == "out_of_scope"
+    response = await loop.events.get(f"/api/v1/events/{created['id']}", headers=bearer(other))
+    assert response.status_code == 404
+    # Verifying needs a result first, and the other grid's worker is out of scope either way.
+    refused = await loop.act(created["id"], "verify", other, {"passed": True}, expect=403)
+    assert refused["code"] == "out_of_scope"
+    listed = await loop.events.get("/api/v1/events", headers=bearer(other))
+    assert listed.json()["items"] == []
+    seen = await loop.events.get("/api/v1/events", headers=bearer(own))
+    assert created["id"] in [c["id"] for c in seen.json()["items"]]
+
+
+JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 60
+
+
+BAD_REPORTS = [
+    ({"category_code": "no_such_category"}, 422, "category_unknown"),
+    ({"fields": {}}, 422, "template_field_missing"),
+    ({"fields": {"party_role": "judge"}}, 422, "template_field_invalid"),
+    ({"fields": {"party_role": "tenant", "colour": "red"}}, 422, "template_field_unknown"),
+    ({"region_code": "350626106"}, 422, "region_invalid"),
+    ({"region_code": "350626106999"}, 422, "region_unknown"),
+    ({"region_code": "not-a-code"}, 422, "region_invalid"),
+    ({"attachments": [str(uuid.uuid4())]}, 400, "attachment_invalid"),
+    ({"category_code": "telecom_fraud", "fields": {"channel": "phone"}}, 403,
+     "verification_required"),
+]
+
+
+async def test_a_bad_report_is_refused_and_nothing_is_written(loop: Loop) -> None:
+    resident = loop.people.resident(verified=False)
+    for overrides, status, code in BAD_REPORTS:
+        before_cases, before_outbox = await _cases(loop), await _outbox(loop)
+        refused = await loop.report(resident, expect=status, **overrides)
+        assert (refused["status"], refused["code"]) == (status, code), overrides
+        assert await _cases(loop) == before_cases
+        assert await _outbox(loop) == before_outbox
+
+
+async def test_attachments_are_checked_by_their_bytes_and_size(loop: Loop) -> None:
+    token = bearer(loop.people.resident())
+
+    async def upload(data: bytes, declared: str) -> tuple[int, dict]:
+        response = await loop.events.post("/api/v1/events/attachments", headers=token,
+                                          files={"file": ("photo.jpg", data, declared)})
+        return response.status_code, response.json()
+
+    status, body = await upload(b"MZ\x90\x00 not really a photo", "image/jpeg")
+    assert (status, body["code"]) == (415, "attachment_type_not_allowed")
+    status, body = await upload(b"\xff\xd8\xff" + b"\x00" * (10 * 1024 * 1024), "image/jpeg")
+    assert (status, body["code"]) == (413, "attachment_too_large")
+    status, body = await upload(JPEG, "application/octet-stream")
+    assert status == 201
+    assert body["content_type"] == "image/jpeg"
+    created = await loop.report(attachments=[body["id"]])
+    case = await loop.case(created["id"])
+    assert case["attachments"] == [body["id"]]
+    # The same upload cannot be attached to a second case.
+    refused = await loop.report(attachments=[body["id"]], expect=400)
+    assert refused["code"] == "attachment_invalid"
+
+
+async def test_an_illegal_transition_is_refused_and_changes_nothing(loop: Loop) -> None:
+    created = await loop.report()
+    event_id = created["id"]
+    await loop.wait_assigned(event_id, COMMUNITY_UNIT)
+    steps_before = await loop.timeline(event_id)
+    refused = await loop.act(event_id, "verify", loop.people.grid_worker(), {"passed": True},
+                             expect=409)
+    assert refused["code"] == "illegal_transition"
+    staff = loop.people.unit_staff(COMMUNITY_UNIT, COMMUNITY)
+    refused = await loop.act(event_id, "result", staff, {"result": "未受理就反馈"}, expect=409)
+    assert refused["code"] == "illegal_transition"
+    refused = await loop.act(event_id, "return", staff, {"reason": ""}, expect=422)
+    assert refused["code"] == "validation_error"
+    assert (await loop.case(event_id))["status"] == "dispatched"
+    assert await loop.timeline(event_id) == steps_before
