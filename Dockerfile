@@ -3,7 +3,7 @@
 #
 #   docker build --build-arg SERVICE=booking -t ehome/booking .
 #   docker build --build-arg SERVICE=gateway \
-#                --build-arg APP=gateway.app:create_gateway_from_env -t ehome/gateway .
+#                --build-arg APP=gateway.distributed:create_gateway_from_env -t ehome/gateway .
 #
 # Every image carries the same layers (dependencies, then source); only the default command
 # differs, so a registry stores the seven images as one. The container runs one uvicorn process

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -59,11 +60,14 @@ def k8s_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def overlays(k8s_copy: Path) -> dict[str, list[Obj]]:
-    return {
-        "dev": kustomize_build(K8S / "overlays" / "dev"),
-        "prod": kustomize_build(k8s_copy / "overlays" / "prod"),
-        "managed": kustomize_build(k8s_copy / "overlays" / "managed"),
+    directories = {
+        "dev": K8S / "overlays" / "dev",
+        "prod": k8s_copy / "overlays" / "prod",
+        "managed": k8s_copy / "overlays" / "managed",
     }
+    with ThreadPoolExecutor(max_workers=len(directories)) as pool:  # each build waits on I/O
+        built = {name: pool.submit(kustomize_build, path) for name, path in directories.items()}
+        return {name: future.result() for name, future in built.items()}
 
 
 @pytest.fixture(scope="session", params=["dev", "prod", "managed"])

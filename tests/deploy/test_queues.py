@@ -99,7 +99,9 @@ def test_consumer_pods_never_scale_on_a_parking_queue(rendered: list[Obj]) -> No
 def test_the_queue_check_names_what_is_missing_and_what_is_stale(rendered: list[Obj]) -> None:
     prefix = amqp_prefix(rendered)
     declared = declared_queues(prefix)
-    newcomer = DeclaredQueue("relief", f"{prefix}.relief.notices", f"{prefix}.relief.notices.parking")
+    newcomer = DeclaredQueue(
+        "relief", f"{prefix}.relief.notices", f"{prefix}.relief.notices.parking"
+    )
     stale_objects = [dict(o) for o in rendered]
     scaled = [o for o in stale_objects if o["kind"] == "ScaledObject"]
     assert scaled, "no ScaledObject to check"
