@@ -1,0 +1,293 @@
+"""Gateway overhead: the same authenticated GET, straight to a service and through the gateway.
+
+Three processes on loopback: the service (uvicorn), the gateway (uvicorn, HttpUpstream to the
+service) and the load generator. Each target is measured twice, under load (``--concurrency``
+keep-alive connections) for throughput and p50/p99, and with a single connection for the
+latency the gateway adds when nothing queues. Prints a table, writes
+``bench/results/gateway.json``, and says whether the targets hold:
+the gateway keeps >= 70% of direct throughput and adds <= 1 ms at p50.
+
+On a two-core machine the three processes share the cores, so the ratio measures the
+gateway's CPU cost per request as much as its latency; the CPU seconds each process used are
+reported for that reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.gateway.servers import BENCH_PATH
+from shared.auth import TokenSigner, generate_signing_key
+from shared.auth.tokens import public_key_pem
+
+ISSUER, AUDIENCE = "ehome-identity", "ehome"
+RESULTS = Path(__file__).resolve().parents[1] / "results" / "gateway.json"
+TARGET_RATIO = 0.70
+TARGET_ADDED_P50_MS = 1.0
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def _uvicorn(factory: str, port: int) -> list[str]:
+    command = [sys.executable, "-m", "uvicorn", "--factory", factory]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
+    command += ["--log-level", "warning", "--http", "httptools"]
+    try:
+        import uvloop  # noqa: F401  (only probing that it is installed)
+    except ImportError:
+        return command
+    return [*command, "--loop", "uvloop"]
+
+
+@contextmanager
+def _process(command: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    # The service's JSON access log goes to /dev/null: it is written (realistic per-request
+    # work) but not kept.
+    child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        yield child
+    finally:
+        child.terminate()
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+def _wait_healthy(url: str, child: subprocess.Popen[bytes], within: float = 30.0) -> None:
+    deadline = time.monotonic() + within
+    with httpx.Client(timeout=1.0) as client:
+        while time.monotonic() < deadline:
+            if child.poll() is not None:
+                stderr = child.stderr.read().decode() if child.stderr else ""
+                raise RuntimeError(f"{url} exited during start-up:\n{stderr}")
+            try:
+                if client.get(f"{url}/healthz").status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.1)  # not listening yet
+    raise RuntimeError(f"{url} did not become healthy within {within} s")
+
+
+def _load(
+    url: str, token: str, *, concurrency: int, seconds: float, warmup: float
+) -> dict[str, Any]:
+    command = [sys.executable, "-m", "bench.gateway.loadgen", "--url", url, "--token", token]
+    command += ["--concurrency", str(concurrency), "--seconds", str(seconds)]
+    command += ["--warmup", str(warmup)]
+    done = subprocess.run(command, capture_output=True, check=True, timeout=seconds + warmup + 60)
+    return dict(json.loads(done.stdout))
+
+
+def _measure(
+    label: str,
+    url: str,
+    token: str,
+    pids: dict[str, int],
+    *,
+    concurrency: int,
+    seconds: float,
+    warmup: float,
+) -> dict[str, Any]:
+    before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
+    result = _load(url, token, concurrency=concurrency, seconds=seconds, warmup=warmup)
+    used = {name: _cpu_seconds(pid) - before[name] for name, pid in pids.items()}
+    total_requests = max(1, result["requests"] + result["errors"])
+    result["label"] = label
+    # Per request, including the warm-up share: an upper bound good enough to compare.
+    result["cpu_us_per_request"] = {
+        name: round(seconds_used / total_requests * 1e6 * seconds / (seconds + warmup), 1)
+        for name, seconds_used in used.items()
+    }
+    print(
+        f"  {label:<22} c={concurrency:<3} {result['rps']:>9.0f} req/s  "
+        f"p50 {result['p50_ms']:>7.2f} ms  p99 {result['p99_ms']:>7.2f} ms  "
+        f"errors {result['errors']}",
+        flush=True,
+    )
+    return result
+
+
+RUN_KINDS = ("direct", "gateway", "direct_1", "gateway_1")
+
+
+def _median_run(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run with the median throughput (its latencies come with it, unmixed)."""
+    ranked = sorted(results, key=lambda result: result["rps"])
+    return ranked[len(ranked) // 2]
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench gateway", description=__doc__)
+    parser.add_argument("--seconds", type=float, default=10.0, help="per loaded measurement")
+    parser.add_argument("--latency-seconds", type=float, default=5.0, help="per c=1 measurement")
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--rounds", type=int, default=3, help="medians over this many runs")
+    parser.add_argument("--quick", action="store_true", help="short runs (smoke test)")
+    parser.add_argument("--strict", action="store_true", help="exit 1 if a target is missed")
+    args, _ = parser.parse_known_args(argv)
+    if args.quick:
+        args.seconds, args.latency_seconds, args.warmup, args.rounds = 2.0, 1.0, 0.5, 1
+
+    key = generate_signing_key()
+    token = TokenSigner(key, issuer=ISSUER, audience=AUDIENCE).access_token(
+        subject=uuid.uuid4(), roles=["resident"], ttl_seconds=3600
+    )
+    service_port, gateway_port = _free_port(), _free_port()
+    service_url = f"http://127.0.0.1:{service_port}"
+    gateway_url = f"http://127.0.0.1:{gateway_port}"
+    env = {
+        **os.environ,
+        "EHOME_ENV": "dev",
+        "EHOME_LOG_LEVEL": "INFO",
+        "EHOME_LOG_JSON": "true",
+        "EHOME_JWT_PUBLIC_KEYS": json.dumps([public_key_pem(key.public_key)]),
+        "EHOME_GATEWAY_UPSTREAM_URLS": json.dumps({"events": service_url}),
+        # One benchmark subject sends thousands of requests a second; the limiter still runs
+        # (its cost is measured), it just never refuses.
+        "EHOME_GATEWAY_RATE_LIMIT_PER_SECOND": "1000000000",
+        "EHOME_GATEWAY_RATE_LIMIT_BURST": "1000000000",
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+    }
+    with (
+        _process(_uvicorn("bench.gateway.servers:upstream_from_env", service_port), env) as svc,
+        _process(_uvicorn("bench.gateway.servers:gateway_from_env", gateway_port), env) as gw,
+    ):
+        _wait_healthy(service_url, svc)
+        _wait_healthy(gateway_url, gw)
+        probe = httpx.get(
+            gateway_url + BENCH_PATH, headers={"Authorization": f"Bearer {token}"}, timeout=5
+        )
+        if probe.status_code != 200:
+            print(f"the gateway answered {probe.status_code}: {probe.text}")
+            return 1
+        pids = {"service": svc.pid, "gateway": gw.pid}
+        load_before = os.getloadavg()[0]
+        print(
+            f"cores: {os.cpu_count()}; load average before: {load_before:.2f}; "
+            f"path: GET {BENCH_PATH} (bearer token verified); rounds: {args.rounds}"
+        )
+        loaded = {"concurrency": args.concurrency, "seconds": args.seconds, "warmup": args.warmup}
+        single = {"concurrency": 1, "seconds": args.latency_seconds, "warmup": args.warmup / 2}
+        runs: dict[str, list[dict[str, Any]]] = {key: [] for key in RUN_KINDS}
+        # Direct and gateway alternate, so a change in background load hits both alike.
+        for _ in range(args.rounds):
+            for kind, (label, base, shape) in {
+                "direct": ("direct", service_url, loaded),
+                "gateway": ("through gateway", gateway_url, loaded),
+                "direct_1": ("direct (1 conn)", service_url, single),
+                "gateway_1": ("through gateway (1 conn)", gateway_url, single),
+            }.items():
+                runs[kind].append(_measure(label, base + BENCH_PATH, token, pids, **shape))
+    medians = {kind: _median_run(results) for kind, results in runs.items()}
+    direct, proxied, direct_1, proxied_1 = (medians[kind] for kind in RUN_KINDS)
+    return _report(args, direct, proxied, direct_1, proxied_1)
+
+
+def _report(
+    args: argparse.Namespace,
+    direct: dict[str, Any],
+    proxied: dict[str, Any],
+    direct_1: dict[str, Any],
+    proxied_1: dict[str, Any],
+) -> int:
+    ratio = proxied["rps"] / direct["rps"] if direct["rps"] else 0.0
+    added_p50_loaded = proxied["p50_ms"] - direct["p50_ms"]
+    added_p50_idle = proxied_1["p50_ms"] - direct_1["p50_ms"]
+    ratio_met = ratio >= TARGET_RATIO
+    latency_met = added_p50_idle <= TARGET_ADDED_P50_MS
+    rows = [
+        ("", "direct", "gateway", "gateway/direct"),
+        (
+            f"req/s (c={args.concurrency})",
+            f"{direct['rps']:.0f}",
+            f"{proxied['rps']:.0f}",
+            f"{ratio:.2f}",
+        ),
+        (
+            "p50 ms (loaded)",
+            f"{direct['p50_ms']:.2f}",
+            f"{proxied['p50_ms']:.2f}",
+            f"+{added_p50_loaded:.2f} ms",
+        ),
+        ("p99 ms (loaded)", f"{direct['p99_ms']:.2f}", f"{proxied['p99_ms']:.2f}", ""),
+        (
+            "p50 ms (1 conn)",
+            f"{direct_1['p50_ms']:.2f}",
+            f"{proxied_1['p50_ms']:.2f}",
+            f"+{added_p50_idle:.2f} ms",
+        ),
+        ("p99 ms (1 conn)", f"{direct_1['p99_ms']:.2f}", f"{proxied_1['p99_ms']:.2f}", ""),
+        (
+            "service CPU us/req",
+            f"{direct['cpu_us_per_request']['service']:.0f}",
+            f"{proxied['cpu_us_per_request']['service']:.0f}",
+            "",
+        ),
+        ("gateway CPU us/req", "-", f"{proxied['cpu_us_per_request']['gateway']:.0f}", ""),
+    ]
+    print()
+    for row in rows:
+        print(f"  {row[0]:<22}{row[1]:>12}{row[2]:>12}{row[3]:>18}")
+    print()
+    print(
+        f"  throughput kept >= {TARGET_RATIO:.0%}: {'met' if ratio_met else 'MISSED'} ({ratio:.0%})"
+    )
+    print(
+        f"  added p50 <= {TARGET_ADDED_P50_MS:.0f} ms (1 conn): "
+        f"{'met' if latency_met else 'MISSED'} (+{added_p50_idle:.2f} ms; "
+        f"under load +{added_p50_loaded:.2f} ms)"
+    )
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    summary = {
+        "cores": os.cpu_count(),
+        "load_average_after": round(os.getloadavg()[0], 2),
+        "rounds": args.rounds,
+        "concurrency": args.concurrency,
+        "direct": direct,
+        "gateway": proxied,
+        "direct_single_connection": direct_1,
+        "gateway_single_connection": proxied_1,
+        "throughput_ratio": round(ratio, 3),
+        "added_p50_ms_loaded": round(added_p50_loaded, 3),
+        "added_p50_ms_single_connection": round(added_p50_idle, 3),
+        "targets": {
+            "throughput_ratio_min": TARGET_RATIO,
+            "added_p50_ms_max": TARGET_ADDED_P50_MS,
+            "throughput_met": ratio_met,
+            "latency_met": latency_met,
+        },
+    }
+    RESULTS.write_text(json.dumps(summary, indent=2) + "\n")
+    print(f"  results: {RESULTS}")
+    failed_run = direct["errors"] or proxied["errors"]
+    if failed_run:
+        print("  some requests failed; the figures are not trustworthy")
+        return 1
+    return 1 if args.strict and not (ratio_met and latency_met) else 0

@@ -1,0 +1,293 @@
+"""The gateway app: the proxy on the hot path, a small FastAPI app for everything else.
+
+``create_gateway_app`` returns a raw ASGI app that sends ``/api/...``, ``/open/...`` and the
+well-known JWKS path straight to ``Proxy`` and the rest (``/healthz``, ``/readyz``,
+``/metrics``, ``/openapi.json``, ``/docs``, the lifespan) to an operations app. The operations
+app owns the lifespan: it enters each in-process service app's lifespan (embedded mode), starts
+the upstreams, and takes all of it down in reverse order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.openapi import OpenApiAggregator
+from gateway.proxy import Proxy, PublicPaths
+from gateway.ratelimit import RateLimiter
+from gateway.settings import SERVICES, GatewaySettings
+from gateway.upstreams import HttpUpstream, Upstream, UpstreamError
+from shared.auth.tokens import TokenVerifier
+from shared.context import accept_id, correlation_id_var, request_id_var
+from shared.errors import install_error_handlers, problem_response
+from shared.logs import configure_logging, get_logger
+from shared.web.metrics import Metrics
+
+log = get_logger(__name__)
+
+
+class GatewayApp:
+    """The ASGI entry point. Holds its parts as attributes for the run modes and tests."""
+
+    def __init__(
+        self,
+        *,
+        proxy: Proxy,
+        ops: FastAPI,
+        metrics: Metrics,
+        limiter: RateLimiter,
+        anonymous_limiter: RateLimiter,
+        openapi: OpenApiAggregator,
+    ) -> None:
+        self.proxy = proxy
+        self.ops = ops
+        self.metrics = metrics
+        self.limiter = limiter
+        self.anonymous_limiter = anonymous_limiter
+        self.openapi = openapi
+        self._ops_with_ids = _RequestIds(ops, metrics)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and Proxy.handles(scope["path"]):
+            await self.proxy(scope, receive, send)
+        else:
+            await self._ops_with_ids(scope, receive, send)
+
+    def lifespan(self) -> AbstractAsyncContextManager[Any]:
+        """Run start-up and shut-down without an ASGI server (embedded runner, tests)."""
+        return self.ops.router.lifespan_context(self.ops)
+
+
+def create_gateway_app(
+    settings: GatewaySettings,
+    *,
+    upstreams: Mapping[str, Upstream],
+    verifier: TokenVerifier,
+    mounted_apps: Sequence[FastAPI] = (),
+    partner_upstream: Upstream | None = None,
+) -> GatewayApp:
+    """Build the gateway.
+
+    ``upstreams`` maps a service name (the first segment after ``/api/v1/``) to the way to
+    reach it. ``mounted_apps`` are in-process service apps whose lifespans the gateway runs
+    (embedded mode). ``partner_upstream``, when given, serves ``/open/v1/...``: partner calls
+    are signed per partner app rather than carrying bearer tokens, so it authenticates them
+    itself; without it those paths answer 404 ``not_implemented``.
+    """
+    configure_logging(level=settings.log_level, json=settings.log_json)
+    metrics = Metrics("gateway")
+    is_public = PublicPaths(settings.public_paths)
+    limiter = RateLimiter(
+        rate_per_second=settings.rate_limit_per_second,
+        burst=settings.rate_limit_burst,
+        max_clients=settings.rate_limit_max_clients,
+    )
+    anonymous_limiter = RateLimiter(
+        rate_per_second=settings.anonymous_rate_limit_per_second or settings.rate_limit_per_second,
+        burst=settings.anonymous_rate_limit_burst or settings.rate_limit_burst,
+        max_clients=settings.rate_limit_max_clients,
+    )
+    proxy = Proxy(
+        upstreams=upstreams,
+        verifier=verifier,
+        limiter=limiter,
+        anonymous_limiter=anonymous_limiter,
+        is_public=is_public,
+        max_body_bytes=settings.max_body_bytes,
+        metrics=metrics,
+        partner_upstream=partner_upstream,
+    )
+    documented: dict[str, Upstream] = dict(upstreams)
+    if partner_upstream is not None:
+        documented[partner_upstream.name] = partner_upstream
+    aggregator = OpenApiAggregator(
+        documented,
+        is_public=is_public,
+        cache_seconds=settings.openapi_cache_seconds,
+        fetch_timeout=settings.upstream_timeout_seconds,
+    )
+    started: list[Upstream] = list(documented.values())
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            # Services first (in order), so the upstreams have something to talk to; the
+            # stack unwinds in reverse: upstream clients close, then services stop, last first.
+            for service_app in mounted_apps:
+                await stack.enter_async_context(service_app.router.lifespan_context(service_app))
+            for upstream in started:
+                await upstream.start()
+                stack.push_async_callback(upstream.close)
+            await _load_token_keys(verifier)
+            log.info("gateway_started", upstreams=sorted(upstreams), embedded=len(mounted_apps))
+            yield
+            log.info("gateway_stopping")
+
+    ops = _ops_app(
+        settings,
+        upstreams=upstreams,
+        aggregator=aggregator,
+        metrics=metrics,
+        lifespan=lifespan,
+    )
+    return GatewayApp(
+        proxy=proxy,
+        ops=ops,
+        metrics=metrics,
+        limiter=limiter,
+        anonymous_limiter=anonymous_limiter,
+        openapi=aggregator,
+    )
+
+
+def create_http_gateway_app(settings: GatewaySettings) -> GatewayApp:
+    """The distributed-mode gateway: every service over HTTP, token keys from settings."""
+    upstreams = {
+        name: HttpUpstream(
+            name,
+            url,
+            settings.upstream_timeout_seconds,
+            connect_timeout=settings.upstream_connect_timeout_seconds,
+            pool_size=settings.upstream_pool_size,
+            keepalive_seconds=settings.upstream_keepalive_seconds,
+        )
+        for name, url in settings.upstream_urls.items()
+    }
+    unknown = set(upstreams) - set(SERVICES)
+    if unknown:
+        raise ValueError(f"upstream_urls names unknown services: {sorted(unknown)}")
+    verifier = TokenVerifier.from_pems(
+        settings.jwt_public_keys,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        jwks_url=settings.jwks_url,
+    )
+    return create_gateway_app(settings, upstreams=upstreams, verifier=verifier)
+
+
+async def _load_token_keys(verifier: TokenVerifier) -> None:
+    if verifier.has_keys:
+        return
+    try:
+        await verifier.refresh_from_jwks(min_interval=0)
+    except httpx.HTTPError as exc:
+        # Identity may start after the gateway; verify_async fetches the keys on first use.
+        log.warning("jwks_unavailable_at_start", error=str(exc) or type(exc).__name__)
+
+
+def _ops_app(
+    settings: GatewaySettings,
+    *,
+    upstreams: Mapping[str, Upstream],
+    aggregator: OpenApiAggregator,
+    metrics: Metrics,
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
+) -> FastAPI:
+    # FastAPI's own OpenAPI and docs would describe these few operational routes; the
+    # gateway's /openapi.json and /docs describe the public API instead.
+    app = FastAPI(
+        title="Ping'an e-Home gateway",
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        """The process is alive (the event loop answers)."""
+        return {"status": "ok", "service": "gateway"}
+
+    @app.get("/readyz")
+    async def readyz() -> Response:
+        """Every upstream answers its own /readyz with 200, checked concurrently."""
+        names = list(upstreams)
+        results = await asyncio.gather(
+            *(
+                _check_ready(upstreams[name], limit_seconds=settings.readiness_timeout_seconds)
+                for name in names
+            )
+        )
+        checks = dict(zip(names, results, strict=True))
+        if all(result == "ok" for result in checks.values()):
+            return JSONResponse({"status": "ready", "checks": checks})
+        return problem_response(
+            503, "not_ready", "an upstream service is not ready", extra={"checks": checks}
+        )
+
+    @app.get("/metrics")
+    async def prometheus() -> Response:
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4")
+
+    @app.get("/openapi.json")
+    async def openapi_document() -> Response:
+        return Response(await aggregator.document_bytes(), media_type="application/json")
+
+    @app.get("/docs")
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="Ping'an e-Home API")
+
+    return app
+
+
+async def _check_ready(upstream: Upstream, *, limit_seconds: float) -> str:
+    headers = [(b"x-request-id", (request_id_var.get() or "").encode())]
+    try:
+        async with asyncio.timeout(limit_seconds):
+            answer = await upstream.send("GET", "/readyz", headers, b"")
+    except TimeoutError:
+        return "failed: timeout"
+    except UpstreamError as exc:
+        return f"failed: {exc.code}"
+    return "ok" if answer.status == 200 else f"failed: status {answer.status}"
+
+
+class _RequestIds:
+    """Request and correlation ids, echo and metrics for the operations app (off the hot
+    path; the proxy does the same inline)."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        request_id = accept_id(headers.get(b"x-request-id", b"").decode("latin-1") or None)
+        correlation_in = headers.get(b"x-correlation-id", b"").decode("latin-1")
+        correlation_id = accept_id(correlation_in) if correlation_in else request_id
+        request_id_token = request_id_var.set(request_id)
+        correlation_id_token = correlation_id_var.set(correlation_id)
+        id_headers = [
+            (b"x-request-id", request_id.encode()),
+            (b"x-correlation-id", correlation_id.encode()),
+        ]
+        status = 500
+        started = time.perf_counter()
+
+        async def send_with_ids(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), *id_headers]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_ids)
+        finally:
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            self.metrics.observe(scope["method"], route, status, time.perf_counter() - started)
+            request_id_var.reset(request_id_token)
+            correlation_id_var.reset(correlation_id_token)

@@ -1,0 +1,490 @@
+"""The hot path: a raw ASGI app that checks, limits and forwards each public request.
+
+No FastAPI routing or middleware stack here: one pass over the request headers, a dict lookup
+for the service, a cached token verification, a token bucket, and one call to the upstream.
+Everything the gateway answers itself is problem+json carrying the request id.
+
+Order of checks, cheapest refusal first: path (404/400) → declared size (413) → token (401)
+→ rate limit (429) → body read with running count (413) → upstream (its answer, or 502/503/504).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+from starlette.types import Receive, Scope, Send
+
+from gateway.ratelimit import RateLimiter
+from gateway.upstreams import Upstream, UpstreamError
+from shared.auth.principal import Principal
+from shared.auth.tokens import TokenVerifier
+from shared.context import accept_id as accept_request_id
+from shared.context import correlation_id_var, request_id_var
+from shared.errors import PROBLEM_JSON, Unauthorized, problem_body
+from shared.logs import get_logger
+from shared.web.metrics import Metrics
+
+API_PREFIX = "/api/v1/"
+OPEN_PREFIX = "/open/v1/"
+WELL_KNOWN_JWKS = "/.well-known/jwks.json"
+JWKS_OWNER = "identity"
+
+# RFC 9110 §7.6.1 hop-by-hop headers (plus the non-standard Proxy-Connection): they describe
+# one connection, never the end-to-end message, so they stop here in both directions.
+HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+    }
+)
+# Not passed upstream as the client sent them: the gateway sets the X-Forwarded-* values from
+# what the ASGI server established (uvicorn's --proxy-headers already applied any trusted
+# proxy's), and it has read the whole body, so an Expect: 100-continue is answered already.
+_NOT_FORWARDED = HOP_BY_HOP | {b"expect", b"x-forwarded-proto", b"x-forwarded-host"}
+# Set by the gateway itself on the way out (the ASGI server adds its own date and server;
+# content-length is recomputed from the buffered body).
+_REPLACED_IN_RESPONSE = HOP_BY_HOP | {
+    b"content-length",
+    b"x-request-id",
+    b"x-correlation-id",
+    b"date",
+    b"server",
+}
+_NO_BODY_STATUSES = frozenset({204, 304})
+
+access_log = get_logger("gateway.access")
+_access_stdlib = logging.getLogger("gateway.access")
+
+
+class PublicPaths:
+    """(method, path prefix) pairs that need no token; a prefix matches at segment boundaries.
+    HEAD is public wherever GET is."""
+
+    def __init__(self, pairs: Iterable[tuple[str, str]]) -> None:
+        by_method: dict[str, list[str]] = {}
+        for method, prefix in pairs:
+            by_method.setdefault(method.upper(), []).append(prefix.rstrip("/") or "/")
+        self._by_method = {method: tuple(prefixes) for method, prefixes in by_method.items()}
+
+    def __call__(self, method: str, path: str) -> bool:
+        prefixes = self._by_method.get("GET" if method == "HEAD" else method)
+        if not prefixes:
+            return False
+        for prefix in prefixes:
+            if path.startswith(prefix) and (
+                len(path) == len(prefix) or path[len(prefix)] == "/" or prefix == "/"
+            ):
+                return True
+        return False
+
+
+def _has_dot_segment(path: str) -> bool:
+    """'.' or '..' as a path segment: a service behind us might normalise it and so end up
+    somewhere the gateway never routed (``/api/v1/events/../../internal/...``)."""
+    if "/." not in path:
+        return False
+    return any(segment in (".", "..") for segment in path.split("/"))
+
+
+class Proxy:
+    def __init__(
+        self,
+        *,
+        upstreams: Mapping[str, Upstream],
+        verifier: TokenVerifier,
+        limiter: RateLimiter,
+        anonymous_limiter: RateLimiter,
+        is_public: PublicPaths,
+        max_body_bytes: int,
+        metrics: Metrics,
+        partner_upstream: Upstream | None = None,
+    ) -> None:
+        self._upstreams = dict(upstreams)
+        self._verifier = verifier
+        self._limiter = limiter  # per principal subject
+        self._anonymous_limiter = anonymous_limiter  # per client address
+        self._is_public = is_public
+        self._max_body = max_body_bytes
+        self._metrics = _RequestMetrics(metrics)
+        self._partner = partner_upstream
+        # Metric route labels, one per service, built once.
+        self._route_labels = {name: f"{API_PREFIX}{name}/*" for name in self._upstreams}
+
+    @staticmethod
+    def handles(path: str) -> bool:
+        return path.startswith(("/api/", "/open/")) or path == WELL_KNOWN_JWKS
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        method: str = scope["method"]
+        path: str = scope["path"]
+
+        # One pass over the request headers: pick out what the gateway reads, drop what must
+        # not travel upstream, keep the rest in order.
+        request_id_in = correlation_id_in = authorization = content_length = b""
+        forwarded_for = host = connection = b""
+        chunked = False
+        forward: list[tuple[bytes, bytes]] = []
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                authorization = value
+                forward.append((name, value))
+            elif name == b"x-request-id":
+                request_id_in = value
+            elif name == b"x-correlation-id":
+                correlation_id_in = value
+            elif name == b"content-length":
+                content_length = value
+            elif name == b"transfer-encoding":
+                chunked = True
+            elif name == b"host":
+                host = value
+            elif name == b"x-forwarded-for":
+                forwarded_for = value
+            elif name == b"connection":
+                connection = value
+            elif name not in _NOT_FORWARDED:
+                forward.append((name, value))
+        if connection:
+            forward = _drop_connection_listed(forward, connection)
+
+        request_id = accept_request_id(request_id_in.decode("latin-1") or None)
+        correlation_id = (
+            accept_request_id(correlation_id_in.decode("latin-1"))
+            if correlation_id_in
+            else request_id
+        )
+        request_id_token = request_id_var.set(request_id)
+        correlation_id_token = correlation_id_var.set(correlation_id)
+        id_headers = [
+            (b"x-request-id", request_id.encode()),
+            (b"x-correlation-id", correlation_id.encode()),
+        ]
+        responder = _Responder(send, id_headers)
+        route = "unmatched"
+        upstream_name = "-"
+        try:
+            # -- route --------------------------------------------------------------------
+            upstream: Upstream | None
+            public: bool
+            if path.startswith(API_PREFIX):
+                upstream_name = path[len(API_PREFIX) :].partition("/")[0]
+                upstream = self._upstreams.get(upstream_name)
+                if upstream is None:
+                    await responder.problem(
+                        404, "unknown_service", f"no service is named {upstream_name[:64]!r}"
+                    )
+                    return
+                route = self._route_labels[upstream_name]
+                public = self._is_public(method, path)
+            elif path.startswith(OPEN_PREFIX):
+                route = OPEN_PREFIX + "*"
+                upstream = self._partner
+                upstream_name = "partner"
+                if upstream is None:
+                    # The hook for the partner API: pass ``partner_upstream`` to
+                    # create_gateway_app. Partner calls are signed per app, not bearer
+                    # tokens, so that upstream authenticates them itself.
+                    await responder.problem(
+                        404, "not_implemented", "the partner API is not available yet"
+                    )
+                    return
+                public = True
+            elif path == WELL_KNOWN_JWKS and JWKS_OWNER in self._upstreams:
+                upstream_name = JWKS_OWNER
+                upstream = self._upstreams[JWKS_OWNER]
+                route = WELL_KNOWN_JWKS
+                public = self._is_public(method, path)
+            else:
+                await responder.problem(404, "not_found", "no such public endpoint")
+                return
+            if _has_dot_segment(path):
+                await responder.problem(400, "invalid_path", "dot segments are not allowed")
+                return
+
+            # -- declared size -----------------------------------------------------------
+            declared_length: int | None = None
+            if content_length:
+                try:
+                    declared_length = int(content_length)
+                except ValueError:
+                    declared_length = -1
+                if declared_length < 0:
+                    await responder.problem(400, "bad_request", "invalid Content-Length")
+                    return
+                if declared_length > self._max_body:
+                    await responder.problem(
+                        413,
+                        "payload_too_large",
+                        f"the body exceeds {self._max_body} bytes",
+                    )
+                    return
+
+            # -- who is calling ----------------------------------------------------------
+            client = scope.get("client")
+            client_ip = client[0] if client else "unknown"
+            if public:
+                decision = self._anonymous_limiter.take(client_ip)
+            else:
+                if not authorization:
+                    await self._refuse_unauthenticated(
+                        responder, client_ip, Unauthorized(code="token_missing")
+                    )
+                    return
+                scheme, _, token = authorization.decode("latin-1").partition(" ")
+                token = token.strip()
+                if scheme.lower() != "bearer" or not token:
+                    await self._refuse_unauthenticated(
+                        responder,
+                        client_ip,
+                        Unauthorized(
+                            "expected 'Authorization: Bearer <token>'", code="token_invalid"
+                        ),
+                    )
+                    return
+                try:
+                    principal = await self._verify(token)
+                except Unauthorized as exc:
+                    await self._refuse_unauthenticated(responder, client_ip, exc)
+                    return
+                decision = self._limiter.take(principal.subject)
+
+            # -- rate limit --------------------------------------------------------------
+            if not decision.allowed:
+                await responder.problem(
+                    429,
+                    "rate_limited",
+                    "too many requests; retry later",
+                    headers=[(b"retry-after", str(decision.retry_after_seconds).encode())],
+                )
+                return
+
+            # -- body ----------------------------------------------------------------------
+            if declared_length is None and not chunked:
+                body = b""  # RFC 9112 §6.3: no Content-Length and no Transfer-Encoding
+            else:
+                try:
+                    read = await self._read_body(receive)
+                except _BodyTooLarge:
+                    await responder.problem(
+                        413,
+                        "payload_too_large",
+                        f"the body exceeds {self._max_body} bytes",
+                    )
+                    return
+                if read is None:
+                    responder.status = 499  # the client went away; nobody to answer
+                    return
+                body = read
+
+            # -- upstream ------------------------------------------------------------------
+            forward.append((b"x-request-id", id_headers[0][1]))
+            forward.append((b"x-correlation-id", id_headers[1][1]))
+            peer = client_ip.encode()
+            forward.append(
+                (b"x-forwarded-for", forwarded_for + b", " + peer if forwarded_for else peer)
+            )
+            forward.append((b"x-forwarded-proto", scope.get("scheme", "http").encode()))
+            if host:
+                forward.append((b"x-forwarded-host", host))
+            raw_path = scope.get("raw_path") or quote(path).encode()
+            query = scope.get("query_string") or b""
+            target = (raw_path + b"?" + query if query else raw_path).decode("latin-1")
+            try:
+                answer = await upstream.send(method, target, forward, body)
+            except UpstreamError as exc:
+                access_log.warning(
+                    "upstream_failed",
+                    upstream=upstream_name,
+                    code=exc.code,
+                    error=exc.detail,
+                    method=method,
+                    request_id=request_id,
+                )
+                await responder.problem(exc.status, exc.code, f"{upstream_name}: {exc.detail}")
+                return
+            await responder.relay(answer.status, answer.headers, answer.body, method == "HEAD")
+        finally:
+            elapsed = time.perf_counter() - started
+            self._metrics.observe(method, route, responder.status, elapsed)
+            if _access_stdlib.isEnabledFor(logging.DEBUG):
+                # Checked first: structlog would run every processor before stdlib drops it.
+                access_log.debug(
+                    "proxied",
+                    method=method,
+                    upstream=upstream_name,
+                    status=responder.status,
+                    ms=round(elapsed * 1000, 2),
+                    request_id=request_id,
+                    correlation_id=correlation_id,
+                )
+            request_id_var.reset(request_id_token)
+            correlation_id_var.reset(correlation_id_token)
+
+    async def _verify(self, token: str) -> Principal:
+        """The token's principal, or Unauthorized with token_invalid / token_expired / ....
+
+        ``verify`` first: a token seen before is answered from the verifier's cache in under
+        a microsecond, whereas ``verify_async`` parses the JWT header on every call (PyJWT's
+        per-character check, ~55 us, a measured eighth of the gateway's whole per-request
+        cost). Anything ``verify`` refuses goes through ``verify_async``, which alone knows
+        how to fetch the JWKS when the token names a key not seen yet (a key rotation), and
+        whose verdict is final; a refused token thus costs two checks, and is charged to the
+        caller's address by ``_refuse_unauthenticated``.
+        """
+        try:
+            return self._verifier.verify(token)
+        except Unauthorized:
+            return await self._verifier.verify_async(token)
+
+    async def _refuse_unauthenticated(
+        self, responder: _Responder, client_ip: str, error: Unauthorized
+    ) -> None:
+        # Failed authentication is charged to the caller's address, so a flood of bad tokens
+        # (each costing a signature check) is throttled like any anonymous flood.
+        decision = self._anonymous_limiter.take(client_ip)
+        if not decision.allowed:
+            await responder.problem(
+                429,
+                "rate_limited",
+                "too many requests; retry later",
+                headers=[(b"retry-after", str(decision.retry_after_seconds).encode())],
+            )
+            return
+        await responder.problem(
+            401,
+            error.code,
+            error.detail,
+            headers=[(k.lower().encode(), v.encode()) for k, v in error.headers.items()],
+        )
+
+    async def _read_body(self, receive: Receive) -> bytes | None:
+        """The whole body, or None if the client disconnected. Raises ``_BodyTooLarge`` as
+        soon as the running count passes the limit, without reading the rest."""
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            chunk = message.get("body", b"")
+            if chunk:
+                total += len(chunk)
+                if total > self._max_body:
+                    raise _BodyTooLarge
+                chunks.append(chunk)
+            if not message.get("more_body", False):
+                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+class _BodyTooLarge(Exception):
+    """The body grew past the limit while being read (chunked, or a lying Content-Length)."""
+
+
+def _drop_connection_listed(
+    headers: list[tuple[bytes, bytes]], connection: bytes
+) -> list[tuple[bytes, bytes]]:
+    """Headers named in ``Connection`` are hop-by-hop too (RFC 9110 §7.6.1)."""
+    listed = {token.strip().lower() for token in connection.split(b",")}
+    listed.discard(b"")
+    if not listed - {b"close", b"keep-alive"}:
+        return headers
+    return [(name, value) for name, value in headers if name not in listed]
+
+
+_STANDARD_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+class _RequestMetrics:
+    """``Metrics.observe`` with the labelled series looked up once: prometheus_client's
+    ``labels()`` costs microseconds per call, twice per request. Methods outside the standard
+    set are recorded as OTHER, so a client cannot create new series at will."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        if method not in _STANDARD_METHODS:
+            method = "OTHER"
+        key = (method, route, status)
+        series = self._series.get(key)
+        if series is None:
+            metrics = self._metrics
+            series = self._series[key] = (
+                metrics.requests.labels(metrics.service, method, route, str(status)),
+                metrics.latency.labels(metrics.service, method, route),
+            )
+        series[0].inc()
+        series[1].observe(seconds)
+
+
+class _Responder:
+    """Sends the one response of a request, always carrying the request and correlation ids."""
+
+    __slots__ = ("_id_headers", "_send", "status")
+
+    def __init__(self, send: Send, id_headers: list[tuple[bytes, bytes]]) -> None:
+        self._send = send
+        self._id_headers = id_headers
+        self.status = 500  # what the metrics record if nothing is ever sent
+
+    async def problem(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        *,
+        headers: list[tuple[bytes, bytes]] | None = None,
+    ) -> None:
+        body = orjson.dumps(problem_body(status, code, detail))
+        response_headers = [
+            (b"content-type", PROBLEM_JSON.encode()),
+            (b"content-length", str(len(body)).encode()),
+            *self._id_headers,
+            *(headers or ()),
+        ]
+        await self._start_and_send(status, response_headers, body)
+
+    async def relay(
+        self,
+        status: int,
+        upstream_headers: list[tuple[bytes, bytes]],
+        body: bytes,
+        head_request: bool,
+    ) -> None:
+        headers: list[tuple[bytes, bytes]] = []
+        connection = b""
+        for raw_name, value in upstream_headers:
+            name = raw_name.lower()
+            if name == b"connection":
+                connection = value
+            elif name == b"content-length" and head_request:
+                headers.append((name, value))  # a HEAD answer describes the GET's body
+            elif name not in _REPLACED_IN_RESPONSE:
+                headers.append((name, value))
+        if connection:
+            headers = _drop_connection_listed(headers, connection)
+        headers.extend(self._id_headers)
+        if not head_request and status not in _NO_BODY_STATUSES:
+            headers.append((b"content-length", str(len(body)).encode()))
+        await self._start_and_send(status, headers, body)
+
+    async def _start_and_send(
+        self, status: int, headers: list[tuple[bytes, bytes]], body: bytes
+    ) -> None:
+        self.status = status
+        await self._send({"type": "http.response.start", "status": status, "headers": headers})
+        await self._send({"type": "http.response.body", "body": body})

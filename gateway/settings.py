@@ -1,0 +1,90 @@
+"""Settings of the gateway: where the services are, what is public, and the protective limits.
+
+Platform-wide values (token keys, issuer, log level) come from ``PlatformSettings``; the
+gateway's own values are prefixed ``EHOME_GATEWAY_`` (``EHOME_GATEWAY_UPSTREAM_URLS`` as JSON,
+``EHOME_GATEWAY_PUBLIC_PATHS`` as a JSON list of ``[method, path prefix]`` pairs), except the
+listening address, which keeps the names every deployment uses: ``EHOME_PORT``/``EHOME_HOST``.
+"""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import SettingsConfigDict
+
+from shared.settings import PlatformSettings
+
+SERVICES: tuple[str, ...] = ("identity", "events", "routing", "feedback", "relief", "booking")
+
+# Where each service listens when run as separate processes on one machine (``make run-dist``);
+# Kubernetes and the embedded mode override these.
+DEFAULT_UPSTREAM_URLS: dict[str, str] = {
+    name: f"http://127.0.0.1:{8001 + index}" for index, name in enumerate(SERVICES)
+}
+
+# (method, path prefix) pairs reachable without an access token. A prefix matches the path
+# itself and anything below it at a segment boundary: "/api/v1/routing/regions" covers
+# "/api/v1/routing/regions/350600" but not "/api/v1/routing/regions-admin".
+DEFAULT_PUBLIC_PATHS: tuple[tuple[str, str], ...] = (
+    ("POST", "/api/v1/identity/wechat-login"),
+    ("POST", "/api/v1/identity/refresh"),
+    ("POST", "/api/v1/identity/staff-login"),
+    ("GET", "/api/v1/identity/jwks"),
+    ("GET", "/.well-known/jwks.json"),
+    ("GET", "/api/v1/events/categories"),
+    ("GET", "/api/v1/routing/regions"),
+)
+
+
+class GatewaySettings(PlatformSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="EHOME_GATEWAY_", extra="ignore", populate_by_name=True
+    )
+
+    port: int = Field(8000, validation_alias=AliasChoices("EHOME_PORT"))
+    host: str = Field("127.0.0.1", validation_alias=AliasChoices("EHOME_HOST"))
+    upstream_urls: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_UPSTREAM_URLS))
+    max_body_bytes: int = Field(10 * 1024 * 1024, gt=0)
+    upstream_timeout_seconds: float = Field(10.0, gt=0)
+    # Connecting to an upstream should take a millisecond on a cluster network; a connect that
+    # hangs means the upstream is gone (503), not slow (504).
+    upstream_connect_timeout_seconds: float = Field(2.0, gt=0)
+    # Keep-alive connections per upstream host. Beyond this, requests queue in the client pool.
+    upstream_pool_size: int = Field(256, gt=0)
+    # Idle pooled connections are dropped before uvicorn's own 5 s keep-alive timeout closes
+    # them from the other side, so a request rarely lands on a connection being closed.
+    upstream_keepalive_seconds: float = Field(4.0, gt=0)
+    # Token bucket per client (principal subject, or IP for anonymous calls). Kept in each
+    # replica's memory: with N replicas behind a round-robin balancer a client gets up to N
+    # times this rate in total. That is deliberate (no shared store on the hot path); the
+    # limit is a guard against runaway clients, not a quota.
+    rate_limit_per_second: float = Field(50.0, gt=0)
+    rate_limit_burst: int = Field(100, gt=0)
+    # Calls without a verified token (public paths, partner API, refused tokens) are limited
+    # per client address instead, with these values (unset: the per-principal ones). Many
+    # mobile users can share one carrier-grade NAT address, so production may want these
+    # higher than the per-principal values.
+    anonymous_rate_limit_per_second: float | None = Field(None, gt=0)
+    anonymous_rate_limit_burst: int | None = Field(None, gt=0)
+    # Upper bound on the buckets held in memory; idle buckets are evicted long before this.
+    rate_limit_max_clients: int = Field(100_000, gt=0)
+    public_paths: list[tuple[str, str]] = Field(default_factory=lambda: list(DEFAULT_PUBLIC_PATHS))
+    readiness_timeout_seconds: float = Field(2.0, gt=0)
+    # The merged OpenAPI document is rebuilt after this long, so upstream deployments show up
+    # without restarting the gateway. An incomplete document is never cached.
+    openapi_cache_seconds: float = Field(300.0, ge=0)
+
+    @field_validator("public_paths")
+    @classmethod
+    def _normalise_public_paths(cls, value: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        normalised = []
+        for method, prefix in value:
+            if not prefix.startswith("/"):
+                raise ValueError(f"public path {prefix!r} must start with '/'")
+            normalised.append((method.upper(), prefix.rstrip("/") or "/"))
+        return normalised
+
+    @field_validator("upstream_urls")
+    @classmethod
+    def _strip_trailing_slash(cls, value: dict[str, str]) -> dict[str, str]:
+        # Paths are appended verbatim ("/api/v1/..."), so a trailing slash would double it.
+        return {name: url.rstrip("/") for name, url in value.items()}
