@@ -123,7 +123,7 @@ async def test_scorecards_are_exact_when_every_event_arrives_twice_and_shuffled(
     await _assert_march_scorecards(feedback_settings, march)
 
 
-async def test_day_and_week_scorecards_take_only_cases_reported_then(
+async def test_day_week_scorecards_and_rankings_with_a_minimum_sample(
     feedback_settings: Settings, march: March
 ) -> None:
     await replay(feedback_settings, march.envelopes, local_facts=march.ratings, seed=7)
@@ -133,12 +133,11 @@ async def test_day_and_week_scorecards_take_only_cases_reported_then(
     week, _ = await _region(feedback_settings, COUNTY, "week", date(2026, 3, 11))
     assert (week["cases"], week["resolved"]) == (10, 7)  # 9-15 March
 
-
-async def test_units_below_the_minimum_sample_are_listed_but_not_ranked(
-    feedback_settings: Settings, march: March
-) -> None:
-    await replay(feedback_settings, march.envelopes, local_facts=march.ratings)
+    # Units with fewer cases than the minimum sample are listed but not ranked (C has 7).
     rows = await _units(feedback_settings, rank_by="closed_loop_rate", min_sample=8)
     ranks = [(r["unit_id"], r["rank"]) for r in rows]
     assert ranks == [(march.unit_b.unit_id, 1), (march.unit_a.unit_id, 2),
                      (march.unit_c.unit_id, None)]
+    rows = await _units(feedback_settings, rank_by="avg_handling_hours", min_sample=7)
+    assert [(r["unit_id"], r["rank"]) for r in rows] == [
+        (march.unit_c.unit_id, 1), (march.unit_a.unit_id, 2), (march.unit_b.unit_id, 3)]
