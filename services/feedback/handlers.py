@@ -23,10 +23,15 @@ async def on_event_assigned(envelope: Envelope, uow: UnitOfWork) -> None:
     await projection.project(uow, [projection.fact_from_envelope(envelope)])
 
 
+async def on_booking_confirmed(envelope: Envelope, uow: UnitOfWork) -> None:
+    await notifications.record_for_booking_confirmed(uow, envelope)
+
+
 SUBSCRIPTIONS: list[Subscription] = [
     Subscription("events.event_reported", on_case_fact, purpose="cases"),
     Subscription("events.event_status_changed", on_status_changed, purpose="cases"),
     Subscription("events.event_closed", on_case_fact, purpose="cases"),
     Subscription("routing.event_assigned", on_event_assigned, purpose="cases"),
     Subscription("routing.deadline_changed", on_case_fact, purpose="cases"),
+    Subscription("booking.booking_confirmed", on_booking_confirmed, purpose="notices"),
 ]

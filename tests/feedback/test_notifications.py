@@ -1,0 +1,173 @@
+"""Notifications: each step a resident cares about lands in the in-app inbox and goes out as
+a WeChat subscribe message (real HTTP to a stand-in; sandbox when no base URL is set), with
+fields cut to WeChat's limits, 43101 recorded and never retried, busy answers retried."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from services.feedback import notices
+from services.feedback.app import create_app
+from services.feedback.settings import Settings
+from shared.auth.tokens import TokenVerifier
+from shared.contracts.booking import BookingConfirmed
+from shared.contracts.events import EventStatusChanged
+from shared.messaging.envelope import Envelope
+from shared.testing.plugin import running, wait_until
+from tests.feedback.helpers import publish, sql, until_handled
+from tests.feedback.standin import INTERNAL_KEY, StandIn
+
+AT = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+
+
+def status_change(reporter: uuid.UUID | None, action: str, to_status: str,
+                  *, event_id: uuid.UUID | None = None) -> Envelope:
+    payload = EventStatusChanged(
+        event_id=event_id or uuid.uuid4(), case_no="PA202603020001", category_code="dispute",
+        region_code="350623100001", from_status="dispatched", to_status=to_status,
+        action=action, actor_role="dept_staff", at=AT, reporter_id=reporter)
+    return Envelope(event_type="events.event_status_changed", producer="events",
+                    payload=payload.model_dump(mode="json"))
+
+
+@pytest.fixture
+async def standin() -> AsyncIterator[StandIn]:
+    server = await StandIn().start()
+    yield server
+    await server.stop()
+
+
+def test_fields_are_cut_to_wechat_limits() -> None:
+    assert notices.fit("thing4", "承办单位已提交办理结果并完成现场核查与回访工作") == \
+        "承办单位已提交办理结果并完成现场核查与…"
+    assert len(notices.fit("thing4", "x" * 50)) == 20
+    assert notices.fit("phrase2", "已受理OK了吗啊啊") == "已受理了吗"
+    assert notices.fit("character_string1", "PA-2026/03 案件#1" + "9" * 40)[:14] == "PA-2026/03 #19"
+    assert len(notices.fit("character_string1", "A" * 40)) == 32
+    with pytest.raises(ValueError, match="not a WeChat"):
+        notices.fit("colour1", "red")
+    for action in notices.CASE_STEPS:
+        notice = notices.case_notice(action, event_id="e", case_no="PA1", at=AT)
+        assert notice is not None
+        for key, value in notice.data.items():
+            assert len(value["value"]) <= notices.LIMITS[notices.field_type(key)]
+
+
+async def test_steps_reach_the_inbox_and_wechat_with_retries_and_no_retry_on_43101(
+    feedback_settings: Settings, token_verifier: TokenVerifier,
+    make_token: Callable[..., str], standin: StandIn,
+) -> None:
+    happy = standin.user("openid-happy")
+    busy = standin.user("openid-busy", [-1, -1, 0])
+    refused = standin.user("openid-refused", [43101])
+    no_wechat = uuid.uuid4()
+    standin.stale_tokens.add("token-1")  # the first token goes stale: fetched again once
+    settings = feedback_settings.model_copy(update={
+        "wechat_api_base": standin.base_url, "identity_base_url": standin.base_url,
+        "internal_api_key": INTERNAL_KEY, "wechat_backoff_seconds": 0.05,
+        "sender_poll_seconds": 0.05})
+    case_id = uuid.uuid4()
+    steps = [
+        status_change(happy, "accept", "accepted", event_id=case_id),
+        status_change(happy, "close", "closed", event_id=case_id),
+        status_change(happy, "start", "in_progress", event_id=case_id),  # not told
+        status_change(busy, "submit_result", "result_submitted"),
+        status_change(refused, "assign", "dispatched"),
+        status_change(no_wechat, "rework", "in_progress"),
+        status_change(None, "close", "closed"),  # sensitive: no reporter on the bus
+    ]
+    app = create_app(settings, verifier=token_verifier)
+    async with running(app) as client:
+        await publish(app, steps + steps[:2])  # the first two redelivered
+        await until_handled(app, len(steps) + 2)
+
+        async def settled() -> bool:
+            rows = await sql(app, "SELECT wechat_status FROM notifications")
+            return len(rows) == 5 and all(r.wechat_status != "pending" for r in rows)
+        await wait_until(settled, within=15)
+
+        rows = {(r.user_id, r.kind): r for r in await sql(
+            app, "SELECT user_id, kind, wechat_status, wechat_attempts, wechat_error "
+                 "FROM notifications")}
+        assert {k: (r.wechat_status, r.wechat_attempts) for k, r in rows.items()} == {
+            (happy, "accepted"): ("sent", 1),
+            (happy, "closed"): ("sent", 1),
+            (busy, "result"): ("sent", 3),
+            (refused, "dispatched"): ("not_subscribed", 1),
+            (no_wechat, "rework"): ("no_account", 1),
+        }
+        assert standin.calls["openid-refused"] == 1  # 43101 is never retried
+        assert rows[(refused, "dispatched")].wechat_error.startswith("43101")
+        assert standin.token_fetches == 2
+        sent = {m["touser"]: m for m in standin.sent}
+        closed = next(m for m in standin.sent
+                      if m["touser"] == "openid-happy" and m["template_id"] == "tmpl-case-closed")
+        assert closed["data"]["phrase2"]["value"] == "已办结"
+        assert closed["page"] == f"pages/events/detail?id={case_id}"
+        assert sent["openid-busy"]["data"]["character_string1"]["value"] == "PA202603020001"
+
+        # The in-app inbox: the resident's own, newest first, paged, with mark-as-read.
+        headers = {"Authorization": f"Bearer {make_token(subject=happy)}"}
+        page = await client.get("/api/v1/feedback/notifications", params={"limit": 1},
+                                headers=headers)
+        assert page.status_code == 200
+        first = page.json()
+        assert len(first["items"]) == 1
+        assert first["next_cursor"]
+        rest = await client.get("/api/v1/feedback/notifications",
+                                params={"limit": 1, "cursor": first["next_cursor"]},
+                                headers=headers)
+        items: list[dict[str, Any]] = first["items"] + rest.json()["items"]
+        assert sorted(i["kind"] for i in items) == ["accepted", "closed"]
+        assert rest.json()["next_cursor"] is None
+        target = items[0]["id"]
+        stranger = {"Authorization": f"Bearer {make_token()}"}
+        denied = await client.post(f"/api/v1/feedback/notifications/{target}/read",
+                                   headers=stranger)
+        assert (denied.status_code, denied.json()["code"]) == (404, "notification_not_found")
+        read = await client.post(f"/api/v1/feedback/notifications/{target}/read",
+                                 headers=headers)
+        assert read.status_code == 200
+        assert read.json()["read_at"] is not None
+        unread = await client.get("/api/v1/feedback/notifications",
+                                  params={"unread": "true"}, headers=headers)
+        assert [i["id"] for i in unread.json()["items"]] == [items[1]["id"]]
+        bad = await client.get("/api/v1/feedback/notifications", params={"cursor": "!!"},
+                               headers=headers)
+        assert (bad.status_code, bad.json()["code"]) == (400, "cursor_invalid")
+
+
+async def test_without_a_wechat_base_url_messages_are_recorded_in_the_sandbox(
+    feedback_settings: Settings, token_verifier: TokenVerifier
+) -> None:
+    resident = uuid.uuid4()
+    booking = BookingConfirmed(
+        booking_id=uuid.uuid4(), round_id=uuid.uuid4(), round_title="春节慰问物资（大米、食用油）第一批次集中发放",
+        pickup_point_id=uuid.uuid4(), slot_id=uuid.uuid4(), user_id=resident, confirmed_at=AT,
+        pickup_starts_at=AT, pickup_ends_at=AT)
+    messages = [
+        status_change(resident, "close", "closed"),
+        Envelope(event_type="booking.booking_confirmed", producer="booking",
+                 payload=booking.model_dump(mode="json")),
+    ]
+    app = create_app(feedback_settings, verifier=token_verifier)
+    async with running(app):
+        await publish(app, messages)
+        await until_handled(app, len(messages))
+
+        async def recorded() -> bool:
+            return len(await sql(app, "SELECT id FROM wechat_sandbox_messages")) == 2
+        await wait_until(recorded, within=10)
+        rows = await sql(app, "SELECT touser, template_id, data FROM wechat_sandbox_messages "
+                              "ORDER BY id")
+        assert {r.touser for r in rows} == {f"sandbox:{resident}"}
+        booked = next(r for r in rows if r.data["phrase2"]["value"] == "预约成功")
+        assert booked.data["thing1"]["value"] == "春节慰问物资（大米、食用油）第一批次集…"
+        statuses = await sql(app, "SELECT kind, wechat_status FROM notifications ORDER BY kind")
+        assert [tuple(s) for s in statuses] == [("booking_confirmed", "sandbox"),
+                                                ("closed", "sandbox")]
