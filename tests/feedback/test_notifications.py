@@ -147,7 +147,8 @@ async def test_without_a_wechat_base_url_messages_are_recorded_in_the_sandbox(
 ) -> None:
     resident = uuid.uuid4()
     booking = BookingConfirmed(
-        booking_id=uuid.uuid4(), round_id=uuid.uuid4(), round_title="春节慰问物资（大米、食用油）第一批次集中发放",
+        booking_id=uuid.uuid4(), round_id=uuid.uuid4(),
+        round_title="春节慰问物资（大米、食用油）第一批次集中发放",
         pickup_point_id=uuid.uuid4(), slot_id=uuid.uuid4(), user_id=resident, confirmed_at=AT,
         pickup_starts_at=AT, pickup_ends_at=AT)
     messages = [
