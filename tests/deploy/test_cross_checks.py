@@ -397,3 +397,33 @@ def test_only_the_gateway_is_exposed_with_tls_and_its_own_body_limit(rendered: l
     )
     for service in of_kind(rendered, "Service"):
         assert service["spec"].get("type", "ClusterIP") == "ClusterIP", name_of(service)
+
+
+# -- capacity ----------------------------------------------------------------------------------
+
+
+def test_the_database_accepts_every_connection_the_autoscalers_can_open(
+    overlays: dict[str, list[Obj]],
+) -> None:
+    """Each pod opens up to pool + overflow connections plus one for the outbox relay's
+    LISTEN; at every autoscaler's maximum that must fit under max_connections with a reserve
+    for the operator, replication and a human with psql."""
+    reserve = 20
+    for overlay in ("dev", "prod"):
+        objects = overlays[overlay]
+        (cluster,) = of_kind(objects, "Cluster")
+        limit = int(cluster["spec"]["postgresql"]["parameters"]["max_connections"])
+        maximum = {o["spec"]["scaleTargetRef"]["name"]: o["spec"]["maxReplicas"]
+                   for o in of_kind(objects, "HorizontalPodAutoscaler")}
+        maximum |= {o["spec"]["scaleTargetRef"]["name"]: o["spec"]["maxReplicaCount"]
+                    for o in of_kind(objects, "ScaledObject")}
+        needed = 0
+        for deployment in of_kind(objects, "Deployment"):
+            if "DATABASE_URL" not in container_env(app_container(deployment), objects).names:
+                continue
+            env = container_env(app_container(deployment), objects).literal
+            per_pod = int(env["EHOME_DB_POOL_SIZE"]) + int(env["EHOME_DB_MAX_OVERFLOW"]) + 1
+            needed += maximum[name_of(deployment)] * per_pod
+        assert needed + reserve <= limit, (
+            f"{overlay}: up to {needed} connections (+{reserve} reserve) > max_connections {limit}"
+        )

@@ -52,13 +52,21 @@ def queue_problems(objects: list[Obj], declared: list[DeclaredQueue]) -> list[st
                     f"{queue}, which {declared_by_name[queue].service} consumes"
                 )
             watched[queue] = target
+    consumer_services = {
+        pod_labels(d)["app.kubernetes.io/name"] for d in deployments.values()
+        if pod_labels(d)["app.kubernetes.io/component"] == "consumer"
+    }
     for queue in declared:
-        if queue.name not in watched:
-            problems.append(
-                f"queue {queue.name} (services/{queue.service}/handlers.py SUBSCRIPTIONS) has no "
-                f"ScaledObject: add deploy/k8s/base/consumers/{queue.service}/ and list it in "
-                "deploy/k8s/base/consumers/kustomization.yaml (README \"Consumers\")"
-            )
+        if queue.name in watched:
+            continue
+        where = f"queue {queue.name} (services/{queue.service}/handlers.py SUBSCRIPTIONS)"
+        if queue.service in consumer_services:
+            todo = (f"add a trigger for it to deploy/k8s/base/consumers/{queue.service}/"
+                    "scaledobject.yaml")
+        else:
+            todo = (f"add deploy/k8s/base/consumers/{queue.service}/ and list it in "
+                    "deploy/k8s/base/consumers/kustomization.yaml")
+        problems.append(f"{where} has no ScaledObject: {todo} (README \"Consumers\")")
     consuming_services = {q.service for q in declared}
     for deployment in deployments.values():
         labels = pod_labels(deployment)
@@ -117,3 +125,8 @@ def test_the_queue_check_names_what_is_missing_and_what_is_stale(rendered: list[
     assert f"queue {prefix}.relief.notices (services/relief/handlers.py" in problems
     assert "add deploy/k8s/base/consumers/relief/" in problems
     assert f"watches {prefix}.nobody.declares, which no service declares" in problems
+    # A new purpose of a service that already has its consumer Deployment.
+    first = declared[0]
+    extra = DeclaredQueue(first.service, f"{prefix}.{first.service}.extra", "unused")
+    problems = "\n".join(queue_problems(rendered, [*declared, extra]))
+    assert f"add a trigger for it to deploy/k8s/base/consumers/{first.service}/" in problems
