@@ -44,17 +44,24 @@ class PlatformSettings(BaseSettings):
     )
 
 
-class ServiceSettings(PlatformSettings):
-    """Base of each service's ``Settings``: database, broker and messaging knobs."""
+class DatabaseSettings(BaseSettings):
+    """Just enough to reach the database: what the migration command reads."""
 
-    service_name: ClassVar[str] = "service"
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
     database_url: str = Field(
         "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres",
         validation_alias=_env("DATABASE_URL"),
     )
-    # The service's own schema; tests prefix it so runs never see each other's rows.
+    # Tests prefix every schema so runs never see each other's rows.
     schema_prefix: str | None = Field(None, validation_alias=_env("EHOME_DB_SCHEMA_PREFIX"))
+
+
+class ServiceSettings(PlatformSettings, DatabaseSettings):
+    """Base of each service's ``Settings``: database, broker and messaging knobs."""
+
+    service_name: ClassVar[str] = "service"
+
     db_pool_size: int = Field(10, validation_alias=_env("EHOME_DB_POOL_SIZE"))
     db_max_overflow: int = Field(5, validation_alias=_env("EHOME_DB_MAX_OVERFLOW"))
     db_pool_timeout_seconds: float = Field(
@@ -80,6 +87,9 @@ class ServiceSettings(PlatformSettings):
     outbox_batch_size: int = Field(100, validation_alias=_env("EHOME_OUTBOX_BATCH_SIZE"))
     run_relay: bool = Field(True, validation_alias=_env("EHOME_RUN_RELAY"))
     run_consumers: bool = Field(True, validation_alias=_env("EHOME_RUN_CONSUMERS"))
+    # Background workers (timer scanners, senders). All are safe with several replicas; the
+    # switch lets a deployment keep them out of its API pods.
+    run_workers: bool = Field(True, validation_alias=_env("EHOME_RUN_WORKERS"))
 
     @property
     def schema(self) -> str:

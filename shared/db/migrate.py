@@ -86,7 +86,7 @@ async def upgrade_all(
 
 
 def main(argv: list[str] | None = None) -> int:
-    from shared.settings import ServiceSettings
+    from shared.settings import DatabaseSettings
 
     parser = argparse.ArgumentParser(description="Apply service migrations (alembic upgrade).")
     parser.add_argument("services", nargs="+", help=f"'all' or any of {', '.join(SERVICES)}")
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(wanted) - set(SERVICES)
     if unknown:
         parser.error(f"unknown services: {', '.join(sorted(unknown))}")
-    settings = ServiceSettings()
+    settings = DatabaseSettings()  # migrating needs the database only, not the service secrets
     for service in wanted:
         schema = schema_name(service, settings.schema_prefix)
         asyncio.run(upgrade(settings.database_url, service, schema, args.revision))

@@ -115,7 +115,7 @@ def create_service_app(
                 delivery_limit=settings.consumer_delivery_limit,
             )
             await runtime.consumers.start()
-        for factory in workers:
+        for factory in workers if settings.run_workers else ():
             worker = factory(runtime)
             worker.start()
             runtime.workers.append(worker)
