@@ -99,11 +99,18 @@ async def migrator(database_url: str, run_prefix: str) -> AsyncIterator[Migrator
 @pytest.fixture(scope="session")
 async def amqp_url() -> str:
     url = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
-    try:
-        connection = await aio_pika.connect(url, timeout=5)
-        await connection.close()
-    except Exception as exc:
-        reason = f"RabbitMQ not reachable at {url.split('@')[-1]}: {type(exc).__name__}"
+    failure: Exception | None = None
+    for _ in range(3):  # a loaded 2-core machine can be slow to answer the first handshake
+        try:
+            connection = await aio_pika.connect(url, timeout=15)
+            await connection.close()
+            failure = None
+            break
+        except Exception as exc:
+            failure = exc
+            await asyncio.sleep(1)
+    if failure is not None:
+        reason = f"RabbitMQ not reachable at {url.split('@')[-1]}: {type(failure).__name__}"
         if _broker_required():
             pytest.fail(f"{reason} (EHOME_REQUIRE_BROKER=1)")
         pytest.skip(reason)
