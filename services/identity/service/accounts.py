@@ -95,7 +95,10 @@ async def wechat_login(*, uow: UnitOfWork, ctx: IdentityContext, code: str) -> T
     # mini-program sends from wx.getUserInfo / encrypted wx APIs, and nothing else needs it.
     key_cipher = ctx.pii.encrypt(session.session_key, context=SESSION_KEY)
     async with uow:
-        row = await store.find_by_openid(uow.session, session.openid)
+        row = await store.touch_resident_login(
+            uow.session, openid=session.openid, unionid=session.unionid,
+            session_key_cipher=key_cipher,
+        )
         if row is None:
             user_id = uuid.uuid4()
             created = await store.insert_resident_if_absent(
@@ -111,9 +114,6 @@ async def wechat_login(*, uow: UnitOfWork, ctx: IdentityContext, code: str) -> T
                 log.info("resident_registered", user_id=str(user_id))
             row = await store.find_by_openid(uow.session, session.openid)
             assert row is not None
-        else:
-            await store.update_user(uow.session, row["id"], wechat_session_key=key_cipher,
-                                    unionid=session.unionid or row["unionid"])
         if row["disabled"]:
             raise Forbidden("this account is disabled", code="account_disabled")
         return await _issue(ctx, uow, row)

@@ -9,11 +9,9 @@ own configured figure, or else the sum of the nearest configured regions below i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
-
-from sqlalchemy.engine import RowMapping
 
 from services.identity import domain
 from services.identity.schemas import RegionStats, RegionStatsTree
@@ -21,53 +19,54 @@ from services.identity.store import stats as store
 from shared.auth.principal import Principal, Role
 from shared.db.uow import UnitOfWork
 from shared.errors import Forbidden, RuleViolation
-from shared.regions import covers, is_region_code, region_level
+from shared.regions import ancestors, covers, is_region_code, region_level
+
+_CHILD_LENGTH = {"county": 9, "town": 12, "community": 15}
 
 
-@dataclass(frozen=True)
-class _Figures:
-    census: dict[str, int]
-    baseline_entered: dict[str, int]
-    baseline_verified: dict[str, int]
-    tallies: Sequence[RowMapping]
-
-
-def _child_of(parent: str, code: str) -> str | None:
-    level = region_level(parent)
-    child = {
-        "province": code[:4] + "00",
-        "city": code[:6],
-        "county": code[:9],
-        "town": code[:12],
-        "community": code[:15],
-    }.get(level)
-    if child is None or child == parent or len(code) < len(child):
-        return None
-    return child if is_region_code(child) and covers(parent, child) else None
+def _child_of(parent: str, level: str, code: str) -> str | None:
+    """The child of ``parent`` that ``code`` (already known to be inside it) lies in. Runs
+    once per tally row, so it slices strings instead of validating codes."""
+    if level == "province":
+        child = code[:4] + "00"
+    elif level == "city":
+        child = code[:6]
+    else:
+        length = _CHILD_LENGTH.get(level)
+        if length is None or len(code) < length:
+            return None
+        child = code[:length]
+    return None if child == parent else child
 
 
 def _census(code: str, census: dict[str, int]) -> int:
+    """Own figure, or the sum of the nearest configured regions below (a town's figure is
+    already inside its county's)."""
     if code in census:
         return census[code]
-    inside = [c for c in census if c != code and covers(code, c)]
-    # Only the nearest configured regions count: a town's figure is inside its county's.
-    nearest = [c for c in inside
-               if not any(o != c and covers(o, c) and covers(code, o) for o in inside)]
-    return sum(census[c] for c in nearest)
+    total = 0
+    for configured, figure in census.items():
+        if configured == code or not covers(code, configured):
+            continue
+        between = [a for a in ancestors(configured)[1:] if a != code and covers(code, a)]
+        if not any(a in census for a in between):
+            total += figure
+    return total
 
 
-def _stats(code: str, figures: _Figures) -> RegionStats:
-    entered = sum(v for c, v in figures.baseline_entered.items() if covers(code, c))
-    verified = sum(v for c, v in figures.baseline_verified.items() if covers(code, c))
-    for tally in figures.tallies:
-        if covers(code, tally["region_code"]):
-            entered += tally["entered"]
-            verified += tally["verified"]
-    census = _census(code, figures.census)
+@dataclass
+class _Sums:
+    entered: int = 0
+    verified: int = 0
+
+
+def _stats(code: str, sums: _Sums, census: dict[str, int]) -> RegionStats:
+    population = _census(code, census)
     return RegionStats(
-        region_code=code, level=region_level(code), census_population=census, entered=entered,
-        verified=verified, entry_rate=_as_float(domain.rate(entered, census)),
-        verification_rate=_as_float(domain.rate(verified, census)),
+        region_code=code, level=region_level(code), census_population=population,
+        entered=sums.entered, verified=sums.verified,
+        entry_rate=_as_float(domain.rate(sums.entered, population)),
+        verification_rate=_as_float(domain.rate(sums.verified, population)),
     )
 
 
@@ -85,21 +84,35 @@ def _check_region(actor: Principal, code: str) -> None:
 
 async def region_stats(*, uow: UnitOfWork, actor: Principal, code: str) -> RegionStatsTree:
     _check_region(actor, code)
+    level = region_level(code)
     prefix = domain.region_match_prefix(code)
     async with uow:
         population = await store.population_under(uow.session, prefix)
         tallies = await store.tallies_under(uow.session, prefix)
-    figures = _Figures(
-        census={r["region_code"]: r["census_population"] for r in population
-                if r["census_population"]},
-        baseline_entered={r["region_code"]: r["baseline_entered"] for r in population},
-        baseline_verified={r["region_code"]: r["baseline_verified"] for r in population},
-        tallies=tallies,
+    total = _Sums()
+    children: defaultdict[str, _Sums] = defaultdict(_Sums)
+    rows: list[tuple[str, int, int]] = [
+        (r["region_code"], r["baseline_entered"], r["baseline_verified"]) for r in population
+    ] + [(t["region_code"], t["entered"], t["verified"]) for t in tallies]
+    for region_code, entered, verified in rows:
+        total.entered += entered
+        total.verified += verified
+        child = _child_of(code, level, region_code)
+        if child is not None:
+            sums = children[child]
+            sums.entered += entered
+            sums.verified += verified
+    census = {r["region_code"]: r["census_population"] for r in population
+              if r["census_population"]}
+    for configured in census:
+        child = _child_of(code, level, configured)
+        if child is not None:
+            # A child with a census figure but nobody entered yet still shows.
+            children.setdefault(child, _Sums())
+    return RegionStatsTree(
+        **_stats(code, total, census).model_dump(),
+        children=[_stats(c, children[c], census) for c in sorted(children)],
     )
-    known = {r["region_code"] for r in population} | {t["region_code"] for t in tallies}
-    children = sorted({c for k in known if (c := _child_of(code, k)) is not None})
-    return RegionStatsTree(**_stats(code, figures).model_dump(),
-                           children=[_stats(c, figures) for c in children])
 
 
 async def set_census_population(

@@ -19,6 +19,20 @@ async def find_by_openid(session: AsyncSession, openid: str) -> RowMapping | Non
     return result.mappings().first()
 
 
+async def touch_resident_login(
+    session: AsyncSession, *, openid: str, unionid: str | None, session_key_cipher: str
+) -> RowMapping | None:
+    """A returning resident: store the new session key and read the account, in one trip."""
+    result = await session.execute(
+        update(users)
+        .where(users.c.openid == openid)
+        .values(wechat_session_key=session_key_cipher,
+                unionid=func.coalesce(unionid, users.c.unionid), updated_at=func.now())
+        .returning(users)
+    )
+    return result.mappings().first()
+
+
 async def insert_resident_if_absent(
     session: AsyncSession, *, user_id: uuid.UUID, openid: str, unionid: str | None,
     session_key_cipher: str,
