@@ -8,6 +8,8 @@ from datetime import date
 from typing import Any
 
 from argon2 import PasswordHasher
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from services.identity.realname import (
     HttpRealNameProvider,
@@ -31,6 +33,8 @@ class IdentityContext:
     wechat: WeChat
     realname: RealNameProvider
     passwords: PasswordHasher = field(default_factory=PasswordHasher)
+    # Public keys published beside the signing key while a rotation is under way.
+    extra_public_keys: list[Ed25519PublicKey] = field(default_factory=list)
     today: Any = date.today  # replaced in tests that need a fixed day
 
     async def aclose(self) -> None:
@@ -94,4 +98,15 @@ def build_context(
         ),
         wechat=wechat,
         realname=realname,
+        extra_public_keys=_public_keys(settings.jwt_public_keys),
     )
+
+
+def _public_keys(pems: list[str]) -> list[Ed25519PublicKey]:
+    keys = []
+    for pem in pems:
+        key = serialization.load_pem_public_key(pem.encode())
+        if not isinstance(key, Ed25519PublicKey):
+            raise ValueError("EHOME_JWT_PUBLIC_KEYS must hold Ed25519 public keys")
+        keys.append(key)
+    return keys

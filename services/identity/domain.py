@@ -118,13 +118,6 @@ def parse_real_name(raw: str) -> str:
 STAFF_ROLES = frozenset(r.value for r in Role if r not in (Role.RESIDENT, Role.SERVICE))
 
 
-@dataclass(frozen=True)
-class StaffScope:
-    roles: tuple[str, ...]
-    regions: tuple[str, ...] = ()
-    departments: tuple[str, ...] = ()
-
-
 def check_staff_scope(roles: list[str], regions: list[str]) -> tuple[list[str], list[str]]:
     """Staff roles must be known staff roles; region scopes must be region codes. Every role
     but admin needs at least one region or department to act in."""

@@ -81,3 +81,20 @@ async def test_staff_cannot_bind_a_resident_phone(identity_app: Any, make_token:
             PHONE, json={"code": "sandbox-phone:13812341234"},
             headers=bearer(make_token(subject=uuid.uuid4(), roles=["dispatcher"])))
     assert_problem(answer, 403, "residents_only")
+
+
+async def test_a_malformed_number_from_wechat_is_refused_and_not_stored(
+    identity_app: Any, wechat_server: tuple[WeChatStandIn, str], identity_sql: Any
+) -> None:
+    stand_in, base = wechat_server
+    stand_in.phone_for_code = {"odd": "12345"}
+    async with running(identity_app(wechat_api_base=base)) as client:
+        pair = await login(client)
+        answer = await client.post(PHONE, json={"code": "odd"},
+                                   headers=bearer(pair["access_token"]))
+        empty = await client.post(PHONE, json={"code": ""}, headers=bearer(pair["access_token"]))
+    assert_problem(answer, 422, "phone_invalid")
+    assert_problem(empty, 422, "validation_error")
+    rows = await identity_sql("SELECT phone_cipher FROM users WHERE id = :u",
+                              u=pair["user"]["id"])
+    assert rows[0]["phone_cipher"] is None

@@ -172,3 +172,17 @@ async def test_malformed_tokens_are_refused_with_specific_codes(identity_app: An
     assert_problem(scheme, 401, "token_invalid")
     assert_problem(unknown, 401, "refresh_token_invalid")
     assert_problem(short, 422, "validation_error")
+
+
+async def test_the_jwks_also_publishes_the_previous_key_during_a_rotation(
+    identity_app: Any,
+) -> None:
+    from shared.auth.tokens import generate_signing_key, key_id, public_key_pem
+
+    previous = generate_signing_key()
+    app = identity_app(jwt_public_keys=[public_key_pem(previous.public_key)])
+    async with running(app) as client:
+        jwks = (await client.get("/api/v1/identity/jwks")).json()
+    kids = [k["kid"] for k in jwks["keys"]]
+    assert len(kids) == 2
+    assert key_id(previous.public_key) in kids

@@ -19,7 +19,7 @@ from services.identity.schemas import (
 )
 from services.identity.service import accounts, verification
 from shared.auth import CurrentPrincipal
-from shared.auth.tokens import public_jwk
+from shared.auth.tokens import key_id, public_jwk
 from shared.errors import Forbidden
 from shared.web.deps import Uow
 
@@ -53,8 +53,12 @@ async def logout(body: RefreshRequest, uow: Uow, principal: CurrentPrincipal) ->
 
 @router.get("/jwks")
 async def jwks(ctx: Context) -> dict[str, Any]:
-    """Public keys that verify access tokens (gateway and every service read this)."""
-    return {"keys": [public_jwk(ctx.signer.key.public_key)]}
+    """Public keys that verify access tokens (gateway and every service read this): the
+    current signing key, and during a rotation the previous ones from EHOME_JWT_PUBLIC_KEYS."""
+    keys = {ctx.signer.key.kid: public_jwk(ctx.signer.key.public_key)}
+    for extra in ctx.extra_public_keys:
+        keys.setdefault(key_id(extra), public_jwk(extra))
+    return {"keys": list(keys.values())}
 
 
 @router.get("/me", response_model=UserRead)
