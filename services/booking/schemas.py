@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
@@ -13,7 +13,9 @@ class BaseSchema(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
-RegionCode = Field(pattern=r"^\d{6}(\d{3}){0,3}$")
+_REGION_PATTERN = r"^\d{6}(\d{3}){0,3}$"
+RegionCode = Field(pattern=_REGION_PATTERN)
+RegionCodeItem = Annotated[str, Field(pattern=_REGION_PATTERN)]
 
 
 class ItemIn(BaseSchema):
@@ -51,7 +53,7 @@ class RoundCreate(BaseSchema):
     booking_closes_at: AwareDatetime
     pickup_starts_at: AwareDatetime
     pickup_ends_at: AwareDatetime
-    eligibility_regions: list[str] = Field(default_factory=list, max_length=200)
+    eligibility_regions: list[RegionCodeItem] = Field(default_factory=list, max_length=200)
     limit_per: Literal["person", "household"] = "person"
     pickup_points: list[PickupPointCreate] = Field(min_length=1, max_length=500)
 

@@ -65,6 +65,7 @@ class BookingWorld:
     engine: AsyncEngine
     schema: str
     make_token: Callable[..., str]
+    prefix: str = ""
     operator_token: str = ""
     tokens: dict[uuid.UUID, str] = field(default_factory=dict)
 
@@ -142,11 +143,16 @@ async def world_factory(
     engines: list[AsyncEngine] = []
 
     @asynccontextmanager
-    async def build(**overrides: Any) -> AsyncIterator[BookingWorld]:
-        prefix = f"{run_prefix}{uuid.uuid4().hex[:6]}"
+    async def build(
+        *, prefix: str | None = None, wiring: dict[str, Any] | None = None, **overrides: Any
+    ) -> AsyncIterator[BookingWorld]:
+        """``prefix`` reuses an earlier world's schema (a restart); ``wiring`` reaches
+        create_app (a shared broker)."""
+        prefix = prefix or f"{run_prefix}{uuid.uuid4().hex[:6]}"
         await migrator.ensure("booking", prefix=prefix)
+        overrides.setdefault("amqp_prefix", prefix)
         settings = service_settings(Settings, schema_prefix=prefix, **overrides)
-        app = create_app(settings, verifier=token_verifier)
+        app = create_app(settings, verifier=token_verifier, **(wiring or {}))
         engine = create_async_engine(database_url, pool_size=2)
         engines.append(engine)
         async with running(app) as client:
@@ -156,6 +162,7 @@ async def world_factory(
                 engine=engine,
                 schema=schema_name("booking", prefix),
                 make_token=make_token,
+                prefix=prefix,
             )
             world.operator_token = make_token(roles=["booking_operator"], regions=[COUNTY])
             yield world
