@@ -313,7 +313,9 @@ class Proxy:
                     method=method,
                     request_id=request_id,
                 )
-                await responder.problem(exc.status, exc.code, f"{upstream_name}: {exc.detail}")
+                await responder.problem(
+                    exc.status, exc.code, f"the {upstream_name} service {exc.public_detail}"
+                )
                 return
             await responder.relay(answer.status, answer.headers, answer.body, method == "HEAD")
         finally:

@@ -108,3 +108,17 @@ async def test_embedded_service_sees_the_callers_address() -> None:
     headers = [(b"x-forwarded-for", b"10.0.0.1, 203.0.113.7")]
     await AsgiUpstream("relief", records_client).send("GET", "/x", headers, b"")
     assert seen == [("203.0.113.7", 0)]
+
+
+async def test_unavailable_upstream_does_not_reveal_its_address(
+    verifier: TokenVerifier, auth: dict[str, str], make_client: Callable[..., httpx.AsyncClient]
+) -> None:
+    port = closed_port()
+    upstreams = http_upstreams({"booking": f"http://127.0.0.1:{port}"})
+    app = create_gateway_app(gateway_settings(), upstreams=upstreams, verifier=verifier)
+    async with app.lifespan(), make_client(app) as client:
+        response = await client.get("/api/v1/booking/whoami", headers=auth)
+    body = assert_problem(response, 503, "upstream_unavailable")
+    assert str(port) not in response.text
+    assert "127.0.0.1" not in response.text
+    assert body["detail"] == "the booking service is unavailable; retry later"
