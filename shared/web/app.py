@@ -187,7 +187,9 @@ def _ops_router(settings: ServiceSettings) -> APIRouter:
     @router.get("/readyz", include_in_schema=False)
     async def readyz(request: Request) -> Response:
         """Dependencies answer: send traffic here. False while shutting down."""
-        runtime: ServiceRuntime = request.app.state.runtime
+        runtime: ServiceRuntime | None = getattr(request.app.state, "runtime", None)
+        if runtime is None:
+            return problem_response(503, "not_ready", "the service has not started yet")
         checks: dict[str, str] = {}
         try:
             await asyncio.wait_for(runtime.database.ping(), timeout=2.0)
