@@ -1,0 +1,171 @@
+"""The case file: idempotent intake, duplicate hints, sensitive tips, extensions, transfer,
+failed checks, ratings and the four musts."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from services.events import service
+from services.events.seed import REGIONS as EVENTS_REGIONS
+from services.routing import seed as routing_seed
+from shared.testing.plugin import wait_until
+from tests.events.flows import (
+    COMMUNITY,
+    COMMUNITY_UNIT,
+    COUNTY,
+    COUNTY_POLICE,
+    OTHER_COMMUNITY_UNIT,
+    Loop,
+    bearer,
+)
+
+
+def test_events_knows_every_community_and_grid_routing_seeds() -> None:
+    routing = {code: name for code, name in routing_seed.REGIONS if len(code) >= 12}
+    assert dict(EVENTS_REGIONS) == routing
+
+
+async def test_a_retried_report_with_the_same_key_opens_one_case(loop: Loop) -> None:
+    key = f"report-{uuid.uuid4().hex}"
+    body = {"description": "楼道堆放杂物 retry"}
+    first = await loop.report(idempotency_key=key, **body)
+    second = await loop.report(idempotency_key=key, **body)
+    assert first == second
+    listed = await loop.events.get("/api/v1/events", headers=bearer(loop.people.resident()))
+    assert [c["id"] for c in listed.json()["items"]] == [first["id"]]
+    reused = await loop.report(idempotency_key=key, expect=422, description="另一件事情")
+    assert reused["code"] == "idempotency_key_reused"
+
+
+async def test_a_similar_report_in_the_same_community_is_linked_not_merged(loop: Loop) -> None:
+    first = await loop.report(description="东门路12号出租房房东拒不退还押金三千元")
+    second = await loop.report(loop.people.resident(subject=uuid.uuid4()),
+                               description="东门路12号出租房的房东拒不退还押金")
+    assert second["possible_duplicate_of"] == first["id"]
+    assert second["id"] != first["id"]
+    unrelated = await loop.report(description="小区门口路灯不亮了好几天")
+    assert unrelated["possible_duplicate_of"] is None
+
+
+async def test_handlers_never_see_who_reported_a_fraud_and_a_reveal_is_audited(
+    loop: Loop,
+) -> None:
+    created = await loop.report(
+        category_code="telecom_fraud", description="冒充客服要求转账",
+        fields={"channel": "phone", "loss_amount": 5000, "suspect_phone": "13800138000"},
+    )
+    event_id = created["id"]
+    case = await loop.wait_assigned(event_id, COUNTY_POLICE)  # the entry rule: county police
+    assert case["reporter_id"] == str(loop.people.resident_id)  # the reporter sees themself
+    police = loop.people.unit_staff(COUNTY_POLICE, COUNTY)
+    seen = await loop.case(event_id, police)
+    assert seen["reporter_id"] is None
+    assert seen["fields"]["suspect_phone"] == "138****8000"
+    assert loop.sql is not None
+    leaked = await loop.sql(
+        "events",
+        "SELECT count(*) FROM outbox WHERE envelope->'payload'->>'reporter_id' IS NOT NULL",
+    )
+    assert leaked == 0
+
+    refused = await loop.events.post(f"/api/v1/events/{event_id}/reporter-reveal",
+                                     json={"reason": "想知道"}, headers=bearer(police))
+    assert refused.status_code == 403
+    supervisor = loop.people.supervisor()
+    revealed = await loop.events.post(f"/api/v1/events/{event_id}/reporter-reveal",
+                                      json={"reason": "需联系举报人补充证据"},
+                                      headers=bearer(supervisor))
+    assert revealed.status_code == 200
+    assert revealed.json()["reporter_id"] == str(loop.people.resident_id)
+    audits = await loop.sql("events", f"SELECT count(*) FROM reporter_reveals "
+                                      f"WHERE event_id = '{event_id}'")
+    assert audits == 1
+
+
+async def test_an_approved_extension_moves_the_resolve_deadline(loop: Loop) -> None:
+    created = await loop.report()
+    event_id = created["id"]
+    case = await loop.wait_assigned(event_id, COMMUNITY_UNIT)
+    staff = loop.people.unit_staff(COMMUNITY_UNIT, COMMUNITY)
+    await loop.act(event_id, "accept", staff)
+    asked = await loop.route(f"assignments/{event_id}/extensions", staff,
+                             {"extra_working_hours": 14, "reason": "等待双方到场"}, expect=201)
+    outsider = loop.people.supervisor("350623")
+    await loop.route(f"extensions/{asked['id']}/decision", outsider, {"approve": True},
+                     expect=403)
+    await loop.route(f"extensions/{asked['id']}/decision", loop.people.supervisor(),
+                     {"approve": True}, expect=204)
+    extended = await loop.wait_for(event_id, lambda c: c["resolve_by"] != case["resolve_by"])
+    assert extended["resolve_by"] > case["resolve_by"]
+    actions = [s["action"] for s in await loop.timeline(event_id)]
+    assert "extension_request" in actions
+    assert "extend" in actions
+    await loop.route(f"extensions/{asked['id']}/decision", loop.people.supervisor(),
+                     {"approve": False}, expect=409)
+
+
+async def test_a_transferred_case_belongs_to_the_new_unit(loop: Loop) -> None:
+    created = await loop.report()
+    event_id = created["id"]
+    await loop.wait_assigned(event_id, COMMUNITY_UNIT)
+    staff = loop.people.unit_staff(COMMUNITY_UNIT, COMMUNITY)
+    await loop.act(event_id, "accept", staff)
+    await loop.route(f"assignments/{event_id}/transfer", staff,
+                     {"unit_id": str(OTHER_COMMUNITY_UNIT), "reason": "房屋属西门社区"})
+    await loop.wait_assigned(event_id, OTHER_COMMUNITY_UNIT)
+    other = loop.people.unit_staff(OTHER_COMMUNITY_UNIT, "350626106002")
+    queue = await loop.routing.get(f"/api/v1/routing/units/{OTHER_COMMUNITY_UNIT}/work-queue",
+                                   headers=bearer(other))
+    assert event_id in [i["event_id"] for i in queue.json()["items"]]
+    refused = await loop.routing.get(f"/api/v1/routing/units/{OTHER_COMMUNITY_UNIT}/work-queue",
+                                     headers=bearer(staff))
+    assert refused.status_code == 403
+
+
+async def test_a_failed_check_sends_the_case_back_with_a_new_deadline(loop: Loop) -> None:
+    created = await loop.report()
+    event_id = created["id"]
+    await loop.wait_assigned(event_id, COMMUNITY_UNIT)
+    staff = loop.people.unit_staff(COMMUNITY_UNIT, COMMUNITY)
+    await loop.act(event_id, "accept", staff)
+    await loop.act(event_id, "result", staff, {"result": "已协调"})
+    failed = await loop.act(event_id, "verify", loop.people.grid_worker(),
+                            {"passed": False, "note": "现场核查押金仍未退还"})
+    assert failed["status"] == "in_progress"
+    await wait_until(lambda: _has(loop, event_id, "deadline"), within=5)
+    closed = await loop.act(event_id, "result", staff, {"result": "押金已当面退还"})
+    assert closed["status"] == "result_submitted"
+    closed = await loop.act(event_id, "verify", loop.people.dispatcher(), {"passed": True})
+    assert closed["status"] == "closed"
+
+
+async def test_a_rating_completes_the_loop_and_dissatisfaction_reopens_it(loop: Loop) -> None:
+    events_app = loop.apps["events"]  # type: ignore[attr-defined]
+    runtime = events_app.state.runtime
+    created = await loop.report()
+    event_id = uuid.UUID(created["id"])
+    await loop.wait_assigned(str(event_id), COMMUNITY_UNIT)
+    await loop.handle_to_close(str(event_id), COMMUNITY_UNIT, COMMUNITY)
+
+    reopened = await service.apply_rating(runtime.uow(), event_id=event_id,
+                                          rating="dissatisfied", default_applied=False,
+                                          at=datetime.now(UTC))
+    assert reopened.status == "in_progress"
+    await wait_until(lambda: _has(loop, str(event_id), "deadline"), within=5)
+    staff = loop.people.unit_staff(COMMUNITY_UNIT, COMMUNITY)
+    await loop.act(str(event_id), "result", staff, {"result": "重办：押金已退"})
+    await loop.act(str(event_id), "verify", loop.people.grid_worker(), {"passed": True})
+    rated = await service.apply_rating(runtime.uow(), event_id=event_id, rating="satisfied",
+                                       default_applied=True, at=datetime.now(UTC))
+    assert rated.status == "rated"
+    case = await loop.case(str(event_id))
+    assert case["closed_loop_complete"] is True
+    assert loop.sql is not None
+    rated_events = await loop.sql(
+        "events", "SELECT count(*) FROM outbox WHERE event_type = 'events.event_rated'")
+    assert rated_events == 2
+
+
+async def _has(loop: Loop, event_id: str, action: str) -> bool:
+    return any(s["action"] == action for s in await loop.timeline(event_id))

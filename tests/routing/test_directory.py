@@ -1,0 +1,116 @@
+"""The organisation directory, rules with their audit, SLA policies and routing's pure rules."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from services.routing.app import create_app
+from services.routing.domain import (
+    Policy,
+    RoutingRefusal,
+    Rule,
+    deadlines,
+    entry_target,
+    escalation_target,
+    reminder_times,
+    supervisor_region,
+)
+from services.routing.settings import Settings
+from shared.calendar import SHANGHAI, WorkingCalendar
+from shared.testing.plugin import Migrator, running
+
+RULES = [Rule("telecom_fraud", "county", "police", True),
+         Rule("dispute_tenancy", "county", "market_regulation", False),
+         Rule("political_security", "county", "dispatcher", True)]
+
+
+def test_a_report_lands_on_its_entry_rule_or_the_community() -> None:
+    fraud = entry_target(RULES, "telecom_fraud", "public_order")
+    assert (fraud.level, fraud.unit_kind) == ("county", "police")
+    tenancy = entry_target(RULES, "dispute_tenancy", "social_conflict")
+    assert (tenancy.level, tenancy.unit_kind) == ("community", "community")
+    assert entry_target(RULES, "political_security", "political_security").to_dispatcher
+
+
+def test_escalation_climbs_community_town_county_and_stops_there() -> None:
+    town = escalation_target(RULES, "dispute_tenancy", "social_conflict", "community")
+    assert (town.level, town.unit_kind) == ("town", "town_office")
+    county = escalation_target(RULES, "dispute_tenancy", "social_conflict", "town")
+    assert (county.level, county.unit_kind) == ("county", "market_regulation")
+    other = escalation_target(RULES, "dispute_family", "social_conflict", "town")
+    assert other.unit_kind == "pingan_office"
+    with pytest.raises(RoutingRefusal) as refused:
+        escalation_target(RULES, "dispute_tenancy", "social_conflict", "county")
+    assert refused.value.code == "escalation_ceiling"
+    assert supervisor_region("350626106001") == "350626106"
+    assert supervisor_region("350626") == "350626"
+
+
+def test_deadlines_and_reminders_count_working_time_across_national_day() -> None:
+    cal = WorkingCalendar()
+    start = datetime(2026, 9, 30, 15, 0, tzinfo=SHANGHAI)
+    due = deadlines(cal, Policy(7, 1, "days", True), start)
+    assert due.accept_by == datetime(2026, 10, 8, 15, 0, tzinfo=SHANGHAI)
+    assert due.resolve_by == datetime(2026, 10, 8, 15, 0, tzinfo=SHANGHAI)
+    times = reminder_times(cal, start, due.accept_by, [0.5, 0.8])
+    assert [f for f, _ in times] == [0.5, 0.8, 1.0]
+    # Half of 7 h: 2.5 h left on 30 September, then 1 h after the holiday.
+    assert times[0][1] == datetime(2026, 10, 8, 9, 30, tzinfo=SHANGHAI)
+
+
+@pytest.fixture
+async def client(
+    migrator: Migrator, service_settings: Callable[..., Any], token_verifier: Any
+) -> AsyncIterator[httpx.AsyncClient]:
+    await migrator.ensure("routing")
+    app = create_app(service_settings(Settings, run_timer_scanner=False),
+                     verifier=token_verifier)
+    async with running(app) as client:
+        yield client
+
+
+async def test_the_region_tree_is_served_level_by_level(client: httpx.AsyncClient) -> None:
+    city = (await client.get("/api/v1/routing/regions")).json()["items"]
+    assert city == [{"code": "350600", "name": "漳州市", "level": "city"}]
+    counties = (await client.get("/api/v1/routing/regions?parent=350600")).json()["items"]
+    assert {"code": "350626", "name": "东山县", "level": "county"} in counties
+    assert len(counties) == 11
+    towns = (await client.get("/api/v1/routing/regions?parent=350626")).json()["items"]
+    assert {"code": "350626106", "name": "铜陵镇", "level": "town"} in towns
+    grids = (await client.get("/api/v1/routing/regions?parent=350626106001")).json()["items"]
+    assert {g["level"] for g in grids} == {"grid"}
+    unknown = await client.get("/api/v1/routing/regions?parent=350626999")
+    assert (unknown.status_code, unknown.json()["code"]) == (404, "region_unknown")
+
+
+async def test_rule_changes_are_audited_and_need_the_right_role(
+    client: httpx.AsyncClient, make_token: Callable[..., str]
+) -> None:
+    category = f"cat_{uuid.uuid4().hex[:8]}"
+    staff = {"Authorization": f"Bearer {make_token(roles=['dept_staff'])}"}
+    refused = await client.put(f"/api/v1/routing/rules/{category}/county", headers=staff,
+                               json={"unit_kind": "police", "entry": True})
+    assert (refused.status_code, refused.json()["code"]) == (403, "role_required")
+    admin_id = uuid.uuid4()
+    admin = {"Authorization": f"Bearer {make_token(subject=admin_id, roles=['admin'])}"}
+    for kind in ("police", "market_regulation"):
+        response = await client.put(f"/api/v1/routing/rules/{category}/county", headers=admin,
+                                    json={"unit_kind": kind, "entry": True})
+        assert response.status_code == 204
+    bad = await client.put(f"/api/v1/routing/rules/{category}/planet", headers=admin,
+                           json={"unit_kind": "police"})
+    assert (bad.status_code, bad.json()["code"]) == (422, "level_invalid")
+    audit = (await client.get("/api/v1/routing/rules/audit", headers=admin)).json()["items"]
+    mine = [a for a in audit if (a["after"] or {}).get("category_code") == category]
+    assert [a["after"]["unit_kind"] for a in reversed(mine)] == ["police", "market_regulation"]
+    assert mine[0]["before"]["unit_kind"] == "police"
+    assert mine[0]["actor_id"] == str(admin_id)
+    rules = (await client.get("/api/v1/routing/rules", headers=admin)).json()["items"]
+    assert {"category_code": category, "level": "county", "unit_kind": "market_regulation",
+            "entry": True} in rules

@@ -1,0 +1,138 @@
+"""Timers in the database: several scanners never fire one twice, and a crash or restart never
+loses one. The routing app runs with its own scanner off; the tests drive scanners by hand."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from services.routing import service, store
+from services.routing.app import create_app
+from services.routing.seed import unit_id
+from services.routing.service import timers as timers_module
+from services.routing.settings import Settings
+from shared.calendar import SHANGHAI, WorkingCalendar
+from shared.testing.plugin import Migrator, running
+from shared.web.runtime import ServiceRuntime
+
+T0 = datetime(2026, 11, 25, 9, 0, tzinfo=SHANGHAI)
+UNIT = unit_id("350626106001", "community")
+
+
+@pytest.fixture
+async def runtime(
+    migrator: Migrator, run_prefix: str, service_settings: Callable[..., Any]
+) -> AsyncIterator[ServiceRuntime]:
+    prefix = f"{run_prefix}{uuid.uuid4().hex[:6]}"
+    await migrator.ensure("routing", prefix=prefix)
+    settings = service_settings(Settings, schema_prefix=prefix, run_timer_scanner=False,
+                                run_relay=False, run_consumers=False)
+    app = create_app(settings)
+    async with running(app):
+        yield app.state.runtime
+
+
+async def _seed_due_timers(runtime: ServiceRuntime, count: int, *, at: datetime) -> None:
+    """``count`` cases, each with one reminder due at ``at``."""
+    uow = runtime.uow()
+    async with uow:
+        for i in range(count):
+            event_id = uuid.uuid4()
+            await store.insert_assignment(uow, {
+                "event_id": event_id, "case_no": f"ZZ-20261125-{i:06d}",
+                "category_code": "dispute_tenancy", "major_risk": "social_conflict",
+                "urgency": "normal", "region_code": "350626106001001", "status": "dispatched",
+                "unit_id": UNIT, "seq": 1, "queued": False, "updated_at": T0,
+            })
+            await store.add_timers(uow, [{
+                "event_id": event_id, "kind": "accept", "fraction": 0.5, "fire_at": at,
+                "deadline": at + timedelta(hours=4), "unit_id": UNIT, "subtask_id": None,
+                "seq": 1,
+            }])
+
+
+async def _count(runtime: ServiceRuntime, sql: str) -> int:
+    uow = runtime.uow()
+    async with uow:
+        return int((await uow.session.execute(text(sql))).scalar_one())
+
+
+def _scanner(runtime: ServiceRuntime, now: datetime, batch: int = 7) -> service.TimerScanner:
+    return service.TimerScanner(runtime, clock=lambda: now, cal=WorkingCalendar(),
+                                fractions=[0.5, 0.8], interval=0.05, batch=batch)
+
+
+async def test_two_scanner_replicas_fire_every_timer_exactly_once(
+    runtime: ServiceRuntime,
+) -> None:
+    await _seed_due_timers(runtime, 60, at=T0)
+    replicas = [_scanner(runtime, T0 + timedelta(minutes=1)) for _ in range(3)]
+    fired = await asyncio.gather(*(r.scan_once() for r in replicas))
+    assert sum(fired) == 60
+    assert await _count(runtime, "SELECT count(*) FROM timers WHERE fired_at IS NULL") == 0
+    warnings = await _count(
+        runtime, "SELECT count(*) FROM outbox WHERE event_type = 'routing.deadline_warning'")
+    assert warnings == 60
+    distinct = await _count(runtime, "SELECT count(DISTINCT envelope->'payload'->>'event_id') "
+                                     "FROM outbox WHERE event_type = 'routing.deadline_warning'")
+    assert distinct == 60
+
+
+async def test_a_timer_not_yet_due_waits_and_a_restart_fires_what_fell_due_meanwhile(
+    runtime: ServiceRuntime,
+) -> None:
+    await _seed_due_timers(runtime, 5, at=T0)
+    await _seed_due_timers(runtime, 5, at=T0 + timedelta(hours=2))
+    first = _scanner(runtime, T0 + timedelta(minutes=1))
+    first.start()
+    await asyncio.sleep(0.3)
+    await first.stop()
+    assert first.fired_total == 5
+    # "Restarted" two hours later: only the other five fire; the first five never again.
+    second = _scanner(runtime, T0 + timedelta(hours=3))
+    second.start()
+    await asyncio.sleep(0.3)
+    await second.stop()
+    assert second.fired_total == 5
+    warnings = await _count(
+        runtime, "SELECT count(*) FROM outbox WHERE event_type = 'routing.deadline_warning'")
+    assert warnings == 10
+
+
+async def test_a_scanner_that_crashes_mid_batch_loses_nothing(
+    runtime: ServiceRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _seed_due_timers(runtime, 10, at=T0)
+    real_fire = timers_module._fire
+    calls = {"n": 0}
+
+    async def crash_on_the_fourth(*args: Any, **kwargs: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise ConnectionError("the process died here")
+        await real_fire(*args, **kwargs)
+
+    monkeypatch.setattr(timers_module, "_fire", crash_on_the_fourth)
+    with pytest.raises(ConnectionError):
+        await _scanner(runtime, T0 + timedelta(minutes=1), batch=10).scan_once()
+    assert await _count(runtime, "SELECT count(*) FROM timers WHERE fired_at IS NOT NULL") == 0
+    assert await _count(runtime, "SELECT count(*) FROM outbox") == 0
+
+    monkeypatch.setattr(timers_module, "_fire", real_fire)
+    assert await _scanner(runtime, T0 + timedelta(minutes=1)).scan_once() == 10
+    assert await _count(runtime, "SELECT count(*) FROM outbox") == 10
+
+
+async def test_a_timer_of_a_superseded_assignment_fires_nothing(runtime: ServiceRuntime) -> None:
+    await _seed_due_timers(runtime, 1, at=T0)
+    uow = runtime.uow()
+    async with uow:
+        await uow.session.execute(text("UPDATE assignments SET seq = 2"))
+    assert await _scanner(runtime, T0 + timedelta(minutes=1)).scan_once() == 1
+    assert await _count(runtime, "SELECT count(*) FROM outbox") == 0
