@@ -169,3 +169,29 @@ async def test_a_rating_completes_the_loop_and_dissatisfaction_reopens_it(loop: 
 
 async def _has(loop: Loop, event_id: str, action: str) -> bool:
     return any(s["action"] == action for s in await loop.timeline(event_id))
+
+
+async def test_an_unmatched_report_waits_for_the_dispatcher_who_may_reject_it(
+    loop: Loop,
+) -> None:
+    created = await loop.report(category_code="political_security", description="可疑传单",
+                                fields={})
+    event_id = created["id"]
+    await wait_until(lambda: _has(loop, event_id, "queue"), within=5)
+    city_dispatcher = loop.people.dispatcher("350600")
+    queue = await loop.routing.get("/api/v1/routing/queue", headers=bearer(city_dispatcher))
+    assert event_id in [i["event_id"] for i in queue.json()["items"]]
+    elsewhere = loop.people.dispatcher("350623")
+    queue = await loop.routing.get("/api/v1/routing/queue", headers=bearer(elsewhere))
+    assert event_id not in [i["event_id"] for i in queue.json()["items"]]
+    listed = await loop.events.get("/api/v1/events", headers=bearer(city_dispatcher))
+    assert event_id in [c["id"] for c in listed.json()["items"]]
+    rejected = await loop.act(event_id, "reject", city_dispatcher, {"reason": "重复无效信息"})
+    assert rejected["status"] == "rejected"
+
+    async def left_queue() -> bool:
+        response = await loop.routing.get("/api/v1/routing/queue",
+                                          headers=bearer(city_dispatcher))
+        return event_id not in [i["event_id"] for i in response.json()["items"]]
+
+    await wait_until(left_queue, within=5)

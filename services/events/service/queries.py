@@ -33,6 +33,15 @@ REGION_ROLES = (Role.GRID_WORKER, Role.DISPATCHER, Role.SUPERVISOR)
 UNIT_ROLES = (Role.DEPT_STAFF, Role.DEPT_ADMIN, Role.GRID_WORKER)
 
 
+def region_prefix(code: str) -> str:
+    """The code prefix everything inside ``code`` shares (a city ``350600`` → ``3506``)."""
+    if len(code) == 6 and code.endswith("0000"):
+        return code[:2]
+    if len(code) == 6 and code.endswith("00"):
+        return code[:4]
+    return code
+
+
 def can_see(principal: Principal, row: Any) -> bool:
     if row["reporter_id"] == principal.subject:
         return True
@@ -109,7 +118,10 @@ async def list_events(
     except ValueError:
         raise BadRequest("bad cursor", code="cursor_invalid") from None
     staff = principal.is_staff
-    regions = list(principal.regions) if staff and principal.has_role(*REGION_ROLES) else []
+    regions = (
+        [region_prefix(r) for r in principal.regions]
+        if staff and principal.has_role(*REGION_ROLES) else []
+    )
     units = list(principal.departments) if staff and principal.has_role(*UNIT_ROLES) else []
     async with uow:
         rows = await store.list_cases(
