@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from services.events import service
+from shared.contracts import feedback as fb
 from shared.contracts import routing as r
 from shared.db.uow import UnitOfWork
 from shared.messaging.consumer import Handler, Subscription
@@ -37,6 +38,10 @@ _ROUTES: list[tuple[str, type[BaseModel], Callable[[UnitOfWork, Any], Awaitable[
 
 # One queue for routing's decisions: per-case order matters more than parallel throughput.
 SUBSCRIPTIONS: list[Subscription] = [
-    Subscription(event_type, _decoded(model, use_case), purpose="routing")
-    for event_type, model, use_case in _ROUTES
+    *(
+        Subscription(event_type, _decoded(model, use_case), purpose="routing")
+        for event_type, model, use_case in _ROUTES
+    ),
+    Subscription("feedback.event_rated", _decoded(fb.EventRated, service.on_feedback_rated),
+                 purpose="ratings"),
 ]

@@ -6,9 +6,10 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from services.events import service
 from services.events.seed import REGIONS as EVENTS_REGIONS
 from services.routing import seed as routing_seed
+from shared.contracts.feedback import EventRated as FeedbackRated
+from shared.messaging.envelope import Envelope
 from shared.testing.plugin import wait_until
 from tests.events.flows import (
     COMMUNITY,
@@ -140,27 +141,42 @@ async def test_a_failed_check_sends_the_case_back_with_a_new_deadline(loop: Loop
     assert closed["status"] == "closed"
 
 
-async def test_a_rating_completes_the_loop_and_dissatisfaction_reopens_it(loop: Loop) -> None:
-    events_app = loop.apps["events"]  # type: ignore[attr-defined]
-    runtime = events_app.state.runtime
-    created = await loop.report()
-    event_id = uuid.UUID(created["id"])
-    await loop.wait_assigned(str(event_id), COMMUNITY_UNIT)
-    await loop.handle_to_close(str(event_id), COMMUNITY_UNIT, COMMUNITY)
+async def _rate(loop: Loop, event_id: str, rating: str, *, default: bool = False) -> None:
+    """What the feedback service publishes when the reporter rates the latest closure."""
+    case = await loop.case(event_id)
+    envelope = Envelope(
+        event_type="feedback.event_rated", producer="feedback",
+        payload=FeedbackRated(
+            event_id=uuid.UUID(event_id), rating=rating, default_applied=default,  # type: ignore[arg-type]
+            rated_at=datetime.now(UTC),
+            closure_closed_at=datetime.fromisoformat(case["closed_at"]), closure_seq=1,
+            rework=rating == "dissatisfied",
+        ).model_dump(mode="json"),
+    )
+    broker = loop.apps["events"].state.runtime.broker  # type: ignore[attr-defined]
+    await broker.publish(envelope.routing_key, envelope.to_bytes(),
+                         message_id=str(envelope.event_id))
 
-    reopened = await service.apply_rating(runtime.uow(), event_id=event_id,
-                                          rating="dissatisfied", default_applied=False,
-                                          at=datetime.now(UTC))
-    assert reopened.status == "in_progress"
-    await wait_until(lambda: _has(loop, str(event_id), "deadline"), within=5)
+
+async def test_a_rating_completes_the_loop_and_dissatisfaction_reopens_it(loop: Loop) -> None:
+    created = await loop.report()
+    event_id = created["id"]
+    await loop.wait_assigned(event_id, COMMUNITY_UNIT)
+    await loop.handle_to_close(event_id, COMMUNITY_UNIT, COMMUNITY)
+
+    await _rate(loop, event_id, "dissatisfied")
+    reopened = await loop.wait_for(event_id, lambda c: c["status"] == "in_progress")
+    assert reopened["closed_loop_complete"] is False
+    await wait_until(lambda: _has(loop, event_id, "deadline"), within=5)
     staff = loop.people.unit_staff(COMMUNITY_UNIT, COMMUNITY)
-    await loop.act(str(event_id), "result", staff, {"result": "重办：押金已退"})
-    await loop.act(str(event_id), "verify", loop.people.grid_worker(), {"passed": True})
-    rated = await service.apply_rating(runtime.uow(), event_id=event_id, rating="satisfied",
-                                       default_applied=True, at=datetime.now(UTC))
-    assert rated.status == "rated"
-    case = await loop.case(str(event_id))
+    await loop.act(event_id, "result", staff, {"result": "重办：押金已退"})
+    await loop.act(event_id, "verify", loop.people.grid_worker(), {"passed": True})
+    await _rate(loop, event_id, "satisfied", default=True)
+    case = await loop.wait_for(event_id, lambda c: c["status"] == "rated")
     assert case["closed_loop_complete"] is True
+    actions = [s["action"] for s in await loop.timeline(event_id)]
+    assert actions.count("rate") == 2
+    assert actions.count("rework") == 1
     assert loop.sql is not None
     rated_events = await loop.sql(
         "events", "SELECT count(*) FROM outbox WHERE event_type = 'events.event_rated'")

@@ -9,10 +9,12 @@ from typing import Any
 
 from services.events import store
 from services.events.domain import SYSTEM, Action, Actor, Command, Refusal, decide
+from shared.contracts import feedback as fb
 from shared.contracts import routing as r
 from shared.db.uow import UnitOfWork
 from shared.logs import get_logger
 
+from .actions import apply_rating
 from .common import facts, record_step
 
 log = get_logger(__name__)
@@ -153,3 +155,17 @@ async def on_subtask_closed(uow: UnitOfWork, msg: r.SubtaskClosed) -> None:
 async def on_region_changed(uow: UnitOfWork, msg: r.RegionChanged) -> None:
     if msg.level in ("community", "grid"):
         await store.upsert_region(uow, code=msg.code, name=msg.name, active=msg.active)
+
+
+async def on_feedback_rated(uow: UnitOfWork, msg: fb.EventRated) -> None:
+    """The reporter's rating (or the default one) as recorded by feedback. A rating of an
+    earlier closure — the case has been reopened or closed again since — changes nothing."""
+    row = await _case(uow, msg.event_id)
+    if row is None:
+        return
+    if row["status"] != "closed" or row["closed_at"] != msg.closure_closed_at:
+        log.info("rating_for_another_closure", event_id=str(msg.event_id),
+                 status=row["status"])
+        return
+    await apply_rating(uow, event_id=msg.event_id, rating=msg.rating,
+                       default_applied=msg.default_applied, at=msg.rated_at)
