@@ -93,6 +93,8 @@ async def dispatch(uow: UnitOfWork, *, principal: Principal, event_id: uuid.UUID
         if unit is None:
             raise NotFound("no such unit", code="unit_not_found")
         reason = "redispatch" if assignment["seq"] > 0 else "initial"
+        if assignment["queue_reason"] == "no_unit_at_next_level":
+            reason = "escalated"  # the case is still being handled; it moves up by hand
         await assign(uow, assignment=assignment, unit=unit, reason=reason, now=now,
                      base_calendar=cal, fractions=fractions, actor_role="dispatcher",
                      note=note)
