@@ -13,17 +13,24 @@ from fastapi.responses import Response
 
 from services.feedback import scoring
 from services.feedback.schemas import (
+    CountsRead,
+    HotspotList,
+    HotspotRead,
     NotificationPage,
     NotificationRead,
+    OverduePage,
+    OverdueRead,
     PeriodRead,
     RatingCreate,
     RatingRead,
     RegionScorecardAnswer,
     RegionScorecardRead,
+    TrendDay,
+    TrendRead,
     UnitScorecardPage,
     UnitScorecardRead,
 )
-from services.feedback.service import notifications, ratings, scorecards
+from services.feedback.service import command, notifications, ratings, scorecards
 from services.feedback.settings import Settings
 from shared.auth import CurrentPrincipal, Principal, require_roles
 from shared.auth.principal import Role
@@ -210,3 +217,74 @@ def _csv(rows: list[dict[str, Any]], filename: str) -> Response:
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+# -- command centre --------------------------------------------------------------------------
+
+CommandStaff = Annotated[
+    Principal, Depends(require_roles(Role.ADMIN, Role.SUPERVISOR, Role.DISPATCHER))
+]
+
+
+def _region(region_code: str) -> str:
+    if not is_region_code(region_code):
+        raise BadRequest("not a region code", code="region_invalid")
+    return region_code
+
+
+@router.get("/command-centre/{region_code}/counts", response_model=CountsRead)
+async def command_counts(
+    region_code: str, principal: CommandStaff, uow: Uow, when: Period
+) -> CountsRead:
+    """Cases reported in the period by status, category, major risk and child region."""
+    found = await command.counts(uow=uow, principal=principal, region_code=_region(region_code),
+                                 start=when.start, end=when.end)
+    return CountsRead(period=when.read(), region_code=region_code, by_status=found["status"],
+                      by_category=found["category"], by_major_risk=found["major_risk"],
+                      by_region=found.get("region", {}))
+
+
+@router.get("/command-centre/{region_code}/trend", response_model=TrendRead)
+async def command_trend(
+    region_code: str, principal: CommandStaff, uow: Uow, when: Period
+) -> TrendRead:
+    """Per day of the period: cases reported and cases closed."""
+    days = await command.trend(uow=uow, principal=principal, region_code=_region(region_code),
+                               start=when.start, end=when.end)
+    return TrendRead(region_code=region_code, items=[TrendDay(**d) for d in days])
+
+
+@router.get("/command-centre/{region_code}/overdue", response_model=OverduePage)
+async def command_overdue(
+    region_code: str, principal: CommandStaff, uow: Uow,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> OverduePage:
+    """Open cases past their accept-by or resolve-by deadline, most overdue first."""
+    rows, next_cursor = await command.overdue(
+        uow=uow, principal=principal, region_code=_region(region_code), limit=limit,
+        cursor=cursor)
+    items = [
+        OverdueRead(
+            event_id=r.event_id, case_no=r.case_no, category_code=r.category_code,
+            region_code=r.region_code, status=r.status, unit_id=r.unit_id,
+            missed="accept" if r.accepted_at is None and r.missed_deadline == r.accept_by
+            else "resolve",
+            missed_deadline=r.missed_deadline, reported_at=r.reported_at,
+        )
+        for r in rows
+    ]
+    return OverduePage(items=items, next_cursor=next_cursor)
+
+
+@router.get("/command-centre/{region_code}/hotspots", response_model=HotspotList)
+async def command_hotspots(region_code: str, principal: CommandStaff, uow: Uow) -> HotspotList:
+    """Communities with many reports of one category lately: flagged for proactive handling."""
+    rows = await command.hotspots(uow=uow, principal=principal,
+                                  region_code=_region(region_code))
+    return HotspotList(items=[
+        HotspotRead(id=r.id, region_code=r.region_code, category_code=r.category_code,
+                    report_count=r.report_count, window_start=r.window_start,
+                    flagged_at=r.flagged_at)
+        for r in rows
+    ])

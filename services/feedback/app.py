@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from services.feedback.api import router
 from services.feedback.handlers import SUBSCRIPTIONS
+from services.feedback.service.command import HotspotWorker
 from services.feedback.service.delivery import NotificationSender
 from services.feedback.service.timers import DefaultRatingWorker
 from services.feedback.settings import Settings
@@ -56,6 +57,12 @@ def _default_ratings(runtime: ServiceRuntime) -> Worker:
     return worker
 
 
+def _hotspots(runtime: ServiceRuntime) -> Worker:
+    worker = HotspotWorker(new_uow=runtime.uow, settings=runtime.settings)  # type: ignore[arg-type]
+    runtime.state["hotspots"] = worker
+    return worker
+
+
 def create_app(settings: Settings | None = None, **wiring: Any) -> FastAPI:
     """``wiring`` passes a shared broker or token verifier (embedded mode, tests)."""
     return create_service_app(
@@ -63,7 +70,7 @@ def create_app(settings: Settings | None = None, **wiring: Any) -> FastAPI:
         title="Ping'an e-Home feedback",
         routers=[router],
         subscriptions=SUBSCRIPTIONS,
-        workers=[_sender, _default_ratings],
+        workers=[_sender, _default_ratings, _hotspots],
         on_startup=[_open_clients],
         on_shutdown=[_close_clients],
         **wiring,

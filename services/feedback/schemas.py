@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -99,3 +99,53 @@ class RegionScorecardAnswer(BaseSchema):
     period: PeriodRead
     region: RegionScorecardRead
     children: list[RegionScorecardRead]
+
+
+class CountsRead(BaseSchema):
+    period: PeriodRead
+    region_code: str
+    by_status: dict[str, int]
+    by_category: dict[str, int]
+    by_major_risk: dict[str, int]
+    by_region: dict[str, int] = Field(description="per child region")
+
+
+class TrendDay(BaseSchema):
+    date: date
+    reported: int
+    closed: int
+
+
+class TrendRead(BaseSchema):
+    region_code: str
+    items: list[TrendDay]
+
+
+class OverdueRead(BaseSchema):
+    event_id: uuid.UUID
+    case_no: str | None
+    category_code: str | None
+    region_code: str | None
+    status: str
+    unit_id: uuid.UUID | None
+    missed: Literal["accept", "resolve"]
+    missed_deadline: datetime
+    reported_at: datetime | None
+
+
+class OverduePage(BaseSchema):
+    items: list[OverdueRead]
+    next_cursor: str | None
+
+
+class HotspotRead(BaseSchema):
+    id: uuid.UUID
+    region_code: str
+    category_code: str
+    report_count: int
+    window_start: datetime
+    flagged_at: datetime
+
+
+class HotspotList(BaseSchema):
+    items: list[HotspotRead]

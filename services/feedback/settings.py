@@ -28,6 +28,7 @@ class Settings(ServiceSettings):
     ranking_min_sample: int = 10  # units with fewer cases are listed but not ranked
     hotspot_threshold: int = 5  # K reports of one category in one community ...
     hotspot_window_days: int = 30  # ... within this many days
+    hotspot_poll_seconds: float = 300.0
 
     # -- notifications and WeChat (unset base → sandbox) -------------------------------------
     wechat_api_base: str | None = Field(

@@ -59,6 +59,7 @@ class Spec:
     rework_final: str | None = None  # rating after the rework's second closure
     routed: bool = True  # False: routing's messages never arrive (closing record only)
     reported_only: bool = False
+    category: str = "dispute.neighbour"
     reporter_id: uuid.UUID = field(default_factory=uuid.uuid4)
     event_id: uuid.UUID = field(default_factory=uuid.uuid4)
 
@@ -83,7 +84,7 @@ def _close_time(day: date, hours: int) -> datetime:
 def build(spec: Spec) -> Lifecycle:
     d, eid = spec.day, spec.event_id
     case_no = f"PA{d:%Y%m%d}{str(eid)[:6]}"
-    common = {"event_id": eid, "case_no": case_no, "category_code": "dispute.neighbour",
+    common = {"event_id": eid, "case_no": case_no, "category_code": spec.category,
               "region_code": spec.region}
     out: list[Envelope] = [
         _envelope("events.event_reported", EventReported(

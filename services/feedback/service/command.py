@@ -1,0 +1,155 @@
+"""Command-centre data (指挥中心): counts, daily trend, overdue list, hotspots (主动治理)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from services.feedback import scoring
+from services.feedback.service.scorecards import region_like
+from services.feedback.settings import Settings
+from services.feedback.store import command as store
+from shared.auth.principal import Principal
+from shared.contracts.feedback import HotspotFlagged
+from shared.db.uow import UnitOfWork
+from shared.errors import BadRequest
+from shared.logs import get_logger
+from shared.regions import region_level
+
+log = get_logger(__name__)
+
+
+async def counts(
+    *, uow: UnitOfWork, principal: Principal, region_code: str, start: datetime, end: datetime
+) -> dict[str, dict[str, int]]:
+    principal.require_region(region_code)
+    async with uow:
+        return await store.counts(
+            uow.session, region_like=region_like(region_code), start=start, end=end,
+            child_length=scoring.child_prefix_length(region_level(region_code)),
+        )
+
+
+async def trend(
+    *, uow: UnitOfWork, principal: Principal, region_code: str, start: datetime, end: datetime
+) -> list[dict[str, Any]]:
+    principal.require_region(region_code)
+    async with uow:
+        found = await store.daily_trend(uow.session, region_like=region_like(region_code),
+                                        start=start, end=end, tz="Asia/Shanghai")
+    days: list[dict[str, Any]] = []
+    day = start.astimezone(scoring.SHANGHAI).date()
+    last = (end - timedelta(microseconds=1)).astimezone(scoring.SHANGHAI).date()
+    while day <= last:
+        figures = found.get(day.isoformat(), {"reported": 0, "closed": 0})
+        days.append({"date": day, **figures})
+        day += timedelta(days=1)
+    return days
+
+
+def _cursor(deadline: datetime, event_id: uuid.UUID) -> str:
+    return base64.urlsafe_b64encode(f"{deadline.isoformat()}|{event_id}".encode()).decode()
+
+
+def _uncursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        moment, _, ident = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
+        return datetime.fromisoformat(moment), uuid.UUID(ident)
+    except ValueError as exc:
+        raise BadRequest("the cursor is not one this list gave", code="cursor_invalid") from exc
+
+
+async def overdue(
+    *, uow: UnitOfWork, principal: Principal, region_code: str, limit: int,
+    cursor: str | None, now: datetime | None = None,
+) -> tuple[list[Any], str | None]:
+    principal.require_region(region_code)
+    after = _uncursor(cursor) if cursor else None
+    async with uow:
+        rows = await store.overdue(uow.session, region_like=region_like(region_code),
+                                   now=now or datetime.now(UTC), limit=limit + 1, after=after)
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = _cursor(rows[-1].missed_deadline, rows[-1].event_id)
+    return rows, next_cursor
+
+
+async def hotspots(*, uow: UnitOfWork, principal: Principal, region_code: str) -> list[Any]:
+    principal.require_region(region_code)
+    async with uow:
+        return await store.active_hotspots(uow.session, region_like=region_like(region_code))
+
+
+async def detect_hotspots(
+    *, uow: UnitOfWork, threshold: int, window_days: int, now: datetime
+) -> list[HotspotFlagged]:
+    """Flag every (community, category) with at least ``threshold`` reports in the last
+    ``window_days`` that is not flagged yet, publishing ``feedback.hotspot_flagged`` once;
+    stand down the ones that fell below. Safe in every replica: the partial unique index on
+    active hotspots lets one insert win."""
+    since = now - timedelta(days=window_days)
+    flagged: list[HotspotFlagged] = []
+    async with uow:
+        candidates = await store.hotspot_candidates(
+            uow.session, since=since, until=now, threshold=threshold)
+        counts = {(c.region_code, c.category_code): int(c.n) for c in candidates}
+        await store.refresh_active(uow.session, keep=set(counts), counts=counts)
+        for c in candidates:
+            hotspot_id = uuid.uuid4()
+            inserted = await store.flag_hotspot(uow.session, {
+                "id": hotspot_id, "region_code": c.region_code,
+                "category_code": c.category_code, "report_count": int(c.n),
+                "window_start": since, "flagged_at": now, "active": True,
+            })
+            if not inserted:
+                continue
+            event = HotspotFlagged(
+                hotspot_id=hotspot_id, region_code=c.region_code,
+                category_code=c.category_code, report_count=int(c.n), threshold=threshold,
+                window_days=window_days, window_start=since, flagged_at=now,
+                sample_event_ids=sorted(c.event_ids, key=str)[:10],
+            )
+            await uow.emit("feedback.hotspot_flagged", event)
+            flagged.append(event)
+    for event in flagged:
+        log.info("hotspot_flagged", region_code=event.region_code,
+                 category_code=event.category_code, reports=event.report_count)
+    return flagged
+
+
+class HotspotWorker:
+    def __init__(self, *, new_uow: Callable[[], UnitOfWork], settings: Settings,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self._new_uow, self._settings, self._clock = new_uow, settings, clock
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="feedback-hotspots")
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self._task is not None:
+            await self._task
+
+    async def run_once(self) -> list[HotspotFlagged]:
+        return await detect_hotspots(
+            uow=self._new_uow(), threshold=self._settings.hotspot_threshold,
+            window_days=self._settings.hotspot_window_days, now=self._clock())
+
+    async def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                await self.run_once()
+            except Exception as exc:  # the next pass sees the same reports again
+                log.warning("hotspot_pass_failed", error_type=type(exc).__name__,
+                            error=str(exc)[:300])
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(),
+                                       timeout=self._settings.hotspot_poll_seconds)
