@@ -106,7 +106,8 @@ def summarize(
 ) -> CaseSummary:
     """The summary of a case from the set of its facts (order of the iterable is irrelevant)."""
     by_kind: dict[str, list[Fact]] = {}
-    for fact in sorted(facts, key=lambda f: f.order_key):
+    unique = {f.message_id: f for f in facts}  # a fact is its message: duplicates are one
+    for fact in sorted(unique.values(), key=lambda f: f.order_key):
         by_kind.setdefault(fact.kind, []).append(fact)
     s = CaseSummary(event_id=event_id)
 
