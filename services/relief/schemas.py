@@ -80,6 +80,7 @@ class ApplicationRead(BaseSchema):
     open_objections: int
     notice_ends_at: datetime | None
     approval_due_at: datetime | None
+    approval_overdue: bool  # awaiting approval past its 10-working-day deadline
     decision: DecisionRead | None
     payments: int
     submitted_at: datetime

@@ -57,7 +57,11 @@ async def test_full_path_from_application_to_approval(world: ReliefWorld) -> Non
     assert early.json()["code"] == "notice_running"
 
     world.clock.advance(timedelta(days=7, seconds=1))
-    assert (await get(world.client, token, app_id))["status"] == "awaiting_approval"
+    waiting = await get(world.client, token, app_id)
+    assert waiting["status"] == "awaiting_approval"
+    assert waiting["approval_overdue"] is False
+    world.clock.advance(timedelta(days=20))  # past 10 working days after the notice
+    assert (await get(world.client, token, app_id))["approval_overdue"] is True
     approved = expect(await approve(world.client, world.staff, app_id), 200)
     assert approved["status"] == "approved"
     assert approved["decision"]["outcome"] == "approved"

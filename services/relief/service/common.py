@@ -117,6 +117,7 @@ def read_model(
 ) -> ApplicationRead:
     pii = ctx.pii
     app = to_domain(row, opinions)
+    status = app.effective_status(now)
     decision = None
     if row["decided_outcome"]:
         decision = DecisionRead(
@@ -126,7 +127,7 @@ def read_model(
     return ApplicationRead(
         id=row["id"],
         kind=row["kind"],
-        status=app.effective_status(now),
+        status=status,
         applicant_user_id=row["applicant_user_id"],
         submitted_by=row["submitted_by"],
         on_behalf=row["on_behalf"],
@@ -149,6 +150,11 @@ def read_model(
         open_objections=row["open_objections"],
         notice_ends_at=row["notice_ends_at"],
         approval_due_at=row["approval_due_at"],
+        approval_overdue=(
+            status == Status.AWAITING_APPROVAL
+            and row["approval_due_at"] is not None
+            and now > row["approval_due_at"]
+        ),
         decision=decision,
         payments=row["payments"],
         submitted_at=row["submitted_at"],
