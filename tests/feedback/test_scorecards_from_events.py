@@ -4,6 +4,7 @@ shuffled order with ratings arriving before their closures."""
 
 from __future__ import annotations
 
+import random
 import uuid
 from datetime import date, datetime
 from typing import Any
@@ -12,7 +13,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from services.feedback.scoring import period_bounds
-from services.feedback.service import scorecards
+from services.feedback.service import projection, scorecards
+from services.feedback.service.projection import fact_from_envelope
 from services.feedback.settings import Settings
 from shared.auth.principal import Principal
 from shared.db.database import Database
@@ -141,3 +143,21 @@ async def test_day_week_scorecards_and_rankings_with_a_minimum_sample(
     rows = await _units(feedback_settings, rank_by="avg_handling_hours", min_sample=7)
     assert [(r["unit_id"], r["rank"]) for r in rows] == [
         (march.unit_c.unit_id, 1), (march.unit_a.unit_id, 2), (march.unit_b.unit_id, 3)]
+
+
+async def test_a_batched_replay_gives_the_same_scorecards(
+    feedback_settings: Settings, march: March
+) -> None:
+    """The replay path (COPY, one summary per case per batch) used by bench/feedback."""
+    facts = [fact_from_envelope(e) for e in march.envelopes] + march.ratings
+    facts = facts + facts[: len(facts) // 3]  # some facts seen again in a later batch
+    random.Random(3).shuffle(facts)
+    database = Database(feedback_settings)
+    try:
+        for start in range(0, len(facts), 97):
+            uow = UnitOfWork(database, producer="feedback")
+            async with uow:
+                await projection.project_batch(uow, facts[start:start + 97])
+    finally:
+        await database.dispose()
+    await _assert_march_scorecards(feedback_settings, march)

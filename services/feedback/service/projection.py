@@ -13,7 +13,7 @@ from datetime import datetime
 
 from services.feedback import domain
 from services.feedback.domain import CaseSummary, Fact
-from services.feedback.store import cases
+from services.feedback.store import bulk, cases
 from shared.calendar import WorkingCalendar
 from shared.db.uow import UnitOfWork
 from shared.messaging.envelope import Envelope
@@ -68,3 +68,27 @@ async def learn_unit(uow: UnitOfWork, envelope: Envelope) -> None:
     await cases.save_unit(
         uow.session, payload["unit"], datetime.fromisoformat(str(payload["assigned_at"]))
     )
+
+
+async def project_batch(
+    uow: UnitOfWork, facts: Sequence[Fact], *, calendar: WorkingCalendar = CALENDAR
+) -> int:
+    """``project`` for a replay: many facts in one transaction through COPY; each touched
+    case is summarised once per batch. Returns how many cases were brought up to date."""
+    changed = await bulk.add_facts(uow.session, facts)
+    if not changed:
+        return 0
+    latest_units: dict[str, Fact] = {}
+    for fact in facts:
+        if fact.kind == domain.ASSIGNED:
+            unit_id = str(fact.data["unit"]["unit_id"])
+            if unit_id not in latest_units or latest_units[unit_id].at < fact.at:
+                latest_units[unit_id] = fact
+    for fact in latest_units.values():
+        await cases.save_unit(uow.session, fact.data["unit"], fact.at)
+    ordered = sorted(changed)
+    await bulk.lock_cases(uow.session, ordered)
+    loaded = await bulk.load_facts(uow.session, ordered)
+    summaries = [domain.summarize(eid, found, calendar) for eid, found in loaded.items()]
+    await bulk.save_summaries(uow.session, summaries)
+    return len(summaries)

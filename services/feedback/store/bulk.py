@@ -1,0 +1,96 @@
+"""Bulk paths of the read model for replays (rebuilding the projection from a history of
+messages): COPY into staging tables, then set-based inserts. Same tables, same rules as the
+per-message path in cases.py; only the round trips differ."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.feedback.domain import CaseSummary, Fact
+from services.feedback.store.tables import case_summaries
+
+_SUMMARY_COLUMNS = [c.name for c in case_summaries.columns if c.name != "updated_at"]
+
+
+async def _driver(session: AsyncSession) -> Any:
+    """The asyncpg connection under the session (COPY is not in SQLAlchemy). A statement
+    through the session first, so the driver's transaction is open: without it, raw
+    statements would autocommit and leave the unit of work."""
+    await session.execute(text("SELECT 1"))
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    return raw.driver_connection
+
+
+async def add_facts(session: AsyncSession, facts: Sequence[Fact]) -> set[uuid.UUID]:
+    """Store the facts not seen before (keyed by message id); the cases they concern."""
+    pg = await _driver(session)
+    await pg.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS staged_facts (LIKE case_facts) ON COMMIT DELETE ROWS"
+    )
+    await pg.copy_records_to_table(
+        "staged_facts",
+        records=[(f.message_id, f.event_id, f.kind, f.at,
+                  orjson.dumps(f.data).decode()) for f in facts],
+        columns=["message_id", "event_id", "kind", "at", "payload"],
+    )
+    rows = await pg.fetch(
+        "INSERT INTO case_facts SELECT DISTINCT ON (message_id) * FROM staged_facts "
+        "ON CONFLICT (message_id) DO NOTHING RETURNING event_id"
+    )
+    return {r["event_id"] for r in rows}
+
+
+async def lock_cases(session: AsyncSession, event_ids: Sequence[uuid.UUID]) -> None:
+    """The per-case advisory locks of cases.lock_case, taken in one statement, in order."""
+    pg = await _driver(session)
+    await pg.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended(id::text, 0)) "
+        "FROM (SELECT unnest($1::uuid[]) AS id ORDER BY 1) ordered",
+        sorted(event_ids),
+    )
+
+
+async def load_facts(
+    session: AsyncSession, event_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[Fact]]:
+    pg = await _driver(session)
+    found: dict[uuid.UUID, list[Fact]] = {i: [] for i in event_ids}
+    rows = await pg.fetch(
+        "SELECT message_id, event_id, kind, at, payload::text AS payload FROM case_facts "
+        "WHERE event_id = ANY($1::uuid[])",
+        list(event_ids),
+    )
+    for r in rows:
+        found[r["event_id"]].append(
+            Fact(message_id=r["message_id"], event_id=r["event_id"], kind=r["kind"],
+                 at=r["at"], data=orjson.loads(r["payload"]))
+        )
+    return found
+
+
+async def save_summaries(session: AsyncSession, summaries: Sequence[CaseSummary]) -> None:
+    pg = await _driver(session)
+    await pg.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS staged_summaries "
+        "(LIKE case_summaries INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+    )
+    rows = [s.as_row() for s in summaries]
+    await pg.copy_records_to_table(
+        "staged_summaries",
+        records=[tuple(row[c] for c in _SUMMARY_COLUMNS) for row in rows],
+        columns=_SUMMARY_COLUMNS,
+    )
+    assignments = ", ".join(f"{c} = EXCLUDED.{c}" for c in _SUMMARY_COLUMNS if c != "event_id")
+    columns = ", ".join(_SUMMARY_COLUMNS)
+    await pg.execute(
+        f"INSERT INTO case_summaries ({columns}, updated_at) "
+        f"SELECT {columns}, now() FROM staged_summaries "
+        f"ON CONFLICT (event_id) DO UPDATE SET {assignments}, updated_at = now()"
+    )
