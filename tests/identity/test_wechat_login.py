@@ -20,6 +20,10 @@ async def test_first_wechat_login_creates_the_account_and_announces_it_once(
     async with running(identity_app()) as client:
         first = await login(client, openid)
         second = await login(client, openid)
+        # The returning login's refresh token was stored with it (one-statement path).
+        rotated = await client.post("/api/v1/identity/refresh",
+                                    json={"refresh_token": second["refresh_token"]})
+        assert rotated.status_code == 200, rotated.text
     assert first["user"]["id"] == second["user"]["id"]
     assert first["user"]["roles"] == ["resident"]
     assert first["user"]["verified"] is False

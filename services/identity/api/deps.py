@@ -12,7 +12,8 @@ from shared.auth.principal import Principal, Role
 from shared.web.deps import Runtime
 
 
-def get_context(runtime: Runtime) -> IdentityContext:
+async def get_context(runtime: Runtime) -> IdentityContext:
+    # async on purpose: FastAPI runs plain-def dependencies in its thread pool.
     return runtime.state["identity"]
 
 

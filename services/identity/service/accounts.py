@@ -56,9 +56,23 @@ def _hash_refresh(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _new_refresh(
+    ctx: IdentityContext, family_id: uuid.UUID | None = None
+) -> tuple[str, store.NewRefreshToken]:
+    value = "rt_" + secrets.token_urlsafe(32)
+    ttl = timedelta(seconds=ctx.settings.refresh_token_ttl_seconds)
+    return value, store.NewRefreshToken(
+        token_hash=_hash_refresh(value),
+        family_id=family_id or uuid.uuid4(),
+        expires_at=datetime.now(UTC) + ttl,
+    )
+
+
 async def _issue(
-    ctx: IdentityContext, uow: UnitOfWork, row: RowMapping, *, family_id: uuid.UUID | None = None
+    ctx: IdentityContext, uow: UnitOfWork, row: RowMapping, *,
+    family_id: uuid.UUID | None = None, stored_refresh: str | None = None,
 ) -> TokenPair:
+    """Access token plus refresh token; ``stored_refresh`` is one already written."""
     settings = ctx.settings
     access = ctx.signer.access_token(
         subject=row["id"],
@@ -69,14 +83,10 @@ async def _issue(
         kind=row["kind"],
         ttl_seconds=settings.access_token_ttl_seconds,
     )
-    refresh = "rt_" + secrets.token_urlsafe(32)
-    await store.insert_refresh_token(
-        uow.session,
-        user_id=row["id"],
-        family_id=family_id or uuid.uuid4(),
-        token_hash=_hash_refresh(refresh),
-        expires_at=datetime.now(UTC) + timedelta(seconds=settings.refresh_token_ttl_seconds),
-    )
+    refresh = stored_refresh
+    if refresh is None:
+        refresh, record = _new_refresh(ctx, family_id)
+        await store.insert_refresh_token(uow.session, user_id=row["id"], refresh=record)
     return TokenPair(
         access_token=access,
         refresh_token=refresh,
@@ -94,29 +104,35 @@ async def wechat_login(*, uow: UnitOfWork, ctx: IdentityContext, code: str) -> T
     # The session key stays here, encrypted: it is what checks the signature of data the
     # mini-program sends from wx.getUserInfo / encrypted wx APIs, and nothing else needs it.
     key_cipher = ctx.pii.encrypt(session.session_key, context=SESSION_KEY)
+    refresh, record = _new_refresh(ctx)
     async with uow:
         row = await store.touch_resident_login(
             uow.session, openid=session.openid, unionid=session.unionid,
+            session_key_cipher=key_cipher, refresh=record,
+        )
+        if row is not None:
+            if row["disabled"]:
+                raise Forbidden("this account is disabled", code="account_disabled")
+            return await _issue(ctx, uow, row, stored_refresh=refresh)
+        # First login (or a concurrent first login won the insert: then read its account).
+        user_id = uuid.uuid4()
+        created = await store.insert_resident_if_absent(
+            uow.session, user_id=user_id, openid=session.openid, unionid=session.unionid,
             session_key_cipher=key_cipher,
         )
-        if row is None:
-            user_id = uuid.uuid4()
-            created = await store.insert_resident_if_absent(
-                uow.session, user_id=user_id, openid=session.openid, unionid=session.unionid,
-                session_key_cipher=key_cipher,
+        if created:
+            await uow.emit(
+                "identity.user_registered",
+                UserRegistered(user_id=user_id, registered_at=datetime.now(UTC),
+                               channel="wechat"),
             )
-            if created:
-                await uow.emit(
-                    "identity.user_registered",
-                    UserRegistered(user_id=user_id, registered_at=datetime.now(UTC),
-                                   channel="wechat"),
-                )
-                log.info("resident_registered", user_id=str(user_id))
-            row = await store.find_by_openid(uow.session, session.openid)
-            assert row is not None
+            log.info("resident_registered", user_id=str(user_id))
+        row = await store.find_by_openid(uow.session, session.openid)
+        assert row is not None
         if row["disabled"]:
             raise Forbidden("this account is disabled", code="account_disabled")
-        return await _issue(ctx, uow, row)
+        await store.insert_refresh_token(uow.session, user_id=row["id"], refresh=record)
+        return await _issue(ctx, uow, row, stored_refresh=refresh)
 
 
 async def staff_login(
