@@ -22,6 +22,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID, insert
@@ -124,10 +125,10 @@ attachments = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
-case_counters = Table(
-    "case_counters", metadata,
+case_days = Table(
+    "case_days", metadata,
     Column("day", Date, primary_key=True),
-    Column("last", Integer, nullable=False),
+    Column("base", BigInteger, nullable=False),
 )
 
 reporter_reveals = Table(
@@ -183,15 +184,18 @@ async def upsert_region(uow: UnitOfWork, *, code: str, name: str, active: bool) 
 
 
 async def next_case_sequence(uow: UnitOfWork, day: date) -> int:
-    stmt = (
-        insert(case_counters)
-        .values(day=day, last=1)
-        .on_conflict_do_update(
-            index_elements=["day"], set_={"last": case_counters.c.last + 1}
-        )
-        .returning(case_counters.c.last)
+    """The next number of ``day``, without a lock that concurrent reports would queue on:
+    the first report of a day records where the sequence stood (only reports racing for that
+    very first row wait for each other); every report's number is its distance from there."""
+    await uow.session.execute(
+        insert(case_days)
+        .values(day=day, base=text("nextval('case_no_seq')"))
+        .on_conflict_do_nothing(index_elements=["day"])
     )
-    return int((await uow.session.execute(stmt)).scalar_one())
+    number = await uow.session.execute(
+        select(func.nextval("case_no_seq") - case_days.c.base).where(case_days.c.day == day)
+    )
+    return int(number.scalar_one())
 
 
 async def insert_case(uow: UnitOfWork, values: dict[str, Any]) -> None:
