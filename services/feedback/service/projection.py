@@ -74,7 +74,9 @@ async def project_batch(
     uow: UnitOfWork, facts: Sequence[Fact], *, calendar: WorkingCalendar = CALENDAR
 ) -> int:
     """``project`` for a replay: many facts in one transaction through COPY; each touched
-    case is summarised once per batch. Returns how many cases were brought up to date."""
+    case is summarised once per batch. Returns how many cases were brought up to date. The
+    summaries table is locked first, so live consumers wait for the batch."""
+    await bulk.lock_cases(uow.session)
     changed = await bulk.add_facts(uow.session, facts)
     if not changed:
         return 0
@@ -86,9 +88,7 @@ async def project_batch(
                 latest_units[unit_id] = fact
     for fact in latest_units.values():
         await cases.save_unit(uow.session, fact.data["unit"], fact.at)
-    ordered = sorted(changed)
-    await bulk.lock_cases(uow.session, ordered)
-    loaded = await bulk.load_facts(uow.session, ordered)
+    loaded = await bulk.load_facts(uow.session, sorted(changed))
     summaries = [domain.summarize(eid, found, calendar) for eid, found in loaded.items()]
     await bulk.save_summaries(uow.session, summaries)
     return len(summaries)

@@ -47,14 +47,12 @@ async def add_facts(session: AsyncSession, facts: Sequence[Fact]) -> set[uuid.UU
     return {r["event_id"] for r in rows}
 
 
-async def lock_cases(session: AsyncSession, event_ids: Sequence[uuid.UUID]) -> None:
-    """The per-case advisory locks of cases.lock_case, taken in one statement, in order."""
-    pg = await _driver(session)
-    await pg.execute(
-        "SELECT pg_advisory_xact_lock(hashtextextended(id::text, 0)) "
-        "FROM (SELECT unnest($1::uuid[]) AS id ORDER BY 1) ordered",
-        sorted(event_ids),
-    )
+async def lock_cases(session: AsyncSession) -> None:
+    """Keep every other writer of summaries out for this batch: SHARE ROW EXCLUSIVE conflicts
+    with the ROW EXCLUSIVE lock that cases.lock_case takes first (and with itself), so a
+    consumer either finished before or starts after — one table lock instead of an advisory
+    lock per case, which a batch of tens of thousands of cases would run out of."""
+    await session.execute(text("LOCK TABLE case_summaries IN SHARE ROW EXCLUSIVE MODE"))
 
 
 async def load_facts(

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -83,7 +83,9 @@ async def get_summary_row(
 
 async def lock_case(session: AsyncSession, event_id: uuid.UUID) -> None:
     """Serialise the recomputation of one case's summary (a transaction-scoped advisory
-    lock keyed by the case id), so two concurrent facts cannot overwrite each other's view."""
+    lock keyed by the case id), so two concurrent facts cannot overwrite each other's view.
+    The table lock first: it is what a batched replay waits for (see bulk.lock_cases)."""
+    await session.execute(text("LOCK TABLE case_summaries IN ROW EXCLUSIVE MODE"))
     await session.execute(
         select(func.pg_advisory_xact_lock(func.hashtextextended(str(event_id), 0)))
     )
@@ -91,6 +93,7 @@ async def lock_case(session: AsyncSession, event_id: uuid.UUID) -> None:
 
 async def try_lock_case(session: AsyncSession, event_id: uuid.UUID) -> bool:
     """Like ``lock_case`` but gives up at once when another transaction holds the case."""
+    await session.execute(text("LOCK TABLE case_summaries IN ROW EXCLUSIVE MODE"))
     result = await session.execute(
         select(func.pg_try_advisory_xact_lock(func.hashtextextended(str(event_id), 0)))
     )
