@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
+import asyncpg
 import segno
 from fastapi import APIRouter, Depends, Query, Request, Response
 
@@ -28,7 +29,8 @@ from services.booking.schemas import (
 from services.booking.service import bookings, pickup, rounds
 from services.booking.settings import Settings
 from shared.auth import CurrentPrincipal
-from shared.web.deps import Runtime, Uow
+from shared.db.uow import UnitOfWork
+from shared.web.runtime import ServiceRuntime
 
 router = APIRouter(prefix="/api/v1/booking", tags=["booking"])
 
@@ -36,22 +38,39 @@ Limit = Annotated[int, Query(ge=1, le=100)]
 Cursor = Annotated[str | None, Query(max_length=200)]
 
 
-def _settings(runtime: Runtime) -> Settings:
-    settings = runtime.settings
-    assert isinstance(settings, Settings)
-    return settings
+# The dependencies here are `async def` on purpose: FastAPI runs a plain `def` dependency in
+# a worker thread, and four thread hand-offs per booking cost more than the booking's SQL.
+async def _runtime(request: Request) -> ServiceRuntime:
+    return request.app.state.runtime
 
 
-def _codes(runtime: Runtime) -> domain.PickupCodes:
-    return runtime.state["pickup_codes"]
+async def _uow(request: Request) -> UnitOfWork:
+    return request.app.state.runtime.uow()
 
 
-def _admission(request: Request) -> AdmissionLimiter:
+async def _codes(request: Request) -> domain.PickupCodes:
+    return request.app.state.runtime.state["pickup_codes"]
+
+
+async def _admission(request: Request) -> AdmissionLimiter:
     return request.app.state.runtime.state["admission"]
 
 
+async def _hot_pool(request: Request) -> asyncpg.Pool:
+    return request.app.state.runtime.state["hot_pool"]
+
+
+Runtime = Annotated[ServiceRuntime, Depends(_runtime)]
+Uow = Annotated[UnitOfWork, Depends(_uow)]
 Codes = Annotated[domain.PickupCodes, Depends(_codes)]
 Admission = Annotated[AdmissionLimiter, Depends(_admission)]
+HotPool = Annotated[asyncpg.Pool, Depends(_hot_pool)]
+
+
+def _settings(runtime: ServiceRuntime) -> Settings:
+    settings = runtime.settings
+    assert isinstance(settings, Settings)
+    return settings
 
 
 def _now() -> datetime:
@@ -66,7 +85,7 @@ async def create_booking(
     round_id: uuid.UUID,
     body: BookingCreate,
     caller: CurrentPrincipal,
-    uow: Uow,
+    pool: HotPool,
     runtime: Runtime,
     codes: Codes,
     admission: Admission,
@@ -75,7 +94,7 @@ async def create_booking(
     403 `not_eligible`, 425/409 `round_not_open`, 503 `overloaded` (with Retry-After)."""
     async with admission.admit():
         return await bookings.book(
-            uow=uow,
+            pool=pool,
             round_id=round_id,
             cmd=body,
             resident=caller,

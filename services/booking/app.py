@@ -12,6 +12,7 @@ from services.booking.domain import PickupCodes
 from services.booking.handlers import SUBSCRIPTIONS
 from services.booking.service.releases import NoShowReleaser
 from services.booking.settings import Settings
+from services.booking.store.claims import open_hot_pool
 from shared.web import ServiceRuntime, create_service_app
 
 
@@ -20,9 +21,7 @@ def create_app(settings: Settings | None = None, **wiring: Any) -> FastAPI:
     settings = settings or Settings()
 
     async def wire_booking(app: FastAPI, runtime: ServiceRuntime) -> None:
-        concurrency = settings.admission_concurrency or (
-            settings.db_pool_size + settings.db_max_overflow
-        )
+        concurrency = settings.admission_concurrency or settings.hot_pool_size
         admission = AdmissionLimiter(
             concurrency=concurrency,
             queue=settings.admission_queue,
@@ -30,6 +29,12 @@ def create_app(settings: Settings | None = None, **wiring: Any) -> FastAPI:
             retry_after_seconds=settings.retry_after_seconds,
         )
         runtime.state["admission"] = admission
+        runtime.state["hot_pool"] = await open_hot_pool(
+            settings.database_url,
+            schema=runtime.database.schema,
+            size=settings.hot_pool_size,
+            application_name="ehome-booking-hot",
+        )
         runtime.state["pickup_codes"] = PickupCodes(settings.pickup_code_secret)
         if not getattr(app.state, "booking_metrics_registered", False):
             app.state.booking_metrics_registered = True
@@ -44,6 +49,11 @@ def create_app(settings: Settings | None = None, **wiring: Any) -> FastAPI:
                 }
             )
 
+    async def close_hot_pool(app: FastAPI, runtime: ServiceRuntime) -> None:
+        pool = runtime.state.pop("hot_pool", None)
+        if pool is not None:
+            await pool.close()
+
     def no_show_releaser(runtime: ServiceRuntime) -> NoShowReleaser:
         return NoShowReleaser(runtime, period_seconds=settings.no_show_scan_seconds)
 
@@ -54,5 +64,6 @@ def create_app(settings: Settings | None = None, **wiring: Any) -> FastAPI:
         subscriptions=SUBSCRIPTIONS,
         workers=[no_show_releaser],
         on_startup=[wire_booking],
+        on_shutdown=[close_hot_pool],
         **wiring,
     )

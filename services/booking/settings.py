@@ -18,8 +18,11 @@ class Settings(ServiceSettings):
     # Each slot's quota is split over this many rows so one hot pickup point does not
     # serialise every booking on a single row lock.
     stripes_per_slot: int = Field(32, ge=1, le=1024)
+    # Connections of the booking hot path's own pool (the rest of the service uses the
+    # unit of work's pool, `EHOME_DB_POOL_SIZE`).
+    hot_pool_size: int = Field(16, ge=1, le=200)
     # Admission in front of the database: at most this many bookings run at once (0 means the
-    # pool size plus overflow), at most `admission_queue` wait for a turn, and none waits
+    # hot pool's size), at most `admission_queue` wait for a turn, and none waits
     # longer than `admission_wait_seconds`; the rest get 503 with Retry-After at once.
     admission_concurrency: int = Field(0, ge=0)
     admission_queue: int = Field(64, ge=0)

@@ -151,6 +151,7 @@ async def world_factory(
         prefix = prefix or f"{run_prefix}{uuid.uuid4().hex[:6]}"
         await migrator.ensure("booking", prefix=prefix)
         overrides.setdefault("amqp_prefix", prefix)
+        overrides.setdefault("hot_pool_size", 4)
         settings = service_settings(Settings, schema_prefix=prefix, **overrides)
         app = create_app(settings, verifier=token_verifier, **(wiring or {}))
         engine = create_async_engine(database_url, pool_size=2)

@@ -33,7 +33,7 @@ async def _attempt(
 
 async def test_a_surge_books_exactly_the_quota_and_nobody_twice(world_factory) -> None:  # type: ignore[no-untyped-def]
     async with world_factory(
-        db_pool_size=20, db_max_overflow=0, admission_queue=2000, admission_wait_seconds=60
+        hot_pool_size=16, admission_queue=2000, admission_wait_seconds=60
     ) as world:
         await install_quota_audit(world)
         round_ = await world.create_round(
@@ -90,7 +90,7 @@ async def test_cancellations_racing_new_bookings_never_push_a_point_over_its_quo
     world_factory,  # type: ignore[no-untyped-def]
 ) -> None:
     async with world_factory(
-        db_pool_size=20, db_max_overflow=0, admission_queue=2000, admission_wait_seconds=60
+        hot_pool_size=16, admission_queue=2000, admission_wait_seconds=60
     ) as world:
         await install_quota_audit(world)
         round_ = await world.create_round(

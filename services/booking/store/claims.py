@@ -1,5 +1,8 @@
 """The booking hot path: two statements.
 
+Both run on a connection of the hot path's own bounded asyncpg pool, outside an explicit
+transaction (see service/bookings.py for why):
+
 1. ``read_booking_context``: one read (no locks) of everything the rules need — the round, the
    slot, the caller's eligibility row, whether their holder already has a live booking, and
    how many units are left. Refusals (window, eligibility, duplicates, sold out) end here
@@ -16,13 +19,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+import asyncpg
 
-_CONTEXT = text(
-    """
+from shared.db.database import asyncpg_dsn
+
+_CONTEXT = """
     SELECT r.title, r.limit_per, r.eligibility_regions,
            r.booking_opens_at, r.booking_closes_at, r.pickup_starts_at, r.pickup_ends_at,
            s.id AS slot_id, s.point_id, s.slot_count,
@@ -31,53 +33,51 @@ _CONTEXT = text(
            e.user_id IS NOT NULL AS verified, e.region_code, e.household_id,
            EXISTS (SELECT 1 FROM bookings b
                     WHERE b.round_id = r.id AND b.status IN ('confirmed', 'redeemed')
-                      AND b.holder_key IN ('u:' || CAST(:user_id AS text),
+                      AND b.holder_key IN ('u:' || CAST($4 AS text),
                                            'h:' || e.household_id)) AS already_booked
     FROM rounds r
     LEFT JOIN LATERAL (
         SELECT s.id, s.point_id, count(*) OVER () AS slot_count
         FROM slots s
-        WHERE s.round_id = r.id AND s.point_id = :point_id
-          AND (CAST(:slot_id AS uuid) IS NULL OR s.id = CAST(:slot_id AS uuid))
+        WHERE s.round_id = r.id AND s.point_id = $2
+          AND (CAST($3 AS uuid) IS NULL OR s.id = CAST($3 AS uuid))
         ORDER BY s.starts_at
         LIMIT 1
     ) s ON true
-    LEFT JOIN eligible_residents e ON e.user_id = :user_id
-    WHERE r.id = :round_id
-    """
-)
+    LEFT JOIN eligible_residents e ON e.user_id = $4
+    WHERE r.id = $1
+"""
 
-# Stripes are visited from `start` upwards, then wrapping round: a random start per request
-# keeps concurrent claims on different rows.
-_CLAIM_TEMPLATE = """
+# Stripes are visited from `start` ($2) upwards, then wrapping round: a random start per
+# request keeps concurrent claims on different rows. Never a waiting FOR UPDATE here: a row
+# locked and then found full stays locked until the transaction ends, so two claimers waiting
+# on each other's stripes would deadlock.
+_CLAIM = """
     WITH claimed AS (
         UPDATE quota_stripes SET taken = taken + 1
         WHERE id = (
             SELECT id FROM quota_stripes
-            WHERE slot_id = :slot_id AND taken < capacity
-            ORDER BY stripe_no < :start, stripe_no
+            WHERE slot_id = $1 AND taken < capacity
+            ORDER BY stripe_no < $2, stripe_no
             LIMIT 1
-            {lock}
+            FOR UPDATE SKIP LOCKED
         )
         RETURNING id
     ), booked AS (
         INSERT INTO bookings (id, round_id, point_id, slot_id, stripe_id, user_id, holder_key,
                               status, booked_at)
-        SELECT :booking_id, :round_id, :point_id, :slot_id, claimed.id, :user_id, :holder_key,
-               'confirmed', :booked_at
+        SELECT $3, $4, $5, $1, claimed.id, $6, $7, 'confirmed', $8
         FROM claimed
         RETURNING stripe_id
     ), announced AS (
         INSERT INTO outbox (event_id, event_type, routing_key, envelope)
-        SELECT :event_id, :event_type, :routing_key, CAST(:envelope AS jsonb) FROM booked
+        SELECT $9, $10, $11, CAST($12 AS jsonb) FROM booked
     )
     SELECT stripe_id FROM booked
 """
-# Never a waiting FOR UPDATE here: a row locked and then found full stays locked until the
-# transaction ends, so two claimers waiting on each other's stripes would deadlock.
-_CLAIM = text(_CLAIM_TEMPLATE.format(lock="FOR UPDATE SKIP LOCKED"))
-_ANY_LEFT = text("SELECT EXISTS (SELECT 1 FROM quota_stripes WHERE slot_id = :slot_id "
-                 "AND taken < capacity)")
+_ANY_LEFT = (
+    "SELECT EXISTS (SELECT 1 FROM quota_stripes WHERE slot_id = $1 AND taken < capacity)"
+)
 
 
 @dataclass(frozen=True)
@@ -100,22 +100,17 @@ class BookingContext:
 
 
 async def read_booking_context(
-    session: AsyncSession,
+    conn: asyncpg.Connection,
     *,
     round_id: uuid.UUID,
     point_id: uuid.UUID,
     slot_id: uuid.UUID | None,
     user_id: uuid.UUID,
 ) -> BookingContext | None:
-    row = (
-        await session.execute(
-            _CONTEXT,
-            {"round_id": round_id, "point_id": point_id, "slot_id": slot_id, "user_id": user_id},
-        )
-    ).first()
+    row = await conn.fetchrow(_CONTEXT, round_id, point_id, slot_id, user_id)
     if row is None:
         return None
-    return BookingContext(**row._mapping)
+    return BookingContext(**dict(row))
 
 
 @dataclass(frozen=True)
@@ -133,25 +128,46 @@ class Claim:
     envelope_json: str
 
 
-async def claim_unit(session: AsyncSession, claim: Claim, *, start: int) -> int | None:
+async def claim_unit(conn: asyncpg.Connection, claim: Claim, *, start: int) -> int | None:
     """Book one unit; the stripe id it came from, or None when no stripe gave one (all were
-    empty, or all with units left were locked by other bookings at that instant)."""
-    params: dict[str, Any] = {
-        "slot_id": claim.slot_id,
-        "start": start,
-        "booking_id": claim.booking_id,
-        "round_id": claim.round_id,
-        "point_id": claim.point_id,
-        "user_id": claim.user_id,
-        "holder_key": claim.holder_key,
-        "booked_at": claim.booked_at,
-        "event_id": claim.event_id,
-        "event_type": claim.event_type,
-        "routing_key": claim.routing_key,
-        "envelope": claim.envelope_json,
-    }
-    return (await session.execute(_CLAIM, params)).scalar_one_or_none()
+    empty, or all with units left were locked by other bookings at that instant).
+
+    Runs as one statement outside any explicit transaction: PostgreSQL makes it atomic, and
+    it costs one round trip instead of three (BEGIN, statement, COMMIT)."""
+    return await conn.fetchval(
+        _CLAIM,
+        claim.slot_id,
+        start,
+        claim.booking_id,
+        claim.round_id,
+        claim.point_id,
+        claim.user_id,
+        claim.holder_key,
+        claim.booked_at,
+        claim.event_id,
+        claim.event_type,
+        claim.routing_key,
+        claim.envelope_json,
+    )
 
 
-async def any_units_left(session: AsyncSession, slot_id: uuid.UUID) -> bool:
-    return bool((await session.execute(_ANY_LEFT, {"slot_id": slot_id})).scalar_one())
+async def any_units_left(conn: asyncpg.Connection, slot_id: uuid.UUID) -> bool:
+    return bool(await conn.fetchval(_ANY_LEFT, slot_id))
+
+
+async def _keep_session(_: asyncpg.Connection) -> None:
+    """Nothing to reset between borrowers: the hot path sets no session state and never
+    leaves a transaction open, so the pool skips asyncpg's reset round trip."""
+
+
+async def open_hot_pool(
+    database_url: str, *, schema: str, size: int, application_name: str
+) -> asyncpg.Pool:
+    """The booking hot path's own bounded pool: ``size`` connections, opened up front."""
+    return await asyncpg.create_pool(
+        asyncpg_dsn(database_url),
+        min_size=size,
+        max_size=size,
+        reset=_keep_session,
+        server_settings={"search_path": schema, "application_name": application_name[:63]},
+    )

