@@ -19,6 +19,7 @@ from services.routing.schemas import (
     DispatchIn,
     ExtensionDecision,
     ExtensionIn,
+    GridWorkers,
     OverrideUpdate,
     PolicyList,
     PolicyRead,
@@ -26,6 +27,7 @@ from services.routing.schemas import (
     ReasonIn,
     RegionList,
     RegionRead,
+    RegionUpdate,
     RuleAuditList,
     RuleAuditRead,
     RuleList,
@@ -61,6 +63,28 @@ async def regions(uow: Uow, parent: str | None = None) -> RegionList:
     """Children of a region (no parent: the city). Public."""
     rows = await service.child_regions(uow, parent)
     return RegionList.model_validate({"items": _items(RegionRead, rows)})
+
+
+@router.put("/regions/{code}", status_code=204)
+async def put_region(code: str, body: RegionUpdate, uow: Uow,
+                     principal: CurrentPrincipal) -> None:
+    """Add, rename or retire a region (admins); new towns and communities get their unit."""
+    await service.put_region(uow, principal=principal, code=code, name=body.name,
+                             active=body.active)
+
+
+@router.put("/grids/{grid_code}/workers/{user_id}", status_code=204)
+async def add_grid_worker(grid_code: str, user_id: uuid.UUID, uow: Uow,
+                          principal: CurrentPrincipal) -> None:
+    """Assign a grid worker (网格员) to a grid."""
+    await service.add_grid_worker(uow, principal=principal, grid_code=grid_code,
+                                  user_id=user_id)
+
+
+@router.get("/grids/{grid_code}/workers", response_model=GridWorkers)
+async def grid_workers(grid_code: str, uow: Uow, principal: CurrentPrincipal) -> GridWorkers:
+    ids = await service.grid_workers(uow, principal=principal, grid_code=grid_code)
+    return GridWorkers(grid_code=grid_code, user_ids=ids)
 
 
 @router.get("/units", response_model=UnitList)

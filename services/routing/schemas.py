@@ -23,6 +23,16 @@ class RegionList(BaseSchema):
     items: list[RegionRead]
 
 
+class RegionUpdate(BaseSchema):
+    name: str = Field(min_length=1, max_length=100)
+    active: bool = True
+
+
+class GridWorkers(BaseSchema):
+    grid_code: str
+    user_ids: list[uuid.UUID]
+
+
 class UnitRead(BaseSchema):
     id: uuid.UUID
     name: str

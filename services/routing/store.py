@@ -347,3 +347,31 @@ async def close_subtask(uow: UnitOfWork, subtask_id: uuid.UUID, values: dict[str
 async def open_subtasks(uow: UnitOfWork, event_id: uuid.UUID) -> list[Any]:
     return await _all(uow, select(subtasks).where(subtasks.c.event_id == event_id,
                                                   subtasks.c.status == "open"))
+
+
+grid_workers = Table(
+    "grid_workers", metadata,
+    Column("user_id", UUID(as_uuid=True), primary_key=True),
+    Column("grid_code", String(15), primary_key=True),
+)
+
+
+async def upsert_region(uow: UnitOfWork, values: dict[str, Any]) -> None:
+    stmt = insert(regions).values(**values)
+    await uow.session.execute(stmt.on_conflict_do_update(
+        index_elements=["code"], set_={"name": values["name"], "active": values["active"]}))
+
+
+async def ensure_unit(uow: UnitOfWork, values: dict[str, Any]) -> None:
+    await uow.session.execute(insert(units).values(**values).on_conflict_do_nothing())
+
+
+async def assign_grid_worker(uow: UnitOfWork, user_id: uuid.UUID, grid_code: str) -> None:
+    await uow.session.execute(insert(grid_workers).values(user_id=user_id, grid_code=grid_code)
+                              .on_conflict_do_nothing())
+
+
+async def grid_worker_ids(uow: UnitOfWork, grid_code: str) -> list[uuid.UUID]:
+    rows = await uow.session.execute(select(grid_workers.c.user_id).where(
+        grid_workers.c.grid_code == grid_code))
+    return [r[0] for r in rows]

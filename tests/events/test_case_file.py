@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from services.events.seed import REGIONS as EVENTS_REGIONS
 from services.routing import seed as routing_seed
+from services.routing.seed import unit_id
 from shared.contracts.feedback import EventRated as FeedbackRated
 from shared.messaging.envelope import Envelope
 from shared.testing.plugin import wait_until
@@ -211,3 +212,29 @@ async def test_an_unmatched_report_waits_for_the_dispatcher_who_may_reject_it(
         return event_id not in [i["event_id"] for i in response.json()["items"]]
 
     await wait_until(left_queue, within=5)
+
+
+async def test_a_community_added_to_the_directory_takes_reports_and_has_its_unit(
+    loop: Loop,
+) -> None:
+    admin = loop.people.make_token(roles=["admin"])
+    for code, name in (("350626106003", "南门社区"), ("350626106003001", "南门社区第一网格")):
+        response = await loop.routing.put(f"/api/v1/routing/regions/{code}",
+                                          json={"name": name}, headers=bearer(admin))
+        assert response.status_code == 204, response.text
+    orphan = await loop.routing.put("/api/v1/routing/regions/350626199001",
+                                    json={"name": "无主社区"}, headers=bearer(admin))
+    assert orphan.json()["code"] == "region_parent_unknown"
+
+    async def events_knows_it() -> bool:
+        response = await loop.events.post(
+            "/api/v1/events", headers=bearer(loop.people.resident()),
+            json={"category_code": "dispute_neighbour", "description": "楼上漏水",
+                  "region_code": "350626106003001"})
+        if response.status_code == 201:
+            created.append(response.json()["id"])
+        return response.status_code == 201
+
+    created: list[str] = []
+    await wait_until(events_knows_it, within=5)
+    await loop.wait_assigned(created[0], unit_id("350626106003", "community"))

@@ -114,3 +114,21 @@ async def test_rule_changes_are_audited_and_need_the_right_role(
     rules = (await client.get("/api/v1/routing/rules", headers=admin)).json()["items"]
     assert {"category_code": category, "level": "county", "unit_kind": "market_regulation",
             "entry": True} in rules
+
+
+async def test_grid_workers_are_assigned_to_grids_within_scope(
+    client: httpx.AsyncClient, make_token: Callable[..., str]
+) -> None:
+    worker = uuid.uuid4()
+    far = {"Authorization": f"Bearer {make_token(roles=['dept_admin'], regions=['350623'])}"}
+    refused = await client.put(f"/api/v1/routing/grids/350626106001001/workers/{worker}",
+                               headers=far)
+    assert (refused.status_code, refused.json()["code"]) == (403, "out_of_scope")
+    near = {"Authorization": f"Bearer {make_token(roles=['dept_admin'], regions=['350626'])}"}
+    assert (await client.put(f"/api/v1/routing/grids/350626106001001/workers/{worker}",
+                             headers=near)).status_code == 204
+    listed = await client.get("/api/v1/routing/grids/350626106001001/workers", headers=near)
+    assert str(worker) in listed.json()["user_ids"]
+    not_a_grid = await client.put(f"/api/v1/routing/grids/350626106001/workers/{worker}",
+                                  headers=near)
+    assert (not_a_grid.status_code, not_a_grid.json()["code"]) == (404, "region_unknown")

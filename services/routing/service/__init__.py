@@ -12,11 +12,14 @@ from .assignment import dispatch, escalate, on_event_reported, on_status_changed
 from .cohandling import answer_subtask, decide_extension, request_extension, start_co_handling
 from .common import Clock
 from .directory import (
+    add_grid_worker,
     child_regions,
     dispatcher_queue,
+    grid_workers,
     policies,
     put_override,
     put_policy,
+    put_region,
     put_rule,
     rule_audit,
     rules,
@@ -29,6 +32,7 @@ from .timers import TimerScanner, fire_due_timers
 __all__ = [
     "Clock",
     "TimerScanner",
+    "add_grid_worker",
     "answer_subtask",
     "child_regions",
     "decide_extension",
@@ -36,11 +40,13 @@ __all__ = [
     "dispatcher_queue",
     "escalate",
     "fire_due_timers",
+    "grid_workers",
     "on_event_reported",
     "on_status_changed",
     "policies",
     "put_override",
     "put_policy",
+    "put_region",
     "put_rule",
     "request_extension",
     "rule_audit",

@@ -8,11 +8,12 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from services.routing import store
+from services.routing import seed, store
 from shared.auth import Principal, Role
+from shared.contracts.routing import RegionChanged
 from shared.db.uow import UnitOfWork
 from shared.errors import NotFound, RuleViolation
-from shared.regions import is_region_code
+from shared.regions import is_region_code, region_level
 
 from .common import scope_prefixes
 
@@ -104,3 +105,49 @@ async def supervisions(uow: UnitOfWork, *, principal: Principal, limit: int) -> 
     principal.require_role(Role.SUPERVISOR, Role.DISPATCHER, Role.ADMIN)
     async with uow:
         return await store.list_supervisions(uow, scope_prefixes(principal), limit)
+
+
+UNIT_FOR_LEVEL = {"community": ("community", "居委会"), "town": ("town_office", "综治中心")}
+
+
+async def put_region(uow: UnitOfWork, *, principal: Principal, code: str, name: str,
+                     active: bool) -> None:
+    """Add, rename or retire a region (admins). A new town or community gets its default
+    unit; the events service learns the region from ``routing.region_changed``."""
+    principal.require_role(Role.ADMIN)
+    if not is_region_code(code) or region_level(code) in ("province",):
+        raise RuleViolation("not a region code below the province", code="region_invalid")
+    level = region_level(code)
+    parent_code = None if level == "city" else (code[:4] + "00" if level == "county"
+                                                else code[:-3])
+    async with uow:
+        if parent_code is not None and await store.get_region(uow, parent_code) is None:
+            raise RuleViolation("the parent region is unknown", code="region_parent_unknown")
+        await store.upsert_region(uow, {"code": code, "name": name, "level": level,
+                                        "parent_code": parent_code, "active": active})
+        if level in UNIT_FOR_LEVEL:
+            kind, suffix = UNIT_FOR_LEVEL[level]
+            await store.ensure_unit(uow, {"id": seed.unit_id(code, kind), "name": name + suffix,
+                                          "kind": kind, "level": level, "region_code": code,
+                                          "active": True})
+        await uow.emit("routing.region_changed", RegionChanged(
+            code=code, name=name, level=level, parent_code=parent_code,  # type: ignore[arg-type]
+            active=active))
+
+
+async def add_grid_worker(uow: UnitOfWork, *, principal: Principal, grid_code: str,
+                          user_id: uuid.UUID) -> None:
+    principal.require_role(Role.ADMIN, Role.DEPT_ADMIN, Role.SUPERVISOR)
+    principal.require_region(grid_code)
+    async with uow:
+        region = await store.get_region(uow, grid_code)
+        if region is None or region["level"] != "grid":
+            raise NotFound("no such grid", code="region_unknown")
+        await store.assign_grid_worker(uow, user_id, grid_code)
+
+
+async def grid_workers(uow: UnitOfWork, *, principal: Principal, grid_code: str
+                       ) -> list[uuid.UUID]:
+    principal.require_region(grid_code)
+    async with uow:
+        return await store.grid_worker_ids(uow, grid_code)
