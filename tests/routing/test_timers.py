@@ -17,7 +17,9 @@ from services.routing.app import create_app
 from services.routing.seed import unit_id
 from services.routing.service import timers as timers_module
 from services.routing.settings import Settings
+from shared.auth import Principal
 from shared.calendar import SHANGHAI, WorkingCalendar
+from shared.errors import Forbidden
 from shared.testing.plugin import Migrator, running
 from shared.web.runtime import ServiceRuntime
 
@@ -136,3 +138,32 @@ async def test_a_timer_of_a_superseded_assignment_fires_nothing(runtime: Service
         await uow.session.execute(text("UPDATE assignments SET seq = 2"))
     assert await _scanner(runtime, T0 + timedelta(minutes=1)).scan_once() == 1
     assert await _count(runtime, "SELECT count(*) FROM outbox") == 0
+
+
+async def test_a_units_work_queue_shows_overdue_cases_first(runtime: ServiceRuntime) -> None:
+    now = T0 + timedelta(days=2)
+    uow = runtime.uow()
+    due = {"soon": now + timedelta(hours=1), "overdue": now - timedelta(hours=3),
+           "later": now + timedelta(days=3), "long_overdue": now - timedelta(days=1)}
+    ids = {}
+    async with uow:
+        for name, deadline in due.items():
+            ids[name] = uuid.uuid4()
+            await store.insert_assignment(uow, {
+                "event_id": ids[name], "case_no": f"ZZ-{name}", "category_code": "x",
+                "major_risk": "social_conflict", "urgency": "normal",
+                "region_code": "350626106001", "status": "accepted", "unit_id": UNIT,
+                "seq": 1, "queued": False, "accept_by": T0, "resolve_by": deadline,
+                "updated_at": T0,
+            })
+    member = Principal(subject=uuid.uuid4(), roles=frozenset({"dept_staff"}),
+                       departments=(UNIT,), kind="staff")
+    rows = await service.work_queue(runtime.uow(), principal=member, unit_id=UNIT, now=now,
+                                    limit=10)
+    order = [r["event_id"] for r in rows if r["event_id"] in ids.values()]
+    assert order == [ids["long_overdue"], ids["overdue"], ids["soon"], ids["later"]]
+    outsider = Principal(subject=uuid.uuid4(), roles=frozenset({"dept_staff"}),
+                         departments=(uuid.uuid4(),), kind="staff")
+    with pytest.raises(Forbidden):
+        await service.work_queue(runtime.uow(), principal=outsider, unit_id=UNIT, now=now,
+                                 limit=10)
