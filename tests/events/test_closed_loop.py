@@ -157,3 +157,23 @@ async def test_an_overdue_case_is_supervised_and_escalated_automatically(
 
 async def _has_step(loop: Loop, event_id: str, action: str) -> bool:
     return any(s["action"] == action for s in await loop.timeline(event_id))
+
+
+async def test_an_assisting_unit_that_does_not_answer_times_out_and_the_lead_goes_on(
+    loop: Loop, clock: MovableClock
+) -> None:
+    created = await loop.report(category_code="illegal_business", description="无证经营棋牌室",
+                                fields={"business_name": "某某棋牌室"})
+    event_id = created["id"]
+    await loop.wait_assigned(event_id, COUNTY_MARKET)  # entry rule: county market regulator
+    market = loop.people.unit_staff(COUNTY_MARKET, COUNTY)
+    await loop.act(event_id, "accept", market)
+    await loop.route(f"assignments/{event_id}/co-handling", market,
+                     {"unit_ids": [str(COUNTY_POLICE)], "task": "协助查处",
+                      "due_working_hours": 2}, expect=201)
+    await loop.wait_for(event_id, lambda c: c["open_subtasks"] == 1, token=market)
+    clock.advance(timedelta(hours=3))  # Wednesday 12:00+: two working hours have passed
+    await loop.wait_for(event_id, lambda c: c["open_subtasks"] == 0, token=market)
+    submitted = await loop.act(event_id, "result", market, {"result": "已取缔，公安未回复"})
+    assert submitted["status"] == "result_submitted"
+    assert "subtask_timed_out" in [s["action"] for s in await loop.timeline(event_id)]
