@@ -16,9 +16,12 @@ from services.relief.schemas import (
     ApplicationCreated,
     ApplicationPage,
     ApplicationRead,
+    ApproveCreate,
     DecisionReasons,
     DisbursementCreate,
     DisbursementRead,
+    MonthlyRunCreate,
+    MonthlyRunRead,
     NoticePage,
     ObjectionCreate,
     ObjectionRead,
@@ -180,12 +183,17 @@ async def resolve_objection(
 
 @router.post("/applications/{application_id}/approve", response_model=ApplicationRead)
 async def approve(
-    application_id: uuid.UUID, principal: CurrentPrincipal, uow: Uow, request: Request
+    application_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    uow: Uow,
+    request: Request,
+    body: ApproveCreate | None = None,
 ) -> ApplicationRead:
-    """Civil affairs approves once the notice has ended with no open objection."""
+    """Civil affairs approves once the notice has ended with no open objection, granting
+    the monthly amount (低保, 特困) the monthly run pays."""
     return await workflow.act(
         uow=uow, ctx=_ctx(request), principal=principal, application_id=application_id,
-        action=Action.APPROVE,
+        action=Action.APPROVE, amount_fen=body.monthly_amount_fen if body else None,
     )
 
 
@@ -269,6 +277,22 @@ async def post_disbursement(
     )
     response.status_code = status
     return answer
+
+
+@router.post("/disbursements/monthly-runs", status_code=201, response_model=MonthlyRunRead)
+async def monthly_run(
+    body: MonthlyRunCreate,
+    principal: CurrentPrincipal,
+    uow: Uow,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> MonthlyRunRead:
+    """Pay a month to every approved 低保/特困 recipient of a region; re-running the month
+    pays nobody twice."""
+    return await ledger.monthly_run(
+        uow=uow, ctx=_ctx(request), principal=principal, body=body,
+        idempotency_key=idempotency_key,
+    )
 
 
 @router.get("/disbursements/totals", response_model=TotalsRead)

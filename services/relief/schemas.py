@@ -196,6 +196,25 @@ class DisbursementCreate(BaseSchema):
     amount_fen: int = Field(gt=0, le=10_000_000)
 
 
+class ApproveCreate(BaseSchema):
+    """Approval may grant the monthly amount the monthly run pays (低保, 特困)."""
+
+    monthly_amount_fen: int | None = Field(None, gt=0, le=10_000_000)
+
+
+class MonthlyRunCreate(BaseSchema):
+    region_code: Annotated[str, StringConstraints(pattern=r"^\d{6}(\d{3}){0,3}$")]
+    month: Month
+
+
+class MonthlyRunRead(BaseSchema):
+    region_code: str
+    month: str
+    posted: int  # recipients paid by this run (0 when the month was already run)
+    amount_fen: int
+    amount_yuan: str
+
+
 class DisbursementRead(BaseSchema):
     id: uuid.UUID
     application_id: uuid.UUID

@@ -234,3 +234,74 @@ async def test_zhangpu_county_totals_reproduce_the_article_figures(
     assert other_county.status_code == 403
     assert other_county.json()["code"] == "out_of_scope"
     assert backwards.json()["code"] == "period_invalid"
+
+
+async def test_the_monthly_run_pays_each_recipient_once_however_often_it_runs(
+    world: ReliefWorld,
+) -> None:
+    granted: dict[str, int] = {}
+    for amount in (65_000, 72_000):
+        _, token = world.resident()
+        app_id = (await submit(world.client, token))["id"]
+        await through_joint_review(world.client, world.staff, app_id)
+        world.clock.advance(timedelta(days=7, seconds=1))
+        approved = expect(await world.client.post(
+            f"{BASE}/applications/{app_id}/approve", json={"monthly_amount_fen": amount},
+            headers=auth(world.staff.civil_affairs)), 200)
+        assert approved["status"] == "approved"
+        granted[app_id] = amount
+    one_off, _ = await approved_application(world, kind="temporary")
+    refused = await world.client.post(
+        f"{BASE}/applications/{one_off}/approve", json={"monthly_amount_fen": 1},
+        headers=auth(world.staff.civil_affairs))
+    assert refused.status_code == 409  # already approved
+
+    run = {"region_code": world.region, "month": "2027-01"}
+    url = f"{BASE}/disbursements/monthly-runs"
+    first = expect(await world.client.post(url, json=run,
+                                           headers=auth(world.staff.civil_affairs)), 201)
+    assert first["posted"] == 2
+    assert first["amount_yuan"] == "1370.00"
+    again = expect(await world.client.post(url, json=run,
+                                           headers=auth(world.staff.civil_affairs)), 201)
+    assert again["posted"] == 0
+    for app_id, amount in granted.items():
+        assert await ledger_rows(world, app_id) == 1
+        assert await disbursed_events(world, app_id) == 1
+        read = await get(world.client, world.staff.civil_affairs, app_id)
+        assert read["status"] == "disbursing"
+        assert read["payments"] == 1
+        paid = await world.scalar("SELECT amount_fen FROM disbursements WHERE application_id "
+                                  "= :i", i=uuid.UUID(app_id))
+        assert paid == amount
+    assert await ledger_rows(world, one_off) == 0  # temporary aid is never in the run
+
+    totals = expect(await world.client.get(
+        f"{BASE}/disbursements/totals",
+        params={"region_code": world.region, "from": "2027-01", "to": "2027-01"},
+        headers=auth(world.staff.civil_affairs)), 200)
+    assert totals["person_times"] == 2
+    assert totals["amount_fen"] == 137_000
+
+    not_civil = await world.client.post(url, json=run, headers=auth(world.staff.agriculture))
+    assert not_civil.json()["code"] == "agency_required"
+    far = world.make_token(roles=["reviewer"], regions=["350624"],
+                           extra={"agency": "civil_affairs"})
+    assert (await world.client.post(url, json=run, headers=auth(far))).json()["code"] == (
+        "out_of_scope"
+    )
+
+
+async def test_a_monthly_amount_is_granted_to_dibao_and_tekun_only(world: ReliefWorld) -> None:
+    _, token = world.resident()
+    app_id = (await submit(world.client, token, kind="temporary"))["id"]
+    await through_joint_review(world.client, world.staff, app_id)
+    world.clock.advance(timedelta(days=7, seconds=1))
+    refused = await world.client.post(
+        f"{BASE}/applications/{app_id}/approve", json={"monthly_amount_fen": 50_000},
+        headers=auth(world.staff.civil_affairs))
+    assert refused.status_code == 422
+    assert refused.json()["code"] == "monthly_amount_invalid"
+    assert (await get(world.client, world.staff.civil_affairs, app_id))["status"] == (
+        "awaiting_approval"
+    )

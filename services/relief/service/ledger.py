@@ -9,21 +9,41 @@ import uuid
 from sqlalchemy.engine import RowMapping
 
 from services.relief.context import ReliefContext
-from services.relief.domain import Action, Command, Kind, Refusal, decide, month_start, yuan
-from services.relief.schemas import DisbursementCreate, DisbursementRead, TotalsRead
+from services.relief.domain import (
+    MONTHLY_KINDS,
+    PAYABLE_STATUSES,
+    Action,
+    Agency,
+    Command,
+    Kind,
+    Refusal,
+    Status,
+    decide,
+    month_start,
+    yuan,
+)
+from services.relief.schemas import (
+    DisbursementCreate,
+    DisbursementRead,
+    MonthlyRunCreate,
+    MonthlyRunRead,
+    TotalsRead,
+)
 from services.relief.service.common import (
     actor_of,
+    agency_of,
     load,
     record_outcome,
     refusal_to_error,
     to_domain,
 )
+from services.relief.store import applications as applications_store
 from services.relief.store import ledger
 from shared.auth.principal import Principal, Role
 from shared.contracts.relief import Disbursed
 from shared.db import idempotency
 from shared.db.uow import UnitOfWork
-from shared.errors import BadRequest, Conflict
+from shared.errors import BadRequest, Conflict, Forbidden
 
 
 def _read(row: RowMapping, *, already_posted: bool = False) -> DisbursementRead:
@@ -146,3 +166,59 @@ async def totals(
         amount_fen=found.amount_fen, amount_yuan=yuan(found.amount_fen),
         person_times=found.person_times, recipients=found.recipients,
     )
+
+
+async def monthly_run(
+    *,
+    uow: UnitOfWork,
+    ctx: ReliefContext,
+    principal: Principal,
+    body: MonthlyRunCreate,
+    idempotency_key: str | None,
+) -> MonthlyRunRead:
+    if not (
+        Role.ADMIN in principal.roles
+        or (Role.REVIEWER in principal.roles and agency_of(principal) == Agency.CIVIL_AFFAIRS)
+    ):
+        raise Forbidden("the monthly run is civil affairs' to start", code="agency_required")
+    principal.require_region(body.region_code)
+    month, now = month_start(body.month), ctx.now()
+    scope = f"monthly-run:{principal.subject}"
+    async with uow:
+        if idempotency_key:
+            replay = await idempotency.reserve(
+                uow, scope=scope, key=idempotency_key, request=body.model_dump(mode="json")
+            )
+            if replay is not None:
+                return MonthlyRunRead.model_validate(replay[1])
+        posted = await ledger.post_month(
+            uow.session, region_code=body.region_code, month=month,
+            kinds=[k.value for k in MONTHLY_KINDS], statuses=[s.value for s in PAYABLE_STATUSES],
+            posted_by=principal.subject, now=now,
+        )
+        await applications_store.record_payments(
+            uow.session, [row["application_id"] for row in posted],
+            status=Status.DISBURSING.value, at=now, actor_id=principal.subject,
+            note=f"paid {body.month} (monthly run)",
+        )
+        for row in posted:
+            await uow.emit(
+                "relief.disbursed",
+                Disbursed(
+                    disbursement_id=row["id"], application_id=row["application_id"],
+                    recipient_user_id=row["recipient_user_id"], kind=row["kind"],
+                    region_code=row["region_code"], month=month,
+                    amount_fen=row["amount_fen"], posted_at=now,
+                ),
+            )
+        total = sum(int(row["amount_fen"]) for row in posted)
+        answer = MonthlyRunRead(
+            region_code=body.region_code, month=body.month, posted=len(posted),
+            amount_fen=total, amount_yuan=yuan(total),
+        )
+        if idempotency_key:
+            await idempotency.remember(
+                uow, scope=scope, key=idempotency_key, status=201,
+                body=answer.model_dump(mode="json"),
+            )
+    return answer

@@ -52,6 +52,8 @@ async def _transition(
                 approve=bool(command.approve), reviewer_id=principal.subject, reviewed_at=now,
                 opinion_cipher=ctx.pii.encrypt(command.text, context=OPINION),
             )
+        if command.action == Action.APPROVE and command.amount_fen is not None:
+            await store.save(uow.session, application_id, monthly_amount_fen=command.amount_fen)
         if command.action == Action.REJECT:
             assert command.text is not None
             await store.save(
@@ -72,8 +74,11 @@ async def act(
     action: Action,
     approve: bool | None = None,
     text: str | None = None,
+    amount_fen: int | None = None,
 ) -> ApplicationRead:
-    command = Command(action, actor_of(principal), approve=approve, text=text)
+    command = Command(
+        action, actor_of(principal), approve=approve, text=text, amount_fen=amount_fen
+    )
     _, read = await _transition(
         uow=uow, ctx=ctx, principal=principal, application_id=application_id, command=command
     )

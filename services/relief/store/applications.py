@@ -125,6 +125,34 @@ async def _page(
     return list((await session.execute(query)).mappings())
 
 
+async def record_payments(
+    session: AsyncSession,
+    application_ids: list[uuid.UUID],
+    *,
+    status: str,
+    at: datetime,
+    actor_id: uuid.UUID,
+    note: str,
+) -> None:
+    """Count one payment on each application (the monthly run) and note it on the timeline."""
+    if not application_ids:
+        return
+    await session.execute(
+        update(applications)
+        .where(applications.c.id.in_(application_ids))
+        .values(payments=applications.c.payments + 1, status=status, updated_at=at)
+    )
+    await session.execute(
+        insert(steps),
+        [
+            {"application_id": i, "at": at, "step": "disbursed", "status": status,
+             "actor_id": actor_id, "actor_role": "reviewer", "actor_agency": "civil_affairs",
+             "note": note}
+            for i in application_ids
+        ],
+    )
+
+
 # -- opinions, objections, timeline ---------------------------------------------------------
 
 

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.relief.store.applications import region_prefix
-from services.relief.store.tables import disbursements
+from services.relief.store.tables import applications, disbursements
 
 
 async def post_once(session: AsyncSession, values: dict[str, Any]) -> RowMapping | None:
@@ -25,6 +25,49 @@ async def post_once(session: AsyncSession, values: dict[str, Any]) -> RowMapping
         .returning(disbursements)
     )
     return (await session.execute(statement)).mappings().first()
+
+
+async def post_month(
+    session: AsyncSession,
+    *,
+    region_code: str,
+    month: date,
+    kinds: list[str],
+    statuses: list[str],
+    posted_by: uuid.UUID,
+    now: datetime,
+) -> list[RowMapping]:
+    """The monthly run: pay every payable application of ``region_code`` (and below) its
+    granted monthly amount for ``month``, in one statement. Recipients already paid for that
+    month are skipped by the unique constraint, so re-running a month pays nobody twice.
+    Returns the rows it inserted."""
+    source = select(
+        func.gen_random_uuid(),
+        applications.c.id,
+        applications.c.applicant_user_id,
+        applications.c.kind,
+        applications.c.region_code,
+        literal(month),
+        applications.c.monthly_amount_fen,
+        literal(posted_by),
+        literal(now),
+    ).where(
+        applications.c.region_code.startswith(region_prefix(region_code)),
+        applications.c.status.in_(statuses),
+        applications.c.kind.in_(kinds),
+        applications.c.monthly_amount_fen.is_not(None),
+    )
+    statement = (
+        insert(disbursements)
+        .from_select(
+            ["id", "application_id", "recipient_user_id", "kind", "region_code", "month",
+             "amount_fen", "posted_by", "posted_at"],
+            source,
+        )
+        .on_conflict_do_nothing(constraint="disbursements_once_per_recipient_kind_month")
+        .returning(disbursements)
+    )
+    return list((await session.execute(statement)).mappings())
 
 
 async def find(

@@ -53,6 +53,7 @@ applications = Table(
     _at("approval_due_at"),
     Column("open_objections", Integer, nullable=False),
     Column("payments", Integer, nullable=False),
+    Column("monthly_amount_fen", BigInteger),
     Column("decided_outcome", String(16)),
     Column("decided_stage", String(16)),
     Column("decision_reason_cipher", Text),
