@@ -27,6 +27,10 @@ async def on_booking_confirmed(envelope: Envelope, uow: UnitOfWork) -> None:
     await notifications.record_for_booking_confirmed(uow, envelope)
 
 
+async def on_relief_decided(envelope: Envelope, uow: UnitOfWork) -> None:
+    await notifications.record_for_relief_decision(uow, envelope)
+
+
 SUBSCRIPTIONS: list[Subscription] = [
     Subscription("events.event_reported", on_case_fact, purpose="cases"),
     Subscription("events.event_status_changed", on_status_changed, purpose="cases"),
@@ -34,4 +38,5 @@ SUBSCRIPTIONS: list[Subscription] = [
     Subscription("routing.event_assigned", on_event_assigned, purpose="cases"),
     Subscription("routing.deadline_changed", on_case_fact, purpose="cases"),
     Subscription("booking.booking_confirmed", on_booking_confirmed, purpose="notices"),
+    Subscription("relief.application_decided", on_relief_decided, purpose="notices"),
 ]

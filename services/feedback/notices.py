@@ -128,3 +128,31 @@ def booking_notice(
             }
         ),
     )
+
+
+RELIEF_KINDS = {"dibao": "最低生活保障", "tekun": "特困人员救助供养", "temporary": "临时救助"}
+
+
+def relief_decision_notice(
+    *, application_id: str, kind: str, outcome: str, decided_at: datetime
+) -> Notice:
+    """The decision only: reasons stay in relief (PII) and are read in the app."""
+    approved = outcome == "approved"
+    name = RELIEF_KINDS.get(kind, "救助")
+    phrase = "审批通过" if approved else "未通过"
+    sentence = "您的申请已审批通过" if approved else "您的申请未通过，原因请在小程序中查看"
+    return Notice(
+        kind="relief_decision",
+        title=f"救助申请{phrase}",
+        body=f"您的{name}申请{phrase}。" + ("" if approved else "原因请在小程序中查看。"),
+        template="case_progress",
+        page=f"pages/relief/detail?id={application_id}",
+        data=fit_data(
+            {
+                "thing1": f"{name}申请",
+                "phrase2": phrase,
+                "time3": wechat_time(decided_at),
+                "thing4": sentence,
+            }
+        ),
+    )

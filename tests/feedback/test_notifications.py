@@ -17,6 +17,7 @@ from services.feedback.settings import Settings
 from shared.auth.tokens import TokenVerifier
 from shared.contracts.booking import BookingConfirmed
 from shared.contracts.events import EventStatusChanged
+from shared.contracts.relief import ApplicationDecided
 from shared.messaging.envelope import Envelope
 from shared.testing.plugin import running, wait_until
 from tests.feedback.helpers import publish, sql, until_handled
@@ -151,8 +152,14 @@ async def test_without_a_wechat_base_url_messages_are_recorded_in_the_sandbox(
         round_title="春节慰问物资（大米、食用油）第一批次集中发放",
         pickup_point_id=uuid.uuid4(), slot_id=uuid.uuid4(), user_id=resident, confirmed_at=AT,
         pickup_starts_at=AT, pickup_ends_at=AT)
+    decided = ApplicationDecided(
+        application_id=uuid.uuid4(), applicant_user_id=resident, kind="dibao",
+        region_code="350623100001", outcome="rejected", stage="town", reasons_count=2,
+        decided_at=AT, notify_by=AT)
     messages = [
         status_change(resident, "close", "closed"),
+        Envelope(event_type="relief.application_decided", producer="relief",
+                 payload=decided.model_dump(mode="json")),
         Envelope(event_type="booking.booking_confirmed", producer="booking",
                  payload=booking.model_dump(mode="json")),
     ]
@@ -162,7 +169,7 @@ async def test_without_a_wechat_base_url_messages_are_recorded_in_the_sandbox(
         await until_handled(app, len(messages))
 
         async def recorded() -> bool:
-            return len(await sql(app, "SELECT id FROM wechat_sandbox_messages")) == 2
+            return len(await sql(app, "SELECT id FROM wechat_sandbox_messages")) == 3
         await wait_until(recorded, within=10)
         rows = await sql(app, "SELECT touser, template_id, data FROM wechat_sandbox_messages "
                               "ORDER BY id")
@@ -171,4 +178,7 @@ async def test_without_a_wechat_base_url_messages_are_recorded_in_the_sandbox(
         assert booked.data["thing1"]["value"] == "春节慰问物资（大米、食用油）第一批次集…"
         statuses = await sql(app, "SELECT kind, wechat_status FROM notifications ORDER BY kind")
         assert [tuple(s) for s in statuses] == [("booking_confirmed", "sandbox"),
-                                                ("closed", "sandbox")]
+                                                ("closed", "sandbox"),
+                                                ("relief_decision", "sandbox")]
+        relief = next(r for r in rows if r.data["phrase2"]["value"] == "未通过")
+        assert relief.data["thing1"]["value"] == "最低生活保障申请"

@@ -13,6 +13,7 @@ from services.feedback.notices import Notice
 from services.feedback.store import notifications as store
 from shared.contracts.booking import BookingConfirmed
 from shared.contracts.events import EventStatusChanged
+from shared.contracts.relief import ApplicationDecided
 from shared.db.uow import UnitOfWork
 from shared.errors import BadRequest, NotFound
 from shared.messaging.envelope import Envelope
@@ -83,6 +84,22 @@ async def record_for_booking_confirmed(
     return await _record(
         uow,
         user_id=booking.user_id,
+        event_id=None,
+        notice=notice,
+        source_key=f"msg:{envelope.event_id}",
+        created_at=datetime.now(UTC),
+    )
+
+
+async def record_for_relief_decision(uow: UnitOfWork, envelope: Envelope) -> bool:
+    decision = envelope.payload_as(ApplicationDecided)
+    notice = notices.relief_decision_notice(
+        application_id=str(decision.application_id), kind=decision.kind,
+        outcome=decision.outcome, decided_at=decision.decided_at,
+    )
+    return await _record(
+        uow,
+        user_id=decision.applicant_user_id,
         event_id=None,
         notice=notice,
         source_key=f"msg:{envelope.event_id}",

@@ -81,16 +81,22 @@ async def by_region(
     """The region's own row, and one row per child region (the first ``child_length``
     characters of a case's region code name the child it lies in)."""
     within = and_(_in_period(start, end), cs.c.region_code.like(region_like))
-    total = (await session.execute(select(*_counts(as_of)).where(within))).one()
     if child_length is None:
+        total = (await session.execute(select(*_counts(as_of)).where(within))).one()
         return total, []
     child = func.left(cs.c.region_code, child_length)
     if child_length == 4:  # children of a province are cities: "3506" + "00"
         child = func.left(cs.c.region_code, 4) + literal("00")
-    rows = await session.execute(
-        select(child.label("region_code"), *_counts(as_of))
+    # One scan: ROLLUP adds the region's own row (grouping = 1) to the children's rows.
+    rows = list((await session.execute(
+        select(child.label("region_code"), func.grouping(child).label("is_total"),
+               *_counts(as_of))
         .where(within)
-        .group_by(child)
+        .group_by(func.rollup(child))
         .order_by(child)
-    )
-    return total, list(rows.all())
+    )).all())
+    totals = [r for r in rows if r.is_total]
+    children = [r for r in rows if not r.is_total]
+    if not totals:  # no case at all: ROLLUP yields no rows over an empty input
+        return (await session.execute(select(*_counts(as_of)).where(within))).one(), []
+    return totals[0], children
