@@ -82,6 +82,7 @@ cases = Table(
     Column("result_recorded", Boolean, nullable=False),
     Column("result_text", Text),
     Column("open_subtasks", ARRAY(UUID(as_uuid=True)), nullable=False),
+    Column("closed_subtasks", ARRAY(UUID(as_uuid=True)), nullable=False),
     Column("co_units", ARRAY(UUID(as_uuid=True)), nullable=False),
     Column("handling_unit_ids", ARRAY(UUID(as_uuid=True)), nullable=False),
     Column("rating", String(24)),

@@ -105,7 +105,15 @@ async def on_overdue(uow: UnitOfWork, msg: r.EventOverdue) -> None:
                 note=f"{msg.kind} deadline passed: supervised (督办)")
 
 
+async def _current_unit(uow: UnitOfWork, event_id: uuid.UUID, unit_id: uuid.UUID) -> bool:
+    """Deadline news about a unit the case has since left is history, not the current clock."""
+    row = await store.get_case(uow, event_id)
+    return row is not None and row["assignee_unit_id"] == unit_id
+
+
 async def on_deadline_changed(uow: UnitOfWork, msg: r.DeadlineChanged) -> None:
+    if not await _current_unit(uow, msg.event_id, msg.unit_id):
+        return
     await _note(uow, msg.event_id, at=msg.at, action="deadline", unit_id=msg.unit_id,
                 note=f"new resolve-by {msg.resolve_by.isoformat()} ({msg.reason})",
                 changes={"accept_by": msg.accept_by, "resolve_by": msg.resolve_by})
@@ -118,7 +126,8 @@ async def on_extension_requested(uow: UnitOfWork, msg: r.ExtensionRequested) -> 
 
 async def on_extension_decided(uow: UnitOfWork, msg: r.ExtensionDecided) -> None:
     verdict = "approved" if msg.approved else "rejected"
-    changes = {"resolve_by": msg.resolve_by} if msg.approved else None
+    current = await _current_unit(uow, msg.event_id, msg.unit_id)
+    changes = {"resolve_by": msg.resolve_by} if msg.approved and current else None
     await _note(uow, msg.event_id, at=msg.at, action="extend" if msg.approved else
                 "extension_rejected", unit_id=msg.unit_id,
                 note=f"extension {verdict}; resolve by {msg.resolve_by.isoformat()}",
@@ -129,7 +138,10 @@ async def on_co_handling_started(uow: UnitOfWork, msg: r.CoHandlingStarted) -> N
     row = await _case(uow, msg.event_id)
     if row is None:
         return
-    subtasks = [s.subtask_id for s in msg.subtasks]
+    if msg.lead_unit_id != row["assignee_unit_id"]:
+        return  # co-handling of a unit the case has since left: its sub-tasks lapsed
+    closed = set(row["closed_subtasks"])  # a close may be handled before its start
+    subtasks = [s.subtask_id for s in msg.subtasks if s.subtask_id not in closed]
     units = [s.unit.unit_id for s in msg.subtasks]
     await _note(
         uow, msg.event_id, at=msg.at, action="co_handle", unit_id=msg.lead_unit_id,
@@ -149,7 +161,8 @@ async def on_subtask_closed(uow: UnitOfWork, msg: r.SubtaskClosed) -> None:
     remaining = [s for s in row["open_subtasks"] if s != msg.subtask_id]
     await _note(uow, msg.event_id, at=msg.at, action=f"subtask_{msg.outcome}",
                 unit_id=msg.unit_id, note=f"assisting unit {msg.outcome.replace('_', ' ')}",
-                changes={"open_subtasks": remaining})
+                changes={"open_subtasks": remaining,
+                         "closed_subtasks": [*row["closed_subtasks"], msg.subtask_id]})
 
 
 async def on_region_changed(uow: UnitOfWork, msg: r.RegionChanged) -> None:

@@ -214,7 +214,7 @@ async def report_event(
             "reporter_id": principal.subject, "channel": channel,
             "on_behalf": cmd.on_behalf and channel == "grid_worker", "status": "reported",
             "assign_seq": 0, "dispatch_trail": False, "result_recorded": False,
-            "open_subtasks": [], "co_units": [], "handling_unit_ids": [],
+            "open_subtasks": [], "closed_subtasks": [], "co_units": [], "handling_unit_ids": [],
             "possible_duplicate_of": duplicate_of, "escalation_count": 0, "return_count": 0,
             "rework_count": 0, "reported_at": now, "updated_at": now,
         }
