@@ -271,8 +271,10 @@ async def list_cases(
 # -- timeline, attachments, reveals -------------------------------------------------------------
 
 
-async def add_step(uow: UnitOfWork, **values: Any) -> None:
-    await uow.session.execute(insert(timeline).values(**values))
+async def add_step(uow: UnitOfWork, **values: Any) -> int:
+    """Append a timeline step; its id grows with every step, so it orders them."""
+    result = await uow.session.execute(insert(timeline).values(**values).returning(timeline.c.id))
+    return int(result.scalar_one())
 
 
 async def steps(uow: UnitOfWork, event_id: uuid.UUID) -> list[Any]:

@@ -75,7 +75,7 @@ assignments = Table(
     Column("urgency", String(16)), Column("region_code", String(15)), Column("status", String),
     Column("unit_id", UUID(as_uuid=True)), Column("seq", Integer), Column("queued", Boolean),
     Column("queue_reason", String(32)), _ts("accept_by"), _ts("resolve_by"),
-    _ts("assigned_at"), _ts("updated_at"),
+    _ts("assigned_at"), _ts("updated_at"), Column("status_step", BigInteger),
 )
 timers = Table(
     "timers", metadata,

@@ -55,6 +55,9 @@ class EventStatusChanged(BaseModel):
     reason: str | None = None
     passed: bool | None = None
     reporter_id: uuid.UUID | None = None  # None for sensitive categories
+    # Grows with every step of the case: a consumer handling two changes out of order keeps
+    # the later one.
+    step: int = 0
 
 
 @contract("events.event_closed")

@@ -79,7 +79,7 @@ async def record_step(
     passed: bool | None = None,
 ) -> None:
     """One timeline step, and — when the status moved — the status-changed event."""
-    await store.add_step(
+    step = await store.add_step(
         uow,
         event_id=row["id"],
         at=at,
@@ -109,5 +109,6 @@ async def record_step(
                 reason=reason,
                 passed=passed,
                 reporter_id=None if row["sensitive"] else row["reporter_id"],
+                step=step,
             ),
         )

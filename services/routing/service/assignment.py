@@ -176,7 +176,11 @@ async def on_status_changed(uow: UnitOfWork, msg: EventStatusChanged, *, now: da
     if assignment is None:
         return
     event_id = msg.event_id
-    await store.update_assignment(uow, event_id, {"status": msg.to_status, "updated_at": now})
+    if msg.step and msg.step > assignment["status_step"]:
+        # Only a later step sets the mirror; the clocks below are right in any order.
+        await store.update_assignment(uow, event_id, {"status": msg.to_status,
+                                                      "status_step": msg.step,
+                                                      "updated_at": now})
     if msg.action == "accept":
         await store.cancel_timers(uow, event_id, kinds=["accept"], now=now)
     elif msg.action == "return":
