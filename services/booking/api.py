@@ -30,6 +30,7 @@ from services.booking.service import bookings, pickup, rounds
 from services.booking.settings import Settings
 from shared.auth import CurrentPrincipal
 from shared.db.uow import UnitOfWork
+from shared.web.deps import IdempotencyKey
 from shared.web.runtime import ServiceRuntime
 
 router = APIRouter(prefix="/api/v1/booking", tags=["booking"])
@@ -89,9 +90,11 @@ async def create_booking(
     runtime: Runtime,
     codes: Codes,
     admission: Admission,
+    idempotency_key: IdempotencyKey = None,
 ) -> BookingCreated:
     """Book one unit of a round at a pickup point. 409 `already_booked`, 410 `sold_out`,
-    403 `not_eligible`, 425/409 `round_not_open`, 503 `overloaded` (with Retry-After)."""
+    403 `not_eligible`, 425/409 `round_not_open`, 503 `overloaded` (with Retry-After).
+    A retry with the same `Idempotency-Key` answers the booking it made."""
     async with admission.admit():
         return await bookings.book(
             pool=pool,
@@ -100,6 +103,7 @@ async def create_booking(
             resident=caller,
             codes=codes,
             stripes_per_slot=_settings(runtime).stripes_per_slot,
+            idempotency_key=idempotency_key,
         )
 
 

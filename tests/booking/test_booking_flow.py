@@ -69,6 +69,27 @@ async def test_a_second_booking_in_the_same_round_is_refused_even_at_another_poi
     assert await world.scalar("SELECT sum(taken) FROM quota_stripes") == 1
 
 
+async def test_a_retry_with_the_same_idempotency_key_answers_the_first_booking(
+    world: BookingWorld,
+) -> None:
+    round_ = await world.create_round()
+    (user,) = await world.verified_residents(1)
+    url = BOOK.format(round_["id"])
+    body = {"pickup_point_id": _point(round_)}
+    headers = {**world.resident(user), "Idempotency-Key": "retry-0001"}
+    first = await world.client.post(url, json=body, headers=headers)
+    again = await world.client.post(url, json=body, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    other_key = {**world.resident(user), "Idempotency-Key": "retry-0002"}
+    refused = await world.client.post(url, json=body, headers=other_key)
+    assert (refused.status_code, refused.json()["code"]) == (409, "already_booked")
+    bad_key = {**world.resident(user), "Idempotency-Key": "no spaces allowed"}
+    assert (await world.client.post(url, json=body, headers=bad_key)).status_code == 422
+    assert await world.scalar("SELECT count(*) FROM bookings") == 1
+    assert await world.scalar("SELECT count(*) FROM outbox") == 1
+
+
 async def test_one_per_household_refuses_the_second_member(world: BookingWorld) -> None:
     round_ = await world.create_round(limit_per="household")
     first, second, elsewhere = await world.verified_residents(

@@ -48,9 +48,13 @@ async def book(
     resident: Principal,
     codes: domain.PickupCodes,
     stripes_per_slot: int,
+    idempotency_key: str | None = None,
     now: datetime | None = None,
 ) -> BookingCreated:
-    """Book one unit at a pickup point: every rule is checked on one read, then the unit, the
+    """Book one unit at a pickup point. A retry carrying the first attempt's Idempotency-Key
+    answers that booking again instead of `already_booked`.
+
+    Every rule is checked on one read, every rule is checked on one read, then the unit, the
     booking and its outbox event are written by one atomic statement (see store/claims.py).
 
     This use case does not go through the unit of work on purpose. Measured on two cores,
@@ -92,6 +96,16 @@ async def book(
                 "this pickup point books by time slot: choose one", code="slot_required"
             )
         if context.already_booked:
+            if idempotency_key is not None:
+                replay = await claims.booking_made_with_key(
+                    conn, round_id=round_id, user_id=resident.subject, key=idempotency_key
+                )
+                if replay is not None:
+                    return BookingCreated(
+                        id=replay["id"],
+                        pickup_code=codes.issue(replay["id"]),
+                        status=replay["status"],
+                    )
             raise _already_booked()
         if context.remaining <= 0:
             raise _sold_out()
@@ -138,6 +152,7 @@ async def book(
             event_type=_CONFIRMED,
             routing_key=envelope.routing_key,
             envelope_json=orjson.dumps(envelope.model_dump(mode="json")).decode(),
+            idempotency_key=idempotency_key,
         )
         try:
             stripe = None
@@ -184,7 +199,11 @@ async def _own_booking(uow: UnitOfWork, booking_id: uuid.UUID, owner: Principal)
 
 
 async def my_bookings(
-    *, uow: UnitOfWork, resident: Principal, codes: domain.PickupCodes, cursor: str | None,
+    *,
+    uow: UnitOfWork,
+    resident: Principal,
+    codes: domain.PickupCodes,
+    cursor: str | None,
     limit: int,
 ) -> BookingPage:
     before = decode_cursor(cursor)
@@ -252,7 +271,8 @@ async def cancel(
         assert row is not None
         if row.status == domain.BookingStatus.REDEEMED:
             raise Conflict(
-                "this booking was already picked up", code="already_redeemed",
+                "this booking was already picked up",
+                code="already_redeemed",
                 extra={"redeemed_at": row.redeemed_at.isoformat()},
             )
         if row.status == domain.BookingStatus.NO_SHOW:

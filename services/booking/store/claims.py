@@ -65,8 +65,8 @@ _CLAIM = """
         RETURNING id
     ), booked AS (
         INSERT INTO bookings (id, round_id, point_id, slot_id, stripe_id, user_id, holder_key,
-                              status, booked_at)
-        SELECT $3, $4, $5, $1, claimed.id, $6, $7, 'confirmed', $8
+                              status, booked_at, idempotency_key)
+        SELECT $3, $4, $5, $1, claimed.id, $6, $7, 'confirmed', $8, $13
         FROM claimed
         RETURNING stripe_id
     ), announced AS (
@@ -126,6 +126,7 @@ class Claim:
     event_type: str
     routing_key: str
     envelope_json: str
+    idempotency_key: str | None
 
 
 async def claim_unit(conn: asyncpg.Connection, claim: Claim, *, start: int) -> int | None:
@@ -148,7 +149,22 @@ async def claim_unit(conn: asyncpg.Connection, claim: Claim, *, start: int) -> i
         claim.event_type,
         claim.routing_key,
         claim.envelope_json,
+        claim.idempotency_key,
     )
+
+
+_REPLAY = """
+    SELECT id, status FROM bookings
+    WHERE round_id = $1 AND user_id = $2 AND idempotency_key = $3
+      AND status IN ('confirmed', 'redeemed')
+"""
+
+
+async def booking_made_with_key(
+    conn: asyncpg.Connection, *, round_id: uuid.UUID, user_id: uuid.UUID, key: str
+) -> asyncpg.Record | None:
+    """The caller's live booking in this round made with this Idempotency-Key, if any."""
+    return await conn.fetchrow(_REPLAY, round_id, user_id, key)
 
 
 async def any_units_left(conn: asyncpg.Connection, slot_id: uuid.UUID) -> bool:

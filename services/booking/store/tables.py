@@ -93,6 +93,7 @@ bookings = Table(
     Column("stripe_id", BigInteger),
     Column("user_id", UUID(as_uuid=True)),
     Column("holder_key", String(80)),
+    Column("idempotency_key", String(128)),
     Column("status", String(16)),
     _ts("booked_at"),
     _ts("cancelled_at"),
