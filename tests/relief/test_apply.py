@@ -6,6 +6,8 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
+import httpx
+
 from services.relief.app import create_app
 from services.relief.settings import Settings
 from shared.auth.tokens import TokenVerifier
@@ -210,3 +212,26 @@ async def test_a_retried_application_with_the_same_key_answers_the_same(
     assert first.status_code == 201
     assert second.json() == first.json()
     assert await count_for(world, user_id) == 1
+
+
+async def test_identity_errors_and_malformed_profiles_answer_503_not_500(
+    relief_settings: Settings, token_verifier: TokenVerifier, world: ReliefWorld,
+) -> None:
+    user_id, token = world.resident()
+    answers = [
+        httpx.Response(500, json={"code": "internal_error"}),
+        httpx.Response(401, json={"code": "internal_key_invalid"}),
+        httpx.Response(200, json={"user_id": user_id, "verified": True}),  # fields missing
+        httpx.Response(200, content=b"<html>proxy error</html>"),
+    ]
+    for answer in answers:
+        transport = httpx.MockTransport(lambda request, answer=answer: answer)
+        app = create_app(relief_settings, verifier=token_verifier, identity_transport=transport)
+        async with running(app) as client:
+            response = await client.post(
+                f"{BASE}/applications", json={"kind": "dibao", "reason": "困难"},
+                headers=auth(token),
+            )
+        assert response.status_code == 503, answer
+        assert response.json()["code"] == "identity_unavailable"
+    assert await count_for(world, user_id) == 0

@@ -363,3 +363,38 @@ async def test_the_same_agency_reviewing_twice_at_once_counts_once(world: Relief
     assert {r.json().get("code") for r in responses if r.status_code == 409} == {
         "already_reviewed"
     }
+
+
+async def test_bad_review_input_is_refused_with_a_code_and_nothing_is_written(
+    world: ReliefWorld,
+) -> None:
+    _, token = world.resident()
+    app_id = (await submit(world.client, token))["id"]
+    no_reason = await world.client.post(f"{BASE}/applications/{app_id}/reject", json={},
+                                        headers=auth(world.staff.town))
+    assert no_reason.status_code == 422
+    assert no_reason.json()["code"] == "validation_error"
+    not_yet = await review(world.client, world.staff, app_id, "agriculture")
+    assert not_yet.status_code == 409
+    assert not_yet.json()["code"] == "illegal_transition"
+    await accept(world.client, world.staff, app_id)
+    cases = [
+        ({"approve": True, "opinion": " "}, 422, "validation_error"),
+        ({"approve": "maybe", "opinion": "ok"}, 422, "validation_error"),
+        ({"opinion": "ok"}, 422, "validation_error"),
+    ]
+    for body, status, code in cases:
+        response = await world.client.post(f"{BASE}/applications/{app_id}/reviews", json=body,
+                                           headers=auth(world.staff.agriculture))
+        assert response.status_code == status, body
+        assert response.json()["code"] == code
+    resident_review = await world.client.post(
+        f"{BASE}/applications/{app_id}/reviews", json={"approve": True, "opinion": "ok"},
+        headers=auth(token))
+    assert resident_review.json()["code"] == "agency_required"
+    bad_id = await world.client.post(f"{BASE}/applications/not-a-uuid/accept",
+                                     headers=auth(world.staff.town))
+    assert bad_id.status_code == 422
+    assert await world.scalar("SELECT count(*) FROM opinions WHERE application_id = :i",
+                              i=uuid.UUID(app_id)) == 0
+    assert await timeline_steps(world.client, token, app_id) == ["submitted", "accepted"]
