@@ -93,10 +93,13 @@ async def assign(
     pol = await policy(uow, assignment["category_code"], assignment["urgency"])
     due = deadlines(cal, pol, now)
     seq = assignment["seq"] + 1
-    await store.cancel_timers(uow, event_id, kinds=["accept", "resolve", "subtask"], now=now)
-    for open_task in await store.open_subtasks(uow, event_id):
-        # A new unit starts its own co-handling; the old sub-tasks lapse with the old unit.
-        await store.close_subtask(uow, open_task["id"], {"status": "lapsed", "closed_at": now})
+    if assignment["seq"] > 0:  # a first assignment has no clocks or sub-tasks to end
+        await store.cancel_timers(uow, event_id, kinds=["accept", "resolve", "subtask"],
+                                  now=now)
+        for open_task in await store.open_subtasks(uow, event_id):
+            # A new unit starts its own co-handling; the old sub-tasks lapse with the old unit.
+            await store.close_subtask(uow, open_task["id"], {"status": "lapsed",
+                                                             "closed_at": now})
     await store.update_assignment(uow, event_id, {
         "unit_id": unit["id"], "seq": seq, "status": "dispatched", "queued": False,
         "queue_reason": None, "accept_by": due.accept_by, "resolve_by": due.resolve_by,
