@@ -305,3 +305,38 @@ async def test_a_monthly_amount_is_granted_to_dibao_and_tekun_only(world: Relief
     assert (await get(world.client, world.staff.civil_affairs, app_id))["status"] == (
         "awaiting_approval"
     )
+
+
+async def test_simultaneous_monthly_runs_and_single_postings_pay_each_month_once(
+    world: ReliefWorld,
+) -> None:
+    app_ids = []
+    for _ in range(3):
+        _, token = world.resident()
+        app_id = (await submit(world.client, token))["id"]
+        await through_joint_review(world.client, world.staff, app_id)
+        world.clock.advance(timedelta(days=7, seconds=1))
+        expect(await world.client.post(
+            f"{BASE}/applications/{app_id}/approve", json={"monthly_amount_fen": 50_000},
+            headers=auth(world.staff.civil_affairs)), 200)
+        app_ids.append(app_id)
+    run = world.client.post(
+        f"{BASE}/disbursements/monthly-runs",
+        json={"region_code": world.region, "month": "2027-03"},
+        headers=auth(world.staff.civil_affairs),
+    )
+    runs = [run, world.client.post(
+        f"{BASE}/disbursements/monthly-runs",
+        json={"region_code": world.region, "month": "2027-03"},
+        headers=auth(world.staff.civil_affairs),
+    )]
+    singles = [disburse(world.client, world.staff, app_id, month="2027-03", amount_fen=50_000)
+               for app_id in app_ids]
+    responses = await asyncio.gather(*runs, *singles)
+    assert all(r.status_code in (200, 201) for r in responses), [r.text for r in responses]
+    posted_by_runs = sum(r.json()["posted"] for r in responses[:2])
+    posted_singly = sum(r.status_code == 201 for r in responses[2:])
+    assert posted_by_runs + posted_singly == 3
+    for app_id in app_ids:
+        assert await ledger_rows(world, app_id) == 1
+        assert await disbursed_events(world, app_id) == 1

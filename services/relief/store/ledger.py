@@ -40,7 +40,19 @@ async def post_month(
     """The monthly run: pay every payable application of ``region_code`` (and below) its
     granted monthly amount for ``month``, in one statement. Recipients already paid for that
     month are skipped by the unique constraint, so re-running a month pays nobody twice.
-    Returns the rows it inserted."""
+    Returns the rows it inserted.
+
+    The applications are locked first, in id order, as a single posting locks its one
+    application before inserting: both take locks in the same order and cannot deadlock."""
+    payable = (
+        applications.c.region_code.startswith(region_prefix(region_code)),
+        applications.c.status.in_(statuses),
+        applications.c.kind.in_(kinds),
+        applications.c.monthly_amount_fen.is_not(None),
+    )
+    await session.execute(
+        select(applications.c.id).where(*payable).order_by(applications.c.id).with_for_update()
+    )
     source = select(
         func.gen_random_uuid(),
         applications.c.id,
@@ -51,12 +63,7 @@ async def post_month(
         applications.c.monthly_amount_fen,
         literal(posted_by),
         literal(now),
-    ).where(
-        applications.c.region_code.startswith(region_prefix(region_code)),
-        applications.c.status.in_(statuses),
-        applications.c.kind.in_(kinds),
-        applications.c.monthly_amount_fen.is_not(None),
-    )
+    ).where(*payable)
     statement = (
         insert(disbursements)
         .from_select(
