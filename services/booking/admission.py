@@ -4,16 +4,19 @@ At most ``concurrency`` bookings talk to PostgreSQL at once (no more than the po
 none waits inside the pool); a short line of ``queue`` may wait up to ``wait_seconds`` for a
 turn; everyone else is told at once to come back (503 + Retry-After). Under a surge the
 service keeps answering at the rate the database sustains instead of queueing every request
-until it times out.
+until it times out. ``AdmissionMiddleware`` applies it before anything else runs.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-from shared.errors import ServiceUnavailable
+import orjson
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from shared.errors import PROBLEM_JSON, ServiceUnavailable, problem_body
 
 
 class AdmissionLimiter:
@@ -41,6 +44,17 @@ class AdmissionLimiter:
 
     @asynccontextmanager
     async def admit(self) -> AsyncIterator[None]:
+        await self.acquire()
+        try:
+            yield
+        finally:
+            self.release()
+
+    def release(self) -> None:
+        self._slots.release()
+
+    async def acquire(self) -> None:
+        """Take a turn, waiting briefly in the short line; ServiceUnavailable when shed."""
         if self._slots.locked():
             if self._waiting >= self._queue:
                 raise self._shed("queue_full")
@@ -54,7 +68,44 @@ class AdmissionLimiter:
         else:
             await self._slots.acquire()
         self.admitted_total += 1
+
+
+class AdmissionMiddleware:
+    """Admission at the very front of the app for the surge endpoint (POST …/bookings): a
+    request that will be shed is refused before it costs anything (no token check, no body
+    parsing), so an overloaded process spends its CPU on the bookings it admitted."""
+
+    def __init__(self, app: ASGIApp, *, limiter: Callable[[], AdmissionLimiter | None]) -> None:
+        self.app = app
+        self._limiter = limiter
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        limiter = self._limiter()
+        if (
+            limiter is None
+            or scope["type"] != "http"
+            or scope["method"] != "POST"
+            or not scope["path"].endswith("/bookings")
+        ):
+            await self.app(scope, receive, send)
+            return
         try:
-            yield
+            await limiter.acquire()
+        except ServiceUnavailable as shed:
+            await _send_problem(send, shed)
+            return
+        try:
+            await self.app(scope, receive, send)
         finally:
-            self._slots.release()
+            limiter.release()
+
+
+async def _send_problem(send: Send, error: ServiceUnavailable) -> None:
+    body = orjson.dumps(problem_body(error.status, error.code, error.detail, extra=error.extra))
+    headers = [
+        (b"content-type", PROBLEM_JSON.encode()),
+        (b"content-length", str(len(body)).encode()),
+        *((k.lower().encode(), v.encode()) for k, v in error.headers.items()),
+    ]
+    await send({"type": "http.response.start", "status": error.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -12,7 +12,6 @@ import segno
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from services.booking import domain
-from services.booking.admission import AdmissionLimiter
 from services.booking.schemas import (
     BookingCreate,
     BookingCreated,
@@ -53,10 +52,6 @@ async def _codes(request: Request) -> domain.PickupCodes:
     return request.app.state.runtime.state["pickup_codes"]
 
 
-async def _admission(request: Request) -> AdmissionLimiter:
-    return request.app.state.runtime.state["admission"]
-
-
 async def _hot_pool(request: Request) -> asyncpg.Pool:
     return request.app.state.runtime.state["hot_pool"]
 
@@ -64,7 +59,6 @@ async def _hot_pool(request: Request) -> asyncpg.Pool:
 Runtime = Annotated[ServiceRuntime, Depends(_runtime)]
 Uow = Annotated[UnitOfWork, Depends(_uow)]
 Codes = Annotated[domain.PickupCodes, Depends(_codes)]
-Admission = Annotated[AdmissionLimiter, Depends(_admission)]
 HotPool = Annotated[asyncpg.Pool, Depends(_hot_pool)]
 
 
@@ -89,22 +83,21 @@ async def create_booking(
     pool: HotPool,
     runtime: Runtime,
     codes: Codes,
-    admission: Admission,
     idempotency_key: IdempotencyKey = None,
 ) -> BookingCreated:
     """Book one unit of a round at a pickup point. 409 `already_booked`, 410 `sold_out`,
     403 `not_eligible`, 425/409 `round_not_open`, 503 `overloaded` (with Retry-After).
-    A retry with the same `Idempotency-Key` answers the booking it made."""
-    async with admission.admit():
-        return await bookings.book(
-            pool=pool,
-            round_id=round_id,
-            cmd=body,
-            resident=caller,
-            codes=codes,
-            stripes_per_slot=_settings(runtime).stripes_per_slot,
-            idempotency_key=idempotency_key,
-        )
+    A retry with the same `Idempotency-Key` answers the booking it made. Admission (and
+    shedding) happens in front of the app: see services/booking/admission.py."""
+    return await bookings.book(
+        pool=pool,
+        round_id=round_id,
+        cmd=body,
+        resident=caller,
+        codes=codes,
+        stripes_per_slot=_settings(runtime).stripes_per_slot,
+        idempotency_key=idempotency_key,
+    )
 
 
 @router.get("/rounds", response_model=RoundPage)

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from services.booking.admission import AdmissionLimiter
+from services.booking.admission import AdmissionLimiter, AdmissionMiddleware
 from services.booking.api import router
 from services.booking.domain import PickupCodes
 from services.booking.handlers import SUBSCRIPTIONS
@@ -57,7 +57,7 @@ def create_app(settings: Settings | None = None, **wiring: Any) -> FastAPI:
     def no_show_releaser(runtime: ServiceRuntime) -> NoShowReleaser:
         return NoShowReleaser(runtime, period_seconds=settings.no_show_scan_seconds)
 
-    return create_service_app(
+    app = create_service_app(
         settings,
         title="Ping'an e-Home booking",
         routers=[router],
@@ -67,3 +67,10 @@ def create_app(settings: Settings | None = None, **wiring: Any) -> FastAPI:
         on_shutdown=[close_hot_pool],
         **wiring,
     )
+
+    def current_limiter() -> AdmissionLimiter | None:
+        runtime = getattr(app.state, "runtime", None)
+        return runtime.state.get("admission") if runtime is not None else None
+
+    app.add_middleware(AdmissionMiddleware, limiter=current_limiter)
+    return app
