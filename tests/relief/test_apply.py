@@ -235,3 +235,26 @@ async def test_identity_errors_and_malformed_profiles_answer_503_not_500(
         assert response.status_code == 503, answer
         assert response.json()["code"] == "identity_unavailable"
     assert await count_for(world, user_id) == 0
+
+
+async def test_lists_page_with_a_cursor(world: ReliefWorld) -> None:
+    _, token = world.resident()
+    created = [(await submit(world.client, token, kind=kind))["id"]
+               for kind in ("dibao", "tekun", "temporary")]
+    first = expect(await world.client.get(f"{BASE}/applications", params={"limit": 2},
+                                          headers=auth(token)), 200)
+    assert [a["id"] for a in first["items"]] == created[:2]
+    assert first["next_cursor"]
+    second = expect(await world.client.get(
+        f"{BASE}/applications", params={"limit": 2, "cursor": first["next_cursor"]},
+        headers=auth(token)), 200)
+    assert [a["id"] for a in second["items"]] == created[2:]
+    assert second["next_cursor"] is None
+    town_queue = expect(await world.client.get(f"{BASE}/applications", params={"limit": 1},
+                                               headers=auth(world.staff.town)), 200)
+    assert len(town_queue["items"]) == 1
+    assert town_queue["next_cursor"]
+    bad = await world.client.get(f"{BASE}/applications", params={"cursor": "nonsense"},
+                                 headers=auth(token))
+    assert bad.status_code == 400
+    assert bad.json()["code"] == "cursor_invalid"
