@@ -238,3 +238,16 @@ async def test_a_community_added_to_the_directory_takes_reports_and_has_its_unit
     created: list[str] = []
     await wait_until(events_knows_it, within=5)
     await loop.wait_assigned(created[0], unit_id("350626106003", "community"))
+
+
+async def test_a_calendar_override_moves_the_deadlines_of_new_cases(loop: Loop) -> None:
+    admin = loop.people.make_token(roles=["admin"])
+    # Thursday 26 November declared a local day off: Wednesday 09:00 + 7 working hours now
+    # ends on Friday at 09:00 instead of Thursday.
+    response = await loop.routing.put("/api/v1/routing/calendar/overrides/2026-11-26",
+                                      json={"workday": False, "note": "local holiday"},
+                                      headers=bearer(admin))
+    assert response.status_code == 204
+    created = await loop.report()
+    case = await loop.wait_assigned(created["id"], COMMUNITY_UNIT)
+    assert case["accept_by"].startswith("2026-11-27T01:00")

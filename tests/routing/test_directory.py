@@ -132,3 +132,31 @@ async def test_grid_workers_are_assigned_to_grids_within_scope(
     not_a_grid = await client.put(f"/api/v1/routing/grids/350626106001/workers/{worker}",
                                   headers=near)
     assert (not_a_grid.status_code, not_a_grid.json()["code"]) == (404, "region_unknown")
+
+
+async def test_sla_policies_and_calendar_overrides_are_admin_managed(
+    client: httpx.AsyncClient, make_token: Callable[..., str]
+) -> None:
+    admin = {"Authorization": f"Bearer {make_token(roles=['admin'])}"}
+    staff = {"Authorization": f"Bearer {make_token(roles=['supervisor'])}"}
+    category = f"cat_{uuid.uuid4().hex[:8]}"
+    body = {"accept_hours": 2, "resolve_amount": 24, "resolve_unit": "hours",
+            "auto_escalate": True}
+    refused = await client.put(f"/api/v1/routing/sla-policies/{category}/urgent", json=body,
+                               headers=staff)
+    assert refused.status_code == 403
+    assert (await client.put(f"/api/v1/routing/sla-policies/{category}/urgent", json=body,
+                             headers=admin)).status_code == 204
+    policies = (await client.get("/api/v1/routing/sla-policies", headers=staff)).json()["items"]
+    assert {"category_code": category, "urgency": "urgent", **body} in [
+        {**p, "accept_hours": int(p["accept_hours"]), "resolve_amount": int(p["resolve_amount"])}
+        for p in policies]
+    bad = await client.put(f"/api/v1/routing/sla-policies/{category}/normal",
+                           json={**body, "resolve_unit": "weeks"}, headers=admin)
+    assert (bad.status_code, bad.json()["code"]) == (422, "validation_error")
+    refused = await client.put("/api/v1/routing/calendar/overrides/2027-02-20",
+                               json={"workday": True}, headers=staff)
+    assert refused.status_code == 403
+    assert (await client.put("/api/v1/routing/calendar/overrides/2027-02-20",
+                             json={"workday": True, "note": "调休"},
+                             headers=admin)).status_code == 204
