@@ -364,7 +364,7 @@ async def drop_schema(dsn: str, schema: str) -> None:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.booking", description=__doc__)
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--concurrency", type=int, default=24)
     parser.add_argument("--points", type=int, default=20)
     parser.add_argument("--pgbench-clients", type=int, default=16)
     parser.add_argument("--db-pool", type=int, default=16)

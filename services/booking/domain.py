@@ -122,12 +122,14 @@ def is_eligible(resident: Resident | None, eligibility_regions: list[str]) -> bo
 def require_eligible(resident: Resident | None, eligibility_regions: list[str]) -> None:
     if resident is None:
         raise Forbidden(
-            "only residents with verified real names may book", code="not_eligible",
+            "only residents with verified real names may book",
+            code="not_eligible",
             extra={"reason": "not_verified"},
         )
     if not is_eligible(resident, eligibility_regions):
         raise Forbidden(
-            "this round is for residents of other regions", code="not_eligible",
+            "this round is for residents of other regions",
+            code="not_eligible",
             extra={"reason": "region"},
         )
 

@@ -103,9 +103,7 @@ async def test_one_per_household_refuses_the_second_member(world: BookingWorld) 
 
 
 async def test_booking_past_the_quota_is_sold_out(world: BookingWorld) -> None:
-    round_ = await world.create_round(
-        points=[{"name": "A", "region_code": TOWN, "quota": 2}]
-    )
+    round_ = await world.create_round(points=[{"name": "A", "region_code": TOWN, "quota": 2}])
     users = await world.verified_residents(3)
     statuses = [(await world.book(u, round_["id"], _point(round_))).status_code for u in users]
     assert statuses == [201, 201, 410]
@@ -158,12 +156,20 @@ async def test_unknown_rounds_points_and_bad_bodies_are_refused_and_nothing_is_w
     headers = world.resident(user)
     cases = [
         (BOOK.format(uuid.uuid4()), {"pickup_point_id": _point(round_)}, 404, "round_not_found"),
-        (BOOK.format(round_["id"]), {"pickup_point_id": str(uuid.uuid4())}, 404,
-         "pickup_point_not_found"),
+        (
+            BOOK.format(round_["id"]),
+            {"pickup_point_id": str(uuid.uuid4())},
+            404,
+            "pickup_point_not_found",
+        ),
         (BOOK.format(round_["id"]), {}, 422, "validation_error"),
         (BOOK.format(round_["id"]), {"pickup_point_id": "not-a-uuid"}, 422, "validation_error"),
-        (BOOK.format(round_["id"]), {"pickup_point_id": _point(round_), "extra": 1}, 422,
-         "validation_error"),
+        (
+            BOOK.format(round_["id"]),
+            {"pickup_point_id": _point(round_), "extra": 1},
+            422,
+            "validation_error",
+        ),
         (BOOK.format("nope"), {"pickup_point_id": _point(round_)}, 422, "validation_error"),
     ]
     for path, body, status, code in cases:
@@ -213,9 +219,7 @@ async def test_quota_can_be_raised_while_open_but_never_below_what_is_booked(
     world: BookingWorld,
 ) -> None:
     round_ = await world.create_round(points=[{"name": "A", "region_code": TOWN, "quota": 2}])
-    quota_url = (
-        f"/api/v1/booking/rounds/{round_['id']}/pickup-points/{_point(round_)}/quota"
-    )
+    quota_url = f"/api/v1/booking/rounds/{round_['id']}/pickup-points/{_point(round_)}/quota"
     users = await world.verified_residents(4)
     for user in users[:2]:
         assert (await world.book(user, round_["id"], _point(round_))).status_code == 201
@@ -306,38 +310,41 @@ async def test_a_code_is_redeemed_once_at_its_own_point_by_an_operator_in_scope(
     url = "/api/v1/booking/redemptions"
 
     wrong_point = await world.client.post(
-        url, json={"pickup_code": code, "pickup_point_id": _point(round_, 1)},
+        url,
+        json={"pickup_code": code, "pickup_point_id": _point(round_, 1)},
         headers=world.operator,
     )
     assert (wrong_point.status_code, wrong_point.json()["code"]) == (409, "wrong_pickup_point")
-    other_town = world.auth(
-        world.make_token(roles=["booking_operator"], regions=[f"{COUNTY}101"])
-    )
+    other_town = world.auth(world.make_token(roles=["booking_operator"], regions=[f"{COUNTY}101"]))
     out_of_scope = await world.client.post(
         url, json={"pickup_code": code, "pickup_point_id": _point(round_, 0)}, headers=other_town
     )
     assert (out_of_scope.status_code, out_of_scope.json()["code"]) == (403, "out_of_scope")
     by_resident = await world.client.post(
-        url, json={"pickup_code": code, "pickup_point_id": _point(round_, 0)},
+        url,
+        json={"pickup_code": code, "pickup_point_id": _point(round_, 0)},
         headers=world.resident(user),
     )
     assert by_resident.status_code == 403
     forged = code[:-2] + ("AA" if not code.endswith("AA") else "BB")
     refused = await world.client.post(
-        url, json={"pickup_code": forged, "pickup_point_id": _point(round_, 0)},
+        url,
+        json={"pickup_code": forged, "pickup_point_id": _point(round_, 0)},
         headers=world.operator,
     )
     assert (refused.status_code, refused.json()["code"]) == (400, "invalid_pickup_code")
 
     town_operator = world.auth(world.make_token(roles=["booking_operator"], regions=[TOWN]))
     first = await world.client.post(
-        url, json={"pickup_code": code, "pickup_point_id": _point(round_, 0)},
+        url,
+        json={"pickup_code": code, "pickup_point_id": _point(round_, 0)},
         headers=town_operator,
     )
     assert first.status_code == 201, first.text
     assert first.json()["items"][0]["name"] == "口罩"
     second = await world.client.post(
-        url, json={"pickup_code": code, "pickup_point_id": _point(round_, 0)},
+        url,
+        json={"pickup_code": code, "pickup_point_id": _point(round_, 0)},
         headers=town_operator,
     )
     assert second.status_code == 409

@@ -66,10 +66,13 @@ async def test_a_surge_books_exactly_the_quota_and_nobody_twice(world_factory) -
 
         assert await world.scalar("SELECT count(*) FROM bookings") == 1000
         assert await world.scalar("SELECT count(DISTINCT user_id) FROM bookings") == 1000
-        assert await world.scalar(
-            "SELECT count(*) FROM (SELECT holder_key FROM bookings "
-            "GROUP BY round_id, holder_key HAVING count(*) > 1) twice"
-        ) == 0
+        assert (
+            await world.scalar(
+                "SELECT count(*) FROM (SELECT holder_key FROM bookings "
+                "GROUP BY round_id, holder_key HAVING count(*) > 1) twice"
+            )
+            == 0
+        )
         per_point = dict(
             await world.sql("SELECT point_id::text, count(*) FROM bookings GROUP BY point_id")
         )

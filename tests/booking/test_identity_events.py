@@ -27,9 +27,7 @@ def user_verified(user: uuid.UUID, *, region: str, at: datetime) -> Envelope:
 
 
 async def _known_region(world: BookingWorld, user: uuid.UUID) -> str | None:
-    rows = await world.sql(
-        "SELECT region_code FROM eligible_residents WHERE user_id = :u", u=user
-    )
+    rows = await world.sql("SELECT region_code FROM eligible_residents WHERE user_id = :u", u=user)
     return rows[0][0] if rows else None
 
 
@@ -103,9 +101,7 @@ async def test_over_rabbitmq_identity_verifies_a_resident_who_books_and_the_book
             assert message["payload"]["user_id"] == str(user)
             assert message["producer"] == "booking"
             await asyncio.sleep(0.2)
-            assert await world.scalar(
-                "SELECT count(*) FROM outbox WHERE published_at IS NULL"
-            ) == 0
+            assert await world.scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0
         finally:
             await identity.close()
             await connection.close()

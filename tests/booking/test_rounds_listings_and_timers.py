@@ -135,9 +135,16 @@ async def test_statistics_follow_bookings_redemptions_and_cancellations_live(
     assert stats.status_code == 200
     body = stats.json()
     per_point = {p["name"]: p for p in body["points"]}
-    assert {k: per_point["A"][k] for k in ("quota", "booked", "redeemed", "cancelled",
-                                           "no_show", "remaining")} == {
-        "quota": 5, "booked": 2, "redeemed": 1, "cancelled": 1, "no_show": 0, "remaining": 3,
+    assert {
+        k: per_point["A"][k]
+        for k in ("quota", "booked", "redeemed", "cancelled", "no_show", "remaining")
+    } == {
+        "quota": 5,
+        "booked": 2,
+        "redeemed": 1,
+        "cancelled": 1,
+        "no_show": 0,
+        "remaining": 3,
     }
     assert (per_point["B"]["booked"], per_point["B"]["remaining"]) == (1, 1)
     assert (body["quota"], body["booked"], body["remaining"]) == (7, 3, 4)
@@ -207,9 +214,7 @@ async def test_no_shows_are_released_after_the_pickup_window_even_across_a_resta
             )
 
         await wait_until(released, within=10)
-        statuses = Counter(
-            row[0] for row in await second.sql("SELECT status FROM bookings")
-        )
+        statuses = Counter(row[0] for row in await second.sql("SELECT status FROM bookings"))
         assert statuses == {"redeemed": 1, "no_show": 2}
         assert await second.scalar("SELECT sum(taken) FROM quota_stripes") == 1
         no_show_events = await second.scalar(
@@ -252,7 +257,7 @@ async def test_an_overloaded_service_sheds_at_once_with_retry_after(world_factor
         assert shed.headers["Retry-After"] == "1"
         assert await world.scalar("SELECT count(*) FROM bookings") == statuses[201]
         metrics = (await world.client.get("/metrics")).text
-        assert f"booking_shed_total{{service=\"booking\"}} {float(statuses[503])}" in metrics
+        assert f'booking_shed_total{{service="booking"}} {float(statuses[503])}' in metrics
 
 
 async def test_the_admission_limiter_lets_a_short_line_wait_and_sheds_the_rest() -> None:

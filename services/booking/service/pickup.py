@@ -93,4 +93,3 @@ def _refuse_unless_confirmed(row: Row) -> None:
         raise Gone("this booking was cancelled", code="booking_cancelled")
     if status == domain.BookingStatus.NO_SHOW:
         raise Gone("this booking lapsed after the pickup window", code="booking_released")
-

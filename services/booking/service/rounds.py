@@ -97,9 +97,7 @@ async def create_round(
             )
             for starts_at, ends_at, quota in windows_and_quotas:
                 if not (cmd.pickup_starts_at <= starts_at < ends_at <= cmd.pickup_ends_at):
-                    raise RuleViolation(
-                        "a slot must lie inside the pickup window", code="bad_slot"
-                    )
+                    raise RuleViolation("a slot must lie inside the pickup window", code="bad_slot")
                 await round_store.insert_slot(
                     uow.session,
                     {
@@ -180,9 +178,7 @@ async def get_round(
 
 
 async def _may_see(uow: UnitOfWork, row: Row, caller: Principal) -> bool:
-    if caller.has_role(Role.BOOKING_OPERATOR, Role.ADMIN) and caller.covers_region(
-        row.region_code
-    ):
+    if caller.has_role(Role.BOOKING_OPERATOR, Role.ADMIN) and caller.covers_region(row.region_code):
         return True
     resident = await _resident(uow, caller.subject)
     return domain.is_eligible(resident, list(row.eligibility_regions))

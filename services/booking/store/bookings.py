@@ -60,9 +60,7 @@ _CANCEL = text(
     RETURNING stripe_id
     """
 )
-_RETURN_UNITS = text(
-    "UPDATE quota_stripes SET taken = taken - :count WHERE id = :stripe_id"
-)
+_RETURN_UNITS = text("UPDATE quota_stripes SET taken = taken - :count WHERE id = :stripe_id")
 
 
 async def cancel_booking(session: AsyncSession, booking_id: uuid.UUID, at: datetime) -> bool:

@@ -75,9 +75,7 @@ _CLAIM = """
     )
     SELECT stripe_id FROM booked
 """
-_ANY_LEFT = (
-    "SELECT EXISTS (SELECT 1 FROM quota_stripes WHERE slot_id = $1 AND taken < capacity)"
-)
+_ANY_LEFT = "SELECT EXISTS (SELECT 1 FROM quota_stripes WHERE slot_id = $1 AND taken < capacity)"
 
 
 @dataclass(frozen=True)

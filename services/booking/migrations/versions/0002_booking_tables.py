@@ -56,8 +56,12 @@ def upgrade() -> None:
         sa.CheckConstraint("pickup_starts_at < pickup_ends_at", name="rounds_pickup_window"),
         sa.CheckConstraint("booking_closes_at <= pickup_ends_at", name="rounds_windows_order"),
     )
-    op.create_index("rounds_pickup_ends_idx", "rounds", ["pickup_ends_at"],
-                    postgresql_where=sa.text("no_shows_released_at IS NULL"))
+    op.create_index(
+        "rounds_pickup_ends_idx",
+        "rounds",
+        ["pickup_ends_at"],
+        postgresql_where=sa.text("no_shows_released_at IS NULL"),
+    )
     op.create_table(
         "pickup_points",
         sa.Column("id", UUID(as_uuid=True), primary_key=True),
