@@ -99,6 +99,11 @@ def build_context(
         wechat=wechat,
         realname=realname,
         extra_public_keys=_public_keys(settings.jwt_public_keys),
+        passwords=PasswordHasher(
+            time_cost=settings.argon2_time_cost,
+            memory_cost=settings.argon2_memory_kib,
+            parallelism=settings.argon2_parallelism,
+        ),
     )
 
 

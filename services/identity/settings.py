@@ -57,6 +57,11 @@ class Settings(ServiceSettings):
         ),
     )
 
+    # argon2id cost of staff passwords (RFC 9106 second recommendation by default).
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65_536
+    argon2_parallelism: int = 4
+
     # -- registry imports and partner apps --------------------------------------------------
     max_upload_bytes: int = 20 * 1024 * 1024
     max_import_rows: int = 200_000

@@ -146,3 +146,18 @@ async def test_an_illegal_transition_is_refused_and_changes_nothing(loop: Loop) 
     assert refused["code"] == "validation_error"
     assert (await loop.case(event_id))["status"] == "dispatched"
     assert await loop.timeline(event_id) == steps_before
+
+
+async def test_a_residents_list_pages_newest_first(loop: Loop) -> None:
+    ids = [(await loop.report(description=f"第{n}件 不同的事情 {uuid.uuid4().hex}"))["id"]
+           for n in range(3)]
+    token = bearer(loop.people.resident())
+    first = (await loop.events.get("/api/v1/events?limit=2", headers=token)).json()
+    assert [c["id"] for c in first["items"]] == ids[::-1][:2]
+    assert first["next_cursor"] is not None
+    second = (await loop.events.get(f"/api/v1/events?limit=2&cursor={first['next_cursor']}",
+                                    headers=token)).json()
+    assert [c["id"] for c in second["items"]] == ids[:1]
+    assert second["next_cursor"] is None
+    bad = await loop.events.get("/api/v1/events?cursor=abc", headers=token)
+    assert (bad.status_code, bad.json()["code"]) == (400, "cursor_invalid")

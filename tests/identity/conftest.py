@@ -129,6 +129,10 @@ def identity_settings(
         overrides.setdefault("bootstrap_admin_password", ADMIN_PASSWORD)
         overrides.setdefault("wechat_backoff_seconds", 0.01)
         overrides.setdefault("verify_worker_poll_seconds", 0.1)
+        # Cheap password hashing: the cost parameters are configuration, not behaviour.
+        overrides.setdefault("argon2_time_cost", 1)
+        overrides.setdefault("argon2_memory_kib", 1024)
+        overrides.setdefault("argon2_parallelism", 1)
         return service_settings(Settings, **overrides)
 
     return build
