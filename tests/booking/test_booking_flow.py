@@ -375,3 +375,65 @@ async def test_redemption_before_the_pickup_window_is_refused(world: BookingWorl
         headers=world.operator,
     )
     assert (response.status_code, response.json()["code"]) == (409, "pickup_not_open")
+
+
+async def test_the_remaining_operator_refusals_have_their_own_codes(world: BookingWorld) -> None:
+    from tests.booking.conftest import at, round_body
+
+    outside = round_body(
+        points=[
+            {
+                "name": "A",
+                "region_code": TOWN,
+                "slots": [{"starts_at": at(-60), "ends_at": at(30), "quota": 1}],
+            }
+        ]
+    )
+    response = await world.client.post(
+        "/api/v1/booking/rounds", json=outside, headers=world.operator
+    )
+    assert (response.status_code, response.json()["code"]) == (422, "bad_slot")
+
+    round_ = await world.create_round()
+    quota_url = f"/api/v1/booking/rounds/{round_['id']}/pickup-points/{_point(round_)}/quota"
+    unknown_slot = await world.client.put(
+        quota_url, json={"quota": 5, "slot_id": str(uuid.uuid4())}, headers=world.operator
+    )
+    assert (unknown_slot.status_code, unknown_slot.json()["code"]) == (404, "slot_not_found")
+    unknown_point = await world.client.put(
+        f"/api/v1/booking/rounds/{round_['id']}/pickup-points/{uuid.uuid4()}/quota",
+        json={"quota": 5},
+        headers=world.operator,
+    )
+    assert unknown_point.json()["code"] == "pickup_point_not_found"
+
+    ended = await world.create_round(opens=-120, closes=-90, pickup_starts=-90, pickup_ends=-60)
+    too_late = await world.client.put(
+        f"/api/v1/booking/rounds/{ended['id']}/pickup-points/{_point(ended)}/quota",
+        json={"quota": 50},
+        headers=world.operator,
+    )
+    assert (too_late.status_code, too_late.json()["code"]) == (422, "round_ended")
+
+    (user,) = await world.verified_residents(1)
+    booking = (await world.book(user, round_["id"], _point(round_))).json()
+    await world.client.delete(
+        f"/api/v1/booking/bookings/{booking['id']}", headers=world.resident(user)
+    )
+    redeem_url = "/api/v1/booking/redemptions"
+    cancelled = await world.client.post(
+        redeem_url,
+        json={"pickup_code": booking["pickup_code"], "pickup_point_id": _point(round_)},
+        headers=world.operator,
+    )
+    assert (cancelled.status_code, cancelled.json()["code"]) == (410, "booking_cancelled")
+    nowhere = await world.client.post(
+        redeem_url,
+        json={"pickup_code": booking["pickup_code"], "pickup_point_id": str(uuid.uuid4())},
+        headers=world.operator,
+    )
+    assert (nowhere.status_code, nowhere.json()["code"]) == (404, "pickup_point_not_found")
+    unknown_round = await world.client.get(
+        f"/api/v1/booking/rounds/{uuid.uuid4()}", headers=world.operator
+    )
+    assert (unknown_round.status_code, unknown_round.json()["code"]) == (404, "round_not_found")
