@@ -85,25 +85,28 @@ async def report(body: EventCreate, request: Request, uow: Uow, runtime: Runtime
         uow, principal=principal, cmd=body, idempotency_key=key, clock=_clock(runtime),
         case_prefix=settings.case_prefix,
         duplicate_window=timedelta(hours=settings.duplicate_window_hours),
+        pii=runtime.state["pii"],
     )
     return JSONResponse(answer, status_code=status)
 
 
 @router.get("", response_model=EventPage)
 async def list_events(
-    uow: Uow, principal: CurrentPrincipal,
+    uow: Uow, runtime: Runtime, principal: CurrentPrincipal,
     status: str | None = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> EventPage:
     """The caller's own reports (resident) or the cases in the caller's scope (staff)."""
     return await service.list_events(uow, principal=principal, status=status, cursor=cursor,
-                                     limit=limit)
+                                     limit=limit, pii=runtime.state["pii"])
 
 
 @router.get("/{event_id}", response_model=EventRead)
-async def get_event(event_id: uuid.UUID, uow: Uow, principal: CurrentPrincipal) -> EventRead:
-    return await service.get_event(uow, principal=principal, event_id=event_id)
+async def get_event(event_id: uuid.UUID, uow: Uow, runtime: Runtime,
+                    principal: CurrentPrincipal) -> EventRead:
+    return await service.get_event(uow, principal=principal, event_id=event_id,
+                                   pii=runtime.state["pii"])
 
 
 @router.get("/{event_id}/timeline", response_model=Timeline)

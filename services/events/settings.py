@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from shared.settings import ServiceSettings, service_settings_config
+from shared.settings import DEV_SECRET_MARKER, ServiceSettings, service_settings_config
 
 
 class Settings(ServiceSettings):
@@ -18,3 +18,15 @@ class Settings(ServiceSettings):
     max_video_bytes: int = 50 * 1024 * 1024
     max_attachments_per_case: int = 9
     duplicate_window_hours: int = 72
+
+    # Phone numbers entered in template fields are encrypted at rest (shared.pii):
+    # "kid:secret[,kid:secret]"; the active key encrypts, all keys decrypt (rotation).
+    pii_keys: str = f"dev1:{DEV_SECRET_MARKER}-events-pii-key"
+    pii_active_key_id: str | None = None
+    pii_index_key: str = f"{DEV_SECRET_MARKER}-events-pii-index-key"
+
+    def secret_values(self) -> dict[str, str | None]:
+        values = super().secret_values()
+        values["EHOME_EVENTS_PII_KEYS"] = self.pii_keys
+        values["EHOME_EVENTS_PII_INDEX_KEY"] = self.pii_index_key
+        return values

@@ -60,6 +60,7 @@ async def test_handlers_never_see_who_reported_a_fraud_and_a_reveal_is_audited(
     event_id = created["id"]
     case = await loop.wait_assigned(event_id, COUNTY_POLICE)  # the entry rule: county police
     assert case["reporter_id"] == str(loop.people.resident_id)  # the reporter sees themself
+    assert case["fields"]["suspect_phone"] == "13800138000"
     police = loop.people.unit_staff(COUNTY_POLICE, COUNTY)
     seen = await loop.case(event_id, police)
     assert seen["reporter_id"] is None
@@ -70,6 +71,9 @@ async def test_handlers_never_see_who_reported_a_fraud_and_a_reveal_is_audited(
         "SELECT count(*) FROM outbox WHERE envelope->'payload'->>'reporter_id' IS NOT NULL",
     )
     assert leaked == 0
+    stored = await loop.sql("events", f"SELECT fields->>'suspect_phone' FROM cases "
+                                      f"WHERE id = '{event_id}'")
+    assert "13800138000" not in stored  # encrypted at rest
 
     refused = await loop.events.post(f"/api/v1/events/{event_id}/reporter-reveal",
                                      json={"reason": "想知道"}, headers=bearer(police))

@@ -32,12 +32,17 @@ from shared.errors import (
     UnsupportedMediaType,
 )
 from shared.logs import get_logger
+from shared.pii import PiiCipher
 from shared.regions import is_region_code, region_level
 
 from .common import Clock, record_step
 
 log = get_logger(__name__)
 REPORTER_ROLES = (Role.RESIDENT, Role.GRID_WORKER)
+
+
+def phone_context(key: str) -> str:
+    return f"event_field:{key}"
 
 
 def template_of(row: Any) -> list[TemplateField]:
@@ -162,6 +167,7 @@ async def report_event(
     clock: Clock,
     case_prefix: str,
     duplicate_window: timedelta,
+    pii: PiiCipher,
 ) -> tuple[int, dict[str, Any]]:
     principal.require_role(*REPORTER_ROLES)
     _check_region(principal, cmd.region_code)
@@ -183,9 +189,13 @@ async def report_event(
         if not await store.region_known(uow, cmd.region_code):
             raise RuleViolation("unknown region", code="region_unknown")
         try:
-            fields = validate_fields(template_of(category), cmd.fields)
+            template = template_of(category)
+            fields = validate_fields(template, cmd.fields)
         except TemplateError as error:
             raise RuleViolation(error.detail, code=error.code, extra={"field": error.key}) from None
+        for spec in template:  # phone numbers are personal information: encrypted at rest
+            if spec.type == "phone" and spec.key in fields:
+                fields[spec.key] = pii.encrypt(fields[spec.key], context=phone_context(spec.key))
         now = clock()
         event_id = uuid.uuid4()
         if cmd.attachments:

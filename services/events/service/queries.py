@@ -25,8 +25,10 @@ from shared.auth import Principal, Role
 from shared.db.uow import UnitOfWork
 from shared.errors import BadRequest, NotFound
 from shared.logs import get_logger
+from shared.pii import PiiCipher
 
 from .common import load_case
+from .intake import phone_context
 
 log = get_logger(__name__)
 REGION_ROLES = (Role.GRID_WORKER, Role.DISPATCHER, Role.SUPERVISOR)
@@ -63,13 +65,14 @@ async def visible_case(uow: UnitOfWork, principal: Principal, event_id: uuid.UUI
     return row
 
 
-def to_read(principal: Principal, row: Any, phone_keys: set[str] | None = None) -> EventRead:
+def to_read(principal: Principal, row: Any, phone_keys: set[str], pii: PiiCipher) -> EventRead:
     is_reporter = row["reporter_id"] == principal.subject
     fields = dict(row["fields"])
-    if row["sensitive"] and not is_reporter:
-        for key in phone_keys or set():
-            if key in fields:
-                fields[key] = mask_phone(str(fields[key]))
+    for key in phone_keys:
+        if key in fields:
+            phone = pii.decrypt(str(fields[key]), context=phone_context(key))
+            # On sensitive cases only the reporter sees the number in full.
+            fields[key] = mask_phone(phone) if row["sensitive"] and not is_reporter else phone
     assignee = None
     if row["assignee_unit_id"] is not None:
         assignee = AssigneeRead(unit_id=row["assignee_unit_id"], name=row["assignee_unit_name"],
@@ -99,10 +102,11 @@ async def _phone_keys(uow: UnitOfWork, category_code: str) -> set[str]:
     return {f["key"] for f in category["template"] if f["type"] == "phone"}
 
 
-async def get_event(uow: UnitOfWork, *, principal: Principal, event_id: uuid.UUID) -> EventRead:
+async def get_event(uow: UnitOfWork, *, principal: Principal, event_id: uuid.UUID,
+                    pii: PiiCipher) -> EventRead:
     async with uow:
         row = await visible_case(uow, principal, event_id)
-        return to_read(principal, row, await _phone_keys(uow, row["category_code"]))
+        return to_read(principal, row, await _phone_keys(uow, row["category_code"]), pii)
 
 
 async def list_events(
@@ -112,6 +116,7 @@ async def list_events(
     status: str | None,
     cursor: str | None,
     limit: int,
+    pii: PiiCipher,
 ) -> EventPage:
     try:
         after = int(cursor) if cursor else None
@@ -131,7 +136,8 @@ async def list_events(
         )
         rows = [r for r in rows if can_see(principal, r)]  # prefixes are coarse: recheck
         page = rows[:limit]
-        items = [to_read(principal, r, await _phone_keys(uow, r["category_code"])) for r in page]
+        items = [to_read(principal, r, await _phone_keys(uow, r["category_code"]), pii)
+                 for r in page]
     next_cursor = str(rows[limit - 1]["seq"]) if len(rows) > limit else None
     return EventPage(items=items, next_cursor=next_cursor)
 
