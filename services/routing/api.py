@@ -40,7 +40,8 @@ from services.routing.schemas import (
     UnitList,
     UnitRead,
 )
-from shared.auth import CurrentPrincipal
+from shared.auth import CurrentPrincipal, Principal
+from shared.errors import Forbidden
 from shared.web.deps import Runtime, Uow
 
 router = APIRouter(prefix="/api/v1/routing", tags=["routing"])
@@ -50,6 +51,11 @@ Limit = Annotated[int, Query(ge=1, le=200)]
 def _items(model: type[BaseModel], rows: list[Any]) -> list[dict[str, Any]]:
     """Rows as dicts holding just the fields of ``model`` (reads never leak extra columns)."""
     return [{k: row[k] for k in model.model_fields if k in row} for row in rows]
+
+
+def _staff_only(principal: Principal) -> None:
+    if not principal.is_staff:
+        raise Forbidden("for platform staff", code="role_required")
 
 
 def _ctx(runtime: Runtime) -> dict[str, Any]:
@@ -96,6 +102,7 @@ async def units(uow: Uow, principal: CurrentPrincipal, region: str | None = None
 
 @router.get("/rules", response_model=RuleList)
 async def rules(uow: Uow, principal: CurrentPrincipal) -> RuleList:
+    _staff_only(principal)
     return RuleList.model_validate({"items": _items(RuleRead, await service.rules(uow))})
 
 
@@ -116,6 +123,7 @@ async def rule_audit(uow: Uow, principal: CurrentPrincipal, limit: Limit = 50) -
 
 @router.get("/sla-policies", response_model=PolicyList)
 async def policies(uow: Uow, principal: CurrentPrincipal) -> PolicyList:
+    _staff_only(principal)
     return PolicyList.model_validate({"items": _items(PolicyRead, await service.policies(uow))})
 
 

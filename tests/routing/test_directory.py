@@ -111,6 +111,8 @@ async def test_rule_changes_are_audited_and_need_the_right_role(
     assert [a["after"]["unit_kind"] for a in reversed(mine)] == ["police", "market_regulation"]
     assert mine[0]["before"]["unit_kind"] == "police"
     assert mine[0]["actor_id"] == str(admin_id)
+    resident = {"Authorization": f"Bearer {make_token(roles=['resident'])}"}
+    assert (await client.get("/api/v1/routing/rules", headers=resident)).status_code == 403
     rules = (await client.get("/api/v1/routing/rules", headers=admin)).json()["items"]
     assert {"category_code": category, "level": "county", "unit_kind": "market_regulation",
             "entry": True} in rules
