@@ -19,10 +19,11 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    exists,
     func,
+    literal,
     or_,
     select,
-    text,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID, insert
@@ -188,9 +189,13 @@ async def next_case_sequence(uow: UnitOfWork, day: date) -> int:
     """The next number of ``day``, without a lock that concurrent reports would queue on:
     the first report of a day records where the sequence stood (only reports racing for that
     very first row wait for each other); every report's number is its distance from there."""
+    # nextval() only where the day has no row yet, so later reports do not burn numbers.
+    first_of_day = select(literal(day, Date), func.nextval("case_no_seq")).where(
+        ~exists().where(case_days.c.day == day)
+    )
     await uow.session.execute(
         insert(case_days)
-        .values(day=day, base=text("nextval('case_no_seq')"))
+        .from_select(["day", "base"], first_of_day)
         .on_conflict_do_nothing(index_elements=["day"])
     )
     number = await uow.session.execute(

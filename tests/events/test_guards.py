@@ -152,6 +152,9 @@ async def test_a_residents_list_pages_newest_first(loop: Loop) -> None:
     ids = [(await loop.report(description=f"第{n}件 不同的事情 {uuid.uuid4().hex}"))["id"]
            for n in range(3)]
     token = bearer(loop.people.resident())
+    numbers = [int(c["case_no"].rsplit("-", 1)[1]) for c in
+               [await loop.case(i) for i in ids]]
+    assert numbers == [1, 2, 3]  # a fresh schema: the day starts at 1, with no gaps
     first = (await loop.events.get("/api/v1/events?limit=2", headers=token)).json()
     assert [c["id"] for c in first["items"]] == ids[::-1][:2]
     assert first["next_cursor"] is not None
