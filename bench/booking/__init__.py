@@ -22,6 +22,7 @@ import json
 import math
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -366,6 +367,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=24)
     parser.add_argument("--points", type=int, default=20)
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="repeat a-d; ratios are the medians over rounds"
+    )
     parser.add_argument("--pgbench-clients", type=int, default=16)
     parser.add_argument("--db-pool", type=int, default=16)
     parser.add_argument("--service-workers", type=int, default=1)
@@ -397,7 +401,7 @@ async def _run(args: argparse.Namespace) -> int:
     await upgrade(database_url, "booking", schema)
 
     per_phase = int(args.seconds * 3000) + 5000  # more residents than any phase can book
-    residents = per_phase * 4
+    residents = per_phase * 4 * args.rounds
     await seed_residents(dsn, schema, residents)
     key = generate_signing_key()
     signer = TokenSigner(key, issuer="ehome-identity", audience="ehome")
@@ -457,13 +461,6 @@ async def _run(args: argparse.Namespace) -> int:
             kind="staff",
             ttl_seconds=3600,
         )
-        spread = create_round(
-            base, operator, points=args.points, quota=per_phase // args.points + 1, title="spread"
-        )
-        hot = create_round(base, operator, points=1, quota=per_phase, title="hot")
-        overload = create_round(
-            base, operator, points=args.points, quota=per_phase // args.points + 1, title="overload"
-        )
 
         def tokens(first: int, count: int) -> list[str]:
             return [
@@ -473,72 +470,27 @@ async def _run(args: argparse.Namespace) -> int:
                 for n in range(first, first + count)
             ]
 
-        # (a) pgbench on the same database, same statements, same stripe layout.
         await seed_pgbench_round(dsn, schema, args.points, residents)
-        print("(a) pgbench ...", flush=True)
-        results["a_pgbench"] = await asyncio.to_thread(
-            run_pgbench,
-            database_url,
-            schema,
-            residents=residents,
-            points=args.points,
-            clients=args.pgbench_clients,
-            seconds=args.seconds,
-        )
-        print(f"    {results['a_pgbench']['tps']:.0f} booking transactions/s", flush=True)
-
-        # (b) spread demand, closed loop.
-        print("(b) spread over points ...", flush=True)
-        b_tokens = tokens(1, per_phase)
-        before = cpu_now()
-        results["b_spread"] = await closed_loop(
-            "127.0.0.1",
-            port,
-            Requests(
-                "127.0.0.1",
-                port,
-                spread["id"],
-                [p["id"] for p in spread["pickup_points"]],
-                b_tokens,
-            ),
-            concurrency=args.concurrency,
-            seconds=args.seconds,
-        )
-        _show(with_cpu(results["b_spread"], before))
-
-        # (c) every request on one pickup point.
-        print("(c) one hot pickup point ...", flush=True)
-        c_tokens = tokens(per_phase + 1, per_phase)
-        before = cpu_now()
-        results["c_hot"] = await closed_loop(
-            "127.0.0.1",
-            port,
-            Requests("127.0.0.1", port, hot["id"], [hot["pickup_points"][0]["id"]], c_tokens),
-            concurrency=args.concurrency,
-            seconds=args.seconds,
-        )
-        _show(with_cpu(results["c_hot"], before))
-
-        # (d) twice the sustained rate, open loop.
-        rate = 2 * max(results["b_spread"]["booked_per_s"], 1.0)
-        print(f"(d) offering {rate:.0f} bookings/s (2x b) ...", flush=True)
-        d_count = min(int(rate * args.seconds * 1.05) + 100, 2 * per_phase)
-        d_tokens = tokens(2 * per_phase + 1, d_count)
-        before = cpu_now()
-        results["d_overload"] = await open_loop(
-            "127.0.0.1",
-            port,
-            Requests(
-                "127.0.0.1",
-                port,
-                overload["id"],
-                [p["id"] for p in overload["pickup_points"]],
-                d_tokens,
-            ),
-            rate=rate,
-            seconds=args.seconds,
-        )
-        _show(with_cpu(results["d_overload"], before))
+        results["rounds"] = []
+        for number in range(args.rounds):
+            print(f"-- round {number + 1} of {args.rounds}", flush=True)
+            first = 1 + number * 4 * per_phase  # every phase books with residents of its own
+            results["rounds"].append(
+                await _one_round(
+                    args,
+                    base,
+                    port,
+                    operator,
+                    tokens,
+                    first,
+                    per_phase,
+                    database_url,
+                    schema,
+                    residents,
+                    cpu_now,
+                    with_cpu,
+                )
+            )
         await asyncio.sleep(3)  # let the relay drain the outbox before counting
         results["invariants"] = await check_invariants(dsn, schema)
     finally:
@@ -554,9 +506,80 @@ async def _run(args: argparse.Namespace) -> int:
     return _report(results)
 
 
-def _show(result: dict[str, Any]) -> None:
+async def _one_round(
+    args: argparse.Namespace,
+    base: str,
+    port: int,
+    operator: str,
+    tokens: Any,
+    first: int,
+    per_phase: int,
+    database_url: str,
+    schema: str,
+    residents: int,
+    cpu_now: Any,
+    with_cpu: Any,
+) -> dict[str, Any]:
+    """(a) to (d) once, each phase on its own booking round and its own residents."""
+    result: dict[str, Any] = {}
+    quota = per_phase // args.points + 1
+    spread = create_round(base, operator, points=args.points, quota=quota, title="spread")
+    hot = create_round(base, operator, points=1, quota=per_phase, title="hot")
+    overload = create_round(base, operator, points=args.points, quota=quota, title="overload")
+
+    # (a) pgbench on the same database, same statements, same stripe layout.
+    result["a_pgbench"] = await asyncio.to_thread(
+        run_pgbench,
+        database_url,
+        schema,
+        residents=residents,
+        points=args.points,
+        clients=args.pgbench_clients,
+        seconds=args.seconds,
+    )
+    print(f"(a) pgbench: {result['a_pgbench']['tps']:.0f} booking transactions/s", flush=True)
+
+    def requests(round_: dict[str, Any], start: int, count: int) -> Requests:
+        points = [p["id"] for p in round_["pickup_points"]]
+        return Requests("127.0.0.1", port, round_["id"], points, tokens(start, count))
+
+    # (b) spread demand, closed loop.
+    feed = requests(spread, first, per_phase)
+    before = cpu_now()
+    result["b_spread"] = await closed_loop(
+        "127.0.0.1", port, feed, concurrency=args.concurrency, seconds=args.seconds
+    )
+    _show("(b) spread over points", with_cpu(result["b_spread"], before))
+
+    # (c) every request on one pickup point.
+    feed = requests(hot, first + per_phase, per_phase)
+    before = cpu_now()
+    result["c_hot"] = await closed_loop(
+        "127.0.0.1", port, feed, concurrency=args.concurrency, seconds=args.seconds
+    )
+    _show("(c) one hot pickup point", with_cpu(result["c_hot"], before))
+
+    # (d) twice the sustained rate, open loop.
+    rate = 2 * max(result["b_spread"]["booked_per_s"], 1.0)
+    count = min(int(rate * args.seconds * 1.05) + 100, 2 * per_phase)
+    feed = requests(overload, first + 2 * per_phase, count)
+    before = cpu_now()
+    result["d_overload"] = await open_loop("127.0.0.1", port, feed, rate=rate, seconds=args.seconds)
+    _show(f"(d) offered {rate:.0f}/s (2x b)", with_cpu(result["d_overload"], before))
+    a = result["a_pgbench"]["tps"] or math.nan
+    b = result["b_spread"]["booked_per_s"] or math.nan
+    result["ratios"] = {
+        "b_over_a": round(b / a, 3),
+        "c_over_b": round(result["c_hot"]["booked_per_s"] / b, 3),
+        "d_over_b": round(result["d_overload"]["booked_per_s"] / b, 3),
+    }
+    print(f"    ratios {result['ratios']}", flush=True)
+    return result
+
+
+def _show(label: str, result: dict[str, Any]) -> None:
     print(
-        f"    cpu ms per attempt {result.get('cpu_ms_per_attempt')}; "
+        f"{label}: cpu ms per attempt {result.get('cpu_ms_per_attempt')}; "
         f"{result['booked_per_s']:.0f} booked/s, p50 {result['p50_ms']} ms, "
         f"p99 {result['p99_ms']} ms, outcomes {result['outcomes']}",
         flush=True,
@@ -564,30 +587,40 @@ def _show(result: dict[str, Any]) -> None:
 
 
 def _report(results: dict[str, Any]) -> int:
-    a = results["a_pgbench"]["tps"] or math.nan
-    b = results["b_spread"]["booked_per_s"] or math.nan
+    rounds = results["rounds"]
     ratios = {
-        "b_over_a": round(b / a, 3),
-        "c_over_b": round(results["c_hot"]["booked_per_s"] / b, 3),
-        "d_over_b": round(results["d_overload"]["booked_per_s"] / b, 3),
+        key: statistics.median(r["ratios"][key] for r in rounds)
+        for key in ("b_over_a", "c_over_b", "d_over_b")
+    }
+    p99_b = statistics.median(r["b_spread"]["p99_ms"] for r in rounds)
+    results["medians"] = {
+        **ratios,
+        "a_tps": statistics.median(r["a_pgbench"]["tps"] for r in rounds),
+        "b_booked_per_s": statistics.median(r["b_spread"]["booked_per_s"] for r in rounds),
+        "b_p50_ms": statistics.median(r["b_spread"]["p50_ms"] for r in rounds),
+        "b_p99_ms": p99_b,
+        "c_booked_per_s": statistics.median(r["c_hot"]["booked_per_s"] for r in rounds),
+        "d_goodput_per_s": statistics.median(r["d_overload"]["booked_per_s"] for r in rounds),
+        "d_shed": statistics.median(r["d_overload"]["shed"] for r in rounds),
     }
     inv = results["invariants"]
     checks = {
         "b_over_a": ratios["b_over_a"] >= TARGETS["b_over_a"],
         "c_over_b": ratios["c_over_b"] >= TARGETS["c_over_b"],
         "d_over_b": ratios["d_over_b"] >= TARGETS["d_over_b"],
-        "p99_b": results["b_spread"]["p99_ms"] <= TARGETS["p99_ms"],
+        "p99_b": p99_b <= TARGETS["p99_ms"],
         "no_oversell": inv["stripes_over_capacity"] == 0
         and inv["points_oversold"] == 0
         and inv["stripes_miscounted"] == 0,
         "no_duplicates": inv["duplicate_holders"] == 0,
         "one_event_per_booking": inv["confirmed_events"] == inv["bookings"],
     }
-    results.update(ratios=ratios, targets=TARGETS, checks=checks)
+    results.update(targets=TARGETS, checks=checks)
     with contextlib.suppress(OSError):
         results["load_average_after"] = round(os.getloadavg()[0], 2)
+    print(f"medians over {len(rounds)} rounds: {results['medians']}")
     print(
-        f"ratios: (b)/(a) {ratios['b_over_a']}  (c)/(b) {ratios['c_over_b']}  "
+        f"ratios (medians): (b)/(a) {ratios['b_over_a']}  (c)/(b) {ratios['c_over_b']}  "
         f"(d)/(b) {ratios['d_over_b']}"
     )
     print(f"invariants: {inv}")

@@ -147,7 +147,8 @@ async def open_loop(
 
     async def one(request: bytes, due: float) -> None:
         nonlocal opened
-        if idle:
+        reused = bool(idle)
+        if reused:
             reader, writer = idle.pop()
         else:
             opened += 1
@@ -158,6 +159,22 @@ async def open_loop(
             tally.outcomes["client_timeout"] += 1
             writer.close()
             return
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+            if not reused:
+                tally.outcomes["connection_lost"] += 1
+                return
+            # An idle keep-alive connection the server had closed: try once on a fresh one.
+            opened += 1
+            reader, writer = await asyncio.open_connection(host, port)
+            try:
+                status, body = await asyncio.wait_for(
+                    _exchange(reader, writer, request), answer_within
+                )
+            except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
+                tally.outcomes["connection_lost"] += 1
+                writer.close()
+                return
         tally.record(status, body, perf() - due)
         idle.append((reader, writer))
 
