@@ -80,7 +80,6 @@ CASE_STEPS: dict[str, tuple[str, str, str]] = {
     "assign": ("dispatched", "已派单", "已派发给承办单位处理"),
     "accept": ("accepted", "已受理", "承办单位已受理"),
     "submit_result": ("result", "已出结果", "承办单位已提交办理结果"),
-    "close": ("closed", "已办结", "已办结，请对办理结果进行评价"),
     "rework": ("rework", "重新办理", "已按您的评价重新办理"),
     "reject": ("rejected", "不予受理", "未予受理，详情请查看案件"),
 }
@@ -97,13 +96,37 @@ def case_notice(action: str, *, event_id: str, case_no: str, at: datetime) -> No
         kind=kind,
         title=f"事项{phrase}",
         body=body,
-        template="case_closed" if kind == "closed" else "case_progress",
+        template="case_progress",
         page=f"pages/events/detail?id={event_id}",
         data=fit_data(
             {
                 "character_string1": case_no,
                 "phrase2": phrase,
                 "time3": wechat_time(at),
+                "thing4": sentence,
+            }
+        ),
+    )
+
+
+CLOSED_STEP = ("closed", "已办结", "已办结，请对办理结果进行评价")
+
+
+def closed_notice(*, event_id: str, case_no: str, closed_at: datetime) -> Notice:
+    """Sent from ``events.event_closed`` (not the status change): by the time the reporter
+    reads it, the closure is in the read model and can be rated."""
+    kind, phrase, sentence = CLOSED_STEP
+    return Notice(
+        kind=kind,
+        title=f"事项{phrase}",
+        body=f"您反映的事项（{case_no}）{sentence}。",
+        template="case_closed",
+        page=f"pages/events/detail?id={event_id}",
+        data=fit_data(
+            {
+                "character_string1": case_no,
+                "phrase2": phrase,
+                "time3": wechat_time(closed_at),
                 "thing4": sentence,
             }
         ),

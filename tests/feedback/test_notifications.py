@@ -16,7 +16,7 @@ from services.feedback.app import create_app
 from services.feedback.settings import Settings
 from shared.auth.tokens import TokenVerifier
 from shared.contracts.booking import BookingConfirmed
-from shared.contracts.events import EventStatusChanged
+from shared.contracts.events import EventClosed, EventStatusChanged
 from shared.contracts.relief import ApplicationDecided
 from shared.messaging.envelope import Envelope
 from shared.testing.plugin import running, wait_until
@@ -36,6 +36,19 @@ def status_change(reporter: uuid.UUID | None, action: str, to_status: str,
                     payload=payload.model_dump(mode="json"))
 
 
+def closed_event(reporter: uuid.UUID | None, *, event_id: uuid.UUID | None = None) -> Envelope:
+    payload = EventClosed(
+        event_id=event_id or uuid.uuid4(), case_no="PA202603020001", category_code="dispute",
+        major_risk="social_conflict", urgency="normal", region_code="350623100001",
+        lead_unit_id=None, handling_unit_ids=[], reported_at=AT, first_dispatched_at=AT,
+        accepted_at=AT, result_submitted_at=AT, closed_at=AT, accept_by=AT, resolve_by=AT,
+        accepted_on_time=True, resolved_on_time=True, escalation_count=0, return_count=0,
+        rework_count=0, classified=True, dispatch_trail_recorded=True, result_recorded=True,
+        reporter_id=reporter)
+    return Envelope(event_type="events.event_closed", producer="events",
+                    payload=payload.model_dump(mode="json"))
+
+
 @pytest.fixture
 async def standin() -> AsyncIterator[StandIn]:
     server = await StandIn().start()
@@ -52,8 +65,10 @@ def test_fields_are_cut_to_wechat_limits() -> None:
     assert len(notices.fit("character_string1", "A" * 40)) == 32
     with pytest.raises(ValueError, match="not a WeChat"):
         notices.fit("colour1", "red")
-    for action in notices.CASE_STEPS:
-        notice = notices.case_notice(action, event_id="e", case_no="PA1", at=AT)
+    all_notices = [notices.case_notice(a, event_id="e", case_no="PA1", at=AT)
+                   for a in notices.CASE_STEPS]
+    all_notices.append(notices.closed_notice(event_id="e", case_no="PA1", closed_at=AT))
+    for notice in all_notices:
         assert notice is not None
         for key, value in notice.data.items():
             assert len(value["value"]) <= notices.LIMITS[notices.field_type(key)]
@@ -75,17 +90,18 @@ async def test_steps_reach_the_inbox_and_wechat_with_retries_and_no_retry_on_431
     case_id = uuid.uuid4()
     steps = [
         status_change(happy, "accept", "accepted", event_id=case_id),
-        status_change(happy, "close", "closed", event_id=case_id),
+        status_change(happy, "close", "closed", event_id=case_id),  # told by event_closed
+        closed_event(happy, event_id=case_id),
         status_change(happy, "start", "in_progress", event_id=case_id),  # not told
         status_change(busy, "submit_result", "result_submitted"),
         status_change(refused, "assign", "dispatched"),
         status_change(no_wechat, "rework", "in_progress"),
-        status_change(None, "close", "closed"),  # sensitive: no reporter on the bus
+        closed_event(None),  # sensitive: no reporter on the bus
     ]
     app = create_app(settings, verifier=token_verifier)
     async with running(app) as client:
-        await publish(app, steps + steps[:2])  # the first two redelivered
-        await until_handled(app, len(steps) + 2)
+        await publish(app, steps + steps[:3])  # the first three redelivered
+        await until_handled(app, len(steps) + 3)
 
         async def settled() -> bool:
             rows = await sql(app, "SELECT wechat_status FROM notifications")
@@ -157,7 +173,7 @@ async def test_without_a_wechat_base_url_messages_are_recorded_in_the_sandbox(
         region_code="350623100001", outcome="rejected", stage="town", reasons_count=2,
         decided_at=AT, notify_by=AT)
     messages = [
-        status_change(resident, "close", "closed"),
+        closed_event(resident),
         Envelope(event_type="relief.application_decided", producer="relief",
                  payload=decided.model_dump(mode="json")),
         Envelope(event_type="booking.booking_confirmed", producer="booking",

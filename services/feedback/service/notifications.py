@@ -12,7 +12,7 @@ from services.feedback import notices
 from services.feedback.notices import Notice
 from services.feedback.store import notifications as store
 from shared.contracts.booking import BookingConfirmed
-from shared.contracts.events import EventStatusChanged
+from shared.contracts.events import EventClosed, EventStatusChanged
 from shared.contracts.relief import ApplicationDecided
 from shared.db.uow import UnitOfWork
 from shared.errors import BadRequest, NotFound
@@ -68,6 +68,24 @@ async def record_for_status_change(
         event_id=change.event_id,
         notice=notice,
         source_key=f"msg:{envelope.event_id}",
+        created_at=datetime.now(UTC),
+    )
+
+
+async def record_for_closure(uow: UnitOfWork, envelope: Envelope) -> bool:
+    """Tell the reporter the case is closed and may be rated (one notice per closure)."""
+    closed = envelope.payload_as(EventClosed)
+    if closed.reporter_id is None:
+        return False
+    notice = notices.closed_notice(
+        event_id=str(closed.event_id), case_no=closed.case_no, closed_at=closed.closed_at
+    )
+    return await _record(
+        uow,
+        user_id=closed.reporter_id,
+        event_id=closed.event_id,
+        notice=notice,
+        source_key=f"closed:{closed.event_id}:{closed.closed_at.isoformat()}",
         created_at=datetime.now(UTC),
     )
 
