@@ -255,8 +255,9 @@ def check_can_rate(summary: CaseSummary | None, rater_id: uuid.UUID) -> datetime
                             "only the reporter can rate this case")
     if summary.reporter_id != rater_id:
         raise RatingRefused("forbidden", "not_reporter", "only the reporter can rate this case")
+    if summary.closed_at is not None and summary.rating is not None:
+        # Also after a dissatisfied rating: that closure is judged; the next one may be rated.
+        raise RatingRefused("conflict", "already_rated", "this closure is already rated")
     if not summary.is_closed or summary.closed_at is None:
         raise RatingRefused("conflict", "not_closed", "the case is not closed")
-    if summary.rating is not None:
-        raise RatingRefused("conflict", "already_rated", "this closure is already rated")
     return summary.closed_at

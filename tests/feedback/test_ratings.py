@@ -117,6 +117,11 @@ async def test_dissatisfied_asks_the_unit_for_rework_and_reopens_the_case(
         [row] = await sql(app, "SELECT status, is_closed, closed_loop, rework_count "
                           "FROM case_summaries WHERE event_id = :e", e=case.spec.event_id)
         assert tuple(row) == ("rework_requested", False, False, 1)
+        again = await client.post(
+            "/api/v1/feedback/ratings",
+            json={"event_id": str(case.spec.event_id), "rating": "satisfied"},
+            headers={"Authorization": f"Bearer {make_token(subject=case.spec.reporter_id)}"})
+        assert (again.status_code, again.json()["code"]) == (409, "already_rated")
 
 
 async def test_closures_left_unrated_get_the_default_rating_once_across_replicas(
