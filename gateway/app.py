@@ -210,7 +210,11 @@ def _ops_app(
 
     @app.get("/readyz")
     async def readyz() -> Response:
-        """Every upstream answers its own /readyz with 200, checked concurrently."""
+        """Ready while at least one upstream answers its /readyz (checked concurrently).
+
+        One service's outage must not take every gateway replica out of the load balancer:
+        the gateway still serves the other services and answers 503 for the missing one. The
+        body lists every upstream, and says "degraded" when some are not ready."""
         names = list(upstreams)
         results = await asyncio.gather(
             *(
@@ -219,11 +223,13 @@ def _ops_app(
             )
         )
         checks = dict(zip(names, results, strict=True))
-        if all(result == "ok" for result in checks.values()):
-            return JSONResponse({"status": "ready", "checks": checks})
-        return problem_response(
-            503, "not_ready", "an upstream service is not ready", extra={"checks": checks}
-        )
+        healthy = [name for name, result in checks.items() if result == "ok"]
+        if not healthy:
+            return problem_response(
+                503, "not_ready", "no upstream service is ready", extra={"checks": checks}
+            )
+        status = "ready" if len(healthy) == len(checks) else "degraded"
+        return JSONResponse({"status": status, "checks": checks})
 
     @app.get("/metrics")
     async def prometheus() -> Response:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Mapping
-from typing import Any
 from urllib.parse import quote
 
 import orjson
@@ -21,7 +20,6 @@ from starlette.types import Receive, Scope, Send
 
 from gateway.ratelimit import RateLimiter
 from gateway.upstreams import Upstream, UpstreamError
-from shared.auth.principal import Principal
 from shared.auth.tokens import TokenVerifier
 from shared.context import accept_id as accept_request_id
 from shared.context import correlation_id_var, request_id_var
@@ -117,7 +115,7 @@ class Proxy:
         self._anonymous_limiter = anonymous_limiter  # per client address
         self._is_public = is_public
         self._max_body = max_body_bytes
-        self._metrics = _RequestMetrics(metrics)
+        self._metrics = metrics
         self._partner = partner_upstream
         # Metric route labels, one per service, built once.
         self._route_labels = {name: f"{API_PREFIX}{name}/*" for name in self._upstreams}
@@ -255,7 +253,7 @@ class Proxy:
                     )
                     return
                 try:
-                    principal = await self._verify(token)
+                    principal = await self._verifier.verify_async(token)
                 except Unauthorized as exc:
                     await self._refuse_unauthenticated(responder, client_ip, exc)
                     return
@@ -335,22 +333,6 @@ class Proxy:
             request_id_var.reset(request_id_token)
             correlation_id_var.reset(correlation_id_token)
 
-    async def _verify(self, token: str) -> Principal:
-        """The token's principal, or Unauthorized with token_invalid / token_expired / ....
-
-        ``verify`` first: a token seen before is answered from the verifier's cache in under
-        a microsecond, whereas ``verify_async`` parses the JWT header on every call (PyJWT's
-        per-character check, ~55 us, a measured eighth of the gateway's whole per-request
-        cost). Anything ``verify`` refuses goes through ``verify_async``, which alone knows
-        how to fetch the JWKS when the token names a key not seen yet (a key rotation), and
-        whose verdict is final; a refused token thus costs two checks, and is charged to the
-        caller's address by ``_refuse_unauthenticated``.
-        """
-        try:
-            return self._verifier.verify(token)
-        except Unauthorized:
-            return await self._verifier.verify_async(token)
-
     async def _refuse_unauthenticated(
         self, responder: _Responder, client_ip: str, error: Unauthorized
     ) -> None:
@@ -404,33 +386,6 @@ def _drop_connection_listed(
     if not listed - {b"close", b"keep-alive"}:
         return headers
     return [(name, value) for name, value in headers if name not in listed]
-
-
-_STANDARD_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-
-
-class _RequestMetrics:
-    """``Metrics.observe`` with the labelled series looked up once: prometheus_client's
-    ``labels()`` costs microseconds per call, twice per request. Methods outside the standard
-    set are recorded as OTHER, so a client cannot create new series at will."""
-
-    def __init__(self, metrics: Metrics) -> None:
-        self._metrics = metrics
-        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
-
-    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        if method not in _STANDARD_METHODS:
-            method = "OTHER"
-        key = (method, route, status)
-        series = self._series.get(key)
-        if series is None:
-            metrics = self._metrics
-            series = self._series[key] = (
-                metrics.requests.labels(metrics.service, method, route, str(status)),
-                metrics.latency.labels(metrics.service, method, route),
-            )
-        series[0].inc()
-        series[1].observe(seconds)
 
 
 class _Responder:

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from shared.auth.principal import Principal
-from shared.errors import Unauthorized
+from shared.errors import ServiceUnavailable, Unauthorized
 
 ALGORITHM = "EdDSA"
 
@@ -188,14 +188,20 @@ class TokenVerifier:
     def has_keys(self) -> bool:
         return bool(self._keys)
 
-    def verify(self, token: str) -> Principal:
-        now = time.time()
+    def _cached(self, token: str) -> Principal | None:
         cached = self._cache.get(token)
+        if cached is None:
+            return None
+        expires, principal = cached
+        if expires > time.time() - self._leeway:
+            return principal
+        self._cache.pop(token, None)
+        return None
+
+    def verify(self, token: str) -> Principal:
+        cached = self._cached(token)
         if cached is not None:
-            expires, principal = cached
-            if expires > now - self._leeway:
-                return principal
-            self._cache.pop(token, None)
+            return cached
         principal, expires = self._decode(token)
         self._cache[token] = (expires, principal)
         if len(self._cache) > self._cache_size:
@@ -203,16 +209,20 @@ class TokenVerifier:
         return principal
 
     async def verify_async(self, token: str) -> Principal:
-        """Like verify, but first fetches the JWKS if the token's key is not known yet."""
+        """Like verify, but fetches the JWKS first if the token names a key not seen yet (a
+        rotation). A token seen before is answered from the cache without parsing it."""
+        cached = self._cached(token)
+        if cached is not None:
+            return cached
         try:
             kid = jwt.get_unverified_header(token).get("kid")
         except jwt.PyJWTError:
             raise Unauthorized("malformed access token", code="token_invalid") from None
-        if kid not in self._keys:
+        if kid not in self._keys and self._jwks_url:
             try:
                 await self.refresh_from_jwks()
             except httpx.HTTPError:
-                raise Unauthorized(
+                raise ServiceUnavailable(
                     "token keys are not available", code="token_keys_unavailable"
                 ) from None
         return self.verify(token)

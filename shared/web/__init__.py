@@ -1,8 +1,27 @@
-"""The service app factory and what every service app carries: ids, logs, metrics, health."""
+"""The service app factory and what every service app carries: ids, logs, metrics, health.
 
-from shared.web.app import create_service_app
-from shared.web.deps import IdempotencyKey, Uow, get_runtime
-from shared.web.runtime import ServiceRuntime, Worker
+Names are resolved lazily so that importing ``shared.web.metrics`` (the gateway does) does not
+pull in the database and broker stack that ``create_service_app`` needs.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from shared.web.app import create_service_app
+    from shared.web.deps import IdempotencyKey, Uow, get_runtime
+    from shared.web.runtime import ServiceRuntime, Worker
+
+_EXPORTS = {
+    "create_service_app": "shared.web.app",
+    "IdempotencyKey": "shared.web.deps",
+    "Uow": "shared.web.deps",
+    "get_runtime": "shared.web.deps",
+    "ServiceRuntime": "shared.web.runtime",
+    "Worker": "shared.web.runtime",
+}
 
 __all__ = [
     "IdempotencyKey",
@@ -12,3 +31,10 @@ __all__ = [
     "create_service_app",
     "get_runtime",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(name)
+    return getattr(importlib.import_module(module), name)

@@ -20,6 +20,7 @@ from shared.web.metrics import Metrics
 log = get_logger("http")
 _REQUEST_ID = REQUEST_ID_HEADER.lower().encode()
 _CORRELATION_ID = CORRELATION_ID_HEADER.lower().encode()
+_ECHOED = frozenset({_REQUEST_ID, _CORRELATION_ID})
 _QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
@@ -47,15 +48,15 @@ class RequestContextMiddleware:
         bind_context(request_id=request_id, correlation_id=correlation_id, service=self.service)
         started = time.perf_counter()
         status = 500
-        echo = request_id.encode()
+        echo = [(_REQUEST_ID, request_id.encode()), (_CORRELATION_ID, correlation_id.encode())]
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message["headers"] = [
-                    *(h for h in message.get("headers", []) if h[0].lower() != _REQUEST_ID),
-                    (_REQUEST_ID, echo),
+                    *(h for h in message.get("headers", []) if h[0].lower() not in _ECHOED),
+                    *echo,
                 ]
             await send(message)
 

@@ -30,7 +30,7 @@ async def test_readyz_is_200_when_every_upstream_is_ready(client: httpx.AsyncCli
     assert response.json()["checks"] == dict.fromkeys(SERVICES, "ok")
 
 
-async def test_readyz_is_503_when_an_upstream_is_down_or_not_ready(
+async def test_readyz_stays_200_but_degraded_when_one_upstream_is_down_or_not_ready(
     verifier: TokenVerifier, make_client: Callable[..., httpx.AsyncClient]
 ) -> None:
     not_ready = create_stand_in("events")
@@ -42,10 +42,32 @@ async def test_readyz_is_503_when_an_upstream_is_down_or_not_ready(
     app = create_gateway_app(gateway_settings(), upstreams=upstreams, verifier=verifier)
     async with app.lifespan(), make_client(app) as client:
         response = await client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "degraded",
+        "checks": {
+            "events": "failed: status 503",
+            "booking": "ok",
+            "relief": "failed: upstream_unavailable",
+        },
+    }
+
+
+async def test_readyz_is_503_when_no_upstream_is_ready(
+    verifier: TokenVerifier, make_client: Callable[..., httpx.AsyncClient]
+) -> None:
+    not_ready = create_stand_in("events")
+    not_ready.state.ready = False
+    upstreams = {
+        **asgi_upstreams({"events": not_ready}),
+        **http_upstreams({"relief": f"http://127.0.0.1:{closed_port()}"}),
+    }
+    app = create_gateway_app(gateway_settings(), upstreams=upstreams, verifier=verifier)
+    async with app.lifespan(), make_client(app) as client:
+        response = await client.get("/readyz")
     body = assert_problem(response, 503, "not_ready")
     assert body["checks"] == {
         "events": "failed: status 503",
-        "booking": "ok",
         "relief": "failed: upstream_unavailable",
     }
 

