@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.middleware import Middleware
 
 from services.booking.admission import AdmissionLimiter, AdmissionMiddleware
 from services.booking.api import router
 from services.booking.domain import PickupCodes
+from services.booking.fastlane import BookingFastLane
 from services.booking.handlers import SUBSCRIPTIONS
 from services.booking.service.releases import NoShowReleaser
 from services.booking.settings import Settings
@@ -36,6 +38,7 @@ def create_app(settings: Settings | None = None, **wiring: Any) -> FastAPI:
             application_name="ehome-booking-hot",
         )
         runtime.state["pickup_codes"] = PickupCodes(settings.pickup_code_secret)
+        runtime.state["stripes_per_slot"] = settings.stripes_per_slot
         if not getattr(app.state, "booking_metrics_registered", False):
             app.state.booking_metrics_registered = True
             app.state.metrics.register_counters(
@@ -72,5 +75,10 @@ def create_app(settings: Settings | None = None, **wiring: Any) -> FastAPI:
         runtime = getattr(app.state, "runtime", None)
         return runtime.state.get("admission") if runtime is not None else None
 
+    def current_runtime() -> ServiceRuntime | None:
+        return getattr(app.state, "runtime", None)
+
     app.add_middleware(AdmissionMiddleware, limiter=current_limiter)
+    # Innermost user middleware: inside the request-context middleware (ids, logs, metrics).
+    app.user_middleware.append(Middleware(BookingFastLane, runtime=current_runtime))
     return app

@@ -437,3 +437,72 @@ async def test_the_remaining_operator_refusals_have_their_own_codes(world: Booki
         f"/api/v1/booking/rounds/{uuid.uuid4()}", headers=world.operator
     )
     assert (unknown_round.status_code, unknown_round.json()["code"]) == (404, "round_not_found")
+
+
+async def test_the_booking_fast_lane_keeps_the_platform_contract(world: BookingWorld) -> None:
+    """POST …/bookings is answered by services/booking/fastlane.py, not FastAPI: request ids,
+    metrics, problem+json and input checks must be the same as everywhere else."""
+    round_ = await world.create_round()
+    (user,) = await world.verified_residents(1)
+    url = BOOK.format(round_["id"])
+    headers = {**world.resident(user), "X-Request-ID": "req-fastlane-1"}
+    booked = await world.client.post(url, json={"pickup_point_id": _point(round_)}, headers=headers)
+    assert booked.status_code == 201
+    assert booked.headers["x-request-id"] == "req-fastlane-1"
+    assert booked.headers["content-type"] == "application/json"
+
+    malformed = await world.client.post(
+        url,
+        content=b"{not json",
+        headers={**world.resident(user), "Content-Type": "application/json"},
+    )
+    assert (malformed.status_code, malformed.json()["code"]) == (422, "validation_error")
+    assert malformed.headers["content-type"] == "application/problem+json"
+    assert malformed.json()["request_id"]
+    huge = await world.client.post(url, content=b"x" * 20_000, headers=world.resident(user))
+    assert (huge.status_code, huge.json()["code"]) == (413, "payload_too_large")
+    empty_bearer = await world.client.post(
+        url, json={"pickup_point_id": _point(round_)}, headers={"Authorization": "Bearer "}
+    )
+    assert (empty_bearer.status_code, empty_bearer.json()["code"]) == (401, "token_invalid")
+    assert empty_bearer.headers["www-authenticate"] == "Bearer"
+    forged = await world.client.post(
+        url, json={"pickup_point_id": _point(round_)}, headers={"Authorization": "Bearer x.y.z"}
+    )
+    assert (forged.status_code, forged.json()["code"]) == (401, "token_invalid")
+
+    metrics = (await world.client.get("/metrics")).text
+    assert 'route="/api/v1/booking/rounds/{round_id}/bookings",service="booking",status="201"' in (
+        metrics
+    )
+    assert await world.scalar("SELECT count(*) FROM bookings") == 1
+
+    # And it really is the fast lane answering: the app behind it is never reached.
+    from services.booking.fastlane import BookingFastLane
+
+    async def framework(scope: object, receive: object, send: object) -> None:
+        raise AssertionError("the booking request fell through to the framework")
+
+    lane = BookingFastLane(framework, runtime=lambda: world.app.state.runtime)
+    (second,) = await world.verified_residents(1)
+    sent: list[dict] = []
+    body = [{"type": "http.request", "body": f'{{"pickup_point_id":"{_point(round_)}"}}'.encode()}]
+
+    async def receive() -> dict:
+        return body.pop(0)
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    token = world.tokens[second]
+    await lane(
+        {
+            "type": "http",
+            "method": "POST",
+            "path": url,
+            "headers": [(b"authorization", f"Bearer {token}".encode())],
+        },
+        receive,
+        send,
+    )
+    assert sent[0]["status"] == 201
