@@ -74,3 +74,13 @@ async def test_statistics_respect_scope_and_refuse_bad_codes(
     assert_problem(resident, 403, "role_required")
     assert_problem(bad, 422, "region_code_invalid")
     assert_problem(set_by_supervisor, 403, "role_required")
+
+
+def test_a_region_without_its_own_census_figure_sums_the_nearest_figures_below() -> None:
+    from services.identity.service.stats import _census
+
+    census = {"350605": 228_235, "350605100": 30_000, "350623100": 40_000}
+    assert _census("350600", census) == 228_235 + 40_000  # the town inside 350605 is not added
+    assert _census("350605", census) == 228_235
+    assert _census("350623", census) == 40_000
+    assert _census("350626", census) == 0

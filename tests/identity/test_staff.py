@@ -157,8 +157,22 @@ async def test_plaintext_pii_needs_an_admin_and_a_reason_and_is_audited(
         not_admin = await client.post(
             "/api/v1/identity/admin/pii-access", json=ask,
             headers=bearer(make_token(roles=["supervisor"], regions=["350600"])))
+        grid = "350626106001001"
+        person = (await client.post("/api/v1/identity/registry/people", json={
+            "id_number": id_number, "name": "陈七", "region_code": grid,
+            "address": "铜陵镇海滨路1号",
+        }, headers=bearer(make_token(roles=["grid_worker"], regions=[grid])))).json()
+        address = await client.post("/api/v1/identity/admin/pii-access", headers=admin, json={
+            "subject_kind": "registry", "subject_id": person["id"], "field": "address",
+            "reason": "home visit for 独居老人 check"})
+        no_phone_in_registry = await client.post(
+            "/api/v1/identity/admin/pii-access", headers=admin,
+            json={**ask, "subject_kind": "registry", "subject_id": person["id"],
+                  "field": "phone"})
         audit = await client.get("/api/v1/identity/admin/pii-access", headers=admin)
     assert revealed.json()["value"] == id_number
+    assert address.json()["value"] == "铜陵镇海滨路1号"
+    assert_problem(no_phone_in_registry, 422, "pii_field_unknown")
     assert_problem(no_reason, 422, "validation_error")
     assert_problem(not_admin, 403, "role_required")
     entry = next(e for e in audit.json()["items"] if e["subject_id"] == resident["user"]["id"])
