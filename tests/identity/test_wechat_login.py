@@ -190,3 +190,18 @@ async def test_the_jwks_also_publishes_the_previous_key_during_a_rotation(
     kids = [k["kid"] for k in jwks["keys"]]
     assert len(kids) == 2
     assert key_id(previous.public_key) in kids
+
+
+async def test_concurrent_first_logins_create_one_account_and_one_event(
+    identity_app: Any, identity_sql: Any
+) -> None:
+    import asyncio
+
+    openid = f"o{uuid.uuid4().hex}"
+    async with running(identity_app()) as client:
+        pairs = await asyncio.gather(*(login(client, openid) for _ in range(6)))
+    assert len({p["user"]["id"] for p in pairs}) == 1
+    events = await identity_sql(
+        "SELECT 1 FROM outbox WHERE event_type = 'identity.user_registered' "
+        "AND envelope->'payload'->>'user_id' = :uid", uid=pairs[0]["user"]["id"])
+    assert len(events) == 1
