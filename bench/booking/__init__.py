@@ -1,7 +1,9 @@
 """Supply booking under a surge, measured against real processes (PostgreSQL, the booking
 service under uvicorn, the gateway in front, RabbitMQ when it answers):
 
-- (a) the booking transaction's own SQL under ``pgbench`` on the same database: the baseline;
+- (a) the booking transaction's own SQL under ``pgbench`` on the same database: the baseline
+      (the two statements the service sends, as it sends them: the read, then the claim,
+      which is one atomic statement; pgbench draws a random resident and stripe per run);
 - (b) bookings through the gateway from pre-issued tokens of distinct verified residents,
       demand spread over the round's pickup points (closed loop);
 - (c) the same with all demand on one pickup point;
