@@ -25,8 +25,8 @@ _CHILD_LENGTH = {"county": 9, "town": 12, "community": 15}
 
 
 def _child_of(parent: str, level: str, code: str) -> str | None:
-    """The child of ``parent`` that ``code`` (already known to be inside it) lies in. Runs
-    once per tally row, so it slices strings instead of validating codes."""
+    """The child of ``parent`` that ``code`` (already known to be inside it) lies in (the
+    same rule as the SQL of store.stats.tallies_by_child)."""
     if level == "province":
         child = code[:4] + "00"
     elif level == "city":
@@ -88,17 +88,17 @@ async def region_stats(*, uow: UnitOfWork, actor: Principal, code: str) -> Regio
     prefix = domain.region_match_prefix(code)
     async with uow:
         population = await store.population_under(uow.session, prefix)
-        tallies = await store.tallies_under(uow.session, prefix)
+        tallies = await store.tallies_by_child(uow.session, prefix, level)
     total = _Sums()
     children: defaultdict[str, _Sums] = defaultdict(_Sums)
-    rows: list[tuple[str, int, int]] = [
-        (r["region_code"], r["baseline_entered"], r["baseline_verified"]) for r in population
-    ] + [(t["region_code"], t["entered"], t["verified"]) for t in tallies]
-    for region_code, entered, verified in rows:
+    rows: list[tuple[str | None, int, int]] = [
+        (_child_of(code, level, r["region_code"]), r["baseline_entered"],
+         r["baseline_verified"]) for r in population
+    ] + [(t["child"], int(t["entered"]), int(t["verified"])) for t in tallies]
+    for child, entered, verified in rows:
         total.entered += entered
         total.verified += verified
-        child = _child_of(code, level, region_code)
-        if child is not None:
+        if child is not None and child != code:
             sums = children[child]
             sums.entered += entered
             sums.verified += verified

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from typing import Any
+
+from sqlalchemy import case, func, null, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,9 +19,29 @@ async def population_under(session: AsyncSession, prefix: str) -> list[RowMappin
     return list(result.mappings())
 
 
-async def tallies_under(session: AsyncSession, prefix: str) -> list[RowMapping]:
+def _child_expression(level: str) -> Any:
+    code = region_tallies.c.region_code
+    if level == "province":
+        return func.left(code, 4).concat("00")
+    if level == "city":
+        return func.left(code, 6)
+    length = {"county": 9, "town": 12, "community": 15}.get(level)
+    if length is None:
+        return null()
+    return case((func.length(code) >= length, func.left(code, length)), else_=null())
+
+
+async def tallies_by_child(
+    session: AsyncSession, prefix: str, level: str
+) -> list[RowMapping]:
+    """Live counts under ``prefix`` summed per child region of a region of ``level`` (the
+    child is null for counts kept on the region itself). PostgreSQL adds; a few rows return."""
+    child = _child_expression(level).label("child")
     result = await session.execute(
-        select(region_tallies).where(region_tallies.c.region_code.startswith(prefix))
+        select(child, func.sum(region_tallies.c.entered).label("entered"),
+               func.sum(region_tallies.c.verified).label("verified"))
+        .where(region_tallies.c.region_code.startswith(prefix))
+        .group_by(child)
     )
     return list(result.mappings())
 
