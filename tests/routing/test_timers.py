@@ -19,6 +19,7 @@ from services.routing.service import timers as timers_module
 from services.routing.settings import Settings
 from shared.auth import Principal
 from shared.calendar import SHANGHAI, WorkingCalendar
+from shared.contracts.events import EventStatusChanged
 from shared.errors import Forbidden
 from shared.testing.plugin import Migrator, running
 from shared.web.runtime import ServiceRuntime
@@ -167,3 +168,33 @@ async def test_a_units_work_queue_shows_overdue_cases_first(runtime: ServiceRunt
     with pytest.raises(Forbidden):
         await service.work_queue(runtime.uow(), principal=outsider, unit_id=UNIT, now=now,
                                  limit=10)
+
+
+async def test_a_status_change_handled_after_a_later_one_does_not_undo_its_clock(
+    runtime: ServiceRuntime,
+) -> None:
+    await _seed_due_timers(runtime, 1, at=T0 + timedelta(days=5))
+    uow = runtime.uow()
+    async with uow:
+        event_id = (await uow.session.execute(text("SELECT event_id FROM assignments"))
+                    ).scalar_one()
+
+    def change(step: int, action: str, to_status: str) -> EventStatusChanged:
+        return EventStatusChanged(
+            event_id=event_id, case_no="ZZ-1", category_code="dispute_tenancy",
+            region_code="350626106001001", from_status="x", to_status=to_status,
+            action=action, actor_role="grid_worker", at=T0, step=step)
+
+    context = {"now": T0, "cal": WorkingCalendar(), "fractions": [0.5]}
+    # The failed check (step 11) is handled before the result it judged (step 10).
+    for message in (change(11, "verify", "in_progress"),
+                    change(10, "submit_result", "result_submitted")):
+        uow = runtime.uow()
+        async with uow:
+            await service.on_status_changed(uow, message, **context)
+    live = await _count(runtime, "SELECT count(*) FROM timers WHERE kind = 'resolve' "
+                                 "AND cancelled_at IS NULL")
+    assert live == 2  # the new resolve clock: a reminder and the deadline
+    status = await _count(runtime, "SELECT count(*) FROM assignments "
+                                   "WHERE status = 'in_progress' AND status_step = 11")
+    assert status == 1

@@ -176,11 +176,12 @@ async def on_status_changed(uow: UnitOfWork, msg: EventStatusChanged, *, now: da
     if assignment is None:
         return
     event_id = msg.event_id
-    if msg.step and msg.step > assignment["status_step"]:
-        # Only a later step sets the mirror; the clocks below are right in any order.
-        await store.update_assignment(uow, event_id, {"status": msg.to_status,
-                                                      "status_step": msg.step,
-                                                      "updated_at": now})
+    if msg.step and msg.step <= assignment["status_step"]:
+        # Handled after a later step of the same case (consumers run concurrently): that
+        # later step already set the status and the clocks; this one would undo them.
+        return
+    await store.update_assignment(uow, event_id, {"status": msg.to_status,
+                                                  "status_step": msg.step, "updated_at": now})
     if msg.action == "accept":
         await store.cancel_timers(uow, event_id, kinds=["accept"], now=now)
     elif msg.action == "return":
