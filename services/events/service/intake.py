@@ -212,6 +212,9 @@ async def report_event(
         case_no = case_number(local_now, sequence, case_prefix)
         duplicate_of = await _possible_duplicate(uow, cmd, now - duplicate_window)
         channel = "resident" if principal.has_role(Role.RESIDENT) else "grid_worker"
+        if principal.kind == "partner" and principal.extra.get("partner_app"):
+            # A partner app (芗里芗亲...) reporting for its user with an on-behalf token.
+            channel = "partner"
         urgency = cmd.urgency or category["default_urgency"]
         row = {
             "id": event_id, "case_no": case_no, "category_code": category["code"],
