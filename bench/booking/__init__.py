@@ -353,6 +353,20 @@ async def check_invariants(dsn: str, schema: str) -> dict[str, int]:
     return dict(row)
 
 
+async def _settle(database_url: str, schema: str, within: float = 30.0) -> None:
+    conn = await asyncpg.connect(asyncpg_dsn(database_url), server_settings={"search_path": schema})
+    try:
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            if not await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL"):
+                break
+            await asyncio.sleep(0.5)
+        await conn.execute("VACUUM (ANALYZE) quota_stripes, bookings, outbox")
+    finally:
+        await conn.close()
+    await asyncio.sleep(2)
+
+
 async def drop_schema(dsn: str, schema: str) -> None:
     conn = await asyncpg.connect(dsn)
     try:
@@ -529,7 +543,10 @@ async def _one_round(
     hot = create_round(base, operator, points=1, quota=per_phase, title="hot")
     overload = create_round(base, operator, points=args.points, quota=quota, title="overload")
 
-    # (a) pgbench on the same database, same statements, same stripe layout.
+    # (a) pgbench on the same database, same statements, same stripe layout, measured on a
+    # settled system: the previous round's backlog answered, its events relayed, its dead
+    # rows vacuumed (otherwise (a) pays for (d)'s aftermath and the ratios flatter (b)).
+    await _settle(database_url, schema)
     result["a_pgbench"] = await asyncio.to_thread(
         run_pgbench,
         database_url,
