@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter
 
+from services.identity.api import partner_internal
 from services.identity.api.deps import Context
 from services.identity.schemas import PartnerCredentialsInternal, WeChatAccessTokenRead
 from services.identity.service import partners
@@ -33,3 +34,14 @@ async def partner_credentials(
 ) -> PartnerCredentialsInternal:
     """The gateway's view of a partner app: status, scopes and every still-valid secret."""
     return await partners.credentials(uow=uow, ctx=ctx, app_key=app_key)
+
+
+# The gateway's partner app: match a partner's user, then act for them (partner_internal.py).
+router.add_api_route(
+    "/residents/match", partner_internal.match_resident, methods=["POST"],
+    response_model=partner_internal.ResidentMatched,
+)
+router.add_api_route(
+    "/partner-tokens", partner_internal.partner_token, methods=["POST"], status_code=201,
+    response_model=partner_internal.PartnerToken,
+)
