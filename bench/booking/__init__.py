@@ -361,7 +361,9 @@ async def _settle(database_url: str, schema: str, within: float = 30.0) -> None:
             if not await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL"):
                 break
             await asyncio.sleep(0.5)
-        await conn.execute("VACUUM (ANALYZE) quota_stripes, bookings, outbox")
+        await conn.execute(
+            "VACUUM (ANALYZE) quota_stripes, bookings, outbox, eligible_residents, rounds, slots"
+        )
     finally:
         await conn.close()
     await asyncio.sleep(2)
