@@ -23,11 +23,15 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from shared.db.database import normalize_database_url
 
 SERVICES = ("identity", "events", "routing", "feedback", "relief", "booking")
+# Every schema migrated by "all": the services plus the gateway's partner app.
+SCHEMAS = (*SERVICES, "partner")
 _ROOT = Path(__file__).resolve().parents[2]
+# Schemas whose migrations live outside services/<name>/.
+_MIGRATION_DIRS = {"partner": _ROOT / "gateway" / "partner" / "migrations"}
 
 
 def migrations_dir(service: str) -> Path:
-    return _ROOT / "services" / service / "migrations"
+    return _MIGRATION_DIRS.get(service, _ROOT / "services" / service / "migrations")
 
 
 def alembic_config(service: str, schema: str) -> Config:
@@ -79,7 +83,7 @@ def schema_name(service: str, prefix: str | None) -> str:
 
 
 async def upgrade_all(
-    database_url: str, services: tuple[str, ...] = SERVICES, prefix: str | None = None
+    database_url: str, services: tuple[str, ...] = SCHEMAS, prefix: str | None = None
 ) -> None:
     for service in services:
         await upgrade(database_url, service, schema_name(service, prefix))
@@ -89,11 +93,11 @@ def main(argv: list[str] | None = None) -> int:
     from shared.settings import DatabaseSettings
 
     parser = argparse.ArgumentParser(description="Apply service migrations (alembic upgrade).")
-    parser.add_argument("services", nargs="+", help=f"'all' or any of {', '.join(SERVICES)}")
+    parser.add_argument("services", nargs="+", help=f"'all' or any of {', '.join(SCHEMAS)}")
     parser.add_argument("--revision", default="head")
     args = parser.parse_args(argv)
-    wanted = SERVICES if args.services == ["all"] else tuple(args.services)
-    unknown = set(wanted) - set(SERVICES)
+    wanted = SCHEMAS if args.services == ["all"] else tuple(args.services)
+    unknown = set(wanted) - set(SCHEMAS)
     if unknown:
         parser.error(f"unknown services: {', '.join(sorted(unknown))}")
     settings = DatabaseSettings()  # migrating needs the database only, not the service secrets
