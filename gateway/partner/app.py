@@ -1,0 +1,72 @@
+"""Composition root of the partner app (the gateway's ``partner_upstream``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from gateway.partner.api import router
+from gateway.partner.auth import AppRateLimits
+from gateway.partner.clients import EventsClient, IdentityClient
+from gateway.partner.handlers import SUBSCRIPTIONS
+from gateway.partner.settings import Settings
+from gateway.partner.webhooks import DeliveryWorker
+from shared.web import create_service_app
+from shared.web.runtime import ServiceRuntime
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(settings: Settings | None = None, **wiring: Any) -> FastAPI:
+    """``wiring``: ``broker=`` and ``verifier=`` as for every service; ``identity_transport=``
+    and ``events_transport=`` (httpx transports: in-process apps in the embedded mode and
+    tests); ``webhook_transport=`` (tests); ``clock=`` (a function returning an aware
+    datetime: tests move time to walk the retry schedule)."""
+    settings = settings or Settings()
+    identity_transport: httpx.AsyncBaseTransport | None = wiring.pop("identity_transport", None)
+    events_transport: httpx.AsyncBaseTransport | None = wiring.pop("events_transport", None)
+    webhook_transport: httpx.AsyncBaseTransport | None = wiring.pop("webhook_transport", None)
+    clock: Callable[[], datetime] = wiring.pop("clock", utc_now)
+
+    async def start_partner(app: FastAPI, runtime: ServiceRuntime) -> None:
+        runtime.state["clock"] = clock
+        runtime.state["identity"] = IdentityClient(
+            base_url=settings.identity_base_url, internal_key=settings.internal_api_key,
+            cache_seconds=settings.credentials_cache_seconds,
+            timeout=settings.http_timeout_seconds, transport=identity_transport)
+        runtime.state["events"] = EventsClient(
+            base_url=settings.events_base_url, timeout=settings.http_timeout_seconds,
+            transport=events_transport)
+        runtime.state["limiter"] = AppRateLimits(
+            per_second=settings.rate_limit_per_second, burst=settings.rate_limit_burst,
+            overrides=settings.rate_limits)
+        if webhook_transport is not None:
+            runtime.state["webhook_transport"] = webhook_transport
+
+    async def stop_partner(app: FastAPI, runtime: ServiceRuntime) -> None:
+        for name in ("identity", "events"):
+            client = runtime.state.pop(name, None)
+            if client is not None:
+                await client.aclose()
+
+    def delivery_worker(runtime: ServiceRuntime) -> DeliveryWorker:
+        worker = DeliveryWorker(runtime)
+        runtime.state["deliveries"] = worker
+        return worker
+
+    return create_service_app(
+        settings,
+        title="Ping'an e-Home partner API",
+        routers=[router],
+        subscriptions=SUBSCRIPTIONS,
+        workers=[delivery_worker],
+        on_startup=[start_partner],
+        on_shutdown=[stop_partner],
+        **wiring,
+    )

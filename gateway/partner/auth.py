@@ -1,0 +1,107 @@
+"""Who is calling the open API: the HMAC signature check, nonce, rate limit and scopes.
+
+Order matters: the app and its secrets first (401 app_unknown / app_disabled), then the
+timestamp window, then the signature (any live secret: both during a rotation's overlap),
+then the per-app rate limit (after the signature, so nobody can spend another app's quota),
+and the nonce last (only a correctly signed call consumes it)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from gateway.partner.clients import Credentials, IdentityClient
+from gateway.partner.domain import Scope
+from gateway.partner.signing_client import signature_matches
+from gateway.partner.store import claim_nonce
+from gateway.ratelimit import Decision, RateLimiter
+from shared.errors import Forbidden, TooManyRequests, Unauthorized
+from shared.logs import get_logger
+from shared.web.deps import Runtime
+
+log = get_logger(__name__)
+_NONCE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+
+
+class AppRateLimits:
+    """One token bucket per app (in this replica's memory); some apps get their own rate."""
+
+    def __init__(self, *, per_second: float, burst: int, overrides: dict[str, float]) -> None:
+        self._default = RateLimiter(rate_per_second=per_second, burst=burst)
+        self._own = {app: RateLimiter(rate_per_second=rate, burst=max(1, int(rate * 2)))
+                     for app, rate in overrides.items()}
+
+    def take(self, app_key: str) -> Decision:
+        return self._own.get(app_key, self._default).take(app_key)
+
+
+@dataclass(frozen=True)
+class PartnerCaller:
+    app_key: str
+    credentials: Credentials
+
+    def require_scope(self, scope: Scope) -> None:
+        if scope not in self.credentials.scopes:
+            raise Forbidden(f"this app lacks the scope {scope}", code="scope_denied")
+
+
+def _refuse(code: str, detail: str) -> Unauthorized:
+    return Unauthorized(detail, code=code)
+
+
+async def authenticate(request: Request, runtime: Runtime) -> PartnerCaller:
+    state = runtime.state
+    identity: IdentityClient = state["identity"]
+    clock: Callable[[], datetime] = state["clock"]
+    limiter: AppRateLimits = state["limiter"]
+    window: int = runtime.settings.timestamp_window_seconds  # type: ignore[attr-defined]
+
+    headers = request.headers
+    app_key = headers.get("x-app-key", "")
+    timestamp = headers.get("x-timestamp", "")
+    nonce = headers.get("x-nonce", "")
+    signature = headers.get("x-signature", "")
+    if not (app_key and timestamp and nonce and signature):
+        raise _refuse("signature_missing",
+                      "X-App-Key, X-Timestamp, X-Nonce and X-Signature are required")
+    if len(app_key) > 64 or not _NONCE.match(nonce):
+        raise _refuse("signature_invalid", "malformed app key or nonce")
+    credentials = await identity.credentials(app_key)
+    if credentials is None:
+        raise _refuse("app_unknown", "no partner app has this key")
+    if credentials.disabled:
+        raise _refuse("app_disabled", "this partner app is disabled")
+    now = clock()
+    if not timestamp.isdigit() or abs(now.timestamp() - int(timestamp)) > window:
+        raise _refuse("timestamp_out_of_window",
+                      f"X-Timestamp must be within {window} s of the server clock")
+    raw_path = request.scope.get("raw_path") or request.url.path.encode()
+    path = raw_path.decode("latin-1").partition("?")[0]
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    body = await request.body()
+    if not any(signature_matches(secret, signature, request.method, path, query, timestamp,
+                                 nonce, body)
+               for secret in credentials.live_secrets(now)):
+        log.info("partner_signature_invalid", app_key=app_key)
+        raise _refuse("signature_invalid", "the signature does not match")
+    decision = limiter.take(app_key)
+    if not decision.allowed:
+        raise TooManyRequests("too many requests for this app; retry later",
+                              code="rate_limited",
+                              headers={"Retry-After": str(decision.retry_after_seconds)})
+    uow = runtime.uow()
+    async with uow:
+        fresh = await claim_nonce(uow.session, app_key=app_key, nonce=nonce,
+                                  expires_at=datetime.fromtimestamp(int(timestamp), now.tzinfo)
+                                  + timedelta(seconds=window))
+    if not fresh:
+        raise _refuse("nonce_replayed", "this nonce was already used")
+    return PartnerCaller(app_key=app_key, credentials=credentials)
+
+
+Partner = Annotated[PartnerCaller, Depends(authenticate)]

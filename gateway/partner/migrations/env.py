@@ -1,0 +1,3 @@
+from shared.db.migrate import run_alembic_env
+
+run_alembic_env()

@@ -1,0 +1,189 @@
+"""The webhook sender: claims due deliveries and posts them, signed, to the partners.
+
+Deliveries are rows (created with the change, in the consumer's transaction). The worker
+claims due rows with ``FOR UPDATE SKIP LOCKED`` and a lease, sends each in its own task, and
+records the attempt: 2xx → delivered; anything else → the next step of the retry schedule,
+or the dead-letter list after the last one. A worker that dies mid-send leaves the lease to
+expire and another (or the restarted one) sends the same row again: same delivery id,
+nothing lost, nothing re-created. Receivers dedupe on ``X-Delivery-Id``.
+
+Isolation: each app has at most ``delivery_concurrency_per_app`` sends in flight; an app at
+its limit is left out of the next claim, so one app's slow endpoint never holds up another's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from gateway.partner import domain, store
+from gateway.partner.clients import IdentityClient
+from gateway.partner.settings import Settings
+from gateway.partner.signing_client import signed_headers
+from shared.http.client import create_http_client
+from shared.logs import get_logger
+from shared.web.runtime import ServiceRuntime
+
+log = get_logger(__name__)
+
+
+class DeliveryWorker:
+    def __init__(self, runtime: ServiceRuntime) -> None:
+        self._runtime = runtime
+        self._settings: Settings = runtime.settings  # type: ignore[assignment]
+        self._clock: Callable[[], datetime] = runtime.state["clock"]
+        self._identity: IdentityClient = runtime.state["identity"]
+        transport: httpx.AsyncBaseTransport | None = runtime.state.get("webhook_transport")
+        self._http = create_http_client(timeout=self._settings.delivery_timeout_seconds,
+                                        connect_timeout=min(2.0,
+                                                            self._settings.delivery_timeout_seconds),
+                                        transport=transport, max_connections=200)
+        self._in_flight: dict[str, int] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._stopping = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._last_purge = 0.0
+        self.delivered_total = 0
+        self.failed_attempts_total = 0
+
+    def start(self) -> None:
+        self._loop_task = asyncio.create_task(self._run(), name="partner-webhooks")
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        if self._loop_task is not None:
+            await self._loop_task
+        if self._tasks:
+            # Sends in hand get a moment to finish; the rest keep their lease and are sent
+            # again (same delivery id) after a restart.
+            _, pending = await asyncio.wait(self._tasks, timeout=2.0)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        await self._http.aclose()
+
+    async def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                await self.run_once()
+                await self._purge_nonces()
+            except Exception:
+                # A database blip must not end deliveries for good; the next round retries.
+                log.exception("webhook_round_failed")
+            self._wake.clear()
+            # Woken early, or the poll interval elapses: look for due deliveries again.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._settings.delivery_poll_seconds)
+
+    async def run_once(self) -> int:
+        """Claim what is due (apps at their concurrency limit left out) and start sending."""
+        limit = self._settings.delivery_concurrency_per_app
+        busy = [app for app, n in self._in_flight.items() if n >= limit]
+        now = self._clock()
+        uow = self._runtime.uow()
+        async with uow:
+            claimed = await store.claim_due(
+                uow.session, now=now,
+                lease_until=now + timedelta(seconds=self._settings.delivery_lease_seconds),
+                limit=self._settings.delivery_batch_size, busy_apps=busy)
+        for row in claimed:
+            app = row["app_key"]
+            if self._in_flight.get(app, 0) >= limit:
+                # Over the app's limit within this batch: give the lease back for next round.
+                await self._release(row)
+                continue
+            self._in_flight[app] = self._in_flight.get(app, 0) + 1
+            task = asyncio.create_task(self._deliver(dict(row)))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return len(claimed)
+
+    async def wait_idle(self) -> None:
+        """For tests: wait until the sends in flight have finished."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def _release(self, row: Any) -> None:
+        uow = self._runtime.uow()
+        async with uow:
+            await uow.session.execute(
+                store.deliveries.update().where(store.deliveries.c.id == row["id"])
+                .values(lease_until=None))
+
+    async def _deliver(self, row: dict[str, Any]) -> None:
+        app = row["app_key"]
+        try:
+            status_code, error, latency_ms = await self._send(row)
+            await self._record(row, status_code, error, latency_ms)
+        except Exception:
+            log.exception("webhook_delivery_failed", delivery_id=str(row["id"]))
+        finally:
+            self._in_flight[app] -= 1
+            if self._in_flight[app] <= 0:
+                del self._in_flight[app]
+
+    async def _send(self, row: dict[str, Any]) -> tuple[int | None, str | None, int]:
+        body = json.dumps(row["payload"], ensure_ascii=False, separators=(",", ":")).encode()
+        started = time.perf_counter()
+        credentials = await self._identity.credentials(app_key := row["app_key"])
+        if credentials is None or credentials.disabled:
+            return None, "partner app unknown or disabled", 0
+        secrets = credentials.live_secrets(self._clock())
+        if not secrets:
+            return None, "partner app has no live secret", 0
+        parts = urlsplit(row["callback_url"])
+        headers = signed_headers(app_key, secrets[0], "POST", parts.path or "/", parts.query,
+                                 body, now=self._clock().timestamp())
+        headers |= {"Content-Type": "application/json", "X-Delivery-Id": str(row["id"]),
+                    "X-Event-Type": row["event_type"]}
+        try:
+            response = await self._http.post(row["callback_url"], content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            return None, f"{type(exc).__name__}", _ms(started)
+        error = None if 200 <= response.status_code < 300 else f"status {response.status_code}"
+        return response.status_code, error, _ms(started)
+
+    async def _record(self, row: dict[str, Any], status_code: int | None, error: str | None,
+                      latency_ms: int) -> None:
+        now = self._clock()
+        attempt = row["attempts"] + 1
+        if error is None:
+            values: dict[str, Any] = {"status": "delivered", "finished_at": now}
+            self.delivered_total += 1
+        else:
+            self.failed_attempts_total += 1
+            step = domain.after_failure(self._settings.retry_schedule, attempt, now)
+            values = ({"status": "dead", "finished_at": now} if step.dead
+                      else {"next_attempt_at": step.at})
+        uow = self._runtime.uow()
+        async with uow:
+            await store.finish_attempt(uow.session, row["id"], attempt=attempt, at=now,
+                                       status_code=status_code, latency_ms=latency_ms,
+                                       error=error, values=values)
+        log.info("webhook_attempt", delivery_id=str(row["id"]), app_key=row["app_key"],
+                 attempt=attempt, status_code=status_code, outcome=values.get("status", "retry"))
+
+    async def _purge_nonces(self) -> None:
+        if time.monotonic() - self._last_purge < self._settings.nonce_purge_seconds:
+            return
+        self._last_purge = time.monotonic()
+        uow = self._runtime.uow()
+        async with uow:
+            await store.purge_nonces(uow.session, before=self._clock())
+
+
+def _ms(started: float) -> int:
+    return int((time.perf_counter() - started) * 1000)
