@@ -41,7 +41,10 @@ class Database:
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
             pool_timeout=settings.db_pool_timeout_seconds,
-            pool_pre_ping=True,
+            # Optimistic disconnect handling: a pre-ping would cost a round trip per request;
+            # after a database restart the first failing statement invalidates the pool.
+            pool_pre_ping=False,
+            pool_recycle=1800,
             connect_args={
                 "server_settings": {
                     "search_path": self.schema,

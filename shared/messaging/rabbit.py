@@ -68,6 +68,32 @@ class Topology:
 QUORUM = {"x-queue-type": "quorum"}
 
 
+class DeclarationLog:
+    """Which queues and exchanges each open broker declared. Lets a test session delete what
+    its closed brokers left behind as it goes: RabbitMQ holds file handles for every quorum
+    queue, and a node out of handles stops accepting connections without a word."""
+
+    def __init__(self) -> None:
+        self._held: dict[int, set[tuple[str, str]]] = {}
+        self._released: set[tuple[str, str]] = set()
+
+    def record(self, owner: object, kind: str, name: str) -> None:
+        self._held.setdefault(id(owner), set()).add((kind, name))
+
+    def release(self, owner: object) -> None:
+        self._released |= self._held.pop(id(owner), set())
+
+    def take_releasable(self) -> list[tuple[str, str]]:
+        """Names no open broker still uses; queues first, then exchanges."""
+        in_use = set().union(*self._held.values()) if self._held else set()
+        ready = self._released - in_use
+        self._released -= ready
+        return sorted(ready, key=lambda item: (item[0] != "queue", item[1]))
+
+
+DECLARED = DeclarationLog()
+
+
 class _RabbitDelivery:
     def __init__(self, message: AbstractIncomingMessage) -> None:
         self._message = message
@@ -115,6 +141,9 @@ class RabbitBroker:
 
     async def _declare_exchanges(self, channel: AbstractChannel) -> AbstractExchange:
         t = self.topology
+        for exchange_name in (t.unrouted_exchange, t.dead_letter_exchange, t.events_exchange):
+            DECLARED.record(self, "exchange", exchange_name)
+        DECLARED.record(self, "queue", t.unrouted_queue)
         unrouted = await channel.declare_exchange(
             t.unrouted_exchange, aio_pika.ExchangeType.FANOUT, durable=True
         )
@@ -140,6 +169,7 @@ class RabbitBroker:
         if self._connection is not None:
             await self._connection.close()
             self._connection = None
+        DECLARED.release(self)
 
     async def publish(self, routing_key: str, body: bytes, *, message_id: str) -> None:
         if self._exchange is None:
@@ -180,6 +210,8 @@ class RabbitBroker:
         t = self.topology
         exchange = await self._declare_exchanges(channel)
         dlx = await channel.get_exchange(t.dead_letter_exchange)
+        DECLARED.record(self, "queue", t.parking_queue(spec))
+        DECLARED.record(self, "queue", t.queue(spec))
         parking = await channel.declare_queue(
             t.parking_queue(spec), durable=True, arguments=QUORUM
         )

@@ -30,6 +30,7 @@ from shared.auth.tokens import SigningKey, TokenSigner, TokenVerifier, generate_
 from shared.db.database import normalize_database_url
 from shared.db.embedded import start_embedded_postgres
 from shared.db.migrate import SERVICES, schema_name, upgrade
+from shared.messaging.rabbit import DECLARED
 from shared.settings import ServiceSettings
 
 S = TypeVar("S", bound=ServiceSettings)
@@ -151,6 +152,25 @@ async def _delete_rabbit_objects(prefix: str) -> None:
             await channel.queue_delete(name)
         for name in exchanges:
             await channel.exchange_delete(name)
+
+
+@pytest.fixture(autouse=True)
+async def _delete_released_rabbit_objects() -> AsyncIterator[None]:
+    """After each test, delete the queues and exchanges of brokers that have closed, so a
+    long run never holds hundreds of quorum queues (and their file handles) at once."""
+    yield
+    released = DECLARED.take_releasable()
+    if not released:
+        return
+    url = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+    connection = await aio_pika.connect(url, timeout=15)
+    async with connection:
+        channel = await connection.channel()
+        for kind, name in released:
+            if kind == "queue":
+                await channel.queue_delete(name)
+            else:
+                await channel.exchange_delete(name)
 
 
 # -- tokens ----------------------------------------------------------------------------------

@@ -10,12 +10,15 @@ from shared.db.uow import UnitOfWork
 from shared.web.runtime import ServiceRuntime
 
 
-def get_runtime(request: Request) -> ServiceRuntime:
+# async on purpose: FastAPI runs plain ``def`` dependencies in its thread pool, a measurable
+# cost on every request for what is an attribute read.
+async def get_runtime(request: Request) -> ServiceRuntime:
     return request.app.state.runtime
 
 
-def get_uow(request: Request) -> UnitOfWork:
-    return get_runtime(request).uow()
+async def get_uow(request: Request) -> UnitOfWork:
+    runtime: ServiceRuntime = request.app.state.runtime
+    return runtime.uow()
 
 
 Runtime = Annotated[ServiceRuntime, Depends(get_runtime)]
