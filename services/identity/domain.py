@@ -132,6 +132,24 @@ def check_staff_scope(roles: list[str], regions: list[str]) -> tuple[list[str], 
     return sorted(set(roles)), sorted(set(regions))
 
 
+# The bodies a relief reviewer acts for (relief reads the token's ``ext.agency`` claim).
+AGENCIES = frozenset({"town", "ping_an_office", "civil_affairs", "agriculture"})
+
+
+def check_staff_agency(roles: list[str], agency: str | None) -> str | None:
+    """Reviewers must name their agency; nobody else carries one (a stale agency on a
+    re-scoped account would still open a reviewer's queue elsewhere)."""
+    if agency is not None and agency not in AGENCIES:
+        raise RuleViolation(
+            f"agency is one of {', '.join(sorted(AGENCIES))}", code="agency_unknown"
+        )
+    if Role.REVIEWER.value in roles and agency is None:
+        raise RuleViolation("reviewers need an agency", code="agency_required")
+    if Role.REVIEWER.value not in roles and agency is not None:
+        raise RuleViolation("only reviewers have an agency", code="agency_without_reviewer")
+    return agency
+
+
 _USERNAME = re.compile(r"^[a-z][a-z0-9_.-]{2,63}$")
 
 

@@ -43,6 +43,7 @@ class UserRead(BaseSchema):
     name: str | None = None  # masked: 张**
     region_code: str | None = None
     registry_person_id: uuid.UUID | None = None
+    agency: str | None = None  # reviewers: the body they act for
     disabled: bool = False
 
 
@@ -81,12 +82,15 @@ class StaffCreate(BaseSchema):
     roles: list[str] = Field(min_length=1, max_length=10)
     regions: list[str] = Field(default_factory=list, max_length=100)
     departments: list[uuid.UUID] = Field(default_factory=list, max_length=100)
+    # Required with the reviewer role: town, ping_an_office, civil_affairs, agriculture.
+    agency: str | None = Field(None, max_length=32)
 
 
 class StaffScopeUpdate(BaseSchema):
     roles: list[str] = Field(min_length=1, max_length=10)
     regions: list[str] = Field(default_factory=list, max_length=100)
     departments: list[uuid.UUID] = Field(default_factory=list, max_length=100)
+    agency: str | None = Field(None, max_length=32)  # replaced like the rest: omit → none
 
 
 class StaffPage(BaseSchema):
@@ -113,7 +117,8 @@ class PiiAccessRead(BaseSchema):
 
 class PiiAuditRead(BaseSchema):
     id: int
-    actor_id: uuid.UUID
+    actor_id: uuid.UUID | None  # null when a platform service read (actor_service)
+    actor_service: str | None = None
     subject_kind: str
     subject_id: uuid.UUID
     field: str
@@ -223,6 +228,33 @@ class PartnerCredentialsInternal(BaseSchema):
     scopes: list[str]
     allowed_regions: list[str]
     secrets: list[PartnerSecretInternal]
+
+
+class HouseholdMemberInternal(BaseSchema):
+    name: str
+    id_number: str
+    birth_date: date
+    relation: str | None  # "self" for the resident; the registry records no other relation
+
+
+class ResidentProfileInternal(BaseSchema):
+    """Plaintext, for platform services only (relief stores it encrypted itself). Without a
+    linked registry record: region, household and address are null / empty."""
+
+    user_id: uuid.UUID
+    verified: bool
+    name: str | None
+    id_number: str | None
+    birth_date: date | None
+    gender: str | None
+    region_code: str | None
+    household_id: str | None
+    address: str | None
+    household: list[HouseholdMemberInternal]
+
+
+class WeChatOpenIdRead(BaseSchema):
+    openid: str
 
 
 class WeChatAccessTokenRead(BaseSchema):

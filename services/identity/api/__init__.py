@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from services.identity.api import accounts, admin, internal, registry
+from services.identity.api import accounts, admin, internal, internal_residents, registry
 
 router = APIRouter()
 router.include_router(accounts.router)
 router.include_router(admin.router)
 router.include_router(registry.router)
 router.include_router(internal.router)
+router.include_router(internal_residents.router)

@@ -47,6 +47,7 @@ def user_view(ctx: IdentityContext, row: RowMapping) -> UserRead:
         name=mask_name(pii.decrypt_optional(row["name_cipher"], context=NAME)),
         region_code=row["region_code"],
         registry_person_id=row["registry_person_id"],
+        agency=row["agency"],
         disabled=row["disabled"],
     )
 
@@ -82,6 +83,8 @@ async def _issue(
         verified=row["verified"],
         kind=row["kind"],
         ttl_seconds=settings.access_token_ttl_seconds,
+        # Reviewers' agency: relief reads it from the token (``ext.agency``).
+        extra={"agency": row["agency"]} if row["agency"] else None,
     )
     refresh = stored_refresh
     if refresh is None:

@@ -68,13 +68,14 @@ async def create_staff(
     username = domain.check_username(cmd.username)
     domain.check_password_strength(cmd.password)
     roles, regions = domain.check_staff_scope(cmd.roles, cmd.regions)
+    agency = domain.check_staff_agency(roles, cmd.agency)
     user_id = uuid.uuid4()
     password_hash = ctx.passwords.hash(cmd.password)
     async with uow:
         created = await store.insert_staff(
             uow.session, id=user_id, username=username, display_name=cmd.display_name,
             password_hash=password_hash, roles=roles, regions=regions,
-            departments=sorted(set(cmd.departments)),
+            departments=sorted(set(cmd.departments)), agency=agency,
         )
         if not created:
             raise Conflict("that username is taken", code="username_taken")
@@ -108,13 +109,14 @@ async def rescope_staff(
     cmd: StaffScopeUpdate,
 ) -> UserRead:
     roles, regions = domain.check_staff_scope(cmd.roles, cmd.regions)
+    agency = domain.check_staff_agency(roles, cmd.agency)
     async with uow:
         await _staff_row_locked(uow, staff_id)
         if staff_id == actor.subject and Role.ADMIN.value not in roles:
             raise RuleViolation("admins cannot remove their own admin role",
                                 code="cannot_demote_self")
         await store.update_user(uow.session, staff_id, roles=roles, regions=regions,
-                                departments=sorted(set(cmd.departments)))
+                                departments=sorted(set(cmd.departments)), agency=agency)
         # Old tokens carry the old scope: end those sessions so the new scope applies at once.
         await store.revoke_user_tokens(uow.session, staff_id)
         row = await store.get_user(uow.session, staff_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from sqlalchemy import insert, select
 from sqlalchemy.engine import RowMapping
@@ -20,6 +21,30 @@ async def record_access(
             actor_id=actor_id, subject_kind=subject_kind, subject_id=subject_id, field=field,
             reason=reason, request_id=request_id,
         )
+    )
+
+
+@dataclass(frozen=True)
+class FieldRead:
+    """One plaintext field of one record, as a platform service read it."""
+
+    subject_kind: str  # user | registry
+    subject_id: uuid.UUID
+    field: str
+
+
+async def record_service_reads(
+    session: AsyncSession, *, caller: str, reads: list[FieldRead], request_id: str | None
+) -> None:
+    """A service (not a person) read plaintext: the actor is the calling service and the why
+    is ``service:<caller>``. One row per field, written in one statement."""
+    if not reads:
+        return
+    await session.execute(
+        insert(pii_access_audit),
+        [{"actor_id": None, "actor_service": caller, "subject_kind": r.subject_kind,
+          "subject_id": r.subject_id, "field": r.field, "reason": f"service:{caller}",
+          "request_id": request_id} for r in reads],
     )
 
 

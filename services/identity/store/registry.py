@@ -26,6 +26,15 @@ async def get_person(session: AsyncSession, person_id: uuid.UUID) -> RowMapping 
     return result.mappings().first()
 
 
+async def household_of(session: AsyncSession, household_id: str, *, limit: int
+                       ) -> list[RowMapping]:
+    result = await session.execute(
+        select(registry_people).where(registry_people.c.household_id == household_id)
+        .order_by(registry_people.c.birth_date, registry_people.c.id).limit(limit)
+    )
+    return list(result.mappings())
+
+
 async def upsert_person(session: AsyncSession, values: dict[str, Any]) -> tuple[RowMapping, bool]:
     """Insert or update by ID-number index; answers the row and whether it was created."""
     statement = insert(registry_people).values(**values)
