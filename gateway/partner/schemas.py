@@ -73,6 +73,7 @@ class ChangeRead(BaseSchema):
     from_status: str | None
     to_status: str
     action: str
+    step: int  # the case's own step number: orders two changes of one event
     at: datetime
 
 

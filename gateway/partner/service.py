@@ -77,12 +77,12 @@ async def submit_event(*, uow: UnitOfWork, identity: IdentityClient, events: Eve
         inserted = await store.insert_event(
             uow.session, event_id=event_id, app_key=app_key, request_id=cmd.request_id,
             user_id=user_id, case_no=created["case_no"], status=created["status"],
-            created_at=now)
+            last_step=0, created_at=now)
         if inserted:
             row = await store.get_event(uow.session, event_id)
             assert row is not None
             await record_change(uow, row, from_status=None, to_status=created["status"],
-                                action="report", at=now)
+                                action="report", step=0, at=now)
             # Changes that overtook this commit (routing is fast) were parked: apply them now.
             for parked in await store.take_parked(uow.session, event_id):
                 await apply_status_change(uow, row, parked["payload"])
@@ -157,7 +157,7 @@ async def list_events(*, uow: UnitOfWork, app_key: str, cursor: str | None, limi
 
 
 async def record_change(uow: UnitOfWork, event: Any, *, from_status: str | None,
-                        to_status: str, action: str, at: datetime) -> int:
+                        to_status: str, action: str, step: int, at: datetime) -> int:
     """Append the change to the app's feed (next per-app sequence number) and create one
     delivery per matching webhook subscription, all in the caller's transaction."""
     app_key = event["app_key"]
@@ -165,8 +165,8 @@ async def record_change(uow: UnitOfWork, event: Any, *, from_status: str | None,
     await store.insert_change(uow.session, app_key=app_key, seq=seq, event_id=event["event_id"],
                               case_no=event["case_no"], event_type="event.status_changed",
                               from_status=from_status, to_status=to_status, action=action,
-                              at=at)
-    await store.set_status(uow.session, event["event_id"], to_status)
+                              step=step, at=at)
+    await store.set_status(uow.session, event["event_id"], to_status, step)
     types = ["event.status_changed"] + (["event.closed"] if to_status == "closed" else [])
     for subscription in await store.live_subscriptions(uow.session, app_key):
         for event_type in types:
@@ -181,13 +181,14 @@ async def record_change(uow: UnitOfWork, event: Any, *, from_status: str | None,
                 payload={"delivery_id": str(delivery_id), "type": event_type, "seq": seq,
                          "event_id": str(event["event_id"]), "case_no": event["case_no"],
                          "from_status": from_status, "to_status": to_status,
-                         "action": action, "at": at.isoformat()})
+                         "action": action, "step": step, "at": at.isoformat()})
     return seq
 
 
 async def apply_status_change(uow: UnitOfWork, event: Any, payload: dict[str, Any]) -> None:
     await record_change(uow, event, from_status=payload.get("from_status"),
                         to_status=payload["to_status"], action=payload["action"],
+                        step=int(payload.get("step") or 0),
                         at=datetime.fromisoformat(str(payload["at"])))
 
 
@@ -213,7 +214,8 @@ async def list_changes(*, uow: UnitOfWork, app_key: str, cursor: str | None, lim
         rows = await store.list_changes(uow.session, app_key, after=after, limit=limit)
     items = [ChangeRead(seq=r["seq"], event_id=r["event_id"], case_no=r["case_no"],
                         type=r["event_type"], from_status=r["from_status"],
-                        to_status=r["to_status"], action=r["action"], at=r["at"]) for r in rows]
+                        to_status=r["to_status"], action=r["action"], step=r["step"],
+                        at=r["at"]) for r in rows]
     return ChangePage(items=items, next_cursor=str(items[-1].seq if items else after))
 
 

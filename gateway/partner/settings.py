@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 
 from shared.settings import ServiceSettings, service_settings_config
 
@@ -39,3 +39,7 @@ class Settings(ServiceSettings):
     # A claimed delivery whose worker died is claimed again after this (same delivery id).
     delivery_lease_seconds: float = Field(60.0, gt=0)
     nonce_purge_seconds: float = Field(60.0, gt=0)
+    # One message at a time per replica: status changes are recorded (and numbered in the
+    # feed) in the order they were published, as far as one consumer can keep it.
+    consumer_prefetch: int = Field(
+        1, validation_alias=AliasChoices("EHOME_PARTNER_CONSUMER_PREFETCH"))

@@ -43,6 +43,7 @@ partner_events = Table(
     Column("user_id", UUID(as_uuid=True), nullable=False),
     Column("case_no", String(40), nullable=False),
     Column("status", String(32), nullable=False),
+    Column("last_step", Integer, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 partner_channel_events = Table(
@@ -72,6 +73,7 @@ changes = Table(
     Column("from_status", String(32)),
     Column("to_status", String(32), nullable=False),
     Column("action", String(32), nullable=False),
+    Column("step", Integer, nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
 )
 subscriptions = Table(
@@ -157,9 +159,12 @@ async def insert_event(session: AsyncSession, **values: Any) -> bool:
     return result.first() is not None
 
 
-async def set_status(session: AsyncSession, event_id: uuid.UUID, status: str) -> None:
-    await session.execute(update(partner_events).where(partner_events.c.event_id == event_id)
-                          .values(status=status))
+async def set_status(session: AsyncSession, event_id: uuid.UUID, status: str, step: int
+                     ) -> None:
+    """Keep the status of the latest step: two changes handled out of order never regress."""
+    await session.execute(update(partner_events).where(and_(
+        partner_events.c.event_id == event_id, partner_events.c.last_step <= step))
+        .values(status=status, last_step=step))
 
 
 async def list_events(session: AsyncSession, app_key: str, *,

@@ -43,11 +43,11 @@ async def _change(app: FastAPI, app_key: str, to_status: str = "dispatched") -> 
     async with uow:
         await store.insert_event(uow.session, event_id=event_id, app_key=app_key,
                                  request_id=f"r-{event_id.hex[:8]}", user_id=uuid.uuid4(),
-                                 case_no="ZZ-20261126-000007", status="reported",
+                                 case_no="ZZ-20261126-000007", status="reported", last_step=0,
                                  created_at=datetime.now(UTC))
         await service.on_status_changed(uow, {
             "event_id": str(event_id), "from_status": "reported", "to_status": to_status,
-            "action": "dispatch", "at": datetime.now(UTC).isoformat()})
+            "action": "dispatch", "step": 1, "at": datetime.now(UTC).isoformat()})
     return event_id
 
 
@@ -73,9 +73,9 @@ async def test_a_webhook_failing_twice_is_delivered_once_on_the_third_attempt_wi
     async with partner_server(fail_first=2) as hooks, running(app) as client:
         await _subscribe(client, clock, identity, APP_A, hooks.url)
         event_id = await _change(app, APP_A)
-        await wait_until(lambda: _received(hooks, 1))
+        await wait_until(lambda: _recorded_attempts(app, 1))
         clock.advance(15)  # first retry after 15 s
-        await wait_until(lambda: _received(hooks, 2))
+        await wait_until(lambda: _recorded_attempts(app, 2))
         clock.advance(15)  # second retry after another 15 s
         await wait_until(lambda: _received(hooks, 3))
         clock.advance(3600)  # nothing further is sent once delivered
@@ -103,6 +103,11 @@ async def test_a_webhook_failing_twice_is_delivered_once_on_the_third_attempt_wi
                               last["body"], now=sent_at)
     assert not verify_webhook(secret, "POST", last["path"], last["query"], last["headers"],
                               last["body"], now=sent_at + 301)
+
+
+async def _recorded_attempts(app: FastAPI, count: int) -> bool:
+    """The sender has recorded ``count`` attempts (only then is the next one scheduled)."""
+    return all(d["attempts"] >= count for d in await _deliveries(app))
 
 
 async def _received(hooks: PartnerServer, count: int) -> bool:
@@ -188,9 +193,9 @@ async def test_after_the_last_retry_a_delivery_is_dead_lettered_and_can_be_repla
         partner = signer_for(client, clock, identity, APP_A)
         await _subscribe(client, clock, identity, APP_A, hooks.url)
         await _change(app, APP_A)
-        await wait_until(lambda: _received(hooks, 1))
+        await wait_until(lambda: _recorded_attempts(app, 1))
         clock.advance(15)
-        await wait_until(lambda: _received(hooks, 2))
+        await wait_until(lambda: _recorded_attempts(app, 2))
         clock.advance(30)
         await wait_until(lambda: _received(hooks, 3))
         await wait_until(lambda: _dead(app))

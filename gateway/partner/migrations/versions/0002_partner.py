@@ -25,6 +25,7 @@ def upgrade() -> None:
         sa.Column("user_id", UUID(as_uuid=True), nullable=False),
         sa.Column("case_no", sa.String(40), nullable=False),
         sa.Column("status", sa.String(32), nullable=False),
+        sa.Column("last_step", sa.Integer, nullable=False, server_default="0"),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.UniqueConstraint("app_key", "request_id", name="partner_events_request"),
     )
@@ -59,6 +60,7 @@ def upgrade() -> None:
         sa.Column("from_status", sa.String(32)),
         sa.Column("to_status", sa.String(32), nullable=False),
         sa.Column("action", sa.String(32), nullable=False),
+        sa.Column("step", sa.Integer, nullable=False),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_table(
