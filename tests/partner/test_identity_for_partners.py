@@ -1,0 +1,77 @@
+"""Identity's internal endpoints for the partner app, on the real identity service: a
+partner's user is matched through the blind index, and an on-behalf token is issued."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from services.identity.app import create_app as create_identity
+from services.identity.settings import Settings as IdentitySettings
+from shared.auth.internal import internal_headers
+from shared.auth.tokens import SigningKey, TokenVerifier
+from shared.testing.plugin import Migrator, running
+
+ADMIN_PASSWORD = "bootstrap-admin-password-for-partner-tests"
+INTERNAL = internal_headers("dev-only-internal-key", "partner")
+
+
+async def test_a_partner_user_is_matched_by_phone_and_acted_for_with_a_partner_token(
+    migrator: Migrator, service_settings: Callable[..., Any], token_verifier: TokenVerifier,
+    signing_key: SigningKey,
+) -> None:
+    await migrator.ensure("identity")
+    settings = service_settings(IdentitySettings, bootstrap_admin_password=ADMIN_PASSWORD,
+                                argon2_time_cost=1, argon2_memory_kib=1024,
+                                argon2_parallelism=1)
+    app = create_identity(settings, verifier=token_verifier, signing_key=signing_key)
+    phone = f"137{uuid.uuid4().int % 10**8:08d}"
+    async with running(app) as client:
+        login = (await client.post("/api/v1/identity/wechat-login",
+                                   json={"code": f"sandbox:o{uuid.uuid4().hex}"})).json()
+        bound = await client.post("/api/v1/identity/me/phone",
+                                  json={"code": f"sandbox-phone:{phone}"},
+                                  headers={"Authorization": f"Bearer {login['access_token']}"})
+        assert bound.status_code == 200, bound.text
+        admin = (await client.post("/api/v1/identity/staff-login", json={
+            "username": "admin", "password": ADMIN_PASSWORD})).json()["access_token"]
+        created = (await client.post("/api/v1/identity/partners", json={
+            "name": "芗里芗亲", "scopes": ["events:submit"], "allowed_regions": ["350626"]},
+            headers={"Authorization": f"Bearer {admin}"})).json()
+
+        matched = await client.post("/internal/identity/residents/match",
+                                    json={"phone": phone}, headers=INTERNAL)
+        unknown = await client.post("/internal/identity/residents/match",
+                                    json={"phone": "13000000001"}, headers=INTERNAL)
+        malformed = await client.post("/internal/identity/residents/match",
+                                      json={"phone": "12"}, headers=INTERNAL)
+        unverified_id = await client.post("/internal/identity/residents/match",
+                                          json={"id_number": "350623199001011239"},
+                                          headers=INTERNAL)
+        both = await client.post("/internal/identity/residents/match",
+                                 json={"phone": phone, "id_number": "x"}, headers=INTERNAL)
+        without_key = await client.post("/internal/identity/residents/match",
+                                        json={"phone": phone})
+        user_id = matched.json()["user_id"]
+        issued = await client.post("/internal/identity/partner-tokens", headers=INTERNAL,
+                                   json={"app_key": created["app_key"], "user_id": user_id})
+        await client.post(f"/api/v1/identity/partners/{created['id']}/disable",
+                          headers={"Authorization": f"Bearer {admin}"})
+        disabled = await client.post("/internal/identity/partner-tokens", headers=INTERNAL,
+                                     json={"app_key": created["app_key"], "user_id": user_id})
+
+    assert matched.status_code == 200, matched.text
+    assert user_id == login["user"]["id"]
+    assert matched.json()["verified"] is False
+    for refused in (unknown, malformed, unverified_id):
+        assert (refused.status_code, refused.json()["code"]) == (404, "resident_not_matched")
+    assert both.status_code == 422
+    assert without_key.status_code == 401
+    assert issued.status_code == 201, issued.text
+    principal = token_verifier.verify(issued.json()["access_token"])
+    assert str(principal.subject) == user_id
+    assert principal.kind == "partner"
+    assert principal.roles == frozenset({"resident"})
+    assert principal.extra["partner_app"] == created["app_key"]
+    assert (disabled.status_code, disabled.json()["code"]) == (410, "partner_disabled")
