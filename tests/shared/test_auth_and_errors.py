@@ -174,3 +174,21 @@ def test_prod_settings_refuse_development_secrets() -> None:
     with pytest.raises(ValueError, match="EHOME_INTERNAL_API_KEY"):
         ServiceSettings(environment="prod")
     assert ServiceSettings(environment="prod", internal_api_key="x" * 40).environment == "prod"
+
+
+async def test_an_exhausted_connection_pool_sheds_with_503_and_retry_after() -> None:
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/busy")
+    async def busy() -> None:
+        raise PoolTimeout("QueuePool limit reached")
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.get("/busy")
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "1"
+    assert response.json()["code"] == "overloaded"
