@@ -62,22 +62,25 @@ async def resident_profile(
             person = await registry_store.get_person(uow.session, user["registry_person_id"])
         name = reads.reveal("user", user, "name", "name_cipher", NAME)
         id_number = reads.reveal("user", user, "id_number", "id_number_cipher", ID_NUMBER)
-        profile = ResidentProfileInternal(
-            user_id=user_id, verified=user["verified"], name=name, id_number=id_number,
-            birth_date=None, gender=None, region_code=user["region_code"],
-            household_id=None, address=None, household=[],
-        )
-        if id_number is not None:
-            # Both are part of the ID number; known even without a registry record.
-            parsed = domain.IdNumber(id_number)
-            profile.birth_date, profile.gender = parsed.birth_date, parsed.gender
-        if person is not None:
-            profile.birth_date, profile.gender = person["birth_date"], person["gender"]
-            profile.region_code = person["region_code"]
-            profile.household_id = person["household_id"]
-            profile.address = reads.reveal("registry", person, "address", "address_cipher",
-                                           ADDRESS)
-            profile.household = await _household(uow, reads, person, name, id_number)
+        # Birth date and gender are part of the ID number: known even without the registry.
+        parsed = domain.IdNumber(id_number) if id_number is not None else None
+        if person is None:
+            profile = ResidentProfileInternal(
+                user_id=user_id, verified=user["verified"], name=name, id_number=id_number,
+                birth_date=parsed.birth_date if parsed else None,
+                gender=parsed.gender if parsed else None,
+                region_code=user["region_code"], household_id=None, address=None,
+                household=[],
+            )
+        else:
+            profile = ResidentProfileInternal(
+                user_id=user_id, verified=user["verified"], name=name, id_number=id_number,
+                birth_date=person["birth_date"], gender=person["gender"],
+                region_code=person["region_code"], household_id=person["household_id"],
+                address=reads.reveal("registry", person, "address", "address_cipher",
+                                     ADDRESS),
+                household=await _household(uow, reads, person, name, id_number),
+            )
         await audit_store.record_service_reads(
             uow.session, caller=caller, reads=reads.reads, request_id=current_request_id()
         )
@@ -92,16 +95,15 @@ async def _household(
 ) -> list[HouseholdMemberInternal]:
     """The resident first (relation "self"), then the other members, eldest first. The
     registry records no relation between members, so theirs is null."""
-    own = HouseholdMemberInternal(
-        name=name or "", id_number=id_number or "", birth_date=person["birth_date"],
-        relation="self",
-    )
-    if name is None or id_number is None:
-        # A registry link without verified account data does not happen (linking is part of
-        # verification); read the registry's own fields rather than answer blanks.
-        own.name = reads.reveal("registry", person, "name", "name_cipher", NAME) or ""
-        own.id_number = reads.reveal("registry", person, "id_number", "id_number_cipher",
-                                     ID_NUMBER) or ""
+    # A registry link comes with verified account data (linking is part of verification);
+    # should either be missing, the registry's own fields stand in rather than blanks.
+    if name is None:
+        name = reads.reveal("registry", person, "name", "name_cipher", NAME)
+    if id_number is None:
+        id_number = reads.reveal("registry", person, "id_number", "id_number_cipher",
+                                 ID_NUMBER)
+    own = HouseholdMemberInternal(name=name or "", id_number=id_number or "",
+                                  birth_date=person["birth_date"], relation="self")
     if person["household_id"] is None:
         return [own]
     members = [own]
