@@ -21,6 +21,8 @@ import uvicorn
 from fastapi import FastAPI
 
 from gateway.app import create_gateway_app
+from gateway.partner.app import create_app as create_partner_app
+from gateway.partner.settings import Settings as PartnerSettings
 from gateway.settings import SERVICES, GatewaySettings
 from gateway.upstreams import AsgiUpstream
 from shared.auth.tokens import SigningKey, TokenVerifier, generate_signing_key
@@ -67,6 +69,18 @@ def build_service_apps(
             # Service-to-service HTTP stays in-process too, through the same client code.
             wiring["identity_transport"] = httpx.ASGITransport(app=apps["identity"])
         apps[name] = module.create_app(settings_cls(**overrides), **wiring)
+    # The partner API (/open/v1) calls identity and events in-process. Not an /api/v1
+    # upstream: serve() takes it out and hands it to the gateway as partner_upstream.
+    partner_wiring: dict[str, Any] = {
+        "verifier": verifier,
+        "identity_transport": httpx.ASGITransport(app=apps["identity"]),
+        "events_transport": httpx.ASGITransport(app=apps["events"]),
+    }
+    if broker is not None:
+        partner_wiring["broker"] = broker
+    partner_overrides: dict[str, Any] = {"database_url": database_url, "db_pool_size": 5}
+    partner_overrides |= {"broker": "memory"} if amqp_url is None else {"amqp_url": amqp_url}
+    apps["partner"] = create_partner_app(PartnerSettings(**partner_overrides), **partner_wiring)
     return apps
 
 
@@ -86,12 +100,19 @@ async def serve() -> None:
     apps = build_service_apps(
         database_url=database_url, amqp_url=amqp_url, signing_key=signing_key, verifier=verifier
     )
+    partner_app = apps.pop("partner")
     upstreams = {
         name: AsgiUpstream(name, app, gateway_settings.upstream_timeout_seconds)
         for name, app in apps.items()
     }
     gateway = create_gateway_app(
-        gateway_settings, upstreams=upstreams, verifier=verifier, mounted_apps=list(apps.values())
+        gateway_settings,
+        upstreams=upstreams,
+        verifier=verifier,
+        mounted_apps=[*apps.values(), partner_app],
+        partner_upstream=AsgiUpstream(
+            "partner", partner_app, gateway_settings.upstream_timeout_seconds
+        ),
     )
     server = uvicorn.Server(
         uvicorn.Config(
