@@ -19,17 +19,48 @@ from pathlib import Path
 
 import httpx
 
-from gateway.app import GatewayApp, create_http_gateway_app
+from gateway.app import GatewayApp, create_gateway_app, create_http_gateway_app
 from gateway.settings import DEFAULT_UPSTREAM_URLS, SERVICES, GatewaySettings
-from shared.auth.tokens import public_key_pem
+from gateway.upstreams import HttpUpstream
+from shared.auth.tokens import TokenVerifier, public_key_pem
 from shared.db.migrate import upgrade_all
 from shared.settings import ServiceSettings
 
 GRACE_SECONDS = 25
+# The partner API (/open/v1) runs as its own process; the gateway reaches it here.
+PARTNER_URL_ENV = "EHOME_GATEWAY_PARTNER_URL"
+DEFAULT_PARTNER_URL = f"http://127.0.0.1:{8001 + len(SERVICES)}"
 
 
 def create_gateway_from_env() -> GatewayApp:
-    return create_http_gateway_app(GatewaySettings())
+    settings = GatewaySettings()
+    partner_url = os.environ.get(PARTNER_URL_ENV)
+    if not partner_url:
+        return create_http_gateway_app(settings)  # /open/v1 answers 404 not_implemented
+
+    def http(name: str, url: str) -> HttpUpstream:
+        return HttpUpstream(
+            name,
+            url,
+            settings.upstream_timeout_seconds,
+            connect_timeout=settings.upstream_connect_timeout_seconds,
+            pool_size=settings.upstream_pool_size,
+            keepalive_seconds=settings.upstream_keepalive_seconds,
+        )
+
+    # As create_http_gateway_app, plus the partner API as partner_upstream.
+    verifier = TokenVerifier.from_pems(
+        settings.jwt_public_keys,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        jwks_url=settings.jwks_url,
+    )
+    return create_gateway_app(
+        settings,
+        upstreams={name: http(name, url) for name, url in settings.upstream_urls.items()},
+        verifier=verifier,
+        partner_upstream=http("partner", partner_url),
+    )
 
 
 def _uvicorn(target: str, port: int, host: str = "127.0.0.1") -> list[str]:
@@ -54,6 +85,9 @@ def _child_env(signing_pem: str, public_pem: str) -> dict[str, str]:
     env.setdefault("EHOME_JWT_PUBLIC_KEYS", json.dumps([public_pem]))
     env.setdefault("EHOME_IDENTITY_SIGNING_KEY", signing_pem)
     env.setdefault("EHOME_GATEWAY_UPSTREAM_URLS", json.dumps(DEFAULT_UPSTREAM_URLS))
+    env.setdefault(PARTNER_URL_ENV, DEFAULT_PARTNER_URL)
+    env.setdefault("EHOME_PARTNER_IDENTITY_BASE_URL", DEFAULT_UPSTREAM_URLS["identity"])
+    env.setdefault("EHOME_PARTNER_EVENTS_BASE_URL", DEFAULT_UPSTREAM_URLS["events"])
     for caller in ("relief", "feedback"):  # services that call identity's internal API
         env.setdefault(
             f"EHOME_{caller.upper()}_IDENTITY_BASE_URL", DEFAULT_UPSTREAM_URLS["identity"]
@@ -91,6 +125,10 @@ def run(services: tuple[str, ...]) -> int:
         children.append(
             subprocess.Popen(_uvicorn(f"services.{name}.app:create_app", port), env=env)
         )
+    partner_port = int(DEFAULT_PARTNER_URL.rsplit(":", 1)[1])
+    children.append(
+        subprocess.Popen(_uvicorn("gateway.partner.app:create_app", partner_port), env=env)
+    )
     children.append(
         subprocess.Popen(
             _uvicorn("gateway.distributed:create_gateway_from_env", gateway.port, gateway.host),
@@ -105,7 +143,7 @@ def run(services: tuple[str, ...]) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    urls = [DEFAULT_UPSTREAM_URLS[n] for n in services]
+    urls = [DEFAULT_UPSTREAM_URLS[n] for n in services] + [DEFAULT_PARTNER_URL]
     urls.append(f"http://{gateway.host}:{gateway.port}")
     late = _wait_ready(urls, within=60)
     if late:
