@@ -11,8 +11,8 @@ service under uvicorn, the gateway in front, RabbitMQ when it answers):
 then the ratios (b)/(a), (c)/(b), (d)/(b), and the invariants checked in SQL.
 
 ``python -m bench.booking [--seconds 10] [--concurrency 64] [--direct] [--keep]``; results go
-to ``bench/results/booking.json``. ``--direct`` measures the booking service without the
-gateway.
+to ``bench/results/booking.json`` (``booking-direct.json`` with ``--direct``, which measures
+the booking service without the gateway).
 """
 
 from __future__ import annotations
@@ -646,7 +646,8 @@ def _report(results: dict[str, Any]) -> int:
     )
     print(f"invariants: {inv}")
     print(f"checks: {checks}")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
-    print(f"results written to {RESULTS}")
+    target = RESULTS if results["path"] == "gateway" else RESULTS.with_name("booking-direct.json")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    print(f"results written to {target}")
     return 0 if all(checks.values()) else 1
