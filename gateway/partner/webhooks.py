@@ -26,8 +26,10 @@ import httpx
 
 from gateway.partner import domain, store
 from gateway.partner.clients import IdentityClient
+from gateway.partner.service import resolve_host
 from gateway.partner.settings import Settings
 from gateway.partner.signing_client import signed_headers
+from shared.errors import RuleViolation
 from shared.http.client import create_http_client
 from shared.logs import get_logger
 from shared.web.runtime import ServiceRuntime
@@ -145,6 +147,13 @@ class DeliveryWorker:
         if not secrets:
             return None, "partner app has no live secret", 0
         parts = urlsplit(row["callback_url"])
+        if not self._settings.allow_private_callbacks:
+            # Checked again at send time: the host may resolve elsewhere than when subscribed.
+            try:
+                domain.refuse_private_addresses(parts.hostname or "",
+                                                await resolve_host(parts.hostname or ""))
+            except (OSError, RuleViolation) as exc:
+                return None, f"callback address refused ({type(exc).__name__})", 0
         headers = signed_headers(app_key, secrets[0], "POST", parts.path or "/", parts.query,
                                  body, now=self._clock().timestamp())
         headers |= {"Content-Type": "application/json", "X-Delivery-Id": str(row["id"]),

@@ -40,6 +40,12 @@ def test_the_signature_is_hmac_sha256_over_the_six_documented_lines() -> None:
                 "3f2a9c1e5b7d4a60", body) == expected.hexdigest()
 
 
+def test_the_readme_worked_example_signs_as_documented() -> None:
+    assert sign("example-secret", "POST", "/open/v1/events", "", "1764144000",
+                "3f2a9c1e5b7d4a60", b'{"phone":"13800000000"}') == (
+        "6d5cd8c5b13d5f35b28b79c77b2020459eba8454e3eda54e171ea4c672b584a6")
+
+
 async def test_a_correctly_signed_call_is_answered(
     make_partner: Callable[..., FastAPI], identity: StandInIdentity, clock: Clock
 ) -> None:

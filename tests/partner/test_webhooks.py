@@ -260,3 +260,22 @@ async def test_callbacks_go_only_to_allow_listed_public_hosts(
     assert loopback.json()["code"] == "callback_address_not_public"
     assert scheme.json()["code"] == "callback_url_invalid"
     assert unknown_type.json()["code"] == "event_type_unknown"
+
+
+async def test_a_callback_host_that_now_resolves_to_a_private_address_is_not_called(
+    make_partner: Callable[..., FastAPI], identity: StandInIdentity, clock: Clock
+) -> None:
+    app = make_partner(allow_private_callbacks=False)
+    async with partner_server() as hooks, running(app):
+        uow = app.state.runtime.uow()
+        async with uow:  # subscribed while the host was public; it now points inside
+            await store.insert_subscription(
+                uow.session, id=uuid.uuid4(), app_key=APP_A,
+                event_types=["event.status_changed"], callback_url=hooks.url,
+                created_at=datetime.now(UTC))
+        await _change(app, APP_A)
+        await wait_until(lambda: _recorded_attempts(app, 1))
+        [delivery] = await _deliveries(app)
+    assert hooks.received == []
+    assert delivery["status"] == "pending"
+    assert delivery["last_error"].startswith("callback address refused")
