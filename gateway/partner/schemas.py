@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from datetime import datetime
 from typing import Any
@@ -38,6 +40,12 @@ class PartnerEventCreate(BaseSchema):
         if (self.id_number is None) == (self.phone is None):
             raise ValueError("identify the user by exactly one of id_number or phone")
         return self
+
+    def content_hash(self) -> str:
+        """Tells a retry from a different submission reusing the request id. The person's
+        number is left out: a bare hash of a phone number is easily reversed."""
+        canonical = json.dumps(self.event_body(), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(canonical.encode()).hexdigest()
 
     def event_body(self) -> dict[str, Any]:
         """What the events service is sent (the person's number stays here)."""

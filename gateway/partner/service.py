@@ -27,7 +27,7 @@ from gateway.partner.schemas import (
     SubscriptionRead,
 )
 from shared.db.uow import UnitOfWork
-from shared.errors import AppError, BadRequest, Forbidden, NotFound
+from shared.errors import AppError, BadRequest, Conflict, Forbidden, NotFound
 from shared.logs import get_logger
 
 log = get_logger(__name__)
@@ -62,8 +62,11 @@ async def submit_event(*, uow: UnitOfWork, identity: IdentityClient, events: Eve
                         code="region_denied")
     async with uow:
         existing = await store.find_by_request(uow.session, app_key, cmd.request_id)
-    if existing is not None:  # the partner retried: the same case
-        return _created(existing)
+    if existing is not None:
+        if existing["request_hash"] != cmd.content_hash():
+            raise Conflict("this request_id was used for a different submission",
+                           code="request_id_reused")
+        return _created(existing)  # the partner retried: the same case
     user_id = await identity.match_resident(id_number=cmd.id_number, phone=cmd.phone)
     token = await identity.on_behalf_token(app_key, user_id)
     response = await events.call("POST", "", token, json=cmd.event_body(),
@@ -76,8 +79,8 @@ async def submit_event(*, uow: UnitOfWork, identity: IdentityClient, events: Eve
         await store.lock_event(uow.session, event_id)
         inserted = await store.insert_event(
             uow.session, event_id=event_id, app_key=app_key, request_id=cmd.request_id,
-            user_id=user_id, case_no=created["case_no"], status=created["status"],
-            last_step=0, created_at=now)
+            request_hash=cmd.content_hash(), user_id=user_id, case_no=created["case_no"],
+            status=created["status"], last_step=0, created_at=now)
         if inserted:
             row = await store.get_event(uow.session, event_id)
             assert row is not None

@@ -40,6 +40,7 @@ partner_events = Table(
     Column("event_id", UUID(as_uuid=True), primary_key=True),
     Column("app_key", String(64), nullable=False),
     Column("request_id", String(128), nullable=False),
+    Column("request_hash", String(64), nullable=False),
     Column("user_id", UUID(as_uuid=True), nullable=False),
     Column("case_no", String(40), nullable=False),
     Column("status", String(32), nullable=False),

@@ -99,6 +99,9 @@ async def test_a_partner_submission_is_handled_to_closure_and_the_partner_hears_
         again = await partner.call("POST", "/open/v1/events", submission)
         event_id = created.json()["event_id"]
         assert again.json()["event_id"] == event_id  # idempotent on the partner's request id
+        reused = await partner.call("POST", "/open/v1/events",
+                                    {**submission, "description": "另一件事"})
+        assert (reused.status_code, reused.json()["code"]) == (409, "request_id_reused")
 
         loop = platform.loop
         loop.people.resident_id = user_id  # the partner's user is the reporter

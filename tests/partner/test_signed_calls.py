@@ -22,7 +22,8 @@ async def _index_event(app: FastAPI, app_key: str) -> uuid.UUID:
     uow = app.state.runtime.uow()
     async with uow:
         await store.insert_event(uow.session, event_id=event_id, app_key=app_key,
-                                 request_id=f"r-{event_id.hex[:8]}", user_id=uuid.uuid4(),
+                                 request_id=f"r-{event_id.hex[:8]}", request_hash="0" * 64,
+                                 user_id=uuid.uuid4(),
                                  case_no="ZZ-20261126-000001", status="reported", last_step=0,
                                  created_at=datetime.now(UTC))
     return event_id

@@ -42,7 +42,8 @@ async def _change(app: FastAPI, app_key: str, to_status: str = "dispatched") -> 
     uow = app.state.runtime.uow()
     async with uow:
         await store.insert_event(uow.session, event_id=event_id, app_key=app_key,
-                                 request_id=f"r-{event_id.hex[:8]}", user_id=uuid.uuid4(),
+                                 request_id=f"r-{event_id.hex[:8]}", request_hash="0" * 64,
+                                 user_id=uuid.uuid4(),
                                  case_no="ZZ-20261126-000007", status="reported", last_step=0,
                                  created_at=datetime.now(UTC))
         await service.on_status_changed(uow, {

@@ -22,6 +22,7 @@ def upgrade() -> None:
         sa.Column("event_id", UUID(as_uuid=True), primary_key=True),
         sa.Column("app_key", sa.String(64), nullable=False),
         sa.Column("request_id", sa.String(128), nullable=False),
+        sa.Column("request_hash", sa.String(64), nullable=False),
         sa.Column("user_id", UUID(as_uuid=True), nullable=False),
         sa.Column("case_no", sa.String(40), nullable=False),
         sa.Column("status", sa.String(32), nullable=False),
