@@ -48,6 +48,16 @@ def create_app(settings: Settings | None = None, **wiring: Any) -> FastAPI:
             overrides=settings.rate_limits)
         if webhook_transport is not None:
             runtime.state["webhook_transport"] = webhook_transport
+        if not getattr(app.state, "partner_metrics_registered", False):
+            app.state.partner_metrics_registered = True
+
+            def worker_total(attr: str) -> Callable[[], float]:
+                return lambda: float(getattr(runtime.state.get("deliveries"), attr, 0))
+
+            app.state.metrics.register_counters({
+                "webhook_delivered_total": worker_total("delivered_total"),
+                "webhook_failed_attempts_total": worker_total("failed_attempts_total"),
+            })
 
     async def stop_partner(app: FastAPI, runtime: ServiceRuntime) -> None:
         for name in ("identity", "events"):

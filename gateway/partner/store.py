@@ -286,6 +286,11 @@ async def claim_due(session: AsyncSession, *, now: datetime, lease_until: dateti
     return list(result.mappings())
 
 
+async def release_lease(session: AsyncSession, delivery_id: uuid.UUID) -> None:
+    await session.execute(update(deliveries).where(deliveries.c.id == delivery_id)
+                          .values(lease_until=None))
+
+
 async def finish_attempt(session: AsyncSession, delivery_id: uuid.UUID, *, attempt: int,
                          at: datetime, status_code: int | None, latency_ms: int,
                          error: str | None, values: dict[str, Any]) -> None:

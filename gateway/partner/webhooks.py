@@ -121,9 +121,7 @@ class DeliveryWorker:
     async def _release(self, row: Any) -> None:
         uow = self._runtime.uow()
         async with uow:
-            await uow.session.execute(
-                store.deliveries.update().where(store.deliveries.c.id == row["id"])
-                .values(lease_until=None))
+            await store.release_lease(uow.session, row["id"])
 
     async def _deliver(self, row: dict[str, Any]) -> None:
         app = row["app_key"]
@@ -139,8 +137,8 @@ class DeliveryWorker:
 
     async def _send(self, row: dict[str, Any]) -> tuple[int | None, str | None, int]:
         body = json.dumps(row["payload"], ensure_ascii=False, separators=(",", ":")).encode()
-        started = time.perf_counter()
-        credentials = await self._identity.credentials(app_key := row["app_key"])
+        app_key = row["app_key"]
+        credentials = await self._identity.credentials(app_key)
         if credentials is None or credentials.disabled:
             return None, "partner app unknown or disabled", 0
         secrets = credentials.live_secrets(self._clock())
@@ -158,6 +156,7 @@ class DeliveryWorker:
                                  body, now=self._clock().timestamp())
         headers |= {"Content-Type": "application/json", "X-Delivery-Id": str(row["id"]),
                     "X-Event-Type": row["event_type"]}
+        started = time.perf_counter()
         try:
             response = await self._http.post(row["callback_url"], content=body, headers=headers)
         except httpx.HTTPError as exc:

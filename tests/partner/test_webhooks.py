@@ -280,3 +280,18 @@ async def test_a_callback_host_that_now_resolves_to_a_private_address_is_not_cal
     assert hooks.received == []
     assert delivery["status"] == "pending"
     assert delivery["last_error"].startswith("callback address refused")
+
+
+async def test_the_sender_reports_its_totals_as_metrics(
+    make_partner: Callable[..., FastAPI], identity: StandInIdentity, clock: Clock
+) -> None:
+    app = make_partner()
+    async with partner_server(fail_first=1) as hooks, running(app) as client:
+        await _subscribe(client, clock, identity, APP_A, hooks.url)
+        await _change(app, APP_A)
+        await wait_until(lambda: _recorded_attempts(app, 1))
+        clock.advance(15)
+        await wait_until(lambda: _delivered(app))
+        metrics = (await client.get("/metrics")).text
+    assert 'webhook_delivered_total{service="partner"} 1.0' in metrics
+    assert 'webhook_failed_attempts_total{service="partner"} 1.0' in metrics
