@@ -85,7 +85,7 @@ async def report(body: EventCreate, request: Request, uow: Uow, runtime: Runtime
         uow, principal=principal, cmd=body, idempotency_key=key, clock=_clock(runtime),
         case_prefix=settings.case_prefix,
         duplicate_window=timedelta(hours=settings.duplicate_window_hours),
-        pii=runtime.state["pii"],
+        pii=runtime.state["pii"], reporter_seal=runtime.state["reporter_seal"],
     )
     return JSONResponse(answer, status_code=status)
 

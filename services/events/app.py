@@ -11,6 +11,7 @@ from services.events.handlers import SUBSCRIPTIONS
 from services.events.service import Clock
 from services.events.settings import Settings
 from services.events.storage import AttachmentStorage, LocalDirStorage
+from shared.contracts.events import ReporterSeal
 from shared.pii import PiiCipher
 from shared.web import create_service_app
 from shared.web.runtime import ServiceRuntime
@@ -27,10 +28,13 @@ def create_app(settings: Settings | None = None, **wiring: Any) -> FastAPI:
 
     pii = PiiCipher.from_config(settings.pii_keys, active_kid=settings.pii_active_key_id,
                                 index_secret=settings.pii_index_key)
+    reporter_seal = ReporterSeal(settings.reporter_seal_keys,
+                                 active_kid=settings.reporter_seal_active_key_id)
 
     async def collaborators(_: FastAPI, runtime: ServiceRuntime) -> None:
         runtime.state["storage"] = storage
         runtime.state["pii"] = pii
+        runtime.state["reporter_seal"] = reporter_seal
         if clock is not None:
             runtime.state["clock"] = clock
 

@@ -25,8 +25,15 @@ class Settings(ServiceSettings):
     pii_active_key_id: str | None = None
     pii_index_key: str = f"{DEV_SECRET_MARKER}-events-pii-index-key"
 
+    # Sensitive tips (fraud, organised crime) carry the reporter only sealed for the feedback
+    # service (shared.contracts.events.ReporterSeal): "kid:secret[,kid:secret]", the same
+    # keyring as EHOME_FEEDBACK_REPORTER_SEAL_KEYS; the active key seals new cases.
+    reporter_seal_keys: str = f"dev1:{DEV_SECRET_MARKER}-reporter-seal-key"
+    reporter_seal_active_key_id: str | None = None
+
     def secret_values(self) -> dict[str, str | None]:
         values = super().secret_values()
+        values["EHOME_EVENTS_REPORTER_SEAL_KEYS"] = self.reporter_seal_keys
         values["EHOME_EVENTS_PII_KEYS"] = self.pii_keys
         values["EHOME_EVENTS_PII_INDEX_KEY"] = self.pii_index_key
         return values

@@ -70,6 +70,7 @@ cases = Table(
     Column("fields", JSONB, nullable=False),
     Column("attachment_ids", ARRAY(UUID(as_uuid=True)), nullable=False),
     Column("reporter_id", UUID(as_uuid=True), nullable=False),
+    Column("reporter_sealed", Text),  # sensitive cases: the reporter sealed for feedback
     Column("channel", String(16), nullable=False),
     Column("on_behalf", Boolean, nullable=False),
     Column("status", String(24), nullable=False),

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from services.feedback.api import router
-from services.feedback.handlers import SUBSCRIPTIONS
+from services.feedback.handlers import build_subscriptions, seal_of
 from services.feedback.service.command import HotspotWorker
 from services.feedback.service.delivery import NotificationSender
 from services.feedback.service.timers import DefaultRatingWorker
@@ -65,11 +65,12 @@ def _hotspots(runtime: ServiceRuntime) -> Worker:
 
 def create_app(settings: Settings | None = None, **wiring: Any) -> FastAPI:
     """``wiring`` passes a shared broker or token verifier (embedded mode, tests)."""
+    settings = settings or Settings()
     return create_service_app(
-        settings or Settings(),
+        settings,
         title="Ping'an e-Home feedback",
         routers=[router],
-        subscriptions=SUBSCRIPTIONS,
+        subscriptions=build_subscriptions(seal_of(settings)),
         workers=[_sender, _default_ratings, _hotspots],
         on_startup=[_open_clients],
         on_shutdown=[_close_clients],

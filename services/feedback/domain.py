@@ -250,7 +250,8 @@ def check_can_rate(summary: CaseSummary | None, rater_id: uuid.UUID) -> datetime
     if summary is None or (summary.reported_at is None and summary.closed_at is None):
         raise RatingRefused("not_found", "event_not_found", "no such case")
     if summary.reporter_id is None:
-        # Sensitive tips carry no reporter on the bus: feedback cannot tell who reported.
+        # Only cases reported before sealed reporters existed (or seen without any message
+        # naming the reporter yet): feedback cannot tell who reported.
         raise RatingRefused("forbidden", "reporter_unknown",
                             "only the reporter can rate this case")
     if summary.reporter_id != rater_id:

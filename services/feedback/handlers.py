@@ -3,24 +3,16 @@
 from __future__ import annotations
 
 from services.feedback.service import notifications, projection
+from services.feedback.settings import Settings
+from shared.contracts.events import ReporterSeal
 from shared.db.uow import UnitOfWork
 from shared.messaging.consumer import Subscription
 from shared.messaging.envelope import Envelope
 
 
 async def on_case_fact(envelope: Envelope, uow: UnitOfWork) -> None:
-    """Any lifecycle message: one more fact about the case."""
+    """A message about the case that names no reporter: one more fact about the case."""
     await projection.project(uow, [projection.fact_from_envelope(envelope)])
-
-
-async def on_status_changed(envelope: Envelope, uow: UnitOfWork) -> None:
-    await projection.project(uow, [projection.fact_from_envelope(envelope)])
-    await notifications.record_for_status_change(uow, envelope)
-
-
-async def on_event_closed(envelope: Envelope, uow: UnitOfWork) -> None:
-    await projection.project(uow, [projection.fact_from_envelope(envelope)])
-    await notifications.record_for_closure(uow, envelope)
 
 
 async def on_event_assigned(envelope: Envelope, uow: UnitOfWork) -> None:
@@ -36,12 +28,42 @@ async def on_relief_decided(envelope: Envelope, uow: UnitOfWork) -> None:
     await notifications.record_for_relief_decision(uow, envelope)
 
 
-SUBSCRIPTIONS: list[Subscription] = [
-    Subscription("events.event_reported", on_case_fact, purpose="cases"),
-    Subscription("events.event_status_changed", on_status_changed, purpose="cases"),
-    Subscription("events.event_closed", on_event_closed, purpose="cases"),
-    Subscription("routing.event_assigned", on_event_assigned, purpose="cases"),
-    Subscription("routing.deadline_changed", on_case_fact, purpose="cases"),
-    Subscription("booking.booking_confirmed", on_booking_confirmed, purpose="notices"),
-    Subscription("relief.application_decided", on_relief_decided, purpose="notices"),
-]
+def build_subscriptions(seal: ReporterSeal) -> list[Subscription]:
+    """``seal`` opens the reporter of a sensitive tip (the app's configured keyring)."""
+
+    async def on_event_reported(envelope: Envelope, uow: UnitOfWork) -> None:
+        reporter = projection.reporter_of(envelope, seal)
+        await projection.project(
+            uow, [projection.fact_from_envelope(envelope, reporter_id=reporter)])
+
+    async def on_status_changed(envelope: Envelope, uow: UnitOfWork) -> None:
+        reporter = projection.reporter_of(envelope, seal)
+        await projection.project(
+            uow, [projection.fact_from_envelope(envelope, reporter_id=reporter)])
+        await notifications.record_for_status_change(uow, envelope, reporter_id=reporter)
+
+    async def on_event_closed(envelope: Envelope, uow: UnitOfWork) -> None:
+        reporter = projection.reporter_of(envelope, seal)
+        await projection.project(
+            uow, [projection.fact_from_envelope(envelope, reporter_id=reporter)])
+        await notifications.record_for_closure(uow, envelope, reporter_id=reporter)
+
+    return [
+        Subscription("events.event_reported", on_event_reported, purpose="cases"),
+        Subscription("events.event_status_changed", on_status_changed, purpose="cases"),
+        Subscription("events.event_closed", on_event_closed, purpose="cases"),
+        Subscription("routing.event_assigned", on_event_assigned, purpose="cases"),
+        Subscription("routing.deadline_changed", on_case_fact, purpose="cases"),
+        Subscription("booking.booking_confirmed", on_booking_confirmed, purpose="notices"),
+        Subscription("relief.application_decided", on_relief_decided, purpose="notices"),
+    ]
+
+
+def seal_of(settings: Settings) -> ReporterSeal:
+    return ReporterSeal(settings.reporter_seal_keys)
+
+
+# With the default (development) keyring; the app builds its own from its settings.
+SUBSCRIPTIONS: list[Subscription] = build_subscriptions(
+    ReporterSeal(Settings.model_fields["reporter_seal_keys"].default)
+)

@@ -10,7 +10,7 @@ from typing import ClassVar, Literal
 
 from pydantic import AliasChoices, Field
 
-from shared.settings import ServiceSettings, service_settings_config
+from shared.settings import DEV_SECRET_MARKER, ServiceSettings, service_settings_config
 
 
 class Settings(ServiceSettings):
@@ -46,3 +46,14 @@ class Settings(ServiceSettings):
     # Subscribe-message templates registered in the mini-program's console.
     template_case_progress: str = "tmpl-case-progress"
     template_case_closed: str = "tmpl-case-closed"
+
+    # -- sensitive tips ---------------------------------------------------------------------
+    # The events service names the reporter of a sensitive tip only sealed for this service
+    # (shared.contracts.events.ReporterSeal): the same "kid:secret[,kid:secret]" keyring as
+    # EHOME_EVENTS_REPORTER_SEAL_KEYS (keep retired keys here until old cases are done).
+    reporter_seal_keys: str = f"dev1:{DEV_SECRET_MARKER}-reporter-seal-key"
+
+    def secret_values(self) -> dict[str, str | None]:
+        values = super().secret_values()
+        values["EHOME_FEEDBACK_REPORTER_SEAL_KEYS"] = self.reporter_seal_keys
+        return values

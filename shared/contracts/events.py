@@ -2,7 +2,14 @@
 
 No plaintext PII travels here: no names, phones, ID numbers, descriptions or template values.
 For sensitive categories (organised crime, fraud) the reporter's identity is left out too
-(``reporter_id`` is None); the events service alone can reveal it, with an audit record.
+(``reporter_id`` is None); the events service alone can reveal it to staff, with an audit
+record. So that the reporter is still told about progress and can rate, those messages carry
+``reporter_sealed`` instead: the reporter's user id sealed by :class:`ReporterSeal` under the
+reporter-seal keyring that only the events service (which seals) and the feedback service
+(which addresses the reporter's notices and checks who rates) hold. Every other consumer —
+routing, the partner gateway, anyone reading the broker — sees an opaque value that is bound
+to the case and carries a random nonce, so it neither names the informant nor links two tips
+by the same informant (a deterministic pseudonym such as an HMAC of the user id would).
 """
 
 from __future__ import annotations
@@ -14,8 +21,34 @@ from typing import Literal
 from pydantic import BaseModel
 
 from shared.contracts import contract
+from shared.pii import PiiCipher, PiiError
 
 Urgency = Literal["urgent", "normal", "low"]
+ReporterSealError = PiiError
+
+
+class ReporterSeal:
+    """Seals and opens ``reporter_sealed``. The format is part of this contract: AES-256-GCM
+    (shared.pii) with a ``kid:`` prefix, so the keyring rotates (new cases are sealed with the
+    active key; feedback keeps old keys to open messages of older cases), and the case id as
+    associated data, so a sealed value copied onto another case does not open."""
+
+    def __init__(self, keyring: str, *, active_kid: str | None = None) -> None:
+        # PiiCipher also derives a blind-index key; sealing never uses it.
+        self._cipher = PiiCipher.from_config(keyring, active_kid=active_kid,
+                                             index_secret=keyring)
+
+    @staticmethod
+    def _context(event_id: uuid.UUID) -> str:
+        return f"events.reporter:{event_id}"
+
+    def seal(self, event_id: uuid.UUID, reporter_id: uuid.UUID) -> str:
+        return self._cipher.encrypt(str(reporter_id), context=self._context(event_id))
+
+    def open(self, event_id: uuid.UUID, sealed: str) -> uuid.UUID:
+        """The reporter's user id; ``ReporterSealError`` for an unknown key or a value that
+        does not verify (tampered, or sealed for another case)."""
+        return uuid.UUID(self._cipher.decrypt(sealed, context=self._context(event_id)))
 Rating = Literal["satisfied", "basically_satisfied", "dissatisfied"]
 
 
@@ -33,6 +66,7 @@ class EventReported(BaseModel):
     reported_at: datetime
     channel: Literal["resident", "grid_worker", "partner"]
     reporter_id: uuid.UUID | None = None  # None for sensitive categories
+    reporter_sealed: str | None = None  # sensitive categories only: see ReporterSeal
     possible_duplicate_of: uuid.UUID | None = None
 
 
@@ -55,6 +89,7 @@ class EventStatusChanged(BaseModel):
     reason: str | None = None
     passed: bool | None = None
     reporter_id: uuid.UUID | None = None  # None for sensitive categories
+    reporter_sealed: str | None = None  # sensitive categories only: see ReporterSeal
     # Grows with every step of the case: a consumer handling two changes out of order keeps
     # the later one.
     step: int = 0
@@ -88,6 +123,7 @@ class EventClosed(BaseModel):
     dispatch_trail_recorded: bool
     result_recorded: bool
     reporter_id: uuid.UUID | None = None  # None for sensitive categories
+    reporter_sealed: str | None = None  # sensitive categories only: see ReporterSeal
 
 
 @contract("events.event_rated")

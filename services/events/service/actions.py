@@ -143,6 +143,7 @@ async def _close(
             dispatch_trail_recorded=row["dispatch_trail"],
             result_recorded=row["result_recorded"],
             reporter_id=None if row["sensitive"] else row["reporter_id"],
+            reporter_sealed=row["reporter_sealed"] if row["sensitive"] else None,
         ),
     )
 

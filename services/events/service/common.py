@@ -109,6 +109,7 @@ async def record_step(
                 reason=reason,
                 passed=passed,
                 reporter_id=None if row["sensitive"] else row["reporter_id"],
+                reporter_sealed=row["reporter_sealed"] if row["sensitive"] else None,
                 step=step,
             ),
         )

@@ -20,7 +20,7 @@ from services.events.schemas import CategoryRead, CategoryUpsert, EventCreate, E
 from services.events.storage import SNIFFED, AttachmentStorage, sniff_content_type
 from shared.auth import Principal, Role
 from shared.calendar import SHANGHAI
-from shared.contracts.events import EventReported
+from shared.contracts.events import EventReported, ReporterSeal
 from shared.db import idempotency
 from shared.db.uow import UnitOfWork
 from shared.errors import (
@@ -168,6 +168,7 @@ async def report_event(
     case_prefix: str,
     duplicate_window: timedelta,
     pii: PiiCipher,
+    reporter_seal: ReporterSeal,
 ) -> tuple[int, dict[str, Any]]:
     principal.require_role(*REPORTER_ROLES)
     _check_region(principal, cmd.region_code)
@@ -216,6 +217,10 @@ async def report_event(
             # A partner app (芗里芗亲...) reporting for its user with an on-behalf token.
             channel = "partner"
         urgency = cmd.urgency or category["default_urgency"]
+        # A sensitive tip names its reporter on the bus only sealed for feedback (progress
+        # notices, the rating); sealed once, every message of the case carries the same value.
+        sealed = reporter_seal.seal(event_id, principal.subject) if category["sensitive"] \
+            else None
         row = {
             "id": event_id, "case_no": case_no, "category_code": category["code"],
             "major_risk": category["major_risk"], "urgency": urgency,
@@ -224,7 +229,7 @@ async def report_event(
             "lat": cmd.location.lat if cmd.location else None,
             "lng": cmd.location.lng if cmd.location else None,
             "fields": fields, "attachment_ids": list(dict.fromkeys(cmd.attachments)),
-            "reporter_id": principal.subject, "channel": channel,
+            "reporter_id": principal.subject, "reporter_sealed": sealed, "channel": channel,
             "on_behalf": cmd.on_behalf and channel == "grid_worker", "status": "reported",
             "assign_seq": 0, "dispatch_trail": False, "result_recorded": False,
             "open_subtasks": [], "closed_subtasks": [], "co_units": [], "handling_unit_ids": [],
@@ -246,6 +251,7 @@ async def report_event(
                 sensitive=category["sensitive"], region_code=cmd.region_code, reported_at=now,
                 channel=channel,
                 reporter_id=None if category["sensitive"] else principal.subject,
+                reporter_sealed=sealed,
                 possible_duplicate_of=duplicate_of,
             ),
         )

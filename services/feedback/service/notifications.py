@@ -50,12 +50,12 @@ async def _record(
 
 
 async def record_for_status_change(
-    uow: UnitOfWork, envelope: Envelope
+    uow: UnitOfWork, envelope: Envelope, *, reporter_id: uuid.UUID | None
 ) -> bool:
-    """Tell the reporter about a step they care about. Sensitive cases carry no reporter on
-    the bus, so nobody is told here (see the report on the events contract)."""
+    """Tell the reporter (``projection.reporter_of``: named, or opened from the seal of a
+    sensitive tip) about a step they care about."""
     change = envelope.payload_as(EventStatusChanged)
-    if change.reporter_id is None:
+    if reporter_id is None:
         return False
     notice = notices.case_notice(
         change.action, event_id=str(change.event_id), case_no=change.case_no, at=change.at
@@ -64,7 +64,7 @@ async def record_for_status_change(
         return False
     return await _record(
         uow,
-        user_id=change.reporter_id,
+        user_id=reporter_id,
         event_id=change.event_id,
         notice=notice,
         source_key=f"msg:{envelope.event_id}",
@@ -72,17 +72,19 @@ async def record_for_status_change(
     )
 
 
-async def record_for_closure(uow: UnitOfWork, envelope: Envelope) -> bool:
+async def record_for_closure(
+    uow: UnitOfWork, envelope: Envelope, *, reporter_id: uuid.UUID | None
+) -> bool:
     """Tell the reporter the case is closed and may be rated (one notice per closure)."""
     closed = envelope.payload_as(EventClosed)
-    if closed.reporter_id is None:
+    if reporter_id is None:
         return False
     notice = notices.closed_notice(
         event_id=str(closed.event_id), case_no=closed.case_no, closed_at=closed.closed_at
     )
     return await _record(
         uow,
-        user_id=closed.reporter_id,
+        user_id=reporter_id,
         event_id=closed.event_id,
         notice=notice,
         source_key=f"closed:{closed.event_id}:{closed.closed_at.isoformat()}",

@@ -15,8 +15,12 @@ from services.feedback import domain
 from services.feedback.domain import CaseSummary, Fact
 from services.feedback.store import bulk, cases
 from shared.calendar import WorkingCalendar
+from shared.contracts.events import ReporterSeal, ReporterSealError
 from shared.db.uow import UnitOfWork
+from shared.logs import get_logger
 from shared.messaging.envelope import Envelope
+
+log = get_logger(__name__)
 
 CALENDAR = WorkingCalendar()
 
@@ -30,15 +34,40 @@ FACT_SOURCES: dict[str, tuple[str, str]] = {
 }
 
 
-def fact_from_envelope(envelope: Envelope) -> Fact:
+def reporter_of(envelope: Envelope, seal: ReporterSeal) -> uuid.UUID | None:
+    """Who reported the case: named on the bus, or — for a sensitive tip — sealed for this
+    service alone. A sealed value that does not open (a keyring missing the key that sealed
+    it) raises: the message is retried and parked rather than the reporter silently lost."""
+    payload = envelope.payload
+    if payload.get("reporter_id"):
+        return uuid.UUID(str(payload["reporter_id"]))
+    sealed = payload.get("reporter_sealed")
+    if not sealed:
+        return None
+    event_id = uuid.UUID(str(payload["event_id"]))
+    try:
+        return seal.open(event_id, str(sealed))
+    except ReporterSealError:
+        log.error("reporter_seal_not_opened", event_id=str(event_id),
+                  key_id=str(sealed).partition(":")[0])
+        raise
+
+
+def fact_from_envelope(envelope: Envelope, *, reporter_id: uuid.UUID | None = None) -> Fact:
+    """``reporter_id`` is the reporter opened from ``reporter_sealed`` (sensitive tips): kept
+    in this service's own facts — it addresses the reporter's notices and decides who may
+    rate — and never shown by its API nor published again."""
     kind, moment = FACT_SOURCES[envelope.event_type]
     payload = envelope.payload
+    data = {k: v for k, v in payload.items() if k != "reporter_sealed"}
+    if reporter_id is not None and not data.get("reporter_id"):
+        data["reporter_id"] = str(reporter_id)
     return Fact(
         message_id=envelope.event_id,
         event_id=uuid.UUID(str(payload["event_id"])),
         kind=kind,
         at=datetime.fromisoformat(str(payload[moment])),
-        data=payload,
+        data=data,
     )
 
 
