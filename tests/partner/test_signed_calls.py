@@ -192,3 +192,15 @@ def _submission(**overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
+
+
+async def test_the_partner_app_reports_health_and_readiness_without_a_signature(
+    make_partner: Callable[..., FastAPI],
+) -> None:
+    async with running(make_partner()) as client:
+        health = await client.get("/healthz")
+        ready = await client.get("/readyz")
+        documented = (await client.get("/openapi.json")).json()["paths"]
+    assert health.json() == {"status": "ok", "service": "partner"}
+    assert ready.status_code == 200, ready.text
+    assert "/open/v1/changes" in documented
