@@ -15,7 +15,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from shared.auth.internal import internal_headers
-from shared.errors import Forbidden, NotFound, ServiceUnavailable
+from shared.errors import Forbidden, NotFound, RuleViolation, ServiceUnavailable
 from shared.http.client import create_http_client
 from shared.logs import get_logger
 
@@ -28,7 +28,7 @@ class HouseholdMember(BaseModel):
     name: str
     id_number: str | None = None
     birth_date: date | None = None
-    relation: str
+    relation: str | None = None  # the registry does not always know it
 
 
 class ResidentProfile(BaseModel):
@@ -67,6 +67,13 @@ class IdentityClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
+    @staticmethod
+    def _malformed() -> ServiceUnavailable:
+        log.warning("identity_profile_malformed")
+        return ServiceUnavailable(
+            "the identity registry answered a malformed profile", code="identity_unavailable"
+        )
+
     async def resident_profile(self, user_id: uuid.UUID) -> ResidentProfile:
         """The verified resident's profile; raises a problem the API can return as is."""
         path = f"/internal/identity/residents/{user_id}/profile"
@@ -91,16 +98,25 @@ class IdentityClient:
                 headers={"Retry-After": "5"},
             )
         try:
-            profile = ResidentProfile.model_validate(response.json())
-        except (ValidationError, ValueError):
-            log.warning("identity_profile_malformed")
-            raise ServiceUnavailable(
-                "the identity registry answered a malformed profile",
-                code="identity_unavailable",
-            ) from None
-        if not profile.verified:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise self._malformed()
+        # Checked before the shape: an unverified account has no name or ID number yet.
+        if body.get("verified") is not True:
             raise Forbidden(
                 "real-name verification is required before applying for relief",
                 code="applicant_not_verified",
             )
+        if "region_code" in body and body["region_code"] is None:
+            raise RuleViolation(
+                "this resident is not in the population registry yet; a grid worker enters "
+                "residents (人口录入) before relief can be applied for",
+                code="applicant_not_in_registry",
+            )
+        try:
+            profile = ResidentProfile.model_validate(body)
+        except ValidationError:
+            raise self._malformed() from None
         return profile

@@ -17,7 +17,6 @@ from services.relief.domain import Agency
 from services.relief.identity_client import IdentityClient
 from services.relief.service.common import agency_of
 from shared.auth.internal import internal_headers
-from shared.errors import ServiceUnavailable
 from shared.testing.plugin import running
 from tests.identity.conftest import (
     admin_token,
@@ -234,10 +233,6 @@ async def test_relief_client_accepts_the_profile_of_a_resident_living_alone(
     assert [(m.name, m.relation) for m in profile.household] == [("林一", "self")]
 
 
-@pytest.mark.xfail(strict=True, raises=ServiceUnavailable, reason=(
-    "relief's identity_client.HouseholdMember.relation is `str`; the registry records no "
-    "relation, so identity answers null for other members and relief's client answers 503 "
-    "identity_unavailable. Relief must accept `relation: str | None`; then drop this mark."))
 async def test_relief_client_accepts_a_household_whose_relations_are_unknown(
     identity_app: Any, make_token: Any
 ) -> None:

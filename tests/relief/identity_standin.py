@@ -17,7 +17,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import uvicorn
@@ -25,6 +25,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+
+
+_ISSUED: set[str] = set()
 
 
 def id_number(region6: str, birth: date, rng: random.Random) -> str:
@@ -38,19 +41,25 @@ class IdentityStandIn:
     profiles: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict)
     calls: list[tuple[uuid.UUID, str]] = field(default_factory=list)  # (user, caller)
     base_url: str = ""
-    rng: random.Random = field(default_factory=lambda: random.Random(20261126))
+    rng: random.Random = field(default_factory=random.SystemRandom)
 
     def add_resident(
         self,
         *,
         region_code: str,
-        birth_date: date = date(1968, 3, 9),
+        birth_date: date | None = None,
         verified: bool = True,
         name: str = "林秀英",
         household: list[dict[str, Any]] | None = None,
     ) -> uuid.UUID:
         user_id = uuid.uuid4()
+        # An adult by default, born on a random day: residents of one test session share the
+        # relief schema, and "one open application per person" must not join strangers.
+        birth_date = birth_date or date(1940, 1, 1) + timedelta(days=self.rng.randrange(18_000))
         number = id_number(region_code[:6], birth_date, self.rng)
+        while number in _ISSUED:
+            number = id_number(region_code[:6], birth_date, self.rng)
+        _ISSUED.add(number)
         self.profiles[user_id] = {
             "user_id": str(user_id),
             "verified": verified,

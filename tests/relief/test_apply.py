@@ -237,6 +237,30 @@ async def test_identity_errors_and_malformed_profiles_answer_503_not_500(
     assert await count_for(world, user_id) == 0
 
 
+async def test_an_unverified_or_unregistered_resident_is_told_why_and_nothing_is_written(
+    relief_settings: Settings, token_verifier: TokenVerifier, world: ReliefWorld,
+) -> None:
+    user_id, token = world.resident()
+    unverified = {"user_id": user_id, "verified": False, "name": None, "id_number": None,
+                  "birth_date": None, "region_code": None, "household": []}
+    unregistered = {"user_id": user_id, "verified": True, "name": "林一",
+                    "id_number": "350626199001011234", "birth_date": "1990-01-01",
+                    "gender": "male", "region_code": None, "household_id": None,
+                    "address": None, "household": []}
+    expected = [(unverified, 403, "applicant_not_verified"),
+                (unregistered, 422, "applicant_not_in_registry")]
+    for body, status, code in expected:
+        transport = httpx.MockTransport(lambda request, body=body: httpx.Response(200, json=body))
+        app = create_app(relief_settings, verifier=token_verifier, identity_transport=transport)
+        async with running(app) as client:
+            response = await client.post(
+                f"{BASE}/applications", json={"kind": "dibao", "reason": "困难"},
+                headers=auth(token),
+            )
+        assert (response.status_code, response.json()["code"]) == (status, code)
+    assert await count_for(world, user_id) == 0
+
+
 async def test_lists_page_with_a_cursor(world: ReliefWorld) -> None:
     _, token = world.resident()
     created = [(await submit(world.client, token, kind=kind))["id"]
