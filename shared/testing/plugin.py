@@ -79,8 +79,10 @@ class Migrator:
     async def drop_all(self) -> None:
         engine = create_async_engine(self.database_url)
         try:
-            async with engine.begin() as conn:
-                for prefix, service in self._done:
+            for prefix, service in self._done:
+                # One transaction per schema: dropping them all at once takes a lock per
+                # object and runs out of PostgreSQL's lock table.
+                async with engine.begin() as conn:
                     schema = schema_name(service, prefix)
                     await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         finally:
