@@ -12,6 +12,7 @@ from services.identity.settings import Settings as IdentitySettings
 from shared.auth.internal import internal_headers
 from shared.auth.tokens import SigningKey, TokenVerifier
 from shared.testing.plugin import Migrator, running
+from tests.identity.conftest import unique_id_number
 
 ADMIN_PASSWORD = "bootstrap-admin-password-for-partner-tests"
 INTERNAL = internal_headers("dev-only-internal-key", "partner")
@@ -40,6 +41,15 @@ async def test_a_partner_user_is_matched_by_phone_and_acted_for_with_a_partner_t
             "name": "芗里芗亲", "scopes": ["events:submit"], "allowed_regions": ["350626"]},
             headers={"Authorization": f"Bearer {admin}"})).json()
 
+        id_number = unique_id_number()
+        other = (await client.post("/api/v1/identity/wechat-login",
+                                   json={"code": f"sandbox:o{uuid.uuid4().hex}"})).json()
+        verified = await client.post("/api/v1/identity/me/verification",
+                                     json={"name": "张三", "id_number": id_number},
+                                     headers={"Authorization": f"Bearer {other['access_token']}"})
+        assert verified.json()["status"] == "verified", verified.text
+        by_id = await client.post("/internal/identity/residents/match",
+                                  json={"id_number": id_number.lower()}, headers=INTERNAL)
         matched = await client.post("/internal/identity/residents/match",
                                     json={"phone": phone}, headers=INTERNAL)
         unknown = await client.post("/internal/identity/residents/match",
@@ -61,6 +71,7 @@ async def test_a_partner_user_is_matched_by_phone_and_acted_for_with_a_partner_t
         disabled = await client.post("/internal/identity/partner-tokens", headers=INTERNAL,
                                      json={"app_key": created["app_key"], "user_id": user_id})
 
+    assert by_id.json() == {"user_id": other["user"]["id"], "verified": True}
     assert matched.status_code == 200, matched.text
     assert user_id == login["user"]["id"]
     assert matched.json()["verified"] is False
