@@ -25,12 +25,20 @@ from services.feedback.schemas import (
     RatingRead,
     RegionScorecardAnswer,
     RegionScorecardRead,
+    StaffNoticePage,
+    StaffNoticeRead,
     TrendDay,
     TrendRead,
     UnitScorecardPage,
     UnitScorecardRead,
 )
-from services.feedback.service import command, notifications, ratings, scorecards
+from services.feedback.service import (
+    command,
+    notifications,
+    ratings,
+    scorecards,
+    staff_notices,
+)
 from services.feedback.settings import Settings
 from shared.auth import CurrentPrincipal, Principal, require_roles
 from shared.auth.principal import Role
@@ -96,6 +104,44 @@ async def mark_notification_read(
         uow=uow, user_id=principal.subject, notification_id=notification_id
     )
     return _notification(row)
+
+
+# -- staff inbox (supervision, escalation) ---------------------------------------------------
+# Separate from the residents' /notifications: those are one person's (read state, WeChat
+# delivery); these are addressed to a role over a region and shared by everyone holding it.
+NoticeStaff = Annotated[Principal, Depends(require_roles(*staff_notices.STAFF_ROLES))]
+
+
+def _staff_notice(row: Any) -> StaffNoticeRead:
+    return StaffNoticeRead(
+        id=row.id, kind=row.kind, region_code=row.region_code, event_id=row.event_id,
+        case_no=row.case_no, unit_id=row.unit_id, title=row.title, body=row.body,
+        occurred_at=row.occurred_at, created_at=row.created_at, read_at=row.read_at,
+    )
+
+
+@router.get("/staff-notices", response_model=StaffNoticePage)
+async def list_staff_notices(
+    principal: NoticeStaff,
+    uow: Uow,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    unread: bool = False,
+) -> StaffNoticePage:
+    """Supervision (督办) notices for supervisors, escalation notices for supervisors and
+    dispatchers: those addressed to a region the caller's scope covers, newest first."""
+    rows, next_cursor = await staff_notices.list_for_staff(
+        uow=uow, principal=principal, limit=limit, cursor=cursor, unread_only=unread)
+    return StaffNoticePage(items=[_staff_notice(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.post("/staff-notices/{notice_id}/read", response_model=StaffNoticeRead)
+async def mark_staff_notice_read(
+    notice_id: uuid.UUID, principal: NoticeStaff, uow: Uow
+) -> StaffNoticeRead:
+    """Marks the notice read for the caller alone (colleagues keep their own state)."""
+    row = await staff_notices.mark_read(uow=uow, principal=principal, notice_id=notice_id)
+    return _staff_notice(row)
 
 
 # -- scorecards ------------------------------------------------------------------------------

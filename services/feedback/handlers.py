@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.feedback.service import notifications, projection
+from services.feedback.service import notifications, projection, staff_notices
 from services.feedback.settings import Settings
 from shared.contracts.events import ReporterSeal
 from shared.db.uow import UnitOfWork
@@ -26,6 +26,14 @@ async def on_booking_confirmed(envelope: Envelope, uow: UnitOfWork) -> None:
 
 async def on_relief_decided(envelope: Envelope, uow: UnitOfWork) -> None:
     await notifications.record_for_relief_decision(uow, envelope)
+
+
+async def on_event_overdue(envelope: Envelope, uow: UnitOfWork) -> None:
+    await staff_notices.record_for_overdue(uow, envelope)
+
+
+async def on_event_escalated(envelope: Envelope, uow: UnitOfWork) -> None:
+    await staff_notices.record_for_escalation(uow, envelope)
 
 
 def build_subscriptions(seal: ReporterSeal) -> list[Subscription]:
@@ -56,6 +64,8 @@ def build_subscriptions(seal: ReporterSeal) -> list[Subscription]:
         Subscription("routing.deadline_changed", on_case_fact, purpose="cases"),
         Subscription("booking.booking_confirmed", on_booking_confirmed, purpose="notices"),
         Subscription("relief.application_decided", on_relief_decided, purpose="notices"),
+        Subscription("routing.event_overdue", on_event_overdue, purpose="notices"),
+        Subscription("routing.event_escalated", on_event_escalated, purpose="notices"),
     ]
 
 

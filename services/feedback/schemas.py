@@ -46,6 +46,27 @@ class NotificationPage(BaseSchema):
     next_cursor: str | None
 
 
+class StaffNoticeRead(BaseSchema):
+    """A notice for the staff of a region: supervision (督办) or escalation."""
+
+    id: uuid.UUID
+    kind: str
+    region_code: str = Field(description="the region it is addressed to")
+    event_id: uuid.UUID
+    case_no: str | None
+    unit_id: uuid.UUID | None
+    title: str
+    body: str
+    occurred_at: datetime
+    created_at: datetime
+    read_at: datetime | None = Field(description="when the caller read it")
+
+
+class StaffNoticePage(BaseSchema):
+    items: list[StaffNoticeRead]
+    next_cursor: str | None
+
+
 class Figures(BaseSchema):
     cases: int
     response_due: int

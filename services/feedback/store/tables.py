@@ -14,7 +14,7 @@ from sqlalchemy import (
     Table,
     Text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
 metadata = MetaData()
 
@@ -130,4 +130,28 @@ hotspots = Table(
     _ts("window_start", nullable=False),
     _ts("flagged_at", nullable=False),
     Column("active", Boolean, nullable=False),
+)
+
+staff_notices = Table(
+    "staff_notices",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("audience", ARRAY(String(32)), nullable=False),
+    Column("region_code", String(15), nullable=False),
+    Column("event_id", UUID(as_uuid=True), nullable=False),
+    Column("unit_id", UUID(as_uuid=True)),
+    Column("title", String(100), nullable=False),
+    Column("body", String(500), nullable=False),
+    Column("source_key", String(200), nullable=False, unique=True),
+    _ts("occurred_at", nullable=False),
+    _ts("created_at", nullable=False),
+)
+
+staff_notice_reads = Table(
+    "staff_notice_reads",
+    metadata,
+    Column("notice_id", UUID(as_uuid=True), primary_key=True),
+    Column("user_id", UUID(as_uuid=True), primary_key=True),
+    _ts("read_at", nullable=False),
 )
