@@ -20,7 +20,7 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 
-from gateway.app import create_gateway_app
+from gateway.app import GatewayApp, create_gateway_app
 from gateway.partner.app import create_app as create_partner_app
 from gateway.partner.settings import Settings as PartnerSettings
 from gateway.settings import SERVICES, GatewaySettings
@@ -51,8 +51,16 @@ def load_or_create_signing_key(path: Path) -> SigningKey:
 
 
 def build_service_apps(
-    *, database_url: str, amqp_url: str | None, signing_key: SigningKey, verifier: TokenVerifier
+    *,
+    database_url: str,
+    amqp_url: str | None,
+    signing_key: SigningKey,
+    verifier: TokenVerifier,
+    settings_overrides: dict[str, Any] | None = None,
+    wiring_overrides: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, FastAPI]:
+    """Every service app, wired to run in one process. The overrides let the end-to-end
+    tests put the same platform on their own schemas, queues and clocks."""
     broker = MemoryBroker() if amqp_url is None else None
     apps: dict[str, FastAPI] = {}
     for name in SERVICES:  # identity first: later services call it in-process
@@ -60,6 +68,7 @@ def build_service_apps(
         settings_cls = importlib.import_module(f"services.{name}.settings").Settings
         overrides: dict[str, Any] = {"database_url": database_url, "db_pool_size": 5}
         overrides |= {"broker": "memory"} if amqp_url is None else {"amqp_url": amqp_url}
+        overrides |= settings_overrides or {}
         wiring: dict[str, Any] = {"verifier": verifier}
         if broker is not None:
             wiring["broker"] = broker
@@ -68,6 +77,7 @@ def build_service_apps(
         if name == "relief":
             # Service-to-service HTTP stays in-process too, through the same client code.
             wiring["identity_transport"] = httpx.ASGITransport(app=apps["identity"])
+        wiring |= (wiring_overrides or {}).get(name, {})
         apps[name] = module.create_app(settings_cls(**overrides), **wiring)
     # The partner API (/open/v1) calls identity and events in-process. Not an /api/v1
     # upstream: serve() takes it out and hands it to the gateway as partner_upstream.
@@ -80,8 +90,29 @@ def build_service_apps(
         partner_wiring["broker"] = broker
     partner_overrides: dict[str, Any] = {"database_url": database_url, "db_pool_size": 5}
     partner_overrides |= {"broker": "memory"} if amqp_url is None else {"amqp_url": amqp_url}
+    partner_overrides |= settings_overrides or {}
+    partner_wiring |= (wiring_overrides or {}).get("partner", {})
     apps["partner"] = create_partner_app(PartnerSettings(**partner_overrides), **partner_wiring)
     return apps
+
+
+def assemble_gateway(
+    settings: GatewaySettings, apps: dict[str, FastAPI], verifier: TokenVerifier
+) -> GatewayApp:
+    """The gateway in front of in-process apps (from build_service_apps), running their
+    lifespans: /api/v1 goes to the services, /open/v1 to the partner app."""
+    services = {name: app for name, app in apps.items() if name != "partner"}
+    partner_app = apps["partner"]
+    return create_gateway_app(
+        settings,
+        upstreams={
+            name: AsgiUpstream(name, app, settings.upstream_timeout_seconds)
+            for name, app in services.items()
+        },
+        verifier=verifier,
+        mounted_apps=[*services.values(), partner_app],
+        partner_upstream=AsgiUpstream("partner", partner_app, settings.upstream_timeout_seconds),
+    )
 
 
 async def serve() -> None:
@@ -100,20 +131,7 @@ async def serve() -> None:
     apps = build_service_apps(
         database_url=database_url, amqp_url=amqp_url, signing_key=signing_key, verifier=verifier
     )
-    partner_app = apps.pop("partner")
-    upstreams = {
-        name: AsgiUpstream(name, app, gateway_settings.upstream_timeout_seconds)
-        for name, app in apps.items()
-    }
-    gateway = create_gateway_app(
-        gateway_settings,
-        upstreams=upstreams,
-        verifier=verifier,
-        mounted_apps=[*apps.values(), partner_app],
-        partner_upstream=AsgiUpstream(
-            "partner", partner_app, gateway_settings.upstream_timeout_seconds
-        ),
-    )
+    gateway = assemble_gateway(gateway_settings, apps, verifier)
     server = uvicorn.Server(
         uvicorn.Config(
             gateway,
