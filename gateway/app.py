@@ -150,9 +150,11 @@ def create_gateway_app(
 
 
 def create_http_gateway_app(settings: GatewaySettings) -> GatewayApp:
-    """The distributed-mode gateway: every service over HTTP, token keys from settings."""
-    upstreams = {
-        name: HttpUpstream(
+    """The distributed-mode gateway: every service (and the partner app, when
+    ``partner_url`` is set) over HTTP, token keys from settings."""
+
+    def over_http(name: str, url: str) -> HttpUpstream:
+        return HttpUpstream(
             name,
             url,
             settings.upstream_timeout_seconds,
@@ -160,8 +162,8 @@ def create_http_gateway_app(settings: GatewaySettings) -> GatewayApp:
             pool_size=settings.upstream_pool_size,
             keepalive_seconds=settings.upstream_keepalive_seconds,
         )
-        for name, url in settings.upstream_urls.items()
-    }
+
+    upstreams = {name: over_http(name, url) for name, url in settings.upstream_urls.items()}
     unknown = set(upstreams) - set(SERVICES)
     if unknown:
         raise ValueError(f"upstream_urls names unknown services: {sorted(unknown)}")
@@ -171,7 +173,10 @@ def create_http_gateway_app(settings: GatewaySettings) -> GatewayApp:
         audience=settings.jwt_audience,
         jwks_url=settings.jwks_url,
     )
-    return create_gateway_app(settings, upstreams=upstreams, verifier=verifier)
+    partner = over_http("partner", settings.partner_url) if settings.partner_url else None
+    return create_gateway_app(
+        settings, upstreams=upstreams, verifier=verifier, partner_upstream=partner
+    )
 
 
 async def _load_token_keys(verifier: TokenVerifier) -> None:

@@ -19,10 +19,9 @@ from pathlib import Path
 
 import httpx
 
-from gateway.app import GatewayApp, create_gateway_app, create_http_gateway_app
+from gateway.app import GatewayApp, create_http_gateway_app
 from gateway.settings import DEFAULT_UPSTREAM_URLS, SERVICES, GatewaySettings
-from gateway.upstreams import HttpUpstream
-from shared.auth.tokens import TokenVerifier, public_key_pem
+from shared.auth.tokens import public_key_pem
 from shared.db.migrate import upgrade_all
 from shared.settings import ServiceSettings
 
@@ -33,34 +32,7 @@ DEFAULT_PARTNER_URL = f"http://127.0.0.1:{8001 + len(SERVICES)}"
 
 
 def create_gateway_from_env() -> GatewayApp:
-    settings = GatewaySettings()
-    partner_url = os.environ.get(PARTNER_URL_ENV)
-    if not partner_url:
-        return create_http_gateway_app(settings)  # /open/v1 answers 404 not_implemented
-
-    def http(name: str, url: str) -> HttpUpstream:
-        return HttpUpstream(
-            name,
-            url,
-            settings.upstream_timeout_seconds,
-            connect_timeout=settings.upstream_connect_timeout_seconds,
-            pool_size=settings.upstream_pool_size,
-            keepalive_seconds=settings.upstream_keepalive_seconds,
-        )
-
-    # As create_http_gateway_app, plus the partner API as partner_upstream.
-    verifier = TokenVerifier.from_pems(
-        settings.jwt_public_keys,
-        issuer=settings.jwt_issuer,
-        audience=settings.jwt_audience,
-        jwks_url=settings.jwks_url,
-    )
-    return create_gateway_app(
-        settings,
-        upstreams={name: http(name, url) for name, url in settings.upstream_urls.items()},
-        verifier=verifier,
-        partner_upstream=http("partner", partner_url),
-    )
+    return create_http_gateway_app(GatewaySettings())
 
 
 def _uvicorn(target: str, port: int, host: str = "127.0.0.1") -> list[str]:

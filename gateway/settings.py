@@ -43,6 +43,9 @@ class GatewaySettings(PlatformSettings):
     port: int = Field(8000, validation_alias=AliasChoices("EHOME_PORT"))
     host: str = Field("127.0.0.1", validation_alias=AliasChoices("EHOME_HOST"))
     upstream_urls: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_UPSTREAM_URLS))
+    # Where the partner app (/open/v1) listens when it runs as its own process; unset, the
+    # partner API answers 404 not_implemented (the embedded mode wires it in-process).
+    partner_url: str | None = None
     max_body_bytes: int = Field(10 * 1024 * 1024, gt=0)
     upstream_timeout_seconds: float = Field(10.0, gt=0)
     # Connecting to an upstream should take a millisecond on a cluster network; a connect that
