@@ -13,10 +13,16 @@ import pytest
 
 from services.feedback import notices
 from services.feedback.app import create_app
+from services.feedback.service import projection
 from services.feedback.settings import Settings
 from shared.auth.tokens import TokenVerifier
 from shared.contracts.booking import BookingConfirmed
-from shared.contracts.events import EventClosed, EventStatusChanged
+from shared.contracts.events import (
+    EventClosed,
+    EventStatusChanged,
+    ReporterSeal,
+    ReporterSealError,
+)
 from shared.contracts.relief import ApplicationDecided
 from shared.messaging.envelope import Envelope
 from shared.testing.plugin import running, wait_until
@@ -198,3 +204,45 @@ async def test_without_a_wechat_base_url_messages_are_recorded_in_the_sandbox(
                                                 ("relief_decision", "sandbox")]
         relief = next(r for r in rows if r.data["phrase2"]["value"] == "未通过")
         assert relief.data["thing1"]["value"] == "最低生活保障申请"
+
+
+async def test_the_reporter_of_a_sensitive_tip_is_told_through_the_seal_only_we_can_open(
+    feedback_settings: Settings, token_verifier: TokenVerifier,
+    make_token: Callable[..., str],
+) -> None:
+    """The reporter of a sensitive tip comes only sealed (shared.contracts.events): opened
+    with this service's keyring, the closure notice reaches them, and the stored fact keeps
+    no sealed value."""
+    reporter = uuid.uuid4()
+    case_id = uuid.uuid4()
+    closed = closed_event(None, event_id=case_id)
+    closed.payload["reporter_sealed"] = ReporterSeal(
+        feedback_settings.reporter_seal_keys).seal(case_id, reporter)
+    app = create_app(feedback_settings, verifier=token_verifier)
+    async with running(app) as client:
+        await publish(app, [closed])
+        await until_handled(app, 1)
+        token = make_token(subject=reporter, roles=["resident"])
+        inbox = await client.get("/api/v1/feedback/notifications",
+                                 headers={"Authorization": f"Bearer {token}"})
+        assert [(n["kind"], n["event_id"]) for n in inbox.json()["items"]] == [
+            ("closed", str(case_id))]
+        facts = await sql(app, "SELECT payload FROM case_facts WHERE event_id = :e", e=case_id)
+        assert [f.payload.get("reporter_sealed") for f in facts] == [None]
+        summary = await sql(app, "SELECT reporter_id FROM case_summaries WHERE event_id = :e",
+                            e=case_id)
+        assert summary[0].reporter_id == reporter
+
+
+def test_a_seal_under_a_key_we_do_not_hold_fails_the_message_rather_than_losing_the_reporter(
+) -> None:
+    """Retried, then parked for a re-drive once the keyring is fixed — never silently
+    treated as a case without a reporter."""
+    case_id = uuid.uuid4()
+    closed = closed_event(None, event_id=case_id)
+    closed.payload["reporter_sealed"] = ReporterSeal("k9:another-keyring").seal(
+        case_id, uuid.uuid4())
+    ours = ReporterSeal(Settings.model_fields["reporter_seal_keys"].default)
+    with pytest.raises(ReporterSealError):
+        projection.reporter_of(closed, ours)
+    assert projection.reporter_of(closed_event(None), ours) is None
