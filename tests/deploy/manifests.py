@@ -22,6 +22,11 @@ ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
 BIN = Path(sys.executable).parent
 SERVICES = ("identity", "events", "routing", "feedback", "relief", "booking")
+# Service-style apps outside services/ (create_service_app, own schema, own queues): the
+# gateway's partner app (/open/v1). name → package.
+GATEWAY_APPS = {"partner": "gateway.partner"}
+# Every app with a schema and (maybe) subscriptions: name → package.
+SERVICE_APPS = {**{service: f"services.{service}" for service in SERVICES}, **GATEWAY_APPS}
 # Custom resources without a schema in kubernetes-validate; tests/deploy check them instead.
 CRD_GROUPS = frozenset({"keda.sh", "rabbitmq.com", "postgresql.cnpg.io"})
 
@@ -209,19 +214,70 @@ def interpolated_names(value: str) -> list[str]:
 def settings_env_names(settings_cls: type[BaseSettings]) -> set[str]:
     """Every environment name a pydantic-settings class reads, from its own declarations:
     a field's validation alias(es) when it has one, else ``env_prefix + field name``."""
-    prefix = str(settings_cls.model_config.get("env_prefix") or "")
     names: set[str] = set()
-    for field_name, info in settings_cls.model_fields.items():
-        alias = info.validation_alias or info.alias
-        if alias is None:
-            names.add(f"{prefix}{field_name}".upper())
-        elif isinstance(alias, str):
-            names.add(alias.upper())
-        elif isinstance(alias, AliasChoices):
-            names.update(c.upper() for c in alias.choices if isinstance(c, str))
-        elif isinstance(alias, AliasPath):
-            names.add(str(alias.path[0]).upper())
+    for field_name in settings_cls.model_fields:
+        names |= settings_env_names_of_field(settings_cls, field_name)
     return names
+
+
+# Names a process reads from the environment itself, beside its settings class: uvicorn target
+# module → attributes of that module naming the variables.
+READ_DIRECTLY = {"gateway.distributed": ("PARTNER_URL_ENV",)}
+# ConfigMaps every service's pods load whole (envFrom).
+SHARED_CONFIG_MAPS = ("ehome-platform", "ehome-services")
+
+
+def is_shared_config_map(name: str) -> bool:
+    """``ehome-services-<hash>`` as generated, or the plain name."""
+    return any(name == shared or re.fullmatch(rf"{shared}-[a-z0-9]+", name)
+               for shared in SHARED_CONFIG_MAPS)
+
+
+def directly_read_env_names(container: Obj) -> set[str]:
+    """Variables the container's app factory reads with os.environ (not through settings)."""
+    if container.get("command") != ["uvicorn"]:
+        return set()
+    module = importlib.import_module(uvicorn_target(container).split(":")[0])
+    return {
+        str(getattr(module, attribute))
+        for attribute in READ_DIRECTLY.get(module.__name__, ())
+        if hasattr(module, attribute)
+    }
+
+
+def shadowed_env_names(settings_cls: type[BaseSettings]) -> set[str]:
+    """Platform-wide service settings a class deliberately replaces with its own name (the
+    partner app's consumer_prefetch reads EHOME_PARTNER_CONSUMER_PREFETCH, not
+    EHOME_CONSUMER_PREFETCH): set for every service by a shared ConfigMap, ignored here."""
+    from shared.settings import ServiceSettings
+
+    if not issubclass(settings_cls, ServiceSettings):
+        return set()
+    replaced = {
+        name for name, info in settings_cls.model_fields.items()
+        if name in ServiceSettings.model_fields
+        and info.validation_alias != ServiceSettings.model_fields[name].validation_alias
+    }
+    base_names = {
+        name for field_name in replaced
+        for name in settings_env_names_of_field(ServiceSettings, field_name)
+    }
+    return base_names - settings_env_names(settings_cls)
+
+
+def settings_env_names_of_field(settings_cls: type[BaseSettings], field_name: str) -> set[str]:
+    prefix = str(settings_cls.model_config.get("env_prefix") or "")
+    info = settings_cls.model_fields[field_name]
+    alias = info.validation_alias or info.alias
+    if alias is None:
+        return {f"{prefix}{field_name}".upper()}
+    if isinstance(alias, str):
+        return {alias.upper()}
+    if isinstance(alias, AliasChoices):
+        return {c.upper() for c in alias.choices if isinstance(c, str)}
+    if isinstance(alias, AliasPath):
+        return {str(alias.path[0]).upper()}
+    return set()
 
 
 def settings_class_for(container: Obj) -> type[BaseSettings]:
@@ -229,12 +285,11 @@ def settings_class_for(container: Obj) -> type[BaseSettings]:
     command = container.get("command", [])
     if command == ["uvicorn"]:
         module = uvicorn_target(container).split(":")[0]
-        if module.startswith("services."):
-            service = module.split(".")[1]
-            return cast(
-                type[BaseSettings],
-                importlib.import_module(f"services.{service}.settings").Settings,
-            )
+        for package in SERVICE_APPS.values():
+            if module == f"{package}.app":
+                return cast(
+                    type[BaseSettings], importlib.import_module(f"{package}.settings").Settings
+                )
         if module.startswith("gateway."):
             from gateway.settings import GatewaySettings
 
@@ -252,16 +307,23 @@ class DeclaredQueue:
     name: str  # full broker name, "<prefix>.<service>.<purpose>"
     parking: str
 
+    @property
+    def declared_in(self) -> str:
+        """The file whose SUBSCRIPTIONS declare the queue."""
+        package = SERVICE_APPS.get(self.service, f"services.{self.service}")
+        return f"{package.replace('.', '/')}/handlers.py"
+
 
 def declared_queues(prefix: str) -> list[DeclaredQueue]:
-    """The consumer queues the code declares now, computed the way the services do it."""
+    """The consumer queues the code declares now (the services' and the gateway's service-style
+    apps'), computed the way the apps do it."""
     from shared.messaging.consumer import ConsumerRunner
     from shared.messaging.rabbit import Topology
 
     topology = Topology(prefix)
     queues = []
-    for service in SERVICES:
-        subscriptions = importlib.import_module(f"services.{service}.handlers").SUBSCRIPTIONS
+    for service, package in SERVICE_APPS.items():
+        subscriptions = importlib.import_module(f"{package}.handlers").SUBSCRIPTIONS
         runner = ConsumerRunner(
             service=service,
             database=cast(Any, None),  # only the queue specs are read; nothing connects

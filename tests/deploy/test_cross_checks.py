@@ -22,7 +22,9 @@ from tests.deploy.manifests import (
     by_name,
     container_env,
     containers,
+    directly_read_env_names,
     interpolated_names,
+    is_shared_config_map,
     name_of,
     of_kind,
     pod_labels,
@@ -30,6 +32,7 @@ from tests.deploy.manifests import (
     selector_matches,
     settings_class_for,
     settings_env_names,
+    shadowed_env_names,
     uvicorn_option,
     uvicorn_target,
 )
@@ -231,7 +234,12 @@ def test_every_env_name_in_the_manifests_is_a_setting_the_code_reads(rendered: l
         for container in containers(deployment):
             env = container_env(container, rendered)
             settings_cls = settings_class_for(container)
-            known = settings_env_names(settings_cls)
+            known = settings_env_names(settings_cls) | directly_read_env_names(container)
+            # A platform-wide value (shared ConfigMap) an app replaces with its own setting.
+            known |= {
+                name for name in shadowed_env_names(settings_cls)
+                if is_shared_config_map(env.from_config_map.get(name, ""))
+            }
             # A value may be composed from other entries ($(NAME)); those inputs are not
             # settings, but each must be defined before the value that uses it.
             inputs: set[str] = set()

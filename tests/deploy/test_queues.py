@@ -1,9 +1,10 @@
 """KEDA scales consumers on the queues the code really declares.
 
-The queue names are computed from ``services/<svc>/handlers.py:SUBSCRIPTIONS`` at test time,
-the way the services compute them (``ConsumerRunner(...).specs`` + ``Topology``), under the
-prefix the manifests configure. A subscription added without its consumer Deployment, or a
-ScaledObject left watching a queue nobody declares, fails here with what to do about it.
+The queue names are computed from ``services/<svc>/handlers.py:SUBSCRIPTIONS`` (and the
+partner app's ``gateway/partner/handlers.py``) at test time, the way the apps compute them
+(``ConsumerRunner(...).specs`` + ``Topology``), under the prefix the manifests configure. A
+subscription added without its consumer Deployment, or a ScaledObject left watching a queue
+nobody declares, fails here with what to do about it.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def queue_problems(objects: list[Obj], declared: list[DeclaredQueue]) -> list[st
     for queue in declared:
         if queue.name in watched:
             continue
-        where = f"queue {queue.name} (services/{queue.service}/handlers.py SUBSCRIPTIONS)"
+        where = f"queue {queue.name} ({queue.declared_in} SUBSCRIPTIONS)"
         if queue.service in consumer_services:
             todo = (f"add a trigger for it to deploy/k8s/base/consumers/{queue.service}/"
                     "scaledobject.yaml")
