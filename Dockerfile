@@ -4,9 +4,11 @@
 #   docker build --build-arg SERVICE=booking -t ehome/booking .
 #   docker build --build-arg SERVICE=gateway \
 #                --build-arg APP=gateway.distributed:create_gateway_from_env -t ehome/gateway .
+#   docker build --build-arg SERVICE=partner \
+#                --build-arg APP=gateway.partner.app:create_app -t ehome/partner .
 #
 # Every image carries the same layers (dependencies, then source); only the default command
-# differs, so a registry stores the seven images as one. The container runs one uvicorn process
+# differs, so a registry stores the eight images as one. The container runs one uvicorn process
 # on port 8000; Kubernetes scales by replicas, never by workers inside a container.
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm

@@ -10,6 +10,7 @@ import importlib
 import os
 import re
 from functools import cache
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -435,3 +436,150 @@ def test_the_database_accepts_every_connection_the_autoscalers_can_open(
         assert needed + reserve <= limit, (
             f"{overlay}: up to {needed} connections (+{reserve} reserve) > max_connections {limit}"
         )
+
+
+# -- the partner app (/open/v1) ----------------------------------------------------------------
+
+PARTNER_TARGET = "gateway.partner.app:create_app"
+# Where the cluster's own nodes, pods and Services live (and cloud metadata endpoints): a
+# webhook must never reach them, whatever a partner's callback host resolves to.
+PRIVATE_RANGES = (
+    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
+    "172.16.0.0/12", "192.168.0.0/16", "::1/128", "fc00::/7", "fe80::/10",
+)
+
+
+def partner_deployments(objects: list[Obj]) -> list[Obj]:
+    found = [d for d in of_kind(objects, "Deployment")
+             if uvicorn_target(app_container(d)) == PARTNER_TARGET]
+    assert found, "no Deployment runs the partner app"
+    return found
+
+
+def policies_for(objects: list[Obj], deployment: Obj, direction: str) -> list[Obj]:
+    return [
+        p for p in of_kind(objects, "NetworkPolicy")
+        if direction in p["spec"]["policyTypes"]
+        and selector_matches(p["spec"]["podSelector"], pod_labels(deployment))
+    ]
+
+
+def covers(outer: IPv4Network | IPv6Network, inner: IPv4Network | IPv6Network) -> bool:
+    return outer.version == inner.version and inner.subnet_of(outer)  # type: ignore[arg-type]
+
+
+def rule_ports(rule: Obj) -> set[int | str]:
+    return {p["port"] for p in rule.get("ports", [])}
+
+
+def test_the_gateway_forwards_the_partner_api_to_the_partner_app(rendered: list[Obj]) -> None:
+    from gateway.distributed import PARTNER_URL_ENV
+
+    services = by_name(rendered, "Service")
+    deployments = by_name(rendered, "Deployment")
+    gateway_env = container_env(app_container(deployments["gateway"]), rendered)
+    url = gateway_env.literal.get(PARTNER_URL_ENV)
+    assert url, f"the gateway has no {PARTNER_URL_ENV}: /open/v1 would answer 404"
+    parts = urlsplit(url)
+    assert parts.hostname in services, f"{url}: no Service {parts.hostname}"
+    assert parts.port in {p["port"] for p in services[parts.hostname]["spec"]["ports"]}, url
+    (target,) = deployments_selected(
+        rendered, {"matchLabels": services[parts.hostname]["spec"]["selector"]}
+    )
+    app = app_container(deployments[target])
+    assert uvicorn_target(app) == PARTNER_TARGET, f"{url} reaches {target}"
+    assert serves(PARTNER_TARGET, "/open/v1/events"), "the partner app has no /open/v1/events"
+
+
+def test_in_cluster_base_urls_name_the_service_of_the_app_they_call(rendered: list[Obj]) -> None:
+    """EHOME_PARTNER_IDENTITY_BASE_URL=http://identity:8000 reaches identity's API pods, and so
+    on for every EHOME_<APP>_<TARGET>_BASE_URL that names a Service of the namespace."""
+    services = by_name(rendered, "Service")
+    deployments = by_name(rendered, "Deployment")
+    checked = []
+    for deployment in of_kind(rendered, "Deployment"):
+        for container in containers(deployment, init=False):
+            for name, value in container_env(container, rendered).literal.items():
+                match = re.fullmatch(r"EHOME_[A-Z]+_([A-Z]+)_BASE_URL", name)
+                host = urlsplit(value).hostname or ""
+                if not match or "." in host:  # an external API, by its public name
+                    continue
+                where = f"{name_of(deployment)}: {name}={value}"
+                assert host in services, f"{where}: no Service {host}"
+                ports = {p["port"] for p in services[host]["spec"]["ports"]}
+                assert urlsplit(value).port in ports, where
+                (target,) = deployments_selected(
+                    rendered, {"matchLabels": services[host]["spec"]["selector"]}
+                )
+                labels = pod_labels(deployments[target])
+                assert labels["app.kubernetes.io/name"] == match.group(1).lower(), where
+                assert labels["app.kubernetes.io/component"] == "api", where
+                checked.append(where)
+    partner_urls = [w for w in checked if "EHOME_PARTNER_" in w]
+    assert len(partner_urls) >= 2 * len(partner_deployments(rendered)), checked
+
+
+def test_only_the_gateway_and_prometheus_reach_the_partner_api(rendered: list[Obj]) -> None:
+    deployments = by_name(rendered, "Deployment")
+    for deployment in partner_deployments(rendered):
+        for policy in policies_for(rendered, deployment, "Ingress"):
+            for rule in policy["spec"].get("ingress", []):
+                peers = rule.get("from")
+                assert peers, f"{name_of(policy)}: an ingress rule without `from` admits anyone"
+                for peer in peers:
+                    if "podSelector" in peer and "namespaceSelector" not in peer:
+                        selected = deployments_selected(rendered, peer["podSelector"])
+                        assert set(selected) <= {"gateway"}, f"{name_of(policy)}: {selected}"
+                    else:
+                        namespace = peer["namespaceSelector"]["matchLabels"]
+                        assert namespace == {"kubernetes.io/metadata.name": "monitoring"}, peer
+    # ... and the gateway may reach it.
+    (api,) = [d for d in partner_deployments(rendered)
+              if pod_labels(d)["app.kubernetes.io/component"] == "api"]
+    gateway_reaches = [
+        rule for policy in policies_for(rendered, deployments["gateway"], "Egress")
+        for rule in policy["spec"].get("egress", [])
+        for peer in rule.get("to", [])
+        if "podSelector" in peer and name_of(api) in deployments_selected(rendered,
+                                                                           peer["podSelector"])
+    ]
+    assert gateway_reaches, "the gateway's NetworkPolicy does not let it reach the partner API"
+
+
+def test_webhook_senders_reach_the_internet_but_never_the_clusters_private_ranges(
+    rendered: list[Obj],
+) -> None:
+    """Webhooks go to partners' hosts outside the cluster (80/443, public addresses only);
+    in-cluster the partner pods reach identity and events, nothing else. The API pods, which
+    parse partners' requests, send no webhooks and get no internet at all."""
+    senders = 0
+    for deployment in partner_deployments(rendered):
+        env = container_env(app_container(deployment), rendered).literal
+        sends_webhooks = env.get("EHOME_RUN_WORKERS", "true").lower() == "true"
+        senders += sends_webhooks
+        rules = [r for p in policies_for(rendered, deployment, "Egress")
+                 for r in p["spec"].get("egress", [])]
+        web = [r for r in rules if rule_ports(r) & {80, 443}]
+        where = name_of(deployment)
+        if sends_webhooks:
+            assert {80, 443} <= {p for r in web for p in rule_ports(r)}, where
+        else:
+            assert not web, f"{where} sends no webhooks but may reach the web"
+        for rule in web:
+            assert rule.get("to"), f"{where}: a 80/443 rule without `to` allows the cluster too"
+            for peer in rule["to"]:
+                assert set(peer) == {"ipBlock"}, f"{where}: 80/443 to in-cluster pods {peer}"
+                network = ip_network(peer["ipBlock"]["cidr"])
+                excluded = [ip_network(e) for e in peer["ipBlock"].get("except", [])]
+                for private in map(ip_network, PRIVATE_RANGES):
+                    if not covers(network, private):
+                        continue
+                    assert any(covers(e, private) for e in excluded), (
+                        f"{where}: webhooks may reach {private}"
+                    )
+        for rule in rules:
+            for peer in rule.get("to", []):
+                if "podSelector" in peer and "namespaceSelector" not in peer:
+                    selected = set(deployments_selected(rendered, peer["podSelector"]))
+                    assert selected <= {"identity", "events"}, f"{where} may reach {selected}"
+    assert senders == 1, "exactly one partner Deployment runs the webhook sender"

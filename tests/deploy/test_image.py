@@ -100,10 +100,17 @@ def test_the_build_argument_selects_each_service_the_manifests_run(
                if pod_labels(d)["app.kubernetes.io/name"] == service]
         assert api, service
         assert all(uvicorn_target(app_container(d)) == target for d in api), service
-    # The gateway's factory is not under services/: its build passes APP explicitly, as the
-    # Dockerfile's header shows.
-    gateway_target = uvicorn_target(app_container(deployments["gateway"]))
-    assert f"--build-arg APP={gateway_target}" in DOCKERFILE.read_text(encoding="utf-8")
+    # The gateway's and the partner app's factories are not under services/: their builds pass
+    # APP explicitly, as the Dockerfile's header shows.
+    dockerfile = DOCKERFILE.read_text(encoding="utf-8")
+    others = {uvicorn_target(app_container(d)) for d in deployments.values()} - {
+        template.replace("${SERVICE}", service) for service in SERVICES
+    }
+    assert {"gateway.distributed:create_gateway_from_env", "gateway.partner.app:create_app"} <= (
+        others
+    )
+    for target in sorted(others):
+        assert f"--build-arg APP={target}" in dockerfile, f"the Dockerfile never builds {target}"
 
 
 def test_the_build_context_is_an_allow_list_of_what_the_dockerfile_copies() -> None:
