@@ -441,6 +441,7 @@ def test_the_database_accepts_every_connection_the_autoscalers_can_open(
 # -- the partner app (/open/v1) ----------------------------------------------------------------
 
 PARTNER_TARGET = "gateway.partner.app:create_app"
+PARTNER_URL_ENV = "EHOME_GATEWAY_PARTNER_URL"  # where the gateway forwards /open/v1
 # Where the cluster's own nodes, pods and Services live (and cloud metadata endpoints): a
 # webhook must never reach them, whatever a partner's callback host resolves to.
 PRIVATE_RANGES = (
@@ -473,11 +474,12 @@ def rule_ports(rule: Obj) -> set[int | str]:
 
 
 def test_the_gateway_forwards_the_partner_api_to_the_partner_app(rendered: list[Obj]) -> None:
-    from gateway.distributed import PARTNER_URL_ENV
-
     services = by_name(rendered, "Service")
     deployments = by_name(rendered, "Deployment")
-    gateway_env = container_env(app_container(deployments["gateway"]), rendered)
+    gateway = app_container(deployments["gateway"])
+    read = settings_env_names(settings_class_for(gateway)) | directly_read_env_names(gateway)
+    assert PARTNER_URL_ENV in read, f"the gateway's code no longer reads {PARTNER_URL_ENV}"
+    gateway_env = container_env(gateway, rendered)
     url = gateway_env.literal.get(PARTNER_URL_ENV)
     assert url, f"the gateway has no {PARTNER_URL_ENV}: /open/v1 would answer 404"
     parts = urlsplit(url)
