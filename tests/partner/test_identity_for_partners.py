@@ -22,8 +22,12 @@ async def test_a_partner_user_is_matched_by_phone_and_acted_for_with_a_partner_t
     migrator: Migrator, service_settings: Callable[..., Any], token_verifier: TokenVerifier,
     signing_key: SigningKey,
 ) -> None:
-    await migrator.ensure("identity")
-    settings = service_settings(IdentitySettings, bootstrap_admin_password=ADMIN_PASSWORD,
+    # A schema of its own: the bootstrap admin is created once per schema, and another test
+    # may already have created it with another password in the run's shared one.
+    prefix = f"{migrator.prefix}p{uuid.uuid4().hex[:5]}"
+    await migrator.ensure("identity", prefix=prefix)
+    settings = service_settings(IdentitySettings, schema_prefix=prefix,
+                                bootstrap_admin_password=ADMIN_PASSWORD,
                                 argon2_time_cost=1, argon2_memory_kib=1024,
                                 argon2_parallelism=1)
     app = create_identity(settings, verifier=token_verifier, signing_key=signing_key)
