@@ -136,7 +136,9 @@ def run(services: tuple[str, ...]) -> int:
             child.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             child.kill()
-    return max((abs(c.returncode or 0) for c in children), default=0)
+    # A child stopped by our SIGTERM (uvicorn re-raises it: -15) stopped cleanly.
+    codes = [c.returncode for c in children if c.returncode not in (0, -signal.SIGTERM)]
+    return max((abs(code or 0) for code in codes), default=0)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -158,6 +159,10 @@ async def serve() -> None:
 
 
 def main() -> int:
+    # uvicorn handles SIGTERM while it serves, then re-raises it into the handler it found.
+    # With the default handler that kills the process before atexit runs, leaving the
+    # embedded PostgreSQL running; a no-op here turns a SIGTERM into a clean exit (code 0).
+    signal.signal(signal.SIGTERM, lambda *_: None)
     try:
         asyncio.run(serve())
     except KeyboardInterrupt:

@@ -61,3 +61,8 @@ def test_make_run_answers_healthz_through_the_gateway_within_60_seconds(tmp_path
     assert ready.status_code == 200, ready.text
     assert f"listening on http://127.0.0.1:{port}" in output
     assert exit_code is not None, "make run did not stop on SIGTERM"
+    assert "service_stopped" in output  # each service went through its orderly shutdown
+    still_running = subprocess.run(
+        ["pgrep", "-f", str(tmp_path / "data" / "pg")], capture_output=True, text=True
+    ).stdout
+    assert still_running == "", "the embedded PostgreSQL outlived make run"
