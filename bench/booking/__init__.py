@@ -41,6 +41,7 @@ from bench.booking.load import Requests, closed_loop, open_loop
 from shared.auth.tokens import TokenSigner, generate_signing_key, public_key_pem
 from shared.db.database import asyncpg_dsn, normalize_database_url
 from shared.db.migrate import schema_name, upgrade
+from shared.messaging.rabbit import delete_prefixed_objects
 
 RESULTS = Path(__file__).resolve().parents[1] / "results" / "booking.json"
 TEMPLATE = Path(__file__).with_name("pgbench.sql.template")
@@ -521,6 +522,8 @@ async def _run(args: argparse.Namespace) -> int:
                 process.kill()
         if not args.keep:
             await drop_schema(dsn, schema)
+            if rabbit:
+                await delete_prefixed_objects(amqp_url, prefix)
     return _report(results)
 
 

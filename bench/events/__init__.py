@@ -44,6 +44,7 @@ from shared.auth.tokens import TokenSigner, TokenVerifier, generate_signing_key
 from shared.db.database import normalize_database_url
 from shared.db.migrate import schema_name, upgrade
 from shared.messaging.memory import MemoryBroker
+from shared.messaging.rabbit import delete_prefixed_objects
 
 RESULTS = Path(__file__).resolve().parents[1] / "results" / "events.json"
 GRIDS = ["350626106001001", "350626106001002", "350626106002001", "350623100001001",
@@ -188,6 +189,8 @@ async def run(rates: list[int], seconds: float, keep: bool) -> dict[str, Any]:
                 for service in ("events", "routing"):
                     await conn.execute(text(
                         f'DROP SCHEMA IF EXISTS "{schema_name(service, prefix)}" CASCADE'))
+            if use_rabbit:
+                await delete_prefixed_objects(amqp_url, prefix)
         await engine.dispose()
     target = next((s for s in steps if s["rate"] == TARGET_RATE), None)
     met = bool(target and target["assign_p99_ms"] <= TARGET_P99_MS

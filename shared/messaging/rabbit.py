@@ -5,6 +5,8 @@ every publish, a delivery limit and a dead-letter (parking) queue for every cons
 from __future__ import annotations
 
 import asyncio
+import shutil
+import subprocess
 from collections.abc import Sequence
 from typing import Any
 
@@ -266,3 +268,34 @@ class RabbitBroker:
         finally:
             # Closing the channel returns every unacknowledged message to the parking queue.
             await channel.close()
+
+
+async def delete_prefixed_objects(url: str, prefix: str) -> int:
+    """Delete every queue and exchange whose name starts with ``prefix`` (a test run's or a
+    benchmark's). Names are listed with ``rabbitmqctl``, so this works on the broker's own
+    machine only and does nothing elsewhere. Returns how many objects were deleted."""
+    if shutil.which("rabbitmqctl") is None:
+        return 0
+
+    def names(kind: str) -> list[str]:
+        try:
+            out = subprocess.run(
+                ["rabbitmqctl", "-q", kind, "name"],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=True,
+            ).stdout
+        except (subprocess.SubprocessError, OSError):
+            return []
+        return [name for name in out.split() if name.startswith(prefix)]
+
+    queues, exchanges = names("list_queues"), names("list_exchanges")
+    connection = await aio_pika.connect(url, timeout=15)
+    async with connection:
+        channel = await connection.channel()
+        for name in queues:
+            await channel.queue_delete(name)
+        for name in exchanges:
+            await channel.exchange_delete(name)
+    return len(queues) + len(exchanges)

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
-import subprocess
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -30,7 +28,7 @@ from shared.auth.tokens import SigningKey, TokenSigner, TokenVerifier, generate_
 from shared.db.database import normalize_database_url
 from shared.db.embedded import start_embedded_postgres
 from shared.db.migrate import SERVICES, schema_name, upgrade
-from shared.messaging.rabbit import DECLARED
+from shared.messaging.rabbit import DECLARED, delete_prefixed_objects
 from shared.settings import ServiceSettings
 
 S = TypeVar("S", bound=ServiceSettings)
@@ -123,37 +121,9 @@ async def amqp_url() -> str:
 @pytest.fixture(scope="session")
 async def amqp_prefix(run_prefix: str) -> AsyncIterator[str]:
     yield run_prefix
-    await _delete_rabbit_objects(run_prefix)
-
-
-async def _delete_rabbit_objects(prefix: str) -> None:
-    """Best-effort cleanup of this run's queues and exchanges (names are unique per run, so
-    anything left behind cannot change a later result; this only keeps the broker tidy)."""
-    if shutil.which("rabbitmqctl") is None:
-        return
-
-    def names(kind: str) -> list[str]:
-        try:
-            out = subprocess.run(
-                ["rabbitmqctl", "-q", kind, "name"],
-                capture_output=True,
-                text=True,
-                timeout=30,
-                check=True,
-            ).stdout
-        except (subprocess.SubprocessError, OSError):
-            return []
-        return [n for n in out.split() if n.startswith(prefix)]
-
-    queues, exchanges = names("list_queues"), names("list_exchanges")
+    # Best effort: names are unique per run, so leftovers could not change a later result.
     url = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
-    connection = await aio_pika.connect(url, timeout=5)
-    async with connection:
-        channel = await connection.channel()
-        for name in queues:
-            await channel.queue_delete(name)
-        for name in exchanges:
-            await channel.exchange_delete(name)
+    await delete_prefixed_objects(url, run_prefix)
 
 
 @pytest.fixture(autouse=True)
