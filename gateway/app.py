@@ -10,7 +10,6 @@ the upstreams, and takes all of it down in reverse order.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any
@@ -19,7 +18,7 @@ import httpx
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from gateway.openapi import OpenApiAggregator
 from gateway.proxy import Proxy, PublicPaths
@@ -27,10 +26,11 @@ from gateway.ratelimit import RateLimiter
 from gateway.settings import SERVICES, GatewaySettings
 from gateway.upstreams import HttpUpstream, Upstream, UpstreamError
 from shared.auth.tokens import TokenVerifier
-from shared.context import accept_id, correlation_id_var, request_id_var
+from shared.context import request_id_var
 from shared.errors import install_error_handlers, problem_response
 from shared.logs import configure_logging, get_logger
 from shared.web.metrics import Metrics
+from shared.web.middleware import RequestContextMiddleware
 
 log = get_logger(__name__)
 
@@ -54,7 +54,7 @@ class GatewayApp:
         self.limiter = limiter
         self.anonymous_limiter = anonymous_limiter
         self.openapi = openapi
-        self._ops_with_ids = _RequestIds(ops, metrics)
+        self._ops_with_ids = RequestContextMiddleware(ops, metrics=metrics, service="gateway")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and Proxy.handles(scope["path"]):
@@ -261,44 +261,3 @@ async def _check_ready(upstream: Upstream, *, limit_seconds: float) -> str:
     except UpstreamError as exc:
         return f"failed: {exc.code}"
     return "ok" if answer.status == 200 else f"failed: status {answer.status}"
-
-
-class _RequestIds:
-    """Request and correlation ids, echo and metrics for the operations app (off the hot
-    path; the proxy does the same inline)."""
-
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = dict(scope.get("headers") or [])
-        request_id = accept_id(headers.get(b"x-request-id", b"").decode("latin-1") or None)
-        correlation_in = headers.get(b"x-correlation-id", b"").decode("latin-1")
-        correlation_id = accept_id(correlation_in) if correlation_in else request_id
-        request_id_token = request_id_var.set(request_id)
-        correlation_id_token = correlation_id_var.set(correlation_id)
-        id_headers = [
-            (b"x-request-id", request_id.encode()),
-            (b"x-correlation-id", correlation_id.encode()),
-        ]
-        status = 500
-        started = time.perf_counter()
-
-        async def send_with_ids(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message["headers"] = [*message.get("headers", []), *id_headers]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_ids)
-        finally:
-            route = getattr(scope.get("route"), "path", None) or "unmatched"
-            self.metrics.observe(scope["method"], route, status, time.perf_counter() - started)
-            request_id_var.reset(request_id_token)
-            correlation_id_var.reset(correlation_id_token)
