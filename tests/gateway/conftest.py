@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from gateway import SERVICES, GatewayApp, create_gateway_app
 from shared.auth import SigningKey, TokenSigner, TokenVerifier, generate_signing_key
+from shared.testing.live_server import serving
 from tests.gateway.gateway_setup import (
     AUDIENCE,
     ISSUER,
@@ -20,7 +21,6 @@ from tests.gateway.gateway_setup import (
     gateway_settings,
     http_upstreams,
 )
-from tests.gateway.live_server import serving
 from tests.gateway.stand_in_services import create_stand_in
 
 

@@ -12,9 +12,9 @@ from gateway import SERVICES, AsgiUpstream, GatewayApp, create_gateway_app
 from gateway.openapi import merge_documents
 from gateway.upstreams import UpstreamUnavailable
 from shared.auth import TokenVerifier
+from shared.testing.live_server import closed_port
 from tests.gateway.gateway_assertions import assert_problem
 from tests.gateway.gateway_setup import asgi_upstreams, gateway_settings, http_upstreams
-from tests.gateway.live_server import closed_port
 from tests.gateway.stand_in_services import create_stand_in
 
 

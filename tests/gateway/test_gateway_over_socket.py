@@ -11,9 +11,9 @@ import pytest
 
 from gateway import SERVICES, create_gateway_app
 from shared.auth import TokenVerifier
+from shared.testing.live_server import serving
 from tests.gateway.gateway_assertions import assert_problem
 from tests.gateway.gateway_setup import MAX_BODY, UPSTREAM_TIMEOUT, gateway_settings, http_upstreams
-from tests.gateway.live_server import serving
 
 
 @pytest.fixture(scope="module")

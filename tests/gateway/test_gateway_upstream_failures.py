@@ -12,9 +12,9 @@ from starlette.types import Receive, Scope, Send
 from gateway import AsgiUpstream, GatewayApp, create_gateway_app
 from gateway.upstreams import HttpUpstream, UpstreamTimeout
 from shared.auth import TokenVerifier
+from shared.testing.live_server import closed_port
 from tests.gateway.gateway_assertions import assert_problem
 from tests.gateway.gateway_setup import UPSTREAM_TIMEOUT, gateway_settings, http_upstreams
-from tests.gateway.live_server import closed_port
 
 
 async def test_closed_upstream_port_is_503_upstream_unavailable(

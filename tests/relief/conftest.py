@@ -17,9 +17,10 @@ from services.relief.app import create_app
 from services.relief.settings import Settings
 from shared.auth.tokens import TokenVerifier
 from shared.settings import ServiceSettings
+from shared.testing.live_server import serving
 from shared.testing.plugin import Migrator, running
 from tests.relief.flows import Reviewers, new_region
-from tests.relief.identity_standin import IdentityStandIn, serving
+from tests.relief.identity_standin import IdentityStandIn
 
 INTERNAL_KEY = "relief-tests-internal-key"
 
