@@ -31,7 +31,8 @@ def region_level(code: str) -> RegionLevel:
     return {9: "town", 12: "community", 15: "grid"}[len(code)]  # type: ignore[return-value]
 
 
-def _prefix(code: str) -> str:
+def descendant_prefix(code: str) -> str:
+    """The code stem every region inside ``code`` starts with (city 350600 → 3506)."""
     level = region_level(code)
     if level == "province":
         return code[:2]
@@ -44,7 +45,7 @@ def covers(ancestor: str, code: str) -> bool:
     """True when ``code`` is ``ancestor`` or lies inside it."""
     if not (is_region_code(ancestor) and is_region_code(code)):
         return False
-    return code.startswith(_prefix(ancestor))
+    return code.startswith(descendant_prefix(ancestor))
 
 
 def parent(code: str) -> str | None:

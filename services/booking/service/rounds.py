@@ -27,7 +27,7 @@ from services.booking.store import rounds as round_store
 from shared.auth.principal import Principal, Role
 from shared.db.uow import UnitOfWork
 from shared.errors import NotFound, RuleViolation
-from shared.regions import region_level
+from shared.regions import descendant_prefix
 
 
 def _windows(row: Row | RoundCreate) -> domain.RoundWindows:
@@ -191,11 +191,6 @@ async def _resident(uow: UnitOfWork, user_id: uuid.UUID) -> domain.Resident | No
     return domain.Resident(row.user_id, row.region_code, row.household_id)
 
 
-def _scope_prefix(code: str) -> str:
-    level = region_level(code)
-    return {"province": code[:2], "city": code[:4]}.get(level, code)
-
-
 async def list_rounds(
     *, uow: UnitOfWork, caller: Principal, now: datetime, cursor: str | None, limit: int
 ) -> RoundPage:
@@ -204,9 +199,9 @@ async def list_rounds(
     after = decode_cursor(cursor)
     async with uow:
         if caller.has_role(Role.BOOKING_OPERATOR, Role.ADMIN):
-            prefixes = (
-                None if caller.has_role(Role.ADMIN) else [_scope_prefix(r) for r in caller.regions]
-            )
+            prefixes = None
+            if not caller.has_role(Role.ADMIN):
+                prefixes = [descendant_prefix(r) for r in caller.regions]
             rows = await round_store.rounds_in_scope(
                 uow.session, region_prefixes=prefixes, after=after, limit=limit + 1
             )

@@ -26,6 +26,7 @@ from shared.db.uow import UnitOfWork
 from shared.errors import BadRequest, NotFound
 from shared.logs import get_logger
 from shared.pii import PiiCipher
+from shared.regions import descendant_prefix
 
 from .common import load_case
 from .intake import phone_context
@@ -33,15 +34,6 @@ from .intake import phone_context
 log = get_logger(__name__)
 REGION_ROLES = (Role.GRID_WORKER, Role.DISPATCHER, Role.SUPERVISOR)
 UNIT_ROLES = (Role.DEPT_STAFF, Role.DEPT_ADMIN, Role.GRID_WORKER)
-
-
-def region_prefix(code: str) -> str:
-    """The code prefix everything inside ``code`` shares (a city ``350600`` → ``3506``)."""
-    if len(code) == 6 and code.endswith("0000"):
-        return code[:2]
-    if len(code) == 6 and code.endswith("00"):
-        return code[:4]
-    return code
 
 
 def can_see(principal: Principal, row: Any) -> bool:
@@ -124,7 +116,7 @@ async def list_events(
         raise BadRequest("bad cursor", code="cursor_invalid") from None
     staff = principal.is_staff
     regions = (
-        [region_prefix(r) for r in principal.regions]
+        [descendant_prefix(r) for r in principal.regions]
         if staff and principal.has_role(*REGION_ROLES) else []
     )
     units = list(principal.departments) if staff and principal.has_role(*UNIT_ROLES) else []

@@ -20,15 +20,9 @@ from services.relief.store.tables import (
     pii_access_audit,
     steps,
 )
-from shared.regions import region_level
+from shared.regions import descendant_prefix
 
 OPEN_STATUSES = ("submitted", "in_review", "in_notice", "awaiting_approval")
-
-
-def region_prefix(code: str) -> str:
-    """The code prefix every region inside ``code`` starts with (a LIKE pattern stem)."""
-    level = region_level(code)
-    return {"province": code[:2], "city": code[:4]}.get(level, code)
 
 
 def in_regions(regions: Sequence[str] | None) -> ColumnElement[bool]:
@@ -37,7 +31,7 @@ def in_regions(regions: Sequence[str] | None) -> ColumnElement[bool]:
         return text("true")
     if not regions:
         return text("false")
-    return or_(*(applications.c.region_code.startswith(region_prefix(r)) for r in regions))
+    return or_(*(applications.c.region_code.startswith(descendant_prefix(r)) for r in regions))
 
 
 async def insert_if_none_open(session: AsyncSession, values: dict[str, Any]) -> bool:

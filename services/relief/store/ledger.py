@@ -12,8 +12,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.relief.store.applications import region_prefix
 from services.relief.store.tables import applications, disbursements
+from shared.regions import descendant_prefix
 
 
 async def post_once(session: AsyncSession, values: dict[str, Any]) -> RowMapping | None:
@@ -45,7 +45,7 @@ async def post_month(
     The applications are locked first, in id order, as a single posting locks its one
     application before inserting: both take locks in the same order and cannot deadlock."""
     payable = (
-        applications.c.region_code.startswith(region_prefix(region_code)),
+        applications.c.region_code.startswith(descendant_prefix(region_code)),
         applications.c.status.in_(statuses),
         applications.c.kind.in_(kinds),
         applications.c.monthly_amount_fen.is_not(None),
@@ -114,7 +114,7 @@ async def totals(
         func.count(),
         func.count(func.distinct(disbursements.c.recipient_user_id)),
     ).where(
-        disbursements.c.region_code.startswith(region_prefix(region_code)),
+        disbursements.c.region_code.startswith(descendant_prefix(region_code)),
         disbursements.c.month.between(first, last),
     )
     if kind is not None:

@@ -15,6 +15,7 @@ from shared.calendar import WorkingCalendar
 from shared.contracts.routing import EventAssigned, UnitRef
 from shared.db.uow import UnitOfWork
 from shared.errors import Conflict, Forbidden, NotFound, RuleViolation
+from shared.regions import descendant_prefix
 
 Clock = Callable[[], datetime]
 
@@ -26,20 +27,11 @@ def refusal_to_error(refusal: RoutingRefusal) -> Exception:
     }[refusal.kind](refusal.detail, code=refusal.code)
 
 
-def region_prefix(code: str) -> str:
-    """The code prefix everything inside ``code`` shares (a city ``350600`` → ``3506``)."""
-    if len(code) == 6 and code.endswith("0000"):
-        return code[:2]
-    if len(code) == 6 and code.endswith("00"):
-        return code[:4]
-    return code
-
-
 def scope_prefixes(principal: Principal) -> list[str] | None:
     """None means everything (admins)."""
     if principal.has_role(Role.ADMIN):
         return None
-    return [region_prefix(r) for r in principal.regions]
+    return [descendant_prefix(r) for r in principal.regions]
 
 
 async def calendar(uow: UnitOfWork, base: WorkingCalendar) -> WorkingCalendar:
