@@ -6,7 +6,10 @@ transaction (see service/bookings.py for why):
 1. ``read_booking_context``: one read (no locks) of everything the rules need — the round, the
    slot, the caller's eligibility row, whether their holder already has a live booking, and
    how many units are left. Refusals (window, eligibility, duplicates, sold out) end here
-   without touching a quota row.
+   without touching a quota row. The holder check is two equality probes, not one
+   ``holder_key IN (…)``: under the generic plan of a prepared statement PostgreSQL used the
+   IN list as a filter over every live booking of the round (10 ms at 8,000 bookings, and
+   growing with the round) instead of as an index condition.
 2. ``claim_unit``: one statement, hence one atomic transaction, that takes a unit from a stripe
    (conditional UPDATE on ``taken < capacity``), inserts the booking and its outbox event. The
    stripe is chosen from a random starting point and locked with ``SKIP LOCKED``, so clients on
@@ -24,7 +27,7 @@ import asyncpg
 
 from shared.db.database import asyncpg_dsn
 
-_CONTEXT = """
+CONTEXT_QUERY = """
     SELECT r.title, r.limit_per, r.eligibility_regions,
            r.booking_opens_at, r.booking_closes_at, r.pickup_starts_at, r.pickup_ends_at,
            s.id AS slot_id, s.point_id, s.slot_count,
@@ -33,8 +36,10 @@ _CONTEXT = """
            e.user_id IS NOT NULL AS verified, e.region_code, e.household_id,
            EXISTS (SELECT 1 FROM bookings b
                     WHERE b.round_id = r.id AND b.status IN ('confirmed', 'redeemed')
-                      AND b.holder_key IN ('u:' || CAST($4 AS text),
-                                           'h:' || e.household_id)) AS already_booked
+                      AND b.holder_key = 'u:' || CAST($4 AS text))
+           OR EXISTS (SELECT 1 FROM bookings b
+                       WHERE b.round_id = r.id AND b.status IN ('confirmed', 'redeemed')
+                         AND b.holder_key = 'h:' || e.household_id) AS already_booked
     FROM rounds r
     LEFT JOIN LATERAL (
         SELECT s.id, s.point_id, count(*) OVER () AS slot_count
@@ -105,7 +110,7 @@ async def read_booking_context(
     slot_id: uuid.UUID | None,
     user_id: uuid.UUID,
 ) -> BookingContext | None:
-    row = await conn.fetchrow(_CONTEXT, round_id, point_id, slot_id, user_id)
+    row = await conn.fetchrow(CONTEXT_QUERY, round_id, point_id, slot_id, user_id)
     if row is None:
         return None
     return BookingContext(**dict(row))
