@@ -25,7 +25,7 @@ from gateway.proxy import Proxy, PublicPaths
 from gateway.ratelimit import RateLimiter
 from gateway.settings import SERVICES, GatewaySettings
 from gateway.upstreams import HttpUpstream, Upstream, UpstreamError
-from shared.auth.tokens import TokenVerifier
+from shared.auth.tokens import TokenEndorser, TokenVerifier
 from shared.context import request_id_var
 from shared.errors import install_error_handlers, problem_response
 from shared.logs import configure_logging, get_logger
@@ -104,6 +104,7 @@ def create_gateway_app(
         is_public=is_public,
         max_body_bytes=settings.max_body_bytes,
         metrics=metrics,
+        endorser=TokenEndorser(settings.internal_api_key),
         partner_upstream=partner_upstream,
     )
     documented: dict[str, Upstream] = dict(upstreams)

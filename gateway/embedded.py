@@ -26,7 +26,7 @@ from gateway.partner.app import create_app as create_partner_app
 from gateway.partner.settings import Settings as PartnerSettings
 from gateway.settings import SERVICES, GatewaySettings
 from gateway.upstreams import AsgiUpstream
-from shared.auth.tokens import SigningKey, TokenVerifier, generate_signing_key
+from shared.auth.tokens import SigningKey, TokenEndorser, TokenVerifier, generate_signing_key
 from shared.db.embedded import start_embedded_postgres
 from shared.db.migrate import upgrade_all
 from shared.logs import configure_logging, get_logger
@@ -127,7 +127,10 @@ async def serve() -> None:
     await upgrade_all(database_url)
     signing_key = load_or_create_signing_key(data_dir() / "keys" / "identity-signing.pem")
     verifier = TokenVerifier(
-        [signing_key.public_key], issuer=platform.jwt_issuer, audience=platform.jwt_audience
+        [signing_key.public_key],
+        issuer=platform.jwt_issuer,
+        audience=platform.jwt_audience,
+        endorser=TokenEndorser(platform.internal_api_key),
     )
     apps = build_service_apps(
         database_url=database_url, amqp_url=amqp_url, signing_key=signing_key, verifier=verifier

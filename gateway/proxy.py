@@ -20,7 +20,7 @@ from starlette.types import Receive, Scope, Send
 
 from gateway.ratelimit import RateLimiter
 from gateway.upstreams import Upstream, UpstreamError
-from shared.auth.tokens import TokenVerifier
+from shared.auth.tokens import ENDORSEMENT_HEADER, TokenEndorser, TokenVerifier
 from shared.context import accept_id as accept_request_id
 from shared.context import correlation_id_var, request_id_var
 from shared.errors import PROBLEM_JSON, Unauthorized, problem_body
@@ -50,7 +50,14 @@ HOP_BY_HOP = frozenset(
 # Not passed upstream as the client sent them: the gateway sets the X-Forwarded-* values from
 # what the ASGI server established (uvicorn's --proxy-headers already applied any trusted
 # proxy's), and it has read the whole body, so an Expect: 100-continue is answered already.
-_NOT_FORWARDED = HOP_BY_HOP | {b"expect", b"x-forwarded-proto", b"x-forwarded-host"}
+# A token endorsement is the gateway's own word (shared/auth/tokens.py); a client's is dropped.
+_ENDORSEMENT = ENDORSEMENT_HEADER.encode()
+_NOT_FORWARDED = HOP_BY_HOP | {
+    b"expect",
+    b"x-forwarded-proto",
+    b"x-forwarded-host",
+    _ENDORSEMENT,
+}
 # Set by the gateway itself on the way out (the ASGI server adds its own date and server;
 # content-length is recomputed from the buffered body).
 _REPLACED_IN_RESPONSE = HOP_BY_HOP | {
@@ -107,9 +114,11 @@ class Proxy:
         is_public: PublicPaths,
         max_body_bytes: int,
         metrics: Metrics,
+        endorser: TokenEndorser,
         partner_upstream: Upstream | None = None,
     ) -> None:
         self._upstreams = dict(upstreams)
+        self._endorser = endorser
         self._verifier = verifier
         self._limiter = limiter  # per principal subject
         self._anonymous_limiter = anonymous_limiter  # per client address
@@ -258,6 +267,8 @@ class Proxy:
                     await self._refuse_unauthenticated(responder, client_ip, exc)
                     return
                 decision = self._limiter.take(principal.subject)
+                # Verified here, so the service need not check the signature again.
+                forward.append((_ENDORSEMENT, self._endorser.endorse(token).encode()))
 
             # -- rate limit --------------------------------------------------------------
             if not decision.allowed:

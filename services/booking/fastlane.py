@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.booking.schemas import BookingCreate
 from services.booking.service import bookings
+from shared.auth.tokens import ENDORSEMENT_HEADER
 from shared.errors import PROBLEM_JSON, AppError, PayloadTooLarge, Unauthorized, problem_body
 from shared.logs import get_logger
 from shared.web.runtime import ServiceRuntime
@@ -80,7 +81,9 @@ class BookingFastLane:
         self, raw_round_id: str, scope: Scope, receive: Receive, runtime: ServiceRuntime
     ) -> tuple[int, dict[str, Any]]:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        principal = await runtime.verifier.verify_async(_bearer(headers.get("authorization")))
+        principal = await runtime.verifier.verify_async(
+            _bearer(headers.get("authorization")), headers.get(ENDORSEMENT_HEADER)
+        )
         errors: list[dict[str, Any]] = []
         try:
             round_id = uuid.UUID(raw_round_id)

@@ -14,7 +14,7 @@ from services.identity.service.staff import ensure_bootstrap_admin
 from services.identity.service.verification import VerificationRetryWorker
 from services.identity.settings import Settings
 from services.identity.wechat import WeChat
-from shared.auth.tokens import SigningKey, TokenVerifier
+from shared.auth.tokens import SigningKey, TokenEndorser, TokenVerifier
 from shared.web import create_service_app
 from shared.web.runtime import ServiceRuntime
 
@@ -32,7 +32,10 @@ def create_app(settings: Settings | None = None, **wiring: Any) -> FastAPI:
     if verifier is None:
         # Identity verifies its own tokens with the key it signs with; no JWKS round trip.
         verifier = TokenVerifier(
-            [key.public_key], issuer=settings.jwt_issuer, audience=settings.jwt_audience
+            [key.public_key],
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            endorser=TokenEndorser(settings.internal_api_key),
         )
     else:
         verifier.add_key(key.public_key)

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from shared.auth.principal import Principal
-from shared.auth.tokens import TokenVerifier
+from shared.auth.tokens import ENDORSEMENT_HEADER, TokenVerifier
 from shared.errors import Unauthorized
 
 
@@ -27,7 +27,7 @@ async def get_optional_principal(request: Request) -> Principal | None:
     if token is None:
         return None
     verifier: TokenVerifier = request.app.state.token_verifier
-    principal = await verifier.verify_async(token)
+    principal = await verifier.verify_async(token, request.headers.get(ENDORSEMENT_HEADER))
     request.state.principal = principal
     return principal
 

@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from shared.auth.tokens import TokenVerifier
+from shared.auth.tokens import TokenEndorser, TokenVerifier
 from shared.db.database import Database
 from shared.errors import install_error_handlers, problem_response
 from shared.logs import configure_logging, get_logger
@@ -51,6 +51,7 @@ def build_verifier(settings: ServiceSettings) -> TokenVerifier:
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
         jwks_url=settings.jwks_url,
+        endorser=TokenEndorser(settings.internal_api_key),
     )
 
 

@@ -1,17 +1,22 @@
-"""Access tokens: verified at the door (except public paths), and forwarded for services to
-verify again."""
+"""Access tokens: verified at the door (except public paths), and forwarded with the gateway's
+endorsement so services need not check the signature again."""
 
 from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 
 import httpx
 import jwt
 import pytest
+from fastapi import FastAPI
 
-from shared.auth import TokenSigner
+from gateway import GatewayApp, create_gateway_app
+from shared.auth import TokenSigner, TokenVerifier
+from shared.auth.tokens import ENDORSEMENT_HEADER, TokenEndorser
 from tests.gateway.gateway_assertions import assert_problem
+from tests.gateway.gateway_setup import asgi_upstreams, gateway_settings
 
 
 async def test_missing_token_is_refused_with_401(client: httpx.AsyncClient) -> None:
@@ -100,3 +105,40 @@ async def test_authorization_header_is_forwarded_unchanged(
     response = await client.get("/api/v1/relief/echo", headers=auth)
     forwarded = dict(response.json()["headers"])
     assert forwarded["authorization"] == auth["Authorization"]
+
+
+def _forwarded(response: httpx.Response, header: str) -> list[str]:
+    return [value for name, value in response.json()["headers"] if name == header]
+
+
+async def test_the_verified_token_travels_with_the_gateways_endorsement(
+    client: httpx.AsyncClient, auth: dict[str, str], token: str
+) -> None:
+    response = await client.get("/api/v1/relief/echo", headers=auth)
+    endorser = TokenEndorser(gateway_settings().internal_api_key)
+    assert _forwarded(response, ENDORSEMENT_HEADER) == [endorser.endorse(token)]
+
+
+async def test_an_endorsement_sent_by_the_client_never_reaches_a_service(
+    client: httpx.AsyncClient, auth: dict[str, str], token: str
+) -> None:
+    forged = TokenEndorser("guessed-internal-key").endorse(token)
+    response = await client.get("/api/v1/relief/echo", headers={**auth, ENDORSEMENT_HEADER: forged})
+    assert forged not in _forwarded(response, ENDORSEMENT_HEADER)
+    assert len(_forwarded(response, ENDORSEMENT_HEADER)) == 1
+
+
+async def test_a_public_path_forwards_no_endorsement_since_nothing_was_verified(
+    service_apps: dict[str, FastAPI],
+    verifier: TokenVerifier,
+    make_client: Callable[[GatewayApp], httpx.AsyncClient],
+    auth: dict[str, str],
+) -> None:
+    settings = gateway_settings(public_paths=[("GET", "/api/v1/relief/echo")])
+    app = create_gateway_app(settings, upstreams=asgi_upstreams(service_apps), verifier=verifier)
+    async with app.lifespan(), make_client(app) as client:
+        response = await client.get(
+            "/api/v1/relief/echo", headers={**auth, ENDORSEMENT_HEADER: "forged"}
+        )
+    assert response.status_code == 200
+    assert _forwarded(response, ENDORSEMENT_HEADER) == []

@@ -7,13 +7,14 @@ import uuid
 from typing import Annotated
 
 import httpx
+import jwt
 import pytest
 from fastapi import APIRouter, Depends, FastAPI
 from pydantic import BaseModel
 
 from shared.auth import CurrentPrincipal, Principal, Role, require_roles
 from shared.auth.internal import InternalCaller, internal_headers
-from shared.auth.tokens import TokenSigner, TokenVerifier, generate_signing_key
+from shared.auth.tokens import TokenEndorser, TokenSigner, TokenVerifier, generate_signing_key
 from shared.errors import Conflict, Unauthorized, install_error_handlers
 from shared.settings import PlatformSettings
 from shared.testing.plugin import AUDIENCE, ISSUER
@@ -166,6 +167,133 @@ def test_a_verified_token_is_cached_until_it_expires(token_signer: TokenSigner) 
     assert verifier.verify(token) is verifier.verify(token)
     with pytest.raises(Unauthorized):
         verifier.verify(token[:-4] + "AAAA")
+
+
+def _verifier(token_signer: TokenSigner, **kwargs: object) -> TokenVerifier:
+    return TokenVerifier(
+        [token_signer.key.public_key],
+        issuer=ISSUER,
+        audience=AUDIENCE,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def _forge(claims: dict[str, object], header: dict[str, object], signer: TokenSigner) -> str:
+    """A token signed with the right key but hand-built header or claims."""
+    return jwt.encode(claims, signer.key.private_key, algorithm="EdDSA", headers=header)
+
+
+def _claims(**overrides: object) -> dict[str, object]:
+    now = int(time.time())
+    claims: dict[str, object] = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": str(uuid.uuid4()),
+        "iat": now,
+        "nbf": now - 5,
+        "exp": now + 600,
+        "typ": "access",
+        "roles": ["resident"],
+    }
+    claims.update(overrides)
+    return {k: v for k, v in claims.items() if v is not None}
+
+
+@pytest.mark.parametrize(
+    ("claims", "code"),
+    [
+        (_claims(exp=None), "token_invalid"),
+        (_claims(sub=None), "token_invalid"),
+        (_claims(exp="tomorrow"), "token_invalid"),
+        (_claims(exp=int(time.time()) - 60), "token_expired"),
+        (_claims(iat=int(time.time()) + 3600), "token_invalid"),
+        (_claims(nbf=int(time.time()) + 3600), "token_invalid"),
+        (_claims(iss="someone-else"), "token_invalid"),
+        (_claims(aud=["other", "another"]), "token_invalid"),
+        (_claims(typ="refresh"), "token_invalid"),
+        (_claims(sub="not-a-uuid"), "token_invalid"),
+    ],
+)
+def test_signed_tokens_with_bad_claims_are_refused(
+    token_signer: TokenSigner, claims: dict[str, object], code: str
+) -> None:
+    token = _forge(claims, {"kid": token_signer.key.kid}, token_signer)
+    with pytest.raises(Unauthorized) as refused:
+        _verifier(token_signer).verify(token)
+    assert refused.value.code == code
+
+
+def test_an_audience_list_naming_ours_is_accepted(token_signer: TokenSigner) -> None:
+    token = _forge(_claims(aud=["other", AUDIENCE]), {"kid": token_signer.key.kid}, token_signer)
+    assert _verifier(token_signer).verify(token).roles == {"resident"}
+
+
+def test_tampered_or_malformed_tokens_are_refused(token_signer: TokenSigner) -> None:
+    good = token_signer.access_token(subject=uuid.uuid4(), roles=["resident"])
+    header, payload, signature = good.split(".")
+    promoted = _forge(_claims(roles=["admin"]), {"kid": token_signer.key.kid}, token_signer)
+    unsigned_header = jwt.utils.base64url_encode(b'{"alg":"none","kid":"x"}').decode()
+    candidates = [
+        f"{header}.{promoted.split('.')[1]}.{signature}",  # someone else's claims, our signature
+        f"{unsigned_header}.{payload}.",  # alg none
+        f"{header}.{payload}.{signature[:-2]}!!",  # not base64url
+        f"{header}.{payload}",
+        f"{header}.{payload}.{signature}.extra",
+    ]
+    verifier = _verifier(token_signer)
+    for token in candidates:
+        with pytest.raises(Unauthorized) as refused:
+            verifier.verify(token)
+        assert refused.value.code == "token_invalid", token
+
+
+def test_a_token_the_gateway_endorsed_is_read_without_a_second_signature_check(
+    token_signer: TokenSigner,
+) -> None:
+    # A verifier that knows no key at all: only the endorsement can let a token through.
+    endorser = TokenEndorser("k" * 32)
+    verifier = TokenVerifier([], issuer=ISSUER, audience=AUDIENCE, endorser=endorser)
+    subject = uuid.uuid4()
+    token = token_signer.access_token(subject=subject, roles=["resident"], verified=True)
+
+    assert verifier.verify(token, endorser.endorse(token)).subject == subject
+
+
+def test_a_wrong_or_missing_endorsement_means_a_full_check(token_signer: TokenSigner) -> None:
+    verifier = TokenVerifier([], issuer=ISSUER, audience=AUDIENCE, endorser=TokenEndorser("k"))
+    token = token_signer.access_token(subject=uuid.uuid4(), roles=["resident"])
+    for endorsement in (None, "", TokenEndorser("other-key").endorse(token)):
+        with pytest.raises(Unauthorized) as refused:
+            verifier.verify(token, endorsement)
+        assert refused.value.code == "token_invalid"  # unknown key: the signature was checked
+
+
+def test_an_endorsed_token_is_still_refused_once_expired(token_signer: TokenSigner) -> None:
+    endorser = TokenEndorser("k" * 32)
+    verifier = TokenVerifier([], issuer=ISSUER, audience=AUDIENCE, endorser=endorser)
+    expired = token_signer.access_token(
+        subject=uuid.uuid4(), roles=["resident"], ttl_seconds=60, now=time.time() - 3600
+    )
+    with pytest.raises(Unauthorized) as refused:
+        verifier.verify(expired, endorser.endorse(expired))
+    assert refused.value.code == "token_expired"
+
+
+async def test_a_service_accepts_the_endorsement_header_on_a_request(
+    token_signer: TokenSigner,
+) -> None:
+    endorser = TokenEndorser("k" * 32)
+    app = _app(TokenVerifier([], issuer=ISSUER, audience=AUDIENCE, endorser=endorser))
+    token = token_signer.access_token(subject=uuid.uuid4(), roles=["resident"])
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
+        # Without the endorsement first: once accepted, a token is answered from the cache.
+        bare = await client.get("/me", headers=_bearer(token))
+        endorsed = await client.get(
+            "/me", headers={**_bearer(token), "X-Ehome-Token-Endorsement": endorser.endorse(token)}
+        )
+    assert bare.status_code == 401
+    assert endorsed.status_code == 200
 
 
 def test_prod_settings_refuse_development_secrets() -> None:
