@@ -9,6 +9,7 @@ All functions take and return timezone-aware datetimes; naive ones are refused.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,16 @@ def _seconds(window: tuple[time, time]) -> float:
     return (
         datetime.combine(date.min, end) - datetime.combine(date.min, start)
     ).total_seconds()
+
+
+@functools.lru_cache(maxsize=8192)
+def _official_workday(day: date) -> bool:
+    """The library's answer, remembered: deadlines ask about the same few weeks thousands of
+    times a minute, and each library call validates and searches its tables afresh."""
+    try:
+        return bool(chinese_calendar.is_workday(day))
+    except NotImplementedError:  # a year the library has no official schedule for
+        return day.weekday() < 5
 
 
 @dataclass(frozen=True)
@@ -57,10 +68,7 @@ class WorkingCalendar:
     def is_workday(self, day: date) -> bool:
         if day in self.overrides:
             return self.overrides[day]
-        try:
-            return bool(chinese_calendar.is_workday(day))
-        except NotImplementedError:  # a year the library has no official schedule for
-            return day.weekday() < 5
+        return _official_workday(day)
 
     def _local(self, moment: datetime) -> datetime:
         if moment.tzinfo is None:
