@@ -24,10 +24,12 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    tuple_,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID, insert
 
+from shared.db.rows import insert_row, update_by
 from shared.db.uow import UnitOfWork
 
 metadata = MetaData()
@@ -206,7 +208,7 @@ async def next_case_sequence(uow: UnitOfWork, day: date) -> int:
 
 
 async def insert_case(uow: UnitOfWork, values: dict[str, Any]) -> None:
-    await uow.session.execute(insert(cases).values(**values))
+    await insert_row(uow.session, cases, values)
 
 
 async def get_case(uow: UnitOfWork, event_id: uuid.UUID, *, lock: bool = False) -> Any | None:
@@ -217,23 +219,29 @@ async def get_case(uow: UnitOfWork, event_id: uuid.UUID, *, lock: bool = False) 
 
 
 async def update_case(uow: UnitOfWork, event_id: uuid.UUID, values: dict[str, Any]) -> None:
-    await uow.session.execute(update(cases).where(cases.c.id == event_id).values(**values))
+    await update_by(uow.session, cases, "id", event_id, values)
 
 
 async def recent_in_community(
-    uow: UnitOfWork, *, category_code: str, community: str, since: datetime
+    uow: UnitOfWork,
+    *,
+    category_code: str,
+    community: str,
+    since: datetime,
+    after: tuple[datetime, uuid.UUID] | None = None,
+    limit: int,
 ) -> list[Any]:
-    query = (
-        select(cases.c.id, cases.c.description, cases.c.reported_at)
-        .where(
-            cases.c.category_code == category_code,
-            func.left(cases.c.region_code, 12) == community,
-            cases.c.reported_at >= since,
-            cases.c.status != "rejected",
-        )
-        .order_by(cases.c.reported_at)
-        .limit(200)
+    """Earlier reports of a category in a community, oldest first; ``after`` pages on from the
+    last one seen (reported_at, id)."""
+    query = select(cases.c.id, cases.c.description, cases.c.reported_at).where(
+        cases.c.category_code == category_code,
+        func.left(cases.c.region_code, 12) == community,
+        cases.c.reported_at >= since,
+        cases.c.status != "rejected",
     )
+    if after is not None:
+        query = query.where(tuple_(cases.c.reported_at, cases.c.id) > tuple_(*after))
+    query = query.order_by(cases.c.reported_at, cases.c.id).limit(limit)
     return list((await uow.session.execute(query)).mappings())
 
 
@@ -279,8 +287,7 @@ async def list_cases(
 
 async def add_step(uow: UnitOfWork, **values: Any) -> int:
     """Append a timeline step; its id grows with every step, so it orders them."""
-    result = await uow.session.execute(insert(timeline).values(**values).returning(timeline.c.id))
-    return int(result.scalar_one())
+    return int(await insert_row(uow.session, timeline, values, returning="id"))
 
 
 async def steps(uow: UnitOfWork, event_id: uuid.UUID) -> list[Any]:

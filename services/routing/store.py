@@ -25,6 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID, insert
 
+from shared.db.rows import insert_row, update_by
 from shared.db.uow import UnitOfWork
 
 metadata = MetaData()
@@ -214,11 +215,10 @@ async def set_override(uow: UnitOfWork, day: date, workday: bool, note: str | No
 
 
 async def insert_assignment(uow: UnitOfWork, values: dict[str, Any]) -> bool:
-    result = await uow.session.execute(
-        insert(assignments).values(**values).on_conflict_do_nothing().returning(
-            assignments.c.event_id)
+    inserted = await insert_row(
+        uow.session, assignments, values, returning="event_id", skip_conflicts=True
     )
-    return result.first() is not None
+    return inserted is not None
 
 
 async def get_assignment(uow: UnitOfWork, event_id: uuid.UUID, *, lock: bool = True
@@ -229,8 +229,7 @@ async def get_assignment(uow: UnitOfWork, event_id: uuid.UUID, *, lock: bool = T
 
 async def update_assignment(uow: UnitOfWork, event_id: uuid.UUID, values: dict[str, Any]
                             ) -> None:
-    await uow.session.execute(
-        update(assignments).where(assignments.c.event_id == event_id).values(**values))
+    await update_by(uow.session, assignments, "event_id", event_id, values)
 
 
 async def queued(uow: UnitOfWork, region_prefixes: list[str] | None, limit: int) -> list[Any]:

@@ -6,12 +6,13 @@ from types import TracebackType
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import insert, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import contracts
 from shared.context import current_correlation_id
 from shared.db.database import Database
+from shared.db.rows import insert_row
 from shared.messaging.envelope import Envelope
 from shared.messaging.tables import outbox
 
@@ -88,13 +89,15 @@ class UnitOfWork:
             correlation_id=current_correlation_id(),
             payload=body,
         )
-        await self.session.execute(
-            insert(outbox).values(
-                event_id=envelope.event_id,
-                event_type=envelope.event_type,
-                routing_key=envelope.routing_key,
-                envelope=envelope.model_dump(mode="json"),
-            )
+        await insert_row(
+            self.session,
+            outbox,
+            {
+                "event_id": envelope.event_id,
+                "event_type": envelope.event_type,
+                "routing_key": envelope.routing_key,
+                "envelope": envelope.model_dump(mode="json"),
+            },
         )
         self._emitted.append(envelope)
         return envelope

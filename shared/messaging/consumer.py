@@ -14,11 +14,11 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 from pydantic import ValidationError
-from sqlalchemy.dialects.postgresql import insert
 
 from shared import contracts
 from shared.context import correlation_id_var
 from shared.db.database import Database
+from shared.db.rows import insert_row
 from shared.db.uow import UnitOfWork
 from shared.logs import bind_context, clear_context, get_logger
 from shared.messaging.broker import Broker, Delivery, QueueSpec
@@ -46,13 +46,14 @@ class Subscription:
 
 async def claim_inbox(uow: UnitOfWork, envelope: Envelope, consumer: str) -> bool:
     """Record the event as handled by ``consumer``; False when it already was."""
-    result = await uow.session.execute(
-        insert(inbox)
-        .values(event_id=envelope.event_id, consumer=consumer, event_type=envelope.event_type)
-        .on_conflict_do_nothing(index_elements=["event_id", "consumer"])
-        .returning(inbox.c.event_id)
+    claimed = await insert_row(
+        uow.session,
+        inbox,
+        {"event_id": envelope.event_id, "consumer": consumer, "event_type": envelope.event_type},
+        returning="event_id",
+        skip_conflicts=True,
     )
-    return result.first() is not None
+    return claimed is not None
 
 
 class ConsumerRunner:

@@ -3,10 +3,12 @@ failed checks, ratings and the four musts."""
 
 from __future__ import annotations
 
+import random
 import uuid
 from datetime import UTC, datetime
 
 from services.events.seed import REGIONS as EVENTS_REGIONS
+from services.events.service.intake import DUPLICATE_PAGE
 from services.routing import seed as routing_seed
 from services.routing.seed import unit_id
 from shared.contracts.feedback import EventRated as FeedbackRated
@@ -48,6 +50,17 @@ async def test_a_similar_report_in_the_same_community_is_linked_not_merged(loop:
     assert second["id"] != first["id"]
     unrelated = await loop.report(description="小区门口路灯不亮了好几天")
     assert unrelated["possible_duplicate_of"] is None
+
+
+async def test_the_original_is_found_behind_a_page_of_unrelated_reports(loop: Loop) -> None:
+    rng = random.Random(7)
+    for _ in range(DUPLICATE_PAGE):  # a busy community: a full page of other matters first
+        noise = "".join(chr(0x4E00 + rng.randrange(20000)) for _ in range(14))
+        await loop.report(description=noise)
+    original = await loop.report(description="西街菜市场门口井盖缺失三天了有人差点掉下去")
+    again = await loop.report(loop.people.resident(subject=uuid.uuid4()),
+                              description="西街菜市场门口的井盖缺失三天了")
+    assert again["possible_duplicate_of"] == original["id"]
 
 
 async def test_handlers_never_see_who_reported_a_fraud_and_a_reveal_is_audited(

@@ -39,6 +39,7 @@ from .common import Clock, record_step
 
 log = get_logger(__name__)
 REPORTER_ROLES = (Role.RESIDENT, Role.GRID_WORKER)
+DUPLICATE_CANDIDATES, DUPLICATE_PAGE = 200, 20
 
 
 def phone_context(key: str) -> str:
@@ -268,11 +269,23 @@ async def report_event(
 async def _possible_duplicate(
     uow: UnitOfWork, cmd: EventCreate, since: datetime
 ) -> uuid.UUID | None:
-    """Same category, same community, similar text within the window: linked, never merged."""
-    candidates = await store.recent_in_community(
-        uow, category_code=cmd.category_code, community=cmd.region_code[:12], since=since
-    )
-    for candidate in candidates:
-        if similar_text(candidate["description"], cmd.description):
-            return candidate["id"]
+    """Same category, same community, similar text within the window: linked (to the earliest
+    such report), never merged. Candidates come a page at a time, so a busy community where the
+    first page already holds the original is not read in full; at most 200 are compared."""
+    after: tuple[datetime, uuid.UUID] | None = None
+    for _ in range(DUPLICATE_CANDIDATES // DUPLICATE_PAGE):
+        page = await store.recent_in_community(
+            uow,
+            category_code=cmd.category_code,
+            community=cmd.region_code[:12],
+            since=since,
+            after=after,
+            limit=DUPLICATE_PAGE,
+        )
+        for candidate in page:
+            if similar_text(candidate["description"], cmd.description):
+                return candidate["id"]
+        if len(page) < DUPLICATE_PAGE:
+            return None
+        after = (page[-1]["reported_at"], page[-1]["id"])
     return None

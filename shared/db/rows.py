@@ -1,0 +1,59 @@
+"""Writing rows on a hot path: one statement per table, built once, values bound at execution.
+
+``insert(table).values(**row)`` built per call makes SQLAlchemy walk every value to compute the
+statement's cache key, ~150 µs for eight columns, on every write. Here the statement is fixed
+and the row travels as execution parameters, so the cache key is the statement's (computed
+once) plus the parameter names; the SQL is the same.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Table, bindparam, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import Insert, Update
+
+# The name of the bound key in update_by; no table here has a column of that name.
+_KEY = "rows_key_"
+
+
+@cache
+def _insert(table: Table, returning: str | None, skip_conflicts: bool) -> Insert:
+    statement = insert(table)
+    if skip_conflicts:
+        statement = statement.on_conflict_do_nothing()
+    if returning is not None:
+        statement = statement.returning(table.c[returning])
+    return statement
+
+
+@cache
+def _update(table: Table, key_column: str) -> Update:
+    return update(table).where(table.c[key_column] == bindparam(_KEY))
+
+
+async def insert_row(
+    session: AsyncSession,
+    table: Table,
+    values: dict[str, Any],
+    *,
+    returning: str | None = None,
+    skip_conflicts: bool = False,
+) -> Any:
+    """Insert one row. With ``returning``, that column's value (None when ``skip_conflicts``
+    skipped the row)."""
+    result = await session.execute(_insert(table, returning, skip_conflicts), values)
+    return result.scalar() if returning is not None else None
+
+
+async def update_by(
+    session: AsyncSession, table: Table, key_column: str, key: Any, values: dict[str, Any]
+) -> int:
+    """Set ``values`` on the rows whose ``key_column`` equals ``key``; how many matched."""
+    if not values:
+        return 0
+    result = await session.execute(_update(table, key_column), {**values, _KEY: key})
+    return int(getattr(result, "rowcount", 0) or 0)
