@@ -2,17 +2,14 @@
 limits bodies and rates, and serves the merged OpenAPI document."""
 
 from gateway.app import GatewayApp, create_gateway_app, create_http_gateway_app
-from gateway.settings import SERVICES, GatewaySettings
-from gateway.upstreams import (
-    AsgiUpstream,
-    HttpUpstream,
-    Upstream,
+from gateway.errors import (
     UpstreamBadResponse,
     UpstreamError,
-    UpstreamResponse,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from gateway.settings import SERVICES, GatewaySettings
+from gateway.upstreams import AsgiUpstream, HttpUpstream, Upstream, UpstreamResponse
 
 __all__ = [
     "SERVICES",

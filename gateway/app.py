@@ -20,11 +20,12 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
+from gateway.errors import UpstreamError
 from gateway.openapi import OpenApiAggregator
 from gateway.proxy import Proxy, PublicPaths
 from gateway.ratelimit import RateLimiter
 from gateway.settings import SERVICES, GatewaySettings
-from gateway.upstreams import HttpUpstream, Upstream, UpstreamError
+from gateway.upstreams import HttpUpstream, Upstream
 from shared.auth.tokens import TokenEndorser, TokenVerifier
 from shared.context import request_id_var
 from shared.errors import install_error_handlers, problem_response

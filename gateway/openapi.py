@@ -18,7 +18,8 @@ from typing import Any
 
 import orjson
 
-from gateway.upstreams import Upstream, UpstreamError
+from gateway.errors import UpstreamError
+from gateway.upstreams import Upstream
 from shared.logs import get_logger
 
 log = get_logger(__name__)

@@ -18,8 +18,9 @@ from urllib.parse import quote
 import orjson
 from starlette.types import Receive, Scope, Send
 
+from gateway.errors import UpstreamError
 from gateway.ratelimit import RateLimiter
-from gateway.upstreams import Upstream, UpstreamError
+from gateway.upstreams import Upstream
 from shared.auth.tokens import ENDORSEMENT_HEADER, TokenEndorser, TokenVerifier
 from shared.context import accept_id as accept_request_id
 from shared.context import correlation_id_var, request_id_var
