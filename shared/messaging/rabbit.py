@@ -183,13 +183,12 @@ class RabbitBroker:
             message_id=message_id,
         )
         try:
-            # wait_for bounds the whole call, including a robust channel waiting to reopen.
-            confirmation = await asyncio.wait_for(
-                self._exchange.publish(
+            # The timeout bounds the whole call, including a robust channel waiting to reopen
+            # (a timeout scope, not wait_for: that would start a task per message).
+            async with asyncio.timeout(self._publish_timeout):
+                confirmation = await self._exchange.publish(
                     message, routing_key, mandatory=True, timeout=self._publish_timeout
-                ),
-                self._publish_timeout,
-            )
+                )
         except TimeoutError as exc:
             raise PublishError(f"no confirm within {self._publish_timeout}s") from exc
         except Exception as exc:  # every other failure means "not confirmed"
