@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import uuid
 from collections.abc import Callable
 
 import pytest
@@ -25,12 +26,17 @@ def _service(name: str) -> tuple[Callable[..., object], type[ServiceSettings]]:
 async def test_each_service_starts_and_reports_health_readiness_and_metrics(
     name: str,
     migrator: Migrator,
+    run_prefix: str,
     service_settings: Callable[..., ServiceSettings],
     token_verifier: TokenVerifier,
 ) -> None:
-    await migrator.ensure(name)
+    # A schema of its own: identity bootstraps its admin on start-up, and the identity tests
+    # that share the run's schema log in with the password they bootstrapped.
+    prefix = f"{run_prefix}{uuid.uuid4().hex[:6]}"
+    await migrator.ensure(name, prefix=prefix)
     create_app, settings_cls = _service(name)
-    app = create_app(service_settings(settings_cls), verifier=token_verifier)
+    settings = service_settings(settings_cls, schema_prefix=prefix, amqp_prefix=prefix)
+    app = create_app(settings, verifier=token_verifier)
     async with running(app) as client:
         health = await client.get("/healthz")
         ready = await client.get("/readyz")
