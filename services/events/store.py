@@ -19,9 +19,9 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    bindparam,
     exists,
     func,
-    literal,
     or_,
     select,
     tuple_,
@@ -171,11 +171,20 @@ async def upsert_category(uow: UnitOfWork, values: dict[str, Any]) -> None:
     )
 
 
-async def region_known(uow: UnitOfWork, code: str) -> bool:
-    row = await uow.session.execute(
-        select(known_regions.c.code).where(known_regions.c.code == code, known_regions.c.active)
-    )
-    return row.first() is not None
+# A report reads its category and whether its region is known in one round trip.
+_CATEGORY_AND_REGION = select(
+    categories,
+    exists().where(known_regions.c.code == bindparam("region_code"), known_regions.c.active)
+    .label("region_known"),
+).where(categories.c.code == bindparam("code"))
+
+
+async def category_and_region(uow: UnitOfWork, code: str, region_code: str) -> Any | None:
+    """The category row plus ``region_known`` (is ``region_code`` an active known region);
+    None when there is no such category."""
+    row = await uow.session.execute(_CATEGORY_AND_REGION,
+                                    {"code": code, "region_code": region_code})
+    return row.mappings().first()
 
 
 async def upsert_region(uow: UnitOfWork, *, code: str, name: str, active: bool) -> None:
@@ -192,30 +201,41 @@ async def next_case_sequence(uow: UnitOfWork, day: date) -> int:
     """The next number of ``day``, without a lock that concurrent reports would queue on:
     the first report of a day records where the sequence stood (only reports racing for that
     very first row wait for each other); every report's number is its distance from there."""
-    # nextval() only where the day has no row yet, so later reports do not burn numbers.
-    first_of_day = select(literal(day, Date), func.nextval("case_no_seq")).where(
-        ~exists().where(case_days.c.day == day)
+    # Every report but the day's first finds the row: one statement (no row, no nextval).
+    number = (await uow.session.execute(_DAY_NUMBER, {"day": day})).scalar()
+    if number is not None:
+        return int(number)
+    await uow.session.execute(_FIRST_OF_DAY, {"day": day})
+    return int((await uow.session.execute(_DAY_NUMBER, {"day": day})).scalar_one())
+
+
+_DAY_NUMBER = select(func.nextval("case_no_seq") - case_days.c.base).where(
+    case_days.c.day == bindparam("day")
+)
+# nextval() only where the day has no row yet, so later reports do not burn numbers.
+_FIRST_OF_DAY = (
+    insert(case_days)
+    .from_select(
+        ["day", "base"],
+        select(bindparam("day", type_=Date), func.nextval("case_no_seq")).where(
+            ~exists().where(case_days.c.day == bindparam("day"))
+        ),
     )
-    await uow.session.execute(
-        insert(case_days)
-        .from_select(["day", "base"], first_of_day)
-        .on_conflict_do_nothing(index_elements=["day"])
-    )
-    number = await uow.session.execute(
-        select(func.nextval("case_no_seq") - case_days.c.base).where(case_days.c.day == day)
-    )
-    return int(number.scalar_one())
+    .on_conflict_do_nothing(index_elements=["day"])
+)
 
 
 async def insert_case(uow: UnitOfWork, values: dict[str, Any]) -> None:
     await insert_row(uow.session, cases, values)
 
 
+_CASE = select(cases).where(cases.c.id == bindparam("event_id"))
+_CASE_LOCKED = _CASE.with_for_update()
+
+
 async def get_case(uow: UnitOfWork, event_id: uuid.UUID, *, lock: bool = False) -> Any | None:
-    query = select(cases).where(cases.c.id == event_id)
-    if lock:
-        query = query.with_for_update()
-    return (await uow.session.execute(query)).mappings().first()
+    query = _CASE_LOCKED if lock else _CASE
+    return (await uow.session.execute(query, {"event_id": event_id})).mappings().first()
 
 
 async def update_case(uow: UnitOfWork, event_id: uuid.UUID, values: dict[str, Any]) -> None:
@@ -233,16 +253,28 @@ async def recent_in_community(
 ) -> list[Any]:
     """Earlier reports of a category in a community, oldest first; ``after`` pages on from the
     last one seen (reported_at, id)."""
+    params: dict[str, Any] = {"category_code": category_code, "community": community,
+                              "since": since, "limit": limit}
+    if after is not None:
+        params["after_at"], params["after_id"] = after
+    query = _RECENT_AFTER if after is not None else _RECENT
+    return list((await uow.session.execute(query, params)).mappings())
+
+
+def _recent(*, paged: bool) -> Any:
     query = select(cases.c.id, cases.c.description, cases.c.reported_at).where(
-        cases.c.category_code == category_code,
-        func.left(cases.c.region_code, 12) == community,
-        cases.c.reported_at >= since,
+        cases.c.category_code == bindparam("category_code"),
+        func.left(cases.c.region_code, 12) == bindparam("community"),
+        cases.c.reported_at >= bindparam("since"),
         cases.c.status != "rejected",
     )
-    if after is not None:
-        query = query.where(tuple_(cases.c.reported_at, cases.c.id) > tuple_(*after))
-    query = query.order_by(cases.c.reported_at, cases.c.id).limit(limit)
-    return list((await uow.session.execute(query)).mappings())
+    if paged:
+        query = query.where(tuple_(cases.c.reported_at, cases.c.id)
+                            > tuple_(bindparam("after_at"), bindparam("after_id")))
+    return query.order_by(cases.c.reported_at, cases.c.id).limit(bindparam("limit"))
+
+
+_RECENT, _RECENT_AFTER = _recent(paged=False), _recent(paged=True)
 
 
 async def list_cases(

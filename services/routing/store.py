@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -18,14 +19,16 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     case,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID, insert
 
-from shared.db.rows import insert_row, update_by
+from shared.db.rows import ROW, insert_row, insert_rows, update_by
 from shared.db.uow import UnitOfWork
 
 metadata = MetaData()
@@ -110,12 +113,12 @@ subtasks = Table(
 )
 
 
-async def _one(uow: UnitOfWork, query: Any) -> Any | None:
-    return (await uow.session.execute(query)).mappings().first()
+async def _one(uow: UnitOfWork, query: Any, params: dict[str, Any] | None = None) -> Any | None:
+    return (await uow.session.execute(query, params)).mappings().first()
 
 
-async def _all(uow: UnitOfWork, query: Any) -> list[Any]:
-    return list((await uow.session.execute(query)).mappings())
+async def _all(uow: UnitOfWork, query: Any, params: dict[str, Any] | None = None) -> list[Any]:
+    return list((await uow.session.execute(query, params)).mappings())
 
 
 # -- directory ---------------------------------------------------------------------------------
@@ -137,12 +140,12 @@ async def get_unit(uow: UnitOfWork, unit_id: uuid.UUID) -> Any | None:
     return await _one(uow, select(units).where(units.c.id == unit_id, units.c.active))
 
 
+_UNIT_AT = select(units).where(units.c.region_code == bindparam("region_code"),
+                               units.c.kind == bindparam("kind"), units.c.active)
+
+
 async def unit_at(uow: UnitOfWork, region_code: str, kind: str) -> Any | None:
-    return await _one(
-        uow,
-        select(units).where(units.c.region_code == region_code, units.c.kind == kind,
-                            units.c.active),
-    )
+    return await _one(uow, _UNIT_AT, {"region_code": region_code, "kind": kind})
 
 
 async def list_units(uow: UnitOfWork, *, region_prefix: str | None) -> list[Any]:
@@ -152,8 +155,11 @@ async def list_units(uow: UnitOfWork, *, region_prefix: str | None) -> list[Any]
     return await _all(uow, query.order_by(units.c.region_code, units.c.kind))
 
 
+_ACTIVE_RULES = select(rules).where(rules.c.active).order_by(rules.c.category_code)
+
+
 async def all_rules(uow: UnitOfWork) -> list[Any]:
-    return await _all(uow, select(rules).where(rules.c.active).order_by(rules.c.category_code))
+    return await _all(uow, _ACTIVE_RULES)
 
 
 async def get_rule(uow: UnitOfWork, category_code: str, level: str) -> Any | None:
@@ -177,15 +183,17 @@ async def rule_audit_rows(uow: UnitOfWork, limit: int) -> list[Any]:
     return await _all(uow, select(rule_audit).order_by(rule_audit.c.id.desc()).limit(limit))
 
 
-async def policy_for(uow: UnitOfWork, category_code: str, urgency: str) -> Any | None:
-    query = (
-        select(sla_policies)
-        .where(sla_policies.c.category_code.in_([category_code, "*"]),
-               sla_policies.c.urgency == urgency)
-        .order_by(case((sla_policies.c.category_code == "*", 1), else_=0))
-        .limit(1)
-    )
-    return await _one(uow, query)
+# The policies a case of this category and urgency may fall under: its own or the default
+# ("*"), at its urgency or "normal"; which one wins is service.common.pick_policy's rule.
+_POLICY_CANDIDATES = select(sla_policies).where(
+    sla_policies.c.category_code.in_([bindparam("category_code"), "*"]),
+    sla_policies.c.urgency.in_([bindparam("urgency"), "normal"]),
+)
+
+
+async def policy_candidates(uow: UnitOfWork, category_code: str, urgency: str) -> list[Any]:
+    return await _all(uow, _POLICY_CANDIDATES,
+                      {"category_code": category_code, "urgency": urgency})
 
 
 async def upsert_policy(uow: UnitOfWork, values: dict[str, Any]) -> None:
@@ -200,9 +208,57 @@ async def all_policies(uow: UnitOfWork) -> list[Any]:
     return await _all(uow, select(sla_policies).order_by(sla_policies.c.category_code))
 
 
+_OVERRIDES = select(calendar_overrides.c.day, calendar_overrides.c.workday)
+
+
 async def overrides(uow: UnitOfWork) -> dict[date, bool]:
-    rows = await _all(uow, select(calendar_overrides))
-    return {r["day"]: r["workday"] for r in rows}
+    return {day: workday for day, workday in await uow.session.execute(_OVERRIDES)}
+
+
+@dataclass(frozen=True)
+class DecisionInputs:
+    """What deciding who gets a case and by when reads: active rules (by category), calendar
+    overrides, the candidate SLA policies of the case and the active units of its regions."""
+
+    rules: list[dict[str, Any]]
+    overrides: dict[date, bool]
+    policies: list[dict[str, Any]]
+    units: list[dict[str, Any]]
+
+
+# Admins change rules, overrides and policies at any time and every replica must follow at
+# once, so they are read per decision, but in one round trip instead of four statements. The
+# sets are small (tens of rows); JSON carries them, typed again in decision_inputs.
+_DECISION_INPUTS = text(
+    """
+    SELECT
+      (SELECT coalesce(json_agg(json_build_object(
+                  'category_code', category_code, 'level', level, 'unit_kind', unit_kind,
+                  'entry', entry) ORDER BY category_code), '[]')
+       FROM rules WHERE active) AS rules,
+      (SELECT coalesce(json_agg(json_build_array(day, workday)), '[]')
+       FROM calendar_overrides) AS overrides,
+      (SELECT coalesce(json_agg(p), '[]') FROM sla_policies p
+       WHERE category_code IN (:category_code, '*') AND urgency IN (:urgency, 'normal'))
+        AS policies,
+      (SELECT coalesce(json_agg(u), '[]') FROM units u
+       WHERE region_code = ANY(CAST(:regions AS varchar[])) AND active) AS units
+    """
+)
+
+
+async def decision_inputs(uow: UnitOfWork, *, category_code: str, urgency: str,
+                          regions: list[str]) -> DecisionInputs:
+    row = (await uow.session.execute(_DECISION_INPUTS, {
+        "category_code": category_code, "urgency": urgency, "regions": regions,
+    })).one()
+    return DecisionInputs(
+        rules=row.rules,
+        overrides={date.fromisoformat(day): workday for day, workday in row.overrides},
+        policies=[{**p, "accept_hours": float(p["accept_hours"]),
+                   "resolve_amount": float(p["resolve_amount"])} for p in row.policies],
+        units=[{**u, "id": uuid.UUID(u["id"])} for u in row.units],
+    )
 
 
 async def set_override(uow: UnitOfWork, day: date, workday: bool, note: str | None) -> None:
@@ -214,17 +270,43 @@ async def set_override(uow: UnitOfWork, day: date, workday: bool, note: str | No
 # -- assignments -------------------------------------------------------------------------------
 
 
-async def insert_assignment(uow: UnitOfWork, values: dict[str, Any]) -> bool:
-    inserted = await insert_row(
-        uow.session, assignments, values, returning="event_id", skip_conflicts=True
-    )
-    return inserted is not None
+async def insert_assignment(uow: UnitOfWork, values: dict[str, Any]) -> Any | None:
+    """The new row, as get_assignment would read it (and locked, as this transaction wrote
+    it), or None when the case already has one."""
+    return await insert_row(uow.session, assignments, values, returning=ROW,
+                            skip_conflicts=True)
+
+
+_ASSIGNMENT = select(assignments).where(assignments.c.event_id == bindparam("event_id"))
+_ASSIGNMENT_LOCKED = _ASSIGNMENT.with_for_update()
 
 
 async def get_assignment(uow: UnitOfWork, event_id: uuid.UUID, *, lock: bool = True
                          ) -> Any | None:
-    query = select(assignments).where(assignments.c.event_id == event_id)
-    return await _one(uow, query.with_for_update() if lock else query)
+    return await _one(uow, _ASSIGNMENT_LOCKED if lock else _ASSIGNMENT, {"event_id": event_id})
+
+
+def _mirror_status(*, only_newer: bool) -> Any:
+    # Bind names differ from the columns': SQLAlchemy reserves those for the SET clause.
+    query = update(assignments).where(assignments.c.event_id == bindparam("case_id"))
+    if only_newer:
+        query = query.where(assignments.c.status_step < bindparam("step"))
+    return query.values(status=bindparam("new_status"), status_step=bindparam("step"),
+                        updated_at=bindparam("now")).returning(*assignments.c)
+
+
+_MIRROR_STATUS = _mirror_status(only_newer=False)
+_MIRROR_STATUS_IF_NEWER = _mirror_status(only_newer=True)
+
+
+async def mirror_status(uow: UnitOfWork, event_id: uuid.UUID, *, status: str, step: int,
+                        now: datetime) -> Any | None:
+    """Set the status mirror from events' step ``step`` (0: unnumbered, always applied) and
+    return the row (locked by the update), or None when there is no assignment or it already
+    holds this step or a later one."""
+    query = _MIRROR_STATUS_IF_NEWER if step else _MIRROR_STATUS
+    return await _one(uow, query, {"case_id": event_id, "new_status": status, "step": step,
+                                   "now": now})
 
 
 async def update_assignment(uow: UnitOfWork, event_id: uuid.UUID, values: dict[str, Any]
@@ -263,8 +345,7 @@ async def work_queue(uow: UnitOfWork, unit_id: uuid.UUID, now: datetime, limit: 
 
 
 async def add_timers(uow: UnitOfWork, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        await uow.session.execute(insert(timers), rows)
+    await insert_rows(uow.session, timers, rows)
 
 
 async def cancel_timers(uow: UnitOfWork, event_id: uuid.UUID, *, kinds: list[str],

@@ -9,15 +9,17 @@ once) plus the parameter names; the SQL is the same.
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import Table, bindparam, update
+from sqlalchemy import RowMapping, Table, bindparam, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Insert, Update
 
 # The name of the bound key in update_by; no table here has a column of that name.
 _KEY = "rows_key_"
+# ``returning`` names one column, or ``ROW`` for the whole inserted row.
+ROW: Literal["*"] = "*"
 
 
 @cache
@@ -25,7 +27,9 @@ def _insert(table: Table, returning: str | None, skip_conflicts: bool) -> Insert
     statement = insert(table)
     if skip_conflicts:
         statement = statement.on_conflict_do_nothing()
-    if returning is not None:
+    if returning == ROW:
+        statement = statement.returning(*table.c)
+    elif returning is not None:
         statement = statement.returning(table.c[returning])
     return statement
 
@@ -43,10 +47,19 @@ async def insert_row(
     returning: str | None = None,
     skip_conflicts: bool = False,
 ) -> Any:
-    """Insert one row. With ``returning``, that column's value (None when ``skip_conflicts``
-    skipped the row)."""
+    """Insert one row. With ``returning``, that column's value, or with ``ROW`` the inserted
+    row as a mapping (None when ``skip_conflicts`` skipped the row)."""
     result = await session.execute(_insert(table, returning, skip_conflicts), values)
+    if returning == ROW:
+        row: RowMapping | None = result.mappings().first()
+        return row
     return result.scalar() if returning is not None else None
+
+
+async def insert_rows(session: AsyncSession, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert several rows (of the same keys) in one executemany round trip."""
+    if rows:
+        await session.execute(_insert(table, None, False), rows)
 
 
 async def update_by(

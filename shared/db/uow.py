@@ -6,15 +6,24 @@ from types import TracebackType
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import text
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import contracts
 from shared.context import current_correlation_id
 from shared.db.database import Database
-from shared.db.rows import insert_row
 from shared.messaging.envelope import Envelope
 from shared.messaging.tables import outbox
+
+_OUTBOX_COLUMNS = ("event_id", "event_type", "routing_key", "envelope")
+# The outbox row and the NOTIFY that wakes the relays (PostgreSQL delivers it at commit, and
+# only once per channel and transaction however often it is raised): one statement per event
+# instead of a second round trip for pg_notify before every commit.
+_EMIT = outbox.insert().from_select(
+    list(_OUTBOX_COLUMNS),
+    select(*(bindparam(name, type_=outbox.c[name].type) for name in _OUTBOX_COLUMNS))
+    .select_from(func.pg_notify(bindparam("channel"), "")),
+)
 
 
 class UnitOfWork:
@@ -61,12 +70,6 @@ class UnitOfWork:
         assert session is not None
         try:
             if exc_type is None:
-                if self._emitted:
-                    # Delivered by PostgreSQL at commit: wakes relays without polling.
-                    await session.execute(
-                        text("SELECT pg_notify(:channel, '')"),
-                        {"channel": self._database.notify_channel},
-                    )
                 await session.commit()
             else:
                 await session.rollback()
@@ -89,14 +92,14 @@ class UnitOfWork:
             correlation_id=current_correlation_id(),
             payload=body,
         )
-        await insert_row(
-            self.session,
-            outbox,
+        await self.session.execute(
+            _EMIT,
             {
                 "event_id": envelope.event_id,
                 "event_type": envelope.event_type,
                 "routing_key": envelope.routing_key,
                 "envelope": envelope.model_dump(mode="json"),
+                "channel": self._database.notify_channel,
             },
         )
         self._emitted.append(envelope)

@@ -181,14 +181,14 @@ async def report_event(
             )
             if replay is not None:
                 return replay
-        category = await store.get_category(uow, cmd.category_code)
+        category = await store.category_and_region(uow, cmd.category_code, cmd.region_code)
         if category is None or not category["active"]:
             raise RuleViolation("unknown category", code="category_unknown")
         if category["verified_only"] and not principal.verified:
             raise Forbidden(
                 "this category needs a real-name verified reporter", code="verification_required"
             )
-        if not await store.region_known(uow, cmd.region_code):
+        if not category["region_known"]:
             raise RuleViolation("unknown region", code="region_unknown")
         try:
             template = template_of(category)

@@ -13,7 +13,6 @@ from services.routing import store
 from services.routing.domain import (
     HANDLING,
     RoutingRefusal,
-    Rule,
     entry_target,
     escalation_target,
     region_at,
@@ -28,22 +27,16 @@ from shared.errors import Forbidden, NotFound
 from shared.logs import get_logger
 
 from .common import (
+    Decision,
     assign,
-    calendar,
     illegal,
     load_assignment,
-    policy,
     refusal_to_error,
     require_member,
     schedule,
 )
 
 log = get_logger(__name__)
-
-
-async def _rules(uow: UnitOfWork) -> list[Rule]:
-    return [Rule(r["category_code"], r["level"], r["unit_kind"], r["entry"])
-            for r in await store.all_rules(uow)]
 
 
 async def _queue(uow: UnitOfWork, assignment: Any, reason: str, now: datetime) -> None:
@@ -60,23 +53,23 @@ async def _queue(uow: UnitOfWork, assignment: Any, reason: str, now: datetime) -
 
 async def on_event_reported(uow: UnitOfWork, msg: EventReported, *, now: datetime,
                             cal: WorkingCalendar, fractions: list[float]) -> None:
-    created = await store.insert_assignment(uow, {
+    assignment = await store.insert_assignment(uow, {
         "event_id": msg.event_id, "case_no": msg.case_no, "category_code": msg.category_code,
         "major_risk": msg.major_risk, "urgency": msg.urgency, "region_code": msg.region_code,
         "status": "reported", "seq": 0, "queued": False, "updated_at": now,
     })
-    if not created:
+    if assignment is None:
         return
-    assignment = await load_assignment(uow, msg.event_id)
-    target = entry_target(await _rules(uow), msg.category_code, msg.major_risk)
+    decision = await Decision.load(uow, assignment, cal, with_units=True)
+    target = entry_target(decision.rules, msg.category_code, msg.major_risk)
     region = region_at(msg.region_code, target.level)
-    unit = None if target.to_dispatcher or region is None else await store.unit_at(
-        uow, region, target.unit_kind)
+    unit = None if target.to_dispatcher or region is None else decision.unit_at(
+        region, target.unit_kind)
     if unit is None:
         await _queue(uow, assignment, "no_rule", now)
         return
     await assign(uow, assignment=assignment, unit=unit, reason="initial", now=now,
-                 base_calendar=cal, fractions=fractions)
+                 base_calendar=cal, fractions=fractions, decision=decision)
 
 
 async def dispatch(uow: UnitOfWork, *, principal: Principal, event_id: uuid.UUID,
@@ -126,15 +119,16 @@ async def escalate_one_level(uow: UnitOfWork, assignment: Any, *, now: datetime,
     current = await store.get_unit(uow, assignment["unit_id"]) if assignment["unit_id"] else None
     if current is None:
         return False
+    decision = await Decision.load(uow, assignment, cal, with_units=True)
     try:
-        target = escalation_target(await _rules(uow), assignment["category_code"],
+        target = escalation_target(decision.rules, assignment["category_code"],
                                    assignment["major_risk"], current["level"])
     except RoutingRefusal:
         if automatic:
             return False
         raise
     region = region_at(assignment["region_code"], target.level)
-    unit = await store.unit_at(uow, region, target.unit_kind) if region else None
+    unit = decision.unit_at(region, target.unit_kind) if region else None
     if unit is None:
         await _queue(uow, assignment, "no_unit_at_next_level", now)
         return False
@@ -143,7 +137,8 @@ async def escalate_one_level(uow: UnitOfWork, assignment: Any, *, now: datetime,
         from_level=current["level"], to_level=unit["level"], automatic=automatic, at=now))
     await assign(uow, assignment=assignment, unit=unit, reason="escalated", now=now,
                  base_calendar=cal, fractions=fractions, actor_role=actor_role,
-                 actor_unit_id=current["id"], note=note, automatic=automatic)
+                 actor_unit_id=current["id"], note=note, automatic=automatic,
+                 decision=decision)
     return True
 
 
@@ -172,16 +167,14 @@ async def escalate(uow: UnitOfWork, *, principal: Principal, event_id: uuid.UUID
 
 async def on_status_changed(uow: UnitOfWork, msg: EventStatusChanged, *, now: datetime,
                             cal: WorkingCalendar, fractions: list[float]) -> None:
-    assignment = await store.get_assignment(uow, msg.event_id)
+    # No row back when routing knows no such case, or when this change is handled after a
+    # later step of the same case (consumers run concurrently): that later step already set
+    # the status and the clocks; this one would undo them.
+    assignment = await store.mirror_status(uow, msg.event_id, status=msg.to_status,
+                                           step=msg.step, now=now)
     if assignment is None:
         return
     event_id = msg.event_id
-    if msg.step and msg.step <= assignment["status_step"]:
-        # Handled after a later step of the same case (consumers run concurrently): that
-        # later step already set the status and the clocks; this one would undo them.
-        return
-    await store.update_assignment(uow, event_id, {"status": msg.to_status,
-                                                  "status_step": msg.step, "updated_at": now})
     if msg.action == "accept":
         await store.cancel_timers(uow, event_id, kinds=["accept"], now=now)
     elif msg.action == "return":
@@ -200,9 +193,9 @@ async def _restart_resolve_clock(uow: UnitOfWork, assignment: Any, *, now: datet
     """A failed check or a rework: the unit gets a new resolve-by from now."""
     if assignment["unit_id"] is None:
         return
-    working = await calendar(uow, cal)
-    pol = await policy(uow, assignment["category_code"], assignment["urgency"])
-    resolve_by = resolve_deadline(working, pol, now)
+    decision = await Decision.load(uow, assignment, cal, with_units=False)
+    working = decision.calendar
+    resolve_by = resolve_deadline(working, decision.policy, now)
     event_id = assignment["event_id"]
     await store.cancel_timers(uow, event_id, kinds=["resolve"], now=now)
     await store.update_assignment(uow, event_id, {"resolve_by": resolve_by})

@@ -4,12 +4,20 @@ unit with its deadlines and timers, and refusals rendered as problems."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
 from services.routing import store
-from services.routing.domain import Policy, RoutingRefusal, deadlines, reminder_times
+from services.routing.domain import (
+    LEVEL_DIGITS,
+    Policy,
+    RoutingRefusal,
+    Rule,
+    deadlines,
+    region_at,
+    reminder_times,
+)
 from shared.auth import Principal, Role
 from shared.calendar import WorkingCalendar
 from shared.contracts.routing import EventAssigned, UnitRef
@@ -40,14 +48,59 @@ async def calendar(uow: UnitOfWork, base: WorkingCalendar) -> WorkingCalendar:
     return WorkingCalendar(overrides=await store.overrides(uow), windows=base.windows)
 
 
+def pick_policy(rows: Iterable[Any], category_code: str, urgency: str) -> Policy:
+    """The category's own policy before the default ("*"); at the case's urgency, else at
+    "normal"."""
+    by_key = {(row["category_code"], row["urgency"]): row for row in rows}
+    for key in ((category_code, urgency), ("*", urgency), (category_code, "normal"),
+                ("*", "normal")):
+        row = by_key.get(key)
+        if row is not None:
+            return Policy(accept_hours=row["accept_hours"],
+                          resolve_amount=row["resolve_amount"],
+                          resolve_unit=row["resolve_unit"], auto_escalate=row["auto_escalate"])
+    raise RuntimeError("no SLA policy configured, not even the default")
+
+
 async def policy(uow: UnitOfWork, category_code: str, urgency: str) -> Policy:
-    row = await store.policy_for(uow, category_code, urgency)
-    if row is None:
-        row = await store.policy_for(uow, category_code, "normal")
-    if row is None:
-        raise RuntimeError("no SLA policy configured, not even the default")
-    return Policy(accept_hours=row["accept_hours"], resolve_amount=row["resolve_amount"],
-                  resolve_unit=row["resolve_unit"], auto_escalate=row["auto_escalate"])
+    return pick_policy(await store.policy_candidates(uow, category_code, urgency),
+                       category_code, urgency)
+
+
+class Decision:
+    """What deciding a case's unit and deadlines reads (``store.decision_inputs``, one round
+    trip), in the domain's terms."""
+
+    def __init__(self, inputs: store.DecisionInputs, assignment: Any, base: WorkingCalendar
+                 ) -> None:
+        self._inputs = inputs
+        self._case = assignment["category_code"], assignment["urgency"]
+        self.rules = [Rule(r["category_code"], r["level"], r["unit_kind"], r["entry"])
+                      for r in inputs.rules]
+        self.calendar = WorkingCalendar(overrides=inputs.overrides, windows=base.windows)
+
+    @property
+    def policy(self) -> Policy:
+        """Picked when asked: a case that goes to the dispatcher needs none (and is queued
+        even where no policy is configured)."""
+        return pick_policy(self._inputs.policies, *self._case)
+
+    def unit_at(self, region_code: str, kind: str) -> Any | None:
+        """The active unit of ``kind`` serving ``region_code`` (one of the case's regions)."""
+        return next((u for u in self._inputs.units
+                     if u["region_code"] == region_code and u["kind"] == kind), None)
+
+    @classmethod
+    async def load(cls, uow: UnitOfWork, assignment: Any, base: WorkingCalendar, *,
+                   with_units: bool) -> Decision:
+        """``with_units``: also the units of the case's region and every region above it."""
+        code = assignment["region_code"]
+        regions = [region for level in LEVEL_DIGITS
+                   if (region := region_at(code, level)) is not None] if with_units else []
+        inputs = await store.decision_inputs(
+            uow, category_code=assignment["category_code"], urgency=assignment["urgency"],
+            regions=regions)
+        return cls(inputs, assignment, base)
 
 
 def unit_ref(unit: Any) -> UnitRef:
@@ -62,28 +115,42 @@ async def require_member(principal: Principal, unit_id: uuid.UUID | None) -> Non
         raise Forbidden("your role does not allow this", code="role_required")
 
 
+def timer_rows(
+    *, event_id: uuid.UUID, kind: str, unit_id: uuid.UUID, seq: int, start: datetime,
+    deadline: datetime, cal: WorkingCalendar, fractions: list[float],
+    subtask_id: uuid.UUID | None = None,
+) -> list[dict[str, Any]]:
+    """The reminder timers and the deadline timer of one clock."""
+    return [
+        {"event_id": event_id, "kind": kind, "fraction": fraction, "fire_at": when,
+         "deadline": deadline, "unit_id": unit_id, "subtask_id": subtask_id, "seq": seq}
+        for fraction, when in reminder_times(cal, start, deadline, fractions)
+    ]
+
+
 async def schedule(
     uow: UnitOfWork, *, event_id: uuid.UUID, kind: str, unit_id: uuid.UUID, seq: int,
     start: datetime, deadline: datetime, cal: WorkingCalendar, fractions: list[float],
     subtask_id: uuid.UUID | None = None,
 ) -> None:
-    await store.add_timers(uow, [
-        {"event_id": event_id, "kind": kind, "fraction": fraction, "fire_at": when,
-         "deadline": deadline, "unit_id": unit_id, "subtask_id": subtask_id, "seq": seq}
-        for fraction, when in reminder_times(cal, start, deadline, fractions)
-    ])
+    await store.add_timers(uow, timer_rows(
+        event_id=event_id, kind=kind, unit_id=unit_id, seq=seq, start=start, deadline=deadline,
+        cal=cal, fractions=fractions, subtask_id=subtask_id))
 
 
 async def assign(
     uow: UnitOfWork, *, assignment: Any, unit: Any, reason: str, now: datetime,
     base_calendar: WorkingCalendar, fractions: list[float], actor_role: str = "system",
     actor_unit_id: uuid.UUID | None = None, note: str | None = None, automatic: bool = False,
+    decision: Decision | None = None,
 ) -> None:
-    """Give the case to ``unit`` with fresh deadlines and timers, and announce it."""
+    """Give the case to ``unit`` with fresh deadlines and timers, and announce it.
+    ``decision``: the inputs when the caller has already read them for this case."""
     event_id = assignment["event_id"]
-    cal = await calendar(uow, base_calendar)
-    pol = await policy(uow, assignment["category_code"], assignment["urgency"])
-    due = deadlines(cal, pol, now)
+    if decision is None:
+        decision = await Decision.load(uow, assignment, base_calendar, with_units=False)
+    cal = decision.calendar
+    due = deadlines(cal, decision.policy, now)
     seq = assignment["seq"] + 1
     if assignment["seq"] > 0:  # a first assignment has no clocks or sub-tasks to end
         await store.cancel_timers(uow, event_id, kinds=["accept", "resolve", "subtask"],
@@ -97,9 +164,13 @@ async def assign(
         "queue_reason": None, "accept_by": due.accept_by, "resolve_by": due.resolve_by,
         "assigned_at": now, "updated_at": now,
     })
-    for kind, deadline in (("accept", due.accept_by), ("resolve", due.resolve_by)):
-        await schedule(uow, event_id=event_id, kind=kind, unit_id=unit["id"], seq=seq,
-                       start=now, deadline=deadline, cal=cal, fractions=fractions)
+    # Both clocks' timers in one executemany.
+    await store.add_timers(uow, [
+        row
+        for kind, deadline in (("accept", due.accept_by), ("resolve", due.resolve_by))
+        for row in timer_rows(event_id=event_id, kind=kind, unit_id=unit["id"], seq=seq,
+                              start=now, deadline=deadline, cal=cal, fractions=fractions)
+    ])
     await uow.emit("routing.event_assigned", EventAssigned(
         event_id=event_id, seq=seq, unit=unit_ref(unit), reason=reason,  # type: ignore[arg-type]
         previous_unit_id=assignment["unit_id"], accept_by=due.accept_by,
