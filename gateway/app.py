@@ -107,6 +107,8 @@ def create_gateway_app(
         metrics=metrics,
         endorser=TokenEndorser(settings.internal_api_key),
         partner_upstream=partner_upstream,
+        max_in_flight=settings.upstream_max_in_flight,
+        retry_after_seconds=settings.retry_after_seconds,
     )
     documented: dict[str, Upstream] = dict(upstreams)
     if partner_upstream is not None:

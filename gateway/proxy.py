@@ -117,8 +117,13 @@ class Proxy:
         metrics: Metrics,
         endorser: TokenEndorser,
         partner_upstream: Upstream | None = None,
+        max_in_flight: Mapping[str, int] | None = None,
+        retry_after_seconds: int = 1,
     ) -> None:
         self._upstreams = dict(upstreams)
+        self._in_flight_limits = dict(max_in_flight or {})
+        self._in_flight: dict[str, int] = dict.fromkeys(self._in_flight_limits, 0)
+        self._retry_after = str(retry_after_seconds).encode()
         self._endorser = endorser
         self._verifier = verifier
         self._limiter = limiter  # per principal subject
@@ -183,6 +188,7 @@ class Proxy:
         responder = _Responder(send, id_headers)
         route = "unmatched"
         upstream_name = "-"
+        holding = ""  # the upstream whose in-flight count this request holds
         try:
             # -- route --------------------------------------------------------------------
             upstream: Upstream | None
@@ -221,6 +227,20 @@ class Proxy:
             if _has_dot_segment(path):
                 await responder.problem(400, "invalid_path", "dot segments are not allowed")
                 return
+
+            # -- the service's share of the door -----------------------------------------
+            limit = self._in_flight_limits.get(upstream_name)
+            if limit is not None:
+                if self._in_flight[upstream_name] >= limit:
+                    await responder.problem(
+                        503,
+                        "overloaded",
+                        f"the {upstream_name} service is at capacity; try again shortly",
+                        headers=[(b"retry-after", self._retry_after)],
+                    )
+                    return
+                self._in_flight[upstream_name] += 1
+                holding = upstream_name
 
             # -- declared size -----------------------------------------------------------
             declared_length: int | None = None
@@ -329,6 +349,8 @@ class Proxy:
                 return
             await responder.relay(answer.status, answer.headers, answer.body, method == "HEAD")
         finally:
+            if holding:
+                self._in_flight[holding] -= 1
             elapsed = time.perf_counter() - started
             self._metrics.observe(method, route, responder.status, elapsed)
             if _access_stdlib.isEnabledFor(logging.DEBUG):

@@ -56,6 +56,13 @@ class GatewaySettings(PlatformSettings):
     # Idle pooled connections are dropped before uvicorn's own 5 s keep-alive timeout closes
     # them from the other side, so a request rarely lands on a connection being closed.
     upstream_keepalive_seconds: float = Field(4.0, gt=0)
+    # Requests one service may have in flight through this gateway; beyond that the gateway
+    # answers 503 `overloaded` + Retry-After at once, before the token check, so a surge
+    # costs the overloaded service nothing and the gateway little. Booking admits 16 bookings
+    # and queues 64 (services/booking/settings.py): the door closes just before that line is
+    # full, so excess is refused here, cheaply, rather than there.
+    upstream_max_in_flight: dict[str, int] = Field(default_factory=lambda: {"booking": 64})
+    retry_after_seconds: int = Field(1, ge=1)
     # Token bucket per client (principal subject, or IP for anonymous calls). Kept in each
     # replica's memory: with N replicas behind a round-robin balancer a client gets up to N
     # times this rate in total. That is deliberate (no shared store on the hot path); the
@@ -91,3 +98,13 @@ class GatewaySettings(PlatformSettings):
     def _strip_trailing_slash(cls, value: dict[str, str]) -> dict[str, str]:
         # Paths are appended verbatim ("/api/v1/..."), so a trailing slash would double it.
         return {name: url.rstrip("/") for name, url in value.items()}
+
+    @field_validator("upstream_max_in_flight")
+    @classmethod
+    def _known_services_positive_limits(cls, value: dict[str, int]) -> dict[str, int]:
+        for name, limit in value.items():
+            if name not in SERVICES:
+                raise ValueError(f"upstream_max_in_flight names an unknown service: {name!r}")
+            if limit < 1:
+                raise ValueError(f"upstream_max_in_flight[{name!r}] must be at least 1")
+        return value

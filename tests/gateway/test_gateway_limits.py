@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -188,3 +189,38 @@ async def test_anonymous_limit_can_differ_from_the_per_principal_limit(
     assert anonymous[0] != 429  # reached routing (which has no such stand-in route)
     assert anonymous[1] == 429
     assert signed_in == [200] * 5
+
+
+async def test_a_service_at_its_in_flight_limit_is_refused_at_the_door(
+    service_apps: dict[str, FastAPI],
+    verifier: TokenVerifier,
+    make_client: Callable[[GatewayApp], httpx.AsyncClient],
+    auth: dict[str, str],
+) -> None:
+    settings = gateway_settings(upstream_max_in_flight={"relief": 2})
+    app = create_gateway_app(settings, upstreams=asgi_upstreams(service_apps), verifier=verifier)
+    async with app.lifespan(), make_client(app) as client:
+        holding = [
+            asyncio.create_task(client.get("/api/v1/relief/slow?seconds=0.3", headers=auth))
+            for _ in range(2)
+        ]
+        await asyncio.sleep(0.1)
+        # Refused before the token is even looked at: a bad one gets the same 503, not 401.
+        turned_away = await client.get(
+            "/api/v1/relief/whoami", headers={"Authorization": "Bearer not.a.token"}
+        )
+        elsewhere = await client.get("/api/v1/events/whoami", headers=auth)
+        held = await asyncio.gather(*holding)
+        afterwards = await client.get("/api/v1/relief/whoami", headers=auth)
+    assert_problem(turned_away, 503, "overloaded")
+    assert turned_away.headers["retry-after"] == "1"
+    assert elsewhere.status_code == 200
+    assert [r.status_code for r in held] == [200, 200]
+    assert afterwards.status_code == 200
+
+
+def test_in_flight_limits_name_known_services_and_are_positive() -> None:
+    with pytest.raises(ValueError, match="unknown service"):
+        gateway_settings(upstream_max_in_flight={"bookings": 10})
+    with pytest.raises(ValueError, match="at least 1"):
+        gateway_settings(upstream_max_in_flight={"booking": 0})
