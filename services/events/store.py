@@ -154,17 +154,17 @@ async def all_categories(uow: UnitOfWork, *, include_inactive: bool = False) -> 
     query = select(categories).order_by(categories.c.sort, categories.c.code)
     if not include_inactive:
         query = query.where(categories.c.active)
-    return list((await uow.session.execute(query)).mappings())
+    return list((await uow.connection.execute(query)).mappings())
 
 
 async def get_category(uow: UnitOfWork, code: str) -> Any | None:
-    row = await uow.session.execute(select(categories).where(categories.c.code == code))
+    row = await uow.connection.execute(select(categories).where(categories.c.code == code))
     return row.mappings().first()
 
 
 async def upsert_category(uow: UnitOfWork, values: dict[str, Any]) -> None:
     stmt = insert(categories).values(**values)
-    await uow.session.execute(
+    await uow.connection.execute(
         stmt.on_conflict_do_update(
             index_elements=["code"], set_={k: stmt.excluded[k] for k in values if k != "code"}
         )
@@ -182,14 +182,14 @@ _CATEGORY_AND_REGION = select(
 async def category_and_region(uow: UnitOfWork, code: str, region_code: str) -> Any | None:
     """The category row plus ``region_known`` (is ``region_code`` an active known region);
     None when there is no such category."""
-    row = await uow.session.execute(_CATEGORY_AND_REGION,
+    row = await uow.connection.execute(_CATEGORY_AND_REGION,
                                     {"code": code, "region_code": region_code})
     return row.mappings().first()
 
 
 async def upsert_region(uow: UnitOfWork, *, code: str, name: str, active: bool) -> None:
     stmt = insert(known_regions).values(code=code, name=name, active=active)
-    await uow.session.execute(
+    await uow.connection.execute(
         stmt.on_conflict_do_update(index_elements=["code"], set_={"name": name, "active": active})
     )
 
@@ -202,11 +202,11 @@ async def next_case_sequence(uow: UnitOfWork, day: date) -> int:
     the first report of a day records where the sequence stood (only reports racing for that
     very first row wait for each other); every report's number is its distance from there."""
     # Every report but the day's first finds the row: one statement (no row, no nextval).
-    number = (await uow.session.execute(_DAY_NUMBER, {"day": day})).scalar()
+    number = (await uow.connection.execute(_DAY_NUMBER, {"day": day})).scalar()
     if number is not None:
         return int(number)
-    await uow.session.execute(_FIRST_OF_DAY, {"day": day})
-    return int((await uow.session.execute(_DAY_NUMBER, {"day": day})).scalar_one())
+    await uow.connection.execute(_FIRST_OF_DAY, {"day": day})
+    return int((await uow.connection.execute(_DAY_NUMBER, {"day": day})).scalar_one())
 
 
 _DAY_NUMBER = select(func.nextval("case_no_seq") - case_days.c.base).where(
@@ -226,7 +226,7 @@ _FIRST_OF_DAY = (
 
 
 async def insert_case(uow: UnitOfWork, values: dict[str, Any]) -> None:
-    await insert_row(uow.session, cases, values)
+    await insert_row(uow.connection, cases, values)
 
 
 _CASE = select(cases).where(cases.c.id == bindparam("event_id"))
@@ -235,11 +235,11 @@ _CASE_LOCKED = _CASE.with_for_update()
 
 async def get_case(uow: UnitOfWork, event_id: uuid.UUID, *, lock: bool = False) -> Any | None:
     query = _CASE_LOCKED if lock else _CASE
-    return (await uow.session.execute(query, {"event_id": event_id})).mappings().first()
+    return (await uow.connection.execute(query, {"event_id": event_id})).mappings().first()
 
 
 async def update_case(uow: UnitOfWork, event_id: uuid.UUID, values: dict[str, Any]) -> None:
-    await update_by(uow.session, cases, "id", event_id, values)
+    await update_by(uow.connection, cases, "id", event_id, values)
 
 
 async def recent_in_community(
@@ -258,7 +258,7 @@ async def recent_in_community(
     if after is not None:
         params["after_at"], params["after_id"] = after
     query = _RECENT_AFTER if after is not None else _RECENT
-    return list((await uow.session.execute(query, params)).mappings())
+    return list((await uow.connection.execute(query, params)).mappings())
 
 
 def _recent(*, paged: bool) -> Any:
@@ -311,7 +311,7 @@ async def list_cases(
     if conditions:
         query = query.where(and_(*conditions))
     query = query.order_by(cases.c.seq.desc()).limit(limit)
-    return list((await uow.session.execute(query)).mappings())
+    return list((await uow.connection.execute(query)).mappings())
 
 
 # -- timeline, attachments, reveals -------------------------------------------------------------
@@ -319,16 +319,16 @@ async def list_cases(
 
 async def add_step(uow: UnitOfWork, **values: Any) -> int:
     """Append a timeline step; its id grows with every step, so it orders them."""
-    return int(await insert_row(uow.session, timeline, values, returning="id"))
+    return int(await insert_row(uow.connection, timeline, values, returning="id"))
 
 
 async def steps(uow: UnitOfWork, event_id: uuid.UUID) -> list[Any]:
     query = select(timeline).where(timeline.c.event_id == event_id).order_by(timeline.c.id)
-    return list((await uow.session.execute(query)).mappings())
+    return list((await uow.connection.execute(query)).mappings())
 
 
 async def insert_attachment(uow: UnitOfWork, values: dict[str, Any]) -> None:
-    await uow.session.execute(insert(attachments).values(**values))
+    await uow.connection.execute(insert(attachments).values(**values))
 
 
 async def claim_attachments(
@@ -337,7 +337,7 @@ async def claim_attachments(
     """Link the owner's unlinked uploads to the case; returns how many were linked."""
     if not ids:
         return 0
-    result = await uow.session.execute(
+    result = await uow.connection.execute(
         update(attachments)
         .where(
             attachments.c.id.in_(ids),
@@ -351,9 +351,9 @@ async def claim_attachments(
 
 
 async def record_reveal(uow: UnitOfWork, **values: Any) -> None:
-    await uow.session.execute(insert(reporter_reveals).values(**values))
+    await uow.connection.execute(insert(reporter_reveals).values(**values))
 
 
 async def reveals(uow: UnitOfWork, event_id: uuid.UUID) -> list[Any]:
     query = select(reporter_reveals).where(reporter_reveals.c.event_id == event_id)
-    return list((await uow.session.execute(query)).mappings())
+    return list((await uow.connection.execute(query)).mappings())

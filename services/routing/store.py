@@ -114,11 +114,11 @@ subtasks = Table(
 
 
 async def _one(uow: UnitOfWork, query: Any, params: dict[str, Any] | None = None) -> Any | None:
-    return (await uow.session.execute(query, params)).mappings().first()
+    return (await uow.connection.execute(query, params)).mappings().first()
 
 
 async def _all(uow: UnitOfWork, query: Any, params: dict[str, Any] | None = None) -> list[Any]:
-    return list((await uow.session.execute(query, params)).mappings())
+    return list((await uow.connection.execute(query, params)).mappings())
 
 
 # -- directory ---------------------------------------------------------------------------------
@@ -169,14 +169,14 @@ async def get_rule(uow: UnitOfWork, category_code: str, level: str) -> Any | Non
 
 async def upsert_rule(uow: UnitOfWork, values: dict[str, Any]) -> None:
     stmt = insert(rules).values(**values)
-    await uow.session.execute(stmt.on_conflict_do_update(
+    await uow.connection.execute(stmt.on_conflict_do_update(
         index_elements=["category_code", "level"],
         set_={k: stmt.excluded[k] for k in ("unit_kind", "entry", "active", "updated_at")},
     ))
 
 
 async def audit_rule(uow: UnitOfWork, **values: Any) -> None:
-    await uow.session.execute(insert(rule_audit).values(**values))
+    await uow.connection.execute(insert(rule_audit).values(**values))
 
 
 async def rule_audit_rows(uow: UnitOfWork, limit: int) -> list[Any]:
@@ -198,7 +198,7 @@ async def policy_candidates(uow: UnitOfWork, category_code: str, urgency: str) -
 
 async def upsert_policy(uow: UnitOfWork, values: dict[str, Any]) -> None:
     stmt = insert(sla_policies).values(**values)
-    await uow.session.execute(stmt.on_conflict_do_update(
+    await uow.connection.execute(stmt.on_conflict_do_update(
         index_elements=["category_code", "urgency"],
         set_={k: stmt.excluded[k] for k in values if k not in ("category_code", "urgency")},
     ))
@@ -212,7 +212,7 @@ _OVERRIDES = select(calendar_overrides.c.day, calendar_overrides.c.workday)
 
 
 async def overrides(uow: UnitOfWork) -> dict[date, bool]:
-    return {day: workday for day, workday in await uow.session.execute(_OVERRIDES)}
+    return {day: workday for day, workday in await uow.connection.execute(_OVERRIDES)}
 
 
 @dataclass(frozen=True)
@@ -249,7 +249,7 @@ _DECISION_INPUTS = text(
 
 async def decision_inputs(uow: UnitOfWork, *, category_code: str, urgency: str,
                           regions: list[str]) -> DecisionInputs:
-    row = (await uow.session.execute(_DECISION_INPUTS, {
+    row = (await uow.connection.execute(_DECISION_INPUTS, {
         "category_code": category_code, "urgency": urgency, "regions": regions,
     })).one()
     return DecisionInputs(
@@ -263,7 +263,7 @@ async def decision_inputs(uow: UnitOfWork, *, category_code: str, urgency: str,
 
 async def set_override(uow: UnitOfWork, day: date, workday: bool, note: str | None) -> None:
     stmt = insert(calendar_overrides).values(day=day, workday=workday, note=note)
-    await uow.session.execute(stmt.on_conflict_do_update(
+    await uow.connection.execute(stmt.on_conflict_do_update(
         index_elements=["day"], set_={"workday": workday, "note": note}))
 
 
@@ -273,7 +273,7 @@ async def set_override(uow: UnitOfWork, day: date, workday: bool, note: str | No
 async def insert_assignment(uow: UnitOfWork, values: dict[str, Any]) -> Any | None:
     """The new row, as get_assignment would read it (and locked, as this transaction wrote
     it), or None when the case already has one."""
-    return await insert_row(uow.session, assignments, values, returning=ROW,
+    return await insert_row(uow.connection, assignments, values, returning=ROW,
                             skip_conflicts=True)
 
 
@@ -311,7 +311,7 @@ async def mirror_status(uow: UnitOfWork, event_id: uuid.UUID, *, status: str, st
 
 async def update_assignment(uow: UnitOfWork, event_id: uuid.UUID, values: dict[str, Any]
                             ) -> None:
-    await update_by(uow.session, assignments, "event_id", event_id, values)
+    await update_by(uow.connection, assignments, "event_id", event_id, values)
 
 
 async def queued(uow: UnitOfWork, region_prefixes: list[str] | None, limit: int) -> list[Any]:
@@ -345,7 +345,7 @@ async def work_queue(uow: UnitOfWork, unit_id: uuid.UUID, now: datetime, limit: 
 
 
 async def add_timers(uow: UnitOfWork, rows: list[dict[str, Any]]) -> None:
-    await insert_rows(uow.session, timers, rows)
+    await insert_rows(uow.connection, timers, rows)
 
 
 async def cancel_timers(uow: UnitOfWork, event_id: uuid.UUID, *, kinds: list[str],
@@ -356,7 +356,7 @@ async def cancel_timers(uow: UnitOfWork, event_id: uuid.UUID, *, kinds: list[str
     )
     if subtask_id is not None:
         query = query.where(timers.c.subtask_id == subtask_id)
-    await uow.session.execute(query.values(cancelled_at=now))
+    await uow.connection.execute(query.values(cancelled_at=now))
 
 
 async def claim_due_timers(uow: UnitOfWork, now: datetime, limit: int) -> list[Any]:
@@ -374,12 +374,12 @@ async def claim_due_timers(uow: UnitOfWork, now: datetime, limit: int) -> list[A
 
 
 async def mark_fired(uow: UnitOfWork, timer_ids: list[int], now: datetime) -> None:
-    await uow.session.execute(
+    await uow.connection.execute(
         update(timers).where(timers.c.id.in_(timer_ids)).values(fired_at=now))
 
 
 async def insert_supervision(uow: UnitOfWork, values: dict[str, Any]) -> None:
-    await uow.session.execute(insert(supervisions).values(**values))
+    await uow.connection.execute(insert(supervisions).values(**values))
 
 
 async def list_supervisions(uow: UnitOfWork, region_prefixes: list[str] | None, limit: int
@@ -397,7 +397,7 @@ async def list_supervisions(uow: UnitOfWork, region_prefixes: list[str] | None, 
 
 
 async def insert_extension(uow: UnitOfWork, values: dict[str, Any]) -> None:
-    await uow.session.execute(insert(extension_requests).values(**values))
+    await uow.connection.execute(insert(extension_requests).values(**values))
 
 
 async def get_extension(uow: UnitOfWork, request_id: uuid.UUID) -> Any | None:
@@ -407,12 +407,12 @@ async def get_extension(uow: UnitOfWork, request_id: uuid.UUID) -> Any | None:
 
 async def update_extension(uow: UnitOfWork, request_id: uuid.UUID, values: dict[str, Any]
                            ) -> None:
-    await uow.session.execute(update(extension_requests).where(
+    await uow.connection.execute(update(extension_requests).where(
         extension_requests.c.id == request_id).values(**values))
 
 
 async def insert_subtasks(uow: UnitOfWork, rows: list[dict[str, Any]]) -> None:
-    await uow.session.execute(insert(subtasks), rows)
+    await uow.connection.execute(insert(subtasks), rows)
 
 
 async def get_subtask(uow: UnitOfWork, subtask_id: uuid.UUID) -> Any | None:
@@ -420,7 +420,7 @@ async def get_subtask(uow: UnitOfWork, subtask_id: uuid.UUID) -> Any | None:
 
 
 async def close_subtask(uow: UnitOfWork, subtask_id: uuid.UUID, values: dict[str, Any]) -> None:
-    await uow.session.execute(update(subtasks).where(subtasks.c.id == subtask_id).values(
+    await uow.connection.execute(update(subtasks).where(subtasks.c.id == subtask_id).values(
         **values))
 
 
@@ -438,20 +438,20 @@ grid_workers = Table(
 
 async def upsert_region(uow: UnitOfWork, values: dict[str, Any]) -> None:
     stmt = insert(regions).values(**values)
-    await uow.session.execute(stmt.on_conflict_do_update(
+    await uow.connection.execute(stmt.on_conflict_do_update(
         index_elements=["code"], set_={"name": values["name"], "active": values["active"]}))
 
 
 async def ensure_unit(uow: UnitOfWork, values: dict[str, Any]) -> None:
-    await uow.session.execute(insert(units).values(**values).on_conflict_do_nothing())
+    await uow.connection.execute(insert(units).values(**values).on_conflict_do_nothing())
 
 
 async def assign_grid_worker(uow: UnitOfWork, user_id: uuid.UUID, grid_code: str) -> None:
-    await uow.session.execute(insert(grid_workers).values(user_id=user_id, grid_code=grid_code)
+    await uow.connection.execute(insert(grid_workers).values(user_id=user_id, grid_code=grid_code)
                               .on_conflict_do_nothing())
 
 
 async def grid_worker_ids(uow: UnitOfWork, grid_code: str) -> list[uuid.UUID]:
-    rows = await uow.session.execute(select(grid_workers.c.user_id).where(
+    rows = await uow.connection.execute(select(grid_workers.c.user_id).where(
         grid_workers.c.grid_code == grid_code))
     return [r[0] for r in rows]

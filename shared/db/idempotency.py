@@ -29,7 +29,7 @@ async def reserve(
 
     Raises ``idempotency_key_reused`` when the key was used for a different request."""
     print_ = fingerprint(request)
-    inserted = await uow.session.execute(
+    inserted = await uow.connection.execute(
         insert(idempotency_keys)
         .values(scope=scope, key=key, fingerprint=print_)
         .on_conflict_do_nothing(index_elements=["scope", "key"])
@@ -38,7 +38,7 @@ async def reserve(
     if inserted.first() is not None:
         return None
     row = (
-        await uow.session.execute(
+        await uow.connection.execute(
             select(idempotency_keys).where(
                 idempotency_keys.c.scope == scope, idempotency_keys.c.key == key
             )
@@ -53,7 +53,7 @@ async def reserve(
 
 
 async def remember(uow: UnitOfWork, *, scope: str, key: str, status: int, body: Any) -> None:
-    await uow.session.execute(
+    await uow.connection.execute(
         update(idempotency_keys)
         .where(idempotency_keys.c.scope == scope, idempotency_keys.c.key == key)
         .values(status_code=status, response=body)

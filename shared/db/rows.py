@@ -13,8 +13,11 @@ from typing import Any, Literal
 
 from sqlalchemy import RowMapping, Table, bindparam, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.dml import Insert, Update
+
+# Where a statement runs: a unit of work's connection (or its ORM session).
+Executor = AsyncConnection | AsyncSession
 
 # The name of the bound key in update_by; no table here has a column of that name.
 _KEY = "rows_key_"
@@ -40,7 +43,7 @@ def _update(table: Table, key_column: str) -> Update:
 
 
 async def insert_row(
-    session: AsyncSession,
+    session: Executor,
     table: Table,
     values: dict[str, Any],
     *,
@@ -56,14 +59,14 @@ async def insert_row(
     return result.scalar() if returning is not None else None
 
 
-async def insert_rows(session: AsyncSession, table: Table, rows: list[dict[str, Any]]) -> None:
+async def insert_rows(session: Executor, table: Table, rows: list[dict[str, Any]]) -> None:
     """Insert several rows (of the same keys) in one executemany round trip."""
     if rows:
         await session.execute(_insert(table, None, False), rows)
 
 
 async def update_by(
-    session: AsyncSession, table: Table, key_column: str, key: Any, values: dict[str, Any]
+    session: Executor, table: Table, key_column: str, key: Any, values: dict[str, Any]
 ) -> int:
     """Set ``values`` on the rows whose ``key_column`` equals ``key``; how many matched."""
     if not values:

@@ -47,7 +47,7 @@ class Subscription:
 async def claim_inbox(uow: UnitOfWork, envelope: Envelope, consumer: str) -> bool:
     """Record the event as handled by ``consumer``; False when it already was."""
     claimed = await insert_row(
-        uow.session,
+        uow.connection,
         inbox,
         {"event_id": envelope.event_id, "consumer": consumer, "event_type": envelope.event_type},
         returning="event_id",

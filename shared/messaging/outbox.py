@@ -95,8 +95,9 @@ class OutboxRelay:
 
     async def publish_batch(self) -> int:
         """Claim one batch, publish it, record the outcome. Returns rows claimed."""
-        async with self._database.session() as session, session.begin():
-            rows = (await session.execute(_CLAIM, {"limit": self._batch_size})).all()
+        # A Core transaction: an ORM session per batch would add only its own bookkeeping.
+        async with self._database.engine.begin() as connection:
+            rows = (await connection.execute(_CLAIM, {"limit": self._batch_size})).all()
             if not rows:
                 return 0
             results = await self._broker.publish_many(
@@ -105,9 +106,9 @@ class OutboxRelay:
             sent = [row.id for row, err in zip(rows, results, strict=True) if err is None]
             failed = [(row, err) for row, err in zip(rows, results, strict=True) if err is not None]
             if sent:
-                await session.execute(_MARK_PUBLISHED, {"ids": sent})
+                await connection.execute(_MARK_PUBLISHED, {"ids": sent})
             if failed:
-                await session.execute(
+                await connection.execute(
                     _MARK_FAILED,
                     {
                         "ids": [row.id for row, _ in failed],
@@ -132,12 +133,12 @@ class OutboxRelay:
             pass
 
     async def pending(self) -> int:
-        async with self._database.session() as session:
-            return int((await session.execute(_PENDING)).scalar_one())
+        async with self._database.engine.connect() as connection:
+            return int((await connection.execute(_PENDING)).scalar_one())
 
     async def purge_published(self) -> None:
-        async with self._database.session() as session, session.begin():
-            await session.execute(_PURGE, {"age": self._retention.total_seconds()})
+        async with self._database.engine.begin() as connection:
+            await connection.execute(_PURGE, {"age": self._retention.total_seconds()})
 
     async def _run(self) -> None:
         await self._open_listener()
