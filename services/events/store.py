@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import date, datetime
 from typing import Any
@@ -225,8 +226,24 @@ _FIRST_OF_DAY = (
 )
 
 
-async def insert_case(uow: UnitOfWork, values: dict[str, Any]) -> None:
-    await insert_row(uow.connection, cases, values)
+async def insert_case(uow: UnitOfWork, values: dict[str, Any], first_step: dict[str, Any]
+                      ) -> None:
+    """The new case and its first timeline step, in one statement."""
+    await uow.connection.execute(
+        _case_with_step(tuple(values), tuple(first_step)),
+        {**{f"case_{k}": v for k, v in values.items()},
+         **{f"step_{k}": v for k, v in first_step.items()}},
+    )
+
+
+@functools.cache
+def _case_with_step(case_keys: tuple[str, ...], step_keys: tuple[str, ...]) -> Any:
+    # Prefixed bind names: both tables have an ``id`` and SQLAlchemy reserves column names.
+    new_case = insert(cases).values({k: bindparam(f"case_{k}", type_=cases.c[k].type)
+                                     for k in case_keys}).cte("new_case")
+    return insert(timeline).values(
+        {k: bindparam(f"step_{k}", type_=timeline.c[k].type) for k in step_keys}
+    ).add_cte(new_case)
 
 
 _CASE = select(cases).where(cases.c.id == bindparam("event_id"))

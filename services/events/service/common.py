@@ -63,6 +63,25 @@ def require_text(value: str | None, code: str, detail: str) -> str:
     return value.strip()
 
 
+def step_values(
+    row: Any,
+    *,
+    at: datetime,
+    action: str,
+    actor: Actor,
+    from_status: str | None,
+    to_status: str | None,
+    note: str | None = None,
+    unit_name: str | None = None,
+) -> dict[str, Any]:
+    """The timeline row of a step of the case ``row``."""
+    return {
+        "event_id": row["id"], "at": at, "action": action, "actor_role": actor.role,
+        "actor_id": actor.subject, "actor_unit_id": actor.unit_id, "actor_unit": unit_name,
+        "from_status": from_status, "to_status": to_status, "note": note,
+    }
+
+
 async def record_step(
     uow: UnitOfWork,
     row: Any,
@@ -81,16 +100,8 @@ async def record_step(
     """One timeline step, and — when the status moved — the status-changed event."""
     step = await store.add_step(
         uow,
-        event_id=row["id"],
-        at=at,
-        action=action,
-        actor_role=actor.role,
-        actor_id=actor.subject,
-        actor_unit_id=actor.unit_id,
-        actor_unit=unit_name,
-        from_status=from_status,
-        to_status=to_status,
-        note=note,
+        **step_values(row, at=at, action=action, actor=actor, from_status=from_status,
+                      to_status=to_status, note=note, unit_name=unit_name),
     )
     if emit and to_status is not None:
         await uow.emit(

@@ -35,7 +35,7 @@ from shared.logs import get_logger
 from shared.pii import PiiCipher
 from shared.regions import is_region_code, region_level
 
-from .common import Clock, record_step
+from .common import Clock, step_values
 
 log = get_logger(__name__)
 REPORTER_ROLES = (Role.RESIDENT, Role.GRID_WORKER)
@@ -237,13 +237,12 @@ async def report_event(
             "possible_duplicate_of": duplicate_of, "escalation_count": 0, "return_count": 0,
             "rework_count": 0, "reported_at": now, "updated_at": now,
         }
-        await store.insert_case(uow, row)
         actor = Actor(role=channel, subject=principal.subject)
         note = "possible duplicate of an earlier report" if duplicate_of else None
-        await record_step(
-            uow, row, at=now, action="report", actor=actor, from_status=None,
-            to_status="reported", note=note, emit=False,
-        )
+        await store.insert_case(uow, row, step_values(
+            row, at=now, action="report", actor=actor, from_status=None, to_status="reported",
+            note=note,
+        ))
         await uow.emit(
             "events.event_reported",
             EventReported(

@@ -53,23 +53,24 @@ async def _queue(uow: UnitOfWork, assignment: Any, reason: str, now: datetime) -
 
 async def on_event_reported(uow: UnitOfWork, msg: EventReported, *, now: datetime,
                             cal: WorkingCalendar, fractions: list[float]) -> None:
-    assignment = await store.insert_assignment(uow, {
+    initial = {
         "event_id": msg.event_id, "case_no": msg.case_no, "category_code": msg.category_code,
         "major_risk": msg.major_risk, "urgency": msg.urgency, "region_code": msg.region_code,
-        "status": "reported", "seq": 0, "queued": False, "updated_at": now,
-    })
-    if assignment is None:
-        return
-    decision = await Decision.load(uow, assignment, cal, with_units=True)
+        "status": "reported", "seq": 0, "queued": False, "updated_at": now, "unit_id": None,
+    }
+    # Decided before the row exists, so the usual case (a unit found) is one INSERT.
+    decision = await Decision.load(uow, initial, cal, with_units=True)
     target = entry_target(decision.rules, msg.category_code, msg.major_risk)
     region = region_at(msg.region_code, target.level)
     unit = None if target.to_dispatcher or region is None else decision.unit_at(
         region, target.unit_kind)
-    if unit is None:
-        await _queue(uow, assignment, "no_rule", now)
+    if unit is not None:
+        await assign(uow, assignment=initial, unit=unit, reason="initial", now=now,
+                     base_calendar=cal, fractions=fractions, decision=decision, new=True)
         return
-    await assign(uow, assignment=assignment, unit=unit, reason="initial", now=now,
-                 base_calendar=cal, fractions=fractions, decision=decision)
+    assignment = await store.insert_assignment(uow, initial)
+    if assignment is not None:
+        await _queue(uow, assignment, "no_rule", now)
 
 
 async def dispatch(uow: UnitOfWork, *, principal: Principal, event_id: uuid.UUID,

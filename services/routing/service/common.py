@@ -142,10 +142,13 @@ async def assign(
     uow: UnitOfWork, *, assignment: Any, unit: Any, reason: str, now: datetime,
     base_calendar: WorkingCalendar, fractions: list[float], actor_role: str = "system",
     actor_unit_id: uuid.UUID | None = None, note: str | None = None, automatic: bool = False,
-    decision: Decision | None = None,
+    decision: Decision | None = None, new: bool = False,
 ) -> None:
     """Give the case to ``unit`` with fresh deadlines and timers, and announce it.
-    ``decision``: the inputs when the caller has already read them for this case."""
+    ``decision``: the inputs when the caller has already read them for this case. ``new``:
+    the case has no assignment row yet and ``assignment`` holds its initial values; the row is
+    inserted already assigned (one statement, not an insert and an update), and nothing
+    happens when another delivery of the report inserted it first."""
     event_id = assignment["event_id"]
     if decision is None:
         decision = await Decision.load(uow, assignment, base_calendar, with_units=False)
@@ -159,11 +162,15 @@ async def assign(
             # A new unit starts its own co-handling; the old sub-tasks lapse with the old unit.
             await store.close_subtask(uow, open_task["id"], {"status": "lapsed",
                                                              "closed_at": now})
-    await store.update_assignment(uow, event_id, {
+    changes = {
         "unit_id": unit["id"], "seq": seq, "status": "dispatched", "queued": False,
         "queue_reason": None, "accept_by": due.accept_by, "resolve_by": due.resolve_by,
         "assigned_at": now, "updated_at": now,
-    })
+    }
+    if not new:
+        await store.update_assignment(uow, event_id, changes)
+    elif await store.insert_assignment(uow, {**assignment, **changes}) is None:
+        return
     # Both clocks' timers in one executemany.
     await store.add_timers(uow, [
         row
