@@ -231,19 +231,24 @@ async def insert_case(uow: UnitOfWork, values: dict[str, Any], first_step: dict[
     """The new case and its first timeline step, in one statement."""
     await uow.connection.execute(
         _case_with_step(tuple(values), tuple(first_step)),
-        {**{f"case_{k}": v for k, v in values.items()},
-         **{f"step_{k}": v for k, v in first_step.items()}},
+        {**_params(values, "case_"), **_params(first_step, "step_")},
     )
+
+
+def _bound(table: Table, keys: tuple[str, ...], prefix: str) -> dict[str, Any]:
+    # Prefixed bind names: cases and timeline share column names (``id``), and SQLAlchemy
+    # reserves a column's own name for the VALUES or SET clause.
+    return {k: bindparam(f"{prefix}{k}", type_=table.c[k].type) for k in keys}
+
+
+def _params(values: dict[str, Any], prefix: str) -> dict[str, Any]:
+    return {f"{prefix}{k}": v for k, v in values.items()}
 
 
 @functools.cache
 def _case_with_step(case_keys: tuple[str, ...], step_keys: tuple[str, ...]) -> Any:
-    # Prefixed bind names: both tables have an ``id`` and SQLAlchemy reserves column names.
-    new_case = insert(cases).values({k: bindparam(f"case_{k}", type_=cases.c[k].type)
-                                     for k in case_keys}).cte("new_case")
-    return insert(timeline).values(
-        {k: bindparam(f"step_{k}", type_=timeline.c[k].type) for k in step_keys}
-    ).add_cte(new_case)
+    new_case = insert(cases).values(_bound(cases, case_keys, "case_")).cte("new_case")
+    return insert(timeline).values(_bound(timeline, step_keys, "step_")).add_cte(new_case)
 
 
 _CASE = select(cases).where(cases.c.id == bindparam("event_id"))
@@ -334,9 +339,34 @@ async def list_cases(
 # -- timeline, attachments, reveals -------------------------------------------------------------
 
 
-async def add_step(uow: UnitOfWork, **values: Any) -> int:
-    """Append a timeline step; its id grows with every step, so it orders them."""
-    return int(await insert_row(uow.connection, timeline, values, returning="id"))
+async def add_step(uow: UnitOfWork, *, case_changes: dict[str, Any] | None = None,
+                   **values: Any) -> int:
+    """Append a timeline step; its id grows with every step, so it orders them.
+    ``case_changes``: set on the step's case by the same statement."""
+    if not case_changes:
+        return int(await insert_row(uow.connection, timeline, values, returning="id"))
+    result = await uow.connection.execute(
+        _step_with_changes(tuple(case_changes), tuple(values)),
+        {**_params(case_changes, "case_"), **_params(values, "step_"),
+         "case_key": values["event_id"]},
+    )
+    return int(result.scalar_one())
+
+
+@functools.cache
+def _step_with_changes(change_keys: tuple[str, ...], step_keys: tuple[str, ...]) -> Any:
+    changed = (
+        update(cases)
+        .where(cases.c.id == bindparam("case_key"))
+        .values(_bound(cases, change_keys, "case_"))
+        .cte("changed_case")
+    )
+    return (
+        insert(timeline)
+        .values(_bound(timeline, step_keys, "step_"))
+        .returning(timeline.c.id)
+        .add_cte(changed)
+    )
 
 
 async def steps(uow: UnitOfWork, event_id: uuid.UUID) -> list[Any]:

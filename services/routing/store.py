@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -21,12 +22,14 @@ from sqlalchemy import (
     Text,
     bindparam,
     case,
+    func,
     or_,
     select,
     text,
+    true,
     update,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID, insert
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID, insert
 
 from shared.db.rows import ROW, insert_row, insert_rows, update_by
 from shared.db.uow import UnitOfWork
@@ -275,6 +278,47 @@ async def insert_assignment(uow: UnitOfWork, values: dict[str, Any]) -> Any | No
     it), or None when the case already has one."""
     return await insert_row(uow.connection, assignments, values, returning=ROW,
                             skip_conflicts=True)
+
+
+async def insert_assigned(uow: UnitOfWork, values: dict[str, Any],
+                          timer_rows: list[dict[str, Any]]) -> bool:
+    """A case's first assignment, already assigned, and its clocks' timers (all of one unit
+    and seq) in one statement; False, and nothing written, when the case already has one."""
+    first = timer_rows[0]
+    inserted = await uow.connection.execute(_assigned_with_timers(tuple(values)), {
+        **{f"a_{k}": v for k, v in values.items()},
+        "t_unit_id": first["unit_id"], "t_seq": first["seq"],
+        "t_kinds": [t["kind"] for t in timer_rows],
+        "t_fractions": [t["fraction"] for t in timer_rows],
+        "t_fire_at": [t["fire_at"] for t in timer_rows],
+        "t_deadlines": [t["deadline"] for t in timer_rows],
+    })
+    return bool(inserted.scalar_one())
+
+
+@functools.cache
+def _assigned_with_timers(keys: tuple[str, ...]) -> Any:
+    new = (
+        insert(assignments)
+        .values({k: bindparam(f"a_{k}", type_=assignments.c[k].type) for k in keys})
+        .on_conflict_do_nothing()
+        .returning(assignments.c.event_id)
+        .cte("new_assignment")
+    )
+    clocks = func.unnest(
+        bindparam("t_kinds", type_=ARRAY(String)), bindparam("t_fractions", type_=ARRAY(Float)),
+        bindparam("t_fire_at", type_=ARRAY(DateTime(timezone=True))),
+        bindparam("t_deadlines", type_=ARRAY(DateTime(timezone=True))),
+    ).table_valued("kind", "fraction", "fire_at", "deadline").render_derived(name="clock")
+    new_timers = insert(timers).from_select(
+        ["event_id", "kind", "fraction", "fire_at", "deadline", "unit_id", "seq"],
+        select(new.c.event_id, clocks.c.kind, clocks.c.fraction, clocks.c.fire_at,
+               clocks.c.deadline, bindparam("t_unit_id", type_=UUID(as_uuid=True)),
+               bindparam("t_seq", type_=Integer)).select_from(new).join(clocks, true()),
+    ).cte("new_timers")
+    # A data-modifying WITH runs whether or not the query reads it; the count says whether
+    # the assignment (and so its timers) was written.
+    return select(func.count()).select_from(new).add_cte(new_timers)
 
 
 _ASSIGNMENT = select(assignments).where(assignments.c.event_id == bindparam("event_id"))

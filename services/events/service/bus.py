@@ -63,7 +63,6 @@ async def on_assigned(uow: UnitOfWork, msg: r.EventAssigned) -> None:
         changes.update(open_subtasks=[], co_units=[])
     if msg.reason == "escalated":
         changes["escalation_count"] = row["escalation_count"] + 1
-    await store.update_case(uow, msg.event_id, changes)
     action = ASSIGN_STEP[msg.reason]
     note = msg.note or f"assigned to {msg.unit.name}"
     if msg.automatic:
@@ -72,7 +71,7 @@ async def on_assigned(uow: UnitOfWork, msg: r.EventAssigned) -> None:
     await record_step(
         uow, row, at=msg.assigned_at, action=action, actor=actor,
         from_status=before.status.value, to_status=after.status.value, note=note,
-        unit_name=msg.unit.name,
+        unit_name=msg.unit.name, changes=changes,
     )
 
 
@@ -83,10 +82,8 @@ async def _note(
     row = await _case(uow, event_id)
     if row is None:
         return
-    if changes:
-        await store.update_case(uow, event_id, changes)
     await record_step(uow, row, at=at, action=action, actor=Actor(role="system", unit_id=unit_id),
-                      from_status=None, to_status=None, note=note, emit=False)
+                      from_status=None, to_status=None, note=note, emit=False, changes=changes)
 
 
 async def on_queued(uow: UnitOfWork, msg: r.EventQueued) -> None:

@@ -96,10 +96,13 @@ async def record_step(
     emit: bool = True,
     reason: str | None = None,
     passed: bool | None = None,
+    changes: dict[str, Any] | None = None,
 ) -> None:
-    """One timeline step, and — when the status moved — the status-changed event."""
+    """One timeline step, and — when the status moved — the status-changed event.
+    ``changes``: set on the case in the same round trip as the step."""
     step = await store.add_step(
         uow,
+        case_changes=changes,
         **step_values(row, at=at, action=action, actor=actor, from_status=from_status,
                       to_status=to_status, note=note, unit_name=unit_name),
     )

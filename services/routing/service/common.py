@@ -147,8 +147,8 @@ async def assign(
     """Give the case to ``unit`` with fresh deadlines and timers, and announce it.
     ``decision``: the inputs when the caller has already read them for this case. ``new``:
     the case has no assignment row yet and ``assignment`` holds its initial values; the row is
-    inserted already assigned (one statement, not an insert and an update), and nothing
-    happens when another delivery of the report inserted it first."""
+    inserted already assigned, with its timers (one statement, not an insert, an update and
+    the timers), and nothing happens when another delivery of the report inserted it first."""
     event_id = assignment["event_id"]
     if decision is None:
         decision = await Decision.load(uow, assignment, base_calendar, with_units=False)
@@ -167,17 +167,18 @@ async def assign(
         "queue_reason": None, "accept_by": due.accept_by, "resolve_by": due.resolve_by,
         "assigned_at": now, "updated_at": now,
     }
-    if not new:
-        await store.update_assignment(uow, event_id, changes)
-    elif await store.insert_assignment(uow, {**assignment, **changes}) is None:
-        return
-    # Both clocks' timers in one executemany.
-    await store.add_timers(uow, [
+    clocks = [
         row
         for kind, deadline in (("accept", due.accept_by), ("resolve", due.resolve_by))
         for row in timer_rows(event_id=event_id, kind=kind, unit_id=unit["id"], seq=seq,
                               start=now, deadline=deadline, cal=cal, fractions=fractions)
-    ])
+    ]
+    if new:
+        if not await store.insert_assigned(uow, {**assignment, **changes}, clocks):
+            return
+    else:
+        await store.update_assignment(uow, event_id, changes)
+        await store.add_timers(uow, clocks)  # both clocks' timers in one executemany
     await uow.emit("routing.event_assigned", EventAssigned(
         event_id=event_id, seq=seq, unit=unit_ref(unit), reason=reason,  # type: ignore[arg-type]
         previous_unit_id=assignment["unit_id"], accept_by=due.accept_by,
