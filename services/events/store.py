@@ -25,10 +25,11 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    text,
     tuple_,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID, insert
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID, aggregate_order_by, insert
 
 from shared.db.rows import insert_row, update_by
 from shared.db.uow import UnitOfWork
@@ -172,20 +173,20 @@ async def upsert_category(uow: UnitOfWork, values: dict[str, Any]) -> None:
     )
 
 
-# A report reads its category and whether its region is known in one round trip.
-_CATEGORY_AND_REGION = select(
-    categories,
-    exists().where(known_regions.c.code == bindparam("region_code"), known_regions.c.active)
-    .label("region_known"),
-).where(categories.c.code == bindparam("code"))
-
-
-async def category_and_region(uow: UnitOfWork, code: str, region_code: str) -> Any | None:
-    """The category row plus ``region_known`` (is ``region_code`` an active known region);
-    None when there is no such category."""
-    row = await uow.connection.execute(_CATEGORY_AND_REGION,
-                                    {"code": code, "region_code": region_code})
-    return row.mappings().first()
+async def report_context(uow: UnitOfWork, *, code: str, region_code: str, since: datetime,
+                         limit: int) -> tuple[Any | None, list[dict[str, Any]]]:
+    """What a report reads before it is written, in one round trip: the category row plus
+    ``region_known`` (is ``region_code`` an active known region), or None when there is no
+    such category; and the first page of ``recent_in_community`` for its community."""
+    row = (await uow.connection.execute(_REPORT_CONTEXT, {
+        "code": code, "region_code": region_code, "category_code": code,
+        "community": region_code[:12], "since": since, "limit": limit,
+    })).mappings().first()
+    if row is None:
+        return None, []
+    page = [{"id": uuid.UUID(id_), "description": description,
+             "reported_at": datetime.fromisoformat(at)} for id_, description, at in row["recent"]]
+    return row, page
 
 
 async def upsert_region(uow: UnitOfWork, *, code: str, name: str, active: bool) -> None:
@@ -297,6 +298,21 @@ def _recent(*, paged: bool) -> Any:
 
 
 _RECENT, _RECENT_AFTER = _recent(paged=False), _recent(paged=True)
+_FIRST_PAGE = _RECENT.subquery("first_page")
+_REPORT_CONTEXT = select(
+    categories,
+    exists().where(known_regions.c.code == bindparam("region_code"), known_regions.c.active)
+    .label("region_known"),
+    # The page as one JSON array, in page order: the category row is not repeated per row.
+    select(func.coalesce(
+        func.json_agg(aggregate_order_by(
+            func.json_build_array(_FIRST_PAGE.c.id, _FIRST_PAGE.c.description,
+                                  _FIRST_PAGE.c.reported_at),
+            _FIRST_PAGE.c.reported_at, _FIRST_PAGE.c.id,
+        )),
+        text("'[]'::json"),
+    )).scalar_subquery().label("recent"),
+).where(categories.c.code == bindparam("code"))
 
 
 async def list_cases(

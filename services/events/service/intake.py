@@ -181,7 +181,11 @@ async def report_event(
             )
             if replay is not None:
                 return replay
-        category = await store.category_and_region(uow, cmd.category_code, cmd.region_code)
+        now = clock()
+        category, first_candidates = await store.report_context(
+            uow, code=cmd.category_code, region_code=cmd.region_code,
+            since=now - duplicate_window, limit=DUPLICATE_PAGE,
+        )
         if category is None or not category["active"]:
             raise RuleViolation("unknown category", code="category_unknown")
         if category["verified_only"] and not principal.verified:
@@ -198,7 +202,6 @@ async def report_event(
         for spec in template:  # phone numbers are personal information: encrypted at rest
             if spec.type == "phone" and spec.key in fields:
                 fields[spec.key] = pii.encrypt(fields[spec.key], context=phone_context(spec.key))
-        now = clock()
         event_id = uuid.uuid4()
         if cmd.attachments:
             linked = await store.claim_attachments(
@@ -212,7 +215,8 @@ async def report_event(
         local_now = now.astimezone(SHANGHAI)
         sequence = await store.next_case_sequence(uow, local_now.date())
         case_no = case_number(local_now, sequence, case_prefix)
-        duplicate_of = await _possible_duplicate(uow, cmd, now - duplicate_window)
+        duplicate_of = await _possible_duplicate(uow, cmd, now - duplicate_window,
+                                                 first_candidates)
         channel = "resident" if principal.has_role(Role.RESIDENT) else "grid_worker"
         if principal.kind == "partner" and principal.extra.get("partner_app"):
             # A partner app (芗里芗亲...) reporting for its user with an on-behalf token.
@@ -266,21 +270,24 @@ async def report_event(
 
 
 async def _possible_duplicate(
-    uow: UnitOfWork, cmd: EventCreate, since: datetime
+    uow: UnitOfWork, cmd: EventCreate, since: datetime, first_page: list[dict[str, Any]]
 ) -> uuid.UUID | None:
     """Same category, same community, similar text within the window: linked (to the earliest
-    such report), never merged. Candidates come a page at a time, so a busy community where the
-    first page already holds the original is not read in full; at most 200 are compared."""
+    such report), never merged. Candidates come a page at a time (the first one read with the
+    category), so a busy community where the first page already holds the original is not read
+    in full; at most 200 are compared."""
     after: tuple[datetime, uuid.UUID] | None = None
-    for _ in range(DUPLICATE_CANDIDATES // DUPLICATE_PAGE):
-        page = await store.recent_in_community(
-            uow,
-            category_code=cmd.category_code,
-            community=cmd.region_code[:12],
-            since=since,
-            after=after,
-            limit=DUPLICATE_PAGE,
-        )
+    page = first_page
+    for number in range(DUPLICATE_CANDIDATES // DUPLICATE_PAGE):
+        if number > 0:
+            page = await store.recent_in_community(
+                uow,
+                category_code=cmd.category_code,
+                community=cmd.region_code[:12],
+                since=since,
+                after=after,
+                limit=DUPLICATE_PAGE,
+            )
         for candidate in page:
             if similar_text(candidate["description"], cmd.description):
                 return candidate["id"]
