@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,7 +51,10 @@ def contract(event_type: str, *, version: int = 1) -> Callable[[M], M]:
     return register
 
 
+@functools.cache
 def load_all() -> None:
+    """Import every producer's contracts once (``get`` runs on every emit: import_module of an
+    already imported module still costs a lookup and a lock per producer)."""
     for producer in PRODUCERS:
         importlib.import_module(f"shared.contracts.{producer}")
 
