@@ -186,9 +186,7 @@ class RabbitBroker:
             # The timeout bounds the whole call, including a robust channel waiting to reopen
             # (a timeout scope, not wait_for: that would start a task per message).
             async with asyncio.timeout(self._publish_timeout):
-                confirmation = await self._exchange.publish(
-                    message, routing_key, mandatory=True, timeout=self._publish_timeout
-                )
+                confirmation = await self._exchange.publish(message, routing_key, mandatory=True)
         except TimeoutError as exc:
             raise PublishError(f"no confirm within {self._publish_timeout}s") from exc
         except Exception as exc:  # every other failure means "not confirmed"
