@@ -8,12 +8,20 @@ from typing import Any
 
 from services.routing import service
 from shared.calendar import WorkingCalendar
-from shared.contracts.events import EventReported, EventStatusChanged
+from shared.contracts.events import ASSIGNMENT_ACTIONS, EventReported, EventStatusChanged
 from shared.db.uow import UnitOfWork
 from shared.messaging.consumer import Subscription
 from shared.messaging.envelope import Envelope
 
 Context = Callable[[], dict[str, Any]]
+
+# Steps that record routing's own decisions on the case file: routing set the status and the
+# clocks when it decided, so their echo needs no transaction here.
+OWN_DECISION_STEPS = frozenset(ASSIGNMENT_ACTIONS.values())
+
+
+def not_our_own_decision(envelope: Envelope) -> bool:
+    return envelope.payload.get("action") not in OWN_DECISION_STEPS
 
 
 def build_subscriptions(context: Context) -> list[Subscription]:
@@ -29,7 +37,12 @@ def build_subscriptions(context: Context) -> list[Subscription]:
 
     return [
         Subscription("events.event_reported", on_event_reported, purpose="intake"),
-        Subscription("events.event_status_changed", on_status_changed, purpose="intake"),
+        Subscription(
+            "events.event_status_changed",
+            on_status_changed,
+            purpose="intake",
+            wants=not_our_own_decision,
+        ),
     ]
 
 

@@ -70,6 +70,16 @@ class EventReported(BaseModel):
     possible_duplicate_of: uuid.UUID | None = None
 
 
+# The ``action`` of the step that records a routing assignment on the case file, by the
+# assignment's reason (routing.event_assigned ``reason``).
+ASSIGNMENT_ACTIONS: dict[str, str] = {
+    "initial": "dispatch",
+    "redispatch": "redispatch",
+    "transfer": "transfer",
+    "escalated": "escalate",
+}
+
+
 @contract("events.event_status_changed")
 class EventStatusChanged(BaseModel):
     """One step of the lifecycle. Partners' webhooks and routing's mirror follow this.

@@ -100,12 +100,17 @@ class ProbeWorld:
         )
 
     def consumer(
-        self, sink: ProbeSink, *, shared_broker: Broker | None = None, **overrides: Any
+        self,
+        sink: ProbeSink,
+        *,
+        shared_broker: Broker | None = None,
+        wants: Callable[[Envelope], bool] | None = None,
+        **overrides: Any,
     ) -> FastAPI:
         overrides.setdefault("amqp_prefix", self.prefix)
         overrides.setdefault("consumer_delivery_limit", 2)
         settings = self.build_settings(FeedbackSettings, schema_prefix=self.prefix, **overrides)
-        subscription = Subscription("platform.probe", sink.handle, purpose="probes")
+        subscription = Subscription("platform.probe", sink.handle, purpose="probes", wants=wants)
         return create_service_app(
             settings, title="feedback (probe)", subscriptions=[subscription], broker=shared_broker
         )

@@ -268,3 +268,24 @@ async def test_the_in_memory_broker_carries_the_same_pipeline(
         await wait_until(lambda: _count_is(probe_world, 5), within=10)
     assert await _seen(probe_world) == 5
     assert broker.unrouted == []
+
+
+async def test_a_message_the_consumer_does_not_want_is_acked_without_a_transaction(
+    probe_world: ProbeWorld,
+) -> None:
+    from shared.messaging.memory import MemoryBroker
+
+    broker = MemoryBroker()
+    sink = ProbeSink()
+    even_only = lambda envelope: envelope.payload["sequence"] % 2 == 0  # noqa: E731
+    async with (
+        running(probe_world.consumer(sink, shared_broker=broker, wants=even_only)),
+        running(probe_world.producer(shared_broker=broker)) as producer,
+    ):
+        for i in range(6):
+            await producer.post("/api/v1/events/probes", json={"sequence": i, "note": "plain"})
+        await wait_until(lambda: _count_is(probe_world, 3), within=10)
+        await asyncio.sleep(0.3)  # the odd ones were delivered too: nothing more may happen
+    assert sorted(sink.attempts) == [0, 2, 4]
+    assert await probe_world.scalar("SELECT count(*) FROM inbox") == 3  # declined: no row
+    assert broker.unrouted == []

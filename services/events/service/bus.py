@@ -11,6 +11,7 @@ from services.events import store
 from services.events.domain import SYSTEM, Action, Actor, Command, Refusal, decide
 from shared.contracts import feedback as fb
 from shared.contracts import routing as r
+from shared.contracts.events import ASSIGNMENT_ACTIONS
 from shared.db.uow import UnitOfWork
 from shared.logs import get_logger
 
@@ -19,12 +20,6 @@ from .common import facts, record_step
 
 log = get_logger(__name__)
 
-ASSIGN_STEP = {
-    "initial": "dispatch",
-    "redispatch": "redispatch",
-    "transfer": "transfer",
-    "escalated": "escalate",
-}
 
 
 async def _case(uow: UnitOfWork, event_id: uuid.UUID) -> Any | None:
@@ -63,7 +58,7 @@ async def on_assigned(uow: UnitOfWork, msg: r.EventAssigned) -> None:
         changes.update(open_subtasks=[], co_units=[])
     if msg.reason == "escalated":
         changes["escalation_count"] = row["escalation_count"] + 1
-    action = ASSIGN_STEP[msg.reason]
+    action = ASSIGNMENT_ACTIONS[msg.reason]
     note = msg.note or f"assigned to {msg.unit.name}"
     if msg.automatic:
         note = f"{note} (automatic)"
