@@ -288,6 +288,8 @@ async def delete_prefixed_objects(url: str, prefix: str) -> int:
         return [name for name in out.split() if name.startswith(prefix)]
 
     queues, exchanges = names("list_queues"), names("list_exchanges")
+    if not queues and not exchanges:
+        return 0
     connection = await aio_pika.connect(url, timeout=15)
     async with connection:
         channel = await connection.channel()
