@@ -62,6 +62,19 @@ async def claim_inbox(uow: UnitOfWork, envelope: Envelope, consumer: str) -> boo
     return claimed is not None
 
 
+def _wanted(subscription: Subscription, envelope: Envelope) -> bool:
+    """The subscription's ``wants``; a predicate that fails declines nothing (the message
+    goes to the handler, whose failures are retried and parked), so no delivery is left
+    unacknowledged by it."""
+    if subscription.wants is None:
+        return True
+    try:
+        return subscription.wants(envelope)
+    except Exception as exc:
+        log.warning("subscription_filter_failed", error_type=type(exc).__name__)
+        return True
+
+
 class ConsumerRunner:
     """Runs one service's subscriptions: one queue per purpose."""
 
@@ -144,7 +157,7 @@ class ConsumerRunner:
             log.error("message_unexpected", queue=spec.name, event_type=envelope.event_type)
             await delivery.park()
             return
-        if subscription.wants is not None and not subscription.wants(envelope):
+        if not _wanted(subscription, envelope):
             await delivery.ack()
             self.declined_total += 1
             return
