@@ -23,6 +23,7 @@ from sqlalchemy import (
     bindparam,
     exists,
     func,
+    literal_column,
     or_,
     select,
     text,
@@ -287,7 +288,8 @@ async def recent_in_community(
 def _recent(*, paged: bool) -> Any:
     query = select(cases.c.id, cases.c.description, cases.c.reported_at).where(
         cases.c.category_code == bindparam("category_code"),
-        func.left(cases.c.region_code, 12) == bindparam("community"),
+        # A literal 12, not a bound one: the index is on this very expression.
+        func.left(cases.c.region_code, literal_column("12")) == bindparam("community"),
         cases.c.reported_at >= bindparam("since"),
         cases.c.status != "rejected",
     )
