@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+import orjson
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
     create_async_engine,
 )
 
+from shared.db.statements import json_dumps
 from shared.settings import ServiceSettings
+
+if TYPE_CHECKING:
+    from shared.db.uow import OutboxDispatcher
 
 
 def normalize_database_url(url: str) -> str:
@@ -45,6 +50,11 @@ class Database:
             # after a database restart the first failing statement invalidates the pool.
             pool_pre_ping=False,
             pool_recycle=1800,
+            # Transactions are the unit of work's, opened on the asyncpg connection itself
+            # (see UnitOfWork); SQLAlchemy never begins or ends one.
+            isolation_level="AUTOCOMMIT",
+            json_serializer=json_dumps,
+            json_deserializer=orjson.loads,
             connect_args={
                 "server_settings": {
                     "search_path": self.schema,
@@ -53,15 +63,14 @@ class Database:
                 "timeout": 10,
             },
         )
-        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        # Set while this process runs an outbox relay: units of work hand it what they
+        # committed, to publish at once (see UnitOfWork.emit).
+        self.outbox_dispatcher: OutboxDispatcher | None = None
 
     @property
     def notify_channel(self) -> str:
         """LISTEN/NOTIFY channel that wakes this schema's outbox relay."""
         return f"outbox_{self.schema}"[:63]
-
-    def session(self) -> AsyncSession:
-        return self.sessionmaker()
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:

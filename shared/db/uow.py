@@ -2,28 +2,88 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
+import asyncpg
+import orjson
+from asyncpg.transaction import Transaction
 from pydantic import BaseModel
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Interval, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from shared import contracts
 from shared.context import current_correlation_id
 from shared.db.database import Database
+from shared.db.statements import Statement
 from shared.messaging.envelope import Envelope
 from shared.messaging.tables import outbox
 
+_NO_PARAMS: Mapping[str, Any] = {}
 _OUTBOX_COLUMNS = ("event_id", "event_type", "routing_key", "envelope")
 # The outbox row and the NOTIFY that wakes the relays (PostgreSQL delivers it at commit, and
 # only once per channel and transaction however often it is raised): one statement per event
 # instead of a second round trip for pg_notify before every commit.
-_EMIT = outbox.insert().from_select(
-    list(_OUTBOX_COLUMNS),
-    select(*(bindparam(name, type_=outbox.c[name].type) for name in _OUTBOX_COLUMNS))
-    .select_from(func.pg_notify(bindparam("channel"), "")),
+_EMIT = Statement(
+    outbox.insert().from_select(
+        list(_OUTBOX_COLUMNS),
+        select(*(bindparam(name, type_=outbox.c[name].type) for name in _OUTBOX_COLUMNS))
+        .select_from(func.pg_notify(bindparam("channel"), "")),
+    )
 )
+# With a dispatcher in this process: no NOTIFY (it serialises committing transactions on a
+# database-wide lock, and nobody else needs waking), and the row is held from the relays'
+# sweep until ``now() + hold``, while this process publishes it.
+_EMIT_HELD = Statement(
+    outbox.insert()
+    .values(
+        {name: bindparam(name, type_=outbox.c[name].type) for name in _OUTBOX_COLUMNS}
+        | {"next_attempt_at": func.now() + bindparam("hold", type_=Interval)}
+    )
+    .returning(outbox.c.id)
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRecord:
+    """A committed outbox row, as the dispatcher publishes it."""
+
+    id: int
+    event_id: uuid.UUID
+    routing_key: str
+    body: bytes
+
+
+class OutboxDispatcher(Protocol):
+    """Publishes a transaction's outbox rows as soon as it commits (the relay of this process).
+    Rows it never gets to publish are left to the relays' sweep once ``hold`` has passed."""
+
+    @property
+    def hold(self) -> timedelta: ...
+
+    def dispatch(self, records: list[OutboxRecord]) -> None: ...
+
+
+async def _abandon(connection: AsyncConnection, raw: asyncpg.Connection, transaction: Transaction
+                   ) -> None:
+    """Roll back after an error. A connection that cannot (an operation cut off by a
+    cancellation, a lost server) is discarded, never handed on; and nothing raised here may
+    take the place of the error being handled (a swallowed cancellation hangs its task)."""
+    try:
+        if raw.is_in_transaction():
+            await transaction.rollback()
+    except Exception:
+        try:
+            await connection.invalidate()
+        except Exception:
+            raw.terminate()
+    except BaseException:
+        raw.terminate()  # cancelled while rolling back: close it without awaiting anything
+        raise
 
 
 class UnitOfWork:
@@ -31,18 +91,22 @@ class UnitOfWork:
     error. Nested ``async with`` blocks join the outer transaction, so a bus handler's inbox
     record and the use case it calls commit together.
 
-    The transaction is a Core connection's (``connection``): the ORM session's bookkeeping
-    (a session object, identity map and state machine per transaction, ~15 µs more per
-    statement) buys nothing for Core statements. ``session`` is an ORM session joined to the
-    same transaction, created on first use, for stores written against one."""
+    The transaction is the asyncpg connection's own. SQLAlchemy runs that connection in
+    autocommit mode (the engine's setting), so it never opens or ends a transaction itself: its
+    statements (``connection``, Core; ``session``, an ORM session created on first use) run
+    inside the one PostgreSQL has open, and so do hot-path ``Statement``s run through
+    ``fetch``/``fetchrow``/``fetchval``/``execute`` without SQLAlchemy's execution machinery."""
 
     def __init__(self, database: Database, *, producer: str) -> None:
         self._database = database
         self._producer = producer
         self._connection: AsyncConnection | None = None
+        self._raw: asyncpg.Connection | None = None
+        self._transaction: Transaction | None = None
         self._session: AsyncSession | None = None
         self._depth = 0
         self._emitted: list[Envelope] = []
+        self._records: list[OutboxRecord] = []
 
     @property
     def connection(self) -> AsyncConnection:
@@ -53,8 +117,8 @@ class UnitOfWork:
     @property
     def session(self) -> AsyncSession:
         if self._session is None:
-            # Joins the connection's transaction (SQLAlchemy's default join mode): closing it
-            # leaves the transaction alone; __aexit__ commits or rolls back the connection.
+            # Its commit and rollback are no-ops on an autocommit connection; __aexit__ ends
+            # the transaction.
             self._session = AsyncSession(bind=self.connection, expire_on_commit=False)
         return self._session
 
@@ -63,17 +127,49 @@ class UnitOfWork:
         """Events written to the outbox in this transaction (for tests and logs)."""
         return list(self._emitted)
 
+    # -- hot-path statements ---------------------------------------------------------------
+
+    def _driver(self) -> asyncpg.Connection:
+        if self._raw is None:
+            raise RuntimeError("unit of work used outside 'async with'")
+        return self._raw
+
+    async def fetch(
+        self, statement: Statement, params: Mapping[str, Any] = _NO_PARAMS
+    ) -> list[asyncpg.Record]:
+        return await self._driver().fetch(statement.sql, *statement.arguments(params))
+
+    async def fetchrow(
+        self, statement: Statement, params: Mapping[str, Any] = _NO_PARAMS
+    ) -> asyncpg.Record | None:
+        return await self._driver().fetchrow(statement.sql, *statement.arguments(params))
+
+    async def fetchval(self, statement: Statement, params: Mapping[str, Any] = _NO_PARAMS) -> Any:
+        return await self._driver().fetchval(statement.sql, *statement.arguments(params))
+
+    async def execute(self, statement: Statement, params: Mapping[str, Any] = _NO_PARAMS) -> int:
+        """Run a statement; how many rows it touched."""
+        status = await self._driver().execute(statement.sql, *statement.arguments(params))
+        count = status.rsplit(" ", 1)[-1]
+        return int(count) if count.isdigit() else 0
+
+    # -- transaction -------------------------------------------------------------------------
+
     async def __aenter__(self) -> UnitOfWork:
         if self._depth == 0:
             connection = self._database.engine.connect()
             await connection.start()
             try:
-                await connection.begin()
+                raw = (await connection.get_raw_connection()).driver_connection
+                transaction = raw.transaction()
+                await transaction.start()
             except BaseException:
+                await connection.invalidate()  # BEGIN may or may not have happened
                 await connection.close()
                 raise
-            self._connection, self._session = connection, None
-            self._emitted = []
+            self._connection, self._raw, self._transaction = connection, raw, transaction
+            self._session = None
+            self._emitted, self._records = [], []
         self._depth += 1
         return self
 
@@ -87,8 +183,12 @@ class UnitOfWork:
         if self._depth > 0:
             return
         connection, self._connection = self._connection, None
+        raw, self._raw = self._raw, None
         session, self._session = self._session, None
+        transaction, self._transaction = self._transaction, None
         assert connection is not None
+        assert raw is not None
+        assert transaction is not None
         try:
             if session is not None:
                 try:
@@ -97,11 +197,19 @@ class UnitOfWork:
                 finally:
                     await session.close()
             if exc_type is None:
-                await connection.commit()
-            else:
-                await connection.rollback()
+                await transaction.commit()
+        except BaseException:
+            await _abandon(connection, raw, transaction)
+            raise
+        else:
+            if exc_type is not None:
+                await _abandon(connection, raw, transaction)
         finally:
             await connection.close()
+        records, self._records = self._records, []
+        dispatcher = self._database.outbox_dispatcher
+        if exc_type is None and records and dispatcher is not None:
+            dispatcher.dispatch(records)
 
     async def emit(
         self,
@@ -119,15 +227,20 @@ class UnitOfWork:
             correlation_id=current_correlation_id(),
             payload=body,
         )
-        await self.connection.execute(
-            _EMIT,
-            {
-                "event_id": envelope.event_id,
-                "event_type": envelope.event_type,
-                "routing_key": envelope.routing_key,
-                "envelope": envelope.model_dump(mode="json"),
-                "channel": self._database.notify_channel,
-            },
-        )
+        values = envelope.model_dump(mode="json")
+        params = {
+            "event_id": envelope.event_id,
+            "event_type": envelope.event_type,
+            "routing_key": envelope.routing_key,
+            "envelope": values,
+        }
+        dispatcher = self._database.outbox_dispatcher
+        if dispatcher is None:
+            await self.execute(_EMIT, params | {"channel": self._database.notify_channel})
+        else:
+            row_id = await self.fetchval(_EMIT_HELD, params | {"hold": dispatcher.hold})
+            self._records.append(
+                OutboxRecord(row_id, envelope.event_id, envelope.routing_key, orjson.dumps(values))
+            )
         self._emitted.append(envelope)
         return envelope

@@ -14,11 +14,13 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 from pydantic import ValidationError
+from sqlalchemy import bindparam
+from sqlalchemy.dialects.postgresql import insert
 
 from shared import contracts
 from shared.context import correlation_id_var
 from shared.db.database import Database
-from shared.db.rows import insert_row
+from shared.db.statements import Statement
 from shared.db.uow import UnitOfWork
 from shared.logs import bind_context, clear_context, get_logger
 from shared.messaging.broker import Broker, Delivery, QueueSpec
@@ -50,14 +52,19 @@ class Subscription:
         return routing_key(self.event_type, self.version)
 
 
+_CLAIM_INBOX = Statement(
+    insert(inbox)
+    .values({name: bindparam(name) for name in ("event_id", "consumer", "event_type")})
+    .on_conflict_do_nothing()
+    .returning(inbox.c.event_id)
+)
+
+
 async def claim_inbox(uow: UnitOfWork, envelope: Envelope, consumer: str) -> bool:
     """Record the event as handled by ``consumer``; False when it already was."""
-    claimed = await insert_row(
-        uow.connection,
-        inbox,
+    claimed = await uow.fetchval(
+        _CLAIM_INBOX,
         {"event_id": envelope.event_id, "consumer": consumer, "event_type": envelope.event_type},
-        returning="event_id",
-        skip_conflicts=True,
     )
     return claimed is not None
 

@@ -1,5 +1,12 @@
 """Outbox relay: publishes what the service committed to its outbox, at least once.
 
+Two paths. **Direct**: a unit of work of this process hands the relay the rows it has just
+committed (``dispatch``); they are published at once from memory and marked published in
+batches. Such rows are written held (``next_attempt_at`` = commit time + ``hold``), so no sweep
+claims them while this process publishes them. **Sweep**: everything else — rows of processes
+without a relay, rows the direct path failed to publish or a crash left behind once their hold
+has passed, retries after a failure — is claimed from the table.
+
 Rows are claimed with ``FOR UPDATE SKIP LOCKED`` inside a transaction that stays open while the
 batch is published, so several replicas can relay one outbox without publishing a row twice at
 the same time; a row is marked published only after the broker confirmed it. The relay sleeps
@@ -10,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 from datetime import timedelta
 
 import asyncpg
@@ -17,12 +25,14 @@ import orjson
 from sqlalchemy import text
 
 from shared.db.database import Database, asyncpg_dsn
+from shared.db.statements import Statement
+from shared.db.uow import OutboxRecord, UnitOfWork
 from shared.logs import get_logger
 from shared.messaging.broker import Broker
 
 log = get_logger(__name__)
 
-_CLAIM = text(
+_CLAIM = Statement(text(
     """
     SELECT id, event_id, routing_key, envelope
     FROM outbox
@@ -31,9 +41,12 @@ _CLAIM = text(
     LIMIT :limit
     FOR UPDATE SKIP LOCKED
     """
-)
-_MARK_PUBLISHED = text("UPDATE outbox SET published_at = now() WHERE id = ANY(:ids)")
-_MARK_FAILED = text(
+))
+_MARK_PUBLISHED = Statement(text("UPDATE outbox SET published_at = now() WHERE id = ANY(:ids)"))
+# Losing this commit in a crash costs a second publication of rows the broker already has
+# (consumers deduplicate), never a lost event: it need not wait for the WAL flush.
+_ASYNC_COMMIT = Statement(text("SET LOCAL synchronous_commit TO OFF"))
+_MARK_FAILED = Statement(text(
     """
     UPDATE outbox
     SET attempts = attempts + 1,
@@ -41,9 +54,11 @@ _MARK_FAILED = text(
         next_attempt_at = now() + make_interval(secs => least(:cap, :base * power(2, attempts)))
     WHERE id = ANY(:ids)
     """
+))
+_PURGE = Statement(
+    text("DELETE FROM outbox WHERE published_at < now() - make_interval(secs => :age)")
 )
-_PURGE = text("DELETE FROM outbox WHERE published_at < now() - make_interval(secs => :age)")
-_PENDING = text("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+_PENDING = Statement(text("SELECT count(*) FROM outbox WHERE published_at IS NULL"))
 
 
 class OutboxRelay:
@@ -57,6 +72,8 @@ class OutboxRelay:
         retry_base_seconds: float = 0.5,
         retry_cap_seconds: float = 10.0,
         retention: timedelta = timedelta(days=7),
+        hold: timedelta = timedelta(seconds=15),
+        direct_backlog: int = 10_000,
     ) -> None:
         self._database = database
         self._broker = broker
@@ -65,53 +82,129 @@ class OutboxRelay:
         self._retry_base = retry_base_seconds
         self._retry_cap = retry_cap_seconds
         self._retention = retention
+        self._hold = hold
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
+        # The direct path: rows committed here, waiting to be published.
+        self._direct: list[OutboxRecord] = []
+        self._direct_backlog = direct_backlog
+        self._direct_ready = asyncio.Event()
+        self._direct_idle = asyncio.Event()  # nothing in hand: none waiting, none publishing
+        self._direct_idle.set()
+        self._direct_task: asyncio.Task[None] | None = None
         self._listener: asyncpg.Connection | None = None
         self.published_total = 0
         self.failed_total = 0
+        self.direct_skipped_total = 0  # left to the sweep: backlog full or relay stopping
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
         self._stopping = False
-        self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self._database.schema}")
+        name = f"outbox-relay-{self._database.schema}"
+        self._task = asyncio.create_task(self._run(), name=name)
+        self._direct_task = asyncio.create_task(self._run_direct(), name=f"{name}-direct")
+        self._database.outbox_dispatcher = self
 
     async def stop(self) -> None:
         """Finish the batch in hand, then stop. Nothing claimed is left half-published: an
         unconfirmed row stays unpublished and is claimed again by a live replica."""
         self._stopping = True
+        if self._database.outbox_dispatcher is self:
+            self._database.outbox_dispatcher = None
         self._wake.set()
-        if self._task is not None:
-            await self._task
-            self._task = None
+        self._direct_ready.set()
+        for task in (self._direct_task, self._task):
+            if task is not None:
+                await task
+        self._task = self._direct_task = None
         await self._close_listener()
 
     def wake(self) -> None:
         self._wake.set()
 
+    # -- direct path -------------------------------------------------------------------------
+
+    @property
+    def hold(self) -> timedelta:
+        return self._hold
+
+    def dispatch(self, records: list[OutboxRecord]) -> None:
+        """Publish rows a unit of work has just committed. Never blocks and never fails: what
+        cannot be taken now (stopping, backlog full) is swept once its hold has passed."""
+        if self._stopping or len(self._direct) >= self._direct_backlog:
+            self.direct_skipped_total += len(records)
+            return
+        self._direct.extend(records)
+        self._direct_idle.clear()
+        self._direct_ready.set()
+
+    async def _run_direct(self) -> None:
+        while True:
+            await self._direct_ready.wait()
+            self._direct_ready.clear()
+            if not self._direct:
+                self._direct_idle.set()
+                if self._stopping:
+                    return
+                continue
+            # Stopping: one last attempt at everything in hand, bounded by one publish timeout.
+            size = len(self._direct) if self._stopping else self._batch_size
+            batch = self._direct[:size]
+            del self._direct[:size]
+            self._direct_ready.set()  # look again once this batch is done
+            try:
+                await self._publish_direct(batch)
+            except Exception as exc:  # the rows stay held, then the sweep publishes them
+                log.error("outbox_direct_error", schema=self._database.schema, error=str(exc))
+
+    async def _publish_direct(self, batch: Sequence[OutboxRecord]) -> None:
+        results = await self._broker.publish_many(
+            [(record.routing_key, record.body, str(record.event_id)) for record in batch]
+        )
+        sent = [record.id for record, err in zip(batch, results, strict=True) if err is None]
+        failed = [err for err in results if err is not None]
+        if sent:
+            async with self._uow() as uow:
+                await uow.execute(_ASYNC_COMMIT)
+                await uow.execute(_MARK_PUBLISHED, {"ids": sent})
+            self.published_total += len(sent)
+        if failed:
+            self.failed_total += len(failed)
+            log.warning(
+                "outbox_publish_failed",
+                schema=self._database.schema,
+                failed=len(failed),
+                error=str(failed[0])[:200],
+                retry_after_seconds=self._hold.total_seconds(),
+            )
+
+    async def settled(self) -> None:
+        """Wait until the direct path has nothing left in hand."""
+        await self._direct_idle.wait()
+
     # -- work --------------------------------------------------------------------------------
 
     async def publish_batch(self) -> int:
         """Claim one batch, publish it, record the outcome. Returns rows claimed."""
-        # A Core transaction: an ORM session per batch would add only its own bookkeeping.
-        async with self._database.engine.begin() as connection:
-            rows = (await connection.execute(_CLAIM, {"limit": self._batch_size})).all()
+        async with self._uow() as uow:
+            rows = await uow.fetch(_CLAIM, {"limit": self._batch_size})
             if not rows:
                 return 0
             results = await self._broker.publish_many(
-                [(row.routing_key, orjson.dumps(row.envelope), str(row.event_id)) for row in rows]
+                [(row["routing_key"], orjson.dumps(row["envelope"]), str(row["event_id"]))
+                 for row in rows]
             )
-            sent = [row.id for row, err in zip(rows, results, strict=True) if err is None]
+            sent = [row["id"] for row, err in zip(rows, results, strict=True) if err is None]
             failed = [(row, err) for row, err in zip(rows, results, strict=True) if err is not None]
             if sent:
-                await connection.execute(_MARK_PUBLISHED, {"ids": sent})
+                await uow.execute(_MARK_PUBLISHED, {"ids": sent})
             if failed:
-                await connection.execute(
+                await uow.execute(
                     _MARK_FAILED,
                     {
-                        "ids": [row.id for row, _ in failed],
+                        "ids": [row["id"] for row, _ in failed],
                         "error": str(failed[0][1])[:500],
                         "base": self._retry_base,
                         "cap": self._retry_cap,
@@ -128,17 +221,22 @@ class OutboxRelay:
         return len(rows)
 
     async def drain(self) -> None:
-        """Publish until a batch comes back short (used by tests and by shutdown)."""
+        """Publish what was dispatched here, then sweep until a batch comes back short."""
+        if self._direct_task is not None:
+            await self.settled()
         while await self.publish_batch() >= self._batch_size:
             pass
 
     async def pending(self) -> int:
-        async with self._database.engine.connect() as connection:
-            return int((await connection.execute(_PENDING)).scalar_one())
+        async with self._uow() as uow:
+            return int(await uow.fetchval(_PENDING))
 
     async def purge_published(self) -> None:
-        async with self._database.engine.begin() as connection:
-            await connection.execute(_PURGE, {"age": self._retention.total_seconds()})
+        async with self._uow() as uow:
+            await uow.execute(_PURGE, {"age": self._retention.total_seconds()})
+
+    def _uow(self) -> UnitOfWork:
+        return UnitOfWork(self._database, producer="outbox-relay")
 
     async def _run(self) -> None:
         await self._open_listener()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -104,6 +105,9 @@ def create_service_app(
                 runtime.broker,
                 batch_size=settings.outbox_batch_size,
                 poll_seconds=settings.outbox_poll_seconds,
+                # Rows this process publishes itself are left alone by the sweeps for three
+                # publish timeouts: long enough never to race a live publication.
+                hold=timedelta(seconds=3 * settings.publish_timeout_seconds),
             )
             runtime.relay.start()
         if settings.run_consumers and subscriptions:

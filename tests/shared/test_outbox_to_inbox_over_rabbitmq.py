@@ -11,6 +11,7 @@ from sqlalchemy import insert
 
 from shared.contracts.platform import Probe
 from shared.db.database import Database
+from shared.db.uow import UnitOfWork
 from shared.messaging.envelope import Envelope
 from shared.messaging.outbox import OutboxRelay
 from shared.messaging.rabbit import RabbitBroker
@@ -193,14 +194,14 @@ async def test_two_relay_replicas_publish_every_event_and_none_twice(
     )
     database = Database(settings)
     total = 400
-    async with database.session() as session, session.begin():
+    async with UnitOfWork(database, producer="events") as uow:
         for i in range(total):
             env = Envelope(
                 event_type="platform.probe",
                 producer="events",
                 payload=Probe(sequence=i).model_dump(),
             )
-            await session.execute(
+            await uow.connection.execute(
                 insert(outbox).values(
                     event_id=env.event_id,
                     event_type=env.event_type,

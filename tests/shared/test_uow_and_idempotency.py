@@ -1,8 +1,12 @@
-"""Unit of work: state and events commit together or not at all; idempotency keys replay."""
+"""Unit of work: state and events commit together or not at all, and what committed is handed
+to this process's relay or swept; idempotency keys replay."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select, text
@@ -12,8 +16,11 @@ from shared import contracts
 from shared.contracts.platform import Probe
 from shared.db import idempotency
 from shared.db.database import Database
-from shared.db.uow import UnitOfWork
+from shared.db.uow import OutboxRecord, UnitOfWork
 from shared.errors import RuleViolation
+from shared.messaging.envelope import Envelope
+from shared.messaging.memory import MemoryBroker
+from shared.messaging.outbox import OutboxRelay
 from shared.messaging.tables import outbox
 from shared.settings import ServiceSettings
 from shared.testing.plugin import Migrator
@@ -25,8 +32,8 @@ async def database(
 ) -> AsyncIterator[Database]:
     await migrator.ensure("relief")
     db = Database(service_settings(ReliefSettings))
-    async with db.session() as session, session.begin():
-        await session.execute(
+    async with UnitOfWork(db, producer="relief") as uow:
+        await uow.connection.execute(
             text("CREATE TABLE IF NOT EXISTS uow_probe (id serial PRIMARY KEY, note text)")
         )
     yield db
@@ -34,14 +41,14 @@ async def database(
 
 
 async def _count(db: Database, note: str) -> tuple[int, int]:
-    async with db.session() as session:
+    async with UnitOfWork(db, producer="relief") as uow:
         rows = (
-            await session.execute(
+            await uow.connection.execute(
                 text("SELECT count(*) FROM uow_probe WHERE note = :n"), {"n": note}
             )
         ).scalar_one()
         events = (
-            await session.execute(
+            await uow.connection.execute(
                 select(func.count())
                 .select_from(outbox)
                 .where(outbox.c.envelope["payload"]["note"].astext == note)
@@ -132,3 +139,109 @@ async def test_a_key_whose_first_attempt_failed_can_be_used_again(database: Data
     async with uow:
         again = await idempotency.reserve(uow, scope="pay:u3", key="key-0003", request={})
         assert again is None
+
+
+@dataclass
+class RecordingDispatcher:
+    """Stands in for the relay of this process; ``dispatch`` only records (a process that
+    crashed right after committing publishes nothing)."""
+
+    hold: timedelta = timedelta(seconds=30)
+    dispatched: list[OutboxRecord] = field(default_factory=list)
+
+    def dispatch(self, records: list[OutboxRecord]) -> None:
+        self.dispatched.extend(records)
+
+
+async def test_committed_events_go_to_this_processs_relay_and_are_held_from_the_sweeps(
+    database: Database,
+) -> None:
+    dispatcher = RecordingDispatcher()
+    database.outbox_dispatcher = dispatcher
+    uow = UnitOfWork(database, producer="relief")
+    with pytest.raises(RuntimeError):
+        async with uow:
+            await _write(uow, "direct-rolled-back")
+            raise RuntimeError("the use case failed")
+    assert dispatcher.dispatched == []  # nothing of a rolled-back transaction is published
+
+    async with uow:
+        await _write(uow, "direct")
+        assert dispatcher.dispatched == []  # not before the commit
+    [record] = dispatcher.dispatched
+    assert record.event_id == uow.emitted[0].event_id
+    assert record.routing_key == "platform.probe.v1"
+    assert Envelope.from_bytes(record.body) == uow.emitted[0]
+    async with UnitOfWork(database, producer="relief") as check:
+        held_for = await check.connection.scalar(
+            text("SELECT extract(epoch FROM next_attempt_at - now()) FROM outbox WHERE id = :id"),
+            {"id": record.id},
+        )
+    assert 25 < held_for <= 30
+
+
+async def test_rows_their_process_never_published_are_swept_once_their_hold_has_passed(
+    database: Database,
+) -> None:
+    database.outbox_dispatcher = RecordingDispatcher(hold=timedelta(seconds=1))
+    broker = MemoryBroker()
+    relay = OutboxRelay(database, broker)  # its sweep only: not started
+    async with UnitOfWork(database, producer="relief") as uow:
+        await _write(uow, "never-published")
+    await relay.drain()
+
+    def published() -> list[str]:
+        return [routing_key for routing_key, body in broker.published
+                if Envelope.from_bytes(body).event_id == uow.emitted[0].event_id]
+
+    assert published() == []  # held: the process that wrote it is still publishing it
+    await asyncio.sleep(1.2)
+    await relay.drain()
+    assert published() == ["platform.probe.v1"]
+
+
+async def test_the_relay_publishes_what_this_process_committed_without_a_sweep(
+    database: Database,
+) -> None:
+    broker = MemoryBroker()
+    relay = OutboxRelay(database, broker, poll_seconds=3600)  # no sweep during the test
+    relay.start()
+    try:
+        async with UnitOfWork(database, producer="relief") as uow:
+            await _write(uow, "published-directly")
+        await relay.settled()
+    finally:
+        await relay.stop()
+    assert [Envelope.from_bytes(body).event_id for _, body in broker.published] == [
+        uow.emitted[0].event_id
+    ]
+    async with UnitOfWork(database, producer="relief") as check:
+        published_at = await check.connection.scalar(
+            select(outbox.c.published_at).where(outbox.c.event_id == uow.emitted[0].event_id)
+        )
+    assert published_at is not None
+    assert database.outbox_dispatcher is None  # a stopped relay takes nothing more
+
+
+async def test_a_cancelled_unit_of_work_stays_cancelled_and_its_connection_is_not_reused(
+    database: Database,
+) -> None:
+    uow = UnitOfWork(database, producer="relief")
+    statement_started = asyncio.Event()
+
+    async def slow_use_case() -> None:
+        async with uow:
+            await _write(uow, "cancelled")
+            statement_started.set()
+            await uow.connection.execute(text("SELECT pg_sleep(10)"))
+
+    task = asyncio.create_task(slow_use_case())
+    await statement_started.wait()
+    await asyncio.sleep(0.2)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task  # not an error of the interrupted connection in its place
+    assert await _count(database, "cancelled") == (0, 0)
+    for _ in range(3):  # every pooled connection is outside any transaction
+        async with UnitOfWork(database, producer="relief") as again:
+            assert await again.connection.scalar(text("SELECT 1")) == 1
