@@ -33,6 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID, aggregate_order_by, insert
 
 from shared.db.rows import insert_row, update_by
+from shared.db.statements import Statement
 from shared.db.uow import UnitOfWork
 
 metadata = MetaData()
@@ -179,10 +180,10 @@ async def report_context(uow: UnitOfWork, *, code: str, region_code: str, since:
     """What a report reads before it is written, in one round trip: the category row plus
     ``region_known`` (is ``region_code`` an active known region), or None when there is no
     such category; and the first page of ``recent_in_community`` for its community."""
-    row = (await uow.connection.execute(_REPORT_CONTEXT, {
+    row = await uow.fetchrow(_REPORT_CONTEXT, {
         "code": code, "region_code": region_code, "category_code": code,
         "community": region_code[:12], "since": since, "limit": limit,
-    })).mappings().first()
+    })
     if row is None:
         return None, []
     page = [{"id": uuid.UUID(id_), "description": description,
@@ -205,18 +206,20 @@ async def next_case_sequence(uow: UnitOfWork, day: date) -> int:
     the first report of a day records where the sequence stood (only reports racing for that
     very first row wait for each other); every report's number is its distance from there."""
     # Every report but the day's first finds the row: one statement (no row, no nextval).
-    number = (await uow.connection.execute(_DAY_NUMBER, {"day": day})).scalar()
+    number = await uow.fetchval(_DAY_NUMBER, {"day": day})
     if number is not None:
         return int(number)
-    await uow.connection.execute(_FIRST_OF_DAY, {"day": day})
-    return int((await uow.connection.execute(_DAY_NUMBER, {"day": day})).scalar_one())
+    await uow.execute(_FIRST_OF_DAY, {"day": day})
+    return int(await uow.fetchval(_DAY_NUMBER, {"day": day}))
 
 
-_DAY_NUMBER = select(func.nextval("case_no_seq") - case_days.c.base).where(
-    case_days.c.day == bindparam("day")
+_DAY_NUMBER = Statement(
+    select(func.nextval("case_no_seq") - case_days.c.base).where(
+        case_days.c.day == bindparam("day")
+    )
 )
 # nextval() only where the day has no row yet, so later reports do not burn numbers.
-_FIRST_OF_DAY = (
+_FIRST_OF_DAY = Statement(
     insert(case_days)
     .from_select(
         ["day", "base"],
@@ -231,7 +234,7 @@ _FIRST_OF_DAY = (
 async def insert_case(uow: UnitOfWork, values: dict[str, Any], first_step: dict[str, Any]
                       ) -> None:
     """The new case and its first timeline step, in one statement."""
-    await uow.connection.execute(
+    await uow.execute(
         _case_with_step(tuple(values), tuple(first_step)),
         {**_params(values, "case_"), **_params(first_step, "step_")},
     )
@@ -248,18 +251,19 @@ def _params(values: dict[str, Any], prefix: str) -> dict[str, Any]:
 
 
 @functools.cache
-def _case_with_step(case_keys: tuple[str, ...], step_keys: tuple[str, ...]) -> Any:
+def _case_with_step(case_keys: tuple[str, ...], step_keys: tuple[str, ...]) -> Statement:
     new_case = insert(cases).values(_bound(cases, case_keys, "case_")).cte("new_case")
-    return insert(timeline).values(_bound(timeline, step_keys, "step_")).add_cte(new_case)
+    return Statement(
+        insert(timeline).values(_bound(timeline, step_keys, "step_")).add_cte(new_case)
+    )
 
 
-_CASE = select(cases).where(cases.c.id == bindparam("event_id"))
-_CASE_LOCKED = _CASE.with_for_update()
+_CASE_QUERY = select(cases).where(cases.c.id == bindparam("event_id"))
+_CASE, _CASE_LOCKED = Statement(_CASE_QUERY), Statement(_CASE_QUERY.with_for_update())
 
 
 async def get_case(uow: UnitOfWork, event_id: uuid.UUID, *, lock: bool = False) -> Any | None:
-    query = _CASE_LOCKED if lock else _CASE
-    return (await uow.connection.execute(query, {"event_id": event_id})).mappings().first()
+    return await uow.fetchrow(_CASE_LOCKED if lock else _CASE, {"event_id": event_id})
 
 
 async def update_case(uow: UnitOfWork, event_id: uuid.UUID, values: dict[str, Any]) -> None:
@@ -301,7 +305,7 @@ def _recent(*, paged: bool) -> Any:
 
 _RECENT, _RECENT_AFTER = _recent(paged=False), _recent(paged=True)
 _FIRST_PAGE = _RECENT.subquery("first_page")
-_REPORT_CONTEXT = select(
+_REPORT_CONTEXT = Statement(select(
     categories,
     exists().where(known_regions.c.code == bindparam("region_code"), known_regions.c.active)
     .label("region_known"),
@@ -314,7 +318,7 @@ _REPORT_CONTEXT = select(
         )),
         text("'[]'::json"),
     )).scalar_subquery().label("recent"),
-).where(categories.c.code == bindparam("code"))
+).where(categories.c.code == bindparam("code")))
 
 
 async def list_cases(
@@ -363,23 +367,22 @@ async def add_step(uow: UnitOfWork, *, case_changes: dict[str, Any] | None = Non
     ``case_changes``: set on the step's case by the same statement."""
     if not case_changes:
         return int(await insert_row(uow.connection, timeline, values, returning="id"))
-    result = await uow.connection.execute(
+    return int(await uow.fetchval(
         _step_with_changes(tuple(case_changes), tuple(values)),
         {**_params(case_changes, "case_"), **_params(values, "step_"),
          "case_key": values["event_id"]},
-    )
-    return int(result.scalar_one())
+    ))
 
 
 @functools.cache
-def _step_with_changes(change_keys: tuple[str, ...], step_keys: tuple[str, ...]) -> Any:
+def _step_with_changes(change_keys: tuple[str, ...], step_keys: tuple[str, ...]) -> Statement:
     changed = (
         update(cases)
         .where(cases.c.id == bindparam("case_key"))
         .values(_bound(cases, change_keys, "case_"))
         .cte("changed_case")
     )
-    return (
+    return Statement(
         insert(timeline)
         .values(_bound(timeline, step_keys, "step_"))
         .returning(timeline.c.id)

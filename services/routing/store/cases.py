@@ -31,6 +31,7 @@ from services.routing.store.tables import (
     timers,
 )
 from shared.db.rows import ROW, insert_row, insert_rows, update_by
+from shared.db.statements import Statement
 from shared.db.uow import UnitOfWork
 
 # -- assignments -------------------------------------------------------------------------------
@@ -48,7 +49,7 @@ async def insert_assigned(uow: UnitOfWork, values: dict[str, Any],
     """A case's first assignment, already assigned, and its clocks' timers (all of one unit
     and seq) in one statement; False, and nothing written, when the case already has one."""
     first = timer_rows[0]
-    inserted = await uow.connection.execute(_assigned_with_timers(tuple(values)), {
+    inserted = await uow.fetchval(_assigned_with_timers(tuple(values)), {
         **{f"a_{k}": v for k, v in values.items()},
         "t_unit_id": first["unit_id"], "t_seq": first["seq"],
         "t_kinds": [t["kind"] for t in timer_rows],
@@ -56,11 +57,11 @@ async def insert_assigned(uow: UnitOfWork, values: dict[str, Any],
         "t_fire_at": [t["fire_at"] for t in timer_rows],
         "t_deadlines": [t["deadline"] for t in timer_rows],
     })
-    return bool(inserted.scalar_one())
+    return bool(inserted)
 
 
 @functools.cache
-def _assigned_with_timers(keys: tuple[str, ...]) -> Any:
+def _assigned_with_timers(keys: tuple[str, ...]) -> Statement:
     new = (
         insert(assignments)
         .values({k: bindparam(f"a_{k}", type_=assignments.c[k].type) for k in keys})
@@ -81,16 +82,17 @@ def _assigned_with_timers(keys: tuple[str, ...]) -> Any:
     ).cte("new_timers")
     # A data-modifying WITH runs whether or not the query reads it; the count says whether
     # the assignment (and so its timers) was written.
-    return select(func.count()).select_from(new).add_cte(new_timers)
+    return Statement(select(func.count()).select_from(new).add_cte(new_timers))
 
 
-_ASSIGNMENT = select(assignments).where(assignments.c.event_id == bindparam("event_id"))
-_ASSIGNMENT_LOCKED = _ASSIGNMENT.with_for_update()
+_ASSIGNMENT_QUERY = select(assignments).where(assignments.c.event_id == bindparam("event_id"))
+_ASSIGNMENT = Statement(_ASSIGNMENT_QUERY)
+_ASSIGNMENT_LOCKED = Statement(_ASSIGNMENT_QUERY.with_for_update())
 
 
 async def get_assignment(uow: UnitOfWork, event_id: uuid.UUID, *, lock: bool = True
                          ) -> Any | None:
-    return await fetch_one(uow, _ASSIGNMENT_LOCKED if lock else _ASSIGNMENT, {"event_id": event_id})
+    return await uow.fetchrow(_ASSIGNMENT_LOCKED if lock else _ASSIGNMENT, {"event_id": event_id})
 
 
 def _mirror_status(*, only_newer: bool) -> Any:

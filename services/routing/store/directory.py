@@ -24,6 +24,7 @@ from services.routing.store.tables import (
     sla_policies,
     units,
 )
+from shared.db.statements import Statement
 from shared.db.uow import UnitOfWork
 
 # -- directory ---------------------------------------------------------------------------------
@@ -134,7 +135,7 @@ class DecisionInputs:
 # Admins change rules, overrides and policies at any time and every replica must follow at
 # once, so they are read per decision, but in one round trip instead of four statements. The
 # sets are small (tens of rows); JSON carries them, typed again in decision_inputs.
-_DECISION_INPUTS = text(
+_DECISION_INPUTS = Statement(text(
     """
     SELECT
       (SELECT coalesce(json_agg(json_build_object(
@@ -149,20 +150,21 @@ _DECISION_INPUTS = text(
       (SELECT coalesce(json_agg(u), '[]') FROM units u
        WHERE region_code = ANY(CAST(:regions AS varchar[])) AND active) AS units
     """
-)
+))
 
 
 async def decision_inputs(uow: UnitOfWork, *, category_code: str, urgency: str,
                           regions: list[str]) -> DecisionInputs:
-    row = (await uow.connection.execute(_DECISION_INPUTS, {
+    row = await uow.fetchrow(_DECISION_INPUTS, {
         "category_code": category_code, "urgency": urgency, "regions": regions,
-    })).one()
+    })
+    assert row is not None  # one row of four aggregates, always
     return DecisionInputs(
-        rules=row.rules,
-        overrides={date.fromisoformat(day): workday for day, workday in row.overrides},
+        rules=row["rules"],
+        overrides={date.fromisoformat(day): workday for day, workday in row["overrides"]},
         policies=[{**p, "accept_hours": float(p["accept_hours"]),
-                   "resolve_amount": float(p["resolve_amount"])} for p in row.policies],
-        units=[{**u, "id": uuid.UUID(u["id"])} for u in row.units],
+                   "resolve_amount": float(p["resolve_amount"])} for p in row["policies"]],
+        units=[{**u, "id": uuid.UUID(u["id"])} for u in row["units"]],
     )
 
 
