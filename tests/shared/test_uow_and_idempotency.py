@@ -4,6 +4,7 @@ to this process's relay or swept; idempotency keys replay."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -245,3 +246,13 @@ async def test_a_cancelled_unit_of_work_stays_cancelled_and_its_connection_is_no
     for _ in range(3):  # every pooled connection is outside any transaction
         async with UnitOfWork(database, producer="relief") as again:
             assert await again.connection.scalar(text("SELECT 1")) == 1
+
+
+async def test_a_full_direct_backlog_leaves_rows_to_the_sweep_instead_of_growing(
+    database: Database,
+) -> None:
+    relay = OutboxRelay(database, MemoryBroker(), direct_backlog=2)  # not started: nothing drains
+    record = OutboxRecord(1, uuid.uuid4(), "platform.probe.v1", b"{}")
+    relay.dispatch([record, record])
+    relay.dispatch([record])
+    assert relay.direct_skipped_total == 1
