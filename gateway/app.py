@@ -30,7 +30,7 @@ from shared.auth.tokens import TokenEndorser, TokenVerifier
 from shared.context import request_id_var
 from shared.errors import install_error_handlers, problem_response
 from shared.logs import configure_logging, get_logger
-from shared.web.metrics import Metrics
+from shared.web.metrics import NO_OPENTELEMETRY, Metrics
 from shared.web.middleware import RequestContextMiddleware
 
 log = get_logger(__name__)
@@ -208,6 +208,7 @@ def _ops_app(
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
+        telemetry=NO_OPENTELEMETRY,
         lifespan=lifespan,
     )
     install_error_handlers(app)

@@ -25,7 +25,7 @@ from shared.messaging.memory import MemoryBroker
 from shared.messaging.outbox import OutboxRelay
 from shared.messaging.rabbit import RabbitBroker
 from shared.settings import ServiceSettings
-from shared.web.metrics import Metrics
+from shared.web.metrics import NO_OPENTELEMETRY, Metrics
 from shared.web.middleware import RequestContextMiddleware
 from shared.web.runtime import ServiceRuntime, Worker
 
@@ -150,6 +150,7 @@ def create_service_app(
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,
+        telemetry=NO_OPENTELEMETRY,
     )
     metrics = Metrics(settings.service_name)
     app.state.metrics = metrics
