@@ -41,6 +41,10 @@ def build_subscriptions(context: Context) -> list[Subscription]:
             "events.event_status_changed",
             on_status_changed,
             purpose="intake",
+            # Steps recording its own assignments travel under the "assignment" topic
+            # (status_change_topic), which this queue leaves unbound; ``wants`` still declines
+            # any that come without it.
+            with_topics=False,
             wants=not_our_own_decision,
         ),
     ]

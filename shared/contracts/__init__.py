@@ -16,11 +16,17 @@ PRODUCERS = ("identity", "events", "routing", "feedback", "relief", "booking", "
 M = TypeVar("M", bound=type[BaseModel])
 
 
+# A contract's topic: a word appended to an event's routing key, from its payload (JSON), so a
+# consumer can leave a kind of these events unbound instead of receiving and declining them.
+Topic = Callable[[dict[str, Any]], str | None]
+
+
 @dataclass(frozen=True)
 class Contract:
     event_type: str
     version: int
     model: type[BaseModel]
+    topic: Topic | None = None
 
     @property
     def producer(self) -> str:
@@ -34,8 +40,11 @@ class UnknownContract(LookupError):
     pass
 
 
-def contract(event_type: str, *, version: int = 1) -> Callable[[M], M]:
-    """Class decorator: register a payload model as ``event_type`` version ``version``."""
+def contract(
+    event_type: str, *, version: int = 1, topic: Topic | None = None
+) -> Callable[[M], M]:
+    """Class decorator: register a payload model as ``event_type`` version ``version``.
+    ``topic``: see ``Topic``; the routing key is ``<type>.v<version>[.<topic>]``."""
     producer, _, name = event_type.partition(".")
     if producer not in PRODUCERS or not name:
         raise ValueError(f"event type {event_type!r} must be '<producer>.<event>'")
@@ -45,7 +54,7 @@ def contract(event_type: str, *, version: int = 1) -> Callable[[M], M]:
         existing = _REGISTRY.get(key)
         if existing is not None and existing.model is not model:
             raise ValueError(f"contract {event_type} v{version} is declared twice")
-        _REGISTRY[key] = Contract(event_type, version, model)
+        _REGISTRY[key] = Contract(event_type, version, model, topic)
         return model
 
     return register
@@ -82,6 +91,12 @@ def validate_payload(event_type: str, version: int | None, payload: Any) -> tupl
     else:
         model = found.model.model_validate(payload)
     return found.version, model.model_dump(mode="json")
+
+
+def topic_of(event_type: str, version: int, body: dict[str, Any]) -> str | None:
+    """The topic of an event with this (validated, JSON) payload, if its contract has one."""
+    topic = get(event_type, version).topic
+    return topic(body) if topic is not None else None
 
 
 def all_contracts() -> list[Contract]:

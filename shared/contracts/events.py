@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -80,7 +80,16 @@ ASSIGNMENT_ACTIONS: dict[str, str] = {
 }
 
 
-@contract("events.event_status_changed")
+def status_change_topic(payload: dict[str, Any]) -> str | None:
+    """Steps that record a routing assignment travel as ``….v1.assignment``: routing, which
+    decided them, leaves that key unbound; everyone else binds every topic."""
+    return "assignment" if payload["action"] in _ASSIGNMENT_STEPS else None
+
+
+_ASSIGNMENT_STEPS = frozenset(ASSIGNMENT_ACTIONS.values())
+
+
+@contract("events.event_status_changed", topic=status_change_topic)
 class EventStatusChanged(BaseModel):
     """One step of the lifecycle. Partners' webhooks and routing's mirror follow this.
     ``action`` is the state-machine action (accept, return, start, submit_result, verify,

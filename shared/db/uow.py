@@ -20,7 +20,7 @@ from shared import contracts
 from shared.context import current_correlation_id
 from shared.db.database import Database
 from shared.db.statements import Statement
-from shared.messaging.envelope import Envelope
+from shared.messaging.envelope import Envelope, publish_key
 from shared.messaging.tables import outbox
 
 _NO_PARAMS: Mapping[str, Any] = {}
@@ -228,10 +228,11 @@ class UnitOfWork:
             payload=body,
         )
         values = envelope.model_dump(mode="json")
+        key = publish_key(envelope, contracts.topic_of(event_type, checked_version, body))
         params = {
             "event_id": envelope.event_id,
             "event_type": envelope.event_type,
-            "routing_key": envelope.routing_key,
+            "routing_key": key,
             "envelope": values,
         }
         dispatcher = self._database.outbox_dispatcher
@@ -240,7 +241,7 @@ class UnitOfWork:
         else:
             row_id = await self.fetchval(_EMIT_HELD, params | {"hold": dispatcher.hold})
             self._records.append(
-                OutboxRecord(row_id, envelope.event_id, envelope.routing_key, orjson.dumps(values))
+                OutboxRecord(row_id, envelope.event_id, key, orjson.dumps(values))
             )
         self._emitted.append(envelope)
         return envelope

@@ -24,7 +24,7 @@ from shared.db.statements import Statement
 from shared.db.uow import UnitOfWork
 from shared.logs import bind_context, clear_context, get_logger
 from shared.messaging.broker import Broker, Delivery, QueueSpec
-from shared.messaging.envelope import Envelope, routing_key
+from shared.messaging.envelope import Envelope, every_topic, routing_key
 from shared.messaging.tables import inbox
 
 log = get_logger(__name__)
@@ -46,10 +46,16 @@ class Subscription:
     purpose: str
     version: int = 1
     wants: Callable[[Envelope], bool] | None = None
+    # Also the type's messages published under a topic (``<key>.<topic>``, see
+    # shared.contracts.Topic); False binds the plain key only, so topic-qualified messages of
+    # the type never reach this queue.
+    with_topics: bool = True
 
     @property
     def routing_key(self) -> str:
-        return routing_key(self.event_type, self.version)
+        """The binding of this subscription's queue."""
+        key = routing_key(self.event_type, self.version)
+        return every_topic(key) if self.with_topics else key
 
 
 _CLAIM_INBOX = Statement(
@@ -112,7 +118,7 @@ class ConsumerRunner:
             QueueSpec(
                 consumer=service,
                 purpose=purpose,
-                routing_keys=tuple(sorted(routing_key(t, v) for t, v in handlers)),
+                routing_keys=tuple(sorted(sub.routing_key for sub in handlers.values())),
                 prefetch=prefetch,
                 delivery_limit=delivery_limit,
             )

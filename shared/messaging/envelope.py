@@ -25,6 +25,8 @@ class Envelope(BaseModel):
 
     @property
     def routing_key(self) -> str:
+        """The type's key; an event whose contract has a topic is published under
+        ``<routing_key>.<topic>`` (see ``publish_key``)."""
         return routing_key(self.event_type, self.version)
 
     def payload_as(self, model: type[M]) -> M:
@@ -40,3 +42,13 @@ class Envelope(BaseModel):
 
 def routing_key(event_type: str, version: int) -> str:
     return f"{event_type}.v{version}"
+
+
+def publish_key(envelope: Envelope, topic: str | None) -> str:
+    return envelope.routing_key if topic is None else f"{envelope.routing_key}.{topic}"
+
+
+def every_topic(key: str) -> str:
+    """The binding that takes an event type's messages whatever their topic (``#`` is zero or
+    more words)."""
+    return f"{key}.#"
