@@ -30,6 +30,7 @@ from shared.auth.tokens import TokenEndorser, TokenVerifier
 from shared.context import request_id_var
 from shared.errors import install_error_handlers, problem_response
 from shared.logs import configure_logging, get_logger
+from shared.web.app import freeze_startup_heap
 from shared.web.metrics import NO_OPENTELEMETRY, Metrics
 from shared.web.middleware import RequestContextMiddleware
 
@@ -132,6 +133,7 @@ def create_gateway_app(
                 await upstream.start()
                 stack.push_async_callback(upstream.close)
             await _load_token_keys(verifier)
+            freeze_startup_heap()
             log.info("gateway_started", upstreams=sorted(upstreams), embedded=len(mounted_apps))
             yield
             log.info("gateway_stopping")

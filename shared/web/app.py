@@ -8,6 +8,8 @@ consumers, then takes them down in the order that loses nothing (see ``_shutdown
 from __future__ import annotations
 
 import asyncio
+import functools
+import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -54,6 +56,16 @@ def build_verifier(settings: ServiceSettings) -> TokenVerifier:
         jwks_url=settings.jwks_url,
         endorser=TokenEndorser(settings.internal_api_key),
     )
+
+
+@functools.cache
+def freeze_startup_heap() -> None:
+    """Move what start-up allocated (modules, metadata, models: most of the heap) out of the
+    garbage collector's reach. Full collections then walk what requests allocate, not every
+    long-lived object each time (a pause of several ms, and ~2% of the CPU under load).
+    Once per process: the first app to start (later ones, as in tests, leave the heap be)."""
+    gc.collect()
+    gc.freeze()
 
 
 def create_service_app(
@@ -125,6 +137,7 @@ def create_service_app(
             worker.start()
             runtime.workers.append(worker)
         _register_worker_metrics(app, runtime)
+        freeze_startup_heap()
         log.info("service_started", service=settings.service_name, schema=runtime.database.schema)
 
     async def _shutdown(app: FastAPI, runtime: ServiceRuntime) -> None:
