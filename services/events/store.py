@@ -26,7 +26,6 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
-    text,
     tuple_,
     update,
 )
@@ -186,8 +185,8 @@ async def report_context(uow: UnitOfWork, *, code: str, region_code: str, since:
     })
     if row is None:
         return None, []
-    page = [{"id": uuid.UUID(id_), "description": description,
-             "reported_at": datetime.fromisoformat(at)} for id_, description, at in row["recent"]]
+    page = [{"id": id_, "description": description, "reported_at": at}
+            for id_, description, at in row["recent"] or ()]
     return row, page
 
 
@@ -309,15 +308,15 @@ _REPORT_CONTEXT = Statement(select(
     categories,
     exists().where(known_regions.c.code == bindparam("region_code"), known_regions.c.active)
     .label("region_known"),
-    # The page as one JSON array, in page order: the category row is not repeated per row.
-    select(func.coalesce(
-        func.json_agg(aggregate_order_by(
-            func.json_build_array(_FIRST_PAGE.c.id, _FIRST_PAGE.c.description,
-                                  _FIRST_PAGE.c.reported_at),
+    # The page as one array of rows, in page order (the category row is not repeated per
+    # row); asyncpg decodes the rows' uuids and timestamps itself, where JSON left strings to
+    # parse. NULL when the page is empty.
+    select(
+        func.array_agg(aggregate_order_by(
+            tuple_(_FIRST_PAGE.c.id, _FIRST_PAGE.c.description, _FIRST_PAGE.c.reported_at),
             _FIRST_PAGE.c.reported_at, _FIRST_PAGE.c.id,
-        )),
-        text("'[]'::json"),
-    )).scalar_subquery().label("recent"),
+        ))
+    ).scalar_subquery().label("recent"),
 ).where(categories.c.code == bindparam("code")))
 
 
