@@ -42,6 +42,15 @@ def _official_workday(day: date) -> bool:
         return day.weekday() < 5
 
 
+@functools.lru_cache(maxsize=4096)
+def _day_windows(
+    day: date, windows: tuple[tuple[time, time], ...], tz: ZoneInfo
+) -> tuple[tuple[datetime, datetime], ...]:
+    """A workday's windows as moments (every deadline computation walks the same few days,
+    and a calendar is built per decision)."""
+    return tuple((datetime.combine(day, s, tz), datetime.combine(day, e, tz)) for s, e in windows)
+
+
 @dataclass(frozen=True)
 class WorkingCalendar:
     """``overrides`` maps a date to True (workday) or False (holiday); it wins over the library.
@@ -59,7 +68,7 @@ class WorkingCalendar:
         for (_, end), (start, _) in itertools.pairwise(ordered):
             if start < end:
                 raise ValueError("working windows must not overlap")
-        object.__setattr__(self, "windows", tuple(ordered))
+        object.__setattr__(self, "windows", tuple((start, end) for start, end in ordered))
 
     @property
     def hours_per_day(self) -> float:
@@ -75,13 +84,10 @@ class WorkingCalendar:
             raise ValueError("naive datetime: pass a timezone-aware one")
         return moment.astimezone(self.tz)
 
-    def _windows_on(self, day: date) -> list[tuple[datetime, datetime]]:
+    def _windows_on(self, day: date) -> tuple[tuple[datetime, datetime], ...]:
         if not self.is_workday(day):
-            return []
-        return [
-            (datetime.combine(day, s, self.tz), datetime.combine(day, e, self.tz))
-            for s, e in self.windows
-        ]
+            return ()
+        return _day_windows(day, tuple(self.windows), self.tz)
 
     def add_working_hours(self, start: datetime, hours: float) -> datetime:
         """The moment ``hours`` of working time after ``start`` (skipping nights, lunch
