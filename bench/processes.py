@@ -62,6 +62,27 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def local_servers_cpu_seconds() -> dict[str, float]:
+    """CPU used so far by the PostgreSQL and RabbitMQ servers running on this machine (every
+    postgres process, the beam.smp of RabbitMQ), when they do; read at two moments, the
+    difference is what they spent in between. A backend that exits in between takes its share
+    with it, so the figure is a floor."""
+    totals: dict[str, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            name = (entry / "comm").read_text().strip()
+        except OSError:
+            continue  # gone already
+        server = {"postgres": "postgresql", "beam.smp": "rabbitmq"}.get(name)
+        if server is not None:
+            used = cpu_seconds(int(entry.name))
+            if not math.isnan(used):
+                totals[server] = totals.get(server, 0.0) + used
+    return totals
+
+
 def wait_ready(
     url: str, within: float = 30.0, process: subprocess.Popen[bytes] | None = None
 ) -> None:

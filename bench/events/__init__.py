@@ -24,7 +24,8 @@ run, so the gateway's per-caller limit never shapes the load; it is raised anywa
   step for the last assignment, and what is still unassigned then is counted;
 - CPU ms per accepted report of each process (from /proc), from the step's start until its
   last case was assigned (or the wait ended), so routing's share is counted even when it
-  trails; ``load_generator`` is this process (PostgreSQL and RabbitMQ are not counted).
+  trails; ``load_generator`` is this process; ``postgresql`` and ``rabbitmq`` are those
+  servers' processes when they run on this machine (all of their work, whoever asked for it).
 
 ``python -m bench events [--rates 50,100,200] [--seconds 10] [--keep]`` (or ``make bench
 BENCH_ARGS=events``); one JSON line per step, then a summary line; results go to
@@ -55,7 +56,14 @@ import asyncpg
 import orjson
 
 from bench.load import Requests, open_loop, percentile, run_on_uvloop
-from bench.processes import cpu_seconds, rabbit_answers, spawn, stop, wait_ready
+from bench.processes import (
+    cpu_seconds,
+    local_servers_cpu_seconds,
+    rabbit_answers,
+    spawn,
+    stop,
+    wait_ready,
+)
 from shared.auth.tokens import TokenSigner, generate_signing_key, public_key_pem
 from shared.db.database import asyncpg_dsn, normalize_database_url
 from shared.db.migrate import schema_name, upgrade
@@ -175,7 +183,7 @@ async def measure_step(
         "unassigned_after_run": unassigned,
         "settled_s_after_offer": round(settled_at - posted_at, 1),
         "cpu_ms_per_report": {
-            name: round((cpu_after[name] - cpu_before[name]) * 1000 / max(accepted, 1), 2)
+            name: round((cpu_after[name] - cpu_before.get(name, 0.0)) * 1000 / max(accepted, 1), 2)
             for name in cpu_after
         },
         "window_s": round(settled_at - started, 1),
@@ -255,7 +263,7 @@ async def _run(rates: list[int], seconds: float, keep: bool) -> dict[str, Any]:
             return {
                 name: cpu_seconds(pid)
                 for name, pid in (pids | {"load_generator": os.getpid()}).items()
-            }
+            } | local_servers_cpu_seconds()
 
         conn = await asyncpg.connect(dsn, server_settings={"search_path": schemas[0]})
         try:
