@@ -4,6 +4,7 @@ CPU each one spends read from /proc."""
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import socket
@@ -12,8 +13,31 @@ import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import httpx
+
+from shared.auth.tokens import public_key_pem
+
+
+def platform_env(
+    *, database_url: str, amqp_url: str, prefix: str, rabbit: bool, public_key: Any,
+    **settings: str,
+) -> dict[str, str]:
+    """The environment of a bench's service and gateway processes: this run's schemas and
+    broker objects (``prefix``), RabbitMQ when it answered (else the in-memory broker), tokens
+    signed with the run's key, warnings-only logs; ``settings`` adds or overrides EHOME_*
+    variables."""
+    return dict(
+        os.environ,
+        DATABASE_URL=database_url,
+        EHOME_DB_SCHEMA_PREFIX=prefix,
+        AMQP_URL=amqp_url,
+        EHOME_AMQP_PREFIX=prefix,
+        EHOME_BROKER="rabbitmq" if rabbit else "memory",
+        EHOME_JWT_PUBLIC_KEYS=json.dumps([public_key_pem(public_key)]),
+        EHOME_LOG_LEVEL="WARNING",
+    ) | settings
 
 
 def spawn(

@@ -39,8 +39,8 @@ import httpx
 import orjson
 
 from bench.load import Requests, closed_loop, open_loop, run_on_uvloop
-from bench.processes import cpu_seconds, rabbit_answers, spawn, stop, wait_ready
-from shared.auth.tokens import TokenSigner, generate_signing_key, public_key_pem
+from bench.processes import cpu_seconds, platform_env, rabbit_answers, spawn, stop, wait_ready
+from shared.auth.tokens import TokenSigner, generate_signing_key
 from shared.db.database import asyncpg_dsn, normalize_database_url
 from shared.db.migrate import schema_name, upgrade
 from shared.messaging.rabbit import delete_prefixed_objects
@@ -369,15 +369,12 @@ async def _run(args: argparse.Namespace) -> int:
     await seed_residents(dsn, schema, residents)
     key = generate_signing_key()
     signer = TokenSigner(key, issuer="ehome-identity", audience="ehome")
-    env = dict(
-        os.environ,
-        DATABASE_URL=database_url,
-        EHOME_DB_SCHEMA_PREFIX=prefix,
-        AMQP_URL=amqp_url,
-        EHOME_AMQP_PREFIX=prefix,
-        EHOME_BROKER="rabbitmq" if rabbit else "memory",
-        EHOME_JWT_PUBLIC_KEYS=json.dumps([public_key_pem(key.public_key)]),
-        EHOME_LOG_LEVEL="WARNING",
+    env = platform_env(
+        database_url=database_url,
+        amqp_url=amqp_url,
+        prefix=prefix,
+        rabbit=rabbit,
+        public_key=key.public_key,
         EHOME_DB_POOL_SIZE=str(args.db_pool),
         EHOME_DB_MAX_OVERFLOW="0",
         EHOME_GATEWAY_UPSTREAM_URLS=json.dumps({"booking": f"http://127.0.0.1:{BOOKING_PORT}"}),

@@ -59,12 +59,13 @@ from bench.load import Requests, open_loop, percentile, run_on_uvloop
 from bench.processes import (
     cpu_seconds,
     local_servers_cpu_seconds,
+    platform_env,
     rabbit_answers,
     spawn,
     stop,
     wait_ready,
 )
-from shared.auth.tokens import TokenSigner, generate_signing_key, public_key_pem
+from shared.auth.tokens import TokenSigner, generate_signing_key
 from shared.db.database import asyncpg_dsn, normalize_database_url
 from shared.db.migrate import schema_name, upgrade
 from shared.messaging.rabbit import delete_prefixed_objects
@@ -228,17 +229,14 @@ async def _run(rates: list[int], seconds: float, keep: bool) -> dict[str, Any]:
     key = generate_signing_key()
     signer = TokenSigner(key, issuer=ISSUER, audience=AUDIENCE)
     attachments = tempfile.mkdtemp(prefix=f"{prefix}-attachments-")
-    env = dict(
-        os.environ,
-        DATABASE_URL=database_url,
-        EHOME_DB_SCHEMA_PREFIX=prefix,
-        AMQP_URL=amqp_url,
-        EHOME_AMQP_PREFIX=prefix,
-        EHOME_BROKER="rabbitmq" if rabbit else "memory",
-        EHOME_JWT_PUBLIC_KEYS=json.dumps([public_key_pem(key.public_key)]),
+    env = platform_env(
+        database_url=database_url,
+        amqp_url=amqp_url,
+        prefix=prefix,
+        rabbit=rabbit,
+        public_key=key.public_key,
         EHOME_JWT_ISSUER=ISSUER,
         EHOME_JWT_AUDIENCE=AUDIENCE,
-        EHOME_LOG_LEVEL="WARNING",
         EHOME_OUTBOX_POLL_SECONDS="0.5",
         EHOME_EVENTS_ATTACHMENT_DIR=attachments,
         EHOME_GATEWAY_UPSTREAM_URLS=json.dumps(
