@@ -107,6 +107,20 @@ def local_servers_cpu_seconds() -> dict[str, float]:
     return totals
 
 
+def reference_loop_ms(repeats: int = 3) -> float:
+    """Milliseconds this machine takes for a fixed pure-Python loop (the best of ``repeats``):
+    a yardstick printed beside a bench's CPU figures, so runs on machines of different speed
+    can be compared (the same code has measured twice as slow on one two-core VM as on
+    another)."""
+    best = math.inf
+    for _ in range(repeats):
+        started, total = time.perf_counter(), 0
+        for number in range(2_000_000):
+            total += number
+        best = min(best, time.perf_counter() - started)
+    return round(best * 1000, 1)
+
+
 def wait_ready(
     url: str, within: float = 30.0, process: subprocess.Popen[bytes] | None = None
 ) -> None:

@@ -25,7 +25,11 @@ run, so the gateway's per-caller limit never shapes the load; it is raised anywa
 - CPU ms per accepted report of each process (from /proc), from the step's start until its
   last case was assigned (or the wait ended), so routing's share is counted even when it
   trails; ``load_generator`` is this process; ``postgresql`` and ``rabbitmq`` are those
-  servers' processes when they run on this machine (all of their work, whoever asked for it).
+  servers' processes when they run on this machine (all of their work, whoever asked for it);
+  their sum, the cores the step kept busy, and the rate at which that cost per report fills
+  every core of the machine (``cpu_bound_rate_per_s``: no latency target holds above it);
+- once, after the steps, ``reference_loop_ms``: a fixed pure-Python loop, the yardstick for
+  comparing figures taken on machines of different speed.
 
 ``python -m bench events [--rates 50,100,200] [--seconds 10] [--keep]`` (or ``make bench
 BENCH_ARGS=events``); one JSON line per step, then a summary line; results go to
@@ -61,6 +65,7 @@ from bench.processes import (
     local_servers_cpu_seconds,
     platform_env,
     rabbit_answers,
+    reference_loop_ms,
     spawn,
     stop,
     wait_ready,
@@ -166,9 +171,14 @@ async def measure_step(
     latencies, unassigned = await assignment_latencies(conn, case_ids, ASSIGN_WAIT_SECONDS)
     settled_at = time.monotonic()
     cpu_after = cpu_now()
+    window = settled_at - started
     offered = post["attempts"]
     sent = offered - post["outcomes"].get("client_backlog_dropped", 0)
     accepted = post["accepted"]
+    cpu_per_report = {
+        name: round((cpu_after[name] - cpu_before.get(name, 0.0)) * 1000 / max(accepted, 1), 2)
+        for name in cpu_after
+    }
     return {
         "rate": rate,
         "offered": offered,
@@ -183,11 +193,21 @@ async def measure_step(
         "assign_mean_ms": round(statistics.fmean(latencies), 1) if latencies else None,
         "unassigned_after_run": unassigned,
         "settled_s_after_offer": round(settled_at - posted_at, 1),
-        "cpu_ms_per_report": {
-            name: round((cpu_after[name] - cpu_before.get(name, 0.0)) * 1000 / max(accepted, 1), 2)
-            for name in cpu_after
-        },
-        "window_s": round(settled_at - started, 1),
+        "cpu_ms_per_report": cpu_per_report,
+        "window_s": round(window, 1),
+    } | cpu_budget(cpu_per_report, accepted, window)
+
+
+def cpu_budget(cpu_per_report: dict[str, float], accepted: int, window: float) -> dict[str, Any]:
+    """What a report costs the whole machine (every process of the platform, the load
+    generator, PostgreSQL and RabbitMQ), how many cores the step kept busy, and the rate at
+    which that cost fills every core: above it, reports queue whatever the code does next."""
+    total = sum(ms for ms in cpu_per_report.values() if not math.isnan(ms))
+    cores = os.cpu_count() or 1
+    return {
+        "cpu_ms_per_report_total": round(total, 2),
+        "cores_busy": round(total * accepted / 1000 / window, 2) if window > 0 else None,
+        "cpu_bound_rate_per_s": round(cores * 1000 / total) if total > 0 else None,
     }
 
 
@@ -288,6 +308,7 @@ async def _run(rates: list[int], seconds: float, keep: bool) -> dict[str, Any]:
         "broker": broker,
         "layout": {name: port for name, _, port in PROCESSES},
         "cores": os.cpu_count(),
+        "reference_loop_ms": reference_loop_ms(),
         "seconds_per_step": seconds,
         "steps": steps,
         "target": target,
