@@ -15,6 +15,7 @@ from gateway.partner.clients import EventsClient, IdentityClient
 from gateway.partner.handlers import SUBSCRIPTIONS
 from gateway.partner.settings import Settings
 from gateway.partner.webhooks import DeliveryWorker
+from shared.http.egress import Resolver
 from shared.web import create_service_app
 from shared.web.runtime import ServiceRuntime
 
@@ -26,12 +27,13 @@ def utc_now() -> datetime:
 def create_app(settings: Settings | None = None, **wiring: Any) -> FastAPI:
     """``wiring``: ``broker=`` and ``verifier=`` as for every service; ``identity_transport=``
     and ``events_transport=`` (httpx transports: in-process apps in the embedded mode and
-    tests); ``webhook_transport=`` (tests); ``clock=`` (a function returning an aware
-    datetime: tests move time to walk the retry schedule)."""
+    tests); ``webhook_resolver=`` (the host → addresses lookup the webhook sender checks and
+    connects by: tests); ``clock=`` (a function returning an aware datetime: tests move time
+    to walk the retry schedule)."""
     settings = settings or Settings()
     identity_transport: httpx.AsyncBaseTransport | None = wiring.pop("identity_transport", None)
     events_transport: httpx.AsyncBaseTransport | None = wiring.pop("events_transport", None)
-    webhook_transport: httpx.AsyncBaseTransport | None = wiring.pop("webhook_transport", None)
+    webhook_resolver: Resolver | None = wiring.pop("webhook_resolver", None)
     clock: Callable[[], datetime] = wiring.pop("clock", utc_now)
 
     async def start_partner(app: FastAPI, runtime: ServiceRuntime) -> None:
@@ -46,8 +48,8 @@ def create_app(settings: Settings | None = None, **wiring: Any) -> FastAPI:
         runtime.state["limiter"] = AppRateLimits(
             per_second=settings.rate_limit_per_second, burst=settings.rate_limit_burst,
             overrides=settings.rate_limits)
-        if webhook_transport is not None:
-            runtime.state["webhook_transport"] = webhook_transport
+        if webhook_resolver is not None:
+            runtime.state["webhook_resolver"] = webhook_resolver
         if not getattr(app.state, "partner_metrics_registered", False):
             app.state.partner_metrics_registered = True
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -10,6 +9,7 @@ from enum import StrEnum
 from urllib.parse import urlsplit
 
 from shared.errors import RuleViolation
+from shared.http.egress import is_public_address
 from shared.regions import covers
 
 
@@ -62,10 +62,8 @@ def check_callback_url(url: str, allowed_hosts: Iterable[str]) -> str:
 
 
 def refuse_private_addresses(host: str, addresses: Iterable[str]) -> None:
-    """SSRF guard: a callback must not reach the platform's own network."""
-    for address in addresses:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-        if (ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast
-                or ip.is_reserved or ip.is_unspecified):
-            raise RuleViolation(f"{host} resolves to a non-public address",
-                                code="callback_address_not_public")
+    """SSRF guard at subscription: a callback must not reach the platform's own network (the
+    sender checks again on every connection it opens: ``shared.http.egress``)."""
+    if not all(is_public_address(address) for address in addresses):
+        raise RuleViolation(f"{host} resolves to a non-public address",
+                            code="callback_address_not_public")

@@ -3,10 +3,8 @@ changes feed, webhook subscriptions and the delivery log."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
-import socket
 import uuid
 from datetime import datetime
 from typing import Any
@@ -28,6 +26,7 @@ from gateway.partner.schemas import (
 )
 from shared.db.uow import UnitOfWork
 from shared.errors import AppError, BadRequest, Conflict, Forbidden, NotFound
+from shared.http.egress import resolve_host
 from shared.logs import get_logger
 
 log = get_logger(__name__)
@@ -223,11 +222,6 @@ async def list_changes(*, uow: UnitOfWork, app_key: str, cursor: str | None, lim
 
 
 # -- subscriptions and deliveries ----------------------------------------------------------------
-
-
-async def resolve_host(host: str) -> list[str]:
-    infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    return [str(info[4][0]) for info in infos]
 
 
 async def subscribe(*, uow: UnitOfWork, app_key: str, cmd: SubscriptionCreate,

@@ -26,15 +26,20 @@ import httpx
 
 from gateway.partner import domain, store
 from gateway.partner.clients import IdentityClient
-from gateway.partner.service import resolve_host
 from gateway.partner.settings import Settings
 from gateway.partner.signing_client import signed_headers
-from shared.errors import RuleViolation
-from shared.http.client import create_http_client
+from shared.http.client import connection_limits, create_http_client
+from shared.http.egress import (
+    AddressNotPublic,
+    PublicAddressBackend,
+    PublicEgressTransport,
+    resolve_host,
+)
 from shared.logs import get_logger
 from shared.web.runtime import ServiceRuntime
 
 log = get_logger(__name__)
+MAX_CONNECTIONS = 200
 
 
 class DeliveryWorker:
@@ -43,11 +48,19 @@ class DeliveryWorker:
         self._settings: Settings = runtime.settings  # type: ignore[assignment]
         self._clock: Callable[[], datetime] = runtime.state["clock"]
         self._identity: IdentityClient = runtime.state["identity"]
-        transport: httpx.AsyncBaseTransport | None = runtime.state.get("webhook_transport")
+        transport = None
+        if not self._settings.allow_private_callbacks:
+            # Each connection resolves once, is refused unless every address is public, and
+            # goes to an address it checked: no second lookup for a DNS rebinding to slip into.
+            backend = PublicAddressBackend(
+                resolve=runtime.state.get("webhook_resolver", resolve_host)
+            )
+            transport = PublicEgressTransport(limits=connection_limits(MAX_CONNECTIONS),
+                                              backend=backend)
         self._http = create_http_client(timeout=self._settings.delivery_timeout_seconds,
                                         connect_timeout=min(2.0,
                                                             self._settings.delivery_timeout_seconds),
-                                        transport=transport, max_connections=200)
+                                        transport=transport, max_connections=MAX_CONNECTIONS)
         self._in_flight: dict[str, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
@@ -145,13 +158,6 @@ class DeliveryWorker:
         if not secrets:
             return None, "partner app has no live secret", 0
         parts = urlsplit(row["callback_url"])
-        if not self._settings.allow_private_callbacks:
-            # Checked again at send time: the host may resolve elsewhere than when subscribed.
-            try:
-                domain.refuse_private_addresses(parts.hostname or "",
-                                                await resolve_host(parts.hostname or ""))
-            except (OSError, RuleViolation) as exc:
-                return None, f"callback address refused ({type(exc).__name__})", 0
         headers = signed_headers(app_key, secrets[0], "POST", parts.path or "/", parts.query,
                                  body, now=self._clock().timestamp())
         headers |= {"Content-Type": "application/json", "X-Delivery-Id": str(row["id"]),
@@ -159,6 +165,9 @@ class DeliveryWorker:
         started = time.perf_counter()
         try:
             response = await self._http.post(row["callback_url"], content=body, headers=headers)
+        except AddressNotPublic:
+            # The host resolved where it may not when subscribed; it now points inside.
+            return None, "callback address refused (not public)", _ms(started)
         except httpx.HTTPError as exc:
             return None, f"{type(exc).__name__}", _ms(started)
         error = None if 200 <= response.status_code < 300 else f"status {response.status_code}"

@@ -22,6 +22,12 @@ async def _propagate_ids(request: httpx.Request) -> None:
         request.headers[CORRELATION_ID_HEADER] = correlation_id
 
 
+def connection_limits(max_connections: int = 100) -> httpx.Limits:
+    """The pool bounds of every client (a transport built outside ``create_http_client``
+    takes them too)."""
+    return httpx.Limits(max_connections=max_connections, max_keepalive_connections=20)
+
+
 def create_http_client(
     *,
     base_url: str = "",
@@ -34,7 +40,7 @@ def create_http_client(
     return httpx.AsyncClient(
         base_url=base_url,
         timeout=httpx.Timeout(timeout, connect=connect_timeout),
-        limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=20),
+        limits=connection_limits(max_connections),
         transport=transport,
         headers=headers,
         event_hooks={"request": [_propagate_ids]},
