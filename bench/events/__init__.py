@@ -28,8 +28,8 @@ run, so the gateway's per-caller limit never shapes the load; it is raised anywa
   servers' processes when they run on this machine (all of their work, whoever asked for it);
   their sum, the cores the step kept busy, and the rate at which that cost per report fills
   every core of the machine (``cpu_bound_rate_per_s``: no latency target holds above it);
-- once, after the steps, ``reference_loop_ms``: a fixed pure-Python loop, the yardstick for
-  comparing figures taken on machines of different speed.
+- before each step and once after the last, ``reference_loop_ms``: a fixed pure-Python loop,
+  the yardstick for comparing figures taken on machines (or moments) of different speed.
 
 ``python -m bench events [--rates 50,100,200] [--seconds 10] [--keep]`` (or ``make bench
 BENCH_ARGS=events``); one JSON line per step, then a summary line; results go to
@@ -156,6 +156,7 @@ async def measure_step(
     tokens = resident_tokens(signer, math.ceil(rate * seconds) + 1)
     calls = [(token, report_body(number)) for number, token in enumerate(tokens)]
     created: list[bytes] = []
+    yardstick = reference_loop_ms()  # the machine's speed just before the step
     cpu_before, started = cpu_now(), time.monotonic()
     post = await open_loop(
         HOST,
@@ -195,6 +196,7 @@ async def measure_step(
         "settled_s_after_offer": round(settled_at - posted_at, 1),
         "cpu_ms_per_report": cpu_per_report,
         "window_s": round(window, 1),
+        "reference_loop_ms_before": yardstick,
     } | cpu_budget(cpu_per_report, accepted, window)
 
 
@@ -308,7 +310,7 @@ async def _run(rates: list[int], seconds: float, keep: bool) -> dict[str, Any]:
         "broker": broker,
         "layout": {name: port for name, _, port in PROCESSES},
         "cores": os.cpu_count(),
-        "reference_loop_ms": reference_loop_ms(),
+        "reference_loop_ms_after": reference_loop_ms(),
         "seconds_per_step": seconds,
         "steps": steps,
         "target": target,
