@@ -59,10 +59,9 @@ async def test_a_webhook_connects_to_the_address_its_check_saw_keeping_the_host_
         lookups.append(host)
         return ["127.0.0.1"]
 
-    async with receiver() as (port, hosts):
-        async with client_over(PublicAddressBackend(resolve=resolve, require=only_127_0_0_1)) \
-                as client:
-            response = await client.post(f"http://{HOST}:{port}/hook", content=b"{}")
+    backend = PublicAddressBackend(resolve=resolve, require=only_127_0_0_1)
+    async with receiver() as (port, hosts), client_over(backend) as client:
+        response = await client.post(f"http://{HOST}:{port}/hook", content=b"{}")
     assert response.status_code == 204
     assert lookups == [HOST]  # one lookup, and no other: the name never went to real DNS
     assert hosts == [f"{HOST}:{port}"]
@@ -88,11 +87,10 @@ async def test_a_host_with_any_non_public_address_is_refused_before_connecting()
     async def resolve(host: str) -> list[str]:
         return ["127.0.0.1", "127.0.0.2"]
 
-    async with receiver() as (port, hosts):
-        async with client_over(PublicAddressBackend(resolve=resolve, require=only_127_0_0_1)) \
-                as client:
-            with pytest.raises(AddressNotPublic):
-                await client.post(f"http://{HOST}:{port}/hook")
+    backend = PublicAddressBackend(resolve=resolve, require=only_127_0_0_1)
+    async with receiver() as (port, hosts), client_over(backend) as client:
+        with pytest.raises(AddressNotPublic):
+            await client.post(f"http://{HOST}:{port}/hook")
     assert hosts == []
 
 
@@ -100,10 +98,10 @@ async def test_with_the_real_rule_a_loopback_answer_is_refused() -> None:
     async def resolve(host: str) -> list[str]:
         return ["127.0.0.1"]
 
-    async with receiver() as (port, hosts):
-        async with client_over(PublicAddressBackend(resolve=resolve)) as client:
-            with pytest.raises(AddressNotPublic):
-                await client.post(f"http://{HOST}:{port}/hook")
+    backend = PublicAddressBackend(resolve=resolve)
+    async with receiver() as (port, hosts), client_over(backend) as client:
+        with pytest.raises(AddressNotPublic):
+            await client.post(f"http://{HOST}:{port}/hook")
     assert hosts == []
 
 
