@@ -87,11 +87,14 @@ async def changes(caller: Partner, uow: Uow, cursor: str | None = None,
 @router.post("/webhooks", status_code=201, response_model=SubscriptionRead)
 async def subscribe(body: SubscriptionCreate, caller: Partner, uow: Uow, runtime: Runtime,
                     request: Request) -> SubscriptionRead:
+    """Subscribe a callback URL on a host the app is allowed: those an admin set on the app in
+    identity, and those the ``callback_hosts`` setting lists for it."""
     caller.require_scope(Scope.WEBHOOKS_MANAGE)
     settings: Settings = request.app.state.settings
     return await service.subscribe(
         uow=uow, app_key=caller.app_key, cmd=body,
-        allowed_hosts=settings.callback_hosts.get(caller.app_key, []),
+        allowed_hosts=[*caller.credentials.callback_hosts,
+                       *settings.callback_hosts.get(caller.app_key, [])],
         allow_private=settings.allow_private_callbacks, now=_now(runtime))
 
 

@@ -39,6 +39,9 @@ class Credentials:
     scopes: frozenset[str]
     allowed_regions: tuple[str, ...]
     secrets: tuple[Secret, ...]  # newest first
+    # Hosts an admin allowed for the app's webhooks (identity's partner app); the setting
+    # ``callback_hosts`` may list more.
+    callback_hosts: tuple[str, ...] = ()
 
     def live_secrets(self, now: datetime) -> list[str]:
         return [s.value for s in self.secrets if s.expires_at is None or s.expires_at > now]
@@ -60,8 +63,9 @@ class IdentityClient:
         await self._http.aclose()
 
     async def credentials(self, app_key: str) -> Credentials | None:
-        """The app's status, scopes and live secrets; None for an unknown app. Cached briefly
-        (a disabled app or a rotated secret takes effect within ``cache_seconds``)."""
+        """The app's status, scopes, callback hosts and live secrets; None for an unknown app.
+        Cached briefly (a disabled app, a rotated secret or new callback hosts take effect
+        within ``cache_seconds``)."""
         now = self._monotonic()
         cached = self._credentials.get(app_key)
         if cached is not None and cached[0] > now:
@@ -74,6 +78,8 @@ class IdentityClient:
                 app_key=body["app_key"], disabled=body["disabled"],
                 scopes=frozenset(body["scopes"]),
                 allowed_regions=tuple(body["allowed_regions"]),
+                # An identity older than the field answers without it (rolling deploys).
+                callback_hosts=tuple(body.get("callback_hosts") or ()),
                 secrets=tuple(Secret(s["secret"], _parse_time(s["expires_at"]))
                               for s in body["secrets"]))
         elif response.status_code != 404:

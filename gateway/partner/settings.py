@@ -27,7 +27,8 @@ class Settings(ServiceSettings):
     rate_limit_per_second: float = Field(20.0, gt=0)
     rate_limit_burst: int = Field(40, gt=0)
     rate_limits: dict[str, float] = Field(default_factory=dict)  # app_key -> per second
-    # Callback hosts each app may subscribe ({"pk_...": ["hooks.example.com"]}). A host
+    # Callback hosts each app may subscribe ({"pk_...": ["hooks.example.com"]}), on top of
+    # those an admin set on the app in identity (PUT .../partners/{id}/callback-hosts). A host
     # resolving to a private or loopback address is refused unless allow_private_callbacks.
     callback_hosts: dict[str, list[str]] = Field(default_factory=dict)
     allow_private_callbacks: bool = False

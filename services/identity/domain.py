@@ -297,3 +297,33 @@ def region_match_prefix(code: str) -> str:
     if len(code) == 6 and code.endswith("00"):
         return code[:4]
     return code
+
+
+# -- partner apps: webhook callback hosts ------------------------------------------------------
+
+MAX_CALLBACK_HOSTS = 20
+_HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+def check_callback_hosts(raw: list[str]) -> list[str]:
+    """The DNS names a partner app may receive webhooks on, normalised (lower case, no
+    trailing dot), deduplicated and sorted. Each is a bare RFC 1123 host name of at least two
+    labels: no scheme, port, path or user, no IP literal and no all-numeric last label (which
+    resolvers read as an address: ``127.1``, ``0x7f.1``); internationalised names in their
+    ``xn--`` form. The gateway's SSRF guard still checks where each name resolves."""
+    hosts: dict[str, None] = {}
+    for entry in raw:
+        host = entry.strip().lower()
+        host = host[:-1] if host.endswith(".") else host
+        labels = host.split(".")
+        if (len(host) > 253 or len(labels) < 2
+                or not all(_HOST_LABEL.match(label) for label in labels)
+                or labels[-1].isdigit()):
+            raise RuleViolation(
+                f"{entry[:80]!r} is not a host name such as hooks.example.com (no scheme, port, "
+                "path or IP address)", code="callback_host_invalid")
+        hosts[host] = None
+    if len(hosts) > MAX_CALLBACK_HOSTS:
+        raise RuleViolation(f"at most {MAX_CALLBACK_HOSTS} callback hosts per app",
+                            code="callback_hosts_too_many")
+    return sorted(hosts)

@@ -185,6 +185,13 @@ class PartnerAppCreate(BaseSchema):
     name: str = Field(min_length=1, max_length=120)
     scopes: list[str] = Field(default_factory=list, max_length=50)
     allowed_regions: list[str] = Field(default_factory=list, max_length=100)
+    # DNS names the app may subscribe webhooks on (hooks.example.com); checked by the service
+    # (at most 20, each a bare host name: code callback_host_invalid / callback_hosts_too_many).
+    callback_hosts: list[str] = Field(default_factory=list, max_length=100)
+
+
+class PartnerCallbackHostsSet(BaseSchema):
+    callback_hosts: list[str] = Field(max_length=100)  # replaces the list; [] clears it
 
 
 class PartnerAppRead(BaseSchema):
@@ -193,6 +200,7 @@ class PartnerAppRead(BaseSchema):
     name: str
     scopes: list[str]
     allowed_regions: list[str]
+    callback_hosts: list[str]
     disabled: bool
     created_at: datetime
 
@@ -227,6 +235,7 @@ class PartnerCredentialsInternal(BaseSchema):
     disabled: bool
     scopes: list[str]
     allowed_regions: list[str]
+    callback_hosts: list[str]
     secrets: list[PartnerSecretInternal]
 
 

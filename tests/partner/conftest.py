@@ -51,11 +51,13 @@ class StandInIdentity:
     credential_calls: int = 0
 
     def add_app(self, app_key: str, secret: str, *, scopes: list[str] | None = None,
-                regions: list[str] | None = None) -> None:
+                regions: list[str] | None = None, callback_hosts: list[str] | None = None
+                ) -> None:
         self.apps[app_key] = {
             "app_id": str(uuid.uuid4()), "app_key": app_key, "disabled": False,
             "scopes": ALL_SCOPES if scopes is None else scopes,
             "allowed_regions": [GRID[:6]] if regions is None else regions,
+            "callback_hosts": callback_hosts or [],
             "secrets": [{"secret": secret, "expires_at": None}],
         }
 

@@ -263,6 +263,47 @@ async def test_callbacks_go_only_to_allow_listed_public_hosts(
     assert unknown_type.json()["code"] == "event_type_unknown"
 
 
+async def test_an_app_subscribes_on_the_hosts_identity_allows_it_as_well_as_configured_ones(
+    make_partner: Callable[..., FastAPI], identity: StandInIdentity, clock: Clock
+) -> None:
+    identity.apps[APP_A]["callback_hosts"] = ["hooks.xlxq.example"]
+    app = make_partner(callback_hosts={APP_A: ["ops.xlxq.example"]})
+    async with running(app) as client:
+        granted = await _subscribe_to(client, clock, identity, APP_A,
+                                      "https://hooks.xlxq.example/ehome")
+        configured = await _subscribe_to(client, clock, identity, APP_A,
+                                         "https://ops.xlxq.example/ehome")
+        in_neither = await _subscribe_to(client, clock, identity, APP_A,
+                                         "https://evil.example.net/ehome")
+        other_app = await _subscribe_to(client, clock, identity, APP_B,
+                                        "https://hooks.xlxq.example/ehome")
+    assert granted.status_code == 201, granted.text
+    assert configured.status_code == 201, configured.text
+    assert (in_neither.status_code, in_neither.json()["code"]) == (
+        422, "callback_host_not_allowed")
+    assert other_app.json()["code"] == "callback_host_not_allowed"  # the list is the app's
+
+
+async def test_an_identity_that_does_not_answer_callback_hosts_yet_leaves_the_setting_in_force(
+    make_partner: Callable[..., FastAPI], identity: StandInIdentity, clock: Clock
+) -> None:
+    del identity.apps[APP_A]["callback_hosts"]  # an older identity, during a rolling deploy
+    app = make_partner(callback_hosts={APP_A: ["ops.xlxq.example"]})
+    async with running(app) as client:
+        configured = await _subscribe_to(client, clock, identity, APP_A,
+                                         "https://ops.xlxq.example/ehome")
+        not_listed = await _subscribe_to(client, clock, identity, APP_A,
+                                         "https://hooks.xlxq.example/ehome")
+    assert configured.status_code == 201, configured.text
+    assert not_listed.json()["code"] == "callback_host_not_allowed"
+
+
+async def _subscribe_to(client: Any, clock: Clock, identity: StandInIdentity, app_key: str,
+                        url: str) -> Any:
+    return await signer_for(client, clock, identity, app_key).call(
+        "POST", "/open/v1/webhooks", {"event_types": ["event.closed"], "callback_url": url})
+
+
 async def test_a_callback_host_that_now_resolves_to_a_private_address_is_not_called(
     make_partner: Callable[..., FastAPI], identity: StandInIdentity, clock: Clock
 ) -> None:

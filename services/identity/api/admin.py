@@ -13,6 +13,7 @@ from services.identity.schemas import (
     PartnerAppCreated,
     PartnerAppPage,
     PartnerAppRead,
+    PartnerCallbackHostsSet,
     PartnerSecretRotate,
     PartnerSecretRotated,
     PiiAccessCreate,
@@ -104,6 +105,14 @@ async def rotate_partner_secret(
     """New secret (shown once); the previous one keeps working for the overlap window."""
     return await partners.rotate_secret(uow=uow, ctx=ctx, actor=admin, app_id=app_id,
                                         overlap_seconds=body.overlap_seconds)
+
+
+@router.put("/partners/{app_id}/callback-hosts", response_model=PartnerAppRead)
+async def set_partner_callback_hosts(
+    app_id: uuid.UUID, body: PartnerCallbackHostsSet, admin: Admin, uow: Uow
+) -> PartnerAppRead:
+    """Replace the DNS names the app may subscribe webhooks on (``[]`` clears them)."""
+    return await partners.set_callback_hosts(uow=uow, actor=admin, app_id=app_id, cmd=body)
 
 
 @router.post("/partners/{app_id}/disable", response_model=PartnerAppRead)

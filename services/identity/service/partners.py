@@ -1,6 +1,7 @@
 """Partner apps (芗里芗亲 and others) as API clients: create with a secret shown once,
-rotate with an overlap window, disable. The gateway checks their HMAC signatures, so it
-needs the secrets back: they are stored encrypted (not hashed) and served internally."""
+rotate with an overlap window, set the hosts their webhooks may go to, disable. The gateway
+checks their HMAC signatures, so it needs the secrets back: they are stored encrypted (not
+hashed) and served internally, with the app's scopes, regions and callback hosts."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.engine import RowMapping
 
+from services.identity import domain
 from services.identity.context import IdentityContext
 from services.identity.schemas import (
     PartnerAppCreate,
     PartnerAppCreated,
     PartnerAppPage,
     PartnerAppRead,
+    PartnerCallbackHostsSet,
     PartnerCredentialsInternal,
     PartnerSecretInternal,
     PartnerSecretRotated,
@@ -34,7 +37,8 @@ SECRET = "partner_secret"
 def _view(row: RowMapping) -> PartnerAppRead:
     return PartnerAppRead(
         id=row["id"], app_key=row["app_key"], name=row["name"], scopes=list(row["scopes"]),
-        allowed_regions=list(row["allowed_regions"]), disabled=row["disabled_at"] is not None,
+        allowed_regions=list(row["allowed_regions"]),
+        callback_hosts=list(row["callback_hosts"]), disabled=row["disabled_at"] is not None,
         created_at=row["created_at"],
     )
 
@@ -48,18 +52,20 @@ async def create_app(
 ) -> PartnerAppCreated:
     if any(not is_region_code(code) for code in cmd.allowed_regions):
         raise RuleViolation("allowed regions must be region codes", code="region_code_invalid")
+    callback_hosts = domain.check_callback_hosts(cmd.callback_hosts)
     app_id, app_key, secret = uuid.uuid4(), "pk_" + secrets.token_hex(12), _new_secret()
     async with uow:
         await store.insert_app(
             uow.session, id=app_id, app_key=app_key, name=cmd.name,
             scopes=sorted(set(cmd.scopes)), allowed_regions=sorted(set(cmd.allowed_regions)),
-            created_by=actor.subject,
+            callback_hosts=callback_hosts, created_by=actor.subject,
         )
         await store.insert_secret(uow.session, app_id=app_id,
                                   secret_cipher=ctx.pii.encrypt(secret, context=SECRET))
         row = await store.get_app(uow.session, app_id)
         assert row is not None
-    log.info("partner_app_created", app_key=app_key, by=str(actor.subject))
+    log.info("partner_app_created", app_key=app_key, by=str(actor.subject),
+             callback_hosts=callback_hosts)
     return PartnerAppCreated(**_view(row).model_dump(), secret=secret)
 
 
@@ -85,6 +91,27 @@ async def rotate_secret(
              overlap_seconds=overlap)
     return PartnerSecretRotated(app_key=row["app_key"], secret=secret,
                                 previous_secret_expires_at=old_expires)
+
+
+async def set_callback_hosts(
+    *, uow: UnitOfWork, actor: Principal, app_id: uuid.UUID, cmd: PartnerCallbackHostsSet
+) -> PartnerAppRead:
+    """Replace the hosts the app may subscribe webhooks on. The gateway sees the new list
+    once its cached credentials expire; subscriptions already made are not touched."""
+    hosts = domain.check_callback_hosts(cmd.callback_hosts)
+    async with uow:
+        row = await store.get_app(uow.session, app_id, lock=True)
+        if row is None:
+            raise NotFound("no such partner app", code="partner_not_found")
+        if row["disabled_at"] is not None:
+            raise Gone("this partner app is disabled", code="partner_disabled")
+        before = list(row["callback_hosts"])
+        await store.set_callback_hosts(uow.session, app_id, hosts)
+        row = await store.get_app(uow.session, app_id)
+        assert row is not None
+    log.info("partner_callback_hosts_set", app_key=row["app_key"], by=str(actor.subject),
+             added=sorted(set(hosts) - set(before)), removed=sorted(set(before) - set(hosts)))
+    return _view(row)
 
 
 async def disable_app(
@@ -122,6 +149,7 @@ async def credentials(
     return PartnerCredentialsInternal(
         app_id=row["id"], app_key=row["app_key"], disabled=row["disabled_at"] is not None,
         scopes=list(row["scopes"]), allowed_regions=list(row["allowed_regions"]),
+        callback_hosts=list(row["callback_hosts"]),
         secrets=[PartnerSecretInternal(secret=ctx.pii.decrypt(s["secret_cipher"],
                                                               context=SECRET),
                                        expires_at=s["expires_at"]) for s in live],

@@ -62,6 +62,12 @@ async def live_secrets(session: AsyncSession, app_id: uuid.UUID) -> list[RowMapp
     return list(result.mappings())
 
 
+async def set_callback_hosts(session: AsyncSession, app_id: uuid.UUID, hosts: list[str]
+                             ) -> None:
+    await session.execute(
+        update(partner_apps).where(partner_apps.c.id == app_id).values(callback_hosts=hosts))
+
+
 async def disable_app(session: AsyncSession, app_id: uuid.UUID) -> None:
     await session.execute(
         update(partner_apps).where(and_(partner_apps.c.id == app_id,

@@ -103,6 +103,7 @@ partner_apps = Table(
     Column("name", String(120), nullable=False),
     Column("scopes", ARRAY(String(64)), nullable=False),
     Column("allowed_regions", ARRAY(String(15)), nullable=False),
+    Column("callback_hosts", ARRAY(String(253)), nullable=False),
     Column("disabled_at", DateTime(timezone=True)),
     Column("created_by", UUID(as_uuid=True)),
     Column("created_at", DateTime(timezone=True), nullable=False),
