@@ -93,8 +93,7 @@ async def subscribe(body: SubscriptionCreate, caller: Partner, uow: Uow, runtime
     settings: Settings = request.app.state.settings
     return await service.subscribe(
         uow=uow, app_key=caller.app_key, cmd=body,
-        allowed_hosts=[*caller.credentials.callback_hosts,
-                       *settings.callback_hosts.get(caller.app_key, [])],
+        allowed_hosts=service.callback_hosts(caller.credentials, settings.callback_hosts),
         allow_private=settings.allow_private_callbacks, now=_now(runtime))
 
 

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from gateway.partner import domain, store
-from gateway.partner.clients import EventsClient, IdentityClient
+from gateway.partner.clients import Credentials, EventsClient, IdentityClient
 from gateway.partner.schemas import (
     ChangePage,
     ChangeRead,
@@ -38,6 +38,13 @@ class EventsRefused(AppError):
     def __init__(self, status: int, code: str, detail: str) -> None:
         super().__init__(detail, code=code)
         self.status = status
+
+
+def callback_hosts(credentials: Credentials, configured: dict[str, list[str]]) -> list[str]:
+    """The hosts an app's webhooks may call: those an admin set on the app in identity, and
+    those the ``callback_hosts`` setting lists for it. Checked at subscription and before
+    every send, so taking a host off both lists stops its deliveries too."""
+    return [*credentials.callback_hosts, *configured.get(credentials.app_key, [])]
 
 
 def idempotency_key(app_key: str, request_id: str) -> str:

@@ -26,8 +26,10 @@ import httpx
 
 from gateway.partner import domain, store
 from gateway.partner.clients import IdentityClient
+from gateway.partner.service import callback_hosts
 from gateway.partner.settings import Settings
 from gateway.partner.signing_client import signed_headers
+from shared.errors import RuleViolation
 from shared.http.client import connection_limits, create_http_client
 from shared.http.egress import (
     AddressNotPublic,
@@ -157,6 +159,13 @@ class DeliveryWorker:
         secrets = credentials.live_secrets(self._clock())
         if not secrets:
             return None, "partner app has no live secret", 0
+        try:
+            domain.check_callback_url(
+                row["callback_url"],
+                callback_hosts(credentials, self._settings.callback_hosts),
+            )
+        except RuleViolation:
+            return None, "callback host no longer allowed for this app", 0
         parts = urlsplit(row["callback_url"])
         headers = signed_headers(app_key, secrets[0], "POST", parts.path or "/", parts.query,
                                  body, now=self._clock().timestamp())

@@ -298,6 +298,24 @@ async def test_an_identity_that_does_not_answer_callback_hosts_yet_leaves_the_se
     assert not_listed.json()["code"] == "callback_host_not_allowed"
 
 
+async def test_a_host_taken_off_the_apps_list_gets_no_more_deliveries(
+    make_partner: Callable[..., FastAPI], identity: StandInIdentity, clock: Clock
+) -> None:
+    identity.apps[APP_A]["callback_hosts"] = ["127.0.0.1"]
+    app = make_partner(callback_hosts={})
+    async with partner_server() as hooks, running(app) as client:
+        await _subscribe(client, clock, identity, APP_A, hooks.url)
+        await _change(app, APP_A)
+        await wait_until(lambda: _received(hooks, 1))
+        identity.apps[APP_A]["callback_hosts"] = []  # an admin withdraws the host
+        await _change(app, APP_A)
+        await wait_until(lambda: _recorded_attempts(app, 1))
+        deliveries = sorted(await _deliveries(app), key=lambda d: d["created_at"])
+    assert len(hooks.received) == 1
+    assert [d["status"] for d in deliveries] == ["delivered", "pending"]
+    assert deliveries[1]["last_error"] == "callback host no longer allowed for this app"
+
+
 async def _subscribe_to(client: Any, clock: Clock, identity: StandInIdentity, app_key: str,
                         url: str) -> Any:
     return await signer_for(client, clock, identity, app_key).call(
