@@ -340,3 +340,28 @@ async def test_simultaneous_monthly_runs_and_single_postings_pay_each_month_once
     for app_id in app_ids:
         assert await ledger_rows(world, app_id) == 1
         assert await disbursed_events(world, app_id) == 1
+
+
+async def test_a_paid_month_is_answered_only_to_civil_affairs_of_the_applicants_region(
+    world: ReliefWorld,
+) -> None:
+    """Re-posting a month already paid answers the payment (200) or its id (409): that is
+    the recipient's relief record, so the actor is checked before the ledger is looked up."""
+    app_id, _ = await approved_application(world)
+    expect(await disburse(world.client, world.staff, app_id, month="2026-12",
+                          amount_fen=80_000), 201)
+    _, resident = world.resident()
+    far = world.make_token(roles=["reviewer"], regions=["350624"],
+                           extra={"agency": "civil_affairs"})
+    for token, code in ((far, "out_of_scope"), (resident, "agency_required"),
+                        (world.staff.agriculture, "agency_required")):
+        for amount in (80_000, 1):
+            response = await world.client.post(
+                f"{BASE}/disbursements",
+                json={"application_id": app_id, "month": "2026-12", "amount_fen": amount},
+                headers=auth(token),
+            )
+            assert response.status_code == 403, response.text
+            assert response.json()["code"] == code
+            assert "disbursement_id" not in response.json()
+    assert await ledger_rows(world, app_id) == 1

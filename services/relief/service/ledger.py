@@ -13,6 +13,7 @@ from services.relief.domain import (
     MONTHLY_KINDS,
     PAYABLE_STATUSES,
     Action,
+    Actor,
     Agency,
     Command,
     Kind,
@@ -80,6 +81,9 @@ async def post(
         command = Command(
             Action.DISBURSE, actor_of(principal), month=month, amount_fen=body.amount_fen
         )
+        # Checked before the ledger is read: an already-paid month is answered with the
+        # payment (or its id), and the machine below is not asked on that path.
+        _require_payer(command.actor, row["region_code"])
         existing = await ledger.find(
             uow.session, recipient_user_id=row["applicant_user_id"], kind=row["kind"],
             month=month,
@@ -130,6 +134,13 @@ async def post(
                 body=answer.model_dump(mode="json"),
             )
     return status, answer
+
+
+def _require_payer(actor: Actor, region_code: str) -> None:
+    if not (actor.is_admin or actor.is_reviewer_of(Agency.CIVIL_AFFAIRS)):
+        raise Forbidden("payments are posted by civil affairs", code="agency_required")
+    if not actor.covers(region_code):
+        raise Forbidden("this application is outside your region", code="out_of_scope")
 
 
 def _existing(row: RowMapping, body: DisbursementCreate) -> tuple[int, DisbursementRead]:
