@@ -38,11 +38,19 @@ class PeriodInvalid(ValueError):
     pass
 
 
+# Dates a period may name: the calendar's own ends have no next day (9999-12-31) or no UTC
+# instant for their Shanghai midnight (0001-01-01), and would crash instead of answering.
+EARLIEST_DAY, LATEST_DAY = date(1970, 1, 1), date(9998, 12, 31)
+
+
 def period_bounds(
     period: Period, *, day: date | None, start: date | None, end: date | None
 ) -> tuple[datetime, datetime]:
     """[start, end) in Asia/Shanghai: the day, ISO week (Monday first) or calendar month
     holding ``day``, or the inclusive date range ``start``..``end``."""
+    for given in (day, start, end):
+        if given is not None and not EARLIEST_DAY <= given <= LATEST_DAY:
+            raise PeriodInvalid(f"dates must lie between {EARLIEST_DAY} and {LATEST_DAY}")
     if period == "range":
         if start is None or end is None:
             raise PeriodInvalid("a range needs both 'from' and 'to'")

@@ -91,3 +91,30 @@ async def test_staff_see_scorecards_only_within_their_scope_and_can_export_csv(
                                   params={"period": "range", "from": "2026-03-03",
                                           "to": "2026-03-04"})
         assert ranged.json()["region"]["cases"] == 2
+
+
+async def test_a_period_at_the_edge_of_the_calendar_is_refused_not_a_crash(
+    feedback_settings: Settings, token_verifier: TokenVerifier, make_token: Callable[..., str]
+) -> None:
+    """A day at the very end (or start) of the calendar has no following day (or no UTC
+    instant): 400 ``period_invalid``, never a 500."""
+    app = create_app(feedback_settings, verifier=token_verifier)
+    async with running(app) as client:
+        admin = {"Authorization": f"Bearer {make_token(roles=['admin'])}"}
+        edges = [
+            {"period": "day", "date": "9999-12-31"},
+            {"period": "week", "date": "9999-12-31"},
+            {"period": "month", "date": "9999-12-15"},
+            {"period": "day", "date": "0001-01-01"},
+            {"period": "range", "from": "0001-01-01", "to": "0001-01-02"},
+            {"period": "range", "from": "9999-12-30", "to": "9999-12-31"},
+        ]
+        paths = ["/api/v1/feedback/scorecards/units",
+                 f"/api/v1/feedback/scorecards/regions/{COUNTY}",
+                 f"/api/v1/feedback/command-centre/{COUNTY}/counts",
+                 f"/api/v1/feedback/command-centre/{COUNTY}/trend"]
+        for path in paths:
+            for params in edges:
+                answer = await client.get(path, params=params, headers=admin)
+                assert (answer.status_code, answer.json()["code"]) == (400, "period_invalid"), (
+                    path, params, answer.text)
