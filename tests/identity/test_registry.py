@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import random
+import uuid
 from typing import Any
 
 import pytest
@@ -71,6 +72,37 @@ async def test_entry_outside_the_workers_grid_is_refused_and_writes_nothing(
     assert_problem(answer, 403, "out_of_scope")
     assert_problem(by_resident, 403, "role_required")
     assert await _count(identity_sql, theirs) == 0
+
+
+async def test_a_grid_worker_cannot_overwrite_or_move_a_resident_of_another_grid(
+    identity_app: Any, make_token: Any, identity_sql: Any
+) -> None:
+    mine, theirs = new_grid(), new_grid()
+    id_number = unique_id_number()
+    original = {"id_number": id_number, "name": "林四", "region_code": theirs,
+                "address": "铜陵镇二路2号", "household_id": "H7"}
+    async with running(identity_app()) as client:
+        entered = await client.post(PEOPLE, json=original,
+                                    headers=grid_worker(make_token, theirs))
+        assert entered.status_code == 200, entered.text
+        overwrite = await client.post(PEOPLE, headers=grid_worker(make_token, mine), json={
+            "id_number": id_number, "name": "冒名", "region_code": mine, "household_id": "H8"})
+        imported = await client.post(IMPORTS, headers=grid_worker(make_token, mine), files={
+            "file": ("people.csv", _csv([[id_number, "冒名", "", "H8", mine, ""],
+                                         [unique_id_number(), "郑五", "", "H8", mine, ""]]),
+                     "text/csv")})
+    assert_problem(overwrite, 403, "out_of_scope")
+    assert imported.status_code == 200, imported.text
+    assert [(e["row"], e["code"]) for e in imported.json()["errors"]] == [(2, "out_of_scope")]
+    assert imported.json()["created"] == 1
+    assert imported.json()["updated"] == 0
+    rows = await identity_sql("SELECT region_code, household_id FROM registry_people "
+                              "WHERE id = :i", i=uuid.UUID(entered.json()["id"]))
+    assert dict(rows[0]) == {"region_code": theirs, "household_id": "H7"}
+    assert await _count(identity_sql, mine) == 1
+    tallies = await identity_sql("SELECT region_code, entered FROM region_tallies "
+                                 "WHERE region_code IN (:a, :b)", a=mine, b=theirs)
+    assert {r["region_code"]: r["entered"] for r in tallies} == {theirs: 1, mine: 1}
 
 
 @pytest.mark.parametrize(

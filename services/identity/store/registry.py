@@ -21,6 +21,17 @@ async def find_by_id_index(session: AsyncSession, index: str, *, lock: bool = Fa
     return (await session.execute(query)).mappings().first()
 
 
+async def regions_by_id_index(session: AsyncSession, indexes: list[str]) -> dict[str, str]:
+    """Where each already-registered ID number (by blind index) is registered."""
+    if not indexes:
+        return {}
+    result = await session.execute(
+        select(registry_people.c.id_number_index, registry_people.c.region_code)
+        .where(registry_people.c.id_number_index.in_(indexes))
+    )
+    return {row.id_number_index: row.region_code for row in result}
+
+
 async def get_person(session: AsyncSession, person_id: uuid.UUID) -> RowMapping | None:
     result = await session.execute(select(registry_people).where(registry_people.c.id == person_id))
     return result.mappings().first()
