@@ -59,8 +59,12 @@ def _cursor(deadline: datetime, event_id: uuid.UUID) -> str:
 def _uncursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
         moment, _, ident = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
-        return datetime.fromisoformat(moment), uuid.UUID(ident)
-    except ValueError as exc:
+        at = datetime.fromisoformat(moment)
+        if at.tzinfo is None:  # we only issue cursors with an offset
+            raise ValueError("no offset")
+        # A moment without a UTC instant (year 1 east of Greenwich) would crash the query.
+        return at.astimezone(UTC), uuid.UUID(ident)
+    except (ValueError, OverflowError) as exc:
         raise BadRequest("the cursor is not one this list gave", code="cursor_invalid") from exc
 
 

@@ -135,8 +135,12 @@ def encode_cursor(created_at: datetime, notification_id: uuid.UUID) -> str:
 def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
         created, _, ident = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
-        return datetime.fromisoformat(created), uuid.UUID(ident)
-    except ValueError as exc:
+        at = datetime.fromisoformat(created)
+        if at.tzinfo is None:  # we only issue cursors with an offset
+            raise ValueError("no offset")
+        # A moment without a UTC instant (year 1 east of Greenwich) would crash the query.
+        return at.astimezone(UTC), uuid.UUID(ident)
+    except (ValueError, OverflowError) as exc:
         raise BadRequest("the cursor is not one this list gave", code="cursor_invalid") from exc
 
 
