@@ -180,6 +180,29 @@ async def test_a_resident_lists_their_own_bookings_newest_first(world: BookingWo
     assert too_many.status_code == 422
 
 
+async def test_a_forged_list_cursor_is_refused_not_a_crash(world: BookingWorld) -> None:
+    """A cursor naming a moment with no UTC instant (or no offset) is 400 ``invalid_cursor``
+    on the rounds and bookings lists, for operators and residents alike, never a 500."""
+    import base64
+
+    import orjson
+
+    (user,) = await world.verified_residents(1)
+    for moment in ("0001-01-01T00:00:00+10:00", "9999-12-31T23:00:00-10:00", "2026-03-02"):
+        cursor = base64.urlsafe_b64encode(orjson.dumps([moment, str(uuid.uuid4())])).decode()
+        for path, headers in (
+            ("/api/v1/booking/rounds", world.operator),
+            ("/api/v1/booking/rounds", world.resident(user)),
+            ("/api/v1/booking/bookings", world.resident(user)),
+        ):
+            answer = await world.client.get(path, params={"cursor": cursor}, headers=headers)
+            assert (answer.status_code, answer.json()["code"]) == (400, "invalid_cursor"), (
+                path,
+                moment,
+                answer.text,
+            )
+
+
 async def test_no_shows_are_released_after_the_pickup_window_even_across_a_restart(
     world_factory: Any,
 ) -> None:

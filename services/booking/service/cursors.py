@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 
 import orjson
 
@@ -20,6 +20,10 @@ def decode_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
         return None
     try:
         at, item_id = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return datetime.fromisoformat(at), uuid.UUID(item_id)
-    except (ValueError, TypeError):
+        moment = datetime.fromisoformat(at)
+        if moment.tzinfo is None:  # we only issue cursors with an offset
+            raise ValueError("no offset")
+        # A moment without a UTC instant (year 1 east of Greenwich) would crash the query.
+        return moment.astimezone(UTC), uuid.UUID(item_id)
+    except (ValueError, TypeError, OverflowError):
         raise BadRequest("this cursor is not one we issued", code="invalid_cursor") from None
