@@ -8,7 +8,7 @@ import hashlib
 import hmac
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from shared.errors import BadRequest, Conflict, Forbidden, Gone, RuleViolation
@@ -43,6 +43,10 @@ class TooEarly(Conflict):
     status = 425
 
 
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+
 def _seconds_until(moment: datetime, now: datetime) -> int:
     return max(1, int((moment - now).total_seconds()))
 
@@ -55,6 +59,19 @@ class RoundWindows:
     pickup_ends_at: datetime
 
     def validate(self) -> None:
+        moments = (
+            self.booking_opens_at,
+            self.booking_closes_at,
+            self.pickup_starts_at,
+            self.pickup_ends_at,
+        )
+        if any(not EARLIEST <= moment < LATEST for moment in moments):
+            # Also keeps out moments with no UTC instant (year 1 east of Greenwich), which
+            # the database driver cannot even send.
+            raise RuleViolation(
+                f"round windows must lie between {EARLIEST.year} and {LATEST.year}",
+                code="bad_window",
+            )
         if self.booking_opens_at >= self.booking_closes_at:
             raise RuleViolation("the booking window must end after it opens", code="bad_window")
         if self.pickup_starts_at >= self.pickup_ends_at:

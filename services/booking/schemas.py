@@ -6,12 +6,21 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 
 class BaseSchema(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
+
+def _storable(text: str) -> str:
+    """PostgreSQL text (and jsonb) cannot hold NUL: refuse it here rather than crash there."""
+    if "\x00" in text:
+        raise ValueError("text may not contain NUL characters")
+    return text
+
+
+Text = Annotated[str, AfterValidator(_storable)]
 
 _REGION_PATTERN = r"^\d{6}(\d{3}){0,3}$"
 RegionCode = Field(pattern=_REGION_PATTERN)
@@ -19,9 +28,9 @@ RegionCodeItem = Annotated[str, Field(pattern=_REGION_PATTERN)]
 
 
 class ItemIn(BaseSchema):
-    name: str = Field(min_length=1, max_length=100)
+    name: Text = Field(min_length=1, max_length=100)
     quantity: int = Field(1, ge=1, le=10_000)
-    unit: str = Field("份", min_length=1, max_length=20)
+    unit: Text = Field("份", min_length=1, max_length=20)
 
 
 class SlotCreate(BaseSchema):
@@ -31,8 +40,8 @@ class SlotCreate(BaseSchema):
 
 
 class PickupPointCreate(BaseSchema):
-    name: str = Field(min_length=1, max_length=200)
-    address: str = Field("", max_length=400)
+    name: Text = Field(min_length=1, max_length=200)
+    address: Text = Field("", max_length=400)
     region_code: str = RegionCode
     # Either one quota for the whole pickup window, or per-slot quotas.
     quota: int | None = Field(None, ge=0, le=1_000_000)
@@ -46,7 +55,7 @@ class PickupPointCreate(BaseSchema):
 
 
 class RoundCreate(BaseSchema):
-    title: str = Field(min_length=1, max_length=200)
+    title: Text = Field(min_length=1, max_length=200)
     region_code: str = RegionCode
     items: list[ItemIn] = Field(min_length=1, max_length=50)
     booking_opens_at: AwareDatetime

@@ -106,6 +106,39 @@ async def test_opening_a_round_refuses_bad_windows_regions_and_outsiders(
     assert await world.scalar("SELECT count(*) FROM rounds") == 0
 
 
+async def test_opening_a_round_with_unstorable_text_times_or_regions_is_refused_not_a_crash(
+    world: BookingWorld,
+) -> None:
+    """Input PostgreSQL cannot store (a NUL character, a moment with no UTC instant) or a
+    code that is no region is a 4xx with a stable code, and nothing is written."""
+    from tests.booking.conftest import round_body
+
+    url = "/api/v1/booking/rounds"
+    admin = world.auth(world.make_token(roles=["admin"]))
+    nul_title = round_body()
+    nul_title["title"] = "口罩\x00发放"
+    nul_item = round_body()
+    nul_item["items"][0]["name"] = "口罩\x00"
+    nul_point = round_body()
+    nul_point["pickup_points"][0]["address"] = "绥安镇\x00"
+    for body in (nul_title, nul_item, nul_point):
+        response = await world.client.post(url, json=body, headers=world.operator)
+        assert (response.status_code, response.json()["code"]) == (422, "validation_error")
+    year_one = round_body()
+    year_one["booking_opens_at"] = "0001-01-01T00:00:00+10:00"
+    year_end = round_body()
+    year_end["pickup_ends_at"] = "9999-12-31T23:59:59-10:00"
+    for body in (year_one, year_end):
+        response = await world.client.post(url, json=body, headers=world.operator)
+        assert (response.status_code, response.json()["code"]) == (422, "bad_window")
+    no_region = round_body(region="000000")
+    no_point_region = round_body(points=[{"name": "A", "region_code": "000000100", "quota": 1}])
+    for body in (no_region, no_point_region):
+        response = await world.client.post(url, json=body, headers=admin)
+        assert (response.status_code, response.json()["code"]) == (400, "bad_region_code")
+    assert await world.scalar("SELECT count(*) FROM rounds") == 0
+
+
 async def test_statistics_follow_bookings_redemptions_and_cancellations_live(
     world: BookingWorld,
 ) -> None:

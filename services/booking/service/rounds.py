@@ -55,7 +55,9 @@ async def create_round(
     require_operator_of(operator, cmd.region_code)
     windows = _windows(cmd)
     windows.validate()
-    domain.validate_regions(cmd.eligibility_regions)
+    domain.validate_regions(
+        [cmd.region_code, *cmd.eligibility_regions, *(p.region_code for p in cmd.pickup_points)]
+    )
     for region in cmd.eligibility_regions:
         operator.require_region(region)
     round_id = uuid.uuid4()
