@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from typing import Any
 
 import pytest
@@ -95,6 +97,37 @@ async def test_one_id_number_verifies_one_account(identity_app: Any) -> None:
     assert ok.json()["status"] == "verified"
     assert_problem(taken, 409, "id_number_taken")
     assert_problem(again, 409, "already_verified")
+
+
+async def test_two_accounts_verifying_one_id_number_at_once_end_with_one_verified(
+    identity_app: Any, identity_sql: Any
+) -> None:
+    async with running(identity_app()) as client:
+        for _ in range(5):
+            id_number = unique_id_number()
+            accounts = [await login(client) for _ in range(3)]
+            answers = await asyncio.gather(*(
+                client.post(VERIFY, json={"name": "李四", "id_number": id_number},
+                            headers=bearer(a["access_token"]))
+                for a in accounts
+            ))
+            # Each loser is told the number is taken: refused up front (409) when the winner
+            # had already committed, rejected after the provider's answer otherwise.
+            outcomes = [
+                (a.json()["status"], a.json()["reason"]) if a.status_code == 200
+                else (a.status_code, a.json()["code"]) for a in answers
+            ]
+            assert outcomes.count(("verified", None)) == 1, outcomes
+            assert all(o in (("verified", None), ("rejected", "id_number_taken"),
+                             (409, "id_number_taken")) for o in outcomes), outcomes
+            verified = await identity_sql(
+                "SELECT count(*) AS n FROM users WHERE id = ANY(:ids) AND verified",
+                ids=[uuid.UUID(a["user"]["id"]) for a in accounts])
+            assert verified[0]["n"] == 1
+            pending = await identity_sql(
+                "SELECT count(*) AS n FROM verification_requests WHERE user_id = ANY(:ids) "
+                "AND status = 'pending'", ids=[uuid.UUID(a["user"]["id"]) for a in accounts])
+            assert pending[0]["n"] == 0
 
 
 async def test_a_provider_timeout_leaves_the_request_pending_and_the_worker_finishes_it(

@@ -93,6 +93,7 @@ async def apply_verdict(
                                reason=verdict.reason or "mismatch")
             log.info("verification_rejected", user_id=str(request["user_id"]))
             return VerificationRead(status=Status.REJECTED, reason=verdict.reason or "mismatch")
+        await store.lock_id_number(uow.session, request["id_number_index"])
         holder = await account_store.verified_user_by_id_index(
             uow.session, request["id_number_index"]
         )

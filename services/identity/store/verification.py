@@ -74,6 +74,14 @@ async def claim_due(session: AsyncSession, *, limit: int, lease_seconds: float
     return list(result.mappings())
 
 
+async def lock_id_number(session: AsyncSession, id_number_index: str) -> None:
+    """Serialise the verdicts on one ID number (until the transaction ends): the check that
+    no other account holds it and the marking of this one then cannot interleave."""
+    await session.execute(
+        select(func.pg_advisory_xact_lock(func.hashtextextended(id_number_index, 0)))
+    )
+
+
 async def decide(session: AsyncSession, request_id: uuid.UUID, *, status: str,
                  reason: str | None) -> None:
     await session.execute(
