@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 RatingValue = Literal["satisfied", "basically_satisfied", "dissatisfied"]
 
@@ -15,10 +15,17 @@ class BaseSchema(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+def _storable(text: str) -> str:
+    """PostgreSQL text cannot hold NUL: refuse it here rather than crash there."""
+    if "\x00" in text:
+        raise ValueError("text may not contain NUL characters")
+    return text
+
+
 class RatingCreate(BaseSchema):
     event_id: uuid.UUID
     rating: RatingValue
-    comment: str | None = Field(None, max_length=500)
+    comment: Annotated[str, AfterValidator(_storable)] | None = Field(None, max_length=500)
 
 
 class RatingRead(BaseSchema):

@@ -174,3 +174,23 @@ async def test_sensitive_cases_without_a_reporter_on_the_bus_cannot_be_rated_by_
         assert (answer.status_code, answer.json()["code"]) == (403, "reporter_unknown")
         assert await sql(app, "SELECT id FROM notifications") == []
 
+
+
+async def test_a_comment_the_database_cannot_store_is_refused_and_nothing_is_rated(
+    feedback_settings: Settings, token_verifier: TokenVerifier, make_token: Callable[..., str]
+) -> None:
+    """A NUL in the comment is 422 ``validation_error`` (not a 500), and the closure can
+    still be rated afterwards."""
+    case = build(_closed_case())
+    app = create_app(feedback_settings, verifier=token_verifier)
+    async with running(app) as client:
+        await publish(app, case.envelopes)
+        await until_handled(app, len(case.envelopes))
+        headers = {"Authorization": f"Bearer {make_token(subject=case.spec.reporter_id)}"}
+        body = {"event_id": str(case.spec.event_id), "rating": "satisfied"}
+        refused = await client.post("/api/v1/feedback/ratings",
+                                    json={**body, "comment": "很好\x00"}, headers=headers)
+        assert (refused.status_code, refused.json()["code"]) == (422, "validation_error")
+        assert await outbox(app, "feedback.event_rated") == []
+        rated = await client.post("/api/v1/feedback/ratings", json=body, headers=headers)
+        assert rated.status_code == 201, rated.text
