@@ -41,7 +41,7 @@ from shared.web.deps import IdempotencyKey, Uow
 router = APIRouter(prefix="/api/v1/relief", tags=["relief"])
 
 Limit = Annotated[int, Query(ge=1, le=200)]
-RegionQuery = Annotated[str, Query(pattern=r"^\d{6}(\d{3}){0,3}$")]
+RegionQuery = Annotated[str, Query(pattern=r"^(0[1-9]|[1-9]\d)\d{4}(\d{3}){0,3}$")]
 
 
 def _ctx(request: Request) -> ReliefContext:
@@ -298,8 +298,8 @@ async def monthly_run(
 @router.get("/disbursements/totals", response_model=TotalsRead)
 async def disbursement_totals(
     region_code: RegionQuery,
-    from_month: Annotated[str, Query(alias="from", pattern=r"^\d{4}-(0[1-9]|1[0-2])$")],
-    to_month: Annotated[str, Query(alias="to", pattern=r"^\d{4}-(0[1-9]|1[0-2])$")],
+    from_month: Annotated[str, Query(alias="from", pattern=r"^[1-9]\d{3}-(0[1-9]|1[0-2])$")],
+    to_month: Annotated[str, Query(alias="to", pattern=r"^[1-9]\d{3}-(0[1-9]|1[0-2])$")],
     principal: CurrentPrincipal,
     uow: Uow,
     kind: Kind | None = None,

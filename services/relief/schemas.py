@@ -16,8 +16,8 @@ class BaseSchema(BaseModel):
 
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-Month = Annotated[str, StringConstraints(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
-RegionCode = Annotated[str, StringConstraints(pattern=r"^\d{6}(\d{3}){0,3}$")]
+Month = Annotated[str, StringConstraints(pattern=r"^[1-9]\d{3}-(0[1-9]|1[0-2])$")]
+RegionCode = Annotated[str, StringConstraints(pattern=r"^(0[1-9]|[1-9]\d)\d{4}(\d{3}){0,3}$")]
 
 
 class HouseholdMemberIn(BaseSchema):
@@ -203,7 +203,7 @@ class ApproveCreate(BaseSchema):
 
 
 class MonthlyRunCreate(BaseSchema):
-    region_code: Annotated[str, StringConstraints(pattern=r"^\d{6}(\d{3}){0,3}$")]
+    region_code: Annotated[str, StringConstraints(pattern=r"^(0[1-9]|[1-9]\d)\d{4}(\d{3}){0,3}$")]
     month: Month
 
 

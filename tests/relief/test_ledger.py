@@ -365,3 +365,34 @@ async def test_a_paid_month_is_answered_only_to_civil_affairs_of_the_applicants_
             assert response.json()["code"] == code
             assert "disbursement_id" not in response.json()
     assert await ledger_rows(world, app_id) == 1
+
+
+async def test_region_codes_and_months_that_cannot_exist_are_refused_not_crashed(
+    world: ReliefWorld,
+) -> None:
+    """'001234' has the shape of a region code and '0000-01' of a month, but neither exists:
+    a 422 with a code, never a 500, and nothing is written."""
+    admin = world.make_token(roles=["admin"])
+    _, resident = world.resident()
+    totals = f"{BASE}/disbursements/totals"
+    runs = f"{BASE}/disbursements/monthly-runs"
+    answers = [
+        await world.client.get(f"{BASE}/notices", params={"region_code": "001234"},
+                               headers=auth(resident)),
+        await world.client.get(totals, params={"region_code": "001234", "from": "2026-01",
+                                               "to": "2026-02"}, headers=auth(admin)),
+        await world.client.get(totals, params={"region_code": "350623", "from": "0000-01",
+                                               "to": "2026-02"}, headers=auth(admin)),
+        await world.client.post(runs, json={"region_code": "001234", "month": "2026-01"},
+                                headers=auth(admin)),
+        await world.client.post(runs, json={"region_code": "350623", "month": "0000-01"},
+                                headers=auth(admin)),
+        await world.client.post(f"{BASE}/disbursements", json={
+            "application_id": str(uuid.uuid4()), "month": "0000-01", "amount_fen": 1},
+            headers=auth(admin)),
+    ]
+    for answer in answers:
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["code"] == "validation_error"
+    assert await world.scalar("SELECT count(*) FROM disbursements WHERE month < '1000-01-01'"
+                              " OR region_code LIKE '00%'") == 0
