@@ -398,3 +398,27 @@ async def test_bad_review_input_is_refused_with_a_code_and_nothing_is_written(
     assert await world.scalar("SELECT count(*) FROM opinions WHERE application_id = :i",
                               i=uuid.UUID(app_id)) == 0
     assert await timeline_steps(world.client, token, app_id) == ["submitted", "accepted"]
+
+
+async def test_a_supervisor_reads_the_pii_audit_of_their_own_region_only(
+    world: ReliefWorld,
+) -> None:
+    _, token = world.resident()
+    app_id = (await submit(world.client, token))["id"]
+    expect(await world.client.post(
+        f"{BASE}/applications/{app_id}/pii-access",
+        json={"fields": ["name"], "reason": "核对林秀英的身份"},
+        headers=auth(world.staff.civil_affairs)), 200)
+    log_url = f"{BASE}/pii-access-log"
+    far = world.make_token(roles=["supervisor"], regions=["350624"])
+    near = world.make_token(roles=["supervisor"], regions=[world.region[:6]])
+    everything = expect(await world.client.get(log_url, params={"limit": 200},
+                                               headers=auth(far)), 200)
+    assert app_id not in {entry["application_id"] for entry in everything["items"]}
+    by_id = await world.client.get(log_url, params={"application_id": app_id},
+                                   headers=auth(far))
+    assert by_id.status_code == 404
+    assert by_id.json()["code"] == "application_not_found"
+    mine = expect(await world.client.get(log_url, params={"application_id": app_id},
+                                         headers=auth(near)), 200)
+    assert [entry["field"] for entry in mine["items"]] == ["name"]

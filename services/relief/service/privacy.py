@@ -136,10 +136,17 @@ async def audit_log(
     cursor: int | None,
     limit: int,
 ) -> PiiAuditPage:
+    """Admins read the whole trail; supervisors the reads of applications in their regions."""
     principal.require_role(Role.ADMIN, Role.SUPERVISOR)
+    regions = None if Role.ADMIN in principal.roles else principal.regions
     async with uow:
+        if application_id is not None and regions is not None:
+            row, _ = await load(uow, application_id)
+            if not principal.covers_region(row["region_code"]):
+                raise NotFound("no such application", code="application_not_found")
         rows = await store.access_log(
-            uow.session, application_id=application_id, before=cursor, limit=limit + 1
+            uow.session, application_id=application_id, before=cursor, limit=limit + 1,
+            regions=regions,
         )
     page = rows[:limit]
     return PiiAuditPage(

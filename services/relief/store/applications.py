@@ -202,9 +202,15 @@ async def record_access(session: AsyncSession, **values: Any) -> None:
 
 
 async def access_log(
-    session: AsyncSession, *, application_id: uuid.UUID | None, before: int | None, limit: int
+    session: AsyncSession, *, application_id: uuid.UUID | None, before: int | None, limit: int,
+    regions: Sequence[str] | None = None,
 ) -> list[RowMapping]:
+    """Newest first; ``regions``: only reads of applications in those regions (None: all)."""
     query = select(pii_access_audit)
+    if regions is not None:
+        query = query.where(pii_access_audit.c.application_id.in_(
+            select(applications.c.id).where(in_regions(regions))
+        ))
     if application_id is not None:
         query = query.where(pii_access_audit.c.application_id == application_id)
     if before is not None:
