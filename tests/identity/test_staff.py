@@ -180,3 +180,14 @@ async def test_plaintext_pii_needs_an_admin_and_a_reason_and_is_audited(
     assert entry["field"] == "id_number"
     assert entry["actor_id"]
     assert entry["accessed_at"]
+
+
+@pytest.mark.parametrize("cursor", ["²", "1" * 25, "-1", "abc"])
+async def test_a_malformed_audit_cursor_is_refused_not_crashed(
+    identity_app: Any, cursor: str
+) -> None:
+    async with running(identity_app()) as client:
+        admin = bearer(await admin_token(client))
+        answer = await client.get("/api/v1/identity/admin/pii-access",
+                                  params={"cursor": cursor}, headers=admin)
+    assert_problem(answer, 400, "cursor_invalid")

@@ -78,7 +78,8 @@ async def reveal_pii(body: PiiAccessCreate, admin: Admin, uow: Uow, ctx: Context
 async def pii_audit_log(
     admin: Admin, uow: Uow, limit: Limit = 50, cursor: str | None = None
 ) -> PiiAuditPage:
-    if cursor is not None and not cursor.isdigit():
+    # ASCII digits only ("²".isdigit() is true) and within the bigint key.
+    if cursor is not None and not (cursor.isascii() and cursor.isdigit() and len(cursor) <= 18):
         raise BadRequest("malformed cursor", code="cursor_invalid")
     return await staff.audit_log(uow=uow, cursor=int(cursor) if cursor else None, limit=limit)
 
