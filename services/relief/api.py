@@ -238,7 +238,7 @@ async def pii_access_log(
     uow: Uow,
     application_id: uuid.UUID | None = None,
     limit: Limit = 50,
-    cursor: Annotated[int | None, Query(ge=1)] = None,
+    cursor: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
 ) -> PiiAuditPage:
     return await privacy.audit_log(
         uow=uow, principal=principal, application_id=application_id, cursor=cursor,

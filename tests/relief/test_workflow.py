@@ -422,3 +422,13 @@ async def test_a_supervisor_reads_the_pii_audit_of_their_own_region_only(
     mine = expect(await world.client.get(log_url, params={"application_id": app_id},
                                          headers=auth(near)), 200)
     assert [entry["field"] for entry in mine["items"]] == ["name"]
+
+
+async def test_an_audit_log_cursor_beyond_any_row_id_is_refused_not_crashed(
+    world: ReliefWorld,
+) -> None:
+    admin = world.make_token(roles=["admin"])
+    answer = await world.client.get(f"{BASE}/pii-access-log", params={"cursor": 10**20},
+                                    headers=auth(admin))
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["code"] == "validation_error"
