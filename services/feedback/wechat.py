@@ -90,6 +90,10 @@ class WeChatSubscribeClient:
             answer = await self._post(body, refresh=False)
             if int(answer.get("errcode", 0)) in TOKEN_STALE:
                 answer = await self._post(body, refresh=True)
+        except httpx.HTTPStatusError as exc:
+            # Not str(exc): it quotes the request URL, access_token query string and all.
+            status, path = exc.response.status_code, exc.request.url.path
+            return SendResult("retry", f"HTTPStatusError: {status} from {path}"[:300])
         except (httpx.HTTPError, ValueError, KeyError) as exc:
             return SendResult("retry", f"{type(exc).__name__}: {exc}"[:300])
         errcode = int(answer.get("errcode", 0))

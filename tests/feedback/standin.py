@@ -23,6 +23,8 @@ class StandIn:
     calls: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
     token_fetches: int = 0
     stale_tokens: set[str] = field(default_factory=set)
+    # openids whose sends WeChat's gateway answers with an HTTP error, not a JSON errcode
+    gateway_errors: set[str] = field(default_factory=set)
     base_url: str = ""
     _runner: web.AppRunner | None = None
 
@@ -54,6 +56,8 @@ class StandIn:
         body = await request.json()
         openid = body["touser"]
         self.calls[openid] += 1
+        if openid in self.gateway_errors:
+            return web.Response(status=502, text="bad gateway")
         script = self.script.get(openid, [0])
         errcode = script.pop(0) if len(script) > 1 else script[0]
         if errcode == 0:

@@ -272,3 +272,38 @@ async def test_a_forged_list_cursor_is_refused_not_a_crash(
                                           headers=headers)
                 assert (answer.status_code, answer.json()["code"]) == (
                     400, "cursor_invalid"), (path, moment, answer.text)
+
+
+async def test_a_failed_send_never_records_or_logs_the_wechat_access_token(
+    feedback_settings: Settings, token_verifier: TokenVerifier, standin: StandIn,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An HTTP error from WeChat's gateway is retried; what is kept about it (the row's
+    ``wechat_error``, the delivery log line) names the status, never the request URL with
+    the platform's access token in its query string."""
+    user = standin.user("openid-gateway-down")
+    standin.gateway_errors.add("openid-gateway-down")
+    settings = feedback_settings.model_copy(update={
+        "wechat_api_base": standin.base_url, "identity_base_url": standin.base_url,
+        "internal_api_key": INTERNAL_KEY, "wechat_backoff_seconds": 0.05,
+        "sender_poll_seconds": 0.05, "wechat_max_attempts": 2})
+    caplog.set_level("INFO")
+    app = create_app(settings, verifier=token_verifier)
+    async with running(app):
+        await publish(app, [status_change(user, "accept", "accepted")])
+        await until_handled(app, 1)
+
+        async def failed() -> bool:
+            rows = await sql(app, "SELECT wechat_status FROM notifications")
+            return [r.wechat_status for r in rows] == ["failed"]
+        await wait_until(failed, within=15)
+        [row] = await sql(app, "SELECT wechat_error, wechat_attempts FROM notifications")
+    assert row.wechat_attempts == 2
+    assert "502" in row.wechat_error
+    assert "token-" not in row.wechat_error
+    assert "access_token" not in row.wechat_error
+    # The feedback service's own log lines. (httpx's INFO request line also quotes the URL:
+    # that is the platform's logging set-up, shared/logs.py, not this service's code.)
+    ours = [str(r.msg) for r in caplog.records if r.name.startswith("services.feedback")]
+    assert any("wechat_delivery" in line for line in ours)
+    assert not [line for line in ours if "token-1" in line]
