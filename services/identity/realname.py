@@ -62,11 +62,15 @@ class HttpRealNameProvider:
             )
         except httpx.TransportError as exc:  # timeouts included
             raise ProviderUnavailable(type(exc).__name__) from exc
-        if response.status_code >= 500 or response.status_code == 429:
+        if response.status_code != 200:
+            # 5xx and 429 are the provider's trouble; any other status is no verdict either
+            # (the request stays pending, the worker retries and gives up after its attempts).
             raise ProviderUnavailable(f"provider answered {response.status_code}")
-        response.raise_for_status()
-        body = response.json()
-        result = body.get("result")
+        try:
+            body = response.json()
+        except ValueError:
+            raise ProviderUnavailable("provider answered no JSON") from None
+        result = body.get("result") if isinstance(body, dict) else None
         if result == "match":
             return ProviderVerdict(True)
         if result == "mismatch":

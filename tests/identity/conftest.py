@@ -205,6 +205,8 @@ class RealNameStandIn:
     slow_calls: int = 0
     delay: float = 0.0
     calls: int = 0
+    # name -> (status, body) answered instead of a verdict (a misbehaving provider)
+    broken_answers: dict[str, tuple[int, str]] = field(default_factory=dict)
 
     def app(self) -> web.Application:
         application = web.Application()
@@ -218,6 +220,9 @@ class RealNameStandIn:
         if self.calls <= self.slow_calls:
             await asyncio.sleep(self.delay)
         body = await request.json()
+        if body.get("name") in self.broken_answers:
+            status, text = self.broken_answers[body["name"]]
+            return web.Response(status=status, text=text, content_type="text/html")
         if body.get("name") == "不匹配":
             return web.json_response({"result": "mismatch", "reason": "name_mismatch"})
         return web.json_response({"result": "match"})

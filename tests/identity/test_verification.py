@@ -154,6 +154,23 @@ async def test_a_provider_timeout_leaves_the_request_pending_and_the_worker_fini
     assert stand_in.calls >= 2
 
 
+@pytest.mark.parametrize(("status", "body"), [(400, "<html>bad request</html>"),
+                                              (200, "<html>maintenance</html>"),
+                                              (200, '["match"]')])
+async def test_a_provider_answering_nonsense_leaves_the_request_pending_not_a_500(
+    identity_app: Any, realname_server: tuple[RealNameStandIn, str], status: int, body: str
+) -> None:
+    stand_in, base = realname_server
+    stand_in.broken_answers["坏答"] = (status, body)
+    app = identity_app(verify_api_base=base, verify_retry_seconds=60)
+    async with running(app) as client:
+        pair = await login(client)
+        answer = await client.post(VERIFY, json={"name": "坏答", "id_number": unique_id_number()},
+                                   headers=bearer(pair["access_token"]))
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["status"] == "pending"
+
+
 async def test_a_pending_request_survives_a_restart(
     identity_app: Any, realname_server: tuple[RealNameStandIn, str]
 ) -> None:
