@@ -82,6 +82,10 @@ def configure_logging(*, level: str = "INFO", json: bool = True) -> None:
     root.setLevel(level.upper())
     # uvicorn's access log repeats what our request middleware logs, with the raw query string.
     logging.getLogger("uvicorn.access").disabled = True
+    # httpx logs every request at INFO with its whole URL, query included: WeChat's
+    # access_token (and any other credential an API takes in its query) would be in the logs.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
     logging.getLogger("aiormq").setLevel(logging.WARNING)
     logging.getLogger("aio_pika").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)

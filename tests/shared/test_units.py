@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 
+import httpx
 import pytest
 from pydantic import BaseModel
 
 from shared import contracts
-from shared.logs import redact_text
+from shared.logs import configure_logging, redact_text
 from shared.messaging.envelope import Envelope
 from shared.messaging.memory import topic_matches
 from shared.regions import ancestors, covers, region_level
@@ -78,3 +80,27 @@ def test_log_redaction_masks_id_numbers_and_phones() -> None:
     line = "resident 350623199001011234 called from 13812345678 about case 2026"
     expected = "resident 350623********1234 called from 138****5678 about case 2026"
     assert redact_text(line) == expected
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+async def test_a_credential_in_an_outgoing_query_string_never_reaches_the_logs() -> None:
+    configure_logging(level="INFO", json=True)
+    records = _Records()
+    logging.getLogger().addHandler(records)
+    try:
+        transport = httpx.MockTransport(lambda request: httpx.Response(200, json={}))
+        async with httpx.AsyncClient(transport=transport) as client:
+            await client.post("https://api.weixin.qq.com/cgi-bin/message/subscribe/send"
+                              "?access_token=TOKEN-SECRET-123", json={})
+            logging.getLogger("ehome.probe").info("after the request")
+    finally:
+        logging.getLogger().removeHandler(records)
+    assert records.lines == ["after the request"]  # the handler saw INFO lines, none of httpx
