@@ -102,3 +102,21 @@ def test_a_sealed_reporter_opens_only_for_its_case_and_only_with_the_keyring() -
     rotated = ReporterSeal("k2:second-secret,k1:first-secret", active_kid="k2")
     assert rotated.open(case, sealed) == reporter  # old cases stay readable after rotation
     assert rotated.seal(case, reporter).startswith("k2:")
+
+
+async def test_handlers_reading_a_fraud_tips_timeline_never_learn_who_reported_it(
+    loop: Loop,
+) -> None:
+    created = await loop.report(
+        category_code="telecom_fraud", description="冒充公检法要求转账到安全账户",
+        fields={"channel": "phone", "loss_amount": 800, "suspect_phone": "13800138000"},
+    )
+    event_id = created["id"]
+    await loop.wait_assigned(event_id, COUNTY_POLICE)
+    reporter_id = str(loop.people.resident_id)
+    for token in (loop.people.unit_staff(COUNTY_POLICE, COUNTY), loop.people.supervisor()):
+        steps = await loop.timeline(event_id, token)
+        assert steps[0]["action"] == "report"
+        assert reporter_id not in {s["actor_id"] for s in steps}
+    # The reporter still reads their own timeline (without staff ids).
+    assert (await loop.timeline(event_id))[0]["action"] == "report"

@@ -138,16 +138,20 @@ async def get_timeline(
     uow: UnitOfWork, *, principal: Principal, event_id: uuid.UUID
 ) -> Timeline:
     async with uow:
-        await visible_case(uow, principal, event_id)
+        row = await visible_case(uow, principal, event_id)
         steps = await store.steps(uow, event_id)
     staff = principal.is_staff
+    # On a sensitive tip the reporter's own steps (the report itself) do not name them to
+    # anyone but the reporter: that takes an audited reveal.
+    hidden = row["reporter_id"] if row["sensitive"] and row["reporter_id"] != principal.subject \
+        else None
     return Timeline(
         items=[
             TimelineStep(
                 at=s["at"], action=s["action"], actor_role=s["actor_role"],
                 actor_unit=s["actor_unit"], note=s["note"], status=s["to_status"],
                 # Residents see roles and units, never which staff member acted.
-                actor_id=s["actor_id"] if staff else None,
+                actor_id=s["actor_id"] if staff and s["actor_id"] != hidden else None,
             )
             for s in steps
         ]
