@@ -267,9 +267,9 @@ def decide(case: Case, cmd: Command) -> Case:
     _check_inputs(case, cmd)
     changes: dict[str, Any] = {"status": target}
     if cmd.action == Action.ASSIGN:
-        changes.update(assignee_unit_id=cmd.unit_id, dispatch_trail=True)
-        if case.status in HANDLING:
-            changes["open_subtasks"] = frozenset()  # a new unit starts its own co-handling
+        # A new unit starts its own co-handling (also after a return: the old one lapsed).
+        changes.update(assignee_unit_id=cmd.unit_id, dispatch_trail=True,
+                       open_subtasks=frozenset())
     elif cmd.action == Action.RETURN:
         changes["assignee_unit_id"] = None
     elif cmd.action == Action.SUBMIT_RESULT:

@@ -178,3 +178,38 @@ async def test_an_assisting_unit_that_does_not_answer_times_out_and_the_lead_goe
     submitted = await loop.act(event_id, "result", market, {"result": "已取缔，公安未回复"})
     assert submitted["status"] == "result_submitted"
     assert "subtask_timed_out" in [s["action"] for s in await loop.timeline(event_id)]
+
+
+async def test_a_case_returned_while_co_handled_can_be_finished_by_the_unit_it_goes_to_next(
+    loop: Loop,
+) -> None:
+    """The lead returns a case with sub-tasks still open; routing lets them lapse when the
+    dispatcher re-dispatches it, and the new unit must not be held up by them forever."""
+    people = loop.people
+    created = await loop.report()
+    event_id = created["id"]
+    await loop.wait_assigned(event_id, COMMUNITY_UNIT)
+    community = people.unit_staff(COMMUNITY_UNIT, COMMUNITY)
+    await loop.act(event_id, "accept", community)
+    await loop.route(f"assignments/{event_id}/co-handling", community,
+                     {"unit_ids": [str(COUNTY_POLICE)], "task": "协助核实"}, expect=201)
+    await loop.wait_for(event_id, lambda c: c["open_subtasks"] == 1, token=community)
+    await loop.act(event_id, "return", community, {"reason": "不属于本社区辖区"})
+    dispatcher = people.dispatcher()
+
+    async def queued() -> bool:
+        response = await loop.routing.get("/api/v1/routing/queue", headers=bearer(dispatcher))
+        return any(i["event_id"] == event_id for i in response.json()["items"])
+
+    await wait_until(queued, within=5)
+    await loop.route(f"assignments/{event_id}/dispatch", dispatcher,
+                     {"unit_id": str(OTHER_COMMUNITY_UNIT), "note": "改派西门社区"})
+    case = await loop.wait_assigned(event_id, OTHER_COMMUNITY_UNIT)
+    assert case["open_subtasks"] == 0
+    assert case["co_handling_units"] == []
+    # The old assisting unit has no hold on the case any more.
+    response = await loop.events.get(f"/api/v1/events/{event_id}",
+                                     headers=bearer(people.unit_staff(COUNTY_POLICE, COUNTY)))
+    assert response.status_code == 404
+    closed = await loop.handle_to_close(event_id, OTHER_COMMUNITY_UNIT, "350626106002")
+    assert closed["status"] == "closed"

@@ -54,8 +54,9 @@ async def on_assigned(uow: UnitOfWork, msg: r.EventAssigned) -> None:
         "handling_unit_ids": list(dict.fromkeys([*row["handling_unit_ids"], msg.unit.unit_id])),
         "first_dispatched_at": row["first_dispatched_at"] or msg.assigned_at,
     }
-    if before.status.value in ("dispatched", "accepted", "in_progress"):
-        changes.update(open_subtasks=[], co_units=[])
+    # The unit it leaves takes its co-handling along (routing lets the sub-tasks lapse), also
+    # when it returned the case first and the dispatcher re-dispatches it.
+    changes.update(open_subtasks=[], co_units=[])
     if msg.reason == "escalated":
         changes["escalation_count"] = row["escalation_count"] + 1
     action = ASSIGNMENT_ACTIONS[msg.reason]
