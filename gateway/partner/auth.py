@@ -26,6 +26,10 @@ from shared.web.deps import Runtime
 
 log = get_logger(__name__)
 _NONCE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+# Identity issues ``pk_`` + hex. Nothing else may reach its credentials path: the key is not
+# covered by the signature, and "%70k_..." or "pk_.../credentials?" would name the same app
+# there, each spelling a nonce space and a rate bucket of its own (a replay, a bypass).
+_APP_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class AppRateLimits:
@@ -69,10 +73,10 @@ async def authenticate(request: Request, runtime: Runtime) -> PartnerCaller:
     if not (app_key and timestamp and nonce and signature):
         raise _refuse("signature_missing",
                       "X-App-Key, X-Timestamp, X-Nonce and X-Signature are required")
-    if len(app_key) > 64 or not _NONCE.match(nonce):
+    if not _APP_KEY.fullmatch(app_key) or not _NONCE.match(nonce):
         raise _refuse("signature_invalid", "malformed app key or nonce")
     credentials = await identity.credentials(app_key)
-    if credentials is None:
+    if credentials is None or credentials.app_key != app_key:
         raise _refuse("app_unknown", "no partner app has this key")
     if credentials.disabled:
         raise _refuse("app_disabled", "this partner app is disabled")

@@ -204,3 +204,24 @@ async def test_the_partner_app_reports_health_and_readiness_without_a_signature(
     assert health.json() == {"status": "ok", "service": "partner"}
     assert ready.status_code == 200, ready.text
     assert "/open/v1/changes" in documented
+
+
+async def test_a_captured_call_replayed_under_another_spelling_of_the_app_key_is_refused(
+    make_partner: Callable[..., FastAPI], identity: StandInIdentity, clock: Clock
+) -> None:
+    # The signature does not cover X-App-Key, and identity's credentials path decodes it:
+    # "%70k_app_a" or "pk_app_a/credentials?" name app A too. Accepted, each spelling would
+    # be a fresh nonce space (a replay of the same signed call) and a fresh rate bucket.
+    async with running(make_partner()) as client:
+        partner = signer_for(client, clock, identity, APP_A)
+        first = await partner.call("GET", "/open/v1/events")
+        assert first.status_code == 200, first.text
+        captured = dict(first.request.headers)
+        replays = []
+        for alias in ("%70k_app_a", "pk_app_a/credentials?", "pk_app_a/credentials#",
+                      "pk_app_a/../pk_app_a"):
+            replays.append(await client.get("/open/v1/events",
+                                            headers={**captured, "x-app-key": alias}))
+    for replay in replays:
+        assert replay.status_code == 401, replay.text
+        assert replay.json()["code"] in {"signature_invalid", "app_unknown"}
