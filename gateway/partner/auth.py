@@ -30,6 +30,8 @@ _NONCE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 # covered by the signature, and "%70k_..." or "pk_.../credentials?" would name the same app
 # there, each spelling a nonce space and a rate bucket of its own (a replay, a bypass).
 _APP_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# ASCII digits only ('²' is a digit to str.isdigit(), not to int()), and few enough of them.
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
 
 
 class AppRateLimits:
@@ -81,7 +83,7 @@ async def authenticate(request: Request, runtime: Runtime) -> PartnerCaller:
     if credentials.disabled:
         raise _refuse("app_disabled", "this partner app is disabled")
     now = clock()
-    if not timestamp.isdigit() or abs(now.timestamp() - int(timestamp)) > window:
+    if not _TIMESTAMP.fullmatch(timestamp) or abs(now.timestamp() - int(timestamp)) > window:
         raise _refuse("timestamp_out_of_window",
                       f"X-Timestamp must be within {window} s of the server clock")
     raw_path = request.scope.get("raw_path") or request.url.path.encode()

@@ -95,7 +95,8 @@ def verify_webhook(secret: str, method: str, path: str, query: str,
     """Check a webhook the platform sent you (same scheme; ``headers`` case-insensitive)."""
     lower = {k.lower(): v for k, v in headers.items()}
     timestamp = lower.get("x-timestamp", "")
-    if not timestamp.isdigit():
+    # ASCII digits only: '²' is a digit to str.isdigit() but int() refuses it.
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
         return False
     if abs((time.time() if now is None else now) - int(timestamp)) > window:
         return False

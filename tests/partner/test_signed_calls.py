@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from gateway.partner import store
-from gateway.partner.signing_client import canonical_string, sign, sorted_query
+from gateway.partner.signing_client import canonical_string, sign, sorted_query, verify_webhook
 from shared.testing.plugin import running
 from tests.partner.conftest import APP_A, APP_B, Clock, StandInIdentity, signer_for
 
@@ -225,3 +225,28 @@ async def test_a_captured_call_replayed_under_another_spelling_of_the_app_key_is
     for replay in replays:
         assert replay.status_code == 401, replay.text
         assert replay.json()["code"] in {"signature_invalid", "app_unknown"}
+
+
+async def test_a_timestamp_of_other_digits_or_thousands_of_them_is_refused_not_a_500(
+    make_partner: Callable[..., FastAPI], identity: StandInIdentity, clock: Clock
+) -> None:
+    secret = identity.apps[APP_A]["secrets"][0]["secret"]
+    async with running(make_partner()) as client:
+        answers = []
+        for timestamp in ("²", "1764144000²", "9" * 5000):
+            nonce = uuid.uuid4().hex
+            headers = {"X-App-Key": APP_A, "X-Nonce": nonce,
+                       "X-Signature": sign(secret, "GET", "/open/v1/events", "", timestamp,
+                                           nonce, b"")}
+            # '²' is a digit to str.isdigit() but not to int(); 5000 digits is past int()'s
+            # limit. Sent as the latin-1 bytes a server decodes them from.
+            answers.append(await client.get("/open/v1/events", headers={
+                **headers, "X-Timestamp": timestamp.encode("latin-1")}))
+    for answer in answers:
+        assert (answer.status_code, answer.json()["code"]) == (401, "timestamp_out_of_window")
+
+
+def test_verify_webhook_says_no_to_a_timestamp_of_other_digits_instead_of_raising() -> None:
+    for timestamp in ("²", "9" * 5000):
+        headers = {"X-Timestamp": timestamp, "X-Nonce": "abcdefgh", "X-Signature": "00"}
+        assert verify_webhook("secret", "POST", "/hooks", "", headers, b"{}") is False
