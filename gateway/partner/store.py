@@ -18,6 +18,8 @@ from sqlalchemy import (
     Text,
     and_,
     delete,
+    func,
+    literal_column,
     or_,
     select,
     text,
@@ -123,11 +125,15 @@ delivery_attempts = Table(
 async def claim_nonce(session: AsyncSession, *, app_key: str, nonce: str,
                       expires_at: datetime) -> bool:
     """True the first time; False for a replay. One row per nonce in PostgreSQL, so every
-    replica agrees; rows are purged once their timestamp could no longer pass the window."""
-    result = await session.execute(
-        insert(nonces).values(app_key=app_key, nonce=nonce, expires_at=expires_at)
-        .on_conflict_do_nothing().returning(nonces.c.nonce))
-    return result.first() is not None
+    replica agrees; rows are purged once their timestamp could no longer pass the window.
+    A replay carrying a later timestamp pushes the expiry out to that timestamp's: the row
+    must outlive every signed call that used the nonce, the refused ones included."""
+    statement = insert(nonces).values(app_key=app_key, nonce=nonce, expires_at=expires_at)
+    statement = statement.on_conflict_do_update(
+        index_elements=[nonces.c.app_key, nonces.c.nonce],
+        set_={"expires_at": func.greatest(nonces.c.expires_at, statement.excluded.expires_at)},
+    ).returning(literal_column("xmax = 0").label("inserted"))  # xmax 0: a fresh row
+    return bool((await session.execute(statement)).scalar_one())
 
 
 async def purge_nonces(session: AsyncSession, *, before: datetime) -> int:

@@ -250,3 +250,25 @@ def test_verify_webhook_says_no_to_a_timestamp_of_other_digits_instead_of_raisin
     for timestamp in ("²", "9" * 5000):
         headers = {"X-Timestamp": timestamp, "X-Nonce": "abcdefgh", "X-Signature": "00"}
         assert verify_webhook("secret", "POST", "/hooks", "", headers, b"{}") is False
+
+
+async def test_a_replayed_nonce_stays_refused_while_its_latest_timestamp_is_in_the_window(
+    make_partner: Callable[..., FastAPI], identity: StandInIdentity, clock: Clock
+) -> None:
+    app = make_partner()
+    async with running(app) as client:
+        partner = signer_for(client, clock, identity, APP_A)
+        nonce = uuid.uuid4().hex
+        start = clock().timestamp()
+        first = await partner.call("GET", "/open/v1/events", nonce=nonce, at=start)
+        # The same nonce again with a fresher timestamp: refused, but a signed call anyone on
+        # the path could keep and send once the nonce's first use has been purged.
+        later = await partner.call("GET", "/open/v1/events", nonce=nonce, at=start + 250)
+        clock.advance(310)  # the first use is out of the window; the second is not
+        uow = app.state.runtime.uow()
+        async with uow:
+            await store.purge_nonces(uow.session, before=clock())
+        replayed = await client.get("/open/v1/events", headers=dict(later.request.headers))
+    assert first.status_code == 200, first.text
+    assert (later.status_code, later.json()["code"]) == (401, "nonce_replayed")
+    assert (replayed.status_code, replayed.json()["code"]) == (401, "nonce_replayed")
