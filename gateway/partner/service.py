@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from gateway.partner import domain, store
@@ -30,6 +30,7 @@ from shared.http.egress import resolve_host
 from shared.logs import get_logger
 
 log = get_logger(__name__)
+_MAX_SEQ = 2**63 - 1  # seq is a bigint
 
 
 class EventsRefused(AppError):
@@ -143,8 +144,9 @@ def _decode_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
         return None
     try:
         at, _, item = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
-        return datetime.fromisoformat(at), uuid.UUID(item)
-    except ValueError:
+        # In UTC, as the driver sends it: a moment that has no UTC form is no cursor of ours.
+        return datetime.fromisoformat(at).astimezone(UTC), uuid.UUID(item)
+    except (ValueError, OverflowError):
         raise BadRequest("malformed cursor", code="cursor_invalid") from None
 
 
@@ -216,9 +218,12 @@ async def list_changes(*, uow: UnitOfWork, app_key: str, cursor: str | None, lim
                        ) -> ChangePage:
     after = 0
     if cursor:
-        if not cursor.isdigit():
+        # ASCII digits within bigint ('²' is a digit to str.isdigit(), not to int()).
+        if not (cursor.isascii() and cursor.isdigit() and len(cursor) <= 19):
             raise BadRequest("malformed cursor", code="cursor_invalid")
         after = int(cursor)
+        if after > _MAX_SEQ:
+            raise BadRequest("malformed cursor", code="cursor_invalid")
     async with uow:
         rows = await store.list_changes(uow.session, app_key, after=after, limit=limit)
     items = [ChangeRead(seq=r["seq"], event_id=r["event_id"], case_no=r["case_no"],
