@@ -6,11 +6,11 @@ import uuid
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, Path, Query, Request, UploadFile
 from fastapi.responses import JSONResponse
 
 from services.events import service
-from services.events.domain import Action
+from services.events.domain import Action, Status
 from services.events.schemas import (
     AttachmentRead,
     CategoryTree,
@@ -24,6 +24,7 @@ from services.events.schemas import (
     ReporterRevealed,
     ResultIn,
     StatusRead,
+    Text,
     Timeline,
     VerifyIn,
 )
@@ -52,7 +53,8 @@ async def categories(uow: Uow) -> CategoryTree:
 
 
 @router.put("/categories/{code}", status_code=204)
-async def put_category(code: str, body: CategoryUpsert, uow: Uow, _: Admin) -> None:
+async def put_category(code: Annotated[Text, Path(min_length=1, max_length=64)],
+                       body: CategoryUpsert, uow: Uow, _: Admin) -> None:
     """Add or change a category (admins)."""
     await service.upsert_category(uow, code=code, cmd=body)
 
@@ -93,7 +95,7 @@ async def report(body: EventCreate, request: Request, uow: Uow, runtime: Runtime
 @router.get("", response_model=EventPage)
 async def list_events(
     uow: Uow, runtime: Runtime, principal: CurrentPrincipal,
-    status: str | None = None,
+    status: Status | None = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> EventPage:

@@ -31,6 +31,7 @@ the feedback service's default rating).
 from __future__ import annotations
 
 import difflib
+import math
 import re
 import uuid
 from collections.abc import Mapping
@@ -330,11 +331,12 @@ def _coerce(spec: TemplateField, value: Any) -> Any:
         return TemplateError("template_field_invalid", spec.key, f"{spec.label}: {why}")
 
     if spec.type == "text":
-        if not isinstance(value, str) or len(value) > spec.max_length:
+        if not isinstance(value, str) or len(value) > spec.max_length or "\x00" in value:
             raise bad(f"text up to {spec.max_length} characters")
         return value.strip()
     if spec.type == "number":
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        if isinstance(value, bool) or not isinstance(value, int | float) or (
+                isinstance(value, float) and not math.isfinite(value)):
             raise bad("a number")
         return value
     if spec.type == "choice":

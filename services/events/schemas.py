@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 Urgency = Literal["urgent", "normal", "low"]
+
+
+def _storable(text: str) -> str:
+    """PostgreSQL text (and jsonb) cannot hold NUL: refuse it here rather than crash there."""
+    if "\x00" in text:
+        raise ValueError("text may not contain NUL characters")
+    return text
+
+
+Text = Annotated[str, AfterValidator(_storable)]
 
 
 class BaseSchema(BaseModel):
@@ -17,10 +27,10 @@ class BaseSchema(BaseModel):
 
 class TemplateFieldSchema(BaseSchema):
     key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")
-    label: str = Field(min_length=1, max_length=60)
+    label: Text = Field(min_length=1, max_length=60)
     type: Literal["text", "number", "choice", "date", "phone"]
     required: bool = False
-    choices: list[str] = []
+    choices: list[Text] = []
 
 
 class CategoryRead(BaseSchema):
@@ -40,14 +50,14 @@ class CategoryTree(BaseSchema):
 
 
 class CategoryUpsert(BaseSchema):
-    name: str = Field(min_length=1, max_length=100)
-    parent_code: str | None = None
+    name: Text = Field(min_length=1, max_length=100)
+    parent_code: Text | None = Field(None, max_length=64)
     default_urgency: Urgency = "normal"
     sensitive: bool = False
     verified_only: bool = False
     template: list[TemplateFieldSchema] = []
     active: bool = True
-    sort: int = 0
+    sort: int = Field(0, ge=-(2**31), lt=2**31)
 
 
 class Location(BaseSchema):
@@ -56,10 +66,10 @@ class Location(BaseSchema):
 
 
 class EventCreate(BaseSchema):
-    category_code: str = Field(min_length=1, max_length=64)
-    description: str = Field(min_length=2, max_length=2000)
+    category_code: Text = Field(min_length=1, max_length=64)
+    description: Text = Field(min_length=2, max_length=2000)
     region_code: str = Field(min_length=6, max_length=15)
-    address: str | None = Field(None, max_length=300)
+    address: Text | None = Field(None, max_length=300)
     location: Location | None = None
     fields: dict[str, Any] | None = None
     attachments: list[uuid.UUID] = Field(default_factory=list, max_length=9)
@@ -129,21 +139,21 @@ class Timeline(BaseSchema):
 
 
 class ReasonIn(BaseSchema):
-    reason: str = Field(min_length=2, max_length=1000)
+    reason: Text = Field(min_length=2, max_length=1000)
 
 
 class NoteIn(BaseSchema):
-    note: str | None = Field(None, max_length=1000)
+    note: Text | None = Field(None, max_length=1000)
 
 
 class ResultIn(BaseSchema):
-    result: str = Field(min_length=2, max_length=4000)
+    result: Text = Field(min_length=2, max_length=4000)
     attachments: list[uuid.UUID] = Field(default_factory=list, max_length=9)
 
 
 class VerifyIn(BaseSchema):
     passed: bool
-    note: str | None = Field(None, max_length=1000)
+    note: Text | None = Field(None, max_length=1000)
 
 
 class StatusRead(BaseSchema):

@@ -164,3 +164,103 @@ async def test_a_residents_list_pages_newest_first(loop: Loop) -> None:
     assert second["next_cursor"] is None
     bad = await loop.events.get("/api/v1/events?cursor=abc", headers=token)
     assert (bad.status_code, bad.json()["code"]) == (400, "cursor_invalid")
+
+
+async def _timeline_steps(loop: Loop) -> int:
+    assert loop.sql is not None
+    return int(await loop.sql("events", "SELECT count(*) FROM timeline"))
+
+
+NUL_REPORTS = [
+    ({"description": "房东\x00不退押金"}, "validation_error"),
+    ({"address": "东门路\x0012号"}, "validation_error"),
+    ({"category_code": "dispute_tenancy\x00"}, "validation_error"),
+    ({"category_code": "illegal_business", "fields": {"business_name": "棋牌\x00室"}},
+     "template_field_invalid"),
+]
+
+
+async def test_text_holding_nul_is_refused_with_a_code_and_nothing_is_written(
+    loop: Loop,
+) -> None:
+    """PostgreSQL text and jsonb cannot hold NUL: every such input is a 422, never a 500."""
+    for overrides, code in NUL_REPORTS:
+        before = await _cases(loop), await _outbox(loop)
+        refused = await loop.report(expect=422, **overrides)
+        assert refused["code"] == code, overrides
+        assert (await _cases(loop), await _outbox(loop)) == before
+    created = await loop.report()
+    event_id = created["id"]
+    await loop.wait_assigned(event_id, COMMUNITY_UNIT)
+    staff = loop.people.unit_staff(COMMUNITY_UNIT, COMMUNITY)
+    before = await _timeline_steps(loop), await _outbox(loop)
+    for action, token, body in [
+        ("accept", staff, {"note": "已\x00签收"}),
+        ("return", staff, {"reason": "不属于\x00本社区"}),
+        ("start", staff, {"note": "\x00"}),
+        ("result", staff, {"result": "已处理\x00"}),
+        ("verify", loop.people.grid_worker(), {"passed": False, "note": "未\x00整改"}),
+        ("reject", loop.people.dispatcher(), {"reason": "无效\x00举报"}),
+        ("reporter-reveal", loop.people.supervisor(), {"reason": "需\x00联系"}),
+    ]:
+        refused = await loop.act(event_id, action, token, body, expect=422)
+        assert refused["code"] == "validation_error", action
+    assert (await _timeline_steps(loop), await _outbox(loop)) == before
+    assert (await loop.case(event_id))["status"] == "dispatched"
+    assert loop.sql is not None
+    assert await loop.sql("events", "SELECT count(*) FROM reporter_reveals") == 0
+
+
+async def test_a_template_number_that_is_not_finite_is_refused(loop: Loop) -> None:
+    before = await _cases(loop)
+    for amount in ("NaN", "Infinity", "1e999"):
+        body = ('{"category_code": "dispute_labour", "description": "拖欠工资三个月",'
+                f' "region_code": "{GRID}", "fields": {{"employer": "某某厂",'
+                f' "unpaid_amount": {amount}}}}}')
+        response = await loop.events.post(
+            "/api/v1/events", content=body,
+            headers=bearer(loop.people.resident(), **{"Content-Type": "application/json"}))
+        assert response.status_code == 422, (amount, response.text)
+        assert response.json()["code"] == "template_field_invalid"
+    assert await _cases(loop) == before
+
+
+async def test_bad_list_filters_and_cursors_are_refused_not_crashed(loop: Loop) -> None:
+    token = bearer(loop.people.resident())
+    for query, status, code in [
+        ("status=%00", 422, "validation_error"),
+        ("status=no_such_status", 422, "validation_error"),
+        ("cursor=99999999999999999999", 400, "cursor_invalid"),
+        ("cursor=-1", 400, "cursor_invalid"),
+        ("cursor=" + "9" * 5000, 400, "cursor_invalid"),
+        ("cursor=%00", 400, "cursor_invalid"),
+        ("limit=0", 422, "validation_error"),
+        ("limit=100000", 422, "validation_error"),
+    ]:
+        response = await loop.events.get(f"/api/v1/events?{query}", headers=token)
+        assert (response.status_code, response.json()["code"]) == (status, code), query
+    listed = await loop.events.get("/api/v1/events?status=dispatched", headers=token)
+    assert listed.status_code == 200
+
+
+async def test_an_admins_category_with_nul_or_an_over_long_code_is_refused(loop: Loop) -> None:
+    admin = bearer(loop.people.make_token(roles=["admin"]))
+    body = {"name": "新类别", "parent_code": "public_order"}
+    for code, payload in [
+        ("x" * 65, body),
+        ("new_kind", {**body, "name": "新\x00类别"}),
+        ("new_kind", {**body, "parent_code": "public\x00order"}),
+        ("new_kind", {**body, "template": [{"key": "a", "label": "标\x00签", "type": "text"}]}),
+        ("new_kind", {**body, "template": [{"key": "a", "label": "标签", "type": "choice",
+                                            "choices": ["是\x00"]}]}),
+    ]:
+        response = await loop.events.put(f"/api/v1/events/categories/{code}", json=payload,
+                                         headers=admin)
+        assert response.status_code == 422, (code, payload, response.text)
+        assert response.json()["code"] == "validation_error"
+    assert loop.sql is not None
+    assert await loop.sql("events", "SELECT count(*) FROM categories WHERE code = 'new_kind'"
+                                    " OR length(code) > 64") == 0
+    created = await loop.events.put("/api/v1/events/categories/new_kind", json=body,
+                                    headers=admin)
+    assert created.status_code == 204, created.text
