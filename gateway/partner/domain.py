@@ -49,7 +49,16 @@ def after_failure(schedule: Sequence[float], attempts_made: int, now: datetime) 
 def check_callback_url(url: str, allowed_hosts: Iterable[str]) -> str:
     """The URL's host, when the URL is an http(s) URL to a host on the app's allow-list.
     (Where the host resolves is checked separately: see ``refuse_private_addresses``.)"""
-    parts = urlsplit(url)
+    # Controls and spaces: urlsplit drops some silently, httpx refuses them when sending
+    # (and PostgreSQL refuses NUL when storing); a URL is taken only in its sendable form.
+    if any(ch <= " " or ch == "\x7f" for ch in url):
+        raise RuleViolation("callback URLs carry no spaces or control characters",
+                            code="callback_url_invalid")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is no port
+    except ValueError:
+        raise RuleViolation("the callback URL is malformed", code="callback_url_invalid") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise RuleViolation("callbacks are http or https URLs", code="callback_url_invalid")
     if parts.username or parts.password:

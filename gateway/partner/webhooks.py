@@ -164,7 +164,9 @@ class DeliveryWorker:
                 row["callback_url"],
                 callback_hosts(credentials, self._settings.callback_hosts),
             )
-        except RuleViolation:
+        except RuleViolation as refused:
+            if refused.code == "callback_url_invalid":
+                return None, "callback URL invalid", 0
             return None, "callback host no longer allowed for this app", 0
         parts = urlsplit(row["callback_url"])
         headers = signed_headers(app_key, secrets[0], "POST", parts.path or "/", parts.query,
@@ -177,7 +179,7 @@ class DeliveryWorker:
         except AddressNotPublic:
             # The host resolved where it may not when subscribed; it now points inside.
             return None, "callback address refused (not public)", _ms(started)
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:  # InvalidURL is no HTTPError
             return None, f"{type(exc).__name__}", _ms(started)
         error = None if 200 <= response.status_code < 300 else f"status {response.status_code}"
         return response.status_code, error, _ms(started)

@@ -354,3 +354,41 @@ async def test_the_sender_reports_its_totals_as_metrics(
         metrics = (await client.get("/metrics")).text
     assert 'webhook_delivered_total{service="partner"} 1.0' in metrics
     assert 'webhook_failed_attempts_total{service="partner"} 1.0' in metrics
+
+
+async def test_a_callback_url_the_sender_could_never_call_is_refused_at_subscription(
+    make_partner: Callable[..., FastAPI], identity: StandInIdentity, clock: Clock
+) -> None:
+    app = make_partner()
+    urls = ["http://[::1", "http://127.0.0.1/a\x00b", "http://127.0.0.1:port/x",
+            "http://127.0.0.1:99999/x", "http://127.0.0.1/a\tb", "http://127.0.0.1/a\x7fb"]
+    async with running(app) as client:
+        answers = [await _subscribe_to(client, clock, identity, APP_A, url) for url in urls]
+        listed = await signer_for(client, clock, identity, APP_A).call("GET",
+                                                                       "/open/v1/webhooks")
+    for url, answer in zip(urls, answers, strict=True):
+        assert (answer.status_code, answer.json()["code"]) == (422, "callback_url_invalid"), url
+    assert listed.json()["items"] == []
+
+
+async def test_a_stored_callback_url_that_cannot_be_sent_is_retried_on_the_schedule(
+    make_partner: Callable[..., FastAPI], identity: StandInIdentity, clock: Clock
+) -> None:
+    # A subscription stored before its URL was checked this closely: httpx refuses the URL
+    # itself (InvalidURL, not an HTTPError). Each attempt is recorded and scheduled, ending
+    # in the dead-letter list, instead of the row going back to its lease again and again.
+    app = make_partner(retry_schedule=[15])
+    async with running(app):
+        uow = app.state.runtime.uow()
+        async with uow:
+            await store.insert_subscription(
+                uow.session, id=uuid.uuid4(), app_key=APP_A,
+                event_types=["event.status_changed"],
+                callback_url="http://127.0.0.1:port/hooks", created_at=datetime.now(UTC))
+        await _change(app, APP_A)
+        await wait_until(lambda: _recorded_attempts(app, 1))
+        clock.advance(15)
+        await wait_until(lambda: _recorded_attempts(app, 2))
+        [delivery] = await _deliveries(app)
+    assert delivery["status"] == "dead"
+    assert delivery["last_error"] == "callback URL invalid"
