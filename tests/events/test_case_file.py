@@ -268,3 +268,19 @@ async def test_a_calendar_override_moves_the_deadlines_of_new_cases(loop: Loop) 
     created = await loop.report()
     case = await loop.wait_assigned(created["id"], COMMUNITY_UNIT)
     assert case["accept_by"].startswith("2026-11-27T01:00")
+
+
+async def test_a_calendar_override_at_the_calendars_edge_is_refused_and_reports_still_route(
+    loop: Loop,
+) -> None:
+    """0001-01-01 and 9999-12-31 reach PostgreSQL as -infinity / infinity: stored, they made
+    every later report's routing fail until the message was parked."""
+    admin = bearer(loop.people.make_token(roles=["admin"]))
+    for day in ("0001-01-01", "9999-12-31", "1000-06-01"):
+        response = await loop.routing.put(f"/api/v1/routing/calendar/overrides/{day}",
+                                          json={"workday": True}, headers=admin)
+        assert (response.status_code, response.json()["code"]) == (422, "day_invalid"), day
+    assert loop.sql is not None
+    assert await loop.sql("routing", "SELECT count(*) FROM calendar_overrides") == 0
+    created = await loop.report()
+    await loop.wait_assigned(created["id"], COMMUNITY_UNIT)

@@ -81,9 +81,20 @@ async def put_policy(uow: UnitOfWork, *, principal: Principal, values: dict[str,
         await store.upsert_policy(uow, values)
 
 
+# Overrides correct the holiday schedule of years the platform runs in. The calendar's edges
+# must never be stored: the driver sends 0001-01-01 and 9999-12-31 as -infinity / infinity,
+# which no later decision could read back.
+OVERRIDE_YEARS = range(2000, 2200)
+
+
 async def put_override(uow: UnitOfWork, *, principal: Principal, day: date, workday: bool,
                        note: str | None) -> None:
     principal.require_role(Role.ADMIN)
+    if day.year not in OVERRIDE_YEARS:
+        raise RuleViolation(
+            f"overrides are for days from {OVERRIDE_YEARS.start} to {OVERRIDE_YEARS.stop - 1}",
+            code="day_invalid",
+        )
     async with uow:
         await store.set_override(uow, day, workday, note)
 
