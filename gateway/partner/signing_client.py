@@ -115,14 +115,18 @@ class PartnerClient:
 
     def request(self, method: str, path_with_query: str, payload: object | None = None, *,
                 request_id: str | None = None) -> tuple[int, object]:
+        if request_id is not None:
+            # The submission's idempotency key is the body's request_id (signed with the
+            # rest); an X-Request-Id header is only a trace id to the platform.
+            if not isinstance(payload, dict):
+                raise TypeError("request_id goes into a JSON object payload")
+            payload = {**payload, "request_id": request_id}
         body = b"" if payload is None else json.dumps(payload, ensure_ascii=False).encode()
         parts = urlsplit(path_with_query)
         headers = signed_headers(self.app_key, self.secret, method, parts.path, parts.query,
                                  body)
         if body:
             headers["Content-Type"] = "application/json"
-        if request_id:
-            headers["X-Request-Id"] = request_id  # makes a retried submission idempotent
         request = urllib.request.Request(self.base_url + path_with_query, data=body or None,
                                          headers=headers, method=method.upper())
         try:

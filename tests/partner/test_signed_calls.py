@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
+import json
+import urllib.request
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from fastapi import FastAPI
 
 from gateway.partner import store
-from gateway.partner.signing_client import canonical_string, sign, sorted_query, verify_webhook
+from gateway.partner.signing_client import (
+    PartnerClient,
+    canonical_string,
+    sign,
+    sorted_query,
+    verify_webhook,
+)
 from shared.testing.plugin import running
 from tests.partner.conftest import APP_A, APP_B, Clock, StandInIdentity, signer_for
 
@@ -272,3 +282,37 @@ async def test_a_replayed_nonce_stays_refused_while_its_latest_timestamp_is_in_t
     assert first.status_code == 200, first.text
     assert (later.status_code, later.json()["code"]) == (401, "nonce_replayed")
     assert (replayed.status_code, replayed.json()["code"]) == (401, "nonce_replayed")
+
+
+def test_the_signing_clients_request_id_goes_into_the_signed_body(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The open API makes a submission idempotent by the body's request_id (README); an
+    # X-Request-Id header is the gateway's trace id, replaced when malformed, never a key.
+    sent: list[urllib.request.Request] = []
+
+    class _Answer(io.BytesIO):
+        status = 201
+
+        def __enter__(self) -> _Answer:
+            return self
+
+        def __exit__(self, *_: object) -> None:
+            self.close()
+
+    def urlopen(request: urllib.request.Request, timeout: float) -> _Answer:
+        sent.append(request)
+        return _Answer(b'{"event_id": "x"}')
+
+    monkeypatch.setattr(urllib.request, "urlopen", urlopen)
+    client = PartnerClient("https://ehome.example", "pk_app_a", "secret")
+    status, _ = client.request("POST", "/open/v1/events", {"phone": "13800000000"},
+                               request_id="order-42")
+    [request] = sent
+    body = request.data
+    assert status == 201
+    assert isinstance(body, bytes)
+    assert json.loads(body) == {"phone": "13800000000", "request_id": "order-42"}
+    headers = {k.lower(): v for k, v in request.header_items()}
+    assert headers["x-signature"] == sign("secret", "POST", "/open/v1/events", "",
+                                          headers["x-timestamp"], headers["x-nonce"], body)
