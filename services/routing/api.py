@@ -6,7 +6,7 @@ import uuid
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel
 
 from services.routing import service
@@ -36,9 +36,11 @@ from services.routing.schemas import (
     SubtaskIds,
     SupervisionList,
     SupervisionRead,
+    Text,
     TransferIn,
     UnitList,
     UnitRead,
+    Urgency,
 )
 from shared.auth import CurrentPrincipal, Principal
 from shared.errors import Forbidden
@@ -46,6 +48,8 @@ from shared.web.deps import Runtime, Uow
 
 router = APIRouter(prefix="/api/v1/routing", tags=["routing"])
 Limit = Annotated[int, Query(ge=1, le=200)]
+# A category code as events and routing store it (at most 64 characters, no NUL).
+CategoryCode = Annotated[Text, Path(min_length=1, max_length=64)]
 
 
 def _items(model: type[BaseModel], rows: list[Any]) -> list[dict[str, Any]]:
@@ -107,8 +111,8 @@ async def rules(uow: Uow, principal: CurrentPrincipal) -> RuleList:
 
 
 @router.put("/rules/{category_code}/{level}", status_code=204)
-async def put_rule(category_code: str, level: str, body: RuleUpdate, uow: Uow, runtime: Runtime,
-                   principal: CurrentPrincipal) -> None:
+async def put_rule(category_code: CategoryCode, level: str, body: RuleUpdate, uow: Uow,
+                   runtime: Runtime, principal: CurrentPrincipal) -> None:
     """Set which unit kind owns a category at a level (audited)."""
     await service.put_rule(uow, principal=principal, category_code=category_code, level=level,
                            unit_kind=body.unit_kind, entry=body.entry, active=body.active,
@@ -128,7 +132,7 @@ async def policies(uow: Uow, principal: CurrentPrincipal) -> PolicyList:
 
 
 @router.put("/sla-policies/{category_code}/{urgency}", status_code=204)
-async def put_policy(category_code: str, urgency: str, body: PolicyUpdate, uow: Uow,
+async def put_policy(category_code: CategoryCode, urgency: Urgency, body: PolicyUpdate, uow: Uow,
                      principal: CurrentPrincipal) -> None:
     """Deadlines for a category ("*" for the default) and urgency."""
     await service.put_policy(uow, principal=principal, values={

@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 
 class BaseSchema(BaseModel):
     model_config = ConfigDict(extra="forbid", from_attributes=True)
+
+
+def _storable(text: str) -> str:
+    """PostgreSQL text cannot hold NUL: refuse it here rather than crash there."""
+    if "\x00" in text:
+        raise ValueError("text may not contain NUL characters")
+    return text
+
+
+Text = Annotated[str, AfterValidator(_storable)]
+Urgency = Literal["urgent", "normal", "low"]
 
 
 class RegionRead(BaseSchema):
@@ -24,7 +35,7 @@ class RegionList(BaseSchema):
 
 
 class RegionUpdate(BaseSchema):
-    name: str = Field(min_length=1, max_length=100)
+    name: Text = Field(min_length=1, max_length=100)
     active: bool = True
 
 
@@ -57,7 +68,7 @@ class RuleList(BaseSchema):
 
 
 class RuleUpdate(BaseSchema):
-    unit_kind: str = Field(min_length=2, max_length=40)
+    unit_kind: Text = Field(min_length=2, max_length=40)
     entry: bool = False
     active: bool = True
 
@@ -96,7 +107,7 @@ class PolicyUpdate(BaseSchema):
 
 class OverrideUpdate(BaseSchema):
     workday: bool
-    note: str | None = Field(None, max_length=200)
+    note: Text | None = Field(None, max_length=200)
 
 
 class AssignmentRead(BaseSchema):
@@ -119,21 +130,21 @@ class AssignmentList(BaseSchema):
 
 class DispatchIn(BaseSchema):
     unit_id: uuid.UUID
-    note: str | None = Field(None, max_length=1000)
+    note: Text | None = Field(None, max_length=1000)
 
 
 class TransferIn(BaseSchema):
     unit_id: uuid.UUID
-    reason: str = Field(min_length=2, max_length=1000)
+    reason: Text = Field(min_length=2, max_length=1000)
 
 
 class ReasonIn(BaseSchema):
-    reason: str = Field(min_length=2, max_length=1000)
+    reason: Text = Field(min_length=2, max_length=1000)
 
 
 class ExtensionIn(BaseSchema):
     extra_working_hours: float = Field(gt=0, le=15 * 7)
-    reason: str = Field(min_length=2, max_length=1000)
+    reason: Text = Field(min_length=2, max_length=1000)
 
 
 class ExtensionDecision(BaseSchema):
@@ -146,7 +157,7 @@ class CreatedId(BaseSchema):
 
 class CoHandlingIn(BaseSchema):
     unit_ids: list[uuid.UUID] = Field(min_length=1, max_length=10)
-    task: str = Field(min_length=2, max_length=2000)
+    task: Text = Field(min_length=2, max_length=2000)
     due_working_hours: float | None = Field(None, gt=0, le=15 * 7)
 
 
@@ -155,7 +166,7 @@ class SubtaskIds(BaseSchema):
 
 
 class AnswerIn(BaseSchema):
-    answer: str = Field(min_length=2, max_length=4000)
+    answer: Text = Field(min_length=2, max_length=4000)
 
 
 class SupervisionRead(BaseSchema):

@@ -162,3 +162,47 @@ async def test_sla_policies_and_calendar_overrides_are_admin_managed(
     assert (await client.put("/api/v1/routing/calendar/overrides/2027-02-20",
                              json={"workday": True, "note": "调休"},
                              headers=admin)).status_code == 204
+
+
+async def test_nul_over_long_codes_and_unknown_urgencies_are_refused_not_crashed(
+    client: httpx.AsyncClient, make_token: Callable[..., str]
+) -> None:
+    """Each is a 4xx problem with a code, never a 500 from PostgreSQL."""
+    admin = {"Authorization": f"Bearer {make_token(roles=['admin'])}"}
+    some_case, some_unit = uuid.uuid4(), str(uuid.uuid4())
+    policy = {"accept_hours": 2, "resolve_amount": 24, "resolve_unit": "hours"}
+    requests: list[tuple[str, str, Any, int, str]] = [
+        ("POST", f"assignments/{some_case}/dispatch", {"unit_id": some_unit, "note": "派\x00"},
+         422, "validation_error"),
+        ("POST", f"assignments/{some_case}/transfer", {"unit_id": some_unit, "reason": "转\x00办"},
+         422, "validation_error"),
+        ("POST", f"assignments/{some_case}/escalate", {"reason": "上\x00报"},
+         422, "validation_error"),
+        ("POST", f"assignments/{some_case}/extensions",
+         {"extra_working_hours": 2, "reason": "延\x00期"}, 422, "validation_error"),
+        ("POST", f"assignments/{some_case}/co-handling",
+         {"unit_ids": [some_unit], "task": "协\x00办"}, 422, "validation_error"),
+        ("POST", f"subtasks/{uuid.uuid4()}/answer", {"answer": "答\x00复"},
+         422, "validation_error"),
+        ("PUT", "rules/" + "x" * 65 + "/county", {"unit_kind": "police"},
+         422, "validation_error"),
+        ("PUT", "rules/cat%00/county", {"unit_kind": "police"}, 422, "validation_error"),
+        ("PUT", "rules/some_cat/county", {"unit_kind": "pol\x00ice"}, 422, "validation_error"),
+        ("PUT", "sla-policies/some_cat/whenever", policy, 422, "validation_error"),
+        ("PUT", "sla-policies/" + "x" * 65 + "/normal", policy, 422, "validation_error"),
+        ("PUT", "sla-policies/cat%00/normal", policy, 422, "validation_error"),
+        ("PUT", "calendar/overrides/2027-02-20", {"workday": True, "note": "调\x00休"},
+         422, "validation_error"),
+        ("PUT", "regions/350626106009", {"name": "新\x00社区"}, 422, "validation_error"),
+        ("GET", "units?region=35%00", None, 422, "region_invalid"),
+        ("GET", "grids/35062610600100%00/workers", None, 422, "region_invalid"),
+        ("PUT", f"grids/35062610600100%00/workers/{uuid.uuid4()}", None, 422, "region_invalid"),
+    ]
+    for method, path, body, status, code in requests:
+        response = await client.request(method, f"/api/v1/routing/{path}", json=body,
+                                        headers=admin)
+        assert (response.status_code, response.json().get("code")) == (status, code), path
+    rules = (await client.get("/api/v1/routing/rules", headers=admin)).json()["items"]
+    assert not [r for r in rules if r["category_code"] == "some_cat"]
+    assert (await client.get("/api/v1/routing/units?region=350626",
+                             headers=admin)).status_code == 200

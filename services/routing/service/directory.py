@@ -33,6 +33,8 @@ async def child_regions(uow: UnitOfWork, parent: str | None) -> list[Any]:
 async def units(uow: UnitOfWork, *, principal: Principal, region: str | None) -> list[Any]:
     if not principal.is_staff:
         principal.require_role(Role.ADMIN)  # residents have no use for the directory
+    if region is not None and "\x00" in region:
+        raise RuleViolation("not a region code", code="region_invalid")
     async with uow:
         return await store.list_units(uow, region_prefix=region)
 
@@ -146,9 +148,15 @@ async def put_region(uow: UnitOfWork, *, principal: Principal, code: str, name: 
             active=active))
 
 
+def _require_region_code(code: str) -> None:
+    if not is_region_code(code):
+        raise RuleViolation("not a region code", code="region_invalid")
+
+
 async def add_grid_worker(uow: UnitOfWork, *, principal: Principal, grid_code: str,
                           user_id: uuid.UUID) -> None:
     principal.require_role(Role.ADMIN, Role.DEPT_ADMIN, Role.SUPERVISOR)
+    _require_region_code(grid_code)
     principal.require_region(grid_code)
     async with uow:
         region = await store.get_region(uow, grid_code)
@@ -159,6 +167,7 @@ async def add_grid_worker(uow: UnitOfWork, *, principal: Principal, grid_code: s
 
 async def grid_workers(uow: UnitOfWork, *, principal: Principal, grid_code: str
                        ) -> list[uuid.UUID]:
+    _require_region_code(grid_code)
     principal.require_region(grid_code)
     async with uow:
         return await store.grid_worker_ids(uow, grid_code)
