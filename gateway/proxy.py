@@ -148,10 +148,11 @@ class Proxy:
         # not travel upstream, keep the rest in order.
         request_id_in = correlation_id_in = authorization = content_length = b""
         forwarded_for = host = connection = b""
-        chunked = False
+        chunked = seen_authorization = two_authorizations = False
         forward: list[tuple[bytes, bytes]] = []
         for name, value in scope["headers"]:
             if name == b"authorization":
+                two_authorizations, seen_authorization = seen_authorization, True
                 authorization = value
                 forward.append((name, value))
             elif name == b"x-request-id":
@@ -261,6 +262,11 @@ class Proxy:
                     return
 
             # -- who is calling ----------------------------------------------------------
+            if two_authorizations:
+                # One is checked here, a service reads the first: a token nobody checked
+                # could ride behind one that was. Authorization is a singleton field.
+                await responder.problem(400, "bad_request", "more than one Authorization header")
+                return
             client = scope.get("client")
             client_ip = client[0] if client else "unknown"
             if public:

@@ -142,3 +142,17 @@ async def test_a_public_path_forwards_no_endorsement_since_nothing_was_verified(
         )
     assert response.status_code == 200
     assert _forwarded(response, ENDORSEMENT_HEADER) == []
+
+
+async def test_a_second_authorization_header_is_refused_so_no_unchecked_token_travels(
+    client: httpx.AsyncClient, token: str
+) -> None:
+    # The gateway checked one token; a service reads the first header of a name. Two of
+    # them would let a token nobody checked ride behind the one that was.
+    for headers in (
+        [("Authorization", "Bearer forged"), ("Authorization", f"Bearer {token}")],
+        [("Authorization", f"Bearer {token}"), ("Authorization", "Bearer forged")],
+        [("Authorization", ""), ("Authorization", f"Bearer {token}")],
+    ):
+        response = await client.get("/api/v1/relief/echo", headers=headers)
+        assert_problem(response, 400, "bad_request")
