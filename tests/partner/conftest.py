@@ -101,7 +101,8 @@ class PartnerServer:
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.read()
         self.received.append({"headers": dict(request.headers), "body": body,
-                              "path": request.path, "query": request.query_string})
+                              "path": request.path, "query": request.query_string,
+                              "raw_path": request.raw_path.partition("?")[0]})
         if self.delay_seconds:
             await asyncio.sleep(self.delay_seconds)
         if len(self.received) <= self.fail_first:
@@ -121,6 +122,7 @@ async def partner_server(**options: Any) -> AsyncIterator[PartnerServer]:
     server = PartnerServer(**options)
     app = web.Application()
     app.router.add_post("/hooks/ehome", server.handle)
+    app.router.add_post("/hooks/{tail}", server.handle)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

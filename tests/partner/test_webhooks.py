@@ -392,3 +392,21 @@ async def test_a_stored_callback_url_that_cannot_be_sent_is_retried_on_the_sched
         [delivery] = await _deliveries(app)
     assert delivery["status"] == "dead"
     assert delivery["last_error"] == "callback URL invalid"
+
+
+async def test_a_webhook_to_a_path_sent_percent_encoded_is_signed_over_the_path_as_sent(
+    make_partner: Callable[..., FastAPI], identity: StandInIdentity, clock: Clock
+) -> None:
+    # The canonical string's PATH is the path as sent, percent-encoding kept (README); httpx
+    # sends "/hooks/事件" as "/hooks/%E4%BA%8B%E4%BB%B6", so that is what must be signed.
+    app = make_partner()
+    async with partner_server() as hooks, running(app) as client:
+        await _subscribe(client, clock, identity, APP_A,
+                         f"http://127.0.0.1:{hooks.port}/hooks/事件?tenant=1")
+        await _change(app, APP_A)
+        await wait_until(lambda: _received(hooks, 1))
+    [sent] = hooks.received
+    secret = identity.apps[APP_A]["secrets"][0]["secret"]
+    assert sent["raw_path"] == "/hooks/%E4%BA%8B%E4%BB%B6"
+    assert verify_webhook(secret, "POST", sent["raw_path"], sent["query"], sent["headers"],
+                          sent["body"], now=int(sent["headers"]["X-Timestamp"]))
