@@ -198,3 +198,58 @@ async def test_a_status_change_handled_after_a_later_one_does_not_undo_its_clock
     status = await _count(runtime, "SELECT count(*) FROM assignments "
                                    "WHERE status = 'in_progress' AND status_step = 11")
     assert status == 1
+
+
+OTHER_UNIT = unit_id("350626106002", "community")
+
+
+async def _transferred_case(runtime: ServiceRuntime) -> uuid.UUID:
+    """A case of UNIT, transferred by UNIT's staff to OTHER_UNIT (routing has not yet heard
+    of anything UNIT did in the events service just before)."""
+    await _seed_due_timers(runtime, 1, at=T0 + timedelta(days=5))
+    uow = runtime.uow()
+    async with uow:
+        event_id = (await uow.session.execute(text("SELECT event_id FROM assignments"))
+                    ).scalar_one()
+    staff = Principal(subject=uuid.uuid4(), roles=frozenset({"dept_staff"}),
+                      departments=(UNIT,), kind="staff")
+    await service.transfer(runtime.uow(), principal=staff, event_id=event_id,
+                           unit_id=OTHER_UNIT, reason="不属于本社区", now=T0,
+                           cal=WorkingCalendar(), fractions=[0.5])
+    return event_id
+
+
+@pytest.mark.parametrize(("action", "to_status"), [("accept", "accepted"),
+                                                   ("start", "in_progress"),
+                                                   ("return", "returned")])
+async def test_a_step_the_old_unit_took_just_before_a_transfer_leaves_the_new_units_clocks(
+    runtime: ServiceRuntime, action: str, to_status: str,
+) -> None:
+    """Events applies the old unit's step, then the transfer (the case is dispatched to the
+    new unit there); routing must not read that step as the new unit's."""
+    event_id = await _transferred_case(runtime)
+    late = EventStatusChanged(
+        event_id=event_id, case_no="ZZ-1", category_code="dispute_tenancy",
+        region_code="350626106001001", from_status="dispatched", to_status=to_status,
+        action=action, actor_role="dept_staff", actor_unit_id=UNIT, at=T0, step=7)
+    uow = runtime.uow()
+    async with uow:
+        await service.on_status_changed(uow, late, now=T0, cal=WorkingCalendar(),
+                                        fractions=[0.5])
+    kept = await _count(runtime, f"SELECT count(*) FROM assignments WHERE status = 'dispatched'"
+                                 f" AND unit_id = '{OTHER_UNIT}' AND NOT queued")
+    assert kept == 1
+    live = await _count(runtime, "SELECT count(*) FROM timers WHERE kind = 'accept' AND "
+                                 f"unit_id = '{OTHER_UNIT}' AND cancelled_at IS NULL")
+    assert live == 2  # the new unit's accept clock: a reminder and the deadline
+    # The new unit's own accept is the one that stops it.
+    own = late.model_copy(update={"action": "accept", "to_status": "accepted",
+                                  "actor_unit_id": OTHER_UNIT, "step": 9})
+    uow = runtime.uow()
+    async with uow:
+        await service.on_status_changed(uow, own, now=T0, cal=WorkingCalendar(),
+                                        fractions=[0.5])
+    assert await _count(runtime, "SELECT count(*) FROM assignments WHERE status = 'accepted'"
+                                 " AND status_step = 9") == 1
+    assert await _count(runtime, "SELECT count(*) FROM timers WHERE kind = 'accept' AND "
+                                 "cancelled_at IS NULL") == 0

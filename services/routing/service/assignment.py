@@ -37,6 +37,9 @@ from .common import (
 )
 
 log = get_logger(__name__)
+# The handling unit's steps that an assignment made after them supersedes (a result is not:
+# events refuses to re-assign a case whose result is in).
+_UNIT_STEPS = frozenset({"accept", "start", "return"})
 
 
 async def _queue(uow: UnitOfWork, assignment: Any, reason: str, now: datetime) -> None:
@@ -171,8 +174,13 @@ async def on_status_changed(uow: UnitOfWork, msg: EventStatusChanged, *, now: da
     # No row back when routing knows no such case, or when this change is handled after a
     # later step of the same case (consumers run concurrently): that later step already set
     # the status and the clocks; this one would undo them.
+    # A step the handling unit took (accept, start, return) that reaches routing after routing
+    # gave the case to another unit (transfer, escalation) is the old unit's: events applied
+    # it before the new assignment, which then put the case back to dispatched for the new
+    # unit. Read as the new unit's, it stopped that unit's accept clock or queued the case.
+    unit = msg.actor_unit_id if msg.action in _UNIT_STEPS else None
     assignment = await store.mirror_status(uow, msg.event_id, status=msg.to_status,
-                                           step=msg.step, now=now)
+                                           step=msg.step, now=now, unit_id=unit)
     if assignment is None:
         return
     event_id = msg.event_id

@@ -95,27 +95,30 @@ async def get_assignment(uow: UnitOfWork, event_id: uuid.UUID, *, lock: bool = T
     return await uow.fetchrow(_ASSIGNMENT_LOCKED if lock else _ASSIGNMENT, {"event_id": event_id})
 
 
-def _mirror_status(*, only_newer: bool) -> Any:
+@functools.cache
+def _mirror_status(*, only_newer: bool, of_unit: bool) -> Any:
     # Bind names differ from the columns': SQLAlchemy reserves those for the SET clause.
     query = update(assignments).where(assignments.c.event_id == bindparam("case_id"))
     if only_newer:
         query = query.where(assignments.c.status_step < bindparam("step"))
+    if of_unit:
+        query = query.where(or_(assignments.c.unit_id.is_(None),
+                                assignments.c.unit_id == bindparam("unit")))
     return query.values(status=bindparam("new_status"), status_step=bindparam("step"),
                         updated_at=bindparam("now")).returning(*assignments.c)
 
 
-_MIRROR_STATUS = _mirror_status(only_newer=False)
-_MIRROR_STATUS_IF_NEWER = _mirror_status(only_newer=True)
-
-
 async def mirror_status(uow: UnitOfWork, event_id: uuid.UUID, *, status: str, step: int,
-                        now: datetime) -> Any | None:
+                        now: datetime, unit_id: uuid.UUID | None = None) -> Any | None:
     """Set the status mirror from events' step ``step`` (0: unnumbered, always applied) and
-    return the row (locked by the update), or None when there is no assignment or it already
-    holds this step or a later one."""
-    query = _MIRROR_STATUS_IF_NEWER if step else _MIRROR_STATUS
-    return await fetch_one(uow, query, {"case_id": event_id, "new_status": status, "step": step,
-                                   "now": now})
+    return the row (locked by the update), or None when there is no assignment, it already
+    holds this step or a later one, or — ``unit_id``: the step a unit took — the case has
+    since gone to another unit."""
+    query = _mirror_status(only_newer=bool(step), of_unit=unit_id is not None)
+    params = {"case_id": event_id, "new_status": status, "step": step, "now": now}
+    if unit_id is not None:
+        params["unit"] = unit_id
+    return await fetch_one(uow, query, params)
 
 
 async def update_assignment(uow: UnitOfWork, event_id: uuid.UUID, values: dict[str, Any]
