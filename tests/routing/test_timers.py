@@ -253,3 +253,31 @@ async def test_a_step_the_old_unit_took_just_before_a_transfer_leaves_the_new_un
                                  " AND status_step = 9") == 1
     assert await _count(runtime, "SELECT count(*) FROM timers WHERE kind = 'accept' AND "
                                  "cancelled_at IS NULL") == 0
+
+
+async def test_a_supervisor_sees_their_regions_supervisions_behind_a_busy_county(
+    runtime: ServiceRuntime,
+) -> None:
+    """The list was the newest supervisions city-wide, filtered by region afterwards: a quiet
+    county's supervisor saw nothing once five pages of another county's were newer."""
+    uow = runtime.uow()
+    quiet_case = uuid.uuid4()
+    async with uow:
+        for n, region in enumerate(["350623100001"] + ["350626106001"] * 12):
+            event_id = quiet_case if n == 0 else uuid.uuid4()
+            await store.insert_assignment(uow, {
+                "event_id": event_id, "case_no": f"ZZ-S{n}", "category_code": "x",
+                "major_risk": "social_conflict", "urgency": "normal", "region_code": region,
+                "status": "dispatched", "unit_id": UNIT, "seq": 1, "queued": False,
+                "updated_at": T0})
+            await store.insert_supervision(uow, {
+                "id": uuid.uuid4(), "event_id": event_id, "unit_id": UNIT, "kind": "accept",
+                "deadline": T0, "supervisor_region_code": region[:9], "auto_escalated": False,
+                "created_at": T0 + timedelta(minutes=n)})
+    quiet = Principal(subject=uuid.uuid4(), roles=frozenset({"supervisor"}),
+                      regions=("350623",), kind="staff")
+    rows = await service.supervisions(runtime.uow(), principal=quiet, limit=2)
+    assert [r["event_id"] for r in rows] == [quiet_case]
+    busy = Principal(subject=uuid.uuid4(), roles=frozenset({"supervisor"}),
+                     regions=("350626",), kind="staff")
+    assert len(await service.supervisions(runtime.uow(), principal=busy, limit=2)) == 2

@@ -198,11 +198,12 @@ async def list_supervisions(uow: UnitOfWork, region_prefixes: list[str] | None, 
                             ) -> list[Any]:
     query = select(supervisions, assignments.c.region_code).join(
         assignments, assignments.c.event_id == supervisions.c.event_id)
-    rows = await fetch_all(uow, query.order_by(supervisions.c.created_at.desc()).limit(limit * 5))
-    if region_prefixes is None:
-        return rows[:limit]
-    return [r for r in rows if any(r["region_code"].startswith(p) for p in region_prefixes)][
-        :limit]
+    if region_prefixes is not None:
+        if not region_prefixes:
+            return []
+        query = query.where(or_(*[assignments.c.region_code.startswith(p)
+                                  for p in region_prefixes]))
+    return await fetch_all(uow, query.order_by(supervisions.c.created_at.desc()).limit(limit))
 
 
 # -- extensions and co-handling ----------------------------------------------------------------
