@@ -281,3 +281,29 @@ async def test_a_supervisor_sees_their_regions_supervisions_behind_a_busy_county
     busy = Principal(subject=uuid.uuid4(), roles=frozenset({"supervisor"}),
                      regions=("350626",), kind="staff")
     assert len(await service.supervisions(runtime.uow(), principal=busy, limit=2)) == 2
+
+
+async def test_a_scanner_does_not_wait_on_a_case_an_action_holds_and_fires_it_next_pass(
+    runtime: ServiceRuntime,
+) -> None:
+    """The scanner holds its batch's timers while it locks each case; an action holding the
+    case and then touching its timers (transfer, escalation) made a lock cycle that
+    PostgreSQL broke by failing one of them (a 500 to the department). The scanner now leaves
+    a case someone holds for its next pass."""
+    await _seed_due_timers(runtime, 2, at=T0)
+    uow = runtime.uow()
+    async with uow:
+        held = (await uow.session.execute(text(
+            "SELECT event_id FROM assignments ORDER BY case_no LIMIT 1"))).scalar_one()
+    action = runtime.uow()
+    async with action:
+        await store.get_assignment(action, held)  # an action's lock on the case
+        fired = await asyncio.wait_for(
+            _scanner(runtime, T0 + timedelta(minutes=1)).scan_once(), timeout=5)
+        assert fired == 1  # the other case's reminder
+    assert await _count(runtime, "SELECT count(*) FROM timers WHERE fired_at IS NULL "
+                                 f"AND event_id = '{held}'") == 1
+    assert await _scanner(runtime, T0 + timedelta(minutes=2)).scan_once() == 1
+    assert await _count(runtime, "SELECT count(*) FROM timers WHERE fired_at IS NULL") == 0
+    assert await _count(runtime, "SELECT count(*) FROM outbox "
+                                 "WHERE event_type = 'routing.deadline_warning'") == 2

@@ -32,17 +32,22 @@ async def fire_due_timers(uow: UnitOfWork, *, now: datetime, cal: WorkingCalenda
     """Fire one batch of due timers; returns how many were fired."""
     async with uow:
         due = await store.claim_due_timers(uow, now, limit)
-        for timer in due:
-            await _fire(uow, timer, now=now, cal=cal, fractions=fractions)
-        await store.mark_fired(uow, [t["id"] for t in due], now)
-    return len(due)
+        fired = [t["id"] for t in due
+                 if await _fire(uow, t, now=now, cal=cal, fractions=fractions)]
+        await store.mark_fired(uow, fired, now)
+    return len(fired)
 
 
 async def _fire(uow: UnitOfWork, timer: Any, *, now: datetime, cal: WorkingCalendar,
-                fractions: list[float]) -> None:
-    assignment = await store.get_assignment(uow, timer["event_id"])
+                fractions: list[float]) -> bool:
+    """False when the case is held by another transaction: the timer stays due for the next
+    pass. Waiting for it while holding this batch's timers would close a lock cycle with an
+    action that holds the case and then cancels its timers."""
+    held, assignment = await store.get_assignment_unless_held(uow, timer["event_id"])
+    if held:
+        return False
     if assignment is None or assignment["seq"] != timer["seq"]:
-        return  # the case moved to another unit since: this clock no longer runs
+        return True  # the case moved to another unit since: this clock no longer runs
     if timer["kind"] == "subtask":
         subtask = await store.get_subtask(uow, timer["subtask_id"])
         if subtask is not None and subtask["status"] == "open":
@@ -51,15 +56,15 @@ async def _fire(uow: UnitOfWork, timer: Any, *, now: datetime, cal: WorkingCalen
             await uow.emit("routing.subtask_closed", SubtaskClosed(
                 event_id=timer["event_id"], subtask_id=subtask["id"],
                 unit_id=subtask["unit_id"], outcome="timed_out", at=now))
-        return
+        return True
     if timer["fraction"] < 1:
         await uow.emit("routing.deadline_warning", DeadlineWarning(
             event_id=timer["event_id"], unit_id=timer["unit_id"], kind=timer["kind"],
             deadline=timer["deadline"], fraction=timer["fraction"], at=now))
-        return
+        return True
     unit = await store.get_unit(uow, timer["unit_id"])
     if unit is None:
-        return
+        return True
     pol = await policy(uow, assignment["category_code"], assignment["urgency"])
     supervision_id = uuid.uuid4()
     escalated = False
@@ -77,6 +82,7 @@ async def _fire(uow: UnitOfWork, timer: Any, *, now: datetime, cal: WorkingCalen
         event_id=timer["event_id"], unit_id=unit["id"], unit_level=unit["level"],
         kind=timer["kind"], deadline=timer["deadline"], supervision_id=supervision_id,
         supervisor_region_code=supervisor_region(unit["region_code"]), at=now))
+    return True
 
 
 class TimerScanner:

@@ -88,11 +88,22 @@ def _assigned_with_timers(keys: tuple[str, ...]) -> Statement:
 _ASSIGNMENT_QUERY = select(assignments).where(assignments.c.event_id == bindparam("event_id"))
 _ASSIGNMENT = Statement(_ASSIGNMENT_QUERY)
 _ASSIGNMENT_LOCKED = Statement(_ASSIGNMENT_QUERY.with_for_update())
+_ASSIGNMENT_UNLESS_HELD = Statement(_ASSIGNMENT_QUERY.with_for_update(skip_locked=True))
 
 
 async def get_assignment(uow: UnitOfWork, event_id: uuid.UUID, *, lock: bool = True
                          ) -> Any | None:
     return await uow.fetchrow(_ASSIGNMENT_LOCKED if lock else _ASSIGNMENT, {"event_id": event_id})
+
+
+async def get_assignment_unless_held(uow: UnitOfWork, event_id: uuid.UUID
+                                     ) -> tuple[bool, Any | None]:
+    """(held, row): the row locked, or held=True when another transaction holds it (the
+    caller does not wait for it)."""
+    row = await uow.fetchrow(_ASSIGNMENT_UNLESS_HELD, {"event_id": event_id})
+    if row is not None:
+        return False, row
+    return await uow.fetchrow(_ASSIGNMENT, {"event_id": event_id}) is not None, None
 
 
 @functools.cache
