@@ -89,6 +89,32 @@ async def test_the_region_tree_is_served_level_by_level(client: httpx.AsyncClien
     assert (unknown.status_code, unknown.json()["code"]) == (404, "region_unknown")
 
 
+async def test_only_a_supervisor_with_the_whole_city_in_scope_changes_a_city_wide_rule(
+    client: httpx.AsyncClient, make_token: Callable[..., str]
+) -> None:
+    category = f"cat_{uuid.uuid4().hex[:8]}"
+
+    def supervisor_of(region: str) -> dict[str, str]:
+        token = make_token(roles=["supervisor"], regions=[region])
+        return {"Authorization": f"Bearer {token}"}
+
+    county = await client.put(f"/api/v1/routing/rules/{category}/county",
+                              headers=supervisor_of("350626"),
+                              json={"unit_kind": "police", "entry": True})
+    city = await client.put(f"/api/v1/routing/rules/{category}/town",
+                            headers=supervisor_of("350600"),
+                            json={"unit_kind": "judicial_office", "entry": True})
+    admin = {"Authorization": f"Bearer {make_token(roles=['admin'])}"}
+    rules = (await client.get("/api/v1/routing/rules", headers=admin)).json()["items"]
+    audit = (await client.get("/api/v1/routing/rules/audit", headers=admin)).json()["items"]
+    assert (county.status_code, county.json()["code"]) == (403, "out_of_scope")
+    assert city.status_code == 204
+    assert [(r["level"], r["unit_kind"]) for r in rules if r["category_code"] == category] == [
+        ("town", "judicial_office")]
+    assert [a["after"]["level"] for a in audit
+            if (a["after"] or {}).get("category_code") == category] == ["town"]
+
+
 async def test_rule_changes_are_audited_and_need_the_right_role(
     client: httpx.AsyncClient, make_token: Callable[..., str]
 ) -> None:

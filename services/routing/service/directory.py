@@ -50,6 +50,10 @@ async def put_rule(uow: UnitOfWork, *, principal: Principal, category_code: str,
     if level not in LEVELS:
         raise RuleViolation("level is community, town or county", code="level_invalid")
     async with uow:
+        # A rule routes the category in every county of the city: a supervisor changes it only
+        # with the whole city in scope (a county's 平安办 cannot reroute its neighbours' cases).
+        for city in await store.child_regions(uow, None):
+            principal.require_region(city["code"])
         before = await store.get_rule(uow, category_code, level)
         rule_id = before["id"] if before else uuid.uuid4()
         values = {"id": rule_id, "category_code": category_code, "level": level,
