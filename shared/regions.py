@@ -12,11 +12,13 @@ from typing import Literal
 
 RegionLevel = Literal["province", "city", "county", "town", "community", "grid"]
 LEVELS: tuple[RegionLevel, ...] = ("province", "city", "county", "town", "community", "grid")
-_CODE = re.compile(r"^\d{6}(\d{3}(\d{3}(\d{3})?)?)?$")
+# ASCII digits only (``\d`` also takes full-width and other scripts' digits), and the whole
+# string (``$`` would also accept a trailing newline).
+_CODE = re.compile(r"[0-9]{6}(?:[0-9]{3}(?:[0-9]{3}(?:[0-9]{3})?)?)?")
 
 
 def is_region_code(code: str) -> bool:
-    return bool(_CODE.match(code)) and not code.startswith("00")
+    return bool(_CODE.fullmatch(code)) and not code.startswith("00")
 
 
 def region_level(code: str) -> RegionLevel:

@@ -13,7 +13,7 @@ from shared import contracts
 from shared.logs import configure_logging, redact_text
 from shared.messaging.envelope import Envelope
 from shared.messaging.memory import topic_matches
-from shared.regions import ancestors, covers, region_level
+from shared.regions import ancestors, covers, is_region_code, region_level
 
 
 def test_envelope_round_trips_through_bytes_with_its_routing_key() -> None:
@@ -74,6 +74,11 @@ def test_region_levels_and_coverage_follow_the_code_prefixes() -> None:
     assert ancestors("350626106001") == ["350626106001", "350626106", "350626", "350600", "350000"]
     with pytest.raises(ValueError, match="region code"):
         region_level("35062")
+
+
+@pytest.mark.parametrize("code", ["３５０６００", "350600\n", "35060٠", "350600 ", "0012345"])
+def test_a_region_code_is_ascii_digits_and_nothing_else(code: str) -> None:
+    assert not is_region_code(code)
 
 
 def test_log_redaction_masks_id_numbers_and_phones() -> None:
