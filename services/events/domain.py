@@ -287,7 +287,7 @@ def decide(case: Case, cmd: Command) -> Case:
 # -- intake rules ------------------------------------------------------------------------------
 
 FieldType = Literal["text", "number", "choice", "date", "phone"]
-_PHONE = re.compile(r"^(1\d{10}|0\d{2,3}-?\d{7,8})$")
+_PHONE = re.compile(r"^(1[0-9]{10}|0[0-9]{2,3}-?[0-9]{7,8})$")  # ASCII digits only
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,10 @@ from shared.regions import is_region_code
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK_CHARS = "10X98765432"
-_ID_SHAPE = re.compile(r"^\d{17}[\dX]$")
-_REGION_PREFIX = re.compile(r"^[1-9]\d{5}$")
+# ASCII digits only: ``\d`` also takes full-width (３) and other scripts' digits, which
+# int() reads, so the same person's number would pass in a second spelling.
+_ID_SHAPE = re.compile(r"^[0-9]{17}[0-9X]$")
+_REGION_PREFIX = re.compile(r"^[1-9][0-9]{5}$")
 
 
 def check_digit(first17: str) -> str:
@@ -89,7 +91,7 @@ def is_valid_id_number(raw: str, *, today: date) -> bool:
 
 # -- phones ------------------------------------------------------------------------------------
 
-_MAINLAND_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+_MAINLAND_MOBILE = re.compile(r"^1[3-9][0-9]{9}$")
 
 
 def parse_phone(raw: str) -> str:

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Request, Response
 from services.relief.context import ReliefContext
 from services.relief.domain import Action, Kind, Status
 from services.relief.schemas import (
+    REGION_CODE_PATTERN,
     ApplicationCreate,
     ApplicationCreated,
     ApplicationPage,
@@ -41,7 +42,7 @@ from shared.web.deps import IdempotencyKey, Uow
 router = APIRouter(prefix="/api/v1/relief", tags=["relief"])
 
 Limit = Annotated[int, Query(ge=1, le=200)]
-RegionQuery = Annotated[str, Query(pattern=r"^(0[1-9]|[1-9]\d)\d{4}(\d{3}){0,3}$")]
+RegionQuery = Annotated[str, Query(pattern=REGION_CODE_PATTERN)]
 
 
 def _ctx(request: Request) -> ReliefContext:
@@ -298,8 +299,8 @@ async def monthly_run(
 @router.get("/disbursements/totals", response_model=TotalsRead)
 async def disbursement_totals(
     region_code: RegionQuery,
-    from_month: Annotated[str, Query(alias="from", pattern=r"^[1-9]\d{3}-(0[1-9]|1[0-2])$")],
-    to_month: Annotated[str, Query(alias="to", pattern=r"^[1-9]\d{3}-(0[1-9]|1[0-2])$")],
+    from_month: Annotated[str, Query(alias="from", pattern=r"^[1-9][0-9]{3}-(0[1-9]|1[0-2])$")],
+    to_month: Annotated[str, Query(alias="to", pattern=r"^[1-9][0-9]{3}-(0[1-9]|1[0-2])$")],
     principal: CurrentPrincipal,
     uow: Uow,
     kind: Kind | None = None,

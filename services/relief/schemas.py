@@ -16,13 +16,14 @@ class BaseSchema(BaseModel):
 
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-Month = Annotated[str, StringConstraints(pattern=r"^[1-9]\d{3}-(0[1-9]|1[0-2])$")]
-RegionCode = Annotated[str, StringConstraints(pattern=r"^(0[1-9]|[1-9]\d)\d{4}(\d{3}){0,3}$")]
+Month = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{3}-(0[1-9]|1[0-2])$")]
+REGION_CODE_PATTERN = r"^(0[1-9]|[1-9][0-9])[0-9]{4}([0-9]{3}){0,3}$"  # ASCII digits: \d takes ３
+RegionCode = Annotated[str, StringConstraints(pattern=REGION_CODE_PATTERN)]
 
 
 class HouseholdMemberIn(BaseSchema):
     name: Annotated[str, StringConstraints(min_length=1, max_length=50)]
-    id_number: Annotated[str, StringConstraints(pattern=r"^\d{17}[\dXx]$")]
+    id_number: Annotated[str, StringConstraints(pattern=r"^[0-9]{17}[0-9Xx]$")]
     relation: Annotated[str, StringConstraints(min_length=1, max_length=20)]
 
 
@@ -203,7 +204,7 @@ class ApproveCreate(BaseSchema):
 
 
 class MonthlyRunCreate(BaseSchema):
-    region_code: Annotated[str, StringConstraints(pattern=r"^(0[1-9]|[1-9]\d)\d{4}(\d{3}){0,3}$")]
+    region_code: RegionCode
     month: Month
 
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
+
+from services.events.domain import TemplateError, TemplateField, validate_fields
 from tests.events.flows import (
     COMMUNITY,
     COMMUNITY_UNIT,
@@ -264,3 +267,11 @@ async def test_an_admins_category_with_nul_or_an_over_long_code_is_refused(loop:
     created = await loop.events.put("/api/v1/events/categories/new_kind", json=body,
                                     headers=admin)
     assert created.status_code == 204, created.text
+
+
+def test_a_phone_field_in_full_width_digits_is_refused() -> None:
+    template = [TemplateField(key="contact", label="联系电话", type="phone")]
+    assert validate_fields(template, {"contact": "13812345678"}) == {"contact": "13812345678"}
+    with pytest.raises(TemplateError) as caught:
+        validate_fields(template, {"contact": "1３８１２３４５６７８"})  # \d took them
+    assert caught.value.code == "template_field_invalid"

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from services.identity.domain import check_digit, parse_id_number, rate
+from services.identity.domain import check_digit, parse_id_number, parse_phone, rate
 from shared.errors import RuleViolation
 from shared.pii import PiiCipher, PiiError, mask_id_number, mask_phone
 from tests.identity.conftest import make_id_number
@@ -41,6 +41,21 @@ def test_malformed_id_numbers_are_refused_with_a_reason(raw: str, code: str) -> 
     with pytest.raises(RuleViolation) as caught:
         parse_id_number(raw, today=TODAY)
     assert caught.value.code == code
+
+
+def full_width(digits: str) -> str:
+    return "".join(chr(ord(c) + 0xFEE0) if c.isdigit() else c for c in digits)
+
+
+def test_an_id_number_or_phone_in_full_width_digits_is_refused_not_a_second_spelling() -> None:
+    good = make_id_number()
+    mixed = good[:6] + full_width(good[6:])  # int() reads ３ as 3: the check digit still holds
+    with pytest.raises(RuleViolation) as id_number:
+        parse_id_number(mixed, today=TODAY)
+    with pytest.raises(RuleViolation) as phone:
+        parse_phone("138" + full_width("12345678"))
+    assert id_number.value.code == "id_number_malformed"
+    assert phone.value.code == "phone_invalid"
 
 
 def test_a_wrong_check_digit_is_refused() -> None:

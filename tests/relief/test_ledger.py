@@ -390,6 +390,11 @@ async def test_region_codes_and_months_that_cannot_exist_are_refused_not_crashed
         await world.client.post(f"{BASE}/disbursements", json={
             "application_id": str(uuid.uuid4()), "month": "0000-01", "amount_fen": 1},
             headers=auth(admin)),
+        # Full-width digits have the shape too (\d takes them); they are no code or month.
+        await world.client.get(totals, params={"region_code": "３５０６２３", "from": "2026-01",
+                                               "to": "2026-02"}, headers=auth(admin)),
+        await world.client.post(runs, json={"region_code": "350623", "month": "２０２６-01"},
+                                headers=auth(admin)),
     ]
     for answer in answers:
         assert answer.status_code == 422, answer.text

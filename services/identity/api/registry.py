@@ -36,7 +36,7 @@ async def list_people(
     principal: CurrentPrincipal,
     uow: Uow,
     ctx: Context,
-    region: Annotated[str | None, Query(pattern=r"^\d{6,15}$")] = None,
+    region: Annotated[str | None, Query(pattern=r"^[0-9]{6,15}$")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: str | None = None,
 ) -> RegistryPage:
