@@ -4,13 +4,15 @@ processes it measures.
 
 - ``Requests``: prebuilt POST requests, one per (token, body) pair a caller supplies, so every
   request can come from a different caller (its own token).
-- ``closed_loop``: N keep-alive connections, one request in flight on each.
+- ``closed_loop``: N keep-alive connections, one request in flight on each (``closed_loop_into``
+  fills a caller's ``Tally``, for a caller that reports the figures its own way).
 - ``open_loop``: requests start at a fixed rate whatever the answers; latency is counted from
   the moment a request was due, so a server that falls behind cannot hide it.
 
-A 201 counts as a success (``success`` names it in the summary: ``booked``, ``accepted``);
-every other answer is tallied by status and the error body's ``code``. A caller that needs the
-201 bodies (the ids the server created) passes ``on_created``; nobody else pays for them.
+A 201 counts as a success (``success`` names it in the summary: ``booked``, ``accepted``; a
+``Tally`` given another ``ok_status`` counts that one instead); every other answer is tallied
+by status and the error body's ``code``. A caller that needs the 201 bodies (the ids the
+server created) passes ``on_created``; nobody else pays for them.
 """
 
 from __future__ import annotations
@@ -33,11 +35,12 @@ class Tally:
     on_created: Callable[[bytes], None] | None = None
     latencies_ok: list[float] = field(default_factory=list)
     outcomes: Counter[str] = field(default_factory=Counter)
+    ok_status: int = 201  # the answer counted as a success (a GET's is 200)
 
     def record(self, status: int, body: bytes, seconds: float) -> None:
-        if status == 201:
+        if status == self.ok_status:
             self.latencies_ok.append(seconds)
-            self.outcomes[f"201 {self.success}"] += 1
+            self.outcomes[f"{status} {self.success}"] += 1
             if self.on_created is not None:
                 self.on_created(body)
             return
@@ -111,6 +114,24 @@ async def closed_loop(
     on_created: Callable[[bytes], None] | None = None,
 ) -> dict[str, Any]:
     tally = Tally(success, on_created)
+    measured = await closed_loop_into(
+        tally, host, port, requests, concurrency=concurrency, seconds=seconds, warmup=warmup
+    )
+    return summary(tally, measured)
+
+
+async def closed_loop_into(
+    tally: Tally,
+    host: str,
+    port: int,
+    requests: Iterator[bytes],
+    *,
+    concurrency: int,
+    seconds: float,
+    warmup: float = 1.0,
+) -> float:
+    """``closed_loop`` recording into the caller's ``tally`` (for a caller that reports the
+    figures its own way); returns the seconds measured after the warm-up."""
     perf = time.perf_counter
     now = perf()
     measure_from, deadline = now + warmup, now + warmup + seconds
@@ -131,7 +152,7 @@ async def closed_loop(
             writer.close()
 
     await asyncio.gather(*(connection() for _ in range(concurrency)))
-    return summary(tally, min(perf(), deadline) - measure_from)
+    return min(perf(), deadline) - measure_from
 
 
 async def open_loop(

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,17 @@ def spawn(
     if workers > 1:
         command += ["--workers", str(workers)]
     return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct TCP ports on 127.0.0.1 that nothing listens on now (the kernel's
+    choice, all held at once so none is handed out twice), for processes about to be
+    ``spawn``ed on them."""
+    with ExitStack() as held:
+        probes = [held.enter_context(socket.socket()) for _ in range(count)]
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [int(probe.getsockname()[1]) for probe in probes]
 
 
 def cpu_seconds(pid: int) -> float:

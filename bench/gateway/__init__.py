@@ -19,20 +19,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from bench.gateway.servers import BENCH_PATH
+from bench.processes import cpu_seconds, free_ports, spawn, stop, wait_ready
 from shared.auth import TokenSigner, generate_signing_key
 from shared.auth.tokens import public_key_pem
 
@@ -40,61 +37,6 @@ ISSUER, AUDIENCE = "ehome-identity", "ehome"
 RESULTS = Path(__file__).resolve().parents[1] / "results" / "gateway.json"
 TARGET_RATIO = 0.70
 TARGET_ADDED_P50_MS = 1.0
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process, from /proc (Linux)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-
-
-def _uvicorn(factory: str, port: int) -> list[str]:
-    command = [sys.executable, "-m", "uvicorn", "--factory", factory]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
-    command += ["--log-level", "warning", "--http", "httptools"]
-    try:
-        import uvloop  # noqa: F401  (only probing that it is installed)
-    except ImportError:
-        return command
-    return [*command, "--loop", "uvloop"]
-
-
-@contextmanager
-def _process(command: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
-    # The service's JSON access log goes to /dev/null: it is written (realistic per-request
-    # work) but not kept.
-    child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        yield child
-    finally:
-        child.terminate()
-        try:
-            child.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
-
-
-def _wait_healthy(url: str, child: subprocess.Popen[bytes], within: float = 30.0) -> None:
-    deadline = time.monotonic() + within
-    with httpx.Client(timeout=1.0) as client:
-        while time.monotonic() < deadline:
-            if child.poll() is not None:
-                stderr = child.stderr.read().decode() if child.stderr else ""
-                raise RuntimeError(f"{url} exited during start-up:\n{stderr}")
-            try:
-                if client.get(f"{url}/healthz").status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.1)  # not listening yet
-    raise RuntimeError(f"{url} did not become healthy within {within} s")
 
 
 def _load(
@@ -117,9 +59,9 @@ def _measure(
     seconds: float,
     warmup: float,
 ) -> dict[str, Any]:
-    before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
+    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
     result = _load(url, token, concurrency=concurrency, seconds=seconds, warmup=warmup)
-    used = {name: _cpu_seconds(pid) - before[name] for name, pid in pids.items()}
+    used = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
     total_requests = max(1, result["requests"] + result["errors"])
     result["label"] = label
     # Per request, including the warm-up share: an upper bound good enough to compare.
@@ -160,7 +102,7 @@ def main(argv: list[str]) -> int:
     token = TokenSigner(key, issuer=ISSUER, audience=AUDIENCE).access_token(
         subject=uuid.uuid4(), roles=["resident"], ttl_seconds=3600
     )
-    service_port, gateway_port = _free_port(), _free_port()
+    service_port, gateway_port = free_ports(2)
     service_url = f"http://127.0.0.1:{service_port}"
     gateway_url = f"http://127.0.0.1:{gateway_port}"
     env = {
@@ -177,19 +119,21 @@ def main(argv: list[str]) -> int:
         "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
     }
     rounds: list[dict[str, dict[str, Any]]] = []
-    with (
-        _process(_uvicorn("bench.gateway.servers:upstream_from_env", service_port), env) as svc,
-        _process(_uvicorn("bench.gateway.servers:gateway_from_env", gateway_port), env) as gw,
-    ):
-        _wait_healthy(service_url, svc)
-        _wait_healthy(gateway_url, gw)
+    # The processes' JSON access logs go to /dev/null (spawn's stdout): written (realistic
+    # per-request work) but not kept.
+    named: dict[str, subprocess.Popen[bytes]] = {}
+    try:
+        named["service"] = spawn("bench.gateway.servers:upstream_from_env", service_port, env)
+        named["gateway"] = spawn("bench.gateway.servers:gateway_from_env", gateway_port, env)
+        wait_ready(service_url, process=named["service"])
+        wait_ready(gateway_url, process=named["gateway"])
         probe = httpx.get(
             gateway_url + BENCH_PATH, headers={"Authorization": f"Bearer {token}"}, timeout=5
         )
         if probe.status_code != 200:
             print(f"the gateway answered {probe.status_code}: {probe.text}")
             return 1
-        pids = {"service": svc.pid, "gateway": gw.pid}
+        pids = {name: process.pid for name, process in named.items()}
         print(
             f"cores: {os.cpu_count()}; load average before: {os.getloadavg()[0]:.2f}; "
             f"GET {BENCH_PATH} (bearer token verified); {args.rounds} paired rounds"
@@ -212,6 +156,8 @@ def main(argv: list[str]) -> int:
                     for kind, (label, base, shape) in plan.items()
                 }
             )
+    finally:
+        stop(named.values())
     return _report(args, rounds)
 
 

@@ -1,9 +1,9 @@
 """The two processes the gateway benchmark starts (as uvicorn factories).
 
 The upstream is a realistic service minus its database: the shared request-context middleware
-(request ids, one JSON access log line, metrics), problem+json errors, and an authenticated
-GET that verifies the bearer token through the shared dependency. The gateway is the real one
-(``create_http_gateway_app``) configured from the environment."""
+(request ids, one JSON access log line, metrics), problem+json errors, an authenticated GET
+that verifies the bearer token through the shared dependency, and /healthz and /readyz. The
+gateway is the real one (``create_http_gateway_app``) configured from the environment."""
 
 from __future__ import annotations
 
@@ -50,6 +50,12 @@ def upstream_from_env() -> FastAPI:
             "next_cursor": None,
             "subject": str(principal.subject),
         }
+
+    # After the measured route, so routing it costs what it did. The gateway's own /readyz
+    # asks this one; without a database, answering is being ready.
+    @router.get("/readyz")
+    async def readyz() -> dict[str, str]:
+        return {"status": "ready"}
 
     app.include_router(router)
     return app

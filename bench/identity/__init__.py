@@ -20,9 +20,7 @@ import asyncio
 import json
 import os
 import random
-import socket
 import statistics
-import subprocess
 import sys
 import time
 import uuid
@@ -35,6 +33,8 @@ import asyncpg
 import httpx
 from tqdm import tqdm
 
+from bench.load import percentile
+from bench.processes import cpu_seconds, free_ports, spawn, stop, wait_ready
 from shared.auth.tokens import TokenSigner, TokenVerifier, generate_signing_key
 from shared.db.database import asyncpg_dsn
 from shared.db.migrate import schema_name, upgrade
@@ -68,23 +68,6 @@ PII_KEYS, PII_INDEX_KEY = "b1:bench-pii-key", "bench-pii-index-key"
 TARGET_LOGIN_P99_MS = 50.0
 TARGET_STATS_MS = 200.0
 BATCH = 100_000
-
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process, from /proc (Linux)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Pools:
@@ -230,37 +213,6 @@ async def load(dsn: str, database_url: str, *, accounts: int, registry: int) -> 
     return timings
 
 
-def _server(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "--factory",
-        "services.identity.app:create_app",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--no-access-log",
-        "--log-level",
-        "warning",
-    ]
-    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-
-async def _wait_ready(client: httpx.AsyncClient, child: subprocess.Popen[bytes]) -> None:
-    for _ in range(300):
-        if child.poll() is not None:
-            raise RuntimeError(f"identity exited: {child.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
-        try:
-            if (await client.get("/readyz")).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        await asyncio.sleep(0.1)
-    raise RuntimeError("identity did not become ready")
-
-
 async def measure_logins(
     client: httpx.AsyncClient, *, accounts: int, logins: int, concurrency: int
 ) -> dict[str, float]:
@@ -290,7 +242,7 @@ async def measure_logins(
     elapsed = time.perf_counter() - started
     return {
         "p50_ms": statistics.median(latencies),
-        "p99_ms": _pct(latencies, 0.99),
+        "p99_ms": percentile(latencies, 0.99),
         "per_s": len(latencies) / elapsed,
         "logins": len(latencies),
     }
@@ -361,7 +313,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             await load(dsn, database_url, accounts=args.accounts, registry=args.registry)
         )
         results["load_total_s"] = time.perf_counter() - started
-    port = _free_port()
+    [port] = free_ports(1)
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -376,25 +328,25 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     }
     env.pop("EHOME_WECHAT_API_BASE", None)
     env.pop("EHOME_VERIFY_API_BASE", None)
-    child = _server(env, port)
+    base_url = f"http://127.0.0.1:{port}"
+    child = spawn("services.identity.app:create_app", port, env)
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            await _wait_ready(client, child)
+        wait_ready(base_url, process=child)
+        async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
             results["load_average_before"] = os.getloadavg()
             results["login"] = {}
             for level in sorted({1, args.concurrency, 8}):
-                cpu_before = _cpu_seconds(child.pid)
+                cpu_before = cpu_seconds(child.pid)
                 figures = await measure_logins(
                     client, accounts=args.accounts, logins=args.logins, concurrency=level
                 )
                 # Server CPU per login does not depend on what else the machine runs.
-                cpu = _cpu_seconds(child.pid) - cpu_before
+                cpu = cpu_seconds(child.pid) - cpu_before
                 figures["server_cpu_ms_per_login"] = cpu * 1000 / (figures["logins"] + 50)
                 results["login"][level] = figures
             results.update(await measure_stats(client, dsn))
     finally:
-        child.terminate()
-        child.wait(timeout=15)
+        stop([child])
     results.update(measure_token_verification())
     if not args.keep:
         connection = await asyncpg.connect(dsn)
