@@ -87,7 +87,7 @@ def run(services: tuple[str, ...]) -> int:
     from gateway.embedded import data_dir, load_or_create_signing_key
 
     settings = ServiceSettings()
-    asyncio.run(upgrade_all(settings.database_url))
+    asyncio.run(upgrade_all(settings.database_url, prefix=settings.schema_prefix))
     key = load_or_create_signing_key(data_dir() / "keys" / "identity-signing.pem")
     env = _child_env(key.private_pem(), public_key_pem(key.public_key))
     gateway = GatewaySettings()

@@ -31,7 +31,7 @@ from shared.db.embedded import start_embedded_postgres
 from shared.db.migrate import upgrade_all
 from shared.logs import configure_logging, get_logger
 from shared.messaging.memory import MemoryBroker
-from shared.settings import PlatformSettings
+from shared.settings import DatabaseSettings, PlatformSettings
 
 log = get_logger("ehome.embedded")
 
@@ -124,7 +124,8 @@ async def serve() -> None:
         data_dir() / "pg", keep=True
     )
     amqp_url = os.environ.get("AMQP_URL") or None
-    await upgrade_all(database_url)
+    # The schemas the services will use: the prefix (if any) is theirs too.
+    await upgrade_all(database_url, prefix=DatabaseSettings().schema_prefix)
     signing_key = load_or_create_signing_key(data_dir() / "keys" / "identity-signing.pem")
     verifier = TokenVerifier(
         [signing_key.public_key],

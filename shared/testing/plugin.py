@@ -74,6 +74,10 @@ class Migrator:
                     await upgrade(self.database_url, service, schema_name(service, prefix))
                     self._done.add(key)
 
+    def drop_at_end(self, *services: str, prefix: str) -> None:
+        """Schemas something else migrates (a process under test): dropped with the rest."""
+        self._done.update((prefix, service) for service in services)
+
     async def drop_all(self) -> None:
         engine = create_async_engine(self.database_url)
         try:

@@ -18,9 +18,11 @@ from tests.e2e.test_make_run import ROOT, _free_port
 
 
 @pytest.fixture
-async def dist_prefix(migrator: Migrator, run_prefix: str) -> str:
+def dist_prefix(migrator: Migrator, run_prefix: str) -> str:
+    """Schemas of their own, which `make run-dist` migrates itself (into the prefixed schemas
+    its services use, or they would not be ready); dropped at the end of the run."""
     prefix = f"{run_prefix}d"
-    await migrator.ensure(*SCHEMAS, prefix=prefix)  # registers them for clean-up at the end
+    migrator.drop_at_end(*SCHEMAS, prefix=prefix)
     return prefix
 
 
