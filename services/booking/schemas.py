@@ -6,23 +6,17 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from shared.validation import StorableText
 
 
 class BaseSchema(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
+Text = StorableText  # what PostgreSQL can store (no NUL)
 
-def _storable(text: str) -> str:
-    """PostgreSQL text (and jsonb) cannot hold NUL: refuse it here rather than crash there."""
-    if "\x00" in text:
-        raise ValueError("text may not contain NUL characters")
-    return text
-
-
-Text = Annotated[str, AfterValidator(_storable)]
-
-_REGION_PATTERN = r"^\d{6}(\d{3}){0,3}$"
+_REGION_PATTERN = r"^[0-9]{6}([0-9]{3}){0,3}$"  # ASCII digits: \d also takes ３
 RegionCode = Field(pattern=_REGION_PATTERN)
 RegionCodeItem = Annotated[str, Field(pattern=_REGION_PATTERN)]
 

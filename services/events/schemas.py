@@ -4,21 +4,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.validation import StorableText
 
 Urgency = Literal["urgent", "normal", "low"]
 
-
-def _storable(text: str) -> str:
-    """PostgreSQL text (and jsonb) cannot hold NUL: refuse it here rather than crash there."""
-    if "\x00" in text:
-        raise ValueError("text may not contain NUL characters")
-    return text
-
-
-Text = Annotated[str, AfterValidator(_storable)]
+Text = StorableText  # what PostgreSQL can store (no NUL)
 
 
 class BaseSchema(BaseModel):

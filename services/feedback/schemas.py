@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.validation import StorableText
 
 RatingValue = Literal["satisfied", "basically_satisfied", "dissatisfied"]
 
@@ -15,17 +17,10 @@ class BaseSchema(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
-def _storable(text: str) -> str:
-    """PostgreSQL text cannot hold NUL: refuse it here rather than crash there."""
-    if "\x00" in text:
-        raise ValueError("text may not contain NUL characters")
-    return text
-
-
 class RatingCreate(BaseSchema):
     event_id: uuid.UUID
     rating: RatingValue
-    comment: Annotated[str, AfterValidator(_storable)] | None = Field(None, max_length=500)
+    comment: StorableText | None = Field(None, max_length=500)
 
 
 class RatingRead(BaseSchema):

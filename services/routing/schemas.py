@@ -4,23 +4,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.validation import StorableText
 
 
 class BaseSchema(BaseModel):
     model_config = ConfigDict(extra="forbid", from_attributes=True)
 
-
-def _storable(text: str) -> str:
-    """PostgreSQL text cannot hold NUL: refuse it here rather than crash there."""
-    if "\x00" in text:
-        raise ValueError("text may not contain NUL characters")
-    return text
-
-
-Text = Annotated[str, AfterValidator(_storable)]
+Text = StorableText  # what PostgreSQL can store (no NUL)
 Urgency = Literal["urgent", "normal", "low"]
 
 
