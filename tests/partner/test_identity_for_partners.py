@@ -25,19 +25,27 @@ ADMIN_PASSWORD = "bootstrap-admin-password-for-partner-tests"
 INTERNAL = internal_headers("dev-only-internal-key", "partner")
 
 
-async def test_a_partner_user_is_matched_by_phone_and_acted_for_with_a_partner_token(
+async def identity_with_admin(
     migrator: Migrator, service_settings: Callable[..., Any], token_verifier: TokenVerifier,
     signing_key: SigningKey,
-) -> None:
-    # A schema of its own: the bootstrap admin is created once per schema, and another test
-    # may already have created it with another password in the run's shared one.
+) -> FastAPI:
+    """The real identity service on a schema of its own: the bootstrap admin is created once
+    per schema, and another test may already have created it with another password in the
+    run's shared one."""
     prefix = f"{migrator.prefix}p{uuid.uuid4().hex[:5]}"
     await migrator.ensure("identity", prefix=prefix)
     settings = service_settings(IdentitySettings, schema_prefix=prefix,
                                 bootstrap_admin_password=ADMIN_PASSWORD,
                                 argon2_time_cost=1, argon2_memory_kib=1024,
                                 argon2_parallelism=1)
-    app = create_identity(settings, verifier=token_verifier, signing_key=signing_key)
+    return create_identity(settings, verifier=token_verifier, signing_key=signing_key)
+
+
+async def test_a_partner_user_is_matched_by_phone_and_acted_for_with_a_partner_token(
+    migrator: Migrator, service_settings: Callable[..., Any], token_verifier: TokenVerifier,
+    signing_key: SigningKey,
+) -> None:
+    app = await identity_with_admin(migrator, service_settings, token_verifier, signing_key)
     phone = f"137{uuid.uuid4().int % 10**8:08d}"
     async with running(app) as client:
         login = (await client.post("/api/v1/identity/wechat-login",
@@ -103,13 +111,8 @@ async def test_the_callback_hosts_an_admin_allows_in_identity_are_the_ones_an_ap
     migrator: Migrator, service_settings: Callable[..., Any], token_verifier: TokenVerifier,
     signing_key: SigningKey, make_partner: Callable[..., FastAPI], clock: Clock,
 ) -> None:
-    prefix = f"{migrator.prefix}p{uuid.uuid4().hex[:5]}"
-    await migrator.ensure("identity", prefix=prefix)
-    settings = service_settings(IdentitySettings, schema_prefix=prefix,
-                                bootstrap_admin_password=ADMIN_PASSWORD,
-                                argon2_time_cost=1, argon2_memory_kib=1024,
-                                argon2_parallelism=1)
-    identity = create_identity(settings, verifier=token_verifier, signing_key=signing_key)
+    identity = await identity_with_admin(migrator, service_settings, token_verifier,
+                                         signing_key)
     # No setting lists any host: identity's list is the only one.
     partner = make_partner(callback_hosts={}, wiring={
         "identity_transport": httpx.ASGITransport(app=identity)})

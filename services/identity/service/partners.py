@@ -69,6 +69,16 @@ async def create_app(
     return PartnerAppCreated(**_view(row).model_dump(), secret=secret)
 
 
+async def _live_app_locked(uow: UnitOfWork, app_id: uuid.UUID) -> RowMapping:
+    """The app's row, locked for this transaction; a disabled app is gone for changes."""
+    row = await store.get_app(uow.session, app_id, lock=True)
+    if row is None:
+        raise NotFound("no such partner app", code="partner_not_found")
+    if row["disabled_at"] is not None:
+        raise Gone("this partner app is disabled", code="partner_disabled")
+    return row
+
+
 async def rotate_secret(
     *, uow: UnitOfWork, ctx: IdentityContext, actor: Principal, app_id: uuid.UUID,
     overlap_seconds: int | None,
@@ -78,11 +88,7 @@ async def rotate_secret(
     secret = _new_secret()
     old_expires = datetime.now(UTC) + timedelta(seconds=overlap)
     async with uow:
-        row = await store.get_app(uow.session, app_id, lock=True)
-        if row is None:
-            raise NotFound("no such partner app", code="partner_not_found")
-        if row["disabled_at"] is not None:
-            raise Gone("this partner app is disabled", code="partner_disabled")
+        row = await _live_app_locked(uow, app_id)
         # The old secret keeps working for the overlap, so the partner can deploy the new one.
         await store.expire_current_secrets(uow.session, app_id, at=old_expires)
         await store.insert_secret(uow.session, app_id=app_id,
@@ -97,14 +103,11 @@ async def set_callback_hosts(
     *, uow: UnitOfWork, actor: Principal, app_id: uuid.UUID, cmd: PartnerCallbackHostsSet
 ) -> PartnerAppRead:
     """Replace the hosts the app may subscribe webhooks on. The gateway sees the new list
-    once its cached credentials expire; subscriptions already made are not touched."""
+    once its cached credentials expire; from then on a host taken off it gets no deliveries
+    (the subscriptions themselves stay until the partner deletes them)."""
     hosts = domain.check_callback_hosts(cmd.callback_hosts)
     async with uow:
-        row = await store.get_app(uow.session, app_id, lock=True)
-        if row is None:
-            raise NotFound("no such partner app", code="partner_not_found")
-        if row["disabled_at"] is not None:
-            raise Gone("this partner app is disabled", code="partner_disabled")
+        row = await _live_app_locked(uow, app_id)
         before = list(row["callback_hosts"])
         await store.set_callback_hosts(uow.session, app_id, hosts)
         row = await store.get_app(uow.session, app_id)
