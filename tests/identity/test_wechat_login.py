@@ -8,6 +8,7 @@ from typing import Any
 
 import jwt
 
+from services.identity.service.accounts import SESSION_KEY
 from shared.auth.tokens import TokenVerifier
 from shared.testing.plugin import running
 from tests.identity.conftest import WeChatStandIn, assert_problem, bearer, login
@@ -41,21 +42,26 @@ async def test_login_goes_through_the_real_client_and_keeps_the_session_key(
 ) -> None:
     stand_in, base = wechat_server
     code = f"c{uuid.uuid4().hex}"
-    async with running(identity_app(wechat_api_base=base, wechat_app_secret="s3cret")) as client:
+    session_key = f"SK-{code}-secret"  # what the stand-in answers for this code
+    app = identity_app(wechat_api_base=base, wechat_app_secret="s3cret")
+    async with running(app) as client:
         response = await client.post("/api/v1/identity/wechat-login", json={"code": code})
         assert response.status_code == 200, response.text
         me = await client.get("/api/v1/identity/me",
                               headers=bearer(response.json()["access_token"]))
+        pii = app.state.runtime.state["identity"].pii
     assert stand_in.calls[code] == 1
     assert stand_in.seen_secrets == ["s3cret"]
     for answer in (response, me):
-        assert "SK-" not in answer.text
+        assert session_key not in answer.text
         assert "session_key" not in answer.text
     rows = await identity_sql("SELECT wechat_session_key FROM users WHERE openid = :o",
                               o=f"o-{code}")
     stored = rows[0]["wechat_session_key"]
-    assert stored
-    assert "SK-" not in stored
+    # Kept encrypted: not the key itself (a short fragment could turn up in any ciphertext),
+    # but the key once decrypted.
+    assert session_key not in stored
+    assert pii.decrypt(stored, context=SESSION_KEY) == session_key
 
 
 async def test_busy_and_rate_limited_answers_are_retried_with_backoff(
