@@ -113,7 +113,7 @@ async def unsubscribe(subscription_id: uuid.UUID, caller: Partner, uow: Uow,
 
 @router.get("/webhook-deliveries", response_model=DeliveryPage)
 async def deliveries(caller: Partner, uow: Uow,
-                     status: Literal["pending", "delivered", "dead"] | None = None,
+                     status: Literal["pending", "delivered", "dead", "cancelled"] | None = None,
                      cursor: str | None = None, limit: Limit = 20) -> DeliveryPage:
     """The delivery log (status code, latency, attempts); ``status=dead`` is the dead-letter
     list."""

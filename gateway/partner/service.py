@@ -274,6 +274,7 @@ async def unsubscribe(*, uow: UnitOfWork, app_key: str, subscription_id: uuid.UU
     async with uow:
         if not await store.delete_subscription(uow.session, app_key, subscription_id, now):
             raise NotFound("no such subscription", code="subscription_not_found")
+        await store.cancel_pending_deliveries(uow.session, subscription_id, now)
 
 
 def _delivery_view(row: Any) -> DeliveryRead:

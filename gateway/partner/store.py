@@ -269,6 +269,16 @@ async def delete_subscription(session: AsyncSession, app_key: str, subscription_
 # -- deliveries ----------------------------------------------------------------------------------
 
 
+async def cancel_pending_deliveries(session: AsyncSession, subscription_id: uuid.UUID,
+                                    at: datetime) -> None:
+    """A deleted subscription's deliveries still waiting to be sent are not sent any more
+    (one being sent right now finishes; its retries are not made)."""
+    await session.execute(
+        update(deliveries).where(and_(deliveries.c.subscription_id == subscription_id,
+                                      deliveries.c.status == "pending"))
+        .values(status="cancelled", finished_at=at))
+
+
 async def insert_delivery(session: AsyncSession, **values: Any) -> None:
     await session.execute(insert(deliveries).values(**values).on_conflict_do_nothing())
 

@@ -316,6 +316,27 @@ async def test_a_host_taken_off_the_apps_list_gets_no_more_deliveries(
     assert deliveries[1]["last_error"] == "callback host no longer allowed for this app"
 
 
+async def test_a_deleted_subscriptions_waiting_deliveries_are_not_sent(
+    make_partner: Callable[..., FastAPI], identity: StandInIdentity, clock: Clock
+) -> None:
+    app = make_partner()
+    async with partner_server(fail_first=1) as hooks, running(app) as client:
+        subscription = await _subscribe(client, clock, identity, APP_A, hooks.url)
+        await _change(app, APP_A)
+        await wait_until(lambda: _recorded_attempts(app, 1))  # failed: a retry is due in 15 s
+        deleted = await signer_for(client, clock, identity, APP_A).call(
+            "DELETE", f"/open/v1/webhooks/{subscription['id']}")
+        clock.advance(3600)  # far past every retry
+        await asyncio.sleep(0.5)  # the sender polls every 0.05 s
+        [delivery] = await _deliveries(app)
+        listed = await signer_for(client, clock, identity, APP_A).call(
+            "GET", "/open/v1/webhook-deliveries?status=cancelled")
+    assert deleted.status_code == 204
+    assert len(hooks.received) == 1  # only the first, failed attempt
+    assert (delivery["status"], delivery["attempts"]) == ("cancelled", 1)
+    assert [d["id"] for d in listed.json()["items"]] == [str(delivery["id"])]
+
+
 async def _subscribe_to(client: Any, clock: Clock, identity: StandInIdentity, app_key: str,
                         url: str) -> Any:
     return await signer_for(client, clock, identity, app_key).call(
