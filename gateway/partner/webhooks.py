@@ -182,7 +182,7 @@ class DeliveryWorker:
         try:
             response = await self._http.post(row["callback_url"], content=body, headers=headers)
         except AddressNotPublic:
-            # The host resolved where it may not when subscribed; it now points inside.
+            # Public when subscribed, the host now resolves (also) to a non-public address.
             return None, "callback address refused (not public)", _ms(started)
         except (httpx.HTTPError, httpx.InvalidURL) as exc:  # InvalidURL is no HTTPError
             return None, f"{type(exc).__name__}", _ms(started)
