@@ -13,6 +13,7 @@ from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Environment = Literal["dev", "test", "prod"]
+PlanCacheMode = Literal["auto", "force_custom_plan", "force_generic_plan"]
 
 DEV_SECRET_MARKER = "dev-only"
 
@@ -55,6 +56,12 @@ class DatabaseSettings(BaseSettings):
     )
     # Tests prefix every schema so runs never see each other's rows.
     schema_prefix: str | None = Field(None, validation_alias=_env("EHOME_DB_SCHEMA_PREFIX"))
+    # PostgreSQL's plan_cache_mode for every connection (None: the server's default). Tests
+    # set force_generic_plan so a statement correct only under a custom plan (one PostgreSQL
+    # switches away from after five executions of a prepared statement) fails at once.
+    db_plan_cache_mode: PlanCacheMode | None = Field(
+        None, validation_alias=_env("EHOME_DB_PLAN_CACHE_MODE")
+    )
 
 
 class ServiceSettings(PlatformSettings, DatabaseSettings):

@@ -36,6 +36,7 @@ def create_app(settings: Settings | None = None, **wiring: Any) -> FastAPI:
             schema=runtime.database.schema,
             size=settings.hot_pool_size,
             application_name="ehome-booking-hot",
+            plan_cache_mode=runtime.database.plan_cache_mode,
         )
         runtime.state["pickup_codes"] = PickupCodes(settings.pickup_code_secret)
         runtime.state["stripes_per_slot"] = settings.stripes_per_slot

@@ -34,6 +34,18 @@ def asyncpg_dsn(url: str) -> str:
     )
 
 
+def server_settings(
+    *, schema: str, application_name: str, plan_cache_mode: str | None = None
+) -> dict[str, str]:
+    """Session settings of every connection a service opens (its engine and any raw asyncpg
+    pool): the service schema first on the search_path, a name in pg_stat_activity, and the
+    configured plan_cache_mode (tests force generic plans, see DatabaseSettings)."""
+    values = {"search_path": schema, "application_name": application_name[:63]}
+    if plan_cache_mode:
+        values["plan_cache_mode"] = plan_cache_mode
+    return values
+
+
 class Database:
     """The engine of one service. Every connection's search_path is the service schema, so
     tables are declared unqualified and the same code serves a prefixed test schema."""
@@ -41,6 +53,7 @@ class Database:
     def __init__(self, settings: ServiceSettings) -> None:
         self.url = normalize_database_url(settings.database_url)
         self.schema = settings.schema
+        self.plan_cache_mode = settings.db_plan_cache_mode
         self.engine: AsyncEngine = create_async_engine(
             self.url,
             pool_size=settings.db_pool_size,
@@ -56,10 +69,11 @@ class Database:
             json_serializer=json_dumps,
             json_deserializer=orjson.loads,
             connect_args={
-                "server_settings": {
-                    "search_path": self.schema,
-                    "application_name": f"ehome-{settings.service_name}"[:63],
-                },
+                "server_settings": server_settings(
+                    schema=self.schema,
+                    application_name=f"ehome-{settings.service_name}",
+                    plan_cache_mode=settings.db_plan_cache_mode,
+                ),
                 "timeout": 10,
             },
         )

@@ -64,8 +64,15 @@ def _upgrade_sync(connection: Connection, service: str, schema: str, revision: s
     command.upgrade(cfg, revision)
 
 
-async def upgrade(database_url: str, service: str, schema: str, revision: str = "head") -> None:
-    engine = create_async_engine(normalize_database_url(database_url))
+async def upgrade(
+    database_url: str, service: str, schema: str, revision: str = "head",
+    *, plan_cache_mode: str | None = None,
+) -> None:
+    """``plan_cache_mode``: as the services' connections have it (DatabaseSettings)."""
+    settings = {"plan_cache_mode": plan_cache_mode} if plan_cache_mode else {}
+    engine = create_async_engine(
+        normalize_database_url(database_url), connect_args={"server_settings": settings}
+    )
     try:
         async with engine.begin() as conn:
             await conn.execute(
@@ -103,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = DatabaseSettings()  # migrating needs the database only, not the service secrets
     for service in wanted:
         schema = schema_name(service, settings.schema_prefix)
-        asyncio.run(upgrade(settings.database_url, service, schema, args.revision))
+        asyncio.run(upgrade(settings.database_url, service, schema, args.revision,
+                            plan_cache_mode=settings.db_plan_cache_mode))
         print(f"migrated {service} (schema {schema}) to {args.revision}")
     return 0
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
@@ -33,6 +33,10 @@ from shared.settings import ServiceSettings
 
 S = TypeVar("S", bound=ServiceSettings)
 ISSUER, AUDIENCE = "ehome-identity", "ehome"
+# Every connection a test builds plans each prepared statement generically from its first
+# execution: a statement correct only under a custom plan (PostgreSQL switches to the generic
+# one after five executions on a connection) fails in the first test that runs it.
+PLAN_CACHE_MODE = "force_generic_plan"
 
 
 def _broker_required() -> bool:
@@ -56,6 +60,15 @@ def run_prefix() -> str:
     return f"t{uuid.uuid4().hex[:10]}"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _generic_plans_everywhere() -> Iterator[None]:
+    """Processes the tests launch (``make run``, ``make run-dist``, deployed containers) and
+    settings read from the environment get the same plan_cache_mode as service_settings."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("EHOME_DB_PLAN_CACHE_MODE", PLAN_CACHE_MODE)
+        yield
+
+
 class Migrator:
     """Migrates each service schema once per run, on demand; drops them all at the end."""
 
@@ -71,7 +84,8 @@ class Migrator:
             for service in services or SERVICES:
                 key = (prefix, service)
                 if key not in self._done:
-                    await upgrade(self.database_url, service, schema_name(service, prefix))
+                    await upgrade(self.database_url, service, schema_name(service, prefix),
+                                  plan_cache_mode=PLAN_CACHE_MODE)
                     self._done.add(key)
 
     def drop_at_end(self, *services: str, prefix: str) -> None:
@@ -220,6 +234,7 @@ def service_settings(
             "outbox_poll_seconds": 0.2,
             "db_pool_size": 5,
             "log_json": True,
+            "db_plan_cache_mode": PLAN_CACHE_MODE,
         }
         values.update(overrides)
         return settings_cls(**values)

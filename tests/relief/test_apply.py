@@ -282,3 +282,24 @@ async def test_lists_page_with_a_cursor(world: ReliefWorld) -> None:
                                  headers=auth(token))
     assert bad.status_code == 400
     assert bad.json()["code"] == "cursor_invalid"
+
+
+async def test_applications_keep_being_accepted_on_one_connection_past_the_fifth(
+    relief_settings: Settings, token_verifier: TokenVerifier, world: ReliefWorld,
+) -> None:
+    """PostgreSQL plans a prepared statement generically from its sixth execution on a
+    connection; the one-open-application insert must still infer its partial unique index
+    then. One pooled connection and the server's default plan_cache_mode: the fixture's
+    forced generic plans would hide which execution goes wrong."""
+    settings = relief_settings.model_copy(
+        update={"db_pool_size": 1, "db_plan_cache_mode": None, "run_relay": False}
+    )
+    async with running(create_app(settings, verifier=token_verifier)) as client:
+        for _ in range(8):
+            _, token = world.resident()
+            await submit(client, token)
+        # and the index still refuses a second open application after the switch
+        again = await client.post(f"{BASE}/applications", json={"kind": "dibao", "reason": "x"},
+                                  headers=auth(token))
+    assert again.status_code == 409
+    assert again.json()["code"] == "application_already_open"

@@ -25,7 +25,7 @@ from datetime import datetime
 
 import asyncpg
 
-from shared.db.database import asyncpg_dsn
+from shared.db.database import asyncpg_dsn, server_settings
 
 CONTEXT_QUERY = """
     SELECT r.title, r.limit_per, r.eligibility_regions,
@@ -180,13 +180,17 @@ async def _keep_session(_: asyncpg.Connection) -> None:
 
 
 async def open_hot_pool(
-    database_url: str, *, schema: str, size: int, application_name: str
+    database_url: str, *, schema: str, size: int, application_name: str,
+    plan_cache_mode: str | None = None,
 ) -> asyncpg.Pool:
-    """The booking hot path's own bounded pool: ``size`` connections, opened up front."""
+    """The booking hot path's own bounded pool: ``size`` connections, opened up front, with
+    the session settings of the service's engine."""
     return await asyncpg.create_pool(
         asyncpg_dsn(database_url),
         min_size=size,
         max_size=size,
         reset=_keep_session,
-        server_settings={"search_path": schema, "application_name": application_name[:63]},
+        server_settings=server_settings(
+            schema=schema, application_name=application_name, plan_cache_mode=plan_cache_mode
+        ),
     )

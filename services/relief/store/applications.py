@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, text, update
+from sqlalchemy import and_, func, insert, literal_column, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +23,10 @@ from services.relief.store.tables import (
 from shared.regions import descendant_prefix
 
 OPEN_STATUSES = ("submitted", "in_review", "in_notice", "awaiting_approval")
+# The partial unique index's predicate, in literals: PostgreSQL picks the arbiter index of
+# ON CONFLICT only from a predicate it can prove while planning, and a generic plan (what a
+# prepared statement gets from its sixth execution on a connection) sees parameters there.
+_OPEN = applications.c.status.in_([literal_column(f"'{status}'") for status in OPEN_STATUSES])
 
 
 def in_regions(regions: Sequence[str] | None) -> ColumnElement[bool]:
@@ -42,7 +46,7 @@ async def insert_if_none_open(session: AsyncSession, values: dict[str, Any]) -> 
         .values(**values)
         .on_conflict_do_nothing(
             index_elements=[applications.c.id_number_index, applications.c.kind],
-            index_where=applications.c.status.in_(OPEN_STATUSES),
+            index_where=_OPEN,
         )
         .returning(applications.c.id)
     )
