@@ -28,7 +28,7 @@ from shared.messaging.outbox import OutboxRelay
 from shared.messaging.rabbit import RabbitBroker
 from shared.settings import ServiceSettings
 from shared.web.metrics import NO_OPENTELEMETRY, Metrics
-from shared.web.middleware import RequestContextMiddleware
+from shared.web.middleware import RefuseNulMiddleware, RequestContextMiddleware
 from shared.web.runtime import ServiceRuntime, Worker
 
 log = get_logger(__name__)
@@ -169,6 +169,8 @@ def create_service_app(
     app.state.metrics = metrics
     app.state.settings = settings
     install_error_handlers(app)
+    # Added first, so it runs inside the request context (its answers carry the request id).
+    app.add_middleware(RefuseNulMiddleware)
     app.add_middleware(RequestContextMiddleware, metrics=metrics, service=settings.service_name)
     app.include_router(_ops_router(settings))
     for router in routers:

@@ -1,9 +1,12 @@
-"""Request context as plain ASGI middleware (cheap on the hot path): request and correlation
-ids in, echoed out, bound to every log line; one access log line and metrics per request."""
+"""Plain ASGI middleware every service app gets (cheap on the hot path): request and correlation
+ids in, echoed out, bound to every log line; one access log line and metrics per request; and
+the one guard that keeps NUL characters, which PostgreSQL cannot store, out of every service."""
 
 from __future__ import annotations
 
+import json
 import time
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -14,6 +17,7 @@ from shared.context import (
     correlation_id_var,
     request_id_var,
 )
+from shared.errors import problem_response
 from shared.logs import bind_context, clear_context, get_logger
 from shared.web.metrics import Metrics
 
@@ -77,3 +81,123 @@ class RequestContextMiddleware:
             request_id_var.reset(rid_token)
             correlation_id_var.reset(cid_token)
             clear_context("request_id", "correlation_id")
+
+
+# -- NUL characters ------------------------------------------------------------------------------
+
+NUL_REFUSED = "text may not contain NUL characters (U+0000)"
+_JSON_NUL = b"\\u0000"  # JSON carries NUL only escaped: the six bytes \u0000
+_QUERY_NUL = b"%00"  # and a query string only percent-encoded
+_RAW_NUL = b"\x00"  # in a body: UTF-16 or UTF-32 JSON (json.loads reads those too), or not JSON
+_CONTENT_TYPE = b"content-type"
+
+
+def _is_json(content_type: bytes | None) -> bool:
+    """The bodies FastAPI parses as JSON: no content type, application/json, ``+json``."""
+    if not content_type:
+        return True
+    media = content_type.partition(b";")[0].strip().lower()
+    return media == b"application/json" or (
+        media.startswith(b"application/") and media.endswith(b"+json")
+    )
+
+
+def nul_location(value: Any) -> list[str | int] | None:
+    """Where the first NUL sits in parsed JSON (key or string value), or None. Iterative:
+    nesting as deep as the parser allows costs no recursion."""
+    stack: list[tuple[list[str | int], Any]] = [([], value)]
+    while stack:
+        where, item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return where
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if "\x00" in key:
+                    return [*where, key]
+                stack.append(([*where, key], child))
+        elif isinstance(item, list):
+            stack.extend(([*where, index], child) for index, child in enumerate(item))
+    return None
+
+
+class RefuseNulMiddleware:
+    """PostgreSQL text and jsonb cannot hold NUL (U+0000): a statement carrying one fails with
+    "invalid byte sequence", a 500. Rather than typing every field of every service to refuse
+    it, this refuses it at the door, for every route: a 422 ``validation_error`` shaped like
+    FastAPI's own (the answer ``shared.validation.StorableText`` gives), before any handler
+    runs, so nothing is written.
+
+    Checked: the path (decoded), the query string (``%00``) and JSON bodies. The body is only
+    parsed when its raw bytes hold the escape ``\\u0000`` (the only way JSON carries a NUL);
+    the parse then tells a real NUL from an escaped backslash followed by ``u0000`` (or holds
+    a raw NUL byte: UTF-16 JSON, whose escapes the byte search would miss). Other
+    bodies (multipart uploads, binary files) stream through untouched."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if "\x00" in scope["path"]:
+            await _refuse(["path"], scope, receive, send)
+            return
+        if _QUERY_NUL in scope.get("query_string", b""):
+            await _refuse(["query"], scope, receive, send)
+            return
+        content_type = dict(scope["headers"]).get(_CONTENT_TYPE)
+        if scope["method"] in ("GET", "HEAD", "OPTIONS") or not _is_json(content_type):
+            await self.app(scope, receive, send)
+            return
+        messages, body = await _read_body(receive)
+        if _JSON_NUL in body or _RAW_NUL in body:
+            where = _nul_in_json(body)
+            if where is not None:
+                await _refuse(["body", *where], scope, receive, send)
+                return
+        await self.app(scope, _replay(messages, receive), send)
+
+
+async def _read_body(receive: Receive) -> tuple[list[Message], bytes]:
+    """Every message up to the body's end (or a disconnect), and the body they carry."""
+    messages: list[Message] = []
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            break
+    chunks = [m.get("body", b"") for m in messages if m["type"] == "http.request"]
+    return messages, chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    """A receive that hands out the buffered messages, then the client's own."""
+    pending = list(messages)
+
+    async def replay() -> Message:
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return replay
+
+
+def _nul_in_json(body: bytes) -> list[str | int] | None:
+    try:
+        value = json.loads(body)  # the parser FastAPI uses, so both read the same document
+    except (ValueError, RecursionError):
+        return None  # not JSON: the route answers that itself
+    return nul_location(value)
+
+
+async def _refuse(where: list[str | int], scope: Scope, receive: Receive, send: Send) -> None:
+    # The input itself is left out of the answer, as in every validation error: it may be PII.
+    response = problem_response(
+        422,
+        "validation_error",
+        NUL_REFUSED,
+        extra={"errors": [{"loc": where, "msg": NUL_REFUSED, "type": "nul_character"}]},
+    )
+    await response(scope, receive, send)
