@@ -22,7 +22,11 @@ import base64
 import hashlib
 import hmac
 import os
+import re
+import unicodedata
 from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -136,3 +140,159 @@ def mask_name(value: str | None) -> str | None:
     if not value:
         return value
     return value[0] + "*" * (len(value) - 1)
+
+
+# -- phone and ID numbers typed into free text ---------------------------------------------------
+#
+# Structured identifiers are encrypted; people also type them into descriptions, addresses and
+# notes ("请联系 138 1234 5678"). The detector finds them so a service can store a masked copy
+# and keep the original encrypted. It knows the number formats only (no domain rules):
+#
+# - mainland mobiles: 11 digits ``1[3-9]…``, also written ``+86``/``0086``/``86``/``0`` first;
+# - landlines with their area code: ``010``/``02x`` + 8 digits, ``0xxx`` + 7 or 8 digits (the
+#   local number starts 2-9); a local number without area code is left alone (it is as short
+#   as a date or an amount);
+# - resident ID numbers: 18 characters (17 digits + digit or X) and the old 15 digits, whose
+#   birth date is plausible (18: 19xx/20xx; month 01-12; day 01-31). The GB 11643 check digit
+#   does NOT decide: a mistyped ID still names its holder by the other 17 digits, so an ID-shaped
+#   number is masked even when its check digit is wrong (``PiiSpan.check_digit_ok`` tells).
+#
+# A number may be split by single spaces or hyphens (``138-1234-5678``, ``0596-2345678``,
+# ``3506 2319 9001 0112 34``) or put its area code in brackets; it may be typed in full-width
+# (``１３８…``) or any other script's digits, which are read as the ASCII digits they stand for.
+# Numbers are matched on whole groups: a longer run of digits (a bank card, an order number)
+# is not cut into a phone. Masks are never longer than what they replace and are not detected
+# again, so masking twice changes nothing.
+
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK_CHARS = "10X98765432"
+# One character for one character, so offsets in the folded text are offsets in the original.
+_FOLDED_PUNCTUATION = {
+    **{ord(c): "-" for c in "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe63\uff0d"},
+    0x00A0: " ", 0x3000: " ", 0xFF08: "(", 0xFF09: ")", 0xFF0B: "+", 0xFF38: "X", 0xFF58: "x",
+}
+_GROUP = r"[0-9]+(?:[Xx](?![0-9A-Za-z]))?"
+_SEPARATOR = r"(?:[ \t-]{1,2}|\) ?)"
+_NUMBER_RUN = re.compile(rf"[+(]?{_GROUP}(?:{_SEPARATOR}\(?{_GROUP})*")
+_GROUP_IN_RUN = re.compile(r"[0-9]+[Xx]?")
+_MOBILE = re.compile(r"1[3-9][0-9]{9}")
+_MAX_DIGITS = 18  # the longest number found (an ID); longer candidates are not numbers of ours
+
+PiiKind = Literal["mobile", "landline", "id_number"]
+
+
+@dataclass(frozen=True)
+class PiiSpan:
+    """A personal number found in a text: where (offsets into the text as given), what kind,
+    the number itself (ASCII digits, ``X`` upper case, no prefix or separators) and its mask."""
+
+    kind: PiiKind
+    start: int
+    end: int
+    number: str
+    masked: str
+    check_digit_ok: bool | None = None  # ID numbers of 18 characters only
+
+
+def id_check_digit(first17: str) -> str:
+    """GB 11643: the check character of an 18-character resident ID number."""
+    total = sum(int(d) * w for d, w in zip(first17, _ID_WEIGHTS, strict=True))
+    return _ID_CHECK_CHARS[total % 11]
+
+
+def _fold(text: str) -> str:
+    if text.isascii():
+        return text
+    chars = []
+    for ch in text:
+        digit = unicodedata.decimal(ch, None)
+        chars.append(str(digit) if digit is not None else _FOLDED_PUNCTUATION.get(ord(ch), ch))
+    return "".join(chars)
+
+
+def _plausible_birth(month: str, day: str) -> bool:
+    return 1 <= int(month) <= 12 and 1 <= int(day) <= 31
+
+
+def _id_number(s: str) -> bool:
+    if s[0] == "0":
+        return False
+    if len(s) == 18:
+        return s[:17].isdigit() and s[6:8] in ("19", "20") and _plausible_birth(s[10:12], s[12:14])
+    return len(s) == 15 and s.isdigit() and _plausible_birth(s[8:10], s[10:12])
+
+
+def _landline(s: str) -> tuple[str, str] | None:
+    """(area code, local number) of a landline written with its area code."""
+    if s[0] != "0" or not 10 <= len(s) <= 12 or not s.isdigit():
+        return None
+    area_length = 3 if s[1] == "2" or s.startswith("010") else 4
+    if s[1] in "01" and not s.startswith("010"):
+        return None
+    local = s[area_length:]
+    return (s[:area_length], local) if 7 <= len(local) <= 8 and local[0] in "23456789" else None
+
+
+def _classify(s: str) -> tuple[PiiKind, str, str] | None:
+    """(kind, number, mask) of a candidate string of digits, or None."""
+    for prefix in ("", "86", "0086", "0"):
+        if s.startswith(prefix) and _MOBILE.fullmatch(s[len(prefix):]):
+            number = s[len(prefix):]
+            return "mobile", number, number[:3] + "****" + number[-4:]
+    if len(s) in (15, 18) and _id_number(s):
+        return "id_number", s, s[:6] + "*" * (len(s) - 10) + s[-4:]
+    landline = _landline(s)
+    if landline is not None:
+        area, local = landline
+        return "landline", s, area + "*" * (len(local) - 4) + local[-4:]
+    return None
+
+
+def _spans_in_run(run: re.Match[str]) -> list[PiiSpan]:
+    """Numbers made of whole groups of one run, longest first from the left."""
+    groups = [(run.start() + g.start(), run.start() + g.end(), g.group().upper())
+              for g in _GROUP_IN_RUN.finditer(run.group())]
+    found: list[PiiSpan] = []
+    i = 0
+    while i < len(groups):
+        match = None
+        # Every group holds a digit at least: no number of ours spans more than 18 groups.
+        for j in range(min(len(groups), i + _MAX_DIGITS) - 1, i - 1, -1):
+            digits = "".join(g[2] for g in groups[i:j + 1])
+            if len(digits) > _MAX_DIGITS or "X" in digits[:-1]:
+                continue
+            kind = _classify(digits)
+            if kind is not None:
+                match = (j, kind)
+                break
+        if match is None:
+            i += 1
+            continue
+        j, (kind_name, number, masked) = match
+        start = groups[i][0]
+        if i == 0 and run.start() < start:  # the run's leading "+" or "(" goes too
+            start = run.start()
+        check = id_check_digit(number[:17]) == number[17] if len(number) == 18 else None
+        found.append(PiiSpan(kind_name, start, groups[j][1], number, masked, check))
+        i = j + 1
+    return found
+
+
+def find_personal_numbers(text: str) -> list[PiiSpan]:
+    """Mobile, landline and resident ID numbers in ``text``, in order, not overlapping."""
+    folded = _fold(text)
+    return [span for run in _NUMBER_RUN.finditer(folded) for span in _spans_in_run(run)]
+
+
+def mask_personal_numbers(text: str) -> str:
+    """``text`` with every number :func:`find_personal_numbers` finds replaced by its mask
+    (``138****5678``, ``0596***5678``, ``350623********1234``); the same string when none."""
+    spans = find_personal_numbers(text)
+    if not spans:
+        return text
+    parts, last = [], 0
+    for span in spans:
+        parts += [text[last:span.start], span.masked]
+        last = span.end
+    parts.append(text[last:])
+    return "".join(parts)
