@@ -20,6 +20,8 @@ from services.events.schemas import (
     EventPage,
     EventRead,
     NoteIn,
+    OriginalText,
+    OriginalTextIn,
     ReasonIn,
     ReporterRevealed,
     ResultIn,
@@ -98,10 +100,13 @@ async def list_events(
     status: Status | None = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    q: Annotated[Text | None, Query(min_length=2, max_length=100)] = None,
 ) -> EventPage:
-    """The caller's own reports (resident) or the cases in the caller's scope (staff)."""
+    """The caller's own reports (resident) or the cases in the caller's scope (staff);
+    ``q``: only those whose description or address contains these words (phone and ID numbers
+    are stored masked, so they find nothing)."""
     return await service.list_events(uow, principal=principal, status=status, cursor=cursor,
-                                     limit=limit, pii=runtime.state["pii"])
+                                     limit=limit, pii=runtime.state["pii"], words=q)
 
 
 @router.get("/{event_id}", response_model=EventRead)
@@ -124,10 +129,23 @@ async def reveal(event_id: uuid.UUID, body: ReasonIn, uow: Uow, runtime: Runtime
                                          reason=body.reason, now=_clock(runtime)())
 
 
+@router.post("/{event_id}/original-text", response_model=OriginalText)
+async def original_text(event_id: uuid.UUID, uow: Uow, runtime: Runtime,
+                        principal: CurrentPrincipal, body: OriginalTextIn | None = None
+                        ) -> OriginalText:
+    """The case's texts as typed: phone and ID numbers are stored and shown masked everywhere
+    else. The reporter reads their own; staff who see the case give a reason (a sensitive
+    tip's: supervisors and admins). Every read is audited."""
+    return await service.reveal_original_text(
+        uow, principal=principal, event_id=event_id, reason=body.reason if body else None,
+        pii=runtime.state["pii"], now=_clock(runtime)(),
+    )
+
+
 async def _act(uow: Any, runtime: Any, principal: Principal, event_id: uuid.UUID,
                action: Action, **kw: Any) -> StatusRead:
     return await service.take_action(uow, principal=principal, event_id=event_id, action=action,
-                                     clock=_clock(runtime), **kw)
+                                     clock=_clock(runtime), pii=runtime.state["pii"], **kw)
 
 
 @router.post("/{event_id}/accept", response_model=StatusRead)

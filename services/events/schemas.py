@@ -166,3 +166,28 @@ class ReporterRevealed(BaseSchema):
     event_id: uuid.UUID
     reporter_id: uuid.UUID
     audit_recorded: bool = True
+
+
+class OriginalTextIn(BaseSchema):
+    # Staff say why; the reporter reading their own report need not.
+    reason: Text | None = Field(None, min_length=2, max_length=1000)
+
+
+class OriginalNote(BaseSchema):
+    step: int
+    at: datetime
+    action: str
+    note: str
+
+
+class OriginalText(BaseSchema):
+    """A case's free texts as typed, phone and ID numbers unmasked: ``fields`` and ``notes``
+    hold only the template values and timeline notes that had a number masked."""
+
+    event_id: uuid.UUID
+    description: str
+    address: str | None
+    fields: dict[str, str]
+    result: str | None
+    notes: list[OriginalNote]
+    audit_recorded: bool = True

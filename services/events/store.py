@@ -104,6 +104,9 @@ cases = Table(
     Column("closed_at", DateTime(timezone=True)),
     Column("closed_loop_at", DateTime(timezone=True)),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # The free texts above hold phone and ID numbers masked; the typed originals of those that
+    # had one, encrypted (service/originals.py). NULL when none had.
+    Column("text_originals", JSONB(none_as_null=True)),
 )
 
 timeline = Table(
@@ -118,7 +121,8 @@ timeline = Table(
     Column("actor_unit", String(200)),
     Column("from_status", String(24)),
     Column("to_status", String(24)),
-    Column("note", Text),
+    Column("note", Text),  # masked (service/originals.py)
+    Column("note_original", Text),  # the typed note, encrypted, when masking changed it
 )
 
 attachments = Table(
@@ -146,6 +150,17 @@ reporter_reveals = Table(
     Column("revealed_by", UUID(as_uuid=True), nullable=False),
     Column("role", String(24), nullable=False),
     Column("reason", Text, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
+text_reveals = Table(
+    "text_reveals", metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("event_id", UUID(as_uuid=True), nullable=False),
+    Column("revealed_by", UUID(as_uuid=True), nullable=False),
+    Column("role", String(24), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("request_id", String(128)),
     Column("at", DateTime(timezone=True), nullable=False),
 )
 
@@ -330,9 +345,11 @@ async def list_cases(
     status: str | None,
     cursor: int | None,
     limit: int,
+    words: str | None = None,
 ) -> list[Any]:
     """Cases visible to a caller: their own reports, their units' assignments (lead or
-    assisting), or the regions they cover. Newest first, ``cursor`` is the last ``seq`` seen."""
+    assisting), or the regions they cover. Newest first, ``cursor`` is the last ``seq`` seen.
+    ``words``: only cases whose description or address contains them (as stored: masked)."""
     scope = []
     if reporter_id is not None:
         scope.append(cases.c.reporter_id == reporter_id)
@@ -351,6 +368,10 @@ async def list_cases(
         conditions.append(cases.c.status == status)
     if cursor is not None:
         conditions.append(cases.c.seq < cursor)
+    if words:
+        # autoescape: % and _ in the words are literal characters, not wildcards.
+        conditions.append(or_(cases.c.description.icontains(words, autoescape=True),
+                              cases.c.address.icontains(words, autoescape=True)))
     if conditions:
         query = query.where(and_(*conditions))
     query = query.order_by(cases.c.seq.desc()).limit(limit)
@@ -423,4 +444,22 @@ async def record_reveal(uow: UnitOfWork, **values: Any) -> None:
 
 async def reveals(uow: UnitOfWork, event_id: uuid.UUID) -> list[Any]:
     query = select(reporter_reveals).where(reporter_reveals.c.event_id == event_id)
+    return list((await uow.connection.execute(query)).mappings())
+
+
+async def record_text_reveal(uow: UnitOfWork, **values: Any) -> None:
+    await uow.connection.execute(insert(text_reveals).values(**values))
+
+
+async def text_reveals_of(uow: UnitOfWork, event_id: uuid.UUID) -> list[Any]:
+    query = select(text_reveals).where(text_reveals.c.event_id == event_id) \
+        .order_by(text_reveals.c.id)
+    return list((await uow.connection.execute(query)).mappings())
+
+
+async def masked_notes(uow: UnitOfWork, event_id: uuid.UUID) -> list[Any]:
+    """The steps of a case whose typed note was masked, with its encrypted original."""
+    query = select(timeline.c.id, timeline.c.at, timeline.c.action, timeline.c.note_original) \
+        .where(timeline.c.event_id == event_id, timeline.c.note_original.is_not(None)) \
+        .order_by(timeline.c.id)
     return list((await uow.connection.execute(query)).mappings())

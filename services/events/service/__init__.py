@@ -25,6 +25,7 @@ from .bus import (
 from .common import Clock, utc_now
 from .intake import category_tree, report_event, upload_attachment, upsert_category
 from .queries import get_event, get_timeline, list_events, reveal_reporter
+from .text_reveal import reveal_original_text
 
 __all__ = [
     "Clock",
@@ -45,6 +46,7 @@ __all__ = [
     "on_region_changed",
     "on_subtask_closed",
     "report_event",
+    "reveal_original_text",
     "reveal_reporter",
     "take_action",
     "upload_attachment",

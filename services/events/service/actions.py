@@ -16,8 +16,10 @@ from shared.auth import Principal
 from shared.contracts.events import EventClosed, EventRated
 from shared.db.uow import UnitOfWork
 from shared.errors import BadRequest
+from shared.pii import PiiCipher
 
 from .common import Clock, decide_or_raise, facts, load_case, record_step
+from .originals import NOTE, mask_optional, protect, with_original
 
 ROLE_PREFERENCE: dict[Action, tuple[str, ...]] = {
     Action.ACCEPT: ("dept_staff", "dept_admin", "grid_worker"),
@@ -66,7 +68,11 @@ async def take_action(
     result: str | None = None,
     passed: bool | None = None,
     attachments: list[uuid.UUID] | None = None,
+    pii: PiiCipher,
 ) -> StatusRead:
+    # What the handler typed is stored, shown and published with phone and ID numbers masked.
+    typed = result if action == Action.SUBMIT_RESULT else (reason or note)
+    reason, note, result = mask_optional(reason), mask_optional(note), mask_optional(result)
     async with uow:
         row = await load_case(uow, event_id, lock=True)
         actor = actor_for(principal, action, row)
@@ -76,6 +82,7 @@ async def take_action(
             Command(action=action, actor=actor, reason=reason or note, result=result,
                     passed=passed),
         )
+        text, note_original = protect(pii, event_id, NOTE, typed) if typed else (None, None)
         now = clock()
         changes: dict[str, Any] = {"status": after.status.value, "updated_at": now,
                                    "assignee_unit_id": after.assignee_unit_id,
@@ -86,7 +93,9 @@ async def take_action(
             changes.update(return_count=row["return_count"] + 1, assignee_unit_name=None,
                            assignee_unit_level=None, accept_by=None, resolve_by=None)
         elif action == Action.SUBMIT_RESULT:
-            changes.update(result_text=result, result_submitted_at=now)
+            sealed = protect(pii, event_id, "result", typed)[1] if typed else None
+            changes.update(result_text=result, result_submitted_at=now,
+                           text_originals=with_original(row["text_originals"], "result", sealed))
             if attachments:
                 linked = await store.claim_attachments(
                     uow, ids=attachments, owner_id=principal.subject, event_id=event_id
@@ -96,11 +105,11 @@ async def take_action(
                                      code="attachment_invalid")
                 changes["attachment_ids"] = list(row["attachment_ids"]) + list(attachments)
         await store.update_case(uow, event_id, changes)
-        text = result if action == Action.SUBMIT_RESULT else (reason or note)
         await record_step(
             uow, row, at=now, action=action.value, actor=actor,
             from_status=before.status.value, to_status=after.status.value, note=text,
-            unit_name=_unit_name(row, actor), reason=reason or note, passed=passed,
+            note_original=note_original, unit_name=_unit_name(row, actor),
+            reason=reason or note, passed=passed,
         )
         if action == Action.VERIFY and passed:
             # A passed check closes the case (结案), if the four musts hold.

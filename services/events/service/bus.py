@@ -14,6 +14,7 @@ from shared.contracts import routing as r
 from shared.contracts.events import ASSIGNMENT_ACTIONS
 from shared.db.uow import UnitOfWork
 from shared.logs import get_logger
+from shared.pii import mask_personal_numbers
 
 from .actions import apply_rating
 from .common import facts, record_step
@@ -60,7 +61,8 @@ async def on_assigned(uow: UnitOfWork, msg: r.EventAssigned) -> None:
     if msg.reason == "escalated":
         changes["escalation_count"] = row["escalation_count"] + 1
     action = ASSIGNMENT_ACTIONS[msg.reason]
-    note = msg.note or f"assigned to {msg.unit.name}"
+    # A dispatcher's note may quote the report: masked here too (routing keeps the original).
+    note = mask_personal_numbers(msg.note) if msg.note else f"assigned to {msg.unit.name}"
     if msg.automatic:
         note = f"{note} (automatic)"
     actor = _routing_actor(msg.actor_role, msg.actor_unit_id)

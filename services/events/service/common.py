@@ -73,12 +73,15 @@ def step_values(
     to_status: str | None,
     note: str | None = None,
     unit_name: str | None = None,
+    note_original: str | None = None,
 ) -> dict[str, Any]:
-    """The timeline row of a step of the case ``row``."""
+    """The timeline row of a step of the case ``row``. ``note`` is stored as given (callers
+    mask typed text: service/originals.py), ``note_original`` its encrypted original."""
     return {
         "event_id": row["id"], "at": at, "action": action, "actor_role": actor.role,
         "actor_id": actor.subject, "actor_unit_id": actor.unit_id, "actor_unit": unit_name,
         "from_status": from_status, "to_status": to_status, "note": note,
+        "note_original": note_original,
     }
 
 
@@ -92,6 +95,7 @@ async def record_step(
     from_status: str | None,
     to_status: str | None,
     note: str | None = None,
+    note_original: str | None = None,
     unit_name: str | None = None,
     emit: bool = True,
     reason: str | None = None,
@@ -104,7 +108,8 @@ async def record_step(
         uow,
         case_changes=changes,
         **step_values(row, at=at, action=action, actor=actor, from_status=from_status,
-                      to_status=to_status, note=note, unit_name=unit_name),
+                      to_status=to_status, note=note, unit_name=unit_name,
+                      note_original=note_original),
     )
     if emit and to_status is not None:
         await uow.emit(

@@ -32,10 +32,11 @@ from shared.errors import (
     UnsupportedMediaType,
 )
 from shared.logs import get_logger
-from shared.pii import PiiCipher
+from shared.pii import PiiCipher, mask_personal_numbers
 from shared.regions import is_region_code, region_level
 
 from .common import Clock, step_values
+from .originals import protect_report
 
 log = get_logger(__name__)
 REPORTER_ROLES = (Role.RESIDENT, Role.GRID_WORKER)
@@ -215,8 +216,9 @@ async def report_event(
         local_now = now.astimezone(SHANGHAI)
         sequence = await store.next_case_sequence(uow, local_now.date())
         case_no = case_number(local_now, sequence, case_prefix)
-        duplicate_of = await _possible_duplicate(uow, cmd, now - duplicate_window,
-                                                 first_candidates)
+        duplicate_of = await _possible_duplicate(
+            uow, cmd, mask_personal_numbers(cmd.description), now - duplicate_window,
+            first_candidates)
         channel = "resident" if principal.has_role(Role.RESIDENT) else "grid_worker"
         if principal.kind == "partner" and principal.extra.get("partner_app"):
             # A partner app (芗里芗亲...) reporting for its user with an on-behalf token.
@@ -241,6 +243,8 @@ async def report_event(
             "possible_duplicate_of": duplicate_of, "escalation_count": 0, "return_count": 0,
             "rework_count": 0, "reported_at": now, "updated_at": now,
         }
+        # Phone and ID numbers typed into the texts are stored masked, originals encrypted.
+        protect_report(pii, event_id, row, [s.key for s in template if s.type == "text"])
         actor = Actor(role=channel, subject=principal.subject)
         note = "possible duplicate of an earlier report" if duplicate_of else None
         await store.insert_case(uow, row, step_values(
@@ -270,12 +274,13 @@ async def report_event(
 
 
 async def _possible_duplicate(
-    uow: UnitOfWork, cmd: EventCreate, since: datetime, first_page: list[dict[str, Any]]
+    uow: UnitOfWork, cmd: EventCreate, description: str, since: datetime,
+    first_page: list[dict[str, Any]],
 ) -> uuid.UUID | None:
     """Same category, same community, similar text within the window: linked (to the earliest
     such report), never merged. Candidates come a page at a time (the first one read with the
     category), so a busy community where the first page already holds the original is not read
-    in full; at most 200 are compared."""
+    in full; at most 200 are compared. ``description`` is the new one masked, as they are."""
     after: tuple[datetime, uuid.UUID] | None = None
     page = first_page
     for number in range(DUPLICATE_CANDIDATES // DUPLICATE_PAGE):
@@ -289,7 +294,7 @@ async def _possible_duplicate(
                 limit=DUPLICATE_PAGE,
             )
         for candidate in page:
-            if similar_text(candidate["description"], cmd.description):
+            if similar_text(candidate["description"], description):
                 return candidate["id"]
         if len(page) < DUPLICATE_PAGE:
             return None

@@ -25,7 +25,7 @@ from shared.auth import Principal, Role
 from shared.db.uow import UnitOfWork
 from shared.errors import BadRequest, NotFound
 from shared.logs import get_logger
-from shared.pii import PiiCipher
+from shared.pii import PiiCipher, mask_personal_numbers
 from shared.regions import descendant_prefix
 
 from .common import load_case
@@ -109,6 +109,7 @@ async def list_events(
     cursor: str | None,
     limit: int,
     pii: PiiCipher,
+    words: str | None = None,
 ) -> EventPage:
     after = None
     if cursor:
@@ -127,7 +128,7 @@ async def list_events(
         rows = await store.list_cases(
             uow, reporter_id=principal.subject, unit_ids=units, region_prefixes=regions,
             see_all=staff and principal.has_role(Role.ADMIN), status=status, cursor=after,
-            limit=limit + 1,
+            limit=limit + 1, words=words.strip() if words and words.strip() else None,
         )
         rows = [r for r in rows if can_see(principal, r)]  # prefixes are coarse: recheck
         page = rows[:limit]
@@ -171,7 +172,7 @@ async def reveal_reporter(
         await store.record_reveal(
             uow, event_id=event_id, revealed_by=principal.subject,
             role=Role.ADMIN if principal.has_role(Role.ADMIN) else Role.SUPERVISOR,
-            reason=reason, at=now,
+            reason=mask_personal_numbers(reason), at=now,
         )
     log.warning("reporter_revealed", event_id=str(event_id), by=str(principal.subject))
     return ReporterRevealed(event_id=event_id, reporter_id=row["reporter_id"])

@@ -1,0 +1,71 @@
+"""Phone and ID numbers people type into a case's free text.
+
+Every free text the case file stores — the report's description, address and text template
+values, the handlers' notes, reasons and results, routing's dispatch notes — is stored, shown,
+searched and published with its phone and ID numbers masked (shared.pii). Where masking changed
+a text, the typed original is kept encrypted beside it (``cases.text_originals``,
+``timeline.note_original``), bound to its case and field, and read only through the audited
+reveal (text_reveal.py).
+
+Routing's dispatch notes are masked only: routing keeps the note it was given.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from shared.pii import PiiCipher, mask_personal_numbers
+
+NOTE = "note"
+
+
+def text_context(event_id: uuid.UUID, name: str) -> str:
+    """Associated data of an original: a ciphertext copied to another case or field fails."""
+    return f"events.text:{event_id}:{name}"
+
+
+def protect(pii: PiiCipher, event_id: uuid.UUID, name: str, value: str
+            ) -> tuple[str, str | None]:
+    """(the text to store, its encrypted original — None when nothing was masked)."""
+    masked = mask_personal_numbers(value)
+    if masked == value:
+        return value, None
+    return masked, pii.encrypt(value, context=text_context(event_id, name))
+
+
+def mask_optional(value: str | None) -> str | None:
+    return None if value is None else mask_personal_numbers(value)
+
+
+def protect_report(
+    pii: PiiCipher, event_id: uuid.UUID, row: dict[str, Any], text_keys: list[str]
+) -> None:
+    """Mask the report's description, address and text template values in ``row`` (the case
+    about to be inserted) and put the originals of those masked into ``text_originals``."""
+    originals: dict[str, Any] = {}
+    for name in ("description", "address"):
+        if row[name] is not None:
+            row[name], sealed = protect(pii, event_id, name, row[name])
+            if sealed is not None:
+                originals[name] = sealed
+    fields = dict(row["fields"])
+    sealed_fields: dict[str, str] = {}
+    for key in text_keys:
+        if isinstance(fields.get(key), str):
+            fields[key], sealed = protect(pii, event_id, f"fields.{key}", fields[key])
+            if sealed is not None:
+                sealed_fields[key] = sealed
+    if sealed_fields:
+        originals["fields"] = sealed_fields
+    row["fields"] = fields
+    row["text_originals"] = originals or None
+
+
+def with_original(originals: dict[str, Any] | None, name: str, sealed: str | None
+                  ) -> dict[str, Any] | None:
+    """``text_originals`` with ``name`` replaced (a new result replaces the earlier one's)."""
+    kept = {k: v for k, v in (originals or {}).items() if k != name}
+    if sealed is not None:
+        kept[name] = sealed
+    return kept or None

@@ -1,0 +1,79 @@
+"""The audited read of a case's free texts as typed (see originals.py): the reporter reads
+their own report's; staff who see the case read them with a reason, on a sensitive tip only
+supervisors and admins of its region (the text may name the informant)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from services.events import store
+from services.events.schemas import OriginalNote, OriginalText
+from shared.auth import Principal, Role
+from shared.context import current_request_id
+from shared.db.uow import UnitOfWork
+from shared.errors import BadRequest
+from shared.logs import get_logger
+from shared.pii import PiiCipher, mask_personal_numbers
+
+from .originals import NOTE, text_context
+from .queries import visible_case
+
+log = get_logger(__name__)
+# The role a reveal is recorded under: the most accountable one the caller holds.
+_REVEAL_ROLES = (Role.ADMIN, Role.SUPERVISOR, Role.DISPATCHER, Role.GRID_WORKER,
+                 Role.DEPT_ADMIN, Role.DEPT_STAFF)
+
+
+def _open(pii: PiiCipher, event_id: uuid.UUID, name: str, sealed: str | None,
+          stored: Any) -> Any:
+    return stored if sealed is None else pii.decrypt(sealed, context=text_context(event_id, name))
+
+
+def _reveal_role(principal: Principal, row: Any) -> str:
+    if row["reporter_id"] == principal.subject:
+        return "reporter"
+    if row["sensitive"]:
+        # The text of a tip may name the informant: as for revealing the reporter.
+        principal.require_role(Role.SUPERVISOR, Role.ADMIN)
+        principal.require_region(row["region_code"])
+    # Anyone else who sees the case is staff (visible_case): their units or their regions.
+    return next((r.value for r in _REVEAL_ROLES if principal.has_role(r)), "staff")
+
+
+async def reveal_original_text(
+    uow: UnitOfWork, *, principal: Principal, event_id: uuid.UUID, reason: str | None,
+    pii: PiiCipher, now: datetime,
+) -> OriginalText:
+    """The case's free texts as typed. The audit row commits with the read: no audit, no
+    answer."""
+    async with uow:
+        row = await visible_case(uow, principal, event_id)
+        role = _reveal_role(principal, row)
+        if role != "reporter" and (reason is None or not reason.strip()):
+            raise BadRequest("say why you need the original text", code="reason_required")
+        await store.record_text_reveal(
+            uow, event_id=event_id, revealed_by=principal.subject, role=role,
+            reason=mask_personal_numbers(reason.strip()) if reason else "own report",
+            request_id=current_request_id(), at=now,
+        )
+        notes = await store.masked_notes(uow, event_id)
+    originals = row["text_originals"] or {}
+    sealed_fields = originals.get("fields", {})
+    answer = OriginalText(
+        event_id=event_id,
+        description=_open(pii, event_id, "description", originals.get("description"),
+                          row["description"]),
+        address=_open(pii, event_id, "address", originals.get("address"), row["address"]),
+        fields={k: _open(pii, event_id, f"fields.{k}", v, None)
+                for k, v in sealed_fields.items()},
+        result=_open(pii, event_id, "result", originals.get("result"), row["result_text"]),
+        notes=[OriginalNote(step=n["id"], at=n["at"], action=n["action"],
+                            note=pii.decrypt(n["note_original"],
+                                             context=text_context(event_id, NOTE)))
+               for n in notes],
+    )
+    log.warning("original_text_revealed", event_id=str(event_id), by=str(principal.subject),
+                role=role)
+    return answer
