@@ -36,7 +36,7 @@ def create_gateway_from_env() -> GatewayApp:
 
 
 def _uvicorn(target: str, port: int, host: str = "127.0.0.1") -> list[str]:
-    return [
+    command = [
         sys.executable,
         "-m",
         "uvicorn",
@@ -50,6 +50,10 @@ def _uvicorn(target: str, port: int, host: str = "127.0.0.1") -> list[str]:
         "--timeout-graceful-shutdown",
         "20",
     ]
+    if target.startswith("gateway.distributed:"):
+        # The gateway faces clients: close connections whose headers or body stall.
+        command += ["--http", "gateway.server:GatewayHttpProtocol"]
+    return command
 
 
 def _child_env(signing_pem: str, public_pem: str) -> dict[str, str]:

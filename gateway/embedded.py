@@ -24,6 +24,7 @@ from fastapi import FastAPI
 from gateway.app import GatewayApp, create_gateway_app
 from gateway.partner.app import create_app as create_partner_app
 from gateway.partner.settings import Settings as PartnerSettings
+from gateway.server import guarded_protocol
 from gateway.settings import SERVICES, GatewaySettings
 from gateway.upstreams import AsgiUpstream
 from shared.auth.tokens import SigningKey, TokenEndorser, TokenVerifier, generate_signing_key
@@ -145,6 +146,10 @@ async def serve() -> None:
             lifespan="on",
             log_config=None,
             timeout_graceful_shutdown=20,
+            # Closes connections whose headers or body stall (gateway/server.py).
+            http=guarded_protocol(
+                gateway_settings.header_timeout_seconds, gateway_settings.body_timeout_seconds
+            ),
         )
     )
     serving = asyncio.create_task(server.serve())

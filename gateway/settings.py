@@ -79,6 +79,12 @@ class GatewaySettings(PlatformSettings):
     rate_limit_max_clients: int = Field(100_000, gt=0)
     public_paths: list[tuple[str, str]] = Field(default_factory=lambda: list(DEFAULT_PUBLIC_PATHS))
     readiness_timeout_seconds: float = Field(2.0, gt=0)
+    # Slow clients (gateway/server.py): a request's headers must be complete this long after
+    # its first byte, and a body may go this long without a byte, or the connection is closed
+    # (with a 408 where nothing was answered yet). A phone on a poor network sends a 10 MB
+    # upload in bursts; it does not go silent for this long and then carry on.
+    header_timeout_seconds: float = Field(10.0, gt=0)
+    body_timeout_seconds: float = Field(20.0, gt=0)
     # The merged OpenAPI document is rebuilt after this long, so upstream deployments show up
     # without restarting the gateway. An incomplete document is never cached.
     openapi_cache_seconds: float = Field(300.0, ge=0)

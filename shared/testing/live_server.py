@@ -7,6 +7,7 @@ import contextlib
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -20,14 +21,20 @@ def closed_port() -> int:
 
 
 @asynccontextmanager
-async def serving(app: ASGIApp, *, lifespan: str = "off") -> AsyncIterator[str]:
-    """Run ``app`` under uvicorn on a free port; yield its base URL."""
+async def serving(app: ASGIApp, *, lifespan: str = "off", http: Any = "auto") -> AsyncIterator[str]:
+    """Run ``app`` under uvicorn on a free port; yield its base URL. ``http``: uvicorn's
+    protocol (the gateway's is gateway.server.guarded_protocol)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     config = uvicorn.Config(
-        app, lifespan=lifespan, log_level="warning", access_log=False, timeout_graceful_shutdown=1
+        app,
+        lifespan=lifespan,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=1,
+        http=http,
     )
     server = uvicorn.Server(config)
     # uvicorn would swap in its own SIGINT/SIGTERM handlers and restore them when it stops;
