@@ -12,7 +12,6 @@ from services.events.service import Clock
 from services.events.settings import Settings
 from services.events.storage import AttachmentStorage, LocalDirStorage
 from shared.contracts.events import ReporterSeal
-from shared.pii import PiiCipher
 from shared.web import create_service_app
 from shared.web.runtime import ServiceRuntime
 
@@ -26,8 +25,7 @@ def create_app(settings: Settings | None = None, **wiring: Any) -> FastAPI:
         settings.attachment_dir
     )
 
-    pii = PiiCipher.from_config(settings.pii_keys, active_kid=settings.pii_active_key_id,
-                                index_secret=settings.pii_index_key)
+    pii = settings.pii_cipher()
     reporter_seal = ReporterSeal(settings.reporter_seal_keys,
                                  active_kid=settings.reporter_seal_active_key_id)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from shared.pii import PiiCipher
 from shared.settings import DEV_SECRET_MARKER, ServiceSettings, service_settings_config
 
 
@@ -30,6 +31,10 @@ class Settings(ServiceSettings):
     # keyring as EHOME_FEEDBACK_REPORTER_SEAL_KEYS; the active key seals new cases.
     reporter_seal_keys: str = f"dev1:{DEV_SECRET_MARKER}-reporter-seal-key"
     reporter_seal_active_key_id: str | None = None
+
+    def pii_cipher(self) -> PiiCipher:
+        return PiiCipher.from_config(self.pii_keys, active_kid=self.pii_active_key_id,
+                                     index_secret=self.pii_index_key)
 
     def secret_values(self) -> dict[str, str | None]:
         values = super().secret_values()

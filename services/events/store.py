@@ -463,3 +463,38 @@ async def masked_notes(uow: UnitOfWork, event_id: uuid.UUID) -> list[Any]:
         .where(timeline.c.event_id == event_id, timeline.c.note_original.is_not(None)) \
         .order_by(timeline.c.id)
     return list((await uow.connection.execute(query)).mappings())
+
+
+# -- masking texts stored before free-text masking (service/text_backfill.py) --------------------
+
+
+async def cases_after(uow: UnitOfWork, after_seq: int, limit: int) -> list[Any]:
+    """The next cases by ``seq``, locked (an action may be changing their texts)."""
+    query = (select(cases.c.id, cases.c.seq, cases.c.category_code, cases.c.description,
+                    cases.c.address, cases.c.fields, cases.c.result_text,
+                    cases.c.text_originals)
+             .where(cases.c.seq > after_seq).order_by(cases.c.seq).limit(limit)
+             .with_for_update())
+    return list((await uow.connection.execute(query)).mappings())
+
+
+async def noted_steps_after(uow: UnitOfWork, after_id: int, limit: int) -> list[Any]:
+    """The next steps with a note and no encrypted original, locked."""
+    query = (select(timeline.c.id, timeline.c.event_id, timeline.c.note)
+             .where(timeline.c.id > after_id, timeline.c.note.is_not(None),
+                    timeline.c.note_original.is_(None))
+             .order_by(timeline.c.id).limit(limit).with_for_update())
+    return list((await uow.connection.execute(query)).mappings())
+
+
+async def update_step(uow: UnitOfWork, step_id: int, values: dict[str, Any]) -> None:
+    await update_by(uow.connection, timeline, "id", step_id, values)
+
+
+async def reveal_reasons(uow: UnitOfWork) -> list[Any]:
+    query = select(reporter_reveals.c.id, reporter_reveals.c.reason).with_for_update()
+    return list((await uow.connection.execute(query)).mappings())
+
+
+async def update_reveal_reason(uow: UnitOfWork, reveal_id: int, reason: str) -> None:
+    await update_by(uow.connection, reporter_reveals, "id", reveal_id, {"reason": reason})

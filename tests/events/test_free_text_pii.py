@@ -5,10 +5,15 @@ and every such read is audited."""
 
 from __future__ import annotations
 
+import json
 import unicodedata
 import uuid
 from typing import Any
 
+import pytest
+from sqlalchemy import text
+
+from services.events.cli import mask_free_text
 from services.events.service.originals import text_context
 from shared.pii import PiiCipher
 from tests.events.flows import COUNTY, COUNTY_MARKET, COUNTY_POLICE, Loop, bearer
@@ -158,3 +163,37 @@ async def test_handlers_texts_are_masked_in_the_timeline_and_on_the_bus(loop: Lo
                   "WHERE event_type = 'events.event_status_changed' AND "
                   f"envelope->'payload'->>'event_id' = '{event_id}'")
     assert "136****1111" in published
+
+
+async def test_texts_stored_before_masking_are_masked_in_place_by_the_operator_command(
+    loop: Loop, capsys: pytest.CaptureFixture[str],
+) -> None:
+    event_id, staff = await _report(loop)
+    untouched = (await loop.report())["id"]
+    app = loop.apps["events"]  # type: ignore[attr-defined]
+    async with app.state.runtime.uow() as uow:  # as a case written before masking
+        await uow.connection.execute(text(
+            "UPDATE cases SET description = :description, address = :address, "
+            "fields = CAST(:fields AS jsonb), text_originals = NULL WHERE id = :id"),
+            {"description": DESCRIPTION, "address": ADDRESS, "id": uuid.UUID(event_id),
+             "fields": json.dumps({"business_name": f"老板{SHOP_PHONE}"})})
+        await uow.connection.execute(text(
+            "UPDATE timeline SET note = :note WHERE event_id = :id AND action = 'report'"),
+            {"note": f"代报，联系人{PHONE}", "id": uuid.UUID(event_id)})
+
+    assert await mask_free_text(batch_size=1, settings=app.state.settings) == 0
+    assert "masked: 1 cases, 1 timeline steps" in capsys.readouterr().out
+    assert loop.sql is not None
+    _assert_no_plain_number(await loop.sql(
+        "events", "SELECT concat_ws('|', string_agg(c.description || c.address || c.fields::text"
+                  ", '|'), (SELECT string_agg(note, '|') FROM timeline)) FROM cases c"))
+    case = await loop.case(event_id, staff)
+    assert case["fields"]["business_name"] == "老板136****1111"
+    revealed = await _reveal(loop, event_id, staff, {"reason": "核对旧案"})
+    assert (revealed["description"], revealed["address"]) == (DESCRIPTION, ADDRESS)
+    assert revealed["fields"] == {"business_name": f"老板{SHOP_PHONE}"}
+    assert [n["note"] for n in revealed["notes"]] == [f"代报，联系人{PHONE}"]
+    assert (await loop.case(untouched))["description"].startswith("房东不退押金")
+
+    await mask_free_text(batch_size=1, settings=app.state.settings)  # again: nothing to do
+    assert "masked: 0 cases, 0 timeline steps" in capsys.readouterr().out
