@@ -1,5 +1,6 @@
 """``python -m bench [NAME ...] [options]``: run every benchmark package found under bench/
-(or only those named). Options after the names go to each benchmark unchanged."""
+(or only those named). Options after the names go to each benchmark unchanged. ``chaos`` (fault
+injection, minutes long: ``make chaos``) runs only when named."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import importlib
 import pkgutil
 import sys
 from pathlib import Path
+
+# Run only when named: not measurements against a baseline, and minutes long.
+ON_REQUEST = frozenset({"chaos"})
 
 
 def discover() -> list[str]:
@@ -23,7 +27,7 @@ def main(argv: list[str]) -> int:
     names = [arg for arg in argv if not arg.startswith("-") and arg in available]
     options = [arg for arg in argv if arg not in names]
     failed: list[str] = []
-    for name in names or available:
+    for name in names or [name for name in available if name not in ON_REQUEST]:
         module = importlib.import_module(f"bench.{name}")
         print(f"== bench {name} ==", flush=True)
         if module.main(options) != 0:
