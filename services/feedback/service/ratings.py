@@ -17,6 +17,7 @@ from shared.db.idempotency import remember, reserve
 from shared.db.uow import UnitOfWork
 from shared.errors import Conflict, Forbidden, NotFound
 from shared.logs import get_logger
+from shared.pii import mask_personal_numbers
 
 log = get_logger(__name__)
 _SUMMARY_FIELDS = [c.name for c in case_summaries.columns if c.name != "updated_at"]
@@ -87,7 +88,8 @@ async def _record(
         closure_closed_at=summary.closed_at,
         closure_seq=closure_seq,
         rating=rating,
-        comment=comment,
+        # Never shown nor published; still, a phone or ID number typed into it is kept masked.
+        comment=mask_personal_numbers(comment) if comment else comment,
         default_applied=default_applied,
         rated_at=now,
         rater_id=rater_id,
