@@ -41,8 +41,9 @@ RUN groupadd --system --gid 10001 ehome \
 COPY --from=builder /opt/venv /opt/venv
 COPY --from=builder /app /app
 WORKDIR /app
-# uvicorn reads its options from UVICORN_* variables; the Kubernetes manifests pass the same
-# options as arguments, so what runs is visible there too.
+# uvicorn (through shared.web.serve, its command line exiting 0 after a clean drain) reads its
+# options from UVICORN_* variables; the Kubernetes manifests pass the same options as
+# arguments, so what runs is visible there too.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONPATH=/app \
     PYTHONDONTWRITEBYTECODE=1 \
@@ -56,6 +57,7 @@ ENV PATH=/opt/venv/bin:$PATH \
 USER 10001:10001
 EXPOSE 8000
 # uvicorn drains on SIGTERM: stops accepting, finishes in-flight requests, runs the lifespan
-# shutdown (consumers finish what they hold, the outbox relay its batch, pools close).
+# shutdown (consumers finish what they hold, the outbox relay its batch, pools close), then
+# exits 0.
 STOPSIGNAL SIGTERM
-CMD ["uvicorn"]
+CMD ["python", "-m", "shared.web.serve"]

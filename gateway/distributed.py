@@ -12,7 +12,7 @@ Where each process listens: the services at ``EHOME_GATEWAY_UPSTREAM_URLS`` (def
 gateway at ``EHOME_HOST``:``EHOME_PORT``. ``--services`` runs only some services (the gateway
 then forwards to those only).
 
-Also the uvicorn factory of the gateway container: ``uvicorn --factory
+Also the uvicorn factory of the gateway container: ``python -m shared.web.serve --factory
 gateway.distributed:create_gateway_from_env``.
 """
 

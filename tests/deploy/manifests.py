@@ -155,9 +155,13 @@ def uvicorn_option(args: list[str], option: str) -> str | None:
     return None
 
 
+# uvicorn's command line, exiting 0 after a clean drain (shared/web/serve.py).
+SERVE_COMMAND = ["python", "-m", "shared.web.serve"]
+
+
 def uvicorn_target(container: Obj) -> str:
     """The ``module:callable`` a uvicorn container runs (its first non-option argument)."""
-    assert container.get("command") == ["uvicorn"], f"{container['name']} does not run uvicorn"
+    assert container.get("command") == SERVE_COMMAND, f"{container['name']} does not run uvicorn"
     args: list[str] = container.get("args", [])
     targets = [a for a in args if not a.startswith("-")]
     assert targets, f"{container['name']}: no app in {args}"
@@ -235,7 +239,7 @@ def is_shared_config_map(name: str) -> bool:
 
 def directly_read_env_names(container: Obj) -> set[str]:
     """Variables the container's app factory reads with os.environ (not through settings)."""
-    if container.get("command") != ["uvicorn"]:
+    if container.get("command") != SERVE_COMMAND:
         return set()
     module = importlib.import_module(uvicorn_target(container).split(":")[0])
     return {
@@ -283,7 +287,7 @@ def settings_env_names_of_field(settings_cls: type[BaseSettings], field_name: st
 def settings_class_for(container: Obj) -> type[BaseSettings]:
     """Which settings class a container's process reads."""
     command = container.get("command", [])
-    if command == ["uvicorn"]:
+    if command == SERVE_COMMAND:
         module = uvicorn_target(container).split(":")[0]
         for package in SERVICE_APPS.values():
             if module == f"{package}.app":

@@ -12,6 +12,7 @@ import tomllib
 
 from tests.deploy.manifests import (
     ROOT,
+    SERVE_COMMAND,
     SERVICES,
     Obj,
     app_container,
@@ -66,7 +67,7 @@ def test_the_image_is_multi_stage_and_runs_one_uvicorn_as_a_non_root_user() -> N
     assert uid.isdigit(), f"USER {users[-1]} must be numeric (runAsNonRoot checks it)"
     assert int(uid) > 0, f"USER {users[-1]} is root"
     (cmd,) = [a for k, a in runtime if k == "CMD"]
-    assert json.loads(cmd) == ["uvicorn"], "CMD must be exec form, running uvicorn"
+    assert json.loads(cmd) == SERVE_COMMAND, "CMD must be exec form, running uvicorn"
     assert not [a for k, a in runtime if k == "ENTRYPOINT"], "no shell wrapper in front"
     env = " ".join(a for k, a in runtime if k == "ENV")
     assert "UVICORN_WORKERS" not in env, "one process per container; replicas scale"
