@@ -15,9 +15,9 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 from typing import Any
 
 import httpx
+import orjson
 from fastapi import FastAPI
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from gateway.errors import UpstreamError
@@ -27,14 +27,44 @@ from gateway.ratelimit import RateLimiter
 from gateway.settings import SERVICES, GatewaySettings
 from gateway.upstreams import HttpUpstream, Upstream
 from shared.auth.tokens import TokenEndorser, TokenVerifier
+from shared.context import accept_id as accept_request_id
 from shared.context import request_id_var
-from shared.errors import install_error_handlers, problem_response
+from shared.errors import PROBLEM_JSON, install_error_handlers, problem_body, problem_response
 from shared.logs import configure_logging, get_logger
 from shared.web.app import freeze_startup_heap
+from shared.web.docs import install_offline_docs
 from shared.web.metrics import NO_OPENTELEMETRY, Metrics
 from shared.web.middleware import RequestContextMiddleware
 
 log = get_logger(__name__)
+
+
+# The methods the platform serves. Any other (TRACE, CONNECT, PROPFIND, ...) is refused
+# before routing and authentication, whatever the path: 405, not a 401 that would suggest a
+# token could make it work.
+SUPPORTED_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_ALLOW = ", ".join(sorted(SUPPORTED_METHODS)).encode()
+
+
+async def _refuse_method(scope: Scope, send: Send) -> None:
+    sent_id = next((v for k, v in scope["headers"] if k == b"x-request-id"), b"")
+    request_id = accept_request_id(sent_id.decode("latin-1") or None)
+    token = request_id_var.set(request_id)
+    try:
+        method = scope["method"][:32]
+        body = orjson.dumps(
+            problem_body(405, "method_not_allowed", f"the method {method} is not supported")
+        )
+    finally:
+        request_id_var.reset(token)
+    headers = [
+        (b"content-type", PROBLEM_JSON.encode()),
+        (b"content-length", str(len(body)).encode()),
+        (b"allow", _ALLOW),
+        (b"x-request-id", request_id.encode()),
+    ]
+    await send({"type": "http.response.start", "status": 405, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 class GatewayApp:
@@ -59,8 +89,13 @@ class GatewayApp:
         self._ops_with_ids = RequestContextMiddleware(ops, metrics=metrics, service="gateway")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and Proxy.handles(scope["path"]):
-            await self.proxy(scope, receive, send)
+        if scope["type"] == "http":
+            if scope["method"] not in SUPPORTED_METHODS:
+                await _refuse_method(scope, send)
+            elif Proxy.handles(scope["path"]):
+                await self.proxy(scope, receive, send)
+            else:
+                await self._ops_with_ids(scope, receive, send)
         else:
             await self._ops_with_ids(scope, receive, send)
 
@@ -210,6 +245,7 @@ def _ops_app(
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
+        redirect_slashes=False,  # an unknown path is a 404 problem, as on every service
         telemetry=NO_OPENTELEMETRY,
         lifespan=lifespan,
     )
@@ -251,10 +287,7 @@ def _ops_app(
     async def openapi_document() -> Response:
         return Response(await aggregator.document_bytes(), media_type="application/json")
 
-    @app.get("/docs")
-    async def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="Ping'an e-Home API")
-
+    install_offline_docs(app, title="Ping'an e-Home API", openapi_url="/openapi.json")
     return app
 
 

@@ -53,7 +53,7 @@ def create_gateway_from_env() -> GatewayApp:
 
 def _uvicorn(target: str, port: int, host: str = "127.0.0.1") -> list[str]:
     # shared.web.serve is uvicorn's command line, exiting 0 (not -15) after a clean drain.
-    return [
+    command = [
         sys.executable,
         "-m",
         "shared.web.serve",
@@ -67,6 +67,11 @@ def _uvicorn(target: str, port: int, host: str = "127.0.0.1") -> list[str]:
         "--timeout-graceful-shutdown",
         "20",
     ]
+    if target.startswith("gateway.distributed:"):
+        # The gateway faces clients: close connections whose headers or body stall
+        # (gateway/server.py).
+        command += ["--http", "gateway.server:GatewayHttpProtocol"]
+    return command
 
 
 def _log(message: str) -> None:

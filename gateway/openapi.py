@@ -21,6 +21,7 @@ import orjson
 from gateway.errors import UpstreamError
 from gateway.upstreams import Upstream
 from shared.logs import get_logger
+from shared.web.openapi import StatusRule, declare_problem_responses, structural_statuses
 
 log = get_logger(__name__)
 
@@ -160,7 +161,21 @@ def merge_documents(
             if isinstance(tag, dict) and tag.get("name") not in seen_tags:
                 seen_tags.add(tag["name"])
                 merged["tags"].append(copy.deepcopy(tag))
-    return merged
+    return declare_problem_responses(merged, _gateway_problem_statuses(is_public))
+
+
+def _gateway_problem_statuses(is_public: IsPublic) -> StatusRule:
+    """What an operation can answer through the gateway: what its shape implies, the
+    gateway's own refusals (400 malformed, 429 rate limit, 502/503/504 the hop), and 401/403
+    wherever credentials are checked (bearer tokens, or the partner API's signatures)."""
+
+    def statuses(method: str, path: str, operation: dict[str, Any]) -> set[int]:
+        found = structural_statuses(method, operation) | {400, 429, 502, 503, 504}
+        if path.startswith(OPEN_PREFIX) or not is_public(method.upper(), path):
+            found.update((401, 403))
+        return found
+
+    return statuses
 
 
 class OpenApiAggregator:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import orjson
 from starlette.types import ASGIApp, Message
@@ -113,7 +113,7 @@ class HttpUpstream:
                 )
         except TimeoutError:
             raise UpstreamTimeout(self.name, "the service did not answer in time") from None
-        return UpstreamResponse(status, answer_headers, payload)
+        return UpstreamResponse(status, public_locations(answer_headers, self._host), payload)
 
     async def openapi(self) -> dict[str, Any]:
         response = await self.send("GET", "/openapi.json", [(b"accept", b"application/json")], b"")
@@ -209,7 +209,9 @@ class AsgiUpstream:
             response_finished.set()
         if status is None:
             raise UpstreamBadResponse(self.name, "the service returned without answering")
-        return UpstreamResponse(status, response_headers, b"".join(chunks))
+        return UpstreamResponse(
+            status, public_locations(response_headers, self.name), b"".join(chunks)
+        )
 
     async def openapi(self) -> dict[str, Any]:
         build = getattr(self.app, "openapi", None)
@@ -227,6 +229,23 @@ class AsgiUpstream:
         if response.status != 200:
             raise UpstreamBadResponse(self.name, f"/openapi.json answered {response.status}")
         return _decode_document(self.name, response.body)
+
+
+def public_locations(headers: Headers, internal_host: str) -> Headers:
+    """``headers`` with every Location that names the service's own (internal) host made
+    relative: ``http://events/api/v1/events`` becomes ``/api/v1/events``, which the client
+    resolves against the public address it called (RFC 9110 §10.2.2). A service knows only
+    the address it was reached at, so an absolute URL it builds would name that."""
+    for index, (name, value) in enumerate(headers):
+        if name.lower() == b"location" and b"//" in value:
+            url = urlsplit(value.decode("latin-1"))
+            if url.hostname and url.hostname.lower() == internal_host.lower():
+                # One leading slash: "//x" would be read as a URL naming the host "x".
+                path = "/" + url.path.lstrip("/")
+                relative = urlunsplit(("", "", path, url.query, url.fragment))
+                headers = list(headers)
+                headers[index] = (name, relative.encode("latin-1"))
+    return headers
 
 
 def _forwarded_client(headers: Headers) -> str:

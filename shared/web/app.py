@@ -13,6 +13,7 @@ import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -27,8 +28,10 @@ from shared.messaging.memory import MemoryBroker
 from shared.messaging.outbox import OutboxRelay
 from shared.messaging.rabbit import RabbitBroker
 from shared.settings import ServiceSettings
+from shared.web.docs import install_offline_docs
 from shared.web.metrics import NO_OPENTELEMETRY, Metrics
 from shared.web.middleware import RefuseNulMiddleware, RequestContextMiddleware
+from shared.web.openapi import declare_problem_responses, service_problem_statuses
 from shared.web.runtime import ServiceRuntime, Worker
 
 log = get_logger(__name__)
@@ -161,10 +164,17 @@ def create_service_app(
         version=version,
         lifespan=lifespan,
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        # Served from the platform's own files (shared/web/docs.py), not FastAPI's CDN page.
+        docs_url=None,
         redoc_url=None,
+        # No "add or drop the trailing slash" redirects: their Location would name the host
+        # the service was reached as (an internal one behind the gateway). An unknown path,
+        # slash or not, is a 404 problem.
+        redirect_slashes=False,
         telemetry=NO_OPENTELEMETRY,
     )
+    install_offline_docs(app, title=title)
+    _declare_problems_in_openapi(app)
     metrics = Metrics(settings.service_name)
     app.state.metrics = metrics
     app.state.settings = settings
@@ -176,6 +186,21 @@ def create_service_app(
     for router in routers:
         app.include_router(router)
     return app
+
+
+def _declare_problems_in_openapi(app: FastAPI) -> None:
+    """The service's /openapi.json lists the problem+json answers each operation can give."""
+
+    declared: list[dict[str, Any]] = []
+
+    def openapi() -> dict[str, Any]:
+        document = FastAPI.openapi(app)  # cached by FastAPI until the routes change
+        if not declared or declared[0] is not document:
+            declare_problem_responses(document, service_problem_statuses(app.routes))
+            declared[:] = [document]
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _register_worker_metrics(app: FastAPI, runtime: ServiceRuntime) -> None:
