@@ -93,6 +93,11 @@ class ServiceSettings(PlatformSettings, DatabaseSettings):
     consumer_delivery_limit: int = Field(
         5, validation_alias=_env("EHOME_CONSUMER_DELIVERY_LIMIT")
     )
+    # Handlers running at once (each holds a pooled connection for its transaction); unset:
+    # half of db_pool_size, so a backlog never takes the connections requests need.
+    consumer_max_concurrency: int | None = Field(
+        None, ge=1, validation_alias=_env("EHOME_CONSUMER_MAX_CONCURRENCY")
+    )
     outbox_poll_seconds: float = Field(1.0, validation_alias=_env("EHOME_OUTBOX_POLL_SECONDS"))
     outbox_batch_size: int = Field(100, validation_alias=_env("EHOME_OUTBOX_BATCH_SIZE"))
     run_relay: bool = Field(True, validation_alias=_env("EHOME_RUN_RELAY"))

@@ -178,6 +178,10 @@ class MemoryBroker:
                 queue.dispatcher = None
         in_flight = [t for q in self._queues.values() for t in q.in_flight]
         if in_flight:
+            # Left after the drain bound, a delivery may wait for a database that is away (the
+            # consumer keeps such a delivery in hand): like a closed channel, take it back.
+            for task in in_flight:
+                task.cancel()
             await asyncio.gather(*in_flight, return_exceptions=True)
 
     def _queued(self) -> int:

@@ -133,6 +133,8 @@ def create_service_app(
                 subscriptions=subscriptions,
                 prefetch=settings.consumer_prefetch,
                 delivery_limit=settings.consumer_delivery_limit,
+                # Unset: half the pool, the rest kept for requests.
+                max_concurrency=settings.consumer_max_concurrency,
             )
             await runtime.consumers.start()
         for factory in workers if settings.run_workers else ():
@@ -220,6 +222,10 @@ def _register_worker_metrics(app: FastAPI, runtime: ServiceRuntime) -> None:
             "consumer_handled_total": read("handled_total", lambda: runtime.consumers),
             "consumer_duplicates_total": read("duplicates_total", lambda: runtime.consumers),
             "consumer_failures_total": read("failures_total", lambda: runtime.consumers),
+            # Database failures retried in hand (never counted toward the delivery limit).
+            "consumer_infrastructure_retries_total": read(
+                "infrastructure_retries_total", lambda: runtime.consumers
+            ),
         }
     )
 
