@@ -10,6 +10,7 @@ from services.identity.api import router
 from services.identity.context import build_context, resolve_signing_key
 from services.identity.handlers import SUBSCRIPTIONS
 from services.identity.realname import RealNameProvider
+from services.identity.service.imports import AbandonedImportSweeper, start_imports
 from services.identity.service.staff import ensure_bootstrap_admin
 from services.identity.service.verification import VerificationRetryWorker
 from services.identity.settings import Settings
@@ -55,8 +56,8 @@ def create_app(settings: Settings | None = None, **wiring: Any) -> FastAPI:
         title="Ping'an e-Home identity",
         routers=[router],
         subscriptions=SUBSCRIPTIONS,
-        workers=[VerificationRetryWorker],
-        on_startup=[start_identity],
+        workers=[VerificationRetryWorker, AbandonedImportSweeper],
+        on_startup=[start_identity, start_imports],
         on_shutdown=[stop_identity],
         verifier=verifier,
         **wiring,

@@ -168,14 +168,33 @@ class ImportRowError(BaseSchema):
     row: int
     code: str
     detail: str
+    id_number: str | None = None  # as typed in the row, masked
 
 
-class ImportReport(BaseSchema):
-    total_rows: int
+class ImportFailure(BaseSchema):
+    code: str  # too_many_rows, spreadsheet_unreadable, import_interrupted, import_failed, ...
+    detail: str
+
+
+class ImportJobRead(BaseSchema):
+    """A registry import: poll it until ``status`` is succeeded or failed."""
+
+    id: uuid.UUID
+    status: Literal["queued", "reading", "writing", "succeeded", "failed"]
+    format: str
+    uploaded_by: uuid.UUID
+    total_rows: int | None  # known once the file is read
+    rows_done: int  # rows settled so far: written or refused
     loaded: int
     created: int
     updated: int
-    errors: list[ImportRowError]
+    refused: int
+    errors: list[ImportRowError]  # the first refused rows; all of them at errors_url
+    errors_url: str
+    failure: ImportFailure | None
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
 
 
 # -- partner apps ------------------------------------------------------------------------------

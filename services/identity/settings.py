@@ -64,7 +64,18 @@ class Settings(ServiceSettings):
 
     # -- registry imports and partner apps --------------------------------------------------
     max_upload_bytes: int = 20 * 1024 * 1024
-    max_import_rows: int = 200_000
+    max_import_rows: int = 50_000
+    # Uncompressed bytes of an XLSX's parts, read from the zip directory before anything is
+    # parsed: 1.27 MB of upload once unpacked to 315 MB of sheet XML.
+    max_import_xml_bytes: int = 64 * 1024 * 1024
+    import_batch_rows: int = 200  # rows written per transaction (and per progress step)
+    import_concurrency: int = 2  # imports one process reads and writes at once; others queue
+    # A running import's process touches it this often; one not touched for the stale time
+    # (its process died) is marked failed (import_interrupted) by any replica's sweeper.
+    import_heartbeat_seconds: float = 10.0
+    import_stale_seconds: float = 60.0
+    import_sweep_seconds: float = 30.0
+    import_drain_seconds: float = 10.0  # on shutdown, how long running imports may finish
     partner_secret_overlap_seconds: int = 24 * 3600
 
     def secret_values(self) -> dict[str, str | None]:

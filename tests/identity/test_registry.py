@@ -12,7 +12,7 @@ import pytest
 from openpyxl import Workbook
 
 from services.identity.cli import import_registry
-from shared.testing.plugin import running
+from shared.testing.plugin import running, wait_until
 from tests.identity.conftest import assert_problem, bearer, login, unique_id_number
 
 PEOPLE = "/api/v1/identity/registry/people"
@@ -26,6 +26,32 @@ def new_grid() -> str:
 
 def grid_worker(make_token: Any, grid: str) -> dict[str, str]:
     return bearer(make_token(roles=["grid_worker"], regions=[grid]))
+
+
+async def finished(client: Any, headers: dict[str, str], import_id: str, *,
+                   within: float = 30.0) -> dict[str, Any]:
+    """Poll an import until it has succeeded or failed; its last state."""
+    job: dict[str, Any] = {}
+
+    async def done() -> bool:
+        nonlocal job
+        answer = await client.get(f"{IMPORTS}/{import_id}", headers=headers)
+        assert answer.status_code == 200, answer.text
+        job = answer.json()
+        return job["status"] in ("succeeded", "failed")
+
+    await wait_until(done, within=within, interval=0.05)
+    return job
+
+
+async def import_file(client: Any, headers: dict[str, str], filename: str, content: bytes,
+                      content_type: str = "text/csv") -> dict[str, Any]:
+    """Upload a file and wait for its import to end; the finished job."""
+    answer = await client.post(IMPORTS, headers=headers,
+                               files={"file": (filename, content, content_type)})
+    assert answer.status_code == 202, answer.text
+    assert answer.headers["location"] == f"{IMPORTS}/{answer.json()['id']}"
+    return await finished(client, headers, answer.json()["id"])
 
 
 async def _count(identity_sql: Any, grid: str) -> int:
@@ -87,15 +113,15 @@ async def test_a_grid_worker_cannot_overwrite_or_move_a_resident_of_another_grid
         assert entered.status_code == 200, entered.text
         overwrite = await client.post(PEOPLE, headers=grid_worker(make_token, mine), json={
             "id_number": id_number, "name": "冒名", "region_code": mine, "household_id": "H8"})
-        imported = await client.post(IMPORTS, headers=grid_worker(make_token, mine), files={
-            "file": ("people.csv", _csv([[id_number, "冒名", "", "H8", mine, ""],
-                                         [unique_id_number(), "郑五", "", "H8", mine, ""]]),
-                     "text/csv")})
+        imported = await import_file(
+            client, grid_worker(make_token, mine), "people.csv",
+            _csv([[id_number, "冒名", "", "H8", mine, ""],
+                  [unique_id_number(), "郑五", "", "H8", mine, ""]]))
     assert_problem(overwrite, 403, "out_of_scope")
-    assert imported.status_code == 200, imported.text
-    assert [(e["row"], e["code"]) for e in imported.json()["errors"]] == [(2, "out_of_scope")]
-    assert imported.json()["created"] == 1
-    assert imported.json()["updated"] == 0
+    assert imported["status"] == "succeeded"
+    assert [(e["row"], e["code"]) for e in imported["errors"]] == [(2, "out_of_scope")]
+    assert imported["created"] == 1
+    assert imported["updated"] == 0
     rows = await identity_sql("SELECT region_code, household_id FROM registry_people "
                               "WHERE id = :i", i=uuid.UUID(entered.json()["id"]))
     assert dict(rows[0]) == {"region_code": theirs, "household_id": "H7"}
@@ -185,18 +211,16 @@ async def test_a_csv_import_loads_good_rows_and_numbers_the_bad_ones(
     ]
     worker = grid_worker(make_token, grid)
     async with running(identity_app()) as client:
-        report = await client.post(IMPORTS, headers=worker, files={
-            "file": ("people.csv", _csv(rows, "gb18030"), "text/csv")})
-        again = await client.post(IMPORTS, headers=worker, files={
-            "file": ("people.csv", _csv(rows[:1]), "text/csv")})
-    assert report.status_code == 200, report.text
-    body = report.json()
+        body = await import_file(client, worker, "people.csv", _csv(rows, "gb18030"))
+        again = await import_file(client, worker, "people.csv", _csv(rows[:1]))
+    assert body["status"] == "succeeded"
     assert body["total_rows"] == 5
+    assert body["rows_done"] == 5
     assert body["created"] == 2
     assert [(e["row"], e["code"]) for e in body["errors"]] == [
         (3, "id_number_malformed"), (5, "out_of_scope"), (6, "name_required")]
-    assert again.json()["updated"] == 1
-    assert again.json()["created"] == 0
+    assert again["updated"] == 1
+    assert again["created"] == 0
     assert await _count(identity_sql, grid) == 2
     tags = await identity_sql("SELECT tags FROM registry_people WHERE region_code = :g "
                               "AND household_id = 'H1'", g=grid)
@@ -215,11 +239,11 @@ async def test_an_xlsx_import_loads_through_the_api(
     buffer = io.BytesIO()
     workbook.save(buffer)
     async with running(identity_app()) as client:
-        report = await client.post(IMPORTS, headers=grid_worker(make_token, grid), files={
-            "file": ("people.xlsx", buffer.getvalue(), "application/octet-stream")})
-    assert report.status_code == 200, report.text
-    assert report.json()["created"] == 4
-    assert report.json()["errors"] == []
+        report = await import_file(client, grid_worker(make_token, grid), "people.xlsx",
+                                   buffer.getvalue(), "application/octet-stream")
+    assert report["status"] == "succeeded"
+    assert report["created"] == 4
+    assert report["errors"] == []
     assert await _count(identity_sql, grid) == 4
 
 

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, UploadFile
+from fastapi import APIRouter, Query, Response, UploadFile
+from fastapi.responses import PlainTextResponse
 
 from services.identity.api.deps import Context
 from services.identity.schemas import (
-    ImportReport,
+    ImportJobRead,
     RegionStatsTree,
     RegistryPage,
     RegistryPersonCreate,
     RegistryPersonRead,
 )
-from services.identity.service import registry, stats
-from services.identity.spreadsheets import detect_format, read_rows
+from services.identity.service import imports, registry, stats
+from services.identity.service.imports import ImportRunner
+from services.identity.spreadsheets import detect_format
 from shared.auth import CurrentPrincipal
 from shared.errors import PayloadTooLarge
 from shared.web.deps import Runtime, Uow
@@ -44,20 +47,43 @@ async def list_people(
                                       cursor=cursor, limit=limit)
 
 
-@router.post("/registry/imports", response_model=ImportReport)
+@router.post("/registry/imports", response_model=ImportJobRead, status_code=202)
 async def import_registry(
-    file: UploadFile, principal: CurrentPrincipal, runtime: Runtime, ctx: Context
-) -> ImportReport:
-    """Bulk entry from CSV or XLSX. Each bad row is reported with its row number and the
-    good rows load; an unreadable or oversize file is refused whole."""
+    file: UploadFile, principal: CurrentPrincipal, runtime: Runtime, ctx: Context,
+    response: Response,
+) -> ImportJobRead:
+    """Bulk entry from CSV or XLSX, as a job: answers at once with the job to poll (its
+    Location). A file refused by what it declares (type, size, unpacked size, row count,
+    columns) is refused here whole; one found bad while read fails the job, again with
+    nothing written. Each bad row is reported with its row number and the good rows load."""
     principal.require_role(*registry.ENTRY_ROLES)
+    runner: ImportRunner = runtime.state["registry_imports"]
     limit = ctx.settings.max_upload_bytes
     data = await file.read(limit + 1)
     if len(data) > limit:
         raise PayloadTooLarge(f"uploads are at most {limit} bytes", code="upload_too_large")
     fmt = detect_format(file.filename, file.content_type, data[:4])
-    rows = read_rows(data, fmt, max_rows=ctx.settings.max_import_rows)
-    return await registry.import_rows(make_uow=runtime.uow, ctx=ctx, actor=principal, rows=rows)
+    import_id = await runner.submit(actor=principal, data=data, fmt=fmt)
+    response.headers["Location"] = f"{imports.IMPORTS_PATH}/{import_id}"
+    return await imports.read_import(uow=runtime.uow(), actor=principal, import_id=import_id)
+
+
+@router.get("/registry/imports/{import_id}", response_model=ImportJobRead)
+async def read_import(import_id: uuid.UUID, principal: CurrentPrincipal, uow: Uow
+                      ) -> ImportJobRead:
+    """An import's status and progress (rows done of total), the first refused rows and
+    the failure, if it failed. The uploader's, or an admin's or supervisor's in scope."""
+    return await imports.read_import(uow=uow, actor=principal, import_id=import_id)
+
+
+@router.get("/registry/imports/{import_id}/errors.csv", response_class=PlainTextResponse,
+            responses={200: {"content": {"text/csv": {}}}})
+async def import_errors(import_id: uuid.UUID, principal: CurrentPrincipal, uow: Uow
+                        ) -> PlainTextResponse:
+    """Every refused row of an import: row number, code, detail, ID number masked."""
+    body = await imports.errors_csv(uow=uow, actor=principal, import_id=import_id)
+    return PlainTextResponse(body, media_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="import-{import_id}-errors.csv"'})
 
 
 @router.get("/stats/regions/{code}", response_model=RegionStatsTree)

@@ -13,7 +13,6 @@ from sqlalchemy.engine import RowMapping
 from services.identity import domain
 from services.identity.context import IdentityContext
 from services.identity.schemas import (
-    ImportReport,
     ImportRowError,
     RegistryPage,
     RegistryPersonCreate,
@@ -52,7 +51,7 @@ def person_view(ctx: IdentityContext, row: RowMapping, created: bool | None = No
     )
 
 
-async def _upsert(
+async def upsert_entry(
     uow: UnitOfWork, ctx: IdentityContext, entry: domain.RegistryEntry,
     entered_by: uuid.UUID | None, may_touch: Callable[[str], bool] | None = None,
 ) -> tuple[RowMapping, bool]:
@@ -62,7 +61,7 @@ async def _upsert(
     index = pii.blind_index(entry.id_number.value, context=ID_NUMBER)
     before = await store.find_by_id_index(uow.session, index, lock=True)
     if before is not None and may_touch is not None and not may_touch(before["region_code"]):
-        raise _registered_elsewhere()
+        raise registered_elsewhere()
     row, created = await store.upsert_person(uow.session, {
         "id": uuid.uuid4(),
         "id_number_index": index,
@@ -105,7 +104,7 @@ async def _upsert(
     return row, created
 
 
-def _registered_elsewhere() -> Forbidden:
+def registered_elsewhere() -> Forbidden:
     return Forbidden("this resident is registered outside your scope", code="out_of_scope")
 
 
@@ -116,7 +115,7 @@ async def enter_person(
     entry = domain.build_registry_entry(today=ctx.today(), **cmd.model_dump())
     actor.require_region(entry.region_code)
     async with uow:
-        row, created = await _upsert(uow, ctx, entry, actor.subject, actor.covers_region)
+        row, created = await upsert_entry(uow, ctx, entry, actor.subject, actor.covers_region)
         row = await store.get_person(uow.session, row["id"])
         assert row is not None
     log.info("resident_entered", person_id=str(row["id"]), created=created,
@@ -175,51 +174,10 @@ async def write_entries(
     uow = make_uow()
     async with uow:
         for _, entry in entries:
-            _, was_created = await _upsert(uow, ctx, entry, entered_by, may_touch)
+            _, was_created = await upsert_entry(uow, ctx, entry, entered_by, may_touch)
             created += was_created
             updated += not was_created
     return created, updated
-
-
-async def _refuse_registered_elsewhere(
-    make_uow: Callable[[], UnitOfWork], ctx: IdentityContext, prepared: PreparedImport,
-    may_touch: Callable[[str], bool],
-) -> None:
-    """Rows naming someone registered outside the importer's scope become row errors (the
-    write checks again, under the row lock)."""
-    indexes = [ctx.pii.blind_index(e.id_number.value, context=ID_NUMBER)
-               for _, e in prepared.entries]
-    uow = make_uow()
-    async with uow:
-        registered = await store.regions_by_id_index(uow.session, sorted(set(indexes)))
-    kept: list[tuple[int, domain.RegistryEntry]] = []
-    for (number, entry), index in zip(prepared.entries, indexes, strict=True):
-        region = registered.get(index)
-        if region is not None and not may_touch(region):
-            problem = _registered_elsewhere()
-            prepared.errors.append(ImportRowError(row=number, code=problem.code,
-                                                  detail=problem.detail))
-        else:
-            kept.append((number, entry))
-    prepared.entries = kept
-    prepared.errors.sort(key=lambda e: e.row)
-
-
-async def import_rows(
-    *, make_uow: Callable[[], UnitOfWork], ctx: IdentityContext, actor: Principal,
-    rows: Sequence[SheetRow],
-) -> ImportReport:
-    actor.require_role(*ENTRY_ROLES)
-    prepared = prepare_import(rows, today=ctx.today(), may_enter=actor.covers_region)
-    await _refuse_registered_elsewhere(make_uow, ctx, prepared, actor.covers_region)
-    created, updated = await write_entries(
-        make_uow=make_uow, ctx=ctx, entries=prepared.entries, entered_by=actor.subject,
-        may_touch=actor.covers_region,
-    )
-    log.info("registry_imported", rows=prepared.total_rows, created=created, updated=updated,
-             errors=len(prepared.errors), by=str(actor.subject))
-    return ImportReport(total_rows=prepared.total_rows, loaded=created + updated,
-                        created=created, updated=updated, errors=prepared.errors)
 
 
 async def list_people(
