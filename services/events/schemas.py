@@ -92,6 +92,8 @@ class EventRead(BaseSchema):
     major_risk: str
     urgency: Urgency
     sensitive: bool
+    # Free texts (description, address, text fields, result) show phone and ID numbers masked;
+    # the typed originals: POST /api/v1/events/{id}/original-text (audited).
     description: str
     region_code: str
     address: str | None
