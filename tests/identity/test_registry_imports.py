@@ -16,6 +16,8 @@ import pytest
 from openpyxl import Workbook
 
 from services.identity import spreadsheets
+from services.identity.settings import Settings
+from shared.errors import PayloadTooLarge
 from shared.testing.plugin import running, wait_until
 from tests.identity.conftest import assert_problem, bearer, unique_id_number
 from tests.identity.test_registry import IMPORTS, _csv, finished, import_file, new_grid
@@ -162,6 +164,21 @@ async def test_a_zip_bomb_sheet_is_refused_from_its_declared_size_before_parsing
     assert await people_in(identity_sql, grid) == 0
 
 
+def test_the_reported_sheet_is_refused_by_default_from_its_zip_directory_alone() -> None:
+    """The sheet of the incident: 315 MB of XML declared in the zip directory of a small
+    upload. The default limit refuses it from the directory, without inflating anything."""
+    data = bytearray(xlsx([[unique_id_number(), "林", "350626106001001", "H1"]]))
+    entry = data.index(b"PK\x01\x02")  # the central directory: one entry per part
+    while data[entry + 46:entry + 46 + len(SHEET)] != SHEET.encode():
+        entry = data.index(b"PK\x01\x02", entry + 4)
+    data[entry + 24:entry + 28] = (315 * 1024 * 1024).to_bytes(4, "little")  # uncompressed
+    with pytest.raises(PayloadTooLarge) as refused:
+        spreadsheets.check_xlsx_sizes(
+            bytes(data), Settings.model_fields["max_import_xml_bytes"].default)
+    assert refused.value.code == "spreadsheet_too_large"
+    assert refused.value.extra["uncompressed_bytes"] > 315 * 1024 * 1024
+
+
 async def test_a_sheet_declaring_too_many_rows_is_refused_before_its_rows_are_read(
     identity_app: Any, make_token: Any, identity_sql: Any
 ) -> None:
@@ -270,7 +287,7 @@ async def test_an_import_cut_short_by_shutdown_says_so_and_keeps_what_it_wrote(
 ) -> None:
     grid = new_grid()
     headers = worker(make_token, grid)
-    rows = [[unique_id_number(), f"陈{n}", "", "H1", grid, ""] for n in range(400)]
+    rows = [[unique_id_number(), f"陈{n}", "", "H1", grid, ""] for n in range(1000)]
     app = identity_app(import_batch_rows=5, import_drain_seconds=0)
     async with running(app) as client:
         answer = await client.post(IMPORTS, headers=headers,
@@ -286,5 +303,5 @@ async def test_an_import_cut_short_by_shutdown_says_so_and_keeps_what_it_wrote(
         job = (await client.get(f"{IMPORTS}/{job_id}", headers=headers)).json()
     assert job["status"] == "failed", job
     assert job["failure"]["code"] == "import_interrupted"
-    assert 0 < job["rows_done"] < 400
+    assert 0 < job["rows_done"] < 1000
     assert await people_in(identity_sql, grid) == job["created"] == job["rows_done"]
