@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run run-dist test lint bench migrate clean
+.PHONY: install run run-dist test lint bench chaos migrate clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ test: lint
 
 bench: install
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+## Faults under load (broker cut, kill -9, SIGTERM) on the distributed platform; not in `make test`.
+chaos: install
+	$(BIN)/python -m bench chaos $(CHAOS_ARGS)
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache .ruff_cache
