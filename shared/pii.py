@@ -173,10 +173,13 @@ _FOLDED_PUNCTUATION = {
 }
 _GROUP = r"[0-9]+(?:[Xx](?![0-9A-Za-z]))?"
 _SEPARATOR = r"(?:[ \t-]{1,2}|\) ?)"
-_NUMBER_RUN = re.compile(rf"[+(]?{_GROUP}(?:{_SEPARATOR}\(?{_GROUP})*")
+# Starts on a digit (a leading "+" or "(" is taken in afterwards): a pattern that starts with
+# one character class is scanned for fast.
+_NUMBER_RUN = re.compile(rf"{_GROUP}(?:{_SEPARATOR}\(?{_GROUP})*")
 _GROUP_IN_RUN = re.compile(r"[0-9]+[Xx]?")
 _MOBILE = re.compile(r"1[3-9][0-9]{9}")
 _MAX_DIGITS = 18  # the longest number found (an ID); longer candidates are not numbers of ours
+_MIN_DIGITS = 10  # the shortest (a landline with a 3-digit area code)
 
 PiiKind = Literal["mobile", "landline", "id_number"]
 
@@ -200,14 +203,22 @@ def id_check_digit(first17: str) -> str:
     return _ID_CHECK_CHARS[total % 11]
 
 
+# Characters that fold: any script's digits (ASCII ones fold to themselves; one character class
+# is what the regex engine scans fast) and the punctuation above.
+_FOLDABLE = re.compile(r"[\d" + "".join(chr(c) for c in _FOLDED_PUNCTUATION) + "]")
+
+
+def _folded_char(match: re.Match[str]) -> str:
+    char = match.group()
+    digit = unicodedata.decimal(char, None)
+    return str(digit) if digit is not None else _FOLDED_PUNCTUATION[ord(char)]
+
+
+_ANY_DIGIT = re.compile(r"\d")  # any script's: a text without one holds no number
+
+
 def _fold(text: str) -> str:
-    if text.isascii():
-        return text
-    chars = []
-    for ch in text:
-        digit = unicodedata.decimal(ch, None)
-        chars.append(str(digit) if digit is not None else _FOLDED_PUNCTUATION.get(ord(ch), ch))
-    return "".join(chars)
+    return text if text.isascii() else _FOLDABLE.sub(_folded_char, text)
 
 
 def _plausible_birth(month: str, day: str) -> bool:
@@ -248,7 +259,7 @@ def _classify(s: str) -> tuple[PiiKind, str, str] | None:
     return None
 
 
-def _spans_in_run(run: re.Match[str]) -> list[PiiSpan]:
+def _spans_in_run(folded: str, run: re.Match[str]) -> list[PiiSpan]:
     """Numbers made of whole groups of one run, longest first from the left."""
     groups = [(run.start() + g.start(), run.start() + g.end(), g.group().upper())
               for g in _GROUP_IN_RUN.finditer(run.group())]
@@ -259,6 +270,8 @@ def _spans_in_run(run: re.Match[str]) -> list[PiiSpan]:
         # Every group holds a digit at least: no number of ours spans more than 18 groups.
         for j in range(min(len(groups), i + _MAX_DIGITS) - 1, i - 1, -1):
             digits = "".join(g[2] for g in groups[i:j + 1])
+            if len(digits) < _MIN_DIGITS:
+                break  # shorter still from here on
             if len(digits) > _MAX_DIGITS or "X" in digits[:-1]:
                 continue
             kind = _classify(digits)
@@ -270,8 +283,8 @@ def _spans_in_run(run: re.Match[str]) -> list[PiiSpan]:
             continue
         j, (kind_name, number, masked) = match
         start = groups[i][0]
-        if i == 0 and run.start() < start:  # the run's leading "+" or "(" goes too
-            start = run.start()
+        if i == 0 and start > 0 and folded[start - 1] in "+(":  # a leading "+" or "(" goes too
+            start -= 1
         check = id_check_digit(number[:17]) == number[17] if len(number) == 18 else None
         found.append(PiiSpan(kind_name, start, groups[j][1], number, masked, check))
         i = j + 1
@@ -280,8 +293,11 @@ def _spans_in_run(run: re.Match[str]) -> list[PiiSpan]:
 
 def find_personal_numbers(text: str) -> list[PiiSpan]:
     """Mobile, landline and resident ID numbers in ``text``, in order, not overlapping."""
+    if not _ANY_DIGIT.search(text):
+        return []
     folded = _fold(text)
-    return [span for run in _NUMBER_RUN.finditer(folded) for span in _spans_in_run(run)]
+    return [span for run in _NUMBER_RUN.finditer(folded)
+            for span in _spans_in_run(folded, run)]
 
 
 def mask_personal_numbers(text: str) -> str:
