@@ -283,7 +283,7 @@ def _spans_in_run(folded: str, run: re.Match[str]) -> list[PiiSpan]:
             continue
         j, (kind_name, number, masked) = match
         start = groups[i][0]
-        if i == 0 and start > 0 and folded[start - 1] in "+(":  # a leading "+" or "(" goes too
+        while start > 0 and folded[start - 1] in "+(":  # a leading "+", "(" or "(+" goes too
             start -= 1
         check = id_check_digit(number[:17]) == number[17] if len(number) == 18 else None
         found.append(PiiSpan(kind_name, start, groups[j][1], number, masked, check))
