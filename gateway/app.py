@@ -26,6 +26,11 @@ from gateway.proxy import Proxy, PublicPaths
 from gateway.ratelimit import RateLimiter
 from gateway.settings import SERVICES, GatewaySettings
 from gateway.upstreams import HttpUpstream, Upstream
+from shared.auth.revocations import (
+    RevocationSource,
+    http_revocation_source,
+    start_revocation_poller,
+)
 from shared.auth.tokens import TokenEndorser, TokenVerifier
 from shared.context import accept_id as accept_request_id
 from shared.context import request_id_var
@@ -111,6 +116,7 @@ def create_gateway_app(
     verifier: TokenVerifier,
     mounted_apps: Sequence[FastAPI] = (),
     partner_upstream: Upstream | None = None,
+    revocation_source: RevocationSource | None = None,
 ) -> GatewayApp:
     """Build the gateway.
 
@@ -118,7 +124,9 @@ def create_gateway_app(
     reach it. ``mounted_apps`` are in-process service apps whose lifespans the gateway runs
     (embedded mode). ``partner_upstream``, when given, serves ``/open/v1/...``: partner calls
     are signed per partner app rather than carrying bearer tokens, so it authenticates them
-    itself; without it those paths answer 404 ``not_implemented``.
+    itself; without it those paths answer 404 ``not_implemented``. ``revocation_source``:
+    identity's feed of revoked tokens, polled into ``verifier`` (the embedded mode needs none:
+    its verifier is identity's own, which identity keeps current).
     """
     configure_logging(level=settings.log_level, json=settings.log_json)
     metrics = Metrics("gateway")
@@ -168,6 +176,11 @@ def create_gateway_app(
                 await upstream.start()
                 stack.push_async_callback(upstream.close)
             await _load_token_keys(verifier)
+            if revocation_source is not None:  # identity's feed of revoked tokens
+                poller = await start_revocation_poller(
+                    verifier.revocations, revocation_source,
+                    interval=settings.revocations_poll_seconds, name="gateway")
+                stack.push_async_callback(poller.stop)
             freeze_startup_heap()
             log.info("gateway_started", upstreams=sorted(upstreams), embedded=len(mounted_apps))
             yield
@@ -216,7 +229,8 @@ def create_http_gateway_app(settings: GatewaySettings) -> GatewayApp:
     )
     partner = over_http("partner", settings.partner_url) if settings.partner_url else None
     return create_gateway_app(
-        settings, upstreams=upstreams, verifier=verifier, partner_upstream=partner
+        settings, upstreams=upstreams, verifier=verifier, partner_upstream=partner,
+        revocation_source=http_revocation_source(settings, caller="gateway"),
     )
 
 

@@ -39,6 +39,13 @@ class PlatformSettings(BaseSettings):
     jwt_issuer: str = Field("ehome-identity", validation_alias=_env("EHOME_JWT_ISSUER"))
     jwt_audience: str = Field("ehome", validation_alias=_env("EHOME_JWT_AUDIENCE"))
     http_timeout_seconds: float = Field(5.0, validation_alias=_env("EHOME_HTTP_TIMEOUT_SECONDS"))
+    # Identity's feed of revoked access tokens, polled by every verifier (gateway, services):
+    # e.g. http://identity:8000/internal/identity/revocations. Unset: nothing is polled (the
+    # embedded mode shares one verifier that identity feeds itself).
+    revocations_url: str | None = Field(None, validation_alias=_env("EHOME_REVOCATIONS_URL"))
+    revocations_poll_seconds: float = Field(
+        1.0, validation_alias=_env("EHOME_REVOCATIONS_POLL_SECONDS")
+    )
     # Shared by the platform's own processes for /internal/... calls (never via the gateway).
     internal_api_key: str = Field(
         f"{DEV_SECRET_MARKER}-internal-key", validation_alias=_env("EHOME_INTERNAL_API_KEY")

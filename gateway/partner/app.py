@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -15,6 +16,7 @@ from gateway.partner.clients import EventsClient, IdentityClient
 from gateway.partner.handlers import SUBSCRIPTIONS
 from gateway.partner.settings import Settings
 from gateway.partner.webhooks import DeliveryWorker
+from shared.auth.revocations import PARTNER_APP, Revocation
 from shared.http.egress import Resolver
 from shared.web import create_service_app
 from shared.web.runtime import ServiceRuntime
@@ -22,6 +24,11 @@ from shared.web.runtime import ServiceRuntime
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def _forget_disabled_app(identity: IdentityClient, revocation: Revocation) -> None:
+    if revocation.kind == PARTNER_APP:
+        identity.forget(revocation.key)
 
 
 def create_app(settings: Settings | None = None, **wiring: Any) -> FastAPI:
@@ -42,6 +49,10 @@ def create_app(settings: Settings | None = None, **wiring: Any) -> FastAPI:
             base_url=settings.identity_base_url, internal_key=settings.internal_api_key,
             cache_seconds=settings.credentials_cache_seconds,
             timeout=settings.http_timeout_seconds, transport=identity_transport)
+        # A disabled app is refused within seconds, not when its cached credentials expire:
+        # the revocation feed says which app, and the cache forgets it.
+        runtime.state["unsubscribe_revocations"] = runtime.verifier.revocations.subscribe(
+            functools.partial(_forget_disabled_app, runtime.state["identity"]))
         runtime.state["events"] = EventsClient(
             base_url=settings.events_base_url, timeout=settings.http_timeout_seconds,
             transport=events_transport)
@@ -62,6 +73,9 @@ def create_app(settings: Settings | None = None, **wiring: Any) -> FastAPI:
             })
 
     async def stop_partner(app: FastAPI, runtime: ServiceRuntime) -> None:
+        unsubscribe = runtime.state.pop("unsubscribe_revocations", None)
+        if unsubscribe is not None:
+            unsubscribe()
         for name in ("identity", "events"):
             client = runtime.state.pop(name, None)
             if client is not None:

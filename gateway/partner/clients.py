@@ -64,8 +64,9 @@ class IdentityClient:
 
     async def credentials(self, app_key: str) -> Credentials | None:
         """The app's status, scopes, callback hosts and live secrets; None for an unknown app.
-        Cached briefly (a disabled app, a rotated secret or new callback hosts take effect
-        within ``cache_seconds``)."""
+        Cached briefly (a rotated secret or new callback hosts take effect within
+        ``cache_seconds``); a disabled app is forgotten as soon as the revocation feed says so
+        (``forget``, gateway/partner/app.py)."""
         now = self._monotonic()
         cached = self._credentials.get(app_key)
         if cached is not None and cached[0] > now:

@@ -11,6 +11,7 @@ from services.identity.context import build_context, resolve_signing_key
 from services.identity.handlers import SUBSCRIPTIONS
 from services.identity.realname import RealNameProvider
 from services.identity.service.imports import AbandonedImportSweeper, start_imports
+from services.identity.service.revocations import DatabaseRevocationSource
 from services.identity.service.staff import ensure_bootstrap_admin
 from services.identity.service.verification import VerificationRetryWorker
 from services.identity.settings import Settings
@@ -60,5 +61,8 @@ def create_app(settings: Settings | None = None, **wiring: Any) -> FastAPI:
         on_startup=[start_identity, start_imports],
         on_shutdown=[stop_identity],
         verifier=verifier,
+        # Identity's replicas read revocations from their own table (every other process
+        # polls the feed identity serves from it).
+        revocation_source=DatabaseRevocationSource,
         **wiring,
     )

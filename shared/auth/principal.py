@@ -33,6 +33,10 @@ class Principal:
     kind: str = "resident"  # resident | staff | service
     token_id: str | None = None
     extra: dict[str, object] = field(default_factory=dict, compare=False)
+    # When the token was issued (epoch seconds) and the login it belongs to (the refresh
+    # family): what a revocation compares against (shared/auth/revocations.py).
+    issued_at: float = 0.0
+    session_id: str | None = None
 
     @property
     def is_staff(self) -> bool:

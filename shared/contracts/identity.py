@@ -42,3 +42,17 @@ class ResidentEntered(BaseModel):
     created: bool  # False when a re-import updated an existing record
     entered_by: uuid.UUID | None = None
     linked_user_id: uuid.UUID | None = None
+
+
+@contract("identity.access_revoked")
+class AccessRevoked(BaseModel):
+    """Access tokens were revoked: an account disabled or re-scoped, a login ended, a partner
+    app disabled. Verifiers learn it from identity's revocation feed within a second or two
+    (shared/auth/revocations.py), not from this event; it is the audit trail."""
+
+    kind: str  # subject | session | partner_app
+    key: str  # the account id, the session (refresh family) id, or the partner app key
+    reason: str  # disabled | rescoped | logout | refresh_reused | partner_disabled
+    not_before: datetime  # tokens issued before it are refused
+    user_id: uuid.UUID | None = None
+    revoked_by: uuid.UUID | None = None  # the admin, when one did it

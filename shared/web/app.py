@@ -18,6 +18,11 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
+from shared.auth.revocations import (
+    RevocationSource,
+    http_revocation_source,
+    start_revocation_poller,
+)
 from shared.auth.tokens import TokenEndorser, TokenVerifier
 from shared.db.database import Database
 from shared.errors import install_error_handlers, problem_response
@@ -83,9 +88,12 @@ def create_service_app(
     broker: Broker | None = None,
     verifier: TokenVerifier | None = None,
     version: str = "1.0.0",
+    revocation_source: Callable[[ServiceRuntime], RevocationSource] | None = None,
 ) -> FastAPI:
     """Build a service app. ``broker`` and ``verifier`` are injected by the embedded run mode
-    and by tests; otherwise they come from settings."""
+    and by tests; otherwise they come from settings. ``revocation_source``: where the
+    verifier learns of revoked tokens (identity reads its own table; tests reach identity
+    in-process); otherwise identity's feed at ``EHOME_REVOCATIONS_URL``, when set."""
     configure_logging(level=settings.log_level, json=settings.log_json)
     owns_broker = broker is None
 
@@ -114,6 +122,12 @@ def create_service_app(
         await runtime.broker.connect()
         for hook in on_startup:
             await hook(app, runtime)
+        source = (revocation_source(runtime) if revocation_source is not None
+                  else http_revocation_source(settings, caller=settings.service_name))
+        if source is not None:  # a Worker: stopped with the others
+            runtime.workers.append(await start_revocation_poller(
+                runtime.verifier.revocations, source,
+                interval=settings.revocations_poll_seconds, name=settings.service_name))
         if settings.run_relay:
             runtime.relay = OutboxRelay(
                 runtime.database,

@@ -46,8 +46,11 @@ async def refresh(body: RefreshRequest, uow: Uow, ctx: Context) -> TokenPair:
 
 
 @router.post("/logout", status_code=204)
-async def logout(body: RefreshRequest, uow: Uow, principal: CurrentPrincipal) -> Response:
-    await accounts.logout(uow=uow, refresh_token=body.refresh_token, user_id=principal.subject)
+async def logout(body: RefreshRequest, uow: Uow, ctx: Context, principal: CurrentPrincipal
+                 ) -> Response:
+    """End this login: its refresh token, and its access tokens everywhere within seconds."""
+    await accounts.logout(uow=uow, ctx=ctx, refresh_token=body.refresh_token,
+                          user_id=principal.subject)
     return Response(status_code=204)
 
 

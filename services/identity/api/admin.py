@@ -49,7 +49,8 @@ async def list_staff(
 async def rescope_staff(
     staff_id: uuid.UUID, body: StaffScopeUpdate, admin: Admin, uow: Uow, ctx: Context
 ) -> UserRead:
-    """Replace roles, region scopes and departments; the account's sessions end."""
+    """Replace roles, region scopes and departments; the account's sessions end, and its
+    access tokens are refused everywhere within seconds (log in again for the new scope)."""
     return await staff.rescope_staff(uow=uow, ctx=ctx, actor=admin, staff_id=staff_id, cmd=body)
 
 
@@ -117,8 +118,10 @@ async def set_partner_callback_hosts(
 
 
 @router.post("/partners/{app_id}/disable", response_model=PartnerAppRead)
-async def disable_partner(app_id: uuid.UUID, admin: Admin, uow: Uow) -> PartnerAppRead:
-    return await partners.disable_app(uow=uow, actor=admin, app_id=app_id)
+async def disable_partner(app_id: uuid.UUID, admin: Admin, uow: Uow, ctx: Context
+                          ) -> PartnerAppRead:
+    """Its signed calls, and the tokens it holds for its users, are refused within seconds."""
+    return await partners.disable_app(uow=uow, ctx=ctx, actor=admin, app_id=app_id)
 
 
 @router.put("/stats/regions/{code}/population", status_code=204)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from fastapi import APIRouter
 
@@ -10,6 +11,7 @@ from services.identity.api import partner_internal
 from services.identity.api.deps import Context
 from services.identity.schemas import PartnerCredentialsInternal, WeChatAccessTokenRead
 from services.identity.service import partners
+from services.identity.service import revocations as revocation_service
 from shared.auth.internal import InternalCaller
 from shared.logs import get_logger
 from shared.web.deps import Uow
@@ -34,6 +36,20 @@ async def partner_credentials(
 ) -> PartnerCredentialsInternal:
     """The gateway's view of a partner app: status, scopes and every still-valid secret."""
     return await partners.credentials(uow=uow, ctx=ctx, app_key=app_key)
+
+
+@router.get("/revocations")
+async def revocations(caller: InternalCaller, uow: Uow, since: str | None = None
+                      ) -> dict[str, Any]:
+    """Revoked access tokens still in force, recorded since ``since`` (the ``cursor`` of the
+    previous answer; omitted: all of them). Every verifier polls this every second or so
+    (shared/auth/revocations.py)."""
+    batch = await revocation_service.feed(uow, since)
+    return {"cursor": batch.cursor, "revocations": [
+        {"kind": r.kind, "key": r.key,
+         "not_before": datetime.fromtimestamp(r.not_before, UTC).isoformat(),
+         "expires_at": datetime.fromtimestamp(r.expires_at, UTC).isoformat()}
+        for r in batch.revocations]}
 
 
 # The gateway's partner app: match a partner's user, then act for them (partner_internal.py).

@@ -13,8 +13,10 @@ from sqlalchemy.engine import RowMapping
 from services.identity import domain
 from services.identity.context import IdentityContext
 from services.identity.schemas import TokenPair, UserRead
+from services.identity.service.revocations import revoke
 from services.identity.store import accounts as store
 from services.identity.wechat import WeChatError, login_problem, phone_problem
+from shared.auth.revocations import SESSION
 from shared.contracts.identity import UserRegistered
 from shared.db.uow import UnitOfWork
 from shared.errors import Forbidden, NotFound, RuleViolation, Unauthorized
@@ -73,8 +75,15 @@ async def _issue(
     ctx: IdentityContext, uow: UnitOfWork, row: RowMapping, *,
     family_id: uuid.UUID | None = None, stored_refresh: str | None = None,
 ) -> TokenPair:
-    """Access token plus refresh token; ``stored_refresh`` is one already written."""
+    """Access token plus refresh token; ``stored_refresh`` is one already written, of the
+    family ``family_id``. The access token names its family as its session (``sid``): a
+    logout revokes the session's access tokens with its refresh tokens."""
     settings = ctx.settings
+    refresh = stored_refresh
+    if refresh is None:
+        refresh, record = _new_refresh(ctx, family_id)
+        family_id = record.family_id
+        await store.insert_refresh_token(uow.session, user_id=row["id"], refresh=record)
     access = ctx.signer.access_token(
         subject=row["id"],
         roles=row["roles"],
@@ -85,11 +94,8 @@ async def _issue(
         ttl_seconds=settings.access_token_ttl_seconds,
         # Reviewers' agency: relief reads it from the token (``ext.agency``).
         extra={"agency": row["agency"]} if row["agency"] else None,
+        session=family_id,
     )
-    refresh = stored_refresh
-    if refresh is None:
-        refresh, record = _new_refresh(ctx, family_id)
-        await store.insert_refresh_token(uow.session, user_id=row["id"], refresh=record)
     return TokenPair(
         access_token=access,
         refresh_token=refresh,
@@ -116,7 +122,8 @@ async def wechat_login(*, uow: UnitOfWork, ctx: IdentityContext, code: str) -> T
         if row is not None:
             if row["disabled"]:
                 raise Forbidden("this account is disabled", code="account_disabled")
-            return await _issue(ctx, uow, row, stored_refresh=refresh)
+            return await _issue(ctx, uow, row, stored_refresh=refresh,
+                                family_id=record.family_id)
         # First login (or a concurrent first login won the insert: then read its account).
         user_id = uuid.uuid4()
         created = await store.insert_resident_if_absent(
@@ -135,14 +142,17 @@ async def wechat_login(*, uow: UnitOfWork, ctx: IdentityContext, code: str) -> T
         if row["disabled"]:
             raise Forbidden("this account is disabled", code="account_disabled")
         await store.insert_refresh_token(uow.session, user_id=row["id"], refresh=record)
-        return await _issue(ctx, uow, row, stored_refresh=refresh)
+        return await _issue(ctx, uow, row, stored_refresh=refresh, family_id=record.family_id)
 
 
 async def staff_login(
     *, uow: UnitOfWork, ctx: IdentityContext, username: str, password: str
 ) -> TokenPair:
     async with uow:
-        row = await store.find_by_username(uow.session, username.strip().lower())
+        # Under a share lock: a disable or re-scope (which locks the row for update) either
+        # waits for this login's token, and then revokes it, or commits before it is read.
+        row = await store.find_by_username(uow.session, username.strip().lower(),
+                                           share_lock=True)
         stored_hash = row["password_hash"] if row is not None else None
         try:
             ctx.passwords.verify(stored_hash or _dummy_hash(ctx), password)
@@ -184,6 +194,8 @@ async def refresh(*, uow: UnitOfWork, ctx: IdentityContext, refresh_token: str) 
             # A rotated token came back: whoever holds the family's tokens is not to be
             # trusted any more. The revocation must commit, so the error is raised after.
             await store.revoke_family(uow.session, token["family_id"])
+            await revoke(uow, ctx, kind=SESSION, key=token["family_id"],
+                         reason="refresh_reused", user_id=token["user_id"])
             log.warning("refresh_token_reused", user_id=str(token["user_id"]))
             reused = True
         elif verdict is domain.RefreshVerdict.REVOKED:
@@ -191,7 +203,7 @@ async def refresh(*, uow: UnitOfWork, ctx: IdentityContext, refresh_token: str) 
         elif verdict is domain.RefreshVerdict.EXPIRED:
             raise Unauthorized("refresh token expired", code="refresh_token_expired")
         else:
-            user = await store.get_user(uow.session, token["user_id"])
+            user = await store.get_user(uow.session, token["user_id"], lock="share")
             if user is None or user["disabled"]:
                 raise Forbidden("this account is disabled", code="account_disabled")
             await store.mark_refresh_used(uow.session, token["id"])
@@ -203,12 +215,17 @@ async def refresh(*, uow: UnitOfWork, ctx: IdentityContext, refresh_token: str) 
     )
 
 
-async def logout(*, uow: UnitOfWork, refresh_token: str, user_id: uuid.UUID) -> None:
+async def logout(*, uow: UnitOfWork, ctx: IdentityContext, refresh_token: str,
+                 user_id: uuid.UUID) -> None:
+    """End one login: its refresh tokens, and the access tokens issued to it (their ``sid``)
+    wherever they are presented."""
     async with uow:
         token = await store.lock_refresh_token(uow.session, _hash_refresh(refresh_token))
         if token is None or token["user_id"] != user_id:
             raise Unauthorized("unknown refresh token", code="refresh_token_invalid")
         await store.revoke_family(uow.session, token["family_id"])
+        await revoke(uow, ctx, kind=SESSION, key=token["family_id"], reason="logout",
+                     user_id=user_id)
 
 
 async def get_me(*, uow: UnitOfWork, ctx: IdentityContext, user_id: uuid.UUID) -> UserRead:

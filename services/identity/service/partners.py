@@ -23,8 +23,10 @@ from services.identity.schemas import (
     PartnerSecretInternal,
     PartnerSecretRotated,
 )
+from services.identity.service.revocations import revoke
 from services.identity.store import partners as store
 from shared.auth.principal import Principal
+from shared.auth.revocations import PARTNER_APP
 from shared.db.uow import UnitOfWork
 from shared.errors import Gone, NotFound, RuleViolation
 from shared.logs import get_logger
@@ -118,13 +120,18 @@ async def set_callback_hosts(
 
 
 async def disable_app(
-    *, uow: UnitOfWork, actor: Principal, app_id: uuid.UUID
+    *, uow: UnitOfWork, ctx: IdentityContext, actor: Principal, app_id: uuid.UUID
 ) -> PartnerAppRead:
+    """Disable the app: its signed calls are refused, and the tokens it holds to act for its
+    users too, within seconds (the revocation feed)."""
     async with uow:
         row = await store.get_app(uow.session, app_id, lock=True)
         if row is None:
             raise NotFound("no such partner app", code="partner_not_found")
-        await store.disable_app(uow.session, app_id)
+        if row["disabled_at"] is None:
+            await store.disable_app(uow.session, app_id)
+            await revoke(uow, ctx, kind=PARTNER_APP, key=row["app_key"],
+                         reason="partner_disabled", revoked_by=actor.subject)
         row = await store.get_app(uow.session, app_id)
         assert row is not None
     log.info("partner_app_disabled", app_key=row["app_key"], by=str(actor.subject))

@@ -20,10 +20,12 @@ from services.identity.schemas import (
     UserRead,
 )
 from services.identity.service.accounts import ID_NUMBER, NAME, PHONE, user_view
+from services.identity.service.revocations import revoke
 from services.identity.store import accounts as store
 from services.identity.store import audit as audit_store
 from services.identity.store import registry as registry_store
 from shared.auth.principal import Principal, Role
+from shared.auth.revocations import SUBJECT
 from shared.context import current_request_id
 from shared.contracts.identity import UserRegistered
 from shared.db.uow import UnitOfWork
@@ -117,8 +119,11 @@ async def rescope_staff(
                                 code="cannot_demote_self")
         await store.update_user(uow.session, staff_id, roles=roles, regions=regions,
                                 departments=sorted(set(cmd.departments)), agency=agency)
-        # Old tokens carry the old scope: end those sessions so the new scope applies at once.
+        # Old tokens carry the old scope: end those sessions, and have every verifier refuse
+        # the access tokens already out, so the new scope applies at once.
         await store.revoke_user_tokens(uow.session, staff_id)
+        await revoke(uow, ctx, kind=SUBJECT, key=staff_id, reason="rescoped",
+                     user_id=staff_id, revoked_by=actor.subject)
         row = await store.get_user(uow.session, staff_id)
         assert row is not None
     log.info("staff_rescoped", user_id=str(staff_id), by=str(actor.subject), roles=roles)
@@ -136,6 +141,8 @@ async def set_staff_disabled(
         await store.update_user(uow.session, staff_id, disabled=disabled)
         if disabled:
             await store.revoke_user_tokens(uow.session, staff_id)
+            await revoke(uow, ctx, kind=SUBJECT, key=staff_id, reason="disabled",
+                         user_id=staff_id, revoked_by=actor.subject)
         row = await store.get_user(uow.session, staff_id)
         assert row is not None
     log.info("staff_disabled" if disabled else "staff_enabled", user_id=str(staff_id),

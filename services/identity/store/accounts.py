@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import DateTime, String, and_, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import UUID, insert
@@ -94,17 +94,24 @@ async def insert_resident_if_absent(
     return result.first() is not None
 
 
-async def get_user(session: AsyncSession, user_id: uuid.UUID, *, lock: bool = False
-                   ) -> RowMapping | None:
+async def get_user(session: AsyncSession, user_id: uuid.UUID, *,
+                   lock: bool | Literal["share"] = False) -> RowMapping | None:
+    """``lock``: True for update (changing the account), "share" to issue a token from it
+    (a concurrent change waits, so its revocation covers the token)."""
     query = select(users).where(users.c.id == user_id)
-    if lock:
+    if lock == "share":
+        query = query.with_for_update(read=True)
+    elif lock:
         query = query.with_for_update()
     return (await session.execute(query)).mappings().first()
 
 
-async def find_by_username(session: AsyncSession, username: str) -> RowMapping | None:
-    result = await session.execute(select(users).where(users.c.username == username))
-    return result.mappings().first()
+async def find_by_username(session: AsyncSession, username: str, *, share_lock: bool = False
+                           ) -> RowMapping | None:
+    query = select(users).where(users.c.username == username)
+    if share_lock:
+        query = query.with_for_update(read=True)
+    return (await session.execute(query)).mappings().first()
 
 
 async def update_user(session: AsyncSession, user_id: uuid.UUID, **values: Any) -> None:

@@ -150,3 +150,15 @@ region_tallies = Table(
     Column("entered", BigInteger, nullable=False),
     Column("verified", BigInteger, nullable=False),
 )
+
+revocations = Table(
+    "revocations",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),  # subject | session | partner_app
+    Column("key", String(64), nullable=False),
+    Column("not_before", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+)
