@@ -388,7 +388,9 @@ async def test_a_callback_url_the_sender_could_never_call_is_refused_at_subscrip
         listed = await signer_for(client, clock, identity, APP_A).call("GET",
                                                                        "/open/v1/webhooks")
     for url, answer in zip(urls, answers, strict=True):
-        assert (answer.status_code, answer.json()["code"]) == (422, "callback_url_invalid"), url
+        # A NUL is refused in every field of every service at the door (shared/web/middleware).
+        code = "validation_error" if "\x00" in url else "callback_url_invalid"
+        assert (answer.status_code, answer.json()["code"]) == (422, code), url
     assert listed.json()["items"] == []
 
 
