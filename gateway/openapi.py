@@ -170,10 +170,9 @@ def _gateway_problem_statuses(is_public: IsPublic) -> StatusRule:
     wherever credentials are checked (bearer tokens, or the partner API's signatures)."""
 
     def statuses(method: str, path: str, operation: dict[str, Any]) -> set[int]:
-        found = structural_statuses(method, operation) | {400, 429, 502, 503, 504}
-        if path.startswith(OPEN_PREFIX) or not is_public(method.upper(), path):
-            found.update((401, 403))
-        return found
+        checked = path.startswith(OPEN_PREFIX) or not is_public(method.upper(), path)
+        found = structural_statuses(method, operation, authenticated=checked)
+        return found | {400, 429, 502, 503, 504}
 
     return statuses
 

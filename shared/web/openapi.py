@@ -129,17 +129,27 @@ def has_input(operation: dict[str, Any]) -> bool:
     return bool(operation.get("parameters")) or "requestBody" in operation
 
 
-def structural_statuses(method: str, operation: dict[str, Any]) -> set[int]:
-    """What any operation's shape implies, wherever it is served."""
+def structural_statuses(method: str, operation: dict[str, Any], *, authenticated: bool) -> set[int]:
+    """What an operation's shape implies, wherever it is served. ``authenticated``: the
+    caller's credentials are checked (a bearer token, a partner signature)."""
     statuses: set[int] = set()
+    has_body = "requestBody" in operation
     if has_input(operation):
         statuses.add(422)
-    if "requestBody" in operation:
+    if has_body:
         statuses.update((413, 415))
-    if any(p.get("in") == "path" for p in operation.get("parameters") or ()):
+    # A resource named in the path or the body (a case id in a rating), or the caller's own
+    # (``/me/verification`` before one was asked for), may not exist.
+    if has_body or authenticated or any(
+        p.get("in") == "path" for p in operation.get("parameters") or ()
+    ):
         statuses.add(404)
     if method in WRITE_METHODS:
         statuses.add(409)
+    if authenticated:
+        statuses.update((401, 403))
+    elif method in WRITE_METHODS:
+        statuses.add(401)  # a public write exchanges credentials (login, refresh): wrong ones
     return statuses
 
 
@@ -151,8 +161,8 @@ def _authenticated(dependant: Dependant) -> bool:
 
 
 def service_problem_statuses(routes: Sequence[BaseRoute]) -> StatusRule:
-    """The rule for a service's own document: its shape, plus 401/403 where the route reads
-    the caller's token, plus 400 and 503 (bad input the handler refuses; pool exhausted)."""
+    """The rule for a service's own document: its shape (401/403 where the route reads the
+    caller's token), plus 400 and 503 (input the handler refuses; pool exhausted)."""
     authenticated = {
         (method.lower(), context.path_format)
         for context in iter_route_contexts(routes)  # included routers are nested
@@ -162,9 +172,7 @@ def service_problem_statuses(routes: Sequence[BaseRoute]) -> StatusRule:
     }
 
     def statuses(method: str, path: str, operation: dict[str, Any]) -> set[int]:
-        found = structural_statuses(method, operation) | {400, 503}
-        if (method, path) in authenticated:
-            found.update((401, 403))
-        return found
+        checked = (method, path) in authenticated
+        return structural_statuses(method, operation, authenticated=checked) | {400, 503}
 
     return statuses
