@@ -97,9 +97,9 @@ class Supervised:
     quick_deaths: int = 0  # deaths in a row, each within STABLE_SECONDS of its start
     restart_at: float | None = field(default=None)
 
-    def start(self) -> None:
+    def start(self, now: float | None = None) -> None:
         self.process = subprocess.Popen(self.command, env=self.env)
-        self.started_at = time.monotonic()
+        self.started_at = time.monotonic() if now is None else now
         self.restart_at = None
 
     def running(self) -> bool:
@@ -110,7 +110,7 @@ class Supervised:
         if self.restart_at is not None:
             if now >= self.restart_at:
                 self.restarts += 1
-                self.start()
+                self.start(now)
                 assert self.process is not None
                 _log(f"{self.name} restarted (pid {self.process.pid}, restart {self.restarts})")
             return
@@ -159,6 +159,8 @@ def _child_env(
     env[PARTNER_URL_ENV] = partner_url
     every = DEFAULT_UPSTREAM_URLS | upstreams
     env.setdefault("EHOME_PARTNER_IDENTITY_BASE_URL", every["identity"])
+    # Every verifier (gateway, services, partner) polls identity's revoked tokens.
+    env.setdefault("EHOME_REVOCATIONS_URL", every["identity"] + "/internal/identity/revocations")
     env.setdefault("EHOME_PARTNER_EVENTS_BASE_URL", every["events"])
     for caller in ("relief", "feedback"):  # services that call identity's internal API
         env.setdefault(f"EHOME_{caller.upper()}_IDENTITY_BASE_URL", every["identity"])

@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ import httpx
 import pytest
 
 from bench.chaos.processes import launcher_pid, service_pid
+from gateway.distributed import STABLE_SECONDS, Supervised
 from gateway.settings import SERVICES
 from shared.db.migrate import SCHEMAS
 from shared.testing.plugin import Migrator, wait_until
@@ -167,3 +169,25 @@ async def test_a_service_drains_and_exits_0_on_sigterm_and_is_started_again(
     output = run_dist.output()
     assert f"events (pid {stopped}) exited with status 0" in output, output[-3000:]
     assert _stop_launcher(run_dist) == 0, run_dist.output()[-3000:]
+
+
+def test_a_process_that_keeps_dying_is_restarted_after_pauses_doubling_to_30_s() -> None:
+    child = Supervised("crashing", [sys.executable, "-c", "raise SystemExit(1)"], dict(os.environ))
+    now = time.monotonic()
+    child.start(now)
+    pauses = []
+    for _ in range(7):
+        assert child.process is not None
+        child.process.wait()
+        child.supervise(now)  # notices the death at once: it was up for no time
+        assert child.restart_at is not None
+        pauses.append(child.restart_at - now)
+        now = child.restart_at
+        child.supervise(now)  # its pause is over: started again
+    assert pauses == [1, 2, 4, 8, 16, 30, 30]
+    assert child.restarts == 7
+    # One that stayed up a while before dying starts the pauses again at 1 s.
+    assert child.process is not None
+    child.process.wait()
+    child.supervise(now + STABLE_SECONDS + 1)
+    assert child.restart_at == now + STABLE_SECONDS + 1 + 1
