@@ -7,6 +7,13 @@ claims them while this process publishes them. **Sweep**: everything else — ro
 without a relay, rows the direct path failed to publish or a crash left behind once their hold
 has passed, retries after a failure — is claimed from the table.
 
+A row is published a second time only when the broker may really not have it: its channel was
+lost before the confirm, or its process died. A confirm that is merely late (a busy broker, a
+starved event loop) is waited for: the broker's answer comes on a live channel, and while the
+direct path waits it renews the rows' hold. Rows the direct path will not publish (broker
+away, failed, waited in its backlog too long) are handed to the sweep at once, not after their
+hold. While the broker is away the sweep claims nothing, so no attempt is spent on it.
+
 Rows are claimed with ``FOR UPDATE SKIP LOCKED`` inside a transaction that stays open while the
 batch is published, so several replicas can relay one outbox without publishing a row twice at
 the same time; a row is marked published only after the broker confirmed it. The relay sleeps
@@ -19,6 +26,7 @@ import asyncio
 import contextlib
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 import asyncpg
 import orjson
@@ -55,6 +63,24 @@ _MARK_FAILED = Statement(text(
     WHERE id = ANY(:ids)
     """
 ))
+# The direct path's rows: held longer while their confirms are late (so no sweep publishes
+# them a second time), or handed to the sweep at once when this process will not publish them.
+# A row a sweep has claimed (locked) is skipped: it is being published already, and waiting
+# for that sweep's transaction would stall the direct path (and its marks) meanwhile.
+_EXTEND_HOLD = Statement(text(
+    """
+    UPDATE outbox SET next_attempt_at = now() + make_interval(secs => :hold)
+    WHERE id IN (SELECT id FROM outbox WHERE id = ANY(:ids) AND published_at IS NULL
+                 FOR UPDATE SKIP LOCKED)
+    """
+))
+_RELEASE_HOLD = Statement(text(
+    """
+    UPDATE outbox SET next_attempt_at = now()
+    WHERE id IN (SELECT id FROM outbox WHERE id = ANY(:ids) AND published_at IS NULL
+                 FOR UPDATE SKIP LOCKED)
+    """
+))
 _PURGE = Statement(
     text("DELETE FROM outbox WHERE published_at < now() - make_interval(secs => :age)")
 )
@@ -87,8 +113,10 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
-        # The direct path: rows committed here, waiting to be published.
-        self._direct: list[OutboxRecord] = []
+        # The direct path: rows committed here (with when they were handed over), waiting to
+        # be published; and rows it leaves to the sweep, whose hold is to be released.
+        self._direct: list[tuple[float, OutboxRecord]] = []
+        self._to_release: list[int] = []
         self._direct_backlog = direct_backlog
         self._direct_ready = asyncio.Event()
         self._direct_idle = asyncio.Event()  # nothing in hand: none waiting, none publishing
@@ -100,7 +128,8 @@ class OutboxRelay:
         self._listener: asyncpg.Connection | None = None
         self.published_total = 0
         self.failed_total = 0
-        self.direct_skipped_total = 0  # left to the sweep: backlog full or relay stopping
+        # Left to the sweep: backlog full, relay stopping, or waited here too long.
+        self.direct_skipped_total = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -113,15 +142,22 @@ class OutboxRelay:
 
     async def stop(self) -> None:
         """Finish the batch in hand, then stop. Nothing claimed is left half-published: an
-        unconfirmed row stays unpublished and is claimed again by a live replica."""
+        unconfirmed row stays unpublished and is claimed again by a live replica. Confirms
+        are waited for as long as the broker's channel lives, so the wait is bounded here (by
+        the hold): past it the batch is abandoned, and its rows are swept once their hold
+        has passed (a late confirm among them makes a duplicate, which consumers drop)."""
         self._stopping = True
         if self._database.outbox_dispatcher is self:
             self._database.outbox_dispatcher = None
         self._wake.set()
         self._direct_ready.set()
-        for task in (self._direct_task, self._task):
-            if task is not None:
-                await task
+        tasks = [task for task in (self._direct_task, self._task) if task is not None]
+        if tasks:
+            _, late = await asyncio.wait(tasks, timeout=self._hold.total_seconds())
+            for task in late:
+                log.warning("outbox_relay_stop_abandoned_batch", schema=self._database.schema)
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
         self._task = self._direct_task = None
         await self._close_listener()
 
@@ -139,10 +175,19 @@ class OutboxRelay:
         cannot be taken now (stopping, backlog full) is swept once its hold has passed."""
         if self._stopping or len(self._direct) >= self._direct_backlog:
             self.direct_skipped_total += len(records)
-            return
-        self._direct.extend(records)
+            self._to_release.extend(record.id for record in records)
+        else:
+            now = asyncio.get_running_loop().time()
+            self._direct.extend((now, record) for record in records)
         self._direct_idle.clear()
         self._direct_ready.set()
+
+    @property
+    def _hold_refresh_seconds(self) -> float:
+        """How long the direct path may keep a row before its hold must be renewed: a third
+        of the hold, which leaves the other two thirds as margin (the hold runs from the
+        start of the row's transaction, a little before it was handed over)."""
+        return self._hold.total_seconds() / 3
 
     async def _run_direct(self) -> None:
         loop = asyncio.get_running_loop()
@@ -156,46 +201,115 @@ class OutboxRelay:
                 await self._direct_ready.wait()
             self._direct_ready.clear()
             if self._direct:
-                # Stopping: one last attempt at everything in hand, bounded by one timeout.
+                # Stopping: one last attempt at everything in hand.
                 size = len(self._direct) if self._stopping else self._batch_size
-                batch = self._direct[:size]
+                batch = self._fresh(self._direct[:size])
                 del self._direct[:size]
                 self._direct_ready.set()  # look again once this batch is done
                 try:
-                    await self._publish_direct(batch)
+                    if batch:
+                        await self._publish_direct(batch)
                 except Exception as exc:  # the rows stay held, then the sweep publishes them
                     log.error("outbox_direct_error", schema=self._database.schema, error=str(exc))
+            if self._to_release:
+                await self._release_holds()
             if self._confirmed and (
                 self._stopping
                 or len(self._confirmed) >= self._batch_size
                 or loop.time() >= self._mark_due
             ):
                 await self._mark_confirmed()
-            if not self._direct and not self._confirmed:
+            if not self._direct and not self._confirmed and not self._to_release:
                 self._direct_idle.set()
                 if self._stopping:
                     return
 
+    def _fresh(self, batch: list[tuple[float, OutboxRecord]]) -> list[OutboxRecord]:
+        """The records still well inside their hold; older ones (a backlog waited here) are
+        left to the sweep, which takes them at once, rather than risk both publishing one."""
+        oldest = asyncio.get_running_loop().time() - self._hold_refresh_seconds
+        stale = [record.id for handed, record in batch if handed < oldest]
+        if stale:
+            self.direct_skipped_total += len(stale)
+            self._to_release.extend(stale)
+        return [record for handed, record in batch if handed >= oldest]
+
     async def _publish_direct(self, batch: Sequence[OutboxRecord]) -> None:
-        results = await self._broker.publish_many(
+        ids = [record.id for record in batch]
+        if not await self._broker.ready():
+            # Broker away: do not wait for it here; the sweep publishes these once it is back.
+            await self._record_direct_failures(ids, "broker not connected")
+            return
+        publishing = asyncio.ensure_future(self._broker.publish_many(
             [(record.routing_key, record.body, str(record.event_id)) for record in batch]
-        )
+        ))
+        await self._await_confirms(publishing, ids)
+        results = publishing.result()
         sent = [record.id for record, err in zip(batch, results, strict=True) if err is None]
-        failed = [err for err in results if err is not None]
+        failed = [(record.id, err) for record, err in zip(batch, results, strict=True)
+                  if err is not None]
         if sent:
             if not self._confirmed:
                 self._mark_due = asyncio.get_running_loop().time() + self._mark_linger
             self._confirmed.extend(sent)
             self.published_total += len(sent)
         if failed:
-            self.failed_total += len(failed)
-            log.warning(
-                "outbox_publish_failed",
-                schema=self._database.schema,
-                failed=len(failed),
-                error=str(failed[0])[:200],
-                retry_after_seconds=self._hold.total_seconds(),
-            )
+            await self._record_direct_failures([i for i, _ in failed], str(failed[0][1]))
+
+    async def _await_confirms(self, publishing: asyncio.Future[Any], ids: list[int]) -> None:
+        """Wait for a batch's confirms, however late (the broker answers every publish on a
+        live channel). Meanwhile the rows' hold is renewed, so that no sweep publishes them
+        again, and earlier batches' rows are marked when due, not after this one."""
+        loop = asyncio.get_running_loop()
+        renew_at = loop.time() + self._hold_refresh_seconds
+        while not publishing.done():
+            wake_at = min(renew_at, self._mark_due) if self._confirmed else renew_at
+            await asyncio.wait({publishing}, timeout=max(wake_at - loop.time(), 0))
+            if publishing.done():
+                return
+            if self._confirmed and loop.time() >= self._mark_due:
+                await self._mark_confirmed()
+            if loop.time() >= renew_at:
+                await self._extend_holds(ids)
+                renew_at = loop.time() + self._hold_refresh_seconds
+
+    async def _record_direct_failures(self, ids: list[int], error: str) -> None:
+        """Not confirmed (the broker away or the channel lost): the sweep retries the rows
+        after the usual growing pause instead of waiting out their hold."""
+        self.failed_total += len(ids)
+        log.warning("outbox_publish_failed", schema=self._database.schema, failed=len(ids),
+                    error=error[:200])
+        try:
+            async with self._uow() as uow:
+                await uow.execute(_MARK_FAILED, {
+                    "ids": ids, "error": error[:500], "base": self._retry_base,
+                    "cap": self._retry_cap,
+                })
+        except Exception as exc:  # still held: the sweep takes them once the hold has passed
+            log.error("outbox_mark_failed", schema=self._database.schema, rows=len(ids),
+                      error=str(exc))
+        self._wake.set()
+
+    async def _extend_holds(self, ids: list[int]) -> None:
+        log.info("outbox_confirms_late", schema=self._database.schema, rows=len(ids))
+        try:
+            async with self._uow() as uow:
+                await uow.execute(
+                    _EXTEND_HOLD, {"ids": ids, "hold": self._hold.total_seconds()}
+                )
+        except Exception as exc:  # the next renewal tries again
+            log.error("outbox_hold_renewal_failed", schema=self._database.schema,
+                      rows=len(ids), error=str(exc))
+
+    async def _release_holds(self) -> None:
+        ids, self._to_release = self._to_release, []
+        try:
+            async with self._uow() as uow:
+                await uow.execute(_RELEASE_HOLD, {"ids": ids})
+        except Exception as exc:  # they are swept once their hold has passed instead
+            log.error("outbox_release_failed", schema=self._database.schema, rows=len(ids),
+                      error=str(exc))
+        self._wake.set()
 
     async def _mark_confirmed(self) -> None:
         ids, self._confirmed = self._confirmed, []
@@ -215,6 +329,10 @@ class OutboxRelay:
 
     async def publish_batch(self) -> int:
         """Claim one batch, publish it, record the outcome. Returns rows claimed."""
+        if not await self._broker.ready():
+            # Nothing claimed while the broker is away: no attempt is spent, no pause grows,
+            # and the rows go out as soon as it is back.
+            return 0
         async with self._uow() as uow:
             rows = await uow.fetch(_CLAIM, {"limit": self._batch_size})
             if not rows:

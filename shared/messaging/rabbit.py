@@ -1,6 +1,7 @@
 """RabbitMQ through aio-pika, with every default that loses messages set explicitly:
-persistent messages, durable quorum queues, publisher confirms, returns raised, a timeout on
-every publish, a delivery limit and a dead-letter (parking) queue for every consumer queue."""
+persistent messages, durable quorum queues, publisher confirms, returns raised, a bounded wait
+for a broker that is away on every publish (but none for a confirm that is only late: see
+``_publish_on``), a delivery limit and a dead-letter (parking) queue for every consumer queue."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import aio_pika
+import aiormq.abc
 from aio_pika.abc import (
     AbstractChannel,
     AbstractExchange,
@@ -19,6 +21,7 @@ from aio_pika.abc import (
     AbstractRobustConnection,
 )
 from pamqp.commands import Basic
+from yarl import URL
 
 from shared.logs import get_logger
 from shared.messaging.broker import DeliveryHandler, PublishError, QueueSpec
@@ -136,6 +139,7 @@ class RabbitBroker:
                 timeout=10,
                 reconnect_interval=2,
                 client_properties={"connection_name": f"ehome-{self._name}"},
+                **self._heartbeat(),
             )
             self._publish_channel = await self._connection.channel(
                 publisher_confirms=True, on_return_raises=True
@@ -164,8 +168,25 @@ class RabbitBroker:
             arguments={"alternate-exchange": t.unrouted_exchange},
         )
 
+    def _heartbeat(self) -> dict[str, int]:
+        """A publish waits for its confirm for as long as its channel lives (see publish), so
+        a peer that vanished without closing the socket must be noticed: 10 s heartbeats
+        declare it dead within about 33 s (aiormq allows three missed beats), instead of the
+        3 minutes of the 60 s default. An explicit ``heartbeat`` in the URL wins."""
+        return {} if "heartbeat" in URL(self._url).query else {"heartbeat": 10}
+
     async def ready(self) -> bool:
-        return self._connection is not None and not self._connection.is_closed
+        """Connected, with a publish channel open. A robust connection that lost the broker
+        is never ``is_closed`` (it is reconnecting); its ``connected`` event and the channel
+        underneath the publish channel tell."""
+        connection, channel = self._connection, self._publish_channel
+        return (
+            connection is not None
+            and not connection.is_closed
+            and connection.connected.is_set()
+            and channel is not None
+            and not channel.is_closed
+        )
 
     async def close(self) -> None:
         await self.stop_consuming()
@@ -175,39 +196,64 @@ class RabbitBroker:
         DECLARED.release(self)
 
     async def publish(self, routing_key: str, body: bytes, *, message_id: str) -> None:
+        await self._publish_on(await self._live_channel(), routing_key, body, message_id)
+
+    async def publish_many(
+        self, messages: Sequence[tuple[str, bytes, str]]
+    ) -> list[BaseException | None]:
+        """All on one live channel, concurrently (the broker confirms a batch of 100
+        persistent messages to a quorum queue in about 11 ms here, ~9,000 a second)."""
+        try:
+            channel = await self._live_channel()
+        except PublishError as exc:
+            return [exc] * len(messages)
+        results = await asyncio.gather(
+            *(self._publish_on(channel, rk, body, mid) for rk, body, mid in messages),
+            return_exceptions=True,
+        )
+        return [r if isinstance(r, BaseException) else None for r in results]
+
+    async def _live_channel(self) -> aiormq.abc.AbstractChannel:
+        """The open channel underneath the publish channel. The publish timeout bounds this
+        wait only: a robust channel waits here while the broker is away."""
         if self._exchange is None or self._publish_channel is None:
             raise PublishError("broker not connected")
+        try:
+            async with asyncio.timeout(self._publish_timeout):
+                await self._publish_channel.ready()
+                return await self._publish_channel.get_underlay_channel()
+        except TimeoutError as exc:
+            raise PublishError(f"broker not reachable within {self._publish_timeout}s") from exc
+        except Exception as exc:
+            raise PublishError(f"{type(exc).__name__}: {exc}") from exc
+
+    async def _publish_on(
+        self, channel: aiormq.abc.AbstractChannel, routing_key: str, body: bytes,
+        message_id: str,
+    ) -> None:
+        """Publish and wait for the broker's answer with no timeout of its own. On a live
+        channel the broker answers every publish (ack, nack or return); when the channel or
+        its connection dies (a closed socket, missed heartbeats) every pending confirm fails
+        at once. So a confirm that is merely late — a busy broker, a starved event loop — is
+        waited for, not mistaken for a loss and published again; only a publish whose
+        channel was truly lost fails (its message may or may not have arrived; consumers
+        deduplicate)."""
+        assert self._exchange is not None
         # Straight to the channel underneath, with the properties built here: aio-pika's
         # Message object costs more per publish than the rest of the call.
         properties = Basic.Properties(
             content_type="application/json", delivery_mode=_PERSISTENT, message_id=message_id
         )
         try:
-            # The timeout bounds the whole call, including a robust channel waiting to reopen
-            # (a timeout scope, not wait_for: that would start a task per message).
-            async with asyncio.timeout(self._publish_timeout):
-                await self._publish_channel.ready()
-                channel = await self._publish_channel.get_underlay_channel()
-                confirmation = await channel.basic_publish(
-                    body, exchange=self._exchange.name, routing_key=routing_key,
-                    properties=properties, mandatory=True,
-                )
-        except TimeoutError as exc:
-            raise PublishError(f"no confirm within {self._publish_timeout}s") from exc
-        except Exception as exc:  # every other failure means "not confirmed"
+            confirmation = await channel.basic_publish(
+                body, exchange=self._exchange.name, routing_key=routing_key,
+                properties=properties, mandatory=True,
+            )
+        except Exception as exc:  # every failure means "not confirmed"
             raise PublishError(f"{type(exc).__name__}: {exc}") from exc
         if not isinstance(confirmation, Basic.Ack):
             # A Basic.Return (unroutable despite the alternate exchange) or no confirm at all.
             raise PublishError(f"broker answered {type(confirmation).__name__}, not Ack")
-
-    async def publish_many(
-        self, messages: Sequence[tuple[str, bytes, str]]
-    ) -> list[BaseException | None]:
-        results = await asyncio.gather(
-            *(self.publish(rk, body, message_id=mid) for rk, body, mid in messages),
-            return_exceptions=True,
-        )
-        return [r if isinstance(r, BaseException) else None for r in results]
 
     async def _declare_consumer_queue(
         self, channel: AbstractChannel, spec: QueueSpec

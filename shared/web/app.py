@@ -7,7 +7,6 @@ consumers, then takes them down in the order that loses nothing (see ``_shutdown
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -25,6 +24,7 @@ from shared.auth.revocations import (
 )
 from shared.auth.tokens import TokenEndorser, TokenVerifier
 from shared.db.database import Database
+from shared.db.faults import database_answers
 from shared.errors import install_error_handlers, problem_response
 from shared.logs import configure_logging, get_logger
 from shared.messaging.broker import Broker
@@ -40,6 +40,9 @@ from shared.web.openapi import declare_problem_responses, service_problem_status
 from shared.web.runtime import ServiceRuntime, Worker
 
 log = get_logger(__name__)
+
+# /readyz answers within this (the probes' timeout is longer), whatever the service is doing.
+READINESS_TIMEOUT_SECONDS = 2.0
 
 Hook = Callable[[FastAPI, ServiceRuntime], Awaitable[None]]
 WorkerFactory = Callable[[ServiceRuntime], Worker]
@@ -260,7 +263,9 @@ def _ops_router(settings: ServiceSettings) -> APIRouter:
             return problem_response(503, "not_ready", "the service has not started yet")
         checks: dict[str, str] = {}
         try:
-            await asyncio.wait_for(runtime.database.ping(), timeout=2.0)
+            # On a connection of its own: the answer must not queue behind a pool that busy
+            # handlers or requests hold (a backlog is load, not a reason to take the pod out).
+            await database_answers(runtime.database.url, within=READINESS_TIMEOUT_SECONDS)
             checks["database"] = "ok"
         except Exception as exc:
             checks["database"] = f"failed: {type(exc).__name__}"

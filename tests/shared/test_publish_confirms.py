@@ -1,0 +1,191 @@
+"""A confirm that is late is not a lost message: publishes through a broker connection that
+answers slowly (longer than the publish timeout) are confirmed, and the outbox publishes each
+row once — no second publication after the hold."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+
+import aio_pika
+from aio_pika.abc import AbstractIncomingMessage
+
+from shared.messaging.rabbit import RabbitBroker
+from shared.testing.plugin import running, wait_until
+from tests.shared.conftest import ProbeWorld
+
+
+class LaggingProxy:
+    """Forwards TCP both ways; once ``lag`` is set, every chunk is passed on ``lag`` seconds
+    after it arrived (in order: a slow path, not a narrow one)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self._target = (host, port)
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.port = 0
+        self.lag = 0.0
+
+    async def start(self) -> LaggingProxy:
+        self._server = await asyncio.start_server(self._on_client, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(*self._target)
+        for src, dst in ((reader, up_writer), (up_reader, writer)):
+            chunks: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+            for pump in (self._read(src, chunks), self._write(chunks, dst)):
+                task = asyncio.create_task(pump)
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+    async def _read(self, src: asyncio.StreamReader, chunks: asyncio.Queue[tuple[float, bytes]]
+                    ) -> None:
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(ConnectionError):
+            while data := await src.read(65536):
+                chunks.put_nowait((loop.time() + self.lag, data))
+        chunks.put_nowait((loop.time() + self.lag, b""))
+
+    async def _write(self, chunks: asyncio.Queue[tuple[float, bytes]],
+                     dst: asyncio.StreamWriter) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                due, data = await chunks.get()
+                await asyncio.sleep(max(0.0, due - loop.time()))
+                if not data:
+                    return
+                dst.write(data)
+                await dst.drain()
+        except ConnectionError:
+            pass
+        finally:
+            dst.close()
+
+
+async def _lagging_broker(amqp_url: str) -> tuple[LaggingProxy, str]:
+    upstream = aio_pika.connection.make_url(amqp_url)
+    proxy = await LaggingProxy(upstream.host or "127.0.0.1", upstream.port or 5672).start()
+    return proxy, str(upstream.with_port(proxy.port))
+
+
+async def test_confirms_later_than_the_publish_timeout_are_waited_for(
+    amqp_url: str, amqp_prefix: str
+) -> None:
+    proxy, url = await _lagging_broker(amqp_url)
+    broker = RabbitBroker(url, prefix=f"{amqp_prefix}lag", publish_timeout=0.3, name="lagging")
+    try:
+        await broker.connect()
+        proxy.lag = 0.5  # a round trip of 1 s: every confirm comes after the timeout
+        results = await broker.publish_many(
+            [("platform.probe.v1", b"{}", f"late-{i}") for i in range(20)]
+        )
+        assert results == [None] * 20
+        await broker.publish("platform.probe.v1", b"{}", message_id="late-single")
+    finally:
+        await broker.close()
+        await proxy.close()
+
+
+async def test_rows_whose_confirms_are_late_are_published_once(
+    probe_world: ProbeWorld, amqp_url: str
+) -> None:
+    proxy, url = await _lagging_broker(amqp_url)
+    received: list[str] = []
+    listener = await aio_pika.connect(amqp_url)
+    channel = await listener.channel()
+    exchange = await channel.declare_exchange(
+        f"{probe_world.prefix}.events", aio_pika.ExchangeType.TOPIC, durable=True,
+        arguments={"alternate-exchange": f"{probe_world.prefix}.unrouted"},
+    )
+    queue = await channel.declare_queue("", exclusive=True)
+    await queue.bind(exchange, routing_key="platform.probe.#")
+
+    async def on_message(message: AbstractIncomingMessage) -> None:
+        received.append(json.loads(message.body)["event_id"])
+        await message.ack()
+
+    await queue.consume(on_message)
+    # A hold of 0.9 s (three publish timeouts) and a sweep every 0.1 s: with confirms 1.2 s
+    # late, a sweep that took the rows for unpublished would publish them again.
+    producer = probe_world.producer(
+        broker="rabbitmq", amqp_url=url, publish_timeout_seconds=0.3, outbox_poll_seconds=0.1
+    )
+    try:
+        async with running(producer) as client:
+            proxy.lag = 0.6
+            for i in range(10):
+                response = await client.post("/api/v1/events/probes", json={"sequence": i})
+                assert response.status_code == 201
+
+            async def all_published() -> bool:
+                unpublished = await probe_world.scalar(
+                    "SELECT count(*) FROM outbox WHERE published_at IS NULL", service="events"
+                )
+                return unpublished == 0 and len(set(received)) == 10
+
+            await wait_until(all_published, within=30)
+            await asyncio.sleep(2.0)  # a second publication would show up by now
+    finally:
+        await proxy.close()
+        await listener.close()
+    assert len(received) == 10, f"{len(received) - len(set(received))} published twice"
+
+
+async def test_a_confirmed_batch_is_marked_while_a_later_batch_waits_for_late_confirms(
+    probe_world: ProbeWorld, amqp_url: str
+) -> None:
+    """Batch 1 is confirmed while batch 2 (committed a little later) is still in flight. Its
+    rows must be marked published then, not after batch 2: their hold is no longer renewed,
+    and a sweep would publish them again."""
+    proxy, url = await _lagging_broker(amqp_url)
+    received: list[str] = []
+    listener = await aio_pika.connect(amqp_url)
+    channel = await listener.channel()
+    exchange = await channel.declare_exchange(
+        f"{probe_world.prefix}.events", aio_pika.ExchangeType.TOPIC, durable=True,
+        arguments={"alternate-exchange": f"{probe_world.prefix}.unrouted"},
+    )
+    queue = await channel.declare_queue("", exclusive=True)
+    await queue.bind(exchange, routing_key="platform.probe.#")
+
+    async def on_message(message: AbstractIncomingMessage) -> None:
+        received.append(json.loads(message.body)["event_id"])
+        await message.ack()
+
+    await queue.consume(on_message)
+    # Hold 3 s, renewed every 1 s; confirms 3 s late. Row 1 is confirmed at ~3 s, row 2
+    # (committed at ~2.5 s) is then published and confirmed at ~6 s.
+    producer = probe_world.producer(
+        broker="rabbitmq", amqp_url=url, publish_timeout_seconds=1.0, outbox_poll_seconds=0.1
+    )
+    try:
+        async with running(producer) as client:
+            proxy.lag = 1.5
+            assert (await client.post("/api/v1/events/probes", json={"sequence": 1})).is_success
+            await asyncio.sleep(2.5)
+            assert (await client.post("/api/v1/events/probes", json={"sequence": 2})).is_success
+
+            async def all_published() -> bool:
+                unpublished = await probe_world.scalar(
+                    "SELECT count(*) FROM outbox WHERE published_at IS NULL", service="events"
+                )
+                return unpublished == 0 and len(set(received)) == 2
+
+            await wait_until(all_published, within=30)
+            await asyncio.sleep(3.5)  # a second publication would show up by now
+    finally:
+        await proxy.close()
+        await listener.close()
+    assert len(received) == 2, f"{len(received) - len(set(received))} published twice"
