@@ -50,7 +50,8 @@ class Broker(Protocol):
 
     async def close(self) -> None: ...
 
-    async def ready(self) -> bool: ...
+    async def ready(self) -> bool:
+        """Connected now, able to publish (a connection that is reconnecting is not)."""
 
     async def publish(self, routing_key: str, body: bytes, *, message_id: str) -> None:
         """Return only once the broker has confirmed the message; raise PublishError."""

@@ -83,6 +83,38 @@ async def test_a_message_is_held_not_parked_while_the_database_is_unreachable(
     assert dict(sink.attempts) == {0: 1, 1: 1, 2: 1}
 
 
+async def test_a_stop_while_the_database_is_unreachable_gives_held_deliveries_back_promptly(
+    probe_world: ProbeWorld, amqp_url: str, database_url: str
+) -> None:
+    target = make_url(database_url)
+    proxy = await TcpProxy(target.host or "127.0.0.1", target.port or 5432).start()
+    proxied = target.set(host="127.0.0.1", port=proxy.port).render_as_string(
+        hide_password=False
+    )
+    sink = ProbeSink()
+    wiring: dict[str, Any] = {
+        "broker": "rabbitmq", "amqp_url": amqp_url, "database_url": proxied, "run_relay": False,
+    }
+    loop = asyncio.get_running_loop()
+    try:
+        app = probe_world.consumer(sink, **wiring)
+        async with running(app):
+            await proxy.cut()
+            await _publish(app, _probe(4))
+            await wait_until(lambda: _failed_once(app), within=10)
+            stopping_at = loop.time()
+        assert loop.time() - stopping_at < 10  # the held delivery did not keep the stop
+
+        proxy.restore()
+        again = probe_world.consumer(sink, **wiring)
+        async with running(again):
+            await wait_until(lambda: _seen_is(probe_world, 1), within=30)
+            assert await _parked(again) == []
+    finally:
+        await proxy.close()
+    assert sink.attempts[4] == 1
+
+
 async def _failed_once(app: FastAPI) -> bool:
     return _tried(app) >= 1
 
