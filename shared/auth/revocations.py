@@ -42,6 +42,9 @@ from shared.settings import PlatformSettings
 
 log = get_logger(__name__)
 
+# Identity's feed (services/identity/api/internal.py): polled by every replica each second, so
+# its requests are left out of the access log like health checks.
+FEED_PATH = "/internal/identity/revocations"
 SUBJECT, SESSION, PARTNER_APP = "subject", "session", "partner_app"
 KINDS = (SUBJECT, SESSION, PARTNER_APP)
 
@@ -237,7 +240,7 @@ class RevocationPoller:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                self._failed(exc)
+                self.failed(exc)
             await asyncio.sleep(self._interval)
 
     def _recovered(self) -> None:
@@ -246,7 +249,8 @@ class RevocationPoller:
                      after_seconds=round(time.monotonic() - self._failing_since, 1))
             self._failing_since = None
 
-    def _failed(self, exc: Exception) -> None:
+    def failed(self, exc: Exception) -> None:
+        """Note a failed fetch: a warning when it starts, an error now and then while it lasts."""
         now = time.monotonic()
         error = type(exc).__name__
         if self._failing_since is None:
@@ -281,6 +285,6 @@ async def start_revocation_poller(
     try:
         await asyncio.wait_for(poller.sync(), first_sync_seconds)
     except Exception as exc:
-        log.warning("revocations_unavailable_at_start", poller=name, error=type(exc).__name__)
+        poller.failed(exc)
     poller.start()
     return poller

@@ -10,6 +10,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.auth.revocations import FEED_PATH as REVOCATIONS_FEED
 from shared.context import (
     CORRELATION_ID_HEADER,
     REQUEST_ID_HEADER,
@@ -25,7 +26,7 @@ log = get_logger("http")
 _REQUEST_ID = REQUEST_ID_HEADER.lower().encode()
 _CORRELATION_ID = CORRELATION_ID_HEADER.lower().encode()
 _ECHOED = frozenset({_REQUEST_ID, _CORRELATION_ID})
-_QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+_QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics", REVOCATIONS_FEED})
 
 
 def _route_template(scope: Scope) -> str:

@@ -13,6 +13,7 @@ from services.identity.schemas import PartnerCredentialsInternal, WeChatAccessTo
 from services.identity.service import partners
 from services.identity.service import revocations as revocation_service
 from shared.auth.internal import InternalCaller
+from shared.auth.revocations import FEED_PATH
 from shared.logs import get_logger
 from shared.web.deps import Uow
 
@@ -38,7 +39,7 @@ async def partner_credentials(
     return await partners.credentials(uow=uow, ctx=ctx, app_key=app_key)
 
 
-@router.get("/revocations")
+@router.get(FEED_PATH.removeprefix("/internal/identity"))
 async def revocations(caller: InternalCaller, uow: Uow, since: str | None = None
                       ) -> dict[str, Any]:
     """Revoked access tokens still in force, recorded since ``since`` (the ``cursor`` of the
