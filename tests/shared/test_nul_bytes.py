@@ -108,7 +108,10 @@ async def platform(
     apps = build_service_apps(
         database_url=database_url, amqp_url=None, signing_key=signing_key,
         verifier=token_verifier,
-        settings_overrides={"environment": "test", "schema_prefix": prefix},
+        # Requests only: few connections, no relay, consumers or workers (an outbox row a
+        # refused request wrote would stay, and be counted).
+        settings_overrides={"environment": "test", "schema_prefix": prefix, "db_pool_size": 2,
+                            "run_relay": False, "run_consumers": False, "run_workers": False},
     )
     gateway = assemble_gateway(GatewaySettings(), apps, token_verifier)
     async with gateway.lifespan(), httpx.AsyncClient(
