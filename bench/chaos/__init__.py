@@ -17,7 +17,8 @@ the run). In turn:
 After each: reports accepted, lost, duplicate effects (bench/chaos/effects.py says what counts),
 drain time after the fault ended, unpublished outbox rows, parked messages (bench/chaos/
 scenario.py says when a fault ends). Targets: 0 lost, 0 duplicate effects, 0 parked, drain at
-most 10 s; the exit code is 1 when one is missed. Results go to ``bench/results/chaos.json``.
+most 10 s; the exit code is 1 when one is missed. Results go to ``bench/results/chaos.json``,
+the platform's log (launcher and processes) to ``bench/results/chaos-platform.log``.
 
 ``python -m bench chaos [--rate 20] [--short] [--keep]``: ``--short`` runs the variant of
 ``make test`` (tests/e2e/test_chaos.py: a 6 s cut, one kill of events); ``--keep`` keeps the
@@ -37,6 +38,7 @@ from bench.processes import rabbit_answers
 from shared.db.database import normalize_database_url
 
 RESULTS = Path(__file__).resolve().parents[1] / "results" / "chaos.json"
+PLATFORM_LOG = RESULTS.with_name("chaos-platform.log")
 
 
 def main(argv: list[str]) -> int:
@@ -62,6 +64,7 @@ def main(argv: list[str]) -> int:
         result = run_on_uvloop(run_chaos(
             database_url=database_url, amqp_url=amqp_url, prefix=f"chaos{uuid.uuid4().hex[:6]}",
             phases=SHORT if args.short else FULL, rate=args.rate, keep=args.keep,
+            log_to=PLATFORM_LOG,
             **(SHORT_TIMING if args.short else {}),
         ))
     except ChaosError as error:
@@ -71,6 +74,6 @@ def main(argv: list[str]) -> int:
         print(line)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-    print(f"results written to {RESULTS}")
+    print(f"results written to {RESULTS}, the platform's log to {PLATFORM_LOG}")
     print("all targets met" if result["met"] else "targets missed (see MISSED above)")
     return 0 if result["met"] else 1

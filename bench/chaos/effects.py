@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import time
 import uuid
+from datetime import datetime
 
 import asyncpg
 
@@ -51,6 +52,12 @@ DUPLICATES = {
 }
 
 UNPUBLISHED = "SELECT count(*) FROM {schema}.outbox WHERE published_at IS NULL"
+# Rows published long after their commit: those a broker cut held back, and those a killed
+# process left held (the sweep takes them only once their hold has passed).
+LATE = """
+SELECT count(*) FROM {schema}.outbox
+WHERE created_at >= $1 AND published_at - created_at > make_interval(secs => $2)
+"""
 
 
 class Effects:
@@ -97,6 +104,20 @@ class Effects:
             if not any(found.values()) or time.monotonic() > deadline:
                 return found
             await asyncio.sleep(0.2)
+
+
+    async def now(self) -> datetime:
+        return await self.conn.fetchval("SELECT now()")
+
+    async def published_late(self, since: datetime, seconds: float) -> dict[str, int]:
+        """Outbox rows committed since ``since`` and published more than ``seconds`` later."""
+        found = {}
+        for service in ("events", "routing"):
+            schema = f'"{schema_name(service, self.prefix)}"'
+            found[service] = int(
+                await self.conn.fetchval(LATE.format(schema=schema), since, seconds)
+            )
+        return found
 
 
 def parked(prefix: str) -> dict[str, int] | None:

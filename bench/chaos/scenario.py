@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -36,6 +37,7 @@ DRAIN_TARGET_SECONDS = 10.0
 SETTLE_WITHIN_SECONDS = 60.0  # beyond the drain target: slow is told apart from lost
 # Outbox rows still unpublished this long after every report settled are counted.
 UNPUBLISHED_WITHIN_SECONDS = 10.0
+LATE_SECONDS = 5.0  # an outbox row published this long after its commit is counted as late
 
 Inject = Callable[[Platform], Awaitable[dict[str, Any]]]
 
@@ -103,6 +105,7 @@ async def run_phase(run: Run, phase: Phase) -> dict[str, Any]:
         run.platform.gateway_url, run.signer, f"{run.effects.description_prefix} {phase.name}",
         run.rate,
     )
+    phase_started = await run.effects.now()
     load.start()
     try:
         await asyncio.sleep(run.steady)
@@ -126,6 +129,7 @@ async def run_phase(run: Run, phase: Phase) -> dict[str, Any]:
         "duplicate_effects": await run.effects.duplicates(),
         "drain_s": None if drain_s is None else round(drain_s, 1),
         "unpublished_outbox": await run.effects.unpublished(within=UNPUBLISHED_WITHIN_SECONDS),
+        "outbox_published_late": await run.effects.published_late(phase_started, LATE_SECONDS),
         "parked": parked(run.platform.prefix),
         "answers": dict(sorted(load.outcomes.items())),
     } | details
@@ -159,7 +163,8 @@ def summary_line(figures: dict[str, Any]) -> str:
         f"duplicate effects {sum(figures['duplicate_effects'].values())}, "
         f"drain {figures['drain_s']} s after the fault ended, "
         f"unpublished outbox rows {sum(figures['unpublished_outbox'].values())}, "
-        f"parked {parked_total}"
+        f"parked {parked_total}, outbox rows published > {LATE_SECONDS:g} s late "
+        f"{sum(figures['outbox_published_late'].values())}"
         + (f"  MISSED: {'; '.join(figures['misses'])}" if figures["misses"] else "  ok")
     )
 
@@ -175,8 +180,10 @@ async def run_chaos(
     tail: float = 10.0,
     keep: bool = False,
     report: Callable[[str], None] = print,
+    log_to: Path | None = None,
 ) -> dict[str, Any]:
-    """Start the platform, run ``phases`` in turn, clean up; the figures of every phase."""
+    """Start the platform, run ``phases`` in turn, clean up; the figures of every phase.
+    ``log_to``: where the platform's own log (launcher and processes) is copied at the end."""
     key = generate_signing_key()
     dsn = asyncpg_dsn(database_url)
     results: list[dict[str, Any]] = []
@@ -202,6 +209,9 @@ async def run_chaos(
             for conn in conns:
                 await conn.close()
             await platform.close()
+            if log_to is not None and platform.log_path.exists():
+                log_to.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(platform.log_path, log_to)
             await _clean_up(dsn, amqp_url, prefix, keep)
     return {"prefix": prefix, "rate": rate, "phases": results, "supervisor_log": log,
             "met": bool(results) and not any(r["misses"] for r in results)}
