@@ -20,6 +20,7 @@ from services.routing.schemas import (
     ExtensionDecision,
     ExtensionIn,
     GridWorkers,
+    OriginalTexts,
     OverrideUpdate,
     PolicyList,
     PolicyRead,
@@ -44,6 +45,7 @@ from services.routing.schemas import (
 )
 from shared.auth import CurrentPrincipal, Principal
 from shared.errors import Forbidden
+from shared.pii import PiiCipher
 from shared.web.deps import Runtime, Uow
 
 router = APIRouter(prefix="/api/v1/routing", tags=["routing"])
@@ -60,6 +62,11 @@ def _items(model: type[BaseModel], rows: list[Any]) -> list[dict[str, Any]]:
 def _staff_only(principal: Principal) -> None:
     if not principal.is_staff:
         raise Forbidden("for platform staff", code="role_required")
+
+
+def _pii(runtime: Runtime) -> PiiCipher:
+    """Keeps the originals of what staff type (services/routing/service/originals.py)."""
+    return runtime.state["pii"]
 
 
 def _ctx(runtime: Runtime) -> dict[str, Any]:
@@ -186,7 +193,7 @@ async def dispatch(event_id: uuid.UUID, body: DispatchIn, uow: Uow, runtime: Run
                    principal: CurrentPrincipal) -> dict[str, str]:
     """The dispatcher assigns a queued case (unmatched or returned) to a unit."""
     await service.dispatch(uow, principal=principal, event_id=event_id, unit_id=body.unit_id,
-                           note=body.note, **_ctx(runtime))
+                           note=body.note, pii=_pii(runtime), **_ctx(runtime))
     return {"status": "dispatched"}
 
 
@@ -194,7 +201,7 @@ async def dispatch(event_id: uuid.UUID, body: DispatchIn, uow: Uow, runtime: Run
 async def transfer(event_id: uuid.UUID, body: TransferIn, uow: Uow, runtime: Runtime,
                    principal: CurrentPrincipal) -> dict[str, str]:
     await service.transfer(uow, principal=principal, event_id=event_id, unit_id=body.unit_id,
-                           reason=body.reason, **_ctx(runtime))
+                           reason=body.reason, pii=_pii(runtime), **_ctx(runtime))
     return {"status": "dispatched"}
 
 
@@ -203,7 +210,7 @@ async def escalate(event_id: uuid.UUID, body: ReasonIn, uow: Uow, runtime: Runti
                    principal: CurrentPrincipal) -> dict[str, str]:
     """上报: community → town → county department."""
     await service.escalate(uow, principal=principal, event_id=event_id, reason=body.reason,
-                           **_ctx(runtime))
+                           pii=_pii(runtime), **_ctx(runtime))
     return {"status": "escalated"}
 
 
@@ -212,7 +219,7 @@ async def request_extension(event_id: uuid.UUID, body: ExtensionIn, uow: Uow, ru
                             principal: CurrentPrincipal) -> CreatedId:
     request_id = await service.request_extension(
         uow, principal=principal, event_id=event_id, extra_working_hours=body.extra_working_hours,
-        reason=body.reason, now=runtime.state["clock"]())
+        reason=body.reason, now=runtime.state["clock"](), pii=_pii(runtime))
     return CreatedId(id=request_id)
 
 
@@ -231,7 +238,8 @@ async def co_handling(event_id: uuid.UUID, body: CoHandlingIn, uow: Uow, runtime
     hours = body.due_working_hours or getattr(settings, "co_handling_default_hours", 14.0)
     ids = await service.start_co_handling(
         uow, principal=principal, event_id=event_id, unit_ids=body.unit_ids, task=body.task,
-        due_working_hours=hours, now=runtime.state["clock"](), cal=runtime.state["calendar"])
+        due_working_hours=hours, now=runtime.state["clock"](), cal=runtime.state["calendar"],
+        pii=_pii(runtime))
     return SubtaskIds(subtask_ids=ids)
 
 
@@ -239,4 +247,16 @@ async def co_handling(event_id: uuid.UUID, body: CoHandlingIn, uow: Uow, runtime
 async def answer(subtask_id: uuid.UUID, body: AnswerIn, uow: Uow, runtime: Runtime,
                  principal: CurrentPrincipal) -> None:
     await service.answer_subtask(uow, principal=principal, subtask_id=subtask_id,
-                                 answer=body.answer, now=runtime.state["clock"]())
+                                 answer=body.answer, now=runtime.state["clock"](),
+                                 pii=_pii(runtime))
+
+
+@router.post("/assignments/{event_id}/original-text", response_model=OriginalTexts)
+async def original_text(event_id: uuid.UUID, body: ReasonIn, uow: Uow, runtime: Runtime,
+                        principal: CurrentPrincipal) -> OriginalTexts:
+    """The case's notes, extension reasons, sub-task tasks and answers as typed: phone and ID
+    numbers are stored and published masked. Staff who work the case or oversee its region
+    (a sensitive tip's: supervisors and admins) give a reason; every read is audited."""
+    return await service.reveal_original_text(
+        uow, principal=principal, event_id=event_id, reason=body.reason, pii=_pii(runtime),
+        now=runtime.state["clock"]())

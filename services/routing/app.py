@@ -35,12 +35,13 @@ def create_app(settings: Settings | None = None, **wiring: Any) -> FastAPI:
     clock: Clock = wiring.pop("clock", None) or _utc_now
     calendar = working_calendar(settings)
     fractions = list(settings.reminder_fractions)
+    pii = settings.pii_cipher()  # a malformed keyring fails here, not at the first note
 
     def context() -> dict[str, Any]:
         return {"now": clock(), "cal": calendar, "fractions": fractions}
 
     async def collaborators(_: FastAPI, runtime: ServiceRuntime) -> None:
-        runtime.state.update(clock=clock, calendar=calendar, fractions=fractions)
+        runtime.state.update(clock=clock, calendar=calendar, fractions=fractions, pii=pii)
 
     def scanner(runtime: ServiceRuntime) -> Worker:
         return TimerScanner(runtime, clock=clock, cal=calendar, fractions=fractions,

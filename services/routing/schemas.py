@@ -180,3 +180,39 @@ class SupervisionList(BaseSchema):
 
 class Day(BaseSchema):
     day: date
+
+
+class OriginalNote(BaseSchema):
+    """The note typed with assignment ``seq`` (``reason``: initial, redispatch, transfer,
+    escalated)."""
+
+    seq: int
+    reason: str
+    at: datetime
+    note: str
+
+
+class OriginalExtension(BaseSchema):
+    request_id: uuid.UUID
+    at: datetime
+    reason: str
+
+
+class OriginalSubtask(BaseSchema):
+    """None: that text had no number masked (it reads as stored)."""
+
+    subtask_id: uuid.UUID
+    unit_id: uuid.UUID
+    task: str | None
+    answer: str | None
+
+
+class OriginalTexts(BaseSchema):
+    """A case's routing texts as typed, phone and ID numbers unmasked: only those that had a
+    number masked (everywhere else they are stored and published masked)."""
+
+    event_id: uuid.UUID
+    notes: list[OriginalNote]
+    extensions: list[OriginalExtension]
+    subtasks: list[OriginalSubtask]
+    audit_recorded: bool = True

@@ -6,7 +6,8 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from shared.settings import ServiceSettings, service_settings_config
+from shared.pii import PiiCipher
+from shared.settings import DEV_SECRET_MARKER, ServiceSettings, service_settings_config
 
 
 class Settings(ServiceSettings):
@@ -23,3 +24,20 @@ class Settings(ServiceSettings):
     timer_batch_size: int = 50
     run_timer_scanner: bool = True
     co_handling_default_hours: float = 14.0
+
+    # Originals of the free texts staff type (notes, reasons, tasks, answers) are kept
+    # encrypted where masking changed them (shared.pii): "kid:secret[,kid:secret]"; the active
+    # key encrypts, all keys decrypt (rotation).
+    pii_keys: str = f"dev1:{DEV_SECRET_MARKER}-routing-pii-key"
+    pii_active_key_id: str | None = None
+
+    def pii_cipher(self) -> PiiCipher:
+        # Routing looks no row up by a personal value: it has no blind-index key, and the
+        # index key the cipher derives from the keyring is never used (as ReporterSeal's).
+        return PiiCipher.from_config(self.pii_keys, active_kid=self.pii_active_key_id,
+                                     index_secret=self.pii_keys)
+
+    def secret_values(self) -> dict[str, str | None]:
+        values = super().secret_values()
+        values["EHOME_ROUTING_PII_KEYS"] = self.pii_keys
+        return values

@@ -215,7 +215,7 @@ async def _transferred_case(runtime: ServiceRuntime) -> uuid.UUID:
                       departments=(UNIT,), kind="staff")
     await service.transfer(runtime.uow(), principal=staff, event_id=event_id,
                            unit_id=OTHER_UNIT, reason="不属于本社区", now=T0,
-                           cal=WorkingCalendar(), fractions=[0.5])
+                           cal=WorkingCalendar(), fractions=[0.5], pii=runtime.state["pii"])
     return event_id
 
 

@@ -5,7 +5,9 @@ Ownership: routing owns the organisation directory (regions, units, grid workers
 each case its assignment — current unit, deadlines, timers, supervision records, extension
 requests and co-handling sub-tasks. The case itself (report, status, timeline) is the events
 service's; routing keeps only a mirror of its status, learnt from ``events.event_status_changed``,
-to know which clocks run. Every decision leaves as a ``routing.*`` event.
+to know which clocks run. Every decision leaves as a ``routing.*`` event. What staff type
+(notes, reasons, tasks, answers) is stored and published with phone and ID numbers masked; the
+originals are kept encrypted and read through an audited reveal (originals.py).
 """
 
 from .assignment import dispatch, escalate, on_event_reported, on_status_changed, transfer
@@ -27,6 +29,7 @@ from .directory import (
     units,
     work_queue,
 )
+from .text_reveal import reveal_original_text
 from .timers import TimerScanner, fire_due_timers
 
 __all__ = [
@@ -49,6 +52,7 @@ __all__ = [
     "put_region",
     "put_rule",
     "request_extension",
+    "reveal_original_text",
     "rule_audit",
     "rules",
     "start_co_handling",

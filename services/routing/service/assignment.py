@@ -25,6 +25,7 @@ from shared.contracts.routing import DeadlineChanged, EventEscalated, EventQueue
 from shared.db.uow import UnitOfWork
 from shared.errors import Forbidden, NotFound
 from shared.logs import get_logger
+from shared.pii import PiiCipher
 
 from .common import (
     Decision,
@@ -60,6 +61,7 @@ async def on_event_reported(uow: UnitOfWork, msg: EventReported, *, now: datetim
         "event_id": msg.event_id, "case_no": msg.case_no, "category_code": msg.category_code,
         "major_risk": msg.major_risk, "urgency": msg.urgency, "region_code": msg.region_code,
         "status": "reported", "seq": 0, "queued": False, "updated_at": now, "unit_id": None,
+        "sensitive": msg.sensitive,
     }
     # Decided before the row exists, so the usual case (a unit found) is one INSERT.
     decision = await Decision.load(uow, initial, cal, with_units=True)
@@ -78,7 +80,7 @@ async def on_event_reported(uow: UnitOfWork, msg: EventReported, *, now: datetim
 
 async def dispatch(uow: UnitOfWork, *, principal: Principal, event_id: uuid.UUID,
                    unit_id: uuid.UUID, note: str | None, now: datetime, cal: WorkingCalendar,
-                   fractions: list[float]) -> None:
+                   fractions: list[float], pii: PiiCipher) -> None:
     """The dispatcher assigns a queued case (unmatched, or returned after arbitration)."""
     principal.require_role(Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN)
     async with uow:
@@ -94,12 +96,12 @@ async def dispatch(uow: UnitOfWork, *, principal: Principal, event_id: uuid.UUID
             reason = "escalated"  # the case is still being handled; it moves up by hand
         await assign(uow, assignment=assignment, unit=unit, reason=reason, now=now,
                      base_calendar=cal, fractions=fractions, actor_role="dispatcher",
-                     note=note)
+                     note=note, pii=pii)
 
 
 async def transfer(uow: UnitOfWork, *, principal: Principal, event_id: uuid.UUID,
                    unit_id: uuid.UUID, reason: str, now: datetime, cal: WorkingCalendar,
-                   fractions: list[float]) -> None:
+                   fractions: list[float], pii: PiiCipher) -> None:
     async with uow:
         assignment = await load_assignment(uow, event_id)
         await require_member(principal, assignment["unit_id"])
@@ -112,14 +114,15 @@ async def transfer(uow: UnitOfWork, *, principal: Principal, event_id: uuid.UUID
             raise illegal("the case is already with that unit", "same_unit")
         await assign(uow, assignment=assignment, unit=unit, reason="transfer", now=now,
                      base_calendar=cal, fractions=fractions, actor_role="dept_staff",
-                     actor_unit_id=assignment["unit_id"], note=reason)
+                     actor_unit_id=assignment["unit_id"], note=reason, pii=pii)
 
 
 async def escalate_one_level(uow: UnitOfWork, assignment: Any, *, now: datetime,
                              cal: WorkingCalendar, fractions: list[float], automatic: bool,
-                             actor_role: str, note: str | None) -> bool:
+                             actor_role: str, note: str | None, pii: PiiCipher | None = None
+                             ) -> bool:
     """Move the case one level up. False when there is no level above (or no unit there, in
-    which case the dispatcher gets it)."""
+    which case the dispatcher gets it). ``note`` and ``pii``: as for ``assign``."""
     current = await store.get_unit(uow, assignment["unit_id"]) if assignment["unit_id"] else None
     if current is None:
         return False
@@ -142,12 +145,13 @@ async def escalate_one_level(uow: UnitOfWork, assignment: Any, *, now: datetime,
     await assign(uow, assignment=assignment, unit=unit, reason="escalated", now=now,
                  base_calendar=cal, fractions=fractions, actor_role=actor_role,
                  actor_unit_id=current["id"], note=note, automatic=automatic,
-                 decision=decision)
+                 decision=decision, pii=pii)
     return True
 
 
 async def escalate(uow: UnitOfWork, *, principal: Principal, event_id: uuid.UUID, reason: str,
-                   now: datetime, cal: WorkingCalendar, fractions: list[float]) -> None:
+                   now: datetime, cal: WorkingCalendar, fractions: list[float], pii: PiiCipher
+                   ) -> None:
     """上报: the handling unit (or a supervisor over the case's region) sends it one level up."""
     async with uow:
         assignment = await load_assignment(uow, event_id)
@@ -162,7 +166,7 @@ async def escalate(uow: UnitOfWork, *, principal: Principal, event_id: uuid.UUID
         try:
             moved = await escalate_one_level(uow, assignment, now=now, cal=cal,
                                              fractions=fractions, automatic=False,
-                                             actor_role=role, note=reason)
+                                             actor_role=role, note=reason, pii=pii)
         except RoutingRefusal as refusal:
             raise refusal_to_error(refusal) from refusal
         if not moved:

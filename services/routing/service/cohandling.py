@@ -19,22 +19,26 @@ from shared.contracts.routing import (
 )
 from shared.db.uow import UnitOfWork
 from shared.errors import Forbidden, NotFound
+from shared.pii import PiiCipher
 
 from .common import calendar, illegal, invalid, load_assignment, require_member, schedule, unit_ref
+from .originals import extension_field, protect, subtask_field
 
 
 async def request_extension(uow: UnitOfWork, *, principal: Principal, event_id: uuid.UUID,
-                            extra_working_hours: float, reason: str, now: datetime
-                            ) -> uuid.UUID:
+                            extra_working_hours: float, reason: str, now: datetime,
+                            pii: PiiCipher) -> uuid.UUID:
     async with uow:
         assignment = await load_assignment(uow, event_id)
         await require_member(principal, assignment["unit_id"])
         if assignment["status"] not in HANDLING:
             raise illegal(f"cannot extend a case that is {assignment['status']}")
         request_id = uuid.uuid4()
+        masked, sealed = protect(pii, event_id, extension_field(request_id), reason)
         await store.insert_extension(uow, {
             "id": request_id, "event_id": event_id, "unit_id": assignment["unit_id"],
-            "extra_working_hours": extra_working_hours, "reason": reason, "status": "pending",
+            "extra_working_hours": extra_working_hours, "reason": masked,
+            "reason_original": sealed, "status": "pending",
             "requested_by": principal.subject, "created_at": now,
         })
         await uow.emit("routing.extension_requested", ExtensionRequested(
@@ -78,7 +82,8 @@ async def decide_extension(uow: UnitOfWork, *, principal: Principal, request_id:
 
 async def start_co_handling(uow: UnitOfWork, *, principal: Principal, event_id: uuid.UUID,
                             unit_ids: list[uuid.UUID], task: str, due_working_hours: float,
-                            now: datetime, cal: WorkingCalendar) -> list[uuid.UUID]:
+                            now: datetime, cal: WorkingCalendar, pii: PiiCipher
+                            ) -> list[uuid.UUID]:
     async with uow:
         assignment = await load_assignment(uow, event_id)
         await require_member(principal, assignment["unit_id"])
@@ -94,9 +99,11 @@ async def start_co_handling(uow: UnitOfWork, *, principal: Principal, event_id: 
             if unit is None:
                 raise NotFound("no such unit", code="unit_not_found")
             subtask_id = uuid.uuid4()
+            masked, sealed = protect(pii, event_id, subtask_field(subtask_id, "task"), task)
             rows.append({"id": subtask_id, "event_id": event_id,
                          "lead_unit_id": assignment["unit_id"], "unit_id": unit_id,
-                         "task": task, "due_at": due, "status": "open", "created_at": now})
+                         "task": masked, "task_original": sealed, "due_at": due,
+                         "status": "open", "created_at": now})
             refs.append(SubtaskRef(subtask_id=subtask_id, unit=unit_ref(unit), due_at=due))
         await store.insert_subtasks(uow, rows)
         for ref in refs:
@@ -110,7 +117,7 @@ async def start_co_handling(uow: UnitOfWork, *, principal: Principal, event_id: 
 
 
 async def answer_subtask(uow: UnitOfWork, *, principal: Principal, subtask_id: uuid.UUID,
-                         answer: str, now: datetime) -> None:
+                         answer: str, now: datetime, pii: PiiCipher) -> None:
     async with uow:
         subtask = await store.get_subtask(uow, subtask_id)
         if subtask is None:
@@ -119,8 +126,10 @@ async def answer_subtask(uow: UnitOfWork, *, principal: Principal, subtask_id: u
             raise Forbidden("this sub-task belongs to another unit", code="not_assigned")
         if subtask["status"] != "open":
             raise illegal(f"this sub-task is {subtask['status']}", "subtask_closed")
-        await store.close_subtask(uow, subtask_id, {"status": "answered", "answer": answer,
-                                                    "closed_at": now})
+        masked, sealed = protect(pii, subtask["event_id"], subtask_field(subtask_id, "answer"),
+                                 answer)
+        await store.close_subtask(uow, subtask_id, {"status": "answered", "answer": masked,
+                                                    "answer_original": sealed, "closed_at": now})
         await store.cancel_timers(uow, subtask["event_id"], kinds=["subtask"], now=now,
                                   subtask_id=subtask_id)
         await uow.emit("routing.subtask_closed", SubtaskClosed(

@@ -23,7 +23,10 @@ from shared.calendar import WorkingCalendar
 from shared.contracts.routing import EventAssigned, UnitRef
 from shared.db.uow import UnitOfWork
 from shared.errors import Conflict, Forbidden, NotFound, RuleViolation
+from shared.pii import PiiCipher, mask_personal_numbers
 from shared.regions import descendant_prefix
+
+from .originals import keep_note
 
 Clock = Callable[[], datetime]
 
@@ -142,13 +145,15 @@ async def assign(
     uow: UnitOfWork, *, assignment: Any, unit: Any, reason: str, now: datetime,
     base_calendar: WorkingCalendar, fractions: list[float], actor_role: str = "system",
     actor_unit_id: uuid.UUID | None = None, note: str | None = None, automatic: bool = False,
-    decision: Decision | None = None, new: bool = False,
+    decision: Decision | None = None, new: bool = False, pii: PiiCipher | None = None,
 ) -> None:
     """Give the case to ``unit`` with fresh deadlines and timers, and announce it.
     ``decision``: the inputs when the caller has already read them for this case. ``new``:
     the case has no assignment row yet and ``assignment`` holds its initial values; the row is
     inserted already assigned, with its timers (one statement, not an insert, an update and
-    the timers), and nothing happens when another delivery of the report inserted it first."""
+    the timers), and nothing happens when another delivery of the report inserted it first.
+    ``note``: what the person assigning typed, stored and published masked; ``pii`` keeps its
+    original (originals.py)."""
     event_id = assignment["event_id"]
     if decision is None:
         decision = await Decision.load(uow, assignment, base_calendar, with_units=False)
@@ -179,6 +184,10 @@ async def assign(
     else:
         await store.update_assignment(uow, event_id, changes)
         await store.add_timers(uow, clocks)  # both clocks' timers in one executemany
+    if note is not None:
+        # Without ``pii`` the note is routing's own (a timer's): masked all the same, not kept.
+        note = mask_personal_numbers(note) if pii is None else await keep_note(
+            uow, pii, event_id=event_id, seq=seq, reason=reason, note=note, at=now)
     await uow.emit("routing.event_assigned", EventAssigned(
         event_id=event_id, seq=seq, unit=unit_ref(unit), reason=reason,  # type: ignore[arg-type]
         previous_unit_id=assignment["unit_id"], accept_by=due.accept_by,

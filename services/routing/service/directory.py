@@ -16,6 +16,7 @@ from shared.errors import NotFound, RuleViolation
 from shared.regions import is_region_code, region_level
 
 from .common import scope_prefixes
+from .originals import mask_optional
 
 LEVELS = ("community", "town", "county")
 
@@ -102,7 +103,8 @@ async def put_override(uow: UnitOfWork, *, principal: Principal, day: date, work
             code="day_invalid",
         )
     async with uow:
-        await store.set_override(uow, day, workday, note)
+        # A note belongs to no case and nobody reads it back: masked, no original kept.
+        await store.set_override(uow, day, workday, mask_optional(note))
 
 
 async def dispatcher_queue(uow: UnitOfWork, *, principal: Principal, limit: int) -> list[Any]:

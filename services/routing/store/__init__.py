@@ -1,7 +1,7 @@
 """Tables and queries of the routing service (schema ``routing``). Never commits: the
 service layer owns transactions. Callers use ``store.<query>``; the queries live in
-``directory`` (units, rules, policies, calendar) and ``cases`` (assignments, timers,
-supervision, extensions, sub-tasks)."""
+``directory`` (units, rules, policies, calendar), ``cases`` (assignments, timers,
+supervision, extensions, sub-tasks) and ``texts`` (staff's typed texts and their reveal)."""
 
 from services.routing.store.cases import (
     add_timers,
@@ -49,13 +49,22 @@ from services.routing.store.directory import (
     upsert_region,
     upsert_rule,
 )
+from services.routing.store.texts import (
+    SealedTexts,
+    assisting_units,
+    insert_note,
+    record_text_reveal,
+    sealed_texts,
+)
 
 __all__ = [
     "DecisionInputs",
+    "SealedTexts",
     "add_timers",
     "all_policies",
     "all_rules",
     "assign_grid_worker",
+    "assisting_units",
     "audit_rule",
     "cancel_timers",
     "child_regions",
@@ -74,6 +83,7 @@ __all__ = [
     "insert_assigned",
     "insert_assignment",
     "insert_extension",
+    "insert_note",
     "insert_subtasks",
     "insert_supervision",
     "list_supervisions",
@@ -84,7 +94,9 @@ __all__ = [
     "overrides",
     "policy_candidates",
     "queued",
+    "record_text_reveal",
     "rule_audit_rows",
+    "sealed_texts",
     "set_override",
     "unit_at",
     "update_assignment",

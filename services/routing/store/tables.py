@@ -66,6 +66,7 @@ assignments = Table(
     Column("unit_id", UUID(as_uuid=True)), Column("seq", Integer), Column("queued", Boolean),
     Column("queue_reason", String(32)), _ts("accept_by"), _ts("resolve_by"),
     _ts("assigned_at"), _ts("updated_at"), Column("status_step", BigInteger),
+    Column("sensitive", Boolean),  # a sensitive tip: its originals are for supervisors only
 )
 timers = Table(
     "timers", metadata,
@@ -87,6 +88,7 @@ extension_requests = Table(
     Column("id", UUID(as_uuid=True), primary_key=True), Column("event_id", UUID(as_uuid=True)),
     Column("unit_id", UUID(as_uuid=True)), Column("extra_working_hours", Float),
     Column("reason", Text), Column("status", String(16)),
+    Column("reason_original", Text),
     Column("requested_by", UUID(as_uuid=True)), Column("decided_by", UUID(as_uuid=True)),
     _ts("created_at"), _ts("decided_at"),
 )
@@ -96,6 +98,23 @@ subtasks = Table(
     Column("lead_unit_id", UUID(as_uuid=True)), Column("unit_id", UUID(as_uuid=True)),
     Column("task", Text), _ts("due_at"), Column("status", String(16)), Column("answer", Text),
     _ts("created_at"), _ts("closed_at"),
+    Column("task_original", Text), Column("answer_original", Text),
+)
+# Free texts staff type (the columns above named note, reason, task and answer) hold phone and
+# ID numbers masked; ``*_original`` is the typed text, encrypted, where masking changed it
+# (service/originals.py), read only through the audited reveal (``text_reveals``).
+assignment_notes = Table(
+    "assignment_notes", metadata,
+    Column("event_id", UUID(as_uuid=True), primary_key=True),
+    Column("seq", Integer, primary_key=True), Column("reason", String(16)),
+    Column("note", Text), Column("note_original", Text), _ts("at"),
+)
+text_reveals = Table(
+    "text_reveals", metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("event_id", UUID(as_uuid=True)), Column("revealed_by", UUID(as_uuid=True)),
+    Column("role", String(24)), Column("reason", Text), Column("request_id", String(128)),
+    _ts("at"),
 )
 
 
