@@ -43,6 +43,8 @@ class EventAssigned(BaseModel):
     assigned_at: datetime
     actor_role: str  # "system" for rules and timers
     actor_unit_id: uuid.UUID | None = None
+    # What the dispatcher or unit typed (dispatch note, transfer or escalation reason), with
+    # phone and ID numbers masked; the original stays in routing (audited reveal).
     note: str | None = None
     automatic: bool = False
 
