@@ -9,6 +9,10 @@ import unicodedata
 import uuid
 from typing import Any
 
+import pytest
+from sqlalchemy import text
+
+from services.routing.cli import mask_free_text
 from services.routing.service.originals import text_context
 from shared.pii import PiiCipher
 from shared.testing.plugin import wait_until
@@ -192,3 +196,48 @@ async def test_a_sensitive_tips_originals_are_for_supervisors_only(loop: Loop) -
                   expect=403)
     revealed = await _reveal(loop, event_id, loop.people.supervisor(), {"reason": "核实号码"})
     assert [e["reason"] for e in revealed["extensions"]] == [f"需调取{PHONE}通话记录"]
+
+
+async def test_texts_stored_before_masking_are_masked_in_place_by_the_operator_command(
+    loop: Loop, capsys: pytest.CaptureFixture[str],
+) -> None:
+    event_id = (await loop.report())["id"]
+    await loop.wait_assigned(event_id, COMMUNITY_UNIT)
+    community = loop.people.unit_staff(COMMUNITY_UNIT, COMMUNITY)
+    await loop.act(event_id, "accept", community)
+    await loop.route(f"assignments/{event_id}/extensions", community,
+                     {"extra_working_hours": 8, "reason": "等待房东回国"}, expect=201)
+    await loop.route(f"assignments/{event_id}/co-handling", community,
+                     {"unit_ids": [str(COUNTY_POLICE)], "task": "协助核实"}, expect=201)
+    app = loop.apps["routing"]  # type: ignore[attr-defined]
+    case = {"id": uuid.UUID(event_id), "key": event_id}
+    async with app.state.runtime.uow() as uow:  # as texts written before masking
+        for statement in (
+            f"UPDATE extension_requests SET reason = '等待房东{PHONE}回国' WHERE event_id = :id",
+            f"UPDATE subtasks SET task = '{TASK}' WHERE event_id = :id",
+            "UPDATE outbox SET envelope = jsonb_set(envelope, '{payload,note}', "
+            f"to_jsonb(CAST('{DISPATCH_NOTE}' AS text))) WHERE event_type = "
+            "'routing.event_assigned' AND envelope->'payload'->>'event_id' = :key",
+            f"INSERT INTO calendar_overrides VALUES ('2026-10-08', true, '调休，值班{PHONE}')",
+        ):
+            await uow.connection.execute(text(statement), case)
+
+    assert await mask_free_text(batch_size=1, settings=app.state.settings) == 0
+    assert capsys.readouterr().out.strip() == (
+        "masked: 1 extension reasons, 1 sub-tasks, 1 assignment notes, 1 calendar notes")
+    stored = await _routing_sql(loop, "SELECT concat_ws('|', "
+                                      "(SELECT string_agg(t::text, '|') FROM extension_requests t),"
+                                      "(SELECT string_agg(t::text, '|') FROM subtasks t),"
+                                      "(SELECT string_agg(t::text, '|') FROM calendar_overrides t),"
+                                      "(SELECT string_agg(t::text, '|') FROM assignment_notes t))")
+    _assert_no_plain_number(stored)
+    _assert_no_plain_number(await _published(loop))
+    revealed = await _reveal(loop, event_id, community, {"reason": "核对旧记录"})
+    assert [(n["seq"], n["reason"], n["note"]) for n in revealed["notes"]] \
+        == [(1, "initial", DISPATCH_NOTE)]
+    assert [e["reason"] for e in revealed["extensions"]] == [f"等待房东{PHONE}回国"]
+    assert [s["task"] for s in revealed["subtasks"]] == [TASK]
+
+    await mask_free_text(batch_size=1, settings=app.state.settings)  # again: nothing to do
+    assert capsys.readouterr().out.strip() == (
+        "masked: 0 extension reasons, 0 sub-tasks, 0 assignment notes, 0 calendar notes")

@@ -11,7 +11,8 @@ readable only through an audited reveal (``text_reveals``).
   whose originals only supervisors and admins read. Cases routed before this revision read as
   not sensitive.
 
-Rows written before this revision keep their texts as stored (a migration has no PII keys)."""
+Rows written before this revision are masked by ``python -m services.routing.cli
+mask-free-text``, which needs the service's PII keys (a migration has the database only)."""
 
 import sqlalchemy as sa
 from alembic import op
