@@ -5,7 +5,9 @@ public paths (``/api/v1/...`` owned by that service, and ``/open/v1/...``), merg
 components, and marks which operations need a bearer token. When two services define a
 component under the same name with different content, the later one is renamed
 (``Page`` → ``BookingPage``) and every ``$ref`` in that service's part is rewritten, so
-neither service's shapes are silently replaced by the other's.
+neither service's shapes are silently replaced by the other's. Every operation then lists
+the problem+json answers it can give through the gateway (shared/web/openapi.py): its own
+and the gateway's (400, 401/403 where credentials are checked, 429, 502-504).
 """
 
 from __future__ import annotations
