@@ -107,6 +107,11 @@ class ServiceSettings(PlatformSettings, DatabaseSettings):
     )
     outbox_poll_seconds: float = Field(1.0, validation_alias=_env("EHOME_OUTBOX_POLL_SECONDS"))
     outbox_batch_size: int = Field(100, validation_alias=_env("EHOME_OUTBOX_BATCH_SIZE"))
+    # How long the rows a unit of work commits are left to its own process's relay before any
+    # sweep may take them: the delay before a crashed process's rows are published.
+    outbox_hold_seconds: float = Field(
+        2.0, gt=0, validation_alias=_env("EHOME_OUTBOX_HOLD_SECONDS")
+    )
     run_relay: bool = Field(True, validation_alias=_env("EHOME_RUN_RELAY"))
     run_consumers: bool = Field(True, validation_alias=_env("EHOME_RUN_CONSUMERS"))
     # Background workers (timer scanners, senders). All are safe with several replicas; the

@@ -1,23 +1,27 @@
 """Outbox relay: publishes what the service committed to its outbox, at least once.
 
 Two paths. **Direct**: a unit of work of this process hands the relay the rows it has just
-committed (``dispatch``); they are published at once from memory and marked published in
-batches. Such rows are written held (``next_attempt_at`` = commit time + ``hold``), so no sweep
-claims them while this process publishes them. **Sweep**: everything else — rows of processes
-without a relay, rows the direct path failed to publish or a crash left behind once their hold
-has passed, retries after a failure — is claimed from the table.
+committed (``dispatch``); the relay claims them at once — locks them, as the sweep does — and
+publishes them from memory, marking them published in the same transaction. **Sweep**:
+everything else — rows of processes without a relay, rows the direct path failed to publish or
+a crash left behind, retries after a failure — is claimed from the table.
 
-A row is published a second time only when the broker may really not have it: its channel was
-lost before the confirm, or its process died. A confirm that is merely late (a busy broker, a
-starved event loop) is waited for: the broker's answer comes on a live channel, and while the
-direct path waits it renews the rows' hold. Rows the direct path will not publish (broker
-away, failed, waited in its backlog too long) are handed to the sweep at once, not after their
-hold. While the broker is away the sweep claims nothing, so no attempt is spent on it.
+Every publication, direct or swept, happens under the row locks of one open transaction
+(``FOR UPDATE SKIP LOCKED``), so no two relays — several replicas, or both paths of one —
+publish a row at the same time, however late its confirm. The locks live exactly as long as
+the publishing process's database session: when the process dies its rows are free again.
+Rows the direct path is about to publish are written *held* (``next_attempt_at`` = now +
+``hold``), which only spares the sweeps the work of taking them in the moment between commit
+and lock; so the hold is short (a couple of seconds), and the rows a crashed process committed
+but never published are swept that soon after. A row is published a second time only when the
+broker may really not have it: its channel was lost before the confirm, or its process died
+between a confirm and the commit of its mark. A confirm that is merely late (a busy broker, a
+starved event loop) is waited for, the rows staying locked. Rows the direct path will not
+publish (broker away, failed, backlog full) are handed to the sweep at once. While the broker is
+away the sweep claims nothing, so no attempt is spent on it.
 
-Rows are claimed with ``FOR UPDATE SKIP LOCKED`` inside a transaction that stays open while the
-batch is published, so several replicas can relay one outbox without publishing a row twice at
-the same time; a row is marked published only after the broker confirmed it. The relay sleeps
-until PostgreSQL NOTIFY wakes it (sent by the unit of work at commit) or a poll interval ends.
+The relay sleeps until PostgreSQL NOTIFY wakes it (sent by the unit of work at commit) or a
+poll interval ends.
 """
 
 from __future__ import annotations
@@ -25,8 +29,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 import asyncpg
 import orjson
@@ -63,17 +67,16 @@ _MARK_FAILED = Statement(text(
     WHERE id = ANY(:ids)
     """
 ))
-# The direct path's rows: held longer while their confirms are late (so no sweep publishes
-# them a second time), or handed to the sweep at once when this process will not publish them.
-# A row a sweep has claimed (locked) is skipped: it is being published already, and waiting
-# for that sweep's transaction would stall the direct path (and its marks) meanwhile.
-_EXTEND_HOLD = Statement(text(
+# The direct path claims the rows it was handed, as a sweep claims its batch; rows a sweep
+# took meanwhile (locked, or published already) are skipped, never waited for.
+_CLAIM_DIRECT = Statement(text(
     """
-    UPDATE outbox SET next_attempt_at = now() + make_interval(secs => :hold)
-    WHERE id IN (SELECT id FROM outbox WHERE id = ANY(:ids) AND published_at IS NULL
-                 FOR UPDATE SKIP LOCKED)
+    SELECT id FROM outbox WHERE id = ANY(:ids) AND published_at IS NULL
+    FOR UPDATE SKIP LOCKED
     """
 ))
+# Rows the direct path will not publish: handed to the sweep at once instead of after their
+# hold. Rows a sweep has locked are skipped (being published already).
 _RELEASE_HOLD = Statement(text(
     """
     UPDATE outbox SET next_attempt_at = now()
@@ -87,6 +90,16 @@ _PURGE = Statement(
 _PENDING = Statement(text("SELECT count(*) FROM outbox WHERE published_at IS NULL"))
 
 
+@dataclass(frozen=True, slots=True)
+class _Message:
+    """A claimed outbox row, as it goes to the broker."""
+
+    id: int
+    routing_key: str
+    body: bytes
+    message_id: str
+
+
 class OutboxRelay:
     def __init__(
         self,
@@ -98,9 +111,9 @@ class OutboxRelay:
         retry_base_seconds: float = 0.5,
         retry_cap_seconds: float = 10.0,
         retention: timedelta = timedelta(days=7),
-        hold: timedelta = timedelta(seconds=15),
+        hold: timedelta = timedelta(seconds=2),
         direct_backlog: int = 10_000,
-        mark_linger_seconds: float = 0.2,
+        stop_timeout: timedelta = timedelta(seconds=15),
     ) -> None:
         self._database = database
         self._broker = broker
@@ -110,25 +123,23 @@ class OutboxRelay:
         self._retry_cap = retry_cap_seconds
         self._retention = retention
         self._hold = hold
+        self._stop_timeout = stop_timeout
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
-        # The direct path: rows committed here (with when they were handed over), waiting to
-        # be published; and rows it leaves to the sweep, whose hold is to be released.
-        self._direct: list[tuple[float, OutboxRecord]] = []
+        # The direct path: rows committed here, waiting to be published; and rows it leaves
+        # to the sweep, whose hold is to be released.
+        self._direct: list[OutboxRecord] = []
         self._to_release: list[int] = []
         self._direct_backlog = direct_backlog
         self._direct_ready = asyncio.Event()
         self._direct_idle = asyncio.Event()  # nothing in hand: none waiting, none publishing
         self._direct_idle.set()
         self._direct_task: asyncio.Task[None] | None = None
-        self._confirmed: list[int] = []  # published, not yet marked
-        self._mark_linger = mark_linger_seconds
-        self._mark_due = 0.0
         self._listener: asyncpg.Connection | None = None
         self.published_total = 0
         self.failed_total = 0
-        # Left to the sweep: backlog full, relay stopping, or waited here too long.
+        # Left to the sweep: backlog full, relay stopping, or broker away.
         self.direct_skipped_total = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -144,8 +155,9 @@ class OutboxRelay:
         """Finish the batch in hand, then stop. Nothing claimed is left half-published: an
         unconfirmed row stays unpublished and is claimed again by a live replica. Confirms
         are waited for as long as the broker's channel lives, so the wait is bounded here (by
-        the hold): past it the batch is abandoned, and its rows are swept once their hold
-        has passed (a late confirm among them makes a duplicate, which consumers drop)."""
+        ``stop_timeout``): past it the batch is abandoned, its transaction rolled back and its
+        rows swept by the replicas (a late confirm among them makes a duplicate, which
+        consumers drop)."""
         self._stopping = True
         if self._database.outbox_dispatcher is self:
             self._database.outbox_dispatcher = None
@@ -153,7 +165,7 @@ class OutboxRelay:
         self._direct_ready.set()
         tasks = [task for task in (self._direct_task, self._task) if task is not None]
         if tasks:
-            _, late = await asyncio.wait(tasks, timeout=self._hold.total_seconds())
+            _, late = await asyncio.wait(tasks, timeout=self._stop_timeout.total_seconds())
             for task in late:
                 log.warning("outbox_relay_stop_abandoned_batch", schema=self._database.schema)
                 task.cancel()
@@ -172,134 +184,54 @@ class OutboxRelay:
 
     def dispatch(self, records: list[OutboxRecord]) -> None:
         """Publish rows a unit of work has just committed. Never blocks and never fails: what
-        cannot be taken now (stopping, backlog full) is swept once its hold has passed."""
+        cannot be taken now (stopping, backlog full) is handed to the sweep."""
         if self._stopping or len(self._direct) >= self._direct_backlog:
             self.direct_skipped_total += len(records)
             self._to_release.extend(record.id for record in records)
         else:
-            now = asyncio.get_running_loop().time()
-            self._direct.extend((now, record) for record in records)
+            self._direct.extend(records)
         self._direct_idle.clear()
         self._direct_ready.set()
 
-    @property
-    def _hold_refresh_seconds(self) -> float:
-        """How long the direct path may keep a row before its hold must be renewed: a third
-        of the hold, which leaves the other two thirds as margin (the hold runs from the
-        start of the row's transaction, a little before it was handed over)."""
-        return self._hold.total_seconds() / 3
-
     async def _run_direct(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
-            if self._confirmed and not self._stopping:
-                # Marks wait a little for company: one UPDATE for many rows.
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(max(self._mark_due - loop.time(), 0)):
-                        await self._direct_ready.wait()
-            elif not self._stopping:
+            if not self._stopping:
                 await self._direct_ready.wait()
             self._direct_ready.clear()
             if self._direct:
                 # Stopping: one last attempt at everything in hand.
                 size = len(self._direct) if self._stopping else self._batch_size
-                batch = self._fresh(self._direct[:size])
+                batch = self._direct[:size]
                 del self._direct[:size]
                 self._direct_ready.set()  # look again once this batch is done
                 try:
-                    if batch:
-                        await self._publish_direct(batch)
-                except Exception as exc:  # the rows stay held, then the sweep publishes them
+                    await self._publish_direct(batch)
+                except Exception as exc:  # unlocked again: swept once their hold has passed
                     log.error("outbox_direct_error", schema=self._database.schema, error=str(exc))
             if self._to_release:
                 await self._release_holds()
-            if self._confirmed and (
-                self._stopping
-                or len(self._confirmed) >= self._batch_size
-                or loop.time() >= self._mark_due
-            ):
-                await self._mark_confirmed()
-            if not self._direct and not self._confirmed and not self._to_release:
+            if not self._direct and not self._to_release:
                 self._direct_idle.set()
                 if self._stopping:
                     return
 
-    def _fresh(self, batch: list[tuple[float, OutboxRecord]]) -> list[OutboxRecord]:
-        """The records still well inside their hold; older ones (a backlog waited here) are
-        left to the sweep, which takes them at once, rather than risk both publishing one."""
-        oldest = asyncio.get_running_loop().time() - self._hold_refresh_seconds
-        stale = [record.id for handed, record in batch if handed < oldest]
-        if stale:
-            self.direct_skipped_total += len(stale)
-            self._to_release.extend(stale)
-        return [record for handed, record in batch if handed >= oldest]
-
     async def _publish_direct(self, batch: Sequence[OutboxRecord]) -> None:
+        """Claim the rows handed over (those no sweep took meanwhile), publish them and mark
+        them, in one transaction: its locks keep every sweep off them however late the
+        confirms, and vanish with this process if it dies."""
         ids = [record.id for record in batch]
         if not await self._broker.ready():
             # Broker away: do not wait for it here; the sweep publishes these once it is back.
-            await self._record_direct_failures(ids, "broker not connected")
+            self.direct_skipped_total += len(ids)
+            self._to_release.extend(ids)
             return
-        publishing = asyncio.ensure_future(self._broker.publish_many(
-            [(record.routing_key, record.body, str(record.event_id)) for record in batch]
-        ))
-        await self._await_confirms(publishing, ids)
-        results = publishing.result()
-        sent = [record.id for record, err in zip(batch, results, strict=True) if err is None]
-        failed = [(record.id, err) for record, err in zip(batch, results, strict=True)
-                  if err is not None]
-        if sent:
-            if not self._confirmed:
-                self._mark_due = asyncio.get_running_loop().time() + self._mark_linger
-            self._confirmed.extend(sent)
-            self.published_total += len(sent)
-        if failed:
-            await self._record_direct_failures([i for i, _ in failed], str(failed[0][1]))
-
-    async def _await_confirms(self, publishing: asyncio.Future[Any], ids: list[int]) -> None:
-        """Wait for a batch's confirms, however late (the broker answers every publish on a
-        live channel). Meanwhile the rows' hold is renewed, so that no sweep publishes them
-        again, and earlier batches' rows are marked when due, not after this one."""
-        loop = asyncio.get_running_loop()
-        renew_at = loop.time() + self._hold_refresh_seconds
-        while not publishing.done():
-            wake_at = min(renew_at, self._mark_due) if self._confirmed else renew_at
-            await asyncio.wait({publishing}, timeout=max(wake_at - loop.time(), 0))
-            if publishing.done():
-                return
-            if self._confirmed and loop.time() >= self._mark_due:
-                await self._mark_confirmed()
-            if loop.time() >= renew_at:
-                await self._extend_holds(ids)
-                renew_at = loop.time() + self._hold_refresh_seconds
-
-    async def _record_direct_failures(self, ids: list[int], error: str) -> None:
-        """Not confirmed (the broker away or the channel lost): the sweep retries the rows
-        after the usual growing pause instead of waiting out their hold."""
-        self.failed_total += len(ids)
-        log.warning("outbox_publish_failed", schema=self._database.schema, failed=len(ids),
-                    error=error[:200])
-        try:
-            async with self._uow() as uow:
-                await uow.execute(_MARK_FAILED, {
-                    "ids": ids, "error": error[:500], "base": self._retry_base,
-                    "cap": self._retry_cap,
-                })
-        except Exception as exc:  # still held: the sweep takes them once the hold has passed
-            log.error("outbox_mark_failed", schema=self._database.schema, rows=len(ids),
-                      error=str(exc))
-        self._wake.set()
-
-    async def _extend_holds(self, ids: list[int]) -> None:
-        log.info("outbox_confirms_late", schema=self._database.schema, rows=len(ids))
-        try:
-            async with self._uow() as uow:
-                await uow.execute(
-                    _EXTEND_HOLD, {"ids": ids, "hold": self._hold.total_seconds()}
-                )
-        except Exception as exc:  # the next renewal tries again
-            log.error("outbox_hold_renewal_failed", schema=self._database.schema,
-                      rows=len(ids), error=str(exc))
+        async with self._uow() as uow:
+            claimed = {row["id"] for row in await uow.fetch(_CLAIM_DIRECT, {"ids": ids})}
+            sent, failed = await self._publish_claimed(uow, [
+                _Message(record.id, record.routing_key, record.body, str(record.event_id))
+                for record in batch if record.id in claimed
+            ])
+        self._count(sent, failed)
 
     async def _release_holds(self) -> None:
         ids, self._to_release = self._to_release, []
@@ -310,16 +242,6 @@ class OutboxRelay:
             log.error("outbox_release_failed", schema=self._database.schema, rows=len(ids),
                       error=str(exc))
         self._wake.set()
-
-    async def _mark_confirmed(self) -> None:
-        ids, self._confirmed = self._confirmed, []
-        try:
-            async with self._uow() as uow:
-                await uow.execute(_ASYNC_COMMIT)
-                await uow.execute(_MARK_PUBLISHED, {"ids": ids})
-        except Exception as exc:  # published, but still held: the sweep publishes them again
-            log.error("outbox_mark_failed", schema=self._database.schema, rows=len(ids),
-                      error=str(exc))
 
     async def settled(self) -> None:
         """Wait until the direct path has nothing left in hand."""
@@ -335,35 +257,44 @@ class OutboxRelay:
             return 0
         async with self._uow() as uow:
             rows = await uow.fetch(_CLAIM, {"limit": self._batch_size})
-            if not rows:
-                return 0
-            results = await self._broker.publish_many(
-                [(row["routing_key"], orjson.dumps(row["envelope"]), str(row["event_id"]))
-                 for row in rows]
-            )
-            sent = [row["id"] for row, err in zip(rows, results, strict=True) if err is None]
-            failed = [(row, err) for row, err in zip(rows, results, strict=True) if err is not None]
-            if sent:
-                await uow.execute(_MARK_PUBLISHED, {"ids": sent})
-            if failed:
-                await uow.execute(
-                    _MARK_FAILED,
-                    {
-                        "ids": [row["id"] for row, _ in failed],
-                        "error": str(failed[0][1])[:500],
-                        "base": self._retry_base,
-                        "cap": self._retry_cap,
-                    },
-                )
-                log.warning(
-                    "outbox_publish_failed",
-                    schema=self._database.schema,
-                    failed=len(failed),
-                    error=str(failed[0][1])[:200],
-                )
-        self.published_total += len(sent)
-        self.failed_total += len(failed)
+            sent, failed = await self._publish_claimed(uow, [
+                _Message(row["id"], row["routing_key"], orjson.dumps(row["envelope"]),
+                         str(row["event_id"]))
+                for row in rows
+            ])
+        self._count(sent, failed)
         return len(rows)
+
+    async def _publish_claimed(self, uow: UnitOfWork, messages: list[_Message]
+                               ) -> tuple[int, int]:
+        """Publish rows ``uow`` has locked. Each confirmed row is marked published; the others
+        are retried by the sweep after a growing pause. Returns (published, failed)."""
+        if not messages:
+            return 0, 0
+        results = await self._broker.publish_many(
+            [(message.routing_key, message.body, message.message_id) for message in messages]
+        )
+        sent = [message.id for message, err in zip(messages, results, strict=True) if err is None]
+        errors = [str(err) for err in results if err is not None]
+        failed = [message.id for message, err in zip(messages, results, strict=True)
+                  if err is not None]
+        await uow.execute(_ASYNC_COMMIT)
+        if sent:
+            await uow.execute(_MARK_PUBLISHED, {"ids": sent})
+        if failed:
+            await uow.execute(_MARK_FAILED, {
+                "ids": failed, "error": errors[0][:500], "base": self._retry_base,
+                "cap": self._retry_cap,
+            })
+            log.warning("outbox_publish_failed", schema=self._database.schema,
+                        failed=len(failed), error=errors[0][:200])
+        return len(sent), len(failed)
+
+    def _count(self, sent: int, failed: int) -> None:
+        self.published_total += sent
+        self.failed_total += failed
+        if failed:
+            self._wake.set()  # the sweep retries them once their pause has passed
 
     async def drain(self) -> None:
         """Publish what was dispatched here, then sweep until a batch comes back short."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -111,87 +111,13 @@ def create_service_app(
         app.state.runtime = runtime
         app.state.token_verifier = runtime.verifier
         try:
-            await _startup(app, runtime)
+            await _startup(app, runtime, on_startup=on_startup, subscriptions=subscriptions,
+                           workers=workers, revocation_source=revocation_source)
             yield
         finally:
-            await _shutdown(app, runtime)
+            await _shutdown(app, runtime, on_shutdown=on_shutdown, owns_broker=owns_broker)
 
-    async def _startup(app: FastAPI, runtime: ServiceRuntime) -> None:
-        if not runtime.verifier.has_keys:
-            try:
-                await runtime.verifier.refresh_from_jwks(min_interval=0)
-            except Exception as exc:  # identity may start after us; verify_async retries
-                log.warning("jwks_unavailable_at_start", error=str(exc))
-        await runtime.broker.connect()
-        for hook in on_startup:
-            await hook(app, runtime)
-        source = (revocation_source(runtime) if revocation_source is not None
-                  else http_revocation_source(settings, caller=settings.service_name))
-        if source is not None:  # a Worker: stopped with the others
-            runtime.workers.append(await start_revocation_poller(
-                runtime.verifier.revocations, source,
-                interval=settings.revocations_poll_seconds, name=settings.service_name))
-        if settings.run_relay:
-            runtime.relay = OutboxRelay(
-                runtime.database,
-                runtime.broker,
-                batch_size=settings.outbox_batch_size,
-                poll_seconds=settings.outbox_poll_seconds,
-                # Rows this process publishes itself are left alone by the sweeps for three
-                # publish timeouts: long enough never to race a live publication.
-                hold=timedelta(seconds=3 * settings.publish_timeout_seconds),
-            )
-            runtime.relay.start()
-        if settings.run_consumers and subscriptions:
-            runtime.consumers = ConsumerRunner(
-                service=settings.service_name,
-                database=runtime.database,
-                broker=runtime.broker,
-                subscriptions=subscriptions,
-                prefetch=settings.consumer_prefetch,
-                delivery_limit=settings.consumer_delivery_limit,
-                # Unset: half the pool, the rest kept for requests.
-                max_concurrency=settings.consumer_max_concurrency,
-            )
-            await runtime.consumers.start()
-        for factory in workers if settings.run_workers else ():
-            worker = factory(runtime)
-            worker.start()
-            runtime.workers.append(worker)
-        _register_worker_metrics(app, runtime)
-        freeze_startup_heap()
-        log.info("service_started", service=settings.service_name, schema=runtime.database.schema)
-
-    async def _shutdown(app: FastAPI, runtime: ServiceRuntime) -> None:
-        # uvicorn has stopped accepting and finished in-flight requests by now.
-        runtime.accepting = False
-        if runtime.consumers is not None:
-            await runtime.consumers.stop()  # no new deliveries; in-hand ones commit and ack
-        for worker in reversed(runtime.workers):
-            await worker.stop()
-        if runtime.relay is not None:
-            await runtime.relay.stop()  # finishes the batch it has claimed
-        for hook in on_shutdown:
-            await hook(app, runtime)
-        if owns_broker:
-            await runtime.broker.close()
-        await runtime.database.dispose()
-        log.info("service_stopped", service=settings.service_name)
-
-    app = FastAPI(
-        title=title,
-        version=version,
-        lifespan=lifespan,
-        openapi_url="/openapi.json",
-        # Served from the platform's own files (shared/web/docs.py), not FastAPI's CDN page.
-        docs_url=None,
-        redoc_url=None,
-        # No "add or drop the trailing slash" redirects: their Location would name the host
-        # the service was reached as (an internal one behind the gateway). An unknown path,
-        # slash or not, is a 404 problem.
-        redirect_slashes=False,
-        telemetry=NO_OPENTELEMETRY,
-    )
+    app = _fastapi_app(title, version, lifespan)
     install_offline_docs(app, title=title)
     _declare_problems_in_openapi(app)
     metrics = Metrics(settings.service_name)
@@ -205,6 +131,116 @@ def create_service_app(
     for router in routers:
         app.include_router(router)
     return app
+
+
+def _fastapi_app(
+    title: str, version: str, lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]]
+) -> FastAPI:
+    return FastAPI(
+        title=title,
+        version=version,
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+        # Served from the platform's own files (shared/web/docs.py), not FastAPI's CDN page.
+        docs_url=None,
+        redoc_url=None,
+        # No "add or drop the trailing slash" redirects: their Location would name the host
+        # the service was reached as (an internal one behind the gateway). An unknown path,
+        # slash or not, is a 404 problem.
+        redirect_slashes=False,
+        telemetry=NO_OPENTELEMETRY,
+    )
+
+
+async def _startup(
+    app: FastAPI,
+    runtime: ServiceRuntime,
+    *,
+    on_startup: Sequence[Hook],
+    subscriptions: Sequence[Subscription],
+    workers: Sequence[WorkerFactory],
+    revocation_source: Callable[[ServiceRuntime], RevocationSource] | None,
+) -> None:
+    settings = runtime.settings
+    await _load_token_keys(runtime.verifier)
+    await runtime.broker.connect()
+    for hook in on_startup:
+        await hook(app, runtime)
+    source = (revocation_source(runtime) if revocation_source is not None
+              else http_revocation_source(settings, caller=settings.service_name))
+    if source is not None:  # a Worker: stopped with the others
+        runtime.workers.append(await start_revocation_poller(
+            runtime.verifier.revocations, source,
+            interval=settings.revocations_poll_seconds, name=settings.service_name))
+    if settings.run_relay:
+        runtime.relay = _outbox_relay(runtime)
+        runtime.relay.start()
+    if settings.run_consumers and subscriptions:
+        runtime.consumers = _consumer_runner(runtime, subscriptions)
+        await runtime.consumers.start()
+    for factory in workers if settings.run_workers else ():
+        worker = factory(runtime)
+        worker.start()
+        runtime.workers.append(worker)
+    _register_worker_metrics(app, runtime)
+    freeze_startup_heap()
+    log.info("service_started", service=settings.service_name, schema=runtime.database.schema)
+
+
+async def _load_token_keys(verifier: TokenVerifier) -> None:
+    if not verifier.has_keys:
+        try:
+            await verifier.refresh_from_jwks(min_interval=0)
+        except Exception as exc:  # identity may start after us; verify_async retries
+            log.warning("jwks_unavailable_at_start", error=str(exc))
+
+
+def _outbox_relay(runtime: ServiceRuntime) -> OutboxRelay:
+    settings = runtime.settings
+    return OutboxRelay(
+        runtime.database,
+        runtime.broker,
+        batch_size=settings.outbox_batch_size,
+        poll_seconds=settings.outbox_poll_seconds,
+        # Rows this process is about to publish are left to it that long; if it dies
+        # first, another replica sweeps them right after.
+        hold=timedelta(seconds=settings.outbox_hold_seconds),
+    )
+
+
+def _consumer_runner(
+    runtime: ServiceRuntime, subscriptions: Sequence[Subscription]
+) -> ConsumerRunner:
+    settings = runtime.settings
+    return ConsumerRunner(
+        service=settings.service_name,
+        database=runtime.database,
+        broker=runtime.broker,
+        subscriptions=subscriptions,
+        prefetch=settings.consumer_prefetch,
+        delivery_limit=settings.consumer_delivery_limit,
+        # Unset: half the pool, the rest kept for requests.
+        max_concurrency=settings.consumer_max_concurrency,
+    )
+
+
+async def _shutdown(
+    app: FastAPI, runtime: ServiceRuntime, *, on_shutdown: Sequence[Hook], owns_broker: bool
+) -> None:
+    # uvicorn has stopped accepting and finished in-flight requests by now.
+    runtime.accepting = False
+    if runtime.consumers is not None:
+        await runtime.consumers.stop()  # no new deliveries; in-hand ones commit and ack
+    for worker in reversed(runtime.workers):
+        await worker.stop()
+    if runtime.relay is not None:
+        await runtime.relay.stop()  # finishes the batch it has claimed
+    for hook in on_shutdown:
+        await hook(app, runtime)
+    if owns_broker:
+        await runtime.broker.close()
+    await runtime.database.dispose()
+    log.info("service_stopped", service=runtime.settings.service_name)
 
 
 def _declare_problems_in_openapi(app: FastAPI) -> None:
