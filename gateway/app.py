@@ -131,16 +131,7 @@ def create_gateway_app(
     configure_logging(level=settings.log_level, json=settings.log_json)
     metrics = Metrics("gateway")
     is_public = PublicPaths(settings.public_paths)
-    limiter = RateLimiter(
-        rate_per_second=settings.rate_limit_per_second,
-        burst=settings.rate_limit_burst,
-        max_clients=settings.rate_limit_max_clients,
-    )
-    anonymous_limiter = RateLimiter(
-        rate_per_second=settings.anonymous_rate_limit_per_second or settings.rate_limit_per_second,
-        burst=settings.anonymous_rate_limit_burst or settings.rate_limit_burst,
-        max_clients=settings.rate_limit_max_clients,
-    )
+    limiter, anonymous_limiter = _rate_limiters(settings)
     proxy = Proxy(
         upstreams=upstreams,
         verifier=verifier,
@@ -163,7 +154,58 @@ def create_gateway_app(
         cache_seconds=settings.openapi_cache_seconds,
         fetch_timeout=settings.upstream_timeout_seconds,
     )
-    started: list[Upstream] = list(documented.values())
+    lifespan = _gateway_lifespan(
+        settings,
+        mounted_apps=mounted_apps,
+        started=list(documented.values()),
+        verifier=verifier,
+        revocation_source=revocation_source,
+        upstream_names=sorted(upstreams),
+    )
+    ops = _ops_app(
+        settings,
+        upstreams=upstreams,
+        aggregator=aggregator,
+        metrics=metrics,
+        lifespan=lifespan,
+    )
+    return GatewayApp(
+        proxy=proxy,
+        ops=ops,
+        metrics=metrics,
+        limiter=limiter,
+        anonymous_limiter=anonymous_limiter,
+        openapi=aggregator,
+    )
+
+
+def _rate_limiters(settings: GatewaySettings) -> tuple[RateLimiter, RateLimiter]:
+    """The limiter for callers with a token and the one for anonymous callers (whose rate and
+    burst default to the first's)."""
+    limiter = RateLimiter(
+        rate_per_second=settings.rate_limit_per_second,
+        burst=settings.rate_limit_burst,
+        max_clients=settings.rate_limit_max_clients,
+    )
+    anonymous_limiter = RateLimiter(
+        rate_per_second=settings.anonymous_rate_limit_per_second or settings.rate_limit_per_second,
+        burst=settings.anonymous_rate_limit_burst or settings.rate_limit_burst,
+        max_clients=settings.rate_limit_max_clients,
+    )
+    return limiter, anonymous_limiter
+
+
+def _gateway_lifespan(
+    settings: GatewaySettings,
+    *,
+    mounted_apps: Sequence[FastAPI],
+    started: Sequence[Upstream],
+    verifier: TokenVerifier,
+    revocation_source: RevocationSource | None,
+    upstream_names: list[str],
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """The operations app's lifespan: mounted services, then upstreams, token keys and the
+    revocation poller; all taken down in reverse order."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -182,25 +224,11 @@ def create_gateway_app(
                     interval=settings.revocations_poll_seconds, name="gateway")
                 stack.push_async_callback(poller.stop)
             freeze_startup_heap()
-            log.info("gateway_started", upstreams=sorted(upstreams), embedded=len(mounted_apps))
+            log.info("gateway_started", upstreams=upstream_names, embedded=len(mounted_apps))
             yield
             log.info("gateway_stopping")
 
-    ops = _ops_app(
-        settings,
-        upstreams=upstreams,
-        aggregator=aggregator,
-        metrics=metrics,
-        lifespan=lifespan,
-    )
-    return GatewayApp(
-        proxy=proxy,
-        ops=ops,
-        metrics=metrics,
-        limiter=limiter,
-        anonymous_limiter=anonymous_limiter,
-        openapi=aggregator,
-    )
+    return lifespan
 
 
 def create_http_gateway_app(settings: GatewaySettings) -> GatewayApp:

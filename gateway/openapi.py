@@ -104,6 +104,18 @@ def merge_documents(
     missing: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Merge per-service documents (in the mapping's order) into the public document."""
+    merged = _empty_document(title, version, missing)
+    seen_tags: set[str] = set()
+    seen_operation_ids: set[str] = set()
+    for service, document in documents.items():
+        renames = _merge_components(service, document, merged["components"])
+        _merge_paths(service, document, merged["paths"], renames, is_public, seen_operation_ids)
+        _merge_tags(document, merged["tags"], seen_tags)
+    return declare_problem_responses(merged, _gateway_problem_statuses(is_public))
+
+
+def _empty_document(title: str, version: str, missing: tuple[str, ...]) -> dict[str, Any]:
+    """The public document before any service's part: info, bearer security by default."""
     merged: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {
@@ -126,44 +138,60 @@ def merge_documents(
     }
     if missing:
         merged["info"]["x-ehome-missing-services"] = list(missing)
-    components: dict[str, dict[str, Any]] = merged["components"]
-    seen_tags: set[str] = set()
-    seen_operation_ids: set[str] = set()
+    return merged
 
-    for service, document in documents.items():
-        service_components = {
-            section: entries
-            for section, entries in (document.get("components") or {}).items()
-            if isinstance(entries, dict)
-        }
-        renames = _plan_component_renames(service, service_components, components)
-        for section, entries in service_components.items():
-            target = components.setdefault(section, {})
-            for name, definition in entries.items():
-                final = renames.get(_ref(section, name), _ref(section, name)).rsplit("/", 1)[1]
-                target.setdefault(final, _rewrite_refs(definition, renames))
 
-        for path, item in (document.get("paths") or {}).items():
-            if not _owned_public_path(service, path) or not isinstance(item, dict):
+def _merge_components(
+    service: str, document: Mapping[str, Any], components: dict[str, dict[str, Any]]
+) -> dict[str, str]:
+    """Add ``service``'s components, renamed where they clash; return the renames made."""
+    service_components = {
+        section: entries
+        for section, entries in (document.get("components") or {}).items()
+        if isinstance(entries, dict)
+    }
+    renames = _plan_component_renames(service, service_components, components)
+    for section, entries in service_components.items():
+        target = components.setdefault(section, {})
+        for name, definition in entries.items():
+            final = renames.get(_ref(section, name), _ref(section, name)).rsplit("/", 1)[1]
+            target.setdefault(final, _rewrite_refs(definition, renames))
+    return renames
+
+
+def _merge_paths(
+    service: str,
+    document: Mapping[str, Any],
+    paths: dict[str, Any],
+    renames: Mapping[str, str],
+    is_public: IsPublic,
+    seen_operation_ids: set[str],
+) -> None:
+    """Add the public paths ``service`` owns: refs renamed, operation ids made unique, and
+    public operations marked as needing no token."""
+    for path, item in (document.get("paths") or {}).items():
+        if not _owned_public_path(service, path) or not isinstance(item, dict):
+            continue
+        rewritten = _rewrite_refs(item, renames)
+        for method, operation in rewritten.items():
+            if method not in HTTP_METHODS or not isinstance(operation, dict):
                 continue
-            rewritten = _rewrite_refs(item, renames)
-            for method, operation in rewritten.items():
-                if method not in HTTP_METHODS or not isinstance(operation, dict):
-                    continue
-                operation_id = operation.get("operationId")
-                if isinstance(operation_id, str):
-                    if operation_id in seen_operation_ids:
-                        operation_id = operation["operationId"] = f"{service}_{operation_id}"
-                    seen_operation_ids.add(operation_id)
-                if is_public(method.upper(), path):
-                    operation["security"] = []  # overrides the document-wide bearer default
-            merged["paths"].setdefault(path, {}).update(rewritten)
+            operation_id = operation.get("operationId")
+            if isinstance(operation_id, str):
+                if operation_id in seen_operation_ids:
+                    operation_id = operation["operationId"] = f"{service}_{operation_id}"
+                seen_operation_ids.add(operation_id)
+            if is_public(method.upper(), path):
+                operation["security"] = []  # overrides the document-wide bearer default
+        paths.setdefault(path, {}).update(rewritten)
 
-        for tag in document.get("tags") or ():
-            if isinstance(tag, dict) and tag.get("name") not in seen_tags:
-                seen_tags.add(tag["name"])
-                merged["tags"].append(copy.deepcopy(tag))
-    return declare_problem_responses(merged, _gateway_problem_statuses(is_public))
+
+def _merge_tags(document: Mapping[str, Any], tags: list[Any], seen_tags: set[str]) -> None:
+    """Add the tags no earlier service declared."""
+    for tag in document.get("tags") or ():
+        if isinstance(tag, dict) and tag.get("name") not in seen_tags:
+            seen_tags.add(tag["name"])
+            tags.append(copy.deepcopy(tag))
 
 
 def _gateway_problem_statuses(is_public: IsPublic) -> StatusRule:

@@ -154,22 +154,7 @@ class AsgiUpstream:
     async def _call(
         self, method: str, path_with_query: str, headers: Headers, body: bytes
     ) -> UpstreamResponse:
-        raw_path, _, query = path_with_query.partition("?")
-        scope: dict[str, Any] = {
-            "type": "http",
-            "asgi": {"version": "3.0", "spec_version": "2.3"},
-            "http_version": "1.1",
-            "method": method,
-            "scheme": "http",
-            "path": unquote(raw_path),
-            "raw_path": raw_path.encode("latin-1"),
-            "query_string": query.encode("latin-1"),
-            "root_path": "",
-            "headers": headers,
-            "client": (_forwarded_client(headers), 0),
-            "server": (self.name, 80),
-            "state": {},
-        }
+        scope = _http_scope(method, path_with_query, headers, server=self.name)
         request_sent = False
         response_finished = asyncio.Event()
         status: int | None = None
@@ -229,6 +214,28 @@ class AsgiUpstream:
         if response.status != 200:
             raise UpstreamBadResponse(self.name, f"/openapi.json answered {response.status}")
         return _decode_document(self.name, response.body)
+
+
+def _http_scope(
+    method: str, path_with_query: str, headers: Headers, *, server: str
+) -> dict[str, Any]:
+    """The ASGI scope of a request as a server would pass it, the path exactly as sent."""
+    raw_path, _, query = path_with_query.partition("?")
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": unquote(raw_path),
+        "raw_path": raw_path.encode("latin-1"),
+        "query_string": query.encode("latin-1"),
+        "root_path": "",
+        "headers": headers,
+        "client": (_forwarded_client(headers), 0),
+        "server": (server, 80),
+        "state": {},
+    }
 
 
 def public_locations(headers: Headers, internal_host: str) -> Headers:

@@ -45,54 +45,72 @@ def create_app(settings: Settings | None = None, **wiring: Any) -> FastAPI:
 
     async def start_partner(app: FastAPI, runtime: ServiceRuntime) -> None:
         runtime.state["clock"] = clock
-        runtime.state["identity"] = IdentityClient(
-            base_url=settings.identity_base_url, internal_key=settings.internal_api_key,
-            cache_seconds=settings.credentials_cache_seconds,
-            timeout=settings.http_timeout_seconds, transport=identity_transport)
-        # A disabled app is refused within seconds, not when its cached credentials expire:
-        # the revocation feed says which app, and the cache forgets it.
-        runtime.state["unsubscribe_revocations"] = runtime.verifier.revocations.subscribe(
-            functools.partial(_forget_disabled_app, runtime.state["identity"]))
-        runtime.state["events"] = EventsClient(
-            base_url=settings.events_base_url, timeout=settings.http_timeout_seconds,
-            transport=events_transport)
+        _open_clients(settings, runtime, identity_transport, events_transport)
         runtime.state["limiter"] = AppRateLimits(
             per_second=settings.rate_limit_per_second, burst=settings.rate_limit_burst,
             overrides=settings.rate_limits)
         if webhook_resolver is not None:
             runtime.state["webhook_resolver"] = webhook_resolver
-        if not getattr(app.state, "partner_metrics_registered", False):
-            app.state.partner_metrics_registered = True
-
-            def worker_total(attr: str) -> Callable[[], float]:
-                return lambda: float(getattr(runtime.state.get("deliveries"), attr, 0))
-
-            app.state.metrics.register_counters({
-                "webhook_delivered_total": worker_total("delivered_total"),
-                "webhook_failed_attempts_total": worker_total("failed_attempts_total"),
-            })
-
-    async def stop_partner(app: FastAPI, runtime: ServiceRuntime) -> None:
-        unsubscribe = runtime.state.pop("unsubscribe_revocations", None)
-        if unsubscribe is not None:
-            unsubscribe()
-        for name in ("identity", "events"):
-            client = runtime.state.pop(name, None)
-            if client is not None:
-                await client.aclose()
-
-    def delivery_worker(runtime: ServiceRuntime) -> DeliveryWorker:
-        worker = DeliveryWorker(runtime)
-        runtime.state["deliveries"] = worker
-        return worker
+        _register_webhook_counters(app, runtime)
 
     return create_service_app(
         settings,
         title="Ping'an e-Home partner API",
         routers=[router],
         subscriptions=SUBSCRIPTIONS,
-        workers=[delivery_worker],
+        workers=[_delivery_worker],
         on_startup=[start_partner],
-        on_shutdown=[stop_partner],
+        on_shutdown=[_stop_partner],
         **wiring,
     )
+
+
+def _open_clients(
+    settings: Settings,
+    runtime: ServiceRuntime,
+    identity_transport: httpx.AsyncBaseTransport | None,
+    events_transport: httpx.AsyncBaseTransport | None,
+) -> None:
+    """The clients of identity (partner credentials) and events (submissions)."""
+    runtime.state["identity"] = IdentityClient(
+        base_url=settings.identity_base_url, internal_key=settings.internal_api_key,
+        cache_seconds=settings.credentials_cache_seconds,
+        timeout=settings.http_timeout_seconds, transport=identity_transport)
+    # A disabled app is refused within seconds, not when its cached credentials expire:
+    # the revocation feed says which app, and the cache forgets it.
+    runtime.state["unsubscribe_revocations"] = runtime.verifier.revocations.subscribe(
+        functools.partial(_forget_disabled_app, runtime.state["identity"]))
+    runtime.state["events"] = EventsClient(
+        base_url=settings.events_base_url, timeout=settings.http_timeout_seconds,
+        transport=events_transport)
+
+
+def _register_webhook_counters(app: FastAPI, runtime: ServiceRuntime) -> None:
+    """The delivery worker's counters on /metrics, registered once per app."""
+    if getattr(app.state, "partner_metrics_registered", False):
+        return
+    app.state.partner_metrics_registered = True
+
+    def worker_total(attr: str) -> Callable[[], float]:
+        return lambda: float(getattr(runtime.state.get("deliveries"), attr, 0))
+
+    app.state.metrics.register_counters({
+        "webhook_delivered_total": worker_total("delivered_total"),
+        "webhook_failed_attempts_total": worker_total("failed_attempts_total"),
+    })
+
+
+async def _stop_partner(app: FastAPI, runtime: ServiceRuntime) -> None:
+    unsubscribe = runtime.state.pop("unsubscribe_revocations", None)
+    if unsubscribe is not None:
+        unsubscribe()
+    for name in ("identity", "events"):
+        client = runtime.state.pop(name, None)
+        if client is not None:
+            await client.aclose()
+
+
+def _delivery_worker(runtime: ServiceRuntime) -> DeliveryWorker:
+    worker = DeliveryWorker(runtime)
+    runtime.state["deliveries"] = worker
+    return worker
