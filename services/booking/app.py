@@ -23,14 +23,7 @@ def create_app(settings: Settings | None = None, **wiring: Any) -> FastAPI:
     settings = settings or Settings()
 
     async def wire_booking(app: FastAPI, runtime: ServiceRuntime) -> None:
-        concurrency = settings.admission_concurrency or settings.hot_pool_size
-        admission = AdmissionLimiter(
-            concurrency=concurrency,
-            queue=settings.admission_queue,
-            wait_seconds=settings.admission_wait_seconds,
-            retry_after_seconds=settings.retry_after_seconds,
-        )
-        runtime.state["admission"] = admission
+        runtime.state["admission"] = _admission_limiter(settings)
         runtime.state["hot_pool"] = await open_hot_pool(
             settings.database_url,
             schema=runtime.database.schema,
@@ -40,23 +33,7 @@ def create_app(settings: Settings | None = None, **wiring: Any) -> FastAPI:
         )
         runtime.state["pickup_codes"] = PickupCodes(settings.pickup_code_secret)
         runtime.state["stripes_per_slot"] = settings.stripes_per_slot
-        if not getattr(app.state, "booking_metrics_registered", False):
-            app.state.booking_metrics_registered = True
-            app.state.metrics.register_counters(
-                {
-                    "booking_admitted_total": lambda: float(
-                        app.state.runtime.state["admission"].admitted_total
-                    ),
-                    "booking_shed_total": lambda: float(
-                        app.state.runtime.state["admission"].shed_total
-                    ),
-                }
-            )
-
-    async def close_hot_pool(app: FastAPI, runtime: ServiceRuntime) -> None:
-        pool = runtime.state.pop("hot_pool", None)
-        if pool is not None:
-            await pool.close()
+        _register_admission_counters(app)
 
     def no_show_releaser(runtime: ServiceRuntime) -> NoShowReleaser:
         return NoShowReleaser(runtime, period_seconds=settings.no_show_scan_seconds)
@@ -68,7 +45,7 @@ def create_app(settings: Settings | None = None, **wiring: Any) -> FastAPI:
         subscriptions=SUBSCRIPTIONS,
         workers=[no_show_releaser],
         on_startup=[wire_booking],
-        on_shutdown=[close_hot_pool],
+        on_shutdown=[_close_hot_pool],
         **wiring,
     )
 
@@ -83,3 +60,35 @@ def create_app(settings: Settings | None = None, **wiring: Any) -> FastAPI:
     # Innermost user middleware: inside the request-context middleware (ids, logs, metrics).
     app.user_middleware.append(Middleware(BookingFastLane, runtime=current_runtime))
     return app
+
+
+def _admission_limiter(settings: Settings) -> AdmissionLimiter:
+    """Admission for the hot path: as many at once as the hot pool has connections, unless
+    configured otherwise."""
+    return AdmissionLimiter(
+        concurrency=settings.admission_concurrency or settings.hot_pool_size,
+        queue=settings.admission_queue,
+        wait_seconds=settings.admission_wait_seconds,
+        retry_after_seconds=settings.retry_after_seconds,
+    )
+
+
+def _register_admission_counters(app: FastAPI) -> None:
+    """Admitted and shed requests on /metrics, registered once per app."""
+    if getattr(app.state, "booking_metrics_registered", False):
+        return
+    app.state.booking_metrics_registered = True
+    app.state.metrics.register_counters(
+        {
+            "booking_admitted_total": lambda: float(
+                app.state.runtime.state["admission"].admitted_total
+            ),
+            "booking_shed_total": lambda: float(app.state.runtime.state["admission"].shed_total),
+        }
+    )
+
+
+async def _close_hot_pool(app: FastAPI, runtime: ServiceRuntime) -> None:
+    pool = runtime.state.pop("hot_pool", None)
+    if pool is not None:
+        await pool.close()
