@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from services.events import store
-from services.events.domain import SYSTEM, Action, Actor, Command, Status
+from services.events.domain import SYSTEM, Action, Actor, Case, Command, Status
 from services.events.schemas import StatusRead
 from shared.auth import Principal
 from shared.contracts.events import EventClosed, EventRated
@@ -84,26 +84,11 @@ async def take_action(
         )
         text, note_original = protect(pii, event_id, NOTE, typed) if typed else (None, None)
         now = clock()
-        changes: dict[str, Any] = {"status": after.status.value, "updated_at": now,
-                                   "assignee_unit_id": after.assignee_unit_id,
-                                   "result_recorded": after.result_recorded}
-        if action == Action.ACCEPT:
-            changes["accepted_at"] = now
-        elif action == Action.RETURN:
-            changes.update(return_count=row["return_count"] + 1, assignee_unit_name=None,
-                           assignee_unit_level=None, accept_by=None, resolve_by=None)
-        elif action == Action.SUBMIT_RESULT:
-            sealed = protect(pii, event_id, "result", typed)[1] if typed else None
-            changes.update(result_text=result, result_submitted_at=now,
-                           text_originals=with_original(row["text_originals"], "result", sealed))
-            if attachments:
-                linked = await store.claim_attachments(
-                    uow, ids=attachments, owner_id=principal.subject, event_id=event_id
-                )
-                if linked != len(set(attachments)):
-                    raise BadRequest("an attachment is unknown, not yours or already used",
-                                     code="attachment_invalid")
-                changes["attachment_ids"] = list(row["attachment_ids"]) + list(attachments)
+        changes = _status_changes(action, row, after, now)
+        if action == Action.SUBMIT_RESULT:
+            changes.update(await _result_changes(
+                uow, row, event_id, principal=principal, result=result, typed=typed,
+                attachments=attachments, pii=pii, now=now))
         await store.update_case(uow, event_id, changes)
         await record_step(
             uow, row, at=now, action=action.value, actor=actor,
@@ -111,14 +96,64 @@ async def take_action(
             note_original=note_original, unit_name=_unit_name(row, actor),
             reason=reason or note, passed=passed,
         )
-        if action == Action.VERIFY and passed:
-            # A passed check closes the case (结案), if the four musts hold.
-            closed = decide_or_raise(after, Command(action=Action.CLOSE, actor=SYSTEM))
-            await _close(uow, event_id, closed.status, now)
-        elif action == Action.CLOSE:
-            await _close(uow, event_id, after.status, now, step=False)
+        await _close_when_done(uow, event_id, action, after, passed, now)
         final = await load_case(uow, event_id)
     return StatusRead(id=final["id"], case_no=final["case_no"], status=final["status"])
+
+
+def _status_changes(action: Action, row: Any, after: Case, now: datetime) -> dict[str, Any]:
+    """The case's columns the action changes, results aside."""
+    changes: dict[str, Any] = {"status": after.status.value, "updated_at": now,
+                               "assignee_unit_id": after.assignee_unit_id,
+                               "result_recorded": after.result_recorded}
+    if action == Action.ACCEPT:
+        changes["accepted_at"] = now
+    elif action == Action.RETURN:
+        changes.update(return_count=row["return_count"] + 1, assignee_unit_name=None,
+                       assignee_unit_level=None, accept_by=None, resolve_by=None)
+    return changes
+
+
+async def _result_changes(
+    uow: UnitOfWork,
+    row: Any,
+    event_id: uuid.UUID,
+    *,
+    principal: Principal,
+    result: str | None,
+    typed: str | None,
+    attachments: list[uuid.UUID] | None,
+    pii: PiiCipher,
+    now: datetime,
+) -> dict[str, Any]:
+    """A submitted result: its masked text, its sealed original, and the caller's
+    attachments claimed for the case (all of them, or a 400 and nothing written)."""
+    sealed = protect(pii, event_id, "result", typed)[1] if typed else None
+    changes: dict[str, Any] = {
+        "result_text": result, "result_submitted_at": now,
+        "text_originals": with_original(row["text_originals"], "result", sealed),
+    }
+    if attachments:
+        linked = await store.claim_attachments(
+            uow, ids=attachments, owner_id=principal.subject, event_id=event_id
+        )
+        if linked != len(set(attachments)):
+            raise BadRequest("an attachment is unknown, not yours or already used",
+                             code="attachment_invalid")
+        changes["attachment_ids"] = list(row["attachment_ids"]) + list(attachments)
+    return changes
+
+
+async def _close_when_done(
+    uow: UnitOfWork, event_id: uuid.UUID, action: Action, after: Case, passed: bool | None,
+    now: datetime,
+) -> None:
+    """A passed check closes the case (结案), if the four musts hold; a close closes it."""
+    if action == Action.VERIFY and passed:
+        closed = decide_or_raise(after, Command(action=Action.CLOSE, actor=SYSTEM))
+        await _close(uow, event_id, closed.status, now)
+    elif action == Action.CLOSE:
+        await _close(uow, event_id, after.status, now, step=False)
 
 
 async def _close(

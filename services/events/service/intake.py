@@ -187,62 +187,24 @@ async def report_event(
             uow, code=cmd.category_code, region_code=cmd.region_code,
             since=now - duplicate_window, limit=DUPLICATE_PAGE,
         )
-        if category is None or not category["active"]:
-            raise RuleViolation("unknown category", code="category_unknown")
-        if category["verified_only"] and not principal.verified:
-            raise Forbidden(
-                "this category needs a real-name verified reporter", code="verification_required"
-            )
-        if not category["region_known"]:
-            raise RuleViolation("unknown region", code="region_unknown")
-        try:
-            template = template_of(category)
-            fields = validate_fields(template, cmd.fields)
-        except TemplateError as error:
-            raise RuleViolation(error.detail, code=error.code, extra={"field": error.key}) from None
-        for spec in template:  # phone numbers are personal information: encrypted at rest
-            if spec.type == "phone" and spec.key in fields:
-                fields[spec.key] = pii.encrypt(fields[spec.key], context=phone_context(spec.key))
+        category = _reportable_category(principal, category)
+        template, fields = _checked_fields(category, cmd, pii)
         event_id = uuid.uuid4()
-        if cmd.attachments:
-            linked = await store.claim_attachments(
-                uow, ids=cmd.attachments, owner_id=principal.subject, event_id=event_id
-            )
-            if linked != len(set(cmd.attachments)):
-                raise BadRequest(
-                    "an attachment is unknown, not yours or already used",
-                    code="attachment_invalid",
-                )
+        await _claim_attachments(uow, principal, cmd, event_id)
         local_now = now.astimezone(SHANGHAI)
         sequence = await store.next_case_sequence(uow, local_now.date())
         case_no = case_number(local_now, sequence, case_prefix)
         duplicate_of = await _possible_duplicate(
             uow, cmd, mask_personal_numbers(cmd.description), now - duplicate_window,
             first_candidates)
-        channel = "resident" if principal.has_role(Role.RESIDENT) else "grid_worker"
-        if principal.kind == "partner" and principal.extra.get("partner_app"):
-            # A partner app (芗里芗亲...) reporting for its user with an on-behalf token.
-            channel = "partner"
-        urgency = cmd.urgency or category["default_urgency"]
+        channel = _channel(principal)
         # A sensitive tip names its reporter on the bus only sealed for feedback (progress
         # notices, the rating); sealed once, every message of the case carries the same value.
         sealed = reporter_seal.seal(event_id, principal.subject) if category["sensitive"] \
             else None
-        row = {
-            "id": event_id, "case_no": case_no, "category_code": category["code"],
-            "major_risk": category["major_risk"], "urgency": urgency,
-            "sensitive": category["sensitive"], "description": cmd.description.strip(),
-            "region_code": cmd.region_code, "address": cmd.address,
-            "lat": cmd.location.lat if cmd.location else None,
-            "lng": cmd.location.lng if cmd.location else None,
-            "fields": fields, "attachment_ids": list(dict.fromkeys(cmd.attachments)),
-            "reporter_id": principal.subject, "reporter_sealed": sealed, "channel": channel,
-            "on_behalf": cmd.on_behalf and channel == "grid_worker", "status": "reported",
-            "assign_seq": 0, "dispatch_trail": False, "result_recorded": False,
-            "open_subtasks": [], "closed_subtasks": [], "co_units": [], "handling_unit_ids": [],
-            "possible_duplicate_of": duplicate_of, "escalation_count": 0, "return_count": 0,
-            "rework_count": 0, "reported_at": now, "updated_at": now,
-        }
+        row = _case_row(
+            cmd, principal, category, event_id=event_id, case_no=case_no, fields=fields,
+            channel=channel, sealed=sealed, duplicate_of=duplicate_of, now=now)
         # Phone and ID numbers typed into the texts are stored masked, originals encrypted.
         protect_report(pii, event_id, row, [s.key for s in template if s.type == "text"])
         actor = Actor(role=channel, subject=principal.subject)
@@ -251,18 +213,7 @@ async def report_event(
             row, at=now, action="report", actor=actor, from_status=None, to_status="reported",
             note=note,
         ))
-        await uow.emit(
-            "events.event_reported",
-            EventReported(
-                event_id=event_id, case_no=case_no, category_code=category["code"],
-                major_risk=category["major_risk"], urgency=urgency,
-                sensitive=category["sensitive"], region_code=cmd.region_code, reported_at=now,
-                channel=channel,
-                reporter_id=None if category["sensitive"] else principal.subject,
-                reporter_sealed=sealed,
-                possible_duplicate_of=duplicate_of,
-            ),
-        )
+        await _announce_report(uow, row, category, principal)
         body = EventCreated(
             id=event_id, case_no=case_no, status="reported", possible_duplicate_of=duplicate_of
         ).model_dump(mode="json")
@@ -271,6 +222,109 @@ async def report_event(
                                        body=body)
     log.info("event_reported", event_id=str(event_id), category=category["code"])
     return 201, body
+
+
+def _reportable_category(principal: Principal, category: Any) -> Any:
+    """The category, if it is open for reports by this principal in a known region."""
+    if category is None or not category["active"]:
+        raise RuleViolation("unknown category", code="category_unknown")
+    if category["verified_only"] and not principal.verified:
+        raise Forbidden(
+            "this category needs a real-name verified reporter", code="verification_required"
+        )
+    if not category["region_known"]:
+        raise RuleViolation("unknown region", code="region_unknown")
+    return category
+
+
+def _checked_fields(
+    category: Any, cmd: EventCreate, pii: PiiCipher
+) -> tuple[list[TemplateField], dict[str, Any]]:
+    """The category's template and the report's fields checked against it, phone numbers
+    (personal information) encrypted for storage."""
+    try:
+        template = template_of(category)
+        fields = validate_fields(template, cmd.fields)
+    except TemplateError as error:
+        raise RuleViolation(error.detail, code=error.code, extra={"field": error.key}) from None
+    for spec in template:  # phone numbers are personal information: encrypted at rest
+        if spec.type == "phone" and spec.key in fields:
+            fields[spec.key] = pii.encrypt(fields[spec.key], context=phone_context(spec.key))
+    return template, fields
+
+
+async def _claim_attachments(
+    uow: UnitOfWork, principal: Principal, cmd: EventCreate, event_id: uuid.UUID
+) -> None:
+    """Every attachment named becomes the case's, or the report is refused."""
+    if not cmd.attachments:
+        return
+    linked = await store.claim_attachments(
+        uow, ids=cmd.attachments, owner_id=principal.subject, event_id=event_id
+    )
+    if linked != len(set(cmd.attachments)):
+        raise BadRequest(
+            "an attachment is unknown, not yours or already used",
+            code="attachment_invalid",
+        )
+
+
+def _channel(principal: Principal) -> str:
+    """Who reports: a resident, a grid worker, or a partner app for its user."""
+    channel = "resident" if principal.has_role(Role.RESIDENT) else "grid_worker"
+    if principal.kind == "partner" and principal.extra.get("partner_app"):
+        # A partner app (芗里芗亲...) reporting for its user with an on-behalf token.
+        channel = "partner"
+    return channel
+
+
+def _case_row(
+    cmd: EventCreate,
+    principal: Principal,
+    category: Any,
+    *,
+    event_id: uuid.UUID,
+    case_no: str,
+    fields: dict[str, Any],
+    channel: str,
+    sealed: str | None,
+    duplicate_of: uuid.UUID | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """The new case as stored: reported, unassigned, nothing counted yet."""
+    return {
+        "id": event_id, "case_no": case_no, "category_code": category["code"],
+        "major_risk": category["major_risk"], "urgency": cmd.urgency or category["default_urgency"],
+        "sensitive": category["sensitive"], "description": cmd.description.strip(),
+        "region_code": cmd.region_code, "address": cmd.address,
+        "lat": cmd.location.lat if cmd.location else None,
+        "lng": cmd.location.lng if cmd.location else None,
+        "fields": fields, "attachment_ids": list(dict.fromkeys(cmd.attachments)),
+        "reporter_id": principal.subject, "reporter_sealed": sealed, "channel": channel,
+        "on_behalf": cmd.on_behalf and channel == "grid_worker", "status": "reported",
+        "assign_seq": 0, "dispatch_trail": False, "result_recorded": False,
+        "open_subtasks": [], "closed_subtasks": [], "co_units": [], "handling_unit_ids": [],
+        "possible_duplicate_of": duplicate_of, "escalation_count": 0, "return_count": 0,
+        "rework_count": 0, "reported_at": now, "updated_at": now,
+    }
+
+
+async def _announce_report(
+    uow: UnitOfWork, row: dict[str, Any], category: Any, principal: Principal
+) -> None:
+    """``events.event_reported``: a sensitive tip's reporter only sealed."""
+    await uow.emit(
+        "events.event_reported",
+        EventReported(
+            event_id=row["id"], case_no=row["case_no"], category_code=category["code"],
+            major_risk=category["major_risk"], urgency=row["urgency"],
+            sensitive=category["sensitive"], region_code=row["region_code"],
+            reported_at=row["reported_at"], channel=row["channel"],
+            reporter_id=None if category["sensitive"] else principal.subject,
+            reporter_sealed=row["reporter_sealed"],
+            possible_duplicate_of=row["possible_duplicate_of"],
+        ),
+    )
 
 
 async def _possible_duplicate(
