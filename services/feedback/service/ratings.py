@@ -96,60 +96,76 @@ async def _record(
     )
     if not inserted:
         return None
-    rework = rating == domain.DISSATISFIED
-    closure = summary.closed_at.isoformat()
-    facts = [
-        projection.local_fact(
-            domain.RATED,
-            summary.event_id,
-            now,
-            {"rating": rating, "default_applied": default_applied, "closure_closed_at": closure},
-        )
-    ]
-    if rework:
-        facts.append(
-            projection.local_fact(
-                domain.REWORK,
-                summary.event_id,
-                now,
-                {"unit_id": str(summary.unit_id) if summary.unit_id else None,
-                 "closure_closed_at": closure},
-            )
-        )
-    await projection.project(uow, facts)
-    await uow.emit(
-        "feedback.event_rated",
-        EventRated(
-            event_id=summary.event_id,
-            rating=rating,  # type: ignore[arg-type]
-            comment_present=bool(comment),
-            default_applied=default_applied,
-            rated_at=now,
-            closure_closed_at=summary.closed_at,
-            closure_seq=closure_seq,
-            rework=rework,
-        ),
-    )
-    if rework:
-        await uow.emit(
-            "feedback.rework_requested",
-            ReworkRequested(
-                event_id=summary.event_id,
-                unit_id=summary.unit_id,
-                closure_closed_at=summary.closed_at,
-                closure_seq=closure_seq,
-                requested_at=now,
-            ),
-        )
-    return RatingRecorded(
+    recorded = RatingRecorded(
         event_id=summary.event_id,
         rating=rating,
         default_applied=default_applied,
         rated_at=now,
         closure_closed_at=summary.closed_at,
         closure_seq=closure_seq,
-        rework_requested=rework,
+        rework_requested=rating == domain.DISSATISFIED,
     )
+    await _project_rating(uow, summary, recorded)
+    await _announce_rating(uow, summary, recorded, comment_present=bool(comment))
+    return recorded
+
+
+async def _project_rating(
+    uow: UnitOfWork, summary: CaseSummary, recorded: RatingRecorded
+) -> None:
+    """The read model learns of the rating and, for a dissatisfied one, of the rework."""
+    closure = recorded.closure_closed_at.isoformat()
+    facts = [
+        projection.local_fact(
+            domain.RATED,
+            recorded.event_id,
+            recorded.rated_at,
+            {"rating": recorded.rating, "default_applied": recorded.default_applied,
+             "closure_closed_at": closure},
+        )
+    ]
+    if recorded.rework_requested:
+        facts.append(
+            projection.local_fact(
+                domain.REWORK,
+                recorded.event_id,
+                recorded.rated_at,
+                {"unit_id": str(summary.unit_id) if summary.unit_id else None,
+                 "closure_closed_at": closure},
+            )
+        )
+    await projection.project(uow, facts)
+
+
+async def _announce_rating(
+    uow: UnitOfWork, summary: CaseSummary, recorded: RatingRecorded, *, comment_present: bool
+) -> None:
+    """``feedback.event_rated`` (the comment itself never leaves) and, for a dissatisfied
+    rating, ``feedback.rework_requested``."""
+    await uow.emit(
+        "feedback.event_rated",
+        EventRated(
+            event_id=recorded.event_id,
+            rating=recorded.rating,  # type: ignore[arg-type]
+            comment_present=comment_present,
+            default_applied=recorded.default_applied,
+            rated_at=recorded.rated_at,
+            closure_closed_at=recorded.closure_closed_at,
+            closure_seq=recorded.closure_seq,
+            rework=recorded.rework_requested,
+        ),
+    )
+    if recorded.rework_requested:
+        await uow.emit(
+            "feedback.rework_requested",
+            ReworkRequested(
+                event_id=recorded.event_id,
+                unit_id=summary.unit_id,
+                closure_closed_at=recorded.closure_closed_at,
+                closure_seq=recorded.closure_seq,
+                requested_at=recorded.rated_at,
+            ),
+        )
 
 
 async def rate(
