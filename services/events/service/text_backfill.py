@@ -10,11 +10,11 @@ Run it with ``python -m services.events.cli mask-free-text``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from services.events import store
+from shared.db.batches import MakeUow, change_in_batches
 from shared.db.uow import UnitOfWork
 from shared.pii import PiiCipher, mask_personal_numbers
 
@@ -52,41 +52,33 @@ def _masked_case(pii: PiiCipher, row: Any, text_keys: set[str]) -> dict[str, Any
     return changes
 
 
-async def _cases(make_uow: Callable[[], UnitOfWork], pii: PiiCipher, batch_size: int) -> int:
-    changed, after = 0, 0
+async def _cases(make_uow: MakeUow, pii: PiiCipher, batch_size: int) -> int:
     async with make_uow() as uow:
         text_keys = {c["code"]: {f["key"] for f in c["template"] if f["type"] == "text"}
                      for c in await store.all_categories(uow, include_inactive=True)}
-    while True:
-        async with make_uow() as uow:
-            rows = await store.cases_after(uow, after, batch_size)
-            for row in rows:
-                changes = _masked_case(pii, row, text_keys.get(row["category_code"], set()))
-                if changes:
-                    await store.update_case(uow, row["id"], changes)
-                    changed += 1
-        if len(rows) < batch_size:
-            return changed
-        after = rows[-1]["seq"]
+
+    async def mask(uow: UnitOfWork, row: Any) -> bool:
+        changes = _masked_case(pii, row, text_keys.get(row["category_code"], set()))
+        if changes:
+            await store.update_case(uow, row["id"], changes)
+        return bool(changes)
+
+    return await change_in_batches(make_uow, fetch_after=store.cases_after, change=mask,
+                                   key=lambda row: row["seq"], start=0, batch_size=batch_size)
 
 
-async def _steps(make_uow: Callable[[], UnitOfWork], pii: PiiCipher, batch_size: int) -> int:
-    changed, after = 0, 0
-    while True:
-        async with make_uow() as uow:
-            rows = await store.noted_steps_after(uow, after, batch_size)
-            for row in rows:
-                masked, sealed = protect(pii, row["event_id"], NOTE, row["note"])
-                if sealed is not None:
-                    await store.update_step(uow, row["id"],
-                                            {"note": masked, "note_original": sealed})
-                    changed += 1
-        if len(rows) < batch_size:
-            return changed
-        after = rows[-1]["id"]
+async def _steps(make_uow: MakeUow, pii: PiiCipher, batch_size: int) -> int:
+    async def mask(uow: UnitOfWork, row: Any) -> bool:
+        masked, sealed = protect(pii, row["event_id"], NOTE, row["note"])
+        if sealed is not None:
+            await store.update_step(uow, row["id"], {"note": masked, "note_original": sealed})
+        return sealed is not None
+
+    return await change_in_batches(make_uow, fetch_after=store.noted_steps_after, change=mask,
+                                   key=lambda row: row["id"], start=0, batch_size=batch_size)
 
 
-async def mask_stored_texts(make_uow: Callable[[], UnitOfWork], pii: PiiCipher, *,
+async def mask_stored_texts(make_uow: MakeUow, pii: PiiCipher, *,
                             batch_size: int = 500) -> BackfillCount:
     count = BackfillCount(cases=await _cases(make_uow, pii, batch_size),
                           steps=await _steps(make_uow, pii, batch_size))

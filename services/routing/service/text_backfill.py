@@ -12,17 +12,15 @@ Run it with ``python -m services.routing.cli mask-free-text``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from services.routing import store
+from shared.db.batches import MakeUow, change_in_batches
 from shared.db.uow import UnitOfWork
 from shared.pii import PiiCipher, mask_personal_numbers
 
 from .originals import extension_field, note_field, protect, subtask_field
-
-MakeUow = Callable[[], UnitOfWork]
 
 
 @dataclass
@@ -34,20 +32,16 @@ class BackfillCount:
 
 
 async def _extensions(make_uow: MakeUow, pii: PiiCipher, batch_size: int) -> int:
-    changed, after = 0, None
-    while True:
-        async with make_uow() as uow:
-            rows = await store.extensions_to_mask(uow, after, batch_size)
-            for row in rows:
-                masked, sealed = protect(pii, row["event_id"], extension_field(row["id"]),
-                                         row["reason"])
-                if sealed is not None:
-                    await store.update_extension(uow, row["id"], {
-                        "reason": masked, "reason_original": sealed})
-                    changed += 1
-        if len(rows) < batch_size:
-            return changed
-        after = rows[-1]["id"]
+    async def mask(uow: UnitOfWork, row: Any) -> bool:
+        masked, sealed = protect(pii, row["event_id"], extension_field(row["id"]),
+                                 row["reason"])
+        if sealed is not None:
+            await store.update_extension(uow, row["id"], {
+                "reason": masked, "reason_original": sealed})
+        return sealed is not None
+
+    return await change_in_batches(make_uow, fetch_after=store.extensions_to_mask, change=mask,
+                                   key=lambda row: row["id"], start=None, batch_size=batch_size)
 
 
 def _masked_subtask(pii: PiiCipher, row: Any) -> dict[str, Any]:
@@ -63,37 +57,29 @@ def _masked_subtask(pii: PiiCipher, row: Any) -> dict[str, Any]:
 
 
 async def _subtasks(make_uow: MakeUow, pii: PiiCipher, batch_size: int) -> int:
-    changed, after = 0, None
-    while True:
-        async with make_uow() as uow:
-            rows = await store.subtasks_to_mask(uow, after, batch_size)
-            for row in rows:
-                changes = _masked_subtask(pii, row)
-                if changes:
-                    await store.update_subtask(uow, row["id"], changes)
-                    changed += 1
-        if len(rows) < batch_size:
-            return changed
-        after = rows[-1]["id"]
+    async def mask(uow: UnitOfWork, row: Any) -> bool:
+        changes = _masked_subtask(pii, row)
+        if changes:
+            await store.update_subtask(uow, row["id"], changes)
+        return bool(changes)
+
+    return await change_in_batches(make_uow, fetch_after=store.subtasks_to_mask, change=mask,
+                                   key=lambda row: row["id"], start=None, batch_size=batch_size)
 
 
 async def _outbox_notes(make_uow: MakeUow, pii: PiiCipher, batch_size: int) -> int:
-    changed, after = 0, 0
-    while True:
-        async with make_uow() as uow:
-            rows = await store.noted_assignments_after(uow, after, batch_size)
-            for row in rows:
-                masked, sealed = protect(pii, row["event_id"], note_field(row["seq"]),
-                                         row["note"])
-                if sealed is not None:
-                    await store.set_outbox_note(uow, row["id"], masked)
-                    await store.keep_note_once(uow, {
-                        "event_id": row["event_id"], "seq": row["seq"], "reason": row["reason"],
-                        "note": masked, "note_original": sealed, "at": row["at"]})
-                    changed += 1
-        if len(rows) < batch_size:
-            return changed
-        after = rows[-1]["id"]
+    async def mask(uow: UnitOfWork, row: Any) -> bool:
+        masked, sealed = protect(pii, row["event_id"], note_field(row["seq"]), row["note"])
+        if sealed is not None:
+            await store.set_outbox_note(uow, row["id"], masked)
+            await store.keep_note_once(uow, {
+                "event_id": row["event_id"], "seq": row["seq"], "reason": row["reason"],
+                "note": masked, "note_original": sealed, "at": row["at"]})
+        return sealed is not None
+
+    return await change_in_batches(
+        make_uow, fetch_after=store.noted_assignments_after, change=mask,
+        key=lambda row: row["id"], start=0, batch_size=batch_size)
 
 
 async def mask_stored_texts(make_uow: MakeUow, pii: PiiCipher, *, batch_size: int = 500
