@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
@@ -80,6 +81,45 @@ async def _lagging_broker(amqp_url: str) -> tuple[LaggingProxy, str]:
     return proxy, str(upstream.with_port(proxy.port))
 
 
+@contextlib.asynccontextmanager
+async def _listening(probe_world: ProbeWorld, amqp_url: str) -> AsyncIterator[list[str]]:
+    """The event ids of the probes the broker routes (straight, not through the lagging
+    proxy), in the order they arrive: an id twice is a second publication."""
+    received: list[str] = []
+    listener = await aio_pika.connect(amqp_url)
+    try:
+        channel = await listener.channel()
+        exchange = await channel.declare_exchange(
+            f"{probe_world.prefix}.events", aio_pika.ExchangeType.TOPIC, durable=True,
+            arguments={"alternate-exchange": f"{probe_world.prefix}.unrouted"},
+        )
+        queue = await channel.declare_queue("", exclusive=True)
+        await queue.bind(exchange, routing_key="platform.probe.#")
+
+        async def on_message(message: AbstractIncomingMessage) -> None:
+            received.append(json.loads(message.body)["event_id"])
+            await message.ack()
+
+        await queue.consume(on_message)
+        yield received
+    finally:
+        await listener.close()
+
+
+def _all_published(
+    probe_world: ProbeWorld, received: list[str], count: int
+) -> Callable[[], Awaitable[bool]]:
+    """No outbox row is left unpublished and ``count`` distinct probes have arrived."""
+
+    async def all_published() -> bool:
+        unpublished = await probe_world.scalar(
+            "SELECT count(*) FROM outbox WHERE published_at IS NULL", service="events"
+        )
+        return unpublished == 0 and len(set(received)) == count
+
+    return all_published
+
+
 async def test_confirms_later_than_the_publish_timeout_are_waited_for(
     amqp_url: str, amqp_prefix: str
 ) -> None:
@@ -102,44 +142,22 @@ async def test_rows_whose_confirms_are_late_are_published_once(
     probe_world: ProbeWorld, amqp_url: str
 ) -> None:
     proxy, url = await _lagging_broker(amqp_url)
-    received: list[str] = []
-    listener = await aio_pika.connect(amqp_url)
-    channel = await listener.channel()
-    exchange = await channel.declare_exchange(
-        f"{probe_world.prefix}.events", aio_pika.ExchangeType.TOPIC, durable=True,
-        arguments={"alternate-exchange": f"{probe_world.prefix}.unrouted"},
-    )
-    queue = await channel.declare_queue("", exclusive=True)
-    await queue.bind(exchange, routing_key="platform.probe.#")
-
-    async def on_message(message: AbstractIncomingMessage) -> None:
-        received.append(json.loads(message.body)["event_id"])
-        await message.ack()
-
-    await queue.consume(on_message)
     # A hold of 0.9 s (three publish timeouts) and a sweep every 0.1 s: with confirms 1.2 s
     # late, a sweep that took the rows for unpublished would publish them again.
     producer = probe_world.producer(
         broker="rabbitmq", amqp_url=url, publish_timeout_seconds=0.3, outbox_poll_seconds=0.1
     )
-    try:
-        async with running(producer) as client:
-            proxy.lag = 0.6
-            for i in range(10):
-                response = await client.post("/api/v1/events/probes", json={"sequence": i})
-                assert response.status_code == 201
-
-            async def all_published() -> bool:
-                unpublished = await probe_world.scalar(
-                    "SELECT count(*) FROM outbox WHERE published_at IS NULL", service="events"
-                )
-                return unpublished == 0 and len(set(received)) == 10
-
-            await wait_until(all_published, within=30)
-            await asyncio.sleep(2.0)  # a second publication would show up by now
-    finally:
-        await proxy.close()
-        await listener.close()
+    async with _listening(probe_world, amqp_url) as received:
+        try:
+            async with running(producer) as client:
+                proxy.lag = 0.6
+                for i in range(10):
+                    response = await client.post("/api/v1/events/probes", json={"sequence": i})
+                    assert response.status_code == 201
+                await wait_until(_all_published(probe_world, received, 10), within=30)
+                await asyncio.sleep(2.0)  # a second publication would show up by now
+        finally:
+            await proxy.close()
     assert len(received) == 10, f"{len(received) - len(set(received))} published twice"
 
 
@@ -150,42 +168,22 @@ async def test_a_confirmed_batch_is_marked_while_a_later_batch_waits_for_late_co
     rows must be marked published then, not after batch 2: their hold is no longer renewed,
     and a sweep would publish them again."""
     proxy, url = await _lagging_broker(amqp_url)
-    received: list[str] = []
-    listener = await aio_pika.connect(amqp_url)
-    channel = await listener.channel()
-    exchange = await channel.declare_exchange(
-        f"{probe_world.prefix}.events", aio_pika.ExchangeType.TOPIC, durable=True,
-        arguments={"alternate-exchange": f"{probe_world.prefix}.unrouted"},
-    )
-    queue = await channel.declare_queue("", exclusive=True)
-    await queue.bind(exchange, routing_key="platform.probe.#")
-
-    async def on_message(message: AbstractIncomingMessage) -> None:
-        received.append(json.loads(message.body)["event_id"])
-        await message.ack()
-
-    await queue.consume(on_message)
     # Hold 3 s, renewed every 1 s; confirms 3 s late. Row 1 is confirmed at ~3 s, row 2
     # (committed at ~2.5 s) is then published and confirmed at ~6 s.
     producer = probe_world.producer(
         broker="rabbitmq", amqp_url=url, publish_timeout_seconds=1.0, outbox_poll_seconds=0.1
     )
-    try:
-        async with running(producer) as client:
-            proxy.lag = 1.5
-            assert (await client.post("/api/v1/events/probes", json={"sequence": 1})).is_success
-            await asyncio.sleep(2.5)
-            assert (await client.post("/api/v1/events/probes", json={"sequence": 2})).is_success
-
-            async def all_published() -> bool:
-                unpublished = await probe_world.scalar(
-                    "SELECT count(*) FROM outbox WHERE published_at IS NULL", service="events"
-                )
-                return unpublished == 0 and len(set(received)) == 2
-
-            await wait_until(all_published, within=30)
-            await asyncio.sleep(3.5)  # a second publication would show up by now
-    finally:
-        await proxy.close()
-        await listener.close()
+    async with _listening(probe_world, amqp_url) as received:
+        try:
+            async with running(producer) as client:
+                proxy.lag = 1.5
+                probe = await client.post("/api/v1/events/probes", json={"sequence": 1})
+                assert probe.is_success
+                await asyncio.sleep(2.5)
+                probe = await client.post("/api/v1/events/probes", json={"sequence": 2})
+                assert probe.is_success
+                await wait_until(_all_published(probe_world, received, 2), within=30)
+                await asyncio.sleep(3.5)  # a second publication would show up by now
+        finally:
+            await proxy.close()
     assert len(received) == 2, f"{len(received) - len(set(received))} published twice"
