@@ -5,6 +5,8 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg
+import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -12,6 +14,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.context import current_request_id
+from shared.db.faults import Fault, database_fault
 from shared.logs import get_logger
 
 PROBLEM_JSON = "application/problem+json"
@@ -151,6 +154,36 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     ]
 
 
+# Where a failure of the database can surface in a request (SQLAlchemy's wrappers, asyncpg's
+# own errors, a refused or timed-out connect). Which of them really are the database's is
+# shared.db.faults's call; the rest go on to the 500 handler as before.
+_DATABASE_ERROR_TYPES: tuple[type[Exception], ...] = (
+    sqlalchemy.exc.SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError,
+)
+# How long a request's error handler waits for the database to say whether it is there.
+_DATABASE_PROBE_SECONDS = 1.0
+_RETRY_AFTER = {Fault.BUSY: "1", Fault.UNREACHABLE: "5"}
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """Our own infrastructure failed the request (the database unreachable, connection lost,
+    too many connections, a serialization failure or deadlock that survived): a 503 the client
+    may retry, logged without the statement or its parameters. Anything else is re-raised to
+    the 500 handler."""
+    runtime = getattr(request.app.state, "runtime", None)
+    url = getattr(getattr(runtime, "database", None), "url", None)
+    fault = await database_fault(exc, url, within=_DATABASE_PROBE_SECONDS)
+    if fault is None:
+        raise exc
+    log.warning("database_unavailable", fault=fault.value, error_type=type(exc).__name__)
+    return problem_response(
+        503,
+        "database_unavailable",
+        "the service cannot reach its database just now; retry shortly",
+        headers={"Retry-After": _RETRY_AFTER.get(fault, "1")},
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(_: Request, exc: AppError) -> JSONResponse:
@@ -184,6 +217,9 @@ def install_error_handlers(app: FastAPI) -> None:
             "the service is at capacity; retry shortly",
             headers={"Retry-After": "1"},
         )
+
+    for error_type in _DATABASE_ERROR_TYPES:
+        app.add_exception_handler(error_type, _database_unavailable)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -3,7 +3,8 @@ reachability check that does not queue behind the connection pool.
 
 A message consumer retries the former in place until the database can work again and never
 lets them count as a failed delivery; only the latter may, after its delivery limit, park a
-message (see shared.messaging.consumer)."""
+message (see shared.messaging.consumer). A request that meets the former answers 503
+``database_unavailable`` with Retry-After, not 500 (see shared.errors)."""
 
 from __future__ import annotations
 
@@ -88,3 +89,19 @@ async def database_answers(url: str, *, within: float) -> None:
             except BaseException:
                 connection.terminate()
                 raise
+
+
+async def database_fault(exc: BaseException, url: str | None, *, within: float) -> Fault | None:
+    """``classify``, with a network error that may be anything's (``SUSPECT``) settled by
+    asking the database: UNREACHABLE when it does not answer, None (the work's own error) when
+    it does or when there is no database to ask."""
+    fault = classify(exc)
+    if fault is not Fault.SUSPECT:
+        return fault
+    if url is None:
+        return None
+    try:
+        await database_answers(url, within=within)
+    except Exception:
+        return Fault.UNREACHABLE
+    return None

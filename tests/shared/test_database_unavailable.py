@@ -1,0 +1,88 @@
+"""A request our own database fails (unreachable, connection lost, too many connections, a
+serialization failure that survived) answers 503 ``database_unavailable`` with Retry-After,
+logged as a warning without the statement; the work's own errors stay 500s."""
+
+from __future__ import annotations
+
+import asyncpg
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy.engine import make_url
+
+from shared.errors import PROBLEM_JSON, install_error_handlers
+from shared.testing.plugin import running
+from shared.testing.tcpproxy import TcpProxy
+from tests.shared.conftest import ProbeWorld
+
+
+def _assert_database_unavailable(response: httpx.Response) -> None:
+    assert response.status_code == 503, response.text
+    assert response.headers["content-type"].startswith(PROBLEM_JSON)
+    assert response.json()["code"] == "database_unavailable"
+    assert int(response.headers["retry-after"]) >= 1
+
+
+async def test_a_request_while_the_database_is_unreachable_is_a_503_to_retry(
+    probe_world: ProbeWorld, database_url: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    target = make_url(database_url)
+    proxy = await TcpProxy(target.host or "127.0.0.1", target.port or 5432).start()
+    proxied = target.set(host="127.0.0.1", port=proxy.port).render_as_string(
+        hide_password=False
+    )
+    app = probe_world.producer(broker="memory", database_url=proxied, run_relay=False)
+    try:
+        async with running(app) as client:
+            written = await client.post("/api/v1/events/probes", json={"sequence": 1})
+            assert written.status_code == 201  # pooled connections exist, then are cut
+            await proxy.cut()
+            for sequence in (2, 3):  # a connection lost, then none to be had
+                _assert_database_unavailable(
+                    await client.post("/api/v1/events/probes", json={"sequence": sequence})
+                )
+            proxy.restore()
+            again = await client.post("/api/v1/events/probes", json={"sequence": 4})
+            assert again.status_code == 201
+    finally:
+        await proxy.close()
+    _assert_logged_as_a_warning("".join(capfd.readouterr()))
+
+
+def _assert_logged_as_a_warning(logged: str) -> None:
+    assert '"event": "database_unavailable"' in logged
+    assert "Traceback" not in logged
+    assert "INSERT" not in logged  # neither the statement nor its parameters
+
+
+def _failing_app(error: Exception) -> FastAPI:
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/work")
+    async def work() -> None:
+        raise error
+
+    return app
+
+
+async def _get(app: FastAPI) -> httpx.Response:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        return await client.get("/work")
+
+
+@pytest.mark.parametrize("error", [
+    asyncpg.TooManyConnectionsError("sorry, too many clients already"),
+    asyncpg.SerializationError("could not serialize access"),
+    asyncpg.DeadlockDetectedError("deadlock detected"),
+    asyncpg.CannotConnectNowError("the database system is starting up"),
+])
+async def test_the_database_refusing_work_is_a_503_not_a_500(error: Exception) -> None:
+    _assert_database_unavailable(await _get(_failing_app(error)))
+
+
+async def test_an_error_of_the_work_itself_is_still_a_500() -> None:
+    response = await _get(_failing_app(asyncpg.UniqueViolationError("duplicate key")))
+    assert response.status_code == 500
+    assert response.json()["code"] == "internal_error"
