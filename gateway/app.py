@@ -162,21 +162,10 @@ def create_gateway_app(
         revocation_source=revocation_source,
         upstream_names=sorted(upstreams),
     )
-    ops = _ops_app(
-        settings,
-        upstreams=upstreams,
-        aggregator=aggregator,
-        metrics=metrics,
-        lifespan=lifespan,
-    )
-    return GatewayApp(
-        proxy=proxy,
-        ops=ops,
-        metrics=metrics,
-        limiter=limiter,
-        anonymous_limiter=anonymous_limiter,
-        openapi=aggregator,
-    )
+    ops = _ops_app(settings, upstreams=upstreams, aggregator=aggregator, metrics=metrics,
+                   lifespan=lifespan)
+    return GatewayApp(proxy=proxy, ops=ops, metrics=metrics, limiter=limiter,
+                      anonymous_limiter=anonymous_limiter, openapi=aggregator)
 
 
 def _rate_limiters(settings: GatewaySettings) -> tuple[RateLimiter, RateLimiter]:

@@ -10,6 +10,7 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import aio_pika
+import httpx
 from aio_pika.abc import AbstractIncomingMessage
 
 from shared.messaging.rabbit import RabbitBroker
@@ -106,6 +107,25 @@ async def _listening(probe_world: ProbeWorld, amqp_url: str) -> AsyncIterator[li
         await listener.close()
 
 
+@contextlib.asynccontextmanager
+async def _lagging_producer(
+    probe_world: ProbeWorld, amqp_url: str, *, publish_timeout_seconds: float
+) -> AsyncIterator[tuple[LaggingProxy, httpx.AsyncClient, list[str]]]:
+    """The events probe producer running, its broker connection through a lagging proxy (no
+    lag until it is set), its outbox swept every 0.1 s; and the probes the broker routes."""
+    proxy, url = await _lagging_broker(amqp_url)
+    producer = probe_world.producer(
+        broker="rabbitmq", amqp_url=url, publish_timeout_seconds=publish_timeout_seconds,
+        outbox_poll_seconds=0.1,
+    )
+    async with _listening(probe_world, amqp_url) as received:
+        try:
+            async with running(producer) as client:
+                yield proxy, client, received
+        finally:
+            await proxy.close()
+
+
 def _all_published(
     probe_world: ProbeWorld, received: list[str], count: int
 ) -> Callable[[], Awaitable[bool]]:
@@ -141,23 +161,17 @@ async def test_confirms_later_than_the_publish_timeout_are_waited_for(
 async def test_rows_whose_confirms_are_late_are_published_once(
     probe_world: ProbeWorld, amqp_url: str
 ) -> None:
-    proxy, url = await _lagging_broker(amqp_url)
     # A hold of 0.9 s (three publish timeouts) and a sweep every 0.1 s: with confirms 1.2 s
     # late, a sweep that took the rows for unpublished would publish them again.
-    producer = probe_world.producer(
-        broker="rabbitmq", amqp_url=url, publish_timeout_seconds=0.3, outbox_poll_seconds=0.1
-    )
-    async with _listening(probe_world, amqp_url) as received:
-        try:
-            async with running(producer) as client:
-                proxy.lag = 0.6
-                for i in range(10):
-                    response = await client.post("/api/v1/events/probes", json={"sequence": i})
-                    assert response.status_code == 201
-                await wait_until(_all_published(probe_world, received, 10), within=30)
-                await asyncio.sleep(2.0)  # a second publication would show up by now
-        finally:
-            await proxy.close()
+    async with _lagging_producer(probe_world, amqp_url, publish_timeout_seconds=0.3) as (
+        proxy, client, received
+    ):
+        proxy.lag = 0.6
+        for i in range(10):
+            response = await client.post("/api/v1/events/probes", json={"sequence": i})
+            assert response.status_code == 201
+        await wait_until(_all_published(probe_world, received, 10), within=30)
+        await asyncio.sleep(2.0)  # a second publication would show up by now
     assert len(received) == 10, f"{len(received) - len(set(received))} published twice"
 
 
@@ -167,23 +181,15 @@ async def test_a_confirmed_batch_is_marked_while_a_later_batch_waits_for_late_co
     """Batch 1 is confirmed while batch 2 (committed a little later) is still in flight. Its
     rows must be marked published then, not after batch 2: their hold is no longer renewed,
     and a sweep would publish them again."""
-    proxy, url = await _lagging_broker(amqp_url)
     # Hold 3 s, renewed every 1 s; confirms 3 s late. Row 1 is confirmed at ~3 s, row 2
     # (committed at ~2.5 s) is then published and confirmed at ~6 s.
-    producer = probe_world.producer(
-        broker="rabbitmq", amqp_url=url, publish_timeout_seconds=1.0, outbox_poll_seconds=0.1
-    )
-    async with _listening(probe_world, amqp_url) as received:
-        try:
-            async with running(producer) as client:
-                proxy.lag = 1.5
-                probe = await client.post("/api/v1/events/probes", json={"sequence": 1})
-                assert probe.is_success
-                await asyncio.sleep(2.5)
-                probe = await client.post("/api/v1/events/probes", json={"sequence": 2})
-                assert probe.is_success
-                await wait_until(_all_published(probe_world, received, 2), within=30)
-                await asyncio.sleep(3.5)  # a second publication would show up by now
-        finally:
-            await proxy.close()
+    async with _lagging_producer(probe_world, amqp_url, publish_timeout_seconds=1.0) as (
+        proxy, client, received
+    ):
+        proxy.lag = 1.5
+        assert (await client.post("/api/v1/events/probes", json={"sequence": 1})).is_success
+        await asyncio.sleep(2.5)
+        assert (await client.post("/api/v1/events/probes", json={"sequence": 2})).is_success
+        await wait_until(_all_published(probe_world, received, 2), within=30)
+        await asyncio.sleep(3.5)  # a second publication would show up by now
     assert len(received) == 2, f"{len(received) - len(set(received))} published twice"

@@ -191,9 +191,7 @@ async def report_event(
         template, fields = _checked_fields(category, cmd, pii)
         event_id = uuid.uuid4()
         await _claim_attachments(uow, principal, cmd, event_id)
-        local_now = now.astimezone(SHANGHAI)
-        sequence = await store.next_case_sequence(uow, local_now.date())
-        case_no = case_number(local_now, sequence, case_prefix)
+        case_no = await _next_case_number(uow, now, case_prefix)
         duplicate_of = await _possible_duplicate(
             uow, cmd, mask_personal_numbers(cmd.description), now - duplicate_window,
             first_candidates)
@@ -222,6 +220,13 @@ async def report_event(
                                        body=body)
     log.info("event_reported", event_id=str(event_id), category=category["code"])
     return 201, body
+
+
+async def _next_case_number(uow: UnitOfWork, now: datetime, case_prefix: str) -> str:
+    """The case number: the prefix, the Shanghai date and that day's next sequence."""
+    local_now = now.astimezone(SHANGHAI)
+    sequence = await store.next_case_sequence(uow, local_now.date())
+    return case_number(local_now, sequence, case_prefix)
 
 
 def _reportable_category(principal: Principal, category: Any) -> Any:
