@@ -312,3 +312,18 @@ def mask_personal_numbers(text: str) -> str:
         last = span.end
     parts.append(text[last:])
     return "".join(parts)
+
+
+def mask_optional_text(text: str | None) -> str | None:
+    """:func:`mask_personal_numbers` of a text that may be absent."""
+    return None if text is None else mask_personal_numbers(text)
+
+
+def mask_and_seal(cipher: PiiCipher, text: str, *, context: str) -> tuple[str, str | None]:
+    """(``text`` with its phone and ID numbers masked, the typed original encrypted under
+    ``context``), the original None when nothing was masked: only a text that held a number
+    keeps a copy that must be revealed through an audit."""
+    masked = mask_personal_numbers(text)
+    if masked == text:
+        return text, None
+    return masked, cipher.encrypt(text, context=context)

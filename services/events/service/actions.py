@@ -16,10 +16,10 @@ from shared.auth import Principal
 from shared.contracts.events import EventClosed, EventRated
 from shared.db.uow import UnitOfWork
 from shared.errors import BadRequest
-from shared.pii import PiiCipher
+from shared.pii import PiiCipher, mask_optional_text
 
 from .common import Clock, decide_or_raise, facts, load_case, record_step
-from .originals import NOTE, mask_optional, protect, with_original
+from .originals import NOTE, protect, with_original
 
 ROLE_PREFERENCE: dict[Action, tuple[str, ...]] = {
     Action.ACCEPT: ("dept_staff", "dept_admin", "grid_worker"),
@@ -72,7 +72,7 @@ async def take_action(
 ) -> StatusRead:
     # What the handler typed is stored, shown and published with phone and ID numbers masked.
     typed = result if action == Action.SUBMIT_RESULT else (reason or note)
-    reason, note, result = mask_optional(reason), mask_optional(note), mask_optional(result)
+    reason, note, result = (mask_optional_text(text) for text in (reason, note, result))
     async with uow:
         row = await load_case(uow, event_id, lock=True)
         actor = actor_for(principal, action, row)

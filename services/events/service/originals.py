@@ -15,7 +15,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from shared.pii import PiiCipher, mask_personal_numbers
+from shared.pii import PiiCipher, mask_and_seal
 
 NOTE = "note"
 
@@ -28,14 +28,8 @@ def text_context(event_id: uuid.UUID, name: str) -> str:
 def protect(pii: PiiCipher, event_id: uuid.UUID, name: str, value: str
             ) -> tuple[str, str | None]:
     """(the text to store, its encrypted original — None when nothing was masked)."""
-    masked = mask_personal_numbers(value)
-    if masked == value:
-        return value, None
-    return masked, pii.encrypt(value, context=text_context(event_id, name))
+    return mask_and_seal(pii, value, context=text_context(event_id, name))
 
-
-def mask_optional(value: str | None) -> str | None:
-    return None if value is None else mask_personal_numbers(value)
 
 
 def protect_report(

@@ -13,10 +13,10 @@ from shared.auth import Principal, Role
 from shared.contracts.routing import RegionChanged
 from shared.db.uow import UnitOfWork
 from shared.errors import NotFound, RuleViolation
+from shared.pii import mask_optional_text
 from shared.regions import is_region_code, region_level
 
 from .common import scope_prefixes
-from .originals import mask_optional
 
 LEVELS = ("community", "town", "county")
 
@@ -104,7 +104,7 @@ async def put_override(uow: UnitOfWork, *, principal: Principal, day: date, work
         )
     async with uow:
         # A note belongs to no case and nobody reads it back: masked, no original kept.
-        await store.set_override(uow, day, workday, mask_optional(note))
+        await store.set_override(uow, day, workday, mask_optional_text(note))
 
 
 async def dispatcher_queue(uow: UnitOfWork, *, principal: Principal, limit: int) -> list[Any]:

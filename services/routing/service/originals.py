@@ -16,7 +16,7 @@ from datetime import datetime
 
 from services.routing import store
 from shared.db.uow import UnitOfWork
-from shared.pii import PiiCipher, mask_personal_numbers
+from shared.pii import PiiCipher, mask_and_seal
 
 
 def text_context(event_id: uuid.UUID, name: str) -> str:
@@ -39,16 +39,9 @@ def subtask_field(subtask_id: uuid.UUID, part: str) -> str:
 
 def protect(pii: PiiCipher, event_id: uuid.UUID, name: str, value: str
             ) -> tuple[str, str | None]:
-    """(the text to store and publish, its encrypted original — None when nothing was
-    masked)."""
-    masked = mask_personal_numbers(value)
-    if masked == value:
-        return value, None
-    return masked, pii.encrypt(value, context=text_context(event_id, name))
+    """(the text to store, its encrypted original — None when nothing was masked)."""
+    return mask_and_seal(pii, value, context=text_context(event_id, name))
 
-
-def mask_optional(value: str | None) -> str | None:
-    return None if value is None else mask_personal_numbers(value)
 
 
 async def keep_note(uow: UnitOfWork, pii: PiiCipher, *, event_id: uuid.UUID, seq: int,
