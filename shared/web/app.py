@@ -270,7 +270,7 @@ def _register_worker_metrics(app: FastAPI, runtime: ServiceRuntime) -> None:
         {
             "outbox_published_total": read("published_total", lambda: runtime.relay),
             "outbox_publish_failures_total": read("failed_total", lambda: runtime.relay),
-            # Rows left to the sweep (backlog full or stopping): each waits out its hold.
+            # Rows left to the sweep (backlog full, broker away or stopping).
             "outbox_direct_skipped_total": read("direct_skipped_total", lambda: runtime.relay),
             "consumer_handled_total": read("handled_total", lambda: runtime.consumers),
             "consumer_duplicates_total": read("duplicates_total", lambda: runtime.consumers),

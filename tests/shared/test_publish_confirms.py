@@ -109,14 +109,16 @@ async def _listening(probe_world: ProbeWorld, amqp_url: str) -> AsyncIterator[li
 
 @contextlib.asynccontextmanager
 async def _lagging_producer(
-    probe_world: ProbeWorld, amqp_url: str, *, publish_timeout_seconds: float
+    probe_world: ProbeWorld, amqp_url: str, *, publish_timeout_seconds: float,
+    hold_seconds: float,
 ) -> AsyncIterator[tuple[LaggingProxy, httpx.AsyncClient, list[str]]]:
     """The events probe producer running, its broker connection through a lagging proxy (no
-    lag until it is set), its outbox swept every 0.1 s; and the probes the broker routes."""
+    lag until it is set), its outbox swept every 0.1 s with rows held ``hold_seconds`` after
+    commit; and the probes the broker routes."""
     proxy, url = await _lagging_broker(amqp_url)
     producer = probe_world.producer(
         broker="rabbitmq", amqp_url=url, publish_timeout_seconds=publish_timeout_seconds,
-        outbox_poll_seconds=0.1,
+        outbox_poll_seconds=0.1, outbox_hold_seconds=hold_seconds,
     )
     async with _listening(probe_world, amqp_url) as received:
         try:
@@ -161,9 +163,11 @@ async def test_confirms_later_than_the_publish_timeout_are_waited_for(
 async def test_rows_whose_confirms_are_late_are_published_once(
     probe_world: ProbeWorld, amqp_url: str
 ) -> None:
-    # A hold of 0.9 s (three publish timeouts) and a sweep every 0.1 s: with confirms 1.2 s
-    # late, a sweep that took the rows for unpublished would publish them again.
-    async with _lagging_producer(probe_world, amqp_url, publish_timeout_seconds=0.3) as (
+    # A hold of 0.3 s and a sweep every 0.1 s: with confirms 1.2 s late, a sweep that took the
+    # rows for unpublished once their hold passed would publish them again.
+    async with _lagging_producer(
+        probe_world, amqp_url, publish_timeout_seconds=0.3, hold_seconds=0.3
+    ) as (
         proxy, client, received
     ):
         proxy.lag = 0.6
@@ -181,9 +185,11 @@ async def test_a_confirmed_batch_is_marked_while_a_later_batch_waits_for_late_co
     """Batch 1 is confirmed while batch 2 (committed a little later) is still in flight. Its
     rows must be marked published then, not after batch 2: their hold is no longer renewed,
     and a sweep would publish them again."""
-    # Hold 3 s, renewed every 1 s; confirms 3 s late. Row 1 is confirmed at ~3 s, row 2
-    # (committed at ~2.5 s) is then published and confirmed at ~6 s.
-    async with _lagging_producer(probe_world, amqp_url, publish_timeout_seconds=1.0) as (
+    # Hold 1 s; confirms 3 s late. Row 1 is confirmed at ~3 s, row 2 (committed at ~2.5 s) is
+    # then published and confirmed at ~6 s.
+    async with _lagging_producer(
+        probe_world, amqp_url, publish_timeout_seconds=1.0, hold_seconds=1.0
+    ) as (
         proxy, client, received
     ):
         proxy.lag = 1.5
