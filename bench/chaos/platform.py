@@ -12,7 +12,6 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -31,19 +30,6 @@ class ChaosError(RuntimeError):
     """The platform did not do what the run needs (start, restart, be ready) in time."""
 
 
-def via_proxy(url: str, proxy: TcpProxy) -> str:
-    """``url`` with its host and port replaced by the proxy's (user, path, query kept)."""
-    parts = urlsplit(url)
-    credentials = parts.netloc.rpartition("@")[0]
-    netloc = f"{credentials}@{HOST}:{proxy.port}" if credentials else f"{HOST}:{proxy.port}"
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
-def _address(url: str, default_port: int) -> tuple[str, int]:
-    parts = urlsplit(url)
-    return parts.hostname or HOST, parts.port or default_port
-
-
 @dataclass
 class Platform:
     """Start, stop, kill and watch the launcher's processes; cut and restore the broker."""
@@ -59,8 +45,8 @@ class Platform:
     starts: int = 0
 
     async def open(self) -> None:
-        self.database = await TcpProxy(*_address(self.database_url, 5432)).start()
-        self.broker = await TcpProxy(*_address(self.amqp_url, 5672)).start()
+        self.database = await TcpProxy.to_url(self.database_url).start()
+        self.broker = await TcpProxy.to_url(self.amqp_url).start()
         gateway, partner, *services = free_ports(2 + len(SERVICES))
         self.gateway_url = f"http://{HOST}:{gateway}"
         self.upstreams = {
@@ -68,8 +54,8 @@ class Platform:
         }
         self.env = dict(
             os.environ,
-            DATABASE_URL=via_proxy(self.database_url, self.database),
-            AMQP_URL=via_proxy(self.amqp_url, self.broker),
+            DATABASE_URL=self.database.through(self.database_url),
+            AMQP_URL=self.broker.through(self.amqp_url),
             EHOME_BROKER="rabbitmq",
             EHOME_DB_SCHEMA_PREFIX=self.prefix,
             EHOME_AMQP_PREFIX=self.prefix,

@@ -11,7 +11,6 @@ from typing import Any
 import asyncpg
 import pytest
 from fastapi import FastAPI
-from sqlalchemy.engine import make_url
 
 from shared.db.faults import Fault, classify
 from shared.db.uow import UnitOfWork
@@ -55,11 +54,8 @@ def _tried(app: FastAPI) -> int:
 async def test_a_message_is_held_not_parked_while_the_database_is_unreachable(
     probe_world: ProbeWorld, amqp_url: str, database_url: str
 ) -> None:
-    target = make_url(database_url)
-    proxy = await TcpProxy(target.host or "127.0.0.1", target.port or 5432).start()
-    proxied = target.set(host="127.0.0.1", port=proxy.port).render_as_string(
-        hide_password=False
-    )
+    proxy = await TcpProxy.to_url(database_url).start()
+    proxied = proxy.through(database_url)
     sink = ProbeSink()
     app = probe_world.consumer(
         sink, broker="rabbitmq", amqp_url=amqp_url, database_url=proxied, run_relay=False
@@ -86,11 +82,8 @@ async def test_a_message_is_held_not_parked_while_the_database_is_unreachable(
 async def test_a_stop_while_the_database_is_unreachable_gives_held_deliveries_back_promptly(
     probe_world: ProbeWorld, amqp_url: str, database_url: str
 ) -> None:
-    target = make_url(database_url)
-    proxy = await TcpProxy(target.host or "127.0.0.1", target.port or 5432).start()
-    proxied = target.set(host="127.0.0.1", port=proxy.port).render_as_string(
-        hide_password=False
-    )
+    proxy = await TcpProxy.to_url(database_url).start()
+    proxied = proxy.through(database_url)
     sink = ProbeSink()
     wiring: dict[str, Any] = {
         "broker": "rabbitmq", "amqp_url": amqp_url, "database_url": proxied, "run_relay": False,

@@ -8,7 +8,6 @@ import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy.engine import make_url
 
 from shared.errors import PROBLEM_JSON, install_error_handlers
 from shared.testing.plugin import running
@@ -28,11 +27,8 @@ async def test_a_request_while_the_database_is_unreachable_is_a_503_to_retry(
 ) -> None:
     logged = _RecordingLog()
     monkeypatch.setattr("shared.errors.log", logged)
-    target = make_url(database_url)
-    proxy = await TcpProxy(target.host or "127.0.0.1", target.port or 5432).start()
-    proxied = target.set(host="127.0.0.1", port=proxy.port).render_as_string(
-        hide_password=False
-    )
+    proxy = await TcpProxy.to_url(database_url).start()
+    proxied = proxy.through(database_url)
     app = probe_world.producer(broker="memory", database_url=proxied, run_relay=False)
     try:
         async with running(app) as client:

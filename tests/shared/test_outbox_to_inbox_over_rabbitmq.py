@@ -134,9 +134,8 @@ async def test_a_handler_that_always_fails_parks_the_message_after_the_delivery_
 async def test_writes_commit_while_rabbitmq_is_unreachable_and_events_follow_when_it_returns(
     probe_world: ProbeWorld, amqp_url: str
 ) -> None:
-    upstream = aio_pika.connection.make_url(amqp_url)
-    proxy = await TcpProxy(upstream.host or "127.0.0.1", upstream.port or 5672).start()
-    proxied_url = str(upstream.with_port(proxy.port))
+    proxy = await TcpProxy.to_url(amqp_url).start()
+    proxied_url = proxy.through(amqp_url)
     sink = ProbeSink()
     try:
         async with (

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import aio_pika
 import httpx
 from fastapi import FastAPI
 from sqlalchemy import text
@@ -93,10 +92,9 @@ async def _checks(client: httpx.AsyncClient) -> tuple[int, dict[str, Any]]:
 async def test_readiness_reports_a_broker_that_is_away_and_recovers_with_it(
     probe_world: ProbeWorld, amqp_url: str
 ) -> None:
-    upstream = aio_pika.connection.make_url(amqp_url)
-    proxy = await TcpProxy(upstream.host or "127.0.0.1", upstream.port or 5672).start()
+    proxy = await TcpProxy.to_url(amqp_url).start()
     app: FastAPI = probe_world.producer(
-        broker="rabbitmq", amqp_url=str(upstream.with_port(proxy.port)),
+        broker="rabbitmq", amqp_url=proxy.through(amqp_url),
         publish_timeout_seconds=1.0,
     )
     try:
