@@ -10,10 +10,10 @@ from services.identity.api import router
 from services.identity.context import build_context, resolve_signing_key
 from services.identity.handlers import SUBSCRIPTIONS
 from services.identity.realname import RealNameProvider
-from services.identity.service.imports import AbandonedImportSweeper, start_imports
+from services.identity.service.imports import abandoned_import_sweeper, start_imports
 from services.identity.service.revocations import DatabaseRevocationSource
 from services.identity.service.staff import ensure_bootstrap_admin
-from services.identity.service.verification import VerificationRetryWorker
+from services.identity.service.verification import verification_retry_worker
 from services.identity.settings import Settings
 from services.identity.wechat import WeChat
 from shared.auth.tokens import SigningKey, TokenEndorser, TokenVerifier
@@ -57,7 +57,7 @@ def create_app(settings: Settings | None = None, **wiring: Any) -> FastAPI:
         title="Ping'an e-Home identity",
         routers=[router],
         subscriptions=SUBSCRIPTIONS,
-        workers=[VerificationRetryWorker, AbandonedImportSweeper],
+        workers=[verification_retry_worker, abandoned_import_sweeper],
         on_startup=[start_identity, start_imports],
         on_shutdown=[stop_identity],
         verifier=verifier,

@@ -40,7 +40,7 @@ from shared.db.uow import UnitOfWork
 from shared.errors import AppError, Forbidden, NotFound
 from shared.logs import get_logger
 from shared.pii import mask_id_number
-from shared.web.runtime import ServiceRuntime
+from shared.web.runtime import PeriodicWorker, ServiceRuntime
 
 log = get_logger(__name__)
 INTERRUPTED = ("the import stopped with the server running it; the rows counted as done are "
@@ -238,37 +238,20 @@ def _refusal(number: int, problem: AppError, masked_ids: dict[int, str | None]
             "id_number_masked": masked_ids.get(number)}
 
 
-class AbandonedImportSweeper:
+def abandoned_import_sweeper(runtime: ServiceRuntime) -> PeriodicWorker:
     """Runtime worker: marks failed the unfinished imports whose process stopped touching
     them (it died). Every replica runs one; the UPDATE is idempotent."""
+    settings = runtime.state["identity"].settings
 
-    def __init__(self, runtime: ServiceRuntime) -> None:
-        self._runtime = runtime
-        self._task: asyncio.Task[None] | None = None
+    async def sweep() -> None:
+        uow = runtime.uow()
+        async with uow:
+            failed = await store.fail_abandoned(
+                uow.session, stale_seconds=settings.import_stale_seconds, detail=INTERRUPTED)
+        if failed:
+            log.warning("registry_imports_interrupted", count=len(failed))
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="registry-import-sweeper")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _loop(self) -> None:
-        settings = self._runtime.state["identity"].settings
-        while True:
-            try:
-                uow = self._runtime.uow()
-                async with uow:
-                    failed = await store.fail_abandoned(
-                        uow.session, stale_seconds=settings.import_stale_seconds,
-                        detail=INTERRUPTED)
-                if failed:
-                    log.warning("registry_imports_interrupted", count=len(failed))
-            except Exception as exc:  # keep the loop alive; the next pass retries
-                log.exception("registry_import_sweep_failed", error=type(exc).__name__)
-            await asyncio.sleep(settings.import_sweep_seconds)
+    return PeriodicWorker("registry-import-sweep", sweep, lambda: settings.import_sweep_seconds)
 
 
 async def start_imports(app: FastAPI, runtime: ServiceRuntime) -> None:

@@ -4,7 +4,6 @@ and what a verified account brings along (registry link, region tally, user_veri
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -23,7 +22,7 @@ from shared.contracts.identity import UserVerified
 from shared.db.uow import UnitOfWork
 from shared.errors import Conflict, NotFound
 from shared.logs import get_logger
-from shared.web.runtime import ServiceRuntime
+from shared.web.runtime import PeriodicWorker, ServiceRuntime
 
 log = get_logger(__name__)
 Status = domain.VerificationStatus
@@ -180,30 +179,12 @@ async def retry_due(
     return len(due)
 
 
-class VerificationRetryWorker:
+def verification_retry_worker(runtime: ServiceRuntime) -> PeriodicWorker:
     """Runtime worker: every few seconds, retries pending verifications that are due. The
     queue is the table, so a restart loses nothing and replicas share the work."""
-
-    def __init__(self, runtime: ServiceRuntime) -> None:
-        self._runtime = runtime
-        self._task: asyncio.Task[None] | None = None
-        self.passes = 0
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="verification-retry")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _loop(self) -> None:
-        ctx: IdentityContext = self._runtime.state["identity"]
-        while True:
-            try:
-                await retry_due(make_uow=self._runtime.uow, ctx=ctx)
-            except Exception as exc:  # keep the loop alive; the next pass retries
-                log.exception("verification_retry_failed", error=type(exc).__name__)
-            self.passes += 1
-            await asyncio.sleep(ctx.settings.verify_worker_poll_seconds)
+    ctx: IdentityContext = runtime.state["identity"]
+    return PeriodicWorker(
+        "verification-retry",
+        lambda: retry_due(make_uow=runtime.uow, ctx=ctx),
+        lambda: ctx.settings.verify_worker_poll_seconds,
+    )
