@@ -52,6 +52,23 @@ async def _read_until_closed(reader: asyncio.StreamReader, within: float) -> byt
     return received
 
 
+async def _send_then_wait_for_close(
+    address: tuple[str, int], data: bytes, within: float
+) -> tuple[bytes, float]:
+    """Send ``data`` on a new connection and never finish it; what the server answers before
+    closing, and how long after the send it closed."""
+    reader, writer = await asyncio.open_connection(*address)
+    try:
+        started = time.monotonic()
+        if data:
+            writer.write(data)
+            await writer.drain()
+        answer = await _read_until_closed(reader, within)
+        return answer, time.monotonic() - started
+    finally:
+        writer.close()
+
+
 def _status_and_problem(answer: bytes) -> tuple[bytes, dict[str, object], bytes]:
     head, _, body = answer.partition(b"\r\n\r\n")
     return head.split(b"\r\n", 1)[0], orjson.loads(body), head.lower()
@@ -60,15 +77,11 @@ def _status_and_problem(answer: bytes) -> tuple[bytes, dict[str, object], bytes]
 async def test_half_sent_headers_are_answered_408_and_closed_within_the_limit(
     gateway_address: tuple[str, int],
 ) -> None:
-    reader, writer = await asyncio.open_connection(*gateway_address)
-    try:
-        started = time.monotonic()
-        writer.write(b"GET /api/v1/events/whoami HTTP/1.1\r\nHost: gateway.test\r\nX-Half")
-        await writer.drain()
-        answer = await _read_until_closed(reader, HEADER_LIMIT + MARGIN)
-        elapsed = time.monotonic() - started
-    finally:
-        writer.close()
+    answer, elapsed = await _send_then_wait_for_close(
+        gateway_address,
+        b"GET /api/v1/events/whoami HTTP/1.1\r\nHost: gateway.test\r\nX-Half",
+        HEADER_LIMIT + MARGIN,
+    )
     status_line, problem, head = _status_and_problem(answer)
     assert status_line.startswith(b"HTTP/1.1 408"), answer
     assert b"content-type: application/problem+json" in head
@@ -80,31 +93,21 @@ async def test_half_sent_headers_are_answered_408_and_closed_within_the_limit(
 async def test_a_connection_that_sends_nothing_is_closed_within_the_header_limit(
     gateway_address: tuple[str, int],
 ) -> None:
-    reader, writer = await asyncio.open_connection(*gateway_address)
-    try:
-        answer = await _read_until_closed(reader, HEADER_LIMIT + MARGIN)
-    finally:
-        writer.close()
+    answer, _ = await _send_then_wait_for_close(gateway_address, b"", HEADER_LIMIT + MARGIN)
     assert answer.startswith(b"HTTP/1.1 408"), answer
 
 
 async def test_a_stalled_body_is_answered_408_and_closed_within_the_limit(
     gateway_address: tuple[str, int], token: str
 ) -> None:
-    reader, writer = await asyncio.open_connection(*gateway_address)
-    try:
-        started = time.monotonic()
-        writer.write(
-            b"POST /api/v1/events/echo HTTP/1.1\r\nHost: gateway.test\r\n"
-            + f"Authorization: Bearer {token}\r\n".encode()
-            + b"X-Request-ID: stalled-body-1\r\n"
-            b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"partial\": "
-        )
-        await writer.drain()
-        answer = await _read_until_closed(reader, BODY_LIMIT + MARGIN)
-        elapsed = time.monotonic() - started
-    finally:
-        writer.close()
+    answer, elapsed = await _send_then_wait_for_close(
+        gateway_address,
+        b"POST /api/v1/events/echo HTTP/1.1\r\nHost: gateway.test\r\n"
+        + f"Authorization: Bearer {token}\r\n".encode()
+        + b"X-Request-ID: stalled-body-1\r\n"
+        b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"partial\": ",
+        BODY_LIMIT + MARGIN,
+    )
     status_line, problem, head = _status_and_problem(answer)
     assert status_line.startswith(b"HTTP/1.1 408"), answer
     assert b"content-type: application/problem+json" in head
