@@ -34,12 +34,13 @@ from shared.auth.revocations import (
 from shared.auth.tokens import TokenEndorser, TokenVerifier
 from shared.context import accept_id as accept_request_id
 from shared.context import request_id_var
-from shared.errors import PROBLEM_JSON, install_error_handlers, problem_body, problem_response
 from shared.logs import configure_logging, get_logger
+from shared.problems import PROBLEM_JSON, problem_body
 from shared.web.app import freeze_startup_heap
 from shared.web.docs import install_offline_docs
 from shared.web.metrics import NO_OPENTELEMETRY, Metrics
 from shared.web.middleware import RequestContextMiddleware
+from shared.web.problems import install_error_handlers, problem_response
 
 log = get_logger(__name__)
 

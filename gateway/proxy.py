@@ -24,8 +24,8 @@ from gateway.upstreams import Upstream
 from shared.auth.tokens import ENDORSEMENT_HEADER, TokenEndorser, TokenVerifier
 from shared.context import accept_id as accept_request_id
 from shared.context import correlation_id_var, request_id_var
-from shared.errors import PROBLEM_JSON, Unauthorized, problem_body
 from shared.logs import get_logger
+from shared.problems import PROBLEM_JSON, Unauthorized, problem_body
 from shared.web.metrics import Metrics
 
 API_PREFIX = "/api/v1/"

@@ -30,8 +30,8 @@ from uvicorn.server import ServerState
 
 from gateway.settings import GatewaySettings
 from shared.context import accept_id, request_id_var
-from shared.errors import PROBLEM_JSON, problem_body
 from shared.logs import get_logger
+from shared.problems import PROBLEM_JSON, problem_body
 
 log = get_logger(__name__)
 

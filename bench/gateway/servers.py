@@ -14,11 +14,11 @@ from fastapi import APIRouter, FastAPI
 from gateway.app import GatewayApp, create_http_gateway_app
 from gateway.settings import GatewaySettings
 from shared.auth import CurrentPrincipal, TokenVerifier
-from shared.errors import install_error_handlers
 from shared.logs import configure_logging
 from shared.settings import PlatformSettings
 from shared.web.metrics import Metrics
 from shared.web.middleware import RequestContextMiddleware
+from shared.web.problems import install_error_handlers
 
 BENCH_PATH = "/api/v1/events/bench"
 

@@ -20,8 +20,8 @@ from gateway.partner.domain import Scope
 from gateway.partner.signing_client import signature_matches
 from gateway.partner.store import claim_nonce
 from gateway.ratelimit import Decision, RateLimiter
-from shared.errors import Forbidden, TooManyRequests, Unauthorized
 from shared.logs import get_logger
+from shared.problems import Forbidden, TooManyRequests, Unauthorized
 from shared.web.deps import Runtime
 
 log = get_logger(__name__)

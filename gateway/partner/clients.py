@@ -15,9 +15,9 @@ from typing import Any
 import httpx
 
 from shared.auth.internal import internal_headers
-from shared.errors import AppError, RuleViolation
 from shared.http.client import create_http_client
 from shared.logs import get_logger
+from shared.problems import AppError, RuleViolation
 
 log = get_logger(__name__)
 

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from urllib.parse import urlsplit
 
-from shared.errors import RuleViolation
 from shared.http.egress import is_public_address
+from shared.problems import RuleViolation
 from shared.regions import covers
 
 

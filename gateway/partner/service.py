@@ -25,9 +25,9 @@ from gateway.partner.schemas import (
     SubscriptionRead,
 )
 from shared.db.uow import UnitOfWork
-from shared.errors import AppError, BadRequest, Conflict, Forbidden, NotFound
 from shared.http.egress import resolve_host
 from shared.logs import get_logger
+from shared.problems import AppError, BadRequest, Conflict, Forbidden, NotFound
 
 log = get_logger(__name__)
 _MAX_SEQ = 2**63 - 1  # seq is a bigint

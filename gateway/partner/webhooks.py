@@ -28,7 +28,6 @@ from gateway.partner.clients import IdentityClient
 from gateway.partner.service import callback_hosts
 from gateway.partner.settings import Settings
 from gateway.partner.signing_client import signed_headers
-from shared.errors import RuleViolation
 from shared.http.client import connection_limits, create_http_client
 from shared.http.egress import (
     AddressNotPublic,
@@ -37,6 +36,7 @@ from shared.http.egress import (
     resolve_host,
 )
 from shared.logs import get_logger
+from shared.problems import RuleViolation
 from shared.web.runtime import ServiceRuntime
 
 log = get_logger(__name__)

@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from shared.errors import PROBLEM_JSON, ServiceUnavailable, problem_body
+from shared.problems import PROBLEM_JSON, ServiceUnavailable, problem_body
 
 
 class AdmissionLimiter:

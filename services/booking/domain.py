@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from shared.errors import BadRequest, Conflict, Forbidden, Gone, RuleViolation
+from shared.problems import BadRequest, Conflict, Forbidden, Gone, RuleViolation
 from shared.regions import covers, is_region_code
 
 

@@ -23,8 +23,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from services.booking.schemas import BookingCreate
 from services.booking.service import bookings
 from shared.auth.tokens import ENDORSEMENT_HEADER
-from shared.errors import PROBLEM_JSON, AppError, PayloadTooLarge, Unauthorized, problem_body
 from shared.logs import get_logger
+from shared.problems import PROBLEM_JSON, AppError, PayloadTooLarge, Unauthorized, problem_body
 from shared.web.runtime import ServiceRuntime
 
 log = get_logger(__name__)

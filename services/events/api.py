@@ -33,7 +33,7 @@ from services.events.schemas import (
 from services.events.settings import Settings
 from services.events.storage import AttachmentStorage
 from shared.auth import CurrentPrincipal, Principal, Role, require_roles
-from shared.errors import PayloadTooLarge
+from shared.problems import PayloadTooLarge
 from shared.web.deps import IdempotencyKey, Runtime, Uow
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"])

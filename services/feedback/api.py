@@ -42,7 +42,7 @@ from services.feedback.service import (
 from services.feedback.settings import Settings
 from shared.auth import CurrentPrincipal, Principal, require_roles
 from shared.auth.principal import Role
-from shared.errors import BadRequest
+from shared.problems import BadRequest
 from shared.regions import is_region_code
 from shared.web.deps import IdempotencyKey, Runtime, Uow
 

@@ -23,7 +23,7 @@ from services.identity.wechat import SandboxWeChat
 from shared.auth.tokens import generate_signing_key
 from shared.db.database import Database
 from shared.db.uow import UnitOfWork
-from shared.errors import AppError
+from shared.problems import AppError
 from shared.regions import covers
 
 

@@ -10,7 +10,7 @@ from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
 
 from shared.auth.principal import Role
-from shared.errors import RuleViolation
+from shared.problems import RuleViolation
 from shared.regions import is_region_code
 
 # -- resident ID numbers (GB 11643) ------------------------------------------------------------

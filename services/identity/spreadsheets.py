@@ -16,7 +16,7 @@ from datetime import date, datetime
 
 from openpyxl import load_workbook
 
-from shared.errors import AppError, PayloadTooLarge, RuleViolation, UnsupportedMediaType
+from shared.problems import AppError, PayloadTooLarge, RuleViolation, UnsupportedMediaType
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "id_number": ("id_number", "身份证号", "身份证号码", "公民身份号码"),

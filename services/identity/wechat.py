@@ -20,9 +20,9 @@ from typing import Any, Protocol
 import httpx
 import orjson
 
-from shared.errors import AppError, BadRequest, Forbidden, ServiceUnavailable, TooManyRequests
 from shared.http.client import create_http_client
 from shared.logs import get_logger
+from shared.problems import AppError, BadRequest, Forbidden, ServiceUnavailable, TooManyRequests
 
 log = get_logger(__name__)
 # httpx logs every request URL at INFO (httpcore its traffic at DEBUG); jscode2session URLs

@@ -15,9 +15,9 @@ import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from shared.auth.internal import internal_headers
-from shared.errors import Forbidden, NotFound, RuleViolation, ServiceUnavailable
 from shared.http.client import create_http_client
 from shared.logs import get_logger
+from shared.problems import Forbidden, NotFound, RuleViolation, ServiceUnavailable
 
 log = get_logger(__name__)
 

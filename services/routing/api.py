@@ -44,8 +44,8 @@ from services.routing.schemas import (
     Urgency,
 )
 from shared.auth import CurrentPrincipal, Principal
-from shared.errors import Forbidden
 from shared.pii import PiiCipher
+from shared.problems import Forbidden
 from shared.web.deps import Runtime, Uow
 
 router = APIRouter(prefix="/api/v1/routing", tags=["routing"])

@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 
 from shared.auth.principal import Principal
 from shared.auth.tokens import ENDORSEMENT_HEADER, TokenVerifier
-from shared.errors import Unauthorized
+from shared.problems import Unauthorized
 
 
 def bearer_token(request: Request) -> str | None:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from shared.errors import Unauthorized
+from shared.problems import Unauthorized
 
 INTERNAL_KEY_HEADER = "X-Internal-Key"
 CALLER_HEADER = "X-Caller-Service"

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from shared.errors import Forbidden
+from shared.problems import Forbidden
 from shared.regions import covers
 
 

@@ -40,7 +40,7 @@ from nacl.signing import VerifyKey
 
 from shared.auth.principal import Principal
 from shared.auth.revocations import RevocationList
-from shared.errors import ServiceUnavailable, Unauthorized
+from shared.problems import ServiceUnavailable, Unauthorized
 
 ALGORITHM = "EdDSA"
 ENDORSEMENT_HEADER = "x-ehome-token-endorsement"

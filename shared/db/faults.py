@@ -4,7 +4,7 @@ reachability check that does not queue behind the connection pool.
 A message consumer retries the former in place until the database can work again and never
 lets them count as a failed delivery; only the latter may, after its delivery limit, park a
 message (see shared.messaging.consumer). A request that meets the former answers 503
-``database_unavailable`` with Retry-After, not 500 (see shared.errors)."""
+``database_unavailable`` with Retry-After, not 500 (see shared.web.problems)."""
 
 from __future__ import annotations
 

@@ -14,8 +14,8 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from shared.db.uow import UnitOfWork
-from shared.errors import RuleViolation
 from shared.messaging.tables import idempotency_keys
+from shared.problems import RuleViolation
 
 
 def fingerprint(payload: Any) -> str:

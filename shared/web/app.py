@@ -25,7 +25,6 @@ from shared.auth.revocations import (
 from shared.auth.tokens import TokenEndorser, TokenVerifier
 from shared.db.database import Database
 from shared.db.faults import database_answers
-from shared.errors import install_error_handlers, problem_response
 from shared.logs import configure_logging, get_logger
 from shared.messaging.broker import Broker
 from shared.messaging.consumer import ConsumerRunner, Subscription
@@ -37,6 +36,7 @@ from shared.web.docs import install_offline_docs
 from shared.web.metrics import NO_OPENTELEMETRY, Metrics
 from shared.web.middleware import RefuseNulMiddleware, RequestContextMiddleware
 from shared.web.openapi import declare_problem_responses, service_problem_statuses
+from shared.web.problems import install_error_handlers, problem_response
 from shared.web.runtime import ServiceRuntime, Worker
 
 log = get_logger(__name__)

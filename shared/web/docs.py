@@ -17,7 +17,7 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
-from shared.errors import NotFound
+from shared.problems import NotFound
 
 # Inline styles: Swagger UI sets style attributes; data: images are the SVG icons its CSS
 # embeds. Everything else only from this origin, and no frames, plugins or form targets.

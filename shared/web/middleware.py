@@ -18,9 +18,9 @@ from shared.context import (
     correlation_id_var,
     request_id_var,
 )
-from shared.errors import problem_response
 from shared.logs import bind_context, clear_context, get_logger
 from shared.web.metrics import Metrics
+from shared.web.problems import problem_response
 
 log = get_logger("http")
 _REQUEST_ID = REQUEST_ID_HEADER.lower().encode()

@@ -20,7 +20,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.routing import BaseRoute
 
 from shared.auth.deps import get_optional_principal, get_principal
-from shared.errors import PROBLEM_JSON
+from shared.problems import PROBLEM_JSON
 
 PROBLEM_SCHEMA_NAME = "Problem"
 PROBLEM_REF = f"#/components/schemas/{PROBLEM_SCHEMA_NAME}"

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from services.booking.admission import AdmissionLimiter
-from shared.errors import ServiceUnavailable
+from shared.problems import ServiceUnavailable
 from shared.testing.plugin import wait_until
 from tests.booking.conftest import COUNTY, OTHER_COUNTY, TOWN, BookingWorld
 

@@ -7,8 +7,8 @@ from datetime import date
 import pytest
 
 from services.identity.domain import check_digit, parse_id_number, parse_phone, rate
-from shared.errors import RuleViolation
 from shared.pii import PiiCipher, PiiError, mask_id_number, mask_phone
+from shared.problems import RuleViolation
 from tests.identity.conftest import make_id_number
 
 TODAY = date(2026, 11, 26)

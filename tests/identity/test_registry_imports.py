@@ -17,7 +17,7 @@ from openpyxl import Workbook
 
 from services.identity import spreadsheets
 from services.identity.settings import Settings
-from shared.errors import PayloadTooLarge
+from shared.problems import PayloadTooLarge
 from shared.testing.plugin import running, wait_until
 from tests.identity.conftest import assert_problem, bearer, unique_id_number
 from tests.identity.test_registry import IMPORTS, _csv, finished, import_file, new_grid

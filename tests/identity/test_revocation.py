@@ -10,7 +10,7 @@ import pytest
 
 from shared.auth.internal import internal_headers
 from shared.auth.tokens import TokenVerifier
-from shared.errors import Unauthorized
+from shared.problems import Unauthorized
 from shared.testing.plugin import running, wait_until
 from tests.identity.conftest import admin_token, assert_problem, bearer
 

@@ -20,7 +20,7 @@ from services.routing.settings import Settings
 from shared.auth import Principal
 from shared.calendar import SHANGHAI, WorkingCalendar
 from shared.contracts.events import EventStatusChanged
-from shared.errors import Forbidden
+from shared.problems import Forbidden
 from shared.testing.plugin import Migrator, running
 from shared.web.runtime import ServiceRuntime
 

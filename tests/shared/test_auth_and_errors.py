@@ -15,9 +15,10 @@ from pydantic import BaseModel
 from shared.auth import CurrentPrincipal, Principal, Role, require_roles
 from shared.auth.internal import InternalCaller, internal_headers
 from shared.auth.tokens import TokenEndorser, TokenSigner, TokenVerifier, generate_signing_key
-from shared.errors import Conflict, Unauthorized, install_error_handlers
+from shared.problems import Conflict, Unauthorized
 from shared.settings import PlatformSettings
 from shared.testing.plugin import AUDIENCE, ISSUER
+from shared.web.problems import install_error_handlers
 
 
 class Report(BaseModel):

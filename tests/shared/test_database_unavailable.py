@@ -9,9 +9,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from shared.errors import PROBLEM_JSON, install_error_handlers
+from shared.problems import PROBLEM_JSON
 from shared.testing.plugin import running
 from shared.testing.tcpproxy import TcpProxy
+from shared.web.problems import install_error_handlers
 from tests.shared.conftest import ProbeWorld
 
 
@@ -26,7 +27,7 @@ async def test_a_request_while_the_database_is_unreachable_is_a_503_to_retry(
     probe_world: ProbeWorld, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     logged = _RecordingLog()
-    monkeypatch.setattr("shared.errors.log", logged)
+    monkeypatch.setattr("shared.web.problems.log", logged)
     proxy = await TcpProxy.to_url(database_url).start()
     proxied = proxy.through(database_url)
     app = probe_world.producer(broker="memory", database_url=proxied, run_relay=False)

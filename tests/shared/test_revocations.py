@@ -17,7 +17,7 @@ from shared.auth.revocations import (
     RevocationPoller,
 )
 from shared.auth.tokens import TokenSigner, TokenVerifier
-from shared.errors import Unauthorized
+from shared.problems import Unauthorized
 from shared.testing.plugin import wait_until
 
 

@@ -18,11 +18,11 @@ from shared.contracts.platform import Probe
 from shared.db import idempotency
 from shared.db.database import Database
 from shared.db.uow import OutboxRecord, UnitOfWork
-from shared.errors import RuleViolation
 from shared.messaging.envelope import Envelope
 from shared.messaging.memory import MemoryBroker
 from shared.messaging.outbox import OutboxRelay
 from shared.messaging.tables import outbox
+from shared.problems import RuleViolation
 from shared.settings import ServiceSettings
 from shared.testing.plugin import Migrator
 

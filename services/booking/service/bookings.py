@@ -22,8 +22,8 @@ from shared.auth.principal import Principal, Role
 from shared.context import current_correlation_id
 from shared.contracts.booking import BookingCancelled, BookingConfirmed
 from shared.db.uow import UnitOfWork
-from shared.errors import Conflict, Gone, NotFound, RuleViolation
 from shared.messaging.envelope import Envelope
+from shared.problems import Conflict, Gone, NotFound, RuleViolation
 
 _CONFIRMED = "booking.booking_confirmed"
 # Tries at a stripe while the remaining units sit on stripes locked by bookings in flight.

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import orjson
 
-from shared.errors import BadRequest
+from shared.problems import BadRequest
 
 
 def encode_cursor(at: datetime, item_id: uuid.UUID) -> str:

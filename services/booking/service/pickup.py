@@ -13,7 +13,7 @@ from services.booking.store import rounds as round_store
 from shared.auth.principal import Principal, Role
 from shared.contracts.booking import BookingRedeemed
 from shared.db.uow import UnitOfWork
-from shared.errors import Conflict, Gone, NotFound
+from shared.problems import Conflict, Gone, NotFound
 
 
 async def redeem(

@@ -26,7 +26,7 @@ from services.booking.store import residents as resident_store
 from services.booking.store import rounds as round_store
 from shared.auth.principal import Principal, Role
 from shared.db.uow import UnitOfWork
-from shared.errors import NotFound, RuleViolation
+from shared.problems import NotFound, RuleViolation
 from shared.regions import descendant_prefix
 
 

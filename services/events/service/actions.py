@@ -15,8 +15,8 @@ from services.events.schemas import StatusRead
 from shared.auth import Principal
 from shared.contracts.events import EventClosed, EventRated
 from shared.db.uow import UnitOfWork
-from shared.errors import BadRequest
 from shared.pii import PiiCipher, mask_optional_text
+from shared.problems import BadRequest
 
 from .common import Clock, decide_or_raise, facts, load_case, record_step
 from .originals import NOTE, protect, with_original

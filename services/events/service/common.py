@@ -12,7 +12,7 @@ from services.events import store
 from services.events.domain import Actor, Case, Command, Refusal, Status, decide
 from shared.contracts.events import EventStatusChanged
 from shared.db.uow import UnitOfWork
-from shared.errors import BadRequest, Conflict, Forbidden, NotFound, RuleViolation
+from shared.problems import BadRequest, Conflict, Forbidden, NotFound, RuleViolation
 
 Clock = Callable[[], datetime]
 

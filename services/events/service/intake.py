@@ -23,7 +23,9 @@ from shared.calendar import SHANGHAI
 from shared.contracts.events import EventReported, ReporterSeal
 from shared.db import idempotency
 from shared.db.uow import UnitOfWork
-from shared.errors import (
+from shared.logs import get_logger
+from shared.pii import PiiCipher, mask_personal_numbers
+from shared.problems import (
     BadRequest,
     Forbidden,
     NotFound,
@@ -31,8 +33,6 @@ from shared.errors import (
     RuleViolation,
     UnsupportedMediaType,
 )
-from shared.logs import get_logger
-from shared.pii import PiiCipher, mask_personal_numbers
 from shared.regions import is_region_code, region_level
 
 from .common import Clock, step_values

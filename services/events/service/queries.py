@@ -23,9 +23,9 @@ from services.events.schemas import (
 )
 from shared.auth import Principal, Role
 from shared.db.uow import UnitOfWork
-from shared.errors import BadRequest, NotFound
 from shared.logs import get_logger
 from shared.pii import PiiCipher, mask_personal_numbers
+from shared.problems import BadRequest, NotFound
 from shared.regions import descendant_prefix
 
 from .common import load_case

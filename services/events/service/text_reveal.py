@@ -13,9 +13,9 @@ from services.events.schemas import OriginalNote, OriginalText
 from shared.auth import Principal, Role
 from shared.context import current_request_id
 from shared.db.uow import UnitOfWork
-from shared.errors import BadRequest
 from shared.logs import get_logger
 from shared.pii import PiiCipher, mask_personal_numbers
+from shared.problems import BadRequest
 
 from .originals import NOTE, text_context
 from .queries import visible_case

@@ -17,8 +17,8 @@ from services.feedback.store import command as store
 from shared.auth.principal import Principal
 from shared.contracts.feedback import HotspotFlagged
 from shared.db.uow import UnitOfWork
-from shared.errors import BadRequest
 from shared.logs import get_logger
+from shared.problems import BadRequest
 from shared.regions import region_level
 
 log = get_logger(__name__)

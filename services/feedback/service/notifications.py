@@ -15,8 +15,8 @@ from shared.contracts.booking import BookingConfirmed
 from shared.contracts.events import EventClosed, EventStatusChanged
 from shared.contracts.relief import ApplicationDecided
 from shared.db.uow import UnitOfWork
-from shared.errors import BadRequest, NotFound
 from shared.messaging.envelope import Envelope
+from shared.problems import BadRequest, NotFound
 
 
 async def _record(

@@ -15,9 +15,9 @@ from services.feedback.store.tables import case_summaries
 from shared.contracts.feedback import EventRated, ReworkRequested
 from shared.db.idempotency import remember, reserve
 from shared.db.uow import UnitOfWork
-from shared.errors import Conflict, Forbidden, NotFound
 from shared.logs import get_logger
 from shared.pii import mask_personal_numbers
+from shared.problems import Conflict, Forbidden, NotFound
 
 log = get_logger(__name__)
 _SUMMARY_FIELDS = [c.name for c in case_summaries.columns if c.name != "updated_at"]

@@ -20,9 +20,9 @@ from services.feedback.store import staff_notices as store
 from shared.auth.principal import Principal, Role
 from shared.contracts.routing import EventEscalated, EventOverdue
 from shared.db.uow import UnitOfWork
-from shared.errors import NotFound
 from shared.logs import get_logger
 from shared.messaging.envelope import Envelope
+from shared.problems import NotFound
 from shared.regions import is_region_code
 
 log = get_logger(__name__)

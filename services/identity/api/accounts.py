@@ -20,7 +20,7 @@ from services.identity.schemas import (
 from services.identity.service import accounts, verification
 from shared.auth import CurrentPrincipal
 from shared.auth.tokens import key_id, public_jwk
-from shared.errors import Forbidden
+from shared.problems import Forbidden
 from shared.web.deps import Uow
 
 router = APIRouter(prefix="/api/v1/identity", tags=["identity"])

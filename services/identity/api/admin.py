@@ -26,7 +26,7 @@ from services.identity.schemas import (
     UserRead,
 )
 from services.identity.service import partners, staff, stats
-from shared.errors import BadRequest
+from shared.problems import BadRequest
 from shared.web.deps import Uow
 
 router = APIRouter(prefix="/api/v1/identity", tags=["identity admin"])

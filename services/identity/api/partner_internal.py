@@ -21,8 +21,8 @@ from services.identity.service.accounts import ID_NUMBER, PHONE
 from services.identity.store import partners as partner_store
 from services.identity.store.tables import users
 from shared.auth.internal import InternalCaller
-from shared.errors import Gone, NotFound, RuleViolation
 from shared.logs import get_logger
+from shared.problems import Gone, NotFound, RuleViolation
 from shared.web.deps import Uow
 
 log = get_logger(__name__)

@@ -20,7 +20,7 @@ from services.identity.service import imports, registry, stats
 from services.identity.service.imports import ImportRunner
 from services.identity.spreadsheets import detect_format
 from shared.auth import CurrentPrincipal
-from shared.errors import PayloadTooLarge
+from shared.problems import PayloadTooLarge
 from shared.web.deps import Runtime, Uow
 
 router = APIRouter(prefix="/api/v1/identity", tags=["identity registry"])

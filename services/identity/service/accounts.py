@@ -19,9 +19,9 @@ from services.identity.wechat import WeChatError, login_problem, phone_problem
 from shared.auth.revocations import SESSION
 from shared.contracts.identity import UserRegistered
 from shared.db.uow import UnitOfWork
-from shared.errors import Forbidden, NotFound, RuleViolation, Unauthorized
 from shared.logs import get_logger
 from shared.pii import mask_id_number, mask_name, mask_phone
+from shared.problems import Forbidden, NotFound, RuleViolation, Unauthorized
 
 log = get_logger(__name__)
 

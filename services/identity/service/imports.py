@@ -37,9 +37,9 @@ from services.identity.store import imports as store
 from services.identity.store import registry as registry_store
 from shared.auth.principal import Principal, Role
 from shared.db.uow import UnitOfWork
-from shared.errors import AppError, Forbidden, NotFound
 from shared.logs import get_logger
 from shared.pii import mask_id_number
+from shared.problems import AppError, Forbidden, NotFound
 from shared.web.runtime import PeriodicWorker, ServiceRuntime
 
 log = get_logger(__name__)

@@ -28,8 +28,8 @@ from services.identity.store import partners as store
 from shared.auth.principal import Principal
 from shared.auth.revocations import PARTNER_APP
 from shared.db.uow import UnitOfWork
-from shared.errors import Gone, NotFound, RuleViolation
 from shared.logs import get_logger
+from shared.problems import Gone, NotFound, RuleViolation
 from shared.regions import is_region_code
 
 log = get_logger(__name__)

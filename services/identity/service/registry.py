@@ -25,9 +25,9 @@ from services.identity.store import registry as store
 from shared.auth.principal import Principal, Role
 from shared.contracts.identity import ResidentEntered
 from shared.db.uow import UnitOfWork
-from shared.errors import BadRequest, Forbidden, RuleViolation
 from shared.logs import get_logger
 from shared.pii import mask_id_number, mask_name
+from shared.problems import BadRequest, Forbidden, RuleViolation
 
 log = get_logger(__name__)
 ADDRESS = "address"

@@ -22,8 +22,8 @@ from services.identity.store import registry as registry_store
 from services.identity.store.audit import FieldRead
 from shared.context import current_request_id
 from shared.db.uow import UnitOfWork
-from shared.errors import NotFound
 from shared.logs import get_logger
+from shared.problems import NotFound
 
 log = get_logger(__name__)
 ADDRESS = "address"  # the registry's cipher context for addresses

@@ -16,7 +16,7 @@ from services.identity.store import revocations as store
 from shared.auth.revocations import Revocation, RevocationBatch
 from shared.contracts.identity import AccessRevoked
 from shared.db.uow import UnitOfWork
-from shared.errors import BadRequest
+from shared.problems import BadRequest
 from shared.web.runtime import ServiceRuntime
 
 # Past a token's lifetime, plus the verifiers' clock leeway and some.

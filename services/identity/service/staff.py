@@ -29,8 +29,8 @@ from shared.auth.revocations import SUBJECT
 from shared.context import current_request_id
 from shared.contracts.identity import UserRegistered
 from shared.db.uow import UnitOfWork
-from shared.errors import Conflict, NotFound, RuleViolation
 from shared.logs import get_logger
+from shared.problems import Conflict, NotFound, RuleViolation
 
 log = get_logger(__name__)
 BOOTSTRAP_ADMIN = "admin"

@@ -18,7 +18,7 @@ from services.identity.schemas import RegionStats, RegionStatsTree
 from services.identity.store import stats as store
 from shared.auth.principal import Principal, Role
 from shared.db.uow import UnitOfWork
-from shared.errors import Forbidden, RuleViolation
+from shared.problems import Forbidden, RuleViolation
 from shared.regions import ancestors, covers, is_region_code, region_level
 
 _CHILD_LENGTH = {"county": 9, "town": 12, "community": 15}

@@ -20,8 +20,8 @@ from services.identity.store import registry as registry_store
 from services.identity.store import verification as store
 from shared.contracts.identity import UserVerified
 from shared.db.uow import UnitOfWork
-from shared.errors import Conflict, NotFound
 from shared.logs import get_logger
+from shared.problems import Conflict, NotFound
 from shared.web.runtime import PeriodicWorker, ServiceRuntime
 
 log = get_logger(__name__)

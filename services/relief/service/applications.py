@@ -40,8 +40,8 @@ from shared.auth.principal import Principal, Role
 from shared.contracts.relief import ApplicationSubmitted
 from shared.db import idempotency
 from shared.db.uow import UnitOfWork
-from shared.errors import BadRequest, Conflict, Forbidden, RuleViolation
 from shared.pii import mask_name
+from shared.problems import BadRequest, Conflict, Forbidden, RuleViolation
 
 APPLY_ROLES = (Role.RESIDENT, Role.GRID_WORKER, Role.ADMIN)
 

@@ -26,8 +26,8 @@ from services.relief.store import applications as store
 from shared.auth.principal import Principal
 from shared.contracts.relief import ApplicationDecided, ApplicationProgressed
 from shared.db.uow import UnitOfWork
-from shared.errors import BadRequest, Conflict, Forbidden, NotFound, RuleViolation
 from shared.pii import mask_id_number, mask_name
+from shared.problems import BadRequest, Conflict, Forbidden, NotFound, RuleViolation
 
 # PII field contexts (bound as associated data: a ciphertext only opens in its own column).
 NAME, ID_NUMBER, ADDRESS = "relief.name", "relief.id_number", "relief.address"

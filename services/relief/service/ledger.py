@@ -44,7 +44,7 @@ from shared.auth.principal import Principal, Role
 from shared.contracts.relief import Disbursed
 from shared.db import idempotency
 from shared.db.uow import UnitOfWork
-from shared.errors import BadRequest, Conflict, Forbidden
+from shared.problems import BadRequest, Conflict, Forbidden
 
 
 def _read(row: RowMapping, *, already_posted: bool = False) -> DisbursementRead:

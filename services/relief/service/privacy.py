@@ -28,7 +28,7 @@ from services.relief.store import applications as store
 from shared.auth.principal import Principal, Role
 from shared.context import current_request_id
 from shared.db.uow import UnitOfWork
-from shared.errors import Conflict, Forbidden, NotFound
+from shared.problems import Conflict, Forbidden, NotFound
 
 APPLICANT_READS_OWN_DECISION = "applicant reads the reasons for their own decision"
 

@@ -26,7 +26,7 @@ from services.relief.service.common import (
 from services.relief.store import applications as store
 from shared.auth.principal import Principal
 from shared.db.uow import UnitOfWork
-from shared.errors import NotFound
+from shared.problems import NotFound
 
 
 async def _transition(

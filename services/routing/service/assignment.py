@@ -23,9 +23,9 @@ from shared.calendar import WorkingCalendar
 from shared.contracts.events import EventReported, EventStatusChanged
 from shared.contracts.routing import DeadlineChanged, EventEscalated, EventQueued
 from shared.db.uow import UnitOfWork
-from shared.errors import Forbidden, NotFound
 from shared.logs import get_logger
 from shared.pii import PiiCipher
+from shared.problems import Forbidden, NotFound
 
 from .common import (
     Decision,

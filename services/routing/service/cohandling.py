@@ -18,8 +18,8 @@ from shared.contracts.routing import (
     SubtaskRef,
 )
 from shared.db.uow import UnitOfWork
-from shared.errors import Forbidden, NotFound
 from shared.pii import PiiCipher
+from shared.problems import Forbidden, NotFound
 
 from .common import calendar, illegal, invalid, load_assignment, require_member, schedule, unit_ref
 from .originals import extension_field, protect, subtask_field

@@ -22,8 +22,8 @@ from shared.auth import Principal, Role
 from shared.calendar import WorkingCalendar
 from shared.contracts.routing import EventAssigned, UnitRef
 from shared.db.uow import UnitOfWork
-from shared.errors import Conflict, Forbidden, NotFound, RuleViolation
 from shared.pii import PiiCipher, mask_personal_numbers
+from shared.problems import Conflict, Forbidden, NotFound, RuleViolation
 from shared.regions import descendant_prefix
 
 from .originals import keep_note

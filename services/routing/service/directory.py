@@ -12,8 +12,8 @@ from services.routing import seed, store
 from shared.auth import Principal, Role
 from shared.contracts.routing import RegionChanged
 from shared.db.uow import UnitOfWork
-from shared.errors import NotFound, RuleViolation
 from shared.pii import mask_optional_text
+from shared.problems import NotFound, RuleViolation
 from shared.regions import is_region_code, region_level
 
 from .common import scope_prefixes

@@ -19,9 +19,9 @@ from services.routing.schemas import (
 from shared.auth import Principal, Role
 from shared.context import current_request_id
 from shared.db.uow import UnitOfWork
-from shared.errors import BadRequest, Forbidden, NotFound
 from shared.logs import get_logger
 from shared.pii import PiiCipher, mask_personal_numbers
+from shared.problems import BadRequest, Forbidden, NotFound
 
 from .originals import extension_field, note_field, subtask_field, text_context
 
