@@ -14,8 +14,9 @@ from services.feedback.service.timers import DefaultRatingWorker
 from services.feedback.settings import Settings
 from services.feedback.wechat import build_clients
 from shared.logs import get_logger
+from shared.periodic import Worker
 from shared.web import create_service_app
-from shared.web.runtime import ServiceRuntime, Worker
+from shared.web.runtime import ServiceRuntime
 
 log = get_logger(__name__)
 

@@ -12,8 +12,9 @@ from services.routing.handlers import build_subscriptions
 from services.routing.service import Clock, TimerScanner
 from services.routing.settings import Settings
 from shared.calendar import WorkingCalendar
+from shared.periodic import Worker
 from shared.web import create_service_app
-from shared.web.runtime import ServiceRuntime, Worker
+from shared.web.runtime import ServiceRuntime
 
 
 def _utc_now() -> datetime:

@@ -38,9 +38,10 @@ from services.identity.store import registry as registry_store
 from shared.auth.principal import Principal, Role
 from shared.db.uow import UnitOfWork
 from shared.logs import get_logger
+from shared.periodic import PeriodicWorker
 from shared.pii import mask_id_number
 from shared.problems import AppError, Forbidden, NotFound
-from shared.web.runtime import PeriodicWorker, ServiceRuntime
+from shared.web.runtime import ServiceRuntime
 
 log = get_logger(__name__)
 INTERRUPTED = ("the import stopped with the server running it; the rows counted as done are "

@@ -21,8 +21,9 @@ from services.identity.store import verification as store
 from shared.contracts.identity import UserVerified
 from shared.db.uow import UnitOfWork
 from shared.logs import get_logger
+from shared.periodic import PeriodicWorker
 from shared.problems import Conflict, NotFound
-from shared.web.runtime import PeriodicWorker, ServiceRuntime
+from shared.web.runtime import ServiceRuntime
 
 log = get_logger(__name__)
 Status = domain.VerificationStatus
