@@ -58,6 +58,50 @@ class OutboxRecord:
     body: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    """An integration event ready for its outbox row: the one way an outbox row is built,
+    whether ``UnitOfWork.emit`` writes it or a measured fast path writes it in its own SQL."""
+
+    envelope: Envelope
+    routing_key: str
+    values: dict[str, Any]  # the envelope as JSON-ready values (the row's ``envelope`` column)
+
+    @property
+    def body(self) -> bytes:
+        return orjson.dumps(self.values)
+
+    def row(self) -> dict[str, Any]:
+        """The outbox columns, by name."""
+        return {
+            "event_id": self.envelope.event_id,
+            "event_type": self.envelope.event_type,
+            "routing_key": self.routing_key,
+            "envelope": self.values,
+        }
+
+
+def outbox_entry(
+    event_type: str,
+    payload: BaseModel | dict[str, Any],
+    *,
+    producer: str,
+    version: int | None = None,
+) -> OutboxEntry:
+    """Check the payload against its contract and wrap it in an envelope with the current
+    correlation id, published under its contract's topic."""
+    checked_version, body = contracts.validate_payload(event_type, version, payload)
+    envelope = Envelope(
+        event_type=event_type,
+        version=checked_version,
+        producer=producer,
+        correlation_id=current_correlation_id(),
+        payload=body,
+    )
+    key = publish_key(envelope, contracts.topic_of(event_type, checked_version, body))
+    return OutboxEntry(envelope, key, envelope.model_dump(mode="json"))
+
+
 class OutboxDispatcher(Protocol):
     """Publishes a transaction's outbox rows as soon as it commits (the relay of this process).
     Rows it never gets to publish are left to the relays' sweep once ``hold`` has passed."""
@@ -219,29 +263,15 @@ class UnitOfWork:
         version: int | None = None,
     ) -> Envelope:
         """Record an integration event in the outbox, inside this transaction."""
-        checked_version, body = contracts.validate_payload(event_type, version, payload)
-        envelope = Envelope(
-            event_type=event_type,
-            version=checked_version,
-            producer=self._producer,
-            correlation_id=current_correlation_id(),
-            payload=body,
-        )
-        values = envelope.model_dump(mode="json")
-        key = publish_key(envelope, contracts.topic_of(event_type, checked_version, body))
-        params = {
-            "event_id": envelope.event_id,
-            "event_type": envelope.event_type,
-            "routing_key": key,
-            "envelope": values,
-        }
+        entry = outbox_entry(event_type, payload, producer=self._producer, version=version)
+        params = entry.row()
         dispatcher = self._database.outbox_dispatcher
         if dispatcher is None:
             await self.execute(_EMIT, params | {"channel": self._database.notify_channel})
         else:
             row_id = await self.fetchval(_EMIT_HELD, params | {"hold": dispatcher.hold})
             self._records.append(
-                OutboxRecord(row_id, envelope.event_id, key, orjson.dumps(values))
+                OutboxRecord(row_id, entry.envelope.event_id, entry.routing_key, entry.body)
             )
-        self._emitted.append(envelope)
-        return envelope
+        self._emitted.append(entry.envelope)
+        return entry.envelope
