@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Header, Request
 
@@ -19,6 +20,22 @@ async def get_runtime(request: Request) -> ServiceRuntime:
 async def get_uow(request: Request) -> UnitOfWork:
     runtime: ServiceRuntime = request.app.state.runtime
     return runtime.uow()
+
+
+C = TypeVar("C")
+
+
+def context_dependency(kind: type[C]) -> Callable[[Request], Awaitable[C]]:
+    """A dependency that hands a route its service's typed context::
+
+        Context = Annotated[BookingContext, Depends(context_dependency(BookingContext))]
+    """
+
+    async def get_context(request: Request) -> C:
+        runtime: ServiceRuntime = request.app.state.runtime
+        return runtime.context_as(kind)
+
+    return get_context
 
 
 Runtime = Annotated[ServiceRuntime, Depends(get_runtime)]

@@ -4,7 +4,7 @@ Built in the app's lifespan; the embedded mode injects a shared broker and token
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from shared.auth.tokens import TokenVerifier
 from shared.db.database import Database
@@ -14,6 +14,8 @@ from shared.messaging.consumer import ConsumerRunner
 from shared.messaging.outbox import OutboxRelay
 from shared.periodic import Worker
 from shared.settings import ServiceSettings
+
+C = TypeVar("C")
 
 
 @dataclass
@@ -25,9 +27,19 @@ class ServiceRuntime:
     relay: OutboxRelay | None = None
     consumers: ConsumerRunner | None = None
     workers: list[Worker] = field(default_factory=list)
-    # Service-specific collaborators (clients, stores) set up by the service's own start hook.
+    # The service's own collaborators (clients, ciphers, clock, pools): one typed object
+    # its start hook builds; routes reach it through a typed dependency (``shared.web.deps``).
+    context: object | None = None
+    # Collaborators by string key: going away (issue #16) once every service reads `context`.
     state: dict[str, Any] = field(default_factory=dict)
     accepting: bool = True
+
+    def context_as(self, kind: type[C]) -> C:
+        """The service's context, checked to be the type the caller expects."""
+        if not isinstance(self.context, kind):
+            raise RuntimeError(f"{self.settings.service_name}: no {kind.__name__} set up "
+                               f"(the service's start hook builds it)")
+        return self.context
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.database, producer=self.settings.service_name)
