@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from services.identity.api import router
-from services.identity.context import build_context, resolve_signing_key
+from services.identity.context import IdentityContext, build_context, resolve_signing_key
 from services.identity.handlers import SUBSCRIPTIONS
 from services.identity.realname import RealNameProvider
 from services.identity.service.imports import abandoned_import_sweeper, start_imports
@@ -44,13 +44,12 @@ def create_app(settings: Settings | None = None, **wiring: Any) -> FastAPI:
 
     async def start_identity(app: FastAPI, runtime: ServiceRuntime) -> None:
         ctx = build_context(settings, key, wechat=wechat, realname=realname)
-        runtime.state["identity"] = ctx
+        runtime.context = ctx
         await ensure_bootstrap_admin(uow=runtime.uow(), ctx=ctx)
 
     async def stop_identity(app: FastAPI, runtime: ServiceRuntime) -> None:
-        ctx = runtime.state.get("identity")
-        if ctx is not None:
-            await ctx.aclose()
+        if isinstance(runtime.context, IdentityContext):
+            await runtime.context.aclose()
 
     return create_service_app(
         settings,

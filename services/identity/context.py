@@ -1,11 +1,11 @@
-"""The identity service's collaborators, built once at start-up and kept in
-``runtime.state["identity"]``: token signer, PII cipher, WeChat, real-name provider."""
+"""The identity service's collaborators, built once at start-up and set as
+``runtime.context``: token signer, PII cipher, WeChat, real-name provider, import runner."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from argon2 import PasswordHasher
 from cryptography.hazmat.primitives import serialization
@@ -22,6 +22,9 @@ from shared.auth.tokens import SigningKey, TokenSigner, generate_signing_key
 from shared.logs import get_logger
 from shared.pii import PiiCipher
 
+if TYPE_CHECKING:  # the runner is built from this context: no import at run time
+    from services.identity.service.imports import ImportRunner
+
 log = get_logger(__name__)
 
 
@@ -36,6 +39,8 @@ class IdentityContext:
     # Public keys published beside the signing key while a rotation is under way.
     extra_public_keys: list[Ed25519PublicKey] = field(default_factory=list)
     today: Any = date.today  # replaced in tests that need a fixed day
+    # The registry imports this process runs; set by the start hook that starts the runner.
+    imports: ImportRunner | None = None
 
     async def aclose(self) -> None:
         await self.wechat.aclose()

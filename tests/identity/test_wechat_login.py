@@ -49,7 +49,7 @@ async def test_login_goes_through_the_real_client_and_keeps_the_session_key(
         assert response.status_code == 200, response.text
         me = await client.get("/api/v1/identity/me",
                               headers=bearer(response.json()["access_token"]))
-        pii = app.state.runtime.state["identity"].pii
+        pii = app.state.runtime.context.pii
     assert stand_in.calls[code] == 1
     assert stand_in.seen_secrets == ["s3cret"]
     for answer in (response, me):

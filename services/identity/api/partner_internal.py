@@ -4,7 +4,7 @@ A partner app (芗里芗亲...) names its user by ID number or phone. Identity m
 number through its blind index (no plaintext leaves identity, none is logged) and then signs
 a short-lived on-behalf access token: kind "partner", role resident, the user's verified flag,
 and ``ext.partner_app`` so the events service records the channel. Kept in one small module
-(schemas, queries and the two routes) because nothing else in identity uses them.
+(schemas and the two routes) because nothing else in identity uses them.
 """
 
 from __future__ import annotations
@@ -13,13 +13,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import and_, select
 
 from services.identity import domain
 from services.identity.api.deps import Context
 from services.identity.service.accounts import ID_NUMBER, PHONE
+from services.identity.store import accounts as account_store
 from services.identity.store import partners as partner_store
-from services.identity.store.tables import users
 from shared.auth.internal import InternalCaller
 from shared.logs import get_logger
 from shared.problems import Gone, NotFound, RuleViolation
@@ -69,23 +68,19 @@ async def match_resident(body: ResidentMatch, caller: InternalCaller, uow: Uow,
                          ctx: Context) -> ResidentMatched:
     """A verified ID number matches its one verified account; a phone matches when exactly
     one active resident account carries it."""
+    id_index = phone_index = None
     try:
         if body.id_number is not None:
             value = domain.parse_id_number(body.id_number, today=ctx.today()).value
-            condition = and_(users.c.id_number_index == ctx.pii.blind_index(value,
-                                                                           context=ID_NUMBER),
-                             users.c.verified)
+            id_index = ctx.pii.blind_index(value, context=ID_NUMBER)
         else:
-            value = domain.parse_phone(body.phone or "")
-            condition = users.c.phone_index == ctx.pii.blind_index(value, context=PHONE)
+            phone_index = ctx.pii.blind_index(domain.parse_phone(body.phone or ""),
+                                              context=PHONE)
     except RuleViolation:
         raise _not_matched() from None  # a malformed number matches nobody
     async with uow:
-        rows = list((await uow.session.execute(
-            select(users.c.id, users.c.verified).where(
-                condition, users.c.kind == "resident", users.c.disabled.is_(False)
-            ).limit(2)
-        )).mappings())
+        rows = await account_store.match_active_residents(
+            uow, id_number_index=id_index, phone_index=phone_index)
     if len(rows) != 1:
         raise _not_matched()
     log.info("resident_matched_for_partner", caller=caller, by="id_number"
@@ -96,11 +91,8 @@ async def match_resident(body: ResidentMatch, caller: InternalCaller, uow: Uow,
 async def partner_token(body: PartnerTokenRequest, caller: InternalCaller, uow: Uow,
                         ctx: Context) -> PartnerToken:
     async with uow:
-        app = await partner_store.find_by_key(uow.session, body.app_key)
-        user = (await uow.session.execute(
-            select(users.c.id, users.c.verified, users.c.kind, users.c.disabled)
-            .where(users.c.id == body.user_id)
-        )).mappings().first()
+        app = await partner_store.find_by_key(uow, body.app_key)
+        user = await account_store.get_user(uow, body.user_id)
     if app is None:
         raise NotFound("no such partner app", code="partner_not_found")
     if app["disabled_at"] is not None:

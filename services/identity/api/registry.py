@@ -17,11 +17,10 @@ from services.identity.schemas import (
     RegistryPersonRead,
 )
 from services.identity.service import imports, registry, stats
-from services.identity.service.imports import ImportRunner
 from services.identity.spreadsheets import detect_format
 from shared.auth import CurrentPrincipal
 from shared.problems import PayloadTooLarge
-from shared.web.deps import Runtime, Uow
+from shared.web.deps import Uow
 
 router = APIRouter(prefix="/api/v1/identity", tags=["identity registry"])
 
@@ -49,7 +48,7 @@ async def list_people(
 
 @router.post("/registry/imports", response_model=ImportJobRead, status_code=202)
 async def import_registry(
-    file: UploadFile, principal: CurrentPrincipal, runtime: Runtime, ctx: Context,
+    file: UploadFile, principal: CurrentPrincipal, uow: Uow, ctx: Context,
     response: Response,
 ) -> ImportJobRead:
     """Bulk entry from CSV or XLSX, as a job: answers at once with the job to poll (its
@@ -57,15 +56,14 @@ async def import_registry(
     columns) is refused here whole; one found bad while read fails the job, again with
     nothing written. Each bad row is reported with its row number and the good rows load."""
     principal.require_role(*registry.ENTRY_ROLES)
-    runner: ImportRunner = runtime.state["registry_imports"]
     limit = ctx.settings.max_upload_bytes
     data = await file.read(limit + 1)
     if len(data) > limit:
         raise PayloadTooLarge(f"uploads are at most {limit} bytes", code="upload_too_large")
     fmt = detect_format(file.filename, file.content_type, data[:4])
-    import_id = await runner.submit(actor=principal, data=data, fmt=fmt)
+    import_id = await imports.submit(ctx, actor=principal, data=data, fmt=fmt)
     response.headers["Location"] = f"{imports.IMPORTS_PATH}/{import_id}"
-    return await imports.read_import(uow=runtime.uow(), actor=principal, import_id=import_id)
+    return await imports.read_import(uow=uow, actor=principal, import_id=import_id)
 
 
 @router.get("/registry/imports/{import_id}", response_model=ImportJobRead)

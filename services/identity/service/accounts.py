@@ -83,7 +83,7 @@ async def _issue(
     if refresh is None:
         refresh, record = _new_refresh(ctx, family_id)
         family_id = record.family_id
-        await store.insert_refresh_token(uow.session, user_id=row["id"], refresh=record)
+        await store.insert_refresh_token(uow, user_id=row["id"], refresh=record)
     access = ctx.signer.access_token(
         subject=row["id"],
         roles=row["roles"],
@@ -116,7 +116,7 @@ async def wechat_login(*, uow: UnitOfWork, ctx: IdentityContext, code: str) -> T
     refresh, record = _new_refresh(ctx)
     async with uow:
         row = await store.touch_resident_login(
-            uow.session, openid=session.openid, unionid=session.unionid,
+            uow, openid=session.openid, unionid=session.unionid,
             session_key_cipher=key_cipher, refresh=record,
         )
         if row is not None:
@@ -127,7 +127,7 @@ async def wechat_login(*, uow: UnitOfWork, ctx: IdentityContext, code: str) -> T
         # First login (or a concurrent first login won the insert: then read its account).
         user_id = uuid.uuid4()
         created = await store.insert_resident_if_absent(
-            uow.session, user_id=user_id, openid=session.openid, unionid=session.unionid,
+            uow, user_id=user_id, openid=session.openid, unionid=session.unionid,
             session_key_cipher=key_cipher,
         )
         if created:
@@ -137,11 +137,11 @@ async def wechat_login(*, uow: UnitOfWork, ctx: IdentityContext, code: str) -> T
                                channel="wechat"),
             )
             log.info("resident_registered", user_id=str(user_id))
-        row = await store.find_by_openid(uow.session, session.openid)
+        row = await store.find_by_openid(uow, session.openid)
         assert row is not None
         if row["disabled"]:
             raise Forbidden("this account is disabled", code="account_disabled")
-        await store.insert_refresh_token(uow.session, user_id=row["id"], refresh=record)
+        await store.insert_refresh_token(uow, user_id=row["id"], refresh=record)
         return await _issue(ctx, uow, row, stored_refresh=refresh, family_id=record.family_id)
 
 
@@ -151,7 +151,7 @@ async def staff_login(
     async with uow:
         # Under a share lock: a disable or re-scope (which locks the row for update) either
         # waits for this login's token, and then revokes it, or commits before it is read.
-        row = await store.find_by_username(uow.session, username.strip().lower(),
+        row = await store.find_by_username(uow, username.strip().lower(),
                                            share_lock=True)
         stored_hash = row["password_hash"] if row is not None else None
         try:
@@ -164,7 +164,7 @@ async def staff_login(
         if row["disabled"]:
             raise Forbidden("this account is disabled", code="account_disabled")
         if ctx.passwords.check_needs_rehash(stored_hash):
-            await store.update_user(uow.session, row["id"],
+            await store.update_user(uow, row["id"],
                                     password_hash=ctx.passwords.hash(password))
         return await _issue(ctx, uow, row)
 
@@ -182,7 +182,7 @@ def _dummy_hash(ctx: IdentityContext) -> str:
 async def refresh(*, uow: UnitOfWork, ctx: IdentityContext, refresh_token: str) -> TokenPair:
     reused = False
     async with uow:
-        token = await store.lock_refresh_token(uow.session, _hash_refresh(refresh_token))
+        token = await store.lock_refresh_token(uow, _hash_refresh(refresh_token))
         if token is None:
             raise Unauthorized("unknown refresh token", code="refresh_token_invalid")
         verdict = domain.judge_refresh(
@@ -193,7 +193,7 @@ async def refresh(*, uow: UnitOfWork, ctx: IdentityContext, refresh_token: str) 
         if verdict is domain.RefreshVerdict.REUSED:
             # A rotated token came back: whoever holds the family's tokens is not to be
             # trusted any more. The revocation must commit, so the error is raised after.
-            await store.revoke_family(uow.session, token["family_id"])
+            await store.revoke_family(uow, token["family_id"])
             await revoke(uow, ctx, kind=SESSION, key=token["family_id"],
                          reason="refresh_reused", user_id=token["user_id"])
             log.warning("refresh_token_reused", user_id=str(token["user_id"]))
@@ -203,10 +203,10 @@ async def refresh(*, uow: UnitOfWork, ctx: IdentityContext, refresh_token: str) 
         elif verdict is domain.RefreshVerdict.EXPIRED:
             raise Unauthorized("refresh token expired", code="refresh_token_expired")
         else:
-            user = await store.get_user(uow.session, token["user_id"], lock="share")
+            user = await store.get_user(uow, token["user_id"], lock="share")
             if user is None or user["disabled"]:
                 raise Forbidden("this account is disabled", code="account_disabled")
-            await store.mark_refresh_used(uow.session, token["id"])
+            await store.mark_refresh_used(uow, token["id"])
             return await _issue(ctx, uow, user, family_id=token["family_id"])
     assert reused
     raise Unauthorized(
@@ -220,17 +220,17 @@ async def logout(*, uow: UnitOfWork, ctx: IdentityContext, refresh_token: str,
     """End one login: its refresh tokens, and the access tokens issued to it (their ``sid``)
     wherever they are presented."""
     async with uow:
-        token = await store.lock_refresh_token(uow.session, _hash_refresh(refresh_token))
+        token = await store.lock_refresh_token(uow, _hash_refresh(refresh_token))
         if token is None or token["user_id"] != user_id:
             raise Unauthorized("unknown refresh token", code="refresh_token_invalid")
-        await store.revoke_family(uow.session, token["family_id"])
+        await store.revoke_family(uow, token["family_id"])
         await revoke(uow, ctx, kind=SESSION, key=token["family_id"], reason="logout",
                      user_id=user_id)
 
 
 async def get_me(*, uow: UnitOfWork, ctx: IdentityContext, user_id: uuid.UUID) -> UserRead:
     async with uow:
-        row = await store.get_user(uow.session, user_id)
+        row = await store.get_user(uow, user_id)
     if row is None:
         raise NotFound("no such account", code="account_not_found")
     return user_view(ctx, row)
@@ -249,14 +249,14 @@ async def bind_phone(
         raise RuleViolation("WeChat returned a number that is not a mainland mobile",
                             code="phone_invalid") from None
     async with uow:
-        row = await store.get_user(uow.session, user_id, lock=True)
+        row = await store.get_user(uow, user_id, lock=True)
         if row is None:
             raise NotFound("no such account", code="account_not_found")
         await store.update_user(
-            uow.session, user_id,
+            uow, user_id,
             phone_cipher=ctx.pii.encrypt(phone, context=PHONE),
             phone_index=ctx.pii.blind_index(phone, context=PHONE),
         )
-        row = await store.get_user(uow.session, user_id)
+        row = await store.get_user(uow, user_id)
         assert row is not None
         return user_view(ctx, row)

@@ -112,7 +112,7 @@ class ImportRunner:
         import_id = uuid.uuid4()
         uow = self._make_uow()
         async with uow:
-            await store.create(uow.session, import_id=import_id, uploaded_by=actor.subject,
+            await store.create(uow, import_id=import_id, uploaded_by=actor.subject,
                                scope_regions=actor.regions, fmt=fmt)
         job = asyncio.create_task(self._run(import_id, actor, data, fmt),
                                   name=f"registry-import-{import_id}")
@@ -146,10 +146,10 @@ class ImportRunner:
         prepared = read.prepared
         uow = self._make_uow()
         async with uow:
-            await store.set_state(uow.session, import_id, status="writing",
+            await store.set_state(uow, import_id, status="writing",
                                   total_rows=prepared.total_rows)
-            await store.record_errors(uow.session, import_id, read.refused)
-            await store.advance(uow.session, import_id, rows=len(read.refused),
+            await store.record_errors(uow, import_id, read.refused)
+            await store.advance(uow, import_id, rows=len(read.refused),
                                 refused=len(read.refused))
         size = self._ctx.settings.import_batch_rows
         for start in range(0, len(prepared.entries), size):
@@ -181,7 +181,7 @@ class ImportRunner:
         indexes = [pii.blind_index(e.id_number.value, context=ID_NUMBER) for _, e in items]
         uow = self._make_uow()
         async with uow:
-            registered = await registry_store.regions_by_id_index(uow.session,
+            registered = await registry_store.regions_by_id_index(uow,
                                                                   sorted(set(indexes)))
             refused: list[dict[str, Any]] = []
             created = updated = 0
@@ -194,28 +194,28 @@ class ImportRunner:
                                                     actor.covers_region)
                 created += was_created
                 updated += not was_created
-            await store.record_errors(uow.session, import_id, refused)
-            await store.advance(uow.session, import_id, rows=len(items), created=created,
+            await store.record_errors(uow, import_id, refused)
+            await store.advance(uow, import_id, rows=len(items), created=created,
                                 updated=updated, refused=len(refused))
 
     async def _refuse(self, import_id: uuid.UUID, number: int, problem: AppError,
                       masked_ids: dict[int, str | None]) -> None:
         uow = self._make_uow()
         async with uow:
-            await store.record_errors(uow.session, import_id,
+            await store.record_errors(uow, import_id,
                                       [_refusal(number, problem, masked_ids)])
-            await store.advance(uow.session, import_id, rows=1, refused=1)
+            await store.advance(uow, import_id, rows=1, refused=1)
 
     async def _set(self, import_id: uuid.UUID, **values: Any) -> None:
         uow = self._make_uow()
         async with uow:
-            await store.set_state(uow.session, import_id, **values)
+            await store.set_state(uow, import_id, **values)
 
     async def _finish(self, import_id: uuid.UUID, **values: Any) -> None:
         try:
             uow = self._make_uow()
             async with uow:
-                await store.finish(uow.session, import_id, **values)
+                await store.finish(uow, import_id, **values)
         except Exception as exc:  # database away: the sweeper marks it once it is back
             log.warning("registry_import_not_finished", import_id=str(import_id),
                         error=type(exc).__name__)
@@ -228,7 +228,7 @@ class ImportRunner:
             try:
                 uow = self._make_uow()
                 async with uow:
-                    await store.touch(uow.session, list(self._jobs))
+                    await store.touch(uow, list(self._jobs))
             except Exception as exc:  # keep beating; the stale time spans several beats
                 log.warning("registry_import_heartbeat_failed", error=type(exc).__name__)
 
@@ -242,13 +242,13 @@ def _refusal(number: int, problem: AppError, masked_ids: dict[int, str | None]
 def abandoned_import_sweeper(runtime: ServiceRuntime) -> PeriodicWorker:
     """Runtime worker: marks failed the unfinished imports whose process stopped touching
     them (it died). Every replica runs one; the UPDATE is idempotent."""
-    settings = runtime.state["identity"].settings
+    settings = runtime.context_as(IdentityContext).settings
 
     async def sweep() -> None:
         uow = runtime.uow()
         async with uow:
             failed = await store.fail_abandoned(
-                uow.session, stale_seconds=settings.import_stale_seconds, detail=INTERRUPTED)
+                uow, stale_seconds=settings.import_stale_seconds, detail=INTERRUPTED)
         if failed:
             log.warning("registry_imports_interrupted", count=len(failed))
 
@@ -258,10 +258,18 @@ def abandoned_import_sweeper(runtime: ServiceRuntime) -> PeriodicWorker:
 async def start_imports(app: FastAPI, runtime: ServiceRuntime) -> None:
     """Start hook: the runner every process needs to accept uploads (API-only pods too).
     Stopped with the workers, before the relay, so a draining import's events go out."""
-    runner = ImportRunner(runtime, runtime.state["identity"])
+    ctx = runtime.context_as(IdentityContext)
+    runner = ImportRunner(runtime, ctx)
     runner.start()
-    runtime.state["registry_imports"] = runner
+    ctx.imports = runner
     runtime.workers.append(runner)
+
+
+async def submit(ctx: IdentityContext, *, actor: Principal, data: bytes, fmt: str) -> uuid.UUID:
+    """Queue an upload on this process's runner (see :meth:`ImportRunner.submit`)."""
+    if ctx.imports is None:
+        raise RuntimeError("registry imports are not started (start_imports sets them up)")
+    return await ctx.imports.submit(actor=actor, data=data, fmt=fmt)
 
 
 # -- reading a job ---------------------------------------------------------------------------
@@ -280,7 +288,7 @@ def may_read(actor: Principal, job: RowMapping) -> bool:
 
 
 async def _readable(uow: UnitOfWork, actor: Principal, import_id: uuid.UUID) -> RowMapping:
-    job = await store.get(uow.session, import_id)
+    job = await store.get(uow, import_id)
     if job is None or not may_read(actor, job):
         # Someone else's import is as unknown as one that does not exist.
         raise NotFound("no such import", code="import_not_found")
@@ -291,7 +299,7 @@ async def read_import(*, uow: UnitOfWork, actor: Principal, import_id: uuid.UUID
                       ) -> ImportJobRead:
     async with uow:
         job = await _readable(uow, actor, import_id)
-        errors = await store.errors_of(uow.session, import_id, limit=ERRORS_SHOWN)
+        errors = await store.errors_of(uow, import_id, limit=ERRORS_SHOWN)
     failure = (ImportFailure(code=job["failure_code"], detail=job["failure_detail"] or "")
                if job["failure_code"] else None)
     return ImportJobRead(
@@ -312,7 +320,7 @@ async def errors_csv(*, uow: UnitOfWork, actor: Principal, import_id: uuid.UUID)
     Excel (what grid workers open it with) reads it as UTF-8."""
     async with uow:
         await _readable(uow, actor, import_id)
-        errors = await store.errors_of(uow.session, import_id)
+        errors = await store.errors_of(uow, import_id)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["row", "code", "detail", "id_number"])

@@ -58,13 +58,13 @@ async def create_app(
     app_id, app_key, secret = uuid.uuid4(), "pk_" + secrets.token_hex(12), _new_secret()
     async with uow:
         await store.insert_app(
-            uow.session, id=app_id, app_key=app_key, name=cmd.name,
+            uow, id=app_id, app_key=app_key, name=cmd.name,
             scopes=sorted(set(cmd.scopes)), allowed_regions=sorted(set(cmd.allowed_regions)),
             callback_hosts=callback_hosts, created_by=actor.subject,
         )
-        await store.insert_secret(uow.session, app_id=app_id,
+        await store.insert_secret(uow, app_id=app_id,
                                   secret_cipher=ctx.pii.encrypt(secret, context=SECRET))
-        row = await store.get_app(uow.session, app_id)
+        row = await store.get_app(uow, app_id)
         assert row is not None
     log.info("partner_app_created", app_key=app_key, by=str(actor.subject),
              callback_hosts=callback_hosts)
@@ -73,7 +73,7 @@ async def create_app(
 
 async def _live_app_locked(uow: UnitOfWork, app_id: uuid.UUID) -> RowMapping:
     """The app's row, locked for this transaction; a disabled app is gone for changes."""
-    row = await store.get_app(uow.session, app_id, lock=True)
+    row = await store.get_app(uow, app_id, lock=True)
     if row is None:
         raise NotFound("no such partner app", code="partner_not_found")
     if row["disabled_at"] is not None:
@@ -92,8 +92,8 @@ async def rotate_secret(
     async with uow:
         row = await _live_app_locked(uow, app_id)
         # The old secret keeps working for the overlap, so the partner can deploy the new one.
-        await store.expire_current_secrets(uow.session, app_id, at=old_expires)
-        await store.insert_secret(uow.session, app_id=app_id,
+        await store.expire_current_secrets(uow, app_id, at=old_expires)
+        await store.insert_secret(uow, app_id=app_id,
                                   secret_cipher=ctx.pii.encrypt(secret, context=SECRET))
     log.info("partner_secret_rotated", app_key=row["app_key"], by=str(actor.subject),
              overlap_seconds=overlap)
@@ -111,8 +111,8 @@ async def set_callback_hosts(
     async with uow:
         row = await _live_app_locked(uow, app_id)
         before = list(row["callback_hosts"])
-        await store.set_callback_hosts(uow.session, app_id, hosts)
-        row = await store.get_app(uow.session, app_id)
+        await store.set_callback_hosts(uow, app_id, hosts)
+        row = await store.get_app(uow, app_id)
         assert row is not None
     log.info("partner_callback_hosts_set", app_key=row["app_key"], by=str(actor.subject),
              added=sorted(set(hosts) - set(before)), removed=sorted(set(before) - set(hosts)))
@@ -125,14 +125,14 @@ async def disable_app(
     """Disable the app: its signed calls are refused, and the tokens it holds to act for its
     users too, within seconds (the revocation feed)."""
     async with uow:
-        row = await store.get_app(uow.session, app_id, lock=True)
+        row = await store.get_app(uow, app_id, lock=True)
         if row is None:
             raise NotFound("no such partner app", code="partner_not_found")
         if row["disabled_at"] is None:
-            await store.disable_app(uow.session, app_id)
+            await store.disable_app(uow, app_id)
             await revoke(uow, ctx, kind=PARTNER_APP, key=row["app_key"],
                          reason="partner_disabled", revoked_by=actor.subject)
-        row = await store.get_app(uow.session, app_id)
+        row = await store.get_app(uow, app_id)
         assert row is not None
     log.info("partner_app_disabled", app_key=row["app_key"], by=str(actor.subject))
     return _view(row)
@@ -140,7 +140,7 @@ async def disable_app(
 
 async def list_apps(*, uow: UnitOfWork, cursor: str | None, limit: int) -> PartnerAppPage:
     async with uow:
-        rows = await store.list_apps(uow.session, after=cursor, limit=limit + 1)
+        rows = await store.list_apps(uow, after=cursor, limit=limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
     return PartnerAppPage(items=[_view(r) for r in rows],
@@ -152,10 +152,10 @@ async def credentials(
 ) -> PartnerCredentialsInternal:
     """For the gateway's signature check: every secret still valid, newest first."""
     async with uow:
-        row = await store.find_by_key(uow.session, app_key)
+        row = await store.find_by_key(uow, app_key)
         if row is None:
             raise NotFound("no such partner app", code="partner_not_found")
-        live = await store.live_secrets(uow.session, row["id"])
+        live = await store.live_secrets(uow, row["id"])
     return PartnerCredentialsInternal(
         app_id=row["id"], app_key=row["app_key"], disabled=row["disabled_at"] is not None,
         scopes=list(row["scopes"]), allowed_regions=list(row["allowed_regions"]),

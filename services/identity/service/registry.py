@@ -59,10 +59,10 @@ async def upsert_entry(
     (its current region, not only the one entered); None for the operator's CLI."""
     pii = ctx.pii
     index = pii.blind_index(entry.id_number.value, context=ID_NUMBER)
-    before = await store.find_by_id_index(uow.session, index, lock=True)
+    before = await store.find_by_id_index(uow, index, lock=True)
     if before is not None and may_touch is not None and not may_touch(before["region_code"]):
         raise registered_elsewhere()
-    row, created = await store.upsert_person(uow.session, {
+    row, created = await store.upsert_person(uow, {
         "id": uuid.uuid4(),
         "id_number_index": index,
         "id_number_cipher": pii.encrypt(entry.id_number.value, context=ID_NUMBER),
@@ -77,25 +77,25 @@ async def upsert_entry(
     })
     linked_user_id = row["linked_user_id"]
     if created:
-        await store.add_tally(uow.session, entry.region_code, entered=1)
+        await store.add_tally(uow, entry.region_code, entered=1)
     elif before is not None and before["region_code"] != entry.region_code:
         # The person moved: both the entered and (if verified) the verified count move.
         moved_verified = 1 if linked_user_id is not None else 0
-        await store.add_tally(uow.session, before["region_code"], entered=-1,
+        await store.add_tally(uow, before["region_code"], entered=-1,
                               verified=-moved_verified)
-        await store.add_tally(uow.session, entry.region_code, entered=1,
+        await store.add_tally(uow, entry.region_code, entered=1,
                               verified=moved_verified)
         if linked_user_id is not None:
-            await account_store.update_user(uow.session, linked_user_id,
+            await account_store.update_user(uow, linked_user_id,
                                             region_code=entry.region_code)
     if linked_user_id is None:
-        user = await account_store.verified_user_by_id_index(uow.session, index)
+        user = await account_store.verified_user_by_id_index(uow, index)
         if user is not None:
             linked_user_id = user["id"]
-            await store.link_user(uow.session, row["id"], user["id"])
-            await account_store.update_user(uow.session, user["id"], registry_person_id=row["id"],
+            await store.link_user(uow, row["id"], user["id"])
+            await account_store.update_user(uow, user["id"], registry_person_id=row["id"],
                                             region_code=entry.region_code)
-            await store.add_tally(uow.session, entry.region_code, verified=1)
+            await store.add_tally(uow, entry.region_code, verified=1)
     await uow.emit("identity.resident_entered", ResidentEntered(
         registry_person_id=row["id"], region_code=entry.region_code,
         household_id=entry.household_id, tags=list(entry.tags), created=created,
@@ -116,7 +116,7 @@ async def enter_person(
     actor.require_region(entry.region_code)
     async with uow:
         row, created = await upsert_entry(uow, ctx, entry, actor.subject, actor.covers_region)
-        row = await store.get_person(uow.session, row["id"])
+        row = await store.get_person(uow, row["id"])
         assert row is not None
     log.info("resident_entered", person_id=str(row["id"]), created=created,
              region=entry.region_code)
@@ -196,7 +196,7 @@ async def list_people(
     except ValueError:
         raise BadRequest("malformed cursor", code="cursor_invalid") from None
     async with uow:
-        rows = await store.list_people(uow.session, region_prefixes=prefixes, after=after,
+        rows = await store.list_people(uow, region_prefixes=prefixes, after=after,
                                        limit=limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]

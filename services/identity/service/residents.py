@@ -54,12 +54,12 @@ async def resident_profile(
     region, address and household (the other records with the same household_id)."""
     reads = _AuditedReads(ctx)
     async with uow:
-        user = await store.get_user(uow.session, user_id)
+        user = await store.get_user(uow, user_id)
         if user is None or user["kind"] != "resident":
             raise NotFound("no such resident", code="resident_not_found")
         person = None
         if user["registry_person_id"] is not None:
-            person = await registry_store.get_person(uow.session, user["registry_person_id"])
+            person = await registry_store.get_person(uow, user["registry_person_id"])
         name = reads.reveal("user", user, "name", "name_cipher", NAME)
         id_number = reads.reveal("user", user, "id_number", "id_number_cipher", ID_NUMBER)
         # Birth date and gender are part of the ID number: known even without the registry.
@@ -82,7 +82,7 @@ async def resident_profile(
                 household=await _household(uow, reads, person, name, id_number),
             )
         await audit_store.record_service_reads(
-            uow.session, caller=caller, reads=reads.reads, request_id=current_request_id()
+            uow, caller=caller, reads=reads.reads, request_id=current_request_id()
         )
     log.info("pii_read_by_service", caller=caller, user_id=str(user_id),
              fields=len(reads.reads), linked=person is not None)
@@ -108,7 +108,7 @@ async def _household(
         return [own]
     members = [own]
     rows = await registry_store.household_of(
-        uow.session, person["household_id"], limit=HOUSEHOLD_LIMIT
+        uow, person["household_id"], limit=HOUSEHOLD_LIMIT
     )
     for row in rows:
         if row["id"] == person["id"]:
@@ -127,11 +127,11 @@ async def wechat_openid(
 ) -> WeChatOpenIdRead:
     """The openid subscribe messages are addressed to (feedback)."""
     async with uow:
-        user = await store.get_user(uow.session, user_id)
+        user = await store.get_user(uow, user_id)
         if user is None or user["openid"] is None:
             raise NotFound("no WeChat account for that user", code="openid_not_found")
         await audit_store.record_service_reads(
-            uow.session, caller=caller, request_id=current_request_id(),
+            uow, caller=caller, request_id=current_request_id(),
             reads=[FieldRead(subject_kind="user", subject_id=user_id, field="openid")],
         )
     return WeChatOpenIdRead(openid=user["openid"])

@@ -36,7 +36,7 @@ async def revoke(uow: UnitOfWork, ctx: IdentityContext, *, kind: str, key: str |
     not_before = datetime.fromtimestamp(time.time(), UTC)
     expires_at = (not_before + timedelta(seconds=ctx.settings.access_token_ttl_seconds)
                   + _EXPIRY_MARGIN)
-    await store.record(uow.session, kind=kind, key=str(key), not_before=not_before,
+    await store.record(uow, kind=kind, key=str(key), not_before=not_before,
                        expires_at=expires_at, reason=reason)
     await uow.emit("identity.access_revoked", AccessRevoked(
         kind=kind, key=str(key), reason=reason, not_before=not_before, user_id=user_id,
@@ -59,7 +59,7 @@ async def feed(uow: UnitOfWork, cursor: str | None) -> RevocationBatch:
     """Revocations in force recorded since ``cursor`` (every one in force without it)."""
     since = parse_cursor(cursor)
     async with uow:
-        rows, moment = await store.in_force_since(uow.session, since)
+        rows, moment = await store.in_force_since(uow, since)
     return RevocationBatch(
         revocations=[Revocation(kind=r["kind"], key=r["key"],
                                 not_before=r["not_before"].timestamp(),
@@ -81,7 +81,7 @@ class DatabaseRevocationSource:
             self._purged_at = time.monotonic()
             uow = self._runtime.uow()
             async with uow:
-                await store.purge_expired(uow.session)
+                await store.purge_expired(uow)
         return batch
 
     async def aclose(self) -> None:

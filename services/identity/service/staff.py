@@ -45,10 +45,10 @@ async def ensure_bootstrap_admin(*, uow: UnitOfWork, ctx: IdentityContext) -> bo
         password = secrets.token_urlsafe(18)
     user_id = uuid.uuid4()
     async with uow:
-        if await store.find_by_username(uow.session, BOOTSTRAP_ADMIN) is not None:
+        if await store.find_by_username(uow, BOOTSTRAP_ADMIN) is not None:
             return False
         created = await store.insert_staff(
-            uow.session, id=user_id, username=BOOTSTRAP_ADMIN, display_name="Administrator",
+            uow, id=user_id, username=BOOTSTRAP_ADMIN, display_name="Administrator",
             password_hash=ctx.passwords.hash(password), roles=[Role.ADMIN.value], regions=[],
             departments=[],
         )
@@ -75,7 +75,7 @@ async def create_staff(
     password_hash = ctx.passwords.hash(cmd.password)
     async with uow:
         created = await store.insert_staff(
-            uow.session, id=user_id, username=username, display_name=cmd.display_name,
+            uow, id=user_id, username=username, display_name=cmd.display_name,
             password_hash=password_hash, roles=roles, regions=regions,
             departments=sorted(set(cmd.departments)), agency=agency,
         )
@@ -83,7 +83,7 @@ async def create_staff(
             raise Conflict("that username is taken", code="username_taken")
         await uow.emit("identity.user_registered", UserRegistered(
             user_id=user_id, registered_at=datetime.now(UTC), channel="staff"))
-        row = await store.get_user(uow.session, user_id)
+        row = await store.get_user(uow, user_id)
         assert row is not None
     log.info("staff_created", user_id=str(user_id), by=str(actor.subject), roles=roles)
     return user_view(ctx, row)
@@ -93,7 +93,7 @@ async def list_staff(
     *, uow: UnitOfWork, ctx: IdentityContext, cursor: str | None, limit: int
 ) -> StaffPage:
     async with uow:
-        rows = await store.list_staff(uow.session, after=cursor, limit=limit + 1)
+        rows = await store.list_staff(uow, after=cursor, limit=limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
     return StaffPage(items=[user_view(ctx, r) for r in rows],
@@ -101,7 +101,7 @@ async def list_staff(
 
 
 async def _staff_row_locked(uow: UnitOfWork, staff_id: uuid.UUID) -> None:
-    row = await store.get_user(uow.session, staff_id, lock=True)
+    row = await store.get_user(uow, staff_id, lock=True)
     if row is None or row["kind"] != "staff":
         raise NotFound("no such staff account", code="staff_not_found")
 
@@ -117,14 +117,14 @@ async def rescope_staff(
         if staff_id == actor.subject and Role.ADMIN.value not in roles:
             raise RuleViolation("admins cannot remove their own admin role",
                                 code="cannot_demote_self")
-        await store.update_user(uow.session, staff_id, roles=roles, regions=regions,
+        await store.update_user(uow, staff_id, roles=roles, regions=regions,
                                 departments=sorted(set(cmd.departments)), agency=agency)
         # Old tokens carry the old scope: end those sessions, and have every verifier refuse
         # the access tokens already out, so the new scope applies at once.
-        await store.revoke_user_tokens(uow.session, staff_id)
+        await store.revoke_user_tokens(uow, staff_id)
         await revoke(uow, ctx, kind=SUBJECT, key=staff_id, reason="rescoped",
                      user_id=staff_id, revoked_by=actor.subject)
-        row = await store.get_user(uow.session, staff_id)
+        row = await store.get_user(uow, staff_id)
         assert row is not None
     log.info("staff_rescoped", user_id=str(staff_id), by=str(actor.subject), roles=roles)
     return user_view(ctx, row)
@@ -138,12 +138,12 @@ async def set_staff_disabled(
         await _staff_row_locked(uow, staff_id)
         if staff_id == actor.subject and disabled:
             raise RuleViolation("admins cannot disable themselves", code="cannot_disable_self")
-        await store.update_user(uow.session, staff_id, disabled=disabled)
+        await store.update_user(uow, staff_id, disabled=disabled)
         if disabled:
-            await store.revoke_user_tokens(uow.session, staff_id)
+            await store.revoke_user_tokens(uow, staff_id)
             await revoke(uow, ctx, kind=SUBJECT, key=staff_id, reason="disabled",
                          user_id=staff_id, revoked_by=actor.subject)
-        row = await store.get_user(uow.session, staff_id)
+        row = await store.get_user(uow, staff_id)
         assert row is not None
     log.info("staff_disabled" if disabled else "staff_enabled", user_id=str(staff_id),
              by=str(actor.subject))
@@ -168,13 +168,13 @@ async def reveal_pii(
     column, context = fields[cmd.field]
     async with uow:
         if cmd.subject_kind == "user":
-            row = await store.get_user(uow.session, cmd.subject_id)
+            row = await store.get_user(uow, cmd.subject_id)
         else:
-            row = await registry_store.get_person(uow.session, cmd.subject_id)
+            row = await registry_store.get_person(uow, cmd.subject_id)
         if row is None:
             raise NotFound("no such record", code="subject_not_found")
         await audit_store.record_access(
-            uow.session, actor_id=actor.subject, subject_kind=cmd.subject_kind,
+            uow, actor_id=actor.subject, subject_kind=cmd.subject_kind,
             subject_id=cmd.subject_id, field=cmd.field, reason=cmd.reason,
             request_id=current_request_id(),
         )
@@ -187,7 +187,7 @@ async def reveal_pii(
 
 async def audit_log(*, uow: UnitOfWork, cursor: int | None, limit: int) -> PiiAuditPage:
     async with uow:
-        rows = await audit_store.list_access(uow.session, before=cursor, limit=limit + 1)
+        rows = await audit_store.list_access(uow, before=cursor, limit=limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
     return PiiAuditPage(items=[PiiAuditRead(**dict(r)) for r in rows],

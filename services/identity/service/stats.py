@@ -87,8 +87,8 @@ async def region_stats(*, uow: UnitOfWork, actor: Principal, code: str) -> Regio
     level = region_level(code)
     prefix = domain.region_match_prefix(code)
     async with uow:
-        population = await store.population_under(uow.session, prefix)
-        tallies = await store.tallies_by_child(uow.session, prefix, level)
+        population = await store.population_under(uow, prefix)
+        tallies = await store.tallies_by_child(uow, prefix, level)
     total = _Sums()
     children: defaultdict[str, _Sums] = defaultdict(_Sums)
     rows: list[tuple[str | None, int, int]] = [
@@ -122,4 +122,4 @@ async def set_census_population(
         raise RuleViolation("not a region code", code="region_code_invalid")
     actor.require_role(Role.ADMIN)
     async with uow:
-        await store.set_population(uow.session, code, census)
+        await store.set_population(uow, code, census)

@@ -38,19 +38,19 @@ async def request_verification(
     request_id = uuid.uuid4()
     timeout = ctx.settings.verify_timeout_seconds
     async with uow:
-        user = await account_store.get_user(uow.session, user_id, lock=True)
+        user = await account_store.get_user(uow, user_id, lock=True)
         if user is None:
             raise NotFound("no such account", code="account_not_found")
         if user["verified"]:
             raise Conflict("this account is already verified", code="already_verified")
-        if await store.pending_for_user(uow.session, user_id) is not None:
+        if await store.pending_for_user(uow, user_id) is not None:
             raise Conflict("a verification is already pending", code="verification_pending")
-        holder = await account_store.verified_user_by_id_index(uow.session, index)
+        holder = await account_store.verified_user_by_id_index(uow, index)
         if holder is not None:
             raise Conflict("this ID number is verified on another account",
                            code="id_number_taken")
         await store.insert_request(
-            uow.session,
+            uow,
             request_id=request_id,
             user_id=user_id,
             id_number_cipher=ctx.pii.encrypt(parsed.value, context=ID_NUMBER),
@@ -62,7 +62,7 @@ async def request_verification(
     verdict = await _ask_provider(ctx, name=clean_name, id_number=parsed.value)
     if verdict is None:
         async with uow:
-            await store.postpone(uow.session, request_id,
+            await store.postpone(uow, request_id,
                                  seconds=ctx.settings.verify_retry_seconds)
         return VerificationRead(status=Status.PENDING)
     return await apply_verdict(uow=uow, ctx=ctx, request_id=request_id, verdict=verdict)
@@ -83,26 +83,26 @@ async def apply_verdict(
     *, uow: UnitOfWork, ctx: IdentityContext, request_id: uuid.UUID, verdict: ProviderVerdict
 ) -> VerificationRead:
     async with uow:
-        request = await store.get_request(uow.session, request_id, lock=True)
+        request = await store.get_request(uow, request_id, lock=True)
         if request is None:
             raise NotFound("no such verification request", code="verification_not_found")
         if request["status"] != Status.PENDING:  # decided by another attempt already
             return VerificationRead(status=request["status"], reason=request["reason"])
         if not verdict.matched:
-            await store.decide(uow.session, request_id, status=Status.REJECTED,
+            await store.decide(uow, request_id, status=Status.REJECTED,
                                reason=verdict.reason or "mismatch")
             log.info("verification_rejected", user_id=str(request["user_id"]))
             return VerificationRead(status=Status.REJECTED, reason=verdict.reason or "mismatch")
-        await store.lock_id_number(uow.session, request["id_number_index"])
+        await store.lock_id_number(uow, request["id_number_index"])
         holder = await account_store.verified_user_by_id_index(
-            uow.session, request["id_number_index"]
+            uow, request["id_number_index"]
         )
         if holder is not None and holder["id"] != request["user_id"]:
-            await store.decide(uow.session, request_id, status=Status.REJECTED,
+            await store.decide(uow, request_id, status=Status.REJECTED,
                                reason="id_number_taken")
             return VerificationRead(status=Status.REJECTED, reason="id_number_taken")
         await _mark_verified(uow, ctx, request)
-        await store.decide(uow.session, request_id, status=Status.VERIFIED, reason=None)
+        await store.decide(uow, request_id, status=Status.VERIFIED, reason=None)
         return VerificationRead(status=Status.VERIFIED)
 
 
@@ -110,12 +110,12 @@ async def _mark_verified(uow: UnitOfWork, ctx: IdentityContext, request: RowMapp
     user_id: uuid.UUID = request["user_id"]
     id_number = domain.IdNumber(ctx.pii.decrypt(request["id_number_cipher"], context=ID_NUMBER))
     person = await registry_store.find_by_id_index(
-        uow.session, request["id_number_index"], lock=True
+        uow, request["id_number_index"], lock=True
     )
     region_code = person["region_code"] if person is not None else None
     now = datetime.now(UTC)
     await account_store.update_user(
-        uow.session, user_id,
+        uow, user_id,
         verified=True, verified_at=now,
         id_number_cipher=request["id_number_cipher"],
         id_number_index=request["id_number_index"],
@@ -124,8 +124,8 @@ async def _mark_verified(uow: UnitOfWork, ctx: IdentityContext, request: RowMapp
         region_code=region_code,
     )
     if person is not None:
-        await registry_store.link_user(uow.session, person["id"], user_id)
-        await registry_store.add_tally(uow.session, person["region_code"], verified=1)
+        await registry_store.link_user(uow, person["id"], user_id)
+        await registry_store.add_tally(uow, person["region_code"], verified=1)
     await uow.emit(
         "identity.user_verified",
         UserVerified(
@@ -142,7 +142,7 @@ async def _mark_verified(uow: UnitOfWork, ctx: IdentityContext, request: RowMapp
 
 async def latest_status(*, uow: UnitOfWork, user_id: uuid.UUID) -> VerificationRead:
     async with uow:
-        request = await store.latest_for_user(uow.session, user_id)
+        request = await store.latest_for_user(uow, user_id)
     if request is None:
         raise NotFound("no verification was requested", code="verification_not_found")
     return VerificationRead(status=request["status"], reason=request["reason"])
@@ -156,13 +156,13 @@ async def retry_due(
     claim_uow = make_uow()
     async with claim_uow:
         due = await store.claim_due(
-            claim_uow.session, limit=limit, lease_seconds=settings.verify_timeout_seconds * 2 + 5
+            claim_uow, limit=limit, lease_seconds=settings.verify_timeout_seconds * 2 + 5
         )
     for request in due:
         if request["attempts"] > settings.verify_max_attempts:
             decide_uow = make_uow()
             async with decide_uow:
-                await store.decide(decide_uow.session, request["id"], status=Status.REJECTED,
+                await store.decide(decide_uow, request["id"], status=Status.REJECTED,
                                    reason="provider_unavailable")
             continue
         verdict = await _ask_provider(
@@ -173,7 +173,7 @@ async def retry_due(
         apply_uow = make_uow()
         if verdict is None:
             async with apply_uow:
-                await store.postpone(apply_uow.session, request["id"],
+                await store.postpone(apply_uow, request["id"],
                                      seconds=settings.verify_retry_seconds)
             continue
         await apply_verdict(uow=apply_uow, ctx=ctx, request_id=request["id"], verdict=verdict)
@@ -183,7 +183,7 @@ async def retry_due(
 def verification_retry_worker(runtime: ServiceRuntime) -> PeriodicWorker:
     """Runtime worker: every few seconds, retries pending verifications that are due. The
     queue is the table, so a restart loses nothing and replicas share the work."""
-    ctx: IdentityContext = runtime.state["identity"]
+    ctx = runtime.context_as(IdentityContext)
     return PeriodicWorker(
         "verification-retry",
         lambda: retry_due(make_uow=runtime.uow, ctx=ctx),

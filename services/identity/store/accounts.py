@@ -10,9 +10,9 @@ from typing import Any, Literal
 from sqlalchemy import DateTime, String, and_, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import UUID, insert
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.identity.store.tables import refresh_tokens, users
+from shared.db.uow import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -22,8 +22,8 @@ class NewRefreshToken:
     expires_at: datetime
 
 
-async def find_by_openid(session: AsyncSession, openid: str) -> RowMapping | None:
-    result = await session.execute(select(users).where(users.c.openid == openid))
+async def find_by_openid(uow: UnitOfWork, openid: str) -> RowMapping | None:
+    result = await uow.connection.execute(select(users).where(users.c.openid == openid))
     return result.mappings().first()
 
 
@@ -60,13 +60,13 @@ _TOUCH_RESIDENT_LOGIN = _build_touch_statement()
 
 
 async def touch_resident_login(
-    session: AsyncSession, *, openid: str, unionid: str | None, session_key_cipher: str,
+    uow: UnitOfWork, *, openid: str, unionid: str | None, session_key_cipher: str,
     refresh: NewRefreshToken,
 ) -> RowMapping | None:
     """A returning resident, in one round trip: store the new session key, issue the refresh
     token (unless the account is disabled) and read the account. Logins are the hottest
     write of the platform; each trip saved is latency under load."""
-    result = await session.execute(_TOUCH_RESIDENT_LOGIN, {
+    result = await uow.connection.execute(_TOUCH_RESIDENT_LOGIN, {
         # Parameter names differ from column names on purpose: an UPDATE would take a
         # parameter named like a column as one more SET value.
         "p_openid": openid, "p_unionid": unionid, "p_session_key": session_key_cipher,
@@ -77,11 +77,11 @@ async def touch_resident_login(
 
 
 async def insert_resident_if_absent(
-    session: AsyncSession, *, user_id: uuid.UUID, openid: str, unionid: str | None,
+    uow: UnitOfWork, *, user_id: uuid.UUID, openid: str, unionid: str | None,
     session_key_cipher: str,
 ) -> bool:
     """Create the resident for ``openid`` unless a concurrent first login already did."""
-    result = await session.execute(
+    result = await uow.connection.execute(
         insert(users)
         .values(
             id=user_id, kind="resident", openid=openid, unionid=unionid,
@@ -94,7 +94,7 @@ async def insert_resident_if_absent(
     return result.first() is not None
 
 
-async def get_user(session: AsyncSession, user_id: uuid.UUID, *,
+async def get_user(uow: UnitOfWork, user_id: uuid.UUID, *,
                    lock: bool | Literal["share"] = False) -> RowMapping | None:
     """``lock``: True for update (changing the account), "share" to issue a token from it
     (a concurrent change waits, so its revocation covers the token)."""
@@ -103,25 +103,25 @@ async def get_user(session: AsyncSession, user_id: uuid.UUID, *,
         query = query.with_for_update(read=True)
     elif lock:
         query = query.with_for_update()
-    return (await session.execute(query)).mappings().first()
+    return (await uow.connection.execute(query)).mappings().first()
 
 
-async def find_by_username(session: AsyncSession, username: str, *, share_lock: bool = False
+async def find_by_username(uow: UnitOfWork, username: str, *, share_lock: bool = False
                            ) -> RowMapping | None:
     query = select(users).where(users.c.username == username)
     if share_lock:
         query = query.with_for_update(read=True)
-    return (await session.execute(query)).mappings().first()
+    return (await uow.connection.execute(query)).mappings().first()
 
 
-async def update_user(session: AsyncSession, user_id: uuid.UUID, **values: Any) -> None:
-    await session.execute(
+async def update_user(uow: UnitOfWork, user_id: uuid.UUID, **values: Any) -> None:
+    await uow.connection.execute(
         update(users).where(users.c.id == user_id).values(updated_at=func.now(), **values)
     )
 
 
-async def insert_staff(session: AsyncSession, **values: Any) -> bool:
-    result = await session.execute(
+async def insert_staff(uow: UnitOfWork, **values: Any) -> bool:
+    result = await uow.connection.execute(
         insert(users)
         .values(kind="staff", verified=False, disabled=False, **values)
         .on_conflict_do_nothing(index_elements=["username"])
@@ -130,29 +130,46 @@ async def insert_staff(session: AsyncSession, **values: Any) -> bool:
     return result.first() is not None
 
 
-async def list_staff(session: AsyncSession, *, after: str | None, limit: int
+async def list_staff(uow: UnitOfWork, *, after: str | None, limit: int
                      ) -> list[RowMapping]:
     query = select(users).where(users.c.kind == "staff")
     if after:
         query = query.where(users.c.username > after)
     query = query.order_by(users.c.username).limit(limit)
-    return list((await session.execute(query)).mappings())
+    return list((await uow.connection.execute(query)).mappings())
 
 
-async def verified_user_by_id_index(session: AsyncSession, index: str) -> RowMapping | None:
-    result = await session.execute(
+async def verified_user_by_id_index(uow: UnitOfWork, index: str) -> RowMapping | None:
+    result = await uow.connection.execute(
         select(users).where(and_(users.c.id_number_index == index, users.c.verified))
     )
     return result.mappings().first()
+
+
+async def match_active_residents(uow: UnitOfWork, *, id_number_index: str | None = None,
+                                 phone_index: str | None = None, limit: int = 2
+                                 ) -> list[RowMapping]:
+    """Enabled resident accounts holding a verified ID number, or carrying a phone (by blind
+    index); ``limit`` 2 is enough to tell one match from several."""
+    if id_number_index is not None:
+        condition = and_(users.c.id_number_index == id_number_index, users.c.verified)
+    else:
+        condition = users.c.phone_index == phone_index
+    result = await uow.connection.execute(
+        select(users.c.id, users.c.verified)
+        .where(condition, users.c.kind == "resident", users.c.disabled.is_(False))
+        .limit(limit)
+    )
+    return list(result.mappings())
 
 
 # -- refresh tokens ----------------------------------------------------------------------------
 
 
 async def insert_refresh_token(
-    session: AsyncSession, *, user_id: uuid.UUID, refresh: NewRefreshToken
+    uow: UnitOfWork, *, user_id: uuid.UUID, refresh: NewRefreshToken
 ) -> None:
-    await session.execute(
+    await uow.connection.execute(
         insert(refresh_tokens).values(
             id=uuid.uuid4(), user_id=user_id, family_id=refresh.family_id,
             token_hash=refresh.token_hash, expires_at=refresh.expires_at,
@@ -160,8 +177,8 @@ async def insert_refresh_token(
     )
 
 
-async def lock_refresh_token(session: AsyncSession, token_hash: str) -> RowMapping | None:
-    result = await session.execute(
+async def lock_refresh_token(uow: UnitOfWork, token_hash: str) -> RowMapping | None:
+    result = await uow.connection.execute(
         select(refresh_tokens, func.now().label("now"))
         .where(refresh_tokens.c.token_hash == token_hash)
         .with_for_update()
@@ -169,14 +186,14 @@ async def lock_refresh_token(session: AsyncSession, token_hash: str) -> RowMappi
     return result.mappings().first()
 
 
-async def mark_refresh_used(session: AsyncSession, token_id: uuid.UUID) -> None:
-    await session.execute(
+async def mark_refresh_used(uow: UnitOfWork, token_id: uuid.UUID) -> None:
+    await uow.connection.execute(
         update(refresh_tokens).where(refresh_tokens.c.id == token_id).values(used_at=func.now())
     )
 
 
-async def revoke_family(session: AsyncSession, family_id: uuid.UUID) -> None:
-    await session.execute(
+async def revoke_family(uow: UnitOfWork, family_id: uuid.UUID) -> None:
+    await uow.connection.execute(
         update(refresh_tokens)
         .where(and_(refresh_tokens.c.family_id == family_id,
                     refresh_tokens.c.revoked_at.is_(None)))
@@ -184,8 +201,8 @@ async def revoke_family(session: AsyncSession, family_id: uuid.UUID) -> None:
     )
 
 
-async def revoke_user_tokens(session: AsyncSession, user_id: uuid.UUID) -> None:
-    await session.execute(
+async def revoke_user_tokens(uow: UnitOfWork, user_id: uuid.UUID) -> None:
+    await uow.connection.execute(
         update(refresh_tokens)
         .where(and_(refresh_tokens.c.user_id == user_id, refresh_tokens.c.revoked_at.is_(None)))
         .values(revoked_at=func.now())

@@ -7,16 +7,16 @@ from dataclasses import dataclass
 
 from sqlalchemy import insert, select
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.identity.store.tables import pii_access_audit
+from shared.db.uow import UnitOfWork
 
 
 async def record_access(
-    session: AsyncSession, *, actor_id: uuid.UUID, subject_kind: str, subject_id: uuid.UUID,
+    uow: UnitOfWork, *, actor_id: uuid.UUID, subject_kind: str, subject_id: uuid.UUID,
     field: str, reason: str, request_id: str | None,
 ) -> None:
-    await session.execute(
+    await uow.connection.execute(
         insert(pii_access_audit).values(
             actor_id=actor_id, subject_kind=subject_kind, subject_id=subject_id, field=field,
             reason=reason, request_id=request_id,
@@ -34,13 +34,13 @@ class FieldRead:
 
 
 async def record_service_reads(
-    session: AsyncSession, *, caller: str, reads: list[FieldRead], request_id: str | None
+    uow: UnitOfWork, *, caller: str, reads: list[FieldRead], request_id: str | None
 ) -> None:
     """A service (not a person) read plaintext: the actor is the calling service and the why
     is ``service:<caller>``. One row per field, written in one statement."""
     if not reads:
         return
-    await session.execute(
+    await uow.connection.execute(
         insert(pii_access_audit),
         [{"actor_id": None, "actor_service": caller, "subject_kind": r.subject_kind,
           "subject_id": r.subject_id, "field": r.field, "reason": f"service:{caller}",
@@ -48,10 +48,10 @@ async def record_service_reads(
     )
 
 
-async def list_access(session: AsyncSession, *, before: int | None, limit: int
+async def list_access(uow: UnitOfWork, *, before: int | None, limit: int
                       ) -> list[RowMapping]:
     query = select(pii_access_audit)
     if before is not None:
         query = query.where(pii_access_audit.c.id < before)
     query = query.order_by(pii_access_audit.c.id.desc()).limit(limit)
-    return list((await session.execute(query)).mappings())
+    return list((await uow.connection.execute(query)).mappings())

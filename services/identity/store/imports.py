@@ -21,9 +21,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, UUID, insert
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.identity.store.tables import metadata
+from shared.db.uow import UnitOfWork
 
 UNFINISHED = ("queued", "reading", "writing")
 
@@ -60,44 +60,44 @@ registry_import_errors = Table(
 )
 
 
-async def create(session: AsyncSession, *, import_id: uuid.UUID, uploaded_by: uuid.UUID,
+async def create(uow: UnitOfWork, *, import_id: uuid.UUID, uploaded_by: uuid.UUID,
                  scope_regions: Sequence[str], fmt: str) -> None:
-    await session.execute(insert(registry_imports).values(
+    await uow.connection.execute(insert(registry_imports).values(
         id=import_id, uploaded_by=uploaded_by, scope_regions=list(scope_regions), format=fmt,
         status="queued", rows_done=0, created=0, updated=0, refused=0,
         created_at=func.now(), updated_at=func.now(), heartbeat_at=func.now(),
     ))
 
 
-async def get(session: AsyncSession, import_id: uuid.UUID) -> RowMapping | None:
+async def get(uow: UnitOfWork, import_id: uuid.UUID) -> RowMapping | None:
     query = select(registry_imports).where(registry_imports.c.id == import_id)
-    return (await session.execute(query)).mappings().first()
+    return (await uow.connection.execute(query)).mappings().first()
 
 
-async def set_state(session: AsyncSession, import_id: uuid.UUID, **values: Any) -> None:
+async def set_state(uow: UnitOfWork, import_id: uuid.UUID, **values: Any) -> None:
     """Change an unfinished import (a finished one stays as it ended)."""
-    await session.execute(
+    await uow.connection.execute(
         update(registry_imports)
         .where(registry_imports.c.id == import_id, registry_imports.c.finished_at.is_(None))
         .values(updated_at=func.now(), heartbeat_at=func.now(), **values)
     )
 
 
-async def finish(session: AsyncSession, import_id: uuid.UUID, *, status: str,
+async def finish(uow: UnitOfWork, import_id: uuid.UUID, *, status: str,
                  failure_code: str | None = None, failure_detail: str | None = None) -> None:
-    await set_state(session, import_id, status=status, failure_code=failure_code,
+    await set_state(uow, import_id, status=status, failure_code=failure_code,
                     failure_detail=failure_detail, finished_at=func.now())
 
 
-async def advance(session: AsyncSession, import_id: uuid.UUID, *, rows: int, created: int = 0,
+async def advance(uow: UnitOfWork, import_id: uuid.UUID, *, rows: int, created: int = 0,
                   updated: int = 0, refused: int = 0) -> None:
     """Count rows settled (written or refused) in the transaction that settled them."""
     t = registry_imports.c
-    await set_state(session, import_id, rows_done=t.rows_done + rows, created=t.created + created,
+    await set_state(uow, import_id, rows_done=t.rows_done + rows, created=t.created + created,
                     updated=t.updated + updated, refused=t.refused + refused)
 
 
-async def record_errors(session: AsyncSession, import_id: uuid.UUID,
+async def record_errors(uow: UnitOfWork, import_id: uuid.UUID,
                         errors: Sequence[dict[str, Any]]) -> None:
     """``errors``: dicts of row, code, detail and id_number_masked. A row refused once stays
     refused once (a batch retried row by row records it again)."""
@@ -106,24 +106,24 @@ async def record_errors(session: AsyncSession, import_id: uuid.UUID,
     statement = insert(registry_import_errors).on_conflict_do_nothing(
         index_elements=["import_id", "row"]
     )
-    await session.execute(statement, [{"import_id": import_id, **e} for e in errors])
+    await uow.connection.execute(statement, [{"import_id": import_id, **e} for e in errors])
 
 
-async def errors_of(session: AsyncSession, import_id: uuid.UUID, *, limit: int | None = None
+async def errors_of(uow: UnitOfWork, import_id: uuid.UUID, *, limit: int | None = None
                     ) -> list[RowMapping]:
     query = (select(registry_import_errors)
              .where(registry_import_errors.c.import_id == import_id)
              .order_by(registry_import_errors.c.row))
     if limit is not None:
         query = query.limit(limit)
-    return list((await session.execute(query)).mappings())
+    return list((await uow.connection.execute(query)).mappings())
 
 
-async def touch(session: AsyncSession, import_ids: Sequence[uuid.UUID]) -> None:
+async def touch(uow: UnitOfWork, import_ids: Sequence[uuid.UUID]) -> None:
     """The heartbeat of the imports this process is running."""
     if not import_ids:
         return
-    await session.execute(
+    await uow.connection.execute(
         update(registry_imports)
         .where(registry_imports.c.id.in_(list(import_ids)),
                registry_imports.c.finished_at.is_(None))
@@ -131,12 +131,12 @@ async def touch(session: AsyncSession, import_ids: Sequence[uuid.UUID]) -> None:
     )
 
 
-async def fail_abandoned(session: AsyncSession, *, stale_seconds: float, detail: str
+async def fail_abandoned(uow: UnitOfWork, *, stale_seconds: float, detail: str
                          ) -> list[uuid.UUID]:
     """Mark failed every unfinished import whose process has not been heard from for
     ``stale_seconds``: that process died (a live one touches its imports far more often)."""
     t = registry_imports.c
-    result = await session.execute(
+    result = await uow.connection.execute(
         update(registry_imports)
         .where(t.finished_at.is_(None),
                t.heartbeat_at < func.now() - timedelta(seconds=stale_seconds))

@@ -7,13 +7,13 @@ from typing import Any
 from sqlalchemy import case, func, null, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.identity.store.tables import region_population, region_tallies
+from shared.db.uow import UnitOfWork
 
 
-async def population_under(session: AsyncSession, prefix: str) -> list[RowMapping]:
-    result = await session.execute(
+async def population_under(uow: UnitOfWork, prefix: str) -> list[RowMapping]:
+    result = await uow.connection.execute(
         select(region_population).where(region_population.c.region_code.startswith(prefix))
     )
     return list(result.mappings())
@@ -32,12 +32,12 @@ def _child_expression(level: str) -> Any:
 
 
 async def tallies_by_child(
-    session: AsyncSession, prefix: str, level: str
+    uow: UnitOfWork, prefix: str, level: str
 ) -> list[RowMapping]:
     """Live counts under ``prefix`` summed per child region of a region of ``level`` (the
     child is null for counts kept on the region itself). PostgreSQL adds; a few rows return."""
     child = _child_expression(level).label("child")
-    result = await session.execute(
+    result = await uow.connection.execute(
         select(child, func.sum(region_tallies.c.entered).label("entered"),
                func.sum(region_tallies.c.verified).label("verified"))
         .where(region_tallies.c.region_code.startswith(prefix))
@@ -46,10 +46,10 @@ async def tallies_by_child(
     return list(result.mappings())
 
 
-async def set_population(session: AsyncSession, region_code: str, census: int) -> None:
+async def set_population(uow: UnitOfWork, region_code: str, census: int) -> None:
     statement = insert(region_population).values(region_code=region_code,
                                                  census_population=census)
-    await session.execute(statement.on_conflict_do_update(
+    await uow.connection.execute(statement.on_conflict_do_update(
         index_elements=["region_code"],
         set_={"census_population": census, "updated_at": func.now()},
     ))
