@@ -130,7 +130,7 @@ def check_staff_scope(roles: list[str], regions: list[str]) -> tuple[list[str], 
         raise RuleViolation("a staff account needs at least one role", code="role_required")
     bad = [r for r in regions if not is_region_code(r)]
     if bad:
-        raise RuleViolation("region scopes must be region codes", code="region_code_invalid")
+        raise RuleViolation("region scopes must be region codes", code="region_invalid")
     return sorted(set(roles)), sorted(set(regions))
 
 
@@ -238,7 +238,7 @@ def build_registry_entry(
     clean_name = parse_real_name(name)
     if not is_region_code(region_code) or len(region_code) < 9:
         raise RuleViolation(
-            "the region code must be a town, community or grid code", code="region_code_invalid"
+            "the region code must be a town, community or grid code", code="region_invalid"
         )
     if gender:
         normalised = GENDERS.get(gender.strip().lower())

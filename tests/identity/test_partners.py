@@ -65,7 +65,7 @@ async def test_a_rotation_without_overlap_retires_the_old_secret_at_once(
         not_admin = await client.post(PARTNERS, json={"name": "q"},
                                       headers=bearer(await _resident_token(client)))
     assert [s["secret"] for s in view["secrets"]] == [rotated["secret"]]
-    assert_problem(bad_region, 422, "region_code_invalid")
+    assert_problem(bad_region, 422, "region_invalid")
     assert_problem(not_admin, 403, "role_required")
 
 

@@ -72,7 +72,7 @@ async def test_statistics_respect_scope_and_refuse_bad_codes(
             headers=bearer(make_token(roles=["supervisor"], regions=["350605"])))
     assert_problem(other_county, 403, "out_of_scope")
     assert_problem(resident, 403, "role_required")
-    assert_problem(bad, 422, "region_code_invalid")
+    assert_problem(bad, 422, "region_invalid")
     assert_problem(set_by_supervisor, 403, "role_required")
 
 

@@ -135,7 +135,7 @@ async def test_a_grid_worker_cannot_overwrite_or_move_a_resident_of_another_grid
     ("change", "code"),
     [
         ({"id_number": "350626"}, "id_number_malformed"),
-        ({"region_code": "350626"}, "region_code_invalid"),
+        ({"region_code": "350626"}, "region_invalid"),
         ({"gender": "女"}, "gender_mismatch"),
         ({"tags": ["bad tag!"]}, "tag_invalid"),
     ],

@@ -55,8 +55,8 @@ async def test_wrong_passwords_and_unknown_users_look_the_same(identity_app: Any
     async with running(identity_app()) as client:
         wrong = await _staff_login(client, "admin", "not-the-password")
         unknown = await _staff_login(client, f"nobody{uuid.uuid4().hex[:6]}")
-    assert_problem(wrong, 401, "invalid_credentials")
-    assert_problem(unknown, 401, "invalid_credentials")
+    assert_problem(wrong, 401, "credentials_invalid")
+    assert_problem(unknown, 401, "credentials_invalid")
 
 
 async def test_only_admins_manage_staff(identity_app: Any, make_token: Any) -> None:
@@ -75,7 +75,7 @@ async def test_only_admins_manage_staff(identity_app: Any, make_token: Any) -> N
     [
         ({"roles": ["wizard"]}, 422, "role_unknown"),
         ({"roles": ["resident"]}, 422, "role_unknown"),
-        ({"regions": ["35062"]}, 422, "region_code_invalid"),
+        ({"regions": ["35062"]}, 422, "region_invalid"),
         ({"password": "short"}, 422, "password_too_weak"),
         ({"username": "Bad Name!"}, 422, "username_invalid"),
         ({"username": "admin"}, 409, "username_taken"),
@@ -182,12 +182,10 @@ async def test_plaintext_pii_needs_an_admin_and_a_reason_and_is_audited(
     assert entry["accessed_at"]
 
 
-@pytest.mark.parametrize("cursor", ["²", "1" * 25, "-1", "abc"])
-async def test_a_malformed_audit_cursor_is_refused_not_crashed(
-    identity_app: Any, cursor: str
-) -> None:
+async def test_a_malformed_audit_cursor_is_refused_not_crashed(identity_app: Any) -> None:
+    # The cursor's edge cases are tested once, in tests/shared/test_paging.py.
     async with running(identity_app()) as client:
         admin = bearer(await admin_token(client))
         answer = await client.get("/api/v1/identity/admin/pii-access",
-                                  params={"cursor": cursor}, headers=admin)
+                                  params={"cursor": "²"}, headers=admin)
     assert_problem(answer, 400, "cursor_invalid")

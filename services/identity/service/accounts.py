@@ -160,7 +160,7 @@ async def staff_login(
         except (VerificationError, InvalidHashError):
             valid = False
         if not valid or row is None:
-            raise Unauthorized("wrong username or password", code="invalid_credentials")
+            raise Unauthorized("wrong username or password", code="credentials_invalid")
         if row["disabled"]:
             raise Forbidden("this account is disabled", code="account_disabled")
         if ctx.passwords.check_needs_rehash(stored_hash):

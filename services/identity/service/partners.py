@@ -29,6 +29,7 @@ from shared.auth.principal import Principal
 from shared.auth.revocations import PARTNER_APP
 from shared.db.uow import UnitOfWork
 from shared.logs import get_logger
+from shared.paging import page_of
 from shared.problems import Gone, NotFound, RuleViolation
 from shared.regions import is_region_code
 
@@ -53,7 +54,7 @@ async def create_app(
     *, uow: UnitOfWork, ctx: IdentityContext, actor: Principal, cmd: PartnerAppCreate
 ) -> PartnerAppCreated:
     if any(not is_region_code(code) for code in cmd.allowed_regions):
-        raise RuleViolation("allowed regions must be region codes", code="region_code_invalid")
+        raise RuleViolation("allowed regions must be region codes", code="region_invalid")
     callback_hosts = domain.check_callback_hosts(cmd.callback_hosts)
     app_id, app_key, secret = uuid.uuid4(), "pk_" + secrets.token_hex(12), _new_secret()
     async with uow:
@@ -141,10 +142,8 @@ async def disable_app(
 async def list_apps(*, uow: UnitOfWork, cursor: str | None, limit: int) -> PartnerAppPage:
     async with uow:
         rows = await store.list_apps(uow, after=cursor, limit=limit + 1)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return PartnerAppPage(items=[_view(r) for r in rows],
-                          next_cursor=rows[-1]["app_key"] if more else None)
+    page, next_cursor = page_of(rows, limit, lambda row: str(row["app_key"]))
+    return PartnerAppPage(items=[_view(r) for r in page], next_cursor=next_cursor)
 
 
 async def credentials(

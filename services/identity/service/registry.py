@@ -26,6 +26,7 @@ from shared.auth.principal import Principal, Role
 from shared.contracts.identity import ResidentEntered
 from shared.db.uow import UnitOfWork
 from shared.logs import get_logger
+from shared.paging import CURSOR_INVALID, page_of
 from shared.pii import mask_id_number, mask_name
 from shared.problems import BadRequest, Forbidden, RuleViolation
 
@@ -191,14 +192,19 @@ async def list_people(
     else:
         prefixes = (None if Role.ADMIN in actor.roles
                     else [domain.region_match_prefix(r) for r in actor.regions])
-    try:
-        after = uuid.UUID(cursor) if cursor else None
-    except ValueError:
-        raise BadRequest("malformed cursor", code="cursor_invalid") from None
+    after = _person_cursor(cursor)
     async with uow:
         rows = await store.list_people(uow, region_prefixes=prefixes, after=after,
                                        limit=limit + 1)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return RegistryPage(items=[person_view(ctx, r) for r in rows],
-                        next_cursor=str(rows[-1]["id"]) if more else None)
+    page, next_cursor = page_of(rows, limit, lambda row: str(row["id"]))
+    return RegistryPage(items=[person_view(ctx, r) for r in page], next_cursor=next_cursor)
+
+
+def _person_cursor(cursor: str | None) -> uuid.UUID | None:
+    """The registry lists by id alone: its cursor is the last id, as text."""
+    if not cursor:
+        return None
+    try:
+        return uuid.UUID(cursor)
+    except ValueError:
+        raise BadRequest("malformed cursor", code=CURSOR_INVALID) from None

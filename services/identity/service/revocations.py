@@ -16,6 +16,7 @@ from services.identity.store import revocations as store
 from shared.auth.revocations import Revocation, RevocationBatch
 from shared.contracts.identity import AccessRevoked
 from shared.db.uow import UnitOfWork
+from shared.paging import CURSOR_INVALID
 from shared.problems import BadRequest
 from shared.web.runtime import ServiceRuntime
 
@@ -44,14 +45,17 @@ async def revoke(uow: UnitOfWork, ctx: IdentityContext, *, kind: str, key: str |
 
 
 def parse_cursor(cursor: str | None) -> datetime | None:
+    """The feed's cursor is the moment of the previous poll (ISO 8601, with its offset), not
+    a list's keyset: every verifier already holds one, so it keeps this spelling; a bad one
+    is refused like a bad list cursor."""
     if not cursor:
         return None
     try:
         moment = datetime.fromisoformat(cursor)
     except ValueError:
-        raise BadRequest("malformed cursor", code="cursor_invalid") from None
-    if moment.tzinfo is None:
-        raise BadRequest("malformed cursor", code="cursor_invalid")
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise BadRequest("malformed cursor", code=CURSOR_INVALID)
     return moment
 
 

@@ -30,6 +30,7 @@ from shared.context import current_request_id
 from shared.contracts.identity import UserRegistered
 from shared.db.uow import UnitOfWork
 from shared.logs import get_logger
+from shared.paging import decode_number_cursor, page_of
 from shared.problems import Conflict, NotFound, RuleViolation
 
 log = get_logger(__name__)
@@ -94,10 +95,8 @@ async def list_staff(
 ) -> StaffPage:
     async with uow:
         rows = await store.list_staff(uow, after=cursor, limit=limit + 1)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return StaffPage(items=[user_view(ctx, r) for r in rows],
-                     next_cursor=rows[-1]["username"] if more else None)
+    page, next_cursor = page_of(rows, limit, lambda row: str(row["username"]))
+    return StaffPage(items=[user_view(ctx, r) for r in page], next_cursor=next_cursor)
 
 
 async def _staff_row_locked(uow: UnitOfWork, staff_id: uuid.UUID) -> None:
@@ -185,10 +184,10 @@ async def reveal_pii(
                          field=cmd.field, value=value)
 
 
-async def audit_log(*, uow: UnitOfWork, cursor: int | None, limit: int) -> PiiAuditPage:
+async def audit_log(*, uow: UnitOfWork, cursor: str | None, limit: int) -> PiiAuditPage:
+    """Newest first; the cursor is the last id seen."""
+    before = decode_number_cursor(cursor)
     async with uow:
-        rows = await audit_store.list_access(uow, before=cursor, limit=limit + 1)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return PiiAuditPage(items=[PiiAuditRead(**dict(r)) for r in rows],
-                        next_cursor=str(rows[-1]["id"]) if more else None)
+        rows = await audit_store.list_access(uow, before=before, limit=limit + 1)
+    page, next_cursor = page_of(rows, limit, lambda row: str(row["id"]))
+    return PiiAuditPage(items=[PiiAuditRead(**dict(r)) for r in page], next_cursor=next_cursor)

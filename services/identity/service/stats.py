@@ -76,7 +76,7 @@ def _as_float(value: Decimal | None) -> float | None:
 
 def _check_region(actor: Principal, code: str) -> None:
     if not is_region_code(code):
-        raise RuleViolation("not a region code", code="region_code_invalid")
+        raise RuleViolation("not a region code", code="region_invalid")
     if not actor.is_staff and Role.ADMIN not in actor.roles:
         raise Forbidden("statistics are for staff", code="role_required")
     actor.require_region(code)
@@ -119,7 +119,7 @@ async def set_census_population(
     *, uow: UnitOfWork, actor: Principal, code: str, census: int
 ) -> None:
     if not is_region_code(code):
-        raise RuleViolation("not a region code", code="region_code_invalid")
+        raise RuleViolation("not a region code", code="region_invalid")
     actor.require_role(Role.ADMIN)
     async with uow:
         await store.set_population(uow, code, census)
