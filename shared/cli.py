@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from shared.db.batches import MakeUow
 from shared.db.database import Database
@@ -23,7 +23,7 @@ class BatchCommand:
     the batch size and returns the exit status."""
 
     help: str
-    run: Callable[[int], Awaitable[int]]
+    run: Callable[[int], Coroutine[Any, Any, int]]
 
 
 def run_batch_commands(

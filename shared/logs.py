@@ -72,9 +72,9 @@ def configure_logging(*, level: str = "INFO", json: bool = True) -> None:
     )
     root = logging.getLogger()
     if not _configured:
-        handler = logging.StreamHandler(sys.stdout)
-        handler.setFormatter(formatter)
-        root.handlers = [handler]
+        stdout = logging.StreamHandler(sys.stdout)
+        stdout.setFormatter(formatter)
+        root.handlers = [stdout]
         _configured = True
     else:
         for handler in root.handlers:
@@ -93,7 +93,8 @@ def configure_logging(*, level: str = "INFO", json: bool = True) -> None:
 
 
 def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:
-    return structlog.get_logger(name)
+    logger: structlog.stdlib.BoundLogger = structlog.get_logger(name)
+    return logger
 
 
 def bind_context(**values: Any) -> None:

@@ -21,6 +21,9 @@ def is_region_code(code: str) -> bool:
     return bool(_CODE.fullmatch(code)) and not code.startswith("00")
 
 
+_LEVEL_BY_LENGTH: dict[int, RegionLevel] = {9: "town", 12: "community", 15: "grid"}
+
+
 def region_level(code: str) -> RegionLevel:
     if not is_region_code(code):
         raise ValueError(f"not a region code: {code!r}")
@@ -30,7 +33,7 @@ def region_level(code: str) -> RegionLevel:
         if code.endswith("00"):
             return "city"
         return "county"
-    return {9: "town", 12: "community", 15: "grid"}[len(code)]  # type: ignore[return-value]
+    return _LEVEL_BY_LENGTH[len(code)]
 
 
 def descendant_prefix(code: str) -> str:

@@ -119,7 +119,7 @@ class ServiceSettings(PlatformSettings, DatabaseSettings):
     run_workers: bool = Field(True, validation_alias=_env("EHOME_RUN_WORKERS"))
 
     @property
-    def schema(self) -> str:
+    def schema(self) -> str:  # type: ignore[override]  # BaseModel.schema() is pydantic v1 API
         """The PostgreSQL schema this service owns (``<prefix>_<service>`` when prefixed)."""
         prefix = self.schema_prefix
         return f"{prefix}_{self.service_name}" if prefix else self.service_name

@@ -94,8 +94,9 @@ class RevocationList:
         return len(self._subjects) + len(self._sessions) + len(self._apps)
 
     def _table(self, kind: str) -> dict[Any, Revocation] | None:
-        return {SUBJECT: self._subjects, SESSION: self._sessions,
-                PARTNER_APP: self._apps}.get(kind)  # type: ignore[return-value]
+        tables: dict[str, dict[Any, Revocation]] = {
+            SUBJECT: self._subjects, SESSION: self._sessions, PARTNER_APP: self._apps}
+        return tables.get(kind)
 
     def apply(self, revocations: Iterable[Revocation], *, now: float | None = None
               ) -> list[Revocation]:
@@ -124,7 +125,8 @@ class RevocationList:
         return changed
 
     def _forget_expired(self, now: float) -> None:
-        for table in (self._subjects, self._sessions, self._apps):
+        tables: tuple[dict[Any, Revocation], ...] = (self._subjects, self._sessions, self._apps)
+        for table in tables:
             for key in [k for k, r in table.items() if r.expires_at <= now]:
                 del table[key]
 

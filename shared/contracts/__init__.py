@@ -81,7 +81,9 @@ def get(event_type: str, version: int | None = None) -> Contract:
         raise UnknownContract(f"{event_type} v{version}") from None
 
 
-def validate_payload(event_type: str, version: int | None, payload: Any) -> tuple[int, dict]:
+def validate_payload(
+    event_type: str, version: int | None, payload: Any
+) -> tuple[int, dict[str, Any]]:
     """Validate a payload (model or mapping) against its contract; return version and JSON."""
     found = get(event_type, version)
     if isinstance(payload, BaseModel):
@@ -98,7 +100,3 @@ def topic_of(event_type: str, version: int, body: dict[str, Any]) -> str | None:
     topic = get(event_type, version).topic
     return topic(body) if topic is not None else None
 
-
-def all_contracts() -> list[Contract]:
-    load_all()
-    return sorted(_REGISTRY.values(), key=lambda c: (c.event_type, c.version))

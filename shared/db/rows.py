@@ -14,7 +14,7 @@ from typing import Any, Literal
 from sqlalchemy import RowMapping, Table, bindparam, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
-from sqlalchemy.sql.dml import Insert, Update
+from sqlalchemy.sql.dml import Insert, ReturningInsert, Update
 
 # Where a statement runs: a unit of work's connection (or its ORM session).
 Executor = AsyncConnection | AsyncSession
@@ -26,14 +26,15 @@ ROW: Literal["*"] = "*"
 
 
 @cache
-def _insert(table: Table, returning: str | None, skip_conflicts: bool) -> Insert:
+def _insert(table: Table, returning: str | None, skip_conflicts: bool
+            ) -> Insert | ReturningInsert[Any]:
     statement = insert(table)
     if skip_conflicts:
         statement = statement.on_conflict_do_nothing()
     if returning == ROW:
-        statement = statement.returning(*table.c)
-    elif returning is not None:
-        statement = statement.returning(table.c[returning])
+        return statement.returning(*table.c)
+    if returning is not None:
+        return statement.returning(table.c[returning])
     return statement
 
 

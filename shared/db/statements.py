@@ -13,11 +13,12 @@ Only for statements without expanding parameters (``IN`` lists): bind arrays wit
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
 
 
 def json_dumps(value: object) -> str:
@@ -26,14 +27,14 @@ def json_dumps(value: object) -> str:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
-_DIALECT = asyncpg_dialect(json_serializer=json_dumps)
+_DIALECT = asyncpg_dialect(json_serializer=json_dumps)  # type: ignore[no-untyped-call]  # untyped in SQLAlchemy
 
 _NO_DEFAULT = object()
 
 
 class Statement:
     def __init__(self, statement: ClauseElement) -> None:
-        compiled = statement.compile(dialect=_DIALECT)
+        compiled = cast(SQLCompiler, statement.compile(dialect=_DIALECT))
         self.sql = str(compiled)
         self._binds: list[tuple[str, Any, Callable[[Any], Any] | None]] = []
         for name in compiled.positiontup or ():

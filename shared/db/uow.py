@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import asyncpg
 import orjson
@@ -204,7 +204,8 @@ class UnitOfWork:
             connection = self._database.engine.connect()
             await connection.start()
             try:
-                raw = (await connection.get_raw_connection()).driver_connection
+                raw = cast(asyncpg.Connection,
+                           (await connection.get_raw_connection()).driver_connection)
                 transaction = raw.transaction()
                 await transaction.start()
             except BaseException:

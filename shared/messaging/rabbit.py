@@ -18,9 +18,11 @@ from aio_pika.abc import (
     AbstractExchange,
     AbstractIncomingMessage,
     AbstractQueue,
+    AbstractRobustChannel,
     AbstractRobustConnection,
 )
 from pamqp.commands import Basic
+from pamqp.common import FieldTable
 from yarl import URL
 
 from shared.logs import get_logger
@@ -70,7 +72,7 @@ class Topology:
         }
 
 
-QUORUM = {"x-queue-type": "quorum"}
+QUORUM: FieldTable = {"x-queue-type": "quorum"}
 _PERSISTENT = int(aio_pika.DeliveryMode.PERSISTENT)
 
 
@@ -124,7 +126,7 @@ class RabbitBroker:
         self._name = name
         self.topology = Topology(prefix)
         self._connection: AbstractRobustConnection | None = None
-        self._publish_channel: AbstractChannel | None = None
+        self._publish_channel: AbstractRobustChannel | None = None
         self._exchange: AbstractExchange | None = None
         self._consumers: list[tuple[AbstractQueue, str]] = []
         self._consumer_channels: list[AbstractChannel] = []
@@ -168,7 +170,7 @@ class RabbitBroker:
             arguments={"alternate-exchange": t.unrouted_exchange},
         )
 
-    def _heartbeat(self) -> dict[str, int]:
+    def _heartbeat(self) -> dict[str, Any]:
         """A publish waits for its confirm for as long as its channel lives (see publish), so
         a peer that vanished without closing the socket must be noticed: 10 s heartbeats
         declare it dead within about 33 s (aiormq allows three missed beats), instead of the

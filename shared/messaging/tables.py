@@ -4,6 +4,7 @@ resolved through the service's search_path; see Database)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     BigInteger,
@@ -18,13 +19,17 @@ from sqlalchemy import (
     func,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.sql.schema import SchemaItem
+
+if TYPE_CHECKING:
+    from alembic.operations import Operations
 
 
-def _created_at() -> Column:
+def _created_at() -> Column[Any]:
     return Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now())
 
 
-def _outbox_columns() -> list[Column]:
+def _outbox_columns() -> list[SchemaItem]:
     return [
         Column("id", BigInteger, primary_key=True, autoincrement=True),
         Column("event_id", UUID(as_uuid=True), nullable=False, unique=True),
@@ -39,7 +44,7 @@ def _outbox_columns() -> list[Column]:
     ]
 
 
-def _inbox_columns() -> list[Column]:
+def _inbox_columns() -> list[SchemaItem]:
     return [
         Column("event_id", UUID(as_uuid=True), nullable=False),
         Column("consumer", String(160), nullable=False),
@@ -49,7 +54,7 @@ def _inbox_columns() -> list[Column]:
     ]
 
 
-def _idempotency_columns() -> list[Column]:
+def _idempotency_columns() -> list[SchemaItem]:
     return [
         Column("scope", String(200), nullable=False),  # operation and caller
         Column("key", String(128), nullable=False),
@@ -61,7 +66,7 @@ def _idempotency_columns() -> list[Column]:
     ]
 
 
-_TABLES: dict[str, Callable[[], list]] = {
+_TABLES: dict[str, Callable[[], list[SchemaItem]]] = {
     "outbox": _outbox_columns,
     "inbox": _inbox_columns,
     "idempotency_keys": _idempotency_columns,
@@ -73,7 +78,7 @@ inbox = Table("inbox", messaging_metadata, *_inbox_columns())
 idempotency_keys = Table("idempotency_keys", messaging_metadata, *_idempotency_columns())
 
 
-def create_platform_tables(op) -> None:  # type: ignore[no-untyped-def]
+def create_platform_tables(op: Operations) -> None:
     """Alembic helper: every service's first migration creates its outbox, inbox and
     idempotency-key tables."""
     for name, columns in _TABLES.items():

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Generator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Literal
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -20,8 +20,19 @@ def closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class _QuietServer(uvicorn.Server):
+    """uvicorn would swap in its own SIGINT/SIGTERM handlers and restore them when it stops;
+    several servers stopping out of order would leave the wrong ones behind. Ctrl+C belongs
+    to pytest here."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None]:
+        yield
+
+
 @asynccontextmanager
-async def serving(app: ASGIApp, *, lifespan: str = "off", http: Any = "auto") -> AsyncIterator[str]:
+async def serving(app: ASGIApp, *, lifespan: Literal["auto", "on", "off"] = "off",
+                  http: Any = "auto") -> AsyncIterator[str]:
     """Run ``app`` under uvicorn on a free port; yield its base URL. ``http``: uvicorn's
     protocol (the gateway's is gateway.server.guarded_protocol)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -36,11 +47,7 @@ async def serving(app: ASGIApp, *, lifespan: str = "off", http: Any = "auto") ->
         timeout_graceful_shutdown=1,
         http=http,
     )
-    server = uvicorn.Server(config)
-    # uvicorn would swap in its own SIGINT/SIGTERM handlers and restore them when it stops;
-    # several servers stopping out of order would leave the wrong ones behind. Ctrl+C belongs
-    # to pytest here.
-    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
+    server = _QuietServer(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         async with asyncio.timeout(10):

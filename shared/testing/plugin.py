@@ -239,7 +239,7 @@ def service_settings(
         values.update(overrides)
         return settings_cls(**values)
 
-    return build  # type: ignore[return-value]
+    return build
 
 
 @asynccontextmanager

@@ -10,9 +10,10 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from shared.periodic import Worker
     from shared.web.app import create_service_app
     from shared.web.deps import IdempotencyKey, Uow, get_runtime
-    from shared.web.runtime import ServiceRuntime, Worker
+    from shared.web.runtime import ServiceRuntime
 
 _EXPORTS = {
     "create_service_app": "shared.web.app",
@@ -20,7 +21,7 @@ _EXPORTS = {
     "Uow": "shared.web.deps",
     "get_runtime": "shared.web.deps",
     "ServiceRuntime": "shared.web.runtime",
-    "Worker": "shared.web.runtime",
+    "Worker": "shared.periodic",
 }
 
 __all__ = [

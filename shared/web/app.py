@@ -31,13 +31,14 @@ from shared.messaging.consumer import ConsumerRunner, Subscription
 from shared.messaging.memory import MemoryBroker
 from shared.messaging.outbox import OutboxRelay
 from shared.messaging.rabbit import RabbitBroker
+from shared.periodic import Worker
 from shared.settings import ServiceSettings
 from shared.web.docs import install_offline_docs
 from shared.web.metrics import NO_OPENTELEMETRY, Metrics
 from shared.web.middleware import RefuseNulMiddleware, RequestContextMiddleware
 from shared.web.openapi import declare_problem_responses, service_problem_statuses
 from shared.web.problems import install_error_handlers, problem_response
-from shared.web.runtime import ServiceRuntime, Worker
+from shared.web.runtime import ServiceRuntime
 
 log = get_logger(__name__)
 
@@ -255,7 +256,7 @@ def _declare_problems_in_openapi(app: FastAPI) -> None:
             declared[:] = [document]
         return document
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented override
 
 
 def _register_worker_metrics(app: FastAPI, runtime: ServiceRuntime) -> None:

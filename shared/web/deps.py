@@ -14,7 +14,8 @@ from shared.web.runtime import ServiceRuntime
 # async on purpose: FastAPI runs plain ``def`` dependencies in its thread pool, a measurable
 # cost on every request for what is an attribute read.
 async def get_runtime(request: Request) -> ServiceRuntime:
-    return request.app.state.runtime
+    runtime: ServiceRuntime = request.app.state.runtime
+    return runtime
 
 
 async def get_uow(request: Request) -> UnitOfWork:
