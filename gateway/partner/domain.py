@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from urllib.parse import urlsplit
 
-from shared.http.egress import is_public_address
+from shared.addresses import is_public_address
 from shared.problems import RuleViolation
 from shared.regions import covers
 

@@ -12,7 +12,6 @@ the name; a pooled connection was checked when it was opened.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import socket
 import ssl
 from collections.abc import Awaitable, Callable, Iterable
@@ -20,6 +19,8 @@ from collections.abc import Awaitable, Callable, Iterable
 import certifi
 import httpcore
 import httpx
+
+from shared.addresses import is_public_address
 
 Resolver = Callable[[str], Awaitable[list[str]]]
 
@@ -30,15 +31,6 @@ class AddressNotPublic(Exception):
     def __init__(self, host: str) -> None:
         super().__init__(f"{host} resolves to a non-public address")
         self.host = host
-
-
-def is_public_address(address: str) -> bool:
-    """Globally routable unicast: not private, loopback, link-local, shared (100.64/10),
-    reserved, unspecified or multicast; an IPv4 address written as IPv6 is judged as IPv4."""
-    ip = ipaddress.ip_address(address.split("%", 1)[0])  # an IPv6 zone is not part of it
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
 
 
 def require_public_addresses(host: str, addresses: Iterable[str]) -> None:

@@ -11,12 +11,12 @@ import httpx
 import pytest
 from aiohttp import web
 
+from shared.addresses import is_public_address
 from shared.http.client import connection_limits, create_http_client
 from shared.http.egress import (
     AddressNotPublic,
     PublicAddressBackend,
     PublicEgressTransport,
-    is_public_address,
 )
 
 HOST = "hooks.partner.invalid"  # .invalid never resolves: only our lookup can reach it
