@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Literal
 
 from shared.calendar import WorkingCalendar
+from shared.problems import Conflict
 from shared.regions import parent, region_level
 
 Level = Literal["grid", "community", "town", "county", "city"]
@@ -18,13 +19,6 @@ NEXT_LEVEL: dict[str, str] = {"grid": "community", "community": "town", "town": 
 DEFAULT_UNIT_KIND = {"community": "community", "town": "town_office", "county": "pingan_office"}
 DISPATCHER = "dispatcher"  # a rule's unit kind meaning "the dispatcher triages it"
 HANDLING = frozenset({"dispatched", "accepted", "in_progress"})
-
-
-class RoutingRefusal(Exception):
-    def __init__(self, kind: Literal["forbidden", "illegal", "invalid", "missing"], code: str,
-                 detail: str) -> None:
-        super().__init__(detail)
-        self.kind, self.code, self.detail = kind, code, detail
 
 
 @dataclass(frozen=True)
@@ -87,8 +81,8 @@ def escalation_target(rules: Iterable[Rule], category_code: str, major_risk: str
     """One level up (community → town → county): that level's rule, else its default unit."""
     level = NEXT_LEVEL.get(current_level)
     if level is None:
-        raise RoutingRefusal("illegal", "escalation_ceiling",
-                             "county departments are the top of the escalation ladder")
+        raise Conflict("county departments are the top of the escalation ladder",
+                       code="escalation_ceiling")
     rule = _rule_for(rules, [category_code, major_risk], level, None)
     if rule is not None and rule.unit_kind != DISPATCHER:
         return Target(level, rule.unit_kind)

@@ -62,7 +62,7 @@ def units() -> list[dict[str, object]]:
 
 
 def regions() -> list[dict[str, object]]:
-    rows = []
+    rows: list[dict[str, object]] = []
     for code, name in REGIONS:
         level = region_level(code)
         parent = None if code == CITY[0] else (code[:4] + "00" if level == "county"

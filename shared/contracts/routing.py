@@ -18,6 +18,7 @@ from shared.contracts import contract
 AssignReason = Literal["initial", "redispatch", "transfer", "escalated"]
 UnitLevel = Literal["grid", "community", "town", "county", "city"]
 DeadlineKind = Literal["accept", "resolve"]
+QueueReason = Literal["no_rule", "returned", "no_unit_at_next_level"]
 
 
 class UnitRef(BaseModel):
@@ -54,7 +55,7 @@ class EventQueued(BaseModel):
     """No unit could be chosen (no rule, a return, a missing unit): the dispatcher decides."""
 
     event_id: uuid.UUID
-    reason: Literal["no_rule", "returned", "no_unit_at_next_level"]
+    reason: QueueReason
     region_code: str
     queued_at: datetime
 

@@ -13,7 +13,6 @@ import pytest
 from services.routing.app import create_app
 from services.routing.domain import (
     Policy,
-    RoutingRefusal,
     Rule,
     deadlines,
     entry_target,
@@ -23,6 +22,7 @@ from services.routing.domain import (
 )
 from services.routing.settings import Settings
 from shared.calendar import SHANGHAI, WorkingCalendar
+from shared.problems import Conflict
 from shared.testing.plugin import Migrator, running
 
 RULES = [Rule("telecom_fraud", "county", "police", True),
@@ -45,7 +45,7 @@ def test_escalation_climbs_community_town_county_and_stops_there() -> None:
     assert (county.level, county.unit_kind) == ("county", "market_regulation")
     other = escalation_target(RULES, "dispute_family", "social_conflict", "town")
     assert other.unit_kind == "pingan_office"
-    with pytest.raises(RoutingRefusal) as refused:
+    with pytest.raises(Conflict) as refused:
         escalation_target(RULES, "dispute_tenancy", "social_conflict", "county")
     assert refused.value.code == "escalation_ceiling"
     assert supervisor_region("350626106001") == "350626106"

@@ -12,7 +12,6 @@ from typing import Any
 from services.routing import store
 from services.routing.domain import (
     HANDLING,
-    RoutingRefusal,
     entry_target,
     escalation_target,
     region_at,
@@ -21,18 +20,23 @@ from services.routing.domain import (
 from shared.auth import Principal, Role
 from shared.calendar import WorkingCalendar
 from shared.contracts.events import EventReported, EventStatusChanged
-from shared.contracts.routing import DeadlineChanged, EventEscalated, EventQueued
+from shared.contracts.routing import (
+    AssignReason,
+    DeadlineChanged,
+    EventEscalated,
+    EventQueued,
+    QueueReason,
+)
 from shared.db.uow import UnitOfWork
 from shared.logs import get_logger
 from shared.pii import PiiCipher
-from shared.problems import Forbidden, NotFound
+from shared.problems import Conflict, NotFound
 
 from .common import (
     Decision,
     assign,
     illegal,
     load_assignment,
-    refusal_to_error,
     require_member,
     schedule,
 )
@@ -43,7 +47,8 @@ log = get_logger(__name__)
 _UNIT_STEPS = frozenset({"accept", "start", "return"})
 
 
-async def _queue(uow: UnitOfWork, assignment: Any, reason: str, now: datetime) -> None:
+async def _queue(uow: UnitOfWork, assignment: Any, reason: QueueReason, now: datetime
+                 ) -> None:
     await store.cancel_timers(uow, assignment["event_id"], kinds=["accept", "resolve", "subtask"],
                               now=now)
     await store.update_assignment(uow, assignment["event_id"], {
@@ -51,7 +56,7 @@ async def _queue(uow: UnitOfWork, assignment: Any, reason: str, now: datetime) -
         "accept_by": None, "resolve_by": None,
     })
     await uow.emit("routing.event_queued", EventQueued(
-        event_id=assignment["event_id"], reason=reason,  # type: ignore[arg-type]
+        event_id=assignment["event_id"], reason=reason,
         region_code=assignment["region_code"], queued_at=now))
 
 
@@ -91,7 +96,7 @@ async def dispatch(uow: UnitOfWork, *, principal: Principal, event_id: uuid.UUID
         unit = await store.get_unit(uow, unit_id)
         if unit is None:
             raise NotFound("no such unit", code="unit_not_found")
-        reason = "redispatch" if assignment["seq"] > 0 else "initial"
+        reason: AssignReason = "redispatch" if assignment["seq"] > 0 else "initial"
         if assignment["queue_reason"] == "no_unit_at_next_level":
             reason = "escalated"  # the case is still being handled; it moves up by hand
         await assign(uow, assignment=assignment, unit=unit, reason=reason, now=now,
@@ -130,7 +135,7 @@ async def escalate_one_level(uow: UnitOfWork, assignment: Any, *, now: datetime,
     try:
         target = escalation_target(decision.rules, assignment["category_code"],
                                    assignment["major_risk"], current["level"])
-    except RoutingRefusal:
+    except Conflict:  # no level above: an overdue timer only records its supervision
         if automatic:
             return False
         raise
@@ -163,12 +168,9 @@ async def escalate(uow: UnitOfWork, *, principal: Principal, event_id: uuid.UUID
             role = "dept_staff"
         if assignment["status"] not in HANDLING:
             raise illegal(f"cannot escalate a case that is {assignment['status']}")
-        try:
-            moved = await escalate_one_level(uow, assignment, now=now, cal=cal,
-                                             fractions=fractions, automatic=False,
-                                             actor_role=role, note=reason, pii=pii)
-        except RoutingRefusal as refusal:
-            raise refusal_to_error(refusal) from refusal
+        moved = await escalate_one_level(uow, assignment, now=now, cal=cal,
+                                         fractions=fractions, automatic=False,
+                                         actor_role=role, note=reason, pii=pii)
         if not moved:
             log.info("escalation_queued", event_id=str(event_id))
 
@@ -218,7 +220,3 @@ async def _restart_resolve_clock(uow: UnitOfWork, assignment: Any, *, now: datet
     await uow.emit("routing.deadline_changed", DeadlineChanged(
         event_id=event_id, unit_id=assignment["unit_id"],
         accept_by=assignment["accept_by"] or now, resolve_by=resolve_by, reason="rework", at=now))
-
-
-def forbid(detail: str) -> Forbidden:
-    return Forbidden(detail, code="out_of_scope")

@@ -1,5 +1,5 @@
 """Shared by routing's use cases: clock and calendar, unit references, assigning a case to a
-unit with its deadlines and timers, and refusals rendered as problems."""
+unit with its deadlines and timers, and the errors its refusals raise."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from services.routing import store
 from services.routing.domain import (
     LEVEL_DIGITS,
     Policy,
-    RoutingRefusal,
     Rule,
     deadlines,
     region_at,
@@ -20,7 +19,7 @@ from services.routing.domain import (
 )
 from shared.auth import Principal, Role
 from shared.calendar import WorkingCalendar
-from shared.contracts.routing import EventAssigned, UnitRef
+from shared.contracts.routing import AssignReason, EventAssigned, UnitRef
 from shared.db.uow import UnitOfWork
 from shared.pii import PiiCipher, mask_personal_numbers
 from shared.problems import Conflict, Forbidden, NotFound, RuleViolation
@@ -29,13 +28,6 @@ from shared.regions import descendant_prefix
 from .originals import keep_note
 
 Clock = Callable[[], datetime]
-
-
-def refusal_to_error(refusal: RoutingRefusal) -> Exception:
-    return {
-        "forbidden": Forbidden, "illegal": Conflict, "invalid": RuleViolation,
-        "missing": NotFound,
-    }[refusal.kind](refusal.detail, code=refusal.code)
 
 
 def scope_prefixes(principal: Principal) -> list[str] | None:
@@ -142,7 +134,7 @@ async def schedule(
 
 
 async def assign(
-    uow: UnitOfWork, *, assignment: Any, unit: Any, reason: str, now: datetime,
+    uow: UnitOfWork, *, assignment: Any, unit: Any, reason: AssignReason, now: datetime,
     base_calendar: WorkingCalendar, fractions: list[float], actor_role: str = "system",
     actor_unit_id: uuid.UUID | None = None, note: str | None = None, automatic: bool = False,
     decision: Decision | None = None, new: bool = False, pii: PiiCipher | None = None,
@@ -189,7 +181,7 @@ async def assign(
         note = mask_personal_numbers(note) if pii is None else await keep_note(
             uow, pii, event_id=event_id, seq=seq, reason=reason, note=note, at=now)
     await uow.emit("routing.event_assigned", EventAssigned(
-        event_id=event_id, seq=seq, unit=unit_ref(unit), reason=reason,  # type: ignore[arg-type]
+        event_id=event_id, seq=seq, unit=unit_ref(unit), reason=reason,
         previous_unit_id=assignment["unit_id"], accept_by=due.accept_by,
         resolve_by=due.resolve_by, assigned_at=now, actor_role=actor_role,
         actor_unit_id=actor_unit_id, note=note, automatic=automatic,

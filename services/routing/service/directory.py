@@ -134,9 +134,9 @@ async def put_region(uow: UnitOfWork, *, principal: Principal, code: str, name: 
     """Add, rename or retire a region (admins). A new town or community gets its default
     unit; the events service learns the region from ``routing.region_changed``."""
     principal.require_role(Role.ADMIN)
-    if not is_region_code(code) or region_level(code) in ("province",):
+    level = region_level(code) if is_region_code(code) else "province"
+    if level == "province":
         raise RuleViolation("not a region code below the province", code="region_invalid")
-    level = region_level(code)
     parent_code = None if level == "city" else (code[:4] + "00" if level == "county"
                                                 else code[:-3])
     async with uow:
@@ -150,7 +150,7 @@ async def put_region(uow: UnitOfWork, *, principal: Principal, code: str, name: 
                                           "kind": kind, "level": level, "region_code": code,
                                           "active": True})
         await uow.emit("routing.region_changed", RegionChanged(
-            code=code, name=name, level=level, parent_code=parent_code,  # type: ignore[arg-type]
+            code=code, name=name, level=level, parent_code=parent_code,
             active=active))
 
 
