@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from openpyxl import load_workbook
 
@@ -150,7 +151,7 @@ def _csv_lines(data: bytes) -> Iterator[list[object]]:
     return _csv_records(csv.reader(io.StringIO(text)))
 
 
-def _csv_records(reader: Iterator[list[str]]) -> Iterator[list[object]]:
+def _csv_records(reader: Iterator[list[Any]]) -> Iterator[list[object]]:
     try:
         yield from reader
     except csv.Error as exc:

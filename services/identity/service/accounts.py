@@ -163,7 +163,7 @@ async def staff_login(
             raise Unauthorized("wrong username or password", code="credentials_invalid")
         if row["disabled"]:
             raise Forbidden("this account is disabled", code="account_disabled")
-        if ctx.passwords.check_needs_rehash(stored_hash):
+        if stored_hash is not None and ctx.passwords.check_needs_rehash(stored_hash):
             await store.update_user(uow, row["id"],
                                     password_hash=ctx.passwords.hash(password))
         return await _issue(ctx, uow, row)

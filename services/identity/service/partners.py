@@ -110,8 +110,7 @@ async def set_callback_hosts(
     (the subscriptions themselves stay until the partner deletes them)."""
     hosts = domain.check_callback_hosts(cmd.callback_hosts)
     async with uow:
-        row = await _live_app_locked(uow, app_id)
-        before = list(row["callback_hosts"])
+        before = list((await _live_app_locked(uow, app_id))["callback_hosts"])
         await store.set_callback_hosts(uow, app_id, hosts)
         row = await store.get_app(uow, app_id)
         assert row is not None

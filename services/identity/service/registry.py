@@ -116,8 +116,9 @@ async def enter_person(
     entry = domain.build_registry_entry(today=ctx.today(), **cmd.model_dump())
     actor.require_region(entry.region_code)
     async with uow:
-        row, created = await upsert_entry(uow, ctx, entry, actor.subject, actor.covers_region)
-        row = await store.get_person(uow, row["id"])
+        written, created = await upsert_entry(uow, ctx, entry, actor.subject,
+                                              actor.covers_region)
+        row = await store.get_person(uow, written["id"])
         assert row is not None
     log.info("resident_entered", person_id=str(row["id"]), created=created,
              region=entry.region_code)

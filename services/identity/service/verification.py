@@ -64,7 +64,7 @@ async def request_verification(
         async with uow:
             await store.postpone(uow, request_id,
                                  seconds=ctx.settings.verify_retry_seconds)
-        return VerificationRead(status=Status.PENDING)
+        return VerificationRead(status=Status.PENDING.value)
     return await apply_verdict(uow=uow, ctx=ctx, request_id=request_id, verdict=verdict)
 
 
@@ -89,10 +89,10 @@ async def apply_verdict(
         if request["status"] != Status.PENDING:  # decided by another attempt already
             return VerificationRead(status=request["status"], reason=request["reason"])
         if not verdict.matched:
-            await store.decide(uow, request_id, status=Status.REJECTED,
-                               reason=verdict.reason or "mismatch")
+            reason = verdict.reason or "mismatch"
+            await store.decide(uow, request_id, status=Status.REJECTED, reason=reason)
             log.info("verification_rejected", user_id=str(request["user_id"]))
-            return VerificationRead(status=Status.REJECTED, reason=verdict.reason or "mismatch")
+            return VerificationRead(status=Status.REJECTED.value, reason=reason)
         await store.lock_id_number(uow, request["id_number_index"])
         holder = await account_store.verified_user_by_id_index(
             uow, request["id_number_index"]
@@ -100,10 +100,10 @@ async def apply_verdict(
         if holder is not None and holder["id"] != request["user_id"]:
             await store.decide(uow, request_id, status=Status.REJECTED,
                                reason="id_number_taken")
-            return VerificationRead(status=Status.REJECTED, reason="id_number_taken")
+            return VerificationRead(status=Status.REJECTED.value, reason="id_number_taken")
         await _mark_verified(uow, ctx, request)
         await store.decide(uow, request_id, status=Status.VERIFIED, reason=None)
-        return VerificationRead(status=Status.VERIFIED)
+        return VerificationRead(status=Status.VERIFIED.value)
 
 
 async def _mark_verified(uow: UnitOfWork, ctx: IdentityContext, request: RowMapping) -> None:
@@ -150,8 +150,9 @@ async def latest_status(*, uow: UnitOfWork, user_id: uuid.UUID) -> VerificationR
 
 async def retry_due(
     *, make_uow: Callable[[], UnitOfWork], ctx: IdentityContext, limit: int = 20
-) -> int:
-    """One pass of the retry worker: ask the provider again for due pending requests."""
+) -> bool:
+    """One pass of the retry worker: ask the provider again for due pending requests.
+    Whether it took a full batch (there may be more due at once)."""
     settings = ctx.settings
     claim_uow = make_uow()
     async with claim_uow:
@@ -159,25 +160,28 @@ async def retry_due(
             claim_uow, limit=limit, lease_seconds=settings.verify_timeout_seconds * 2 + 5
         )
     for request in due:
-        if request["attempts"] > settings.verify_max_attempts:
-            decide_uow = make_uow()
-            async with decide_uow:
-                await store.decide(decide_uow, request["id"], status=Status.REJECTED,
-                                   reason="provider_unavailable")
-            continue
-        verdict = await _ask_provider(
-            ctx,
-            name=ctx.pii.decrypt(request["name_cipher"], context=NAME),
-            id_number=ctx.pii.decrypt(request["id_number_cipher"], context=ID_NUMBER),
-        )
-        apply_uow = make_uow()
-        if verdict is None:
-            async with apply_uow:
-                await store.postpone(apply_uow, request["id"],
-                                     seconds=settings.verify_retry_seconds)
-            continue
-        await apply_verdict(uow=apply_uow, ctx=ctx, request_id=request["id"], verdict=verdict)
-    return len(due)
+        await _retry(make_uow(), ctx, request)
+    return len(due) >= limit
+
+
+async def _retry(uow: UnitOfWork, ctx: IdentityContext, request: RowMapping) -> None:
+    """Give up on a request past its attempts, or ask again and apply or postpone."""
+    settings = ctx.settings
+    if request["attempts"] > settings.verify_max_attempts:
+        async with uow:
+            await store.decide(uow, request["id"], status=Status.REJECTED,
+                               reason="provider_unavailable")
+        return
+    verdict = await _ask_provider(
+        ctx,
+        name=ctx.pii.decrypt(request["name_cipher"], context=NAME),
+        id_number=ctx.pii.decrypt(request["id_number_cipher"], context=ID_NUMBER),
+    )
+    if verdict is None:
+        async with uow:
+            await store.postpone(uow, request["id"], seconds=settings.verify_retry_seconds)
+        return
+    await apply_verdict(uow=uow, ctx=ctx, request_id=request["id"], verdict=verdict)
 
 
 def verification_retry_worker(runtime: ServiceRuntime) -> PeriodicWorker:

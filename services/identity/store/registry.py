@@ -50,7 +50,7 @@ async def household_of(uow: UnitOfWork, household_id: str, *, limit: int
 async def upsert_person(uow: UnitOfWork, values: dict[str, Any]) -> tuple[RowMapping, bool]:
     """Insert or update by ID-number index; answers the row and whether it was created."""
     statement = insert(registry_people).values(**values)
-    updatable = {k: statement.excluded[k] for k in values
+    updatable: dict[str, Any] = {k: statement.excluded[k] for k in values
                  if k not in ("id", "id_number_index", "linked_user_id", "entered_by")}
     updatable["updated_at"] = func.now()
     result = await uow.connection.execute(
