@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -176,10 +176,6 @@ class SupervisionRead(BaseSchema):
 
 class SupervisionList(BaseSchema):
     items: list[SupervisionRead]
-
-
-class Day(BaseSchema):
-    day: date
 
 
 class OriginalNote(BaseSchema):
