@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
-from typing import Annotated, Any
+from collections.abc import Awaitable
+from datetime import date, datetime
+from functools import partial
+from typing import Annotated, Any, Protocol
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel
 
 from services.routing import service
+from services.routing.context import RoutingContext
 from services.routing.schemas import (
     AnswerIn,
     AssignmentList,
@@ -44,11 +47,14 @@ from services.routing.schemas import (
     Urgency,
 )
 from shared.auth import CurrentPrincipal, Principal
+from shared.calendar import WorkingCalendar
+from shared.db.uow import UnitOfWork
 from shared.pii import PiiCipher
 from shared.problems import Forbidden
-from shared.web.deps import Runtime, Uow
+from shared.web.deps import Uow, context_dependency
 
 router = APIRouter(prefix="/api/v1/routing", tags=["routing"])
+Context = Annotated[RoutingContext, Depends(context_dependency(RoutingContext))]
 Limit = Annotated[int, Query(ge=1, le=200)]
 # A category code as events and routing store it (at most 64 characters, no NUL).
 CategoryCode = Annotated[Text, Path(min_length=1, max_length=64)]
@@ -62,17 +68,6 @@ def _items(model: type[BaseModel], rows: list[Any]) -> list[dict[str, Any]]:
 def _staff_only(principal: Principal) -> None:
     if not principal.is_staff:
         raise Forbidden("for platform staff", code="role_required")
-
-
-def _pii(runtime: Runtime) -> PiiCipher:
-    """Keeps the originals of what staff type (services/routing/service/originals.py)."""
-    return runtime.state["pii"]
-
-
-def _ctx(runtime: Runtime) -> dict[str, Any]:
-    """Clock, base calendar and reminder fractions for a use case."""
-    state = runtime.state
-    return {"now": state["clock"](), "cal": state["calendar"], "fractions": state["fractions"]}
 
 
 @router.get("/regions", response_model=RegionList)
@@ -119,11 +114,11 @@ async def rules(uow: Uow, principal: CurrentPrincipal) -> RuleList:
 
 @router.put("/rules/{category_code}/{level}", status_code=204)
 async def put_rule(category_code: CategoryCode, level: str, body: RuleUpdate, uow: Uow,
-                   runtime: Runtime, principal: CurrentPrincipal) -> None:
+                   ctx: Context, principal: CurrentPrincipal) -> None:
     """Set which unit kind owns a category at a level (audited)."""
     await service.put_rule(uow, principal=principal, category_code=category_code, level=level,
                            unit_kind=body.unit_kind, entry=body.entry, active=body.active,
-                           now=runtime.state["clock"]())
+                           now=ctx.clock())
 
 
 @router.get("/rules/audit", response_model=RuleAuditList)
@@ -154,8 +149,7 @@ async def put_override(day: date, body: OverrideUpdate, uow: Uow,
                                note=body.note)
 
 
-def _assignments(rows: list[Any], runtime: Runtime) -> AssignmentList:
-    now = runtime.state["clock"]()
+def _assignments(rows: list[Any], now: datetime) -> AssignmentList:
     items = []
     for row in rows:
         due = row["accept_by"] if row["status"] == "dispatched" else row["resolve_by"]
@@ -165,20 +159,21 @@ def _assignments(rows: list[Any], runtime: Runtime) -> AssignmentList:
 
 
 @router.get("/queue", response_model=AssignmentList)
-async def queue(uow: Uow, runtime: Runtime, principal: CurrentPrincipal,
+async def queue(uow: Uow, ctx: Context, principal: CurrentPrincipal,
                 limit: Limit = 50) -> AssignmentList:
     """The dispatcher's queue: unmatched and returned cases in the caller's regions."""
     rows = await service.dispatcher_queue(uow, principal=principal, limit=limit)
-    return _assignments(rows, runtime)
+    return _assignments(rows, ctx.clock())
 
 
 @router.get("/units/{unit_id}/work-queue", response_model=AssignmentList)
-async def work_queue(unit_id: uuid.UUID, uow: Uow, runtime: Runtime,
+async def work_queue(unit_id: uuid.UUID, uow: Uow, ctx: Context,
                      principal: CurrentPrincipal, limit: Limit = 50) -> AssignmentList:
     """A unit's open cases: overdue first, then by the nearest deadline."""
-    rows = await service.work_queue(uow, principal=principal, unit_id=unit_id,
-                                    now=runtime.state["clock"](), limit=limit)
-    return _assignments(rows, runtime)
+    now = ctx.clock()
+    rows = await service.work_queue(uow, principal=principal, unit_id=unit_id, now=now,
+                                    limit=limit)
+    return _assignments(rows, now)
 
 
 @router.get("/supervisions", response_model=SupervisionList)
@@ -188,75 +183,87 @@ async def supervisions(uow: Uow, principal: CurrentPrincipal,
     return SupervisionList.model_validate({"items": _items(SupervisionRead, rows)})
 
 
+class CaseMove(Protocol):
+    """Dispatch, transfer or escalation, its own fields already bound."""
+
+    def __call__(self, uow: UnitOfWork, *, principal: Principal, event_id: uuid.UUID,
+                 now: datetime, cal: WorkingCalendar, fractions: list[float], pii: PiiCipher
+                 ) -> Awaitable[None]: ...
+
+
+async def _move_case(move: CaseMove, uow: UnitOfWork, ctx: RoutingContext,
+                     principal: Principal, event_id: uuid.UUID, status: str) -> dict[str, str]:
+    """A case moved to another unit: at the context's time, calendar and reminders, its note
+    kept by the context's cipher."""
+    await move(uow, principal=principal, event_id=event_id, now=ctx.clock(), cal=ctx.calendar,
+               fractions=ctx.reminder_fractions, pii=ctx.pii)
+    return {"status": status}
+
+
 @router.post("/assignments/{event_id}/dispatch", status_code=202)
-async def dispatch(event_id: uuid.UUID, body: DispatchIn, uow: Uow, runtime: Runtime,
+async def dispatch(event_id: uuid.UUID, body: DispatchIn, uow: Uow, ctx: Context,
                    principal: CurrentPrincipal) -> dict[str, str]:
     """The dispatcher assigns a queued case (unmatched or returned) to a unit."""
-    await service.dispatch(uow, principal=principal, event_id=event_id, unit_id=body.unit_id,
-                           note=body.note, pii=_pii(runtime), **_ctx(runtime))
-    return {"status": "dispatched"}
+    return await _move_case(partial(service.dispatch, unit_id=body.unit_id, note=body.note),
+                            uow, ctx, principal, event_id, "dispatched")
 
 
 @router.post("/assignments/{event_id}/transfer", status_code=202)
-async def transfer(event_id: uuid.UUID, body: TransferIn, uow: Uow, runtime: Runtime,
+async def transfer(event_id: uuid.UUID, body: TransferIn, uow: Uow, ctx: Context,
                    principal: CurrentPrincipal) -> dict[str, str]:
-    await service.transfer(uow, principal=principal, event_id=event_id, unit_id=body.unit_id,
-                           reason=body.reason, pii=_pii(runtime), **_ctx(runtime))
-    return {"status": "dispatched"}
+    return await _move_case(partial(service.transfer, unit_id=body.unit_id, reason=body.reason),
+                            uow, ctx, principal, event_id, "dispatched")
 
 
 @router.post("/assignments/{event_id}/escalate", status_code=202)
-async def escalate(event_id: uuid.UUID, body: ReasonIn, uow: Uow, runtime: Runtime,
+async def escalate(event_id: uuid.UUID, body: ReasonIn, uow: Uow, ctx: Context,
                    principal: CurrentPrincipal) -> dict[str, str]:
     """上报: community → town → county department."""
-    await service.escalate(uow, principal=principal, event_id=event_id, reason=body.reason,
-                           pii=_pii(runtime), **_ctx(runtime))
-    return {"status": "escalated"}
+    return await _move_case(partial(service.escalate, reason=body.reason),
+                            uow, ctx, principal, event_id, "escalated")
 
 
 @router.post("/assignments/{event_id}/extensions", status_code=201, response_model=CreatedId)
-async def request_extension(event_id: uuid.UUID, body: ExtensionIn, uow: Uow, runtime: Runtime,
+async def request_extension(event_id: uuid.UUID, body: ExtensionIn, uow: Uow, ctx: Context,
                             principal: CurrentPrincipal) -> CreatedId:
     request_id = await service.request_extension(
         uow, principal=principal, event_id=event_id, extra_working_hours=body.extra_working_hours,
-        reason=body.reason, now=runtime.state["clock"](), pii=_pii(runtime))
+        reason=body.reason, now=ctx.clock(), pii=ctx.pii)
     return CreatedId(id=request_id)
 
 
 @router.post("/extensions/{request_id}/decision", status_code=204)
 async def decide_extension(request_id: uuid.UUID, body: ExtensionDecision, uow: Uow,
-                           runtime: Runtime, principal: CurrentPrincipal) -> None:
+                           ctx: Context, principal: CurrentPrincipal) -> None:
     await service.decide_extension(uow, principal=principal, request_id=request_id,
-                                   approve=body.approve, **_ctx(runtime))
+                                   approve=body.approve, now=ctx.clock(), cal=ctx.calendar,
+                                   fractions=ctx.reminder_fractions)
 
 
 @router.post("/assignments/{event_id}/co-handling", status_code=201, response_model=SubtaskIds)
-async def co_handling(event_id: uuid.UUID, body: CoHandlingIn, uow: Uow, runtime: Runtime,
+async def co_handling(event_id: uuid.UUID, body: CoHandlingIn, uow: Uow, ctx: Context,
                       principal: CurrentPrincipal) -> SubtaskIds:
     """The lead unit asks assisting units for sub-tasks."""
-    settings = runtime.settings
-    hours = body.due_working_hours or getattr(settings, "co_handling_default_hours", 14.0)
     ids = await service.start_co_handling(
         uow, principal=principal, event_id=event_id, unit_ids=body.unit_ids, task=body.task,
-        due_working_hours=hours, now=runtime.state["clock"](), cal=runtime.state["calendar"],
-        pii=_pii(runtime))
+        due_working_hours=body.due_working_hours or ctx.co_handling_default_hours,
+        now=ctx.clock(), cal=ctx.calendar, pii=ctx.pii)
     return SubtaskIds(subtask_ids=ids)
 
 
 @router.post("/subtasks/{subtask_id}/answer", status_code=204)
-async def answer(subtask_id: uuid.UUID, body: AnswerIn, uow: Uow, runtime: Runtime,
+async def answer(subtask_id: uuid.UUID, body: AnswerIn, uow: Uow, ctx: Context,
                  principal: CurrentPrincipal) -> None:
     await service.answer_subtask(uow, principal=principal, subtask_id=subtask_id,
-                                 answer=body.answer, now=runtime.state["clock"](),
-                                 pii=_pii(runtime))
+                                 answer=body.answer, now=ctx.clock(), pii=ctx.pii)
 
 
 @router.post("/assignments/{event_id}/original-text", response_model=OriginalTexts)
-async def original_text(event_id: uuid.UUID, body: ReasonIn, uow: Uow, runtime: Runtime,
+async def original_text(event_id: uuid.UUID, body: ReasonIn, uow: Uow, ctx: Context,
                         principal: CurrentPrincipal) -> OriginalTexts:
     """The case's notes, extension reasons, sub-task tasks and answers as typed: phone and ID
     numbers are stored and published masked. Staff who work the case or oversee its region
     (a sensitive tip's: supervisors and admins) give a reason; every read is audited."""
     return await service.reveal_original_text(
-        uow, principal=principal, event_id=event_id, reason=body.reason, pii=_pii(runtime),
-        now=runtime.state["clock"]())
+        uow, principal=principal, event_id=event_id, reason=body.reason, pii=ctx.pii,
+        now=ctx.clock())

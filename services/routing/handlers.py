@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any
-
 from services.routing import service
-from shared.calendar import WorkingCalendar
+from services.routing.context import RoutingContext, build_context
+from services.routing.settings import Settings
 from shared.contracts.events import ASSIGNMENT_ACTIONS, EventReported, EventStatusChanged
 from shared.db.uow import UnitOfWork
 from shared.messaging.consumer import Subscription
 from shared.messaging.envelope import Envelope
-
-Context = Callable[[], dict[str, Any]]
 
 # Steps that record routing's own decisions on the case file: routing set the status and the
 # clocks when it decided, so their echo needs no transaction here.
@@ -24,16 +19,18 @@ def not_our_own_decision(envelope: Envelope) -> bool:
     return envelope.payload.get("action") not in OWN_DECISION_STEPS
 
 
-def build_subscriptions(context: Context) -> list[Subscription]:
-    """``context()`` gives the handlers the app's clock (``now``), calendar and reminder
-    fractions, so an injected clock reaches bus-driven decisions too."""
+def build_subscriptions(ctx: RoutingContext) -> list[Subscription]:
+    """The handlers decide at the context's clock (an injected one reaches bus-driven
+    decisions too), on its calendar and reminder fractions."""
 
     async def on_event_reported(envelope: Envelope, uow: UnitOfWork) -> None:
-        await service.on_event_reported(uow, envelope.payload_as(EventReported), **context())
+        await service.on_event_reported(uow, envelope.payload_as(EventReported), now=ctx.clock(),
+                                        cal=ctx.calendar, fractions=ctx.reminder_fractions)
 
     async def on_status_changed(envelope: Envelope, uow: UnitOfWork) -> None:
         await service.on_status_changed(uow, envelope.payload_as(EventStatusChanged),
-                                        **context())
+                                        now=ctx.clock(), cal=ctx.calendar,
+                                        fractions=ctx.reminder_fractions)
 
     return [
         Subscription("events.event_reported", on_event_reported, purpose="intake"),
@@ -50,8 +47,5 @@ def build_subscriptions(context: Context) -> list[Subscription]:
     ]
 
 
-def _default_context() -> dict[str, Any]:
-    return {"now": datetime.now(UTC), "cal": WorkingCalendar(), "fractions": [0.5, 0.8]}
-
-
-SUBSCRIPTIONS: list[Subscription] = build_subscriptions(_default_context)
+# With the default settings (read from no environment); the app builds its own.
+SUBSCRIPTIONS: list[Subscription] = build_subscriptions(build_context(Settings.model_construct()))

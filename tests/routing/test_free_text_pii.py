@@ -13,9 +13,11 @@ import pytest
 from sqlalchemy import text
 
 from services.routing.cli import mask_free_text
+from services.routing.context import RoutingContext
 from services.routing.service.originals import text_context
 from shared.pii import PiiCipher
 from shared.testing.plugin import wait_until
+from shared.web.runtime import ServiceRuntime
 from tests.events.flows import (
     COMMUNITY,
     COMMUNITY_UNIT,
@@ -45,7 +47,9 @@ def _assert_no_plain_number(text: str) -> None:
 
 
 def _cipher(loop: Loop) -> PiiCipher:
-    return loop.apps["routing"].state.runtime.state["pii"]  # type: ignore[attr-defined]
+    # ``apps`` is set on the loop by tests/events/conftest.py, not declared on Loop.
+    runtime: ServiceRuntime = loop.apps["routing"].state.runtime  # type: ignore[attr-defined]
+    return runtime.context_as(RoutingContext).pii
 
 
 async def _routing_sql(loop: Loop, statement: str) -> Any:

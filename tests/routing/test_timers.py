@@ -14,6 +14,7 @@ from sqlalchemy import text
 
 from services.routing import service, store
 from services.routing.app import create_app
+from services.routing.context import RoutingContext
 from services.routing.seed import unit_id
 from services.routing.service import timers as timers_module
 from services.routing.settings import Settings
@@ -63,11 +64,11 @@ async def _seed_due_timers(runtime: ServiceRuntime, count: int, *, at: datetime)
 async def _count(runtime: ServiceRuntime, sql: str) -> int:
     uow = runtime.uow()
     async with uow:
-        return int((await uow.session.execute(text(sql))).scalar_one())
+        return int((await uow.connection.execute(text(sql))).scalar_one())
 
 
 def _scanner(runtime: ServiceRuntime, now: datetime, batch: int = 7) -> service.TimerScanner:
-    return service.TimerScanner(runtime, clock=lambda: now, cal=WorkingCalendar(),
+    return service.TimerScanner(runtime.uow, clock=lambda: now, cal=WorkingCalendar(),
                                 fractions=[0.5, 0.8], interval=0.05, batch=batch)
 
 
@@ -136,7 +137,7 @@ async def test_a_timer_of_a_superseded_assignment_fires_nothing(runtime: Service
     await _seed_due_timers(runtime, 1, at=T0)
     uow = runtime.uow()
     async with uow:
-        await uow.session.execute(text("UPDATE assignments SET seq = 2"))
+        await uow.connection.execute(text("UPDATE assignments SET seq = 2"))
     assert await _scanner(runtime, T0 + timedelta(minutes=1)).scan_once() == 1
     assert await _count(runtime, "SELECT count(*) FROM outbox") == 0
 
@@ -176,7 +177,7 @@ async def test_a_status_change_handled_after_a_later_one_does_not_undo_its_clock
     await _seed_due_timers(runtime, 1, at=T0 + timedelta(days=5))
     uow = runtime.uow()
     async with uow:
-        event_id = (await uow.session.execute(text("SELECT event_id FROM assignments"))
+        event_id = (await uow.connection.execute(text("SELECT event_id FROM assignments"))
                     ).scalar_one()
 
     def change(step: int, action: str, to_status: str) -> EventStatusChanged:
@@ -185,13 +186,13 @@ async def test_a_status_change_handled_after_a_later_one_does_not_undo_its_clock
             region_code="350626106001001", from_status="x", to_status=to_status,
             action=action, actor_role="grid_worker", at=T0, step=step)
 
-    context = {"now": T0, "cal": WorkingCalendar(), "fractions": [0.5]}
     # The failed check (step 11) is handled before the result it judged (step 10).
     for message in (change(11, "verify", "in_progress"),
                     change(10, "submit_result", "result_submitted")):
         uow = runtime.uow()
         async with uow:
-            await service.on_status_changed(uow, message, **context)
+            await service.on_status_changed(uow, message, now=T0, cal=WorkingCalendar(),
+                                            fractions=[0.5])
     live = await _count(runtime, "SELECT count(*) FROM timers WHERE kind = 'resolve' "
                                  "AND cancelled_at IS NULL")
     assert live == 2  # the new resolve clock: a reminder and the deadline
@@ -209,13 +210,14 @@ async def _transferred_case(runtime: ServiceRuntime) -> uuid.UUID:
     await _seed_due_timers(runtime, 1, at=T0 + timedelta(days=5))
     uow = runtime.uow()
     async with uow:
-        event_id = (await uow.session.execute(text("SELECT event_id FROM assignments"))
+        event_id = (await uow.connection.execute(text("SELECT event_id FROM assignments"))
                     ).scalar_one()
     staff = Principal(subject=uuid.uuid4(), roles=frozenset({"dept_staff"}),
                       departments=(UNIT,), kind="staff")
     await service.transfer(runtime.uow(), principal=staff, event_id=event_id,
                            unit_id=OTHER_UNIT, reason="不属于本社区", now=T0,
-                           cal=WorkingCalendar(), fractions=[0.5], pii=runtime.state["pii"])
+                           cal=WorkingCalendar(), fractions=[0.5],
+                           pii=runtime.context_as(RoutingContext).pii)
     return event_id
 
 
@@ -293,7 +295,7 @@ async def test_a_scanner_does_not_wait_on_a_case_an_action_holds_and_fires_it_ne
     await _seed_due_timers(runtime, 2, at=T0)
     uow = runtime.uow()
     async with uow:
-        held = (await uow.session.execute(text(
+        held = (await uow.connection.execute(text(
             "SELECT event_id FROM assignments ORDER BY case_no LIMIT 1"))).scalar_one()
     action = runtime.uow()
     async with action:

@@ -7,9 +7,8 @@ again. The clock is injected, so tests move time instead of waiting."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -18,13 +17,10 @@ from services.routing.domain import supervisor_region
 from shared.calendar import WorkingCalendar
 from shared.contracts.routing import DeadlineWarning, EventOverdue, SubtaskClosed
 from shared.db.uow import UnitOfWork
-from shared.logs import get_logger
-from shared.web.runtime import ServiceRuntime
+from shared.periodic import PeriodicWorker
 
 from .assignment import escalate_one_level
 from .common import Clock, policy
-
-log = get_logger(__name__)
 
 
 async def fire_due_timers(uow: UnitOfWork, *, now: datetime, cal: WorkingCalendar,
@@ -86,41 +82,40 @@ async def _fire(uow: UnitOfWork, timer: Any, *, now: datetime, cal: WorkingCalen
 
 
 class TimerScanner:
-    """The routing worker: scans every ``interval`` seconds, drains all due timers."""
+    """The routing worker: every ``interval`` seconds it fires due timers a batch at a time,
+    straight on while batches come back full (shared.periodic.PeriodicWorker). ``stop()``
+    lets the batch in hand finish and commit."""
 
-    def __init__(self, runtime: ServiceRuntime, *, clock: Clock, cal: WorkingCalendar,
-                 fractions: list[float], interval: float, batch: int) -> None:
-        self._runtime, self._clock, self._cal = runtime, clock, cal
-        self._fractions, self._interval, self._batch = fractions, interval, batch
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = asyncio.Event()
+    def __init__(self, make_uow: Callable[[], UnitOfWork], *, clock: Clock,
+                 cal: WorkingCalendar, fractions: list[float], interval: float, batch: int
+                 ) -> None:
+        self._make_uow, self._clock, self._cal = make_uow, clock, cal
+        self._fractions, self._batch = fractions, batch
+        self._worker = PeriodicWorker("routing-timer-scanner", self._tick, interval)
         self.fired_total = 0
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="routing-timer-scanner")
+        self._worker.start()
 
     async def stop(self) -> None:
-        self._stopping.set()
-        if self._task is not None:
-            await self._task  # finishes the batch in hand, commits, then ends
+        await self._worker.stop()
 
     async def scan_once(self) -> int:
+        """Fire every timer due now, batch after batch; how many. Errors propagate."""
         fired_now = 0
-        while not self._stopping.is_set():
-            fired = await fire_due_timers(self._runtime.uow(), now=self._clock(), cal=self._cal,
-                                          fractions=self._fractions, limit=self._batch)
+        while not self._worker.stopping:
+            fired = await self._fire_batch()
             fired_now += fired
             if fired < self._batch:
                 break
-        self.fired_total += fired_now
         return fired_now
 
-    async def _run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                await self.scan_once()
-            except Exception as exc:  # keep scanning: the next pass retries the batch
-                log.warning("timer_scan_failed", error_type=type(exc).__name__,
-                            error=str(exc)[:300])
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), timeout=self._interval)
+    async def _fire_batch(self) -> int:
+        fired = await fire_due_timers(self._make_uow(), now=self._clock(), cal=self._cal,
+                                      fractions=self._fractions, limit=self._batch)
+        self.fired_total += fired
+        return fired
+
+    async def _tick(self) -> bool:
+        # A full batch may leave more due: the worker runs the next pass at once.
+        return await self._fire_batch() >= self._batch
