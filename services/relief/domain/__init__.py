@@ -36,7 +36,7 @@ Decisions recorded here (and why):
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -49,6 +49,7 @@ from services.relief.domain.intake import is_minor as is_minor
 from services.relief.domain.intake import month_start as month_start
 from services.relief.domain.intake import yuan as yuan
 from shared.calendar import WorkingCalendar
+from shared.problems import Conflict, Forbidden, RuleViolation
 from shared.regions import covers
 
 NOTICE_DAYS = 7
@@ -117,17 +118,6 @@ class Action(StrEnum):
     APPROVE = "approve"
     WITHDRAW = "withdraw"
     DISBURSE = "disburse"
-
-
-class Refusal(Exception):
-    """The machine refuses an action: the actor may not (``forbidden``), the application is
-    not in a state for it (``illegal``), or the request is incomplete (``invalid``)."""
-
-    def __init__(
-        self, kind: Literal["forbidden", "illegal", "invalid"], code: str, detail: str
-    ) -> None:
-        super().__init__(detail)
-        self.kind, self.code, self.detail = kind, code, detail
 
 
 @dataclass(frozen=True)
@@ -219,29 +209,33 @@ TEXT_REQUIRED = {
     Action.RESOLVE_OBJECTION: "resolution_required",
 }
 
+# How the machine refuses (the API answers with the error as raised): the actor may not
+# (403 Forbidden), the application is not in a state for it (409 Conflict), or the request
+# is incomplete (422 RuleViolation).
+
 
 def _require_text(cmd: Command) -> None:
     code = TEXT_REQUIRED.get(cmd.action)
     if code and not (cmd.text and cmd.text.strip()):
-        raise Refusal("invalid", code, f"{cmd.action} needs a written reason")
+        raise RuleViolation(f"{cmd.action} needs a written reason", code=code)
     if cmd.action == Action.REVIEW:
         if cmd.approve is None:
-            raise Refusal("invalid", "opinion_decision_required", "approve or reject")
+            raise RuleViolation("approve or reject", code="opinion_decision_required")
         if not (cmd.text and cmd.text.strip()):
-            raise Refusal("invalid", "opinion_required", "a review needs a written opinion")
+            raise RuleViolation("a review needs a written opinion", code="opinion_required")
 
 
 def _require_reviewer(app: Application, actor: Actor, *agencies: Agency) -> None:
     if not any(actor.is_reviewer_of(a) for a in agencies) and not actor.is_admin:
         names = ", ".join(a.value for a in agencies)
-        raise Refusal("forbidden", "agency_required", f"this step is for reviewers of {names}")
+        raise Forbidden(f"this step is for reviewers of {names}", code="agency_required")
     if not actor.covers(app.region_code):
-        raise Refusal("forbidden", "out_of_scope", "this application is outside your region")
+        raise Forbidden("this application is outside your region", code="out_of_scope")
 
 
-def _illegal(app: Application, action: Action, status: Status) -> Refusal:
-    return Refusal(
-        "illegal", "illegal_transition", f"cannot {action} an application that is {status}"
+def _illegal(action: Action, status: Status) -> Conflict:
+    return Conflict(
+        f"cannot {action} an application that is {status}", code="illegal_transition"
     )
 
 
@@ -258,112 +252,142 @@ def _rejected(
     return replace(app, status=Status.REJECTED), decision
 
 
+@dataclass(frozen=True)
+class _Moment:
+    """What every step is decided against: the status as of ``now``, and the calendar."""
+
+    status: Status
+    now: datetime
+    calendar: WorkingCalendar
+
+
+def _withdraw(app: Application, cmd: Command, at: _Moment) -> Outcome:
+    if cmd.actor.subject != app.applicant_id:
+        raise Forbidden("only the applicant withdraws", code="not_applicant")
+    if at.status not in OPEN_STATUSES:
+        raise _illegal(cmd.action, at.status)
+    return Outcome(replace(app, status=Status.WITHDRAWN), step="withdrawn")
+
+
+def _accept(app: Application, cmd: Command, at: _Moment) -> Outcome:
+    _require_reviewer(app, cmd.actor, Agency.TOWN)
+    if at.status != Status.SUBMITTED:
+        raise _illegal(cmd.action, at.status)
+    return Outcome(replace(app, status=Status.IN_REVIEW), step="accepted")
+
+
+def _reject(app: Application, cmd: Command, at: _Moment) -> Outcome:
+    if at.status == Status.SUBMITTED:
+        _require_reviewer(app, cmd.actor, Agency.TOWN)
+        stage = Stage.TOWN
+    elif at.status == Status.AWAITING_APPROVAL:
+        _require_reviewer(app, cmd.actor, Agency.CIVIL_AFFAIRS)
+        stage = Stage.APPROVAL
+    else:
+        _require_reviewer(app, cmd.actor, Agency.TOWN, Agency.CIVIL_AFFAIRS)
+        raise _illegal(cmd.action, at.status)
+    rejected, decision = _rejected(app, stage, 1, at.now, at.calendar)
+    return Outcome(rejected, step=f"rejected_at_{stage}", decision=decision)
+
+
+def _review(app: Application, cmd: Command, at: _Moment) -> Outcome:
+    agency = cmd.actor.agency
+    _require_reviewer(app, cmd.actor, *JOINT_REVIEWERS)
+    if agency is None or agency not in JOINT_REVIEWERS:  # an admin has no agency to review for
+        raise Forbidden("reviews are given by an agency", code="agency_required")
+    if at.status != Status.IN_REVIEW:
+        raise _illegal(cmd.action, at.status)
+    if agency in app.opinions:
+        raise Conflict(f"{agency} has already given its opinion", code="already_reviewed")
+    opinions = {**app.opinions, agency: bool(cmd.approve)}
+    reviewed = replace(app, opinions=opinions)
+    if not cmd.approve:
+        reasons = sum(1 for ok in opinions.values() if not ok)
+        rejected, decision = _rejected(reviewed, Stage.JOINT_REVIEW, reasons, at.now, at.calendar)
+        return Outcome(rejected, step=f"rejected_by_{agency}", decision=decision)
+    if not all(opinions.get(a) for a in JOINT_REVIEWERS):
+        return Outcome(reviewed, step=f"approved_by_{agency}")
+    return _after_joint_review(reviewed, agency, now=at.now, calendar=at.calendar)
+
+
+def _object(app: Application, cmd: Command, at: _Moment) -> Outcome:
+    if at.status != Status.IN_NOTICE:
+        raise Conflict("objections are taken during notice", code="notice_not_running")
+    return Outcome(
+        replace(app, open_objections=app.open_objections + 1), step="objection_recorded"
+    )
+
+
+def _resolve_objection(app: Application, cmd: Command, at: _Moment) -> Outcome:
+    _require_reviewer(app, cmd.actor, Agency.CIVIL_AFFAIRS, Agency.TOWN)
+    if app.open_objections <= 0 or at.status not in (
+        Status.IN_NOTICE, Status.AWAITING_APPROVAL
+    ):
+        raise Conflict("there is no open objection", code="no_open_objection")
+    resolved = replace(app, open_objections=app.open_objections - 1)
+    if cmd.upheld:
+        rejected, decision = _rejected(resolved, Stage.NOTICE, 1, at.now, at.calendar)
+        return Outcome(rejected, step="objection_upheld", decision=decision)
+    return Outcome(resolved, step="objection_dismissed")
+
+
+def _approve(app: Application, cmd: Command, at: _Moment) -> Outcome:
+    _require_reviewer(app, cmd.actor, Agency.CIVIL_AFFAIRS)
+    if at.status == Status.IN_NOTICE:
+        raise Conflict("the public notice has not ended yet", code="notice_running")
+    if at.status != Status.AWAITING_APPROVAL:
+        raise _illegal(cmd.action, at.status)
+    if app.open_objections:
+        raise Conflict("resolve the objections before approving", code="objections_open")
+    if cmd.amount_fen is not None and (cmd.amount_fen <= 0 or app.kind not in MONTHLY_KINDS):
+        raise RuleViolation(
+            "a positive monthly amount is granted to 低保 and 特困 only",
+            code="monthly_amount_invalid",
+        )
+    decision = Decision(
+        outcome="approved", stage=Stage.APPROVAL, reasons_count=0, decided_at=at.now,
+        notify_by=at.calendar.add_working_days(at.now, REJECTION_NOTICE_WORKING_DAYS),
+    )
+    return Outcome(replace(app, status=Status.APPROVED), step="approved", decision=decision)
+
+
+def _disburse(app: Application, cmd: Command, at: _Moment) -> Outcome:
+    _require_reviewer(app, cmd.actor, Agency.CIVIL_AFFAIRS)
+    if at.status not in (Status.APPROVED, Status.DISBURSING):
+        raise _illegal(cmd.action, at.status)
+    if cmd.amount_fen is None or cmd.amount_fen <= 0:
+        raise RuleViolation("the amount must be positive (fen)", code="amount_invalid")
+    if cmd.month is None or cmd.month.day != 1:
+        raise RuleViolation("a payment names the month it pays", code="month_invalid")
+    if app.kind == Kind.TEMPORARY and app.payments >= 1:
+        raise Conflict("temporary assistance is paid once", code="one_off_already_paid")
+    return Outcome(
+        replace(app, status=Status.DISBURSING, payments=app.payments + 1), step="disbursed"
+    )
+
+
+_STEPS: dict[Action, Callable[[Application, Command, _Moment], Outcome]] = {
+    Action.WITHDRAW: _withdraw,
+    Action.ACCEPT: _accept,
+    Action.REJECT: _reject,
+    Action.REVIEW: _review,
+    Action.OBJECT: _object,
+    Action.RESOLVE_OBJECTION: _resolve_objection,
+    Action.APPROVE: _approve,
+    Action.DISBURSE: _disburse,
+}
+
+
 def decide(
     app: Application, cmd: Command, *, now: datetime, calendar: WorkingCalendar
 ) -> Outcome:
-    """Apply ``cmd`` to ``app`` at ``now`` or raise :class:`Refusal`."""
-    actor, action = cmd.actor, cmd.action
-    status = app.effective_status(now)
+    """Apply ``cmd`` to ``app`` at ``now``, or raise the refusal (``Forbidden``,
+    ``Conflict`` or ``RuleViolation``, with its code) the API answers with."""
     _require_text(cmd)
-
-    if action == Action.WITHDRAW:
-        if actor.subject != app.applicant_id:
-            raise Refusal("forbidden", "not_applicant", "only the applicant withdraws")
-        if status not in OPEN_STATUSES:
-            raise _illegal(app, action, status)
-        return Outcome(replace(app, status=Status.WITHDRAWN), step="withdrawn")
-
-    if action == Action.ACCEPT:
-        _require_reviewer(app, actor, Agency.TOWN)
-        if status != Status.SUBMITTED:
-            raise _illegal(app, action, status)
-        return Outcome(replace(app, status=Status.IN_REVIEW), step="accepted")
-
-    if action == Action.REJECT:
-        if status == Status.SUBMITTED:
-            _require_reviewer(app, actor, Agency.TOWN)
-            stage = Stage.TOWN
-        elif status == Status.AWAITING_APPROVAL:
-            _require_reviewer(app, actor, Agency.CIVIL_AFFAIRS)
-            stage = Stage.APPROVAL
-        else:
-            _require_reviewer(app, actor, Agency.TOWN, Agency.CIVIL_AFFAIRS)
-            raise _illegal(app, action, status)
-        rejected, decision = _rejected(app, stage, 1, now, calendar)
-        return Outcome(rejected, step=f"rejected_at_{stage}", decision=decision)
-
-    if action == Action.REVIEW:
-        agency = actor.agency
-        _require_reviewer(app, actor, *JOINT_REVIEWERS)
-        if agency not in JOINT_REVIEWERS:  # an admin has no agency to review for
-            raise Refusal("forbidden", "agency_required", "reviews are given by an agency")
-        if status != Status.IN_REVIEW:
-            raise _illegal(app, action, status)
-        if agency in app.opinions:
-            raise Refusal("illegal", "already_reviewed", f"{agency} has already given its opinion")
-        opinions = {**app.opinions, agency: bool(cmd.approve)}
-        reviewed = replace(app, opinions=opinions)
-        if not cmd.approve:
-            reasons = sum(1 for ok in opinions.values() if not ok)
-            rejected, decision = _rejected(reviewed, Stage.JOINT_REVIEW, reasons, now, calendar)
-            return Outcome(rejected, step=f"rejected_by_{agency}", decision=decision)
-        if not all(opinions.get(a) for a in JOINT_REVIEWERS):
-            return Outcome(reviewed, step=f"approved_by_{agency}")
-        return _after_joint_review(reviewed, agency, now=now, calendar=calendar)
-
-    if action == Action.OBJECT:
-        if status != Status.IN_NOTICE:
-            raise Refusal("illegal", "notice_not_running", "objections are taken during notice")
-        return Outcome(
-            replace(app, open_objections=app.open_objections + 1), step="objection_recorded"
-        )
-
-    if action == Action.RESOLVE_OBJECTION:
-        _require_reviewer(app, actor, Agency.CIVIL_AFFAIRS, Agency.TOWN)
-        if app.open_objections <= 0 or status not in (Status.IN_NOTICE, Status.AWAITING_APPROVAL):
-            raise Refusal("illegal", "no_open_objection", "there is no open objection")
-        resolved = replace(app, open_objections=app.open_objections - 1)
-        if cmd.upheld:
-            rejected, decision = _rejected(resolved, Stage.NOTICE, 1, now, calendar)
-            return Outcome(rejected, step="objection_upheld", decision=decision)
-        return Outcome(resolved, step="objection_dismissed")
-
-    if action == Action.APPROVE:
-        _require_reviewer(app, actor, Agency.CIVIL_AFFAIRS)
-        if status == Status.IN_NOTICE:
-            raise Refusal("illegal", "notice_running", "the public notice has not ended yet")
-        if status != Status.AWAITING_APPROVAL:
-            raise _illegal(app, action, status)
-        if app.open_objections:
-            raise Refusal(
-                "illegal", "objections_open", "resolve the objections before approving"
-            )
-        if cmd.amount_fen is not None and (cmd.amount_fen <= 0 or app.kind not in MONTHLY_KINDS):
-            raise Refusal(
-                "invalid", "monthly_amount_invalid",
-                "a positive monthly amount is granted to 低保 and 特困 only",
-            )
-        decision = Decision(
-            outcome="approved", stage=Stage.APPROVAL, reasons_count=0, decided_at=now,
-            notify_by=calendar.add_working_days(now, REJECTION_NOTICE_WORKING_DAYS),
-        )
-        return Outcome(replace(app, status=Status.APPROVED), step="approved", decision=decision)
-
-    if action == Action.DISBURSE:
-        _require_reviewer(app, actor, Agency.CIVIL_AFFAIRS)
-        if status not in (Status.APPROVED, Status.DISBURSING):
-            raise _illegal(app, action, status)
-        if cmd.amount_fen is None or cmd.amount_fen <= 0:
-            raise Refusal("invalid", "amount_invalid", "the amount must be positive (fen)")
-        if cmd.month is None or cmd.month.day != 1:
-            raise Refusal("invalid", "month_invalid", "a payment names the month it pays")
-        if app.kind == Kind.TEMPORARY and app.payments >= 1:
-            raise Refusal("illegal", "one_off_already_paid", "temporary assistance is paid once")
-        return Outcome(
-            replace(app, status=Status.DISBURSING, payments=app.payments + 1), step="disbursed"
-        )
-
-    raise Refusal("invalid", "unknown_action", f"unknown action {action}")
+    step = _STEPS.get(cmd.action)
+    if step is None:
+        raise RuleViolation(f"unknown action {cmd.action}", code="unknown_action")
+    return step(app, cmd, _Moment(app.effective_status(now), now, calendar))
 
 
 def _after_joint_review(

@@ -17,7 +17,6 @@ from services.relief.domain import (
     Application,
     Kind,
     Outcome,
-    Refusal,
     Status,
     allowed_actions,
 )
@@ -27,7 +26,7 @@ from shared.auth.principal import Principal
 from shared.contracts.relief import ApplicationDecided, ApplicationProgressed
 from shared.db.uow import UnitOfWork
 from shared.pii import mask_id_number, mask_name
-from shared.problems import BadRequest, Conflict, Forbidden, NotFound, RuleViolation
+from shared.problems import BadRequest, NotFound
 
 # PII field contexts (bound as associated data: a ciphertext only opens in its own column).
 NAME, ID_NUMBER, ADDRESS = "relief.name", "relief.id_number", "relief.address"
@@ -61,14 +60,6 @@ def acting_role(principal: Principal) -> str:
         if role in principal.roles:
             return role
     return next(iter(sorted(principal.roles)), "unknown")
-
-
-def refusal_to_error(refusal: Refusal) -> Exception:
-    if refusal.kind == "forbidden":
-        return Forbidden(refusal.detail, code=refusal.code)
-    if refusal.kind == "illegal":
-        return Conflict(refusal.detail, code=refusal.code)
-    return RuleViolation(refusal.detail, code=refusal.code)
 
 
 def mask_text(value: str) -> str:

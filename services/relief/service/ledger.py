@@ -17,7 +17,6 @@ from services.relief.domain import (
     Agency,
     Command,
     Kind,
-    Refusal,
     Status,
     decide,
     month_start,
@@ -35,7 +34,6 @@ from services.relief.service.common import (
     agency_of,
     load,
     record_outcome,
-    refusal_to_error,
     to_domain,
 )
 from services.relief.store import applications as applications_store
@@ -91,11 +89,7 @@ async def post(
         if existing is not None:
             status, answer = _existing(existing, body)
         else:
-            try:
-                outcome = decide(to_domain(row, opinions), command, now=now,
-                                 calendar=ctx.calendar)
-            except Refusal as refusal:
-                raise refusal_to_error(refusal) from refusal
+            outcome = decide(to_domain(row, opinions), command, now=now, calendar=ctx.calendar)
             posted = await ledger.post_once(
                 uow.session,
                 {

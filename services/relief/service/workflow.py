@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 
 from services.relief.context import ReliefContext
-from services.relief.domain import Action, Command, Outcome, Refusal, decide
+from services.relief.domain import Action, Command, Outcome, decide
 from services.relief.schemas import ApplicationRead, ObjectionRead
 from services.relief.service.common import (
     DECISION_REASON,
@@ -19,14 +19,13 @@ from services.relief.service.common import (
     load,
     read_model,
     record_outcome,
-    refusal_to_error,
     require_view,
     to_domain,
 )
 from services.relief.store import applications as store
 from shared.auth.principal import Principal
 from shared.db.uow import UnitOfWork
-from shared.problems import NotFound
+from shared.problems import Conflict, NotFound
 
 
 async def _transition(
@@ -40,10 +39,7 @@ async def _transition(
     now = ctx.now()
     async with uow:
         row, opinions = await load(uow, application_id, lock=True)
-        try:
-            outcome = decide(to_domain(row, opinions), command, now=now, calendar=ctx.calendar)
-        except Refusal as refusal:
-            raise refusal_to_error(refusal) from refusal
+        outcome = decide(to_domain(row, opinions), command, now=now, calendar=ctx.calendar)
         if command.action == Action.REVIEW:
             assert command.actor.agency is not None
             assert command.text is not None
@@ -102,10 +98,7 @@ async def file_objection(
         if row["applicant_is_minor"]:
             # Never publicised, so nobody outside the case can know it exists.
             require_view(principal, row)
-        try:
-            outcome = decide(to_domain(row, opinions), command, now=now, calendar=ctx.calendar)
-        except Refusal as refusal:
-            raise refusal_to_error(refusal) from refusal
+        outcome = decide(to_domain(row, opinions), command, now=now, calendar=ctx.calendar)
         await store.insert_objection(
             uow.session, id=objection_id, application_id=application_id,
             objector_id=principal.subject, filed_at=now,
@@ -138,13 +131,8 @@ async def resolve_objection(
         if objection is None or objection["application_id"] != application_id:
             raise NotFound("no such objection", code="objection_not_found")
         if objection["resolved_at"] is not None:
-            raise refusal_to_error(
-                Refusal("illegal", "objection_already_resolved", "already resolved")
-            )
-        try:
-            outcome = decide(to_domain(row, opinions), command, now=now, calendar=ctx.calendar)
-        except Refusal as refusal:
-            raise refusal_to_error(refusal) from refusal
+            raise Conflict("already resolved", code="objection_already_resolved")
+        outcome = decide(to_domain(row, opinions), command, now=now, calendar=ctx.calendar)
         await store.resolve_objection(
             uow.session, objection_id, resolved_at=now, resolved_by=principal.subject,
             upheld=upheld, resolution_cipher=ctx.pii.encrypt(resolution, context=RESOLUTION),
