@@ -134,13 +134,13 @@ async def apply(
             "submitted_at": now,
             "updated_at": now,
         }
-        if not await store.insert_if_none_open(uow.session, values):
+        if not await store.insert_if_none_open(uow, values):
             raise Conflict(
                 f"this person already has an open {body.kind.value} application",
                 code="application_already_open",
             )
         await store.add_step(
-            uow.session, application_id=application_id, at=now, step="submitted",
+            uow, application_id=application_id, at=now, step="submitted",
             status=Status.SUBMITTED.value, actor_id=principal.subject,
             actor_role=acting_role(principal), actor_agency=None,
             note="applied on the applicant's behalf" if on_behalf else None,
@@ -199,17 +199,17 @@ async def list_applications(
             else:
                 statuses = tuple(s.value for s in Status)
             rows = await store.list_queue(
-                uow.session, regions=regions, statuses=statuses, now=now, after=after,
+                uow, regions=regions, statuses=statuses, now=now, after=after,
                 limit=limit + 1, awaiting_agency=awaiting,
             )
         elif Role.RESIDENT in principal.roles:
             rows = await store.list_for_applicant(
-                uow.session, principal.subject, after=after, limit=limit + 1
+                uow, principal.subject, after=after, limit=limit + 1
             )
         else:
             raise Forbidden("your role does not allow this", code="role_required")
         page = rows[:limit]
-        items = [read_model(ctx, r, await store.opinions_of(uow.session, r["id"]), now)
+        items = [read_model(ctx, r, await store.opinions_of(uow, r["id"]), now)
                  for r in page]
     next_cursor = (
         encode_cursor(page[-1]["submitted_at"], page[-1]["id"]) if len(rows) > limit else None
@@ -232,7 +232,7 @@ async def timeline(
     async with uow:
         row, _ = await load(uow, application_id)
         require_view(principal, row)
-        steps = await store.steps_of(uow.session, application_id)
+        steps = await store.steps_of(uow, application_id)
     return Timeline(
         application_id=application_id,
         items=[
@@ -253,7 +253,7 @@ async def public_notices(
     now = ctx.now()
     async with uow:
         rows = await store.list_queue(
-            uow.session, regions=[region_code], statuses=(Status.IN_NOTICE.value,), now=now,
+            uow, regions=[region_code], statuses=(Status.IN_NOTICE.value,), now=now,
             after=decode_cursor(cursor), limit=limit + 1, awaiting_agency=None,
         )
     page = rows[:limit]

@@ -85,10 +85,10 @@ def to_domain(row: RowMapping, opinions: list[RowMapping]) -> Application:
 async def load(
     uow: UnitOfWork, application_id: uuid.UUID, *, lock: bool = False
 ) -> tuple[RowMapping, list[RowMapping]]:
-    row = await store.get(uow.session, application_id, lock=lock)
+    row = await store.get(uow, application_id, lock=lock)
     if row is None:
         raise NotFound("no such application", code="application_not_found")
-    return row, await store.opinions_of(uow.session, application_id)
+    return row, await store.opinions_of(uow, application_id)
 
 
 def can_view(principal: Principal, row: RowMapping) -> bool:
@@ -178,7 +178,7 @@ async def record_outcome(
             decided_outcome=decision.outcome, decided_stage=decision.stage.value,
             decided_at=decision.decided_at, notify_by=decision.notify_by,
         )
-    await store.save(uow.session, row["id"], **changes)
+    await store.save(uow, row["id"], **changes)
     agency = agency_of(principal)
     if decision is not None and decision.outcome == "rejected":
         note = f"{decision.reasons_count} reason(s); applicant to be told by " \
@@ -188,7 +188,7 @@ async def record_outcome(
     elif outcome.notice_skipped:
         note = "applicant is a minor: never publicised"
     await store.add_step(
-        uow.session, application_id=row["id"], at=now, step=outcome.step,
+        uow, application_id=row["id"], at=now, step=outcome.step,
         status=after.status.value, actor_id=principal.subject,
         actor_role=acting_role(principal), actor_agency=agency.value if agency else None,
         note=note,

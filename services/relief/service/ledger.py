@@ -83,7 +83,7 @@ async def post(
         # payment (or its id), and the machine below is not asked on that path.
         _require_payer(command.actor, row["region_code"])
         existing = await ledger.find(
-            uow.session, recipient_user_id=row["applicant_user_id"], kind=row["kind"],
+            uow, recipient_user_id=row["applicant_user_id"], kind=row["kind"],
             month=month,
         )
         if existing is not None:
@@ -91,7 +91,7 @@ async def post(
         else:
             outcome = decide(to_domain(row, opinions), command, now=now, calendar=ctx.calendar)
             posted = await ledger.post_once(
-                uow.session,
+                uow,
                 {
                     "id": uuid.uuid4(), "application_id": row["id"],
                     "recipient_user_id": row["applicant_user_id"], "kind": row["kind"],
@@ -102,7 +102,7 @@ async def post(
             )
             if posted is None:  # a concurrent posting of the same month won the race
                 raced = await ledger.find(
-                    uow.session, recipient_user_id=row["applicant_user_id"], kind=row["kind"],
+                    uow, recipient_user_id=row["applicant_user_id"], kind=row["kind"],
                     month=month,
                 )
                 assert raced is not None
@@ -163,7 +163,7 @@ async def totals(
         raise BadRequest("the period ends before it starts", code="period_invalid")
     async with uow:
         found = await ledger.totals(
-            uow.session, region_code=region_code, first=first, last=last,
+            uow, region_code=region_code, first=first, last=last,
             kind=kind.value if kind else None,
         )
     return TotalsRead(
@@ -197,12 +197,12 @@ async def monthly_run(
             if replay is not None:
                 return MonthlyRunRead.model_validate(replay[1])
         posted = await ledger.post_month(
-            uow.session, region_code=body.region_code, month=month,
+            uow, region_code=body.region_code, month=month,
             kinds=[k.value for k in MONTHLY_KINDS], statuses=[s.value for s in PAYABLE_STATUSES],
             posted_by=principal.subject, now=now,
         )
         await applications_store.record_payments(
-            uow.session, [row["application_id"] for row in posted],
+            uow, [row["application_id"] for row in posted],
             status=Status.DISBURSING.value, at=now, actor_id=principal.subject,
             note=f"paid {body.month} (monthly run)",
         )

@@ -37,7 +37,7 @@ async def _audit(
     uow: UnitOfWork, principal: Principal, application_id: uuid.UUID, field: str, reason: str
 ) -> None:
     await store.record_access(
-        uow.session, actor_id=principal.subject,
+        uow, actor_id=principal.subject,
         actor_roles=",".join(sorted(principal.roles))[:200], application_id=application_id,
         field=field, reason=reason, request_id=current_request_id(),
     )
@@ -62,14 +62,14 @@ async def _field(ctx: ReliefContext, uow: UnitOfWork, row: RowMapping, field: st
         return [
             {"agency": o["agency"], "approve": o["approve"],
              "opinion": pii.decrypt(o["opinion_cipher"], context=OPINION)}
-            for o in await store.opinions_of(uow.session, row["id"])
+            for o in await store.opinions_of(uow, row["id"])
         ]
     if field == "objections":
         return [
             {"id": str(o["id"]), "text": pii.decrypt(o["text_cipher"], context=OBJECTION),
              "upheld": o["upheld"],
              "resolution": pii.decrypt_optional(o["resolution_cipher"], context=RESOLUTION)}
-            for o in await store.objections_of(uow.session, row["id"])
+            for o in await store.objections_of(uow, row["id"])
         ]
     raise ValueError(f"unknown PII field {field}")  # the schema's Literal stops this earlier
 
@@ -117,7 +117,7 @@ async def decision_reasons(
         if row["decided_stage"] == "notice":
             reasons += [
                 pii.decrypt(o["resolution_cipher"], context=RESOLUTION)
-                for o in await store.objections_of(uow.session, application_id)
+                for o in await store.objections_of(uow, application_id)
                 if o["upheld"] and o["resolution_cipher"]
             ]
         await _audit(uow, principal, application_id, "decision_reasons",
@@ -145,7 +145,7 @@ async def audit_log(
             if not principal.covers_region(row["region_code"]):
                 raise NotFound("no such application", code="application_not_found")
         rows = await store.access_log(
-            uow.session, application_id=application_id, before=cursor, limit=limit + 1,
+            uow, application_id=application_id, before=cursor, limit=limit + 1,
             regions=regions,
         )
     page = rows[:limit]

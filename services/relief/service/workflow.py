@@ -44,16 +44,16 @@ async def _transition(
             assert command.actor.agency is not None
             assert command.text is not None
             await store.insert_opinion(
-                uow.session, application_id=application_id, agency=command.actor.agency.value,
+                uow, application_id=application_id, agency=command.actor.agency.value,
                 approve=bool(command.approve), reviewer_id=principal.subject, reviewed_at=now,
                 opinion_cipher=ctx.pii.encrypt(command.text, context=OPINION),
             )
         if command.action == Action.APPROVE and command.amount_fen is not None:
-            await store.save(uow.session, application_id, monthly_amount_fen=command.amount_fen)
+            await store.save(uow, application_id, monthly_amount_fen=command.amount_fen)
         if command.action == Action.REJECT:
             assert command.text is not None
             await store.save(
-                uow.session, application_id,
+                uow, application_id,
                 decision_reason_cipher=ctx.pii.encrypt(command.text, context=DECISION_REASON),
             )
         await record_outcome(uow, row=row, outcome=outcome, principal=principal, now=now)
@@ -100,7 +100,7 @@ async def file_objection(
             require_view(principal, row)
         outcome = decide(to_domain(row, opinions), command, now=now, calendar=ctx.calendar)
         await store.insert_objection(
-            uow.session, id=objection_id, application_id=application_id,
+            uow, id=objection_id, application_id=application_id,
             objector_id=principal.subject, filed_at=now,
             text_cipher=ctx.pii.encrypt(text, context=OBJECTION),
         )
@@ -127,14 +127,14 @@ async def resolve_objection(
     )
     async with uow:
         row, opinions = await load(uow, application_id, lock=True)
-        objection = await store.get_objection(uow.session, objection_id)
+        objection = await store.get_objection(uow, objection_id)
         if objection is None or objection["application_id"] != application_id:
             raise NotFound("no such objection", code="objection_not_found")
         if objection["resolved_at"] is not None:
             raise Conflict("already resolved", code="objection_already_resolved")
         outcome = decide(to_domain(row, opinions), command, now=now, calendar=ctx.calendar)
         await store.resolve_objection(
-            uow.session, objection_id, resolved_at=now, resolved_by=principal.subject,
+            uow, objection_id, resolved_at=now, resolved_by=principal.subject,
             upheld=upheld, resolution_cipher=ctx.pii.encrypt(resolution, context=RESOLUTION),
         )
         await record_outcome(uow, row=row, outcome=outcome, principal=principal, now=now)
@@ -148,7 +148,7 @@ async def list_objections(
     async with uow:
         row, _ = await load(uow, application_id)
         require_view(principal, row)
-        rows = await store.objections_of(uow.session, application_id)
+        rows = await store.objections_of(uow, application_id)
     return [
         ObjectionRead(
             id=r["id"], application_id=application_id, filed_at=r["filed_at"],

@@ -7,10 +7,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, literal_column, or_, select, text, update
+from sqlalchemy import Select, and_, false, func, insert, literal_column, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from services.relief.store.tables import (
@@ -20,6 +19,7 @@ from services.relief.store.tables import (
     pii_access_audit,
     steps,
 )
+from shared.db.uow import UnitOfWork
 from shared.regions import descendant_prefix
 
 OPEN_STATUSES = ("submitted", "in_review", "in_notice", "awaiting_approval")
@@ -32,13 +32,13 @@ _OPEN = applications.c.status.in_([literal_column(f"'{status}'") for status in O
 def in_regions(regions: Sequence[str] | None) -> ColumnElement[bool]:
     """Rows whose region lies in any of ``regions`` (None: everywhere, for admins)."""
     if regions is None:
-        return text("true")
+        return true()
     if not regions:
-        return text("false")
+        return false()
     return or_(*(applications.c.region_code.startswith(descendant_prefix(r)) for r in regions))
 
 
-async def insert_if_none_open(session: AsyncSession, values: dict[str, Any]) -> bool:
+async def insert_if_none_open(uow: UnitOfWork, values: dict[str, Any]) -> bool:
     """Insert an application unless the person already has an open one of that kind.
     The partial unique index decides, so two simultaneous submissions cannot both win."""
     statement = (
@@ -50,21 +50,21 @@ async def insert_if_none_open(session: AsyncSession, values: dict[str, Any]) -> 
         )
         .returning(applications.c.id)
     )
-    return (await session.execute(statement)).first() is not None
+    return (await uow.connection.execute(statement)).first() is not None
 
 
-async def get(session: AsyncSession, application_id: uuid.UUID, *, lock: bool = False
+async def get(uow: UnitOfWork, application_id: uuid.UUID, *, lock: bool = False
               ) -> RowMapping | None:
     query = select(applications).where(applications.c.id == application_id)
     if lock:
         # Serialises concurrent reviews of one application: the third approval sees the
         # other two and starts the notice exactly once.
         query = query.with_for_update()
-    return (await session.execute(query)).mappings().first()
+    return (await uow.connection.execute(query)).mappings().first()
 
 
-async def save(session: AsyncSession, application_id: uuid.UUID, **values: Any) -> None:
-    await session.execute(
+async def save(uow: UnitOfWork, application_id: uuid.UUID, **values: Any) -> None:
+    await uow.connection.execute(
         update(applications)
         .where(applications.c.id == application_id)
         .values(updated_at=func.now(), **values)
@@ -72,17 +72,17 @@ async def save(session: AsyncSession, application_id: uuid.UUID, **values: Any) 
 
 
 async def list_for_applicant(
-    session: AsyncSession, user_id: uuid.UUID, *, after: tuple[datetime, uuid.UUID] | None,
+    uow: UnitOfWork, user_id: uuid.UUID, *, after: tuple[datetime, uuid.UUID] | None,
     limit: int,
 ) -> list[RowMapping]:
     query = select(applications).where(
         or_(applications.c.applicant_user_id == user_id, applications.c.submitted_by == user_id)
     )
-    return await _page(session, query, after, limit)
+    return await _page(uow, query, after, limit)
 
 
 async def list_queue(
-    session: AsyncSession, *, regions: Sequence[str] | None, statuses: Sequence[str],
+    uow: UnitOfWork, *, regions: Sequence[str] | None, statuses: Sequence[str],
     awaiting_agency: str | None, now: datetime, after: tuple[datetime, uuid.UUID] | None,
     limit: int,
 ) -> list[RowMapping]:
@@ -105,11 +105,11 @@ async def list_queue(
             opinions.c.application_id == applications.c.id, opinions.c.agency == awaiting_agency
         )
         query = query.where(or_(applications.c.status != "in_review", ~reviewed.exists()))
-    return await _page(session, query, after, limit)
+    return await _page(uow, query, after, limit)
 
 
 async def _page(
-    session: AsyncSession, query: Any, after: tuple[datetime, uuid.UUID] | None, limit: int
+    uow: UnitOfWork, query: Select[Any], after: tuple[datetime, uuid.UUID] | None, limit: int
 ) -> list[RowMapping]:
     if after is not None:
         at, last_id = after
@@ -120,11 +120,11 @@ async def _page(
             )
         )
     query = query.order_by(applications.c.submitted_at, applications.c.id).limit(limit)
-    return list((await session.execute(query)).mappings())
+    return list((await uow.connection.execute(query)).mappings())
 
 
 async def record_payments(
-    session: AsyncSession,
+    uow: UnitOfWork,
     application_ids: list[uuid.UUID],
     *,
     status: str,
@@ -135,12 +135,12 @@ async def record_payments(
     """Count one payment on each application (the monthly run) and note it on the timeline."""
     if not application_ids:
         return
-    await session.execute(
+    await uow.connection.execute(
         update(applications)
         .where(applications.c.id.in_(application_ids))
         .values(payments=applications.c.payments + 1, status=status, updated_at=at)
     )
-    await session.execute(
+    await uow.connection.execute(
         insert(steps),
         [
             {"application_id": i, "at": at, "step": "disbursed", "status": status,
@@ -154,59 +154,59 @@ async def record_payments(
 # -- opinions, objections, timeline ---------------------------------------------------------
 
 
-async def opinions_of(session: AsyncSession, application_id: uuid.UUID) -> list[RowMapping]:
+async def opinions_of(uow: UnitOfWork, application_id: uuid.UUID) -> list[RowMapping]:
     query = (
         select(opinions)
         .where(opinions.c.application_id == application_id)
         .order_by(opinions.c.reviewed_at)
     )
-    return list((await session.execute(query)).mappings())
+    return list((await uow.connection.execute(query)).mappings())
 
 
-async def insert_opinion(session: AsyncSession, **values: Any) -> None:
-    await session.execute(insert(opinions).values(**values))
+async def insert_opinion(uow: UnitOfWork, **values: Any) -> None:
+    await uow.connection.execute(insert(opinions).values(**values))
 
 
-async def insert_objection(session: AsyncSession, **values: Any) -> None:
-    await session.execute(insert(objections).values(**values))
+async def insert_objection(uow: UnitOfWork, **values: Any) -> None:
+    await uow.connection.execute(insert(objections).values(**values))
 
 
-async def get_objection(session: AsyncSession, objection_id: uuid.UUID) -> RowMapping | None:
+async def get_objection(uow: UnitOfWork, objection_id: uuid.UUID) -> RowMapping | None:
     query = select(objections).where(objections.c.id == objection_id).with_for_update()
-    return (await session.execute(query)).mappings().first()
+    return (await uow.connection.execute(query)).mappings().first()
 
 
-async def resolve_objection(session: AsyncSession, objection_id: uuid.UUID, **values: Any
+async def resolve_objection(uow: UnitOfWork, objection_id: uuid.UUID, **values: Any
                             ) -> None:
-    await session.execute(
+    await uow.connection.execute(
         update(objections).where(objections.c.id == objection_id).values(**values)
     )
 
 
-async def objections_of(session: AsyncSession, application_id: uuid.UUID) -> list[RowMapping]:
+async def objections_of(uow: UnitOfWork, application_id: uuid.UUID) -> list[RowMapping]:
     query = (
         select(objections)
         .where(objections.c.application_id == application_id)
         .order_by(objections.c.filed_at)
     )
-    return list((await session.execute(query)).mappings())
+    return list((await uow.connection.execute(query)).mappings())
 
 
-async def add_step(session: AsyncSession, **values: Any) -> None:
-    await session.execute(insert(steps).values(**values))
+async def add_step(uow: UnitOfWork, **values: Any) -> None:
+    await uow.connection.execute(insert(steps).values(**values))
 
 
-async def steps_of(session: AsyncSession, application_id: uuid.UUID) -> list[RowMapping]:
+async def steps_of(uow: UnitOfWork, application_id: uuid.UUID) -> list[RowMapping]:
     query = select(steps).where(steps.c.application_id == application_id).order_by(steps.c.id)
-    return list((await session.execute(query)).mappings())
+    return list((await uow.connection.execute(query)).mappings())
 
 
-async def record_access(session: AsyncSession, **values: Any) -> None:
-    await session.execute(insert(pii_access_audit).values(**values))
+async def record_access(uow: UnitOfWork, **values: Any) -> None:
+    await uow.connection.execute(insert(pii_access_audit).values(**values))
 
 
 async def access_log(
-    session: AsyncSession, *, application_id: uuid.UUID | None, before: int | None, limit: int,
+    uow: UnitOfWork, *, application_id: uuid.UUID | None, before: int | None, limit: int,
     regions: Sequence[str] | None = None,
 ) -> list[RowMapping]:
     """Newest first; ``regions``: only reads of applications in those regions (None: all)."""
@@ -220,4 +220,4 @@ async def access_log(
     if before is not None:
         query = query.where(pii_access_audit.c.id < before)
     query = query.order_by(pii_access_audit.c.id.desc()).limit(limit)
-    return list((await session.execute(query)).mappings())
+    return list((await uow.connection.execute(query)).mappings())

@@ -10,13 +10,13 @@ from typing import Any
 from sqlalchemy import func, literal, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.relief.store.tables import applications, disbursements
+from shared.db.uow import UnitOfWork
 from shared.regions import descendant_prefix
 
 
-async def post_once(session: AsyncSession, values: dict[str, Any]) -> RowMapping | None:
+async def post_once(uow: UnitOfWork, values: dict[str, Any]) -> RowMapping | None:
     """Insert the payment; None when that recipient's month (of that kind) is already paid."""
     statement = (
         insert(disbursements)
@@ -24,11 +24,11 @@ async def post_once(session: AsyncSession, values: dict[str, Any]) -> RowMapping
         .on_conflict_do_nothing(constraint="disbursements_once_per_recipient_kind_month")
         .returning(disbursements)
     )
-    return (await session.execute(statement)).mappings().first()
+    return (await uow.connection.execute(statement)).mappings().first()
 
 
 async def post_month(
-    session: AsyncSession,
+    uow: UnitOfWork,
     *,
     region_code: str,
     month: date,
@@ -50,7 +50,7 @@ async def post_month(
         applications.c.kind.in_(kinds),
         applications.c.monthly_amount_fen.is_not(None),
     )
-    await session.execute(
+    await uow.connection.execute(
         select(applications.c.id).where(*payable).order_by(applications.c.id).with_for_update()
     )
     source = select(
@@ -74,27 +74,18 @@ async def post_month(
         .on_conflict_do_nothing(constraint="disbursements_once_per_recipient_kind_month")
         .returning(disbursements)
     )
-    return list((await session.execute(statement)).mappings())
+    return list((await uow.connection.execute(statement)).mappings())
 
 
 async def find(
-    session: AsyncSession, *, recipient_user_id: uuid.UUID, kind: str, month: date
+    uow: UnitOfWork, *, recipient_user_id: uuid.UUID, kind: str, month: date
 ) -> RowMapping | None:
     query = select(disbursements).where(
         disbursements.c.recipient_user_id == recipient_user_id,
         disbursements.c.kind == kind,
         disbursements.c.month == month,
     )
-    return (await session.execute(query)).mappings().first()
-
-
-async def of_application(session: AsyncSession, application_id: uuid.UUID) -> list[RowMapping]:
-    query = (
-        select(disbursements)
-        .where(disbursements.c.application_id == application_id)
-        .order_by(disbursements.c.month)
-    )
-    return list((await session.execute(query)).mappings())
+    return (await uow.connection.execute(query)).mappings().first()
 
 
 @dataclass(frozen=True)
@@ -105,7 +96,7 @@ class Totals:
 
 
 async def totals(
-    session: AsyncSession, *, region_code: str, first: date, last: date, kind: str | None
+    uow: UnitOfWork, *, region_code: str, first: date, last: date, kind: str | None
 ) -> Totals:
     """Sum of payments in ``region_code`` (and below) for months ``first``..``last``.
     Each row is one person paid for one month: one person-time."""
@@ -119,5 +110,5 @@ async def totals(
     )
     if kind is not None:
         query = query.where(disbursements.c.kind == kind)
-    amount, count, recipients = (await session.execute(query)).one()
+    amount, count, recipients = (await uow.connection.execute(query)).one()
     return Totals(amount_fen=int(amount), person_times=int(count), recipients=int(recipients))

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -19,11 +23,11 @@ from sqlalchemy.dialects.postgresql import UUID
 metadata = MetaData()
 
 
-def _uuid(name: str, **kw: object) -> Column:
-    return Column(name, UUID(as_uuid=True), **kw)  # type: ignore[arg-type]
+def _uuid(name: str, **kw: Any) -> Column[uuid.UUID]:
+    return Column(name, UUID(as_uuid=True), **kw)
 
 
-def _at(name: str) -> Column:
+def _at(name: str) -> Column[datetime]:
     return Column(name, DateTime(timezone=True))
 
 
