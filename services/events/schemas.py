@@ -13,6 +13,9 @@ from shared.validation import StorableText
 Urgency = Literal["urgent", "normal", "low"]
 
 Text = StorableText  # what PostgreSQL can store (no NUL)
+# Photos and videos one report or one result names: part of the published request schema
+# (maxItems), so a longer list is a 422 validation_error before any handler runs.
+MAX_ATTACHMENTS = 9
 
 
 class BaseSchema(BaseModel):
@@ -66,7 +69,7 @@ class EventCreate(BaseSchema):
     address: Text | None = Field(None, max_length=300)
     location: Location | None = None
     fields: dict[str, Any] | None = None
-    attachments: list[uuid.UUID] = Field(default_factory=list, max_length=9)
+    attachments: list[uuid.UUID] = Field(default_factory=list, max_length=MAX_ATTACHMENTS)
     urgency: Urgency | None = None
     on_behalf: bool = False  # a grid worker entering a resident's report
 
@@ -144,7 +147,7 @@ class NoteIn(BaseSchema):
 
 class ResultIn(BaseSchema):
     result: Text = Field(min_length=2, max_length=4000)
-    attachments: list[uuid.UUID] = Field(default_factory=list, max_length=9)
+    attachments: list[uuid.UUID] = Field(default_factory=list, max_length=MAX_ATTACHMENTS)
 
 
 class VerifyIn(BaseSchema):

@@ -17,7 +17,6 @@ class Settings(ServiceSettings):
     attachment_dir: str = ".data/events/attachments"
     max_image_bytes: int = 10 * 1024 * 1024
     max_video_bytes: int = 50 * 1024 * 1024
-    max_attachments_per_case: int = 9
     duplicate_window_hours: int = 72
 
     # Phone numbers entered in template fields are encrypted at rest (shared.pii):
