@@ -6,10 +6,11 @@ import uuid
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, Path, Query, UploadFile
 from fastapi.responses import JSONResponse
 
 from services.events import service
+from services.events.context import EventsContext
 from services.events.domain import Action, Status
 from services.events.schemas import (
     AttachmentRead,
@@ -30,22 +31,14 @@ from services.events.schemas import (
     Timeline,
     VerifyIn,
 )
-from services.events.settings import Settings
-from services.events.storage import AttachmentStorage
 from shared.auth import CurrentPrincipal, Principal, Role, require_roles
+from shared.db.uow import UnitOfWork
 from shared.problems import PayloadTooLarge
-from shared.web.deps import IdempotencyKey, Runtime, Uow
+from shared.web.deps import IdempotencyKey, Uow, context_dependency
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"])
 Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
-
-
-def _clock(runtime: Runtime) -> service.Clock:
-    return runtime.state.get("clock", service.utc_now)
-
-
-def _settings(request: Request) -> Settings:
-    return request.app.state.settings
+Context = Annotated[EventsContext, Depends(context_dependency(EventsContext))]
 
 
 @router.get("/categories", response_model=CategoryTree)
@@ -62,41 +55,39 @@ async def put_category(code: Annotated[Text, Path(min_length=1, max_length=64)],
 
 
 @router.post("/attachments", status_code=201, response_model=AttachmentRead)
-async def upload(file: UploadFile, request: Request, uow: Uow, runtime: Runtime,
+async def upload(file: UploadFile, uow: Uow, ctx: Context,
                  principal: CurrentPrincipal) -> AttachmentRead:
     """Upload a photo or short video; reference its id when reporting or submitting a result."""
-    settings = _settings(request)
+    settings = ctx.settings
     limit = max(settings.max_image_bytes, settings.max_video_bytes)
     data = await file.read(limit + 1)
     if len(data) > limit:
         raise PayloadTooLarge("attachment too large", code="attachment_too_large")
-    storage: AttachmentStorage = runtime.state["storage"]
     stored = await service.upload_attachment(
-        uow, principal=principal, data=data, storage=storage,
+        uow, principal=principal, data=data, storage=ctx.storage,
         max_image_bytes=settings.max_image_bytes, max_video_bytes=settings.max_video_bytes,
-        now=_clock(runtime)(),
+        now=ctx.clock(),
     )
     return AttachmentRead(**stored)
 
 
 @router.post("", status_code=201, response_model=EventCreated)
-async def report(body: EventCreate, request: Request, uow: Uow, runtime: Runtime,
-                 principal: CurrentPrincipal, key: IdempotencyKey = None) -> Any:
+async def report(body: EventCreate, uow: Uow, ctx: Context, principal: CurrentPrincipal,
+                 key: IdempotencyKey = None) -> Any:
     """Report an event (resident, or grid worker for a patrol finding or on a resident's
     behalf). A retry with the same Idempotency-Key answers the same case."""
-    settings = _settings(request)
     status, answer = await service.report_event(
-        uow, principal=principal, cmd=body, idempotency_key=key, clock=_clock(runtime),
-        case_prefix=settings.case_prefix,
-        duplicate_window=timedelta(hours=settings.duplicate_window_hours),
-        pii=runtime.state["pii"], reporter_seal=runtime.state["reporter_seal"],
+        uow, principal=principal, cmd=body, idempotency_key=key, clock=ctx.clock,
+        case_prefix=ctx.settings.case_prefix,
+        duplicate_window=timedelta(hours=ctx.settings.duplicate_window_hours),
+        pii=ctx.pii, reporter_seal=ctx.reporter_seal,
     )
     return JSONResponse(answer, status_code=status)
 
 
 @router.get("", response_model=EventPage)
 async def list_events(
-    uow: Uow, runtime: Runtime, principal: CurrentPrincipal,
+    uow: Uow, ctx: Context, principal: CurrentPrincipal,
     status: Status | None = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
@@ -106,14 +97,13 @@ async def list_events(
     ``q``: only those whose description or address contains these words (phone and ID numbers
     are stored masked, so they find nothing)."""
     return await service.list_events(uow, principal=principal, status=status, cursor=cursor,
-                                     limit=limit, pii=runtime.state["pii"], words=q)
+                                     limit=limit, pii=ctx.pii, words=q)
 
 
 @router.get("/{event_id}", response_model=EventRead)
-async def get_event(event_id: uuid.UUID, uow: Uow, runtime: Runtime,
+async def get_event(event_id: uuid.UUID, uow: Uow, ctx: Context,
                     principal: CurrentPrincipal) -> EventRead:
-    return await service.get_event(uow, principal=principal, event_id=event_id,
-                                   pii=runtime.state["pii"])
+    return await service.get_event(uow, principal=principal, event_id=event_id, pii=ctx.pii)
 
 
 @router.get("/{event_id}/timeline", response_model=Timeline)
@@ -122,15 +112,15 @@ async def timeline(event_id: uuid.UUID, uow: Uow, principal: CurrentPrincipal) -
 
 
 @router.post("/{event_id}/reporter-reveal", response_model=ReporterRevealed)
-async def reveal(event_id: uuid.UUID, body: ReasonIn, uow: Uow, runtime: Runtime,
+async def reveal(event_id: uuid.UUID, body: ReasonIn, uow: Uow, ctx: Context,
                  principal: CurrentPrincipal) -> ReporterRevealed:
     """Reveal who reported a sensitive case (supervisors, admins); audited with the reason."""
     return await service.reveal_reporter(uow, principal=principal, event_id=event_id,
-                                         reason=body.reason, now=_clock(runtime)())
+                                         reason=body.reason, now=ctx.clock())
 
 
 @router.post("/{event_id}/original-text", response_model=OriginalText)
-async def original_text(event_id: uuid.UUID, uow: Uow, runtime: Runtime,
+async def original_text(event_id: uuid.UUID, uow: Uow, ctx: Context,
                         principal: CurrentPrincipal, body: OriginalTextIn | None = None
                         ) -> OriginalText:
     """The case's texts as typed: phone and ID numbers are stored and shown masked everywhere
@@ -138,57 +128,61 @@ async def original_text(event_id: uuid.UUID, uow: Uow, runtime: Runtime,
     tip's: supervisors and admins). Every read is audited."""
     return await service.reveal_original_text(
         uow, principal=principal, event_id=event_id, reason=body.reason if body else None,
-        pii=runtime.state["pii"], now=_clock(runtime)(),
+        pii=ctx.pii, now=ctx.clock(),
     )
 
 
-async def _act(uow: Any, runtime: Any, principal: Principal, event_id: uuid.UUID,
-               action: Action, **kw: Any) -> StatusRead:
+async def _act(uow: UnitOfWork, ctx: EventsContext, principal: Principal,
+               event_id: uuid.UUID, action: Action, **kw: Any) -> StatusRead:
     return await service.take_action(uow, principal=principal, event_id=event_id, action=action,
-                                     clock=_clock(runtime), pii=runtime.state["pii"], **kw)
+                                     clock=ctx.clock, pii=ctx.pii, **kw)
 
 
-@router.post("/{event_id}/accept", response_model=StatusRead)
-async def accept(event_id: uuid.UUID, uow: Uow, runtime: Runtime, principal: CurrentPrincipal,
-                 body: NoteIn | None = None) -> StatusRead:
-    """The assigned unit accepts (签收) the case."""
-    return await _act(uow, runtime, principal, event_id, Action.ACCEPT,
-                      note=body.note if body else None)
+# Actions whose body is only an optional note or a required reason share one route shape:
+# registered by these two helpers so the shape lives once.
+def _noted_action(path: str, action: Action, *, name: str, doc: str | None = None) -> None:
+    async def route(event_id: uuid.UUID, uow: Uow, ctx: Context, principal: CurrentPrincipal,
+                    body: NoteIn | None = None) -> StatusRead:
+        return await _act(uow, ctx, principal, event_id, action,
+                          note=body.note if body else None)
+
+    route.__doc__ = doc
+    router.add_api_route(path, route, methods=["POST"], response_model=StatusRead, name=name)
 
 
-@router.post("/{event_id}/return", response_model=StatusRead)
-async def return_case(event_id: uuid.UUID, body: ReasonIn, uow: Uow, runtime: Runtime,
-                      principal: CurrentPrincipal) -> StatusRead:
-    """The assigned unit returns (回退) the case with a reason; the dispatcher arbitrates."""
-    return await _act(uow, runtime, principal, event_id, Action.RETURN, reason=body.reason)
+def _reasoned_action(path: str, action: Action, *, name: str, doc: str) -> None:
+    async def route(event_id: uuid.UUID, body: ReasonIn, uow: Uow, ctx: Context,
+                    principal: CurrentPrincipal) -> StatusRead:
+        return await _act(uow, ctx, principal, event_id, action, reason=body.reason)
+
+    route.__doc__ = doc
+    router.add_api_route(path, route, methods=["POST"], response_model=StatusRead, name=name)
 
 
-@router.post("/{event_id}/start", response_model=StatusRead)
-async def start(event_id: uuid.UUID, uow: Uow, runtime: Runtime, principal: CurrentPrincipal,
-                body: NoteIn | None = None) -> StatusRead:
-    return await _act(uow, runtime, principal, event_id, Action.START,
-                      note=body.note if body else None)
+_noted_action("/{event_id}/accept", Action.ACCEPT, name="accept",
+              doc="The assigned unit accepts (签收) the case.")
+_reasoned_action("/{event_id}/return", Action.RETURN, name="return_case",
+                 doc="The assigned unit returns (回退) the case with a reason; the dispatcher "
+                     "arbitrates.")
+_noted_action("/{event_id}/start", Action.START, name="start")
 
 
 @router.post("/{event_id}/result", response_model=StatusRead)
-async def submit_result(event_id: uuid.UUID, body: ResultIn, uow: Uow, runtime: Runtime,
+async def submit_result(event_id: uuid.UUID, body: ResultIn, uow: Uow, ctx: Context,
                         principal: CurrentPrincipal) -> StatusRead:
     """The (lead) unit submits the handling result (反馈), once assisting units answered."""
-    return await _act(uow, runtime, principal, event_id, Action.SUBMIT_RESULT,
+    return await _act(uow, ctx, principal, event_id, Action.SUBMIT_RESULT,
                       result=body.result, attachments=body.attachments)
 
 
 @router.post("/{event_id}/verify", response_model=StatusRead)
-async def verify(event_id: uuid.UUID, body: VerifyIn, uow: Uow, runtime: Runtime,
+async def verify(event_id: uuid.UUID, body: VerifyIn, uow: Uow, ctx: Context,
                  principal: CurrentPrincipal) -> StatusRead:
     """On-site check (核查) by a grid worker or dispatcher: a pass closes the case, a failure
     sends it back into handling with a new deadline."""
-    return await _act(uow, runtime, principal, event_id, Action.VERIFY, passed=body.passed,
+    return await _act(uow, ctx, principal, event_id, Action.VERIFY, passed=body.passed,
                       note=body.note)
 
 
-@router.post("/{event_id}/reject", response_model=StatusRead)
-async def reject(event_id: uuid.UUID, body: ReasonIn, uow: Uow, runtime: Runtime,
-                 principal: CurrentPrincipal) -> StatusRead:
-    """The dispatcher refuses an invalid report (不予受理)."""
-    return await _act(uow, runtime, principal, event_id, Action.REJECT, reason=body.reason)
+_reasoned_action("/{event_id}/reject", Action.REJECT, name="reject",
+                 doc="The dispatcher refuses an invalid report (不予受理).")

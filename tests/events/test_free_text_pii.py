@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import text
 
 from services.events.cli import mask_free_text
+from services.events.context import EventsContext
 from services.events.service.originals import text_context
 from shared.pii import PiiCipher
 from tests.events.flows import COUNTY, COUNTY_MARKET, COUNTY_POLICE, Loop, bearer
@@ -52,7 +53,8 @@ async def _reveal(loop: Loop, event_id: str, token: str, body: dict[str, Any] | 
 
 
 def _cipher(loop: Loop) -> PiiCipher:
-    return loop.apps["events"].state.runtime.state["pii"]  # type: ignore[attr-defined]
+    runtime = loop.apps["events"].state.runtime  # type: ignore[attr-defined]
+    return runtime.context_as(EventsContext).pii
 
 
 async def test_numbers_typed_into_a_report_are_stored_and_shown_masked(loop: Loop) -> None:
