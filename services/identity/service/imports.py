@@ -86,19 +86,22 @@ class ImportRunner:
         self._ctx = ctx
         self._slots = asyncio.Semaphore(ctx.settings.import_concurrency)
         self._jobs: dict[uuid.UUID, asyncio.Task[None]] = {}
-        self._heartbeat: asyncio.Task[None] | None = None
+        beat = ctx.settings.import_heartbeat_seconds
+        # A failed beat is retried at the same pace (no backoff): the stale time spans only
+        # a few beats.
+        self._heartbeat = PeriodicWorker("registry-import-heartbeat", self._beat,
+                                         lambda: beat, max_backoff=beat)
 
     def start(self) -> None:
-        self._heartbeat = asyncio.create_task(self._beat(), name="registry-import-heartbeat")
+        self._heartbeat.start()
 
     async def stop(self) -> None:
         jobs = list(self._jobs.values())
         if jobs:
             await asyncio.wait(jobs, timeout=self._ctx.settings.import_drain_seconds)
-        if self._heartbeat is not None:
-            self._heartbeat.cancel()
-        for task in [*jobs, self._heartbeat]:
-            if task is not None and not task.done():
+        await self._heartbeat.stop()
+        for task in jobs:
+            if not task.done():
                 task.cancel()  # once: an interrupted job then records why before it ends
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -221,16 +224,12 @@ class ImportRunner:
                         error=type(exc).__name__)
 
     async def _beat(self) -> None:
-        while True:
-            await asyncio.sleep(self._ctx.settings.import_heartbeat_seconds)
-            if not self._jobs:
-                continue
-            try:
-                uow = self._make_uow()
-                async with uow:
-                    await store.touch(uow, list(self._jobs))
-            except Exception as exc:  # keep beating; the stale time spans several beats
-                log.warning("registry_import_heartbeat_failed", error=type(exc).__name__)
+        """Touch the running imports (no transaction while there are none)."""
+        if not self._jobs:
+            return
+        uow = self._make_uow()
+        async with uow:
+            await store.touch(uow, list(self._jobs))
 
 
 def _refusal(number: int, problem: AppError, masked_ids: dict[int, str | None]
