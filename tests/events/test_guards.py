@@ -234,9 +234,6 @@ async def test_bad_list_filters_and_cursors_are_refused_not_crashed(loop: Loop) 
     for query, status, code in [
         ("status=%00", 422, "validation_error"),
         ("status=no_such_status", 422, "validation_error"),
-        ("cursor=99999999999999999999", 400, "cursor_invalid"),
-        ("cursor=-1", 400, "cursor_invalid"),
-        ("cursor=" + "9" * 5000, 400, "cursor_invalid"),
         ("cursor=%00", 422, "validation_error"),  # a NUL: refused at the door (shared/web)
         ("limit=0", 422, "validation_error"),
         ("limit=100000", 422, "validation_error"),

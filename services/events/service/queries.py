@@ -24,8 +24,9 @@ from services.events.schemas import (
 from shared.auth import Principal, Role
 from shared.db.uow import UnitOfWork
 from shared.logs import get_logger
+from shared.paging import decode_number_cursor, page_of
 from shared.pii import PiiCipher, mask_personal_numbers
-from shared.problems import BadRequest, NotFound
+from shared.problems import NotFound
 from shared.regions import descendant_prefix
 
 from .common import load_case
@@ -111,13 +112,7 @@ async def list_events(
     pii: PiiCipher,
     words: str | None = None,
 ) -> EventPage:
-    after = None
-    if cursor:
-        # A cursor is a case's seq: ASCII digits within bigint (the driver refuses more).
-        if not (cursor.isascii() and cursor.isdigit() and len(cursor) <= 19) \
-                or int(cursor) >= 2**63:
-            raise BadRequest("bad cursor", code="cursor_invalid")
-        after = int(cursor)
+    after = decode_number_cursor(cursor)  # a case's seq
     staff = principal.is_staff
     regions = (
         [descendant_prefix(r) for r in principal.regions]
@@ -131,10 +126,9 @@ async def list_events(
             limit=limit + 1, words=words.strip() if words and words.strip() else None,
         )
         rows = [r for r in rows if can_see(principal, r)]  # prefixes are coarse: recheck
-        page = rows[:limit]
+        page, next_cursor = page_of(rows, limit, lambda row: str(row["seq"]))
         items = [to_read(principal, r, await _phone_keys(uow, r["category_code"]), pii)
                  for r in page]
-    next_cursor = str(rows[limit - 1]["seq"]) if len(rows) > limit else None
     return EventPage(items=items, next_cursor=next_cursor)
 
 
