@@ -35,11 +35,12 @@ import math
 import re
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
+from shared.problems import AppError, Conflict, Forbidden, RuleViolation
 from shared.regions import covers
 
 
@@ -70,7 +71,6 @@ class Action(StrEnum):
 
 
 HANDLING = frozenset({Status.DISPATCHED, Status.ACCEPTED, Status.IN_PROGRESS})
-TERMINAL = frozenset({Status.REJECTED})
 
 # (action, from) -> to. ``verify`` is the one action with two outcomes: see ``_target``.
 TRANSITIONS: dict[tuple[Action, Status], Status] = {
@@ -99,15 +99,10 @@ DISPATCH_ROLES = frozenset({"dispatcher", "supervisor"})
 REASON_REQUIRED = frozenset({Action.REJECT, Action.RETURN})
 
 
-class Refusal(Exception):
-    """The machine refuses an action. ``kind`` says why: the actor may not (``forbidden``),
-    the case is not in a state for it (``illegal``), or the request is incomplete (``invalid``)."""
-
-    def __init__(
-        self, kind: Literal["forbidden", "illegal", "invalid"], code: str, detail: str
-    ) -> None:
-        super().__init__(detail)
-        self.kind, self.code, self.detail = kind, code, detail
+# The machine refuses an action with one of three errors, each with a stable ``code``: the
+# actor may not (Forbidden, 403), the case is not in a state for it (Conflict, 409), or the
+# request is incomplete (RuleViolation, 422).
+REFUSALS: tuple[type[AppError], ...] = (Forbidden, Conflict, RuleViolation)
 
 
 @dataclass(frozen=True)
@@ -155,7 +150,6 @@ class Command:
     unit_id: uuid.UUID | None = None  # assign: the new unit
     assign_reason: str | None = None  # assign: initial, redispatch, transfer, escalated
     rating: str | None = None  # rate
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def allowed_actions(case: Case) -> set[Action]:
@@ -166,70 +160,67 @@ def _authorise(case: Case, cmd: Command) -> None:
     actor, action = cmd.actor, cmd.action
     if action in (Action.ASSIGN, Action.REWORK):
         if not actor.is_system:
-            raise Refusal("forbidden", "system_only", f"{action} is decided by the platform")
+            raise Forbidden(f"{action} is decided by the platform", code="system_only")
         return
     if action in (Action.ACCEPT, Action.RETURN, Action.START, Action.SUBMIT_RESULT):
         if actor.role not in UNIT_ROLES or actor.role not in actor.roles:
-            raise Refusal("forbidden", "role_required", f"{action} is for the handling unit")
+            raise Forbidden(f"{action} is for the handling unit", code="role_required")
         if case.assignee_unit_id is None or case.assignee_unit_id not in actor.departments:
-            raise Refusal("forbidden", "not_assigned", "this case is not assigned to your unit")
+            raise Forbidden("this case is not assigned to your unit", code="not_assigned")
         return
     if action == Action.VERIFY:
         if actor.role not in VERIFIER_ROLES or actor.role not in actor.roles:
-            raise Refusal("forbidden", "role_required", "verification is for grid or dispatch")
+            raise Forbidden("verification is for grid or dispatch", code="role_required")
         if not actor.covers(case.region_code):
-            raise Refusal("forbidden", "out_of_scope", "this case is outside your region")
+            raise Forbidden("this case is outside your region", code="out_of_scope")
         return
     if action in (Action.REJECT, Action.CLOSE):
         if actor.is_system and action == Action.CLOSE:
             return
         if actor.role not in DISPATCH_ROLES or actor.role not in actor.roles:
-            raise Refusal("forbidden", "role_required", f"{action} is for the dispatcher")
+            raise Forbidden(f"{action} is for the dispatcher", code="role_required")
         if not actor.covers(case.region_code):
-            raise Refusal("forbidden", "out_of_scope", "this case is outside your region")
+            raise Forbidden("this case is outside your region", code="out_of_scope")
         return
     if action == Action.RATE:
         if actor.is_system:
             return
         if actor.role != "resident" or actor.subject is None or actor.subject != case.reporter_id:
-            raise Refusal("forbidden", "not_reporter", "only the reporter rates a case")
+            raise Forbidden("only the reporter rates a case", code="not_reporter")
         return
-    raise Refusal("invalid", "unknown_action", f"unknown action {action}")
+    raise RuleViolation(f"unknown action {action}", code="unknown_action")
 
 
 def _check_inputs(case: Case, cmd: Command) -> None:
     if cmd.action in REASON_REQUIRED and not (cmd.reason and cmd.reason.strip()):
-        raise Refusal("invalid", "reason_required", f"{cmd.action} needs a reason")
+        raise RuleViolation(f"{cmd.action} needs a reason", code="reason_required")
     if cmd.action == Action.ASSIGN and cmd.unit_id is None:
-        raise Refusal("invalid", "unit_required", "an assignment names its unit")
+        raise RuleViolation("an assignment names its unit", code="unit_required")
     if cmd.action == Action.ASSIGN and case.status in HANDLING and cmd.assign_reason not in (
         "transfer",
         "escalated",
     ):
-        raise Refusal("illegal", "illegal_transition", "a case in handling is only re-assigned "
-                      "by transfer or escalation")
+        raise Conflict("a case in handling is only re-assigned by transfer or escalation",
+                       code="illegal_transition")
     if cmd.action == Action.SUBMIT_RESULT:
         if not (cmd.result and cmd.result.strip()):
-            raise Refusal("invalid", "result_required", "a result needs its text")
+            raise RuleViolation("a result needs its text", code="result_required")
         if case.open_subtasks:
-            raise Refusal(
-                "illegal",
-                "co_handling_pending",
-                "assisting units have not all answered or timed out",
-            )
+            raise Conflict("assisting units have not all answered or timed out",
+                           code="co_handling_pending")
     if cmd.action == Action.VERIFY:
         if cmd.passed is None:
-            raise Refusal("invalid", "verdict_required", "verify says passed or not")
+            raise RuleViolation("verify says passed or not", code="verdict_required")
         if not cmd.passed and not (cmd.reason and cmd.reason.strip()):
-            raise Refusal("invalid", "reason_required", "a failed check says why")
+            raise RuleViolation("a failed check says why", code="reason_required")
     if cmd.action == Action.CLOSE:
         missing = four_musts_missing(case)
         if missing:
-            raise Refusal("illegal", "four_musts_unmet", "cannot close: " + ", ".join(missing))
+            raise Conflict("cannot close: " + ", ".join(missing), code="four_musts_unmet")
     if cmd.action == Action.RATE and cmd.rating not in RATINGS:
-        raise Refusal("invalid", "rating_invalid", "rating must be one of " + ", ".join(RATINGS))
+        raise RuleViolation("rating must be one of " + ", ".join(RATINGS), code="rating_invalid")
     if cmd.action == Action.REWORK and case.rating != "dissatisfied":
-        raise Refusal("illegal", "illegal_transition", "rework follows a dissatisfied rating")
+        raise Conflict("rework follows a dissatisfied rating", code="illegal_transition")
 
 
 RATINGS = ("satisfied", "basically_satisfied", "dissatisfied")
@@ -251,18 +242,15 @@ def four_musts_missing(case: Case) -> list[str]:
 def _target(case: Case, cmd: Command) -> Status:
     target = TRANSITIONS.get((cmd.action, case.status))
     if target is None:
-        raise Refusal(
-            "illegal",
-            "illegal_transition",
-            f"cannot {cmd.action} a case that is {case.status}",
-        )
+        raise Conflict(f"cannot {cmd.action} a case that is {case.status}",
+                       code="illegal_transition")
     if cmd.action == Action.VERIFY and not cmd.passed:
         return Status.IN_PROGRESS
     return target
 
 
 def decide(case: Case, cmd: Command) -> Case:
-    """Apply ``cmd`` to ``case`` or raise ``Refusal``; the input is never changed."""
+    """Apply ``cmd`` to ``case`` or raise one of ``REFUSALS``; the input is never changed."""
     _authorise(case, cmd)
     target = _target(case, cmd)
     _check_inputs(case, cmd)
@@ -300,35 +288,36 @@ class TemplateField:
     max_length: int = 500
 
 
-class TemplateError(ValueError):
-    def __init__(self, code: str, key: str, detail: str) -> None:
-        super().__init__(detail)
-        self.code, self.key, self.detail = code, key, detail
+def _field_refused(code: str, key: str, detail: str) -> RuleViolation:
+    """A template value refused: the problem names the field it is about."""
+    return RuleViolation(detail, code=code, extra={"field": key})
 
 
 def validate_fields(
     template: list[TemplateField], values: Mapping[str, Any] | None
 ) -> dict[str, Any]:
-    """Check reporter-entered values against the category's template; return clean values."""
+    """Check reporter-entered values against the category's template; return clean values.
+    A refused value raises RuleViolation (422) naming the ``field``."""
     values = dict(values or {})
     known = {f.key for f in template}
     for key in values:
         if key not in known:
-            raise TemplateError("template_field_unknown", key, f"unknown field {key!r}")
+            raise _field_refused("template_field_unknown", key, f"unknown field {key!r}")
     clean: dict[str, Any] = {}
     for spec in template:
         value = values.get(spec.key)
         if value is None or (isinstance(value, str) and not value.strip()):
             if spec.required:
-                raise TemplateError("template_field_missing", spec.key, f"{spec.label} is required")
+                raise _field_refused("template_field_missing", spec.key,
+                                     f"{spec.label} is required")
             continue
         clean[spec.key] = _coerce(spec, value)
     return clean
 
 
 def _coerce(spec: TemplateField, value: Any) -> Any:
-    def bad(why: str) -> TemplateError:
-        return TemplateError("template_field_invalid", spec.key, f"{spec.label}: {why}")
+    def bad(why: str) -> RuleViolation:
+        return _field_refused("template_field_invalid", spec.key, f"{spec.label}: {why}")
 
     if spec.type == "text":
         if not isinstance(value, str) or len(value) > spec.max_length or "\x00" in value:

@@ -6,7 +6,8 @@ import uuid
 
 import pytest
 
-from services.events.domain import TemplateError, TemplateField, validate_fields
+from services.events.domain import TemplateField, validate_fields
+from shared.problems import RuleViolation
 from tests.events.flows import (
     COMMUNITY,
     COMMUNITY_UNIT,
@@ -270,6 +271,7 @@ async def test_an_admins_category_with_nul_or_an_over_long_code_is_refused(loop:
 def test_a_phone_field_in_full_width_digits_is_refused() -> None:
     template = [TemplateField(key="contact", label="联系电话", type="phone")]
     assert validate_fields(template, {"contact": "13812345678"}) == {"contact": "13812345678"}
-    with pytest.raises(TemplateError) as caught:
+    with pytest.raises(RuleViolation) as caught:
         validate_fields(template, {"contact": "1３８１２３４５６７８"})  # \d took them
-    assert caught.value.code == "template_field_invalid"
+    assert (caught.value.code, caught.value.extra) == ("template_field_invalid",
+                                                      {"field": "contact"})

@@ -10,15 +10,15 @@ from datetime import datetime
 from typing import Any
 
 from services.events import store
-from services.events.domain import SYSTEM, Action, Actor, Case, Command, Status
+from services.events.domain import SYSTEM, Action, Actor, Case, Command, Status, decide
 from services.events.schemas import StatusRead
 from shared.auth import Principal
-from shared.contracts.events import EventClosed, EventRated
+from shared.contracts.events import EventClosed, EventRated, Rating
 from shared.db.uow import UnitOfWork
 from shared.pii import PiiCipher, mask_optional_text
 from shared.problems import BadRequest
 
-from .common import Clock, decide_or_raise, facts, load_case, record_step
+from .common import Clock, Step, facts, load_case, record_step
 from .originals import NOTE, protect, with_original
 
 ROLE_PREFERENCE: dict[Action, tuple[str, ...]] = {
@@ -77,7 +77,7 @@ async def take_action(
         row = await load_case(uow, event_id, lock=True)
         actor = actor_for(principal, action, row)
         before = facts(row)
-        after = decide_or_raise(
+        after = decide(
             before,
             Command(action=action, actor=actor, reason=reason or note, result=result,
                     passed=passed),
@@ -91,9 +91,10 @@ async def take_action(
                 attachments=attachments, pii=pii, now=now))
         await store.update_case(uow, event_id, changes)
         await record_step(
-            uow, row, at=now, action=action.value, actor=actor,
-            from_status=before.status.value, to_status=after.status.value, note=text,
-            note_original=note_original, unit_name=_unit_name(row, actor),
+            uow, row,
+            Step(at=now, action=action.value, actor=actor, from_status=before.status.value,
+                 to_status=after.status.value, note=text, note_original=note_original,
+                 unit_name=_unit_name(row, actor)),
             reason=reason or note, passed=passed,
         )
         await _close_when_done(uow, event_id, action, after, passed, now)
@@ -150,7 +151,7 @@ async def _close_when_done(
 ) -> None:
     """A passed check closes the case (结案), if the four musts hold; a close closes it."""
     if action == Action.VERIFY and passed:
-        closed = decide_or_raise(after, Command(action=Action.CLOSE, actor=SYSTEM))
+        closed = decide(after, Command(action=Action.CLOSE, actor=SYSTEM))
         await _close(uow, event_id, closed.status, now)
     elif action == Action.CLOSE:
         await _close(uow, event_id, after.status, now, step=False)
@@ -163,9 +164,9 @@ async def _close(
     await store.update_case(uow, event_id, {"status": status.value, "closed_at": now,
                                             "updated_at": now})
     if step:
-        await record_step(uow, row, at=now, action="close", actor=SYSTEM,
-                          from_status=row["status"], to_status=status.value,
-                          note="closed after a passed check")
+        await record_step(uow, row, Step(at=now, action="close", actor=SYSTEM,
+                                         from_status=row["status"], to_status=status.value,
+                                         note="closed after a passed check"))
 
     def on_time(done: datetime | None, due: datetime | None) -> bool | None:
         return None if done is None or due is None else done <= due
@@ -196,7 +197,7 @@ async def apply_rating(
     uow: UnitOfWork,
     *,
     event_id: uuid.UUID,
-    rating: str,
+    rating: Rating,
     default_applied: bool,
     at: datetime,
     rater: Actor = SYSTEM,
@@ -206,7 +207,7 @@ async def apply_rating(
     async with uow:
         row = await load_case(uow, event_id, lock=True)
         before = facts(row)
-        rated = decide_or_raise(before, Command(action=Action.RATE, actor=rater, rating=rating))
+        rated = decide(before, Command(action=Action.RATE, actor=rater, rating=rating))
         changes: dict[str, Any] = {"status": rated.status.value, "rating": rating,
                                    "updated_at": at}
         rework = rating == "dissatisfied"
@@ -214,27 +215,28 @@ async def apply_rating(
             changes["closed_loop_at"] = at
         await store.update_case(uow, event_id, changes)
         note = f"{rating} (default)" if default_applied else rating
-        await record_step(uow, row, at=at, action="rate", actor=rater,
-                          from_status=before.status.value, to_status=rated.status.value,
-                          note=note)
+        await record_step(uow, row, Step(at=at, action="rate", actor=rater,
+                                         from_status=before.status.value,
+                                         to_status=rated.status.value, note=note))
         await uow.emit(
             "events.event_rated",
             EventRated(
                 event_id=event_id, case_no=row["case_no"], region_code=row["region_code"],
-                lead_unit_id=row["assignee_unit_id"], rating=rating,  # type: ignore[arg-type]
+                lead_unit_id=row["assignee_unit_id"], rating=rating,
                 default_applied=default_applied, rated_at=at,
                 closed_loop_complete=not rework, rework=rework,
             ),
         )
         if rework:
-            again = decide_or_raise(rated, Command(action=Action.REWORK, actor=SYSTEM))
+            again = decide(rated, Command(action=Action.REWORK, actor=SYSTEM))
             row = await load_case(uow, event_id)
             await store.update_case(uow, event_id, {
                 "status": again.status.value, "result_recorded": False, "rating": None,
                 "rework_count": row["rework_count"] + 1, "closed_at": None, "updated_at": at,
             })
-            await record_step(uow, row, at=at, action="rework", actor=SYSTEM,
-                              from_status=rated.status.value, to_status=again.status.value,
-                              note="the reporter was dissatisfied: handling again")
+            await record_step(uow, row, Step(
+                at=at, action="rework", actor=SYSTEM, from_status=rated.status.value,
+                to_status=again.status.value,
+                note="the reporter was dissatisfied: handling again"))
         final = await load_case(uow, event_id)
     return StatusRead(id=final["id"], case_no=final["case_no"], status=final["status"])

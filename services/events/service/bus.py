@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 
 from services.events import store
-from services.events.domain import SYSTEM, Action, Actor, Command, Refusal, decide
+from services.events.domain import REFUSALS, SYSTEM, Action, Actor, Command, decide
 from shared.contracts import feedback as fb
 from shared.contracts import routing as r
 from shared.contracts.events import ASSIGNMENT_ACTIONS
@@ -17,10 +17,9 @@ from shared.logs import get_logger
 from shared.pii import mask_personal_numbers
 
 from .actions import apply_rating
-from .common import facts, record_step
+from .common import Step, facts, record_step
 
 log = get_logger(__name__)
-
 
 
 async def _case(uow: UnitOfWork, event_id: uuid.UUID) -> Any | None:
@@ -42,7 +41,7 @@ async def on_assigned(uow: UnitOfWork, msg: r.EventAssigned) -> None:
     try:
         after = decide(before, Command(action=Action.ASSIGN, actor=SYSTEM, unit_id=msg.unit.unit_id,
                                        assign_reason=msg.reason))
-    except Refusal as refusal:
+    except REFUSALS as refusal:
         # The case moved on (closed, rejected) before routing's decision arrived.
         log.warning("assignment_not_applied", event_id=str(msg.event_id), code=refusal.code)
         await store.update_case(uow, msg.event_id, {"assign_seq": msg.seq})
@@ -67,9 +66,10 @@ async def on_assigned(uow: UnitOfWork, msg: r.EventAssigned) -> None:
         note = f"{note} (automatic)"
     actor = _routing_actor(msg.actor_role, msg.actor_unit_id)
     await record_step(
-        uow, row, at=msg.assigned_at, action=action, actor=actor,
-        from_status=before.status.value, to_status=after.status.value, note=note,
-        unit_name=msg.unit.name, changes=changes,
+        uow, row,
+        Step(at=msg.assigned_at, action=action, actor=actor, from_status=before.status.value,
+             to_status=after.status.value, note=note, unit_name=msg.unit.name),
+        changes=changes,
     )
 
 
@@ -80,8 +80,10 @@ async def _note(
     row = await _case(uow, event_id)
     if row is None:
         return
-    await record_step(uow, row, at=at, action=action, actor=Actor(role="system", unit_id=unit_id),
-                      from_status=None, to_status=None, note=note, emit=False, changes=changes)
+    actor = Actor(role="system", unit_id=unit_id)
+    await record_step(uow, row, Step(at=at, action=action, actor=actor, from_status=None,
+                                     to_status=None, note=note),
+                      emit=False, changes=changes)
 
 
 async def on_queued(uow: UnitOfWork, msg: r.EventQueued) -> None:

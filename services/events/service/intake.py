@@ -10,7 +10,6 @@ from typing import Any
 from services.events import store
 from services.events.domain import (
     Actor,
-    TemplateError,
     TemplateField,
     case_number,
     similar_text,
@@ -35,7 +34,7 @@ from shared.problems import (
 )
 from shared.regions import is_region_code, region_level
 
-from .common import Clock, step_values
+from .common import Clock, Step
 from .originals import protect_report
 
 log = get_logger(__name__)
@@ -207,10 +206,9 @@ async def report_event(
         protect_report(pii, event_id, row, [s.key for s in template if s.type == "text"])
         actor = Actor(role=channel, subject=principal.subject)
         note = "possible duplicate of an earlier report" if duplicate_of else None
-        await store.insert_case(uow, row, step_values(
-            row, at=now, action="report", actor=actor, from_status=None, to_status="reported",
-            note=note,
-        ))
+        first_step = Step(at=now, action="report", actor=actor, from_status=None,
+                          to_status="reported", note=note)
+        await store.insert_case(uow, row, first_step.values(row))
         await _announce_report(uow, row, category, principal)
         body = EventCreated(
             id=event_id, case_no=case_no, status="reported", possible_duplicate_of=duplicate_of
@@ -247,11 +245,8 @@ def _checked_fields(
 ) -> tuple[list[TemplateField], dict[str, Any]]:
     """The category's template and the report's fields checked against it, phone numbers
     (personal information) encrypted for storage."""
-    try:
-        template = template_of(category)
-        fields = validate_fields(template, cmd.fields)
-    except TemplateError as error:
-        raise RuleViolation(error.detail, code=error.code, extra={"field": error.key}) from None
+    template = template_of(category)
+    fields = validate_fields(template, cmd.fields)  # a refused value: 422 naming its field
     for spec in template:  # phone numbers are personal information: encrypted at rest
         if spec.type == "phone" and spec.key in fields:
             fields[spec.key] = pii.encrypt(fields[spec.key], context=phone_context(spec.key))
@@ -354,7 +349,8 @@ async def _possible_duplicate(
             )
         for candidate in page:
             if similar_text(candidate["description"], description):
-                return candidate["id"]
+                found: uuid.UUID = candidate["id"]
+                return found
         if len(page) < DUPLICATE_PAGE:
             return None
         after = (page[-1]["reported_at"], page[-1]["id"])
