@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 import orjson
+from sqlalchemy.engine import RowMapping
 
 from services.relief.context import ReliefContext
 from services.relief.domain import Agency, Status, id_number_valid, is_minor
@@ -15,6 +16,7 @@ from services.relief.schemas import (
     ApplicationCreate,
     ApplicationCreated,
     ApplicationPage,
+    ApplicationRead,
     NoticePage,
     NoticeRead,
     Timeline,
@@ -29,8 +31,6 @@ from services.relief.service.common import (
     REASON,
     acting_role,
     agency_of,
-    decode_cursor,
-    encode_cursor,
     load,
     read_model,
     require_view,
@@ -40,6 +40,7 @@ from shared.auth.principal import Principal, Role
 from shared.contracts.relief import ApplicationSubmitted
 from shared.db import idempotency
 from shared.db.uow import UnitOfWork
+from shared.paging import decode_moment_cursor, moment_cursor, page_of
 from shared.pii import mask_name
 from shared.problems import BadRequest, Conflict, Forbidden, RuleViolation
 
@@ -83,6 +84,77 @@ def _household(
     return [m.model_dump(mode="json") for m in body.household], "declared"
 
 
+def _application_values(
+    ctx: ReliefContext,
+    *,
+    application_id: uuid.UUID,
+    principal: Principal,
+    body: ApplicationCreate,
+    applicant_id: uuid.UUID,
+    on_behalf: bool,
+    profile: ResidentProfile,
+    members: list[dict[str, Any]],
+    source: str,
+) -> dict[str, Any]:
+    """The new application's row: the registry's facts, the PII sealed in its own column."""
+    now, pii = ctx.now(), ctx.pii
+    return {
+        "id": application_id,
+        "kind": body.kind.value,
+        "status": Status.SUBMITTED.value,
+        "applicant_user_id": applicant_id,
+        "submitted_by": principal.subject,
+        "on_behalf": on_behalf,
+        "region_code": profile.region_code,
+        "household_id": profile.household_id,
+        "applicant_is_minor": is_minor(profile.birth_date, ctx.today()),
+        "id_number_index": pii.blind_index(profile.id_number.upper(), context=ID_NUMBER),
+        "name_cipher": pii.encrypt(profile.name, context=NAME),
+        "id_number_cipher": pii.encrypt(profile.id_number, context=ID_NUMBER),
+        "address_cipher": pii.encrypt_optional(profile.address, context=ADDRESS),
+        "household_cipher": pii.encrypt(orjson.dumps(members).decode(), context=HOUSEHOLD),
+        "household_size": len(members) or 1,
+        "household_source": source,
+        "reason_cipher": pii.encrypt(body.reason, context=REASON),
+        "attachments_cipher": pii.encrypt(
+            orjson.dumps(body.attachments).decode(), context=ATTACHMENTS
+        ) if body.attachments else None,
+        "attachments_count": len(body.attachments or ()),
+        "open_objections": 0,
+        "payments": 0,
+        "submitted_at": now,
+        "updated_at": now,
+    }
+
+
+async def _submit(
+    uow: UnitOfWork, *, values: dict[str, Any], principal: Principal, body: ApplicationCreate
+) -> ApplicationCreated:
+    """Insert the application (unless one of its kind is open), its first timeline step and
+    ``relief.application_submitted``."""
+    application_id, now, on_behalf = values["id"], values["submitted_at"], values["on_behalf"]
+    if not await store.insert_if_none_open(uow, values):
+        raise Conflict(
+            f"this person already has an open {body.kind.value} application",
+            code="application_already_open",
+        )
+    await store.add_step(
+        uow, application_id=application_id, at=now, step="submitted",
+        status=Status.SUBMITTED.value, actor_id=principal.subject,
+        actor_role=acting_role(principal), actor_agency=None,
+        note="applied on the applicant's behalf" if on_behalf else None,
+    )
+    await uow.emit(
+        "relief.application_submitted",
+        ApplicationSubmitted(
+            application_id=application_id, applicant_user_id=values["applicant_user_id"],
+            submitted_by=principal.subject, on_behalf=on_behalf, kind=body.kind.value,
+            region_code=values["region_code"], submitted_at=now,
+        ),
+    )
+    return ApplicationCreated(id=application_id, status=Status.SUBMITTED)
+
+
 async def apply(
     *,
     uow: UnitOfWork,
@@ -97,66 +169,23 @@ async def apply(
     if on_behalf:
         principal.require_region(profile.region_code)
     members, source = _household(body, profile)
-    now, pii = ctx.now(), ctx.pii
-    application_id = uuid.uuid4()
+    values = _application_values(
+        ctx, application_id=uuid.uuid4(), principal=principal, body=body,
+        applicant_id=applicant_id, on_behalf=on_behalf, profile=profile, members=members,
+        source=source,
+    )
+    scope = f"apply:{principal.subject}"
     async with uow:
         if idempotency_key:
             replay = await idempotency.reserve(
-                uow, scope=f"apply:{principal.subject}", key=idempotency_key,
-                request=body.model_dump(mode="json"),
+                uow, scope=scope, key=idempotency_key, request=body.model_dump(mode="json"),
             )
             if replay is not None:
                 return ApplicationCreated.model_validate(replay[1])
-        values = {
-            "id": application_id,
-            "kind": body.kind.value,
-            "status": Status.SUBMITTED.value,
-            "applicant_user_id": applicant_id,
-            "submitted_by": principal.subject,
-            "on_behalf": on_behalf,
-            "region_code": profile.region_code,
-            "household_id": profile.household_id,
-            "applicant_is_minor": is_minor(profile.birth_date, ctx.today()),
-            "id_number_index": pii.blind_index(profile.id_number.upper(), context=ID_NUMBER),
-            "name_cipher": pii.encrypt(profile.name, context=NAME),
-            "id_number_cipher": pii.encrypt(profile.id_number, context=ID_NUMBER),
-            "address_cipher": pii.encrypt_optional(profile.address, context=ADDRESS),
-            "household_cipher": pii.encrypt(orjson.dumps(members).decode(), context=HOUSEHOLD),
-            "household_size": len(members) or 1,
-            "household_source": source,
-            "reason_cipher": pii.encrypt(body.reason, context=REASON),
-            "attachments_cipher": pii.encrypt(
-                orjson.dumps(body.attachments).decode(), context=ATTACHMENTS
-            ) if body.attachments else None,
-            "attachments_count": len(body.attachments or ()),
-            "open_objections": 0,
-            "payments": 0,
-            "submitted_at": now,
-            "updated_at": now,
-        }
-        if not await store.insert_if_none_open(uow, values):
-            raise Conflict(
-                f"this person already has an open {body.kind.value} application",
-                code="application_already_open",
-            )
-        await store.add_step(
-            uow, application_id=application_id, at=now, step="submitted",
-            status=Status.SUBMITTED.value, actor_id=principal.subject,
-            actor_role=acting_role(principal), actor_agency=None,
-            note="applied on the applicant's behalf" if on_behalf else None,
-        )
-        await uow.emit(
-            "relief.application_submitted",
-            ApplicationSubmitted(
-                application_id=application_id, applicant_user_id=applicant_id,
-                submitted_by=principal.subject, on_behalf=on_behalf, kind=body.kind.value,
-                region_code=profile.region_code, submitted_at=now,
-            ),
-        )
-        created = ApplicationCreated(id=application_id, status=Status.SUBMITTED)
+        created = await _submit(uow, values=values, principal=principal, body=body)
         if idempotency_key:
             await idempotency.remember(
-                uow, scope=f"apply:{principal.subject}", key=idempotency_key, status=201,
+                uow, scope=scope, key=idempotency_key, status=201,
                 body=created.model_dump(mode="json"),
             )
     return created
@@ -171,6 +200,26 @@ QUEUE_STATUSES: dict[Agency, tuple[str, ...]] = {
 }
 
 
+def _queue_filter(
+    principal: Principal, status: Status | None
+) -> tuple[tuple[str, ...], str | None]:
+    """The statuses a staff member's list holds, and the joint reviewer whose opinion those
+    in review still wait for (None: any)."""
+    if status is not None:
+        return (status.value,), None
+    if Role.REVIEWER not in principal.roles:
+        return tuple(s.value for s in Status), None
+    agency = agency_of(principal)
+    if agency is None:
+        raise Forbidden("a reviewer's token names an agency", code="agency_required")
+    # Joint reviewers see what still waits for their own opinion.
+    return QUEUE_STATUSES[agency], (agency.value if agency != Agency.TOWN else None)
+
+
+def _after_submission(row: RowMapping) -> str:
+    return moment_cursor(row["submitted_at"], row["id"])
+
+
 async def list_applications(
     *,
     uow: UnitOfWork,
@@ -182,25 +231,14 @@ async def list_applications(
 ) -> ApplicationPage:
     """Residents: their own (and those staff filed for them). Reviewers: their agency's
     queue in their regions (``status`` widens it to any status). Grid workers: their regions."""
-    after, now = decode_cursor(cursor), ctx.now()
+    after, now = decode_moment_cursor(cursor), ctx.now()
     async with uow:
         if principal.has_role(Role.REVIEWER, Role.GRID_WORKER, Role.SUPERVISOR, Role.ADMIN):
-            regions = None if Role.ADMIN in principal.roles else principal.regions
-            agency = agency_of(principal)
-            awaiting: str | None = None
-            if status is not None:
-                statuses: tuple[str, ...] = (status.value,)
-            elif Role.REVIEWER in principal.roles:
-                if agency is None:
-                    raise Forbidden("a reviewer's token names an agency", code="agency_required")
-                statuses = QUEUE_STATUSES[agency]
-                # Joint reviewers see what still waits for their own opinion.
-                awaiting = agency.value if agency != Agency.TOWN else None
-            else:
-                statuses = tuple(s.value for s in Status)
+            statuses, awaiting = _queue_filter(principal, status)
             rows = await store.list_queue(
-                uow, regions=regions, statuses=statuses, now=now, after=after,
-                limit=limit + 1, awaiting_agency=awaiting,
+                uow, regions=None if Role.ADMIN in principal.roles else principal.regions,
+                statuses=statuses, now=now, after=after, limit=limit + 1,
+                awaiting_agency=awaiting,
             )
         elif Role.RESIDENT in principal.roles:
             rows = await store.list_for_applicant(
@@ -208,18 +246,14 @@ async def list_applications(
             )
         else:
             raise Forbidden("your role does not allow this", code="role_required")
-        page = rows[:limit]
-        items = [read_model(ctx, r, await store.opinions_of(uow, r["id"]), now)
-                 for r in page]
-    next_cursor = (
-        encode_cursor(page[-1]["submitted_at"], page[-1]["id"]) if len(rows) > limit else None
-    )
+        page, next_cursor = page_of(rows, limit, _after_submission)
+        items = [read_model(ctx, r, await store.opinions_of(uow, r["id"]), now) for r in page]
     return ApplicationPage(items=items, next_cursor=next_cursor)
 
 
 async def get_application(
     *, uow: UnitOfWork, ctx: ReliefContext, principal: Principal, application_id: uuid.UUID
-) -> Any:
+) -> ApplicationRead:
     async with uow:
         row, opinions = await load(uow, application_id)
         require_view(principal, row)
@@ -254,9 +288,9 @@ async def public_notices(
     async with uow:
         rows = await store.list_queue(
             uow, regions=[region_code], statuses=(Status.IN_NOTICE.value,), now=now,
-            after=decode_cursor(cursor), limit=limit + 1, awaiting_agency=None,
+            after=decode_moment_cursor(cursor), limit=limit + 1, awaiting_agency=None,
         )
-    page = rows[:limit]
+    page, next_cursor = page_of(rows, limit, _after_submission)
     items = [
         NoticeRead(
             application_id=r["id"], kind=r["kind"], region_code=r["region_code"],
@@ -266,7 +300,4 @@ async def public_notices(
         for r in page
         if not r["applicant_is_minor"]  # belt and braces: the machine never notices minors
     ]
-    next_cursor = (
-        encode_cursor(page[-1]["submitted_at"], page[-1]["id"]) if len(rows) > limit else None
-    )
     return NoticePage(items=items, next_cursor=next_cursor)

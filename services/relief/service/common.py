@@ -3,7 +3,6 @@ the timeline step and its event."""
 
 from __future__ import annotations
 
-import base64
 import uuid
 from datetime import datetime
 from typing import Any
@@ -26,7 +25,7 @@ from shared.auth.principal import Principal
 from shared.contracts.relief import ApplicationDecided, ApplicationProgressed
 from shared.db.uow import UnitOfWork
 from shared.pii import mask_id_number, mask_name
-from shared.problems import BadRequest, NotFound
+from shared.problems import NotFound
 
 # PII field contexts (bound as associated data: a ciphertext only opens in its own column).
 NAME, ID_NUMBER, ADDRESS = "relief.name", "relief.id_number", "relief.address"
@@ -153,17 +152,8 @@ def read_model(
     )
 
 
-async def record_outcome(
-    uow: UnitOfWork,
-    *,
-    row: RowMapping,
-    outcome: Outcome,
-    principal: Principal,
-    now: datetime,
-    note: str | None = None,
-) -> None:
-    """Persist the machine's answer: the row, a timeline step and the event for the applicant
-    (a decision, or progress) — all in the caller's transaction."""
+def _changes(outcome: Outcome) -> dict[str, Any]:
+    """The application row's columns after the machine's answer."""
     after = outcome.application
     changes: dict[str, Any] = {
         "status": after.status.value,
@@ -178,21 +168,25 @@ async def record_outcome(
             decided_outcome=decision.outcome, decided_stage=decision.stage.value,
             decided_at=decision.decided_at, notify_by=decision.notify_by,
         )
-    await store.save(uow, row["id"], **changes)
-    agency = agency_of(principal)
+    return changes
+
+
+def _step_note(outcome: Outcome, note: str | None) -> str | None:
+    """What the timeline says about the step, beyond its name."""
+    after, decision = outcome.application, outcome.decision
     if decision is not None and decision.outcome == "rejected":
-        note = f"{decision.reasons_count} reason(s); applicant to be told by " \
-               f"{decision.notify_by.isoformat()}"
-    elif outcome.notice_started and after.notice_ends_at is not None:
-        note = f"public notice until {after.notice_ends_at.isoformat()}"
-    elif outcome.notice_skipped:
-        note = "applicant is a minor: never publicised"
-    await store.add_step(
-        uow, application_id=row["id"], at=now, step=outcome.step,
-        status=after.status.value, actor_id=principal.subject,
-        actor_role=acting_role(principal), actor_agency=agency.value if agency else None,
-        note=note,
-    )
+        return (f"{decision.reasons_count} reason(s); applicant to be told by "
+                f"{decision.notify_by.isoformat()}")
+    if outcome.notice_started and after.notice_ends_at is not None:
+        return f"public notice until {after.notice_ends_at.isoformat()}"
+    if outcome.notice_skipped:
+        return "applicant is a minor: never publicised"
+    return note
+
+
+async def _announce(uow: UnitOfWork, row: RowMapping, outcome: Outcome, now: datetime) -> None:
+    """The event for the applicant: a decision, or progress (payments have their own)."""
+    after, decision = outcome.application, outcome.decision
     common = {
         "application_id": row["id"], "applicant_user_id": row["applicant_user_id"],
         "kind": row["kind"], "region_code": row["region_code"],
@@ -206,7 +200,7 @@ async def record_outcome(
                 notify_by=decision.notify_by,
             ),
         )
-    elif outcome.step != "disbursed":  # payments have their own event
+    elif outcome.step != "disbursed":
         await uow.emit(
             "relief.application_progressed",
             ApplicationProgressed(
@@ -216,18 +210,23 @@ async def record_outcome(
         )
 
 
-# -- cursors ---------------------------------------------------------------------------------
-
-
-def encode_cursor(at: datetime, row_id: uuid.UUID) -> str:
-    return base64.urlsafe_b64encode(f"{at.isoformat()}|{row_id}".encode()).decode()
-
-
-def decode_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
-    if not cursor:
-        return None
-    try:
-        at, _, row_id = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
-        return datetime.fromisoformat(at), uuid.UUID(row_id)
-    except ValueError:
-        raise BadRequest("this cursor is not one we gave out", code="cursor_invalid") from None
+async def record_outcome(
+    uow: UnitOfWork,
+    *,
+    row: RowMapping,
+    outcome: Outcome,
+    principal: Principal,
+    now: datetime,
+    note: str | None = None,
+) -> None:
+    """Persist the machine's answer: the row, a timeline step and the event for the applicant
+    (a decision, or progress) — all in the caller's transaction."""
+    await store.save(uow, row["id"], **_changes(outcome))
+    agency = agency_of(principal)
+    await store.add_step(
+        uow, application_id=row["id"], at=now, step=outcome.step,
+        status=outcome.application.status.value, actor_id=principal.subject,
+        actor_role=acting_role(principal), actor_agency=agency.value if agency else None,
+        note=_step_note(outcome, note),
+    )
+    await _announce(uow, row, outcome, now)

@@ -5,6 +5,7 @@ region and period in yuan and person-times."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from sqlalchemy.engine import RowMapping
 
@@ -65,8 +66,6 @@ async def post(
 ) -> tuple[int, DisbursementRead]:
     """201 with the new payment; 200 with the existing one when that month is already paid
     with the same amount; 409 ``already_disbursed`` when it was paid with another amount."""
-    month = month_start(body.month)
-    now = ctx.now()
     scope = f"disburse:{principal.subject}"
     async with uow:
         if idempotency_key:
@@ -75,59 +74,58 @@ async def post(
             )
             if replay is not None:
                 return replay[0], DisbursementRead.model_validate(replay[1])
-        row, opinions = await load(uow, body.application_id, lock=True)
-        command = Command(
-            Action.DISBURSE, actor_of(principal), month=month, amount_fen=body.amount_fen
-        )
-        # Checked before the ledger is read: an already-paid month is answered with the
-        # payment (or its id), and the machine below is not asked on that path.
-        _require_payer(command.actor, row["region_code"])
-        existing = await ledger.find(
-            uow, recipient_user_id=row["applicant_user_id"], kind=row["kind"],
-            month=month,
-        )
-        if existing is not None:
-            status, answer = _existing(existing, body)
-        else:
-            outcome = decide(to_domain(row, opinions), command, now=now, calendar=ctx.calendar)
-            posted = await ledger.post_once(
-                uow,
-                {
-                    "id": uuid.uuid4(), "application_id": row["id"],
-                    "recipient_user_id": row["applicant_user_id"], "kind": row["kind"],
-                    "region_code": row["region_code"], "month": month,
-                    "amount_fen": body.amount_fen, "posted_by": principal.subject,
-                    "posted_at": now,
-                },
-            )
-            if posted is None:  # a concurrent posting of the same month won the race
-                raced = await ledger.find(
-                    uow, recipient_user_id=row["applicant_user_id"], kind=row["kind"],
-                    month=month,
-                )
-                assert raced is not None
-                status, answer = _existing(raced, body)
-            else:
-                await record_outcome(
-                    uow, row=row, outcome=outcome, principal=principal, now=now,
-                    note=f"paid {body.month}",
-                )
-                await uow.emit(
-                    "relief.disbursed",
-                    Disbursed(
-                        disbursement_id=posted["id"], application_id=row["id"],
-                        recipient_user_id=row["applicant_user_id"], kind=row["kind"],
-                        region_code=row["region_code"], month=month,
-                        amount_fen=body.amount_fen, posted_at=now,
-                    ),
-                )
-                status, answer = 201, _read(posted)
+        status, answer = await _post_once(uow, ctx, principal, body)
         if idempotency_key:
             await idempotency.remember(
                 uow, scope=scope, key=idempotency_key, status=status,
                 body=answer.model_dump(mode="json"),
             )
     return status, answer
+
+
+async def _post_once(
+    uow: UnitOfWork, ctx: ReliefContext, principal: Principal, body: DisbursementCreate
+) -> tuple[int, DisbursementRead]:
+    """The payment, or the one already posted for that recipient's month."""
+    month, now = month_start(body.month), ctx.now()
+    row, opinions = await load(uow, body.application_id, lock=True)
+    command = Command(
+        Action.DISBURSE, actor_of(principal), month=month, amount_fen=body.amount_fen
+    )
+    # Checked before the ledger is read: an already-paid month is answered with the
+    # payment (or its id), and the machine below is not asked on that path.
+    _require_payer(command.actor, row["region_code"])
+    paid = {"recipient_user_id": row["applicant_user_id"], "kind": row["kind"], "month": month}
+    existing = await ledger.find(uow, **paid)
+    if existing is not None:
+        return _existing(existing, body)
+    outcome = decide(to_domain(row, opinions), command, now=now, calendar=ctx.calendar)
+    posted = await ledger.post_once(
+        uow,
+        {
+            "id": uuid.uuid4(), "application_id": row["id"], **paid,
+            "region_code": row["region_code"], "amount_fen": body.amount_fen,
+            "posted_by": principal.subject, "posted_at": now,
+        },
+    )
+    if posted is None:  # a concurrent posting of the same month won the race
+        raced = await ledger.find(uow, **paid)
+        assert raced is not None
+        return _existing(raced, body)
+    await record_outcome(
+        uow, row=row, outcome=outcome, principal=principal, now=now, note=f"paid {body.month}"
+    )
+    await uow.emit("relief.disbursed", _disbursed(posted, now))
+    return 201, _read(posted)
+
+
+def _disbursed(posted: RowMapping, now: datetime) -> Disbursed:
+    return Disbursed(
+        disbursement_id=posted["id"], application_id=posted["application_id"],
+        recipient_user_id=posted["recipient_user_id"], kind=posted["kind"],
+        region_code=posted["region_code"], month=posted["month"],
+        amount_fen=posted["amount_fen"], posted_at=now,
+    )
 
 
 def _require_payer(actor: Actor, region_code: str) -> None:
@@ -207,15 +205,7 @@ async def monthly_run(
             note=f"paid {body.month} (monthly run)",
         )
         for row in posted:
-            await uow.emit(
-                "relief.disbursed",
-                Disbursed(
-                    disbursement_id=row["id"], application_id=row["application_id"],
-                    recipient_user_id=row["recipient_user_id"], kind=row["kind"],
-                    region_code=row["region_code"], month=month,
-                    amount_fen=row["amount_fen"], posted_at=now,
-                ),
-            )
+            await uow.emit("relief.disbursed", _disbursed(row, now))
         total = sum(int(row["amount_fen"]) for row in posted)
         answer = MonthlyRunRead(
             region_code=body.region_code, month=body.month, posted=len(posted),
