@@ -7,11 +7,10 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-import asyncpg
 import segno
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Response
 
-from services.booking import domain
+from services.booking.context import BookingContext
 from services.booking.schemas import (
     BookingCreate,
     BookingCreated,
@@ -26,46 +25,17 @@ from services.booking.schemas import (
     RoundStats,
 )
 from services.booking.service import bookings, pickup, rounds
-from services.booking.settings import Settings
 from shared.auth import CurrentPrincipal
-from shared.db.uow import UnitOfWork
-from shared.web.deps import IdempotencyKey
-from shared.web.runtime import ServiceRuntime
+from shared.web.deps import IdempotencyKey, Uow, context_dependency
 
 router = APIRouter(prefix="/api/v1/booking", tags=["booking"])
+# Served by services/booking/fastlane.py, which reads this path and the body and header
+# declarations below (BookingCreate, IdempotencyKey) rather than copies of them.
+BOOKINGS_PATH = "/rounds/{round_id}/bookings"
 
 Limit = Annotated[int, Query(ge=1, le=100)]
 Cursor = Annotated[str | None, Query(max_length=200)]
-
-
-# The dependencies here are `async def` on purpose: FastAPI runs a plain `def` dependency in
-# a worker thread, and a thread hand-off per dependency is measurable CPU on the surge path.
-async def _runtime(request: Request) -> ServiceRuntime:
-    return request.app.state.runtime
-
-
-async def _uow(request: Request) -> UnitOfWork:
-    return request.app.state.runtime.uow()
-
-
-async def _codes(request: Request) -> domain.PickupCodes:
-    return request.app.state.runtime.state["pickup_codes"]
-
-
-async def _hot_pool(request: Request) -> asyncpg.Pool:
-    return request.app.state.runtime.state["hot_pool"]
-
-
-Runtime = Annotated[ServiceRuntime, Depends(_runtime)]
-Uow = Annotated[UnitOfWork, Depends(_uow)]
-Codes = Annotated[domain.PickupCodes, Depends(_codes)]
-HotPool = Annotated[asyncpg.Pool, Depends(_hot_pool)]
-
-
-def _settings(runtime: ServiceRuntime) -> Settings:
-    settings = runtime.settings
-    assert isinstance(settings, Settings)
-    return settings
+Context = Annotated[BookingContext, Depends(context_dependency(BookingContext))]
 
 
 def _now() -> datetime:
@@ -75,29 +45,20 @@ def _now() -> datetime:
 # -- residents ------------------------------------------------------------------------------
 
 
-@router.post("/rounds/{round_id}/bookings", status_code=201, response_model=BookingCreated)
+@router.post(BOOKINGS_PATH, status_code=201, response_model=BookingCreated)
 async def create_booking(
     round_id: uuid.UUID,
     body: BookingCreate,
     caller: CurrentPrincipal,
-    pool: HotPool,
-    runtime: Runtime,
-    codes: Codes,
     idempotency_key: IdempotencyKey = None,
 ) -> BookingCreated:
     """Book one unit of a round at a pickup point. 409 `already_booked`, 410 `sold_out`,
     403 `not_eligible`, 425/409 `round_not_open`, 503 `overloaded` (with Retry-After).
     A retry with the same `Idempotency-Key` answers the booking it made. Admission (and
     shedding) happens in front of the app: see services/booking/admission.py."""
-    return await bookings.book(
-        pool=pool,
-        round_id=round_id,
-        cmd=body,
-        resident=caller,
-        codes=codes,
-        stripes_per_slot=_settings(runtime).stripes_per_slot,
-        idempotency_key=idempotency_key,
-    )
+    # This declaration is the endpoint's OpenAPI; services/booking/fastlane.py answers every
+    # request to it (with the same path, body model and header rule), so nothing here runs.
+    raise RuntimeError(f"POST {router.prefix}{BOOKINGS_PATH} is answered by fastlane.py")
 
 
 @router.get("/rounds", response_model=RoundPage)
@@ -115,18 +76,20 @@ async def get_round(round_id: uuid.UUID, caller: CurrentPrincipal, uow: Uow) -> 
 
 @router.get("/bookings", response_model=BookingPage)
 async def my_bookings(
-    caller: CurrentPrincipal, uow: Uow, codes: Codes, limit: Limit = 20, cursor: Cursor = None
+    caller: CurrentPrincipal, uow: Uow, context: Context, limit: Limit = 20, cursor: Cursor = None
 ) -> BookingPage:
     return await bookings.my_bookings(
-        uow=uow, resident=caller, codes=codes, cursor=cursor, limit=limit
+        uow=uow, resident=caller, codes=context.pickup_codes, cursor=cursor, limit=limit
     )
 
 
 @router.get("/bookings/{booking_id}", response_model=BookingRead)
 async def get_booking(
-    booking_id: uuid.UUID, caller: CurrentPrincipal, uow: Uow, codes: Codes
+    booking_id: uuid.UUID, caller: CurrentPrincipal, uow: Uow, context: Context
 ) -> BookingRead:
-    return await bookings.get_booking(uow=uow, booking_id=booking_id, resident=caller, codes=codes)
+    return await bookings.get_booking(
+        uow=uow, booking_id=booking_id, resident=caller, codes=context.pickup_codes
+    )
 
 
 @router.get(
@@ -138,12 +101,12 @@ async def booking_qr(
     booking_id: uuid.UUID,
     caller: CurrentPrincipal,
     uow: Uow,
-    codes: Codes,
+    context: Context,
     format: Literal["png", "svg"] = "png",
 ) -> Response:
     """The pickup code as a QR image for the pickup point's scanner."""
     code = await bookings.pickup_code_of(
-        uow=uow, booking_id=booking_id, resident=caller, codes=codes
+        uow=uow, booking_id=booking_id, resident=caller, codes=context.pickup_codes
     )
     qr = segno.make(code, error="m")
     buffer = io.BytesIO()
@@ -154,10 +117,12 @@ async def booking_qr(
 
 @router.delete("/bookings/{booking_id}", response_model=BookingRead)
 async def cancel_booking(
-    booking_id: uuid.UUID, caller: CurrentPrincipal, uow: Uow, codes: Codes
+    booking_id: uuid.UUID, caller: CurrentPrincipal, uow: Uow, context: Context
 ) -> BookingRead:
     """Cancel; the unit is bookable again at once."""
-    return await bookings.cancel(uow=uow, booking_id=booking_id, resident=caller, codes=codes)
+    return await bookings.cancel(
+        uow=uow, booking_id=booking_id, resident=caller, codes=context.pickup_codes
+    )
 
 
 # -- booking operators ----------------------------------------------------------------------
@@ -165,13 +130,13 @@ async def cancel_booking(
 
 @router.post("/rounds", status_code=201, response_model=RoundRead)
 async def create_round(
-    body: RoundCreate, caller: CurrentPrincipal, uow: Uow, runtime: Runtime
+    body: RoundCreate, caller: CurrentPrincipal, uow: Uow, context: Context
 ) -> RoundRead:
     return await rounds.create_round(
         uow=uow,
         cmd=body,
         operator=caller,
-        stripes_per_slot=_settings(runtime).stripes_per_slot,
+        stripes_per_slot=context.stripes_per_slot,
         now=_now(),
     )
 
@@ -194,7 +159,7 @@ async def round_stats(round_id: uuid.UUID, caller: CurrentPrincipal, uow: Uow) -
 
 @router.post("/redemptions", status_code=201, response_model=RedemptionRead)
 async def redeem(
-    body: RedemptionCreate, caller: CurrentPrincipal, uow: Uow, codes: Codes
+    body: RedemptionCreate, caller: CurrentPrincipal, uow: Uow, context: Context
 ) -> RedemptionRead:
     """Redeem a pickup code at the operator's pickup point, once."""
-    return await pickup.redeem(uow=uow, cmd=body, operator=caller, codes=codes)
+    return await pickup.redeem(uow=uow, cmd=body, operator=caller, codes=context.pickup_codes)

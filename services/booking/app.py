@@ -9,12 +9,12 @@ from starlette.middleware import Middleware
 
 from services.booking.admission import AdmissionLimiter, AdmissionMiddleware
 from services.booking.api import router
-from services.booking.domain import PickupCodes
+from services.booking.context import BookingContext, build_context
 from services.booking.fastlane import BookingFastLane
 from services.booking.handlers import SUBSCRIPTIONS
-from services.booking.service.releases import NoShowReleaser
+from services.booking.service.releases import no_show_releaser
 from services.booking.settings import Settings
-from services.booking.store.claims import open_hot_pool
+from shared.periodic import PeriodicWorker
 from shared.web import ServiceRuntime, create_service_app
 
 
@@ -23,38 +23,33 @@ def create_app(settings: Settings | None = None, **wiring: Any) -> FastAPI:
     settings = settings or Settings()
 
     async def wire_booking(app: FastAPI, runtime: ServiceRuntime) -> None:
-        runtime.state["admission"] = _admission_limiter(settings)
-        runtime.state["hot_pool"] = await open_hot_pool(
-            settings.database_url,
+        runtime.context = await build_context(
+            settings,
             schema=runtime.database.schema,
-            size=settings.hot_pool_size,
-            application_name="ehome-booking-hot",
             plan_cache_mode=runtime.database.plan_cache_mode,
         )
-        runtime.state["pickup_codes"] = PickupCodes(settings.pickup_code_secret)
-        runtime.state["stripes_per_slot"] = settings.stripes_per_slot
         _register_admission_counters(app)
 
-    def no_show_releaser(runtime: ServiceRuntime) -> NoShowReleaser:
-        return NoShowReleaser(runtime, period_seconds=settings.no_show_scan_seconds)
+    def releaser(runtime: ServiceRuntime) -> PeriodicWorker:
+        return no_show_releaser(runtime.uow, interval=settings.no_show_scan_seconds)
 
     app = create_service_app(
         settings,
         title="Ping'an e-Home booking",
         routers=[router],
         subscriptions=SUBSCRIPTIONS,
-        workers=[no_show_releaser],
+        workers=[releaser],
         on_startup=[wire_booking],
-        on_shutdown=[_close_hot_pool],
+        on_shutdown=[_close_context],
         **wiring,
     )
 
-    def current_limiter() -> AdmissionLimiter | None:
-        runtime = getattr(app.state, "runtime", None)
-        return runtime.state.get("admission") if runtime is not None else None
-
     def current_runtime() -> ServiceRuntime | None:
         return getattr(app.state, "runtime", None)
+
+    def current_limiter() -> AdmissionLimiter | None:
+        context = _context_of(app)
+        return context.admission if context is not None else None
 
     app.add_middleware(AdmissionMiddleware, limiter=current_limiter)
     # Innermost user middleware: inside the request-context middleware (ids, logs, metrics).
@@ -62,15 +57,11 @@ def create_app(settings: Settings | None = None, **wiring: Any) -> FastAPI:
     return app
 
 
-def _admission_limiter(settings: Settings) -> AdmissionLimiter:
-    """Admission for the hot path: as many at once as the hot pool has connections, unless
-    configured otherwise."""
-    return AdmissionLimiter(
-        concurrency=settings.admission_concurrency or settings.hot_pool_size,
-        queue=settings.admission_queue,
-        wait_seconds=settings.admission_wait_seconds,
-        retry_after_seconds=settings.retry_after_seconds,
-    )
+def _context_of(app: FastAPI) -> BookingContext | None:
+    """The context once the start hook has built it; None before (and in a failed start)."""
+    runtime: ServiceRuntime | None = getattr(app.state, "runtime", None)
+    context = runtime.context if runtime is not None else None
+    return context if isinstance(context, BookingContext) else None
 
 
 def _register_admission_counters(app: FastAPI) -> None:
@@ -78,17 +69,19 @@ def _register_admission_counters(app: FastAPI) -> None:
     if getattr(app.state, "booking_metrics_registered", False):
         return
     app.state.booking_metrics_registered = True
+
+    def admission() -> AdmissionLimiter:
+        runtime: ServiceRuntime = app.state.runtime
+        return runtime.context_as(BookingContext).admission
+
     app.state.metrics.register_counters(
         {
-            "booking_admitted_total": lambda: float(
-                app.state.runtime.state["admission"].admitted_total
-            ),
-            "booking_shed_total": lambda: float(app.state.runtime.state["admission"].shed_total),
+            "booking_admitted_total": lambda: float(admission().admitted_total),
+            "booking_shed_total": lambda: float(admission().shed_total),
         }
     )
 
 
-async def _close_hot_pool(app: FastAPI, runtime: ServiceRuntime) -> None:
-    pool = runtime.state.pop("hot_pool", None)
-    if pool is not None:
-        await pool.close()
+async def _close_context(app: FastAPI, runtime: ServiceRuntime) -> None:
+    if isinstance(runtime.context, BookingContext):
+        await runtime.context.aclose()

@@ -70,15 +70,15 @@ class RoundWindows:
             # the database driver cannot even send.
             raise RuleViolation(
                 f"round windows must lie between {EARLIEST.year} and {LATEST.year}",
-                code="bad_window",
+                code="window_invalid",
             )
         if self.booking_opens_at >= self.booking_closes_at:
-            raise RuleViolation("the booking window must end after it opens", code="bad_window")
+            raise RuleViolation("the booking window must end after it opens", code="window_invalid")
         if self.pickup_starts_at >= self.pickup_ends_at:
-            raise RuleViolation("the pickup window must end after it starts", code="bad_window")
+            raise RuleViolation("the pickup window must end after it starts", code="window_invalid")
         if self.booking_closes_at > self.pickup_ends_at:
             raise RuleViolation(
-                "booking must close before the pickup window ends", code="bad_window"
+                "booking must close before the pickup window ends", code="window_invalid"
             )
 
     def phase(self, now: datetime) -> RoundPhase:
@@ -162,7 +162,7 @@ def holder_key(limit_per: LimitPer, user_id: uuid.UUID, household_id: str | None
 def validate_regions(codes: list[str]) -> None:
     bad = [c for c in codes if not is_region_code(c)]
     if bad:
-        raise BadRequest(f"not region codes: {', '.join(bad[:5])}", code="bad_region_code")
+        raise BadRequest(f"not region codes: {', '.join(bad[:5])}", code="region_invalid")
 
 
 # -- quota stripes -------------------------------------------------------------------------
@@ -216,16 +216,16 @@ class PickupCodes:
         return _b32(booking_id.bytes) + _b32(self._tag(booking_id))
 
     def verify(self, code: str) -> uuid.UUID:
-        """The booking id a genuine code names; ``invalid_pickup_code`` otherwise."""
+        """The booking id a genuine code names; ``pickup_code_invalid`` otherwise."""
         cleaned = code.strip().upper().replace("-", "").replace(" ", "")
         if len(cleaned) != 42:
-            raise BadRequest("this is not a pickup code", code="invalid_pickup_code")
+            raise BadRequest("this is not a pickup code", code="pickup_code_invalid")
         try:
             raw_id = _unb32(cleaned[:26])
             tag = _unb32(cleaned[26:])
         except ValueError:  # binascii.Error is a ValueError
-            raise BadRequest("this is not a pickup code", code="invalid_pickup_code") from None
+            raise BadRequest("this is not a pickup code", code="pickup_code_invalid") from None
         booking_id = uuid.UUID(bytes=raw_id[:16])
         if len(raw_id) != 16 or not hmac.compare_digest(tag, self._tag(booking_id)):
-            raise BadRequest("this is not a pickup code", code="invalid_pickup_code")
+            raise BadRequest("this is not a pickup code", code="pickup_code_invalid")
         return booking_id

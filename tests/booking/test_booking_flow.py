@@ -332,7 +332,7 @@ async def test_a_code_is_redeemed_once_at_its_own_point_by_an_operator_in_scope(
         json={"pickup_code": forged, "pickup_point_id": _point(round_, 0)},
         headers=world.operator,
     )
-    assert (refused.status_code, refused.json()["code"]) == (400, "invalid_pickup_code")
+    assert (refused.status_code, refused.json()["code"]) == (400, "pickup_code_invalid")
 
     town_operator = world.auth(world.make_token(roles=["booking_operator"], regions=[TOWN]))
     first = await world.client.post(
@@ -392,7 +392,7 @@ async def test_the_remaining_operator_refusals_have_their_own_codes(world: Booki
     response = await world.client.post(
         "/api/v1/booking/rounds", json=outside, headers=world.operator
     )
-    assert (response.status_code, response.json()["code"]) == (422, "bad_slot")
+    assert (response.status_code, response.json()["code"]) == (422, "slot_invalid")
 
     round_ = await world.create_round()
     quota_url = f"/api/v1/booking/rounds/{round_['id']}/pickup-points/{_point(round_)}/quota"
@@ -506,3 +506,42 @@ async def test_the_booking_fast_lane_keeps_the_platform_contract(world: BookingW
         send,
     )
     assert sent[0]["status"] == 201
+
+
+async def test_the_route_in_api_py_only_declares_what_the_fast_lane_answers(
+    world: BookingWorld,
+) -> None:
+    """One declaration of POST …/bookings: api.py's route is its OpenAPI and never runs; the
+    fast lane checks the path, body model and Idempotency-Key rule that route declares, so
+    its refusals are the ones FastAPI would give."""
+    from typing import Any, cast, get_type_hints
+
+    import pytest
+
+    from services.booking import api, fastlane
+    from services.booking.schemas import BookingCreate
+    from shared.web.deps import IdempotencyKey
+
+    declared = get_type_hints(api.create_booking, include_extras=True)
+    assert declared["body"] is fastlane.BookingCreate is BookingCreate
+    assert declared["idempotency_key"] == IdempotencyKey
+    assert fastlane.ROUTE.path == api.router.prefix + api.BOOKINGS_PATH
+    assert "idempotency-key" in str(world.app.openapi()["paths"][fastlane.ROUTE.path]).lower()
+    with pytest.raises(RuntimeError, match="fastlane"):
+        await api.create_booking(
+            uuid.uuid4(), BookingCreate(pickup_point_id=uuid.uuid4()), cast(Any, None)
+        )
+
+    (user,) = await world.verified_residents(1)
+    refused = await world.client.post(
+        BOOK.format("not-a-uuid"),
+        json={"slot_id": "x"},
+        headers={**world.resident(user), "Idempotency-Key": "short"},
+    )
+    assert (refused.status_code, refused.json()["code"]) == (422, "validation_error")
+    assert [(e["loc"], e["type"]) for e in refused.json()["errors"]] == [
+        (["path", "round_id"], "uuid_parsing"),
+        (["header", "Idempotency-Key"], "string_too_short"),
+        (["body", "pickup_point_id"], "missing"),
+        (["body", "slot_id"], "uuid_parsing"),
+    ]

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
-
-from sqlalchemy import Row
 
 from services.booking import domain
 from services.booking.schemas import ItemIn, RedemptionCreate, RedemptionRead
 from services.booking.store import bookings as booking_store
 from services.booking.store import rounds as round_store
+from services.booking.store.tables import AnyRow
 from shared.auth.principal import Principal, Role
 from shared.contracts.booking import BookingRedeemed
 from shared.db.uow import UnitOfWork
@@ -30,21 +30,8 @@ async def redeem(
     booking_id = codes.verify(cmd.pickup_code)
     now = now or datetime.now(UTC)
     async with uow:
-        point = await round_store.get_point(uow.session, cmd.pickup_point_id)
-        if point is None:
-            raise NotFound("no such pickup point", code="pickup_point_not_found")
-        operator.require_region(point.region_code)
-        row = await booking_store.get_booking(uow.session, booking_id)
-        if row is None:
-            raise NotFound("no such booking", code="booking_not_found")
-        if row.point_id != cmd.pickup_point_id:
-            raise Conflict(
-                "this booking is for another pickup point",
-                code="wrong_pickup_point",
-                extra={"pickup_point_id": str(row.point_id), "pickup_point_name": row.point_name},
-            )
-        _refuse_unless_confirmed(row)
-        round_row = await round_store.get_round(uow.session, row.round_id)
+        row = await _booking_at_point(uow, cmd, operator, booking_id)
+        round_row = await round_store.get_round(uow, row.round_id)
         assert round_row is not None
         domain.RoundWindows(
             round_row.booking_opens_at,
@@ -52,11 +39,9 @@ async def redeem(
             round_row.pickup_starts_at,
             round_row.pickup_ends_at,
         ).require_pickup_open(now)
-        if not await booking_store.redeem_booking(
-            uow.session, booking_id, at=now, by=operator.subject
-        ):
+        if not await booking_store.redeem_booking(uow, booking_id, at=now, by=operator.subject):
             # Another operator got there between our read and our update.
-            fresh = await booking_store.get_booking(uow.session, booking_id)
+            fresh = await booking_store.get_booking(uow, booking_id)
             assert fresh is not None
             _refuse_unless_confirmed(fresh)
         await uow.emit(
@@ -80,7 +65,28 @@ async def redeem(
     )
 
 
-def _refuse_unless_confirmed(row: Row) -> None:
+async def _booking_at_point(
+    uow: UnitOfWork, cmd: RedemptionCreate, operator: Principal, booking_id: uuid.UUID
+) -> AnyRow:
+    """The confirmed booking the code names, at a pickup point within the operator's scope."""
+    point = await round_store.get_point(uow, cmd.pickup_point_id)
+    if point is None:
+        raise NotFound("no such pickup point", code="pickup_point_not_found")
+    operator.require_region(point.region_code)
+    row = await booking_store.get_booking(uow, booking_id)
+    if row is None:
+        raise NotFound("no such booking", code="booking_not_found")
+    if row.point_id != cmd.pickup_point_id:
+        raise Conflict(
+            "this booking is for another pickup point",
+            code="wrong_pickup_point",
+            extra={"pickup_point_id": str(row.point_id), "pickup_point_name": row.point_name},
+        )
+    _refuse_unless_confirmed(row)
+    return row
+
+
+def _refuse_unless_confirmed(row: AnyRow) -> None:
     status = row.status
     if status == domain.BookingStatus.REDEEMED:
         redeemed_at = row.redeemed_at

@@ -10,7 +10,7 @@ from shared.db.uow import UnitOfWork
 async def record_verified_resident(*, uow: UnitOfWork, event: UserVerified) -> None:
     async with uow:
         await resident_store.upsert_verified_resident(
-            uow.session,
+            uow,
             user_id=event.user_id,
             region_code=event.region_code,
             household_id=event.household_id,

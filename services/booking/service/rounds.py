@@ -6,12 +6,12 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from datetime import datetime
-
-from sqlalchemy import Row
+from typing import Any
 
 from services.booking import domain
 from services.booking.schemas import (
     ItemIn,
+    PickupPointCreate,
     PickupPointRead,
     PointStats,
     QuotaUpdate,
@@ -21,16 +21,17 @@ from services.booking.schemas import (
     RoundStats,
     SlotRead,
 )
-from services.booking.service.cursors import decode_cursor, encode_cursor
 from services.booking.store import residents as resident_store
 from services.booking.store import rounds as round_store
+from services.booking.store.tables import AnyRow
 from shared.auth.principal import Principal, Role
 from shared.db.uow import UnitOfWork
+from shared.paging import decode_moment_cursor, moment_cursor, page_of
 from shared.problems import NotFound, RuleViolation
 from shared.regions import descendant_prefix
 
 
-def _windows(row: Row | RoundCreate) -> domain.RoundWindows:
+def _windows(row: AnyRow | RoundCreate) -> domain.RoundWindows:
     return domain.RoundWindows(
         booking_opens_at=row.booking_opens_at,
         booking_closes_at=row.booking_closes_at,
@@ -52,77 +53,97 @@ async def create_round(
     stripes_per_slot: int,
     now: datetime,
 ) -> RoundRead:
+    _require_valid_round(cmd, operator)
+    round_id = uuid.uuid4()
+    async with uow:
+        await round_store.insert_round(uow, _round_values(round_id, cmd, operator))
+        for position, point in enumerate(cmd.pickup_points):
+            operator.require_region(point.region_code)
+            await _insert_point(uow, cmd, round_id, point, position, stripes_per_slot)
+        return await _read_round(uow, round_id, now=now)
+
+
+def _require_valid_round(cmd: RoundCreate, operator: Principal) -> None:
+    """Windows in order, real region codes, and every region within the operator's scope."""
     require_operator_of(operator, cmd.region_code)
-    windows = _windows(cmd)
-    windows.validate()
+    _windows(cmd).validate()
     domain.validate_regions(
         [cmd.region_code, *cmd.eligibility_regions, *(p.region_code for p in cmd.pickup_points)]
     )
     for region in cmd.eligibility_regions:
         operator.require_region(region)
-    round_id = uuid.uuid4()
-    async with uow:
-        await round_store.insert_round(
-            uow.session,
+
+
+def _round_values(round_id: uuid.UUID, cmd: RoundCreate, operator: Principal) -> dict[str, Any]:
+    return {
+        "id": round_id,
+        "title": cmd.title,
+        "region_code": cmd.region_code,
+        "items": [item.model_dump() for item in cmd.items],
+        "eligibility_regions": sorted(set(cmd.eligibility_regions)),
+        "limit_per": cmd.limit_per,
+        "booking_opens_at": cmd.booking_opens_at,
+        "booking_closes_at": cmd.booking_closes_at,
+        "pickup_starts_at": cmd.pickup_starts_at,
+        "pickup_ends_at": cmd.pickup_ends_at,
+        "created_by": operator.subject,
+    }
+
+
+async def _insert_point(
+    uow: UnitOfWork,
+    cmd: RoundCreate,
+    round_id: uuid.UUID,
+    point: PickupPointCreate,
+    position: int,
+    stripes_per_slot: int,
+) -> None:
+    """A pickup point and its slots (one for the whole pickup window when it has a single
+    quota), each slot's quota spread over its stripes."""
+    point_id = uuid.uuid4()
+    await round_store.insert_point(
+        uow,
+        {
+            "id": point_id,
+            "round_id": round_id,
+            "name": point.name,
+            "address": point.address,
+            "region_code": point.region_code,
+            "position": position,
+        },
+    )
+    windows_and_quotas = (
+        [(cmd.pickup_starts_at, cmd.pickup_ends_at, point.quota or 0)]
+        if point.slots is None
+        else [(s.starts_at, s.ends_at, s.quota) for s in point.slots]
+    )
+    for starts_at, ends_at, quota in windows_and_quotas:
+        if not (cmd.pickup_starts_at <= starts_at < ends_at <= cmd.pickup_ends_at):
+            raise RuleViolation("a slot must lie inside the pickup window", code="slot_invalid")
+        await round_store.insert_slot(
+            uow,
             {
-                "id": round_id,
-                "title": cmd.title,
-                "region_code": cmd.region_code,
-                "items": [item.model_dump() for item in cmd.items],
-                "eligibility_regions": sorted(set(cmd.eligibility_regions)),
-                "limit_per": cmd.limit_per,
-                "booking_opens_at": cmd.booking_opens_at,
-                "booking_closes_at": cmd.booking_closes_at,
-                "pickup_starts_at": cmd.pickup_starts_at,
-                "pickup_ends_at": cmd.pickup_ends_at,
-                "created_by": operator.subject,
+                "id": uuid.uuid4(),
+                "round_id": round_id,
+                "point_id": point_id,
+                "starts_at": starts_at,
+                "ends_at": ends_at,
             },
+            domain.spread(quota, stripes_per_slot),
         )
-        for position, point in enumerate(cmd.pickup_points):
-            operator.require_region(point.region_code)
-            point_id = uuid.uuid4()
-            await round_store.insert_point(
-                uow.session,
-                {
-                    "id": point_id,
-                    "round_id": round_id,
-                    "name": point.name,
-                    "address": point.address,
-                    "region_code": point.region_code,
-                    "position": position,
-                },
-            )
-            windows_and_quotas = (
-                [(cmd.pickup_starts_at, cmd.pickup_ends_at, point.quota or 0)]
-                if point.slots is None
-                else [(s.starts_at, s.ends_at, s.quota) for s in point.slots]
-            )
-            for starts_at, ends_at, quota in windows_and_quotas:
-                if not (cmd.pickup_starts_at <= starts_at < ends_at <= cmd.pickup_ends_at):
-                    raise RuleViolation("a slot must lie inside the pickup window", code="bad_slot")
-                await round_store.insert_slot(
-                    uow.session,
-                    {
-                        "id": uuid.uuid4(),
-                        "round_id": round_id,
-                        "point_id": point_id,
-                        "starts_at": starts_at,
-                        "ends_at": ends_at,
-                    },
-                    domain.spread(quota, stripes_per_slot),
-                )
-        return await _read_round(uow, round_id, now=now)
 
 
 async def _read_round(uow: UnitOfWork, round_id: uuid.UUID, *, now: datetime) -> RoundRead:
-    row = await round_store.get_round(uow.session, round_id)
+    row = await round_store.get_round(uow, round_id)
     if row is None:
         raise NotFound("no such round", code="round_not_found")
     return (await _round_views(uow, [row], now=now))[0]
 
 
-async def _round_views(uow: UnitOfWork, rows: list[Row], *, now: datetime) -> list[RoundRead]:
-    slot_rows = await round_store.slot_quotas(uow.session, [r.id for r in rows])
+async def _round_views(
+    uow: UnitOfWork, rows: list[AnyRow], *, now: datetime
+) -> list[RoundRead]:
+    slot_rows = await round_store.slot_quotas(uow, [r.id for r in rows])
     slots_by_point: dict[uuid.UUID, list[SlotRead]] = defaultdict(list)
     for slot in slot_rows:
         slots_by_point[slot.point_id].append(
@@ -137,7 +158,7 @@ async def _round_views(uow: UnitOfWork, rows: list[Row], *, now: datetime) -> li
     views = []
     for row in rows:
         points = []
-        for point in await round_store.round_points(uow.session, row.id):
+        for point in await round_store.round_points(uow, row.id):
             point_slots = slots_by_point[point.id]
             points.append(
                 PickupPointRead(
@@ -173,13 +194,13 @@ async def get_round(
     *, uow: UnitOfWork, round_id: uuid.UUID, caller: Principal, now: datetime
 ) -> RoundRead:
     async with uow:
-        row = await round_store.get_round(uow.session, round_id)
+        row = await round_store.get_round(uow, round_id)
         if row is None or not await _may_see(uow, row, caller):
             raise NotFound("no such round", code="round_not_found")
         return (await _round_views(uow, [row], now=now))[0]
 
 
-async def _may_see(uow: UnitOfWork, row: Row, caller: Principal) -> bool:
+async def _may_see(uow: UnitOfWork, row: AnyRow, caller: Principal) -> bool:
     if caller.has_role(Role.BOOKING_OPERATOR, Role.ADMIN) and caller.covers_region(row.region_code):
         return True
     resident = await _resident(uow, caller.subject)
@@ -187,7 +208,7 @@ async def _may_see(uow: UnitOfWork, row: Row, caller: Principal) -> bool:
 
 
 async def _resident(uow: UnitOfWork, user_id: uuid.UUID) -> domain.Resident | None:
-    row = await resident_store.get_resident(uow.session, user_id)
+    row = await resident_store.get_resident(uow, user_id)
     if row is None:
         return None
     return domain.Resident(row.user_id, row.region_code, row.household_id)
@@ -198,37 +219,46 @@ async def list_rounds(
 ) -> RoundPage:
     """Operators: the rounds of their regions, newest first. Residents: open and upcoming
     rounds they may book, soonest first."""
-    after = decode_cursor(cursor)
+    after = decode_moment_cursor(cursor)
     async with uow:
         if caller.has_role(Role.BOOKING_OPERATOR, Role.ADMIN):
             prefixes = None
             if not caller.has_role(Role.ADMIN):
                 prefixes = [descendant_prefix(r) for r in caller.regions]
             rows = await round_store.rounds_in_scope(
-                uow.session, region_prefixes=prefixes, after=after, limit=limit + 1
+                uow, region_prefixes=prefixes, after=after, limit=limit + 1
             )
         else:
-            resident = await _resident(uow, caller.subject)
-            rows = []
-            if resident is not None:
-                # Eligibility is a region rule over few rounds: filter here, page on.
-                batch_after = after
-                while len(rows) <= limit:
-                    batch = await round_store.rounds_not_ended(
-                        uow.session, now=now, after=batch_after, limit=200
-                    )
-                    rows += [
-                        r
-                        for r in batch
-                        if domain.is_eligible(resident, list(r.eligibility_regions))
-                    ]
-                    if len(batch) < 200:
-                        break
-                    batch_after = (batch[-1].booking_opens_at, batch[-1].id)
-        page, more = rows[:limit], len(rows) > limit
+            rows = await _rounds_open_to(uow, caller, now=now, after=after, limit=limit)
+        page, next_cursor = page_of(
+            rows, limit, lambda row: moment_cursor(row.booking_opens_at, row.id)
+        )
         views = await _round_views(uow, page, now=now)
-    next_cursor = encode_cursor(page[-1].booking_opens_at, page[-1].id) if more else None
     return RoundPage(items=views, next_cursor=next_cursor)
+
+
+async def _rounds_open_to(
+    uow: UnitOfWork,
+    caller: Principal,
+    *,
+    now: datetime,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> list[AnyRow]:
+    """Up to ``limit + 1`` rounds not ended that the resident may book, soonest first."""
+    resident = await _resident(uow, caller.subject)
+    rows: list[AnyRow] = []
+    if resident is None:
+        return rows
+    # Eligibility is a region rule over few rounds: filter here, page on.
+    batch_after = after
+    while len(rows) <= limit:
+        batch = await round_store.rounds_not_ended(uow, now=now, after=batch_after, limit=200)
+        rows += [r for r in batch if domain.is_eligible(resident, list(r.eligibility_regions))]
+        if len(batch) < 200:
+            break
+        batch_after = (batch[-1].booking_opens_at, batch[-1].id)
+    return rows
 
 
 async def change_quota(
@@ -243,7 +273,7 @@ async def change_quota(
     """Raise (or lower, never below what is booked) a pickup point's quota, at any time before
     the round ends; bookings in flight on that slot wait for the change."""
     async with uow:
-        row = await round_store.get_round(uow.session, round_id)
+        row = await round_store.get_round(uow, round_id)
         if row is None:
             raise NotFound("no such round", code="round_not_found")
         require_operator_of(operator, row.region_code)
@@ -251,7 +281,7 @@ async def change_quota(
             raise RuleViolation("this round has ended", code="round_ended")
         slots = [
             s
-            for s in await round_store.slot_quotas(uow.session, [round_id])
+            for s in await round_store.slot_quotas(uow, [round_id])
             if s.point_id == point_id
         ]
         if not slots:
@@ -262,10 +292,10 @@ async def change_quota(
                 raise NotFound("no such slot at this pickup point", code="slot_not_found")
         elif len(slots) > 1:
             raise RuleViolation("this pickup point has slots: name one", code="slot_required")
-        stripes = await round_store.lock_slot_stripes(uow.session, slots[0].id)
+        stripes = await round_store.lock_slot_stripes(uow, slots[0].id)
         capacities = domain.respread(cmd.quota, [s.taken for s in stripes])
         await round_store.set_capacities(
-            uow.session, {s.id: c for s, c in zip(stripes, capacities, strict=True)}
+            uow, {s.id: c for s, c in zip(stripes, capacities, strict=True)}
         )
         return (await _round_views(uow, [row], now=now))[0]
 
@@ -274,12 +304,12 @@ async def round_stats(
     *, uow: UnitOfWork, round_id: uuid.UUID, operator: Principal, now: datetime
 ) -> RoundStats:
     async with uow:
-        row = await round_store.get_round(uow.session, round_id)
+        row = await round_store.get_round(uow, round_id)
         if row is None:
             raise NotFound("no such round", code="round_not_found")
         require_operator_of(operator, row.region_code)
         view = (await _round_views(uow, [row], now=now))[0]
-        counts = await round_store.booking_counts(uow.session, round_id)
+        counts = await round_store.booking_counts(uow, round_id)
     points = []
     for point in view.pickup_points:
         c = counts.get(point.id)

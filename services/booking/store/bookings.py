@@ -11,10 +11,10 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Row, select, text, tuple_
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select, text, tuple_
 
-from services.booking.store.tables import bookings, pickup_points, rounds
+from services.booking.store.tables import AnyRow, bookings, pickup_points, rounds
+from shared.db.uow import UnitOfWork
 
 _BOOKING_VIEW = (
     select(
@@ -31,22 +31,22 @@ _BOOKING_VIEW = (
 )
 
 
-async def get_booking(session: AsyncSession, booking_id: uuid.UUID) -> Row | None:
-    return (await session.execute(_BOOKING_VIEW.where(bookings.c.id == booking_id))).first()
+async def get_booking(uow: UnitOfWork, booking_id: uuid.UUID) -> AnyRow | None:
+    return (await uow.connection.execute(_BOOKING_VIEW.where(bookings.c.id == booking_id))).first()
 
 
 async def bookings_of_user(
-    session: AsyncSession,
+    uow: UnitOfWork,
     user_id: uuid.UUID,
     *,
     before: tuple[datetime, uuid.UUID] | None,
     limit: int,
-) -> list[Row]:
+) -> list[AnyRow]:
     query = _BOOKING_VIEW.where(bookings.c.user_id == user_id)
     if before is not None:
         query = query.where(tuple_(bookings.c.booked_at, bookings.c.id) < tuple_(*before))
     query = query.order_by(bookings.c.booked_at.desc(), bookings.c.id.desc()).limit(limit)
-    return list((await session.execute(query)).all())
+    return list((await uow.connection.execute(query)).all())
 
 
 _LOCK_STRIPE_OF = text(
@@ -63,15 +63,15 @@ _CANCEL = text(
 _RETURN_UNITS = text("UPDATE quota_stripes SET taken = taken - :count WHERE id = :stripe_id")
 
 
-async def cancel_booking(session: AsyncSession, booking_id: uuid.UUID, at: datetime) -> bool:
+async def cancel_booking(uow: UnitOfWork, booking_id: uuid.UUID, at: datetime) -> bool:
     """Cancel a confirmed booking and give its unit back; False if it was not confirmed."""
-    await session.execute(_LOCK_STRIPE_OF, {"booking_id": booking_id})
+    await uow.connection.execute(_LOCK_STRIPE_OF, {"booking_id": booking_id})
     stripe_id = (
-        await session.execute(_CANCEL, {"booking_id": booking_id, "at": at})
+        await uow.connection.execute(_CANCEL, {"booking_id": booking_id, "at": at})
     ).scalar_one_or_none()
     if stripe_id is None:
         return False
-    await session.execute(_RETURN_UNITS, {"count": 1, "stripe_id": stripe_id})
+    await uow.connection.execute(_RETURN_UNITS, {"count": 1, "stripe_id": stripe_id})
     return True
 
 
@@ -85,10 +85,10 @@ _REDEEM = text(
 
 
 async def redeem_booking(
-    session: AsyncSession, booking_id: uuid.UUID, *, at: datetime, by: uuid.UUID
+    uow: UnitOfWork, booking_id: uuid.UUID, *, at: datetime, by: uuid.UUID
 ) -> bool:
     """Mark a confirmed booking redeemed; False if it was not confirmed (any more)."""
-    result = await session.execute(_REDEEM, {"booking_id": booking_id, "at": at, "by": by})
+    result = await uow.connection.execute(_REDEEM, {"booking_id": booking_id, "at": at, "by": by})
     return result.scalar_one_or_none() is not None
 
 
@@ -105,14 +105,16 @@ _RELEASE_NO_SHOWS = text(
 
 
 async def release_no_shows(
-    session: AsyncSession, round_id: uuid.UUID, at: datetime
-) -> Sequence[Row]:
+    uow: UnitOfWork, round_id: uuid.UUID, at: datetime
+) -> Sequence[AnyRow]:
     """Turn the round's unredeemed bookings into no-shows and give their units back."""
-    await session.execute(_LOCK_ROUND_STRIPES, {"round_id": round_id})
-    released = (await session.execute(_RELEASE_NO_SHOWS, {"round_id": round_id, "at": at})).all()
+    await uow.connection.execute(_LOCK_ROUND_STRIPES, {"round_id": round_id})
+    released = (
+        await uow.connection.execute(_RELEASE_NO_SHOWS, {"round_id": round_id, "at": at})
+    ).all()
     per_stripe: dict[int, int] = {}
     for row in released:
         per_stripe[row.stripe_id] = per_stripe.get(row.stripe_id, 0) + 1
     for stripe_id, count in per_stripe.items():
-        await session.execute(_RETURN_UNITS, {"count": count, "stripe_id": stripe_id})
+        await uow.connection.execute(_RETURN_UNITS, {"count": count, "stripe_id": stripe_id})
     return released

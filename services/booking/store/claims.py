@@ -1,9 +1,10 @@
 """The booking hot path: two statements.
 
-Both run on a connection of the hot path's own bounded asyncpg pool, outside an explicit
-transaction (see service/bookings.py for why):
+The one store module that does not take the unit of work (the measured exception, see
+``service/bookings.py:book``): both statements run on a connection of the hot path's own
+bounded asyncpg pool, outside an explicit transaction, one round trip each:
 
-1. ``read_booking_context``: one read (no locks) of everything the rules need — the round, the
+1. ``read_booking_facts``: one read (no locks) of everything the rules need — the round, the
    slot, the caller's eligibility row, whether their holder already has a live booking, and
    how many units are left. Refusals (window, eligibility, duplicates, sold out) end here
    without touching a quota row. The holder check is two equality probes, not one
@@ -22,10 +23,17 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeAlias
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from shared.db.database import asyncpg_dsn, server_settings
+
+# A connection as the hot pool hands it out (or a plain one: the statements need nothing more).
+HotConnection: TypeAlias = (
+    "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
+)
 
 CONTEXT_QUERY = """
     SELECT r.title, r.limit_per, r.eligibility_regions,
@@ -84,7 +92,9 @@ _ANY_LEFT = "SELECT EXISTS (SELECT 1 FROM quota_stripes WHERE slot_id = $1 AND t
 
 
 @dataclass(frozen=True)
-class BookingContext:
+class BookingFacts:
+    """What the booking rules need, as one read found it."""
+
     title: str
     limit_per: str
     eligibility_regions: list[str]
@@ -102,18 +112,18 @@ class BookingContext:
     already_booked: bool
 
 
-async def read_booking_context(
-    conn: asyncpg.Connection,
+async def read_booking_facts(
+    conn: HotConnection,
     *,
     round_id: uuid.UUID,
     point_id: uuid.UUID,
     slot_id: uuid.UUID | None,
     user_id: uuid.UUID,
-) -> BookingContext | None:
+) -> BookingFacts | None:
     row = await conn.fetchrow(CONTEXT_QUERY, round_id, point_id, slot_id, user_id)
     if row is None:
         return None
-    return BookingContext(**dict(row))
+    return BookingFacts(**dict(row))
 
 
 @dataclass(frozen=True)
@@ -132,7 +142,7 @@ class Claim:
     idempotency_key: str | None
 
 
-async def claim_unit(conn: asyncpg.Connection, claim: Claim, *, start: int) -> int | None:
+async def claim_unit(conn: HotConnection, claim: Claim, *, start: int) -> int | None:
     """Book one unit; the stripe id it came from, or None when no stripe gave one (all were
     empty, or all with units left were locked by other bookings at that instant).
 
@@ -164,13 +174,13 @@ _REPLAY = """
 
 
 async def booking_made_with_key(
-    conn: asyncpg.Connection, *, round_id: uuid.UUID, user_id: uuid.UUID, key: str
+    conn: HotConnection, *, round_id: uuid.UUID, user_id: uuid.UUID, key: str
 ) -> asyncpg.Record | None:
     """The caller's live booking in this round made with this Idempotency-Key, if any."""
     return await conn.fetchrow(_REPLAY, round_id, user_id, key)
 
 
-async def any_units_left(conn: asyncpg.Connection, slot_id: uuid.UUID) -> bool:
+async def any_units_left(conn: HotConnection, slot_id: uuid.UUID) -> bool:
     return bool(await conn.fetchval(_ANY_LEFT, slot_id))
 
 

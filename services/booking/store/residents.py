@@ -5,15 +5,15 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Row, func
+from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.booking.store.tables import eligible_residents
+from services.booking.store.tables import AnyRow, eligible_residents
+from shared.db.uow import UnitOfWork
 
 
 async def upsert_verified_resident(
-    session: AsyncSession,
+    uow: UnitOfWork,
     *,
     user_id: uuid.UUID,
     region_code: str | None,
@@ -28,7 +28,7 @@ async def upsert_verified_resident(
         verified_at=verified_at,
     )
     excluded = statement.excluded
-    await session.execute(
+    await uow.connection.execute(
         statement.on_conflict_do_update(
             index_elements=["user_id"],
             set_={
@@ -42,9 +42,9 @@ async def upsert_verified_resident(
     )
 
 
-async def get_resident(session: AsyncSession, user_id: uuid.UUID) -> Row | None:
+async def get_resident(uow: UnitOfWork, user_id: uuid.UUID) -> AnyRow | None:
     return (
-        await session.execute(
+        await uow.connection.execute(
             eligible_residents.select().where(eligible_residents.c.user_id == user_id)
         )
     ).first()

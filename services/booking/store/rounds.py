@@ -8,25 +8,25 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, false, func, insert, or_, select, text, tuple_, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import false, func, insert, or_, select, text, tuple_, update
 
-from services.booking.store.tables import pickup_points, quota_stripes, rounds, slots
-
-
-async def insert_round(session: AsyncSession, values: dict[str, Any]) -> None:
-    await session.execute(insert(rounds).values(**values))
+from services.booking.store.tables import AnyRow, pickup_points, quota_stripes, rounds, slots
+from shared.db.uow import UnitOfWork
 
 
-async def insert_point(session: AsyncSession, values: dict[str, Any]) -> None:
-    await session.execute(insert(pickup_points).values(**values))
+async def insert_round(uow: UnitOfWork, values: dict[str, Any]) -> None:
+    await uow.connection.execute(insert(rounds).values(**values))
+
+
+async def insert_point(uow: UnitOfWork, values: dict[str, Any]) -> None:
+    await uow.connection.execute(insert(pickup_points).values(**values))
 
 
 async def insert_slot(
-    session: AsyncSession, values: dict[str, Any], capacities: Sequence[int]
+    uow: UnitOfWork, values: dict[str, Any], capacities: Sequence[int]
 ) -> None:
-    await session.execute(insert(slots).values(**values))
-    await session.execute(
+    await uow.connection.execute(insert(slots).values(**values))
+    await uow.connection.execute(
         insert(quota_stripes),
         [
             {
@@ -42,14 +42,14 @@ async def insert_slot(
     )
 
 
-async def get_round(session: AsyncSession, round_id: uuid.UUID) -> Row | None:
-    return (await session.execute(select(rounds).where(rounds.c.id == round_id))).first()
+async def get_round(uow: UnitOfWork, round_id: uuid.UUID) -> AnyRow | None:
+    return (await uow.connection.execute(select(rounds).where(rounds.c.id == round_id))).first()
 
 
-async def round_points(session: AsyncSession, round_id: uuid.UUID) -> list[Row]:
+async def round_points(uow: UnitOfWork, round_id: uuid.UUID) -> list[AnyRow]:
     return list(
         (
-            await session.execute(
+            await uow.connection.execute(
                 select(pickup_points)
                 .where(pickup_points.c.round_id == round_id)
                 .order_by(pickup_points.c.position)
@@ -58,19 +58,19 @@ async def round_points(session: AsyncSession, round_id: uuid.UUID) -> list[Row]:
     )
 
 
-async def get_point(session: AsyncSession, point_id: uuid.UUID) -> Row | None:
+async def get_point(uow: UnitOfWork, point_id: uuid.UUID) -> AnyRow | None:
     return (
-        await session.execute(select(pickup_points).where(pickup_points.c.id == point_id))
+        await uow.connection.execute(select(pickup_points).where(pickup_points.c.id == point_id))
     ).first()
 
 
-async def slot_quotas(session: AsyncSession, round_ids: Sequence[uuid.UUID]) -> list[Row]:
+async def slot_quotas(uow: UnitOfWork, round_ids: Sequence[uuid.UUID]) -> list[AnyRow]:
     """Per slot: its point, window, quota (sum of capacities) and units handed out."""
     if not round_ids:
         return []
     return list(
         (
-            await session.execute(
+            await uow.connection.execute(
                 select(
                     slots.c.id,
                     slots.c.round_id,
@@ -89,11 +89,11 @@ async def slot_quotas(session: AsyncSession, round_ids: Sequence[uuid.UUID]) -> 
     )
 
 
-async def lock_slot_stripes(session: AsyncSession, slot_id: uuid.UUID) -> list[Row]:
+async def lock_slot_stripes(uow: UnitOfWork, slot_id: uuid.UUID) -> list[AnyRow]:
     """Every stripe of a slot, locked in one order (bookings on it wait for the change)."""
     return list(
         (
-            await session.execute(
+            await uow.connection.execute(
                 select(quota_stripes.c.id, quota_stripes.c.taken)
                 .where(quota_stripes.c.slot_id == slot_id)
                 .order_by(quota_stripes.c.stripe_no)
@@ -103,35 +103,35 @@ async def lock_slot_stripes(session: AsyncSession, slot_id: uuid.UUID) -> list[R
     )
 
 
-async def set_capacities(session: AsyncSession, capacities: dict[int, int]) -> None:
+async def set_capacities(uow: UnitOfWork, capacities: dict[int, int]) -> None:
     for stripe_id, capacity in capacities.items():
-        await session.execute(
+        await uow.connection.execute(
             update(quota_stripes).where(quota_stripes.c.id == stripe_id).values(capacity=capacity)
         )
 
 
 async def rounds_not_ended(
-    session: AsyncSession,
+    uow: UnitOfWork,
     *,
     now: datetime,
     after: tuple[datetime, uuid.UUID] | None,
     limit: int,
-) -> list[Row]:
+) -> list[AnyRow]:
     """Rounds whose booking window has not closed, by opening time."""
     query = select(rounds).where(rounds.c.booking_closes_at > now)
     if after is not None:
         query = query.where(tuple_(rounds.c.booking_opens_at, rounds.c.id) > tuple_(*after))
     query = query.order_by(rounds.c.booking_opens_at, rounds.c.id).limit(limit)
-    return list((await session.execute(query)).all())
+    return list((await uow.connection.execute(query)).all())
 
 
 async def rounds_in_scope(
-    session: AsyncSession,
+    uow: UnitOfWork,
     *,
     region_prefixes: Sequence[str] | None,
     after: tuple[datetime, uuid.UUID] | None,
     limit: int,
-) -> list[Row]:
+) -> list[AnyRow]:
     """Rounds owned by any of the regions (by code prefix; None means all), newest first."""
     query = select(rounds)
     if region_prefixes is not None:
@@ -141,7 +141,7 @@ async def rounds_in_scope(
     if after is not None:
         query = query.where(tuple_(rounds.c.booking_opens_at, rounds.c.id) < tuple_(*after))
     query = query.order_by(rounds.c.booking_opens_at.desc(), rounds.c.id.desc()).limit(limit)
-    return list((await session.execute(query)).all())
+    return list((await uow.connection.execute(query)).all())
 
 
 _STATS = text(
@@ -157,17 +157,17 @@ _STATS = text(
 )
 
 
-async def booking_counts(session: AsyncSession, round_id: uuid.UUID) -> dict[uuid.UUID, Row]:
-    rows = (await session.execute(_STATS, {"round_id": round_id})).all()
+async def booking_counts(uow: UnitOfWork, round_id: uuid.UUID) -> dict[uuid.UUID, AnyRow]:
+    rows = (await uow.connection.execute(_STATS, {"round_id": round_id})).all()
     return {row.point_id: row for row in rows}
 
 
-async def rounds_due_for_release(session: AsyncSession, *, now: datetime, limit: int) -> list[Row]:
+async def rounds_due_for_release(uow: UnitOfWork, *, now: datetime, limit: int) -> list[AnyRow]:
     """Rounds whose pickup window has ended and whose no-shows are not released yet, locked
     so two timer replicas never release the same round at once."""
     return list(
         (
-            await session.execute(
+            await uow.connection.execute(
                 select(rounds.c.id, rounds.c.pickup_ends_at)
                 .where(rounds.c.no_shows_released_at.is_(None), rounds.c.pickup_ends_at <= now)
                 .order_by(rounds.c.pickup_ends_at)
@@ -178,7 +178,7 @@ async def rounds_due_for_release(session: AsyncSession, *, now: datetime, limit:
     )
 
 
-async def mark_released(session: AsyncSession, round_id: uuid.UUID, at: datetime) -> None:
-    await session.execute(
+async def mark_released(uow: UnitOfWork, round_id: uuid.UUID, at: datetime) -> None:
+    await uow.connection.execute(
         update(rounds).where(rounds.c.id == round_id).values(no_shows_released_at=at)
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, TypeAlias
+
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -9,6 +11,7 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     MetaData,
+    Row,
     SmallInteger,
     String,
     Table,
@@ -16,6 +19,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
 metadata = MetaData()
+
+# A row of any shape as a Core query returns it (columns as attributes).
+AnyRow: TypeAlias = "Row[*tuple[Any, ...]]"
 
 
 def _ts(name: str) -> Column:
