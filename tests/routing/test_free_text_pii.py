@@ -15,6 +15,7 @@ from sqlalchemy import text
 from services.routing.cli import mask_free_text
 from services.routing.context import RoutingContext
 from services.routing.service.originals import text_context
+from services.routing.settings import Settings
 from shared.pii import PiiCipher
 from shared.testing.plugin import wait_until
 from shared.web.runtime import ServiceRuntime
@@ -46,10 +47,13 @@ def _assert_no_plain_number(text: str) -> None:
         assert number not in compact, number
 
 
-def _cipher(loop: Loop) -> PiiCipher:
+def _runtime(loop: Loop) -> ServiceRuntime:
     # ``apps`` is set on the loop by tests/events/conftest.py, not declared on Loop.
-    runtime: ServiceRuntime = loop.apps["routing"].state.runtime  # type: ignore[attr-defined]
-    return runtime.context_as(RoutingContext).pii
+    return loop.apps["routing"].state.runtime  # type: ignore[attr-defined, no-any-return]
+
+
+def _cipher(loop: Loop) -> PiiCipher:
+    return _runtime(loop).context_as(RoutingContext).pii
 
 
 async def _routing_sql(loop: Loop, statement: str) -> Any:
@@ -213,9 +217,11 @@ async def test_texts_stored_before_masking_are_masked_in_place_by_the_operator_c
                      {"extra_working_hours": 8, "reason": "等待房东回国"}, expect=201)
     await loop.route(f"assignments/{event_id}/co-handling", community,
                      {"unit_ids": [str(COUNTY_POLICE)], "task": "协助核实"}, expect=201)
-    app = loop.apps["routing"]  # type: ignore[attr-defined]
+    runtime = _runtime(loop)
+    settings = runtime.settings
+    assert isinstance(settings, Settings)
     case = {"id": uuid.UUID(event_id), "key": event_id}
-    async with app.state.runtime.uow() as uow:  # as texts written before masking
+    async with runtime.uow() as uow:  # as texts written before masking
         for statement in (
             f"UPDATE extension_requests SET reason = '等待房东{PHONE}回国' WHERE event_id = :id",
             f"UPDATE subtasks SET task = '{TASK}' WHERE event_id = :id",
@@ -226,7 +232,7 @@ async def test_texts_stored_before_masking_are_masked_in_place_by_the_operator_c
         ):
             await uow.connection.execute(text(statement), case)
 
-    assert await mask_free_text(batch_size=1, settings=app.state.settings) == 0
+    assert await mask_free_text(batch_size=1, settings=settings) == 0
     assert capsys.readouterr().out.strip() == (
         "masked: 1 extension reasons, 1 sub-tasks, 1 assignment notes, 1 calendar notes")
     stored = await _routing_sql(loop, "SELECT concat_ws('|', "
@@ -242,6 +248,6 @@ async def test_texts_stored_before_masking_are_masked_in_place_by_the_operator_c
     assert [e["reason"] for e in revealed["extensions"]] == [f"等待房东{PHONE}回国"]
     assert [s["task"] for s in revealed["subtasks"]] == [TASK]
 
-    await mask_free_text(batch_size=1, settings=app.state.settings)  # again: nothing to do
+    await mask_free_text(batch_size=1, settings=settings)  # again: nothing to do
     assert capsys.readouterr().out.strip() == (
         "masked: 0 extension reasons, 0 sub-tasks, 0 assignment notes, 0 calendar notes")
