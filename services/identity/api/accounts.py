@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from services.identity.api.deps import Context
+from services.identity.api.deps import Context, Resident
 from services.identity.schemas import (
     PhoneBind,
     RefreshRequest,
@@ -20,7 +20,6 @@ from services.identity.schemas import (
 from services.identity.service import accounts, verification
 from shared.auth import CurrentPrincipal
 from shared.auth.tokens import key_id, public_jwk
-from shared.problems import Forbidden
 from shared.web.deps import Uow
 
 router = APIRouter(prefix="/api/v1/identity", tags=["identity"])
@@ -70,23 +69,17 @@ async def me(principal: CurrentPrincipal, uow: Uow, ctx: Context) -> UserRead:
 
 
 @router.post("/me/phone", response_model=UserRead)
-async def bind_phone(
-    body: PhoneBind, principal: CurrentPrincipal, uow: Uow, ctx: Context
-) -> UserRead:
-    if principal.kind != "resident":
-        raise Forbidden("phone binding is for residents", code="residents_only")
-    return await accounts.bind_phone(uow=uow, ctx=ctx, user_id=principal.subject, code=body.code)
+async def bind_phone(body: PhoneBind, resident: Resident, uow: Uow, ctx: Context) -> UserRead:
+    return await accounts.bind_phone(uow=uow, ctx=ctx, user_id=resident.subject, code=body.code)
 
 
 @router.post("/me/verification", response_model=VerificationRead)
 async def verify_me(
-    body: VerificationCreate, principal: CurrentPrincipal, uow: Uow, ctx: Context
+    body: VerificationCreate, resident: Resident, uow: Uow, ctx: Context
 ) -> VerificationRead:
     """Real-name verification; a provider timeout answers ``pending`` and retries later."""
-    if principal.kind != "resident":
-        raise Forbidden("real-name verification is for residents", code="residents_only")
     return await verification.request_verification(
-        uow=uow, ctx=ctx, user_id=principal.subject, name=body.name, id_number=body.id_number
+        uow=uow, ctx=ctx, user_id=resident.subject, name=body.name, id_number=body.id_number
     )
 
 

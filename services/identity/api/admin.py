@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 
-from services.identity.api.deps import Admin, Context
+from services.identity.api.deps import Admin, Context, Page
 from services.identity.schemas import (
     PartnerAppCreate,
     PartnerAppCreated,
@@ -29,7 +28,6 @@ from services.identity.service import partners, staff, stats
 from shared.web.deps import Uow
 
 router = APIRouter(prefix="/api/v1/identity", tags=["identity admin"])
-Limit = Annotated[int, Query(ge=1, le=200)]
 
 
 @router.post("/staff", response_model=UserRead, status_code=201)
@@ -38,10 +36,8 @@ async def create_staff(body: StaffCreate, admin: Admin, uow: Uow, ctx: Context) 
 
 
 @router.get("/staff", response_model=StaffPage)
-async def list_staff(
-    admin: Admin, uow: Uow, ctx: Context, limit: Limit = 50, cursor: str | None = None
-) -> StaffPage:
-    return await staff.list_staff(uow=uow, ctx=ctx, cursor=cursor, limit=limit)
+async def list_staff(admin: Admin, uow: Uow, ctx: Context, page: Page) -> StaffPage:
+    return await staff.list_staff(uow=uow, ctx=ctx, cursor=page.cursor, limit=page.limit)
 
 
 @router.put("/staff/{staff_id}/scope", response_model=UserRead)
@@ -75,10 +71,8 @@ async def reveal_pii(body: PiiAccessCreate, admin: Admin, uow: Uow, ctx: Context
 
 
 @router.get("/admin/pii-access", response_model=PiiAuditPage)
-async def pii_audit_log(
-    admin: Admin, uow: Uow, limit: Limit = 50, cursor: str | None = None
-) -> PiiAuditPage:
-    return await staff.audit_log(uow=uow, cursor=cursor, limit=limit)
+async def pii_audit_log(admin: Admin, uow: Uow, page: Page) -> PiiAuditPage:
+    return await staff.audit_log(uow=uow, cursor=page.cursor, limit=page.limit)
 
 
 @router.post("/partners", response_model=PartnerAppCreated, status_code=201)
@@ -90,10 +84,8 @@ async def create_partner(
 
 
 @router.get("/partners", response_model=PartnerAppPage)
-async def list_partners(
-    admin: Admin, uow: Uow, limit: Limit = 50, cursor: str | None = None
-) -> PartnerAppPage:
-    return await partners.list_apps(uow=uow, cursor=cursor, limit=limit)
+async def list_partners(admin: Admin, uow: Uow, page: Page) -> PartnerAppPage:
+    return await partners.list_apps(uow=uow, cursor=page.cursor, limit=page.limit)
 
 
 @router.post("/partners/{app_id}/rotate-secret", response_model=PartnerSecretRotated)

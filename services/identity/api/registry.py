@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, UploadFile
 from fastapi.responses import PlainTextResponse
 
-from services.identity.api.deps import Context
+from services.identity.api.deps import Context, Page
 from services.identity.schemas import (
     ImportJobRead,
     RegionStatsTree,
@@ -38,12 +38,11 @@ async def list_people(
     principal: CurrentPrincipal,
     uow: Uow,
     ctx: Context,
+    page: Page,
     region: Annotated[str | None, Query(pattern=r"^[0-9]{6,15}$")] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: str | None = None,
 ) -> RegistryPage:
     return await registry.list_people(uow=uow, ctx=ctx, actor=principal, region=region,
-                                      cursor=cursor, limit=limit)
+                                      cursor=page.cursor, limit=page.limit)
 
 
 @router.post("/registry/imports", response_model=ImportJobRead, status_code=202)
