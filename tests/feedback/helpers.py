@@ -29,7 +29,7 @@ async def publish(app: FastAPI, envelopes: Sequence[Envelope]) -> None:
 async def sql(app: FastAPI, statement: str, **params: Any) -> list[Any]:
     uow = runtime_of(app).uow()
     async with uow:
-        return list((await uow.session.execute(text(statement), params)).all())
+        return list((await uow.connection.execute(text(statement), params)).all())
 
 
 async def until_handled(app: FastAPI, count: int) -> None:

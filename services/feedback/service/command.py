@@ -30,7 +30,7 @@ async def counts(
     principal.require_region(region_code)
     async with uow:
         return await store.counts(
-            uow.session, region_like=region_like(region_code), start=start, end=end,
+            uow, region_like=region_like(region_code), start=start, end=end,
             child_length=scoring.child_prefix_length(region_level(region_code)),
         )
 
@@ -40,7 +40,7 @@ async def trend(
 ) -> list[dict[str, Any]]:
     principal.require_region(region_code)
     async with uow:
-        found = await store.daily_trend(uow.session, region_like=region_like(region_code),
+        found = await store.daily_trend(uow, region_like=region_like(region_code),
                                         start=start, end=end, tz="Asia/Shanghai")
     days: list[dict[str, Any]] = []
     day = start.astimezone(scoring.SHANGHAI).date()
@@ -75,7 +75,7 @@ async def overdue(
     principal.require_region(region_code)
     after = _uncursor(cursor) if cursor else None
     async with uow:
-        rows = await store.overdue(uow.session, region_like=region_like(region_code),
+        rows = await store.overdue(uow, region_like=region_like(region_code),
                                    now=now or datetime.now(UTC), limit=limit + 1, after=after)
     next_cursor = None
     if len(rows) > limit:
@@ -87,7 +87,7 @@ async def overdue(
 async def hotspots(*, uow: UnitOfWork, principal: Principal, region_code: str) -> list[Any]:
     principal.require_region(region_code)
     async with uow:
-        return await store.active_hotspots(uow.session, region_like=region_like(region_code))
+        return await store.active_hotspots(uow, region_like=region_like(region_code))
 
 
 async def detect_hotspots(
@@ -101,12 +101,12 @@ async def detect_hotspots(
     flagged: list[HotspotFlagged] = []
     async with uow:
         candidates = await store.hotspot_candidates(
-            uow.session, since=since, until=now, threshold=threshold)
+            uow, since=since, until=now, threshold=threshold)
         counts = {(c.region_code, c.category_code): int(c.n) for c in candidates}
-        await store.refresh_active(uow.session, keep=set(counts), counts=counts)
+        await store.refresh_active(uow, keep=set(counts), counts=counts)
         for c in candidates:
             hotspot_id = uuid.uuid4()
-            inserted = await store.flag_hotspot(uow.session, {
+            inserted = await store.flag_hotspot(uow, {
                 "id": hotspot_id, "region_code": c.region_code,
                 "category_code": c.category_code, "report_count": int(c.n),
                 "window_start": since, "flagged_at": now, "active": True,

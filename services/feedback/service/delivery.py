@@ -75,7 +75,7 @@ class NotificationSender:
         uow = self._new_uow()
         async with uow:
             claimed = await store.claim_due(
-                uow.session, now=self._clock(), lease_seconds=settings.sender_lease_seconds,
+                uow, now=self._clock(), lease_seconds=settings.sender_lease_seconds,
                 limit=settings.sender_batch_size,
             )
         for row in claimed:
@@ -89,10 +89,10 @@ class NotificationSender:
             uow = self._new_uow()
             async with uow:
                 await store.record_sandbox_message(
-                    uow.session, notification_id=row.id, touser=f"sandbox:{row.user_id}",
+                    uow, notification_id=row.id, touser=f"sandbox:{row.user_id}",
                     template_id=template, page=row.page, data=row.wechat_data,
                 )
-                await store.settle(uow.session, row.id, status="sandbox")
+                await store.settle(uow, row.id, status="sandbox")
             log.info("wechat_sandbox_recorded", notification_id=str(row.id), kind=row.kind)
             return
         result = await self._client.send(
@@ -114,7 +114,7 @@ class NotificationSender:
                 next_at = self._clock() + timedelta(seconds=delay)
         uow = self._new_uow()
         async with uow:
-            await store.settle(uow.session, row.id, status=status, error=result.detail or None,
+            await store.settle(uow, row.id, status=status, error=result.detail or None,
                                next_at=next_at)
         if status == "sent":
             self.sent_total += 1

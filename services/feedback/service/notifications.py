@@ -29,7 +29,7 @@ async def _record(
     created_at: datetime,
 ) -> bool:
     return await store.add(
-        uow.session,
+        uow,
         {
             "id": uuid.uuid4(),
             "user_id": user_id,
@@ -150,7 +150,7 @@ async def list_inbox(
     after = decode_cursor(cursor) if cursor else None
     async with uow:
         rows = await store.page_for_user(
-            uow.session, user_id, limit=limit + 1, after=after, unread_only=unread_only
+            uow, user_id, limit=limit + 1, after=after, unread_only=unread_only
         )
     next_cursor = None
     if len(rows) > limit:
@@ -161,7 +161,7 @@ async def list_inbox(
 
 async def mark_read(*, uow: UnitOfWork, user_id: uuid.UUID, notification_id: uuid.UUID) -> Any:
     async with uow:
-        row = await store.mark_read(uow.session, user_id, notification_id, datetime.now(UTC))
+        row = await store.mark_read(uow, user_id, notification_id, datetime.now(UTC))
     if row is None:
         raise NotFound("no such notification", code="notification_not_found")
     return row

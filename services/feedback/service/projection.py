@@ -80,14 +80,14 @@ async def project(
     uow: UnitOfWork, facts: Sequence[Fact], *, calendar: WorkingCalendar = CALENDAR
 ) -> list[CaseSummary]:
     """Store ``facts`` and bring the summaries of the cases they concern up to date."""
-    changed = await cases.add_facts(uow.session, facts)
+    changed = await cases.add_facts(uow, facts)
     if not changed:
         return []
     for event_id in sorted(changed):  # a fixed order: two batches never deadlock
-        await cases.lock_case(uow.session, event_id)
-    loaded = await cases.load_facts(uow.session, changed)
+        await cases.lock_case(uow, event_id)
+    loaded = await cases.load_facts(uow, changed)
     summaries = [domain.summarize(eid, found, calendar) for eid, found in loaded.items()]
-    await cases.save_summaries(uow.session, summaries)
+    await cases.save_summaries(uow, summaries)
     return summaries
 
 
@@ -95,7 +95,7 @@ async def learn_unit(uow: UnitOfWork, envelope: Envelope) -> None:
     """Remember the unit named by an assignment (its name and region label scorecards)."""
     payload = envelope.payload
     await cases.save_unit(
-        uow.session, payload["unit"], datetime.fromisoformat(str(payload["assigned_at"]))
+        uow, payload["unit"], datetime.fromisoformat(str(payload["assigned_at"]))
     )
 
 
@@ -105,8 +105,8 @@ async def project_batch(
     """``project`` for a replay: many facts in one transaction through COPY; each touched
     case is summarised once per batch. Returns how many cases were brought up to date. The
     summaries table is locked first, so live consumers wait for the batch."""
-    await bulk.lock_cases(uow.session)
-    changed = await bulk.add_facts(uow.session, facts)
+    await bulk.lock_cases(uow)
+    changed = await bulk.add_facts(uow, facts)
     if not changed:
         return 0
     latest_units: dict[str, Fact] = {}
@@ -116,8 +116,8 @@ async def project_batch(
             if unit_id not in latest_units or latest_units[unit_id].at < fact.at:
                 latest_units[unit_id] = fact
     for fact in latest_units.values():
-        await cases.save_unit(uow.session, fact.data["unit"], fact.at)
-    loaded = await bulk.load_facts(uow.session, sorted(changed))
+        await cases.save_unit(uow, fact.data["unit"], fact.at)
+    loaded = await bulk.load_facts(uow, sorted(changed))
     summaries = [domain.summarize(eid, found, calendar) for eid, found in loaded.items()]
-    await bulk.save_summaries(uow.session, summaries)
+    await bulk.save_summaries(uow, summaries)
     return len(summaries)

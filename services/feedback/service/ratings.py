@@ -83,7 +83,7 @@ async def _record(
     assert summary.closed_at is not None
     closure_seq = summary.closure_count  # the latest closure is the last one
     inserted = await cases.insert_rating(
-        uow.session,
+        uow,
         event_id=summary.event_id,
         closure_closed_at=summary.closed_at,
         closure_seq=closure_seq,
@@ -188,8 +188,8 @@ async def rate(
             replay = await reserve(uow, scope=scope, key=idempotency_key, request=request)
             if replay is not None:
                 return RatingRecorded.from_json(replay[1])
-        await cases.lock_case(uow.session, event_id)
-        summary = summary_from_row(await cases.get_summary_row(uow.session, event_id))
+        await cases.lock_case(uow, event_id)
+        summary = summary_from_row(await cases.get_summary_row(uow, event_id))
         try:
             domain.check_can_rate(summary, rater_id)
         except RatingRefused as refused:
@@ -219,12 +219,12 @@ async def apply_default_ratings(
     applied: list[RatingRecorded] = []
     async with uow:
         due = await cases.unrated_closures(
-            uow.session, closed_before=now - timedelta(days=after_days), limit=limit
+            uow, closed_before=now - timedelta(days=after_days), limit=limit
         )
         for event_id in due:
-            if not await cases.try_lock_case(uow.session, event_id):
+            if not await cases.try_lock_case(uow, event_id):
                 continue
-            summary = summary_from_row(await cases.get_summary_row(uow.session, event_id))
+            summary = summary_from_row(await cases.get_summary_row(uow, event_id))
             if (
                 summary is None
                 or not summary.is_closed

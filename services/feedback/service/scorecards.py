@@ -49,7 +49,7 @@ async def unit_scorecards(
     min_sample: int,
 ) -> list[dict[str, Any]]:
     async with uow:
-        rows = await store.by_unit(uow.session, start=start, end=end, as_of=as_of)
+        rows = await store.by_unit(uow, start=start, end=end, as_of=as_of)
     visible = [
         _row(
             str(r.unit_id),
@@ -79,7 +79,7 @@ async def region_scorecard(
     level = region_level(region_code)
     async with uow:
         total, children = await store.by_region(
-            uow.session,
+            uow,
             region_like=region_like(region_code),
             child_length=scoring.child_prefix_length(level),
             start=start,

@@ -51,7 +51,7 @@ async def record_for_overdue(uow: UnitOfWork, envelope: Envelope) -> bool:
     supervision record exists. One notice per supervision record."""
     overdue = envelope.payload_as(EventOverdue)
     deadline = overdue.deadline.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
-    added = await store.add(uow.session, {
+    added = await store.add(uow, {
         "id": uuid.uuid4(),
         "kind": SUPERVISION,
         "audience": AUDIENCE[SUPERVISION],
@@ -75,13 +75,13 @@ async def record_for_escalation(uow: UnitOfWork, envelope: Envelope) -> bool:
     """Tell the supervisors and dispatchers over the unit that now holds the case (its
     region, or the case's own when that unit is not yet known here)."""
     escalated = envelope.payload_as(EventEscalated)
-    region = await store.unit_region(uow.session, escalated.to_unit_id)
+    region = await store.unit_region(uow, escalated.to_unit_id)
     if region is None:
-        region = await store.case_region(uow.session, escalated.event_id)
+        region = await store.case_region(uow, escalated.event_id)
     if region is None:
         raise CaseRegionUnknown(f"no region known yet for case {escalated.event_id}")
     how = "自动" if escalated.automatic else "经办单位"
-    added = await store.add(uow.session, {
+    added = await store.add(uow, {
         "id": uuid.uuid4(),
         "kind": ESCALATION,
         "audience": AUDIENCE[ESCALATION],
@@ -116,7 +116,7 @@ async def list_for_staff(
     after = decode_cursor(cursor) if cursor else None
     async with uow:
         rows = await store.page_for_staff(
-            uow.session, user_id=principal.subject, roles=roles, region_patterns=patterns,
+            uow, user_id=principal.subject, roles=roles, region_patterns=patterns,
             limit=limit + 1, after=after, unread_only=unread_only,
         )
     next_cursor = None
@@ -130,7 +130,7 @@ async def mark_read(*, uow: UnitOfWork, principal: Principal, notice_id: uuid.UU
     roles, patterns = _scope(principal)
     async with uow:
         row = await store.mark_read(
-            uow.session, notice_id=notice_id, user_id=principal.subject, roles=roles,
+            uow, notice_id=notice_id, user_id=principal.subject, roles=roles,
             region_patterns=patterns, at=datetime.now(UTC),
         )
     if row is None:

@@ -6,31 +6,30 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any
 
+import asyncpg
 import orjson
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.feedback.domain import CaseSummary, Fact
 from services.feedback.store.tables import case_summaries
+from shared.db.uow import UnitOfWork
 
 _SUMMARY_COLUMNS = [c.name for c in case_summaries.columns if c.name != "updated_at"]
 
 
-async def _driver(session: AsyncSession) -> Any:
-    """The asyncpg connection under the session (COPY is not in SQLAlchemy). A statement
-    through the session first, so the driver's transaction is open: without it, raw
-    statements would autocommit and leave the unit of work."""
-    await session.execute(text("SELECT 1"))
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    return raw.driver_connection
+async def _driver(uow: UnitOfWork) -> asyncpg.Connection:
+    """The asyncpg connection of the unit of work (COPY is not in SQLAlchemy). Its
+    transaction is the unit of work's own, open since ``async with uow``."""
+    driver = (await uow.connection.get_raw_connection()).driver_connection
+    if driver is None:
+        raise RuntimeError("the unit of work's connection is closed")
+    return driver
 
 
-async def add_facts(session: AsyncSession, facts: Sequence[Fact]) -> set[uuid.UUID]:
+async def add_facts(uow: UnitOfWork, facts: Sequence[Fact]) -> set[uuid.UUID]:
     """Store the facts not seen before (keyed by message id); the cases they concern."""
-    pg = await _driver(session)
+    pg = await _driver(uow)
     await pg.execute(
         "CREATE TEMP TABLE IF NOT EXISTS staged_facts (LIKE case_facts) ON COMMIT DELETE ROWS"
     )
@@ -47,18 +46,18 @@ async def add_facts(session: AsyncSession, facts: Sequence[Fact]) -> set[uuid.UU
     return {r["event_id"] for r in rows}
 
 
-async def lock_cases(session: AsyncSession) -> None:
+async def lock_cases(uow: UnitOfWork) -> None:
     """Keep every other writer of summaries out for this batch: SHARE ROW EXCLUSIVE conflicts
     with the ROW EXCLUSIVE lock that cases.lock_case takes first (and with itself), so a
     consumer either finished before or starts after — one table lock instead of an advisory
     lock per case, which a batch of tens of thousands of cases would run out of."""
-    await session.execute(text("LOCK TABLE case_summaries IN SHARE ROW EXCLUSIVE MODE"))
+    await uow.connection.execute(text("LOCK TABLE case_summaries IN SHARE ROW EXCLUSIVE MODE"))
 
 
 async def load_facts(
-    session: AsyncSession, event_ids: Sequence[uuid.UUID]
+    uow: UnitOfWork, event_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, list[Fact]]:
-    pg = await _driver(session)
+    pg = await _driver(uow)
     found: dict[uuid.UUID, list[Fact]] = {i: [] for i in event_ids}
     rows = await pg.fetch(
         "SELECT message_id, event_id, kind, at, payload::text AS payload FROM case_facts "
@@ -73,8 +72,8 @@ async def load_facts(
     return found
 
 
-async def save_summaries(session: AsyncSession, summaries: Sequence[CaseSummary]) -> None:
-    pg = await _driver(session)
+async def save_summaries(uow: UnitOfWork, summaries: Sequence[CaseSummary]) -> None:
+    pg = await _driver(uow)
     await pg.execute(
         "CREATE TEMP TABLE IF NOT EXISTS staged_summaries "
         "(LIKE case_summaries INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"

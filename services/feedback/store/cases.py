@@ -9,15 +9,15 @@ from typing import Any
 
 from sqlalchemy import and_, func, select, text
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.feedback.domain import CaseSummary, Fact
 from services.feedback.store.tables import case_facts, case_summaries, ratings, units
+from shared.db.uow import UnitOfWork
 
 _SUMMARY_COLUMNS = [c.name for c in case_summaries.columns if c.name != "updated_at"]
 
 
-async def add_facts(session: AsyncSession, facts: Sequence[Fact]) -> set[uuid.UUID]:
+async def add_facts(uow: UnitOfWork, facts: Sequence[Fact]) -> set[uuid.UUID]:
     """Store facts not seen before; the cases whose facts changed. A fact is keyed by the id
     of the message that carried it, so a redelivered message changes nothing."""
     if not facts:
@@ -32,7 +32,7 @@ async def add_facts(session: AsyncSession, facts: Sequence[Fact]) -> set[uuid.UU
         }
         for f in facts
     ]
-    result = await session.execute(
+    result = await uow.connection.execute(
         insert(case_facts)
         .values(rows)
         .on_conflict_do_nothing(index_elements=["message_id"])
@@ -42,13 +42,13 @@ async def add_facts(session: AsyncSession, facts: Sequence[Fact]) -> set[uuid.UU
 
 
 async def load_facts(
-    session: AsyncSession, event_ids: Iterable[uuid.UUID]
+    uow: UnitOfWork, event_ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, list[Fact]]:
     ids = list(event_ids)
     found: dict[uuid.UUID, list[Fact]] = {i: [] for i in ids}
     if not ids:
         return found
-    result = await session.execute(
+    result = await uow.connection.execute(
         select(case_facts).where(case_facts.c.event_id.in_(ids))
     )
     for row in result:
@@ -59,7 +59,7 @@ async def load_facts(
     return found
 
 
-async def save_summaries(session: AsyncSession, summaries: Sequence[CaseSummary]) -> None:
+async def save_summaries(uow: UnitOfWork, summaries: Sequence[CaseSummary]) -> None:
     if not summaries:
         return
     rows = [s.as_row() for s in summaries]
@@ -69,38 +69,38 @@ async def save_summaries(session: AsyncSession, summaries: Sequence[CaseSummary]
         set_={name: stmt.excluded[name] for name in _SUMMARY_COLUMNS if name != "event_id"}
         | {"updated_at": func.now()},
     )
-    await session.execute(stmt)
+    await uow.connection.execute(stmt)
 
 
 async def get_summary_row(
-    session: AsyncSession, event_id: uuid.UUID, *, lock: bool = False
+    uow: UnitOfWork, event_id: uuid.UUID, *, lock: bool = False
 ) -> Any:
     query = select(case_summaries).where(case_summaries.c.event_id == event_id)
     if lock:
         query = query.with_for_update()
-    return (await session.execute(query)).first()
+    return (await uow.connection.execute(query)).first()
 
 
-async def lock_case(session: AsyncSession, event_id: uuid.UUID) -> None:
+async def lock_case(uow: UnitOfWork, event_id: uuid.UUID) -> None:
     """Serialise the recomputation of one case's summary (a transaction-scoped advisory
     lock keyed by the case id), so two concurrent facts cannot overwrite each other's view.
     The table lock first: it is what a batched replay waits for (see bulk.lock_cases)."""
-    await session.execute(text("LOCK TABLE case_summaries IN ROW EXCLUSIVE MODE"))
-    await session.execute(
+    await uow.connection.execute(text("LOCK TABLE case_summaries IN ROW EXCLUSIVE MODE"))
+    await uow.connection.execute(
         select(func.pg_advisory_xact_lock(func.hashtextextended(str(event_id), 0)))
     )
 
 
-async def try_lock_case(session: AsyncSession, event_id: uuid.UUID) -> bool:
+async def try_lock_case(uow: UnitOfWork, event_id: uuid.UUID) -> bool:
     """Like ``lock_case`` but gives up at once when another transaction holds the case."""
-    await session.execute(text("LOCK TABLE case_summaries IN ROW EXCLUSIVE MODE"))
-    result = await session.execute(
+    await uow.connection.execute(text("LOCK TABLE case_summaries IN ROW EXCLUSIVE MODE"))
+    result = await uow.connection.execute(
         select(func.pg_try_advisory_xact_lock(func.hashtextextended(str(event_id), 0)))
     )
     return bool(result.scalar_one())
 
 
-async def save_unit(session: AsyncSession, unit: dict[str, Any], seen_at: datetime) -> None:
+async def save_unit(uow: UnitOfWork, unit: dict[str, Any], seen_at: datetime) -> None:
     """Keep the newest description of a unit (names change; late messages must not win)."""
     stmt = insert(units).values(
         unit_id=unit["unit_id"],
@@ -121,11 +121,11 @@ async def save_unit(session: AsyncSession, unit: dict[str, Any], seen_at: dateti
         },
         where=units.c.seen_at < stmt.excluded.seen_at,
     )
-    await session.execute(stmt)
+    await uow.connection.execute(stmt)
 
 
 async def insert_rating(
-    session: AsyncSession,
+    uow: UnitOfWork,
     *,
     event_id: uuid.UUID,
     closure_closed_at: datetime,
@@ -138,7 +138,7 @@ async def insert_rating(
 ) -> bool:
     """False when this closure already has a rating (a race with another rater or the
     default-rating worker is decided here, by the primary key)."""
-    result = await session.execute(
+    result = await uow.connection.execute(
         insert(ratings)
         .values(
             event_id=event_id,
@@ -157,11 +157,11 @@ async def insert_rating(
 
 
 async def unrated_closures(
-    session: AsyncSession, *, closed_before: datetime, limit: int
+    uow: UnitOfWork, *, closed_before: datetime, limit: int
 ) -> list[uuid.UUID]:
     """Cases closed before ``closed_before`` and still unrated (oldest first). Not locked:
     the caller try-locks each case, in the same order as the projection takes its locks."""
-    result = await session.execute(
+    result = await uow.connection.execute(
         select(case_summaries.c.event_id)
         .where(
             and_(

@@ -8,16 +8,16 @@ from typing import Any
 
 from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.feedback.store.tables import case_summaries as cs
 from services.feedback.store.tables import hotspots
+from shared.db.uow import UnitOfWork
 
 OPEN_STATUSES_EXCLUDED = ("rejected", "closed", "rated")
 
 
 async def counts(
-    session: AsyncSession, *, region_like: str, start: datetime, end: datetime,
+    uow: UnitOfWork, *, region_like: str, start: datetime, end: datetime,
     child_length: int | None,
 ) -> dict[str, dict[str, int]]:
     within = and_(cs.c.region_code.like(region_like), cs.c.reported_at >= start,
@@ -28,7 +28,7 @@ async def counts(
     if child_length is not None:
         columns["region"] = func.left(cs.c.region_code, child_length)
     for name, column in columns.items():
-        rows = await session.execute(
+        rows = await uow.connection.execute(
             select(column.label("key"), func.count().label("n")).where(within).group_by(column)
         )
         answer[name] = {str(r.key): int(r.n) for r in rows if r.key is not None}
@@ -36,13 +36,13 @@ async def counts(
 
 
 async def daily_trend(
-    session: AsyncSession, *, region_like: str, start: datetime, end: datetime, tz: str
+    uow: UnitOfWork, *, region_like: str, start: datetime, end: datetime, tz: str
 ) -> dict[str, dict[str, int]]:
     """Per local day: cases reported, and cases whose latest closure fell on that day."""
     trend: dict[str, dict[str, int]] = {}
     for name, column in (("reported", cs.c.reported_at), ("closed", cs.c.closed_at)):
         day = func.date(func.timezone(tz, column))
-        rows = await session.execute(
+        rows = await uow.connection.execute(
             select(day.label("day"), func.count().label("n"))
             .where(cs.c.region_code.like(region_like), column >= start, column < end)
             .group_by(day)
@@ -53,7 +53,7 @@ async def daily_trend(
 
 
 async def overdue(
-    session: AsyncSession, *, region_like: str, now: datetime, limit: int,
+    uow: UnitOfWork, *, region_like: str, now: datetime, limit: int,
     after: tuple[datetime, uuid.UUID] | None,
 ) -> list[Any]:
     """Open cases past a deadline: not accepted by accept-by, or no result by resolve-by.
@@ -78,11 +78,11 @@ async def overdue(
         query = query.where(
             or_(missed > last_deadline, and_(missed == last_deadline, cs.c.event_id > last_id))
         )
-    return list((await session.execute(query)).all())
+    return list((await uow.connection.execute(query)).all())
 
 
 async def hotspot_candidates(
-    session: AsyncSession, *, since: datetime, until: datetime, threshold: int
+    uow: UnitOfWork, *, since: datetime, until: datetime, threshold: int
 ) -> list[Any]:
     community = func.left(cs.c.region_code, 12)
     query = (
@@ -98,12 +98,12 @@ async def hotspot_candidates(
         .group_by(community, cs.c.category_code)
         .having(func.count() >= threshold)
     )
-    return list((await session.execute(query)).all())
+    return list((await uow.connection.execute(query)).all())
 
 
-async def flag_hotspot(session: AsyncSession, row: dict[str, Any]) -> bool:
+async def flag_hotspot(uow: UnitOfWork, row: dict[str, Any]) -> bool:
     """False when the (community, category) is already flagged and active."""
-    result = await session.execute(
+    result = await uow.connection.execute(
         insert(hotspots)
         .values(**row)
         .on_conflict_do_nothing(
@@ -115,25 +115,25 @@ async def flag_hotspot(session: AsyncSession, row: dict[str, Any]) -> bool:
 
 
 async def refresh_active(
-    session: AsyncSession, *, keep: set[tuple[str, str]], counts: dict[tuple[str, str], int]
+    uow: UnitOfWork, *, keep: set[tuple[str, str]], counts: dict[tuple[str, str], int]
 ) -> None:
     """Stand down active hotspots no longer at the threshold; update the others' counts."""
-    active = await session.execute(select(hotspots).where(hotspots.c.active))
+    active = await uow.connection.execute(select(hotspots).where(hotspots.c.active))
     for row in active:
         key = (row.region_code, row.category_code)
         if key not in keep:
-            await session.execute(
+            await uow.connection.execute(
                 update(hotspots).where(hotspots.c.id == row.id).values(active=False))
         elif counts[key] != row.report_count:
-            await session.execute(
+            await uow.connection.execute(
                 update(hotspots).where(hotspots.c.id == row.id)
                 .values(report_count=counts[key]))
 
 
-async def active_hotspots(session: AsyncSession, *, region_like: str) -> list[Any]:
+async def active_hotspots(uow: UnitOfWork, *, region_like: str) -> list[Any]:
     query = (
         select(hotspots)
         .where(hotspots.c.active, hotspots.c.region_code.like(region_like))
         .order_by(hotspots.c.report_count.desc(), hotspots.c.region_code)
     )
-    return list((await session.execute(query)).all())
+    return list((await uow.connection.execute(query)).all())

@@ -8,14 +8,14 @@ from typing import Any
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.feedback.store.tables import notifications, wechat_sandbox_messages
+from shared.db.uow import UnitOfWork
 
 
-async def add(session: AsyncSession, row: dict[str, Any]) -> bool:
+async def add(uow: UnitOfWork, row: dict[str, Any]) -> bool:
     """False when a notification with this ``source_key`` exists (a redelivered cause)."""
-    result = await session.execute(
+    result = await uow.connection.execute(
         insert(notifications)
         .values(**row)
         .on_conflict_do_nothing(index_elements=["source_key"])
@@ -25,7 +25,7 @@ async def add(session: AsyncSession, row: dict[str, Any]) -> bool:
 
 
 async def page_for_user(
-    session: AsyncSession,
+    uow: UnitOfWork,
     user_id: uuid.UUID,
     *,
     limit: int,
@@ -45,14 +45,14 @@ async def page_for_user(
             )
         )
     query = query.order_by(notifications.c.created_at.desc(), notifications.c.id.desc())
-    return list((await session.execute(query.limit(limit))).all())
+    return list((await uow.connection.execute(query.limit(limit))).all())
 
 
 async def mark_read(
-    session: AsyncSession, user_id: uuid.UUID, notification_id: uuid.UUID, at: datetime
+    uow: UnitOfWork, user_id: uuid.UUID, notification_id: uuid.UUID, at: datetime
 ) -> Any:
     """The row (read or not before); None when it is not this user's."""
-    await session.execute(
+    await uow.connection.execute(
         update(notifications)
         .where(
             notifications.c.id == notification_id,
@@ -62,7 +62,7 @@ async def mark_read(
         .values(read_at=at)
     )
     return (
-        await session.execute(
+        await uow.connection.execute(
             select(notifications).where(
                 notifications.c.id == notification_id, notifications.c.user_id == user_id
             )
@@ -71,7 +71,7 @@ async def mark_read(
 
 
 async def claim_due(
-    session: AsyncSession, *, now: datetime, lease_seconds: float, limit: int
+    uow: UnitOfWork, *, now: datetime, lease_seconds: float, limit: int
 ) -> list[Any]:
     """Take up to ``limit`` messages due for WeChat delivery. Their next attempt moves past
     the lease, so a sender that dies mid-send leaves them to be retried, not lost; rows
@@ -84,7 +84,7 @@ async def claim_due(
         .with_for_update(skip_locked=True)
         .scalar_subquery()
     )
-    result = await session.execute(
+    result = await uow.connection.execute(
         update(notifications)
         .where(notifications.c.id.in_(due))
         .values(
@@ -97,14 +97,14 @@ async def claim_due(
 
 
 async def settle(
-    session: AsyncSession,
+    uow: UnitOfWork,
     notification_id: uuid.UUID,
     *,
     status: str,
     error: str | None = None,
     next_at: datetime | None = None,
 ) -> None:
-    await session.execute(
+    await uow.connection.execute(
         update(notifications)
         .where(notifications.c.id == notification_id)
         .values(wechat_status=status, wechat_error=error and error[:300], wechat_next_at=next_at)
@@ -112,7 +112,7 @@ async def settle(
 
 
 async def record_sandbox_message(
-    session: AsyncSession,
+    uow: UnitOfWork,
     *,
     notification_id: uuid.UUID,
     touser: str,
@@ -120,7 +120,7 @@ async def record_sandbox_message(
     page: str,
     data: dict[str, Any],
 ) -> None:
-    await session.execute(
+    await uow.connection.execute(
         insert(wechat_sandbox_messages).values(
             notification_id=notification_id,
             touser=touser,
@@ -131,6 +131,6 @@ async def record_sandbox_message(
     )
 
 
-async def sandbox_messages(session: AsyncSession, *, limit: int = 100) -> list[Any]:
+async def sandbox_messages(uow: UnitOfWork, *, limit: int = 100) -> list[Any]:
     query = select(wechat_sandbox_messages).order_by(wechat_sandbox_messages.c.id.desc())
-    return list((await session.execute(query.limit(limit))).all())
+    return list((await uow.connection.execute(query.limit(limit))).all())

@@ -8,11 +8,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, literal, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.feedback.domain import POSITIVE_RATINGS
 from services.feedback.store.tables import case_summaries as cs
 from services.feedback.store.tables import units
+from shared.db.uow import UnitOfWork
 
 _POSITIVE = sorted(POSITIVE_RATINGS)
 
@@ -58,7 +58,7 @@ def _in_period(start: datetime, end: datetime) -> ColumnElement[bool]:
 
 
 async def by_unit(
-    session: AsyncSession,
+    uow: UnitOfWork,
     *,
     start: datetime,
     end: datetime,
@@ -73,11 +73,11 @@ async def by_unit(
     )
     if unit_ids is not None:
         query = query.where(cs.c.unit_id.in_(list(unit_ids)))
-    return list((await session.execute(query)).all())
+    return list((await uow.connection.execute(query)).all())
 
 
 async def by_region(
-    session: AsyncSession,
+    uow: UnitOfWork,
     *,
     region_like: str,
     child_length: int | None,
@@ -89,9 +89,9 @@ async def by_region(
     characters of a case's region code name the child it lies in)."""
     within = and_(_in_period(start, end), cs.c.region_code.like(region_like))
     if child_length is None:
-        total = (await session.execute(select(*_counts(as_of)).where(within))).one()
+        total = (await uow.connection.execute(select(*_counts(as_of)).where(within))).one()
         return total, []
-    child = func.left(cs.c.region_code, child_length)
+    child: ColumnElement[Any] = func.left(cs.c.region_code, child_length)
     if child_length == 4:  # children of a province are cities: "3506" + "00"
         child = func.left(cs.c.region_code, 4) + literal("00")
     # One scan, grouped by child: a plain GROUP BY, which PostgreSQL can split over parallel
@@ -108,7 +108,7 @@ async def by_region(
         .subquery()
     )
     region = per_child.c.region_code
-    rows = list((await session.execute(
+    rows = list((await uow.connection.execute(
         select(region, func.grouping(region).label("is_total"),
                *(func.sum(per_child.c[column.name]).label(column.name) for column in additive),
                (func.sum(per_child.c.hours_sum)
@@ -119,5 +119,5 @@ async def by_region(
     totals = [r for r in rows if r.is_total]
     children = [r for r in rows if not r.is_total]
     if not totals:  # no case at all: ROLLUP yields no rows over an empty input
-        return (await session.execute(select(*_counts(as_of)).where(within))).one(), []
+        return (await uow.connection.execute(select(*_counts(as_of)).where(within))).one(), []
     return totals[0], children

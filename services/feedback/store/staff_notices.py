@@ -9,7 +9,6 @@ from typing import Any
 
 from sqlalchemy import and_, literal, or_, select
 from sqlalchemy.dialects.postgresql import array, insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.feedback.store.tables import (
     case_summaries,
@@ -17,11 +16,12 @@ from services.feedback.store.tables import (
     staff_notices,
     units,
 )
+from shared.db.uow import UnitOfWork
 
 
-async def add(session: AsyncSession, row: dict[str, Any]) -> bool:
+async def add(uow: UnitOfWork, row: dict[str, Any]) -> bool:
     """False when a notice with this ``source_key`` exists (the same supervision again)."""
-    result = await session.execute(
+    result = await uow.connection.execute(
         insert(staff_notices).values(**row)
         .on_conflict_do_nothing(index_elements=["source_key"])
         .returning(staff_notices.c.id)
@@ -29,10 +29,10 @@ async def add(session: AsyncSession, row: dict[str, Any]) -> bool:
     return result.first() is not None
 
 
-async def case_region(session: AsyncSession, event_id: uuid.UUID) -> str | None:
+async def case_region(uow: UnitOfWork, event_id: uuid.UUID) -> str | None:
     """The case's region as the read model knows it (None before any fact about it)."""
     query = select(case_summaries.c.region_code).where(case_summaries.c.event_id == event_id)
-    return (await session.execute(query)).scalar_one_or_none()
+    return (await uow.connection.execute(query)).scalar_one_or_none()
 
 
 def _with_case_no(read: Any, user_id: uuid.UUID) -> Any:
@@ -45,9 +45,9 @@ def _with_case_no(read: Any, user_id: uuid.UUID) -> Any:
     )
 
 
-async def unit_region(session: AsyncSession, unit_id: uuid.UUID) -> str | None:
+async def unit_region(uow: UnitOfWork, unit_id: uuid.UUID) -> str | None:
     query = select(units.c.region_code).where(units.c.unit_id == unit_id)
-    return (await session.execute(query)).scalar_one_or_none()
+    return (await uow.connection.execute(query)).scalar_one_or_none()
 
 
 def _visible(region_patterns: Sequence[str] | None, roles: Sequence[str]) -> Any:
@@ -62,7 +62,7 @@ def _visible(region_patterns: Sequence[str] | None, roles: Sequence[str]) -> Any
 
 
 async def page_for_staff(
-    session: AsyncSession,
+    uow: UnitOfWork,
     *,
     user_id: uuid.UUID,
     roles: Sequence[str],
@@ -83,11 +83,11 @@ async def page_for_staff(
             and_(staff_notices.c.created_at == created_at, staff_notices.c.id < last_id),
         ))
     query = query.order_by(staff_notices.c.created_at.desc(), staff_notices.c.id.desc())
-    return list((await session.execute(query.limit(limit))).all())
+    return list((await uow.connection.execute(query.limit(limit))).all())
 
 
 async def mark_read(
-    session: AsyncSession,
+    uow: UnitOfWork,
     *,
     notice_id: uuid.UUID,
     user_id: uuid.UUID,
@@ -96,16 +96,16 @@ async def mark_read(
     at: datetime,
 ) -> Any:
     """The notice with the caller's ``read_at``; None when the caller cannot see it."""
-    visible = (await session.execute(
+    visible = (await uow.connection.execute(
         select(staff_notices.c.id).where(staff_notices.c.id == notice_id,
                                          _visible(region_patterns, roles))
     )).first()
     if visible is None:
         return None
-    await session.execute(
+    await uow.connection.execute(
         insert(staff_notice_reads).values(notice_id=notice_id, user_id=user_id, read_at=at)
         .on_conflict_do_nothing(index_elements=["notice_id", "user_id"])
     )
-    return (await session.execute(
+    return (await uow.connection.execute(
         _with_case_no(staff_notice_reads, user_id).where(staff_notices.c.id == notice_id)
     )).first()
