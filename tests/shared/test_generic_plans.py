@@ -11,6 +11,7 @@ from collections.abc import Callable
 from sqlalchemy import text
 
 from services.booking.app import create_app as create_booking_app
+from services.booking.context import BookingContext
 from services.booking.settings import Settings as BookingSettings
 from services.events.settings import Settings as EventsSettings
 from shared.auth.tokens import TokenVerifier
@@ -41,7 +42,7 @@ async def test_the_booking_hot_pool_is_planned_generically_in_tests(
     settings = service_settings(BookingSettings, hot_pool_size=1)
     app = create_booking_app(settings, verifier=token_verifier)  # type: ignore[arg-type]
     async with running(app):
-        pool = app.state.runtime.state["hot_pool"]
+        pool = app.state.runtime.context_as(BookingContext).hot_pool
         async with pool.acquire() as conn:
             assert await conn.fetchval("SHOW plan_cache_mode") == "force_generic_plan"
 
