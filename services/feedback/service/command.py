@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import contextlib
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -18,6 +16,7 @@ from shared.auth.principal import Principal
 from shared.contracts.feedback import HotspotFlagged
 from shared.db.uow import UnitOfWork
 from shared.logs import get_logger
+from shared.periodic import PeriodicWorker
 from shared.problems import BadRequest
 from shared.regions import region_level
 
@@ -128,32 +127,25 @@ async def detect_hotspots(
 
 
 class HotspotWorker:
+    """A worker (start/stop) on a :class:`PeriodicWorker`; a failed pass is retried by the
+    next, which sees the same reports again."""
+
     def __init__(self, *, new_uow: Callable[[], UnitOfWork], settings: Settings,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self._new_uow, self._settings, self._clock = new_uow, settings, clock
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = asyncio.Event()
+        self._loop = PeriodicWorker("feedback-hotspots", self._tick,
+                                    settings.hotspot_poll_seconds)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="feedback-hotspots")
+        self._loop.start()
 
     async def stop(self) -> None:
-        self._stopping.set()
-        if self._task is not None:
-            await self._task
+        await self._loop.stop()
+
+    async def _tick(self) -> None:
+        await self.run_once()
 
     async def run_once(self) -> list[HotspotFlagged]:
         return await detect_hotspots(
             uow=self._new_uow(), threshold=self._settings.hotspot_threshold,
             window_days=self._settings.hotspot_window_days, now=self._clock())
-
-    async def _run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                await self.run_once()
-            except Exception as exc:  # the next pass sees the same reports again
-                log.warning("hotspot_pass_failed", error_type=type(exc).__name__,
-                            error=str(exc)[:300])
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(),
-                                       timeout=self._settings.hotspot_poll_seconds)

@@ -7,17 +7,17 @@ claiming leaves the rows to be retried when the lease ends.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+
+from sqlalchemy.engine import RowMapping
 
 from services.feedback.settings import Settings
 from services.feedback.store import notifications as store
 from services.feedback.wechat import SendResult, WeChatSubscribeClient
 from shared.db.uow import UnitOfWork
 from shared.logs import get_logger
+from shared.periodic import PeriodicWorker
 
 log = get_logger(__name__)
 Clock = Callable[[], datetime]
@@ -31,7 +31,8 @@ def template_id(settings: Settings, template: str) -> str:
 
 
 class NotificationSender:
-    """``client`` None means the WeChat sandbox: messages are recorded, not sent."""
+    """``client`` None means the WeChat sandbox: messages are recorded, not sent. A worker
+    (start/stop) on a :class:`PeriodicWorker`; a full batch runs the next pass at once."""
 
     def __init__(
         self,
@@ -44,30 +45,19 @@ class NotificationSender:
         self._new_uow, self._settings, self._client, self._clock = (
             new_uow, settings, client, clock,
         )
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = asyncio.Event()
+        self._loop = PeriodicWorker(
+            "feedback-notification-sender", self._tick, settings.sender_poll_seconds
+        )
         self.sent_total = 0
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="feedback-notification-sender")
+        self._loop.start()
 
     async def stop(self) -> None:
-        self._stopping.set()
-        if self._task is not None:
-            await self._task
+        await self._loop.stop()
 
-    async def _run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                handled = await self.send_due()
-            except Exception as exc:  # keep going: claimed rows come back after their lease
-                log.warning("notification_pass_failed", error_type=type(exc).__name__,
-                            error=str(exc)[:300])
-                handled = 0
-            if handled < self._settings.sender_batch_size:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(),
-                                           timeout=self._settings.sender_poll_seconds)
+    async def _tick(self) -> bool:
+        return await self.send_due() >= self._settings.sender_batch_size
 
     async def send_due(self) -> int:
         """One pass; how many notifications it took."""
@@ -82,41 +72,44 @@ class NotificationSender:
             await self._deliver(row)
         return len(claimed)
 
-    async def _deliver(self, row: Any) -> None:
-        settings = self._settings
-        template = template_id(settings, row.template)
+    async def _deliver(self, row: RowMapping) -> None:
+        template = template_id(self._settings, row["template"])
         if self._client is None:
-            uow = self._new_uow()
-            async with uow:
-                await store.record_sandbox_message(
-                    uow, notification_id=row.id, touser=f"sandbox:{row.user_id}",
-                    template_id=template, page=row.page, data=row.wechat_data,
-                )
-                await store.settle(uow, row.id, status="sandbox")
-            log.info("wechat_sandbox_recorded", notification_id=str(row.id), kind=row.kind)
+            await self._record_in_sandbox(row, template)
             return
         result = await self._client.send(
-            user_id=row.user_id, template_id=template, page=row.page, data=row.wechat_data,
-            state=settings.mini_program_state,
+            user_id=row["user_id"], template_id=template, page=row["page"],
+            data=row["wechat_data"], state=self._settings.mini_program_state,
         )
         await self._settle(row, result)
 
-    async def _settle(self, row: Any, result: SendResult) -> None:
+    async def _record_in_sandbox(self, row: RowMapping, template: str) -> None:
+        uow = self._new_uow()
+        async with uow:
+            await store.record_sandbox_message(
+                uow, notification_id=row["id"], touser=f"sandbox:{row['user_id']}",
+                template_id=template, page=row["page"], data=row["wechat_data"],
+            )
+            await store.settle(uow, row["id"], status="sandbox")
+        log.info("wechat_sandbox_recorded", notification_id=str(row["id"]), kind=row["kind"])
+
+    async def _settle(self, row: RowMapping, result: SendResult) -> None:
         settings = self._settings
+        attempts: int = row["wechat_attempts"]
         status: str = result.outcome
         next_at = None
         if result.outcome == "retry":
-            if row.wechat_attempts >= settings.wechat_max_attempts:
+            if attempts >= settings.wechat_max_attempts:
                 status = "failed"
             else:
                 status = "pending"
-                delay = settings.wechat_backoff_seconds * 2 ** (row.wechat_attempts - 1)
+                delay = settings.wechat_backoff_seconds * 2 ** (attempts - 1)
                 next_at = self._clock() + timedelta(seconds=delay)
         uow = self._new_uow()
         async with uow:
-            await store.settle(uow, row.id, status=status, error=result.detail or None,
+            await store.settle(uow, row["id"], status=status, error=result.detail or None,
                                next_at=next_at)
         if status == "sent":
             self.sent_total += 1
-        log.info("wechat_delivery", notification_id=str(row.id), status=status,
-                 attempt=row.wechat_attempts, detail=result.detail[:100])
+        log.info("wechat_delivery", notification_id=str(row["id"]), status=status,
+                 attempt=attempts, detail=result.detail[:100])

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 from services.feedback.service import ratings
 from services.feedback.settings import Settings
 from shared.db.uow import UnitOfWork
-from shared.logs import get_logger
-
-log = get_logger(__name__)
+from shared.periodic import PeriodicWorker
 
 
 class DefaultRatingWorker:
+    """A worker (start/stop) on a :class:`PeriodicWorker`: a full batch runs the next pass
+    at once; a failed pass is retried by the next (nothing was half-applied)."""
+
     def __init__(
         self,
         *,
@@ -24,19 +23,22 @@ class DefaultRatingWorker:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._new_uow, self._settings, self._clock = new_uow, settings, clock
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = asyncio.Event()
+        self._loop = PeriodicWorker(
+            "feedback-default-ratings", self._tick, settings.default_rating_poll_seconds
+        )
         self.applied_total = 0
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="feedback-default-ratings")
+        self._loop.start()
 
     async def stop(self) -> None:
-        self._stopping.set()
-        if self._task is not None:
-            await self._task
+        await self._loop.stop()
+
+    async def _tick(self) -> bool:
+        return await self.run_once() >= self._settings.default_rating_batch_size
 
     async def run_once(self) -> int:
+        """One pass; how many closures it gave the default rating."""
         settings = self._settings
         applied = await ratings.apply_default_ratings(
             uow=self._new_uow(), after_days=settings.default_rating_after_days,
@@ -45,16 +47,3 @@ class DefaultRatingWorker:
         )
         self.applied_total += len(applied)
         return len(applied)
-
-    async def _run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                while await self.run_once() >= self._settings.default_rating_batch_size:
-                    if self._stopping.is_set():
-                        break
-            except Exception as exc:  # the next pass retries; nothing was half-applied
-                log.warning("default_rating_pass_failed", error_type=type(exc).__name__,
-                            error=str(exc)[:300])
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(),
-                                       timeout=self._settings.default_rating_poll_seconds)

@@ -8,8 +8,10 @@ from typing import Any
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import RowMapping
 
 from services.feedback.store.tables import notifications, wechat_sandbox_messages
+from shared.db import leases
 from shared.db.uow import UnitOfWork
 
 
@@ -72,28 +74,21 @@ async def mark_read(
 
 async def claim_due(
     uow: UnitOfWork, *, now: datetime, lease_seconds: float, limit: int
-) -> list[Any]:
-    """Take up to ``limit`` messages due for WeChat delivery. Their next attempt moves past
-    the lease, so a sender that dies mid-send leaves them to be retried, not lost; rows
-    another replica is claiming are skipped."""
-    due = (
-        select(notifications.c.id)
-        .where(notifications.c.wechat_status == "pending", notifications.c.wechat_next_at <= now)
-        .order_by(notifications.c.wechat_next_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-        .scalar_subquery()
+) -> list[RowMapping]:
+    """Take up to ``limit`` messages due for WeChat delivery (shared.db.leases): their next
+    attempt moves past the lease, and the attempt is counted."""
+    return await leases.claim_due(
+        uow,
+        notifications,
+        due=and_(notifications.c.wechat_status == "pending",
+                 notifications.c.wechat_next_at <= now),
+        order_by=notifications.c.wechat_next_at,
+        limit=limit,
+        lease={
+            "wechat_next_at": now + timedelta(seconds=lease_seconds),
+            "wechat_attempts": notifications.c.wechat_attempts + 1,
+        },
     )
-    result = await uow.connection.execute(
-        update(notifications)
-        .where(notifications.c.id.in_(due))
-        .values(
-            wechat_next_at=now + timedelta(seconds=lease_seconds),
-            wechat_attempts=notifications.c.wechat_attempts + 1,
-        )
-        .returning(notifications)
-    )
-    return list(result.all())
 
 
 async def settle(
@@ -129,8 +124,3 @@ async def record_sandbox_message(
             data=data,
         )
     )
-
-
-async def sandbox_messages(uow: UnitOfWork, *, limit: int = 100) -> list[Any]:
-    query = select(wechat_sandbox_messages).order_by(wechat_sandbox_messages.c.id.desc())
-    return list((await uow.connection.execute(query.limit(limit))).all())
