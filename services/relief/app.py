@@ -10,7 +10,7 @@ import httpx
 from fastapi import FastAPI
 
 from services.relief.api import router
-from services.relief.context import build_context
+from services.relief.context import ReliefContext, build_context
 from services.relief.handlers import SUBSCRIPTIONS
 from services.relief.settings import Settings
 from shared.web import create_service_app
@@ -29,14 +29,15 @@ def create_app(
     settings = settings or Settings()
 
     async def start(app: FastAPI, runtime: ServiceRuntime) -> None:
-        runtime.state["relief"] = build_context(
+        runtime.context = build_context(
             settings, identity_transport=identity_transport, clock=clock
         )
 
     async def stop(app: FastAPI, runtime: ServiceRuntime) -> None:
-        context = runtime.state.pop("relief", None)
-        if context is not None:
-            await context.aclose()
+        # Not set when start-up failed before the hook ran.
+        if isinstance(runtime.context, ReliefContext):
+            await runtime.context.aclose()
+            runtime.context = None
 
     return create_service_app(
         settings,

@@ -1,5 +1,6 @@
 """The relief service's collaborators, built once at start-up and kept in
-``runtime.state["relief"]``: PII cipher, identity client, working-day calendar, clock."""
+``runtime.context``: PII cipher, identity client, working-day calendar, clock. Routes get it
+as ``Context`` (services/relief/api.py)."""
 
 from __future__ import annotations
 
