@@ -85,18 +85,16 @@ CASE_STEPS: dict[str, tuple[str, str, str]] = {
 }
 
 
-def case_notice(action: str, *, event_id: str, case_no: str, at: datetime) -> Notice | None:
-    """The notice for one lifecycle step, or None when the resident is not told of it."""
-    step = CASE_STEPS.get(action)
-    if step is None:
-        return None
+def _case_step_notice(
+    step: tuple[str, str, str], *, template: str, event_id: str, case_no: str, at: datetime
+) -> Notice:
+    """A notice about one step of the resident's case: ``step`` is (kind, phrase, sentence)."""
     kind, phrase, sentence = step
-    body = f"您反映的事项（{case_no}）{sentence}。"
     return Notice(
         kind=kind,
         title=f"事项{phrase}",
-        body=body,
-        template="case_progress",
+        body=f"您反映的事项（{case_no}）{sentence}。",
+        template=template,
         page=f"pages/events/detail?id={event_id}",
         data=fit_data(
             {
@@ -109,28 +107,23 @@ def case_notice(action: str, *, event_id: str, case_no: str, at: datetime) -> No
     )
 
 
+def case_notice(action: str, *, event_id: str, case_no: str, at: datetime) -> Notice | None:
+    """The notice for one lifecycle step, or None when the resident is not told of it."""
+    step = CASE_STEPS.get(action)
+    if step is None:
+        return None
+    return _case_step_notice(step, template="case_progress", event_id=event_id,
+                             case_no=case_no, at=at)
+
+
 CLOSED_STEP = ("closed", "已办结", "已办结，请对办理结果进行评价")
 
 
 def closed_notice(*, event_id: str, case_no: str, closed_at: datetime) -> Notice:
     """Sent from ``events.event_closed`` (not the status change): by the time the reporter
     reads it, the closure is in the read model and can be rated."""
-    kind, phrase, sentence = CLOSED_STEP
-    return Notice(
-        kind=kind,
-        title=f"事项{phrase}",
-        body=f"您反映的事项（{case_no}）{sentence}。",
-        template="case_closed",
-        page=f"pages/events/detail?id={event_id}",
-        data=fit_data(
-            {
-                "character_string1": case_no,
-                "phrase2": phrase,
-                "time3": wechat_time(closed_at),
-                "thing4": sentence,
-            }
-        ),
-    )
+    return _case_step_notice(CLOSED_STEP, template="case_closed", event_id=event_id,
+                             case_no=case_no, at=closed_at)
 
 
 def booking_notice(

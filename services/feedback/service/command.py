@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -16,8 +15,8 @@ from shared.auth.principal import Principal
 from shared.contracts.feedback import HotspotFlagged
 from shared.db.uow import UnitOfWork
 from shared.logs import get_logger
+from shared.paging import decode_moment_cursor, moment_cursor, page_of
 from shared.periodic import PeriodicWorker
-from shared.problems import BadRequest
 from shared.regions import region_level
 
 log = get_logger(__name__)
@@ -51,36 +50,16 @@ async def trend(
     return days
 
 
-def _cursor(deadline: datetime, event_id: uuid.UUID) -> str:
-    return base64.urlsafe_b64encode(f"{deadline.isoformat()}|{event_id}".encode()).decode()
-
-
-def _uncursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        moment, _, ident = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
-        at = datetime.fromisoformat(moment)
-        if at.tzinfo is None:  # we only issue cursors with an offset
-            raise ValueError("no offset")
-        # A moment without a UTC instant (year 1 east of Greenwich) would crash the query.
-        return at.astimezone(UTC), uuid.UUID(ident)
-    except (ValueError, OverflowError) as exc:
-        raise BadRequest("the cursor is not one this list gave", code="cursor_invalid") from exc
-
-
 async def overdue(
     *, uow: UnitOfWork, principal: Principal, region_code: str, limit: int,
     cursor: str | None, now: datetime | None = None,
 ) -> tuple[list[Any], str | None]:
     principal.require_region(region_code)
-    after = _uncursor(cursor) if cursor else None
+    after = decode_moment_cursor(cursor)
     async with uow:
         rows = await store.overdue(uow, region_like=region_like(region_code),
                                    now=now or datetime.now(UTC), limit=limit + 1, after=after)
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = _cursor(rows[-1].missed_deadline, rows[-1].event_id)
-    return rows, next_cursor
+    return page_of(rows, limit, lambda r: moment_cursor(r.missed_deadline, r.event_id))
 
 
 async def hotspots(*, uow: UnitOfWork, principal: Principal, region_code: str) -> list[Any]:

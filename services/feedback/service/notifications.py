@@ -3,7 +3,6 @@ delivery); sent later by the sender worker, so a slow WeChat never holds a trans
 
 from __future__ import annotations
 
-import base64
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -16,18 +15,16 @@ from shared.contracts.events import EventClosed, EventStatusChanged
 from shared.contracts.relief import ApplicationDecided
 from shared.db.uow import UnitOfWork
 from shared.messaging.envelope import Envelope
-from shared.problems import BadRequest, NotFound
+from shared.paging import decode_moment_cursor, moment_cursor, page_of
+from shared.problems import NotFound
 
 
 async def _record(
-    uow: UnitOfWork,
-    *,
-    user_id: uuid.UUID,
-    event_id: uuid.UUID | None,
-    notice: Notice,
+    uow: UnitOfWork, *, user_id: uuid.UUID, event_id: uuid.UUID | None, notice: Notice,
     source_key: str,
-    created_at: datetime,
 ) -> bool:
+    """Add ``notice`` to the user's inbox and the WeChat queue, once per ``source_key``."""
+    created_at = datetime.now(UTC)
     return await store.add(
         uow,
         {
@@ -62,14 +59,8 @@ async def record_for_status_change(
     )
     if notice is None:
         return False
-    return await _record(
-        uow,
-        user_id=reporter_id,
-        event_id=change.event_id,
-        notice=notice,
-        source_key=f"msg:{envelope.event_id}",
-        created_at=datetime.now(UTC),
-    )
+    return await _record(uow, user_id=reporter_id, event_id=change.event_id, notice=notice,
+                         source_key=f"msg:{envelope.event_id}")
 
 
 async def record_for_closure(
@@ -82,33 +73,20 @@ async def record_for_closure(
     notice = notices.closed_notice(
         event_id=str(closed.event_id), case_no=closed.case_no, closed_at=closed.closed_at
     )
-    return await _record(
-        uow,
-        user_id=reporter_id,
-        event_id=closed.event_id,
-        notice=notice,
-        source_key=f"closed:{closed.event_id}:{closed.closed_at.isoformat()}",
-        created_at=datetime.now(UTC),
-    )
+    source_key = f"closed:{closed.event_id}:{closed.closed_at.isoformat()}"
+    return await _record(uow, user_id=reporter_id, event_id=closed.event_id, notice=notice,
+                         source_key=source_key)
 
 
-async def record_for_booking_confirmed(
-    uow: UnitOfWork, envelope: Envelope
-) -> bool:
+async def record_for_booking_confirmed(uow: UnitOfWork, envelope: Envelope) -> bool:
     booking = envelope.payload_as(BookingConfirmed)
     notice = notices.booking_notice(
         booking_id=str(booking.booking_id),
         round_title=booking.round_title,
         pickup_starts_at=booking.pickup_starts_at,
     )
-    return await _record(
-        uow,
-        user_id=booking.user_id,
-        event_id=None,
-        notice=notice,
-        source_key=f"msg:{envelope.event_id}",
-        created_at=datetime.now(UTC),
-    )
+    return await _record(uow, user_id=booking.user_id, event_id=None, notice=notice,
+                         source_key=f"msg:{envelope.event_id}")
 
 
 async def record_for_relief_decision(uow: UnitOfWork, envelope: Envelope) -> bool:
@@ -117,46 +95,24 @@ async def record_for_relief_decision(uow: UnitOfWork, envelope: Envelope) -> boo
         application_id=str(decision.application_id), kind=decision.kind,
         outcome=decision.outcome, decided_at=decision.decided_at,
     )
-    return await _record(
-        uow,
-        user_id=decision.applicant_user_id,
-        event_id=None,
-        notice=notice,
-        source_key=f"msg:{envelope.event_id}",
-        created_at=datetime.now(UTC),
-    )
+    return await _record(uow, user_id=decision.applicant_user_id, event_id=None,
+                         notice=notice, source_key=f"msg:{envelope.event_id}")
 
 
-def encode_cursor(created_at: datetime, notification_id: uuid.UUID) -> str:
-    raw = f"{created_at.isoformat()}|{notification_id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode()
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        created, _, ident = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
-        at = datetime.fromisoformat(created)
-        if at.tzinfo is None:  # we only issue cursors with an offset
-            raise ValueError("no offset")
-        # A moment without a UTC instant (year 1 east of Greenwich) would crash the query.
-        return at.astimezone(UTC), uuid.UUID(ident)
-    except (ValueError, OverflowError) as exc:
-        raise BadRequest("the cursor is not one this list gave", code="cursor_invalid") from exc
+def after_created(row: Any) -> str:
+    """The cursor after a row of a newest-first list keyed by ``(created_at, id)``."""
+    return moment_cursor(row.created_at, row.id)
 
 
 async def list_inbox(
     *, uow: UnitOfWork, user_id: uuid.UUID, limit: int, cursor: str | None, unread_only: bool
 ) -> tuple[list[Any], str | None]:
-    after = decode_cursor(cursor) if cursor else None
+    after = decode_moment_cursor(cursor)
     async with uow:
         rows = await store.page_for_user(
             uow, user_id, limit=limit + 1, after=after, unread_only=unread_only
         )
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id)
-    return rows, next_cursor
+    return page_of(rows, limit, after_created)
 
 
 async def mark_read(*, uow: UnitOfWork, user_id: uuid.UUID, notification_id: uuid.UUID) -> Any:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.feedback.scoring import SHANGHAI
-from services.feedback.service.notifications import decode_cursor, encode_cursor
+from services.feedback.service.notifications import after_created
 from services.feedback.service.scorecards import region_like
 from services.feedback.store import staff_notices as store
 from shared.auth.principal import Principal, Role
@@ -22,6 +22,7 @@ from shared.contracts.routing import EventEscalated, EventOverdue
 from shared.db.uow import UnitOfWork
 from shared.logs import get_logger
 from shared.messaging.envelope import Envelope
+from shared.paging import decode_moment_cursor, page_of
 from shared.problems import NotFound
 from shared.regions import is_region_code
 
@@ -113,17 +114,13 @@ async def list_for_staff(
     unread_only: bool,
 ) -> tuple[list[Any], str | None]:
     roles, patterns = _scope(principal)
-    after = decode_cursor(cursor) if cursor else None
+    after = decode_moment_cursor(cursor)
     async with uow:
         rows = await store.page_for_staff(
             uow, user_id=principal.subject, roles=roles, region_patterns=patterns,
             limit=limit + 1, after=after, unread_only=unread_only,
         )
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id)
-    return rows, next_cursor
+    return page_of(rows, limit, after_created)
 
 
 async def mark_read(*, uow: UnitOfWork, principal: Principal, notice_id: uuid.UUID) -> Any:
