@@ -42,14 +42,17 @@ async def test_the_feed_serves_revocations_to_internal_callers_from_a_cursor_on(
         await client.post(f"/api/v1/identity/staff/{staff_id}/disable", headers=admin)
         since = await client.get(FEED, headers=INTERNAL,
                                  params={"since": before.json()["cursor"]})
-        malformed = await client.get(FEED, headers=INTERNAL, params={"since": "yesterday"})
+        malformed = [await client.get(FEED, headers=INTERNAL, params={"since": since})
+                     for since in ("yesterday", "2026-12-06T08:00:00",
+                                   "0001-01-01T00:00:00+00:00", "0001-01-01T00:00:00+08:00")]
 
     assert_problem(anonymous, 401, "internal_key_invalid")
     assert before.status_code == 200, before.text
     assert staff_id not in [r["key"] for r in before.json()["revocations"]]
     entries = [r for r in since.json()["revocations"] if r["key"] == staff_id]
     assert [(r["kind"]) for r in entries] == ["subject"]
-    assert_problem(malformed, 400, "cursor_invalid")
+    for refused in malformed:
+        assert_problem(refused, 400, "cursor_invalid")
 
 
 async def test_identity_itself_refuses_a_disabled_accounts_token_within_seconds(

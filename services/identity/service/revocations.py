@@ -22,6 +22,7 @@ from shared.web.runtime import ServiceRuntime
 
 # Past a token's lifetime, plus the verifiers' clock leeway and some.
 _EXPIRY_MARGIN = timedelta(seconds=60)
+_FEED_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 _PURGE_EVERY_SECONDS = 600.0
 
 
@@ -52,10 +53,14 @@ def parse_cursor(cursor: str | None) -> datetime | None:
         return None
     try:
         moment = datetime.fromisoformat(cursor)
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
-        raise BadRequest("malformed cursor", code=CURSOR_INVALID)
+        if moment.tzinfo is None:
+            raise ValueError("no offset")
+        # Before the feed existed (year 1 at the extreme) is no moment it gave out, and the
+        # store's look-back margin would overflow on it.
+        if moment.astimezone(UTC) < _FEED_EPOCH:
+            raise ValueError("before the feed existed")
+    except (ValueError, OverflowError):
+        raise BadRequest("malformed cursor", code=CURSOR_INVALID) from None
     return moment
 
 
