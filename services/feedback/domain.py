@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from shared.calendar import WorkingCalendar
+from shared.problems import Conflict, Forbidden, NotFound
 
 SATISFIED = "satisfied"
 BASICALLY_SATISFIED = "basically_satisfied"
@@ -101,63 +102,104 @@ def _uuid(value: Any) -> uuid.UUID | None:
     return uuid.UUID(value)
 
 
+def _dt_of(value: Any) -> datetime:
+    """A moment a fact's payload must carry (``_dt`` of a required field)."""
+    moment = _dt(value)
+    if moment is None:
+        raise ValueError("a required moment is missing from the fact")
+    return moment
+
+
 def summarize(
     event_id: uuid.UUID, facts: Iterable[Fact], calendar: WorkingCalendar
 ) -> CaseSummary:
     """The summary of a case from the set of its facts (order of the iterable is irrelevant)."""
+    by_kind = _by_kind(facts)
+    status_facts = by_kind.get(STATUS, [])
+    s = CaseSummary(event_id=event_id)
+    _apply_static_fields(s, by_kind)
+    latest_close = _apply_closures(s, by_kind.get(CLOSED, []))
+    _apply_assignment(s, by_kind, latest_close, status_facts)
+    _apply_result(s, latest_close, status_facts)
+    _apply_reworks(s, by_kind.get(REWORK, []), status_facts)
+    _apply_rating(s, by_kind.get(RATED, []), latest_close)
+    if s.is_closed and s.reported_at is not None and s.closed_at is not None:
+        s.handling_hours = round(calendar.working_hours_between(s.reported_at, s.closed_at), 6)
+    s.status = _status(s, status_facts, by_kind.get(REWORK, []))
+    return s
+
+
+def _by_kind(facts: Iterable[Fact]) -> dict[str, list[Fact]]:
+    """The facts by kind, each kind's in a fixed order; a fact is its message, so a
+    duplicate counts once."""
     by_kind: dict[str, list[Fact]] = {}
-    unique = {f.message_id: f for f in facts}  # a fact is its message: duplicates are one
+    unique = {f.message_id: f for f in facts}
     for fact in sorted(unique.values(), key=lambda f: f.order_key):
         by_kind.setdefault(fact.kind, []).append(fact)
-    s = CaseSummary(event_id=event_id)
+    return by_kind
 
-    # The case's own fields: the first non-empty value, sources in a fixed priority.
+
+def _first_given(by_kind: dict[str, list[Fact]], name: str) -> Any:
+    """The first non-empty value of ``name``, sources in a fixed priority (None: none)."""
+    for kind in _STATIC_SOURCES:
+        value = next((f.data.get(name) for f in by_kind.get(kind, ()) if f.data.get(name)),
+                     None)
+        if value is not None:
+            return value
+    return None
+
+
+def _apply_static_fields(s: CaseSummary, by_kind: dict[str, list[Fact]]) -> None:
+    """The case's own fields, when it was reported and by whom."""
     for name in _STATIC_FIELDS:
-        for kind in _STATIC_SOURCES:
-            value = next((f.data.get(name) for f in by_kind.get(kind, ()) if f.data.get(name)),
-                         None)
-            if value is not None:
-                setattr(s, name, value)
-                break
-    reported = by_kind.get(REPORTED, [])
-    closed_facts = by_kind.get(CLOSED, [])
-    status_facts = by_kind.get(STATUS, [])
+        value = _first_given(by_kind, name)
+        if value is not None:
+            setattr(s, name, value)
+    reported, closed = by_kind.get(REPORTED, []), by_kind.get(CLOSED, [])
     if reported:
         s.sensitive = bool(reported[0].data.get("sensitive"))
         s.reported_at = _dt(reported[0].data["reported_at"])
-    elif closed_facts:
-        s.reported_at = _dt(closed_facts[0].data["reported_at"])
-    for kind in _STATIC_SOURCES:
-        found = next((f.data["reporter_id"] for f in by_kind.get(kind, ())
-                      if f.data.get("reporter_id")), None)
-        if found:
-            s.reporter_id = _uuid(found)
-            break
+    elif closed:
+        s.reported_at = _dt(closed[0].data["reported_at"])
+    reporter = _first_given(by_kind, "reporter_id")
+    if reporter:
+        s.reporter_id = _uuid(reporter)
 
-    # Closures: each events.event_closed is one; the latest one is the one that counts now.
-    closures = sorted({_dt(f.data["closed_at"]) for f in closed_facts})  # type: ignore[type-var]
-    s.closures = closures  # type: ignore[assignment]
-    s.closure_count = len(closures)
-    latest_close = max(closed_facts, key=lambda f: _dt(f.data["closed_at"])) \
-        if closed_facts else None
-    s.closed_at = _dt(latest_close.data["closed_at"]) if latest_close else None
 
-    _apply_assignment(s, by_kind, latest_close, status_facts)
+def _apply_closures(s: CaseSummary, closed_facts: list[Fact]) -> Fact | None:
+    """Each events.event_closed is one closure; the latest one is the one that counts now.
+    Returns the latest closure's fact."""
+    s.closures = sorted({_dt_of(f.data["closed_at"]) for f in closed_facts})
+    s.closure_count = len(s.closures)
+    if not closed_facts:
+        return None
+    latest_close = max(closed_facts, key=lambda f: _dt_of(f.data["closed_at"]))
+    s.closed_at = _dt(latest_close.data["closed_at"])
+    return latest_close
 
+
+def _apply_result(s: CaseSummary, latest_close: Fact | None, status_facts: list[Fact]) -> None:
     results = [f.at for f in status_facts if f.data.get("action") == "submit_result"]
     if latest_close and latest_close.data.get("result_submitted_at"):
-        results.append(_dt(latest_close.data["result_submitted_at"]))  # type: ignore[arg-type]
+        results.append(_dt_of(latest_close.data["result_submitted_at"]))
     s.result_at = max(results) if results else None
 
-    # Reopened: a rework (requested here or done by events) after the latest closure.
-    reworks = [f.at for f in by_kind.get(REWORK, [])]
-    reworks += [f.at for f in status_facts if f.data.get("action") == "rework"]
-    s.rework_count = len(by_kind.get(REWORK, []))
-    s.is_closed = s.closed_at is not None and not any(r > s.closed_at for r in reworks)
 
+def _apply_reworks(s: CaseSummary, rework_facts: list[Fact], status_facts: list[Fact]) -> None:
+    """Reopened: a rework (requested here or done by events) after the latest closure."""
+    reworks = [f.at for f in rework_facts]
+    reworks += [f.at for f in status_facts if f.data.get("action") == "rework"]
+    s.rework_count = len(rework_facts)
+    closed_at = s.closed_at
+    s.is_closed = closed_at is not None and not any(r > closed_at for r in reworks)
+
+
+def _apply_rating(s: CaseSummary, rated_facts: list[Fact], latest_close: Fact | None) -> None:
+    """The rating of the latest closure, and whether the loop is closed: the four musts
+    (classified, dispatch trail, result recorded, rated positively) met."""
     rating = None
     if s.closed_at is not None:
-        rating = next((f for f in by_kind.get(RATED, [])
+        rating = next((f for f in rated_facts
                        if _dt(f.data["closure_closed_at"]) == s.closed_at), None)
     if rating is not None:
         s.rating = rating.data["rating"]
@@ -171,11 +213,6 @@ def summarize(
         and latest_close.data.get("result_recorded")
         and s.rating in POSITIVE_RATINGS
     )
-    if s.is_closed and s.reported_at is not None and s.closed_at is not None:
-        s.handling_hours = round(calendar.working_hours_between(s.reported_at, s.closed_at), 6)
-
-    s.status = _status(s, status_facts, by_kind.get(REWORK, []))
-    return s
 
 
 def _apply_assignment(
@@ -238,27 +275,20 @@ def _status(s: CaseSummary, status_facts: list[Fact], reworks: list[Fact]) -> st
 # -- ratings ---------------------------------------------------------------------------------
 
 
-class RatingRefused(Exception):
-    def __init__(self, kind: str, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.kind, self.code, self.detail = kind, code, detail
-
-
 def check_can_rate(summary: CaseSummary | None, rater_id: uuid.UUID) -> datetime:
     """The closure ``rater_id`` may rate now, or why not. Only the reporter rates; only a
     closed case (not reopened since) can be rated; once per closure is enforced by the store."""
     if summary is None or (summary.reported_at is None and summary.closed_at is None):
-        raise RatingRefused("not_found", "event_not_found", "no such case")
+        raise NotFound("no such case", code="event_not_found")
     if summary.reporter_id is None:
         # Only cases reported before sealed reporters existed (or seen without any message
         # naming the reporter yet): feedback cannot tell who reported.
-        raise RatingRefused("forbidden", "reporter_unknown",
-                            "only the reporter can rate this case")
+        raise Forbidden("only the reporter can rate this case", code="reporter_unknown")
     if summary.reporter_id != rater_id:
-        raise RatingRefused("forbidden", "not_reporter", "only the reporter can rate this case")
+        raise Forbidden("only the reporter can rate this case", code="not_reporter")
     if summary.closed_at is not None and summary.rating is not None:
         # Also after a dissatisfied rating: that closure is judged; the next one may be rated.
-        raise RatingRefused("conflict", "already_rated", "this closure is already rated")
+        raise Conflict("this closure is already rated", code="already_rated")
     if not summary.is_closed or summary.closed_at is None:
-        raise RatingRefused("conflict", "not_closed", "the case is not closed")
+        raise Conflict("the case is not closed", code="not_closed")
     return summary.closed_at

@@ -8,16 +8,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.feedback import domain
-from services.feedback.domain import CaseSummary, RatingRefused
+from services.feedback.domain import CaseSummary
 from services.feedback.service import projection
 from services.feedback.store import cases
 from services.feedback.store.tables import case_summaries
-from shared.contracts.feedback import EventRated, ReworkRequested
+from shared.contracts.feedback import EventRated, Rating, ReworkRequested
 from shared.db.idempotency import remember, reserve
 from shared.db.uow import UnitOfWork
 from shared.logs import get_logger
 from shared.pii import mask_personal_numbers
-from shared.problems import Conflict, Forbidden, NotFound
+from shared.problems import Conflict
 
 log = get_logger(__name__)
 _SUMMARY_FIELDS = [c.name for c in case_summaries.columns if c.name != "updated_at"]
@@ -26,7 +26,7 @@ _SUMMARY_FIELDS = [c.name for c in case_summaries.columns if c.name != "updated_
 @dataclass(frozen=True)
 class RatingRecorded:
     event_id: uuid.UUID
-    rating: str
+    rating: Rating
     default_applied: bool
     rated_at: datetime
     closure_closed_at: datetime
@@ -63,16 +63,11 @@ def summary_from_row(row: Any) -> CaseSummary | None:
     return CaseSummary(**{name: getattr(row, name) for name in _SUMMARY_FIELDS})
 
 
-def _problem(refused: RatingRefused) -> Exception:
-    kind = {"not_found": NotFound, "forbidden": Forbidden, "conflict": Conflict}[refused.kind]
-    return kind(refused.detail, code=refused.code)
-
-
 async def _record(
     uow: UnitOfWork,
     summary: CaseSummary,
     *,
-    rating: str,
+    rating: Rating,
     comment: str | None,
     default_applied: bool,
     rater_id: uuid.UUID | None,
@@ -146,7 +141,7 @@ async def _announce_rating(
         "feedback.event_rated",
         EventRated(
             event_id=recorded.event_id,
-            rating=recorded.rating,  # type: ignore[arg-type]
+            rating=recorded.rating,
             comment_present=comment_present,
             default_applied=recorded.default_applied,
             rated_at=recorded.rated_at,
@@ -173,7 +168,7 @@ async def rate(
     uow: UnitOfWork,
     rater_id: uuid.UUID,
     event_id: uuid.UUID,
-    rating: str,
+    rating: Rating,
     comment: str | None,
     idempotency_key: str | None = None,
     now: datetime | None = None,
@@ -190,11 +185,8 @@ async def rate(
                 return RatingRecorded.from_json(replay[1])
         await cases.lock_case(uow, event_id)
         summary = summary_from_row(await cases.get_summary_row(uow, event_id))
-        try:
-            domain.check_can_rate(summary, rater_id)
-        except RatingRefused as refused:
-            raise _problem(refused) from None
-        assert summary is not None
+        domain.check_can_rate(summary, rater_id)
+        assert summary is not None  # check_can_rate refused a case it does not know
         recorded = await _record(
             uow, summary, rating=rating, comment=comment, default_applied=False,
             rater_id=rater_id, now=now,
@@ -210,7 +202,7 @@ async def rate(
 
 
 async def apply_default_ratings(
-    *, uow: UnitOfWork, after_days: float, rating: str, limit: int, now: datetime | None = None
+    *, uow: UnitOfWork, after_days: float, rating: Rating, limit: int, now: datetime | None = None
 ) -> list[RatingRecorded]:
     """Give the default rating to closures left unrated for ``after_days``. Safe to run in
     every replica at once: a case another transaction is working on is skipped (try-lock),
