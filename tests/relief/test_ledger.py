@@ -258,13 +258,15 @@ async def test_the_monthly_run_pays_each_recipient_once_however_often_it_runs(
 
     run = {"region_code": world.region, "month": "2027-01"}
     url = f"{BASE}/disbursements/monthly-runs"
-    first = expect(await world.client.post(url, json=run,
-                                           headers=auth(world.staff.civil_affairs)), 201)
+    keyed = {**auth(world.staff.civil_affairs), "Idempotency-Key": f"run-{uuid.uuid4().hex}"}
+    first = expect(await world.client.post(url, json=run, headers=keyed), 201)
     assert first["posted"] == 2
     assert first["amount_yuan"] == "1370.00"
     again = expect(await world.client.post(url, json=run,
                                            headers=auth(world.staff.civil_affairs)), 201)
     assert again["posted"] == 0
+    # A retry with the first run's key answers what the first run answered.
+    assert expect(await world.client.post(url, json=run, headers=keyed), 201) == first
     for app_id, amount in granted.items():
         assert await ledger_rows(world, app_id) == 1
         assert await disbursed_events(world, app_id) == 1

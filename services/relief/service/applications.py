@@ -32,13 +32,13 @@ from services.relief.service.common import (
     acting_role,
     agency_of,
     load,
+    once,
     read_model,
     require_view,
 )
 from services.relief.store import applications as store
 from shared.auth.principal import Principal, Role
 from shared.contracts.relief import ApplicationSubmitted
-from shared.db import idempotency
 from shared.db.uow import UnitOfWork
 from shared.paging import decode_moment_cursor, moment_cursor, page_of
 from shared.pii import mask_name
@@ -174,20 +174,14 @@ async def apply(
         applicant_id=applicant_id, on_behalf=on_behalf, profile=profile, members=members,
         source=source,
     )
-    scope = f"apply:{principal.subject}"
+    async def submit() -> tuple[int, ApplicationCreated]:
+        return 201, await _submit(uow, values=values, principal=principal, body=body)
+
     async with uow:
-        if idempotency_key:
-            replay = await idempotency.reserve(
-                uow, scope=scope, key=idempotency_key, request=body.model_dump(mode="json"),
-            )
-            if replay is not None:
-                return ApplicationCreated.model_validate(replay[1])
-        created = await _submit(uow, values=values, principal=principal, body=body)
-        if idempotency_key:
-            await idempotency.remember(
-                uow, scope=scope, key=idempotency_key, status=201,
-                body=created.model_dump(mode="json"),
-            )
+        _, created = await once(
+            uow, scope=f"apply:{principal.subject}", key=idempotency_key, request=body,
+            answer=ApplicationCreated, work=submit,
+        )
     return created
 
 

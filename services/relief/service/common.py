@@ -4,9 +4,11 @@ the timeline step and its event."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
+from pydantic import BaseModel
 from sqlalchemy.engine import RowMapping
 
 from services.relief.context import ReliefContext
@@ -23,6 +25,7 @@ from services.relief.schemas import ApplicationRead, DecisionRead, OpinionRead
 from services.relief.store import applications as store
 from shared.auth.principal import Principal
 from shared.contracts.relief import ApplicationDecided, ApplicationProgressed
+from shared.db import idempotency
 from shared.db.uow import UnitOfWork
 from shared.pii import mask_id_number, mask_name
 from shared.problems import NotFound
@@ -32,6 +35,8 @@ NAME, ID_NUMBER, ADDRESS = "relief.name", "relief.id_number", "relief.address"
 HOUSEHOLD, REASON, ATTACHMENTS = "relief.household", "relief.reason", "relief.attachments"
 OPINION, OBJECTION, RESOLUTION = "relief.opinion", "relief.objection", "relief.resolution"
 DECISION_REASON = "relief.decision_reason"
+
+M = TypeVar("M", bound=BaseModel)
 
 STAFF_VIEWERS = frozenset({"reviewer", "grid_worker", "supervisor", "admin"})
 
@@ -230,3 +235,29 @@ async def record_outcome(
         note=_step_note(outcome, note),
     )
     await _announce(uow, row, outcome, now)
+
+
+async def once(
+    uow: UnitOfWork,
+    *,
+    scope: str,
+    key: str | None,
+    request: BaseModel,
+    answer: type[M],
+    work: Callable[[], Awaitable[tuple[int, M]]],
+) -> tuple[int, M]:
+    """In the caller's transaction: with an Idempotency-Key, what its first attempt answered
+    (``work`` is not run again); otherwise ``work``'s status and answer, remembered under
+    the key."""
+    if key:
+        replay = await idempotency.reserve(
+            uow, scope=scope, key=key, request=request.model_dump(mode="json")
+        )
+        if replay is not None:
+            return replay[0], answer.model_validate(replay[1])
+    status, result = await work()
+    if key:
+        await idempotency.remember(
+            uow, scope=scope, key=key, status=status, body=result.model_dump(mode="json")
+        )
+    return status, result

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy.engine import RowMapping
 
@@ -34,6 +35,7 @@ from services.relief.service.common import (
     actor_of,
     agency_of,
     load,
+    once,
     record_outcome,
     to_domain,
 )
@@ -41,7 +43,6 @@ from services.relief.store import applications as applications_store
 from services.relief.store import ledger
 from shared.auth.principal import Principal, Role
 from shared.contracts.relief import Disbursed
-from shared.db import idempotency
 from shared.db.uow import UnitOfWork
 from shared.problems import BadRequest, Conflict, Forbidden
 
@@ -66,21 +67,11 @@ async def post(
 ) -> tuple[int, DisbursementRead]:
     """201 with the new payment; 200 with the existing one when that month is already paid
     with the same amount; 409 ``already_disbursed`` when it was paid with another amount."""
-    scope = f"disburse:{principal.subject}"
     async with uow:
-        if idempotency_key:
-            replay = await idempotency.reserve(
-                uow, scope=scope, key=idempotency_key, request=body.model_dump(mode="json")
-            )
-            if replay is not None:
-                return replay[0], DisbursementRead.model_validate(replay[1])
-        status, answer = await _post_once(uow, ctx, principal, body)
-        if idempotency_key:
-            await idempotency.remember(
-                uow, scope=scope, key=idempotency_key, status=status,
-                body=answer.model_dump(mode="json"),
-            )
-    return status, answer
+        return await once(
+            uow, scope=f"disburse:{principal.subject}", key=idempotency_key, request=body,
+            answer=DisbursementRead, work=partial(_post_once, uow, ctx, principal, body),
+        )
 
 
 async def _post_once(
@@ -186,14 +177,8 @@ async def monthly_run(
         raise Forbidden("the monthly run is civil affairs' to start", code="agency_required")
     principal.require_region(body.region_code)
     month, now = month_start(body.month), ctx.now()
-    scope = f"monthly-run:{principal.subject}"
-    async with uow:
-        if idempotency_key:
-            replay = await idempotency.reserve(
-                uow, scope=scope, key=idempotency_key, request=body.model_dump(mode="json")
-            )
-            if replay is not None:
-                return MonthlyRunRead.model_validate(replay[1])
+
+    async def run() -> tuple[int, MonthlyRunRead]:
         posted = await ledger.post_month(
             uow, region_code=body.region_code, month=month,
             kinds=[k.value for k in MONTHLY_KINDS], statuses=[s.value for s in PAYABLE_STATUSES],
@@ -207,13 +192,14 @@ async def monthly_run(
         for row in posted:
             await uow.emit("relief.disbursed", _disbursed(row, now))
         total = sum(int(row["amount_fen"]) for row in posted)
-        answer = MonthlyRunRead(
+        return 201, MonthlyRunRead(
             region_code=body.region_code, month=body.month, posted=len(posted),
             amount_fen=total, amount_yuan=yuan(total),
         )
-        if idempotency_key:
-            await idempotency.remember(
-                uow, scope=scope, key=idempotency_key, status=201,
-                body=answer.model_dump(mode="json"),
-            )
+
+    async with uow:
+        _, answer = await once(
+            uow, scope=f"monthly-run:{principal.subject}", key=idempotency_key, request=body,
+            answer=MonthlyRunRead, work=run,
+        )
     return answer
