@@ -8,9 +8,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.feedback import scoring
+from shared.contracts.feedback import Rating
 from shared.validation import StorableText
 
-RatingValue = Literal["satisfied", "basically_satisfied", "dissatisfied"]
+RatingValue = Rating
 
 
 class BaseSchema(BaseModel):
@@ -69,21 +71,9 @@ class StaffNoticePage(BaseSchema):
     next_cursor: str | None
 
 
-class Figures(BaseSchema):
-    cases: int
-    response_due: int
-    responded_on_time: int
-    resolution_due: int
-    resolved_on_time: int
-    resolved: int
-    rated: int
-    satisfied: int
-    default_rated: int
-    default_satisfied: int
-    closed_once: int
-    closed_loop: int
-    rework_count: int
-    avg_handling_hours: float | None = Field(description="working hours, report to closure")
+class Figures(BaseSchema, scoring.Figures):
+    """A scorecard row's figures (declared once, in scoring) and the rates derived from them."""
+
     response_rate: float | None
     on_time_resolution_rate: float | None
     resolution_rate: float | None

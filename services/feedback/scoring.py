@@ -17,10 +17,12 @@ assignment and to the region they were reported in):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, cast, get_args
 from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 Period = Literal["day", "week", "month", "range"]
@@ -36,6 +38,14 @@ RANKABLE = (
 
 class PeriodInvalid(ValueError):
     pass
+
+
+def period_named(name: str) -> Period:
+    """The period called ``name``; :class:`PeriodInvalid` for any other name."""
+    for period in get_args(Period):
+        if period == name:
+            return cast(Period, period)  # a member of the Literal, just compared
+    raise PeriodInvalid(f"no period is called {name!r}")
 
 
 # Dates a period may name: the calendar's own ends have no next day (9999-12-31) or no UTC
@@ -80,8 +90,12 @@ def _rate(numerator: int, denominator: int) -> float | None:
     return numerator / denominator if denominator else None
 
 
-@dataclass(frozen=True)
-class Figures:
+class Figures(BaseModel):
+    """The raw figures of a scorecard row: the one declaration of their names (the API's
+    scorecard schemas extend it); rates are derived from them (:meth:`rates`)."""
+
+    model_config = ConfigDict(frozen=True)
+
     cases: int
     response_due: int
     responded_on_time: int
@@ -95,16 +109,20 @@ class Figures:
     closed_once: int
     closed_loop: int
     rework_count: int
-    avg_handling_hours: float | None
+    avg_handling_hours: float | None = Field(description="working hours, report to closure")
 
     @classmethod
-    def from_row(cls, row: Any) -> Figures:
-        m = row._mapping
+    def counts(cls) -> list[str]:
+        """The names of the figures that are counts (every one but the average)."""
+        return [name for name in cls.model_fields if name != "avg_handling_hours"]
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Figures:
+        """From a query row (its mapping) naming every figure; a NULL count is 0."""
+        average = row["avg_handling_hours"]
         return cls(
-            **{name: int(m[name] or 0) for name in cls.__dataclass_fields__
-               if name != "avg_handling_hours"},
-            avg_handling_hours=None if m["avg_handling_hours"] is None
-            else float(m["avg_handling_hours"]),
+            **{name: int(row[name] or 0) for name in Figures.counts()},
+            avg_handling_hours=None if average is None else float(average),
         )
 
     def rates(self) -> dict[str, float | None]:

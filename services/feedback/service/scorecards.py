@@ -25,7 +25,7 @@ def _row(key: str, figures: Figures, **labels: Any) -> dict[str, Any]:
     return {
         "key": key,
         **labels,
-        **{name: getattr(figures, name) for name in Figures.__dataclass_fields__},
+        **figures.model_dump(),
         **figures.rates(),
     }
 
@@ -53,7 +53,7 @@ async def unit_scorecards(
     visible = [
         _row(
             str(r.unit_id),
-            Figures.from_row(r),
+            Figures.from_row(r._mapping),
             unit_id=r.unit_id,
             unit_name=r.name,
             unit_level=r.level,
@@ -86,9 +86,9 @@ async def region_scorecard(
             end=end,
             as_of=as_of,
         )
-    own = _row(region_code, Figures.from_row(total), region_code=region_code, level=level)
+    own = _row(region_code, Figures.from_row(total._mapping), region_code=region_code, level=level)
     rows = [
-        _row(c.region_code, Figures.from_row(c), region_code=c.region_code,
+        _row(c.region_code, Figures.from_row(c._mapping), region_code=c.region_code,
              level=region_level(c.region_code) if is_region_code(c.region_code) else None)
         for c in children
         if c.region_code != region_code and covers(region_code, c.region_code)
