@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 
 from gateway.partner import service
 from gateway.partner.auth import Partner
+from gateway.partner.deps import Context
 from gateway.partner.domain import Scope
 from gateway.partner.schemas import (
     ChangePage,
@@ -23,28 +22,22 @@ from gateway.partner.schemas import (
     SubscriptionPage,
     SubscriptionRead,
 )
-from gateway.partner.settings import Settings
-from shared.web.deps import Runtime, Uow
+from shared.web.deps import Uow
 
 router = APIRouter(prefix="/open/v1", tags=["partner"])
 Limit = Annotated[int, Query(ge=1, le=100)]
 
 
-def _now(runtime: Runtime) -> datetime:
-    clock: Callable[[], datetime] = runtime.state["clock"]
-    return clock()
-
-
 @router.post("/events", status_code=201, response_model=PartnerEventCreated)
 async def submit_event(body: PartnerEventCreate, caller: Partner, uow: Uow,
-                       runtime: Runtime) -> PartnerEventCreated:
+                       ctx: Context) -> PartnerEventCreated:
     """Report an event for one of the app's users, named by verified ID number or phone.
     The same ``request_id`` again answers the same case."""
     caller.require_scope(Scope.EVENTS_SUBMIT)
     return await service.submit_event(
-        uow=uow, identity=runtime.state["identity"], events=runtime.state["events"],
+        uow=uow, identity=ctx.identity, events=ctx.events,
         app_key=caller.app_key, allowed_regions=caller.credentials.allowed_regions, cmd=body,
-        now=_now(runtime))
+        now=ctx.now())
 
 
 @router.get("/events", response_model=PartnerEventPage)
@@ -57,20 +50,20 @@ async def list_events(caller: Partner, uow: Uow, cursor: str | None = None,
 
 
 @router.get("/events/{event_id}")
-async def get_event(event_id: uuid.UUID, caller: Partner, uow: Uow, runtime: Runtime) -> Any:
+async def get_event(event_id: uuid.UUID, caller: Partner, uow: Uow, ctx: Context) -> Any:
     """The case as its reporter sees it (masked as for residents)."""
     caller.require_scope(Scope.EVENTS_READ)
-    return await service.read_event(uow=uow, identity=runtime.state["identity"],
-                                    events=runtime.state["events"], app_key=caller.app_key,
+    return await service.read_event(uow=uow, identity=ctx.identity,
+                                    events=ctx.events, app_key=caller.app_key,
                                     event_id=event_id)
 
 
 @router.get("/events/{event_id}/timeline")
 async def get_timeline(event_id: uuid.UUID, caller: Partner, uow: Uow,
-                       runtime: Runtime) -> Any:
+                       ctx: Context) -> Any:
     caller.require_scope(Scope.EVENTS_READ)
-    return await service.read_event(uow=uow, identity=runtime.state["identity"],
-                                    events=runtime.state["events"], app_key=caller.app_key,
+    return await service.read_event(uow=uow, identity=ctx.identity,
+                                    events=ctx.events, app_key=caller.app_key,
                                     event_id=event_id, timeline=True)
 
 
@@ -85,16 +78,16 @@ async def changes(caller: Partner, uow: Uow, cursor: str | None = None,
 
 
 @router.post("/webhooks", status_code=201, response_model=SubscriptionRead)
-async def subscribe(body: SubscriptionCreate, caller: Partner, uow: Uow, runtime: Runtime,
-                    request: Request) -> SubscriptionRead:
+async def subscribe(body: SubscriptionCreate, caller: Partner, uow: Uow, ctx: Context
+                    ) -> SubscriptionRead:
     """Subscribe a callback URL on a host the app is allowed: those an admin set on the app in
     identity, and those the ``callback_hosts`` setting lists for it."""
     caller.require_scope(Scope.WEBHOOKS_MANAGE)
-    settings: Settings = request.app.state.settings
+    settings = ctx.settings
     return await service.subscribe(
         uow=uow, app_key=caller.app_key, cmd=body,
         allowed_hosts=service.callback_hosts(caller.credentials, settings.callback_hosts),
-        allow_private=settings.allow_private_callbacks, now=_now(runtime))
+        allow_private=settings.allow_private_callbacks, now=ctx.now())
 
 
 @router.get("/webhooks", response_model=SubscriptionPage)
@@ -105,10 +98,10 @@ async def subscriptions(caller: Partner, uow: Uow) -> SubscriptionPage:
 
 @router.delete("/webhooks/{subscription_id}", status_code=204)
 async def unsubscribe(subscription_id: uuid.UUID, caller: Partner, uow: Uow,
-                      runtime: Runtime) -> None:
+                      ctx: Context) -> None:
     caller.require_scope(Scope.WEBHOOKS_MANAGE)
     await service.unsubscribe(uow=uow, app_key=caller.app_key,
-                              subscription_id=subscription_id, now=_now(runtime))
+                              subscription_id=subscription_id, now=ctx.now())
 
 
 @router.get("/webhook-deliveries", response_model=DeliveryPage)
@@ -124,8 +117,8 @@ async def deliveries(caller: Partner, uow: Uow,
 
 @router.post("/webhook-deliveries/{delivery_id}/replay", response_model=DeliveryRead)
 async def replay(delivery_id: uuid.UUID, caller: Partner, uow: Uow,
-                 runtime: Runtime) -> DeliveryRead:
+                 ctx: Context) -> DeliveryRead:
     """Send a dead-lettered delivery again (same delivery id)."""
     caller.require_scope(Scope.WEBHOOKS_MANAGE)
     return await service.replay_delivery(uow=uow, app_key=caller.app_key,
-                                         delivery_id=delivery_id, now=_now(runtime))
+                                         delivery_id=delivery_id, now=ctx.now())

@@ -13,11 +13,12 @@ from fastapi import FastAPI
 from gateway.partner.api import router
 from gateway.partner.auth import AppRateLimits
 from gateway.partner.clients import EventsClient, IdentityClient
+from gateway.partner.context import PartnerContext
 from gateway.partner.handlers import SUBSCRIPTIONS
 from gateway.partner.settings import Settings
 from gateway.partner.webhooks import DeliveryWorker
 from shared.auth.revocations import PARTNER_APP, Revocation
-from shared.http.egress import Resolver
+from shared.http.egress import Resolver, resolve_host
 from shared.web import create_service_app
 from shared.web.runtime import ServiceRuntime
 
@@ -44,13 +45,10 @@ def create_app(settings: Settings | None = None, **wiring: Any) -> FastAPI:
     clock: Callable[[], datetime] = wiring.pop("clock", utc_now)
 
     async def start_partner(app: FastAPI, runtime: ServiceRuntime) -> None:
-        runtime.state["clock"] = clock
-        _open_clients(settings, runtime, identity_transport, events_transport)
-        runtime.state["limiter"] = AppRateLimits(
-            per_second=settings.rate_limit_per_second, burst=settings.rate_limit_burst,
-            overrides=settings.rate_limits)
-        if webhook_resolver is not None:
-            runtime.state["webhook_resolver"] = webhook_resolver
+        runtime.context = _build_context(settings, runtime, clock=clock,
+                                         identity_transport=identity_transport,
+                                         events_transport=events_transport,
+                                         webhook_resolver=webhook_resolver or resolve_host)
         _register_webhook_counters(app, runtime)
 
     return create_service_app(
@@ -65,24 +63,33 @@ def create_app(settings: Settings | None = None, **wiring: Any) -> FastAPI:
     )
 
 
-def _open_clients(
+def _build_context(
     settings: Settings,
     runtime: ServiceRuntime,
+    *,
+    clock: Callable[[], datetime],
     identity_transport: httpx.AsyncBaseTransport | None,
     events_transport: httpx.AsyncBaseTransport | None,
-) -> None:
-    """The clients of identity (partner credentials) and events (submissions)."""
-    runtime.state["identity"] = IdentityClient(
+    webhook_resolver: Resolver,
+) -> PartnerContext:
+    """The clients of identity (partner credentials) and events (submissions), the per-app
+    rate limits and the clock."""
+    identity = IdentityClient(
         base_url=settings.identity_base_url, internal_key=settings.internal_api_key,
         cache_seconds=settings.credentials_cache_seconds,
         timeout=settings.http_timeout_seconds, transport=identity_transport)
-    # A disabled app is refused within seconds, not when its cached credentials expire:
-    # the revocation feed says which app, and the cache forgets it.
-    runtime.state["unsubscribe_revocations"] = runtime.verifier.revocations.subscribe(
-        functools.partial(_forget_disabled_app, runtime.state["identity"]))
-    runtime.state["events"] = EventsClient(
+    events = EventsClient(
         base_url=settings.events_base_url, timeout=settings.http_timeout_seconds,
         transport=events_transport)
+    limiter = AppRateLimits(per_second=settings.rate_limit_per_second,
+                            burst=settings.rate_limit_burst, overrides=settings.rate_limits)
+    # A disabled app is refused within seconds, not when its cached credentials expire:
+    # the revocation feed says which app, and the cache forgets it.
+    unsubscribe = runtime.verifier.revocations.subscribe(
+        functools.partial(_forget_disabled_app, identity))
+    return PartnerContext(settings=settings, clock=clock, limiter=limiter, identity=identity,
+                          events=events, webhook_resolver=webhook_resolver,
+                          unsubscribe_revocations=unsubscribe)
 
 
 def _register_webhook_counters(app: FastAPI, runtime: ServiceRuntime) -> None:
@@ -92,7 +99,8 @@ def _register_webhook_counters(app: FastAPI, runtime: ServiceRuntime) -> None:
     app.state.partner_metrics_registered = True
 
     def worker_total(attr: str) -> Callable[[], float]:
-        return lambda: float(getattr(runtime.state.get("deliveries"), attr, 0))
+        # The context of the runtime that is up now (none while stopped: 0).
+        return lambda: float(getattr(getattr(runtime.context, "deliveries", None), attr, 0))
 
     app.state.metrics.register_counters({
         "webhook_delivered_total": worker_total("delivered_total"),
@@ -101,16 +109,11 @@ def _register_webhook_counters(app: FastAPI, runtime: ServiceRuntime) -> None:
 
 
 async def _stop_partner(app: FastAPI, runtime: ServiceRuntime) -> None:
-    unsubscribe = runtime.state.pop("unsubscribe_revocations", None)
-    if unsubscribe is not None:
-        unsubscribe()
-    for name in ("identity", "events"):
-        client = runtime.state.pop(name, None)
-        if client is not None:
-            await client.aclose()
+    if isinstance(runtime.context, PartnerContext):  # None if the start hook never ran
+        await runtime.context.aclose()
 
 
 def _delivery_worker(runtime: ServiceRuntime) -> DeliveryWorker:
-    worker = DeliveryWorker(runtime)
-    runtime.state["deliveries"] = worker
-    return worker
+    context = runtime.context_as(PartnerContext)
+    context.deliveries = DeliveryWorker(runtime, context)
+    return context.deliveries

@@ -8,21 +8,21 @@ and the nonce last (only a correctly signed call consumes it)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
 
-from gateway.partner.clients import Credentials, IdentityClient
+from gateway.partner.clients import Credentials
+from gateway.partner.deps import Context
 from gateway.partner.domain import Scope
 from gateway.partner.signing_client import signature_matches
 from gateway.partner.store import claim_nonce
 from gateway.ratelimit import Decision, RateLimiter
 from shared.logs import get_logger
 from shared.problems import Forbidden, TooManyRequests, Unauthorized
-from shared.web.deps import Runtime
+from shared.web.deps import Uow
 
 log = get_logger(__name__)
 _NONCE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
@@ -60,12 +60,8 @@ def _refuse(code: str, detail: str) -> Unauthorized:
     return Unauthorized(detail, code=code)
 
 
-async def authenticate(request: Request, runtime: Runtime) -> PartnerCaller:
-    state = runtime.state
-    identity: IdentityClient = state["identity"]
-    clock: Callable[[], datetime] = state["clock"]
-    limiter: AppRateLimits = state["limiter"]
-    window: int = runtime.settings.timestamp_window_seconds  # type: ignore[attr-defined]
+async def authenticate(request: Request, ctx: Context, uow: Uow) -> PartnerCaller:
+    window = ctx.settings.timestamp_window_seconds
 
     headers = request.headers
     app_key = headers.get("x-app-key", "")
@@ -77,12 +73,12 @@ async def authenticate(request: Request, runtime: Runtime) -> PartnerCaller:
                       "X-App-Key, X-Timestamp, X-Nonce and X-Signature are required")
     if not _APP_KEY.fullmatch(app_key) or not _NONCE.match(nonce):
         raise _refuse("signature_invalid", "malformed app key or nonce")
-    credentials = await identity.credentials(app_key)
+    credentials = await ctx.identity.credentials(app_key)
     if credentials is None or credentials.app_key != app_key:
         raise _refuse("app_unknown", "no partner app has this key")
     if credentials.disabled:
         raise _refuse("app_disabled", "this partner app is disabled")
-    now = clock()
+    now = ctx.now()
     if not _TIMESTAMP.fullmatch(timestamp) or abs(now.timestamp() - int(timestamp)) > window:
         raise _refuse("timestamp_out_of_window",
                       f"X-Timestamp must be within {window} s of the server clock")
@@ -95,14 +91,13 @@ async def authenticate(request: Request, runtime: Runtime) -> PartnerCaller:
                for secret in credentials.live_secrets(now)):
         log.info("partner_signature_invalid", app_key=app_key)
         raise _refuse("signature_invalid", "the signature does not match")
-    decision = limiter.take(app_key)
+    decision = ctx.limiter.take(app_key)
     if not decision.allowed:
         raise TooManyRequests("too many requests for this app; retry later",
                               code="rate_limited",
                               headers={"Retry-After": str(decision.retry_after_seconds)})
-    uow = runtime.uow()
     async with uow:
-        fresh = await claim_nonce(uow.session, app_key=app_key, nonce=nonce,
+        fresh = await claim_nonce(uow, app_key=app_key, nonce=nonce,
                                   expires_at=datetime.fromtimestamp(int(timestamp), now.tzinfo)
                                   + timedelta(seconds=window))
     if not fresh:

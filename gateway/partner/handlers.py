@@ -15,7 +15,7 @@ async def on_event_reported(envelope: Envelope, uow: UnitOfWork) -> None:
     message = envelope.payload_as(EventReported)
     if message.channel == "partner":
         async with uow:
-            await store.mark_partner_channel(uow.session, message.event_id, message.reported_at)
+            await store.mark_partner_channel(uow, message.event_id, message.reported_at)
 
 
 async def on_event_status_changed(envelope: Envelope, uow: UnitOfWork) -> None:

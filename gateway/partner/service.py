@@ -3,10 +3,9 @@ changes feed, webhook subscriptions and the delivery log."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from gateway.partner import domain, store
@@ -24,13 +23,13 @@ from gateway.partner.schemas import (
     SubscriptionPage,
     SubscriptionRead,
 )
+from shared import paging
 from shared.db.uow import UnitOfWork
 from shared.http.egress import resolve_host
 from shared.logs import get_logger
 from shared.problems import AppError, BadRequest, Conflict, Forbidden, NotFound
 
 log = get_logger(__name__)
-_MAX_SEQ = 2**63 - 1  # seq is a bigint
 
 
 class EventsRefused(AppError):
@@ -68,7 +67,7 @@ async def submit_event(*, uow: UnitOfWork, identity: IdentityClient, events: Eve
         raise Forbidden("this region is outside the app's allowed regions",
                         code="region_denied")
     async with uow:
-        existing = await store.find_by_request(uow.session, app_key, cmd.request_id)
+        existing = await store.find_by_request(uow, app_key, cmd.request_id)
     if existing is not None:
         if existing["request_hash"] != cmd.content_hash():
             raise Conflict("this request_id was used for a different submission",
@@ -83,20 +82,20 @@ async def submit_event(*, uow: UnitOfWork, identity: IdentityClient, events: Eve
     created = response.json()
     event_id = uuid.UUID(created["id"])
     async with uow:
-        await store.lock_event(uow.session, event_id)
+        await store.lock_event(uow, event_id)
         inserted = await store.insert_event(
-            uow.session, event_id=event_id, app_key=app_key, request_id=cmd.request_id,
+            uow, event_id=event_id, app_key=app_key, request_id=cmd.request_id,
             request_hash=cmd.content_hash(), user_id=user_id, case_no=created["case_no"],
             status=created["status"], last_step=0, created_at=now)
         if inserted:
-            row = await store.get_event(uow.session, event_id)
+            row = await store.get_event(uow, event_id)
             assert row is not None
             await record_change(uow, row, from_status=None, to_status=created["status"],
                                 action="report", step=0, at=now)
             # Changes that overtook this commit (routing is fast) were parked: apply them now.
-            for parked in await store.take_parked(uow.session, event_id):
+            for parked in await store.take_parked(uow, event_id):
                 await apply_status_change(uow, row, parked["payload"])
-        row = await store.get_event(uow.session, event_id)
+        row = await store.get_event(uow, event_id)
         assert row is not None
     log.info("partner_event_submitted", app_key=app_key, event_id=str(event_id))
     return _created(row)
@@ -122,7 +121,7 @@ async def read_event(*, uow: UnitOfWork, identity: IdentityClient, events: Event
                      app_key: str, event_id: uuid.UUID, timeline: bool = False) -> Any:
     """The case as its reporter sees it (masked as for residents), read as that user."""
     async with uow:
-        row = await store.get_event(uow.session, event_id)
+        row = await store.get_event(uow, event_id)
     if row is None or row["app_key"] != app_key:
         raise _not_found()  # another app's event does not exist for this one
     token = await identity.on_behalf_token(app_key, row["user_id"])
@@ -135,33 +134,18 @@ async def read_event(*, uow: UnitOfWork, identity: IdentityClient, events: Event
     return response.json()
 
 
-def _encode_cursor(created_at: datetime, item_id: uuid.UUID) -> str:
-    return base64.urlsafe_b64encode(f"{created_at.isoformat()}|{item_id}".encode()).decode()
-
-
-def _decode_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
-    if not cursor:
-        return None
-    try:
-        at, _, item = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
-        # In UTC, as the driver sends it: a moment that has no UTC form is no cursor of ours.
-        return datetime.fromisoformat(at).astimezone(UTC), uuid.UUID(item)
-    except (ValueError, OverflowError):
-        raise BadRequest("malformed cursor", code="cursor_invalid") from None
-
-
 async def list_events(*, uow: UnitOfWork, app_key: str, cursor: str | None, limit: int
                       ) -> PartnerEventPage:
+    after = paging.decode_moment_cursor(cursor)
     async with uow:
-        rows = await store.list_events(uow.session, app_key, after=_decode_cursor(cursor),
-                                       limit=limit + 1)
-    more, rows = len(rows) > limit, rows[:limit]
+        rows = await store.list_events(uow, app_key, after=after, limit=limit + 1)
+    page, next_cursor = paging.page_of(
+        rows, limit, lambda r: paging.moment_cursor(r["created_at"], r["event_id"]))
     return PartnerEventPage(
         items=[PartnerEventSummary(event_id=r["event_id"], case_no=r["case_no"],
                                    status=r["status"], request_id=r["request_id"],
-                                   created_at=r["created_at"]) for r in rows],
-        next_cursor=_encode_cursor(rows[-1]["created_at"], rows[-1]["event_id"])
-        if more else None)
+                                   created_at=r["created_at"]) for r in page],
+        next_cursor=next_cursor)
 
 
 # -- changes (recorded by the consumer and by submission) ----------------------------------------
@@ -172,20 +156,20 @@ async def record_change(uow: UnitOfWork, event: Any, *, from_status: str | None,
     """Append the change to the app's feed (next per-app sequence number) and create one
     delivery per matching webhook subscription, all in the caller's transaction."""
     app_key = event["app_key"]
-    seq = await store.next_seq(uow.session, app_key)
-    await store.insert_change(uow.session, app_key=app_key, seq=seq, event_id=event["event_id"],
+    seq = await store.next_seq(uow, app_key)
+    await store.insert_change(uow, app_key=app_key, seq=seq, event_id=event["event_id"],
                               case_no=event["case_no"], event_type="event.status_changed",
                               from_status=from_status, to_status=to_status, action=action,
                               step=step, at=at)
-    await store.set_status(uow.session, event["event_id"], to_status, step)
+    await store.set_status(uow, event["event_id"], to_status, step)
     types = ["event.status_changed"] + (["event.closed"] if to_status == "closed" else [])
-    for subscription in await store.live_subscriptions(uow.session, app_key):
+    for subscription in await store.live_subscriptions(uow, app_key):
         for event_type in types:
             if event_type not in subscription["event_types"]:
                 continue
             delivery_id = uuid.uuid4()
             await store.insert_delivery(
-                uow.session, id=delivery_id, app_key=app_key,
+                uow, id=delivery_id, app_key=app_key,
                 subscription_id=subscription["id"], callback_url=subscription["callback_url"],
                 event_type=event_type, seq=seq, status="pending", attempts=0,
                 next_attempt_at=at, created_at=at,
@@ -205,27 +189,20 @@ async def apply_status_change(uow: UnitOfWork, event: Any, payload: dict[str, An
 
 async def on_status_changed(uow: UnitOfWork, payload: dict[str, Any]) -> None:
     event_id = uuid.UUID(str(payload["event_id"]))
-    await store.lock_event(uow.session, event_id)
-    event = await store.get_event(uow.session, event_id)
+    await store.lock_event(uow, event_id)
+    event = await store.get_event(uow, event_id)
     if event is not None:
         await apply_status_change(uow, event, payload)
-    elif await store.is_partner_channel(uow.session, event_id):
+    elif await store.is_partner_channel(uow, event_id):
         # Reported by a partner, but the submission has not committed its index row yet.
-        await store.park_change(uow.session, event_id, "event.status_changed", payload)
+        await store.park_change(uow, event_id, "event.status_changed", payload)
 
 
 async def list_changes(*, uow: UnitOfWork, app_key: str, cursor: str | None, limit: int
                        ) -> ChangePage:
-    after = 0
-    if cursor:
-        # ASCII digits within bigint ('²' is a digit to str.isdigit(), not to int()).
-        if not (cursor.isascii() and cursor.isdigit() and len(cursor) <= 19):
-            raise BadRequest("malformed cursor", code="cursor_invalid")
-        after = int(cursor)
-        if after > _MAX_SEQ:
-            raise BadRequest("malformed cursor", code="cursor_invalid")
+    after = paging.decode_number_cursor(cursor) or 0
     async with uow:
-        rows = await store.list_changes(uow.session, app_key, after=after, limit=limit)
+        rows = await store.list_changes(uow, app_key, after=after, limit=limit)
     items = [ChangeRead(seq=r["seq"], event_id=r["event_id"], case_no=r["case_no"],
                         type=r["event_type"], from_status=r["from_status"],
                         to_status=r["to_status"], action=r["action"], step=r["step"],
@@ -253,7 +230,7 @@ async def subscribe(*, uow: UnitOfWork, app_key: str, cmd: SubscriptionCreate,
         domain.refuse_private_addresses(host, addresses)
     subscription_id = uuid.uuid4()
     async with uow:
-        await store.insert_subscription(uow.session, id=subscription_id, app_key=app_key,
+        await store.insert_subscription(uow, id=subscription_id, app_key=app_key,
                                         event_types=sorted(set(cmd.event_types)),
                                         callback_url=cmd.callback_url, created_at=now)
     log.info("partner_subscribed", app_key=app_key, host=host)
@@ -263,7 +240,7 @@ async def subscribe(*, uow: UnitOfWork, app_key: str, cmd: SubscriptionCreate,
 
 async def list_subscriptions(*, uow: UnitOfWork, app_key: str) -> SubscriptionPage:
     async with uow:
-        rows = await store.live_subscriptions(uow.session, app_key)
+        rows = await store.live_subscriptions(uow, app_key)
     return SubscriptionPage(items=[SubscriptionRead(
         id=r["id"], event_types=list(r["event_types"]), callback_url=r["callback_url"],
         created_at=r["created_at"]) for r in rows])
@@ -272,9 +249,9 @@ async def list_subscriptions(*, uow: UnitOfWork, app_key: str) -> SubscriptionPa
 async def unsubscribe(*, uow: UnitOfWork, app_key: str, subscription_id: uuid.UUID,
                       now: datetime) -> None:
     async with uow:
-        if not await store.delete_subscription(uow.session, app_key, subscription_id, now):
+        if not await store.delete_subscription(uow, app_key, subscription_id, now):
             raise NotFound("no such subscription", code="subscription_not_found")
-        await store.cancel_pending_deliveries(uow.session, subscription_id, now)
+        await store.cancel_pending_deliveries(uow, subscription_id, now)
 
 
 def _delivery_view(row: Any) -> DeliveryRead:
@@ -289,22 +266,22 @@ def _delivery_view(row: Any) -> DeliveryRead:
 
 async def list_deliveries(*, uow: UnitOfWork, app_key: str, status: str | None,
                           cursor: str | None, limit: int) -> DeliveryPage:
+    after = paging.decode_moment_cursor(cursor)
     async with uow:
-        rows = await store.list_deliveries(uow.session, app_key, status=status,
-                                           after=_decode_cursor(cursor), limit=limit + 1)
-    more, rows = len(rows) > limit, rows[:limit]
-    return DeliveryPage(items=[_delivery_view(r) for r in rows],
-                        next_cursor=_encode_cursor(rows[-1]["created_at"], rows[-1]["id"])
-                        if more else None)
+        rows = await store.list_deliveries(uow, app_key, status=status, after=after,
+                                           limit=limit + 1)
+    page, next_cursor = paging.page_of(
+        rows, limit, lambda r: paging.moment_cursor(r["created_at"], r["id"]))
+    return DeliveryPage(items=[_delivery_view(r) for r in page], next_cursor=next_cursor)
 
 
 async def replay_delivery(*, uow: UnitOfWork, app_key: str, delivery_id: uuid.UUID,
                           now: datetime) -> DeliveryRead:
     """Send a dead-lettered delivery again (same delivery id, a fresh retry schedule)."""
     async with uow:
-        row = await store.replay_dead(uow.session, app_key, delivery_id, now)
+        row = await store.replay_dead(uow, app_key, delivery_id, now)
         if row is None:
-            found = await store.get_delivery(uow.session, app_key, delivery_id)
+            found = await store.get_delivery(uow, app_key, delivery_id)
             if found is None:
                 raise NotFound("no such delivery", code="delivery_not_found")
             raise BadRequest("only dead-lettered deliveries are replayed",

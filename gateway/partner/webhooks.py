@@ -14,17 +14,15 @@ its limit is left out of the next claim, so one app's slow endpoint never holds 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
 
 from gateway.partner import domain, store
-from gateway.partner.clients import IdentityClient
+from gateway.partner.context import PartnerContext
 from gateway.partner.service import callback_hosts
 from gateway.partner.settings import Settings
 from gateway.partner.signing_client import signed_headers
@@ -33,9 +31,10 @@ from shared.http.egress import (
     AddressNotPublic,
     PublicAddressBackend,
     PublicEgressTransport,
-    resolve_host,
+    Resolver,
 )
 from shared.logs import get_logger
+from shared.periodic import PeriodicWorker
 from shared.problems import RuleViolation
 from shared.web.runtime import ServiceRuntime
 
@@ -44,44 +43,32 @@ MAX_CONNECTIONS = 200
 
 
 class DeliveryWorker:
-    def __init__(self, runtime: ServiceRuntime) -> None:
+    """A :class:`shared.periodic.Worker`: a :class:`PeriodicWorker` claims and starts sends;
+    the sends run as tasks of their own, which ``stop`` lets finish (briefly)."""
+
+    def __init__(self, runtime: ServiceRuntime, context: PartnerContext) -> None:
         self._runtime = runtime
-        self._settings: Settings = runtime.settings  # type: ignore[assignment]
-        self._clock: Callable[[], datetime] = runtime.state["clock"]
-        self._identity: IdentityClient = runtime.state["identity"]
-        transport = None
-        if not self._settings.allow_private_callbacks:
-            # Each connection resolves once, is refused unless every address is public, and
-            # goes to an address it checked: no second lookup for a DNS rebinding to slip into.
-            backend = PublicAddressBackend(
-                resolve=runtime.state.get("webhook_resolver", resolve_host)
-            )
-            transport = PublicEgressTransport(limits=connection_limits(MAX_CONNECTIONS),
-                                              backend=backend)
-        self._http = create_http_client(timeout=self._settings.delivery_timeout_seconds,
-                                        connect_timeout=min(2.0,
-                                                            self._settings.delivery_timeout_seconds),
-                                        transport=transport, max_connections=MAX_CONNECTIONS)
+        self._settings = context.settings
+        self._clock = context.clock
+        self._identity = context.identity
+        self._http = _sender_client(self._settings, context.webhook_resolver)
         self._in_flight: dict[str, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._stopping = asyncio.Event()
-        self._wake = asyncio.Event()
-        self._loop_task: asyncio.Task[None] | None = None
         self._last_purge = 0.0
         self.delivered_total = 0
         self.failed_attempts_total = 0
+        self._loop = PeriodicWorker("partner-webhooks", self._round,
+                                    self._settings.delivery_poll_seconds)
 
     def start(self) -> None:
-        self._loop_task = asyncio.create_task(self._run(), name="partner-webhooks")
+        self._loop.start()
 
     def wake(self) -> None:
-        self._wake.set()
+        """Look for due deliveries now rather than after the poll interval."""
+        self._loop.wake()
 
     async def stop(self) -> None:
-        self._stopping.set()
-        self._wake.set()
-        if self._loop_task is not None:
-            await self._loop_task
+        await self._loop.stop()  # the round in hand finishes; no new claims
         if self._tasks:
             # Sends in hand get a moment to finish; the rest keep their lease and are sent
             # again (same delivery id) after a restart.
@@ -91,18 +78,10 @@ class DeliveryWorker:
             await asyncio.gather(*pending, return_exceptions=True)
         await self._http.aclose()
 
-    async def _run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                await self.run_once()
-                await self._purge_nonces()
-            except Exception:
-                # A database blip must not end deliveries for good; the next round retries.
-                log.exception("webhook_round_failed")
-            self._wake.clear()
-            # Woken early, or the poll interval elapses: look for due deliveries again.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._settings.delivery_poll_seconds)
+    async def _round(self) -> None:
+        # A failing round (a database blip) is logged by the loop and retried after a backoff.
+        await self.run_once()
+        await self._purge_nonces()
 
     async def run_once(self) -> int:
         """Claim what is due (apps at their concurrency limit left out) and start sending."""
@@ -112,7 +91,7 @@ class DeliveryWorker:
         uow = self._runtime.uow()
         async with uow:
             claimed = await store.claim_due(
-                uow.session, now=now,
+                uow, now=now,
                 lease_until=now + timedelta(seconds=self._settings.delivery_lease_seconds),
                 limit=self._settings.delivery_batch_size, busy_apps=busy)
         for row in claimed:
@@ -135,7 +114,7 @@ class DeliveryWorker:
     async def _release(self, row: Any) -> None:
         uow = self._runtime.uow()
         async with uow:
-            await store.release_lease(uow.session, row["id"])
+            await store.release_lease(uow, row["id"])
 
     async def _deliver(self, row: dict[str, Any]) -> None:
         app = row["app_key"]
@@ -203,7 +182,7 @@ class DeliveryWorker:
                       else {"next_attempt_at": step.at})
         uow = self._runtime.uow()
         async with uow:
-            await store.finish_attempt(uow.session, row["id"], attempt=attempt, at=now,
+            await store.finish_attempt(uow, row["id"], attempt=attempt, at=now,
                                        status_code=status_code, latency_ms=latency_ms,
                                        error=error, values=values)
         log.info("webhook_attempt", delivery_id=str(row["id"]), app_key=row["app_key"],
@@ -215,7 +194,20 @@ class DeliveryWorker:
         self._last_purge = time.monotonic()
         uow = self._runtime.uow()
         async with uow:
-            await store.purge_nonces(uow.session, before=self._clock())
+            await store.purge_nonces(uow, before=self._clock())
+
+
+def _sender_client(settings: Settings, resolver: Resolver) -> httpx.AsyncClient:
+    transport = None
+    if not settings.allow_private_callbacks:
+        # Each connection resolves once, is refused unless every address is public, and
+        # goes to an address it checked: no second lookup for a DNS rebinding to slip into.
+        backend = PublicAddressBackend(resolve=resolver)
+        transport = PublicEgressTransport(limits=connection_limits(MAX_CONNECTIONS),
+                                          backend=backend)
+    timeout = settings.delivery_timeout_seconds
+    return create_http_client(timeout=timeout, connect_timeout=min(2.0, timeout),
+                              transport=transport, max_connections=MAX_CONNECTIONS)
 
 
 def _ms(started: float) -> int:

@@ -31,7 +31,7 @@ async def _index_event(app: FastAPI, app_key: str) -> uuid.UUID:
     event_id = uuid.uuid4()
     uow = app.state.runtime.uow()
     async with uow:
-        await store.insert_event(uow.session, event_id=event_id, app_key=app_key,
+        await store.insert_event(uow, event_id=event_id, app_key=app_key,
                                  request_id=f"r-{event_id.hex[:8]}", request_hash="0" * 64,
                                  user_id=uuid.uuid4(),
                                  case_no="ZZ-20261126-000001", status="reported", last_step=0,
@@ -277,7 +277,7 @@ async def test_a_replayed_nonce_stays_refused_while_its_latest_timestamp_is_in_t
         clock.advance(310)  # the first use is out of the window; the second is not
         uow = app.state.runtime.uow()
         async with uow:
-            await store.purge_nonces(uow.session, before=clock())
+            await store.purge_nonces(uow, before=clock())
         replayed = await client.get("/open/v1/events", headers=dict(later.request.headers))
     assert first.status_code == 200, first.text
     assert (later.status_code, later.json()["code"]) == (401, "nonce_replayed")

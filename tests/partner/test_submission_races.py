@@ -36,7 +36,7 @@ async def test_a_change_that_overtakes_the_submission_is_parked_then_recorded_in
     async with running(app) as client:
         uow = app.state.runtime.uow()
         async with uow:  # the bus is faster than the submission's commit
-            await store.mark_partner_channel(uow.session, event_id, datetime.now(UTC))
+            await store.mark_partner_channel(uow, event_id, datetime.now(UTC))
             await service.on_status_changed(uow, {
                 "event_id": str(event_id), "from_status": "reported",
                 "to_status": "dispatched", "action": "dispatch", "step": 2,
@@ -51,7 +51,7 @@ async def test_a_change_that_overtakes_the_submission_is_parked_then_recorded_in
         listed = (await signer_for(client, clock, identity, APP_A).call(
             "GET", "/open/v1/events")).json()["items"]
         async with uow:
-            left = await store.take_parked(uow.session, event_id)
+            left = await store.take_parked(uow, event_id)
 
     assert created.status_code == 201, created.text
     assert "phone" not in calls[0]  # the person's number never reaches the events service
@@ -72,5 +72,5 @@ async def test_a_change_of_an_event_no_partner_reported_is_ignored(
                 "event_id": str(event_id), "from_status": "reported",
                 "to_status": "dispatched", "action": "dispatch", "step": 2,
                 "at": datetime.now(UTC).isoformat()})
-            parked = await store.take_parked(uow.session, event_id)
+            parked = await store.take_parked(uow, event_id)
     assert parked == []

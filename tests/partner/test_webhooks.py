@@ -41,7 +41,7 @@ async def _change(app: FastAPI, app_key: str, to_status: str = "dispatched") -> 
     event_id = uuid.uuid4()
     uow = app.state.runtime.uow()
     async with uow:
-        await store.insert_event(uow.session, event_id=event_id, app_key=app_key,
+        await store.insert_event(uow, event_id=event_id, app_key=app_key,
                                  request_id=f"r-{event_id.hex[:8]}", request_hash="0" * 64,
                                  user_id=uuid.uuid4(),
                                  case_no="ZZ-20261126-000007", status="reported", last_step=0,
@@ -55,14 +55,14 @@ async def _change(app: FastAPI, app_key: str, to_status: str = "dispatched") -> 
 async def _deliveries(app: FastAPI) -> list[dict[str, Any]]:
     uow = app.state.runtime.uow()
     async with uow:
-        rows = (await uow.session.execute(select(store.deliveries))).mappings()
+        rows = (await uow.connection.execute(select(store.deliveries))).mappings()
         return [dict(r) for r in rows]
 
 
 async def _attempts(app: FastAPI, delivery_id: uuid.UUID) -> int:
     uow = app.state.runtime.uow()
     async with uow:
-        return int((await uow.session.execute(
+        return int((await uow.connection.execute(
             select(func.count()).select_from(store.delivery_attempts)
             .where(store.delivery_attempts.c.delivery_id == delivery_id))).scalar_one())
 
@@ -351,7 +351,7 @@ async def test_a_callback_host_that_now_resolves_to_a_private_address_is_not_cal
         uow = app.state.runtime.uow()
         async with uow:  # subscribed while the host was public; it now points inside
             await store.insert_subscription(
-                uow.session, id=uuid.uuid4(), app_key=APP_A,
+                uow, id=uuid.uuid4(), app_key=APP_A,
                 event_types=["event.status_changed"], callback_url=hooks.url,
                 created_at=datetime.now(UTC))
         await _change(app, APP_A)
@@ -405,7 +405,7 @@ async def test_a_stored_callback_url_that_cannot_be_sent_is_retried_on_the_sched
         uow = app.state.runtime.uow()
         async with uow:
             await store.insert_subscription(
-                uow.session, id=uuid.uuid4(), app_key=APP_A,
+                uow, id=uuid.uuid4(), app_key=APP_A,
                 event_types=["event.status_changed"],
                 callback_url="http://127.0.0.1:port/hooks", created_at=datetime.now(UTC))
         await _change(app, APP_A)
