@@ -54,9 +54,9 @@ class ReliefWorld:
     region: str
     staff: Reviewers
 
-    def resident(self, **profile: object) -> tuple[str, str]:
+    def resident(self, **profile: Any) -> tuple[str, str]:
         """A verified resident of this test's region: (user_id, token)."""
-        user_id = self.identity.add_resident(region_code=self.region, **profile)  # type: ignore[arg-type]
+        user_id = self.identity.add_resident(region_code=self.region, **profile)
         token = self.make_token(subject=user_id, roles=["resident"], verified=True)
         return str(user_id), token
 

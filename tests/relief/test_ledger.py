@@ -202,6 +202,7 @@ async def test_zhangpu_county_totals_reproduce_the_article_figures(
     prefix = f"{run_prefix}zp{uuid.uuid4().hex[:4]}"
     await migrator.ensure("relief", prefix=prefix)
     settings = service_settings(Settings, schema_prefix=prefix, internal_api_key=INTERNAL_KEY)
+    assert isinstance(settings, Settings)
     await seed_zhangpu_ledger(database_url, settings.schema)
     county_reviewer = make_token(roles=["reviewer"], regions=["350623"],
                                  extra={"agency": "civil_affairs"})
