@@ -23,6 +23,15 @@ class Role(StrEnum):
     SERVICE = "service"  # another service of the platform calling an internal endpoint
 
 
+# Staff scoped to regions see what happens in them; staff scoped to departments see what is
+# assigned to or assisted by them. A grid worker is both.
+REGION_SCOPED_ROLES = (Role.GRID_WORKER, Role.DISPATCHER, Role.SUPERVISOR)
+UNIT_SCOPED_ROLES = (Role.DEPT_STAFF, Role.DEPT_ADMIN, Role.GRID_WORKER)
+# Most accountable first: the role an audited read is recorded under.
+_ACCOUNTABILITY = (Role.ADMIN, Role.SUPERVISOR, Role.DISPATCHER, Role.GRID_WORKER,
+                   Role.DEPT_ADMIN, Role.DEPT_STAFF)
+
+
 @dataclass(frozen=True)
 class Principal:
     subject: uuid.UUID
@@ -44,6 +53,10 @@ class Principal:
 
     def has_role(self, *roles: str) -> bool:
         return bool(self.roles.intersection(roles))
+
+    def accountable_role(self) -> str:
+        """The most accountable staff role held ("staff" when none of them is)."""
+        return next((role.value for role in _ACCOUNTABILITY if role in self.roles), "staff")
 
     def covers_region(self, code: str) -> bool:
         """A staff scope on a region covers every region below it; admins cover all."""

@@ -22,6 +22,7 @@ from services.events.schemas import (
     TimelineStep,
 )
 from shared.auth import Principal, Role
+from shared.auth.principal import REGION_SCOPED_ROLES, UNIT_SCOPED_ROLES
 from shared.db.uow import UnitOfWork
 from shared.logs import get_logger
 from shared.paging import decode_number_cursor, page_of
@@ -33,8 +34,6 @@ from .common import load_case
 from .intake import phone_context
 
 log = get_logger(__name__)
-REGION_ROLES = (Role.GRID_WORKER, Role.DISPATCHER, Role.SUPERVISOR)
-UNIT_ROLES = (Role.DEPT_STAFF, Role.DEPT_ADMIN, Role.GRID_WORKER)
 
 
 def can_see(principal: Principal, row: Any) -> bool:
@@ -44,10 +43,11 @@ def can_see(principal: Principal, row: Any) -> bool:
         return False
     if principal.has_role(Role.ADMIN):
         return True
-    if principal.has_role(*REGION_ROLES) and principal.covers_region(row["region_code"]):
+    if principal.has_role(*REGION_SCOPED_ROLES) and principal.covers_region(row["region_code"]):
         return True
     units = {row["assignee_unit_id"], *row["co_units"]}
-    return principal.has_role(*UNIT_ROLES) and bool(units.intersection(principal.departments))
+    return principal.has_role(*UNIT_SCOPED_ROLES) and bool(
+        units.intersection(principal.departments))
 
 
 async def visible_case(uow: UnitOfWork, principal: Principal, event_id: uuid.UUID) -> Any:
@@ -116,9 +116,9 @@ async def list_events(
     staff = principal.is_staff
     regions = (
         [descendant_prefix(r) for r in principal.regions]
-        if staff and principal.has_role(*REGION_ROLES) else []
+        if staff and principal.has_role(*REGION_SCOPED_ROLES) else []
     )
-    units = list(principal.departments) if staff and principal.has_role(*UNIT_ROLES) else []
+    units = list(principal.departments) if staff and principal.has_role(*UNIT_SCOPED_ROLES) else []
     async with uow:
         rows = await store.list_cases(
             uow, reporter_id=principal.subject, unit_ids=units, region_prefixes=regions,

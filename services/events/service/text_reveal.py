@@ -21,9 +21,6 @@ from .originals import NOTE, text_context
 from .queries import visible_case
 
 log = get_logger(__name__)
-# The role a reveal is recorded under: the most accountable one the caller holds.
-_REVEAL_ROLES = (Role.ADMIN, Role.SUPERVISOR, Role.DISPATCHER, Role.GRID_WORKER,
-                 Role.DEPT_ADMIN, Role.DEPT_STAFF)
 
 
 def _open(pii: PiiCipher, event_id: uuid.UUID, name: str, sealed: str | None,
@@ -39,7 +36,7 @@ def _reveal_role(principal: Principal, row: Any) -> str:
         principal.require_role(Role.SUPERVISOR, Role.ADMIN)
         principal.require_region(row["region_code"])
     # Anyone else who sees the case is staff (visible_case): their units or their regions.
-    return next((r.value for r in _REVEAL_ROLES if principal.has_role(r)), "staff")
+    return principal.accountable_role()
 
 
 async def reveal_original_text(

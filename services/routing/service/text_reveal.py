@@ -17,6 +17,7 @@ from services.routing.schemas import (
     OriginalTexts,
 )
 from shared.auth import Principal, Role
+from shared.auth.principal import REGION_SCOPED_ROLES, UNIT_SCOPED_ROLES
 from shared.context import current_request_id
 from shared.db.uow import UnitOfWork
 from shared.logs import get_logger
@@ -26,11 +27,6 @@ from shared.problems import BadRequest, Forbidden, NotFound
 from .originals import extension_field, note_field, subtask_field, text_context
 
 log = get_logger(__name__)
-REGION_ROLES = (Role.GRID_WORKER, Role.DISPATCHER, Role.SUPERVISOR)
-UNIT_ROLES = (Role.DEPT_STAFF, Role.DEPT_ADMIN, Role.GRID_WORKER)
-# The role a reveal is recorded under: the most accountable one the caller holds.
-_REVEAL_ROLES = (Role.ADMIN, Role.SUPERVISOR, Role.DISPATCHER, Role.GRID_WORKER,
-                 Role.DEPT_ADMIN, Role.DEPT_STAFF)
 
 
 async def _require_entitled(uow: UnitOfWork, principal: Principal, assignment: Any) -> None:
@@ -43,11 +39,11 @@ async def _require_entitled(uow: UnitOfWork, principal: Principal, assignment: A
         return
     if principal.has_role(Role.ADMIN):
         return
-    if principal.has_role(*REGION_ROLES) and principal.covers_region(region):
+    if principal.has_role(*REGION_SCOPED_ROLES) and principal.covers_region(region):
         return
     units = {assignment["unit_id"],
              *await store.assisting_units(uow, assignment["event_id"], assignment["unit_id"])}
-    if principal.has_role(*UNIT_ROLES) and units.intersection(principal.departments):
+    if principal.has_role(*UNIT_SCOPED_ROLES) and units.intersection(principal.departments):
         return
     raise Forbidden("this case is outside your scope", code="out_of_scope")
 
@@ -74,7 +70,7 @@ async def reveal_original_text(
         if assignment is None:
             raise NotFound("routing knows no such event", code="event_not_found")
         await _require_entitled(uow, principal, assignment)
-        role = next((r.value for r in _REVEAL_ROLES if principal.has_role(r)), "staff")
+        role = principal.accountable_role()
         await store.record_text_reveal(uow, {
             "event_id": event_id, "revealed_by": principal.subject, "role": role,
             "reason": mask_personal_numbers(reason.strip()), "request_id": current_request_id(),
