@@ -28,6 +28,7 @@ from services.relief.store import applications as store
 from shared.auth.principal import Principal, Role
 from shared.context import current_request_id
 from shared.db.uow import UnitOfWork
+from shared.paging import page_of
 from shared.problems import Conflict, Forbidden, NotFound
 
 APPLICANT_READS_OWN_DECISION = "applicant reads the reasons for their own decision"
@@ -148,8 +149,8 @@ async def audit_log(
             uow, application_id=application_id, before=cursor, limit=limit + 1,
             regions=regions,
         )
-    page = rows[:limit]
+    # The cursor is the last row's id (a bigint the query parameter already validates).
+    page, next_cursor = page_of(rows, limit, lambda row: str(row["id"]))
     return PiiAuditPage(
-        items=[PiiAuditEntry.model_validate(dict(r)) for r in page],
-        next_cursor=str(page[-1]["id"]) if len(rows) > limit else None,
+        items=[PiiAuditEntry.model_validate(dict(r)) for r in page], next_cursor=next_cursor
     )
