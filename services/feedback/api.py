@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
@@ -12,6 +13,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from services.feedback import scoring
+from services.feedback.context import FeedbackContext
 from services.feedback.schemas import (
     CountsRead,
     HotspotList,
@@ -39,14 +41,15 @@ from services.feedback.service import (
     scorecards,
     staff_notices,
 )
-from services.feedback.settings import Settings
 from shared.auth import CurrentPrincipal, Principal, require_roles
 from shared.auth.principal import Role
+from shared.db.uow import UnitOfWork
 from shared.problems import BadRequest
 from shared.regions import is_region_code
-from shared.web.deps import IdempotencyKey, Runtime, Uow
+from shared.web.deps import IdempotencyKey, Uow, context_dependency
 
 router = APIRouter(prefix="/api/v1/feedback", tags=["feedback"])
+Context = Annotated[FeedbackContext, Depends(context_dependency(FeedbackContext))]
 Resident = Annotated[Principal, Depends(require_roles(Role.RESIDENT))]
 Staff = Annotated[Principal, Depends(require_roles(*scorecards.SCORECARD_ROLES))]
 
@@ -65,7 +68,7 @@ async def rate_event(
         comment=body.comment, idempotency_key=idempotency_key,
     )
     return RatingRead(
-        event_id=recorded.event_id, rating=recorded.rating,  # type: ignore[arg-type]
+        event_id=recorded.event_id, rating=recorded.rating,
         default_applied=recorded.default_applied, rated_at=recorded.rated_at,
         closure_seq=recorded.closure_seq, rework_requested=recorded.rework_requested,
     )
@@ -81,17 +84,35 @@ def _notification(row: Any) -> NotificationRead:
     )
 
 
-@router.get("/notifications", response_model=NotificationPage)
-async def list_notifications(
-    principal: CurrentPrincipal,
-    uow: Uow,
+@dataclass(frozen=True)
+class InboxQuery:
+    """Paging of an inbox: newest first, optionally unread only."""
+
+    limit: int
+    cursor: str | None
+    unread: bool
+
+
+# async on purpose: FastAPI runs plain-def dependencies (and classes) in its thread pool.
+async def _inbox_query(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     unread: bool = False,
+) -> InboxQuery:
+    return InboxQuery(limit, cursor, unread)
+
+
+Inbox = Annotated[InboxQuery, Depends(_inbox_query)]
+
+
+@router.get("/notifications", response_model=NotificationPage)
+async def list_notifications(
+    principal: CurrentPrincipal, uow: Uow, page: Inbox
 ) -> NotificationPage:
     """The caller's own notifications, newest first."""
     rows, next_cursor = await notifications.list_inbox(
-        uow=uow, user_id=principal.subject, limit=limit, cursor=cursor, unread_only=unread
+        uow=uow, user_id=principal.subject, limit=page.limit, cursor=page.cursor,
+        unread_only=page.unread,
     )
     return NotificationPage(items=[_notification(r) for r in rows], next_cursor=next_cursor)
 
@@ -121,17 +142,12 @@ def _staff_notice(row: Any) -> StaffNoticeRead:
 
 
 @router.get("/staff-notices", response_model=StaffNoticePage)
-async def list_staff_notices(
-    principal: NoticeStaff,
-    uow: Uow,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
-    unread: bool = False,
-) -> StaffNoticePage:
+async def list_staff_notices(principal: NoticeStaff, uow: Uow, page: Inbox) -> StaffNoticePage:
     """Supervision (督办) notices for supervisors, escalation notices for supervisors and
     dispatchers: those addressed to a region the caller's scope covers, newest first."""
     rows, next_cursor = await staff_notices.list_for_staff(
-        uow=uow, principal=principal, limit=limit, cursor=cursor, unread_only=unread)
+        uow=uow, principal=principal, limit=page.limit, cursor=page.cursor,
+        unread_only=page.unread)
     return StaffNoticePage(items=[_staff_notice(r) for r in rows], next_cursor=next_cursor)
 
 
@@ -151,7 +167,8 @@ def _period(
     period: str, day: date | None, start: date | None, end: date | None
 ) -> tuple[datetime, datetime]:
     try:
-        return scoring.period_bounds(period, day=day, start=start, end=end)  # type: ignore[arg-type]
+        return scoring.period_bounds(scoring.period_named(period), day=day, start=start,
+                                     end=end)
     except scoring.PeriodInvalid as exc:
         raise BadRequest(str(exc), code="period_invalid") from None
 
@@ -177,18 +194,37 @@ Period = Annotated[PeriodQuery, Depends()]
 RankBy = Annotated[str, Query(pattern="^(" + "|".join(scoring.RANKABLE) + ")$")]
 
 
+@dataclass(frozen=True)
+class RankingQuery:
+    """How a table of units is ranked: by which figure, from which sample size (None: the
+    configured minimum)."""
+
+    rank_by: str
+    min_sample: int | None
+
+
+async def _ranking_query(
+    rank_by: RankBy = "closed_loop_rate",
+    min_sample: Annotated[int | None, Query(ge=1, le=100000)] = None,
+) -> RankingQuery:
+    return RankingQuery(rank_by, min_sample)
+
+
+Ranking = Annotated[RankingQuery, Depends(_ranking_query)]
+
+
 async def _unit_page(
-    principal: Principal, uow: Any, runtime: Any, when: PeriodQuery, rank_by: str,
-    min_sample: int | None,
+    principal: Principal, uow: UnitOfWork, ctx: FeedbackContext, when: PeriodQuery,
+    ranking: RankingQuery,
 ) -> UnitScorecardPage:
-    settings: Settings = runtime.settings
-    minimum = settings.ranking_min_sample if min_sample is None else min_sample
+    minimum = (ctx.settings.ranking_min_sample if ranking.min_sample is None
+               else ranking.min_sample)
     rows = await scorecards.unit_scorecards(
         uow=uow, principal=principal, start=when.start, end=when.end, as_of=when.as_of,
-        rank_by=rank_by, min_sample=minimum,
+        rank_by=ranking.rank_by, min_sample=minimum,
     )
     return UnitScorecardPage(
-        period=when.read(), rank_by=rank_by, min_sample_size=minimum,
+        period=when.read(), rank_by=ranking.rank_by, min_sample_size=minimum,
         items=[UnitScorecardRead.model_validate(_public(r)) for r in rows],
     )
 
@@ -199,27 +235,23 @@ def _public(row: dict[str, Any]) -> dict[str, Any]:
 
 @router.get("/scorecards/units", response_model=UnitScorecardPage)
 async def unit_scorecards(
-    principal: Staff, uow: Uow, runtime: Runtime, when: Period,
-    rank_by: RankBy = "closed_loop_rate",
-    min_sample: Annotated[int | None, Query(ge=1, le=100000)] = None,
+    principal: Staff, uow: Uow, ctx: Context, ranking: Ranking, when: Period
 ) -> UnitScorecardPage:
     """Departments' scorecards within the caller's scope, ranked; units with fewer cases
     than the minimum sample size are listed unranked."""
-    return await _unit_page(principal, uow, runtime, when, rank_by, min_sample)
+    return await _unit_page(principal, uow, ctx, when, ranking)
 
 
 @router.get("/scorecards/units.csv", response_class=Response)
 async def unit_scorecards_csv(
-    principal: Staff, uow: Uow, runtime: Runtime, when: Period,
-    rank_by: RankBy = "closed_loop_rate",
-    min_sample: Annotated[int | None, Query(ge=1, le=100000)] = None,
+    principal: Staff, uow: Uow, ctx: Context, ranking: Ranking, when: Period
 ) -> Response:
-    page = await _unit_page(principal, uow, runtime, when, rank_by, min_sample)
+    page = await _unit_page(principal, uow, ctx, when, ranking)
     return _csv([i.model_dump() for i in page.items], "unit-scorecards.csv")
 
 
 async def _region_answer(
-    principal: Principal, uow: Any, region_code: str, when: PeriodQuery
+    principal: Principal, uow: UnitOfWork, region_code: str, when: PeriodQuery
 ) -> RegionScorecardAnswer:
     if not is_region_code(region_code):
         raise BadRequest("not a region code", code="region_invalid")

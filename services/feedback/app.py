@@ -2,66 +2,51 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI
 
 from services.feedback.api import router
+from services.feedback.context import FeedbackContext, build_context
 from services.feedback.handlers import build_subscriptions, seal_of
 from services.feedback.service.command import HotspotWorker
 from services.feedback.service.delivery import NotificationSender
 from services.feedback.service.timers import DefaultRatingWorker
 from services.feedback.settings import Settings
-from services.feedback.wechat import build_clients
-from shared.logs import get_logger
 from shared.periodic import Worker
 from shared.web import create_service_app
 from shared.web.runtime import ServiceRuntime
 
-log = get_logger(__name__)
+
+def _context_hook(
+    settings: Settings,
+) -> Callable[[FastAPI, ServiceRuntime], Awaitable[None]]:
+    # The hook closes over the typed settings: runtime.settings is only a ServiceSettings.
+    async def open_context(app: FastAPI, runtime: ServiceRuntime) -> None:
+        runtime.context = build_context(settings)
+
+    return open_context
 
 
-async def _open_clients(app: FastAPI, runtime: ServiceRuntime) -> None:
-    settings: Settings = runtime.settings  # type: ignore[assignment]
-    if settings.wechat_api_base:
-        client, closables = build_clients(
-            wechat_base=settings.wechat_api_base,
-            identity_base=settings.identity_base_url,
-            internal_key=settings.internal_api_key,
-            timeout=settings.wechat_timeout_seconds,
-        )
-        runtime.state["wechat"], runtime.state["closables"] = client, closables
-    else:
-        runtime.state["wechat"], runtime.state["closables"] = None, []
-        log.warning("wechat_sandbox", detail="EHOME_WECHAT_API_BASE unset: WeChat sandbox "
-                    "in use; subscribe messages are recorded in wechat_sandbox_messages, "
-                    "not sent")
-
-
-async def _close_clients(app: FastAPI, runtime: ServiceRuntime) -> None:
-    for client in runtime.state.get("closables", []):
-        await client.aclose()
+async def _close_context(app: FastAPI, runtime: ServiceRuntime) -> None:
+    if isinstance(runtime.context, FeedbackContext):
+        await runtime.context.aclose()
 
 
 def _sender(runtime: ServiceRuntime) -> Worker:
-    sender = NotificationSender(
-        new_uow=runtime.uow, settings=runtime.settings,  # type: ignore[arg-type]
-        client=runtime.state.get("wechat"),
-    )
-    runtime.state["sender"] = sender
-    return sender
+    ctx = runtime.context_as(FeedbackContext)
+    return NotificationSender(new_uow=runtime.uow, settings=ctx.settings, client=ctx.wechat)
 
 
 def _default_ratings(runtime: ServiceRuntime) -> Worker:
-    worker = DefaultRatingWorker(new_uow=runtime.uow, settings=runtime.settings)  # type: ignore[arg-type]
-    runtime.state["default_ratings"] = worker
-    return worker
+    ctx = runtime.context_as(FeedbackContext)
+    return DefaultRatingWorker(new_uow=runtime.uow, settings=ctx.settings)
 
 
 def _hotspots(runtime: ServiceRuntime) -> Worker:
-    worker = HotspotWorker(new_uow=runtime.uow, settings=runtime.settings)  # type: ignore[arg-type]
-    runtime.state["hotspots"] = worker
-    return worker
+    ctx = runtime.context_as(FeedbackContext)
+    return HotspotWorker(new_uow=runtime.uow, settings=ctx.settings)
 
 
 def create_app(settings: Settings | None = None, **wiring: Any) -> FastAPI:
@@ -73,7 +58,7 @@ def create_app(settings: Settings | None = None, **wiring: Any) -> FastAPI:
         routers=[router],
         subscriptions=build_subscriptions(seal_of(settings)),
         workers=[_sender, _default_ratings, _hotspots],
-        on_startup=[_open_clients],
-        on_shutdown=[_close_clients],
+        on_startup=[_context_hook(settings)],
+        on_shutdown=[_close_context],
         **wiring,
     )
