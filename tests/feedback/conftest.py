@@ -39,7 +39,7 @@ async def feedback_settings(
     (tests that exercise it run a worker with their own clock and period)."""
     prefix = f"{run_prefix}{uuid.uuid4().hex[:6]}"
     await migrator.ensure("feedback", prefix=prefix)
-    return service_settings(  # type: ignore[return-value]
+    return service_settings(  # type: ignore[return-value]  # built as Settings
         Settings, schema_prefix=prefix, amqp_prefix=prefix, default_rating_after_days=36500,
         sender_poll_seconds=0.1,
     )

@@ -15,7 +15,8 @@ from shared.web.runtime import ServiceRuntime
 
 
 def runtime_of(app: FastAPI) -> ServiceRuntime:
-    return app.state.runtime  # type: ignore[no-any-return]
+    runtime: ServiceRuntime = app.state.runtime  # app.state is untyped
+    return runtime
 
 
 async def publish(app: FastAPI, envelopes: Sequence[Envelope]) -> None:

@@ -21,7 +21,7 @@ UNIT = Unit(uuid.uuid4(), "漳浦县绥安镇综治中心", "350623100")
 
 
 def _closed_case(day: date = date(2026, 3, 2), **kw: object) -> Spec:
-    return Spec(f"case-{uuid.uuid4().hex[:4]}", UNIT, C1, day, **kw)  # type: ignore[arg-type]
+    return Spec(f"case-{uuid.uuid4().hex[:4]}", UNIT, C1, day, **kw)  # type: ignore[arg-type]  # Spec's options
 
 
 async def test_only_the_reporter_rates_and_only_once_per_closure(

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.feedback.scoring import period_bounds
+from services.feedback.scoring import period_bounds, period_named
 from services.feedback.service import projection, scorecards
 from services.feedback.service.projection import fact_from_envelope
 from services.feedback.settings import Settings
@@ -52,7 +52,7 @@ def _figures(row: dict[str, Any]) -> tuple[int, ...]:
 
 async def _units(settings: Settings, period: str = "month", day: date = date(2026, 3, 1),
                  **kw: Any) -> list[dict[str, Any]]:
-    start, end = period_bounds(period, day=day, start=None, end=None)  # type: ignore[arg-type]
+    start, end = period_bounds(period_named(period), day=day, start=None, end=None)
     database = Database(settings)
     try:
         return await scorecards.unit_scorecards(
@@ -65,7 +65,7 @@ async def _units(settings: Settings, period: str = "month", day: date = date(202
 
 async def _region(settings: Settings, code: str, period: str = "month",
                   day: date = date(2026, 3, 1)) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    start, end = period_bounds(period, day=day, start=None, end=None)  # type: ignore[arg-type]
+    start, end = period_bounds(period_named(period), day=day, start=None, end=None)
     database = Database(settings)
     try:
         return await scorecards.region_scorecard(
