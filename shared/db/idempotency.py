@@ -7,15 +7,19 @@ transaction. A concurrent retry blocks on that row until the first commits, then
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import orjson
+from pydantic import BaseModel
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from shared.db.uow import UnitOfWork
 from shared.messaging.tables import idempotency_keys
 from shared.problems import RuleViolation
+
+M = TypeVar("M", bound=BaseModel)
 
 
 def fingerprint(payload: Any) -> str:
@@ -58,3 +62,26 @@ async def remember(uow: UnitOfWork, *, scope: str, key: str, status: int, body: 
         .where(idempotency_keys.c.scope == scope, idempotency_keys.c.key == key)
         .values(status_code=status, response=body)
     )
+
+
+async def once(
+    uow: UnitOfWork,
+    *,
+    scope: str,
+    key: str | None,
+    request: BaseModel,
+    answer: type[M],
+    work: Callable[[], Awaitable[tuple[int, M]]],
+) -> tuple[int, M]:
+    """In the caller's transaction: with an Idempotency-Key, what its first attempt answered
+    (``work`` is not run again); otherwise ``work``'s status and answer, remembered under
+    the key."""
+    if key:
+        replay = await reserve(uow, scope=scope, key=key, request=request.model_dump(mode="json"))
+        if replay is not None:
+            return replay[0], answer.model_validate(replay[1])
+    status, result = await work()
+    if key:
+        await remember(uow, scope=scope, key=key, status=status,
+                       body=result.model_dump(mode="json"))
+    return status, result

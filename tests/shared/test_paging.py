@@ -54,6 +54,7 @@ def test_no_cursor_is_the_first_page(cursor: str | None) -> None:
         _b64("2026-12-06T00:00:00+00:00"),  # no id
         _b64(f"2026-12-06T00:00:00|{uuid.uuid4()}"),  # no offset: we never issue that
         _b64(f"0001-01-01T00:00:00+08:00|{uuid.uuid4()}"),  # no UTC instant
+        _b64(f"9999-12-31T23:00:00-10:00|{uuid.uuid4()}"),  # past year 9999 in UTC
         _b64("2026-12-06T00:00:00+00:00|not-a-uuid"),
         _b64("yesterday|" + str(uuid.uuid4())),
         base64.urlsafe_b64encode(b"\xff\xfe|x").decode(),  # not UTF-8

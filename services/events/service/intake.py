@@ -173,51 +173,66 @@ async def report_event(
 ) -> tuple[int, dict[str, Any]]:
     principal.require_role(*REPORTER_ROLES)
     _check_region(principal, cmd.region_code)
+
+    recorded: list[EventCreated] = []
+
+    async def record() -> tuple[int, EventCreated]:
+        recorded.append(await _record_report(
+            uow, principal=principal, cmd=cmd, now=clock(), case_prefix=case_prefix,
+            duplicate_window=duplicate_window, pii=pii, reporter_seal=reporter_seal))
+        return 201, recorded[0]
+
     async with uow:
-        scope = f"events.report:{principal.subject}"
-        if idempotency_key:
-            replay = await idempotency.reserve(
-                uow, scope=scope, key=idempotency_key, request=cmd.model_dump(mode="json")
-            )
-            if replay is not None:
-                return replay
-        now = clock()
-        category, first_candidates = await store.report_context(
-            uow, code=cmd.category_code, region_code=cmd.region_code,
-            since=now - duplicate_window, limit=DUPLICATE_PAGE,
-        )
-        category = _reportable_category(principal, category)
-        template, fields = _checked_fields(category, cmd, pii)
-        event_id = uuid.uuid4()
-        await _claim_attachments(uow, principal, cmd, event_id)
-        case_no = await _next_case_number(uow, now, case_prefix)
-        duplicate_of = await _possible_duplicate(
-            uow, cmd, mask_personal_numbers(cmd.description), now - duplicate_window,
-            first_candidates)
-        channel = _channel(principal)
-        # A sensitive tip names its reporter on the bus only sealed for feedback (progress
-        # notices, the rating); sealed once, every message of the case carries the same value.
-        sealed = reporter_seal.seal(event_id, principal.subject) if category["sensitive"] \
-            else None
-        row = _case_row(
-            cmd, principal, category, event_id=event_id, case_no=case_no, fields=fields,
-            channel=channel, sealed=sealed, duplicate_of=duplicate_of, now=now)
-        # Phone and ID numbers typed into the texts are stored masked, originals encrypted.
-        protect_report(pii, event_id, row, [s.key for s in template if s.type == "text"])
-        actor = Actor(role=channel, subject=principal.subject)
-        note = "possible duplicate of an earlier report" if duplicate_of else None
-        first_step = Step(at=now, action="report", actor=actor, from_status=None,
-                          to_status="reported", note=note)
-        await store.insert_case(uow, row, first_step.values(row))
-        await _announce_report(uow, row, category, principal)
-        body = EventCreated(
-            id=event_id, case_no=case_no, status="reported", possible_duplicate_of=duplicate_of
-        ).model_dump(mode="json")
-        if idempotency_key:
-            await idempotency.remember(uow, scope=scope, key=idempotency_key, status=201,
-                                       body=body)
-    log.info("event_reported", event_id=str(event_id), category=category["code"])
-    return 201, body
+        status, created = await idempotency.once(
+            uow, scope=f"events.report:{principal.subject}", key=idempotency_key, request=cmd,
+            answer=EventCreated, work=record)
+    if recorded:  # committed now; a replay recorded nothing
+        log.info("event_reported", event_id=str(created.id), category=cmd.category_code)
+    return status, created.model_dump(mode="json")
+
+
+async def _record_report(
+    uow: UnitOfWork,
+    *,
+    principal: Principal,
+    cmd: EventCreate,
+    now: datetime,
+    case_prefix: str,
+    duplicate_window: timedelta,
+    pii: PiiCipher,
+    reporter_seal: ReporterSeal,
+) -> EventCreated:
+    """The case file, its first timeline step and its events, in the caller's transaction."""
+    category, first_candidates = await store.report_context(
+        uow, code=cmd.category_code, region_code=cmd.region_code,
+        since=now - duplicate_window, limit=DUPLICATE_PAGE,
+    )
+    category = _reportable_category(principal, category)
+    template, fields = _checked_fields(category, cmd, pii)
+    event_id = uuid.uuid4()
+    await _claim_attachments(uow, principal, cmd, event_id)
+    case_no = await _next_case_number(uow, now, case_prefix)
+    duplicate_of = await _possible_duplicate(
+        uow, cmd, mask_personal_numbers(cmd.description), now - duplicate_window,
+        first_candidates)
+    channel = _channel(principal)
+    # A sensitive tip names its reporter on the bus only sealed for feedback (progress
+    # notices, the rating); sealed once, every message of the case carries the same value.
+    sealed = reporter_seal.seal(event_id, principal.subject) if category["sensitive"] \
+        else None
+    row = _case_row(
+        cmd, principal, category, event_id=event_id, case_no=case_no, fields=fields,
+        channel=channel, sealed=sealed, duplicate_of=duplicate_of, now=now)
+    # Phone and ID numbers typed into the texts are stored masked, originals encrypted.
+    protect_report(pii, event_id, row, [s.key for s in template if s.type == "text"])
+    actor = Actor(role=channel, subject=principal.subject)
+    note = "possible duplicate of an earlier report" if duplicate_of else None
+    first_step = Step(at=now, action="report", actor=actor, from_status=None,
+                      to_status="reported", note=note)
+    await store.insert_case(uow, row, first_step.values(row))
+    await _announce_report(uow, row, category, principal)
+    return EventCreated(
+        id=event_id, case_no=case_no, status="reported", possible_duplicate_of=duplicate_of)
 
 
 async def _next_case_number(uow: UnitOfWork, now: datetime, case_prefix: str) -> str:

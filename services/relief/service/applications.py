@@ -32,13 +32,13 @@ from services.relief.service.common import (
     acting_role,
     agency_of,
     load,
-    once,
     read_model,
     require_view,
 )
 from services.relief.store import applications as store
 from shared.auth.principal import Principal, Role
 from shared.contracts.relief import ApplicationSubmitted
+from shared.db.idempotency import once
 from shared.db.uow import UnitOfWork
 from shared.paging import decode_moment_cursor, moment_cursor, page_of
 from shared.pii import mask_name

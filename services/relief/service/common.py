@@ -4,7 +4,6 @@ the timeline step and its event."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -25,7 +24,6 @@ from services.relief.schemas import ApplicationRead, DecisionRead, OpinionRead
 from services.relief.store import applications as store
 from shared.auth.principal import Principal
 from shared.contracts.relief import ApplicationDecided, ApplicationProgressed
-from shared.db import idempotency
 from shared.db.uow import UnitOfWork
 from shared.pii import mask_id_number, mask_name
 from shared.problems import NotFound
@@ -235,29 +233,3 @@ async def record_outcome(
         note=_step_note(outcome, note),
     )
     await _announce(uow, row, outcome, now)
-
-
-async def once(
-    uow: UnitOfWork,
-    *,
-    scope: str,
-    key: str | None,
-    request: BaseModel,
-    answer: type[M],
-    work: Callable[[], Awaitable[tuple[int, M]]],
-) -> tuple[int, M]:
-    """In the caller's transaction: with an Idempotency-Key, what its first attempt answered
-    (``work`` is not run again); otherwise ``work``'s status and answer, remembered under
-    the key."""
-    if key:
-        replay = await idempotency.reserve(
-            uow, scope=scope, key=key, request=request.model_dump(mode="json")
-        )
-        if replay is not None:
-            return replay[0], answer.model_validate(replay[1])
-    status, result = await work()
-    if key:
-        await idempotency.remember(
-            uow, scope=scope, key=key, status=status, body=result.model_dump(mode="json")
-        )
-    return status, result

@@ -35,7 +35,6 @@ from services.relief.service.common import (
     actor_of,
     agency_of,
     load,
-    once,
     record_outcome,
     to_domain,
 )
@@ -43,6 +42,7 @@ from services.relief.store import applications as applications_store
 from services.relief.store import ledger
 from shared.auth.principal import Principal, Role
 from shared.contracts.relief import Disbursed
+from shared.db.idempotency import once
 from shared.db.uow import UnitOfWork
 from shared.problems import BadRequest, Conflict, Forbidden
 
