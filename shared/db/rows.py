@@ -13,11 +13,11 @@ from typing import Any, Literal
 
 from sqlalchemy import RowMapping, Table, bindparam, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.dml import Insert, ReturningInsert, Update
 
+from shared.db.uow import UnitOfWork
+
 # Where a statement runs: a unit of work's connection (or its ORM session).
-Executor = AsyncConnection | AsyncSession
 
 # The name of the bound key in update_by; no table here has a column of that name.
 _KEY = "rows_key_"
@@ -44,7 +44,7 @@ def _update(table: Table, key_column: str) -> Update:
 
 
 async def insert_row(
-    session: Executor,
+    uow: UnitOfWork,
     table: Table,
     values: dict[str, Any],
     *,
@@ -53,24 +53,24 @@ async def insert_row(
 ) -> Any:
     """Insert one row. With ``returning``, that column's value, or with ``ROW`` the inserted
     row as a mapping (None when ``skip_conflicts`` skipped the row)."""
-    result = await session.execute(_insert(table, returning, skip_conflicts), values)
+    result = await uow.connection.execute(_insert(table, returning, skip_conflicts), values)
     if returning == ROW:
         row: RowMapping | None = result.mappings().first()
         return row
     return result.scalar() if returning is not None else None
 
 
-async def insert_rows(session: Executor, table: Table, rows: list[dict[str, Any]]) -> None:
+async def insert_rows(uow: UnitOfWork, table: Table, rows: list[dict[str, Any]]) -> None:
     """Insert several rows (of the same keys) in one executemany round trip."""
     if rows:
-        await session.execute(_insert(table, None, False), rows)
+        await uow.connection.execute(_insert(table, None, False), rows)
 
 
 async def update_by(
-    session: Executor, table: Table, key_column: str, key: Any, values: dict[str, Any]
+    uow: UnitOfWork, table: Table, key_column: str, key: Any, values: dict[str, Any]
 ) -> int:
     """Set ``values`` on the rows whose ``key_column`` equals ``key``; how many matched."""
     if not values:
         return 0
-    result = await session.execute(_update(table, key_column), {**values, _KEY: key})
+    result = await uow.connection.execute(_update(table, key_column), {**values, _KEY: key})
     return int(getattr(result, "rowcount", 0) or 0)

@@ -14,7 +14,7 @@ import orjson
 from asyncpg.transaction import Transaction
 from pydantic import BaseModel
 from sqlalchemy import Interval, bindparam, func, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared import contracts
 from shared.context import current_correlation_id
@@ -137,9 +137,10 @@ class UnitOfWork:
 
     The transaction is the asyncpg connection's own. SQLAlchemy runs that connection in
     autocommit mode (the engine's setting), so it never opens or ends a transaction itself: its
-    statements (``connection``, Core; ``session``, an ORM session created on first use) run
-    inside the one PostgreSQL has open, and so do hot-path ``Statement``s run through
-    ``fetch``/``fetchrow``/``fetchval``/``execute`` without SQLAlchemy's execution machinery."""
+    Core statements (through ``connection``) run inside the one PostgreSQL has open, and so do
+    hot-path ``Statement``s run through ``fetch``/``fetchrow``/``fetchval``/``execute`` without
+    SQLAlchemy's execution machinery. A store function takes the unit of work and uses one of
+    the two; nothing uses the ORM."""
 
     def __init__(self, database: Database, *, producer: str) -> None:
         self._database = database
@@ -147,7 +148,6 @@ class UnitOfWork:
         self._connection: AsyncConnection | None = None
         self._raw: asyncpg.Connection | None = None
         self._transaction: Transaction | None = None
-        self._session: AsyncSession | None = None
         self._depth = 0
         self._emitted: list[Envelope] = []
         self._records: list[OutboxRecord] = []
@@ -157,14 +157,6 @@ class UnitOfWork:
         if self._connection is None:
             raise RuntimeError("unit of work used outside 'async with'")
         return self._connection
-
-    @property
-    def session(self) -> AsyncSession:
-        if self._session is None:
-            # Its commit and rollback are no-ops on an autocommit connection; __aexit__ ends
-            # the transaction.
-            self._session = AsyncSession(bind=self.connection, expire_on_commit=False)
-        return self._session
 
     @property
     def emitted(self) -> list[Envelope]:
@@ -213,7 +205,6 @@ class UnitOfWork:
                 await connection.close()
                 raise
             self._connection, self._raw, self._transaction = connection, raw, transaction
-            self._session = None
             self._emitted, self._records = [], []
         self._depth += 1
         return self
@@ -229,18 +220,11 @@ class UnitOfWork:
             return
         connection, self._connection = self._connection, None
         raw, self._raw = self._raw, None
-        session, self._session = self._session, None
         transaction, self._transaction = self._transaction, None
         assert connection is not None
         assert raw is not None
         assert transaction is not None
         try:
-            if session is not None:
-                try:
-                    if exc_type is None:
-                        await session.flush()  # anything added to the session commits too
-                finally:
-                    await session.close()
             if exc_type is None:
                 await transaction.commit()
         except BaseException:

@@ -47,7 +47,7 @@ class ProbeSink:
             raise RuntimeError("this handler can never succeed")
         if probe.note == "fail_once" and self.attempts[probe.sequence] == 1:
             raise RuntimeError("transient failure")
-        await uow.session.execute(
+        await uow.connection.execute(
             text("INSERT INTO probe_seen (event_id, sequence) VALUES (:id, :seq)"),
             {"id": envelope.event_id, "seq": probe.sequence},
         )
@@ -59,7 +59,7 @@ def probe_router() -> APIRouter:
     @router.post("/probes", status_code=201)
     async def write_probe(body: ProbeIn, uow: Uow) -> dict[str, Any]:
         async with uow:
-            await uow.session.execute(
+            await uow.connection.execute(
                 text("INSERT INTO probe_written (sequence) VALUES (:seq)"), {"seq": body.sequence}
             )
             envelope = await uow.emit("platform.probe", Probe(**body.model_dump()))

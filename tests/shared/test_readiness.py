@@ -30,7 +30,7 @@ class _SlowHandler:
         self.running += 1
         self.most_at_once = max(self.most_at_once, self.running)
         try:
-            await uow.session.execute(text("SELECT 1"))
+            await uow.connection.execute(text("SELECT 1"))
             await asyncio.sleep(self.seconds)  # "idle in transaction", as under a backlog
             await self.sink.handle(envelope, uow)
         finally:

@@ -59,7 +59,7 @@ async def _count(db: Database, note: str) -> tuple[int, int]:
 
 
 async def _write(uow: UnitOfWork, note: str) -> None:
-    await uow.session.execute(text("INSERT INTO uow_probe (note) VALUES (:n)"), {"n": note})
+    await uow.connection.execute(text("INSERT INTO uow_probe (note) VALUES (:n)"), {"n": note})
     await uow.emit("platform.probe", Probe(sequence=1, note=note))
 
 
@@ -97,7 +97,7 @@ async def test_an_event_that_breaks_its_contract_is_refused_and_nothing_is_writt
     uow = UnitOfWork(database, producer="relief")
     with pytest.raises(ValueError, match="sequence"):
         async with uow:
-            await uow.session.execute(text("INSERT INTO uow_probe (note) VALUES ('bad-event')"))
+            await uow.connection.execute(text("INSERT INTO uow_probe (note) VALUES ('bad-event')"))
             await uow.emit("platform.probe", {"sequence": "not a number", "note": "bad-event"})
     with pytest.raises(contracts.UnknownContract):
         async with uow:

@@ -185,7 +185,7 @@ async def get_case(uow: UnitOfWork, event_id: uuid.UUID, *, lock: bool = False) 
 
 
 async def update_case(uow: UnitOfWork, event_id: uuid.UUID, values: dict[str, Any]) -> None:
-    await update_by(uow.connection, cases, "id", event_id, values)
+    await update_by(uow, cases, "id", event_id, values)
 
 
 async def recent_in_community(
@@ -290,7 +290,7 @@ async def add_step(uow: UnitOfWork, *, case_changes: dict[str, Any] | None = Non
     """Append a timeline step; its id grows with every step, so it orders them.
     ``case_changes``: set on the step's case by the same statement."""
     if not case_changes:
-        return int(await insert_row(uow.connection, timeline, values, returning="id"))
+        return int(await insert_row(uow, timeline, values, returning="id"))
     return int(await uow.fetchval(
         _step_with_changes(tuple(case_changes), tuple(values)),
         {**_params(case_changes, "case_"), **_params(values, "step_"),

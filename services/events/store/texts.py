@@ -47,7 +47,7 @@ async def noted_steps_after(uow: UnitOfWork, after_id: int, limit: int) -> list[
 
 
 async def update_step(uow: UnitOfWork, step_id: int, values: dict[str, Any]) -> None:
-    await update_by(uow.connection, timeline, "id", step_id, values)
+    await update_by(uow, timeline, "id", step_id, values)
 
 
 async def reveal_reasons(uow: UnitOfWork) -> list[Any]:
@@ -56,4 +56,4 @@ async def reveal_reasons(uow: UnitOfWork) -> list[Any]:
 
 
 async def update_reveal_reason(uow: UnitOfWork, reveal_id: int, reason: str) -> None:
-    await update_by(uow.connection, reporter_reveals, "id", reveal_id, {"reason": reason})
+    await update_by(uow, reporter_reveals, "id", reveal_id, {"reason": reason})

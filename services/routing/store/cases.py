@@ -40,7 +40,7 @@ from shared.db.uow import UnitOfWork
 async def insert_assignment(uow: UnitOfWork, values: dict[str, Any]) -> Any | None:
     """The new row, as get_assignment would read it (and locked, as this transaction wrote
     it), or None when the case already has one."""
-    return await insert_row(uow.connection, assignments, values, returning=ROW,
+    return await insert_row(uow, assignments, values, returning=ROW,
                             skip_conflicts=True)
 
 
@@ -134,7 +134,7 @@ async def mirror_status(uow: UnitOfWork, event_id: uuid.UUID, *, status: str, st
 
 async def update_assignment(uow: UnitOfWork, event_id: uuid.UUID, values: dict[str, Any]
                             ) -> None:
-    await update_by(uow.connection, assignments, "event_id", event_id, values)
+    await update_by(uow, assignments, "event_id", event_id, values)
 
 
 async def queued(uow: UnitOfWork, region_prefixes: list[str] | None, limit: int) -> list[Any]:
@@ -168,7 +168,7 @@ async def work_queue(uow: UnitOfWork, unit_id: uuid.UUID, now: datetime, limit: 
 
 
 async def add_timers(uow: UnitOfWork, rows: list[dict[str, Any]]) -> None:
-    await insert_rows(uow.connection, timers, rows)
+    await insert_rows(uow, timers, rows)
 
 
 async def cancel_timers(uow: UnitOfWork, event_id: uuid.UUID, *, kinds: list[str],

@@ -98,7 +98,7 @@ async def subtasks_to_mask(uow: UnitOfWork, after: uuid.UUID | None, limit: int)
 
 async def update_subtask(uow: UnitOfWork, subtask_id: uuid.UUID, values: dict[str, Any]
                          ) -> None:
-    await update_by(uow.connection, subtasks, "id", subtask_id, values)
+    await update_by(uow, subtasks, "id", subtask_id, values)
 
 
 async def override_notes(uow: UnitOfWork) -> list[Any]:
@@ -107,7 +107,7 @@ async def override_notes(uow: UnitOfWork) -> list[Any]:
 
 
 async def update_override_note(uow: UnitOfWork, day: date, note: str) -> None:
-    await update_by(uow.connection, calendar_overrides, "day", day, {"note": note})
+    await update_by(uow, calendar_overrides, "day", day, {"note": note})
 
 
 _NOTED_ASSIGNMENTS = text(
