@@ -19,7 +19,7 @@ import orjson
 from starlette.types import Receive, Scope, Send
 
 from gateway.errors import UpstreamError
-from gateway.ratelimit import RateLimiter
+from gateway.ratelimit import Decision, RateLimiter
 from gateway.upstreams import Upstream
 from shared.auth.tokens import ENDORSEMENT_HEADER, TokenEndorser, TokenVerifier
 from shared.context import accept_id as accept_request_id
@@ -143,260 +143,170 @@ class Proxy:
         started = time.perf_counter()
         method: str = scope["method"]
         path: str = scope["path"]
-
-        # One pass over the request headers: pick out what the gateway reads, drop what must
-        # not travel upstream, keep the rest in order.
-        request_id_in = correlation_id_in = authorization = content_length = b""
-        forwarded_for = host = connection = b""
-        chunked = seen_authorization = two_authorizations = False
-        forward: list[tuple[bytes, bytes]] = []
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                two_authorizations, seen_authorization = seen_authorization, True
-                authorization = value
-                forward.append((name, value))
-            elif name == b"x-request-id":
-                request_id_in = value
-            elif name == b"x-correlation-id":
-                correlation_id_in = value
-            elif name == b"content-length":
-                content_length = value
-            elif name == b"transfer-encoding":
-                chunked = True
-            elif name == b"host":
-                host = value
-            elif name == b"x-forwarded-for":
-                forwarded_for = value
-            elif name == b"connection":
-                connection = value
-            elif name not in _NOT_FORWARDED:
-                forward.append((name, value))
-        if connection:
-            forward = _drop_connection_listed(forward, connection)
-
-        request_id = accept_request_id(request_id_in.decode("latin-1") or None)
-        correlation_id = (
-            accept_request_id(correlation_id_in.decode("latin-1"))
-            if correlation_id_in
-            else request_id
-        )
+        forward, picked, authorization, authorizations, chunked = _read_head(scope["headers"])
+        request_id_in, correlation_id_in, content_length, host, forwarded_for = picked
+        request_id, correlation_id, id_headers = _accept_ids(request_id_in, correlation_id_in)
         request_id_token = request_id_var.set(request_id)
         correlation_id_token = correlation_id_var.set(correlation_id)
-        id_headers = [
-            (b"x-request-id", request_id.encode()),
-            (b"x-correlation-id", correlation_id.encode()),
-        ]
-        responder = _Responder(send, id_headers)
-        route = "unmatched"
-        upstream_name = "-"
-        holding = ""  # the upstream whose in-flight count this request holds
+        exchange = _Exchange(send, id_headers)
         try:
-            # -- route --------------------------------------------------------------------
-            upstream: Upstream | None
-            public: bool
-            if path.startswith(API_PREFIX):
-                upstream_name = path[len(API_PREFIX) :].partition("/")[0]
-                upstream = self._upstreams.get(upstream_name)
-                if upstream is None:
-                    await responder.problem(
-                        404, "unknown_service", f"no service is named {upstream_name[:64]!r}"
-                    )
-                    return
-                route = self._route_labels[upstream_name]
-                public = self._is_public(method, path)
-            elif path.startswith(OPEN_PREFIX):
-                route = OPEN_PREFIX + "*"
-                upstream = self._partner
-                upstream_name = "partner"
-                if upstream is None:
-                    # The hook for the partner API: pass ``partner_upstream`` to
-                    # create_gateway_app. Partner calls are signed per app, not bearer
-                    # tokens, so that upstream authenticates them itself.
-                    await responder.problem(
-                        404, "not_implemented", "the partner API is not available yet"
-                    )
-                    return
-                public = True
-            elif path == WELL_KNOWN_JWKS and JWKS_OWNER in self._upstreams:
-                upstream_name = JWKS_OWNER
-                upstream = self._upstreams[JWKS_OWNER]
-                route = WELL_KNOWN_JWKS
-                public = self._is_public(method, path)
-            else:
-                await responder.problem(404, "not_found", "no such public endpoint")
-                return
-            if _has_dot_segment(path):
-                await responder.problem(400, "invalid_path", "dot segments are not allowed")
-                return
-
-            # -- the service's share of the door -----------------------------------------
-            limit = self._in_flight_limits.get(upstream_name)
-            if limit is not None:
-                if self._in_flight[upstream_name] >= limit:
-                    await responder.problem(
-                        503,
-                        "overloaded",
-                        f"the {upstream_name} service is at capacity; try again shortly",
-                        headers=[(b"retry-after", self._retry_after)],
-                    )
-                    return
-                self._in_flight[upstream_name] += 1
-                holding = upstream_name
-
-            # -- declared size -----------------------------------------------------------
-            declared_length: int | None = None
-            if content_length:
-                try:
-                    declared_length = int(content_length)
-                except ValueError:
-                    declared_length = -1
-                if declared_length < 0:
-                    await responder.problem(400, "bad_request", "invalid Content-Length")
-                    return
-                if declared_length > self._max_body:
-                    await responder.problem(
-                        413,
-                        "payload_too_large",
-                        f"the body exceeds {self._max_body} bytes",
-                    )
-                    return
-
-            # -- who is calling ----------------------------------------------------------
-            if two_authorizations:
+            upstream, public = self._route(method, path, exchange)
+            self._admit(exchange)
+            declared_length = self._declared_length(content_length) if content_length else None
+            if authorizations > 1:
                 # One is checked here, a service reads the first: a token nobody checked
                 # could ride behind one that was. Authorization is a singleton field.
-                await responder.problem(400, "bad_request", "more than one Authorization header")
-                return
+                raise _Refused(400, "bad_request", "more than one Authorization header")
             client = scope.get("client")
             client_ip = client[0] if client else "unknown"
             if public:
                 decision = self._anonymous_limiter.take(client_ip)
             else:
-                if not authorization:
-                    await self._refuse_unauthenticated(
-                        responder, client_ip, Unauthorized(code="token_missing")
-                    )
-                    return
-                scheme, _, token = authorization.decode("latin-1").partition(" ")
-                token = token.strip()
-                if scheme.lower() != "bearer" or not token:
-                    await self._refuse_unauthenticated(
-                        responder,
-                        client_ip,
-                        Unauthorized(
-                            "expected 'Authorization: Bearer <token>'", code="token_invalid"
-                        ),
-                    )
-                    return
+                token = self._bearer_token(authorization, client_ip)
                 try:
                     principal = await self._verifier.verify_async(token)
                 except Unauthorized as exc:
-                    await self._refuse_unauthenticated(responder, client_ip, exc)
-                    return
+                    raise self._unauthenticated(client_ip, exc) from None
                 decision = self._limiter.take(principal.subject)
                 # Verified here, so the service need not check the signature again.
                 forward.append((_ENDORSEMENT, self._endorser.endorse(token).encode()))
-
-            # -- rate limit --------------------------------------------------------------
             if not decision.allowed:
-                await responder.problem(
-                    429,
-                    "rate_limited",
-                    "too many requests; retry later",
-                    headers=[(b"retry-after", str(decision.retry_after_seconds).encode())],
-                )
-                return
-
-            # -- body ----------------------------------------------------------------------
-            if declared_length is None and not chunked:
-                body = b""  # RFC 9112 §6.3: no Content-Length and no Transfer-Encoding
-            else:
-                try:
-                    read = await self._read_body(receive)
-                except _BodyTooLarge:
-                    await responder.problem(
-                        413,
-                        "payload_too_large",
-                        f"the body exceeds {self._max_body} bytes",
-                    )
-                    return
+                raise _rate_limited(decision)
+            body = b""  # RFC 9112 §6.3: no Content-Length and no Transfer-Encoding
+            if declared_length is not None or chunked:
+                read = await self._read_body(receive)
                 if read is None:
-                    responder.status = 499  # the client went away; nobody to answer
+                    exchange.status = 499  # the client went away; nobody to answer
                     return
                 body = read
-
-            # -- upstream ------------------------------------------------------------------
-            forward.append((b"x-request-id", id_headers[0][1]))
-            forward.append((b"x-correlation-id", id_headers[1][1]))
-            peer = client_ip.encode()
-            forward.append(
-                (b"x-forwarded-for", forwarded_for + b", " + peer if forwarded_for else peer)
-            )
-            forward.append((b"x-forwarded-proto", scope.get("scheme", "http").encode()))
-            if host:
-                forward.append((b"x-forwarded-host", host))
-            raw_path = scope.get("raw_path") or quote(path).encode()
-            query = scope.get("query_string") or b""
-            target = (raw_path + b"?" + query if query else raw_path).decode("latin-1")
+            _add_forwarded(forward, id_headers, scope, client_ip, forwarded_for, host)
             try:
-                answer = await upstream.send(method, target, forward, body)
+                answer = await upstream.send(method, _target(scope, path), forward, body)
             except UpstreamError as exc:
-                access_log.warning(
-                    "upstream_failed",
-                    upstream=upstream_name,
-                    code=exc.code,
-                    error=exc.detail,
-                    method=method,
-                    request_id=request_id,
-                )
-                await responder.problem(
-                    exc.status, exc.code, f"the {upstream_name} service {exc.public_detail}"
-                )
-                return
-            await responder.relay(answer.status, answer.headers, answer.body, method == "HEAD")
+                raise self._upstream_failed(exc, method, exchange.upstream) from None
+            await exchange.relay(answer.status, answer.headers, answer.body, method == "HEAD")
+        except _Refused as refused:
+            await exchange.problem(refused)
         finally:
-            if holding:
-                self._in_flight[holding] -= 1
-            elapsed = time.perf_counter() - started
-            self._metrics.observe(method, route, responder.status, elapsed)
-            if _access_stdlib.isEnabledFor(logging.DEBUG):
-                # Checked first: structlog would run every processor before stdlib drops it.
-                access_log.debug(
-                    "proxied",
-                    method=method,
-                    upstream=upstream_name,
-                    status=responder.status,
-                    ms=round(elapsed * 1000, 2),
-                    request_id=request_id,
-                    correlation_id=correlation_id,
-                )
+            self._finish(exchange, method, started)
             request_id_var.reset(request_id_token)
             correlation_id_var.reset(correlation_id_token)
 
-    async def _refuse_unauthenticated(
-        self, responder: _Responder, client_ip: str, error: Unauthorized
-    ) -> None:
+    # -- the steps of a request, in the order __call__ takes them ---------------------------
+
+    def _route(self, method: str, path: str, exchange: _Exchange) -> tuple[Upstream, bool]:
+        """The upstream serving ``path`` and whether the path is public (needs no token);
+        notes the upstream and the metric route label on ``exchange``."""
+        if path.startswith(API_PREFIX):
+            exchange.upstream = name = path[len(API_PREFIX) :].partition("/")[0]
+            upstream = self._upstreams.get(name)
+            if upstream is None:
+                raise _Refused(404, "unknown_service", f"no service is named {name[:64]!r}")
+            exchange.route = self._route_labels[name]
+            public = self._is_public(method, path)
+        elif path.startswith(OPEN_PREFIX):
+            exchange.route = OPEN_PREFIX + "*"
+            exchange.upstream = "partner"
+            if self._partner is None:
+                # The hook for the partner API: pass ``partner_upstream`` to
+                # create_gateway_app. Partner calls are signed per app, not bearer
+                # tokens, so that upstream authenticates them itself.
+                raise _Refused(404, "not_implemented", "the partner API is not available yet")
+            upstream, public = self._partner, True
+        elif path == WELL_KNOWN_JWKS and JWKS_OWNER in self._upstreams:
+            exchange.upstream = JWKS_OWNER
+            upstream = self._upstreams[JWKS_OWNER]
+            exchange.route = WELL_KNOWN_JWKS
+            public = self._is_public(method, path)
+        else:
+            raise _Refused(404, "not_found", "no such public endpoint")
+        if _has_dot_segment(path):
+            raise _Refused(400, "invalid_path", "dot segments are not allowed")
+        return upstream, public
+
+    def _admit(self, exchange: _Exchange) -> None:
+        """The service's share of the door: one more request in flight, unless it is full."""
+        name = exchange.upstream
+        limit = self._in_flight_limits.get(name)
+        if limit is None:
+            return
+        if self._in_flight[name] >= limit:
+            raise _Refused(
+                503,
+                "overloaded",
+                f"the {name} service is at capacity; try again shortly",
+                [(b"retry-after", self._retry_after)],
+            )
+        self._in_flight[name] += 1
+        exchange.holding = name
+
+    def _declared_length(self, content_length: bytes) -> int:
+        try:
+            declared = int(content_length)
+        except ValueError:
+            declared = -1
+        if declared < 0:
+            raise _Refused(400, "bad_request", "invalid Content-Length")
+        if declared > self._max_body:
+            raise self._too_large()
+        return declared
+
+    def _too_large(self) -> _Refused:
+        return _Refused(413, "payload_too_large", f"the body exceeds {self._max_body} bytes")
+
+    def _bearer_token(self, authorization: bytes, client_ip: str) -> str:
+        if not authorization:
+            raise self._unauthenticated(client_ip, Unauthorized(code="token_missing"))
+        scheme, _, token = authorization.decode("latin-1").partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise self._unauthenticated(
+                client_ip,
+                Unauthorized("expected 'Authorization: Bearer <token>'", code="token_invalid"),
+            )
+        return token
+
+    def _unauthenticated(self, client_ip: str, error: Unauthorized) -> _Refused:
         # Failed authentication is charged to the caller's address, so a flood of bad tokens
         # (each costing a signature check) is throttled like any anonymous flood.
         decision = self._anonymous_limiter.take(client_ip)
         if not decision.allowed:
-            await responder.problem(
-                429,
-                "rate_limited",
-                "too many requests; retry later",
-                headers=[(b"retry-after", str(decision.retry_after_seconds).encode())],
-            )
-            return
-        await responder.problem(
-            401,
-            error.code,
-            error.detail,
-            headers=[(k.lower().encode(), v.encode()) for k, v in error.headers.items()],
+            return _rate_limited(decision)
+        headers = [(k.lower().encode(), v.encode()) for k, v in error.headers.items()]
+        return _Refused(401, error.code, error.detail, headers)
+
+    def _upstream_failed(self, exc: UpstreamError, method: str, name: str) -> _Refused:
+        access_log.warning(
+            "upstream_failed",
+            upstream=name,
+            code=exc.code,
+            error=exc.detail,
+            method=method,
+            request_id=request_id_var.get(),
         )
+        return _Refused(exc.status, exc.code, f"the {name} service {exc.public_detail}")
+
+    def _finish(self, exchange: _Exchange, method: str, started: float) -> None:
+        """Give back the in-flight slot; record the request in the metrics (and debug log)."""
+        if exchange.holding:
+            self._in_flight[exchange.holding] -= 1
+        elapsed = time.perf_counter() - started
+        self._metrics.observe(method, exchange.route, exchange.status, elapsed)
+        if _access_stdlib.isEnabledFor(logging.DEBUG):
+            # Checked first: structlog would run every processor before stdlib drops it.
+            access_log.debug(
+                "proxied",
+                method=method,
+                upstream=exchange.upstream,
+                status=exchange.status,
+                ms=round(elapsed * 1000, 2),
+                request_id=request_id_var.get(),
+                correlation_id=correlation_id_var.get(),
+            )
 
     async def _read_body(self, receive: Receive) -> bytes | None:
-        """The whole body, or None if the client disconnected. Raises ``_BodyTooLarge`` as
-        soon as the running count passes the limit, without reading the rest."""
+        """The whole body, or None if the client disconnected. Refuses (413) as soon as the
+        running count passes the limit, without reading the rest."""
         chunks: list[bytes] = []
         total = 0
         while True:
@@ -407,14 +317,115 @@ class Proxy:
             if chunk:
                 total += len(chunk)
                 if total > self._max_body:
-                    raise _BodyTooLarge
+                    raise self._too_large()
                 chunks.append(chunk)
             if not message.get("more_body", False):
                 return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-class _BodyTooLarge(Exception):
-    """The body grew past the limit while being read (chunked, or a lying Content-Length)."""
+class _Refused(Exception):
+    """A request the gateway answers itself with a problem: raised by the steps of
+    ``Proxy.__call__``, answered in one place."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        headers: list[tuple[bytes, bytes]] | None = None,
+    ) -> None:
+        super().__init__(status, code, detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.headers = headers
+
+
+def _rate_limited(decision: Decision) -> _Refused:
+    retry_after = str(decision.retry_after_seconds).encode()
+    return _Refused(429, "rate_limited", "too many requests; retry later",
+                    [(b"retry-after", retry_after)])
+
+
+# The request headers the gateway reads itself, by their place in ``_read_head``'s answer;
+# none of them travels upstream as the client sent it.
+_PICKED = {
+    b"x-request-id": 0,
+    b"x-correlation-id": 1,
+    b"content-length": 2,
+    b"host": 3,
+    b"x-forwarded-for": 4,
+}
+
+
+def _read_head(
+    raw_headers: Iterable[tuple[bytes, bytes]],
+) -> tuple[list[tuple[bytes, bytes]], list[bytes], bytes, int, bool]:
+    """One pass over the request headers: pick out what the gateway reads (``_PICKED``, the
+    Authorization and how many of it, whether the body is chunked), drop what must not
+    travel upstream, keep the rest in order."""
+    picked = [b"", b"", b"", b"", b""]
+    pick = _PICKED.get
+    authorization = connection = b""
+    authorizations = 0
+    chunked = False
+    forward: list[tuple[bytes, bytes]] = []
+    for name, value in raw_headers:
+        slot = pick(name)
+        if slot is not None:
+            picked[slot] = value
+        elif name == b"authorization":
+            authorizations += 1
+            authorization = value
+            forward.append((name, value))
+        elif name == b"transfer-encoding":
+            chunked = True
+        elif name == b"connection":
+            connection = value
+        elif name not in _NOT_FORWARDED:
+            forward.append((name, value))
+    if connection:
+        forward = _drop_connection_listed(forward, connection)
+    return forward, picked, authorization, authorizations, chunked
+
+
+def _accept_ids(
+    request_id_in: bytes, correlation_id_in: bytes
+) -> tuple[str, str, list[tuple[bytes, bytes]]]:
+    """The request's id and correlation id (the client's if acceptable, else fresh; the
+    correlation id defaults to the request id), and the headers that carry them."""
+    request_id = accept_request_id(request_id_in.decode("latin-1") or None)
+    correlation_id = (
+        accept_request_id(correlation_id_in.decode("latin-1")) if correlation_id_in else request_id
+    )
+    return request_id, correlation_id, [
+        (b"x-request-id", request_id.encode()),
+        (b"x-correlation-id", correlation_id.encode()),
+    ]
+
+
+def _add_forwarded(
+    forward: list[tuple[bytes, bytes]],
+    id_headers: list[tuple[bytes, bytes]],
+    scope: Scope,
+    client_ip: str,
+    forwarded_for: bytes,
+    host: bytes,
+) -> None:
+    """The ids and the X-Forwarded-* headers, set by the gateway from what it established."""
+    forward.extend(id_headers)
+    peer = client_ip.encode()
+    forward.append((b"x-forwarded-for", forwarded_for + b", " + peer if forwarded_for else peer))
+    forward.append((b"x-forwarded-proto", scope.get("scheme", "http").encode()))
+    if host:
+        forward.append((b"x-forwarded-host", host))
+
+
+def _target(scope: Scope, path: str) -> str:
+    """The path and query as the client sent them (raw, so nothing is re-encoded)."""
+    raw_path = scope.get("raw_path") or quote(path).encode()
+    query = scope.get("query_string") or b""
+    return (raw_path + b"?" + query if query else raw_path).decode("latin-1")
 
 
 def _drop_connection_listed(
@@ -428,30 +439,28 @@ def _drop_connection_listed(
     return [(name, value) for name, value in headers if name not in listed]
 
 
-class _Responder:
-    """Sends the one response of a request, always carrying the request and correlation ids."""
+class _Exchange:
+    """One request's answer and what the metrics and access log say of it: sends the one
+    response, always carrying the request and correlation ids."""
 
-    __slots__ = ("_id_headers", "_send", "status")
+    __slots__ = ("_id_headers", "_send", "holding", "route", "status", "upstream")
 
     def __init__(self, send: Send, id_headers: list[tuple[bytes, bytes]]) -> None:
         self._send = send
         self._id_headers = id_headers
         self.status = 500  # what the metrics record if nothing is ever sent
+        self.route = "unmatched"  # the metric label
+        self.upstream = "-"
+        self.holding = ""  # the upstream whose in-flight count this request holds
 
-    async def problem(
-        self,
-        status: int,
-        code: str,
-        detail: str,
-        *,
-        headers: list[tuple[bytes, bytes]] | None = None,
-    ) -> None:
-        body = orjson.dumps(problem_body(status, code, detail))
+    async def problem(self, refused: _Refused) -> None:
+        status = refused.status
+        body = orjson.dumps(problem_body(status, refused.code, refused.detail))
         response_headers = [
             (b"content-type", PROBLEM_JSON.encode()),
             (b"content-length", str(len(body)).encode()),
             *self._id_headers,
-            *(headers or ()),
+            *(refused.headers or ()),
         ]
         await self._start_and_send(status, response_headers, body)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
 
@@ -51,13 +51,13 @@ class RateLimiter:
         self.max_clients = max_clients
         self._clock = clock
         # Least recently seen first: eviction only ever looks at the front.
-        self._buckets: OrderedDict[str, _Bucket] = OrderedDict()
+        self._buckets: OrderedDict[Hashable, _Bucket] = OrderedDict()
         self._refill_seconds = self.burst / self.rate
 
     def __len__(self) -> int:
         return len(self._buckets)
 
-    def take(self, client: str) -> Decision:
+    def take(self, client: Hashable) -> Decision:
         """Spend one token of ``client``'s bucket, or say how long until one is available."""
         now = self._clock()
         bucket = self._buckets.get(client)
