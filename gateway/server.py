@@ -68,7 +68,9 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         self._body_seen_at = 0.0
 
     # -- connection -------------------------------------------------------------------------
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+    def connection_made(  # type: ignore[override]  # Transport, as uvicorn's own narrows it
+        self, transport: asyncio.Transport
+    ) -> None:
         super().connection_made(transport)
         self._arm_header_timer()
 
