@@ -67,6 +67,8 @@ class PeriodicWorker:
         return self._stopping.is_set()
 
     def start(self) -> None:
+        if self._task is not None and not self._task.done():
+            return  # already running
         self._stopping.clear()
         self._task = asyncio.create_task(self._loop(), name=self.name)
 

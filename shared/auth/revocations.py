@@ -38,6 +38,7 @@ from shared.auth.internal import internal_headers
 from shared.auth.principal import Principal
 from shared.http.client import create_http_client
 from shared.logs import get_logger
+from shared.periodic import PeriodicWorker
 from shared.settings import PlatformSettings
 
 log = get_logger(__name__)
@@ -203,11 +204,11 @@ class RevocationPoller:
                  interval: float = 1.0, stale_after: float = 30.0, name: str = "") -> None:
         self._revocations = revocations
         self._source = source
-        self._interval = interval
         self._stale_after = stale_after
         self._name = name
         self._cursor: str | None = None
-        self._task: asyncio.Task[None] | None = None
+        # Polls at a steady pace even while failing (no backoff): a stale list is the risk.
+        self._worker = PeriodicWorker(f"revocations-{name}", self._poll, interval, jitter=0.0)
         self._failing_since: float | None = None
         self._last_complaint = 0.0
         self.synced_at: float | None = None  # monotonic time of the last good fetch
@@ -223,27 +224,18 @@ class RevocationPoller:
         return changed
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name=f"revocations-{self._name}")
+        self._worker.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._worker.stop()
         await self._source.aclose()
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.sync()
-                self._recovered()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                self.failed(exc)
-            await asyncio.sleep(self._interval)
+    async def _poll(self) -> None:
+        try:
+            await self.sync()
+            self._recovered()
+        except Exception as exc:  # logged here, as an outage: warning, then errors now and then
+            self.failed(exc)
 
     def _recovered(self) -> None:
         if self._failing_since is not None:
