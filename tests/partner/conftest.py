@@ -127,7 +127,9 @@ async def partner_server(**options: Any) -> AsyncIterator[PartnerServer]:
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    server.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    # Port 0 above: the port the OS chose is the one listed address of the started server.
+    [port] = {address[1] for address in runner.addresses}
+    server.port = port
     try:
         yield server
     finally:
