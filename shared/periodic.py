@@ -49,6 +49,7 @@ class PeriodicWorker:
         jitter: float = 0.1,
         max_backoff: float = 60.0,
         grace: float = 10.0,
+        log_abandoned: str | None = None,
     ) -> None:
         self.name = name
         self._tick = tick
@@ -56,11 +57,17 @@ class PeriodicWorker:
         self._jitter = jitter
         self._max_backoff = max_backoff
         self._grace = grace
+        self._log_abandoned = log_abandoned or f"{name.replace('-', '_')}_stop_abandoned_pass"
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
         self.passes = 0
         self.failures_in_row = 0
+
+    @property
+    def task(self) -> asyncio.Task[None] | None:
+        """The running loop, if started (for diagnostics and crash tests)."""
+        return self._task
 
     @property
     def stopping(self) -> bool:
@@ -83,6 +90,7 @@ class PeriodicWorker:
             return
         _, pending = await asyncio.wait({task}, timeout=self._grace)
         if pending:
+            log.warning(self._log_abandoned, worker=self.name, grace_seconds=self._grace)
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task

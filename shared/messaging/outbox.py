@@ -27,7 +27,7 @@ poll interval ends.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -41,6 +41,7 @@ from shared.db.statements import Statement
 from shared.db.uow import OutboxRecord, UnitOfWork
 from shared.logs import get_logger
 from shared.messaging.broker import Broker
+from shared.periodic import PeriodicWorker
 
 log = get_logger(__name__)
 
@@ -124,9 +125,14 @@ class OutboxRelay:
         self._retention = retention
         self._hold = hold
         self._stop_timeout = stop_timeout
-        self._wake = asyncio.Event()
         self._stopping = False
-        self._task: asyncio.Task[None] | None = None
+        # The sweep: every poll_seconds, at once when NOTIFY or a failed publish wakes it, and
+        # straight on while batches come back full. Its errors are logged here, each pass
+        # retried after the poll interval (no backoff: the outbox is the platform's pulse).
+        self._sweeper = PeriodicWorker(
+            f"outbox-relay-{database.schema}", self._sweep_once, poll_seconds, jitter=0.0,
+            grace=stop_timeout.total_seconds(), log_abandoned="outbox_relay_stop_abandoned_batch")
+        self._next_purge = 0.0
         # The direct path: rows committed here, waiting to be published; and rows it leaves
         # to the sweep, whose hold is to be released.
         self._direct: list[OutboxRecord] = []
@@ -146,9 +152,10 @@ class OutboxRelay:
 
     def start(self) -> None:
         self._stopping = False
-        name = f"outbox-relay-{self._database.schema}"
-        self._task = asyncio.create_task(self._run(), name=name)
-        self._direct_task = asyncio.create_task(self._run_direct(), name=f"{name}-direct")
+        self._next_purge = time.monotonic() + 60
+        self._sweeper.start()
+        self._direct_task = asyncio.create_task(
+            self._run_direct(), name=f"{self._sweeper.name}-direct")
         self._database.outbox_dispatcher = self
 
     async def stop(self) -> None:
@@ -161,20 +168,22 @@ class OutboxRelay:
         self._stopping = True
         if self._database.outbox_dispatcher is self:
             self._database.outbox_dispatcher = None
-        self._wake.set()
         self._direct_ready.set()
-        tasks = [task for task in (self._direct_task, self._task) if task is not None]
-        if tasks:
-            _, late = await asyncio.wait(tasks, timeout=self._stop_timeout.total_seconds())
-            for task in late:
-                log.warning("outbox_relay_stop_abandoned_batch", schema=self._database.schema)
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-        self._task = self._direct_task = None
+        await asyncio.gather(self._sweeper.stop(), self._stop_direct())
         await self._close_listener()
 
+    async def _stop_direct(self) -> None:
+        task, self._direct_task = self._direct_task, None
+        if task is None:
+            return
+        _, late = await asyncio.wait({task}, timeout=self._stop_timeout.total_seconds())
+        if late:
+            log.warning("outbox_relay_stop_abandoned_batch", schema=self._database.schema)
+            task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
     def wake(self) -> None:
-        self._wake.set()
+        self._sweeper.wake()
 
     # -- direct path -------------------------------------------------------------------------
 
@@ -241,7 +250,7 @@ class OutboxRelay:
         except Exception as exc:  # they are swept once their hold has passed instead
             log.error("outbox_release_failed", schema=self._database.schema, rows=len(ids),
                       error=str(exc))
-        self._wake.set()
+        self._sweeper.wake()
 
     async def settled(self) -> None:
         """Wait until the direct path has nothing left in hand."""
@@ -294,7 +303,7 @@ class OutboxRelay:
         self.published_total += sent
         self.failed_total += failed
         if failed:
-            self._wake.set()  # the sweep retries them once their pause has passed
+            self._sweeper.wake()  # the sweep retries them once their pause has passed
 
     async def drain(self) -> None:
         """Publish what was dispatched here, then sweep until a batch comes back short."""
@@ -314,38 +323,26 @@ class OutboxRelay:
     def _uow(self) -> UnitOfWork:
         return UnitOfWork(self._database, producer="outbox-relay")
 
-    async def _run(self) -> None:
-        await self._open_listener()
-        loop = asyncio.get_running_loop()
-        next_purge = loop.time() + 60
-        while not self._stopping:
-            self._wake.clear()
-            try:
-                claimed = await self.publish_batch()
-                if loop.time() >= next_purge:
-                    await self.purge_published()
-                    next_purge = loop.time() + 600
-            except Exception as exc:
-                # Database away or similar: keep the relay alive and try again after a pause.
-                log.error("outbox_relay_error", schema=self._database.schema, error=str(exc))
-                claimed = 0
-                await self._sleep(self._poll_seconds)
-                continue
-            if claimed >= self._batch_size:
-                continue  # more waiting; loop straight on
-            if self._listener is None or self._listener.is_closed():
-                await self._open_listener()
-            await self._sleep(self._poll_seconds)
-
-    async def _sleep(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+    async def _sweep_once(self) -> bool:
+        """One sweep; True when it took a full batch (more are waiting)."""
+        if self._listener is None or self._listener.is_closed():
+            await self._open_listener()
+        try:
+            claimed = await self.publish_batch()
+            if time.monotonic() >= self._next_purge:
+                await self.purge_published()
+                self._next_purge = time.monotonic() + 600
+        except Exception as exc:
+            # Database away or similar: the next pass, after the poll interval, tries again.
+            log.error("outbox_relay_error", schema=self._database.schema, error=str(exc))
+            return False
+        return claimed >= self._batch_size
 
     async def _open_listener(self) -> None:
         try:
             self._listener = await asyncpg.connect(asyncpg_dsn(self._database.url), timeout=5)
             await self._listener.add_listener(
-                self._database.notify_channel, lambda *_: self._wake.set()
+                self._database.notify_channel, lambda *_: self._sweeper.wake()
             )
         except Exception as exc:
             # Polling still works without NOTIFY; only latency suffers.

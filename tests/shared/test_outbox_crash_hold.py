@@ -16,7 +16,7 @@ from tests.shared.test_publish_confirms import _lagging_broker
 def _crash(relay: OutboxRelay) -> None:
     """What ``kill -9`` leaves of a relay: nothing runs any more, while the units of work of
     the process (still serving here) keep handing it the rows they commit."""
-    for task in (relay._task, relay._direct_task):  # private: the crash under test
+    for task in (relay._sweeper.task, relay._direct_task):  # private: the crash under test
         assert task is not None
         task.cancel()
 
