@@ -4,7 +4,7 @@ Built in the app's lifespan; the embedded mode injects a shared broker and token
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from shared.auth.tokens import TokenVerifier
 from shared.db.database import Database
@@ -30,8 +30,6 @@ class ServiceRuntime:
     # The service's own collaborators (clients, ciphers, clock, pools): one typed object
     # its start hook builds; routes reach it through a typed dependency (``shared.web.deps``).
     context: object | None = None
-    # Collaborators by string key: going away (issue #16) once every service reads `context`.
-    state: dict[str, Any] = field(default_factory=dict)
     accepting: bool = True
 
     def context_as(self, kind: type[C]) -> C:
