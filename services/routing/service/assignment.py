@@ -96,30 +96,52 @@ async def dispatch(uow: UnitOfWork, *, principal: Principal, event_id: uuid.UUID
         unit = await store.get_unit(uow, unit_id)
         if unit is None:
             raise NotFound("no such unit", code="unit_not_found")
-        reason: AssignReason = "redispatch" if assignment["seq"] > 0 else "initial"
-        if assignment["queue_reason"] == "no_unit_at_next_level":
-            reason = "escalated"  # the case is still being handled; it moves up by hand
-        await assign(uow, assignment=assignment, unit=unit, reason=reason, now=now,
-                     base_calendar=cal, fractions=fractions, actor_role="dispatcher",
+        await assign(uow, assignment=assignment, unit=unit, reason=_dispatch_reason(assignment),
+                     now=now, base_calendar=cal, fractions=fractions, actor_role="dispatcher",
                      note=note, pii=pii)
+
+
+def _dispatch_reason(assignment: Any) -> AssignReason:
+    """Why a queued case is given to a unit by hand."""
+    if assignment["queue_reason"] == "no_unit_at_next_level":
+        return "escalated"  # the case is still being handled; it moves up by hand
+    return "redispatch" if assignment["seq"] > 0 else "initial"
 
 
 async def transfer(uow: UnitOfWork, *, principal: Principal, event_id: uuid.UUID,
                    unit_id: uuid.UUID, reason: str, now: datetime, cal: WorkingCalendar,
                    fractions: list[float], pii: PiiCipher) -> None:
+    """转办: the unit holding the case, or a dispatcher over its region, gives it to another
+    unit. A dispatcher may also move a case waiting in the queue (as dispatching it would)."""
     async with uow:
         assignment = await load_assignment(uow, event_id)
-        await require_member(principal, assignment["unit_id"])
-        if assignment["status"] not in HANDLING:
+        actor_role = await _transferring_as(principal, assignment)
+        queued = bool(assignment["queued"])
+        if not queued and assignment["status"] not in HANDLING:
             raise illegal(f"cannot transfer a case that is {assignment['status']}")
         unit = await store.get_unit(uow, unit_id)
         if unit is None:
             raise NotFound("no such unit", code="unit_not_found")
         if unit["id"] == assignment["unit_id"]:
             raise illegal("the case is already with that unit", "same_unit")
-        await assign(uow, assignment=assignment, unit=unit, reason="transfer", now=now,
-                     base_calendar=cal, fractions=fractions, actor_role="dept_staff",
-                     actor_unit_id=assignment["unit_id"], note=reason, pii=pii)
+        await assign(uow, assignment=assignment, unit=unit,
+                     reason=_dispatch_reason(assignment) if queued else "transfer", now=now,
+                     base_calendar=cal, fractions=fractions, actor_role=actor_role,
+                     actor_unit_id=assignment["unit_id"] if actor_role == "dept_staff" else None,
+                     note=reason, pii=pii)
+
+
+async def _transferring_as(principal: Principal, assignment: Any) -> str:
+    """The role the caller transfers in: a member of the unit holding the case acts for it;
+    otherwise a dispatcher must cover the case's region (a queued case has no unit, so only a
+    dispatcher moves it). Anyone else is refused as before."""
+    unit_id = assignment["unit_id"]
+    holds = unit_id is not None and principal.in_department(unit_id)
+    if not holds and principal.has_role(Role.DISPATCHER, Role.ADMIN):
+        principal.require_region(assignment["region_code"])
+        return "dispatcher"
+    await require_member(principal, unit_id)
+    return "dept_staff"
 
 
 async def escalate_one_level(uow: UnitOfWork, assignment: Any, *, now: datetime,
