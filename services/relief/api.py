@@ -236,13 +236,13 @@ async def pii_access_log(
 @router.get("/notices", response_model=NoticePage)
 async def notices(
     region_code: RegionQuery,
-    principal: CurrentPrincipal,
     uow: Uow,
     ctx: Context,
     limit: Limit = 50,
     cursor: str | None = None,
 ) -> NoticePage:
-    """The running public notice (公示) of a region, for anyone signed in."""
+    """The running public notice (公示) of a region, for anyone: no token needed (a notice is
+    public by law); names masked, minors never listed."""
     return await applications.public_notices(
         uow=uow, ctx=ctx, region_code=region_code, cursor=cursor, limit=limit
     )
