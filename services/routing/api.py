@@ -42,10 +42,13 @@ from services.routing.schemas import (
     SupervisionRead,
     Text,
     TransferIn,
+    UnitCreate,
     UnitList,
     UnitRead,
+    UnitUpdate,
     Urgency,
 )
+from services.routing.service import directory
 from shared.auth import CurrentPrincipal, Principal
 from shared.calendar import WorkingCalendar
 from shared.db.uow import UnitOfWork
@@ -99,11 +102,76 @@ async def grid_workers(grid_code: str, uow: Uow, principal: CurrentPrincipal) ->
     return GridWorkers(grid_code=grid_code, user_ids=ids)
 
 
+def _problem(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/problem+json": {}}}
+
+
+_UNIT_ADMIN_ERRORS: dict[int | str, dict[str, Any]] = {
+    403: _problem("not an admin (`role_required`): only admins manage units"),
+    404: _problem("no such unit (`unit_not_found`)"),
+    409: _problem("`unit_kind_taken`: the region already has an active unit of that kind; "
+                  "`unit_retired`: the unit is retired"),
+    422: _problem("`unit_kind_invalid`, `unit_region_invalid`, `unit_level_mismatch`, "
+                  "`category_code_invalid`, `validation_error`"),
+}
+
+
 @router.get("/units", response_model=UnitList)
-async def units(uow: Uow, principal: CurrentPrincipal, region: str | None = None) -> UnitList:
-    """Units (communities, town centres, county departments), optionally under a region."""
-    rows = await service.units(uow, principal=principal, region=region)
-    return UnitList.model_validate({"items": _items(UnitRead, rows)})
+async def units(uow: Uow, principal: CurrentPrincipal, region: str | None = None,
+                include_retired: bool = False, cursor: str | None = None,
+                limit: Annotated[int, Query(ge=1, le=200)] = 200) -> UnitList:
+    """Units (communities, town centres, county departments, town offices, police stations),
+    optionally under a region, oldest first, a page at a time (``next_cursor``). Retired
+    units only with ``include_retired``: they are offered for no dispatch or rule."""
+    rows, next_cursor = await directory.units(
+        uow, principal=principal, region=region, include_retired=include_retired,
+        cursor=cursor, limit=limit)
+    return UnitList.model_validate({"items": _items(UnitRead, rows), "next_cursor": next_cursor})
+
+
+@router.post("/units", response_model=UnitRead, status_code=201,
+             responses={k: v for k, v in _UNIT_ADMIN_ERRORS.items() if k != 404})
+async def create_unit(body: UnitCreate, uow: Uow, ctx: Context,
+                      principal: CurrentPrincipal) -> UnitRead:
+    """Create a unit in a region (admins only; supervisors and dispatchers do not manage
+    units). Its level is its region's; a rule naming its ``kind`` at that level routes cases
+    of its ``categories`` (all, when empty) to it."""
+    row = await directory.create_unit(uow, principal=principal, name=body.name, kind=body.kind,
+                                      region_code=body.region_code, categories=body.categories,
+                                      now=ctx.clock())
+    return UnitRead.model_validate(_items(UnitRead, [row])[0])
+
+
+@router.get("/units/{unit_id}", response_model=UnitRead,
+            responses={404: _UNIT_ADMIN_ERRORS[404]})
+async def unit(unit_id: uuid.UUID, uow: Uow, principal: CurrentPrincipal) -> UnitRead:
+    """One unit, retired or not (staff)."""
+    row = await directory.unit(uow, principal=principal, unit_id=unit_id)
+    return UnitRead.model_validate(_items(UnitRead, [row])[0])
+
+
+@router.patch("/units/{unit_id}", response_model=UnitRead, responses=_UNIT_ADMIN_ERRORS)
+async def change_unit(unit_id: uuid.UUID, body: UnitUpdate, uow: Uow, ctx: Context,
+                      principal: CurrentPrincipal) -> UnitRead:
+    """Rename, move to another region of the same level, or replace the categories (admins).
+    The id stays: the unit's cases keep pointing at it; every change is audited."""
+    row = await directory.change_unit(uow, principal=principal, unit_id=unit_id,
+                                      name=body.name, region_code=body.region_code,
+                                      categories=body.categories, now=ctx.clock())
+    return UnitRead.model_validate(_items(UnitRead, [row])[0])
+
+
+@router.post("/units/{unit_id}/retire", response_model=UnitRead, responses={
+    **_UNIT_ADMIN_ERRORS,
+    409: _problem("`unit_has_open_cases`: the unit holds open cases or sub-tasks; transfer "
+                  "them first (nothing is changed)")})
+async def retire_unit(unit_id: uuid.UUID, uow: Uow, ctx: Context,
+                      principal: CurrentPrincipal) -> UnitRead:
+    """Retire a unit (admins): no longer listed, dispatched to, routed to or asked to co-handle,
+    and no new rule may name a kind whose units are all retired. Retiring twice is a no-op."""
+    row = await directory.retire_unit(uow, principal=principal, unit_id=unit_id,
+                                      now=ctx.clock())
+    return UnitRead.model_validate(_items(UnitRead, [row])[0])
 
 
 @router.get("/rules", response_model=RuleList)
@@ -112,7 +180,8 @@ async def rules(uow: Uow, principal: CurrentPrincipal) -> RuleList:
     return RuleList.model_validate({"items": _items(RuleRead, await service.rules(uow))})
 
 
-@router.put("/rules/{category_code}/{level}", status_code=204)
+@router.put("/rules/{category_code}/{level}", status_code=204, responses={
+    409: _problem("`unit_kind_retired`: every unit of that kind is retired")})
 async def put_rule(category_code: CategoryCode, level: str, body: RuleUpdate, uow: Uow,
                    ctx: Context, principal: CurrentPrincipal) -> None:
     """Set which unit kind owns a category at a level (audited)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -39,15 +39,42 @@ class GridWorkers(BaseSchema):
 
 
 class UnitRead(BaseSchema):
+    """A unit. ``categories``: the category codes it handles (empty: every category a rule
+    sends to its kind). A retired unit (``active`` false) keeps its id and name for the cases
+    it held, and is offered for nothing any more."""
+
     id: uuid.UUID
     name: str
     kind: str
     level: str
     region_code: str
+    categories: list[str] = []
+    active: bool = True
 
 
 class UnitList(BaseSchema):
     items: list[UnitRead]
+    next_cursor: str | None = None
+
+
+# A category code as events stores it; a unit kind as rules name it (e.g. police_station).
+UnitCategories = list[Annotated[Text, Field(min_length=1, max_length=64)]]
+
+
+class UnitCreate(BaseSchema):
+    name: Text = Field(min_length=2, max_length=200)
+    kind: Text = Field(min_length=2, max_length=40)
+    region_code: Text = Field(min_length=6, max_length=15)
+    categories: UnitCategories = Field(default_factory=list, max_length=200)
+
+
+class UnitUpdate(BaseSchema):
+    """What changes (omitted: unchanged): a rename, a move to another region of the unit's
+    level, or the categories it handles (replaced as a whole)."""
+
+    name: Text | None = Field(None, min_length=2, max_length=200)
+    region_code: Text | None = Field(None, min_length=6, max_length=15)
+    categories: UnitCategories | None = Field(None, max_length=200)
 
 
 class RuleRead(BaseSchema):

@@ -4,24 +4,31 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
+    and_,
     bindparam,
+    func,
+    or_,
     select,
     text,
+    update,
 )
 from sqlalchemy.dialects.postgresql import insert
 
 from services.routing.store.common import fetch_all, fetch_one
 from services.routing.store.tables import (
+    assignments,
     calendar_overrides,
     grid_workers,
     regions,
     rule_audit,
     rules,
     sla_policies,
+    subtasks,
+    unit_audit,
     units,
 )
 from shared.db.statements import Statement
@@ -54,11 +61,65 @@ async def unit_at(uow: UnitOfWork, region_code: str, kind: str) -> Any | None:
     return await fetch_one(uow, _UNIT_AT, {"region_code": region_code, "kind": kind})
 
 
-async def list_units(uow: UnitOfWork, *, region_prefix: str | None) -> list[Any]:
-    query = select(units).where(units.c.active)
+async def list_units(uow: UnitOfWork, *, region_prefix: str | None, include_retired: bool,
+                     after: tuple[datetime, uuid.UUID] | None, limit: int) -> list[Any]:
+    """Units by (created_at, id), the page after ``after``; a unit with a decision's
+    categories only, a retired one only when asked."""
+    query = select(units)
+    if not include_retired:
+        query = query.where(units.c.active)
     if region_prefix:
-        query = query.where(units.c.region_code.startswith(region_prefix))
-    return await fetch_all(uow, query.order_by(units.c.region_code, units.c.kind))
+        query = query.where(units.c.region_code.startswith(region_prefix, autoescape=True))
+    if after is not None:
+        at, unit_id = after
+        query = query.where(or_(units.c.created_at > at,
+                                and_(units.c.created_at == at, units.c.id > unit_id)))
+    return await fetch_all(uow, query.order_by(units.c.created_at, units.c.id).limit(limit))
+
+
+async def get_any_unit(uow: UnitOfWork, unit_id: uuid.UUID, *, lock: bool = False
+                       ) -> Any | None:
+    """The unit, active or retired; ``lock``: for changing it (a retirement waits for a
+    concurrent rename and the other way round)."""
+    query = select(units).where(units.c.id == unit_id)
+    return await fetch_one(uow, query.with_for_update() if lock else query)
+
+
+async def active_unit_of_kind(uow: UnitOfWork, region_code: str, kind: str) -> Any | None:
+    return await fetch_one(uow, select(units.c.id).where(
+        units.c.region_code == region_code, units.c.kind == kind, units.c.active))
+
+
+async def insert_unit(uow: UnitOfWork, values: dict[str, Any]) -> None:
+    await uow.connection.execute(insert(units).values(**values))
+
+
+async def update_unit(uow: UnitOfWork, unit_id: uuid.UUID, values: dict[str, Any]) -> None:
+    await uow.connection.execute(update(units).where(units.c.id == unit_id).values(**values))
+
+
+async def audit_unit(uow: UnitOfWork, **values: Any) -> None:
+    await uow.connection.execute(insert(unit_audit).values(**values))
+
+
+_OPEN = ("closed", "rated", "rejected")
+
+
+async def open_work_of_unit(uow: UnitOfWork, unit_id: uuid.UUID) -> tuple[int, int]:
+    """How many open cases the unit holds, and open sub-tasks it was asked to help with."""
+    held = await uow.connection.scalar(select(func.count()).select_from(assignments).where(
+        assignments.c.unit_id == unit_id, assignments.c.status.not_in(_OPEN)))
+    helping = await uow.connection.scalar(select(func.count()).select_from(subtasks).where(
+        subtasks.c.unit_id == unit_id, subtasks.c.status == "open"))
+    return int(held or 0), int(helping or 0)
+
+
+async def kind_state(uow: UnitOfWork, kind: str) -> tuple[int, int]:
+    """How many active and how many retired units are of ``kind``."""
+    row = (await uow.connection.execute(select(
+        func.count().filter(units.c.active), func.count().filter(~units.c.active),
+    ).where(units.c.kind == kind))).one()
+    return int(row[0]), int(row[1])
 
 
 _ACTIVE_RULES = select(rules).where(rules.c.active).order_by(rules.c.category_code)
@@ -148,7 +209,8 @@ _DECISION_INPUTS = Statement(text(
        WHERE category_code IN (:category_code, '*') AND urgency IN (:urgency, 'normal'))
         AS policies,
       (SELECT coalesce(json_agg(u), '[]') FROM units u
-       WHERE region_code = ANY(CAST(:regions AS varchar[])) AND active) AS units
+       WHERE region_code = ANY(CAST(:regions AS varchar[])) AND active
+         AND (categories = '{}' OR :category_code = ANY(categories))) AS units
     """
 ))
 

@@ -15,7 +15,7 @@ from sqlalchemy import (
     Table,
     Text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
 metadata = MetaData()
 
@@ -33,7 +33,14 @@ units = Table(
     "units", metadata,
     Column("id", UUID(as_uuid=True), primary_key=True), Column("name", String(200)),
     Column("kind", String(40)), Column("level", String(16)), Column("region_code", String(15)),
-    Column("active", Boolean),
+    Column("active", Boolean), Column("categories", ARRAY(String(64))), _ts("created_at"),
+    _ts("retired_at"),
+)
+unit_audit = Table(
+    "unit_audit", metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("unit_id", UUID(as_uuid=True)), _ts("at"), Column("actor_id", UUID(as_uuid=True)),
+    Column("action", String(16)), Column("before", JSONB), Column("after", JSONB),
 )
 rules = Table(
     "rules", metadata,
