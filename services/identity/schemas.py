@@ -68,8 +68,24 @@ class VerificationCreate(BaseSchema):
 
 
 class VerificationRead(BaseSchema):
+    """A verification's outcome. Access tokens carry ``verified`` as it was when they were
+    issued, so after a verification the caller needs new ones before a call that requires it
+    (relief, for one): ``tokens`` brings them, or ``refresh_required`` says to refresh."""
+
     status: Literal["pending", "verified", "rejected"]
     reason: str | None = None
+    tokens: TokenPair | None = Field(
+        None,
+        description="Set only when this very answer verified the account: a fresh access and "
+        "refresh pair of the same login (session), whose access token says verified. Use it "
+        "from now on instead of the pair held before.",
+    )
+    refresh_required: bool = Field(
+        False,
+        description="True when the account is (or, while pending, may become) verified but "
+        "the caller's access token does not say so: once GET /me/verification answers "
+        "verified, call POST /refresh for tokens that carry it.",
+    )
 
 
 # -- staff -------------------------------------------------------------------------------------

@@ -77,12 +77,17 @@ async def bind_phone(body: PhoneBind, resident: Resident, uow: Uow, ctx: Context
 async def verify_me(
     body: VerificationCreate, resident: Resident, uow: Uow, ctx: Context
 ) -> VerificationRead:
-    """Real-name verification; a provider timeout answers ``pending`` and retries later."""
+    """Real-name verification. A verified answer carries a fresh token pair (``tokens``) whose
+    access token says verified; a provider timeout answers ``pending`` (retried later) with
+    ``refresh_required``: refresh once GET /me/verification says verified."""
     return await verification.request_verification(
-        uow=uow, ctx=ctx, user_id=resident.subject, name=body.name, id_number=body.id_number
+        uow=uow, ctx=ctx, user_id=resident.subject, name=body.name, id_number=body.id_number,
+        session_id=resident.session_id,
     )
 
 
 @router.get("/me/verification", response_model=VerificationRead)
 async def my_verification(principal: CurrentPrincipal, uow: Uow) -> VerificationRead:
-    return await verification.latest_status(uow=uow, user_id=principal.subject)
+    """The latest verification; ``refresh_required`` when the caller's token predates it."""
+    return await verification.latest_status(uow=uow, user_id=principal.subject,
+                                            token_verified=principal.verified)

@@ -15,6 +15,7 @@ from services.identity.context import IdentityContext
 from services.identity.realname import ProviderUnavailable, ProviderVerdict
 from services.identity.schemas import VerificationRead
 from services.identity.service.accounts import ID_NUMBER, NAME
+from services.identity.service.accounts import _issue as issue_tokens
 from services.identity.store import accounts as account_store
 from services.identity.store import registry as registry_store
 from services.identity.store import verification as store
@@ -22,7 +23,7 @@ from shared.contracts.identity import UserVerified
 from shared.db.uow import UnitOfWork
 from shared.logs import get_logger
 from shared.periodic import PeriodicWorker
-from shared.problems import Conflict, NotFound
+from shared.problems import Conflict, Forbidden, NotFound
 from shared.web.runtime import ServiceRuntime
 
 log = get_logger(__name__)
@@ -30,6 +31,45 @@ Status = domain.VerificationStatus
 
 
 async def request_verification(
+    *, uow: UnitOfWork, ctx: IdentityContext, user_id: uuid.UUID, name: str, id_number: str,
+    session_id: str | None = None,
+) -> VerificationRead:
+    """``session_id``: the caller's login (its token's ``sid``); a verification decided on
+    this call answers with fresh tokens of that login (see ``_with_fresh_tokens``)."""
+    result = await _verify(uow=uow, ctx=ctx, user_id=user_id, name=name, id_number=id_number)
+    if result.status == Status.VERIFIED.value:
+        return await _with_fresh_tokens(uow, ctx, result, user_id=user_id,
+                                        session_id=session_id)
+    if result.status == Status.PENDING.value:
+        return result.model_copy(update={"refresh_required": True})
+    return result
+
+
+async def _with_fresh_tokens(
+    uow: UnitOfWork, ctx: IdentityContext, result: VerificationRead, *, user_id: uuid.UUID,
+    session_id: str | None,
+) -> VerificationRead:
+    """The caller's access token still says unverified (for up to its lifetime): answer with
+    a new pair issued exactly as a refresh issues it, in the caller's refresh family, so a
+    logout of that login ends these tokens too. The refresh token the caller held stays
+    usable (it is not rotated here: the request did not present it)."""
+    async with uow:
+        user = await account_store.get_user(uow, user_id, lock="share")
+        if user is None or user["disabled"]:
+            raise Forbidden("this account is disabled", code="account_disabled")
+        pair = await issue_tokens(ctx, uow, user, family_id=_family(session_id))
+    return result.model_copy(update={"tokens": pair})
+
+
+def _family(session_id: str | None) -> uuid.UUID | None:
+    """The refresh family a token's ``sid`` names (None: a token without one starts its own)."""
+    try:
+        return uuid.UUID(session_id) if session_id else None
+    except ValueError:
+        return None
+
+
+async def _verify(
     *, uow: UnitOfWork, ctx: IdentityContext, user_id: uuid.UUID, name: str, id_number: str
 ) -> VerificationRead:
     clean_name = domain.parse_real_name(name)
@@ -140,12 +180,17 @@ async def _mark_verified(uow: UnitOfWork, ctx: IdentityContext, request: RowMapp
     log.info("resident_verified", user_id=str(user_id), linked=person is not None)
 
 
-async def latest_status(*, uow: UnitOfWork, user_id: uuid.UUID) -> VerificationRead:
+async def latest_status(*, uow: UnitOfWork, user_id: uuid.UUID, token_verified: bool = False
+                        ) -> VerificationRead:
+    """``token_verified``: what the caller's access token says; a verification it predates
+    asks the caller to refresh."""
     async with uow:
         request = await store.latest_for_user(uow, user_id)
     if request is None:
         raise NotFound("no verification was requested", code="verification_not_found")
-    return VerificationRead(status=request["status"], reason=request["reason"])
+    stale = request["status"] != Status.REJECTED and not token_verified
+    return VerificationRead(status=request["status"], reason=request["reason"],
+                            refresh_required=stale)
 
 
 async def retry_due(
