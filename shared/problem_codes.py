@@ -129,6 +129,9 @@ PROBLEM_CODES = MappingProxyType({
     "wechat_user_blocked": "WeChat has blocked this user",
     # -- events --------------------------------------------------------------------------------
     "attachment_invalid": "an attachment is unknown, not yours or already used",
+    "attachment_link_expired": "this signed attachment link has expired",
+    "attachment_link_invalid": "this signed attachment link is not valid (tampered with)",
+    "attachment_not_found": "no such attachment, or not one the caller may read",
     "attachment_too_large": "attachment too large",
     "attachment_type_not_allowed": (
         "attachments are JPEG, PNG or WebP photos and MP4 or QuickTime videos"
@@ -138,9 +141,11 @@ PROBLEM_CODES = MappingProxyType({
     "co_handling_pending": "assisting units have not all answered or timed out",
     "four_musts_unmet": "closing lacks a classification, dispatch trail or handling result",
     "major_risk_required": "new categories go under one of the five major risks",
+    "range_not_satisfiable": "the requested byte range starts beyond the end of the body",
     "rating_invalid": "a rating is one of the fixed satisfaction levels",
     "result_required": "a result needs its text",
     "system_only": "this step is taken by the platform, not by a person",
+    "thumbnail_not_available": "only photos that can be decoded safely have thumbnails",
     "unit_required": "an assignment names its unit",
     "verdict_required": "verify says passed or not",
     "verification_required": "this category needs a real-name verified reporter",

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, UploadFile
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Header, Path, Query, UploadFile
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from services.events import service
 from services.events.context import EventsContext
@@ -31,9 +32,11 @@ from services.events.schemas import (
     Timeline,
     VerifyIn,
 )
+from services.events.service import attachments
+from services.events.service.media import Variant
+from services.events.storage import CHUNK_BYTES
 from shared.auth import CurrentPrincipal, Principal, Role, require_roles
 from shared.db.uow import UnitOfWork
-from shared.problems import PayloadTooLarge
 from shared.web.deps import IdempotencyKey, Uow, context_dependency
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"])
@@ -58,17 +61,88 @@ async def put_category(code: Annotated[Text, Path(min_length=1, max_length=64)],
 async def upload(file: UploadFile, uow: Uow, ctx: Context,
                  principal: CurrentPrincipal) -> AttachmentRead:
     """Upload a photo or short video; reference its id when reporting or submitting a result."""
+    async def chunks() -> AsyncIterator[bytes]:
+        while chunk := await file.read(CHUNK_BYTES):
+            yield chunk
+
     settings = ctx.settings
-    limit = max(settings.max_image_bytes, settings.max_video_bytes)
-    data = await file.read(limit + 1)
-    if len(data) > limit:
-        raise PayloadTooLarge("attachment too large", code="attachment_too_large")
-    stored = await service.upload_attachment(
-        uow, principal=principal, data=data, storage=ctx.storage,
+    stored = await attachments.upload_attachment(
+        uow, principal=principal, chunks=chunks(), storage=ctx.storage,
         max_image_bytes=settings.max_image_bytes, max_video_bytes=settings.max_video_bytes,
         now=ctx.clock(),
     )
     return AttachmentRead(**stored)
+
+
+RangeHeader = Annotated[str | None, Header(alias="Range")]
+_BODY_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"image/jpeg": {}, "video/mp4": {}}, "description": "the whole body"},
+    206: {"description": "the requested byte range (Content-Range)"},
+    416: {"description": "the range starts past the end (Content-Range: bytes */total)"},
+}
+
+
+def _streamed(body: attachments.AttachmentBody) -> StreamingResponse:
+    span = body.span
+    headers = {"Accept-Ranges": "bytes", "Content-Length": str(span.length),
+               "Cache-Control": "private, max-age=300", "X-Content-Type-Options": "nosniff"}
+    if span.partial:
+        headers["Content-Range"] = span.content_range
+    return StreamingResponse(body.chunks, status_code=206 if span.partial else 200,
+                             media_type=body.content_type, headers=headers)
+
+
+@router.get("/attachments/signed/{attachment_id}", response_class=StreamingResponse,
+            responses=_BODY_RESPONSES)
+async def read_signed_attachment(
+    attachment_id: uuid.UUID, uow: Uow, ctx: Context, expires: int, signature: str,
+    variant: Variant = Variant.ORIGINAL, range_header: RangeHeader = None,
+) -> StreamingResponse:
+    """An attachment through a link from ``POST .../link``: no token needed (a ``<video>`` or
+    ``<img>`` tag loads it), Range supported; 403 when tampered with, 410 once expired."""
+    return _streamed(await attachments.read_signed(
+        uow, attachment_id=attachment_id, variant=variant, expires=expires,
+        signature=signature, key=ctx.settings.attachment_url_key, now=ctx.clock(),
+        range_header=range_header, storage=ctx.storage,
+    ))
+
+
+@router.get("/attachments/{attachment_id}", response_class=StreamingResponse,
+            responses=_BODY_RESPONSES)
+async def read_attachment(attachment_id: uuid.UUID, uow: Uow, ctx: Context,
+                          principal: CurrentPrincipal, range_header: RangeHeader = None
+                          ) -> StreamingResponse:
+    """The attachment's bytes (HTTP Range supported): for its uploader, and, once it belongs
+    to a case, for whoever sees the case. 404 otherwise."""
+    return _streamed(await attachments.read_attachment(
+        uow, principal=principal, attachment_id=attachment_id, variant=Variant.ORIGINAL,
+        range_header=range_header, storage=ctx.storage,
+    ))
+
+
+@router.get("/attachments/{attachment_id}/thumbnail", response_class=StreamingResponse,
+            responses=_BODY_RESPONSES)
+async def read_thumbnail(attachment_id: uuid.UUID, uow: Uow, ctx: Context,
+                         principal: CurrentPrincipal, range_header: RangeHeader = None
+                         ) -> StreamingResponse:
+    """A photo's thumbnail: a JPEG at most 320 px on its longer side, EXIF removed."""
+    return _streamed(await attachments.read_attachment(
+        uow, principal=principal, attachment_id=attachment_id, variant=Variant.THUMBNAIL,
+        range_header=range_header, storage=ctx.storage,
+    ))
+
+
+@router.post("/attachments/{attachment_id}/link", response_model=attachments.AttachmentLink)
+async def attachment_link(attachment_id: uuid.UUID, uow: Uow, ctx: Context,
+                          principal: CurrentPrincipal, variant: Variant = Variant.ORIGINAL
+                          ) -> attachments.AttachmentLink:
+    """A short-lived signed link (path and query, relative to the API host) to the
+    attachment or its thumbnail, for tags that cannot send a token."""
+    return await attachments.sign_link(
+        uow, principal=principal, attachment_id=attachment_id, variant=variant,
+        key=ctx.settings.attachment_url_key, now=ctx.clock(),
+        lifetime=timedelta(seconds=ctx.settings.attachment_url_seconds),
+    )
 
 
 @router.post("", status_code=201, response_model=EventCreated)

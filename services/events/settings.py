@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
+
+from pydantic import Field
 
 from shared.pii import PiiCipher
 from shared.settings import DEV_SECRET_MARKER, ServiceSettings, service_settings_config
@@ -14,7 +16,20 @@ class Settings(ServiceSettings):
 
     # Prefix of human case numbers: ZZ-20261126-000123 (ZZ = Zhangzhou).
     case_prefix: str = "ZZ"
+    # Where attachments live: "local" (a directory, the default for `make run`) or "s3" (an
+    # S3-compatible object store: EHOME_EVENTS_S3_* below; credentials may also come from the
+    # pod's usual AWS environment when left unset).
+    storage: Literal["local", "s3"] = "local"
     attachment_dir: str = ".data/events/attachments"
+    s3_endpoint_url: str | None = None
+    s3_bucket: str = "ehome-attachments"
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+    s3_prefix: str = ""
+    # Signs the short-lived attachment links a <video> or <img> tag loads without a token.
+    attachment_url_key: str = f"{DEV_SECRET_MARKER}-events-attachment-url-key"
+    attachment_url_seconds: int = Field(300, gt=0, le=3600)
     max_image_bytes: int = 10 * 1024 * 1024
     max_video_bytes: int = 50 * 1024 * 1024
     duplicate_window_hours: int = 72
@@ -40,4 +55,5 @@ class Settings(ServiceSettings):
         values["EHOME_EVENTS_REPORTER_SEAL_KEYS"] = self.reporter_seal_keys
         values["EHOME_EVENTS_PII_KEYS"] = self.pii_keys
         values["EHOME_EVENTS_PII_INDEX_KEY"] = self.pii_index_key
+        values["EHOME_EVENTS_ATTACHMENT_URL_KEY"] = self.attachment_url_key
         return values

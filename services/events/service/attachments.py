@@ -1,0 +1,254 @@
+"""Attachments: the streamed upload, and reading one back — by its uploader, or by whoever
+sees its case (``queries.can_see``, the one visibility rule) — whole or as a byte range, as
+the original or an image's thumbnail, with a token or through a short-lived signed link that a
+``<video>`` or ``<img>`` tag can load without one."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from services.events import store
+from services.events.schemas import BaseSchema
+from services.events.storage import (
+    SNIFFED,
+    AttachmentStorage,
+    StoredObjectMissing,
+    sniff_content_type,
+)
+from services.events.store.attachment_rows import get_attachment
+from shared.auth import Principal
+from shared.db.uow import UnitOfWork
+from shared.logs import get_logger
+from shared.problems import Forbidden, Gone, NotFound, PayloadTooLarge, UnsupportedMediaType
+
+from .media import (
+    ByteSpan,
+    ThumbnailImpossible,
+    Variant,
+    byte_span,
+    link_signature,
+    make_thumbnail,
+    signature_matches,
+)
+from .queries import can_see
+
+log = get_logger(__name__)
+SIGNED_PATH = "/api/v1/events/attachments/signed/"
+_SNIFF_BYTES = 16
+
+
+class AttachmentLink(BaseSchema):
+    url: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class AttachmentBody:
+    """What a read answers: the type, the span served (206 when partial) and its bytes."""
+
+    content_type: str
+    span: ByteSpan
+    chunks: AsyncIterator[bytes]
+
+
+# -- upload --------------------------------------------------------------------------------------
+
+
+class _Meter:
+    """Counts and hashes an upload as it passes to storage, refusing it once it exceeds the
+    limit of its kind (so an oversized video is cut off, not stored and then measured)."""
+
+    def __init__(self, limit: int, kind: str) -> None:
+        self.limit, self.kind, self.size = limit, kind, 0
+        self.digest = hashlib.sha256()
+
+    async def through(self, head: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        self._count(head)
+        yield head
+        async for chunk in rest:
+            self._count(chunk)
+            yield chunk
+
+    def _count(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.size > self.limit:
+            raise PayloadTooLarge(f"this {self.kind} is larger than {self.limit} bytes",
+                                  code="attachment_too_large")
+        self.digest.update(chunk)
+
+
+async def _head(chunks: AsyncIterator[bytes]) -> bytes:
+    """At least the first bytes the type sniffing needs (fewer only if the body is shorter)."""
+    head = b""
+    while len(head) < _SNIFF_BYTES:
+        chunk = await anext(chunks, None)
+        if chunk is None:
+            break
+        head += chunk
+    return head
+
+
+async def upload_attachment(
+    uow: UnitOfWork,
+    *,
+    principal: Principal,
+    chunks: AsyncIterator[bytes],
+    storage: AttachmentStorage,
+    max_image_bytes: int,
+    max_video_bytes: int,
+    now: datetime,
+) -> dict[str, Any]:
+    """Stream an upload to storage: its type proved by its first bytes, its size checked as
+    it arrives. A refused upload leaves nothing stored and no row."""
+    head = await _head(chunks)
+    content_type = sniff_content_type(head[:_SNIFF_BYTES])
+    if content_type is None:
+        raise UnsupportedMediaType(
+            "attachments are JPEG, PNG or WebP photos and MP4 or QuickTime videos",
+            code="attachment_type_not_allowed",
+        )
+    kind = SNIFFED[content_type]
+    meter = _Meter(max_image_bytes if kind == "image" else max_video_bytes, kind)
+    attachment_id = uuid.uuid4()
+    key = attachment_id.hex
+    await storage.put_stream(key, meter.through(head, chunks))  # orphan on failed insert: harmless
+    async with uow:
+        await store.insert_attachment(
+            uow,
+            {
+                "id": attachment_id, "owner_id": principal.subject, "event_id": None,
+                "content_type": content_type, "size": meter.size,
+                "sha256": meter.digest.hexdigest(), "storage_key": key, "created_at": now,
+            },
+        )
+    return {"id": attachment_id, "content_type": content_type, "size": meter.size}
+
+
+# -- reads ---------------------------------------------------------------------------------------
+
+
+def _not_found() -> NotFound:
+    # One answer for "no such attachment" and "not yours to see": whether it exists is itself
+    # not disclosed, as for cases.
+    return NotFound("no such attachment", code="attachment_not_found")
+
+
+async def _readable_row(uow: UnitOfWork, principal: Principal, attachment_id: uuid.UUID) -> Any:
+    """The attachment row if ``principal`` may read it: its uploader, or, once it belongs to
+    a case, whoever sees that case."""
+    async with uow:
+        row = await get_attachment(uow, attachment_id)
+        if row is None:
+            raise _not_found()
+        if row["owner_id"] == principal.subject:
+            return row
+        case = await store.get_case(uow, row["event_id"]) if row["event_id"] else None
+    if case is None or not can_see(principal, case):
+        raise _not_found()
+    return row
+
+
+async def read_attachment(
+    uow: UnitOfWork,
+    *,
+    principal: Principal,
+    attachment_id: uuid.UUID,
+    variant: Variant,
+    range_header: str | None,
+    storage: AttachmentStorage,
+) -> AttachmentBody:
+    row = await _readable_row(uow, principal, attachment_id)
+    return await _body(row, variant, range_header, storage)
+
+
+async def _body(row: Any, variant: Variant, range_header: str | None,
+                storage: AttachmentStorage) -> AttachmentBody:
+    if variant is Variant.THUMBNAIL:
+        data = await _thumbnail(row, storage)
+        span = byte_span(range_header, len(data))
+        return AttachmentBody("image/jpeg", span, _once(data[span.start:span.end + 1]))
+    span = byte_span(range_header, int(row["size"]))
+    try:
+        chunks = await storage.open_range(row["storage_key"], span.start, span.end)
+    except StoredObjectMissing:
+        log.error("attachment_object_missing", attachment_id=str(row["id"]))
+        raise _not_found() from None
+    return AttachmentBody(str(row["content_type"]), span, chunks)
+
+
+async def _once(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+async def _thumbnail(row: Any, storage: AttachmentStorage) -> bytes:
+    """The image's thumbnail, made on first request and kept in the same storage."""
+    if SNIFFED.get(str(row["content_type"])) != "image":
+        raise NotFound("only photos have thumbnails", code="thumbnail_not_available")
+    key = f"{row['storage_key']}.thumb"
+    try:
+        return await storage.get(key)
+    except StoredObjectMissing:
+        pass
+    try:
+        original = await storage.get(row["storage_key"])  # photos are small (a few MB)
+        thumbnail = await asyncio.to_thread(make_thumbnail, original)
+    except (StoredObjectMissing, ThumbnailImpossible) as exc:
+        log.warning("thumbnail_failed", attachment_id=str(row["id"]), reason=type(exc).__name__)
+        raise NotFound("this photo has no thumbnail", code="thumbnail_not_available") from None
+    await storage.put(key, thumbnail)  # two concurrent first requests write the same bytes
+    return thumbnail
+
+
+# -- signed links --------------------------------------------------------------------------------
+
+
+async def sign_link(
+    uow: UnitOfWork,
+    *,
+    principal: Principal,
+    attachment_id: uuid.UUID,
+    variant: Variant,
+    key: str,
+    now: datetime,
+    lifetime: timedelta,
+) -> AttachmentLink:
+    """A link to the attachment that works without a token until it expires; only someone
+    who may read the attachment gets one."""
+    await _readable_row(uow, principal, attachment_id)
+    expires = int((now + lifetime).timestamp())
+    query = urlencode({"variant": variant.value, "expires": expires,
+                       "signature": link_signature(key, attachment_id, variant, expires)})
+    return AttachmentLink(url=f"{SIGNED_PATH}{attachment_id}?{query}",
+                          expires_at=datetime.fromtimestamp(expires, UTC))
+
+
+async def read_signed(
+    uow: UnitOfWork,
+    *,
+    attachment_id: uuid.UUID,
+    variant: Variant,
+    expires: int,
+    signature: str,
+    key: str,
+    now: datetime,
+    range_header: str | None,
+    storage: AttachmentStorage,
+) -> AttachmentBody:
+    """Serve a signed link: the signature first (a changed id, variant or expiry breaks it),
+    then its expiry; the link itself is the permission."""
+    if not signature_matches(key, attachment_id, variant, expires, signature):
+        raise Forbidden("this attachment link is not valid", code="attachment_link_invalid")
+    if now.timestamp() >= expires:
+        raise Gone("this attachment link has expired", code="attachment_link_expired")
+    async with uow:
+        row = await get_attachment(uow, attachment_id)
+    if row is None:
+        raise _not_found()
+    return await _body(row, variant, range_header, storage)
