@@ -4,13 +4,14 @@ families, registry rows and region rates. No I/O here."""
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
 
 from shared.auth.principal import Role
-from shared.problems import RuleViolation
+from shared.problems import Forbidden, RuleViolation
 from shared.regions import is_region_code
 
 # -- resident ID numbers (GB 11643) ------------------------------------------------------------
@@ -132,6 +133,27 @@ def check_staff_scope(roles: list[str], regions: list[str]) -> tuple[list[str], 
     if bad:
         raise RuleViolation("region scopes must be region codes", code="region_invalid")
     return sorted(set(roles)), sorted(set(regions))
+
+
+# What a department admin may give: the roles of their own unit, never a role over regions or
+# the platform (admin, supervisor, dispatcher...).
+UNIT_STAFF_ROLES = frozenset({Role.DEPT_STAFF.value, Role.DEPT_ADMIN.value})
+
+
+def check_unit_staff_roles(roles: list[str]) -> list[str]:
+    """Roles a unit's staff account may hold, as given by the unit's admin."""
+    check_staff_scope(roles, [])
+    beyond = sorted(set(roles) - UNIT_STAFF_ROLES)
+    if beyond:
+        raise Forbidden(f"a unit's admin cannot give {', '.join(beyond)}",
+                        code="role_not_delegable")
+    return sorted(set(roles))
+
+
+def is_unit_staff(roles: list[str], departments: list[uuid.UUID], unit_id: uuid.UUID) -> bool:
+    """The account belongs to this unit alone and holds only unit roles: what its admin may
+    manage (an account also serving another unit, or with wider roles, is the admins')."""
+    return list(departments) == [unit_id] and bool(roles) and set(roles) <= UNIT_STAFF_ROLES
 
 
 # The bodies a relief reviewer acts for (relief reads the token's ``ext.agency`` claim).

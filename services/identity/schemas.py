@@ -114,6 +114,30 @@ class StaffPage(BaseSchema):
     next_cursor: str | None = None
 
 
+# A department admin manages their own unit's staff through these: the account belongs to the
+# unit in the path (``departments`` is that unit alone), with roles from dept_staff and
+# dept_admin and region scopes inside the unit admin's own.
+class UnitStaffCreate(BaseSchema):
+    username: str = Field(min_length=3, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+    display_name: str | None = Field(None, max_length=120)
+    roles: list[str] = Field(min_length=1, max_length=2)
+    regions: list[str] = Field(default_factory=list, max_length=20)
+
+
+class UnitStaffScopeUpdate(BaseSchema):
+    """Replaces the roles and region scopes (the unit stays); the account's sessions end."""
+
+    roles: list[str] = Field(min_length=1, max_length=2)
+    regions: list[str] = Field(default_factory=list, max_length=20)
+
+
+class StaffPasswordReset(BaseSchema):
+    """The new password (at least 10 characters); the account's sessions end."""
+
+    password: str = Field(min_length=1, max_length=256)
+
+
 # -- PII access --------------------------------------------------------------------------------
 
 

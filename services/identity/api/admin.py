@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 
 from services.identity.api.deps import Admin, Context, Page
 from services.identity.schemas import (
@@ -21,13 +22,22 @@ from services.identity.schemas import (
     RegionPopulationSet,
     StaffCreate,
     StaffPage,
+    StaffPasswordReset,
     StaffScopeUpdate,
+    UnitStaffCreate,
+    UnitStaffScopeUpdate,
     UserRead,
 )
 from services.identity.service import partners, staff, stats
+from shared.auth import require_roles
+from shared.auth.principal import Principal, Role
 from shared.web.deps import Uow
 
 router = APIRouter(prefix="/api/v1/identity", tags=["identity admin"])
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/problem+json": {}}}
 
 
 @router.post("/staff", response_model=UserRead, status_code=201)
@@ -61,6 +71,85 @@ async def enable_staff(staff_id: uuid.UUID, admin: Admin, uow: Uow, ctx: Context
     return await staff.set_staff_disabled(
         uow=uow, ctx=ctx, actor=admin, staff_id=staff_id, disabled=False
     )
+
+
+@router.post("/staff/{staff_id}/password", response_model=UserRead, responses={
+    404: _problem("no such staff account (`staff_not_found`)"),
+    422: _problem("`password_too_weak`")})
+async def reset_staff_password(staff_id: uuid.UUID, body: StaffPasswordReset, admin: Admin,
+                               uow: Uow, ctx: Context) -> UserRead:
+    """Set a staff account's password (admins); its sessions end."""
+    return await staff.reset_password(uow=uow, ctx=ctx, actor=admin, staff_id=staff_id, cmd=body)
+
+
+# -- a unit's staff: its department admin (dept_admin of that unit) or an admin ---------------
+
+UnitManager = Annotated[Principal, Depends(require_roles(Role.ADMIN, Role.DEPT_ADMIN))]
+UNIT_STAFF = "/departments/{unit_id}/staff"
+_UNIT_ERRORS: dict[int | str, dict[str, Any]] = {
+    403: _problem("`role_required`: not an admin or department admin; `out_of_scope`: not "
+                  "your unit; `staff_outside_unit`: the account is not this unit's staff "
+                  "(or has wider roles); `role_not_delegable`: a role other than dept_staff "
+                  "or dept_admin; `region_outside_unit`: a region outside your own scope"),
+    404: _problem("no such staff account (`staff_not_found`)"),
+    422: _problem("`username_invalid`, `password_too_weak`, `region_invalid`, "
+                  "`cannot_disable_self`, `cannot_demote_self`, `validation_error`"),
+}
+
+
+@router.post(UNIT_STAFF, response_model=UserRead, status_code=201,
+             responses={**_UNIT_ERRORS, 409: _problem("`username_taken`")})
+async def create_unit_staff(unit_id: uuid.UUID, body: UnitStaffCreate, actor: UnitManager,
+                            uow: Uow, ctx: Context) -> UserRead:
+    """A staff account of this unit (roles dept_staff and/or dept_admin, regions inside the
+    caller's). A department admin manages only their own unit (their token's departments);
+    supervisors and dispatchers do not manage staff; admins manage every unit."""
+    return await staff.create_unit_staff(uow=uow, ctx=ctx, actor=actor, unit_id=unit_id,
+                                         cmd=body)
+
+
+@router.get(UNIT_STAFF, response_model=StaffPage, responses={403: _UNIT_ERRORS[403]})
+async def list_unit_staff(unit_id: uuid.UUID, actor: UnitManager, uow: Uow, ctx: Context,
+                          page: Page) -> StaffPage:
+    """The unit's staff accounts by username, a page at a time."""
+    return await staff.list_unit_staff(uow=uow, ctx=ctx, actor=actor, unit_id=unit_id,
+                                       cursor=page.cursor, limit=page.limit)
+
+
+@router.put(UNIT_STAFF + "/{staff_id}/scope", response_model=UserRead, responses=_UNIT_ERRORS)
+async def rescope_unit_staff(unit_id: uuid.UUID, staff_id: uuid.UUID,
+                             body: UnitStaffScopeUpdate, actor: UnitManager, uow: Uow,
+                             ctx: Context) -> UserRead:
+    """Replace the roles and regions of one of the unit's staff; their sessions end."""
+    return await staff.rescope_unit_staff(uow=uow, ctx=ctx, actor=actor, unit_id=unit_id,
+                                          staff_id=staff_id, cmd=body)
+
+
+@router.post(UNIT_STAFF + "/{staff_id}/disable", response_model=UserRead,
+             responses=_UNIT_ERRORS)
+async def disable_unit_staff(unit_id: uuid.UUID, staff_id: uuid.UUID, actor: UnitManager,
+                             uow: Uow, ctx: Context) -> UserRead:
+    """Disable one of the unit's staff: their tokens are refused within seconds."""
+    return await staff.set_staff_disabled(uow=uow, ctx=ctx, actor=actor, staff_id=staff_id,
+                                          disabled=True, unit_id=unit_id)
+
+
+@router.post(UNIT_STAFF + "/{staff_id}/enable", response_model=UserRead,
+             responses=_UNIT_ERRORS)
+async def enable_unit_staff(unit_id: uuid.UUID, staff_id: uuid.UUID, actor: UnitManager,
+                            uow: Uow, ctx: Context) -> UserRead:
+    return await staff.set_staff_disabled(uow=uow, ctx=ctx, actor=actor, staff_id=staff_id,
+                                          disabled=False, unit_id=unit_id)
+
+
+@router.post(UNIT_STAFF + "/{staff_id}/password", response_model=UserRead,
+             responses=_UNIT_ERRORS)
+async def reset_unit_staff_password(unit_id: uuid.UUID, staff_id: uuid.UUID,
+                                    body: StaffPasswordReset, actor: UnitManager, uow: Uow,
+                                    ctx: Context) -> UserRead:
+    """Set the password of one of the unit's staff; their sessions end."""
+    return await staff.reset_password(uow=uow, ctx=ctx, actor=actor, staff_id=staff_id,
+                                      cmd=body, unit_id=unit_id)
 
 
 @router.post("/admin/pii-access", response_model=PiiAccessRead)
