@@ -4,6 +4,7 @@ retired until they are transferred; only admins manage units."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -171,3 +172,27 @@ async def test_units_are_listed_a_page_at_a_time(
     assert (bad.status_code, bad.json()["code"]) == (400, "cursor_invalid")
     resident = await client.get(UNITS, headers=bearer(make_token(roles=["resident"])))
     assert resident.status_code == 403
+
+
+async def test_a_unit_with_categories_receives_no_other_category_through_the_rules(
+    loop: Loop, make_token: Callable[..., str]
+) -> None:
+    admin = _admin(make_token)
+    created = await loop.routing.post(UNITS, headers=admin, json={
+        "name": "铜陵派出所", "kind": "police_station", "region_code": TOWN,
+        "categories": ["telecom_fraud"]})
+    assert created.status_code == 201, created.text
+    await loop.routing.put("/api/v1/routing/rules/dispute_tenancy/town", headers=admin,
+                           json={"unit_kind": "police_station", "entry": True})
+    case = await loop.report()
+    assert loop.sql is not None
+    deadline = asyncio.get_running_loop().time() + 5
+    while (reason := await loop.sql("routing", "SELECT max(queue_reason) FROM assignments "
+                                    f"WHERE event_id = '{case['id']}'")) is None:
+        assert asyncio.get_running_loop().time() < deadline, "never routed"
+        await asyncio.sleep(0.05)
+    # Not the station's category: the rule finds no unit and the dispatcher triages it.
+    assert reason == "no_rule"
+    unit_id = await loop.sql("routing", "SELECT CAST(max(CAST(unit_id AS text)) AS text) "
+                             f"FROM assignments WHERE event_id = '{case['id']}'")
+    assert unit_id is None

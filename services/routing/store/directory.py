@@ -50,7 +50,10 @@ async def get_region(uow: UnitOfWork, code: str) -> Any | None:
 
 
 async def get_unit(uow: UnitOfWork, unit_id: uuid.UUID) -> Any | None:
-    return await fetch_one(uow, select(units).where(units.c.id == unit_id, units.c.active))
+    """The active unit, share-locked: a case given to it by hand and its retirement (which
+    counts its open cases under an update lock) take turns, so neither misses the other."""
+    return await fetch_one(uow, select(units).where(units.c.id == unit_id, units.c.active)
+                           .with_for_update(read=True))
 
 
 _UNIT_AT = select(units).where(units.c.region_code == bindparam("region_code"),
