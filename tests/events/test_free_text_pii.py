@@ -108,18 +108,22 @@ async def test_the_original_text_is_read_by_the_reporter_and_with_a_reason_by_st
     assert audit == "dept_staff:需回电核实经营者,reporter:own report"
 
 
-async def test_a_sensitive_tips_original_text_is_for_supervisors_only(loop: Loop) -> None:
+async def test_a_sensitive_tips_original_text_is_for_the_staff_handling_it_only(
+    loop: Loop,
+) -> None:
     created = await loop.report(
         category_code="telecom_fraud", description=f"对方冒充客服，我的号码{PHONE}被盗用",
         fields={"channel": "phone"},
     )
     event_id = created["id"]
     await loop.wait_assigned(event_id, COUNTY_POLICE)
-    police = loop.people.unit_staff(COUNTY_POLICE, COUNTY)
-    shown = (await loop.case(event_id, police))["description"]
+    dispatcher = loop.people.dispatcher()
+    shown = (await loop.case(event_id, dispatcher))["description"]
     assert shown == "对方冒充客服，我的号码138****5678被盗用"
-    refused = await _reveal(loop, event_id, police, {"reason": "核实"}, expect=403)
+    refused = await _reveal(loop, event_id, dispatcher, {"reason": "核实"}, expect=403)
     assert refused["code"] == "role_required"
+    police = loop.people.unit_staff(COUNTY_POLICE, COUNTY)
+    assert PHONE in (await _reveal(loop, event_id, police, {"reason": "核实"}))["description"]
     revealed = await _reveal(loop, event_id, loop.people.supervisor(), {"reason": "核实被盗号码"})
     assert PHONE in revealed["description"]
 

@@ -5,7 +5,8 @@ values, the handlers' notes, reasons and results, routing's dispatch notes — i
 searched and published with its phone and ID numbers masked (shared.pii). Where masking changed
 a text, the typed original is kept encrypted beside it (``cases.text_originals``,
 ``timeline.note_original``), bound to its case and field, and read only through the audited
-reveal (text_reveal.py).
+reveal (text_reveal.py), and on a sensitive tip in the case read of the staff who handle it
+(queries.py: the numbers in a tip are the evidence; the reporter's identity is kept apart).
 
 Routing's dispatch notes are masked only: routing keeps the note it was given.
 """
@@ -30,6 +31,30 @@ def protect(pii: PiiCipher, event_id: uuid.UUID, name: str, value: str
     """(the text to store, its encrypted original — None when nothing was masked)."""
     return mask_and_seal(pii, value, context=text_context(event_id, name))
 
+
+def open_original(pii: PiiCipher, event_id: uuid.UUID, name: str, sealed: str | None,
+                  stored: Any) -> Any:
+    """The text as typed: ``stored`` itself when masking changed nothing (no original)."""
+    return stored if sealed is None else pii.decrypt(sealed, context=text_context(event_id, name))
+
+
+def opened_report(pii: PiiCipher, row: Any, fields: dict[str, Any]) -> dict[str, Any]:
+    """The case's description, address, text template values (over ``fields``) and result
+    as typed, keyed as in the case read."""
+    event_id = row["id"]
+    originals = row["text_originals"] or {}
+    opened = dict(fields)
+    for key, sealed in originals.get("fields", {}).items():
+        opened[key] = open_original(pii, event_id, f"fields.{key}", sealed, fields.get(key))
+    return {
+        "description": open_original(pii, event_id, "description",
+                                     originals.get("description"), row["description"]),
+        "address": open_original(pii, event_id, "address", originals.get("address"),
+                                 row["address"]),
+        "result": open_original(pii, event_id, "result", originals.get("result"),
+                                row["result_text"]),
+        "fields": opened,
+    }
 
 
 def protect_report(

@@ -7,7 +7,7 @@ the reporter sees who reported; everyone else needs an audited reveal."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from services.events import store
@@ -23,6 +23,7 @@ from services.events.schemas import (
 )
 from shared.auth import Principal, Role
 from shared.auth.principal import REGION_SCOPED_ROLES, UNIT_SCOPED_ROLES
+from shared.context import current_request_id
 from shared.db.uow import UnitOfWork
 from shared.logs import get_logger
 from shared.paging import decode_number_cursor, page_of
@@ -32,8 +33,11 @@ from shared.regions import descendant_prefix
 
 from .common import load_case
 from .intake import phone_context
+from .originals import opened_report
 
 log = get_logger(__name__)
+# The audit reason of a sensitive tip's case read by the staff handling it.
+EVIDENCE_READ = "case read: evidence of a sensitive tip"
 
 
 def can_see(principal: Principal, row: Any) -> bool:
@@ -58,14 +62,36 @@ async def visible_case(uow: UnitOfWork, principal: Principal, event_id: uuid.UUI
     return row
 
 
-def to_read(principal: Principal, row: Any, phone_keys: set[str], pii: PiiCipher) -> EventRead:
+def entitled_to_evidence(principal: Principal, row: Any) -> bool:
+    """Staff who work a case or oversee it: members of its lead or assisting units,
+    supervisors over its region, admins. Dispatchers and grid workers of the region see the
+    case but not a sensitive tip's evidence; residents and partner apps are never staff."""
+    if not principal.is_staff:
+        return False
+    if principal.has_role(Role.ADMIN):
+        return True
+    if principal.has_role(Role.SUPERVISOR) and principal.covers_region(row["region_code"]):
+        return True
+    units = {row["assignee_unit_id"], *row["co_units"]}
+    return principal.has_role(*UNIT_SCOPED_ROLES) and bool(
+        units.intersection(principal.departments))
+
+
+def to_read(principal: Principal, row: Any, phone_keys: set[str], pii: PiiCipher, *,
+            evidence: bool = False) -> EventRead:
+    """``evidence``: the texts as typed (``get_event`` decides, and audits it)."""
     is_reporter = row["reporter_id"] == principal.subject
     fields = dict(row["fields"])
     for key in phone_keys:
         if key in fields:
             phone = pii.decrypt(str(fields[key]), context=phone_context(key))
-            # On sensitive cases only the reporter sees the number in full.
-            fields[key] = mask_phone(phone) if row["sensitive"] and not is_reporter else phone
+            # On sensitive cases only the reporter and the staff handling it see it in full.
+            hidden = row["sensitive"] and not (is_reporter or evidence)
+            fields[key] = mask_phone(phone) if hidden else phone
+    texts = {"description": row["description"], "address": row["address"],
+             "result": row["result_text"], "fields": fields}
+    if evidence:
+        texts = opened_report(pii, row, fields)
     assignee = None
     if row["assignee_unit_id"] is not None:
         assignee = AssigneeRead(unit_id=row["assignee_unit_id"], name=row["assignee_unit_name"],
@@ -76,13 +102,13 @@ def to_read(principal: Principal, row: Any, phone_keys: set[str], pii: PiiCipher
     return EventRead(
         id=row["id"], case_no=row["case_no"], status=row["status"],
         category_code=row["category_code"], major_risk=row["major_risk"],
-        urgency=row["urgency"], sensitive=row["sensitive"], description=row["description"],
-        region_code=row["region_code"], address=row["address"], location=location,
-        fields=fields, attachments=list(row["attachment_ids"]),
+        urgency=row["urgency"], sensitive=row["sensitive"], description=texts["description"],
+        region_code=row["region_code"], address=texts["address"], location=location,
+        fields=texts["fields"], attachments=list(row["attachment_ids"]),
         reporter_id=row["reporter_id"] if (is_reporter or not row["sensitive"]) else None,
         channel=row["channel"], assignee=assignee, co_handling_units=list(row["co_units"]),
         open_subtasks=len(row["open_subtasks"]), accept_by=row["accept_by"],
-        resolve_by=row["resolve_by"], result=row["result_text"], rating=row["rating"],
+        resolve_by=row["resolve_by"], result=texts["result"], rating=row["rating"],
         possible_duplicate_of=row["possible_duplicate_of"], reported_at=row["reported_at"],
         closed_at=row["closed_at"], closed_loop_complete=row["closed_loop_at"] is not None,
     )
@@ -96,10 +122,20 @@ async def _phone_keys(uow: UnitOfWork, category_code: str) -> set[str]:
 
 
 async def get_event(uow: UnitOfWork, *, principal: Principal, event_id: uuid.UUID,
-                    pii: PiiCipher) -> EventRead:
+                    pii: PiiCipher, now: datetime | None = None) -> EventRead:
+    """One case. On a sensitive tip the staff entitled to its evidence read its texts and
+    numbers as typed (a reported number is what they work from); the read is audited in
+    ``text_reveals`` as the explicit reveal is, in the same transaction. Lists stay masked."""
     async with uow:
         row = await visible_case(uow, principal, event_id)
-        return to_read(principal, row, await _phone_keys(uow, row["category_code"]), pii)
+        phone_keys = await _phone_keys(uow, row["category_code"])
+        evidence = bool(row["sensitive"]) and entitled_to_evidence(principal, row)
+        if evidence and (row["text_originals"] or phone_keys.intersection(row["fields"])):
+            await store.record_text_reveal(
+                uow, event_id=event_id, revealed_by=principal.subject,
+                role=principal.accountable_role(), reason=EVIDENCE_READ,
+                request_id=current_request_id(), at=now or datetime.now(UTC))
+        return to_read(principal, row, phone_keys, pii, evidence=evidence)
 
 
 async def list_events(

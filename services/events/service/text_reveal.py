@@ -1,6 +1,7 @@
 """The audited read of a case's free texts as typed (see originals.py): the reporter reads
 their own report's; staff who see the case read them with a reason, on a sensitive tip only
-supervisors and admins of its region (the text may name the informant)."""
+the staff entitled to its evidence (its lead and assisting units, supervisors of its region,
+admins: queries.entitled_to_evidence)."""
 
 from __future__ import annotations
 
@@ -10,31 +11,27 @@ from typing import Any
 
 from services.events import store
 from services.events.schemas import OriginalNote, OriginalText
-from shared.auth import Principal, Role
+from shared.auth import Principal
 from shared.context import current_request_id
 from shared.db.uow import UnitOfWork
 from shared.logs import get_logger
 from shared.pii import PiiCipher, mask_personal_numbers
-from shared.problems import BadRequest
+from shared.problems import BadRequest, Forbidden
 
-from .originals import NOTE, text_context
-from .queries import visible_case
+from .originals import NOTE, open_original, text_context
+from .queries import entitled_to_evidence, visible_case
 
 log = get_logger(__name__)
-
-
-def _open(pii: PiiCipher, event_id: uuid.UUID, name: str, sealed: str | None,
-          stored: Any) -> Any:
-    return stored if sealed is None else pii.decrypt(sealed, context=text_context(event_id, name))
 
 
 def _reveal_role(principal: Principal, row: Any) -> str:
     if row["reporter_id"] == principal.subject:
         return "reporter"
-    if row["sensitive"]:
-        # The text of a tip may name the informant: as for revealing the reporter.
-        principal.require_role(Role.SUPERVISOR, Role.ADMIN)
-        principal.require_region(row["region_code"])
+    if row["sensitive"] and not entitled_to_evidence(principal, row):
+        # A tip's texts are evidence for those who handle or oversee it, not for everyone
+        # in its region (dispatchers, grid workers).
+        raise Forbidden("only the staff handling or supervising this tip read it as typed",
+                        code="role_required")
     # Anyone else who sees the case is staff (visible_case): their units or their regions.
     return principal.accountable_role()
 
@@ -60,12 +57,12 @@ async def reveal_original_text(
     sealed_fields = originals.get("fields", {})
     answer = OriginalText(
         event_id=event_id,
-        description=_open(pii, event_id, "description", originals.get("description"),
+        description=open_original(pii, event_id, "description", originals.get("description"),
                           row["description"]),
-        address=_open(pii, event_id, "address", originals.get("address"), row["address"]),
-        fields={k: _open(pii, event_id, f"fields.{k}", v, None)
+        address=open_original(pii, event_id, "address", originals.get("address"), row["address"]),
+        fields={k: open_original(pii, event_id, f"fields.{k}", v, None)
                 for k, v in sealed_fields.items()},
-        result=_open(pii, event_id, "result", originals.get("result"), row["result_text"]),
+        result=open_original(pii, event_id, "result", originals.get("result"), row["result_text"]),
         notes=[OriginalNote(step=n["id"], at=n["at"], action=n["action"],
                             note=pii.decrypt(n["note_original"],
                                              context=text_context(event_id, NOTE)))
