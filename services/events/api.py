@@ -177,7 +177,10 @@ async def list_events(
 @router.get("/{event_id}", response_model=EventRead)
 async def get_event(event_id: uuid.UUID, uow: Uow, ctx: Context,
                     principal: CurrentPrincipal) -> EventRead:
-    return await service.get_event(uow, principal=principal, event_id=event_id, pii=ctx.pii)
+    """One case. On a sensitive tip its lead and assisting units, supervisors of its region and
+    admins read its texts and numbers as typed (audited); everyone else sees them masked."""
+    return await service.get_event(uow, principal=principal, event_id=event_id, pii=ctx.pii,
+                                   now=ctx.clock())
 
 
 @router.get("/{event_id}/timeline", response_model=Timeline)
@@ -199,7 +202,8 @@ async def original_text(event_id: uuid.UUID, uow: Uow, ctx: Context,
                         ) -> OriginalText:
     """The case's texts as typed: phone and ID numbers are stored and shown masked everywhere
     else. The reporter reads their own; staff who see the case give a reason (a sensitive
-    tip's: supervisors and admins). Every read is audited."""
+    tip's: its lead and assisting units, supervisors of its region, admins). Every read is
+    audited."""
     return await service.reveal_original_text(
         uow, principal=principal, event_id=event_id, reason=body.reason if body else None,
         pii=ctx.pii, now=ctx.clock(),
