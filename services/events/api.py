@@ -102,7 +102,7 @@ async def read_signed_attachment(
     ``<img>`` tag loads it), Range supported; 403 when tampered with, 410 once expired."""
     return _streamed(await attachments.read_signed(
         uow, attachment_id=attachment_id, variant=variant, expires=expires,
-        signature=signature, key=ctx.settings.attachment_url_key, now=ctx.clock(),
+        signature=signature, key=ctx.settings.attachment_link_key(), now=ctx.clock(),
         range_header=range_header, storage=ctx.storage,
     ))
 
@@ -140,7 +140,7 @@ async def attachment_link(attachment_id: uuid.UUID, uow: Uow, ctx: Context,
     attachment or its thumbnail, for tags that cannot send a token."""
     return await attachments.sign_link(
         uow, principal=principal, attachment_id=attachment_id, variant=variant,
-        key=ctx.settings.attachment_url_key, now=ctx.clock(),
+        key=ctx.settings.attachment_link_key(), now=ctx.clock(),
         lifetime=timedelta(seconds=ctx.settings.attachment_url_seconds),
     )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from typing import ClassVar, Literal
 
 from pydantic import Field
@@ -28,7 +30,10 @@ class Settings(ServiceSettings):
     s3_secret_access_key: str | None = None
     s3_prefix: str = ""
     # Signs the short-lived attachment links a <video> or <img> tag loads without a token.
-    attachment_url_key: str = f"{DEV_SECRET_MARKER}-events-attachment-url-key"
+    # Unset, a key is derived from EHOME_INTERNAL_API_KEY (itself a real secret in prod, a
+    # dev-only one in dev), so deployments without this secret yet still start safely; once
+    # set it must be a real secret in prod like the others.
+    attachment_url_key: str | None = None
     attachment_url_seconds: int = Field(300, gt=0, le=3600)
     max_image_bytes: int = 10 * 1024 * 1024
     max_video_bytes: int = 50 * 1024 * 1024
@@ -50,10 +55,18 @@ class Settings(ServiceSettings):
         return PiiCipher.from_config(self.pii_keys, active_kid=self.pii_active_key_id,
                                      index_secret=self.pii_index_key)
 
+    def attachment_link_key(self) -> str:
+        if self.attachment_url_key:
+            return self.attachment_url_key
+        derived = hmac.new(self.internal_api_key.encode(), b"ehome events attachment links",
+                           hashlib.sha256)
+        return derived.hexdigest()
+
     def secret_values(self) -> dict[str, str | None]:
         values = super().secret_values()
         values["EHOME_EVENTS_REPORTER_SEAL_KEYS"] = self.reporter_seal_keys
         values["EHOME_EVENTS_PII_KEYS"] = self.pii_keys
         values["EHOME_EVENTS_PII_INDEX_KEY"] = self.pii_index_key
-        values["EHOME_EVENTS_ATTACHMENT_URL_KEY"] = self.attachment_url_key
+        if self.attachment_url_key is not None:
+            values["EHOME_EVENTS_ATTACHMENT_URL_KEY"] = self.attachment_url_key
         return values

@@ -12,11 +12,20 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
+import pytest
 from PIL import Image
 
 from gateway.app import create_gateway_app
 from gateway.settings import DEFAULT_PUBLIC_PATHS, GatewaySettings
 from gateway.upstreams import AsgiUpstream
+from services.events.service.media import (
+    ByteSpan,
+    RangeNotSatisfiable,
+    ThumbnailImpossible,
+    byte_span,
+    make_thumbnail,
+)
+from services.events.settings import Settings as EventsSettings
 from tests.events.flows import (
     COMMUNITY,
     COMMUNITY_UNIT,
@@ -231,3 +240,40 @@ async def test_a_signed_link_plays_through_the_gateway_without_a_token(
         # Everything else under /attachments still needs a token at the gateway.
         anonymous = await client.get(f"/api/v1/events/attachments/{upload['id']}")
         assert anonymous.status_code == 401
+
+
+# -- the pieces without I/O ------------------------------------------------------------------
+
+
+def test_range_headers_map_to_spans_as_rfc_9110_says() -> None:
+    assert byte_span(None, 100) == ByteSpan(0, 99, 100, partial=False)
+    assert byte_span("bytes=0-9", 100) == ByteSpan(0, 9, 100, partial=True)
+    assert byte_span("bytes=90-200", 100) == ByteSpan(90, 99, 100, partial=True)
+    assert byte_span("bytes=-200", 100) == ByteSpan(0, 99, 100, partial=True)
+    for ignored in ("items=0-9", "bytes=9-0", "bytes=0-1,4-5", "bytes=x-1", "bytes=-"):
+        assert byte_span(ignored, 100).partial is False, ignored
+    for refused in ("bytes=100-", "bytes=-0"):
+        with pytest.raises(RangeNotSatisfiable) as caught:
+            byte_span(refused, 100)
+        assert caught.value.headers == {"Content-Range": "bytes */100"}
+
+
+def test_a_decompression_bomb_gets_no_thumbnail() -> None:
+    out = io.BytesIO()
+    Image.new("1", (9000, 9000)).save(out, "PNG")  # 81 megapixels in a few kilobytes
+    assert len(out.getvalue()) < 100_000
+    with pytest.raises(ThumbnailImpossible):
+        make_thumbnail(out.getvalue())
+    with pytest.raises(ThumbnailImpossible):
+        make_thumbnail(b"\xff\xd8\xff" + b"\x00" * 100)  # a JPEG in name only
+
+
+def test_the_link_key_is_a_real_secret_in_prod(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EHOME_ENV", "prod")
+    real = {"internal_api_key": "k" * 32, "pii_keys": "p1:" + "p" * 32,
+            "pii_index_key": "i" * 32, "reporter_seal_keys": "s1:" + "s" * 32}
+    derived = EventsSettings(**real)
+    assert derived.attachment_link_key() not in ("", real["internal_api_key"])
+    assert EventsSettings(**real, attachment_url_key="u" * 32).attachment_link_key() == "u" * 32
+    with pytest.raises(ValueError, match="EHOME_EVENTS_ATTACHMENT_URL_KEY"):
+        EventsSettings(**real, attachment_url_key="dev-only-link-key")
