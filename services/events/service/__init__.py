@@ -9,6 +9,7 @@ mirror of the status learnt from ours. They never call each other directly.
 """
 
 from .actions import apply_rating, take_action
+from .attachments import upload_attachment
 from .bus import (
     on_assigned,
     on_co_handling_started,
@@ -23,7 +24,7 @@ from .bus import (
     on_subtask_closed,
 )
 from .common import Clock, utc_now
-from .intake import category_tree, report_event, upload_attachment, upsert_category
+from .intake import category_tree, report_event, upsert_category
 from .queries import get_event, get_timeline, list_events, reveal_reporter
 from .text_reveal import reveal_original_text
 

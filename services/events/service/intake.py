@@ -1,8 +1,7 @@
-"""Intake: the category tree, attachment uploads and the report that opens a case."""
+"""Intake: the category tree and the report that opens a case (uploads: attachments.py)."""
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,7 +15,6 @@ from services.events.domain import (
     validate_fields,
 )
 from services.events.schemas import CategoryRead, CategoryUpsert, EventCreate, EventCreated
-from services.events.storage import SNIFFED, AttachmentStorage, sniff_content_type
 from shared.auth import Principal, Role
 from shared.calendar import SHANGHAI
 from shared.contracts.events import EventReported, ReporterSeal
@@ -28,9 +26,7 @@ from shared.problems import (
     BadRequest,
     Forbidden,
     NotFound,
-    PayloadTooLarge,
     RuleViolation,
-    UnsupportedMediaType,
 )
 from shared.regions import is_region_code, region_level
 
@@ -108,44 +104,6 @@ async def upsert_category(uow: UnitOfWork, *, code: str, cmd: CategoryUpsert) ->
                 "sort": cmd.sort,
             },
         )
-
-
-async def upload_attachment(
-    uow: UnitOfWork,
-    *,
-    principal: Principal,
-    data: bytes,
-    storage: AttachmentStorage,
-    max_image_bytes: int,
-    max_video_bytes: int,
-    now: datetime,
-) -> dict[str, Any]:
-    content_type = sniff_content_type(data[:16])
-    if content_type is None:
-        raise UnsupportedMediaType(
-            "attachments are JPEG, PNG or WebP photos and MP4 or QuickTime videos",
-            code="attachment_type_not_allowed",
-        )
-    limit = max_image_bytes if SNIFFED[content_type] == "image" else max_video_bytes
-    if len(data) > limit:
-        raise PayloadTooLarge(
-            f"this {SNIFFED[content_type]} is larger than {limit} bytes",
-            code="attachment_too_large",
-        )
-    attachment_id = uuid.uuid4()
-    key = attachment_id.hex
-    await storage.put(key, data)  # an orphan file on a failed insert is harmless
-    async with uow:
-        await store.insert_attachment(
-            uow,
-            {
-                "id": attachment_id, "owner_id": principal.subject, "event_id": None,
-                "content_type": content_type, "size": len(data),
-                "sha256": hashlib.sha256(data).hexdigest(), "storage_key": key,
-                "created_at": now,
-            },
-        )
-    return {"id": attachment_id, "content_type": content_type, "size": len(data)}
 
 
 def _check_region(principal: Principal, code: str) -> None:
