@@ -41,6 +41,7 @@ async def test_a_resident_applies_for_relief_with_the_tokens_verification_answer
     stale = await client.post("/api/v1/relief/applications", json=application,
                               headers=bearer(login["access_token"]))
     assert stale.status_code == 403, stale.text
+    assert stale.json()["code"] == "applicant_not_verified"
     ok(await client.post("/api/v1/relief/applications", json=application,
                          headers=bearer(fresh)), 201)
     me = ok(await client.get("/api/v1/identity/me", headers=bearer(fresh)))
