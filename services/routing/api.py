@@ -42,6 +42,8 @@ from services.routing.schemas import (
     SupervisionRead,
     Text,
     TransferIn,
+    UnitAuditList,
+    UnitAuditRead,
     UnitCreate,
     UnitList,
     UnitRead,
@@ -159,6 +161,19 @@ async def change_unit(unit_id: uuid.UUID, body: UnitUpdate, uow: Uow, ctx: Conte
                                       name=body.name, region_code=body.region_code,
                                       categories=body.categories, now=ctx.clock())
     return UnitRead.model_validate(_items(UnitRead, [row])[0])
+
+
+@router.get("/units/{unit_id}/history", response_model=UnitAuditList,
+            responses={403: _problem("`role_required`: admins and supervisors"),
+                       404: _UNIT_ADMIN_ERRORS[404]})
+async def unit_history(unit_id: uuid.UUID, uow: Uow, principal: CurrentPrincipal,
+                       cursor: str | None = None, limit: Limit = 50) -> UnitAuditList:
+    """Every change to a unit, newest first (admins, supervisors): its earlier names and
+    regions, for the cases that point at it by id."""
+    rows, next_cursor = await directory.unit_history(uow, principal=principal, unit_id=unit_id,
+                                                     cursor=cursor, limit=limit)
+    return UnitAuditList.model_validate({"items": _items(UnitAuditRead, rows),
+                                         "next_cursor": next_cursor})
 
 
 @router.post("/units/{unit_id}/retire", response_model=UnitRead, responses={

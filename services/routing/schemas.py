@@ -61,6 +61,22 @@ class UnitList(BaseSchema):
 UnitCategories = list[Annotated[Text, Field(min_length=1, max_length=64)]]
 
 
+class UnitAuditRead(BaseSchema):
+    """One change to a unit: ``action`` created, changed or retired; ``before``/``after``:
+    its name, kind, level, region_code, categories and active flag."""
+
+    at: datetime
+    actor_id: uuid.UUID | None
+    action: str
+    before: dict | None
+    after: dict | None
+
+
+class UnitAuditList(BaseSchema):
+    items: list[UnitAuditRead]
+    next_cursor: str | None = None
+
+
 class UnitCreate(BaseSchema):
     name: Text = Field(min_length=2, max_length=200)
     kind: Text = Field(min_length=2, max_length=40)

@@ -82,6 +82,9 @@ async def test_a_unit_holding_open_cases_is_retired_only_after_they_are_transfer
     retired = await loop.routing.post(f"{UNITS}/{station_id}/retire", headers=admin)
     assert retired.status_code == 200, retired.text
     assert retired.json()["active"] is False
+    again = await loop.routing.patch(f"{UNITS}/{station_id}", headers=admin,
+                                     json={"name": "铜陵派出所（撤销）"})
+    assert (again.status_code, again.json()["code"]) == (409, "unit_retired")
 
     # Retired: not offered for dispatch, routing or new rules any more.
     listed = await loop.routing.get(UNITS, params={"region": TOWN}, headers=admin)
@@ -122,6 +125,16 @@ async def test_a_rename_or_move_keeps_the_unit_id_and_is_audited(
     assert (up_a_level.status_code, up_a_level.json()["code"]) == (422, "unit_level_mismatch")
     one = (await client.get(f"{UNITS}/{created['id']}", headers=admin)).json()
     assert (one["name"], one["region_code"]) == ("铜陵镇司法所", "350626100")
+    history = (await client.get(f"{UNITS}/{created['id']}/history", headers=admin,
+                                params={"limit": 2})).json()
+    assert [h["action"] for h in history["items"]] == ["changed", "changed"]
+    assert history["items"][1]["before"]["name"] == "铜陵司法所"
+    rest = (await client.get(f"{UNITS}/{created['id']}/history", headers=admin,
+                             params={"cursor": history["next_cursor"]})).json()
+    assert [h["action"] for h in rest["items"]] == ["created"]
+    staff = bearer(make_token(roles=["dept_staff"]))
+    assert (await client.get(f"{UNITS}/{created['id']}/history",
+                             headers=staff)).status_code == 403
 
 
 async def test_only_admins_manage_units_and_bad_input_writes_nothing(

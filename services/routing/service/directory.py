@@ -14,7 +14,7 @@ from services.routing.domain import DISPATCHER
 from shared.auth import Principal, Role
 from shared.contracts.routing import RegionChanged
 from shared.db.uow import UnitOfWork
-from shared.paging import decode_moment_cursor, moment_cursor, page_of
+from shared.paging import decode_moment_cursor, decode_number_cursor, moment_cursor, page_of
 from shared.pii import mask_optional_text
 from shared.problems import Conflict, NotFound, RuleViolation
 from shared.regions import is_region_code, region_level
@@ -323,6 +323,19 @@ async def retire_unit(uow: UnitOfWork, *, principal: Principal, unit_id: uuid.UU
                                action="retired", before=_snapshot(row),
                                after={**_snapshot(row), "active": False})
         return await store.get_any_unit(uow, unit_id)
+
+
+async def unit_history(uow: UnitOfWork, *, principal: Principal, unit_id: uuid.UUID,
+                       cursor: str | None, limit: int) -> tuple[list[Any], str | None]:
+    """What admins did to a unit (created, changed, retired), newest first: the names a
+    unit's cases knew it by."""
+    principal.require_role(Role.ADMIN, Role.SUPERVISOR)
+    before = decode_number_cursor(cursor)
+    async with uow:
+        if await store.get_any_unit(uow, unit_id) is None:
+            raise NotFound("no such unit", code="unit_not_found")
+        rows = await store.unit_audit_rows(uow, unit_id, before=before, limit=limit + 1)
+    return page_of(rows, limit, lambda row: str(row["id"]))
 
 
 async def _require_targetable_kind(uow: UnitOfWork, unit_kind: str) -> None:

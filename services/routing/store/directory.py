@@ -105,6 +105,15 @@ async def audit_unit(uow: UnitOfWork, **values: Any) -> None:
     await uow.connection.execute(insert(unit_audit).values(**values))
 
 
+async def unit_audit_rows(uow: UnitOfWork, unit_id: uuid.UUID, *, before: int | None,
+                          limit: int) -> list[Any]:
+    """The unit's changes, newest first, those older than audit row ``before``."""
+    query = select(unit_audit).where(unit_audit.c.unit_id == unit_id)
+    if before is not None:
+        query = query.where(unit_audit.c.id < before)
+    return await fetch_all(uow, query.order_by(unit_audit.c.id.desc()).limit(limit))
+
+
 _OPEN = ("closed", "rated", "rejected")
 
 
