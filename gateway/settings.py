@@ -32,6 +32,7 @@ DEFAULT_PUBLIC_PATHS: tuple[tuple[str, str], ...] = (
     ("GET", "/.well-known/jwks.json"),
     ("GET", "/api/v1/events/categories"),
     ("GET", "/api/v1/routing/regions"),
+    ("GET", "/api/v1/relief/notices"),  # the public notice (公示): names masked, for anyone
 )
 
 

@@ -71,7 +71,7 @@ def _new_refresh(
     )
 
 
-async def _issue(
+async def issue_tokens(
     ctx: IdentityContext, uow: UnitOfWork, row: RowMapping, *,
     family_id: uuid.UUID | None = None, stored_refresh: str | None = None,
 ) -> TokenPair:
@@ -122,7 +122,7 @@ async def wechat_login(*, uow: UnitOfWork, ctx: IdentityContext, code: str) -> T
         if row is not None:
             if row["disabled"]:
                 raise Forbidden("this account is disabled", code="account_disabled")
-            return await _issue(ctx, uow, row, stored_refresh=refresh,
+            return await issue_tokens(ctx, uow, row, stored_refresh=refresh,
                                 family_id=record.family_id)
         # First login (or a concurrent first login won the insert: then read its account).
         user_id = uuid.uuid4()
@@ -142,7 +142,7 @@ async def wechat_login(*, uow: UnitOfWork, ctx: IdentityContext, code: str) -> T
         if row["disabled"]:
             raise Forbidden("this account is disabled", code="account_disabled")
         await store.insert_refresh_token(uow, user_id=row["id"], refresh=record)
-        return await _issue(ctx, uow, row, stored_refresh=refresh, family_id=record.family_id)
+        return await issue_tokens(ctx, uow, row, stored_refresh=refresh, family_id=record.family_id)
 
 
 async def staff_login(
@@ -166,7 +166,7 @@ async def staff_login(
         if stored_hash is not None and ctx.passwords.check_needs_rehash(stored_hash):
             await store.update_user(uow, row["id"],
                                     password_hash=ctx.passwords.hash(password))
-        return await _issue(ctx, uow, row)
+        return await issue_tokens(ctx, uow, row)
 
 
 _dummy_hashes: dict[int, str] = {}
@@ -207,7 +207,7 @@ async def refresh(*, uow: UnitOfWork, ctx: IdentityContext, refresh_token: str) 
             if user is None or user["disabled"]:
                 raise Forbidden("this account is disabled", code="account_disabled")
             await store.mark_refresh_used(uow, token["id"])
-            return await _issue(ctx, uow, user, family_id=token["family_id"])
+            return await issue_tokens(ctx, uow, user, family_id=token["family_id"])
     assert reused
     raise Unauthorized(
         "refresh token was already used; every session of this login is revoked",

@@ -14,8 +14,7 @@ from services.identity import domain
 from services.identity.context import IdentityContext
 from services.identity.realname import ProviderUnavailable, ProviderVerdict
 from services.identity.schemas import VerificationRead
-from services.identity.service.accounts import ID_NUMBER, NAME
-from services.identity.service.accounts import _issue as issue_tokens
+from services.identity.service.accounts import ID_NUMBER, NAME, issue_tokens
 from services.identity.store import accounts as account_store
 from services.identity.store import registry as registry_store
 from services.identity.store import verification as store
