@@ -52,7 +52,7 @@ class AccessRevoked(BaseModel):
 
     kind: str  # subject | session | partner_app
     key: str  # the account id, the session (refresh family) id, or the partner app key
-    reason: str  # disabled | rescoped | logout | refresh_reused | partner_disabled
+    reason: str  # disabled | rescoped | logout | refresh_reused | partner_disabled | password_reset
     not_before: datetime  # tokens issued before it are refused
     user_id: uuid.UUID | None = None
     revoked_by: uuid.UUID | None = None  # the admin, when one did it
