@@ -34,7 +34,7 @@ from services.events.schemas import (
 )
 from services.events.service import attachments
 from services.events.service.media import Variant
-from services.events.storage import CHUNK_BYTES
+from services.events.storage import CHUNK_BYTES, SNIFFED
 from shared.auth import CurrentPrincipal, Principal, Role, require_roles
 from shared.db.uow import UnitOfWork
 from shared.web.deps import IdempotencyKey, Uow, context_dependency
@@ -75,10 +75,16 @@ async def upload(file: UploadFile, uow: Uow, ctx: Context,
 
 
 RangeHeader = Annotated[str | None, Header(alias="Range")]
+_MEDIA = {media: {"schema": {"type": "string", "format": "binary"}} for media in SNIFFED}
 _BODY_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"image/jpeg": {}, "video/mp4": {}}, "description": "the whole body"},
-    206: {"description": "the requested byte range (Content-Range)"},
-    416: {"description": "the range starts past the end (Content-Range: bytes */total)"},
+    200: {"content": _MEDIA, "description": "The whole body"},
+    206: {"content": _MEDIA, "description": "The requested byte range (see Content-Range)"},
+    416: {"description": "The range starts past the end (Content-Range: bytes */total)"},
+}
+_SIGNED_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **_BODY_RESPONSES,
+    403: {"description": "The link is not valid (changed after it was signed)"},
+    410: {"description": "The link has expired"},
 }
 
 
@@ -93,7 +99,7 @@ def _streamed(body: attachments.AttachmentBody) -> StreamingResponse:
 
 
 @router.get("/attachments/signed/{attachment_id}", response_class=StreamingResponse,
-            responses=_BODY_RESPONSES)
+            responses=_SIGNED_RESPONSES)
 async def read_signed_attachment(
     attachment_id: uuid.UUID, uow: Uow, ctx: Context, expires: int, signature: str,
     variant: Variant = Variant.ORIGINAL, range_header: RangeHeader = None,
