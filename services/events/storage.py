@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import tempfile
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -83,7 +84,8 @@ class LocalDirStorage:
     async def put_stream(self, key: str, chunks: AsyncIterator[bytes]) -> None:
         final = self._path(key)
         await asyncio.to_thread(self.root.mkdir, parents=True, exist_ok=True)
-        tmp = self._path(key + ".part")
+        # A name of its own per write: two first requests for one thumbnail may race.
+        tmp = self._path(f"{key}.{uuid.uuid4().hex}.part")
         handle = await asyncio.to_thread(tmp.open, "wb")
         try:
             async for chunk in chunks:

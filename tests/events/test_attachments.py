@@ -3,6 +3,7 @@ signed links a <video> tag loads without a token, and photo thumbnails."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import uuid
@@ -26,6 +27,7 @@ from services.events.service.media import (
     make_thumbnail,
 )
 from services.events.settings import Settings as EventsSettings
+from services.events.storage import LocalDirStorage
 from tests.events.flows import (
     COMMUNITY,
     COMMUNITY_UNIT,
@@ -277,3 +279,12 @@ def test_the_link_key_is_a_real_secret_in_prod(monkeypatch: pytest.MonkeyPatch) 
     assert EventsSettings(**real, attachment_url_key="u" * 32).attachment_link_key() == "u" * 32
     with pytest.raises(ValueError, match="EHOME_EVENTS_ATTACHMENT_URL_KEY"):
         EventsSettings(**real, attachment_url_key="dev-only-link-key")
+
+
+async def test_concurrent_writes_of_one_key_leave_one_whole_file(tmp_path: Path) -> None:
+    storage = LocalDirStorage(tmp_path)
+    await asyncio.gather(*(storage.put("photo.thumb", bytes([n]) * 200_000) for n in range(8)))
+    stored = await storage.get("photo.thumb")
+    assert len(stored) == 200_000
+    assert len(set(stored)) == 1
+    assert os.listdir(tmp_path) == ["photo.thumb"]
