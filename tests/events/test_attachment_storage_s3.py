@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import AsyncIterator, Iterator
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
 
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from services.events.app import create_app
 from services.events.context import storage_from
 from services.events.settings import Settings
 from services.events.storage import S3Storage, StoredObjectMissing
+from shared.testing.plugin import Migrator, running
 
 BUCKET = "ehome-test-attachments"
 
@@ -88,3 +92,35 @@ async def test_a_refused_upload_leaves_nothing_in_the_bucket(s3: S3Storage) -> N
 def test_local_directory_stays_the_default(tmp_path: object) -> None:
     assert type(storage_from(Settings(attachment_dir=str(tmp_path)))).__name__ == \
         "LocalDirStorage"
+
+
+async def test_the_events_app_serves_an_upload_from_the_bucket(
+    s3_endpoint: str, migrator: Migrator, run_prefix: str,
+    service_settings: Callable[..., Any], token_verifier: Any, make_token: Callable[..., str],
+) -> None:
+    """EHOME_EVENTS_STORAGE=s3 end to end: the upload streams into the bucket and a byte
+    range comes back out of it."""
+    prefix = f"{run_prefix}{uuid.uuid4().hex[:6]}"
+    await migrator.ensure("events", prefix=prefix)
+    settings = service_settings(
+        Settings, schema_prefix=prefix, amqp_prefix=prefix, storage="s3",
+        s3_endpoint_url=s3_endpoint, s3_bucket=BUCKET, s3_access_key_id="testing",
+        s3_secret_access_key="testing", s3_prefix=f"{prefix}-",
+    )
+    video = b"\x00\x00\x00\x18ftypmp42" + os.urandom(200_000)
+    token = {"Authorization": f"Bearer {make_token(roles=['resident'])}"}
+    async with running(create_app(settings, verifier=token_verifier)) as events:
+        uploaded = await events.post("/api/v1/events/attachments", headers=token,
+                                     files={"file": ("clip.mp4", video, "video/mp4")})
+        assert uploaded.status_code == 201, uploaded.text
+        attachment_id = uploaded.json()["id"]
+        ranged = await events.get(f"/api/v1/events/attachments/{attachment_id}",
+                                  headers={**token, "Range": "bytes=100-1123"})
+    assert ranged.status_code == 206
+    assert ranged.headers["content-range"] == f"bytes 100-1123/{len(video)}"
+    assert ranged.content == video[100:1124]
+    in_bucket = boto3.client(
+        "s3", endpoint_url=s3_endpoint, region_name="us-east-1",
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+    ).get_object(Bucket=BUCKET, Key=f"{prefix}-{uuid.UUID(attachment_id).hex}")
+    assert in_bucket["Body"].read() == video
