@@ -31,6 +31,8 @@ from services.events.storage import LocalDirStorage
 from tests.events.flows import (
     COMMUNITY,
     COMMUNITY_UNIT,
+    COUNTY,
+    COUNTY_POLICE,
     OTHER_COMMUNITY_UNIT,
     Loop,
     MovableClock,
@@ -169,6 +171,20 @@ async def test_a_clerk_of_another_unit_cannot_open_the_case_attachment(loop: Loo
     other_county = loop.people.supervisor("350627")
     assert (await _get(loop, path, other_county)).status_code == 404
 
+
+
+async def test_an_assisting_unit_opens_the_attachment_once_asked_to_help(loop: Loop) -> None:
+    event_id, attachment_id = await _case_with(loop, MP4)
+    path = f"/api/v1/events/attachments/{attachment_id}"
+    police = loop.people.unit_staff(COUNTY_POLICE, COUNTY)
+    assert (await _get(loop, path, police)).status_code == 404
+    community = loop.people.unit_staff(COMMUNITY_UNIT, COMMUNITY)
+    await loop.act(event_id, "accept", community)
+    await loop.route(f"assignments/{event_id}/co-handling", community,
+                     {"unit_ids": [str(COUNTY_POLICE)], "task": "协助核实视频"}, expect=201)
+    await loop.wait_for(event_id, lambda c: c["open_subtasks"] == 1, token=community)
+    answer = await _get(loop, path, police, Range="bytes=0-99")
+    assert (answer.status_code, answer.content) == (206, MP4[:100])
 
 async def test_a_photo_thumbnail_is_a_small_upright_jpeg_without_exif(loop: Loop) -> None:
     photo = _jpeg((1600, 1200), orientation=6)  # stored sideways: a portrait shot
