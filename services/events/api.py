@@ -33,7 +33,7 @@ from services.events.schemas import (
     VerifyIn,
 )
 from services.events.service import attachments
-from services.events.service.media import Variant
+from services.events.service.media import Variant, entity_tag, range_to_serve
 from services.events.storage import CHUNK_BYTES, SNIFFED
 from shared.auth import CurrentPrincipal, Principal, Role, require_roles
 from shared.db.uow import UnitOfWork
@@ -75,6 +75,7 @@ async def upload(file: UploadFile, uow: Uow, ctx: Context,
 
 
 RangeHeader = Annotated[str | None, Header(alias="Range")]
+IfRangeHeader = Annotated[str | None, Header(alias="If-Range")]
 _MEDIA = {media: {"schema": {"type": "string", "format": "binary"}} for media in SNIFFED}
 _BODY_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"content": _MEDIA, "description": "The whole body"},
@@ -88,9 +89,9 @@ _SIGNED_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _streamed(body: attachments.AttachmentBody) -> StreamingResponse:
+def _streamed(body: attachments.AttachmentBody, tag: str) -> StreamingResponse:
     span = body.span
-    headers = {"Accept-Ranges": "bytes", "Content-Length": str(span.length),
+    headers = {"Accept-Ranges": "bytes", "Content-Length": str(span.length), "ETag": tag,
                "Cache-Control": "private, max-age=300", "X-Content-Type-Options": "nosniff"}
     if span.partial:
         headers["Content-Range"] = span.content_range
@@ -103,39 +104,43 @@ def _streamed(body: attachments.AttachmentBody) -> StreamingResponse:
 async def read_signed_attachment(
     attachment_id: uuid.UUID, uow: Uow, ctx: Context, expires: int, signature: str,
     variant: Variant = Variant.ORIGINAL, range_header: RangeHeader = None,
+    if_range: IfRangeHeader = None,
 ) -> StreamingResponse:
     """An attachment through a link from ``POST .../link``: no token needed (a ``<video>`` or
     ``<img>`` tag loads it), Range supported; 403 when tampered with, 410 once expired."""
+    tag = entity_tag(attachment_id, variant)
     return _streamed(await attachments.read_signed(
         uow, attachment_id=attachment_id, variant=variant, expires=expires,
         signature=signature, key=ctx.settings.attachment_link_key(), now=ctx.clock(),
-        range_header=range_header, storage=ctx.storage,
-    ))
+        range_header=range_to_serve(range_header, if_range, tag), storage=ctx.storage,
+    ), tag)
 
 
 @router.get("/attachments/{attachment_id}", response_class=StreamingResponse,
             responses=_BODY_RESPONSES)
 async def read_attachment(attachment_id: uuid.UUID, uow: Uow, ctx: Context,
-                          principal: CurrentPrincipal, range_header: RangeHeader = None
-                          ) -> StreamingResponse:
+                          principal: CurrentPrincipal, range_header: RangeHeader = None,
+                          if_range: IfRangeHeader = None) -> StreamingResponse:
     """The attachment's bytes (HTTP Range supported): for its uploader, and, once it belongs
     to a case, for whoever sees the case. 404 otherwise."""
+    tag = entity_tag(attachment_id, Variant.ORIGINAL)
     return _streamed(await attachments.read_attachment(
         uow, principal=principal, attachment_id=attachment_id, variant=Variant.ORIGINAL,
-        range_header=range_header, storage=ctx.storage,
-    ))
+        range_header=range_to_serve(range_header, if_range, tag), storage=ctx.storage,
+    ), tag)
 
 
 @router.get("/attachments/{attachment_id}/thumbnail", response_class=StreamingResponse,
             responses=_BODY_RESPONSES)
 async def read_thumbnail(attachment_id: uuid.UUID, uow: Uow, ctx: Context,
-                         principal: CurrentPrincipal, range_header: RangeHeader = None
-                         ) -> StreamingResponse:
+                         principal: CurrentPrincipal, range_header: RangeHeader = None,
+                         if_range: IfRangeHeader = None) -> StreamingResponse:
     """A photo's thumbnail: a JPEG at most 320 px on its longer side, EXIF removed."""
+    tag = entity_tag(attachment_id, Variant.THUMBNAIL)
     return _streamed(await attachments.read_attachment(
         uow, principal=principal, attachment_id=attachment_id, variant=Variant.THUMBNAIL,
-        range_header=range_header, storage=ctx.storage,
-    ))
+        range_header=range_to_serve(range_header, if_range, tag), storage=ctx.storage,
+    ), tag)
 
 
 @router.post("/attachments/{attachment_id}/link", response_model=attachments.AttachmentLink)

@@ -104,6 +104,11 @@ async def test_a_video_is_served_in_the_byte_ranges_a_player_asks_for(loop: Loop
     assert whole.headers["accept-ranges"] == "bytes"
     several = await _get(loop, path, token, Range="bytes=0-1,5-9")
     assert (several.status_code, several.content) == (200, MP4)
+    tag = whole.headers["etag"]
+    resumed = await _get(loop, path, token, Range="bytes=10-19", **{"If-Range": tag})
+    assert (resumed.status_code, resumed.content) == (206, MP4[10:20])
+    stale = await _get(loop, path, token, Range="bytes=10-19", **{"If-Range": '"other"'})
+    assert (stale.status_code, stale.content) == (200, MP4)
 
     beyond = await _get(loop, path, token, Range=f"bytes={total}-")
     assert beyond.status_code == 416

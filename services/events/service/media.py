@@ -79,6 +79,20 @@ def byte_span(header: str | None, total: int) -> ByteSpan:
     return ByteSpan(start, min(end, total - 1), total, partial=True)
 
 
+
+def entity_tag(attachment_id: uuid.UUID, variant: Variant) -> str:
+    """A strong validator: an attachment's bytes never change under its id (nor its
+    thumbnail's, made once and kept), so the id and variant identify them."""
+    return f'"{attachment_id.hex}-{variant.value}"'
+
+
+def range_to_serve(range_header: str | None, if_range: str | None, tag: str) -> str | None:
+    """The Range header to honour: dropped when an If-Range names another validator (RFC
+    9110 §13.1.5: the client's partial copy is stale, it gets the whole body)."""
+    if if_range is not None and if_range.strip() != tag:
+        return None
+    return range_header
+
 def _unsatisfiable(total: int) -> RangeNotSatisfiable:
     return RangeNotSatisfiable(
         "the range starts beyond the end of the attachment", code="range_not_satisfiable",
