@@ -33,6 +33,8 @@ DEFAULT_PUBLIC_PATHS: tuple[tuple[str, str], ...] = (
     ("GET", "/api/v1/events/categories"),
     ("GET", "/api/v1/routing/regions"),
     ("GET", "/api/v1/relief/notices"),  # the public notice (公示): names masked, for anyone
+    # A short-lived signed link (a <video> tag sends no token): events checks its signature.
+    ("GET", "/api/v1/events/attachments/signed"),
 )
 
 

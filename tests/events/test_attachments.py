@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from gateway.app import create_gateway_app
-from gateway.settings import DEFAULT_PUBLIC_PATHS, GatewaySettings
+from gateway.settings import GatewaySettings
 from gateway.upstreams import AsgiUpstream
 from services.events.service.media import (
     ByteSpan,
@@ -234,16 +234,11 @@ async def test_an_oversized_video_is_cut_off_and_nothing_is_kept(
     assert set(os.listdir(tmp_path)) == before
 
 
-# The gateway lets anonymous requests through only on its public paths: the signed route must
-# be one of them (see the report of issue #17: gateway/settings.py DEFAULT_PUBLIC_PATHS).
-SIGNED_PUBLIC = ("GET", "/api/v1/events/attachments/signed")
-
-
 async def test_a_signed_link_plays_through_the_gateway_without_a_token(
     loop: Loop, token_verifier: Any
 ) -> None:
     apps = loop.apps  # type: ignore[attr-defined]
-    settings = GatewaySettings(public_paths=[*DEFAULT_PUBLIC_PATHS, SIGNED_PUBLIC])
+    settings = GatewaySettings()  # the default public paths include the signed route
     gateway = create_gateway_app(
         settings, verifier=token_verifier,
         upstreams={name: AsgiUpstream(name, app, settings.upstream_timeout_seconds)
