@@ -10,8 +10,9 @@ from services.routing.api import router
 from services.routing.context import RoutingContext, build_context
 from services.routing.handlers import build_subscriptions
 from services.routing.service import TimerScanner
+from services.routing.service.supervision import fire_overdue_supervisions
 from services.routing.settings import Settings
-from shared.periodic import Worker
+from shared.periodic import PeriodicWorker, Worker
 from shared.web import create_service_app
 from shared.web.runtime import ServiceRuntime
 
@@ -29,12 +30,15 @@ def create_app(settings: Settings | None = None, **wiring: Any) -> FastAPI:
     def scanner(runtime: ServiceRuntime) -> Worker:
         return timer_scanner(runtime, settings)
 
+    def overdue(runtime: ServiceRuntime) -> Worker:
+        return supervision_overdue_worker(runtime, settings)
+
     return create_service_app(
         settings,
         title="Ping'an e-Home routing",
         routers=[router],
         subscriptions=build_subscriptions(ctx),
-        workers=[scanner] if settings.run_timer_scanner else [],
+        workers=[scanner, overdue] if settings.run_timer_scanner else [],
         on_startup=[set_context],
         **wiring,
     )
@@ -45,3 +49,16 @@ def timer_scanner(runtime: ServiceRuntime, settings: Settings) -> TimerScanner:
     return TimerScanner(runtime.uow, clock=ctx.clock, cal=ctx.calendar,
                         fractions=ctx.reminder_fractions, interval=settings.timer_scan_seconds,
                         batch=settings.timer_batch_size)
+
+
+def supervision_overdue_worker(runtime: ServiceRuntime, settings: Settings) -> PeriodicWorker:
+    """Manual supervision orders past their reply-by: marked overdue and raised a level, on
+    the timer scanner's interval and batch (and switched with it)."""
+    ctx = runtime.context_as(RoutingContext)
+
+    async def tick() -> bool:
+        fired = await fire_overdue_supervisions(runtime.uow(), now=ctx.clock(),
+                                                limit=settings.timer_batch_size)
+        return fired >= settings.timer_batch_size
+
+    return PeriodicWorker("routing-supervision-overdue", tick, settings.timer_scan_seconds)

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from shared.validation import StorableText
 
@@ -255,3 +255,49 @@ class OriginalTexts(BaseSchema):
     extensions: list[OriginalExtension]
     subtasks: list[OriginalSubtask]
     audit_recorded: bool = True
+
+
+# -- manual supervision (人工督办) -------------------------------------------------------------
+
+SupervisionLevel = Literal["reminder", "supervision", "listed"]  # 提醒 / 督办 / 挂牌督办
+SupervisionState = Literal["open", "overdue", "replied"]
+
+
+class SupervisionOrderCreate(BaseSchema):
+    """``reply_by``: an aware time in the future by which the unit answers."""
+
+    level: SupervisionLevel
+    instruction: Text = Field(min_length=2, max_length=2000)
+    reply_by: AwareDatetime
+
+
+class SupervisionReplyIn(BaseSchema):
+    reply: Text = Field(min_length=2, max_length=4000)
+
+
+class SupervisionOrderRead(BaseSchema):
+    """A supervisor's order to the unit holding a case. ``status``: open (awaiting the reply),
+    overdue (reply-by passed; raised to ``escalated_region_code``'s supervisors), replied.
+    Instruction and reply read with phone and ID numbers masked."""
+
+    id: uuid.UUID
+    event_id: uuid.UUID
+    case_no: str
+    region_code: str
+    unit_id: uuid.UUID
+    level: SupervisionLevel
+    instruction: str
+    reply_by: datetime
+    status: SupervisionState
+    issued_by: uuid.UUID
+    created_at: datetime
+    reply: str | None = None
+    replied_by: uuid.UUID | None = None
+    replied_at: datetime | None = None
+    overdue_at: datetime | None = None
+    escalated_region_code: str | None = None
+
+
+class SupervisionOrderList(BaseSchema):
+    items: list[SupervisionOrderRead]
+    next_cursor: str | None = None

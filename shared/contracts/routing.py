@@ -160,3 +160,52 @@ class RegionChanged(BaseModel):
     level: UnitLevel
     parent_code: str | None
     active: bool
+
+
+# -- manual supervision (人工督办) -------------------------------------------------------------
+
+SupervisionLevel = Literal["reminder", "supervision", "listed"]  # 提醒 / 督办 / 挂牌督办
+
+
+@contract("routing.supervision_issued")
+class SupervisionIssued(BaseModel):
+    """A supervisor told ``unit_id`` (the unit holding the case) what to do by ``reply_by``.
+    ``instruction`` has phone and ID numbers masked; the original stays in routing."""
+
+    supervision_id: uuid.UUID
+    event_id: uuid.UUID
+    case_no: str
+    region_code: str
+    unit_id: uuid.UUID
+    level: SupervisionLevel
+    instruction: str
+    reply_by: datetime
+    issued_by: uuid.UUID
+    at: datetime
+
+
+@contract("routing.supervision_replied")
+class SupervisionReplied(BaseModel):
+    """The supervised unit answered; ``late``: after the reply-by time had passed."""
+
+    supervision_id: uuid.UUID
+    event_id: uuid.UUID
+    unit_id: uuid.UUID
+    level: SupervisionLevel
+    issued_by: uuid.UUID
+    late: bool
+    at: datetime
+
+
+@contract("routing.supervision_overdue")
+class SupervisionOverdue(BaseModel):
+    """No reply by ``reply_by``: the supervisors of ``supervisor_region_code`` (one level above
+    the unit's own supervisors) are to be told, as for an overdue case."""
+
+    supervision_id: uuid.UUID
+    event_id: uuid.UUID
+    unit_id: uuid.UUID
+    level: SupervisionLevel
+    reply_by: datetime
+    supervisor_region_code: str
+    at: datetime
