@@ -21,6 +21,8 @@ from services.events.schemas import (
     EventCreated,
     EventPage,
     EventRead,
+    EventSearch,
+    EventSearchPage,
     NoteIn,
     OriginalText,
     OriginalTextIn,
@@ -32,7 +34,8 @@ from services.events.schemas import (
     Timeline,
     VerifyIn,
 )
-from services.events.service import attachments
+from services.events.service import attachments, export
+from services.events.service import search as search_service
 from services.events.service.media import Variant, entity_tag, range_to_serve
 from services.events.storage import CHUNK_BYTES, SNIFFED
 from shared.auth import CurrentPrincipal, Principal, Role, require_roles
@@ -183,6 +186,30 @@ async def list_events(
     are stored masked, so they find nothing)."""
     return await service.list_events(uow, principal=principal, status=status, cursor=cursor,
                                      limit=limit, pii=ctx.pii, words=q)
+
+
+@router.get("/search", response_model=EventPage)
+async def search_events(search: Annotated[EventSearchPage, Query()], uow: Uow, ctx: Context,
+                        principal: CurrentPrincipal) -> EventPage:
+    """Staff case search, within the caller's scope (region roles: their regions; unit roles:
+    cases their units hold or assist; admins: all). Filters combine with AND; ``q`` is a
+    substring of the description or address (two characters or more, indexed). Keyset
+    pages: pass ``next_cursor`` back with the same filters."""
+    return await search_service.search_events(
+        uow, principal=principal, search=search, cursor=search.cursor, limit=search.limit,
+        now=ctx.clock(), pii=ctx.pii)
+
+
+@router.get("/search/export.csv", response_class=StreamingResponse,
+            responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}},
+                             "description": "UTF-8 CSV with a header row, streamed"}})
+async def export_events(search: Annotated[EventSearch, Query()], uow: Uow, ctx: Context,
+                        principal: CurrentPrincipal) -> StreamingResponse:
+    """The same search, every matching case (no paging) as CSV, streamed as it is read."""
+    body = export.export_csv(uow, principal=principal, search=search, now=ctx.clock())
+    return StreamingResponse(body, media_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": 'attachment; filename="cases.csv"',
+        "Cache-Control": "no-store"})
 
 
 @router.get("/{event_id}", response_model=EventRead)

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from shared.validation import StorableText
 
@@ -196,3 +196,48 @@ class OriginalText(BaseSchema):
     result: str | None
     notes: list[OriginalNote]
     audit_recorded: bool = True
+
+
+# -- staff case search ---------------------------------------------------------------------------
+
+Channel = Literal["resident", "grid_worker", "partner"]
+Rating = Literal["satisfied", "basically_satisfied", "dissatisfied"]
+CaseStatus = Literal["reported", "rejected", "dispatched", "accepted", "in_progress",
+                     "result_submitted", "verified", "closed", "rated", "returned"]
+
+
+class EventSearch(BaseSchema):
+    """Staff filters of ``GET /api/v1/events/search`` and its exports; all optional, combined
+    with AND; a list filter (repeat the parameter) matches any of its values."""
+
+    case_no: Text | None = Field(None, min_length=1, max_length=32,
+                                 description="the case number, exactly")
+    q: Text | None = Field(None, min_length=2, max_length=100,
+                           description="a substring of the description or address (masked "
+                                       "texts: phone and ID numbers find nothing)")
+    category: Text | None = Field(None, min_length=1, max_length=64,
+                                  description="a category code: it and its subcategories")
+    region: str | None = Field(None, pattern=r"^[0-9]{6}([0-9]{3}){0,3}$",
+                               description="a region code: it and the regions inside it")
+    unit: uuid.UUID | None = Field(None, description="the unit that holds the case now")
+    assisting_unit: uuid.UUID | None = Field(None, description="a co-handling unit")
+    status: list[CaseStatus] = Field(default_factory=list, max_length=10)
+    overdue: bool | None = Field(None, description="still with a unit and past its deadline "
+                                                   "now (true), or not (false)")
+    urgency: list[Urgency] = Field(default_factory=list, max_length=3)
+    rating: list[Rating] = Field(default_factory=list, max_length=3)
+    source: list[Channel] = Field(default_factory=list, max_length=3,
+                                  description="how it was reported: resident (mini-program), "
+                                              "grid_worker, partner (partner app)")
+    reported_from: AwareDatetime | None = None
+    reported_to: AwareDatetime | None = Field(None, description="exclusive")
+    closed_from: AwareDatetime | None = None
+    closed_to: AwareDatetime | None = Field(None, description="exclusive")
+    sort: Literal["reported", "deadline", "changed"] = Field(
+        "reported", description="reported, changed: newest first; deadline: soonest first, "
+                                "only cases that have one")
+
+
+class EventSearchPage(EventSearch):
+    cursor: str | None = None
+    limit: int = Field(20, ge=1, le=100)

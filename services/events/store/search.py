@@ -1,0 +1,167 @@
+"""The staff case search: one query builder for the page and the export (migration 0009 holds
+its indexes). Scope, filters and order are all in the SQL; never commits."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    any_,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    true,
+    tuple_,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.types import String, Text
+
+from shared.db.uow import UnitOfWork
+
+from .tables import cases, categories
+
+# "Overdue now": still with a unit (statuses spelled out, not bound, so the planner proves the
+# partial index ix_cases_unit_overdue applies) and past its handling deadline.
+HANDLING = ("dispatched", "accepted", "in_progress", "returned")
+SORTS = ("reported", "deadline", "changed")
+
+
+@dataclass(frozen=True)
+class SearchScope:
+    """What a staff member may see: everything (admins), or cases in these region prefixes or
+    held or assisted by these units."""
+
+    see_all: bool = False
+    region_prefixes: Sequence[str] = ()
+    unit_ids: Sequence[uuid.UUID] = ()
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    case_no: str | None = None
+    keyword: str | None = None
+    category: str | None = None  # the category and its subtree
+    region_prefix: str | None = None  # the region and its subtree
+    unit_id: uuid.UUID | None = None
+    assisting_unit_id: uuid.UUID | None = None
+    statuses: Sequence[str] = ()
+    overdue: bool | None = None
+    urgencies: Sequence[str] = ()
+    ratings: Sequence[str] = ()
+    channels: Sequence[str] = ()
+    reported_from: datetime | None = None
+    reported_to: datetime | None = None
+    closed_from: datetime | None = None
+    closed_to: datetime | None = None
+
+
+def _scope(scope: SearchScope) -> ColumnElement[bool]:
+    if scope.see_all:
+        return true()
+    parts: list[ColumnElement[bool]] = [cases.c.region_code.startswith(prefix, autoescape=True)
+                                        for prefix in scope.region_prefixes]
+    if scope.unit_ids:
+        units = list(scope.unit_ids)
+        parts += [cases.c.assignee_unit_id.in_(units), cases.c.co_units.overlap(units)]
+    return or_(*parts) if parts else literal(False)
+
+
+def _keyword(words: str) -> ColumnElement[bool]:
+    grams = func.text_bigrams(cases.c.description, cases.c.address)
+    return and_(
+        grams.op("@>")(func.bigrams(literal(words, Text))),  # the index narrows the rows...
+        or_(cases.c.description.icontains(words, autoescape=True),  # ...this is the answer
+            cases.c.address.icontains(words, autoescape=True)),
+    )
+
+
+def _subtree(code: str) -> Any:
+    tree = select(categories.c.code).where(categories.c.code == code).cte(recursive=True)
+    tree = tree.union_all(select(categories.c.code).where(categories.c.parent_code == tree.c.code))
+    return select(tree.c.code)
+
+
+def _any(column: Any, values: Sequence[str]) -> ColumnElement[bool]:
+    return column == any_(literal(list(values), ARRAY(String)))
+
+
+def _filters(f: CaseFilter, now: datetime) -> list[ColumnElement[bool]]:
+    c = cases.c
+    out: list[ColumnElement[bool]] = []
+    if f.case_no is not None:
+        out.append(c.case_no == f.case_no)
+    if f.keyword is not None:
+        out.append(_keyword(f.keyword))
+    if f.category is not None:
+        out.append(c.category_code.in_(_subtree(f.category)))
+    if f.region_prefix is not None:
+        out.append(c.region_code.startswith(f.region_prefix, autoescape=True))
+    if f.unit_id is not None:
+        out.append(c.assignee_unit_id == f.unit_id)
+    if f.assisting_unit_id is not None:
+        out.append(c.co_units.contains([f.assisting_unit_id]))
+    for column, values in ((c.status, f.statuses), (c.urgency, f.urgencies),
+                           (c.rating, f.ratings), (c.channel, f.channels)):
+        if values:
+            out.append(_any(column, values))
+    if f.overdue is not None:
+        handling = c.status.in_([literal_column(f"'{s}'") for s in HANDLING])
+        late = and_(handling, c.resolve_by < now)
+        out.append(late if f.overdue else ~late)  # NULL deadline: not overdue
+    for column, low, high in ((c.reported_at, f.reported_from, f.reported_to),
+                              (c.closed_at, f.closed_from, f.closed_to)):
+        if low is not None:
+            out.append(column >= low)
+        if high is not None:
+            out.append(column < high)
+    return out
+
+
+def _order(sort: str, after: tuple[datetime, uuid.UUID] | None) -> tuple[list[Any], Any]:
+    """Order by and the keyset condition; the deadline order lists soonest first and only
+    cases that have a deadline, the other two newest first."""
+    column = {"reported": cases.c.reported_at, "deadline": cases.c.resolve_by,
+              "changed": cases.c.updated_at}[sort]
+    key = tuple_(column, cases.c.id)
+    if sort == "deadline":
+        keyset = key > tuple_(*after) if after else column.is_not(None)
+        return [column.asc(), cases.c.id.asc()], keyset
+    keyset = key < tuple_(*after) if after else true()
+    return [column.desc(), cases.c.id.desc()], keyset
+
+
+def search_query(*, scope: SearchScope, search: CaseFilter, now: datetime, sort: str,
+                 after: tuple[datetime, uuid.UUID] | None = None,
+                 limit: int | None = None) -> Select[Any]:
+    """The search as one statement (the bench runs this very statement)."""
+    order, keyset = _order(sort, after)
+    query = select(cases).where(_scope(scope), keyset, *_filters(search, now)).order_by(*order)
+    return query.limit(limit) if limit is not None else query
+
+
+def sort_key(sort: str, row: Any) -> datetime:
+    return row[{"reported": "reported_at", "deadline": "resolve_by",
+                "changed": "updated_at"}[sort]]  # type: ignore[no-any-return]
+
+
+async def search_cases(uow: UnitOfWork, **query: Any) -> list[Any]:
+    """One page (``limit`` rows) of :func:`search_query`."""
+    return list((await uow.connection.execute(search_query(**query))).mappings())
+
+
+async def stream_cases(uow: UnitOfWork, *, batch: int = 1000,
+                       **query: Any) -> AsyncIterator[Sequence[Any]]:
+    """The whole search in batches over a server-side cursor: never all rows at once."""
+    result = await uow.connection.stream(
+        search_query(**query).execution_options(yield_per=batch))
+    async for rows in result.mappings().partitions(batch):
+        yield rows
