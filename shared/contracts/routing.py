@@ -42,12 +42,18 @@ class EventAssigned(BaseModel):
     accept_by: datetime
     resolve_by: datetime
     assigned_at: datetime
-    actor_role: str  # "system" for rules and timers
+    actor_role: str  # "system" for rules and timers (the platform)
+    # The unit the actor acted for: the unit whose staff escalated or transferred the case;
+    # None when no unit acted (the platform, a dispatcher or a supervisor over the region).
     actor_unit_id: uuid.UUID | None = None
     # What the dispatcher or unit typed (dispatch note, transfer or escalation reason), with
     # phone and ID numbers masked; the original stays in routing (audited reveal).
     note: str | None = None
     automatic: bool = False
+    # Added later (absent from older producers): the staff member who assigned, transferred or
+    # escalated (None for the platform), and the name of ``actor_unit_id``.
+    actor_id: uuid.UUID | None = None
+    actor_unit_name: str | None = None
 
 
 @contract("routing.event_queued")
@@ -94,6 +100,11 @@ class EventEscalated(BaseModel):
     to_level: UnitLevel
     automatic: bool
     at: datetime
+    # Added later (absent from older producers): who escalated ("system" for a timer) and,
+    # when a unit's staff did, the unit they acted for (``from_unit_id``).
+    actor_role: str | None = None
+    actor_id: uuid.UUID | None = None
+    actor_unit_id: uuid.UUID | None = None
 
 
 @contract("routing.deadline_changed")

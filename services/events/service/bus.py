@@ -29,8 +29,20 @@ async def _case(uow: UnitOfWork, event_id: uuid.UUID) -> Any | None:
     return row
 
 
-def _routing_actor(role: str, unit_id: uuid.UUID | None) -> Actor:
-    return Actor(role=role if role else "system", unit_id=unit_id)
+def _routing_actor(msg: r.EventAssigned) -> Actor:
+    """Who assigned: a staff member (``actor_id``) acting for a unit or for none, or the
+    platform ("system": rules and timers)."""
+    return Actor(role=msg.actor_role or "system", subject=msg.actor_id,
+                 unit_id=msg.actor_unit_id)
+
+
+def _step_unit(msg: r.EventAssigned) -> str | None:
+    """The unit a step names. A case moved away (escalated, transferred) names the unit that
+    moved it, none when the platform, a dispatcher or a supervisor did; a dispatch names the
+    unit it went to, as before."""
+    if msg.reason in ("escalated", "transfer"):
+        return msg.actor_unit_name if msg.actor_unit_id is not None else None
+    return msg.unit.name
 
 
 async def on_assigned(uow: UnitOfWork, msg: r.EventAssigned) -> None:
@@ -64,11 +76,11 @@ async def on_assigned(uow: UnitOfWork, msg: r.EventAssigned) -> None:
     note = mask_personal_numbers(msg.note) if msg.note else f"assigned to {msg.unit.name}"
     if msg.automatic:
         note = f"{note} (automatic)"
-    actor = _routing_actor(msg.actor_role, msg.actor_unit_id)
     await record_step(
         uow, row,
-        Step(at=msg.assigned_at, action=action, actor=actor, from_status=before.status.value,
-             to_status=after.status.value, note=note, unit_name=msg.unit.name),
+        Step(at=msg.assigned_at, action=action, actor=_routing_actor(msg),
+             from_status=before.status.value, to_status=after.status.value, note=note,
+             unit_name=_step_unit(msg)),
         changes=changes,
     )
 

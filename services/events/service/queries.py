@@ -1,6 +1,7 @@
 """Reading cases and timelines, scoped to the caller, and the audited reporter reveal.
 
-Who sees a case: its reporter; members of its lead or assisting units; grid workers,
+Who sees a case: its reporter; members of its lead or assisting units, and of the units
+whose staff escalated or transferred it away (they follow what became of it); grid workers,
 dispatchers and supervisors whose regions cover its location; admins. On sensitive cases only
 the reporter sees who reported; everyone else needs an audited reveal."""
 
@@ -21,6 +22,7 @@ from services.events.schemas import (
     Timeline,
     TimelineStep,
 )
+from services.events.store.trail import moved_away_by
 from shared.auth import Principal, Role
 from shared.auth.principal import REGION_SCOPED_ROLES, UNIT_SCOPED_ROLES
 from shared.context import current_request_id
@@ -55,11 +57,22 @@ def can_see(principal: Principal, row: Any) -> bool:
 
 
 async def visible_case(uow: UnitOfWork, principal: Principal, event_id: uuid.UUID) -> Any:
+    """The case if the caller sees it (``can_see``), or if their unit escalated or transferred
+    it: read access only (acting on it checks the current unit; a sensitive tip's evidence
+    stays with the units working it)."""
     row = await load_case(uow, event_id)
-    if not can_see(principal, row):
+    if not can_see(principal, row) and not await _moved_away_by_callers_unit(
+            uow, principal, row):
         # Not 403: whether another resident's case exists is itself not to be disclosed.
         raise NotFound("no such event", code="event_not_found")
     return row
+
+
+async def _moved_away_by_callers_unit(uow: UnitOfWork, principal: Principal, row: Any
+                                      ) -> bool:
+    if not (principal.is_staff and principal.has_role(*UNIT_SCOPED_ROLES)):
+        return False
+    return await moved_away_by(uow, row["id"], principal.departments)
 
 
 def entitled_to_evidence(principal: Principal, row: Any) -> bool:

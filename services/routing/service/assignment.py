@@ -98,7 +98,7 @@ async def dispatch(uow: UnitOfWork, *, principal: Principal, event_id: uuid.UUID
             raise NotFound("no such unit", code="unit_not_found")
         await assign(uow, assignment=assignment, unit=unit, reason=_dispatch_reason(assignment),
                      now=now, base_calendar=cal, fractions=fractions, actor_role="dispatcher",
-                     note=note, pii=pii)
+                     note=note, pii=pii, actor_id=principal.subject)
 
 
 def _dispatch_reason(assignment: Any) -> AssignReason:
@@ -124,11 +124,15 @@ async def transfer(uow: UnitOfWork, *, principal: Principal, event_id: uuid.UUID
             raise NotFound("no such unit", code="unit_not_found")
         if unit["id"] == assignment["unit_id"]:
             raise illegal("the case is already with that unit", "same_unit")
+        # The trail names the unit a member transferred for; a dispatcher acts for none.
+        acting = await store.get_unit(uow, assignment["unit_id"]) \
+            if actor_role == "dept_staff" else None
         await assign(uow, assignment=assignment, unit=unit,
                      reason=_dispatch_reason(assignment) if queued else "transfer", now=now,
                      base_calendar=cal, fractions=fractions, actor_role=actor_role,
-                     actor_unit_id=assignment["unit_id"] if actor_role == "dept_staff" else None,
-                     note=reason, pii=pii)
+                     actor_unit_id=acting["id"] if acting else None, note=reason, pii=pii,
+                     actor_id=principal.subject,
+                     actor_unit_name=acting["name"] if acting else None)
 
 
 async def _transferring_as(principal: Principal, assignment: Any) -> str:
@@ -146,10 +150,12 @@ async def _transferring_as(principal: Principal, assignment: Any) -> str:
 
 async def escalate_one_level(uow: UnitOfWork, assignment: Any, *, now: datetime,
                              cal: WorkingCalendar, fractions: list[float], automatic: bool,
-                             actor_role: str, note: str | None, pii: PiiCipher | None = None
-                             ) -> bool:
+                             actor_role: str, note: str | None, pii: PiiCipher | None = None,
+                             actor_id: uuid.UUID | None = None) -> bool:
     """Move the case one level up. False when there is no level above (or no unit there, in
-    which case the dispatcher gets it). ``note`` and ``pii``: as for ``assign``."""
+    which case the dispatcher gets it). ``note`` and ``pii``: as for ``assign``. ``actor_id``:
+    the staff member escalating (None for a timer: the platform); a member of the holding unit
+    (``dept_staff``) acts for it, a supervisor or the platform for no unit."""
     current = await store.get_unit(uow, assignment["unit_id"]) if assignment["unit_id"] else None
     if current is None:
         return False
@@ -166,13 +172,17 @@ async def escalate_one_level(uow: UnitOfWork, assignment: Any, *, now: datetime,
     if unit is None:
         await _queue(uow, assignment, "no_unit_at_next_level", now)
         return False
+    acting = current if actor_role == "dept_staff" else None
     await uow.emit("routing.event_escalated", EventEscalated(
         event_id=assignment["event_id"], from_unit_id=current["id"], to_unit_id=unit["id"],
-        from_level=current["level"], to_level=unit["level"], automatic=automatic, at=now))
+        from_level=current["level"], to_level=unit["level"], automatic=automatic, at=now,
+        actor_role=actor_role, actor_id=actor_id,
+        actor_unit_id=acting["id"] if acting else None))
     await assign(uow, assignment=assignment, unit=unit, reason="escalated", now=now,
                  base_calendar=cal, fractions=fractions, actor_role=actor_role,
-                 actor_unit_id=current["id"], note=note, automatic=automatic,
-                 decision=decision, pii=pii)
+                 actor_unit_id=acting["id"] if acting else None, note=note,
+                 automatic=automatic, decision=decision, pii=pii, actor_id=actor_id,
+                 actor_unit_name=acting["name"] if acting else None)
     return True
 
 
@@ -192,7 +202,8 @@ async def escalate(uow: UnitOfWork, *, principal: Principal, event_id: uuid.UUID
             raise illegal(f"cannot escalate a case that is {assignment['status']}")
         moved = await escalate_one_level(uow, assignment, now=now, cal=cal,
                                          fractions=fractions, automatic=False,
-                                         actor_role=role, note=reason, pii=pii)
+                                         actor_role=role, note=reason, pii=pii,
+                                         actor_id=principal.subject)
         if not moved:
             log.info("escalation_queued", event_id=str(event_id))
 

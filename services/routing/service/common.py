@@ -138,6 +138,7 @@ async def assign(
     base_calendar: WorkingCalendar, fractions: list[float], actor_role: str = "system",
     actor_unit_id: uuid.UUID | None = None, note: str | None = None, automatic: bool = False,
     decision: Decision | None = None, new: bool = False, pii: PiiCipher | None = None,
+    actor_id: uuid.UUID | None = None, actor_unit_name: str | None = None,
 ) -> None:
     """Give the case to ``unit`` with fresh deadlines and timers, and announce it.
     ``decision``: the inputs when the caller has already read them for this case. ``new``:
@@ -145,7 +146,8 @@ async def assign(
     inserted already assigned, with its timers (one statement, not an insert, an update and
     the timers), and nothing happens when another delivery of the report inserted it first.
     ``note``: what the person assigning typed, stored and published masked; ``pii`` keeps its
-    original (originals.py)."""
+    original (originals.py). ``actor_id``, ``actor_unit_name``: who did it and the name of the
+    unit they acted for (``actor_unit_id``), for the case's trail."""
     event_id = assignment["event_id"]
     if decision is None:
         decision = await Decision.load(uow, assignment, base_calendar, with_units=False)
@@ -184,7 +186,8 @@ async def assign(
         event_id=event_id, seq=seq, unit=unit_ref(unit), reason=reason,
         previous_unit_id=assignment["unit_id"], accept_by=due.accept_by,
         resolve_by=due.resolve_by, assigned_at=now, actor_role=actor_role,
-        actor_unit_id=actor_unit_id, note=note, automatic=automatic,
+        actor_unit_id=actor_unit_id, note=note, automatic=automatic, actor_id=actor_id,
+        actor_unit_name=actor_unit_name,
     ))
 
 

@@ -1,0 +1,143 @@
+"""A true trail: every escalation or transfer step names the staff member who did it and the
+unit they acted for (the platform for a timer), and the unit a case left keeps reading it
+and its timeline; a unit that never held it still cannot."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from shared.testing.plugin import wait_until
+from tests.events.flows import (
+    COMMUNITY,
+    COMMUNITY_UNIT,
+    OTHER_COMMUNITY_UNIT,
+    TOWN,
+    TOWN_UNIT,
+    Loop,
+    MovableClock,
+    bearer,
+)
+
+COMMUNITY_NAME = "东门社区居委会"
+OTHER_COMMUNITY = "350626106002"
+
+
+def _clerk(loop: Loop, subject: uuid.UUID, unit: uuid.UUID = COMMUNITY_UNIT,
+           region: str = COMMUNITY) -> str:
+    return loop.people.make_token(subject=subject, roles=["dept_staff"], departments=[unit],
+                                  regions=[region])
+
+
+def _step(steps: list[dict[str, Any]], action: str) -> dict[str, Any]:
+    return next(s for s in steps if s["action"] == action)
+
+
+async def _escalated_by_the_community(loop: Loop, clerk: str) -> str:
+    event_id = (await loop.report())["id"]
+    await loop.wait_assigned(event_id, COMMUNITY_UNIT)
+    await loop.act(event_id, "accept", clerk)
+    await loop.route(f"assignments/{event_id}/escalate", clerk,
+                     {"reason": "涉及中介机构，社区无法调处"})
+    await loop.wait_assigned(event_id, TOWN_UNIT)
+    return event_id
+
+
+async def test_a_community_escalation_names_the_clerk_and_the_community_it_acted_for(
+    loop: Loop,
+) -> None:
+    clerk_id = uuid.uuid4()
+    event_id = await _escalated_by_the_community(loop, _clerk(loop, clerk_id))
+
+    town = loop.people.unit_staff(TOWN_UNIT, TOWN)
+    step = _step(await loop.timeline(event_id, town), "escalate")
+    assert step["actor_role"] == "dept_staff"
+    assert step["actor_id"] == str(clerk_id)
+    assert step["actor_unit"] == COMMUNITY_NAME
+    assert step["note"] == "涉及中介机构，社区无法调处"
+    # The resident sees the role and the unit, never which staff member acted.
+    for_resident = _step(await loop.timeline(event_id), "escalate")
+    assert for_resident["actor_unit"] == COMMUNITY_NAME
+    assert for_resident["actor_id"] is None
+
+
+async def test_the_community_keeps_reading_the_case_it_escalated_and_an_unrelated_unit_cannot(
+    loop: Loop,
+) -> None:
+    clerk = _clerk(loop, uuid.uuid4())
+    event_id = await _escalated_by_the_community(loop, clerk)
+
+    # The community follows what became of it: with the town, and the town's steps.
+    town = loop.people.unit_staff(TOWN_UNIT, TOWN)
+    await loop.act(event_id, "accept", town)
+    case = await loop.wait_for(event_id, lambda c: c["status"] == "accepted", token=clerk)
+    assert case["assignee"]["unit_id"] == str(TOWN_UNIT)
+    actions = [s["action"] for s in await loop.timeline(event_id, clerk)]
+    assert actions[-2:] == ["escalate", "accept"]
+    # Reading is all it keeps: the case is no longer its to work.
+    await loop.act(event_id, "start", clerk, expect=403)
+
+    stranger = _clerk(loop, uuid.uuid4(), OTHER_COMMUNITY_UNIT, OTHER_COMMUNITY)
+    for path in (f"/api/v1/events/{event_id}", f"/api/v1/events/{event_id}/timeline"):
+        refused = await loop.events.get(path, headers=bearer(stranger))
+        assert refused.status_code == 404, refused.text
+        assert refused.json()["code"] == "event_not_found"
+
+
+async def test_an_automatic_escalation_names_the_platform_and_no_unit(
+    loop: Loop, clock: MovableClock
+) -> None:
+    event_id = (await loop.report())["id"]
+    await loop.wait_assigned(event_id, COMMUNITY_UNIT)
+    clock.advance(timedelta(days=1, hours=6))  # Thursday afternoon: accept deadline passed
+    await loop.wait_assigned(event_id, TOWN_UNIT, within=5)
+
+    town = loop.people.unit_staff(TOWN_UNIT, TOWN)
+    await wait_until(lambda: _has_step(loop, event_id, "escalate", town), within=5)
+    step = _step(await loop.timeline(event_id, town), "escalate")
+    assert step["actor_role"] == "system"
+    assert step["actor_id"] is None
+    assert step["actor_unit"] is None
+    assert "automatic" in step["note"]
+
+
+async def test_a_transfer_names_the_clerk_and_the_unit_that_gave_the_case_away(
+    loop: Loop,
+) -> None:
+    clerk_id = uuid.uuid4()
+    clerk = _clerk(loop, clerk_id)
+    event_id = (await loop.report())["id"]
+    await loop.wait_assigned(event_id, COMMUNITY_UNIT)
+    await loop.route(f"assignments/{event_id}/transfer", clerk,
+                     {"unit_id": str(OTHER_COMMUNITY_UNIT), "reason": "房屋属西门社区"})
+    await loop.wait_assigned(event_id, OTHER_COMMUNITY_UNIT, token=clerk)
+
+    step = _step(await loop.timeline(event_id, clerk), "transfer")
+    assert (step["actor_role"], step["actor_id"], step["actor_unit"]) \
+        == ("dept_staff", str(clerk_id), COMMUNITY_NAME)
+    # The community that gave it away reads it, but an unrelated unit does not.
+    assert (await loop.case(event_id, clerk))["assignee"]["unit_id"] \
+        == str(OTHER_COMMUNITY_UNIT)
+    refused = await loop.events.get(f"/api/v1/events/{event_id}",
+                                    headers=bearer(loop.people.unit_staff(TOWN_UNIT, TOWN)))
+    assert refused.status_code == 404
+
+
+async def test_a_dispatcher_transfer_names_the_dispatcher_and_no_unit(loop: Loop) -> None:
+    dispatcher_id = uuid.uuid4()
+    dispatcher = loop.people.make_token(subject=dispatcher_id, roles=["dispatcher"],
+                                        regions=["350626"])
+    event_id = (await loop.report())["id"]
+    await loop.wait_assigned(event_id, COMMUNITY_UNIT)
+    await loop.route(f"assignments/{event_id}/transfer", dispatcher,
+                     {"unit_id": str(OTHER_COMMUNITY_UNIT), "reason": "房屋属西门社区"})
+    await loop.wait_assigned(event_id, OTHER_COMMUNITY_UNIT)
+
+    step = _step(await loop.timeline(event_id, dispatcher), "transfer")
+    assert (step["actor_role"], step["actor_id"], step["actor_unit"]) \
+        == ("dispatcher", str(dispatcher_id), None)
+
+
+async def _has_step(loop: Loop, event_id: str, action: str, token: str) -> bool:
+    return any(s["action"] == action for s in await loop.timeline(event_id, token))
