@@ -38,6 +38,8 @@ from services.routing.schemas import (
     RuleRead,
     RuleUpdate,
     SubtaskIds,
+    SupervisionCountList,
+    SupervisionCountRead,
     SupervisionList,
     SupervisionOrderCreate,
     SupervisionOrderList,
@@ -436,3 +438,16 @@ async def reply_supervision(supervision_id: uuid.UUID, body: SupervisionReplyIn,
         uow, principal=principal, supervision_id=supervision_id, reply=body.reply,
         now=ctx.clock(), pii=ctx.pii)
     return SupervisionOrderRead.model_validate(_items(SupervisionOrderRead, [row])[0])
+
+
+@router.get("/supervision-counts", response_model=SupervisionCountList, responses={
+    403: _problem("`role_required`: staff who read scorecards"),
+    422: _problem("`date_range_invalid`: ``to`` before ``from`` or over three years")})
+async def supervision_counts(uow: Uow, principal: CurrentPrincipal,
+                             first: Annotated[date, Query(alias="from")],
+                             last: Annotated[date, Query(alias="to")]) -> SupervisionCountList:
+    """Supervision orders per supervised unit, issued ``from``..``to`` (Shanghai days,
+    inclusive), for the scorecard: the caller's own unit and units in their regions."""
+    rows = await supervision.supervision_counts(uow, principal=principal, first=first,
+                                                last=last)
+    return SupervisionCountList.model_validate({"items": _items(SupervisionCountRead, rows)})

@@ -301,3 +301,25 @@ class SupervisionOrderRead(BaseSchema):
 class SupervisionOrderList(BaseSchema):
     items: list[SupervisionOrderRead]
     next_cursor: str | None = None
+
+
+class SupervisionCountRead(BaseSchema):
+    """A unit's supervision orders issued in the range: at each level, answered by the
+    reply-by (``replied_on_time``) or after it, ever overdue, and still awaiting a reply."""
+
+    unit_id: uuid.UUID
+    unit_name: str | None
+    unit_level: str | None
+    unit_region_code: str | None
+    issued: int
+    reminder: int
+    supervision: int
+    listed: int
+    replied_on_time: int
+    replied_late: int
+    went_overdue: int
+    awaiting_reply: int
+
+
+class SupervisionCountList(BaseSchema):
+    items: list[SupervisionCountRead]

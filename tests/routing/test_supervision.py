@@ -204,3 +204,31 @@ async def test_the_command_centre_lists_supervisions_in_its_regions_a_page_at_a_
     refused = await _get(loop, "supervision-orders",
                          loop.people.unit_staff(COMMUNITY_UNIT, COMMUNITY), expect=403)
     assert refused["code"] == "role_required"
+
+
+async def test_supervisions_are_counted_per_unit_for_its_scorecard(
+    loop: Loop, clock: MovableClock,
+) -> None:
+    supervisor = loop.people.supervisor()
+    staff = loop.people.unit_staff(COMMUNITY_UNIT, COMMUNITY)
+    event_id = await _assigned_case(loop)
+    answered = await loop.route(f"assignments/{event_id}/supervisions", supervisor,
+                                _order(clock() + timedelta(days=1), "listed"), expect=201)
+    await loop.route(f"assignments/{event_id}/supervisions", supervisor,
+                     _order(clock() + timedelta(days=1), "reminder"), expect=201)
+    await loop.route(f"supervisions/{answered['id']}/reply", staff, {"reply": "已按要求办理"},
+                     expect=200)
+    day = clock().date().isoformat()
+
+    counts = await _get(loop, "supervision-counts", staff, **{"from": day, "to": day})
+
+    [unit] = counts["items"]
+    assert unit["unit_id"] == str(COMMUNITY_UNIT)
+    assert (unit["issued"], unit["listed"], unit["reminder"]) == (2, 1, 1)
+    assert (unit["replied_on_time"], unit["replied_late"], unit["awaiting_reply"]) == (1, 0, 1)
+    elsewhere = await _get(loop, "supervision-counts", loop.people.supervisor(OTHER_COUNTY),
+                           **{"from": day, "to": day})
+    assert elsewhere["items"] == []
+    refused = await _get(loop, "supervision-counts", supervisor, expect=422,
+                         **{"from": day, "to": "2020-01-01"})
+    assert refused["code"] == "date_range_invalid"

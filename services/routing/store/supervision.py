@@ -7,11 +7,23 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, String, Table, Text, and_, insert, or_, select, update
+from sqlalchemy import (
+    Column,
+    DateTime,
+    String,
+    Table,
+    Text,
+    and_,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import UUID
 
 from services.routing.store.common import fetch_all, fetch_one
-from services.routing.store.tables import metadata
+from services.routing.store.tables import metadata, units
 from shared.db.leases import claim_due
 from shared.db.uow import UnitOfWork
 
@@ -94,3 +106,30 @@ async def claim_overdue(uow: UnitOfWork, now: datetime, limit: int) -> list[Any]
 async def set_escalated_region(uow: UnitOfWork, order_id: uuid.UUID, region_code: str) -> None:
     await uow.connection.execute(update(_t).where(_t.c.id == order_id)
                                  .values(escalated_region_code=region_code))
+
+
+async def counts_by_unit(uow: UnitOfWork, *, start: datetime, end: datetime) -> list[Any]:
+    """Per supervised unit, over the orders issued in [start, end): how many at each level,
+    answered in time or late, gone overdue, and still awaiting a reply."""
+    answered = _t.c.status == "replied"
+    query = (
+        select(
+            _t.c.unit_id, units.c.name.label("unit_name"), units.c.level.label("unit_level"),
+            units.c.region_code.label("unit_region_code"),
+            func.count().label("issued"),
+            *[func.count().filter(_t.c.level == level).label(level)
+              for level in ("reminder", "supervision", "listed")],
+            func.count().filter(and_(answered, _t.c.overdue_at.is_(None),
+                                     _t.c.replied_at <= _t.c.reply_by)).label("replied_on_time"),
+            func.count().filter(and_(answered, or_(_t.c.overdue_at.is_not(None),
+                                                   _t.c.replied_at > _t.c.reply_by))
+                                ).label("replied_late"),
+            func.count().filter(_t.c.overdue_at.is_not(None)).label("went_overdue"),
+            func.count().filter(_t.c.status != "replied").label("awaiting_reply"),
+        )
+        .select_from(_t.outerjoin(units, units.c.id == _t.c.unit_id))
+        .where(_t.c.created_at >= start, _t.c.created_at < end)
+        .group_by(_t.c.unit_id, units.c.name, units.c.level, units.c.region_code)
+        .order_by(_t.c.unit_id)
+    )
+    return await fetch_all(uow, query)
