@@ -416,13 +416,15 @@ async def unit_supervisions(unit_id: uuid.UUID, uow: Uow, principal: CurrentPrin
 @router.get("/supervision-orders", response_model=SupervisionOrderList,
             responses={403: _problem("`role_required`: supervisors and admins")})
 async def supervision_orders(uow: Uow, principal: CurrentPrincipal, status: States = None,
-                             cursor: str | None = None,
+                             escalated: bool = False, cursor: str | None = None,
                              limit: Limit = 50) -> SupervisionOrderList:
     """The command centre's list: supervision orders on cases in the caller's regions
-    (admins: all), newest first, optionally by ``status``."""
+    (admins: all), newest first, optionally by ``status``. ``escalated``: instead, the orders
+    left unanswered past their reply-by and raised to the caller's regions (one level above
+    the unit's own supervisors)."""
     rows, next_cursor = await supervision.supervisions_in_scope(
         uow, principal=principal, statuses=list(status or []) or None, cursor=cursor,
-        limit=limit)
+        limit=limit, escalated=escalated)
     return _orders(rows, next_cursor)
 
 

@@ -176,6 +176,11 @@ async def test_an_unanswered_supervision_goes_overdue_and_is_raised_to_the_count
     assert overdue["escalated_region_code"] == "350626"
     [event] = await _outbox(loop, "routing.supervision_overdue")
     assert event["supervisor_region_code"] == "350626"
+    raised = await _get(loop, "supervision-orders", loop.people.supervisor(), escalated="true")
+    assert [o["id"] for o in raised["items"]] == [order["id"]]
+    town = await _get(loop, "supervision-orders", loop.people.supervisor("350626106"),
+                      escalated="true")
+    assert town["items"] == []
     await loop.route(f"supervisions/{order['id']}/reply", staff, {"reply": "已处理，迟复致歉"},
                      expect=200)
     [answer] = await _outbox(loop, "routing.supervision_replied")

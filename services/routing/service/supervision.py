@@ -145,15 +145,16 @@ async def unit_supervisions(uow: UnitOfWork, *, principal: Principal, unit_id: u
 
 
 async def supervisions_in_scope(uow: UnitOfWork, *, principal: Principal,
-                                statuses: list[str] | None, cursor: str | None, limit: int
-                                ) -> tuple[list[Any], str | None]:
-    """The command centre's list: orders on cases in the caller's regions, newest first."""
+                                statuses: list[str] | None, cursor: str | None, limit: int,
+                                escalated: bool = False) -> tuple[list[Any], str | None]:
+    """The command centre's list: orders on cases in the caller's regions, newest first;
+    ``escalated``: instead, the unanswered orders raised to the caller's level."""
     principal.require_role(Role.SUPERVISOR, Role.ADMIN)
     after = decode_moment_cursor(cursor)
     async with uow:
         rows = await orders.orders_in_regions(uow, scope_prefixes(principal),
                                               statuses=statuses or ALL_STATES, after=after,
-                                              limit=limit + 1)
+                                              limit=limit + 1, escalated=escalated)
     return page_of(rows, limit, lambda r: moment_cursor(r["created_at"], r["id"]))
 
 

@@ -78,14 +78,18 @@ async def orders_of_unit(uow: UnitOfWork, unit_id: uuid.UUID, *, statuses: list[
 
 async def orders_in_regions(uow: UnitOfWork, region_prefixes: list[str] | None, *,
                             statuses: list[str], after: tuple[datetime, uuid.UUID] | None,
-                            limit: int) -> list[Any]:
+                            limit: int, escalated: bool = False) -> list[Any]:
     """Orders on cases in the regions (None: everywhere), newest first, after the keyset
-    ``after`` (created_at, id)."""
+    ``after`` (created_at, id); ``escalated``: only those gone overdue and raised to a region
+    among them."""
     query = select(*_READ).where(_t.c.status.in_(statuses))
+    region = _t.c.escalated_region_code if escalated else _t.c.region_code
+    if escalated:
+        query = query.where(region.is_not(None))
     if region_prefixes is not None:
         if not region_prefixes:
             return []
-        query = query.where(or_(*[_t.c.region_code.startswith(p) for p in region_prefixes]))
+        query = query.where(or_(*[region.startswith(p) for p in region_prefixes]))
     if after is not None:
         at, order_id = after
         query = query.where(or_(_t.c.created_at < at,
