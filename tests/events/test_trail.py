@@ -12,6 +12,9 @@ from shared.testing.plugin import wait_until
 from tests.events.flows import (
     COMMUNITY,
     COMMUNITY_UNIT,
+    COUNTY,
+    COUNTY_MARKET,
+    COUNTY_POLICE,
     OTHER_COMMUNITY_UNIT,
     TOWN,
     TOWN_UNIT,
@@ -141,3 +144,25 @@ async def test_a_dispatcher_transfer_names_the_dispatcher_and_no_unit(loop: Loop
 
 async def _has_step(loop: Loop, event_id: str, action: str, token: str) -> bool:
     return any(s["action"] == action for s in await loop.timeline(event_id, token))
+
+
+async def test_police_who_transferred_a_fraud_tip_read_it_masked_not_as_evidence(
+    loop: Loop,
+) -> None:
+    """Read access is all a unit keeps: a sensitive tip's evidence (the reported number as
+    typed) is for the units working it now."""
+    created = await loop.report(
+        category_code="telecom_fraud", description="有人用13900000000冒充客服",
+        fields={"channel": "phone", "loss_amount": 3000, "suspect_phone": "13900000000"})
+    event_id = created["id"]
+    await loop.wait_assigned(event_id, COUNTY_POLICE)
+    police = _clerk(loop, uuid.uuid4(), COUNTY_POLICE, COUNTY)
+    await loop.route(f"assignments/{event_id}/transfer", police,
+                     {"unit_id": str(COUNTY_MARKET), "reason": "涉诈商户，转市场监管"})
+    await loop.wait_assigned(event_id, COUNTY_MARKET, token=police)
+
+    case = await loop.case(event_id, police)
+    assert case["fields"]["suspect_phone"] == "139****0000"
+    assert case["reporter_id"] is None
+    market = await loop.case(event_id, loop.people.unit_staff(COUNTY_MARKET, COUNTY))
+    assert market["fields"]["suspect_phone"] == "13900000000"

@@ -7,6 +7,7 @@ import json
 import uuid
 from typing import Any
 
+from shared import contracts
 from tests.events.flows import COMMUNITY, COMMUNITY_UNIT, COUNTY, TOWN_UNIT, Loop
 
 COMMUNITY_NAME = "东门社区居委会"
@@ -59,3 +60,23 @@ async def test_a_supervisor_escalation_acts_for_no_unit(loop: Loop) -> None:
     escalated = await _payload(loop, event_id, "routing.event_escalated")
     assert escalated["from_unit_id"] == str(COMMUNITY_UNIT)
     assert escalated["actor_unit_id"] is None
+
+
+def test_an_assignment_from_an_older_routing_without_the_trail_fields_is_still_read() -> None:
+    old = {
+        "event_id": str(uuid.uuid4()), "seq": 2,
+        "unit": {"unit_id": str(TOWN_UNIT), "name": "铜陵镇综治中心", "kind": "town_office",
+                 "level": "town", "region_code": "350626106"},
+        "reason": "escalated", "previous_unit_id": str(COMMUNITY_UNIT),
+        "accept_by": "2026-11-26T01:00:00Z", "resolve_by": "2026-12-01T01:00:00Z",
+        "assigned_at": "2026-11-25T01:00:00Z", "actor_role": "dept_staff",
+        "actor_unit_id": str(COMMUNITY_UNIT), "note": None, "automatic": False,
+    }
+    _, body = contracts.validate_payload("routing.event_assigned", None, old)
+    assert body["actor_id"] is None
+    assert body["actor_unit_name"] is None
+    escalated = {"event_id": old["event_id"], "from_unit_id": str(COMMUNITY_UNIT),
+                 "to_unit_id": str(TOWN_UNIT), "from_level": "community", "to_level": "town",
+                 "automatic": False, "at": "2026-11-25T01:00:00Z"}
+    _, body = contracts.validate_payload("routing.event_escalated", None, escalated)
+    assert (body["actor_role"], body["actor_id"], body["actor_unit_id"]) == (None, None, None)
