@@ -260,7 +260,7 @@ class OriginalTexts(BaseSchema):
 # -- manual supervision (人工督办) -------------------------------------------------------------
 
 SupervisionLevel = Literal["reminder", "supervision", "listed"]  # 提醒 / 督办 / 挂牌督办
-SupervisionState = Literal["open", "overdue", "replied"]
+SupervisionState = Literal["open", "overdue", "replied", "lapsed"]
 
 
 class SupervisionOrderCreate(BaseSchema):
@@ -277,7 +277,8 @@ class SupervisionReplyIn(BaseSchema):
 
 class SupervisionOrderRead(BaseSchema):
     """A supervisor's order to the unit holding a case. ``status``: open (awaiting the reply),
-    overdue (reply-by passed; raised to ``escalated_region_code``'s supervisors), replied.
+    overdue (reply-by passed; raised to ``escalated_region_code``'s supervisors), replied, or
+    lapsed (the case closed unanswered before the reply-by passed).
     Instruction and reply read with phone and ID numbers masked."""
 
     id: uuid.UUID

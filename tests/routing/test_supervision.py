@@ -237,3 +237,22 @@ async def test_supervisions_are_counted_per_unit_for_its_scorecard(
     refused = await _get(loop, "supervision-counts", supervisor, expect=422,
                          **{"from": day, "to": "2020-01-01"})
     assert refused["code"] == "date_range_invalid"
+
+
+async def test_an_unanswered_supervision_of_a_case_closed_meanwhile_lapses_unescalated(
+    loop: Loop, clock: MovableClock,
+) -> None:
+    event_id = await _assigned_case(loop)
+    order = await loop.route(f"assignments/{event_id}/supervisions", loop.people.supervisor(),
+                             _order(clock() + timedelta(minutes=10)), expect=201)
+    await loop.handle_to_close(event_id, COMMUNITY_UNIT, COMMUNITY)
+    await wait_until(lambda: _mirrored_closed(loop, event_id), within=5)
+
+    clock.advance(timedelta(minutes=11))
+    await wait_until(lambda: _count(loop, "status = 'lapsed'"), within=5)
+
+    assert await _outbox(loop, "routing.supervision_overdue") == []
+    refused = await loop.route(f"supervisions/{order['id']}/reply",
+                               loop.people.unit_staff(COMMUNITY_UNIT, COMMUNITY),
+                               {"reply": "案件已办结"}, expect=409)
+    assert refused["code"] == "case_closed"

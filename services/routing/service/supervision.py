@@ -34,7 +34,7 @@ from .originals import protect
 # Statuses of a case that no longer runs: nothing is left to supervise.
 CLOSED = frozenset({"closed", "rated", "rejected"})
 PENDING = ["open", "overdue"]
-ALL_STATES = ["open", "overdue", "replied"]
+ALL_STATES = ["open", "overdue", "replied", "lapsed"]
 CASE_LIST_LIMIT = 200
 
 
@@ -97,6 +97,9 @@ async def reply_supervision(uow: UnitOfWork, *, principal: Principal, supervisio
         await require_member(principal, order["unit_id"])
         if order["status"] == "replied":
             raise Conflict("this supervision was already answered", code="supervision_replied")
+        if order["status"] == "lapsed":
+            raise Conflict("the case closed before this supervision was answered",
+                           code="case_closed")
         masked, sealed = protect(pii, order["event_id"], order_field(supervision_id, "reply"),
                                  reply)
         late = order["overdue_at"] is not None or now > order["reply_by"]
@@ -159,10 +162,16 @@ async def supervisions_in_scope(uow: UnitOfWork, *, principal: Principal,
 
 
 async def fire_overdue_supervisions(uow: UnitOfWork, *, now: datetime, limit: int = 50) -> int:
-    """Mark one batch of unanswered orders overdue and raise each a level; how many."""
+    """Mark one batch of unanswered orders overdue and raise each a level; how many. An order
+    whose case closed meanwhile lapses instead: nothing is left to chase."""
     async with uow:
         due = await orders.claim_overdue(uow, now, limit)
         for order in due:
+            case = await store.get_assignment(uow, order["event_id"], lock=False)
+            if case is None or case["status"] in CLOSED:
+                await orders.update_order(uow, order["id"], {"status": "lapsed",
+                                                             "overdue_at": None})
+                continue
             unit = await store.get_any_unit(uow, order["unit_id"])
             region = escalation_region(unit["region_code"] if unit else order["region_code"])
             await orders.set_escalated_region(uow, order["id"], region)

@@ -129,7 +129,7 @@ async def counts_by_unit(uow: UnitOfWork, *, start: datetime, end: datetime) -> 
                                                    _t.c.replied_at > _t.c.reply_by))
                                 ).label("replied_late"),
             func.count().filter(_t.c.overdue_at.is_not(None)).label("went_overdue"),
-            func.count().filter(_t.c.status != "replied").label("awaiting_reply"),
+            func.count().filter(_t.c.status.in_(["open", "overdue"])).label("awaiting_reply"),
         )
         .select_from(_t.outerjoin(units, units.c.id == _t.c.unit_id))
         .where(_t.c.created_at >= start, _t.c.created_at < end)
