@@ -147,6 +147,25 @@ async def test_pages_follow_the_chosen_order_without_gaps(world: World) -> None:
     assert [i["case_no"] for i in newest["items"]] == ["C-0"]
 
 
+async def test_keyword_pages_are_the_newest_matches_however_they_are_read(
+    world: World,
+) -> None:
+    # Full pages come from the newest cases read in order, the last one from the index.
+    for n in range(5):
+        await world.case(f"C-{n}", reported_at=NOW - timedelta(hours=n))
+        await world.case(f"X-{n}", description="路灯损坏", reported_at=NOW - timedelta(hours=n))
+    seen: list[str] = []
+    cursor: str | None = None
+    while True:
+        params: dict[str, Any] = {"q": "噪音", "limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = (await world.client.get("/api/v1/events/search", params=params,
+                                       headers=world.token(["admin"]))).json()
+        seen += [item["case_no"] for item in page["items"]]
+        if not (cursor := page["next_cursor"]):
+            break
+    assert seen == ["C-0", "C-1", "C-2", "C-3", "C-4"]
+
+
 async def test_a_clerk_finds_only_cases_their_unit_holds_or_assists(world: World) -> None:
     await world.case("C-MINE", unit=UNIT_A)
     await world.case("C-ASSISTED", unit=UNIT_B, co_units=[UNIT_A])
