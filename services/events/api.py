@@ -212,6 +212,20 @@ async def export_events(search: Annotated[EventSearch, Query()], uow: Uow, ctx: 
         "Cache-Control": "no-store"})
 
 
+@router.get("/search/export.xlsx", response_class=StreamingResponse,
+            responses={200: {"content": {export.XLSX_MEDIA_TYPE: {
+                "schema": {"type": "string", "format": "binary"}}},
+                "description": "One worksheet with a header row"}})
+async def export_events_xlsx(search: Annotated[EventSearch, Query()], uow: Uow, ctx: Context,
+                             principal: CurrentPrincipal) -> StreamingResponse:
+    """The same search as an Excel workbook (written to a temporary file as rows come, then
+    sent)."""
+    body = export.export_xlsx(uow, principal=principal, search=search, now=ctx.clock())
+    return StreamingResponse(body, media_type=export.XLSX_MEDIA_TYPE, headers={
+        "Content-Disposition": 'attachment; filename="cases.xlsx"',
+        "Cache-Control": "no-store"})
+
+
 @router.get("/{event_id}", response_model=EventRead)
 async def get_event(event_id: uuid.UUID, uow: Uow, ctx: Context,
                     principal: CurrentPrincipal) -> EventRead:

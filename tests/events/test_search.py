@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from openpyxl import load_workbook
 from sqlalchemy import text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -229,6 +230,18 @@ async def test_export_streams_the_filtered_cases_as_csv_with_a_header(world: Wor
     rows = list(csv.DictReader(io.StringIO(body)))
     assert [row["case_no"] for row in rows] == ["C-1"]  # C-2 is another town's
     assert rows[0]["description"].startswith("'=")  # a formula stays text in a spreadsheet
+
+
+async def test_export_as_xlsx_has_the_header_and_the_scoped_rows(world: World) -> None:
+    await world.case("C-1")
+    await world.case("C-2", region=TOWN_B + "001")
+    dispatcher = world.token(["dispatcher"], regions=[TOWN_A])
+    response = await world.client.get("/api/v1/events/search/export.xlsx", headers=dispatcher)
+    assert response.status_code == 200, response.text
+    sheet = load_workbook(io.BytesIO(response.content), read_only=True).active
+    rows = [list(row) for row in sheet.iter_rows(values_only=True)]
+    assert rows[0][:2] == ["case_no", "status"]
+    assert [row[0] for row in rows[1:]] == ["C-1"]
 
 
 async def test_a_keyword_query_reads_the_bigram_index(world: World) -> None:
