@@ -142,7 +142,7 @@ PROBLEM_CODES = MappingProxyType({
     "category_not_found": "no such parent category",
     "category_unknown": "unknown category",
     "co_handling_pending": "assisting units have not all answered or timed out",
-    "date_range_invalid": "a search's date range must end after it starts",
+    "date_range_invalid": "a search's dates must be in range and end after they start",
     "four_musts_unmet": "closing lacks a classification, dispatch trail or handling result",
     "keyword_too_short": "a search keyword has at least two characters besides spaces",
     "major_risk_required": "new categories go under one of the five major risks",

@@ -190,6 +190,7 @@ async def test_a_town_dispatcher_cannot_find_another_towns_cases(world: World) -
     ({"q": " 押 "}, 422, "keyword_too_short"),
     ({"q": "押"}, 422, "validation_error"),
     ({"region": "35062"}, 422, "validation_error"),
+    ({"region": "000000"}, 422, "region_invalid"),
     ({"status": "lost"}, 422, "validation_error"),
     ({"limit": 0}, 422, "validation_error"),
     ({"sort": "name"}, 422, "validation_error"),
@@ -197,6 +198,7 @@ async def test_a_town_dispatcher_cannot_find_another_towns_cases(world: World) -
     ({"reported_from": "2026-01-02T00:00:00+08:00", "reported_to": "2026-01-01T00:00:00+08:00"},
      422, "date_range_invalid"),
     ({"reported_from": "2026-01-02T00:00:00"}, 422, "validation_error"),  # no offset
+    ({"closed_to": "0001-01-01T00:00:00+14:00"}, 422, "date_range_invalid"),
     ({"cursor": "bm90IGEgY3Vyc29y"}, 400, "cursor_invalid"),
 ])
 async def test_bad_search_input_is_refused(world: World, params: dict[str, Any], status: int,

@@ -4,7 +4,7 @@ held to once more, as the case list does."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from services.events import store
@@ -16,7 +16,7 @@ from shared.db.uow import UnitOfWork
 from shared.paging import decode_moment_cursor, moment_cursor, page_of
 from shared.pii import PiiCipher
 from shared.problems import Forbidden, RuleViolation
-from shared.regions import descendant_prefix
+from shared.regions import descendant_prefix, is_region_code
 
 from .queries import can_see, to_read
 
@@ -35,13 +35,24 @@ def staff_scope(principal: Principal) -> SearchScope:
     return SearchScope(region_prefixes=regions, unit_ids=units)
 
 
+def _utc(moment: datetime | None) -> datetime | None:
+    """In UTC, or 422: a moment at the edge of the calendar has no UTC instant."""
+    try:
+        return moment.astimezone(UTC) if moment is not None else None
+    except (OverflowError, ValueError):
+        raise RuleViolation("a date is out of range", code="date_range_invalid") from None
+
+
 def case_filter(search: EventSearch) -> CaseFilter:
     """The query's filters, or 422 for a combination that cannot mean anything."""
+    if search.region is not None and not is_region_code(search.region):
+        raise RuleViolation("not a region code", code="region_invalid")
     keyword = search.q.strip() if search.q is not None else None
     if keyword is not None and len(keyword) < 2:
         raise RuleViolation("a keyword has at least two characters", code="keyword_too_short")
-    for low, high in ((search.reported_from, search.reported_to),
-                      (search.closed_from, search.closed_to)):
+    moments = [_utc(m) for m in (search.reported_from, search.reported_to,
+                                  search.closed_from, search.closed_to)]
+    for low, high in (moments[0:2], moments[2:4]):
         if low is not None and high is not None and low >= high:
             raise RuleViolation("a date range ends after it starts", code="date_range_invalid")
     return CaseFilter(
@@ -50,8 +61,8 @@ def case_filter(search: EventSearch) -> CaseFilter:
         unit_id=search.unit, assisting_unit_id=search.assisting_unit,
         statuses=tuple(search.status), overdue=search.overdue, urgencies=tuple(search.urgency),
         ratings=tuple(search.rating), channels=tuple(search.source),
-        reported_from=search.reported_from, reported_to=search.reported_to,
-        closed_from=search.closed_from, closed_to=search.closed_to,
+        reported_from=moments[0], reported_to=moments[1],
+        closed_from=moments[2], closed_to=moments[3],
     )
 
 
