@@ -7,7 +7,8 @@ The data (``bench/search/data.py``): ``--cases`` generated cases (default 1,000,
 three years with skewed categories, counties and units, in the events schema of the
 ``benchsearch`` prefix, migrated as the service's; kept for the next run (regenerated only
 when the count differs; ``--drop`` removes it). Shapes: keyword only; keyword + county;
-status set + unit + overdue; category subtree + date range; case number. Each runs
+status set + unit + overdue; category subtree + date range; case number; keyword as a
+town's dispatcher (scope in the SQL). Each runs
 ``--runs`` times (rotating over a few values), its baseline ``--baseline-runs`` times.
 Then the export's memory (``bench/search/export.py``): the service process's peak RSS rise
 while it streams ``--export-rows`` cases as CSV, then as XLSX.
@@ -74,7 +75,13 @@ def shapes(now: datetime) -> dict[str, list[CaseFilter]]:
             for c, d in (("social_conflict", 90), ("public_safety", 30),
                          ("public_order", 180), ("cyber_security", 365))],
         "case_no": [CaseFilter(case_no=f"B{n:09d}") for n in (1, 4242, 77777, 500000)],
+        # As a town's dispatcher: the scope is a region range in the same SQL.
+        "keyword_town_scope": [CaseFilter(keyword=w) for w in ("噪音", "欠薪", "消防通道")],
     }
+
+
+# Shapes searched by a scoped caller (the rest as an admin, who sees all).
+SCOPES = {"keyword_town_scope": SearchScope(region_prefixes=("350621103",))}
 
 
 def _compiled(query: Any) -> tuple[str, list[Any]]:
@@ -83,13 +90,12 @@ def _compiled(query: Any) -> tuple[str, list[Any]]:
     return str(compiled), [compiled.params[name] for name in compiled.positiontup or ()]
 
 
-def _query(search: CaseFilter, now: datetime) -> dict[str, Any]:
-    return {"scope": SearchScope(see_all=True), "search": search, "now": now,
-            "sort": "reported", "limit": 21}
+def _query(search: CaseFilter, now: datetime, scope: SearchScope) -> dict[str, Any]:
+    return {"scope": scope, "search": search, "now": now, "sort": "reported", "limit": 21}
 
 
 async def _time_pages(conn: asyncpg.Connection, filters: list[CaseFilter], now: datetime,
-                      runs: int) -> list[float]:
+                      runs: int, scope: SearchScope) -> list[float]:
     """The page as the service gets it (``first_page``: a keyword's probe, then the search)."""
     async def run(statement: Any) -> list[Any]:
         sql, args = _compiled(statement)
@@ -98,15 +104,15 @@ async def _time_pages(conn: asyncpg.Connection, filters: list[CaseFilter], now: 
     timings = []
     for i in range(runs):
         started = time.perf_counter()
-        await first_page(run, **_query(filters[i % len(filters)], now))
+        await first_page(run, **_query(filters[i % len(filters)], now, scope))
         timings.append((time.perf_counter() - started) * 1000)
     return timings
 
 
 async def _time_baseline(conn: asyncpg.Connection, filters: list[CaseFilter], now: datetime,
-                         runs: int) -> list[float]:
+                         runs: int, scope: SearchScope) -> list[float]:
     """The search's one statement, on the connection whose planner may not use an index."""
-    statements = [_compiled(search_query(**_query(f, now))) for f in filters]
+    statements = [_compiled(search_query(**_query(f, now, scope))) for f in filters]
     timings = []
     for i in range(runs):
         sql, args = statements[i % len(statements)]
@@ -121,10 +127,11 @@ async def measure(conn: asyncpg.Connection, seqscan: asyncpg.Connection, runs: i
     now = datetime.now(UTC)
     out: dict[str, Any] = {}
     for name, filters in shapes(now).items():
-        await _time_pages(conn, filters, now, len(filters))  # warm, as a service's cache is
-        indexed = await _time_pages(conn, filters, now, runs)
-        await _time_baseline(seqscan, filters, now, 1)
-        baseline = await _time_baseline(seqscan, filters, now, baseline_runs)
+        scope = SCOPES.get(name, SearchScope(see_all=True))
+        await _time_pages(conn, filters, now, len(filters), scope)  # warm, as a service is
+        indexed = await _time_pages(conn, filters, now, runs, scope)
+        await _time_baseline(seqscan, filters, now, 1, scope)
+        baseline = await _time_baseline(seqscan, filters, now, baseline_runs, scope)
         p50, p95 = statistics.median(indexed), percentile(indexed, 0.95)
         base50 = statistics.median(baseline)
         out[name] = {"p50_ms": round(p50, 2), "p95_ms": round(p95, 2),

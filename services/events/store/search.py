@@ -65,11 +65,26 @@ class CaseFilter:
     closed_to: datetime | None = None
 
 
+def _after_prefix(prefix: str) -> str | None:
+    """The least digit string above every code that starts with ``prefix`` (3509 → 351)."""
+    stem = prefix.rstrip("9")
+    return stem[:-1] + str(int(stem[-1]) + 1) if stem else None
+
+
+def _in_region(prefix: str) -> ColumnElement[bool]:
+    """Codes starting with ``prefix`` (digits), as a range in the pattern operators' byte
+    order, which ix_cases_region_prefix answers in a generic plan too (a LIKE on a bound
+    pattern cannot use it there)."""
+    code = cases.c.region_code
+    low = code.op("~>=~")(literal(prefix, Text))
+    high = _after_prefix(prefix)
+    return low if high is None else and_(low, code.op("~<~")(literal(high, Text)))
+
+
 def _scope(scope: SearchScope) -> ColumnElement[bool]:
     if scope.see_all:
         return true()
-    parts: list[ColumnElement[bool]] = [cases.c.region_code.startswith(prefix, autoescape=True)
-                                        for prefix in scope.region_prefixes]
+    parts: list[ColumnElement[bool]] = [_in_region(prefix) for prefix in scope.region_prefixes]
     if scope.unit_ids:
         units = list(scope.unit_ids)
         parts += [cases.c.assignee_unit_id.in_(units), cases.c.co_units.overlap(units)]
@@ -107,7 +122,7 @@ def _filters(f: CaseFilter, now: datetime) -> list[ColumnElement[bool]]:
     if f.category is not None:
         out.append(c.category_code.in_(_subtree(f.category)))
     if f.region_prefix is not None:
-        out.append(c.region_code.startswith(f.region_prefix, autoescape=True))
+        out.append(_in_region(f.region_prefix))
     if f.unit_id is not None:
         out.append(c.assignee_unit_id == f.unit_id)
     if f.assisting_unit_id is not None:
