@@ -203,7 +203,11 @@ class SubtaskIds(BaseSchema):
 
 
 class AnswerIn(BaseSchema):
+    """``attachment_ids``: photos or videos uploaded to events (``POST /api/v1/attachments``)
+    that the answer points at."""
+
     answer: Text = Field(min_length=2, max_length=4000)
+    attachment_ids: list[uuid.UUID] = Field(default_factory=list, max_length=10)
 
 
 class SupervisionRead(BaseSchema):
@@ -324,3 +328,58 @@ class SupervisionCountRead(BaseSchema):
 
 class SupervisionCountList(BaseSchema):
     items: list[SupervisionCountRead]
+
+
+# -- co-handling (部门协同): the assisting unit's queue and the answers -------------------------
+
+SubtaskFilter = Literal["open", "answered", "overdue"]
+
+
+class SubtaskRead(BaseSchema):
+    """A sub-task the lead unit asked of an assisting unit. ``status``: open, answered,
+    timed_out (due passed unanswered) or lapsed (the case moved on); ``overdue``: past due
+    unanswered. Task and answer read with phone and ID numbers masked; ``answered_by``,
+    ``closed_at`` and ``answer_attachment_ids`` say who answered, when, with what."""
+
+    id: uuid.UUID
+    event_id: uuid.UUID
+    case_no: str | None
+    lead_unit_id: uuid.UUID
+    lead_unit_name: str | None
+    unit_id: uuid.UUID
+    unit_name: str | None
+    task: str
+    due_at: datetime
+    status: str
+    overdue: bool
+    created_at: datetime
+    answer: str | None = None
+    answered_by: uuid.UUID | None = None
+    closed_at: datetime | None = None
+    answer_attachment_ids: list[uuid.UUID] = Field(default_factory=list)
+
+
+class SubtaskList(BaseSchema):
+    items: list[SubtaskRead]
+    next_cursor: str | None = None
+
+
+class CoHandlingCountRead(BaseSchema):
+    """A unit's assisting work on sub-tasks asked of it in the range: answered by the due time
+    or after it, timed out unanswered, lapsed, still open (``open_overdue``: past due)."""
+
+    unit_id: uuid.UUID
+    unit_name: str | None
+    unit_level: str | None
+    unit_region_code: str | None
+    asked: int
+    answered_on_time: int
+    answered_late: int
+    timed_out: int
+    lapsed: int
+    open: int
+    open_overdue: int
+
+
+class CoHandlingCountList(BaseSchema):
+    items: list[CoHandlingCountRead]

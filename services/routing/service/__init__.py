@@ -11,7 +11,16 @@ originals are kept encrypted and read through an audited reveal (originals.py).
 """
 
 from .assignment import dispatch, escalate, on_event_reported, on_status_changed, transfer
-from .cohandling import answer_subtask, decide_extension, request_extension, start_co_handling
+from .cohandling import (
+    answer_subtask,
+    case_subtasks,
+    cohandling_counts,
+    decide_extension,
+    open_subtask,
+    request_extension,
+    start_co_handling,
+    unit_subtasks,
+)
 from .common import Clock
 from .directory import (
     add_grid_worker,
@@ -37,7 +46,9 @@ __all__ = [
     "TimerScanner",
     "add_grid_worker",
     "answer_subtask",
+    "case_subtasks",
     "child_regions",
+    "cohandling_counts",
     "decide_extension",
     "dispatch",
     "dispatcher_queue",
@@ -46,6 +57,7 @@ __all__ = [
     "grid_workers",
     "on_event_reported",
     "on_status_changed",
+    "open_subtask",
     "policies",
     "put_override",
     "put_policy",
@@ -58,6 +70,7 @@ __all__ = [
     "start_co_handling",
     "supervisions",
     "transfer",
+    "unit_subtasks",
     "units",
     "work_queue",
 ]

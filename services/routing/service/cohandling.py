@@ -4,12 +4,16 @@ unit opens sub-tasks for assisting units, each answered or timed out)."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from services.routing import store
 from services.routing.domain import HANDLING
+from services.routing.store import subtasks
 from shared.auth import Principal, Role
-from shared.calendar import WorkingCalendar
+from shared.auth.principal import REGION_SCOPED_ROLES
+from shared.calendar import SHANGHAI, WorkingCalendar
 from shared.contracts.routing import (
     CoHandlingStarted,
     ExtensionDecided,
@@ -18,8 +22,9 @@ from shared.contracts.routing import (
     SubtaskRef,
 )
 from shared.db.uow import UnitOfWork
+from shared.paging import decode_moment_cursor, moment_cursor, page_of
 from shared.pii import PiiCipher
-from shared.problems import Forbidden, NotFound
+from shared.problems import Forbidden, NotFound, RuleViolation
 
 from .common import calendar, illegal, invalid, load_assignment, require_member, schedule, unit_ref
 from .originals import extension_field, protect, subtask_field
@@ -117,7 +122,10 @@ async def start_co_handling(uow: UnitOfWork, *, principal: Principal, event_id: 
 
 
 async def answer_subtask(uow: UnitOfWork, *, principal: Principal, subtask_id: uuid.UUID,
-                         answer: str, now: datetime, pii: PiiCipher) -> None:
+                         answer: str, now: datetime, pii: PiiCipher,
+                         attachment_ids: Sequence[uuid.UUID] = ()) -> None:
+    """Staff of the assisting unit answer, naming the attachments (events' ids) it points at;
+    who answered is recorded for the lead unit's case page."""
     async with uow:
         subtask = await store.get_subtask(uow, subtask_id)
         if subtask is None:
@@ -128,10 +136,104 @@ async def answer_subtask(uow: UnitOfWork, *, principal: Principal, subtask_id: u
             raise illegal(f"this sub-task is {subtask['status']}", "subtask_closed")
         masked, sealed = protect(pii, subtask["event_id"], subtask_field(subtask_id, "answer"),
                                  answer)
-        await store.close_subtask(uow, subtask_id, {"status": "answered", "answer": masked,
-                                                    "answer_original": sealed, "closed_at": now})
+        await store.close_subtask(uow, subtask_id, {
+            "status": "answered", "answer": masked, "answer_original": sealed, "closed_at": now,
+            "answered_by": principal.subject,
+            "answer_attachment_ids": list(dict.fromkeys(attachment_ids))})
         await store.cancel_timers(uow, subtask["event_id"], kinds=["subtask"], now=now,
                                   subtask_id=subtask_id)
         await uow.emit("routing.subtask_closed", SubtaskClosed(
             event_id=subtask["event_id"], subtask_id=subtask_id, unit_id=subtask["unit_id"],
             outcome="answered", at=now))
+
+
+# -- the assisting unit's queue, the case page, the scorecard ---------------------------------
+
+CASE_LIST_LIMIT = 200
+COUNT_ROLES = (Role.ADMIN, Role.SUPERVISOR, Role.DISPATCHER, Role.DEPT_ADMIN, Role.DEPT_STAFF)
+
+
+def _oversees(principal: Principal, region_code: str | None) -> bool:
+    """A supervisor over the region (admins: everywhere)."""
+    return (principal.has_role(Role.SUPERVISOR, Role.ADMIN) and region_code is not None
+            and principal.covers_region(region_code))
+
+
+async def _queue_units(uow: UnitOfWork, principal: Principal, unit_id: uuid.UUID | None
+                       ) -> list[uuid.UUID]:
+    """Whose sub-tasks the caller lists: the named unit (its staff, supervisors over it,
+    admins), or, unnamed, the caller's own units."""
+    if unit_id is None:
+        if not principal.is_staff or not principal.departments:
+            raise Forbidden("you belong to no unit: name one with unit_id", code="out_of_scope")
+        return list(principal.departments)
+    unit = await store.get_any_unit(uow, unit_id)
+    if unit is None:
+        raise NotFound("no such unit", code="unit_not_found")
+    if not (principal.in_department(unit_id) or _oversees(principal, unit["region_code"])):
+        raise Forbidden("this unit is outside your scope", code="out_of_scope")
+    return [unit_id]
+
+
+async def unit_subtasks(uow: UnitOfWork, *, principal: Principal, unit_id: uuid.UUID | None,
+                        state: subtasks.SubtaskFilter | None, cursor: str | None, limit: int,
+                        now: datetime) -> tuple[list[Any], str | None]:
+    """An assisting unit's work queue of sub-tasks, nearest due first, a page at a time."""
+    after = decode_moment_cursor(cursor)
+    async with uow:
+        unit_ids = await _queue_units(uow, principal, unit_id)
+        rows = await subtasks.subtasks_of_units(uow, unit_ids, state=state, now=now,
+                                                after=after, limit=limit + 1)
+    return page_of(rows, limit, lambda r: moment_cursor(r["due_at"], r["id"]))
+
+
+async def open_subtask(uow: UnitOfWork, *, principal: Principal, subtask_id: uuid.UUID
+                       ) -> Any:
+    """One sub-task: for the assisting and the lead unit's staff, supervisors over the case.
+    Anyone else is told it does not exist (whether it does is not disclosed)."""
+    async with uow:
+        row = await subtasks.subtask_view(uow, subtask_id)
+    if row is None or not (principal.in_department(row["unit_id"])
+                           or principal.in_department(row["lead_unit_id"])
+                           or _oversees(principal, row["region_code"])):
+        raise NotFound("no such sub-task", code="subtask_not_found")
+    return row
+
+
+async def case_subtasks(uow: UnitOfWork, *, principal: Principal, event_id: uuid.UUID
+                        ) -> list[Any]:
+    """A case's sub-tasks and their answers, for its page: all of them for the units that led
+    them or hold the case and staff over its region; an assisting unit sees its own."""
+    async with uow:
+        assignment = await store.get_assignment(uow, event_id, lock=False)
+        if assignment is None:
+            raise NotFound("routing knows no such event", code="event_not_found")
+        rows = await subtasks.subtasks_of_case(uow, event_id, CASE_LIST_LIMIT)
+    leads = {assignment["unit_id"], *(r["lead_unit_id"] for r in rows)} - {None}
+    # Region-scoped staff (dispatchers, supervisors, grid workers) oversee the case; a unit's
+    # own staff carry a region too, but see only what their unit led or assisted.
+    over_region = (principal.has_role(*REGION_SCOPED_ROLES, Role.ADMIN)
+                   and principal.covers_region(assignment["region_code"]))
+    if over_region or any(principal.in_department(u) for u in leads):
+        return rows
+    own = [r for r in rows if principal.in_department(r["unit_id"])]
+    if not own:
+        raise Forbidden("this case is outside your scope", code="out_of_scope")
+    return own
+
+
+async def cohandling_counts(uow: UnitOfWork, *, principal: Principal, first: date, last: date,
+                            now: datetime) -> list[Any]:
+    """Per assisting unit, the sub-tasks asked of it from ``first`` to ``last`` (Shanghai days,
+    inclusive): for the unit's own staff and staff whose regions hold the unit."""
+    principal.require_role(*COUNT_ROLES)
+    if last < first or (last - first).days > 366 * 3:
+        raise RuleViolation("the range ends before it starts or spans over three years",
+                            code="date_range_invalid")
+    start = datetime.combine(first, time.min, SHANGHAI)
+    end = datetime.combine(last + timedelta(days=1), time.min, SHANGHAI)
+    async with uow:
+        rows = await subtasks.counts_by_unit(uow, start=start, end=end, now=now)
+    return [r for r in rows if principal.in_department(r["unit_id"])
+            or (r["unit_region_code"] is not None
+                and principal.covers_region(r["unit_region_code"]))]

@@ -106,6 +106,8 @@ subtasks = Table(
     Column("task", Text), _ts("due_at"), Column("status", String(16)), Column("answer", Text),
     _ts("created_at"), _ts("closed_at"),
     Column("task_original", Text), Column("answer_original", Text),
+    Column("answered_by", UUID(as_uuid=True)),
+    Column("answer_attachment_ids", ARRAY(UUID(as_uuid=True))),
 )
 # Free texts staff type (the columns above named note, reason, task and answer) hold phone and
 # ID numbers masked; ``*_original`` is the typed text, encrypted, where masking changed it
