@@ -29,6 +29,8 @@ from services.feedback.schemas import (
     RegionScorecardRead,
     StaffNoticePage,
     StaffNoticeRead,
+    StaffNoticesMarked,
+    StaffNoticeUnread,
     TrendDay,
     TrendRead,
     UnitScorecardPage,
@@ -127,15 +129,17 @@ async def mark_notification_read(
     return _notification(row)
 
 
-# -- staff inbox (supervision, escalation) ---------------------------------------------------
+# -- staff inbox ------------------------------------------------------------------------------
 # Separate from the residents' /notifications: those are one person's (read state, WeChat
-# delivery); these are addressed to a role over a region and shared by everyone holding it.
+# delivery); these are addressed to a role over a region, or to a unit's staff, and shared by
+# everyone holding it — each reader with their own read marks.
 NoticeStaff = Annotated[Principal, Depends(require_roles(*staff_notices.STAFF_ROLES))]
 
 
 def _staff_notice(row: Any) -> StaffNoticeRead:
     return StaffNoticeRead(
-        id=row.id, kind=row.kind, region_code=row.region_code, event_id=row.event_id,
+        id=row.id, kind=row.kind, region_code=row.region_code,
+        addressed_unit_id=row.addressed_unit_id, event_id=row.event_id,
         case_no=row.case_no, unit_id=row.unit_id, title=row.title, body=row.body,
         occurred_at=row.occurred_at, created_at=row.created_at, read_at=row.read_at,
     )
@@ -143,12 +147,28 @@ def _staff_notice(row: Any) -> StaffNoticeRead:
 
 @router.get("/staff-notices", response_model=StaffNoticePage)
 async def list_staff_notices(principal: NoticeStaff, uow: Uow, page: Inbox) -> StaffNoticePage:
-    """Supervision (督办) notices for supervisors, escalation notices for supervisors and
-    dispatchers: those addressed to a region the caller's scope covers, newest first."""
+    """The caller's notices, newest first: those addressed to a role they hold over a region
+    their scope covers (督办 for supervisors; escalations and returned cases for dispatchers)
+    and those addressed to a unit they belong to (new cases, deadline warnings, 督办,
+    co-handling requests)."""
     rows, next_cursor = await staff_notices.list_for_staff(
         uow=uow, principal=principal, limit=page.limit, cursor=page.cursor,
         unread_only=page.unread)
     return StaffNoticePage(items=[_staff_notice(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.get("/staff-notices/unread-count", response_model=StaffNoticeUnread)
+async def staff_notices_unread(principal: NoticeStaff, uow: Uow) -> StaffNoticeUnread:
+    """How many of the caller's notices they have not read."""
+    return StaffNoticeUnread(
+        unread=await staff_notices.unread_count(uow=uow, principal=principal))
+
+
+@router.post("/staff-notices/read-all", response_model=StaffNoticesMarked)
+async def mark_all_staff_notices_read(principal: NoticeStaff, uow: Uow) -> StaffNoticesMarked:
+    """Marks every notice the caller can see read, for the caller alone."""
+    return StaffNoticesMarked(
+        marked=await staff_notices.mark_all_read(uow=uow, principal=principal))
 
 
 @router.post("/staff-notices/{notice_id}/read", response_model=StaffNoticeRead)

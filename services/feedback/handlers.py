@@ -18,6 +18,9 @@ async def on_case_fact(envelope: Envelope, uow: UnitOfWork) -> None:
 async def on_event_assigned(envelope: Envelope, uow: UnitOfWork) -> None:
     await projection.learn_unit(uow, envelope)
     await projection.project(uow, [projection.fact_from_envelope(envelope)])
+    # The unit's staff are told on the same queue: a second queue for one message type would
+    # double every assignment's handling for no gain in isolation.
+    await staff_notices.record_for_assignment(uow, envelope)
 
 
 async def on_booking_confirmed(envelope: Envelope, uow: UnitOfWork) -> None:
@@ -34,6 +37,26 @@ async def on_event_overdue(envelope: Envelope, uow: UnitOfWork) -> None:
 
 async def on_event_escalated(envelope: Envelope, uow: UnitOfWork) -> None:
     await staff_notices.record_for_escalation(uow, envelope)
+
+
+async def on_event_queued(envelope: Envelope, uow: UnitOfWork) -> None:
+    await staff_notices.record_for_queued(uow, envelope)
+
+
+async def on_deadline_warning(envelope: Envelope, uow: UnitOfWork) -> None:
+    await staff_notices.record_for_deadline_warning(uow, envelope)
+
+
+async def on_supervision_issued(envelope: Envelope, uow: UnitOfWork) -> None:
+    await staff_notices.record_for_supervision_issued(uow, envelope)
+
+
+async def on_supervision_overdue(envelope: Envelope, uow: UnitOfWork) -> None:
+    await staff_notices.record_for_supervision_overdue(uow, envelope)
+
+
+async def on_co_handling_started(envelope: Envelope, uow: UnitOfWork) -> None:
+    await staff_notices.record_for_co_handling(uow, envelope)
 
 
 def build_subscriptions(seal: ReporterSeal) -> list[Subscription]:
@@ -66,6 +89,13 @@ def build_subscriptions(seal: ReporterSeal) -> list[Subscription]:
         Subscription("relief.application_decided", on_relief_decided, purpose="notices"),
         Subscription("routing.event_overdue", on_event_overdue, purpose="notices"),
         Subscription("routing.event_escalated", on_event_escalated, purpose="notices"),
+        Subscription("routing.event_queued", on_event_queued, purpose="notices"),
+        Subscription("routing.deadline_warning", on_deadline_warning, purpose="notices"),
+        Subscription("routing.supervision_issued", on_supervision_issued, purpose="notices"),
+        Subscription("routing.supervision_overdue", on_supervision_overdue,
+                     purpose="notices"),
+        Subscription("routing.co_handling_started", on_co_handling_started,
+                     purpose="notices"),
     ]
 
 

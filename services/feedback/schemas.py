@@ -51,11 +51,15 @@ class NotificationPage(BaseSchema):
 
 
 class StaffNoticeRead(BaseSchema):
-    """A notice for the staff of a region: supervision (督办) or escalation."""
+    """A notice for staff: to a role over a region (supervision, supervision_overdue,
+    escalation, returned, queued) or to a unit's staff (assigned, deadline_warning,
+    supervision_issued, co_handling)."""
 
     id: uuid.UUID
     kind: str
-    region_code: str = Field(description="the region it is addressed to")
+    region_code: str | None = Field(description="the region it is addressed to or concerns")
+    addressed_unit_id: uuid.UUID | None = Field(
+        None, description="set: addressed to this unit's staff")
     event_id: uuid.UUID
     case_no: str | None
     unit_id: uuid.UUID | None
@@ -69,6 +73,14 @@ class StaffNoticeRead(BaseSchema):
 class StaffNoticePage(BaseSchema):
     items: list[StaffNoticeRead]
     next_cursor: str | None
+
+
+class StaffNoticeUnread(BaseSchema):
+    unread: int
+
+
+class StaffNoticesMarked(BaseSchema):
+    marked: int = Field(description="notices newly marked read")
 
 
 class Figures(BaseSchema, scoring.Figures):

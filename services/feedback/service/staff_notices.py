@@ -1,10 +1,14 @@
-"""The staff inbox: routing's supervision (督办) and escalation decisions turned into notices
-for the supervisors (and, for escalations, dispatchers) whose region scope covers them.
+"""The staff inbox: routing's decisions turned into notices for the staff they concern.
 
-A notice is addressed to roles and one region, not to people: staff accounts and their scopes
-live in identity, and whoever holds the role over that region — now or after a re-scope —
-sees it. One notice per cause (the supervision record; the escalation message), so a
-redelivered or republished message adds nothing.
+A notice is addressed either to roles over one region (supervisors: 督办 and overdue
+supervisions; dispatchers: escalations and cases returned to them) or to the staff of one
+unit (a new case in its queue, a deadline warning, a manual 督办, a co-handling request).
+Never to people: staff accounts, their units and scopes live in identity, which publishes no
+staff list, so whoever holds the role over that region or belongs to that unit — now or after
+a re-scope — sees it, and each reader keeps their own read mark. For the same reason no staff
+notice goes to WeChat: identity publishes no staff WeChat bindings and feedback cannot fan a
+unit's notice out to its members. One notice per cause (a record id, an assignment's seq, a
+message), so a redelivered or republished message adds nothing.
 """
 
 from __future__ import annotations
@@ -18,7 +22,16 @@ from services.feedback.service.notifications import after_created
 from services.feedback.service.scorecards import region_like
 from services.feedback.store import staff_notices as store
 from shared.auth.principal import Principal, Role
-from shared.contracts.routing import EventEscalated, EventOverdue
+from shared.contracts.routing import (
+    CoHandlingStarted,
+    DeadlineWarning,
+    EventAssigned,
+    EventEscalated,
+    EventOverdue,
+    EventQueued,
+    SupervisionIssued,
+    SupervisionOverdue,
+)
 from shared.db.uow import UnitOfWork
 from shared.logs import get_logger
 from shared.messaging.envelope import Envelope
@@ -36,7 +49,20 @@ AUDIENCE: dict[str, list[str]] = {
     SUPERVISION: [Role.SUPERVISOR.value],
     ESCALATION: [Role.SUPERVISOR.value, Role.DISPATCHER.value],
 }
-STAFF_ROLES = (Role.SUPERVISOR, Role.DISPATCHER, Role.ADMIN)
+ASSIGNED = "assigned"
+RETURNED = "returned"
+QUEUED = "queued"
+DEADLINE_WARNING = "deadline_warning"
+SUPERVISION_ISSUED = "supervision_issued"
+SUPERVISION_OVERDUE = "supervision_overdue"
+CO_HANDLING = "co_handling"
+AUDIENCE[RETURNED] = AUDIENCE[QUEUED] = [Role.DISPATCHER.value]
+AUDIENCE[SUPERVISION_OVERDUE] = [Role.SUPERVISOR.value]
+REGION_AUDIENCE = (Role.SUPERVISOR.value, Role.DISPATCHER.value)
+# Everyone who works a unit's queue: its clerks, its admin, a grid worker of a grid unit.
+UNIT_AUDIENCE = [Role.DEPT_STAFF.value, Role.DEPT_ADMIN.value, Role.GRID_WORKER.value]
+STAFF_ROLES = (Role.SUPERVISOR, Role.DISPATCHER, Role.ADMIN, Role.DEPT_STAFF,
+               Role.DEPT_ADMIN, Role.GRID_WORKER)
 LEVEL_NAMES = {"grid": "网格", "community": "社区", "town": "镇街", "county": "县区",
                "city": "市"}
 DEADLINE_NAMES = {"accept": "受理", "resolve": "办结"}
@@ -99,37 +125,166 @@ async def record_for_escalation(uow: UnitOfWork, envelope: Envelope) -> bool:
     return added
 
 
-def _scope(principal: Principal) -> tuple[list[str], list[str] | None]:
-    """The audiences the caller belongs to and LIKE patterns of their regions (None: all)."""
+ASSIGNED_TEXTS = {
+    "initial": ("新案件待办", "新案件已分派至本单位，请于{accept_by}前受理。"),
+    "redispatch": ("案件重新分派", "案件已重新分派至本单位，请于{accept_by}前受理。"),
+    "transfer": ("案件转办", "案件已转至本单位办理，请于{accept_by}前受理。"),
+    "escalated": ("案件上报至本单位", "下级单位上报的案件已转至本单位，请于{accept_by}前受理。"),
+}
+QUEUED_BODIES = {
+    "returned": "承办单位已退回案件，请重新分派。",
+    "no_rule": "没有匹配的分派规则，请人工分派。",
+    "no_unit_at_next_level": "上一级没有可承办单位，请人工分派。",
+}
+SUPERVISION_LEVELS = {"reminder": "提醒", "supervision": "督办", "listed": "挂牌督办"}
+
+
+def _when(moment: datetime) -> str:
+    return moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+
+
+def _notice(
+    kind: str, *, event_id: uuid.UUID, title: str, body: str, source_key: str,
+    occurred_at: datetime, region_code: str | None, unit_id: uuid.UUID | None = None,
+    addressed_unit_id: uuid.UUID | None = None,
+) -> dict[str, Any]:
+    """A notice row: to ``addressed_unit_id``'s staff when given, else to the kind's roles
+    over ``region_code``."""
+    return {
+        "id": uuid.uuid4(), "kind": kind, "event_id": event_id, "unit_id": unit_id,
+        "audience": UNIT_AUDIENCE if addressed_unit_id is not None else AUDIENCE[kind],
+        "addressed_unit_id": addressed_unit_id, "region_code": region_code,
+        "title": title, "body": body[:500], "source_key": source_key,
+        "occurred_at": occurred_at, "created_at": datetime.now(UTC),
+    }
+
+
+async def record_for_assignment(uow: UnitOfWork, envelope: Envelope) -> bool:
+    """A case entered the unit's queue (first dispatch, redispatch, transfer, escalation):
+    one notice per assignment (its ``seq``) to the unit's staff."""
+    assigned = envelope.payload_as(EventAssigned)
+    title, body = ASSIGNED_TEXTS[assigned.reason]
+    return await store.add(uow, _notice(
+        ASSIGNED, event_id=assigned.event_id, title=title,
+        body=body.format(accept_by=_when(assigned.accept_by)),
+        source_key=f"assigned:{assigned.event_id}:{assigned.seq}",
+        occurred_at=assigned.assigned_at, region_code=assigned.unit.region_code,
+        unit_id=assigned.unit.unit_id, addressed_unit_id=assigned.unit.unit_id,
+    ))
+
+
+async def record_for_queued(uow: UnitOfWork, envelope: Envelope) -> bool:
+    """A case waits for the dispatchers of its region (returned, or no unit found)."""
+    queued = envelope.payload_as(EventQueued)
+    kind = RETURNED if queued.reason == "returned" else QUEUED
+    return await store.add(uow, _notice(
+        kind, event_id=queued.event_id,
+        title="案件退回" if kind == RETURNED else "案件待分派",
+        body=QUEUED_BODIES[queued.reason], source_key=f"msg:{envelope.event_id}",
+        occurred_at=queued.queued_at, region_code=queued.region_code,
+    ))
+
+
+async def _unit_or_case_region(
+    uow: UnitOfWork, unit_id: uuid.UUID, event_id: uuid.UUID
+) -> str | None:
+    return await store.unit_region(uow, unit_id) or await store.case_region(uow, event_id)
+
+
+async def record_for_deadline_warning(uow: UnitOfWork, envelope: Envelope) -> bool:
+    """A deadline of the unit's case is near: one notice per deadline and warning step."""
+    warning = envelope.payload_as(DeadlineWarning)
+    return await store.add(uow, _notice(
+        DEADLINE_WARNING, event_id=warning.event_id, title="期限提醒",
+        body=f"{DEADLINE_NAMES[warning.kind]}期限{_when(warning.deadline)}将至"
+             f"（已用{warning.fraction:.0%}），请抓紧办理。",
+        source_key=f"warning:{warning.event_id}:{warning.unit_id}:{warning.kind}:"
+                   f"{warning.deadline.isoformat()}:{warning.fraction:.3f}",
+        occurred_at=warning.at,
+        region_code=await _unit_or_case_region(uow, warning.unit_id, warning.event_id),
+        unit_id=warning.unit_id, addressed_unit_id=warning.unit_id,
+    ))
+
+
+async def record_for_supervision_issued(uow: UnitOfWork, envelope: Envelope) -> bool:
+    """A supervisor's 督办 to the unit holding the case: one notice per supervision."""
+    issued = envelope.payload_as(SupervisionIssued)
+    level = SUPERVISION_LEVELS[issued.level]
+    return await store.add(uow, _notice(
+        SUPERVISION_ISSUED, event_id=issued.event_id, title=f"案件{level}",
+        body=f"请于{_when(issued.reply_by)}前答复。{issued.instruction}",
+        source_key=f"manual_supervision:{issued.supervision_id}", occurred_at=issued.at,
+        region_code=await store.unit_region(uow, issued.unit_id) or issued.region_code,
+        unit_id=issued.unit_id, addressed_unit_id=issued.unit_id,
+    ))
+
+
+async def record_for_supervision_overdue(uow: UnitOfWork, envelope: Envelope) -> bool:
+    """A 督办 went unanswered: the supervisors one level up are told, once."""
+    overdue = envelope.payload_as(SupervisionOverdue)
+    level = SUPERVISION_LEVELS[overdue.level]
+    return await store.add(uow, _notice(
+        SUPERVISION_OVERDUE, event_id=overdue.event_id, title=f"{level}逾期未复",
+        body=f"{level}答复期限{_when(overdue.reply_by)}已过，承办单位未答复，请跟进。",
+        source_key=f"supervision_overdue:{overdue.supervision_id}", occurred_at=overdue.at,
+        region_code=overdue.supervisor_region_code, unit_id=overdue.unit_id,
+    ))
+
+
+async def record_for_co_handling(uow: UnitOfWork, envelope: Envelope) -> int:
+    """Each assisting unit is asked for its sub-task: one notice per sub-task."""
+    started = envelope.payload_as(CoHandlingStarted)
+    lead = await store.unit_name(uow, started.lead_unit_id)
+    added = 0
+    for subtask in started.subtasks:
+        added += await store.add(uow, _notice(
+            CO_HANDLING, event_id=started.event_id, title="协办请求",
+            body=f"{lead or '牵头单位'}请求本单位协办，请于{_when(subtask.due_at)}前答复。",
+            source_key=f"subtask:{subtask.subtask_id}", occurred_at=started.at,
+            region_code=subtask.unit.region_code, unit_id=started.lead_unit_id,
+            addressed_unit_id=subtask.unit.unit_id,
+        ))
+    return added
+
+
+def _reader(principal: Principal) -> store.Reader:
     principal.require_role(*STAFF_ROLES)
     if principal.has_role(Role.ADMIN):
-        return [Role.SUPERVISOR.value, Role.DISPATCHER.value], None
-    roles = [r for r in (Role.SUPERVISOR.value, Role.DISPATCHER.value) if principal.has_role(r)]
-    return roles, [region_like(code) for code in sorted(principal.regions)
-                   if is_region_code(code)]
+        return store.Reader(principal.subject, REGION_AUDIENCE, None, UNIT_AUDIENCE, None)
+    roles = [r for r in REGION_AUDIENCE if principal.has_role(r)]
+    patterns = [region_like(code) for code in sorted(principal.regions) if is_region_code(code)]
+    unit_roles = [r for r in UNIT_AUDIENCE if principal.has_role(r)]
+    return store.Reader(principal.subject, roles, patterns, unit_roles, principal.departments)
 
 
 async def list_for_staff(
     *, uow: UnitOfWork, principal: Principal, limit: int, cursor: str | None,
     unread_only: bool,
 ) -> tuple[list[Any], str | None]:
-    roles, patterns = _scope(principal)
+    reader = _reader(principal)
     after = decode_moment_cursor(cursor)
     async with uow:
         rows = await store.page_for_staff(
-            uow, user_id=principal.subject, roles=roles, region_patterns=patterns,
-            limit=limit + 1, after=after, unread_only=unread_only,
-        )
+            uow, reader, limit=limit + 1, after=after, unread_only=unread_only)
     return page_of(rows, limit, after_created)
 
 
-async def mark_read(*, uow: UnitOfWork, principal: Principal, notice_id: uuid.UUID) -> Any:
-    roles, patterns = _scope(principal)
+async def unread_count(*, uow: UnitOfWork, principal: Principal) -> int:
+    reader = _reader(principal)
     async with uow:
-        row = await store.mark_read(
-            uow, notice_id=notice_id, user_id=principal.subject, roles=roles,
-            region_patterns=patterns, at=datetime.now(UTC),
-        )
+        return await store.unread_count(uow, reader)
+
+
+async def mark_all_read(*, uow: UnitOfWork, principal: Principal) -> int:
+    reader = _reader(principal)
+    async with uow:
+        return await store.mark_all_read(uow, reader, at=datetime.now(UTC))
+
+
+async def mark_read(*, uow: UnitOfWork, principal: Principal, notice_id: uuid.UUID) -> Any:
+    reader = _reader(principal)
+    async with uow:
+        row = await store.mark_read(uow, reader, notice_id=notice_id, at=datetime.now(UTC))
     if row is None:
         # Not 403: a notice outside the caller's scope is not theirs to know of.
         raise NotFound("no such notice", code="staff_notice_not_found")

@@ -1,13 +1,16 @@
-"""The staff inbox: notices addressed to a role and a region, and who has read them."""
+"""The staff inbox: notices addressed to a role over a region, or to a unit's staff, and who
+has read them."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, literal, or_, select
+from sqlalchemy import DateTime, and_, exists, func, literal, or_, select
+from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.dialects.postgresql import array, insert
 
 from services.feedback.store.tables import (
@@ -45,35 +48,68 @@ def _with_case_no(read: Any, user_id: uuid.UUID) -> Any:
     )
 
 
+async def unit_name(uow: UnitOfWork, unit_id: uuid.UUID) -> str | None:
+    query = select(units.c.name).where(units.c.unit_id == unit_id)
+    return (await uow.connection.execute(query)).scalar_one_or_none()
+
+
 async def unit_region(uow: UnitOfWork, unit_id: uuid.UUID) -> str | None:
     query = select(units.c.region_code).where(units.c.unit_id == unit_id)
     return (await uow.connection.execute(query)).scalar_one_or_none()
 
 
-def _visible(region_patterns: Sequence[str] | None, roles: Sequence[str]) -> Any:
-    """Addressed to one of ``roles`` in a region inside the caller's scope (LIKE patterns of
-    their regions; None: every region, for admins)."""
-    audience = staff_notices.c.audience.overlap(array([literal(r) for r in roles]))
-    if region_patterns is None:
-        return audience
-    inside = or_(*(staff_notices.c.region_code.like(p) for p in region_patterns)) \
-        if region_patterns else literal(False)
-    return and_(audience, inside)
+@dataclass(frozen=True)
+class Reader:
+    """Who reads: their region-addressed audiences and LIKE patterns of their regions (None:
+    every region, for admins), the unit-addressed audiences they belong to and their units
+    (None: every unit, for admins)."""
+
+    user_id: uuid.UUID
+    roles: Sequence[str]
+    region_patterns: Sequence[str] | None
+    unit_roles: Sequence[str]
+    units: Sequence[uuid.UUID] | None
+
+
+def _any_of(values: Sequence[str]) -> Any:
+    return staff_notices.c.audience.overlap(array([literal(v) for v in values]))
+
+
+def _region_visible(reader: Reader) -> Any:
+    addressed = and_(staff_notices.c.addressed_unit_id.is_(None), _any_of(reader.roles)) \
+        if reader.roles else literal(False)
+    if reader.region_patterns is None:
+        return addressed
+    inside = or_(*(staff_notices.c.region_code.like(p) for p in reader.region_patterns)) \
+        if reader.region_patterns else literal(False)
+    return and_(addressed, inside)
+
+
+def _unit_visible(reader: Reader) -> Any:
+    if not reader.unit_roles or (reader.units is not None and not reader.units):
+        return literal(False)
+    mine = staff_notices.c.addressed_unit_id.is_not(None) if reader.units is None \
+        else staff_notices.c.addressed_unit_id.in_(list(reader.units))
+    return and_(mine, _any_of(reader.unit_roles))
+
+
+def _visible(reader: Reader) -> Any:
+    """Addressed to the caller: to a role they hold over a region inside their scope, or to
+    the staff of a unit they belong to."""
+    return or_(_region_visible(reader), _unit_visible(reader))
 
 
 async def page_for_staff(
     uow: UnitOfWork,
+    reader: Reader,
     *,
-    user_id: uuid.UUID,
-    roles: Sequence[str],
-    region_patterns: Sequence[str] | None,
     limit: int,
     after: tuple[datetime, uuid.UUID] | None,
     unread_only: bool,
 ) -> list[Any]:
     """Newest first, each with the caller's own ``read_at``."""
     read = staff_notice_reads
-    query = _with_case_no(read, user_id).where(_visible(region_patterns, roles))
+    query = _with_case_no(read, reader.user_id).where(_visible(reader))
     if unread_only:
         query = query.where(read.c.read_at.is_(None))
     if after is not None:
@@ -86,26 +122,46 @@ async def page_for_staff(
     return list((await uow.connection.execute(query.limit(limit))).all())
 
 
+def _unread(reader: Reader) -> Any:
+    read = staff_notice_reads
+    return and_(_visible(reader), ~exists().where(
+        read.c.notice_id == staff_notices.c.id, read.c.user_id == reader.user_id))
+
+
+async def unread_count(uow: UnitOfWork, reader: Reader) -> int:
+    query = select(func.count()).select_from(staff_notices).where(_unread(reader))
+    return int((await uow.connection.execute(query)).scalar_one())
+
+
+async def mark_all_read(uow: UnitOfWork, reader: Reader, *, at: datetime) -> int:
+    """Marks every notice the caller can see and has not read; how many were marked."""
+    unread = select(staff_notices.c.id, literal(reader.user_id, PgUUID(as_uuid=True)),
+                    literal(at, DateTime(timezone=True))) \
+        .where(_unread(reader))
+    result = await uow.connection.execute(
+        insert(staff_notice_reads)
+        .from_select(["notice_id", "user_id", "read_at"], unread)
+        .on_conflict_do_nothing(index_elements=["notice_id", "user_id"])
+        .returning(staff_notice_reads.c.notice_id)
+    )
+    return len(result.all())
+
+
 async def mark_read(
-    uow: UnitOfWork,
-    *,
-    notice_id: uuid.UUID,
-    user_id: uuid.UUID,
-    roles: Sequence[str],
-    region_patterns: Sequence[str] | None,
-    at: datetime,
+    uow: UnitOfWork, reader: Reader, *, notice_id: uuid.UUID, at: datetime
 ) -> Any:
     """The notice with the caller's ``read_at``; None when the caller cannot see it."""
     visible = (await uow.connection.execute(
-        select(staff_notices.c.id).where(staff_notices.c.id == notice_id,
-                                         _visible(region_patterns, roles))
+        select(staff_notices.c.id).where(staff_notices.c.id == notice_id, _visible(reader))
     )).first()
     if visible is None:
         return None
     await uow.connection.execute(
-        insert(staff_notice_reads).values(notice_id=notice_id, user_id=user_id, read_at=at)
+        insert(staff_notice_reads)
+        .values(notice_id=notice_id, user_id=reader.user_id, read_at=at)
         .on_conflict_do_nothing(index_elements=["notice_id", "user_id"])
     )
     return (await uow.connection.execute(
-        _with_case_no(staff_notice_reads, user_id).where(staff_notices.c.id == notice_id)
+        _with_case_no(staff_notice_reads, reader.user_id)
+        .where(staff_notices.c.id == notice_id)
     )).first()

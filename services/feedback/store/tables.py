@@ -138,9 +138,12 @@ staff_notices = Table(
     Column("id", UUID(as_uuid=True), primary_key=True),
     Column("kind", String(32), nullable=False),
     Column("audience", ARRAY(String(32)), nullable=False),
-    Column("region_code", String(15), nullable=False),
+    # The region addressed (None: a unit's notice before its region was known here).
+    Column("region_code", String(15)),
     Column("event_id", UUID(as_uuid=True), nullable=False),
     Column("unit_id", UUID(as_uuid=True)),
+    # Set: addressed to that unit's staff; None: to ``audience`` over ``region_code``.
+    Column("addressed_unit_id", UUID(as_uuid=True)),
     Column("title", String(100), nullable=False),
     Column("body", String(500), nullable=False),
     Column("source_key", String(200), nullable=False, unique=True),
