@@ -203,8 +203,8 @@ class SubtaskIds(BaseSchema):
 
 
 class AnswerIn(BaseSchema):
-    """``attachment_ids``: photos or videos uploaded to events (``POST /api/v1/attachments``)
-    that the answer points at."""
+    """``attachment_ids``: photos or videos uploaded to events
+    (``POST /api/v1/events/attachments``) that the answer points at."""
 
     answer: Text = Field(min_length=2, max_length=4000)
     attachment_ids: list[uuid.UUID] = Field(default_factory=list, max_length=10)
