@@ -40,6 +40,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
+from services.events import messages
 from shared.problems import AppError, Conflict, Forbidden, RuleViolation
 from shared.regions import covers
 
@@ -289,7 +290,8 @@ class TemplateField:
 
 
 def _field_refused(code: str, key: str, detail: str) -> RuleViolation:
-    """A template value refused: the problem names the field it is about."""
+    """A template value refused: the problem names the field it is about (``field``, the key)
+    and its ``detail`` names it as the reporter read it (the label, in Chinese)."""
     return RuleViolation(detail, code=code, extra={"field": key})
 
 
@@ -302,46 +304,49 @@ def validate_fields(
     known = {f.key for f in template}
     for key in values:
         if key not in known:
-            raise _field_refused("template_field_unknown", key, f"unknown field {key!r}")
+            raise _field_refused("template_field_unknown", key, messages.field_unknown(key))
     clean: dict[str, Any] = {}
     for spec in template:
         value = values.get(spec.key)
         if value is None or (isinstance(value, str) and not value.strip()):
             if spec.required:
                 raise _field_refused("template_field_missing", spec.key,
-                                     f"{spec.label} is required")
+                                     messages.field_missing(spec.label))
             continue
         clean[spec.key] = _coerce(spec, value)
     return clean
 
 
 def _coerce(spec: TemplateField, value: Any) -> Any:
-    def bad(why: str) -> RuleViolation:
-        return _field_refused("template_field_invalid", spec.key, f"{spec.label}: {why}")
+    def bad(kind: str) -> RuleViolation:
+        choices = "、".join(messages.choice_label(spec.key, c) for c in spec.choices)
+        detail = messages.field_invalid(spec.label, kind, max_length=spec.max_length,
+                                        choices=choices)
+        return _field_refused("template_field_invalid", spec.key, detail)
 
     if spec.type == "text":
         if not isinstance(value, str) or len(value) > spec.max_length or "\x00" in value:
-            raise bad(f"text up to {spec.max_length} characters")
+            raise bad("text")
         return value.strip()
     if spec.type == "number":
         if isinstance(value, bool) or not isinstance(value, int | float) or (
                 isinstance(value, float) and not math.isfinite(value)):
-            raise bad("a number")
+            raise bad("number")
         return value
     if spec.type == "choice":
-        if value not in spec.choices:
-            raise bad("one of " + ", ".join(spec.choices))
+        if value not in spec.choices:  # the code is what is stored, not the label
+            raise bad("choice")
         return value
     if spec.type == "date":
         try:
             return date.fromisoformat(str(value)).isoformat()
         except ValueError:
-            raise bad("a date YYYY-MM-DD") from None
+            raise bad("date") from None
     if spec.type == "phone":
         if not isinstance(value, str) or not _PHONE.match(value.replace(" ", "")):
-            raise bad("a mainland phone number")
+            raise bad("phone")
         return value.replace(" ", "")
-    raise bad("unsupported field type")
+    raise bad("unsupported")
 
 
 def mask_phone(value: str) -> str:

@@ -6,8 +6,9 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from services.events.messages import choice_options
 from shared.validation import StorableText
 
 Urgency = Literal["urgent", "normal", "low"]
@@ -22,12 +23,34 @@ class BaseSchema(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class ChoiceOption(BaseSchema):
+    code: Text = Field(min_length=1, max_length=60)  # what a report's ``fields`` carries
+    label: Text = Field(min_length=1, max_length=60)  # what the resident reads
+
+
 class TemplateFieldSchema(BaseSchema):
+    """``choices`` stay the codes a report sends (as before); ``options`` pair each code with
+    its label. Either may be given: the other is filled in (a label defaults to the catalog's,
+    then to the code), and given both, they must name the same codes in the same order."""
+
     key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")
     label: Text = Field(min_length=1, max_length=60)
     type: Literal["text", "number", "choice", "date", "phone"]
     required: bool = False
     choices: list[Text] = []
+    options: list[ChoiceOption] = []
+
+    @model_validator(mode="after")
+    def _codes_and_labels(self) -> TemplateFieldSchema:
+        if not self.options:
+            # Built, not validated: a code stored before options existed may be any length.
+            self.options = [ChoiceOption.model_construct(code=o["code"], label=o["label"])
+                            for o in choice_options(self.key, self.choices)]
+        elif not self.choices:
+            self.choices = [o.code for o in self.options]
+        elif self.choices != [o.code for o in self.options]:
+            raise ValueError("choices and options name different codes")
+        return self
 
 
 class CategoryRead(BaseSchema):
@@ -125,7 +148,9 @@ class EventPage(BaseSchema):
 
 class TimelineStep(BaseSchema):
     at: datetime
-    action: str
+    action: str  # the code; ``title`` is what a resident reads for it
+    title: str = ""
+    status_label: str | None = None
     actor_role: str
     actor_unit: str | None
     note: str | None

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.events.messages import choice_options
+
 Field = dict[str, Any]
 
 
@@ -24,8 +26,9 @@ def number(key: str, label: str, required: bool = False) -> Field:
 
 
 def choice(key: str, label: str, choices: list[str], required: bool = False) -> Field:
+    """``choices`` the codes reports carry; ``options`` each with the label residents read."""
     return {"key": key, "label": label, "type": "choice", "required": required,
-            "choices": choices}
+            "choices": choices, "options": choice_options(key, choices)}
 
 
 def date(key: str, label: str, required: bool = False) -> Field:

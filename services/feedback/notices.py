@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from services.feedback import messages
+
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 LIMITS: dict[str, int] = {
     "thing": 20,
@@ -75,14 +77,9 @@ class Notice:
     data: dict[str, dict[str, str]]
 
 
-# action of events.event_status_changed → (notice kind, short phrase, sentence)
-CASE_STEPS: dict[str, tuple[str, str, str]] = {
-    "assign": ("dispatched", "已派单", "已派发给承办单位处理"),
-    "accept": ("accepted", "已受理", "承办单位已受理"),
-    "submit_result": ("result", "已出结果", "承办单位已提交办理结果"),
-    "rework": ("rework", "重新办理", "已按您的评价重新办理"),
-    "reject": ("rejected", "不予受理", "未予受理，详情请查看案件"),
-}
+# action of events.event_status_changed → (notice kind, short phrase, sentence): the words
+# are the message catalog's (services/feedback/messages.py).
+CASE_STEPS = messages.CASE_STEPS
 
 
 def _case_step_notice(
@@ -92,8 +89,8 @@ def _case_step_notice(
     kind, phrase, sentence = step
     return Notice(
         kind=kind,
-        title=f"事项{phrase}",
-        body=f"您反映的事项（{case_no}）{sentence}。",
+        title=messages.case_title(phrase),
+        body=messages.case_body(case_no, sentence),
         template=template,
         page=f"pages/events/detail?id={event_id}",
         data=fit_data(
@@ -116,7 +113,7 @@ def case_notice(action: str, *, event_id: str, case_no: str, at: datetime) -> No
                              case_no=case_no, at=at)
 
 
-CLOSED_STEP = ("closed", "已办结", "已办结，请对办理结果进行评价")
+CLOSED_STEP = messages.CLOSED_STEP
 
 
 def closed_notice(*, event_id: str, case_no: str, closed_at: datetime) -> Notice:
@@ -131,44 +128,41 @@ def booking_notice(
 ) -> Notice:
     return Notice(
         kind="booking_confirmed",
-        title="预约成功",
-        body=f"您已成功预约「{round_title}」，请于{wechat_time(pickup_starts_at)}起凭取货码领取。",
+        title=messages.BOOKING_TITLE,
+        body=messages.booking_body(round_title, wechat_time(pickup_starts_at)),
         template="case_progress",
         page=f"pages/booking/detail?id={booking_id}",
         data=fit_data(
             {
                 "thing1": round_title,
-                "phrase2": "预约成功",
+                "phrase2": messages.BOOKING_TITLE,
                 "time3": wechat_time(pickup_starts_at),
-                "thing4": "请凭取货码按时领取",
+                "thing4": messages.BOOKING_HINT,
             }
         ),
     )
 
 
-RELIEF_KINDS = {"dibao": "最低生活保障", "tekun": "特困人员救助供养", "temporary": "临时救助"}
+RELIEF_KINDS = messages.RELIEF_KINDS
 
 
 def relief_decision_notice(
     *, application_id: str, kind: str, outcome: str, decided_at: datetime
 ) -> Notice:
     """The decision only: reasons stay in relief (PII) and are read in the app."""
-    approved = outcome == "approved"
-    name = RELIEF_KINDS.get(kind, "救助")
-    phrase = "审批通过" if approved else "未通过"
-    sentence = "您的申请已审批通过" if approved else "您的申请未通过，原因请在小程序中查看"
+    words = messages.relief_texts(kind, approved=outcome == "approved")
     return Notice(
         kind="relief_decision",
-        title=f"救助申请{phrase}",
-        body=f"您的{name}申请{phrase}。" + ("" if approved else "原因请在小程序中查看。"),
+        title=words["title"],
+        body=words["body"],
         template="case_progress",
         page=f"pages/relief/detail?id={application_id}",
         data=fit_data(
             {
-                "thing1": f"{name}申请",
-                "phrase2": phrase,
+                "thing1": words["subject"],
+                "phrase2": words["phrase"],
                 "time3": wechat_time(decided_at),
-                "thing4": sentence,
+                "thing4": words["sentence"],
             }
         ),
     )

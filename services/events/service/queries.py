@@ -11,7 +11,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from services.events import store
+from services.events import messages, store
 from services.events.domain import mask_phone
 from services.events.schemas import (
     AssigneeRead,
@@ -192,16 +192,21 @@ async def get_timeline(
     # anyone but the reporter: that takes an audited reveal.
     hidden = row["reporter_id"] if row["sensitive"] and row["reporter_id"] != principal.subject \
         else None
-    return Timeline(
-        items=[
-            TimelineStep(
-                at=s["at"], action=s["action"], actor_role=s["actor_role"],
-                actor_unit=s["actor_unit"], note=s["note"], status=s["to_status"],
-                # Residents see roles and units, never which staff member acted.
-                actor_id=s["actor_id"] if staff and s["actor_id"] != hidden else None,
-            )
-            for s in steps
-        ]
+    return Timeline(items=[_timeline_step(s, staff=staff, hidden=hidden) for s in steps])
+
+
+def _timeline_step(s: Any, *, staff: bool, hidden: uuid.UUID | None) -> TimelineStep:
+    """One step as the caller reads it: the action and status codes with their Chinese title
+    and label from the catalog. Residents read the notes people wrote, not the platform's
+    bookkeeping notes (English, for staff)."""
+    note = s["note"] if staff else messages.resident_note(s["action"], s["actor_role"],
+                                                          s["note"])
+    return TimelineStep(
+        at=s["at"], action=s["action"], title=messages.step_title(s["action"]),
+        actor_role=s["actor_role"], actor_unit=s["actor_unit"], note=note,
+        status=s["to_status"], status_label=messages.status_label(s["to_status"]),
+        # Residents see roles and units, never which staff member acted.
+        actor_id=s["actor_id"] if staff and s["actor_id"] != hidden else None,
     )
 
 
