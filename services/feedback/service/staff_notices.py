@@ -41,23 +41,26 @@ from shared.regions import is_region_code
 
 log = get_logger(__name__)
 
+# Addressed to roles over a region.
 SUPERVISION = "supervision"
 ESCALATION = "escalation"
-# 督办 is the supervisors' instrument; an escalation also concerns the dispatchers of the
-# level that receives the case.
-AUDIENCE: dict[str, list[str]] = {
-    SUPERVISION: [Role.SUPERVISOR.value],
-    ESCALATION: [Role.SUPERVISOR.value, Role.DISPATCHER.value],
-}
-ASSIGNED = "assigned"
 RETURNED = "returned"
 QUEUED = "queued"
+SUPERVISION_OVERDUE = "supervision_overdue"
+# Addressed to a unit's staff.
+ASSIGNED = "assigned"
 DEADLINE_WARNING = "deadline_warning"
 SUPERVISION_ISSUED = "supervision_issued"
-SUPERVISION_OVERDUE = "supervision_overdue"
 CO_HANDLING = "co_handling"
-AUDIENCE[RETURNED] = AUDIENCE[QUEUED] = [Role.DISPATCHER.value]
-AUDIENCE[SUPERVISION_OVERDUE] = [Role.SUPERVISOR.value]
+# 督办 is the supervisors' instrument; an escalation also concerns the dispatchers of the
+# level that receives the case; a case nobody holds waits for the dispatchers.
+AUDIENCE: dict[str, list[str]] = {
+    SUPERVISION: [Role.SUPERVISOR.value],
+    SUPERVISION_OVERDUE: [Role.SUPERVISOR.value],
+    ESCALATION: [Role.SUPERVISOR.value, Role.DISPATCHER.value],
+    RETURNED: [Role.DISPATCHER.value],
+    QUEUED: [Role.DISPATCHER.value],
+}
 REGION_AUDIENCE = (Role.SUPERVISOR.value, Role.DISPATCHER.value)
 # Everyone who works a unit's queue: its clerks, its admin, a grid worker of a grid unit.
 UNIT_AUDIENCE = [Role.DEPT_STAFF.value, Role.DEPT_ADMIN.value, Role.GRID_WORKER.value]
