@@ -8,14 +8,13 @@ texts: stored and published with phone and ID numbers masked, the originals kept
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from services.routing import store
 from services.routing.domain import supervisor_region
 from services.routing.store import supervision as orders
 from shared.auth import Principal, Role
-from shared.calendar import SHANGHAI
 from shared.contracts.routing import (
     SupervisionIssued,
     SupervisionLevel,
@@ -30,6 +29,7 @@ from shared.regions import parent
 
 from .common import load_assignment, require_member, scope_prefixes
 from .originals import protect
+from .unit_counts import COUNT_ROLES, day_span, readable_by
 
 # Statuses of a case that no longer runs: nothing is left to supervise.
 CLOSED = frozenset({"closed", "rated", "rejected"})
@@ -182,7 +182,6 @@ async def fire_overdue_supervisions(uow: UnitOfWork, *, now: datetime, limit: in
     return len(due)
 
 
-COUNT_ROLES = (Role.ADMIN, Role.SUPERVISOR, Role.DISPATCHER, Role.DEPT_ADMIN, Role.DEPT_STAFF)
 
 
 async def supervision_counts(uow: UnitOfWork, *, principal: Principal, first: date, last: date
@@ -190,13 +189,7 @@ async def supervision_counts(uow: UnitOfWork, *, principal: Principal, first: da
     """Per unit, the orders issued from ``first`` to ``last`` (Shanghai days, inclusive): for
     the unit's own staff and staff whose regions hold the unit."""
     principal.require_role(*COUNT_ROLES)
-    if last < first or (last - first).days > 366 * 3:
-        raise RuleViolation("the range ends before it starts or spans over three years",
-                            code="date_range_invalid")
-    start = datetime.combine(first, time.min, SHANGHAI)
-    end = datetime.combine(last + timedelta(days=1), time.min, SHANGHAI)
+    start, end = day_span(first, last)
     async with uow:
         rows = await orders.counts_by_unit(uow, start=start, end=end)
-    return [r for r in rows if principal.in_department(r["unit_id"])
-            or (r["unit_region_code"] is not None
-                and principal.covers_region(r["unit_region_code"]))]
+    return readable_by(principal, rows)
