@@ -249,6 +249,8 @@ class EventSearch(BaseSchema):
     status: list[CaseStatus] = Field(default_factory=list, max_length=10)
     overdue: bool | None = Field(None, description="still with a unit and past its deadline "
                                                    "now (true), or not (false)")
+    supervised: bool | None = Field(None, description="under a manual supervision (督办) "
+                                                      "awaiting its reply (true), or not")
     urgency: list[Urgency] = Field(default_factory=list, max_length=3)
     rating: list[Rating] = Field(default_factory=list, max_length=3)
     source: list[Channel] = Field(default_factory=list, max_length=3,

@@ -160,6 +160,11 @@ class SubtaskClosed(BaseModel):
     unit_id: uuid.UUID
     outcome: Literal["answered", "timed_out"]
     at: datetime
+    # Added later (absent from older producers and from a time-out): the staff member who
+    # answered, the assisting unit's name, and the attachments (events' ids) the answer names.
+    answered_by: uuid.UUID | None = None
+    unit_name: str | None = None
+    attachment_ids: list[uuid.UUID] = []
 
 
 @contract("routing.region_changed")

@@ -126,6 +126,7 @@ async def upload_attachment(
                 "id": attachment_id, "owner_id": principal.subject, "event_id": None,
                 "content_type": content_type, "size": meter.size,
                 "sha256": meter.digest.hexdigest(), "storage_key": key, "created_at": now,
+                "owner_unit_ids": list(principal.departments) or None,
             },
         )
     return {"id": attachment_id, "content_type": content_type, "size": meter.size}

@@ -9,6 +9,8 @@ from typing import Any
 
 from services.events import store
 from services.events.domain import REFUSALS, SYSTEM, Action, Actor, Command, decide
+from services.events.store.attachment_rows import link_answer_attachments
+from services.events.store.supervisions import note_supervision
 from shared.contracts import feedback as fb
 from shared.contracts import routing as r
 from shared.contracts.events import ASSIGNMENT_ACTIONS
@@ -88,13 +90,14 @@ async def on_assigned(uow: UnitOfWork, msg: r.EventAssigned) -> None:
 async def _note(
     uow: UnitOfWork, event_id: uuid.UUID, *, at: Any, action: str, note: str,
     unit_id: uuid.UUID | None = None, changes: dict[str, Any] | None = None,
+    unit_name: str | None = None, actor: Actor | None = None,
 ) -> None:
     row = await _case(uow, event_id)
     if row is None:
         return
-    actor = Actor(role="system", unit_id=unit_id)
+    actor = actor or Actor(role="system", unit_id=unit_id)
     await record_step(uow, row, Step(at=at, action=action, actor=actor, from_status=None,
-                                     to_status=None, note=note),
+                                     to_status=None, note=note, unit_name=unit_name),
                       emit=False, changes=changes)
 
 
@@ -168,10 +171,54 @@ async def on_subtask_closed(uow: UnitOfWork, msg: r.SubtaskClosed) -> None:
     if row is None:
         return
     remaining = [s for s in row["open_subtasks"] if s != msg.subtask_id]
+    # The answer's author acts for the assisting unit; a time-out (or an older producer) is
+    # the platform's.
+    actor = (Actor(role="dept_staff", subject=msg.answered_by, unit_id=msg.unit_id)
+             if msg.answered_by is not None else None)
     await _note(uow, msg.event_id, at=msg.at, action=f"subtask_{msg.outcome}",
                 unit_id=msg.unit_id, note=f"assisting unit {msg.outcome.replace('_', ' ')}",
+                unit_name=msg.unit_name, actor=actor,
                 changes={"open_subtasks": remaining,
                          "closed_subtasks": [*row["closed_subtasks"], msg.subtask_id]})
+    if msg.outcome == "answered":
+        await _link_answer_attachments(uow, msg)
+
+
+async def _link_answer_attachments(uow: UnitOfWork, msg: r.SubtaskClosed) -> None:
+    """The answer's attachments become the case's, so whoever sees the case (the lead unit)
+    opens them; only the answering user's or its unit's staff's uploads (ids only logged)."""
+    wanted = list(dict.fromkeys(msg.attachment_ids))
+    linked = await link_answer_attachments(uow, ids=wanted, event_id=msg.event_id,
+                                           answered_by=msg.answered_by, unit_id=msg.unit_id)
+    ignored = [str(a) for a in wanted if a not in set(linked)]
+    if ignored:
+        log.warning("answer_attachments_not_linked", event_id=str(msg.event_id),
+                    subtask_id=str(msg.subtask_id), attachment_ids=ignored)
+
+
+async def _supervision(uow: UnitOfWork, *, supervision_id: uuid.UUID, event_id: uuid.UUID,
+                       open_: bool, at: Any) -> None:
+    if await _case(uow, event_id) is None:
+        return
+    await note_supervision(uow, supervision_id=supervision_id, event_id=event_id,
+                           open_=open_, at=at)
+
+
+async def on_supervision_issued(uow: UnitOfWork, msg: r.SupervisionIssued) -> None:
+    await _supervision(uow, supervision_id=msg.supervision_id, event_id=msg.event_id,
+                       open_=True, at=msg.at)
+
+
+async def on_supervision_overdue(uow: UnitOfWork, msg: r.SupervisionOverdue) -> None:
+    """Unanswered past its reply-by: still awaiting the reply (and issued, if that message
+    comes later)."""
+    await _supervision(uow, supervision_id=msg.supervision_id, event_id=msg.event_id,
+                       open_=True, at=msg.at)
+
+
+async def on_supervision_replied(uow: UnitOfWork, msg: r.SupervisionReplied) -> None:
+    await _supervision(uow, supervision_id=msg.supervision_id, event_id=msg.event_id,
+                       open_=False, at=msg.at)
 
 
 async def on_region_changed(uow: UnitOfWork, msg: r.RegionChanged) -> None:

@@ -56,6 +56,7 @@ class CaseFilter:
     assisting_unit_id: uuid.UUID | None = None
     statuses: Sequence[str] = ()
     overdue: bool | None = None
+    supervised: bool | None = None  # under manual supervision (督办) now, or not
     urgencies: Sequence[str] = ()
     ratings: Sequence[str] = ()
     channels: Sequence[str] = ()
@@ -135,6 +136,8 @@ def _filters(f: CaseFilter, now: datetime) -> list[ColumnElement[bool]]:
         handling = c.status.in_([literal_column(f"'{s}'") for s in HANDLING])
         late = and_(handling, c.resolve_by < now)
         out.append(late if f.overdue else ~late)  # NULL deadline: not overdue
+    if f.supervised is not None:
+        out.append(c.supervised if f.supervised else ~c.supervised)
     for column, low, high in ((c.reported_at, f.reported_from, f.reported_to),
                               (c.closed_at, f.closed_from, f.closed_to)):
         if low is not None:

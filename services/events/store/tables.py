@@ -89,6 +89,8 @@ cases = Table(
     # The free texts above hold phone and ID numbers masked; the typed originals of those that
     # had one, encrypted (service/originals.py). NULL when none had.
     Column("text_originals", JSONB(none_as_null=True)),
+    # Under manual supervision (督办) now: any open row of case_supervisions (store/supervisions).
+    Column("supervised", Boolean, nullable=False, server_default="false"),
 )
 
 timeline = Table(
@@ -117,6 +119,8 @@ attachments = Table(
     Column("sha256", String(64), nullable=False),
     Column("storage_key", String(200), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # The units the uploader was staff of (NULL: a resident, or uploaded before 0011).
+    Column("owner_unit_ids", ARRAY(UUID(as_uuid=True))),
 )
 
 case_days = Table(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from services.routing import store
@@ -13,7 +13,7 @@ from services.routing.domain import HANDLING
 from services.routing.store import subtasks
 from shared.auth import Principal, Role
 from shared.auth.principal import REGION_SCOPED_ROLES
-from shared.calendar import SHANGHAI, WorkingCalendar
+from shared.calendar import WorkingCalendar
 from shared.contracts.routing import (
     CoHandlingStarted,
     ExtensionDecided,
@@ -24,10 +24,11 @@ from shared.contracts.routing import (
 from shared.db.uow import UnitOfWork
 from shared.paging import decode_moment_cursor, moment_cursor, page_of
 from shared.pii import PiiCipher
-from shared.problems import Forbidden, NotFound, RuleViolation
+from shared.problems import Forbidden, NotFound
 
 from .common import calendar, illegal, invalid, load_assignment, require_member, schedule, unit_ref
 from .originals import extension_field, protect, subtask_field
+from .unit_counts import COUNT_ROLES, day_span, readable_by
 
 
 async def request_extension(uow: UnitOfWork, *, principal: Principal, event_id: uuid.UUID,
@@ -136,21 +137,24 @@ async def answer_subtask(uow: UnitOfWork, *, principal: Principal, subtask_id: u
             raise illegal(f"this sub-task is {subtask['status']}", "subtask_closed")
         masked, sealed = protect(pii, subtask["event_id"], subtask_field(subtask_id, "answer"),
                                  answer)
+        linked = list(dict.fromkeys(attachment_ids))
         await store.close_subtask(uow, subtask_id, {
             "status": "answered", "answer": masked, "answer_original": sealed, "closed_at": now,
-            "answered_by": principal.subject,
-            "answer_attachment_ids": list(dict.fromkeys(attachment_ids))})
+            "answered_by": principal.subject, "answer_attachment_ids": linked})
         await store.cancel_timers(uow, subtask["event_id"], kinds=["subtask"], now=now,
                                   subtask_id=subtask_id)
+        unit = await store.get_any_unit(uow, subtask["unit_id"])
+        # Who, for which unit and with what: events names the unit on the case's step and
+        # links the attachments so the lead unit can open them.
         await uow.emit("routing.subtask_closed", SubtaskClosed(
             event_id=subtask["event_id"], subtask_id=subtask_id, unit_id=subtask["unit_id"],
-            outcome="answered", at=now))
+            outcome="answered", at=now, answered_by=principal.subject,
+            unit_name=unit["name"] if unit is not None else None, attachment_ids=linked))
 
 
 # -- the assisting unit's queue, the case page, the scorecard ---------------------------------
 
 CASE_LIST_LIMIT = 200
-COUNT_ROLES = (Role.ADMIN, Role.SUPERVISOR, Role.DISPATCHER, Role.DEPT_ADMIN, Role.DEPT_STAFF)
 
 
 def _oversees(principal: Principal, region_code: str | None) -> bool:
@@ -227,13 +231,7 @@ async def cohandling_counts(uow: UnitOfWork, *, principal: Principal, first: dat
     """Per assisting unit, the sub-tasks asked of it from ``first`` to ``last`` (Shanghai days,
     inclusive): for the unit's own staff and staff whose regions hold the unit."""
     principal.require_role(*COUNT_ROLES)
-    if last < first or (last - first).days > 366 * 3:
-        raise RuleViolation("the range ends before it starts or spans over three years",
-                            code="date_range_invalid")
-    start = datetime.combine(first, time.min, SHANGHAI)
-    end = datetime.combine(last + timedelta(days=1), time.min, SHANGHAI)
+    start, end = day_span(first, last)
     async with uow:
         rows = await subtasks.counts_by_unit(uow, start=start, end=end, now=now)
-    return [r for r in rows if principal.in_department(r["unit_id"])
-            or (r["unit_region_code"] is not None
-                and principal.covers_region(r["unit_region_code"]))]
+    return readable_by(principal, rows)
