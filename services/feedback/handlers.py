@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from services.feedback.service import notifications, projection, staff_notices
+from collections.abc import Awaitable, Callable
+
+from services.feedback.service import notifications, projection, staff_notices, unit_work
 from services.feedback.settings import Settings
 from shared.contracts.events import ReporterSeal
 from shared.db.uow import UnitOfWork
@@ -59,6 +61,26 @@ async def on_co_handling_started(envelope: Envelope, uow: UnitOfWork) -> None:
     await staff_notices.record_for_co_handling(uow, envelope)
 
 
+# A unit's work for its scorecard, on the read model's queue ("cases"): apart from the
+# notices queue, so a notice that fails to record cannot hold back the counts.
+_UNIT_WORK = (
+    ("routing.co_handling_started", unit_work.on_co_handling_started),
+    ("routing.subtask_closed", unit_work.on_subtask_closed),
+    ("routing.supervision_issued", unit_work.on_supervision_issued),
+    ("routing.supervision_replied", unit_work.on_supervision_replied),
+    ("routing.supervision_overdue", unit_work.on_supervision_overdue),
+)
+
+
+def _unit_work_handler(
+    record: Callable[[UnitOfWork, Envelope], Awaitable[None]],
+) -> Callable[[Envelope, UnitOfWork], Awaitable[None]]:
+    async def handle(envelope: Envelope, uow: UnitOfWork) -> None:
+        await record(uow, envelope)
+
+    return handle
+
+
 def build_subscriptions(seal: ReporterSeal) -> list[Subscription]:
     """``seal`` opens the reporter of a sensitive tip (the app's configured keyring)."""
 
@@ -96,6 +118,8 @@ def build_subscriptions(seal: ReporterSeal) -> list[Subscription]:
                      purpose="notices"),
         Subscription("routing.co_handling_started", on_co_handling_started,
                      purpose="notices"),
+        *(Subscription(event_type, _unit_work_handler(record), purpose="cases")
+          for event_type, record in _UNIT_WORK),
     ]
 
 

@@ -13,6 +13,12 @@ assignment and to the region they were reported in):
   satisfied or basically satisfied) over cases closed at least once;
 - rework count: dissatisfied ratings that sent a case back;
 - average handling time: working hours from report to (latest) closure, over closed cases.
+
+A unit's row also counts its work beyond its own cases (None on a region's row): the
+co-handling sub-tasks asked of it in the period (answered by their due time, answered after
+it, or timed out unanswered) and the supervisions (督办) issued to it in the period (replied
+by the reply-by time, replied after it, or gone overdue unanswered; one that went overdue
+and was then answered counts in both).
 """
 
 from __future__ import annotations
@@ -90,6 +96,9 @@ def _rate(numerator: int, denominator: int) -> float | None:
     return numerator / denominator if denominator else None
 
 
+_PER_UNIT = "a unit's work beyond its own cases, in the period; None on a region's row"
+
+
 class Figures(BaseModel):
     """The raw figures of a scorecard row: the one declaration of their names (the API's
     scorecard schemas extend it); rates are derived from them (:meth:`rates`)."""
@@ -110,19 +119,41 @@ class Figures(BaseModel):
     closed_loop: int
     rework_count: int
     avg_handling_hours: float | None = Field(description="working hours, report to closure")
+    subtasks_asked: int | None = Field(None, description=_PER_UNIT)
+    subtasks_answered_on_time: int | None = Field(None, description=_PER_UNIT)
+    subtasks_answered_late: int | None = Field(None, description=_PER_UNIT)
+    subtasks_timed_out: int | None = Field(None, description=_PER_UNIT)
+    supervisions_received: int | None = Field(None, description=_PER_UNIT)
+    supervisions_replied_on_time: int | None = Field(None, description=_PER_UNIT)
+    supervisions_replied_late: int | None = Field(None, description=_PER_UNIT)
+    supervisions_overdue: int | None = Field(None, description=_PER_UNIT)
+
+    @classmethod
+    def unit_work(cls) -> list[str]:
+        """The names of the per-unit counts of sub-tasks and supervisions."""
+        return [name for name in cls.model_fields
+                if name.startswith(("subtasks_", "supervisions_"))]
 
     @classmethod
     def counts(cls) -> list[str]:
-        """The names of the figures that are counts (every one but the average)."""
-        return [name for name in cls.model_fields if name != "avg_handling_hours"]
+        """The names of the case counts (every figure but the average and the unit work)."""
+        work = cls.unit_work()
+        return [name for name in cls.model_fields
+                if name != "avg_handling_hours" and name not in work]
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> Figures:
-        """From a query row (its mapping) naming every figure; a NULL count is 0."""
+    def from_row(
+        cls, row: Mapping[str, Any], unit_work: Mapping[str, int] | None = None
+    ) -> Figures:
+        """From a query row (its mapping) naming every case figure; a NULL count is 0.
+        ``unit_work`` (a unit's row): its sub-task and supervision counts, absent ones 0."""
         average = row["avg_handling_hours"]
+        work = ({} if unit_work is None
+                else {name: int(unit_work.get(name, 0)) for name in cls.unit_work()})
         return cls(
             **{name: int(row[name] or 0) for name in Figures.counts()},
             avg_handling_hours=None if average is None else float(average),
+            **work,
         )
 
     def rates(self) -> dict[str, float | None]:

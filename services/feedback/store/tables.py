@@ -158,3 +158,30 @@ staff_notice_reads = Table(
     Column("user_id", UUID(as_uuid=True), primary_key=True),
     _ts("read_at", nullable=False),
 )
+
+# A unit's work beyond its own cases (migrations/versions/0005): every column but the key is
+# set by the first message that knows it and never overwritten.
+unit_subtasks = Table(
+    "unit_subtasks",
+    metadata,
+    Column("subtask_id", UUID(as_uuid=True), primary_key=True),
+    Column("event_id", UUID(as_uuid=True), nullable=False),
+    Column("unit_id", UUID(as_uuid=True), nullable=False),
+    _ts("asked_at"),
+    _ts("due_at"),
+    _ts("closed_at"),
+    Column("outcome", String(16)),
+)
+
+unit_supervisions = Table(
+    "unit_supervisions",
+    metadata,
+    Column("supervision_id", UUID(as_uuid=True), primary_key=True),
+    Column("event_id", UUID(as_uuid=True), nullable=False),
+    Column("unit_id", UUID(as_uuid=True), nullable=False),
+    _ts("issued_at"),
+    _ts("reply_by"),
+    _ts("replied_at"),
+    Column("replied_late", Boolean),
+    _ts("overdue_at"),
+)
