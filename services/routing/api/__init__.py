@@ -1,0 +1,12 @@
+"""HTTP routes of the routing service, under /api/v1/routing."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from . import cases, directory, subtasks, supervision
+
+router = APIRouter(prefix="/api/v1/routing", tags=["routing"])
+# In this order: the order the routes are matched and listed in the OpenAPI document.
+for part in (directory, cases, subtasks, supervision):
+    router.include_router(part.router)
