@@ -282,7 +282,8 @@ class SupervisionReplyIn(BaseSchema):
 class SupervisionOrderRead(BaseSchema):
     """A supervisor's order to the unit holding a case. ``status``: open (awaiting the reply),
     overdue (reply-by passed; raised to ``escalated_region_code``'s supervisors), replied, or
-    lapsed (the case closed unanswered before the reply-by passed).
+    lapsed (the case was closed, rated or rejected before the unit replied: no longer awaited
+    nor chased; ``overdue_at`` stays set when it had gone overdue first).
     Instruction and reply read with phone and ID numbers masked."""
 
     id: uuid.UUID
@@ -301,6 +302,7 @@ class SupervisionOrderRead(BaseSchema):
     replied_at: datetime | None = None
     overdue_at: datetime | None = None
     escalated_region_code: str | None = None
+    lapsed_at: datetime | None = None
 
 
 class SupervisionOrderList(BaseSchema):

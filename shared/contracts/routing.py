@@ -198,6 +198,11 @@ class SupervisionIssued(BaseModel):
     reply_by: datetime
     issued_by: uuid.UUID
     at: datetime
+    # Added later (absent from older producers): the supervised unit's name, and who the
+    # supervisor acted for (their unit's name, else the name of their region over the case),
+    # for the case's timeline.
+    unit_name: str | None = None
+    issued_for: str | None = None
 
 
 @contract("routing.supervision_replied")
@@ -211,6 +216,11 @@ class SupervisionReplied(BaseModel):
     issued_by: uuid.UUID
     late: bool
     at: datetime
+    # Added later (absent from older producers): the staff member who replied, the unit's
+    # name and the reply (phone and ID numbers masked; the original stays in routing).
+    replied_by: uuid.UUID | None = None
+    unit_name: str | None = None
+    reply: str | None = None
 
 
 @contract("routing.supervision_overdue")
@@ -224,4 +234,19 @@ class SupervisionOverdue(BaseModel):
     level: SupervisionLevel
     reply_by: datetime
     supervisor_region_code: str
+    at: datetime
+
+
+@contract("routing.supervision_lapsed")
+class SupervisionLapsed(BaseModel):
+    """The case reached a final state (``case_status``: closed, rated or rejected) before the
+    unit replied: the order is no longer awaited, and no longer chased as overdue.
+    ``was_overdue``: its reply-by had already passed (and it was raised a level)."""
+
+    supervision_id: uuid.UUID
+    event_id: uuid.UUID
+    unit_id: uuid.UUID
+    level: SupervisionLevel
+    case_status: str
+    was_overdue: bool
     at: datetime

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from services.routing.service.supervision import fire_overdue_supervisions
 from shared.testing.plugin import wait_until
 from tests.events.flows import (
     COMMUNITY,
@@ -239,20 +240,56 @@ async def test_supervisions_are_counted_per_unit_for_its_scorecard(
     assert refused["code"] == "date_range_invalid"
 
 
-async def test_an_unanswered_supervision_of_a_case_closed_meanwhile_lapses_unescalated(
+async def test_closing_a_case_lapses_its_unanswered_supervision_and_it_is_never_raised(
     loop: Loop, clock: MovableClock,
 ) -> None:
     event_id = await _assigned_case(loop)
     order = await loop.route(f"assignments/{event_id}/supervisions", loop.people.supervisor(),
                              _order(clock() + timedelta(minutes=10)), expect=201)
     await loop.handle_to_close(event_id, COMMUNITY_UNIT, COMMUNITY)
-    await wait_until(lambda: _mirrored_closed(loop, event_id), within=5)
 
+    # Lapsed with the closure itself, in the transaction that mirrors it, and announced.
+    await wait_until(lambda: _count(loop, "status = 'lapsed' AND lapsed_at IS NOT NULL"),
+                     within=5)
+    [lapse] = await _outbox(loop, "routing.supervision_lapsed")
+    assert (lapse["supervision_id"], lapse["case_status"], lapse["was_overdue"]) \
+        == (order["id"], "closed", False)
     clock.advance(timedelta(minutes=11))
-    await wait_until(lambda: _count(loop, "status = 'lapsed'"), within=5)
-
+    await _overdue_worker_passes(loop, clock)
     assert await _outbox(loop, "routing.supervision_overdue") == []
-    refused = await loop.route(f"supervisions/{order['id']}/reply",
-                               loop.people.unit_staff(COMMUNITY_UNIT, COMMUNITY),
+    assert await _count(loop, "status = 'lapsed' AND overdue_at IS NULL") == 1
+    staff = loop.people.unit_staff(COMMUNITY_UNIT, COMMUNITY)
+    assert (await _get(loop, f"units/{COMMUNITY_UNIT}/supervisions", staff))["items"] == []
+    refused = await loop.route(f"supervisions/{order['id']}/reply", staff,
                                {"reply": "案件已办结"}, expect=409)
     assert refused["code"] == "case_closed"
+    [counted] = (await _get(loop, "supervision-counts", staff,
+                            **{"from": clock().date().isoformat(),
+                               "to": clock().date().isoformat()}))["items"]
+    assert (counted["awaiting_reply"], counted["went_overdue"]) == (0, 0)
+
+
+async def test_an_overdue_supervision_lapses_when_its_case_closes_and_says_it_went_overdue(
+    loop: Loop, clock: MovableClock,
+) -> None:
+    event_id = await _assigned_case(loop)
+    await loop.route(f"assignments/{event_id}/supervisions", loop.people.supervisor(),
+                     _order(clock() + timedelta(minutes=10)), expect=201)
+    clock.advance(timedelta(minutes=11))
+    await wait_until(lambda: _count(loop, "status = 'overdue'"), within=5)
+
+    await loop.handle_to_close(event_id, COMMUNITY_UNIT, COMMUNITY)
+
+    await wait_until(lambda: _count(loop, "status = 'lapsed'"), within=5)
+    [lapse] = await _outbox(loop, "routing.supervision_lapsed")
+    assert lapse["was_overdue"] is True
+    assert len(await _outbox(loop, "routing.supervision_overdue")) == 1  # raised once only
+    staff = loop.people.unit_staff(COMMUNITY_UNIT, COMMUNITY)
+    assert (await _get(loop, f"units/{COMMUNITY_UNIT}/supervisions", staff))["items"] == []
+
+
+async def _overdue_worker_passes(loop: Loop, clock: MovableClock) -> None:
+    """One pass of the overdue worker's use case, at the test's clock (the app's own worker
+    scans too; this pass makes the check independent of its timing)."""
+    runtime = loop.apps["routing"].state.runtime  # type: ignore[attr-defined]
+    await fire_overdue_supervisions(runtime.uow(), now=clock())

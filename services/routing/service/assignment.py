@@ -39,7 +39,9 @@ from .common import (
     load_assignment,
     require_member,
     schedule,
+    with_former_unit,
 )
+from .supervision import lapse_open_supervisions
 
 log = get_logger(__name__)
 # The handling unit's steps that an assignment made after them supersedes (a result is not:
@@ -51,10 +53,13 @@ async def _queue(uow: UnitOfWork, assignment: Any, reason: QueueReason, now: dat
                  ) -> None:
     await store.cancel_timers(uow, assignment["event_id"], kinds=["accept", "resolve", "subtask"],
                               now=now)
-    await store.update_assignment(uow, assignment["event_id"], {
+    changes: dict[str, Any] = {
         "queued": True, "queue_reason": reason, "unit_id": None, "updated_at": now,
         "accept_by": None, "resolve_by": None,
-    })
+    }
+    if assignment["unit_id"] is not None:  # returned, or no unit a level up: it leaves
+        changes["former_unit_ids"] = with_former_unit(assignment, assignment["unit_id"])
+    await store.update_assignment(uow, assignment["event_id"], changes)
     await uow.emit("routing.event_queued", EventQueued(
         event_id=assignment["event_id"], reason=reason,
         region_code=assignment["region_code"], queued_at=now))
@@ -232,6 +237,9 @@ async def on_status_changed(uow: UnitOfWork, msg: EventStatusChanged, *, now: da
     elif msg.to_status in ("closed", "rated", "rejected"):
         await store.cancel_timers(uow, event_id, kinds=["accept", "resolve", "subtask"], now=now)
         await store.update_assignment(uow, event_id, {"queued": False})
+        # Nothing is left to answer for: orders still awaiting a reply lapse with the case.
+        await lapse_open_supervisions(uow, event_id=event_id, case_status=msg.to_status,
+                                      now=now)
     elif msg.to_status == "in_progress" and msg.action in ("verify", "rework"):
         await _restart_resolve_clock(uow, assignment, now=now, cal=cal, fractions=fractions)
 

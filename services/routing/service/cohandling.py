@@ -207,13 +207,15 @@ async def open_subtask(uow: UnitOfWork, *, principal: Principal, subtask_id: uui
 async def case_subtasks(uow: UnitOfWork, *, principal: Principal, event_id: uuid.UUID
                         ) -> list[Any]:
     """A case's sub-tasks and their answers, for its page: all of them for the units that led
-    them or hold the case and staff over its region; an assisting unit sees its own."""
+    them, hold the case or have left it (read only) and staff over its region; an assisting
+    unit sees its own."""
     async with uow:
         assignment = await store.get_assignment(uow, event_id, lock=False)
         if assignment is None:
             raise NotFound("routing knows no such event", code="event_not_found")
         rows = await subtasks.subtasks_of_case(uow, event_id, CASE_LIST_LIMIT)
-    leads = {assignment["unit_id"], *(r["lead_unit_id"] for r in rows)} - {None}
+    leads = {assignment["unit_id"], *(r["lead_unit_id"] for r in rows),
+             *assignment["former_unit_ids"]} - {None}
     # Region-scoped staff (dispatchers, supervisors, grid workers) oversee the case; a unit's
     # own staff carry a region too, but see only what their unit led or assisted.
     over_region = (principal.has_role(*REGION_SCOPED_ROLES, Role.ADMIN)

@@ -161,11 +161,13 @@ async def assign(
             # A new unit starts its own co-handling; the old sub-tasks lapse with the old unit.
             await store.close_subtask(uow, open_task["id"], {"status": "lapsed",
                                                              "closed_at": now})
-    changes = {
+    changes: dict[str, Any] = {
         "unit_id": unit["id"], "seq": seq, "status": "dispatched", "queued": False,
         "queue_reason": None, "accept_by": due.accept_by, "resolve_by": due.resolve_by,
         "assigned_at": now, "updated_at": now,
     }
+    if assignment["unit_id"] is not None and assignment["unit_id"] != unit["id"]:
+        changes["former_unit_ids"] = with_former_unit(assignment, assignment["unit_id"])
     clocks = [
         row
         for kind, deadline in (("accept", due.accept_by), ("resolve", due.resolve_by))
@@ -189,6 +191,11 @@ async def assign(
         actor_unit_id=actor_unit_id, note=note, automatic=automatic, actor_id=actor_id,
         actor_unit_name=actor_unit_name,
     ))
+
+
+def with_former_unit(assignment: Any, unit_id: uuid.UUID) -> list[uuid.UUID]:
+    """The case's former units with ``unit_id``, which it is leaving."""
+    return list(dict.fromkeys([*(assignment.get("former_unit_ids") or ()), unit_id]))
 
 
 async def load_assignment(uow: UnitOfWork, event_id: uuid.UUID) -> Any:

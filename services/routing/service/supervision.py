@@ -17,6 +17,7 @@ from services.routing.store import supervision as orders
 from shared.auth import Principal, Role
 from shared.contracts.routing import (
     SupervisionIssued,
+    SupervisionLapsed,
     SupervisionLevel,
     SupervisionOverdue,
     SupervisionReplied,
@@ -25,7 +26,7 @@ from shared.db.uow import UnitOfWork
 from shared.paging import decode_moment_cursor, moment_cursor, page_of
 from shared.pii import PiiCipher
 from shared.problems import Conflict, Forbidden, NotFound, RuleViolation
-from shared.regions import parent
+from shared.regions import covers, parent
 
 from .common import load_assignment, require_member, scope_prefixes
 from .originals import protect
@@ -80,11 +81,26 @@ async def issue_supervision(uow: UnitOfWork, *, principal: Principal, event_id: 
             "region_code": assignment["region_code"], "unit_id": unit_id, "level": level,
             "instruction": masked, "instruction_original": sealed, "reply_by": reply_by,
             "status": "open", "issued_by": principal.subject, "created_at": now})
+        unit = await store.get_any_unit(uow, unit_id)
         await uow.emit("routing.supervision_issued", SupervisionIssued(
             supervision_id=order_id, event_id=event_id, case_no=assignment["case_no"],
             region_code=assignment["region_code"], unit_id=unit_id, level=level,
-            instruction=masked, reply_by=reply_by, issued_by=principal.subject, at=now))
+            instruction=masked, reply_by=reply_by, issued_by=principal.subject, at=now,
+            unit_name=unit["name"] if unit else None,
+            issued_for=await _issued_for(uow, principal, assignment["region_code"])))
     return row
+
+
+async def _issued_for(uow: UnitOfWork, principal: Principal, region_code: str) -> str | None:
+    """Whom a supervisor acts for, as the case's trail names it: their own unit when they
+    have one, else the widest of their regions over the case (an admin: none)."""
+    for unit_id in principal.departments:
+        unit = await store.get_any_unit(uow, unit_id)
+        if unit is not None:
+            return str(unit["name"])
+    scopes = sorted((r for r in principal.regions if covers(r, region_code)), key=len)
+    region = await store.get_region(uow, scopes[0]) if scopes else None
+    return str(region["name"]) if region is not None else None
 
 
 async def reply_supervision(uow: UnitOfWork, *, principal: Principal, supervision_id: uuid.UUID,
@@ -106,22 +122,27 @@ async def reply_supervision(uow: UnitOfWork, *, principal: Principal, supervisio
         row = await orders.update_order(uow, supervision_id, {
             "status": "replied", "reply": masked, "reply_original": sealed,
             "replied_by": principal.subject, "replied_at": now})
+        unit = await store.get_any_unit(uow, order["unit_id"])
         await uow.emit("routing.supervision_replied", SupervisionReplied(
             supervision_id=supervision_id, event_id=order["event_id"], unit_id=order["unit_id"],
-            level=order["level"], issued_by=order["issued_by"], late=late, at=now))
+            level=order["level"], issued_by=order["issued_by"], late=late, at=now,
+            replied_by=principal.subject, unit_name=unit["name"] if unit else None,
+            reply=masked))
     return row
 
 
 async def case_supervisions(uow: UnitOfWork, *, principal: Principal, event_id: uuid.UUID
                             ) -> list[Any]:
-    """A case's orders, for its page: staff over its region, and the units it was held by
-    when an order was issued or holds it now."""
+    """A case's orders, for its page: staff over its region, the units it was held by when
+    an order was issued, holds now or has left (read only)."""
     async with uow:
         assignment = await store.get_assignment(uow, event_id, lock=False)
         if assignment is None:
             raise NotFound("routing knows no such event", code="event_not_found")
         rows = await orders.orders_of_case(uow, event_id, CASE_LIST_LIMIT)
-    units = {assignment["unit_id"], *(r["unit_id"] for r in rows)} - {None}
+    # The units it has left follow what became of it, as on the case page in events.
+    units = {assignment["unit_id"], *(r["unit_id"] for r in rows),
+             *assignment["former_unit_ids"]} - {None}
     in_region = principal.is_staff and principal.covers_region(assignment["region_code"])
     if not in_region and not any(principal.in_department(u) for u in units):
         raise Forbidden("this case is outside your scope", code="out_of_scope")
@@ -169,8 +190,12 @@ async def fire_overdue_supervisions(uow: UnitOfWork, *, now: datetime, limit: in
         for order in due:
             case = await store.get_assignment(uow, order["event_id"], lock=False)
             if case is None or case["status"] in CLOSED:
-                await orders.update_order(uow, order["id"], {"status": "lapsed",
-                                                             "overdue_at": None})
+                # Claimed as overdue just now, but the case had ended: it lapses instead,
+                # never overdue (an order open before this release on a case closed since).
+                lapsed = await orders.update_order(uow, order["id"], {
+                    "status": "lapsed", "overdue_at": None, "lapsed_at": now})
+                await _announce_lapse(uow, lapsed, case["status"] if case else "closed",
+                                      was_overdue=False, now=now)
                 continue
             unit = await store.get_any_unit(uow, order["unit_id"])
             region = escalation_region(unit["region_code"] if unit else order["region_code"])
@@ -182,6 +207,23 @@ async def fire_overdue_supervisions(uow: UnitOfWork, *, now: datetime, limit: in
     return len(due)
 
 
+async def lapse_open_supervisions(uow: UnitOfWork, *, event_id: uuid.UUID, case_status: str,
+                                  now: datetime) -> int:
+    """The case reached a final state: every order still awaiting its reply lapses (no longer
+    awaited nor chased; the overdue worker claims open orders only), each announced as
+    ``routing.supervision_lapsed``, in the caller's transaction. How many."""
+    lapsed = await orders.lapse_pending(uow, event_id, now)
+    for order in lapsed:
+        await _announce_lapse(uow, order, case_status, was_overdue=order["overdue_at"] is not None,
+                              now=now)
+    return len(lapsed)
+
+
+async def _announce_lapse(uow: UnitOfWork, order: Any, case_status: str, *, was_overdue: bool,
+                          now: datetime) -> None:
+    await uow.emit("routing.supervision_lapsed", SupervisionLapsed(
+        supervision_id=order["id"], event_id=order["event_id"], unit_id=order["unit_id"],
+        level=order["level"], case_status=case_status, was_overdue=was_overdue, at=now))
 
 
 async def supervision_counts(uow: UnitOfWork, *, principal: Principal, first: date, last: date

@@ -38,6 +38,7 @@ supervision_orders = Table(
     Column("reply", Text), Column("reply_original", Text),
     Column("replied_by", UUID(as_uuid=True)), Column("replied_at", DateTime(timezone=True)),
     Column("overdue_at", DateTime(timezone=True)), Column("escalated_region_code", String(15)),
+    Column("lapsed_at", DateTime(timezone=True)),
 )
 _t = supervision_orders
 # What a read returns: never the encrypted originals.
@@ -105,6 +106,17 @@ async def claim_overdue(uow: UnitOfWork, now: datetime, limit: int) -> list[Any]
                            order_by=_t.c.reply_by, limit=limit,
                            lease={"status": "overdue", "overdue_at": now})
     return list(rows)
+
+
+async def lapse_pending(uow: UnitOfWork, event_id: uuid.UUID, now: datetime) -> list[Any]:
+    """The case's orders still awaiting a reply (open or overdue), now lapsed; as they were
+    read before (an overdue one keeps its ``overdue_at``: it did go overdue)."""
+    pending = (select(_t.c.id).where(_t.c.event_id == event_id,
+                                     _t.c.status.in_(["open", "overdue"]))
+               .with_for_update().scalar_subquery())
+    query = (update(_t).where(_t.c.id.in_(pending)).values(status="lapsed", lapsed_at=now)
+             .returning(*_READ))
+    return await fetch_all(uow, query)
 
 
 async def set_escalated_region(uow: UnitOfWork, order_id: uuid.UUID, region_code: str) -> None:

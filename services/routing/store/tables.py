@@ -74,6 +74,9 @@ assignments = Table(
     Column("queue_reason", String(32)), _ts("accept_by"), _ts("resolve_by"),
     _ts("assigned_at"), _ts("updated_at"), Column("status_step", BigInteger),
     Column("sensitive", Boolean),  # a sensitive tip: its originals are for supervisors only
+    # Every unit the case has left (escalated, transferred, returned, moved up by a timer):
+    # they keep reading its routing views (0009).
+    Column("former_unit_ids", ARRAY(UUID(as_uuid=True)), server_default="{}"),
 )
 timers = Table(
     "timers", metadata,
