@@ -1,7 +1,8 @@
 """The gateway app: the proxy on the hot path, a small FastAPI app for everything else.
 
 ``create_gateway_app`` returns a raw ASGI app that sends ``/api/...``, ``/open/...`` and the
-well-known JWKS path straight to ``Proxy`` and the rest (``/healthz``, ``/readyz``,
+well-known JWKS path straight to ``Proxy``, ``/console`` to the built staff console
+(``gateway/console.py``) and the rest (``/healthz``, ``/readyz``,
 ``/metrics``, ``/openapi.json``, ``/docs``, the lifespan) to an operations app. The operations
 app owns the lifespan: it enters each in-process service app's lifespan (embedded mode), starts
 the upstreams, and takes all of it down in reverse order.
@@ -20,6 +21,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
+from gateway.console import Console
 from gateway.errors import UpstreamError
 from gateway.openapi import OpenApiAggregator
 from gateway.proxy import Proxy, PublicPaths
@@ -85,14 +87,18 @@ class GatewayApp:
         limiter: RateLimiter,
         anonymous_limiter: RateLimiter,
         openapi: OpenApiAggregator,
+        console: Console,
     ) -> None:
         self.proxy = proxy
+        self.console = console
         self.ops = ops
         self.metrics = metrics
         self.limiter = limiter
         self.anonymous_limiter = anonymous_limiter
         self.openapi = openapi
         self._ops_with_ids = RequestContextMiddleware(ops, metrics=metrics, service="gateway")
+        self._console_with_ids = RequestContextMiddleware(console, metrics=metrics,
+                                                          service="gateway")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -100,6 +106,8 @@ class GatewayApp:
                 await _refuse_method(scope, send)
             elif Proxy.handles(scope["path"]):
                 await self.proxy(scope, receive, send)
+            elif Console.handles(scope["path"]):
+                await self._console_with_ids(scope, receive, send)
             else:
                 await self._ops_with_ids(scope, receive, send)
         else:
@@ -118,6 +126,7 @@ def create_gateway_app(
     mounted_apps: Sequence[FastAPI] = (),
     partner_upstream: Upstream | None = None,
     revocation_source: RevocationSource | None = None,
+    console: Console | None = None,
 ) -> GatewayApp:
     """Build the gateway.
 
@@ -127,7 +136,8 @@ def create_gateway_app(
     are signed per partner app rather than carrying bearer tokens, so it authenticates them
     itself; without it those paths answer 404 ``not_implemented``. ``revocation_source``:
     identity's feed of revoked tokens, polled into ``verifier`` (the embedded mode needs none:
-    its verifier is identity's own, which identity keeps current).
+    its verifier is identity's own, which identity keeps current). ``console``: the staff
+    console's files (default: ``ConsoleSettings`` from the environment).
     """
     configure_logging(level=settings.log_level, json=settings.log_json)
     metrics = Metrics("gateway")
@@ -166,7 +176,8 @@ def create_gateway_app(
     ops = _ops_app(settings, upstreams=upstreams, aggregator=aggregator, metrics=metrics,
                    lifespan=lifespan)
     return GatewayApp(proxy=proxy, ops=ops, metrics=metrics, limiter=limiter,
-                      anonymous_limiter=anonymous_limiter, openapi=aggregator)
+                      anonymous_limiter=anonymous_limiter, openapi=aggregator,
+                      console=console or Console())
 
 
 def _rate_limiters(settings: GatewaySettings) -> tuple[RateLimiter, RateLimiter]:

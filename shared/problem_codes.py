@@ -55,6 +55,7 @@ PROBLEM_CODES = MappingProxyType({
     "callback_host_not_allowed": "this host is not on the app's callback allow-list",
     "callback_host_unresolvable": "the callback host does not resolve",
     "callback_url_invalid": "callback URLs carry no spaces or control characters",
+    "console_not_built": "the staff console has no build here: run `make console`",
     "delivery_not_dead": "only dead-lettered deliveries are replayed",
     "delivery_not_found": "no such delivery",
     "event_type_unknown": "unknown event types",
