@@ -115,6 +115,7 @@ PROBLEM_CODES = MappingProxyType({
     "spreadsheet_too_large": "the workbook unpacks to more than an import reads",
     "spreadsheet_unreadable": "the CSV is neither UTF-8 nor GB18030",
     "staff_not_found": "no such staff account",
+    "staff_only": "this is for staff accounts",
     "staff_outside_unit": "this account is not (only) the unit's staff: admins manage it",
     "subject_not_found": "no such record",
     "tag_invalid": "tags are short words such as 低保户",
@@ -129,6 +130,7 @@ PROBLEM_CODES = MappingProxyType({
     "wechat_code_invalid": "the login code is invalid or already used",
     "wechat_error": "WeChat answered with an error",
     "wechat_rate_limited": "WeChat is rate limiting logins",
+    "wechat_taken": "this WeChat account is bound to another staff account",
     "wechat_unavailable": "WeChat cannot be reached",
     "wechat_user_blocked": "WeChat has blocked this user",
     # -- events --------------------------------------------------------------------------------

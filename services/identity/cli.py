@@ -3,6 +3,10 @@
 ``python -m services.identity.cli import-registry FILE [--region CODE] [--batch-size N]``
 loads a CSV or XLSX population-registry file with a progress bar, through the same rules and
 writes as the API import (each batch commits on its own; bad rows are listed by number).
+
+``python -m services.identity.cli republish-staff [--batch-size N]`` publishes every staff
+account's directory entry again (``identity.staff_directory_changed``, through the outbox the
+running service relays): the backfill for accounts made before the directory was published.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from tqdm import tqdm
 
 from services.identity.context import build_context
 from services.identity.realname import SandboxRealNameProvider
+from services.identity.service.directory import republish_all
 from services.identity.service.registry import prepare_import, write_entries
 from services.identity.settings import Settings
 from services.identity.spreadsheets import detect_format, read_rows
@@ -64,6 +69,17 @@ async def import_registry(name: str, data: bytes, *, region: str | None, batch_s
     return 1 if prepared.errors else 0
 
 
+async def republish_staff(*, batch_size: int, settings: Settings | None = None) -> int:
+    database = Database(settings or Settings())
+    try:
+        total = await republish_all(lambda: UnitOfWork(database, producer="identity"),
+                                    batch_size=batch_size)
+    finally:
+        await database.dispose()
+    print(f"{total} staff accounts republished")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m services.identity.cli")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -71,7 +87,12 @@ def main(argv: list[str] | None = None) -> int:
     importer.add_argument("file", type=Path)
     importer.add_argument("--region", help="refuse rows outside this region code")
     importer.add_argument("--batch-size", type=int, default=500)
+    republisher = commands.add_parser(
+        "republish-staff", help="publish every staff account's directory entry again")
+    republisher.add_argument("--batch-size", type=int, default=200)
     args = parser.parse_args(argv)
+    if args.command == "republish-staff":
+        return asyncio.run(republish_staff(batch_size=args.batch_size))
     if args.command == "import-registry":
         data = args.file.read_bytes()
         return asyncio.run(import_registry(args.file.name, data, region=args.region,

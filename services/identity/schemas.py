@@ -45,6 +45,8 @@ class UserRead(BaseSchema):
     registry_person_id: uuid.UUID | None = None
     agency: str | None = None  # reviewers: the body they act for
     disabled: bool = False
+    # Staff: bound their WeChat (staff notices go there); residents: a WeChat login.
+    wechat_bound: bool = False
 
 
 class TokenPair(BaseSchema):
@@ -57,6 +59,10 @@ class TokenPair(BaseSchema):
 
 class PhoneBind(BaseSchema):
     code: str = Field(min_length=1, max_length=256)
+
+
+class StaffWeChatBind(BaseSchema):
+    code: str = Field(min_length=1, max_length=256)  # from wx.login in the mini-program
 
 
 # -- verification ------------------------------------------------------------------------------

@@ -56,3 +56,24 @@ class AccessRevoked(BaseModel):
     not_before: datetime  # tokens issued before it are refused
     user_id: uuid.UUID | None = None
     revoked_by: uuid.UUID | None = None  # the admin, when one did it
+
+
+@contract("identity.staff_directory_changed")
+class StaffDirectoryChanged(BaseModel):
+    """A staff account as other services may address it: its units, roles and region scopes,
+    whether it is active and has bound a WeChat account (never the openid itself: a service
+    that sends reads it from identity's internal endpoint). Published with every change to
+    any of these (and republished by ``python -m services.identity.cli republish-staff``);
+    ``version`` grows with each publication of one account, so a consumer keeps the highest
+    it has seen and drops an older one arriving late."""
+
+    staff_id: uuid.UUID
+    unit_ids: list[uuid.UUID]  # the account's departments (units it works for)
+    roles: list[str]
+    regions: list[str]  # region scope codes (GB/T 2260 based)
+    active: bool  # False: disabled
+    wechat_bound: bool
+    version: int
+    changed_at: datetime
+    # created | disabled | enabled | rescoped | wechat_bound | wechat_unbound | republished
+    cause: str

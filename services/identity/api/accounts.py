@@ -6,18 +6,19 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from services.identity.api.deps import Context, Resident
+from services.identity.api.deps import Context, Resident, Staff
 from services.identity.schemas import (
     PhoneBind,
     RefreshRequest,
     StaffLogin,
+    StaffWeChatBind,
     TokenPair,
     UserRead,
     VerificationCreate,
     VerificationRead,
     WeChatLogin,
 )
-from services.identity.service import accounts, verification
+from services.identity.service import accounts, staff_wechat, verification
 from shared.auth import CurrentPrincipal
 from shared.auth.tokens import key_id, public_jwk
 from shared.web.deps import Uow
@@ -71,6 +72,31 @@ async def me(principal: CurrentPrincipal, uow: Uow, ctx: Context) -> UserRead:
 @router.post("/me/phone", response_model=UserRead)
 async def bind_phone(body: PhoneBind, resident: Resident, uow: Uow, ctx: Context) -> UserRead:
     return await accounts.bind_phone(uow=uow, ctx=ctx, user_id=resident.subject, code=body.code)
+
+
+STAFF_WECHAT = "/staff/me/wechat"
+_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
+
+
+@router.post(STAFF_WECHAT, response_model=UserRead, responses={
+    400: {"description": "`wechat_code_invalid`", **_PROBLEM},
+    403: {"description": "`staff_only`: not a staff account; `wechat_user_blocked`", **_PROBLEM},
+    409: {"description": "`wechat_taken`: another staff account bound this WeChat", **_PROBLEM},
+    503: {"description": "`wechat_busy`, `wechat_unavailable`, `wechat_error`", **_PROBLEM}})
+async def bind_staff_wechat(body: StaffWeChatBind, staff: Staff, uow: Uow, ctx: Context
+                            ) -> UserRead:
+    """Bind the caller's WeChat (``code`` from wx.login): their staff notices then also go
+    there as subscribe messages. Binding the same WeChat again changes nothing."""
+    return await staff_wechat.bind_wechat(uow=uow, ctx=ctx, staff_id=staff.subject,
+                                          code=body.code)
+
+
+@router.delete(STAFF_WECHAT, status_code=204, responses={
+    403: {"description": "`staff_only`: not a staff account", **_PROBLEM}})
+async def unbind_staff_wechat(staff: Staff, uow: Uow, ctx: Context) -> Response:
+    """Stop sending the caller's staff notices to WeChat (the in-app inbox stays)."""
+    await staff_wechat.unbind_wechat(uow=uow, ctx=ctx, staff_id=staff.subject)
+    return Response(status_code=204)
 
 
 @router.post("/me/verification", response_model=VerificationRead)

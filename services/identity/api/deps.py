@@ -27,6 +27,16 @@ async def get_resident(principal: CurrentPrincipal) -> Principal:
 Resident = Annotated[Principal, Depends(get_resident)]
 
 
+async def get_staff(principal: CurrentPrincipal) -> Principal:
+    """The caller, who must be a staff member (their own WeChat binding)."""
+    if principal.kind != "staff":
+        raise Forbidden("this is for staff accounts", code="staff_only")
+    return principal
+
+
+Staff = Annotated[Principal, Depends(get_staff)]
+
+
 @dataclass(frozen=True)
 class PageQuery:
     """A list's ``limit`` and ``cursor`` query parameters (docs API.md)."""

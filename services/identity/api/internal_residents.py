@@ -26,7 +26,8 @@ async def resident_profile(
 
 
 @router.get("/users/{user_id}/wechat-openid", response_model=WeChatOpenIdRead)
-async def wechat_openid(user_id: uuid.UUID, caller: InternalCaller, uow: Uow
+async def wechat_openid(user_id: uuid.UUID, caller: InternalCaller, uow: Uow, ctx: Context
                         ) -> WeChatOpenIdRead:
-    """Where feedback addresses a user's subscribe messages."""
-    return await residents.wechat_openid(uow=uow, caller=caller, user_id=user_id)
+    """Where feedback addresses a user's subscribe messages: a resident, or a staff member
+    who bound WeChat (404 ``openid_not_found`` otherwise, and for a disabled staff account)."""
+    return await residents.wechat_openid(uow=uow, ctx=ctx, caller=caller, user_id=user_id)

@@ -13,6 +13,7 @@ from sqlalchemy.engine import RowMapping
 from services.identity import domain
 from services.identity.context import IdentityContext
 from services.identity.schemas import TokenPair, UserRead
+from services.identity.service.directory import wechat_bound
 from services.identity.service.revocations import revoke
 from services.identity.store import accounts as store
 from services.identity.wechat import WeChatError, login_problem, phone_problem
@@ -51,6 +52,7 @@ def user_view(ctx: IdentityContext, row: RowMapping) -> UserRead:
         registry_person_id=row["registry_person_id"],
         agency=row["agency"],
         disabled=row["disabled"],
+        wechat_bound=wechat_bound(row),
     )
 
 

@@ -16,6 +16,7 @@ from services.identity.schemas import (
     WeChatOpenIdRead,
 )
 from services.identity.service.accounts import ID_NUMBER, NAME
+from services.identity.service.staff_wechat import staff_openid
 from services.identity.store import accounts as store
 from services.identity.store import audit as audit_store
 from services.identity.store import registry as registry_store
@@ -123,15 +124,22 @@ async def _household(
 
 
 async def wechat_openid(
-    *, uow: UnitOfWork, caller: str, user_id: uuid.UUID
+    *, uow: UnitOfWork, ctx: IdentityContext, caller: str, user_id: uuid.UUID
 ) -> WeChatOpenIdRead:
-    """The openid subscribe messages are addressed to (feedback)."""
+    """The openid subscribe messages are addressed to (feedback): a resident's login openid,
+    or the WeChat a staff member bound — none for a disabled staff account, whose notices
+    stop with its access."""
     async with uow:
         user = await store.get_user(uow, user_id)
-        if user is None or user["openid"] is None:
+        openid = None
+        if user is not None and user["kind"] == "staff":
+            openid = None if user["disabled"] else staff_openid(ctx, user)
+        elif user is not None:
+            openid = user["openid"]
+        if openid is None:
             raise NotFound("no WeChat account for that user", code="openid_not_found")
         await audit_store.record_service_reads(
             uow, caller=caller, request_id=current_request_id(),
             reads=[FieldRead(subject_kind="user", subject_id=user_id, field="openid")],
         )
-    return WeChatOpenIdRead(openid=user["openid"])
+    return WeChatOpenIdRead(openid=openid)

@@ -1,4 +1,6 @@
-"""Staff accounts: the bootstrap admin, create, disable, re-scope; audited PII reveal."""
+"""Staff accounts: the bootstrap admin, create, disable, re-scope; audited PII reveal.
+Each change to who a staff member is for other services (units, roles, regions, active) is
+published to the staff directory in its own transaction (service/directory.py)."""
 
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from services.identity.schemas import (
     UserRead,
 )
 from services.identity.service.accounts import ID_NUMBER, NAME, PHONE, user_view
+from services.identity.service.directory import publish_staff
 from services.identity.service.revocations import revoke
 from services.identity.store import accounts as store
 from services.identity.store import audit as audit_store
@@ -61,6 +64,7 @@ async def ensure_bootstrap_admin(*, uow: UnitOfWork, ctx: IdentityContext) -> bo
         if created:
             await uow.emit("identity.user_registered", UserRegistered(
                 user_id=user_id, registered_at=datetime.now(UTC), channel="staff"))
+            await publish_staff(uow, user_id, cause="created")
     if created:
         log.info("bootstrap_admin_created", password_source="generated" if generated else "env")
         if generated:
@@ -95,8 +99,7 @@ async def _insert_staff(uow: UnitOfWork, ctx: IdentityContext, actor: Principal,
             raise Conflict("that username is taken", code="username_taken")
         await uow.emit("identity.user_registered", UserRegistered(
             user_id=user_id, registered_at=datetime.now(UTC), channel="staff"))
-        row = await store.get_user(uow, user_id)
-        assert row is not None
+        row = await publish_staff(uow, user_id, cause="created")
     log.info("staff_created", user_id=str(user_id), by=str(actor.subject),
              roles=values["roles"])
     return user_view(ctx, row)
@@ -141,8 +144,7 @@ async def rescope_staff(
         await store.revoke_user_tokens(uow, staff_id)
         await revoke(uow, ctx, kind=SUBJECT, key=staff_id, reason="rescoped",
                      user_id=staff_id, revoked_by=actor.subject)
-        row = await store.get_user(uow, staff_id)
-        assert row is not None
+        row = await publish_staff(uow, staff_id, cause="rescoped")
     log.info("staff_rescoped", user_id=str(staff_id), by=str(actor.subject), roles=roles)
     return user_view(ctx, row)
 
@@ -163,8 +165,7 @@ async def set_staff_disabled(
             await store.revoke_user_tokens(uow, staff_id)
             await revoke(uow, ctx, kind=SUBJECT, key=staff_id, reason="disabled",
                          user_id=staff_id, revoked_by=actor.subject)
-        row = await store.get_user(uow, staff_id)
-        assert row is not None
+        row = await publish_staff(uow, staff_id, cause="disabled" if disabled else "enabled")
     log.info("staff_disabled" if disabled else "staff_enabled", user_id=str(staff_id),
              by=str(actor.subject))
     return user_view(ctx, row)
@@ -230,8 +231,7 @@ async def rescope_unit_staff(
         await _staff_row_locked(uow, staff_id, unit_id)
         await store.update_user(uow, staff_id, roles=roles, regions=regions)
         await _end_sessions(uow, ctx, actor, staff_id, reason="rescoped")
-        row = await store.get_user(uow, staff_id)
-        assert row is not None
+        row = await publish_staff(uow, staff_id, cause="rescoped")
     log.info("staff_rescoped", user_id=str(staff_id), by=str(actor.subject), roles=roles)
     return user_view(ctx, row)
 

@@ -45,6 +45,10 @@ users = Table(
     Column("disabled", Boolean, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # A staff member's bound WeChat (migrations/versions/0007): never ``openid``, which logs in.
+    Column("staff_openid_cipher", Text),
+    Column("staff_openid_index", String(64)),
+    Column("directory_version", BigInteger, nullable=False),
 )
 
 refresh_tokens = Table(
