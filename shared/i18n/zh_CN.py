@@ -45,6 +45,10 @@ STEP_TITLES: Final[dict[str, str]] = {
     "co_handle": "协同办理",
     "subtask_answered": "协办单位已答复",
     "subtask_timed_out": "协办单位答复超时",
+    "supervision_issued": "下达督办",
+    "supervision_replied": "督办已回复",
+    "supervision_overdue": "督办逾期未回复，已提级",
+    "supervision_lapsed": "督办已终止",
 }
 STEP_TITLE_FALLBACK: Final = "办理进展"
 
