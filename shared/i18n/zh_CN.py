@@ -51,6 +51,10 @@ STEP_TITLES: Final[dict[str, str]] = {
     "supervision_lapsed": "督办已终止",
 }
 STEP_TITLE_FALLBACK: Final = "办理进展"
+# Manual supervision (人工督办) levels, by level code.
+SUPERVISION_LEVELS: Final[dict[str, str]] = {
+    "reminder": "提醒", "supervision": "督办", "listed": "挂牌督办",
+}
 
 # Who acted, by role code (residents see roles and units, never a staff member).
 ROLE_LABELS: Final[dict[str, str]] = {
