@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
+from services.booking import messages
 from shared.problems import BadRequest, Conflict, Forbidden, Gone, RuleViolation
 from shared.regions import covers, is_region_code
 
@@ -69,17 +70,14 @@ class RoundWindows:
             # Also keeps out moments with no UTC instant (year 1 east of Greenwich), which
             # the database driver cannot even send.
             raise RuleViolation(
-                f"round windows must lie between {EARLIEST.year} and {LATEST.year}",
-                code="window_invalid",
+                messages.window_range(EARLIEST.year, LATEST.year), code="window_invalid"
             )
         if self.booking_opens_at >= self.booking_closes_at:
-            raise RuleViolation("the booking window must end after it opens", code="window_invalid")
+            raise RuleViolation(messages.WINDOW_BOOKING, code="window_invalid")
         if self.pickup_starts_at >= self.pickup_ends_at:
-            raise RuleViolation("the pickup window must end after it starts", code="window_invalid")
+            raise RuleViolation(messages.WINDOW_PICKUP, code="window_invalid")
         if self.booking_closes_at > self.pickup_ends_at:
-            raise RuleViolation(
-                "booking must close before the pickup window ends", code="window_invalid"
-            )
+            raise RuleViolation(messages.WINDOW_ORDER, code="window_invalid")
 
     def phase(self, now: datetime) -> RoundPhase:
         if now < self.booking_opens_at:

@@ -90,7 +90,9 @@ class RoundRead(BaseSchema):
     pickup_ends_at: datetime
     eligibility_regions: list[str]
     limit_per: str
+    limit_label: str
     phase: str
+    phase_label: str
     pickup_points: list[PickupPointRead]
 
 
@@ -113,6 +115,7 @@ class BookingCreated(BaseSchema):
     id: uuid.UUID
     pickup_code: str
     status: str
+    status_label: str  # Chinese, from the catalog (as every ``*_label`` here)
 
 
 class BookingRead(BaseSchema):
@@ -124,6 +127,7 @@ class BookingRead(BaseSchema):
     pickup_point_address: str
     slot_id: uuid.UUID
     status: str
+    status_label: str
     pickup_code: str | None  # shown only while the booking can still be redeemed
     booked_at: datetime
     pickup_starts_at: datetime
@@ -147,6 +151,7 @@ class RedemptionRead(BaseSchema):
     round_id: uuid.UUID
     pickup_point_id: uuid.UUID
     status: str
+    status_label: str
     redeemed_at: datetime
     items: list[ItemIn]
 
@@ -165,6 +170,7 @@ class PointStats(BaseSchema):
 class RoundStats(BaseSchema):
     round_id: uuid.UUID
     phase: str
+    phase_label: str
     quota: int
     booked: int
     redeemed: int

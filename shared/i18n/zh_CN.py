@@ -118,3 +118,111 @@ RELIEF_SEE_REASONS: Final = "原因请在小程序中查看。"
 RELIEF_APPROVED_SENTENCE: Final = "您的申请已审批通过"
 RELIEF_REFUSED_SENTENCE: Final = "您的申请未通过，原因请在小程序中查看"
 RELIEF_SUBJECT: Final = "{name}申请"
+
+# -- relief (一键报难): what applicants, reviewers and the public notice read -------------------
+RELIEF_STATUS_LABELS: Final[dict[str, str]] = {
+    "submitted": "已提交",
+    "in_review": "联合审核中",
+    "in_notice": "公示中",
+    "awaiting_approval": "待审批",
+    "approved": "审批通过",
+    "disbursing": "发放中",
+    "rejected": "未通过",
+    "withdrawn": "已撤回",
+}
+RELIEF_AGENCY_LABELS: Final[dict[str, str]] = {
+    "town": "乡镇（街道）",
+    "ping_an_office": "平安办",
+    "civil_affairs": "民政局",
+    "agriculture": "农业农村局",
+}
+RELIEF_STAGE_LABELS: Final[dict[str, str]] = {
+    "town": "乡镇受理",
+    "joint_review": "联合审核",
+    "notice": "公示",
+    "approval": "审批",
+}
+RELIEF_OUTCOME_LABELS: Final[dict[str, str]] = {"approved": "审批通过", "rejected": "未通过"}
+# What a reviewer's buttons say, by action code.
+RELIEF_ACTION_LABELS: Final[dict[str, str]] = {
+    "accept": "受理",
+    "reject": "驳回",
+    "review": "审核",
+    "object": "提出异议",
+    "resolve_objection": "处理异议",
+    "approve": "审批通过",
+    "withdraw": "撤回申请",
+    "disburse": "发放救助金",
+}
+# Timeline steps by step code; an agency's steps are worded from the templates below.
+RELIEF_STEP_TITLES: Final[dict[str, str]] = {
+    "submitted": "提交申请",
+    "accepted": "乡镇（街道）已受理",
+    "rejected_at_town": "乡镇（街道）不予受理",
+    "rejected_at_approval": "民政局审批未通过",
+    "objection_recorded": "收到公示异议",
+    "objection_upheld": "异议成立，申请未通过",
+    "objection_dismissed": "异议不成立",
+    "notice_skipped_minor": "申请人为未成年人，不予公示",
+    "approved": "审批通过",
+    "withdrawn": "申请人已撤回",
+    "disbursed": "救助金已发放",
+}
+RELIEF_AGENCY_STEP_TITLES: Final[dict[str, str]] = {
+    "approved_by_{agency}": "{label}审核同意",
+    "rejected_by_{agency}": "{label}审核不同意",
+    "approved_by_{agency}_notice_started": "{label}审核同意，开始公示",
+}
+RELIEF_STEP_TITLE_FALLBACK: Final = "办理进展"
+# Timeline notes the platform writes (times in Asia/Shanghai).
+RELIEF_NOTE_REJECTED: Final = "共{count}条理由，须于{notify_by}前告知申请人"
+RELIEF_NOTE_NOTICE: Final = "公示至{ends}"
+RELIEF_NOTE_MINOR: Final = "申请人为未成年人，不予公示"
+RELIEF_NOTE_ON_BEHALF: Final = "工作人员代申请人提交"
+RELIEF_NOTE_PAID: Final = "发放{year}年{month}月救助金"
+RELIEF_NOTE_PAID_MONTHLY: Final = "按月发放{year}年{month}月救助金"
+# Free text shown masked: its first character, stars, and how long it is.
+RELIEF_MASKED_LENGTH: Final = "（共{count}字）"
+# The line of the public notice (公示) board.
+RELIEF_NOTICE_LINE: Final = ("{name}家（{size}人）申请{kind}，公示至{ends}，"
+                             "如有异议请在公示期内提出。")
+# 422 refusals of relief: what is missing or wrong, naming the field's label.
+RELIEF_FIELD_LABELS: Final[dict[str, str]] = {
+    "reason": "驳回理由",
+    "text": "异议内容",
+    "resolution": "处理意见",
+    "opinion": "审核意见",
+}
+RELIEF_CHOOSE_OPINION: Final = "请选择：同意或不同意"
+RELIEF_MONTHLY_AMOUNT_INVALID: Final = "每月救助金额须为正数，且仅低保、特困供养可核定"
+RELIEF_AMOUNT_INVALID: Final = "发放金额须为正数（单位：分）"
+RELIEF_MONTH_INVALID: Final = "请填写发放月份（年-月）"
+RELIEF_HOUSEHOLD_ID_INVALID: Final = "家庭成员身份证号码校验位不正确"
+RELIEF_UNKNOWN_ACTION: Final = "不支持的操作"
+RELIEF_NOT_IN_REGISTRY: Final = "您的信息尚未录入人口库，请联系网格员完成人口录入后再申请救助"
+
+# -- booking (物资预约): rounds, bookings, pickup -----------------------------------------------
+BOOKING_STATUS_LABELS: Final[dict[str, str]] = {
+    "confirmed": "已预约",
+    "redeemed": "已领取",
+    "cancelled": "已取消",
+    "no_show": "逾期未领取",
+}
+BOOKING_PHASE_LABELS: Final[dict[str, str]] = {
+    "upcoming": "未开始",
+    "open": "预约中",
+    "pickup": "领取中",
+    "ended": "已结束",
+}
+BOOKING_LIMIT_LABELS: Final[dict[str, str]] = {
+    "person": "每人限约一份",
+    "household": "每户限约一份",
+}
+BOOKING_SLOT_REQUIRED: Final = "该领取点按时段预约，请选择领取时段"
+BOOKING_WINDOW_RANGE: Final = "预约和领取时间须在{earliest}年至{latest}年之间"
+BOOKING_WINDOW_BOOKING: Final = "预约截止时间须晚于预约开始时间"
+BOOKING_WINDOW_PICKUP: Final = "领取结束时间须晚于领取开始时间"
+BOOKING_WINDOW_ORDER: Final = "预约须在领取结束前截止"
+BOOKING_SLOT_OUTSIDE: Final = "领取时段须在领取时间之内"
+BOOKING_ROUND_ENDED: Final = "本轮物资预约已结束"
+BOOKING_QUOTA_SLOT_REQUIRED: Final = "该领取点分时段设置名额，请指定时段"

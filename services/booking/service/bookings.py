@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import asyncpg
 from asyncpg.exceptions import UniqueViolationError
 
-from services.booking import domain
+from services.booking import domain, messages
 from services.booking.schemas import BookingCreate, BookingCreated, BookingPage, BookingRead
 from services.booking.store import bookings as booking_store
 from services.booking.store import claims
@@ -83,7 +83,7 @@ async def book(
         claim = _claim(facts, round_id, resident, idempotency_key, now)
         await _claim_a_unit(conn, claim, stripes_per_slot)
     return BookingCreated(id=claim.booking_id, pickup_code=codes.issue(claim.booking_id),
-                          status=domain.BookingStatus.CONFIRMED)
+                          status=domain.BookingStatus.CONFIRMED, status_label=messages.CONFIRMED)
 
 
 def _require_bookable(
@@ -109,9 +109,8 @@ def _require_bookable(
             "no such pickup point (or slot) in this round", code="pickup_point_not_found"
         )
     if cmd.slot_id is None and (facts.slot_count or 0) > 1:
-        raise RuleViolation(
-            "this pickup point books by time slot: choose one", code="slot_required"
-        )
+        raise RuleViolation(messages.SLOT_REQUIRED, code="slot_required",
+                            extra={"field": "slot_id"})
     return facts
 
 
@@ -130,7 +129,8 @@ async def _replay(
     )
     if made is None:
         return None
-    return BookingCreated(id=made["id"], pickup_code=codes.issue(made["id"]), status=made["status"])
+    return BookingCreated(id=made["id"], pickup_code=codes.issue(made["id"]), status=made["status"],
+                          status_label=messages.status_label(made["status"]))
 
 
 def _claim(
@@ -207,6 +207,7 @@ def booking_view(row: AnyRow, codes: domain.PickupCodes) -> BookingRead:
         pickup_point_address=row.point_address,
         slot_id=row.slot_id,
         status=row.status,
+        status_label=messages.status_label(row.status),
         pickup_code=codes.issue(row.id) if row.status == domain.BookingStatus.CONFIRMED else None,
         booked_at=row.booked_at,
         pickup_starts_at=row.pickup_starts_at,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from services.booking import domain
+from services.booking import domain, messages
 from services.booking.schemas import ItemIn, RedemptionCreate, RedemptionRead
 from services.booking.store import bookings as booking_store
 from services.booking.store import rounds as round_store
@@ -60,6 +60,7 @@ async def redeem(
         round_id=row.round_id,
         pickup_point_id=row.point_id,
         status=domain.BookingStatus.REDEEMED,
+        status_label=messages.REDEEMED,
         redeemed_at=now,
         items=[ItemIn.model_validate(item) for item in round_row.items],
     )

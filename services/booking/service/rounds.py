@@ -8,7 +8,7 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from services.booking import domain
+from services.booking import domain, messages
 from services.booking.schemas import (
     ItemIn,
     PickupPointCreate,
@@ -119,7 +119,7 @@ async def _insert_point(
     )
     for starts_at, ends_at, quota in windows_and_quotas:
         if not (cmd.pickup_starts_at <= starts_at < ends_at <= cmd.pickup_ends_at):
-            raise RuleViolation("a slot must lie inside the pickup window", code="slot_invalid")
+            raise RuleViolation(messages.SLOT_OUTSIDE, code="slot_invalid")
         await round_store.insert_slot(
             uow,
             {
@@ -171,6 +171,7 @@ async def _round_views(
                     slots=point_slots,
                 )
             )
+        phase = _windows(row).phase(now)
         views.append(
             RoundRead(
                 id=row.id,
@@ -183,7 +184,9 @@ async def _round_views(
                 pickup_ends_at=row.pickup_ends_at,
                 eligibility_regions=list(row.eligibility_regions),
                 limit_per=row.limit_per,
-                phase=_windows(row).phase(now),
+                limit_label=messages.limit_label(row.limit_per),
+                phase=phase,
+                phase_label=messages.phase_label(phase),
                 pickup_points=points,
             )
         )
@@ -278,7 +281,7 @@ async def change_quota(
             raise NotFound("no such round", code="round_not_found")
         require_operator_of(operator, row.region_code)
         if _windows(row).phase(now) is domain.RoundPhase.ENDED:
-            raise RuleViolation("this round has ended", code="round_ended")
+            raise RuleViolation(messages.ROUND_ENDED, code="round_ended")
         slots = [
             s
             for s in await round_store.slot_quotas(uow, [round_id])
@@ -291,7 +294,8 @@ async def change_quota(
             if not slots:
                 raise NotFound("no such slot at this pickup point", code="slot_not_found")
         elif len(slots) > 1:
-            raise RuleViolation("this pickup point has slots: name one", code="slot_required")
+            raise RuleViolation(messages.QUOTA_SLOT_REQUIRED, code="slot_required",
+                                extra={"field": "slot_id"})
         stripes = await round_store.lock_slot_stripes(uow, slots[0].id)
         capacities = domain.respread(cmd.quota, [s.taken for s in stripes])
         await round_store.set_capacities(
@@ -328,6 +332,7 @@ async def round_stats(
     return RoundStats(
         round_id=round_id,
         phase=view.phase,
+        phase_label=view.phase_label,
         quota=sum(p.quota for p in points),
         booked=sum(p.booked for p in points),
         redeemed=sum(p.redeemed for p in points),
