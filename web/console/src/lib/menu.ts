@@ -1,0 +1,30 @@
+// The console's menu: each entry is shown to the roles that work there.
+import { t } from '@/i18n/zh-CN'
+
+export interface MenuEntry {
+  key: keyof typeof t.menu
+  path: string
+  roles: readonly string[]
+}
+
+export const MENU: readonly MenuEntry[] = [
+  { key: 'queue', path: '/queue', roles: ['dept_staff', 'dept_admin'] },
+  { key: 'dispatch', path: '/soon/dispatch', roles: ['dispatcher'] },
+  { key: 'verification', path: '/soon/verification', roles: ['grid_worker'] },
+  { key: 'supervision', path: '/soon/supervision', roles: ['supervisor'] },
+  { key: 'command', path: '/soon/command', roles: ['dispatcher', 'supervisor', 'admin'] },
+  { key: 'scorecards', path: '/soon/scorecards', roles: ['supervisor', 'admin', 'dept_admin'] },
+  { key: 'relief', path: '/soon/relief', roles: ['reviewer'] },
+  { key: 'booking', path: '/soon/booking', roles: ['booking_operator'] },
+  { key: 'admin', path: '/soon/admin', roles: ['admin'] },
+]
+
+export function menuFor(roles: Iterable<string>): MenuEntry[] {
+  const held = new Set(roles)
+  return MENU.filter((entry) => entry.roles.some((role) => held.has(role)))
+}
+
+/** Where a staff member lands after signing in without a page to return to. */
+export function homeFor(roles: Iterable<string>): string {
+  return menuFor(roles)[0]?.path ?? '/soon/home'
+}

@@ -1,0 +1,42 @@
+import { createRouter, createWebHistory, type Router } from 'vue-router'
+import { watch } from 'vue'
+import { useSession } from '@/stores/session'
+import { homeFor } from '@/lib/menu'
+
+export function createConsoleRouter(): Router {
+  const router = createRouter({
+    history: createWebHistory(import.meta.env.BASE_URL),
+    routes: [
+      { path: '/login', name: 'signin', component: () => import('@/views/SignIn.vue'),
+        meta: { public: true } },
+      {
+        path: '/',
+        component: () => import('@/layouts/Shell.vue'),
+        children: [
+          { path: '', name: 'home', redirect: () => homeFor(useSession().roles) },
+          { path: 'queue', name: 'queue', component: () => import('@/views/Queue.vue') },
+          { path: 'cases/:id', name: 'case', component: () => import('@/views/CaseView.vue'),
+            props: true },
+          { path: 'soon/:section', name: 'soon', component: () => import('@/views/Soon.vue') },
+          { path: ':rest(.*)*', name: 'not-found', component: () => import('@/views/NotFound.vue') },
+        ],
+      },
+    ],
+  })
+
+  router.beforeEach((to) => {
+    const session = useSession()
+    if (to.meta.public || session.signedIn) return true
+    return { name: 'signin', query: { redirect: to.fullPath } }
+  })
+
+  // A session that ends under the user (expired refresh, revoked, disabled) returns to
+  // sign-in and remembers the page, so signing in again lands back on it.
+  const session = useSession()
+  watch(() => session.lost, () => {
+    const here = router.currentRoute.value
+    if (here.meta.public) return
+    void router.push({ name: 'signin', query: { redirect: here.fullPath, expired: '1' } })
+  })
+  return router
+}
