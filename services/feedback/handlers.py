@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from services.feedback.service import notifications, projection, staff_notices, unit_work
+from services.feedback.service import (
+    notifications,
+    projection,
+    staff_directory,
+    staff_notices,
+    unit_work,
+)
 from services.feedback.settings import Settings
 from shared.contracts.events import ReporterSeal
 from shared.db.uow import UnitOfWork
@@ -59,6 +65,10 @@ async def on_supervision_overdue(envelope: Envelope, uow: UnitOfWork) -> None:
 
 async def on_co_handling_started(envelope: Envelope, uow: UnitOfWork) -> None:
     await staff_notices.record_for_co_handling(uow, envelope)
+
+
+async def on_staff_directory_changed(envelope: Envelope, uow: UnitOfWork) -> None:
+    await staff_directory.apply_change(uow, envelope)
 
 
 # A unit's work for its scorecard, on the read model's queue ("cases"): apart from the
@@ -118,6 +128,9 @@ def build_subscriptions(seal: ReporterSeal) -> list[Subscription]:
                      purpose="notices"),
         Subscription("routing.co_handling_started", on_co_handling_started,
                      purpose="notices"),
+        # Its own queue: who gets a notice must not wait behind the notices themselves.
+        Subscription("identity.staff_directory_changed", on_staff_directory_changed,
+                     purpose="directory"),
         *(Subscription(event_type, _unit_work_handler(record), purpose="cases")
           for event_type, record in _UNIT_WORK),
     ]

@@ -166,3 +166,17 @@ def relief_decision_notice(
             }
         ),
     )
+
+
+def staff_wechat_notice(*, notice_id: str, kind: str, title: str, body: str,
+                        occurred_at: datetime) -> Notice:
+    """A staff notice as a subscribe message to one staff member (template ``staff_notice``:
+    title, time, text); the full text and the case are in the staff inbox it opens."""
+    return Notice(
+        kind=kind,
+        title=title,
+        body=body,
+        template="staff_notice",
+        page=f"pages/staff/notices/detail?id={notice_id}",
+        data=fit_data({"thing1": title, "time2": wechat_time(occurred_at), "thing3": body}),
+    )

@@ -46,6 +46,8 @@ class Settings(ServiceSettings):
     # Subscribe-message templates registered in the mini-program's console.
     template_case_progress: str = "tmpl-case-progress"
     template_case_closed: str = "tmpl-case-closed"
+    # Staff notices to staff who bound WeChat (thing1 title, time2 when, thing3 text).
+    template_staff_notice: str = "tmpl-staff-notice"
 
     # -- sensitive tips ---------------------------------------------------------------------
     # The events service names the reporter of a sensitive tip only sealed for this service

@@ -1,4 +1,5 @@
-"""Delivers pending notifications to WeChat, outside any consumer's transaction.
+"""Delivers pending notifications to WeChat, outside any consumer's transaction: residents'
+messages and staff notices to staff who bound WeChat alike.
 
 One pass: claim a batch (a short transaction that leases the rows), send each with no
 transaction open, then settle each in its own short transaction. A sender that dies after
@@ -27,6 +28,7 @@ def template_id(settings: Settings, template: str) -> str:
     return {
         "case_progress": settings.template_case_progress,
         "case_closed": settings.template_case_closed,
+        "staff_notice": settings.template_staff_notice,
     }[template]
 
 

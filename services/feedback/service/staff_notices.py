@@ -3,12 +3,14 @@
 A notice is addressed either to roles over one region (supervisors: 督办 and overdue
 supervisions; dispatchers: escalations and cases returned to them) or to the staff of one
 unit (a new case in its queue, a deadline warning, a manual 督办, a co-handling request).
-Never to people: staff accounts, their units and scopes live in identity, which publishes no
-staff list, so whoever holds the role over that region or belongs to that unit — now or after
-a re-scope — sees it, and each reader keeps their own read mark. For the same reason no staff
-notice goes to WeChat: identity publishes no staff WeChat bindings and feedback cannot fan a
-unit's notice out to its members. One notice per cause (a record id, an assignment's seq, a
-message), so a redelivered or republished message adds nothing.
+In the in-app inbox a notice is one row, not one per person: whoever holds the role over
+that region or belongs to that unit — now or after a re-scope — sees it, and each reader
+keeps their own read mark. The same notice also goes to the WeChat of each active staff
+member of its audience who bound one, as identity's staff directory tells feedback
+(service/staff_directory.py): one delivery per person, queued in the transaction that
+records the notice and sent later by the sender worker, so WeChat being slow or down never
+holds back the message that caused it. One notice per cause (a record id, an assignment's
+seq, a message), so a redelivered or republished message adds nothing, on WeChat either.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.feedback.scoring import SHANGHAI
+from services.feedback.service import staff_directory
 from services.feedback.service.notifications import after_created
 from services.feedback.service.scorecards import region_like
 from services.feedback.store import staff_notices as store
@@ -71,6 +74,14 @@ LEVEL_NAMES = {"grid": "网格", "community": "社区", "town": "镇街", "count
 DEADLINE_NAMES = {"accept": "受理", "resolve": "办结"}
 
 
+async def _record(uow: UnitOfWork, row: dict[str, Any]) -> bool:
+    """Add the notice (once per ``source_key``) and queue it for its audience's WeChat."""
+    added = await store.add(uow, row)
+    if added:
+        await staff_directory.queue_wechat(uow, row)
+    return added
+
+
 class CaseRegionUnknown(RuntimeError):
     """An escalation arrived before anything told feedback where the case is: the message
     is retried (the assignment and the report are on their way on another queue)."""
@@ -81,7 +92,7 @@ async def record_for_overdue(uow: UnitOfWork, envelope: Envelope) -> bool:
     supervision record exists. One notice per supervision record."""
     overdue = envelope.payload_as(EventOverdue)
     deadline = overdue.deadline.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
-    added = await store.add(uow, {
+    added = await _record(uow, {
         "id": uuid.uuid4(),
         "kind": SUPERVISION,
         "audience": AUDIENCE[SUPERVISION],
@@ -111,7 +122,7 @@ async def record_for_escalation(uow: UnitOfWork, envelope: Envelope) -> bool:
     if region is None:
         raise CaseRegionUnknown(f"no region known yet for case {escalated.event_id}")
     how = "自动" if escalated.automatic else "经办单位"
-    added = await store.add(uow, {
+    added = await _record(uow, {
         "id": uuid.uuid4(),
         "kind": ESCALATION,
         "audience": AUDIENCE[ESCALATION],
@@ -167,7 +178,7 @@ async def record_for_assignment(uow: UnitOfWork, envelope: Envelope) -> bool:
     one notice per assignment (its ``seq``) to the unit's staff."""
     assigned = envelope.payload_as(EventAssigned)
     title, body = ASSIGNED_TEXTS[assigned.reason]
-    return await store.add(uow, _notice(
+    return await _record(uow, _notice(
         ASSIGNED, event_id=assigned.event_id, title=title,
         body=body.format(accept_by=_when(assigned.accept_by)),
         source_key=f"assigned:{assigned.event_id}:{assigned.seq}",
@@ -180,7 +191,7 @@ async def record_for_queued(uow: UnitOfWork, envelope: Envelope) -> bool:
     """A case waits for the dispatchers of its region (returned, or no unit found)."""
     queued = envelope.payload_as(EventQueued)
     kind = RETURNED if queued.reason == "returned" else QUEUED
-    return await store.add(uow, _notice(
+    return await _record(uow, _notice(
         kind, event_id=queued.event_id,
         title="案件退回" if kind == RETURNED else "案件待分派",
         body=QUEUED_BODIES[queued.reason], source_key=f"msg:{envelope.event_id}",
@@ -197,7 +208,7 @@ async def _unit_or_case_region(
 async def record_for_deadline_warning(uow: UnitOfWork, envelope: Envelope) -> bool:
     """A deadline of the unit's case is near: one notice per deadline and warning step."""
     warning = envelope.payload_as(DeadlineWarning)
-    return await store.add(uow, _notice(
+    return await _record(uow, _notice(
         DEADLINE_WARNING, event_id=warning.event_id, title="期限提醒",
         body=f"{DEADLINE_NAMES[warning.kind]}期限{_when(warning.deadline)}将至"
              f"（已用{warning.fraction:.0%}），请抓紧办理。",
@@ -213,7 +224,7 @@ async def record_for_supervision_issued(uow: UnitOfWork, envelope: Envelope) -> 
     """A supervisor's 督办 to the unit holding the case: one notice per supervision."""
     issued = envelope.payload_as(SupervisionIssued)
     level = SUPERVISION_LEVELS[issued.level]
-    return await store.add(uow, _notice(
+    return await _record(uow, _notice(
         SUPERVISION_ISSUED, event_id=issued.event_id, title=f"案件{level}",
         body=f"请于{_when(issued.reply_by)}前答复。{issued.instruction}",
         source_key=f"manual_supervision:{issued.supervision_id}", occurred_at=issued.at,
@@ -226,7 +237,7 @@ async def record_for_supervision_overdue(uow: UnitOfWork, envelope: Envelope) ->
     """A 督办 went unanswered: the supervisors one level up are told, once."""
     overdue = envelope.payload_as(SupervisionOverdue)
     level = SUPERVISION_LEVELS[overdue.level]
-    return await store.add(uow, _notice(
+    return await _record(uow, _notice(
         SUPERVISION_OVERDUE, event_id=overdue.event_id, title=f"{level}逾期未复",
         body=f"{level}答复期限{_when(overdue.reply_by)}已过，承办单位未答复，请跟进。",
         source_key=f"supervision_overdue:{overdue.supervision_id}", occurred_at=overdue.at,
@@ -240,7 +251,7 @@ async def record_for_co_handling(uow: UnitOfWork, envelope: Envelope) -> int:
     lead = await store.unit_name(uow, started.lead_unit_id)
     added = 0
     for subtask in started.subtasks:
-        added += await store.add(uow, _notice(
+        added += await _record(uow, _notice(
             CO_HANDLING, event_id=started.event_id, title="协办请求",
             body=f"{lead or '牵头单位'}请求本单位协办，请于{_when(subtask.due_at)}前答复。",
             source_key=f"subtask:{subtask.subtask_id}", occurred_at=started.at,

@@ -1,4 +1,5 @@
-"""The in-app inbox and the WeChat delivery queue (the same rows)."""
+"""The in-app inbox and the WeChat delivery queue (the same rows; a staff notice's WeChat
+delivery is a queue row only)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,10 @@ from services.feedback.store.tables import notifications, wechat_sandbox_message
 from shared.db import leases
 from shared.db.uow import UnitOfWork
 
+# Rows that carry a staff notice to WeChat are delivery only: staff read notices in their own
+# inbox (staff_notices), never among a resident's notifications.
+_in_inbox = notifications.c.staff_notice_id.is_(None)
+
 
 async def add(uow: UnitOfWork, row: dict[str, Any]) -> bool:
     """False when a notification with this ``source_key`` exists (a redelivered cause)."""
@@ -26,6 +31,19 @@ async def add(uow: UnitOfWork, row: dict[str, Any]) -> bool:
     return result.first() is not None
 
 
+async def add_many(uow: UnitOfWork, rows: list[dict[str, Any]]) -> int:
+    """Queue several; a row whose ``source_key`` exists is skipped. How many were added."""
+    if not rows:
+        return 0
+    result = await uow.connection.execute(
+        insert(notifications)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["source_key"])
+        .returning(notifications.c.id)
+    )
+    return len(result.all())
+
+
 async def page_for_user(
     uow: UnitOfWork,
     user_id: uuid.UUID,
@@ -35,7 +53,7 @@ async def page_for_user(
     unread_only: bool,
 ) -> list[Any]:
     """Newest first; ``after`` is the (created_at, id) of the last row of the previous page."""
-    query = select(notifications).where(notifications.c.user_id == user_id)
+    query = select(notifications).where(notifications.c.user_id == user_id, _in_inbox)
     if unread_only:
         query = query.where(notifications.c.read_at.is_(None))
     if after is not None:
@@ -60,13 +78,15 @@ async def mark_read(
             notifications.c.id == notification_id,
             notifications.c.user_id == user_id,
             notifications.c.read_at.is_(None),
+            _in_inbox,
         )
         .values(read_at=at)
     )
     return (
         await uow.connection.execute(
             select(notifications).where(
-                notifications.c.id == notification_id, notifications.c.user_id == user_id
+                notifications.c.id == notification_id, notifications.c.user_id == user_id,
+                _in_inbox,
             )
         )
     ).first()

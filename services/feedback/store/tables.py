@@ -106,6 +106,8 @@ notifications = Table(
     Column("wechat_attempts", Integer, nullable=False),
     _ts("wechat_next_at"),
     Column("wechat_error", String(300)),
+    # Set: this row carries that staff notice to one staff member's WeChat (not an inbox row).
+    Column("staff_notice_id", UUID(as_uuid=True)),
 )
 
 wechat_sandbox_messages = Table(
@@ -157,6 +159,20 @@ staff_notice_reads = Table(
     Column("notice_id", UUID(as_uuid=True), primary_key=True),
     Column("user_id", UUID(as_uuid=True), primary_key=True),
     _ts("read_at", nullable=False),
+)
+
+# Identity's staff accounts as notices address them (migrations/versions/0006).
+staff_directory = Table(
+    "staff_directory",
+    metadata,
+    Column("staff_id", UUID(as_uuid=True), primary_key=True),
+    Column("unit_ids", ARRAY(UUID(as_uuid=True)), nullable=False),
+    Column("roles", ARRAY(String(32)), nullable=False),
+    Column("regions", ARRAY(String(15)), nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("wechat_bound", Boolean, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    _ts("changed_at", nullable=False),
 )
 
 # A unit's work beyond its own cases (migrations/versions/0005): every column but the key is
