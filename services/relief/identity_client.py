@@ -14,6 +14,7 @@ from datetime import date
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from services.relief import messages
 from shared.auth.internal import internal_headers
 from shared.http.client import create_http_client
 from shared.logs import get_logger
@@ -110,11 +111,8 @@ class IdentityClient:
                 code="applicant_not_verified",
             )
         if "region_code" in body and body["region_code"] is None:
-            raise RuleViolation(
-                "this resident is not in the population registry yet; a grid worker enters "
-                "residents (人口录入) before relief can be applied for",
-                code="applicant_not_in_registry",
-            )
+            # Worded for the resident: a grid worker enters them (人口录入) first.
+            raise RuleViolation(messages.NOT_IN_REGISTRY, code="applicant_not_in_registry")
         try:
             profile = ResidentProfile.model_validate(body)
         except ValidationError:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from services.relief import messages
 from services.relief.domain import Agency, Kind, Stage, Status
 
 
@@ -15,7 +16,9 @@ class BaseSchema(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+# A text a person types into a form: left blank (or out), it is refused by the use case with
+# its own code and a Chinese detail naming the field ("请填写：驳回理由"), not a bare shape error.
+FormText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 Month = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{3}-(0[1-9]|1[0-2])$")]
 REGION_CODE_PATTERN = r"^(0[1-9]|[1-9][0-9])[0-9]{4}([0-9]{3}){0,3}$"  # ASCII digits: \d takes ３
 RegionCode = Annotated[str, StringConstraints(pattern=REGION_CODE_PATTERN)]
@@ -37,7 +40,7 @@ class ApplicationCreate(BaseSchema):
     ``applicant_user_id``."""
 
     kind: Kind
-    reason: Text
+    reason: FormText = ""
     household: list[HouseholdMemberIn] | None = Field(None, max_length=30)
     attachments: list[AttachmentRef] | None = Field(None, max_length=20)
     applicant_user_id: uuid.UUID | None = None
@@ -50,6 +53,7 @@ class ApplicationCreated(BaseSchema):
 
 class OpinionRead(BaseSchema):
     agency: Agency
+    agency_label: str  # Chinese, from the catalog (as every ``*_label`` here)
     approve: bool
     opinion: str  # masked
     reviewed_at: datetime
@@ -57,7 +61,9 @@ class OpinionRead(BaseSchema):
 
 class DecisionRead(BaseSchema):
     outcome: Literal["approved", "rejected"]
+    outcome_label: str
     stage: Stage
+    stage_label: str
     decided_at: datetime
     notify_by: datetime
 
@@ -65,7 +71,9 @@ class DecisionRead(BaseSchema):
 class ApplicationRead(BaseSchema):
     id: uuid.UUID
     kind: Kind
+    kind_label: str
     status: Status
+    status_label: str
     applicant_user_id: uuid.UUID
     submitted_by: uuid.UUID
     on_behalf: bool
@@ -86,6 +94,7 @@ class ApplicationRead(BaseSchema):
     payments: int
     submitted_at: datetime
     allowed_actions: list[str]
+    action_labels: dict[str, str]  # the buttons' words, by action code
 
 
 class ApplicationPage(BaseSchema):
@@ -96,10 +105,14 @@ class ApplicationPage(BaseSchema):
 class TimelineStep(BaseSchema):
     at: datetime
     step: str
+    title: str
     status: Status
+    status_label: str
     actor_role: str
+    actor_role_label: str
     actor_agency: str | None
-    note: str | None
+    actor_agency_label: str | None
+    note: str | None  # written by the platform, in Chinese
 
 
 class Timeline(BaseSchema):
@@ -108,21 +121,21 @@ class Timeline(BaseSchema):
 
 
 class ReviewCreate(BaseSchema):
-    approve: bool
-    opinion: Text
+    approve: bool | None = None
+    opinion: FormText = ""
 
 
 class RejectCreate(BaseSchema):
-    reason: Text
+    reason: FormText = ""
 
 
 class ObjectionCreate(BaseSchema):
-    text: Text
+    text: FormText = ""
 
 
 class ObjectionResolve(BaseSchema):
     upheld: bool
-    resolution: Text
+    resolution: FormText = ""
 
 
 class ObjectionRead(BaseSchema):
@@ -138,10 +151,12 @@ class NoticeRead(BaseSchema):
 
     application_id: uuid.UUID
     kind: Kind
+    kind_label: str
     region_code: str
     applicant_name: str  # masked
     household_size: int
     notice_ends_at: datetime
+    text: str  # the notice board's line, in Chinese
 
 
 class NoticePage(BaseSchema):
@@ -154,7 +169,9 @@ class DecisionReasons(BaseSchema):
 
     application_id: uuid.UUID
     outcome: Literal["approved", "rejected"]
+    outcome_label: str
     stage: Stage
+    stage_label: str
     reasons: list[str]
     decided_at: datetime
 
@@ -217,10 +234,14 @@ class MonthlyRunRead(BaseSchema):
 
 
 class DisbursementRead(BaseSchema):
+    """A payment. Answers remembered under an Idempotency-Key before payments carried
+    ``kind_label`` replay with it filled in from ``kind``."""
+
     id: uuid.UUID
     application_id: uuid.UUID
     recipient_user_id: uuid.UUID
     kind: Kind
+    kind_label: str
     region_code: str
     month: str
     amount_fen: int
@@ -228,12 +249,20 @@ class DisbursementRead(BaseSchema):
     posted_at: datetime
     already_posted: bool = False
 
+    @model_validator(mode="before")
+    @classmethod
+    def _labelled(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "kind" in data and not data.get("kind_label"):
+            return {**data, "kind_label": messages.kind_label(str(data["kind"]))}
+        return data
+
 
 class TotalsRead(BaseSchema):
     region_code: str
     from_month: str
     to_month: str
     kind: Kind | None
+    kind_label: str | None
     amount_fen: int
     amount_yuan: str
     person_times: int

@@ -160,6 +160,8 @@ RELIEF_STEP_TITLES: Final[dict[str, str]] = {
     "accepted": "乡镇（街道）已受理",
     "rejected_at_town": "乡镇（街道）不予受理",
     "rejected_at_approval": "民政局审批未通过",
+    "rejected_at_joint_review": "联合审核未通过",
+    "rejected_at_notice": "公示异议成立，申请未通过",
     "objection_recorded": "收到公示异议",
     "objection_upheld": "异议成立，申请未通过",
     "objection_dismissed": "异议不成立",
@@ -188,8 +190,9 @@ RELIEF_NOTICE_LINE: Final = ("{name}家（{size}人）申请{kind}，公示至{e
                              "如有异议请在公示期内提出。")
 # 422 refusals of relief: what is missing or wrong, naming the field's label.
 RELIEF_FIELD_LABELS: Final[dict[str, str]] = {
-    "reason": "驳回理由",
-    "text": "异议内容",
+    "apply_reason": "困难情况",
+    "reject_reason": "驳回理由",
+    "objection_text": "异议内容",
     "resolution": "处理意见",
     "opinion": "审核意见",
 }

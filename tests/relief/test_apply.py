@@ -164,8 +164,8 @@ async def test_bad_input_is_refused_with_a_code_and_nothing_is_written(
     user_id, token = world.resident()
     cases = [
         ({"kind": "loan", "reason": "x"}, 422, "validation_error"),
-        ({"kind": "dibao", "reason": "   "}, 422, "validation_error"),
-        ({"kind": "dibao"}, 422, "validation_error"),
+        ({"kind": "dibao", "reason": "   "}, 422, "reason_required"),  # 请填写：困难情况
+        ({"kind": "dibao"}, 422, "reason_required"),
         ({"kind": "dibao", "reason": "x", "surprise": 1}, 422, "validation_error"),
         ({"kind": "dibao", "reason": "x", "household": [
             {"name": "林", "id_number": "350623196803090011", "relation": "self"}]},

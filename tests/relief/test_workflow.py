@@ -373,15 +373,15 @@ async def test_bad_review_input_is_refused_with_a_code_and_nothing_is_written(
     no_reason = await world.client.post(f"{BASE}/applications/{app_id}/reject", json={},
                                         headers=auth(world.staff.town))
     assert no_reason.status_code == 422
-    assert no_reason.json()["code"] == "validation_error"
+    assert no_reason.json()["code"] == "reason_required"
     not_yet = await review(world.client, world.staff, app_id, "agriculture")
     assert not_yet.status_code == 409
     assert not_yet.json()["code"] == "illegal_transition"
     await accept(world.client, world.staff, app_id)
     cases = [
-        ({"approve": True, "opinion": " "}, 422, "validation_error"),
+        ({"approve": True, "opinion": " "}, 422, "opinion_required"),
         ({"approve": "maybe", "opinion": "ok"}, 422, "validation_error"),
-        ({"opinion": "ok"}, 422, "validation_error"),
+        ({"opinion": "ok"}, 422, "opinion_decision_required"),
     ]
     for body, status, code in cases:
         response = await world.client.post(f"{BASE}/applications/{app_id}/reviews", json=body,

@@ -42,6 +42,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Literal
 
+from services.relief import messages
 from services.relief.domain.intake import ADULT_AGE as ADULT_AGE
 from services.relief.domain.intake import age_on as age_on
 from services.relief.domain.intake import id_number_valid as id_number_valid
@@ -203,26 +204,34 @@ class Outcome:
     notice_skipped: bool = False
 
 
+# action -> (code, the request field that carries the text, its label in the catalog)
 TEXT_REQUIRED = {
-    Action.REJECT: "reason_required",
-    Action.OBJECT: "objection_text_required",
-    Action.RESOLVE_OBJECTION: "resolution_required",
+    Action.REJECT: ("reason_required", "reason", "reject_reason"),
+    Action.OBJECT: ("objection_text_required", "text", "objection_text"),
+    Action.RESOLVE_OBJECTION: ("resolution_required", "resolution", "resolution"),
 }
 
 # How the machine refuses (the API answers with the error as raised): the actor may not
 # (403 Forbidden), the application is not in a state for it (409 Conflict), or the request
-# is incomplete (422 RuleViolation).
+# is incomplete (422 RuleViolation, worded in Chinese for the person filling the form, with
+# the request ``field`` it is about).
+
+
+def missing_text(code: str, field: str, label_key: str) -> RuleViolation:
+    """A required text left blank: the detail names the field's Chinese label."""
+    return RuleViolation(messages.field_missing(label_key), code=code, extra={"field": field})
 
 
 def _require_text(cmd: Command) -> None:
-    code = TEXT_REQUIRED.get(cmd.action)
-    if code and not (cmd.text and cmd.text.strip()):
-        raise RuleViolation(f"{cmd.action} needs a written reason", code=code)
+    required = TEXT_REQUIRED.get(cmd.action)
+    if required and not (cmd.text and cmd.text.strip()):
+        raise missing_text(*required)
     if cmd.action == Action.REVIEW:
         if cmd.approve is None:
-            raise RuleViolation("approve or reject", code="opinion_decision_required")
+            raise RuleViolation(messages.CHOOSE_OPINION, code="opinion_decision_required",
+                                extra={"field": "approve"})
         if not (cmd.text and cmd.text.strip()):
-            raise RuleViolation("a review needs a written opinion", code="opinion_required")
+            raise missing_text("opinion_required", "opinion", "opinion")
 
 
 def _require_reviewer(app: Application, actor: Actor, *agencies: Agency) -> None:
@@ -341,8 +350,8 @@ def _approve(app: Application, cmd: Command, at: _Moment) -> Outcome:
         raise Conflict("resolve the objections before approving", code="objections_open")
     if cmd.amount_fen is not None and (cmd.amount_fen <= 0 or app.kind not in MONTHLY_KINDS):
         raise RuleViolation(
-            "a positive monthly amount is granted to 低保 and 特困 only",
-            code="monthly_amount_invalid",
+            messages.MONTHLY_AMOUNT_INVALID, code="monthly_amount_invalid",
+            extra={"field": "monthly_amount_fen"},
         )
     decision = Decision(
         outcome="approved", stage=Stage.APPROVAL, reasons_count=0, decided_at=at.now,
@@ -356,9 +365,11 @@ def _disburse(app: Application, cmd: Command, at: _Moment) -> Outcome:
     if at.status not in (Status.APPROVED, Status.DISBURSING):
         raise _illegal(cmd.action, at.status)
     if cmd.amount_fen is None or cmd.amount_fen <= 0:
-        raise RuleViolation("the amount must be positive (fen)", code="amount_invalid")
+        raise RuleViolation(messages.AMOUNT_INVALID, code="amount_invalid",
+                            extra={"field": "amount_fen"})
     if cmd.month is None or cmd.month.day != 1:
-        raise RuleViolation("a payment names the month it pays", code="month_invalid")
+        raise RuleViolation(messages.MONTH_INVALID, code="month_invalid",
+                            extra={"field": "month"})
     if app.kind == Kind.TEMPORARY and app.payments >= 1:
         raise Conflict("temporary assistance is paid once", code="one_off_already_paid")
     return Outcome(
@@ -386,7 +397,7 @@ def decide(
     _require_text(cmd)
     step = _STEPS.get(cmd.action)
     if step is None:
-        raise RuleViolation(f"unknown action {cmd.action}", code="unknown_action")
+        raise RuleViolation(messages.UNKNOWN_ACTION, code="unknown_action")
     return step(app, cmd, _Moment(app.effective_status(now), now, calendar))
 
 

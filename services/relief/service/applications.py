@@ -9,8 +9,9 @@ from typing import Any
 import orjson
 from sqlalchemy.engine import RowMapping
 
+from services.relief import messages
 from services.relief.context import ReliefContext
-from services.relief.domain import Agency, Status, id_number_valid, is_minor
+from services.relief.domain import Agency, Status, id_number_valid, is_minor, missing_text
 from services.relief.identity_client import ResidentProfile
 from services.relief.schemas import (
     ApplicationCreate,
@@ -78,8 +79,8 @@ def _household(
     for member in body.household:
         if not id_number_valid(member.id_number):
             raise RuleViolation(
-                "a household member's ID number fails its check digit",
-                code="household_id_number_invalid",
+                messages.HOUSEHOLD_ID_INVALID, code="household_id_number_invalid",
+                extra={"field": "household"},
             )
     return [m.model_dump(mode="json") for m in body.household], "declared"
 
@@ -142,7 +143,7 @@ async def _submit(
         uow, application_id=application_id, at=now, step="submitted",
         status=Status.SUBMITTED.value, actor_id=principal.subject,
         actor_role=acting_role(principal), actor_agency=None,
-        note="applied on the applicant's behalf" if on_behalf else None,
+        note=messages.NOTE_ON_BEHALF if on_behalf else None,
     )
     await uow.emit(
         "relief.application_submitted",
@@ -164,6 +165,8 @@ async def apply(
     idempotency_key: str | None,
 ) -> ApplicationCreated:
     applicant_id, on_behalf = _applicant_id(principal, body)
+    if not body.reason:
+        raise missing_text("reason_required", "reason", "apply_reason")
     # Outside any transaction: the registry call must not hold a connection or row locks.
     profile = await ctx.identity.resident_profile(applicant_id)
     if on_behalf:
@@ -261,15 +264,18 @@ async def timeline(
         row, _ = await load(uow, application_id)
         require_view(principal, row)
         steps = await store.steps_of(uow, application_id)
-    return Timeline(
-        application_id=application_id,
-        items=[
-            TimelineStep(
-                at=s["at"], step=s["step"], status=s["status"], actor_role=s["actor_role"],
-                actor_agency=s["actor_agency"], note=s["note"],
-            )
-            for s in steps
-        ],
+    return Timeline(application_id=application_id, items=[_step(s) for s in steps])
+
+
+def _step(row: RowMapping) -> TimelineStep:
+    """A timeline step with its Chinese title and labels; the codes stay as recorded."""
+    return TimelineStep(
+        at=row["at"], step=row["step"], title=messages.step_title(row["step"]),
+        status=row["status"], status_label=messages.status_label(row["status"]),
+        actor_role=row["actor_role"], actor_role_label=messages.role_label(row["actor_role"]),
+        actor_agency=row["actor_agency"],
+        actor_agency_label=messages.agency_label(row["actor_agency"]),
+        note=messages.shown_note(row["note"]),
     )
 
 
@@ -286,12 +292,19 @@ async def public_notices(
         )
     page, next_cursor = page_of(rows, limit, _after_submission)
     items = [
-        NoticeRead(
-            application_id=r["id"], kind=r["kind"], region_code=r["region_code"],
-            applicant_name=mask_name(ctx.pii.decrypt(r["name_cipher"], context=NAME)) or "",
-            household_size=r["household_size"], notice_ends_at=r["notice_ends_at"],
-        )
+        _notice_line(ctx, r)
         for r in page
         if not r["applicant_is_minor"]  # belt and braces: the machine never notices minors
     ]
     return NoticePage(items=items, next_cursor=next_cursor)
+
+
+def _notice_line(ctx: ReliefContext, row: RowMapping) -> NoticeRead:
+    name = mask_name(ctx.pii.decrypt(row["name_cipher"], context=NAME)) or ""
+    return NoticeRead(
+        application_id=row["id"], kind=row["kind"], kind_label=messages.kind_label(row["kind"]),
+        region_code=row["region_code"], applicant_name=name,
+        household_size=row["household_size"], notice_ends_at=row["notice_ends_at"],
+        text=messages.notice_line(masked_name=name, household_size=row["household_size"],
+                                  kind=row["kind"], ends=row["notice_ends_at"]),
+    )

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 from sqlalchemy.engine import RowMapping
 
+from services.relief import messages
 from services.relief.context import ReliefContext
 from services.relief.domain import (
     Actor,
@@ -64,11 +65,6 @@ def acting_role(principal: Principal) -> str:
     return next(iter(sorted(principal.roles)), "unknown")
 
 
-def mask_text(value: str) -> str:
-    """Free text (reasons, opinions) shown masked: its first character and its length."""
-    return f"{value[:1]}{'*' * min(len(value) - 1, 9)} ({len(value)} chars)" if value else ""
-
-
 def to_domain(row: RowMapping, opinions: list[RowMapping]) -> Application:
     return Application(
         status=Status(row["status"]),
@@ -114,13 +110,18 @@ def read_model(
     decision = None
     if row["decided_outcome"]:
         decision = DecisionRead(
-            outcome=row["decided_outcome"], stage=row["decided_stage"],
+            outcome=row["decided_outcome"], outcome_label=messages.outcome_label(
+                row["decided_outcome"]),
+            stage=row["decided_stage"], stage_label=messages.stage_label(row["decided_stage"]),
             decided_at=row["decided_at"], notify_by=row["notify_by"],
         )
+    actions = sorted(a.value for a in allowed_actions(app, now))
     return ApplicationRead(
         id=row["id"],
         kind=row["kind"],
+        kind_label=messages.kind_label(row["kind"]),
         status=status,
+        status_label=messages.status_label(status),
         applicant_user_id=row["applicant_user_id"],
         submitted_by=row["submitted_by"],
         on_behalf=row["on_behalf"],
@@ -130,12 +131,13 @@ def read_model(
         applicant_is_minor=row["applicant_is_minor"],
         household_size=row["household_size"],
         household_source=row["household_source"],
-        reason=mask_text(pii.decrypt(row["reason_cipher"], context=REASON)),
+        reason=messages.masked_text(pii.decrypt(row["reason_cipher"], context=REASON)),
         attachments_count=row["attachments_count"],
         opinions=[
             OpinionRead(
-                agency=o["agency"], approve=o["approve"],
-                opinion=mask_text(pii.decrypt(o["opinion_cipher"], context=OPINION)),
+                agency=o["agency"], agency_label=messages.agency_label(o["agency"]) or "",
+                approve=o["approve"],
+                opinion=messages.masked_text(pii.decrypt(o["opinion_cipher"], context=OPINION)),
                 reviewed_at=o["reviewed_at"],
             )
             for o in opinions
@@ -151,7 +153,8 @@ def read_model(
         decision=decision,
         payments=row["payments"],
         submitted_at=row["submitted_at"],
-        allowed_actions=sorted(a.value for a in allowed_actions(app, now)),
+        allowed_actions=actions,
+        action_labels=messages.action_labels(actions),
     )
 
 
@@ -178,12 +181,11 @@ def _step_note(outcome: Outcome, note: str | None) -> str | None:
     """What the timeline says about the step, beyond its name."""
     after, decision = outcome.application, outcome.decision
     if decision is not None and decision.outcome == "rejected":
-        return (f"{decision.reasons_count} reason(s); applicant to be told by "
-                f"{decision.notify_by.isoformat()}")
+        return messages.note_rejected(decision.reasons_count, decision.notify_by)
     if outcome.notice_started and after.notice_ends_at is not None:
-        return f"public notice until {after.notice_ends_at.isoformat()}"
+        return messages.note_notice(after.notice_ends_at)
     if outcome.notice_skipped:
-        return "applicant is a minor: never publicised"
+        return messages.NOTE_MINOR
     return note
 
 

@@ -10,6 +10,7 @@ from functools import partial
 
 from sqlalchemy.engine import RowMapping
 
+from services.relief import messages
 from services.relief.context import ReliefContext
 from services.relief.domain import (
     MONTHLY_KINDS,
@@ -51,6 +52,7 @@ def _read(row: RowMapping, *, already_posted: bool = False) -> DisbursementRead:
     return DisbursementRead(
         id=row["id"], application_id=row["application_id"],
         recipient_user_id=row["recipient_user_id"], kind=row["kind"],
+        kind_label=messages.kind_label(row["kind"]),
         region_code=row["region_code"], month=row["month"].strftime("%Y-%m"),
         amount_fen=row["amount_fen"], amount_yuan=yuan(row["amount_fen"]),
         posted_at=row["posted_at"], already_posted=already_posted,
@@ -104,7 +106,8 @@ async def _post_once(
         assert raced is not None
         return _existing(raced, body)
     await record_outcome(
-        uow, row=row, outcome=outcome, principal=principal, now=now, note=f"paid {body.month}"
+        uow, row=row, outcome=outcome, principal=principal, now=now,
+        note=messages.note_paid(body.month),
     )
     await uow.emit("relief.disbursed", _disbursed(posted, now))
     return 201, _read(posted)
@@ -157,6 +160,7 @@ async def totals(
         )
     return TotalsRead(
         region_code=region_code, from_month=from_month, to_month=to_month, kind=kind,
+        kind_label=messages.kind_label(kind.value) if kind else None,
         amount_fen=found.amount_fen, amount_yuan=yuan(found.amount_fen),
         person_times=found.person_times, recipients=found.recipients,
     )
@@ -187,7 +191,7 @@ async def monthly_run(
         await applications_store.record_payments(
             uow, [row["application_id"] for row in posted],
             status=Status.DISBURSING.value, at=now, actor_id=principal.subject,
-            note=f"paid {body.month} (monthly run)",
+            note=messages.note_paid(body.month, monthly_run=True),
         )
         for row in posted:
             await uow.emit("relief.disbursed", _disbursed(row, now))

@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 from sqlalchemy.engine import RowMapping
 
+from services.relief import messages
 from services.relief.context import ReliefContext
 from services.relief.schemas import DecisionReasons, PiiAccessRead, PiiAuditEntry, PiiAuditPage
 from services.relief.service.common import (
@@ -125,7 +126,9 @@ async def decision_reasons(
                      APPLICANT_READS_OWN_DECISION)
     return DecisionReasons(
         application_id=application_id, outcome=row["decided_outcome"],
-        stage=row["decided_stage"], reasons=reasons, decided_at=row["decided_at"],
+        outcome_label=messages.outcome_label(row["decided_outcome"]),
+        stage=row["decided_stage"], stage_label=messages.stage_label(row["decided_stage"]),
+        reasons=reasons, decided_at=row["decided_at"],
     )
 
 
