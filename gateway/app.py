@@ -155,6 +155,8 @@ def create_gateway_app(
         partner_upstream=partner_upstream,
         max_in_flight=settings.upstream_max_in_flight,
         retry_after_seconds=settings.retry_after_seconds,
+        upload_max_body_bytes=settings.upload_max_body_bytes,
+        upload_paths=settings.upload_paths,
     )
     documented: dict[str, Upstream] = dict(upstreams)
     if partner_upstream is not None:
@@ -244,6 +246,7 @@ def create_http_gateway_app(settings: GatewaySettings) -> GatewayApp:
             connect_timeout=settings.upstream_connect_timeout_seconds,
             pool_size=settings.upstream_pool_size,
             keepalive_seconds=settings.upstream_keepalive_seconds,
+            idle_timeout=settings.upstream_idle_timeout_seconds,
         )
 
     upstreams = {name: over_http(name, url) for name, url in settings.upstream_urls.items()}

@@ -105,15 +105,21 @@ def assemble_gateway(
     lifespans: /api/v1 goes to the services, /open/v1 to the partner app."""
     services = {name: app for name, app in apps.items() if name != "partner"}
     partner_app = apps["partner"]
+
+    def in_process(name: str, app: FastAPI) -> AsgiUpstream:
+        return AsgiUpstream(
+            name,
+            app,
+            settings.upstream_timeout_seconds,
+            idle_timeout=settings.upstream_idle_timeout_seconds,
+        )
+
     return create_gateway_app(
         settings,
-        upstreams={
-            name: AsgiUpstream(name, app, settings.upstream_timeout_seconds)
-            for name, app in services.items()
-        },
+        upstreams={name: in_process(name, app) for name, app in services.items()},
         verifier=verifier,
         mounted_apps=[*services.values(), partner_app],
-        partner_upstream=AsgiUpstream("partner", partner_app, settings.upstream_timeout_seconds),
+        partner_upstream=in_process("partner", partner_app),
     )
 
 

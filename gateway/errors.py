@@ -1,4 +1,5 @@
-"""The failures of a hop to a service, as the proxy reports them: 502, 503 or 504."""
+"""The failures of a hop to a service, as the proxy reports them: 502, 503 or 504 before an
+answer has begun; a cut-off response after."""
 
 from __future__ import annotations
 
@@ -32,3 +33,17 @@ class UpstreamUnavailable(UpstreamError):
 class UpstreamBadResponse(UpstreamError):
     status, code = 502, "bad_gateway"
     public_detail = "gave an invalid answer"
+
+
+class UpstreamBodyBroken(Exception):
+    """A service's answer broke off after its head had gone on to the client: too late for
+    a problem answer, so the client's response is cut off (its connection closed: never a
+    short body that looks complete). ``reason`` labels the metric: ``closed`` (the service
+    hung up), ``stalled`` (no byte within the idle timeout), ``malformed``, ``failed`` (an
+    in-process service raised), ``aborted`` (read after the gateway closed it)."""
+
+    def __init__(self, upstream: str, reason: str, detail: str) -> None:
+        super().__init__(f"{upstream}: {detail}")
+        self.upstream = upstream
+        self.reason = reason
+        self.detail = detail

@@ -6,21 +6,35 @@ Everything the gateway answers itself is problem+json carrying the request id.
 
 Order of checks, cheapest refusal first: path (404/400) → declared size (413) → token (401)
 → rate limit (429) → body read with running count (413) → upstream (its answer, or 502/503/504).
+
+Bodies: a request body is read whole, up to ``max_body_bytes``, except an upload (the
+``upload_paths``), which streams to the service as it arrives, up to
+``upload_max_body_bytes`` (past it: 413, and the service's half-read request is dropped,
+so it writes nothing). An answer is relayed whole when it came whole with its head (the
+usual JSON: Content-Length recomputed), else streamed as the service sends it, its
+Content-Length (or chunked framing), 206, Content-Range and ETag passed through. A client
+that goes away mid-answer stops the service's side at once; a service that hangs up, stalls
+or fails mid-answer cuts the client's response off (the connection is closed, so a client
+never takes a short body for a whole one), logged and counted in
+``gateway_upstream_body_failures_total``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Iterable, Mapping
 from urllib.parse import quote
 
 import orjson
+from prometheus_client import Counter
 from starlette.types import Receive, Scope, Send
 
-from gateway.errors import UpstreamError
+from gateway.errors import UpstreamBodyBroken, UpstreamError
 from gateway.ratelimit import Decision, RateLimiter
-from gateway.upstreams import Upstream
+from gateway.settings import DEFAULT_UPLOAD_MAX_BODY_BYTES, DEFAULT_UPLOAD_PATHS
+from gateway.upstreams import BodyStream, Upstream, UpstreamResponse
 from shared.auth.tokens import ENDORSEMENT_HEADER, TokenEndorser, TokenVerifier
 from shared.context import accept_id as accept_request_id
 from shared.context import correlation_id_var, request_id_var
@@ -60,7 +74,7 @@ _NOT_FORWARDED = HOP_BY_HOP | {
     _ENDORSEMENT,
 }
 # Set by the gateway itself on the way out (the ASGI server adds its own date and server;
-# content-length is recomputed from the buffered body).
+# content-length is recomputed from a body relayed whole, the service's kept for a stream).
 _REPLACED_IN_RESPONSE = HOP_BY_HOP | {
     b"content-length",
     b"x-request-id",
@@ -119,6 +133,8 @@ class Proxy:
         partner_upstream: Upstream | None = None,
         max_in_flight: Mapping[str, int] | None = None,
         retry_after_seconds: int = 1,
+        upload_max_body_bytes: int = DEFAULT_UPLOAD_MAX_BODY_BYTES,
+        upload_paths: Iterable[tuple[str, str]] = DEFAULT_UPLOAD_PATHS,
     ) -> None:
         self._upstreams = dict(upstreams)
         self._in_flight_limits = dict(max_in_flight or {})
@@ -130,7 +146,15 @@ class Proxy:
         self._anonymous_limiter = anonymous_limiter  # per client address
         self._is_public = is_public
         self._max_body = max_body_bytes
+        self._upload_max_body = upload_max_body_bytes
+        self._upload_paths = frozenset((m.upper(), p) for m, p in upload_paths)
         self._metrics = metrics
+        self._cut_off = Counter(
+            "gateway_upstream_body_failures",
+            "Answers cut off mid-body because their service hung up, stalled or failed",
+            ["upstream", "reason"],
+            registry=metrics.registry,
+        )
         self._partner = partner_upstream
         # Metric route labels, one per service, built once.
         self._route_labels = {name: f"{API_PREFIX}{name}/*" for name in self._upstreams}
@@ -152,41 +176,32 @@ class Proxy:
         try:
             upstream, public = self._route(method, path, exchange)
             self._admit(exchange)
-            declared_length = self._declared_length(content_length) if content_length else None
+            upload = (method, path) in self._upload_paths
+            limit = self._upload_max_body if upload else self._max_body
+            declared = self._declared_length(content_length, limit) if content_length else None
             if authorizations > 1:
                 # One is checked here, a service reads the first: a token nobody checked
                 # could ride behind one that was. Authorization is a singleton field.
                 raise _Refused(400, "bad_request", "more than one Authorization header")
             client = scope.get("client")
             client_ip = client[0] if client else "unknown"
-            if public:
-                decision = self._anonymous_limiter.take(client_ip)
-            else:
-                token = self._bearer_token(authorization, client_ip)
-                try:
-                    principal = await self._verifier.verify_async(token)
-                except Unauthorized as exc:
-                    raise self._unauthenticated(client_ip, exc) from None
-                decision = self._limiter.take(principal.subject)
-                # Verified here, so the service need not check the signature again.
-                forward.append((_ENDORSEMENT, self._endorser.endorse(token).encode()))
-            if not decision.allowed:
-                raise _rate_limited(decision)
-            body = b""  # RFC 9112 §6.3: no Content-Length and no Transfer-Encoding
-            if declared_length is not None or chunked:
-                read = await self._read_body(receive)
-                if read is None:
-                    exchange.status = 499  # the client went away; nobody to answer
-                    return
-                body = read
+            await self._admit_caller(public, authorization, client_ip, forward)
+            body: bytes | _ClientBody = b""  # RFC 9112 §6.3: no Content-Length, no chunks
+            if declared is not None or chunked:
+                if upload:
+                    body = _ClientBody(receive, declared, limit)
+                else:
+                    body = await self._read_body(receive)
             _add_forwarded(forward, id_headers, scope, client_ip, forwarded_for, host)
             try:
-                answer = await upstream.send(method, _target(scope, path), forward, body)
+                answer = await upstream.stream(method, _target(scope, path), forward, body)
             except UpstreamError as exc:
                 raise self._upstream_failed(exc, method, exchange.upstream) from None
-            await exchange.relay(answer.status, answer.headers, answer.body, method == "HEAD")
+            await self._answer(exchange, answer, method, receive)
         except _Refused as refused:
             await exchange.problem(refused)
+        except _ClientGone:
+            exchange.status = 499  # the client went away; nobody to answer
         finally:
             self._finish(exchange, method, started)
             request_id_var.reset(request_id_token)
@@ -240,19 +255,39 @@ class Proxy:
         self._in_flight[name] += 1
         exchange.holding = name
 
-    def _declared_length(self, content_length: bytes) -> int:
+    def _declared_length(self, content_length: bytes, limit: int) -> int:
         try:
             declared = int(content_length)
         except ValueError:
             declared = -1
         if declared < 0:
             raise _Refused(400, "bad_request", "invalid Content-Length")
-        if declared > self._max_body:
-            raise self._too_large()
+        if declared > limit:
+            raise _too_large(limit)
         return declared
 
-    def _too_large(self) -> _Refused:
-        return _Refused(413, "payload_too_large", f"the body exceeds {self._max_body} bytes")
+    async def _admit_caller(
+        self,
+        public: bool,
+        authorization: bytes,
+        client_ip: str,
+        forward: list[tuple[bytes, bytes]],
+    ) -> None:
+        """The token check (unless the path is public) and the rate limit: per principal
+        with a token, per address without; a verified token travels on endorsed."""
+        if public:
+            decision = self._anonymous_limiter.take(client_ip)
+        else:
+            token = self._bearer_token(authorization, client_ip)
+            try:
+                principal = await self._verifier.verify_async(token)
+            except Unauthorized as exc:
+                raise self._unauthenticated(client_ip, exc) from None
+            decision = self._limiter.take(principal.subject)
+            # Verified here, so the service need not check the signature again.
+            forward.append((_ENDORSEMENT, self._endorser.endorse(token).encode()))
+        if not decision.allowed:
+            raise _rate_limited(decision)
 
     def _bearer_token(self, authorization: bytes, client_ip: str) -> str:
         if not authorization:
@@ -304,23 +339,95 @@ class Proxy:
                 correlation_id=correlation_id_var.get(),
             )
 
-    async def _read_body(self, receive: Receive) -> bytes | None:
-        """The whole body, or None if the client disconnected. Refuses (413) as soon as the
-        running count passes the limit, without reading the rest."""
+    async def _read_body(self, receive: Receive) -> bytes:
+        """The whole body. Refuses (413) as soon as the running count passes the limit,
+        without reading the rest; raises _ClientGone if the client disconnected."""
         chunks: list[bytes] = []
         total = 0
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                return None
+                raise _ClientGone
             chunk = message.get("body", b"")
             if chunk:
                 total += len(chunk)
                 if total > self._max_body:
-                    raise self._too_large()
+                    raise _too_large(self._max_body)
                 chunks.append(chunk)
             if not message.get("more_body", False):
                 return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    async def _answer(
+        self, exchange: _Exchange, answer: UpstreamResponse, method: str, receive: Receive
+    ) -> None:
+        """The service's answer to the client: whole when it came whole, else streamed."""
+        rest = answer.rest
+        if rest is None:
+            await exchange.relay(answer.status, answer.headers, answer.body, method == "HEAD")
+            return
+        # Nothing else reads the client's side now: a disconnect stops the service's.
+        watcher = asyncio.create_task(_abort_when_client_leaves(receive, rest))
+        try:
+            await exchange.stream(answer, rest)
+        except UpstreamBodyBroken as broken:
+            if watcher.done():  # the client left first: the abort was ours
+                raise _ClientGone from None
+            self._cut_off.labels(exchange.upstream, broken.reason).inc()
+            access_log.warning(
+                "upstream_body_failed",
+                upstream=exchange.upstream,
+                reason=broken.reason,
+                error=broken.detail,
+                method=method,
+                status=exchange.status,
+                request_id=request_id_var.get(),
+            )
+            raise  # the ASGI server closes the connection: the client sees it cut off
+        except TimeoutError:
+            # The client took nothing for the idle timeout: let go of both sides.
+            access_log.info("client_stalled_mid_body", upstream=exchange.upstream,
+                            request_id=request_id_var.get())
+            raise
+        finally:
+            watcher.cancel()
+            await rest.aclose()
+
+
+class _ClientGone(Exception):
+    """The client disconnected before its answer was complete: nobody to answer."""
+
+
+def _too_large(limit: int) -> _Refused:
+    return _Refused(413, "payload_too_large", f"the body exceeds {limit} bytes")
+
+
+class _ClientBody:
+    """An upload as the client sends it, passed on piece by piece (``StreamedBody``) and
+    counted against its limit on the way: past it, 413."""
+
+    __slots__ = ("_limit", "_receive", "_seen", "length")
+
+    def __init__(self, receive: Receive, length: int | None, limit: int) -> None:
+        self._receive = receive
+        self.length = length
+        self._limit = limit
+        self._seen = 0
+
+    async def read(self) -> tuple[bytes, bool]:
+        message = await self._receive()
+        if message["type"] == "http.disconnect":
+            raise _ClientGone
+        piece: bytes = message.get("body", b"")
+        self._seen += len(piece)
+        if self._seen > self._limit:
+            raise _too_large(self._limit)
+        return piece, bool(message.get("more_body", False))
+
+
+async def _abort_when_client_leaves(receive: Receive, rest: BodyStream) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass  # the rest of an upload the service answered without reading
+    rest.abort()
 
 
 class _Refused(Exception):
@@ -471,22 +578,48 @@ class _Exchange:
         body: bytes,
         head_request: bool,
     ) -> None:
+        # A HEAD answer's Content-Length describes the GET's body: it is kept.
+        headers = self._headers(upstream_headers, keep_length=head_request)
+        if not head_request and status not in _NO_BODY_STATUSES:
+            headers.append((b"content-length", str(len(body)).encode()))
+        await self._start_and_send(status, headers, body)
+
+    async def stream(self, answer: UpstreamResponse, rest: BodyStream) -> None:
+        """The answer as the service sends it. The service's Content-Length goes on (none:
+        the server sends it chunked); the client gets ``rest.idle_timeout`` to take each
+        piece, or TimeoutError."""
+        self.status = answer.status
+        headers = self._headers(answer.headers, keep_length=True)
+        await self._send({"type": "http.response.start", "status": answer.status,
+                          "headers": headers})
+        piece = answer.body
+        while True:
+            if piece:
+                async with asyncio.timeout(rest.idle_timeout):
+                    await self._send({"type": "http.response.body", "body": piece,
+                                      "more_body": True})
+            piece = await rest.read()
+            if not piece:
+                break
+        await self._send({"type": "http.response.body", "body": b""})
+
+    def _headers(
+        self, upstream_headers: list[tuple[bytes, bytes]], *, keep_length: bool
+    ) -> list[tuple[bytes, bytes]]:
+        """The service's response headers less the hop-by-hop ones and those the gateway
+        sets, plus the request and correlation ids."""
         headers: list[tuple[bytes, bytes]] = []
         connection = b""
         for raw_name, value in upstream_headers:
             name = raw_name.lower()
             if name == b"connection":
                 connection = value
-            elif name == b"content-length" and head_request:
-                headers.append((name, value))  # a HEAD answer describes the GET's body
-            elif name not in _REPLACED_IN_RESPONSE:
+            elif name not in _REPLACED_IN_RESPONSE or (keep_length and name == b"content-length"):
                 headers.append((name, value))
         if connection:
             headers = _drop_connection_listed(headers, connection)
         headers.extend(self._id_headers)
-        if not head_request and status not in _NO_BODY_STATUSES:
-            headers.append((b"content-length", str(len(body)).encode()))
-        await self._start_and_send(status, headers, body)
+        return headers
 
     async def _start_and_send(
         self, status: int, headers: list[tuple[bytes, bytes]], body: bytes

@@ -37,6 +37,14 @@ DEFAULT_PUBLIC_PATHS: tuple[tuple[str, str], ...] = (
     ("GET", "/api/v1/events/attachments/signed"),
 )
 
+# (method, path) pairs of the uploads: their bodies stream to the service under
+# ``upload_max_body_bytes`` instead of being read whole under ``max_body_bytes``. Exact paths.
+DEFAULT_UPLOAD_PATHS: tuple[tuple[str, str], ...] = (("POST", "/api/v1/events/attachments"),)
+# Events takes videos of up to 50 MiB (services/events/settings.py ``max_video_bytes``); the
+# multipart envelope around the file adds a few hundred bytes. Events checks the file's own
+# size and type; this only stops bodies no upload could need.
+DEFAULT_UPLOAD_MAX_BODY_BYTES = 50 * 1024 * 1024 + 64 * 1024
+
 
 class GatewaySettings(PlatformSettings):
     model_config = SettingsConfigDict(
@@ -50,7 +58,14 @@ class GatewaySettings(PlatformSettings):
     # partner API answers 404 not_implemented (the embedded mode wires it in-process).
     partner_url: str | None = None
     max_body_bytes: int = Field(10 * 1024 * 1024, gt=0)
+    upload_max_body_bytes: int = Field(DEFAULT_UPLOAD_MAX_BODY_BYTES, gt=0)
+    upload_paths: list[tuple[str, str]] = Field(default_factory=lambda: list(DEFAULT_UPLOAD_PATHS))
+    # Bounds the wait for an answer's head (for an upload: once its body is out). Bodies
+    # stream: after the head, only ``upstream_idle_timeout_seconds`` without a byte from the
+    # service (or without the client taking one) ends the exchange, so a long export or a
+    # video is not cut off by a total time.
     upstream_timeout_seconds: float = Field(10.0, gt=0)
+    upstream_idle_timeout_seconds: float = Field(30.0, gt=0)
     # Connecting to an upstream should take a millisecond on a cluster network; a connect that
     # hangs means the upstream is gone (503), not slow (504).
     upstream_connect_timeout_seconds: float = Field(2.0, gt=0)
@@ -92,13 +107,13 @@ class GatewaySettings(PlatformSettings):
     # without restarting the gateway. An incomplete document is never cached.
     openapi_cache_seconds: float = Field(300.0, ge=0)
 
-    @field_validator("public_paths")
+    @field_validator("public_paths", "upload_paths")
     @classmethod
-    def _normalise_public_paths(cls, value: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    def _normalise_paths(cls, value: list[tuple[str, str]]) -> list[tuple[str, str]]:
         normalised = []
         for method, prefix in value:
             if not prefix.startswith("/"):
-                raise ValueError(f"public path {prefix!r} must start with '/'")
+                raise ValueError(f"path {prefix!r} must start with '/'")
             normalised.append((method.upper(), prefix.rstrip("/") or "/"))
         return normalised
 

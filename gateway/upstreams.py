@@ -3,12 +3,18 @@
 Both answer the same ``Upstream`` protocol and have the same failure semantics, so the proxy
 never needs to know which mode it runs in: a slow service raises ``UpstreamTimeout`` (504),
 an unreachable one ``UpstreamUnavailable`` (503), a broken answer ``UpstreamBadResponse`` (502).
-Responses are buffered whole: the public API is JSON, and every body is bounded.
+
+Bodies stream. ``stream`` returns once the answer's head is in (within the upstream timeout):
+a body that came with it is whole in ``body``; one still arriving is read from ``rest`` as
+the client takes it, each wait for the next bytes bounded by the idle timeout, so an export
+or a video is never held whole. A request body may stream too (``StreamedBody``: uploads).
+``send`` is the buffered form, for the gateway's own small calls (OpenAPI, readiness).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -19,27 +25,54 @@ from yarl import URL
 
 from gateway.errors import (
     UpstreamBadResponse,
+    UpstreamBodyBroken,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from gateway.wire import ConnectionPool
+from gateway.wire import HIGH_WATER, ConnectionPool, StreamedBody
 from shared.logs import get_logger
 
 log = get_logger(__name__)
 
 Headers = list[tuple[bytes, bytes]]
+DEFAULT_IDLE_TIMEOUT = 30.0
+
+
+class BodyStream(Protocol):
+    """The rest of an answer's body, as the service sends it."""
+
+    # The longest wait for the service's next bytes; the proxy gives the client as long to
+    # take each piece.
+    idle_timeout: float
+
+    async def read(self) -> bytes:
+        """The next bytes; b"" at the end. Raises ``UpstreamBodyBroken``."""
+        ...
+
+    def abort(self) -> None:
+        """The client went away: stop the service's side now (closed, or cancelled)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release it; an unfinished body is aborted."""
+        ...
 
 
 @dataclass(slots=True)
 class UpstreamResponse:
     status: int
     headers: Headers  # as the service sent them, hop-by-hop headers included
-    body: bytes
+    body: bytes  # the whole body, unless ``rest`` streams it
+    rest: BodyStream | None = None
 
 
 @runtime_checkable
 class Upstream(Protocol):
     name: str
+
+    async def stream(
+        self, method: str, path_with_query: str, headers: Headers, body: bytes | StreamedBody
+    ) -> UpstreamResponse: ...
 
     async def send(
         self, method: str, path_with_query: str, headers: Headers, body: bytes
@@ -52,13 +85,30 @@ class Upstream(Protocol):
     async def openapi(self) -> dict[str, Any]: ...
 
 
+async def read_whole(response: UpstreamResponse) -> UpstreamResponse:
+    """``response`` with its body read whole (a body broken off is a bad response)."""
+    rest = response.rest
+    if rest is None:
+        return response
+    chunks = [response.body]
+    try:
+        while chunk := await rest.read():
+            chunks.append(chunk)
+    except UpstreamBodyBroken as exc:
+        raise UpstreamBadResponse(exc.upstream, exc.detail) from exc
+    finally:
+        await rest.aclose()
+    return UpstreamResponse(response.status, response.headers, b"".join(chunks))
+
+
 class HttpUpstream:
     """A service reached over HTTP through a pool of keep-alive connections (gateway/wire.py).
 
     Not a general-purpose client: this is the hot path, where aiohttp's client cost ~170 µs
     of CPU a request and httpx's far more (ARCHITECTURE.md). An idempotent request that finds
     its pooled connection closed by the service is sent once more on a fresh one; any other
-    method surfaces that as 503.
+    method surfaces that as 503. A streamed upload always goes out on a fresh connection: it
+    could not be sent again.
     """
 
     def __init__(
@@ -70,6 +120,7 @@ class HttpUpstream:
         connect_timeout: float = 2.0,
         pool_size: int = 256,
         keepalive_seconds: float = 4.0,
+        idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
     ) -> None:
         self.name = name
         self.base_url = base_url.rstrip("/")
@@ -78,6 +129,7 @@ class HttpUpstream:
             raise ValueError(f"{name}: a service is reached as http://host:port, not {base_url}")
         self._host, self._port = target.host, target.port or 80
         self._timeout = timeout
+        self._idle_timeout = idle_timeout
         self._connect_timeout = min(connect_timeout, timeout)
         self._pool_size = pool_size
         self._keepalive_seconds = keepalive_seconds
@@ -99,21 +151,27 @@ class HttpUpstream:
             pool, self._pool = self._pool, None
             await pool.close()
 
-    async def send(
-        self, method: str, path_with_query: str, headers: Headers, body: bytes
+    async def stream(
+        self, method: str, path_with_query: str, headers: Headers, body: bytes | StreamedBody
     ) -> UpstreamResponse:
         if self._pool is None:
             raise UpstreamUnavailable(self.name, "the gateway has not started this upstream")
         # The path and query go out exactly as the client sent them (no re-quoting, no
         # dot-segment normalisation).
         try:
-            async with asyncio.timeout(self._timeout):
-                status, answer_headers, payload = await self._pool.request(
-                    method, path_with_query, headers, body
-                )
+            answer = await self._pool.request(
+                method, path_with_query, headers, body,
+                head_timeout=self._timeout, idle_timeout=self._idle_timeout,
+            )
         except TimeoutError:
             raise UpstreamTimeout(self.name, "the service did not answer in time") from None
-        return UpstreamResponse(status, public_locations(answer_headers, self._host), payload)
+        headers = public_locations(answer.headers, self._host)
+        return UpstreamResponse(answer.status, headers, answer.body, answer.rest)
+
+    async def send(
+        self, method: str, path_with_query: str, headers: Headers, body: bytes
+    ) -> UpstreamResponse:
+        return await read_whole(await self.stream(method, path_with_query, headers, body))
 
     async def openapi(self) -> dict[str, Any]:
         response = await self.send("GET", "/openapi.json", [(b"accept", b"application/json")], b"")
@@ -127,14 +185,22 @@ class AsgiUpstream:
 
     Each call runs in its own task, which gives the service a copy of the gateway's context:
     what the service's middleware binds to contextvars (structlog's ``service`` and the like)
-    cannot leak back into the gateway. On timeout the service's handler is cancelled, as if
-    the client had gone away.
+    cannot leak back into the gateway. On timeout, or when the client goes away mid-answer,
+    the service's handler is cancelled.
     """
 
-    def __init__(self, name: str, app: ASGIApp, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        name: str,
+        app: ASGIApp,
+        timeout: float = 10.0,
+        *,
+        idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+    ) -> None:
         self.name = name
         self.app = app
         self._timeout = timeout
+        self._idle_timeout = idle_timeout
 
     async def start(self) -> None:
         """Nothing to open: the service app's own lifespan is run by the gateway's."""
@@ -142,61 +208,55 @@ class AsgiUpstream:
     async def close(self) -> None:
         """Nothing to close (see ``start``)."""
 
+    async def stream(
+        self, method: str, path_with_query: str, headers: Headers, body: bytes | StreamedBody
+    ) -> UpstreamResponse:
+        if not isinstance(body, bytes):
+            framing = (
+                (b"transfer-encoding", b"chunked") if body.length is None
+                else (b"content-length", str(body.length).encode())
+            )
+            headers = [*headers, framing]
+        call = _AsgiCall(self.app, _http_scope(method, path_with_query, headers, server=self.name),
+                         body)
+        task = asyncio.create_task(call.run())
+        try:
+            await call.request_taken(self._idle_timeout)
+            async with asyncio.timeout(self._timeout):
+                await call.answered()
+                if call.complete:
+                    await task  # the service's call returns (background tasks run) first
+        except TimeoutError as exc:
+            task.cancel()
+            raise UpstreamTimeout(self.name, "the service did not answer in time") from exc
+        except BaseException:
+            task.cancel()
+            raise
+        if call.body_error is not None:  # the client's side ended the request (gone, 413)
+            task.cancel()
+            raise call.body_error
+        return self._response(call, task)
+
+    def _response(self, call: _AsgiCall, task: asyncio.Task[None]) -> UpstreamResponse:
+        if call.status is None or not call.body_started:
+            if call.error is not None:
+                log.error("embedded_service_failed", upstream=self.name, exc_info=call.error)
+                raise UpstreamBadResponse(self.name, f"the service failed ({call.error!r})")
+            raise UpstreamBadResponse(self.name, "the service returned without answering")
+        headers = public_locations(call.headers, self.name)
+        if call.complete:
+            if call.error is not None:
+                # Starlette answers 500 before re-raising; that answer is the service's.
+                log.warning("embedded_service_raised_after_answering", upstream=self.name)
+            return UpstreamResponse(call.status, headers, call.take())
+        return UpstreamResponse(
+            call.status, headers, b"", _AsgiBody(self.name, call, task, self._idle_timeout)
+        )
+
     async def send(
         self, method: str, path_with_query: str, headers: Headers, body: bytes
     ) -> UpstreamResponse:
-        call = asyncio.create_task(self._call(method, path_with_query, headers, body))
-        try:
-            return await asyncio.wait_for(call, self._timeout)
-        except TimeoutError as exc:
-            raise UpstreamTimeout(self.name, "the service did not answer in time") from exc
-
-    async def _call(
-        self, method: str, path_with_query: str, headers: Headers, body: bytes
-    ) -> UpstreamResponse:
-        scope = _http_scope(method, path_with_query, headers, server=self.name)
-        request_sent = False
-        response_finished = asyncio.Event()
-        status: int | None = None
-        response_headers: Headers = []
-        chunks: list[bytes] = []
-
-        async def receive() -> Message:
-            nonlocal request_sent
-            if not request_sent:
-                request_sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            # Only after the answer is complete does the "client" go away; answering
-            # http.disconnect earlier would make streaming responses stop themselves.
-            await response_finished.wait()
-            return {"type": "http.disconnect"}
-
-        async def send(message: Message) -> None:
-            nonlocal status, response_headers
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                response_headers = list(message.get("headers", []))
-            elif message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-                if not message.get("more_body", False):
-                    response_finished.set()
-
-        try:
-            await self.app(scope, receive, send)
-        except Exception as exc:
-            # Starlette answers 500 before re-raising; that answer is the service's to give.
-            if status is not None and response_finished.is_set():
-                log.warning("embedded_service_raised_after_answering", upstream=self.name)
-                return UpstreamResponse(status, response_headers, b"".join(chunks))
-            log.exception("embedded_service_failed", upstream=self.name)
-            raise UpstreamBadResponse(self.name, f"the service failed ({exc!r})") from exc
-        finally:
-            response_finished.set()
-        if status is None:
-            raise UpstreamBadResponse(self.name, "the service returned without answering")
-        return UpstreamResponse(
-            status, public_locations(response_headers, self.name), b"".join(chunks)
-        )
+        return await read_whole(await self.stream(method, path_with_query, headers, body))
 
     async def openapi(self) -> dict[str, Any]:
         build = getattr(self.app, "openapi", None)
@@ -214,6 +274,181 @@ class AsgiUpstream:
         if response.status != 200:
             raise UpstreamBadResponse(self.name, f"/openapi.json answered {response.status}")
         return _decode_document(self.name, response.body)
+
+
+class _AsgiCall:
+    """One in-process call of a service app: its request fed to it (whole, or as the client
+    sends it) and its answer collected as it sends it, at most ``HIGH_WATER`` bytes ahead of
+    the client (the service's ``send`` waits beyond that)."""
+
+    def __init__(self, app: ASGIApp, scope: dict[str, Any], body: bytes | StreamedBody) -> None:
+        self._app = app
+        self._scope = scope
+        self._body: bytes | StreamedBody | None = body
+        self._in_receive = False
+        self.body_error: Exception | None = None  # what ended the client's request body
+        self.error: Exception | None = None  # what the service raised
+        self.status: int | None = None
+        self.headers: Headers = []
+        self._chunks: deque[bytes] = deque()
+        self._buffered = 0
+        self.body_started = self.complete = self.returned = self.aborted = False
+        self._changed = asyncio.Event()  # anything the gateway's side waits for happened
+        self._room = asyncio.Event()  # the client took what was buffered
+        self._finished = asyncio.Event()  # answered, or the client went away
+
+    async def run(self) -> None:
+        try:
+            await self._app(self._scope, self._receive, self._send)
+        except Exception as exc:
+            self.error = exc
+        finally:
+            self.returned = True
+            self._finished.set()
+            self._changed.set()
+
+    async def _receive(self) -> Message:
+        body = self._body
+        if isinstance(body, bytes):
+            self._body = None
+            return {"type": "http.request", "body": body, "more_body": False}
+        if body is not None:
+            return await self._receive_streamed(body)
+        # Only after the answer is complete does the "client" go away; answering
+        # http.disconnect earlier would make streaming responses stop themselves.
+        await self._finished.wait()
+        return {"type": "http.disconnect"}
+
+    async def _receive_streamed(self, body: StreamedBody) -> Message:
+        self._in_receive = True
+        try:
+            piece, more = await body.read()
+        except Exception as exc:  # the client went away, or sent too much: a disconnect
+            self.body_error, self._body = exc, None
+            self._finished.set()
+            return {"type": "http.disconnect"}
+        finally:
+            self._in_receive = False
+            self._changed.set()
+        if not more:
+            self._body = None
+        return {"type": "http.request", "body": piece, "more_body": more}
+
+    async def _send(self, message: Message) -> None:
+        if self.aborted:
+            raise OSError("the client went away")
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            self.headers = list(message.get("headers", []))
+            return
+        if message["type"] != "http.response.body":
+            return
+        chunk = message.get("body", b"")
+        if chunk:
+            self._chunks.append(chunk)
+            self._buffered += len(chunk)
+        self.body_started = True
+        if not message.get("more_body", False):
+            self.complete = True
+            self._finished.set()
+        self._changed.set()
+        while self._buffered > HIGH_WATER and not self.aborted:
+            self._room.clear()
+            await self._room.wait()
+
+    async def request_taken(self, idle_timeout: float) -> None:
+        """Until the service has read the whole request body (or answered, or returned).
+        The service taking no more of it for ``idle_timeout`` is a timeout; the client being
+        slow is not (the server's body timeout is for that)."""
+        streaming = not isinstance(self._body, bytes)  # a whole body is there to take
+        while streaming and self._body is not None and not (self.body_started or self.returned):
+            self._changed.clear()
+            try:
+                async with asyncio.timeout(idle_timeout):
+                    await self._changed.wait()
+            except TimeoutError:
+                if not self._in_receive:
+                    raise
+
+    async def answered(self) -> None:
+        """Until the answer's first body bytes (or the service's return)."""
+        while not (self.body_started or self.returned):
+            self._changed.clear()
+            await self._changed.wait()
+
+    async def next_change(self, idle_timeout: float) -> None:
+        self._changed.clear()
+        async with asyncio.timeout(idle_timeout):
+            await self._changed.wait()
+
+    @property
+    def has_chunks(self) -> bool:
+        return bool(self._chunks)
+
+    def take(self) -> bytes:
+        chunks = self._chunks
+        data = chunks.popleft() if len(chunks) == 1 else b"".join(chunks)
+        chunks.clear()
+        self._buffered = 0
+        self._room.set()
+        return data
+
+    def abort(self) -> None:
+        self.aborted = True
+        self._finished.set()
+        self._room.set()
+
+
+class _AsgiBody:
+    """The rest of an in-process answer, as the service sends it."""
+
+    def __init__(
+        self, name: str, call: _AsgiCall, task: asyncio.Task[None], idle_timeout: float
+    ) -> None:
+        self._name = name
+        self._call = call
+        self._task = task
+        self.idle_timeout = idle_timeout
+
+    async def read(self) -> bytes:
+        call = self._call
+        while not call.has_chunks:
+            if call.complete:
+                await self._service_returns()
+                return b""
+            if call.returned or call.aborted:
+                reason = "aborted" if call.aborted else "failed"
+                raise UpstreamBodyBroken(self._name, reason, self._why())
+            try:
+                await call.next_change(self.idle_timeout)
+            except TimeoutError:
+                self.abort()
+                raise UpstreamBodyBroken(
+                    self._name, "stalled", f"no byte for {self.idle_timeout:g} s"
+                ) from None
+        return call.take()
+
+    def _why(self) -> str:
+        error = self._call.error
+        return f"the service failed mid-answer ({error!r})" if error else "the answer ended early"
+
+    async def _service_returns(self) -> None:
+        """As on the buffered path, the call ends when the service's does (its background
+        tasks included), but a complete answer is never held back for long."""
+        done, _ = await asyncio.wait({self._task}, timeout=self.idle_timeout)
+        if not done:
+            self._task.cancel()
+
+    def abort(self) -> None:
+        if not self._task.done():
+            self._call.abort()
+            self._task.cancel()
+
+    async def aclose(self) -> None:
+        if not self._task.done():
+            self.abort()
+            # Let the cancelled handler unwind (its database connection goes back).
+            await asyncio.wait({self._task}, timeout=1.0)
 
 
 def _http_scope(
