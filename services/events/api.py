@@ -180,21 +180,26 @@ async def list_events(
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     q: Annotated[Text | None, Query(min_length=2, max_length=100)] = None,
+    handled_before: Annotated[bool | None, Query(
+        description=EventSearch.model_fields["handled_before"].description)] = None,
 ) -> EventPage:
-    """The caller's own reports (resident) or the cases in the caller's scope (staff);
-    ``q``: only those whose description or address contains these words (phone and ID numbers
-    are stored masked, so they find nothing)."""
+    """The caller's own reports (resident) or the cases in the caller's scope (staff: those
+    of their regions, and those their units hold, assist or handled before); ``q``: only
+    those whose description or address contains these words (phone and ID numbers are stored
+    masked, so they find nothing); ``handled_before``: as in the search."""
     return await service.list_events(uow, principal=principal, status=status, cursor=cursor,
-                                     limit=limit, pii=ctx.pii, words=q)
+                                     limit=limit, pii=ctx.pii, words=q,
+                                     handled_before=handled_before)
 
 
 @router.get("/search", response_model=EventPage)
 async def search_events(search: Annotated[EventSearchPage, Query()], uow: Uow, ctx: Context,
                         principal: CurrentPrincipal) -> EventPage:
     """Staff case search, within the caller's scope (region roles: their regions; unit roles:
-    cases their units hold or assist; admins: all). Filters combine with AND; ``q`` is a
-    substring of the description or address (two characters or more, indexed). Keyset
-    pages: pass ``next_cursor`` back with the same filters."""
+    cases their units hold or assist, and those they handled before, read only; admins: all).
+    Filters combine with AND; ``q`` is a substring of the description or address (two
+    characters or more, indexed). Keyset pages: pass ``next_cursor`` back with the same
+    filters."""
     return await search_service.search_events(
         uow, principal=principal, search=search, cursor=search.cursor, limit=search.limit,
         now=ctx.clock(), pii=ctx.pii)

@@ -35,11 +35,12 @@ _ROUTES: list[tuple[str, type[BaseModel], Callable[[UnitOfWork, Any], Awaitable[
     ("routing.co_handling_started", r.CoHandlingStarted, service.on_co_handling_started),
     ("routing.subtask_closed", r.SubtaskClosed, service.on_subtask_closed),
     ("routing.region_changed", r.RegionChanged, service.on_region_changed),
-    # Manual supervision (督办), for the search's "supervised" filter; kept by supervision id,
-    # so a copy or a late message changes nothing.
+    # Manual supervision (督办): timeline steps and the search's "supervised" filter; kept by
+    # supervision id, so a copy or a late message changes nothing.
     ("routing.supervision_issued", r.SupervisionIssued, bus.on_supervision_issued),
     ("routing.supervision_replied", r.SupervisionReplied, bus.on_supervision_replied),
     ("routing.supervision_overdue", r.SupervisionOverdue, bus.on_supervision_overdue),
+    ("routing.supervision_lapsed", r.SupervisionLapsed, bus.on_supervision_lapsed),
 ]
 
 # One queue for routing's decisions: per-case order matters more than parallel throughput.

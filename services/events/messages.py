@@ -13,6 +13,8 @@ SYSTEM_NOTE_ACTIONS = frozenset({
     "dispatch", "redispatch", "transfer", "escalate", "close", "rework", "queue", "remind",
     "supervise", "deadline", "extension_request", "extend", "extension_rejected",
     "co_handle", "subtask_answered", "subtask_timed_out",
+    # A 督办 is between the supervisor and the unit: residents read that it happened.
+    "supervision_issued", "supervision_replied", "supervision_overdue", "supervision_lapsed",
 })
 
 

@@ -251,6 +251,11 @@ class EventSearch(BaseSchema):
                                                    "now (true), or not (false)")
     supervised: bool | None = Field(None, description="under a manual supervision (督办) "
                                                       "awaiting its reply (true), or not")
+    handled_before: bool | None = Field(
+        None, description="cases my unit handled before (true): a unit of the caller held "
+                          "them and they have since left it (escalated, transferred, returned "
+                          "or moved up by a timer), whoever holds them now; the unit keeps "
+                          "reading them but acts on nothing. false: all other cases")
     urgency: list[Urgency] = Field(default_factory=list, max_length=3)
     rating: list[Rating] = Field(default_factory=list, max_length=3)
     source: list[Channel] = Field(default_factory=list, max_length=3,

@@ -4,9 +4,12 @@ and its timeline; a unit that never held it still cannot."""
 
 from __future__ import annotations
 
+import io
 import uuid
 from datetime import timedelta
 from typing import Any
+
+from PIL import Image
 
 from shared.testing.plugin import wait_until
 from tests.events.flows import (
@@ -25,6 +28,15 @@ from tests.events.flows import (
 
 COMMUNITY_NAME = "东门社区居委会"
 OTHER_COMMUNITY = "350626106002"
+
+
+def _png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), (30, 160, 60)).save(out, "PNG")
+    return out.getvalue()
+
+
+PNG = _png()
 
 
 def _clerk(loop: Loop, subject: uuid.UUID, unit: uuid.UUID = COMMUNITY_UNIT,
@@ -166,3 +178,116 @@ async def test_police_who_transferred_a_fraud_tip_read_it_masked_not_as_evidence
     assert case["reporter_id"] is None
     market = await loop.case(event_id, loop.people.unit_staff(COUNTY_MARKET, COUNTY))
     assert market["fields"]["suspect_phone"] == "13900000000"
+
+
+async def _handled_before(loop: Loop, token: str, *, listing: bool = False,
+                          flag: str = "true") -> list[str]:
+    path = "/api/v1/events" if listing else "/api/v1/events/search"
+    response = await loop.events.get(path, headers=bearer(token),
+                                     params={"handled_before": flag})
+    assert response.status_code == 200, response.text
+    return [item["id"] for item in response.json()["items"]]
+
+
+async def _upload(loop: Loop) -> str:
+    response = await loop.events.post(
+        "/api/v1/events/attachments", headers=bearer(loop.people.resident()),
+        files={"file": ("photo.png", PNG, "application/octet-stream")})
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+async def test_the_community_a_timer_moved_the_case_from_still_reads_it_and_finds_it(
+    loop: Loop, clock: MovableClock
+) -> None:
+    """A timer escalation names no acting unit; the community that held the case keeps
+    reading it, its timeline and its photo, finds it as handled before, and acts on nothing."""
+    photo = await _upload(loop)
+    event_id = (await loop.report(attachments=[photo]))["id"]
+    clerk = _clerk(loop, uuid.uuid4())
+    await loop.wait_assigned(event_id, COMMUNITY_UNIT)
+    assert event_id not in await _handled_before(loop, clerk)  # it holds it: not "before"
+    clock.advance(timedelta(days=1, hours=6))  # the accept deadline passed: up to the town
+    await loop.wait_assigned(event_id, TOWN_UNIT, within=5, token=clerk)
+
+    assert (await loop.case(event_id, clerk))["assignee"]["unit_id"] == str(TOWN_UNIT)
+    assert "escalate" in [s["action"] for s in await loop.timeline(event_id, clerk)]
+    read = await loop.events.get(f"/api/v1/events/attachments/{photo}", headers=bearer(clerk))
+    assert read.status_code == 200
+    assert read.content == PNG
+    assert event_id in await _handled_before(loop, clerk)
+    assert event_id in await _handled_before(loop, clerk, listing=True)
+    assert event_id not in await _handled_before(loop, clerk, flag="false")
+    # Read only: the case's actions and routing's moves are the town's now.
+    refused = await loop.act(event_id, "accept", clerk, expect=403)
+    assert refused["code"] == "not_assigned"
+    refused = await loop.route(f"assignments/{event_id}/escalate", clerk,
+                               {"reason": "再上报"}, expect=403)
+    assert refused["code"] == "not_assigned"
+    # A unit that never held it reads and finds nothing.
+    stranger = _clerk(loop, uuid.uuid4(), OTHER_COMMUNITY_UNIT, OTHER_COMMUNITY)
+    for path in (f"/api/v1/events/{event_id}", f"/api/v1/events/{event_id}/timeline",
+                 f"/api/v1/events/attachments/{photo}"):
+        refused_read = await loop.events.get(path, headers=bearer(stranger))
+        assert refused_read.status_code == 404, path
+    assert event_id not in await _handled_before(loop, stranger)
+    assert event_id not in await _handled_before(loop, stranger, flag="false")
+
+
+async def test_a_unit_that_returned_a_case_keeps_reading_it_and_routings_views_of_it(
+    loop: Loop,
+) -> None:
+    # Scoped to its unit alone (no region), so only the trail admits it to routing's views.
+    clerk = loop.people.make_token(roles=["dept_staff"], departments=[COMMUNITY_UNIT])
+    event_id = (await loop.report())["id"]
+    await loop.wait_assigned(event_id, COMMUNITY_UNIT)
+    await loop.act(event_id, "return", clerk, {"reason": "不属于本社区辖区"})
+    await loop.wait_for(event_id, lambda c: c["status"] == "returned", token=clerk)
+    dispatcher = loop.people.dispatcher()
+
+    async def queued() -> bool:
+        response = await loop.routing.get("/api/v1/routing/queue", headers=bearer(dispatcher))
+        return event_id in [item["event_id"] for item in response.json()["items"]]
+
+    await wait_until(queued, within=5)
+    await loop.route(f"assignments/{event_id}/dispatch", dispatcher,
+                     {"unit_id": str(OTHER_COMMUNITY_UNIT)})
+    await loop.wait_assigned(event_id, OTHER_COMMUNITY_UNIT, token=clerk)
+
+    assert event_id in await _handled_before(loop, clerk)
+    supervisions = await loop.routing.get(f"/api/v1/routing/assignments/{event_id}/supervisions",
+                                          headers=bearer(clerk))
+    assert supervisions.status_code == 200, supervisions.text
+    assert supervisions.json()["items"] == []
+    subtasks = await loop.routing.get(f"/api/v1/routing/assignments/{event_id}/subtasks",
+                                      headers=bearer(clerk))
+    assert subtasks.status_code == 200, subtasks.text
+    await loop.act(event_id, "accept", clerk, expect=403)
+    # Staff of a unit that never held it, elsewhere in the county, see neither.
+    stranger = _clerk(loop, uuid.uuid4(), COUNTY_MARKET, "350626105")
+    refused = await loop.routing.get(f"/api/v1/routing/assignments/{event_id}/supervisions",
+                                     headers=bearer(stranger))
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "out_of_scope"
+
+
+async def test_police_who_transferred_a_fraud_tip_do_not_open_its_attachments(
+    loop: Loop,
+) -> None:
+    photo = await _upload(loop)
+    created = await loop.report(
+        category_code="telecom_fraud", description="有人冒充客服", attachments=[photo],
+        fields={"channel": "phone", "loss_amount": 3000, "suspect_phone": "13900000000"})
+    event_id = created["id"]
+    await loop.wait_assigned(event_id, COUNTY_POLICE)
+    police = _clerk(loop, uuid.uuid4(), COUNTY_POLICE, COUNTY)
+    await loop.route(f"assignments/{event_id}/transfer", police,
+                     {"unit_id": str(COUNTY_MARKET), "reason": "涉诈商户，转市场监管"})
+    await loop.wait_assigned(event_id, COUNTY_MARKET, token=police)
+
+    refused = await loop.events.get(f"/api/v1/events/attachments/{photo}",
+                                    headers=bearer(police))
+    assert refused.status_code == 404
+    market = loop.people.unit_staff(COUNTY_MARKET, COUNTY)
+    read = await loop.events.get(f"/api/v1/events/attachments/{photo}", headers=bearer(market))
+    assert read.status_code == 200

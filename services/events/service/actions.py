@@ -18,7 +18,7 @@ from shared.db.uow import UnitOfWork
 from shared.pii import PiiCipher, mask_optional_text
 from shared.problems import BadRequest
 
-from .common import Clock, Step, facts, load_case, record_step
+from .common import Clock, Step, facts, former_units, load_case, record_step
 from .originals import NOTE, protect, with_original
 
 ROLE_PREFERENCE: dict[Action, tuple[str, ...]] = {
@@ -112,6 +112,9 @@ def _status_changes(action: Action, row: Any, after: Case, now: datetime) -> dic
     elif action == Action.RETURN:
         changes.update(return_count=row["return_count"] + 1, assignee_unit_name=None,
                        assignee_unit_level=None, accept_by=None, resolve_by=None)
+        # The unit that returned it keeps following it (read only).
+        changes["former_unit_ids"] = former_units(row, row["assignee_unit_id"],
+                                                  holder=after.assignee_unit_id)
     return changes
 
 

@@ -37,7 +37,7 @@ from .media import (
     make_thumbnail,
     signature_matches,
 )
-from .queries import can_see
+from .queries import can_see, former_holder_only
 
 log = get_logger(__name__)
 SIGNED_PATH = "/api/v1/events/attachments/signed/"
@@ -143,7 +143,7 @@ def _not_found() -> NotFound:
 
 async def _readable_row(uow: UnitOfWork, principal: Principal, attachment_id: uuid.UUID) -> Any:
     """The attachment row if ``principal`` may read it: its uploader, or, once it belongs to
-    a case, whoever sees that case."""
+    a case, whoever sees that case (units it has left: unless it is a sensitive tip)."""
     async with uow:
         row = await get_attachment(uow, attachment_id)
         if row is None:
@@ -153,6 +153,8 @@ async def _readable_row(uow: UnitOfWork, principal: Principal, attachment_id: uu
         case = await store.get_case(uow, row["event_id"]) if row["event_id"] else None
     if case is None or not can_see(principal, case):
         raise _not_found()
+    if case["sensitive"] and former_holder_only(principal, case):
+        raise _not_found()  # a sensitive tip's evidence stays with the units working it
     return row
 
 

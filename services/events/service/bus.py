@@ -15,11 +15,12 @@ from shared.contracts import feedback as fb
 from shared.contracts import routing as r
 from shared.contracts.events import ASSIGNMENT_ACTIONS
 from shared.db.uow import UnitOfWork
+from shared.i18n import zh_CN
 from shared.logs import get_logger
 from shared.pii import mask_personal_numbers
 
 from .actions import apply_rating
-from .common import Step, facts, record_step
+from .common import Step, facts, former_units, record_step
 
 log = get_logger(__name__)
 
@@ -49,9 +50,20 @@ def _step_unit(msg: r.EventAssigned) -> str | None:
 
 async def on_assigned(uow: UnitOfWork, msg: r.EventAssigned) -> None:
     row = await _case(uow, msg.event_id)
-    if row is None or msg.seq <= row["assign_seq"]:
-        return  # unknown, or a stale assignment delivered after a newer one
+    if row is None:
+        return
+    if msg.seq <= row["assign_seq"]:
+        # A stale assignment delivered after a newer one: the case has left its units since.
+        formers = former_units(row, msg.previous_unit_id, msg.actor_unit_id, msg.unit.unit_id,
+                               holder=row["assignee_unit_id"])
+        if formers != list(row["former_unit_ids"]):
+            await store.update_case(uow, msg.event_id, {"former_unit_ids": formers})
+        return
     before = facts(row)
+    # The unit it held before (also when routing queued it between: no unit a level up), the
+    # one routing says it left and the one whose staff moved it.
+    formers = former_units(row, row["assignee_unit_id"], msg.previous_unit_id,
+                           msg.actor_unit_id, holder=msg.unit.unit_id)
     try:
         after = decide(before, Command(action=Action.ASSIGN, actor=SYSTEM, unit_id=msg.unit.unit_id,
                                        assign_reason=msg.reason))
@@ -61,6 +73,7 @@ async def on_assigned(uow: UnitOfWork, msg: r.EventAssigned) -> None:
         await store.update_case(uow, msg.event_id, {"assign_seq": msg.seq})
         return
     changes: dict[str, Any] = {
+        "former_unit_ids": formers,
         "status": after.status.value, "assignee_unit_id": msg.unit.unit_id,
         "assignee_unit_name": msg.unit.name, "assignee_unit_level": msg.unit.level,
         "assign_seq": msg.seq, "accept_by": msg.accept_by, "resolve_by": msg.resolve_by,
@@ -196,29 +209,76 @@ async def _link_answer_attachments(uow: UnitOfWork, msg: r.SubtaskClosed) -> Non
                     subtask_id=str(msg.subtask_id), attachment_ids=ignored)
 
 
-async def _supervision(uow: UnitOfWork, *, supervision_id: uuid.UUID, event_id: uuid.UUID,
-                       open_: bool, at: Any) -> None:
-    if await _case(uow, event_id) is None:
+# -- manual supervision (督办) -------------------------------------------------------------------
+
+
+async def _supervision_step(uow: UnitOfWork, *, supervision_id: uuid.UUID,
+                            event_id: uuid.UUID, kind: str, open_: bool, step: Step) -> None:
+    """Apply one of routing's messages about a supervision (kind: issued, replied, overdue,
+    lapsed) and write its step once: a copy, or a message about a supervision that a later
+    one already settled, adds no second step and never reopens it. Each step carries its own
+    time, whatever order they arrive in."""
+    row = await _case(uow, event_id)
+    if row is None:
         return
-    await note_supervision(uow, supervision_id=supervision_id, event_id=event_id,
-                           open_=open_, at=at)
+    if await note_supervision(uow, supervision_id=supervision_id, event_id=event_id,
+                              open_=open_, at=step.at, kind=kind):
+        await record_step(uow, row, step, emit=False)
+
+
+def _level(level: str) -> str:
+    return zh_CN.SUPERVISION_LEVELS.get(level, level)
 
 
 async def on_supervision_issued(uow: UnitOfWork, msg: r.SupervisionIssued) -> None:
-    await _supervision(uow, supervision_id=msg.supervision_id, event_id=msg.event_id,
-                       open_=True, at=msg.at)
+    # The instruction comes masked from routing; masked here too, as every typed note is.
+    note = (f"{_level(msg.level)} → {msg.unit_name or msg.unit_id}, reply by "
+            f"{msg.reply_by.isoformat()}: {mask_personal_numbers(msg.instruction)}")
+    await _supervision_step(
+        uow, supervision_id=msg.supervision_id, event_id=msg.event_id, kind="issued",
+        open_=True,
+        step=Step(at=msg.at, action="supervision_issued", from_status=None, to_status=None,
+                  actor=Actor(role="supervisor", subject=msg.issued_by), note=note,
+                  unit_name=msg.issued_for))
 
 
 async def on_supervision_overdue(uow: UnitOfWork, msg: r.SupervisionOverdue) -> None:
     """Unanswered past its reply-by: still awaiting the reply (and issued, if that message
-    comes later)."""
-    await _supervision(uow, supervision_id=msg.supervision_id, event_id=msg.event_id,
-                       open_=True, at=msg.at)
+    comes later), now raised to the supervisors a level up."""
+    note = (f"{_level(msg.level)}: no reply by {msg.reply_by.isoformat()}; raised to the "
+            f"supervisors of {msg.supervisor_region_code}")
+    await _supervision_step(
+        uow, supervision_id=msg.supervision_id, event_id=msg.event_id, kind="overdue",
+        open_=True,
+        step=Step(at=msg.at, action="supervision_overdue", from_status=None, to_status=None,
+                  actor=Actor(role="system", unit_id=msg.unit_id), note=note))
 
 
 async def on_supervision_replied(uow: UnitOfWork, msg: r.SupervisionReplied) -> None:
-    await _supervision(uow, supervision_id=msg.supervision_id, event_id=msg.event_id,
-                       open_=False, at=msg.at)
+    reply = mask_personal_numbers(msg.reply) if msg.reply else "replied"
+    late = " (late)" if msg.late else ""
+    # The reply's author acts for the supervised unit; an older producer names no one.
+    actor = Actor(role="dept_staff" if msg.replied_by else "system", subject=msg.replied_by,
+                  unit_id=msg.unit_id)
+    await _supervision_step(
+        uow, supervision_id=msg.supervision_id, event_id=msg.event_id, kind="replied",
+        open_=False,
+        step=Step(at=msg.at, action="supervision_replied", from_status=None, to_status=None,
+                  actor=actor, note=f"{_level(msg.level)}{late}: {reply}",
+                  unit_name=msg.unit_name))
+
+
+async def on_supervision_lapsed(uow: UnitOfWork, msg: r.SupervisionLapsed) -> None:
+    """The case ended before the unit replied: no longer awaited (the case is no longer
+    supervised once none is open)."""
+    overdue = ", after its reply-by had passed" if msg.was_overdue else ""
+    await _supervision_step(
+        uow, supervision_id=msg.supervision_id, event_id=msg.event_id, kind="lapsed",
+        open_=False,
+        step=Step(at=msg.at, action="supervision_lapsed", from_status=None, to_status=None,
+                  actor=Actor(role="system", unit_id=msg.unit_id),
+                  note=f"{_level(msg.level)} lapsed unanswered: the case is "
+                       f"{msg.case_status}{overdue}"))
 
 
 async def on_region_changed(uow: UnitOfWork, msg: r.RegionChanged) -> None:

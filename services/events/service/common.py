@@ -43,6 +43,14 @@ async def load_case(uow: UnitOfWork, event_id: uuid.UUID, *, lock: bool = False)
     return row
 
 
+def former_units(row: Any, *left: uuid.UUID | None, holder: uuid.UUID | None
+                 ) -> list[uuid.UUID]:
+    """The case's former units with those in ``left`` (units it has left), except the unit
+    that holds it (``holder``)."""
+    return list(dict.fromkeys([*row["former_unit_ids"],
+                               *(u for u in left if u is not None and u != holder)]))
+
+
 @dataclass(frozen=True)
 class Step:
     """One timeline step: what was done, by whom, between which statuses. ``note`` is stored

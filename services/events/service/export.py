@@ -53,7 +53,7 @@ def export_csv(uow: UnitOfWork, *, principal: Principal, search: EventSearch,
     download), then returns the body: a UTF-8 BOM (spreadsheets then read Chinese right), the
     header, and the rows in the search's order."""
     scope = staff_scope(principal)
-    filters = case_filter(search)
+    filters = case_filter(search, principal)
 
     async def body() -> AsyncIterator[bytes]:
         yield "\ufeff".encode() + _csv([dict(zip(COLUMNS, COLUMNS, strict=True))])
@@ -78,7 +78,7 @@ def export_xlsx(uow: UnitOfWork, *, principal: Principal, search: EventSearch,
                 now: datetime) -> AsyncIterator[bytes]:
     """As :func:`export_csv`, one worksheet with the header row; sent once it is written."""
     scope = staff_scope(principal)
-    filters = case_filter(search)
+    filters = case_filter(search, principal)
 
     async def body() -> AsyncIterator[bytes]:
         workbook = Workbook(write_only=True)

@@ -1,8 +1,9 @@
 """Reading cases and timelines, scoped to the caller, and the audited reporter reveal.
 
-Who sees a case: its reporter; members of its lead or assisting units, and of the units
-whose staff escalated or transferred it away (they follow what became of it); grid workers,
-dispatchers and supervisors whose regions cover its location; admins. On sensitive cases only
+Who sees a case: its reporter; members of its lead or assisting units, and of the units it
+has left (escalated, transferred, returned, moved up by a timer: they follow what became of
+it, read only); grid workers, dispatchers and supervisors whose regions cover its location;
+admins. On sensitive cases only
 the reporter sees who reported; everyone else needs an audited reveal."""
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from services.events.schemas import (
     Timeline,
     TimelineStep,
 )
-from services.events.store.trail import moved_away_by
 from shared.auth import Principal, Role
 from shared.auth.principal import REGION_SCOPED_ROLES, UNIT_SCOPED_ROLES
 from shared.context import current_request_id
@@ -43,6 +43,12 @@ EVIDENCE_READ = "case read: evidence of a sensitive tip"
 
 
 def can_see(principal: Principal, row: Any) -> bool:
+    """Whether the caller reads the case: everyone who works or oversees it, and the units it
+    has left (``former_holder_only``: read only)."""
+    return works_or_oversees(principal, row) or former_holder_only(principal, row)
+
+
+def works_or_oversees(principal: Principal, row: Any) -> bool:
     if row["reporter_id"] == principal.subject:
         return True
     if not principal.is_staff:
@@ -56,23 +62,24 @@ def can_see(principal: Principal, row: Any) -> bool:
         units.intersection(principal.departments))
 
 
+def former_holder_only(principal: Principal, row: Any) -> bool:
+    """The caller reads the case only because a unit of theirs held it and it has left them
+    (escalated, transferred, returned, moved up by a timer): they follow what became of it,
+    but act on nothing (every action checks the current unit) and, on a sensitive tip, see
+    neither its evidence as typed nor its attachments."""
+    if not (principal.is_staff and principal.has_role(*UNIT_SCOPED_ROLES)):
+        return False
+    return bool(set(row["former_unit_ids"]).intersection(principal.departments)) and \
+        not works_or_oversees(principal, row)
+
+
 async def visible_case(uow: UnitOfWork, principal: Principal, event_id: uuid.UUID) -> Any:
-    """The case if the caller sees it (``can_see``), or if their unit escalated or transferred
-    it: read access only (acting on it checks the current unit; a sensitive tip's evidence
-    stays with the units working it)."""
+    """The case if the caller sees it (``can_see``), or 404."""
     row = await load_case(uow, event_id)
-    if not can_see(principal, row) and not await _moved_away_by_callers_unit(
-            uow, principal, row):
+    if not can_see(principal, row):
         # Not 403: whether another resident's case exists is itself not to be disclosed.
         raise NotFound("no such event", code="event_not_found")
     return row
-
-
-async def _moved_away_by_callers_unit(uow: UnitOfWork, principal: Principal, row: Any
-                                      ) -> bool:
-    if not (principal.is_staff and principal.has_role(*UNIT_SCOPED_ROLES)):
-        return False
-    return await moved_away_by(uow, row["id"], principal.departments)
 
 
 def entitled_to_evidence(principal: Principal, row: Any) -> bool:
@@ -160,6 +167,7 @@ async def list_events(
     limit: int,
     pii: PiiCipher,
     words: str | None = None,
+    handled_before: bool | None = None,
 ) -> EventPage:
     after = decode_number_cursor(cursor)  # a case's seq
     staff = principal.is_staff
@@ -173,6 +181,7 @@ async def list_events(
             uow, reporter_id=principal.subject, unit_ids=units, region_prefixes=regions,
             see_all=staff and principal.has_role(Role.ADMIN), status=status, cursor=after,
             limit=limit + 1, words=words.strip() if words and words.strip() else None,
+            handled_before=handled_before,
         )
         rows = [r for r in rows if can_see(principal, r)]  # prefixes are coarse: recheck
         page, next_cursor = page_of(rows, limit, lambda row: str(row["seq"]))

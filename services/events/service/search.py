@@ -23,7 +23,8 @@ from .queries import can_see, to_read
 
 def staff_scope(principal: Principal) -> SearchScope:
     """The SQL form of ``can_see`` for staff (without the caller's own reports): region roles
-    see their regions' subtrees, unit roles their units' cases, admins all. Others: 403."""
+    see their regions' subtrees, unit roles the cases their units hold, assist or have left,
+    admins all. Others: 403."""
     if not principal.is_staff or not principal.has_role(
             Role.ADMIN, *REGION_SCOPED_ROLES, *UNIT_SCOPED_ROLES):
         raise Forbidden("case search is for staff", code="role_required")
@@ -43,8 +44,9 @@ def _utc(moment: datetime | None) -> datetime | None:
         raise RuleViolation("a date is out of range", code="date_range_invalid") from None
 
 
-def case_filter(search: EventSearch) -> CaseFilter:
-    """The query's filters, or 422 for a combination that cannot mean anything."""
+def case_filter(search: EventSearch, principal: Principal) -> CaseFilter:
+    """The query's filters, or 422 for a combination that cannot mean anything.
+    ``handled_before`` is about the caller's own units (a caller with none left no case)."""
     if search.region is not None and not is_region_code(search.region):
         raise RuleViolation("not a region code", code="region_invalid")
     keyword = search.q.strip() if search.q is not None else None
@@ -60,7 +62,10 @@ def case_filter(search: EventSearch) -> CaseFilter:
         region_prefix=descendant_prefix(search.region) if search.region else None,
         unit_id=search.unit, assisting_unit_id=search.assisting_unit,
         statuses=tuple(search.status), overdue=search.overdue,
-        supervised=search.supervised, urgencies=tuple(search.urgency),
+        supervised=search.supervised, handled_before=search.handled_before,
+        own_units=tuple(principal.departments) if principal.has_role(*UNIT_SCOPED_ROLES)
+        else (),
+        urgencies=tuple(search.urgency),
         ratings=tuple(search.rating), channels=tuple(search.source),
         reported_from=moments[0], reported_to=moments[1],
         closed_from=moments[2], closed_to=moments[3],
@@ -71,7 +76,7 @@ async def search_events(uow: UnitOfWork, *, principal: Principal, search: EventS
                         cursor: str | None, limit: int, now: datetime,
                         pii: PiiCipher) -> EventPage:
     scope = staff_scope(principal)
-    filters = case_filter(search)
+    filters = case_filter(search, principal)
     after = decode_moment_cursor(cursor)
     async with uow:
         rows = await search_cases(uow, scope=scope, search=filters, now=now, sort=search.sort,

@@ -250,16 +250,20 @@ async def list_cases(
     cursor: int | None,
     limit: int,
     words: str | None = None,
+    handled_before: bool | None = None,
 ) -> list[Any]:
     """Cases visible to a caller: their own reports, their units' assignments (lead or
-    assisting), or the regions they cover. Newest first, ``cursor`` is the last ``seq`` seen.
-    ``words``: only cases whose description or address contains them (as stored: masked)."""
+    assisting) and the cases that left their units, or the regions they cover. Newest first,
+    ``cursor`` is the last ``seq`` seen. ``words``: only cases whose description or address
+    contains them (as stored: masked). ``handled_before``: only cases that left one of
+    ``unit_ids`` (true), or none of them (false)."""
     scope = []
     if reporter_id is not None:
         scope.append(cases.c.reporter_id == reporter_id)
     if unit_ids:
         scope.append(cases.c.assignee_unit_id.in_(unit_ids))
         scope.append(cases.c.co_units.overlap(unit_ids))
+        scope.append(cases.c.former_unit_ids.overlap(unit_ids))
     for prefix in region_prefixes:
         scope.append(cases.c.region_code.startswith(prefix))
     query = select(cases)
@@ -272,6 +276,9 @@ async def list_cases(
         conditions.append(cases.c.status == status)
     if cursor is not None:
         conditions.append(cases.c.seq < cursor)
+    if handled_before is not None:
+        left = cases.c.former_unit_ids.overlap(unit_ids) if unit_ids else literal_column("false")
+        conditions.append(left if handled_before else ~left)
     if words:
         # autoescape: % and _ in the words are literal characters, not wildcards.
         conditions.append(or_(cases.c.description.icontains(words, autoescape=True),

@@ -39,7 +39,7 @@ PROBE = 2000  # cases a keyword page reads in order before it asks the bigram in
 @dataclass(frozen=True)
 class SearchScope:
     """What a staff member may see: everything (admins), or cases in these region prefixes or
-    held or assisted by these units."""
+    held, assisted or left by these units."""
 
     see_all: bool = False
     region_prefixes: Sequence[str] = ()
@@ -57,6 +57,9 @@ class CaseFilter:
     statuses: Sequence[str] = ()
     overdue: bool | None = None
     supervised: bool | None = None  # under manual supervision (督办) now, or not
+    # Cases that have left one of ``own_units`` (the caller's), or not.
+    handled_before: bool | None = None
+    own_units: Sequence[uuid.UUID] = ()
     urgencies: Sequence[str] = ()
     ratings: Sequence[str] = ()
     channels: Sequence[str] = ()
@@ -88,7 +91,9 @@ def _scope(scope: SearchScope) -> ColumnElement[bool]:
     parts: list[ColumnElement[bool]] = [_in_region(prefix) for prefix in scope.region_prefixes]
     if scope.unit_ids:
         units = list(scope.unit_ids)
-        parts += [cases.c.assignee_unit_id.in_(units), cases.c.co_units.overlap(units)]
+        # Cases the units hold or assist, and those that have left them (read only).
+        parts += [cases.c.assignee_unit_id.in_(units), cases.c.co_units.overlap(units),
+                  cases.c.former_unit_ids.overlap(units)]
     return or_(*parts) if parts else literal(False)
 
 
@@ -138,6 +143,10 @@ def _filters(f: CaseFilter, now: datetime) -> list[ColumnElement[bool]]:
         out.append(late if f.overdue else ~late)  # NULL deadline: not overdue
     if f.supervised is not None:
         out.append(c.supervised if f.supervised else ~c.supervised)
+    if f.handled_before is not None:
+        left: ColumnElement[bool] = (c.former_unit_ids.overlap(list(f.own_units))
+                                     if f.own_units else literal(False))
+        out.append(left if f.handled_before else ~left)
     for column, low, high in ((c.reported_at, f.reported_from, f.reported_to),
                               (c.closed_at, f.closed_from, f.closed_to)):
         if low is not None:

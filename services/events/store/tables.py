@@ -91,6 +91,9 @@ cases = Table(
     Column("text_originals", JSONB(none_as_null=True)),
     # Under manual supervision (督办) now: any open row of case_supervisions (store/supervisions).
     Column("supervised", Boolean, nullable=False, server_default="false"),
+    # Every unit the case has left (escalated, transferred, returned, moved up by a timer):
+    # they keep reading it, its timeline and its attachments, and find it (0012).
+    Column("former_unit_ids", ARRAY(UUID(as_uuid=True)), nullable=False, server_default="{}"),
 )
 
 timeline = Table(

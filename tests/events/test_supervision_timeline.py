@@ -1,0 +1,186 @@
+"""A manual supervision (督办) on the case's own timeline: issued (level, masked instruction,
+reply-by, whom the supervisor acted for), replied (which unit, who), raised a level when
+unanswered, and lapsed when the case ends first — which also clears "supervised". Copies of
+routing's messages add nothing. Over the events and routing apps on RabbitMQ (``loop``)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from services.routing.service.supervision import fire_overdue_supervisions
+from shared.testing.plugin import wait_until
+from tests.events.flows import COMMUNITY, COMMUNITY_UNIT, COUNTY, Loop, MovableClock, bearer
+
+COMMUNITY_NAME = "东门社区居委会"
+SUPERVISION_STEPS = ("supervision_issued", "supervision_replied", "supervision_overdue",
+                     "supervision_lapsed")
+
+
+async def _assigned_case(loop: Loop) -> str:
+    created = await loop.report()
+    await loop.wait_assigned(created["id"], COMMUNITY_UNIT)
+    return str(created["id"])
+
+
+async def _issue(loop: Loop, event_id: str, supervisor: str, reply_by: Any,
+                 level: str = "listed") -> str:
+    order = await loop.route(f"assignments/{event_id}/supervisions", supervisor,
+                             {"level": level, "reply_by": reply_by.isoformat(),
+                              "instruction": "请联系房东 13912345678 协调退还押金"},
+                             expect=201)
+    return str(order["id"])
+
+
+async def _steps(loop: Loop, event_id: str, token: str, action: str) -> list[dict[str, Any]]:
+    return [s for s in await loop.timeline(event_id, token) if s["action"] == action]
+
+
+async def _wait_step(loop: Loop, event_id: str, token: str, action: str) -> dict[str, Any]:
+    async def shown() -> bool:
+        return bool(await _steps(loop, event_id, token, action))
+
+    await wait_until(shown, within=5)
+    [step] = await _steps(loop, event_id, token, action)
+    return step
+
+
+async def _supervised(loop: Loop, token: str, event_id: str) -> bool:
+    response = await loop.events.get("/api/v1/events/search", headers=bearer(token),
+                                     params={"supervised": "true"})
+    assert response.status_code == 200, response.text
+    return event_id in [item["id"] for item in response.json()["items"]]
+
+
+async def test_the_timeline_shows_a_supervision_issued_and_replied_with_actor_and_unit(
+    loop: Loop, clock: MovableClock,
+) -> None:
+    event_id = await _assigned_case(loop)
+    supervisor_id, clerk_id = uuid.uuid4(), uuid.uuid4()
+    supervisor = loop.people.make_token(subject=supervisor_id, roles=["supervisor"],
+                                        regions=[COUNTY])
+    clerk = loop.people.make_token(subject=clerk_id, roles=["dept_staff"],
+                                   departments=[COMMUNITY_UNIT], regions=[COMMUNITY])
+    reply_by = clock() + timedelta(days=1)
+    order = await _issue(loop, event_id, supervisor, reply_by)
+
+    issued = await _wait_step(loop, event_id, clerk, "supervision_issued")
+    assert issued["title"] == "下达督办"
+    assert (issued["actor_role"], issued["actor_id"], issued["actor_unit"]) \
+        == ("supervisor", str(supervisor_id), "东山县")
+    assert issued["note"].startswith(f"挂牌督办 → {COMMUNITY_NAME}, reply by ")
+    assert "139****5678" in issued["note"]
+    assert "13912345678" not in issued["note"]
+
+    await loop.route(f"supervisions/{order}/reply", clerk, {"reply": "已约谈房东，本周退还"},
+                     expect=200)
+    replied = await _wait_step(loop, event_id, supervisor, "supervision_replied")
+    assert replied["title"] == "督办已回复"
+    assert (replied["actor_role"], replied["actor_id"], replied["actor_unit"]) \
+        == ("dept_staff", str(clerk_id), COMMUNITY_NAME)
+    assert replied["note"] == "挂牌督办: 已约谈房东，本周退还"
+    # The resident reads that the case was supervised, not the orders or who gave them.
+    for_resident = [s for s in await loop.timeline(event_id) if s["action"] in SUPERVISION_STEPS]
+    assert [(s["title"], s["note"], s["actor_id"]) for s in for_resident] \
+        == [("下达督办", None, None), ("督办已回复", None, None)]
+
+
+async def test_an_unanswered_supervision_raised_a_level_shows_on_the_timeline(
+    loop: Loop, clock: MovableClock,
+) -> None:
+    event_id = await _assigned_case(loop)
+    supervisor = loop.people.supervisor()
+    await _issue(loop, event_id, supervisor, clock() + timedelta(minutes=10), "reminder")
+
+    clock.advance(timedelta(minutes=11))
+
+    raised = await _wait_step(loop, event_id, supervisor, "supervision_overdue")
+    assert raised["title"] == "督办逾期未回复，已提级"
+    assert raised["actor_role"] == "system"
+    assert raised["note"].startswith("提醒: no reply by ")
+    assert raised["note"].endswith("raised to the supervisors of 350626")
+    assert await _supervised(loop, supervisor, event_id)  # raised, still awaiting the reply
+
+
+async def test_closing_a_case_with_an_open_supervision_lapses_it_and_clears_supervised(
+    loop: Loop, clock: MovableClock,
+) -> None:
+    event_id = await _assigned_case(loop)
+    supervisor = loop.people.supervisor()
+    await _issue(loop, event_id, supervisor, clock() + timedelta(minutes=10))
+    await wait_until(lambda: _supervised(loop, supervisor, event_id), within=5)
+
+    await loop.handle_to_close(event_id, COMMUNITY_UNIT, COMMUNITY)
+
+    lapsed = await _wait_step(loop, event_id, supervisor, "supervision_lapsed")
+    assert lapsed["title"] == "督办已终止"
+    assert lapsed["note"] == "挂牌督办 lapsed unanswered: the case is closed"
+    assert not await _supervised(loop, supervisor, event_id)
+    # Past its reply-by now, the overdue worker does not raise what lapsed.
+    clock.advance(timedelta(minutes=11))
+    runtime = loop.apps["routing"].state.runtime  # type: ignore[attr-defined]
+    assert await fire_overdue_supervisions(runtime.uow(), now=clock()) == 0
+    assert await _steps(loop, event_id, supervisor, "supervision_overdue") == []
+    assert not await _supervised(loop, supervisor, event_id)
+
+
+# Copies of every supervision message routing sent for the case, under new message ids (so
+# the consumer inbox does not drop them), as a producer's republish would deliver them.
+_REPUBLISH = """
+WITH copy AS (
+    SELECT gen_random_uuid() AS id, event_type, routing_key, envelope FROM outbox
+    WHERE event_type LIKE 'routing.supervision_%'
+      AND envelope->'payload'->>'event_id' = :event_id)
+INSERT INTO outbox (event_id, event_type, routing_key, envelope)
+SELECT id, event_type, routing_key, jsonb_set(envelope, '{event_id}', to_jsonb(id::text))
+FROM copy RETURNING event_id
+"""
+
+
+async def test_redelivered_supervision_messages_add_no_steps_and_reopen_nothing(
+    loop: Loop, clock: MovableClock, database_url: str,
+) -> None:
+    event_id = await _assigned_case(loop)
+    supervisor = loop.people.supervisor()
+    staff = loop.people.unit_staff(COMMUNITY_UNIT, COMMUNITY)
+    answered = await _issue(loop, event_id, supervisor, clock() + timedelta(days=1))
+    await _issue(loop, event_id, supervisor, clock() + timedelta(days=1), "reminder")
+    await loop.route(f"supervisions/{answered}/reply", staff, {"reply": "已处理"}, expect=200)
+    await loop.handle_to_close(event_id, COMMUNITY_UNIT, COMMUNITY)
+    await _wait_step(loop, event_id, supervisor, "supervision_lapsed")
+    before = [s for s in await loop.timeline(event_id, supervisor)
+              if s["action"] in SUPERVISION_STEPS]
+    assert [s["action"] for s in before] == ["supervision_issued", "supervision_issued",
+                                             "supervision_replied", "supervision_lapsed"]
+
+    copies = await _republish(loop, database_url, event_id)
+    assert len(copies) == 4
+
+    async def all_handled() -> bool:
+        assert loop.sql is not None
+        ids = ", ".join(f"'{c}'" for c in copies)
+        return int(await loop.sql("events", "SELECT count(*) FROM inbox "
+                                            f"WHERE event_id IN ({ids})")) == len(copies)
+
+    await wait_until(all_handled, within=5)
+    after = [s for s in await loop.timeline(event_id, supervisor)
+             if s["action"] in SUPERVISION_STEPS]
+    assert after == before
+    assert not await _supervised(loop, supervisor, event_id)
+
+
+async def _republish(loop: Loop, database_url: str, event_id: str) -> list[Any]:
+    assert loop.sql is not None
+    schema = await loop.sql("routing", "SELECT current_schema()")
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(f'SET LOCAL search_path TO "{schema}"'))
+            result = await conn.execute(text(_REPUBLISH), {"event_id": event_id})
+            return list(result.scalars())
+    finally:
+        await engine.dispose()
