@@ -128,9 +128,9 @@ def build_subscriptions(seal: ReporterSeal) -> list[Subscription]:
                      purpose="notices"),
         Subscription("routing.co_handling_started", on_co_handling_started,
                      purpose="notices"),
-        # Its own queue: who gets a notice must not wait behind the notices themselves.
+        # A read model like the cases' (and beside the assignments that notify a unit).
         Subscription("identity.staff_directory_changed", on_staff_directory_changed,
-                     purpose="directory"),
+                     purpose="cases"),
         *(Subscription(event_type, _unit_work_handler(record), purpose="cases")
           for event_type, record in _UNIT_WORK),
     ]
