@@ -361,5 +361,37 @@ async def assert_the_trail(client: httpx.AsyncClient, event_id: str, town: Clerk
     assert "co_handle" in actions
     assert actions.count("subtask_answered") == 3
     assert actions[-2:] == ["close", "rate"], actions
-    # The community that escalated still follows the case to its end.
+    assert_the_supervision_on_the_timeline(steps, town)
+    await assert_the_community_still_follows_the_case(client, event_id, community, steps)
+
+
+def assert_the_supervision_on_the_timeline(steps: list[dict[str, Any]], town: Clerk) -> None:
+    """The 督办 is on the case's own timeline: issued by the county's supervisor, answered
+    by the town's clerk."""
+    issued = next(s for s in steps if s["action"] == "supervision_issued")
+    assert (issued["title"], issued["actor_role"], issued["actor_unit"]) \
+        == ("下达督办", "supervisor", "东山县")
+    assert issued["note"].startswith("督办 → 铜陵镇综治中心, reply by ")
+    assert issued["note"].endswith("请镇里牵头尽快化解押金纠纷")
+    replied = next(s for s in steps if s["action"] == "supervision_replied")
+    assert (replied["title"], replied["actor_id"], replied["actor_unit"]) \
+        == ("督办已回复", town.user_id, "铜陵镇综治中心")
+    assert replied["note"] == "督办: 已召集三方联合调处，预计明日办结"
+
+
+async def assert_the_community_still_follows_the_case(
+    client: httpx.AsyncClient, event_id: str, community: Clerk, steps: list[dict[str, Any]]
+) -> None:
+    """The community that escalated reads the case and its whole timeline to the end, finds
+    it among the cases it handled before, and can no longer act on it."""
     assert (await case(client, event_id, community.token))["status"] == "rated"
+    seen = ok(await client.get(f"/api/v1/events/{event_id}/timeline",
+                               headers=bearer(community.token)))["items"]
+    assert [s["action"] for s in seen] == [s["action"] for s in steps]
+    found = ok(await client.get("/api/v1/events/search", params={"handled_before": "true"},
+                                headers=bearer(community.token)))["items"]
+    assert [c["id"] for c in found] == [event_id]
+    refused = await client.post(f"/api/v1/routing/assignments/{event_id}/escalate",
+                                json={"reason": "再次上报"}, headers=bearer(community.token))
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["code"] == "not_assigned"
