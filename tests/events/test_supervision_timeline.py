@@ -12,7 +12,9 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from services.events.service import bus
 from services.routing.service.supervision import fire_overdue_supervisions
+from shared.contracts.routing import SupervisionIssued, SupervisionLapsed
 from shared.testing.plugin import wait_until
 from tests.events.flows import COMMUNITY, COMMUNITY_UNIT, COUNTY, Loop, MovableClock, bearer
 
@@ -184,3 +186,35 @@ async def _republish(loop: Loop, database_url: str, event_id: str) -> list[Any]:
             return list(result.scalars())
     finally:
         await engine.dispose()
+
+
+async def test_a_supervision_reported_lapsed_before_issued_never_makes_the_case_supervised(
+    loop: Loop, clock: MovableClock,
+) -> None:
+    """Out of order (the lapse handled before the issue, as two consumers may): both steps are
+    written, each at its own time, and the supervision stays closed."""
+    event_id = await _assigned_case(loop)
+    supervision_id, now = uuid.uuid4(), clock()
+    issued = SupervisionIssued(
+        supervision_id=supervision_id, event_id=uuid.UUID(event_id), case_no="X",
+        region_code=COMMUNITY, unit_id=COMMUNITY_UNIT, level="reminder",
+        instruction="请回复", reply_by=now + timedelta(hours=1), issued_by=uuid.uuid4(),
+        at=now, unit_name=COMMUNITY_NAME, issued_for="东山县")
+    lapsed = SupervisionLapsed(
+        supervision_id=supervision_id, event_id=uuid.UUID(event_id), unit_id=COMMUNITY_UNIT,
+        level="reminder", case_status="closed", was_overdue=False,
+        at=now + timedelta(minutes=5))
+    runtime = loop.apps["events"].state.runtime  # type: ignore[attr-defined]
+
+    for apply in (lambda uow: bus.on_supervision_lapsed(uow, lapsed),
+                  lambda uow: bus.on_supervision_issued(uow, issued),
+                  lambda uow: bus.on_supervision_issued(uow, issued)):
+        async with runtime.uow() as uow:
+            await apply(uow)
+
+    supervisor = loop.people.supervisor()
+    steps = [s for s in await loop.timeline(event_id, supervisor)
+             if s["action"] in SUPERVISION_STEPS]
+    assert [s["action"] for s in steps] == ["supervision_lapsed", "supervision_issued"]
+    assert steps[0]["at"] > steps[1]["at"]  # each keeps its own time
+    assert not await _supervised(loop, supervisor, event_id)
