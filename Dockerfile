@@ -7,11 +7,22 @@
 #   docker build --build-arg SERVICE=partner \
 #                --build-arg APP=gateway.partner.app:create_app -t ehome/partner .
 #
-# Every image carries the same layers (dependencies, then source); only the default command
-# differs, so a registry stores the eight images as one. The container runs one uvicorn process
-# on port 8000; Kubernetes scales by replicas, never by workers inside a container.
+# Every image carries the same layers (dependencies, then source, then the built staff
+# console); only the default command differs, so a registry stores the eight images as one.
+# The container runs one uvicorn process on port 8000; Kubernetes scales by replicas, never by
+# workers inside a container. The gateway serves the console from /app/web/console/dist.
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+# The staff console (web/console): built here, never committed. Its dependencies come first,
+# so this layer is rebuilt only when package-lock.json changes.
+FROM ${NODE_IMAGE} AS console
+WORKDIR /console
+COPY web/console/package.json web/console/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY web/console/ ./
+RUN npm run build
 
 FROM ${PYTHON_IMAGE} AS builder
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
@@ -26,6 +37,8 @@ RUN /opt/venv/bin/pip install --no-cache-dir --require-hashes -r image.lock
 COPY shared/ /app/shared/
 COPY services/ /app/services/
 COPY gateway/ /app/gateway/
+# Where gateway/console.py looks by default (EHOME_CONSOLE_DIST_DIR).
+COPY --from=console /console/dist/ /app/web/console/dist/
 # Byte-code is compiled here because the root filesystem is read-only at run time.
 RUN /opt/venv/bin/python -m compileall -q /app
 

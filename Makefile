@@ -10,7 +10,23 @@ IMAGE_LOCK := requirements/image.lock
 UV_COMPILE = $(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
 	--custom-compile-command "make lock"
 
-.PHONY: install lock run run-dist test lint typecheck bench chaos migrate clean
+# The staff console (Vue + Vite, web/console): built into web/console/dist, which the gateway
+# serves at /console/. Rebuilt only when something it is built from is newer than the build.
+CONSOLE := web/console
+CONSOLE_BUILD := $(CONSOLE)/dist/index.html
+CONSOLE_SOURCES := $(shell find $(CONSOLE)/src $(CONSOLE)/public -type f 2>/dev/null) \
+	$(wildcard $(CONSOLE)/index.html $(CONSOLE)/package.json $(CONSOLE)/vite.config.ts \
+	           $(CONSOLE)/tsconfig*.json)
+# npm rewrites node_modules/.package-lock.json on every install: older than the lock, `npm ci`.
+CONSOLE_MODULES := $(CONSOLE)/node_modules/.package-lock.json
+# The browser tests drive Debian's Chromium; the CJK fonts let pages (and their screenshots)
+# show Chinese.
+CHROMIUM := /usr/bin/chromium
+BROWSER_PACKAGES := chromium fonts-noto-cjk
+APT_INSTALL := DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: install lock run run-dist test lint typecheck bench chaos migrate clean console browser
 
 # The project itself goes in without dependencies, so nothing outside the lock is installed;
 # `pip check` then fails when pyproject.toml asks for something the lock does not hold.
@@ -34,11 +50,11 @@ lock:
 		| $(UV_COMPILE) - --constraint $(LOCK) -o $(IMAGE_LOCK)
 
 ## Whole platform in one process: embedded PostgreSQL under .data/, in-memory broker.
-run: install
+run: install console
 	$(BIN)/python -m gateway.embedded
 
 ## Each service in its own process against DATABASE_URL and AMQP_URL.
-run-dist: install
+run-dist: install console
 	$(BIN)/python -m gateway.distributed
 
 ## Apply every service's migrations to DATABASE_URL (never done at import or app start in prod).
@@ -54,7 +70,8 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-test: lint
+## The browser tests (tests/console) need the console built, and skip without Chromium.
+test: lint console
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install
@@ -64,5 +81,30 @@ bench: install
 chaos: install
 	$(BIN)/python -m bench chaos $(CHAOS_ARGS)
 
+## Build the staff console (needs Node 20 and npm) when its build is missing or out of date.
+console: $(CONSOLE_BUILD)
+
+$(CONSOLE_BUILD): $(CONSOLE_MODULES) $(CONSOLE_SOURCES)
+	cd $(CONSOLE) && npm run build
+	touch $@
+
+$(CONSOLE_MODULES): $(CONSOLE)/package-lock.json
+	@command -v npm >/dev/null || { echo "make console needs Node 20 and npm"; exit 1; }
+	cd $(CONSOLE) && npm ci --no-audit --no-fund
+	touch $@
+
+$(CONSOLE)/package-lock.json:
+	@echo "$@ is missing: the console's dependencies are pinned there"; exit 1
+
+## Debian's Chromium (and CJK fonts) for the browser tests, installed with apt-get if missing.
+browser:
+	@if [ -x $(CHROMIUM) ] && fc-list :lang=zh 2>/dev/null | grep -q .; then \
+		echo "browser: $$($(CHROMIUM) --version 2>/dev/null || echo $(CHROMIUM))"; \
+	else \
+		$(SUDO) $(APT_INSTALL) $(BROWSER_PACKAGES) \
+		|| { $(SUDO) apt-get update && $(SUDO) $(APT_INSTALL) $(BROWSER_PACKAGES); }; \
+	fi
+
 clean:
-	rm -rf $(VENV) .data .pytest_cache .ruff_cache .mypy_cache .import_linter_cache
+	rm -rf $(VENV) .data .pytest_cache .ruff_cache .mypy_cache .import_linter_cache \
+		$(CONSOLE)/dist $(CONSOLE)/node_modules
