@@ -34,6 +34,7 @@ loop lives in its thread.
 from __future__ import annotations
 
 import asyncio
+import base64
 import io
 import os
 import threading
@@ -204,15 +205,18 @@ class ConsoleApi:
         self, description: str = "楼上住户深夜噪音扰民，多次沟通无果", *,
         category_code: str = DEFAULT_CATEGORY, region_code: str = DEFAULT_REGION,
         address: str | None = "绥安镇中山路18号", fields: dict[str, Any] | None = None,
-        location: dict[str, float] | None = None, photos: int = 0,
+        location: dict[str, float] | None = None, photos: int = 0, video: bool = False,
         attachments: list[str] | None = None, resident_token: str | None = None,
     ) -> Reported:
         """A resident reports an event through the mini-program's API (retried while events
-        has not yet learnt a region the test just opened); ``photos`` sample PNGs attached."""
+        has not yet learnt a region the test just opened); ``photos`` sample PNGs and, with
+        ``video``, a playable micro-video (``SAMPLE_MP4``) attached."""
         token = resident_token or self.resident_signs_in()
         ids = list(attachments or [])
         ids += [self.upload(token, sample_png(), f"photo-{n}.png", "image/png")
                 for n in range(photos)]
+        if video:
+            ids.append(self.upload(token, SAMPLE_MP4, "video.mp4", "video/mp4"))
         body: dict[str, Any] = {"category_code": category_code, "description": description,
                                 "region_code": region_code, "address": address,
                                 "fields": fields or {}, "attachments": ids}
@@ -232,6 +236,31 @@ class ConsoleApi:
         return Reported(id=str(created["id"]), case_no=str(created["case_no"]),
                         resident_token=token)
 
+    def case(self, event_id: str, token: str | None = None) -> dict[str, Any]:
+        """The case as ``token`` (default: the admin) reads it."""
+        return dict(self.call("GET", f"/api/v1/events/{event_id}", token or self.admin_token))
+
+    def wait_assigned(self, event_id: str, unit_id: str | None = None) -> str:
+        """Wait until routing has assigned the case (to ``unit_id``, when given); its unit."""
+        def assigned() -> bool:
+            unit = (self.case(event_id).get("assignee") or {}).get("unit_id")
+            return unit is not None and (unit_id is None or str(unit) == unit_id)
+
+        self.wait_until(assigned, what=f"case {event_id} assigned")
+        return str(self.case(event_id)["assignee"]["unit_id"])
+
+    def resident_rates(self, reported: Reported, rating: str = "satisfied",
+                       comment: str = "处理及时，谢谢") -> None:
+        """The reporter rates the closed case (once feedback has learnt it closed)."""
+        def rated() -> bool:
+            response = self.http.post(
+                "/api/v1/feedback/ratings",
+                json={"event_id": reported.id, "rating": rating, "comment": comment},
+                headers={"Authorization": f"Bearer {reported.resident_token}"})
+            return response.status_code == 201
+
+        self.wait_until(rated, what=f"rating of {reported.case_no} accepted")
+
     def wait_until(self, predicate: Callable[[], bool], *, within: float = 15.0,
                    what: str = "condition") -> None:
         """Poll ``predicate`` (events travel through RabbitMQ) until it holds."""
@@ -239,6 +268,53 @@ class ConsoleApi:
         while not predicate():
             assert time.monotonic() < deadline, f"{what} not met within {within} s"
             time.sleep(0.1)
+
+
+# A real two-second H.264 clip (96×72, 2.7 KB) that Chromium plays, for micro-video reports:
+#   ffmpeg -f lavfi -i testsrc=size=96x72:rate=10:duration=2 -c:v libx264 -profile:v baseline
+#          -pix_fmt yuv420p -crf 45 -movflags +faststart sample.mp4
+SAMPLE_MP4 = base64.b64decode(
+    "AAAAIGZ0eXBpc29tAAACAGlzb21pc28yYXZjMW1wNDEAAAN2bW9vdgAAAGxtdmhkAAAAAAAAAAAAAAAAAAAD6AAAB9AA"
+    "AQAAAQAAAAAAAAAAAAAAAAEAAAAAAAAAAAAAAAAAAAABAAAAAAAAAAAAAAAAAABAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    "AAAAAAAAAAAAAgAAAqB0cmFrAAAAXHRraGQAAAADAAAAAAAAAAAAAAABAAAAAAAAB9AAAAAAAAAAAAAAAAAAAAAAAAEA"
+    "AAAAAAAAAAAAAAAAAAABAAAAAAAAAAAAAAAAAABAAAAAAGAAAABIAAAAAAAkZWR0cwAAABxlbHN0AAAAAAAAAAEAAAfQ"
+    "AAAAAAABAAAAAAIYbWRpYQAAACBtZGhkAAAAAAAAAAAAAAAAAAAoAAAAUABVxAAAAAAALWhkbHIAAAAAAAAAAHZpZGUA"
+    "AAAAAAAAAAAAAABWaWRlb0hhbmRsZXIAAAABw21pbmYAAAAUdm1oZAAAAAEAAAAAAAAAAAAAACRkaW5mAAAAHGRyZWYA"
+    "AAAAAAAAAQAAAAx1cmwgAAAAAQAAAYNzdGJsAAAAu3N0c2QAAAAAAAAAAQAAAKthdmMxAAAAAAAAAAEAAAAAAAAAAAAA"
+    "AAAAAAAAAGAASABIAAAASAAAAAAAAAABFUxhdmM1OS4zNy4xMDAgbGlieDI2NAAAAAAAAAAAAAAAGP//AAAAMWF2Y0MB"
+    "QsAK/+EAGGdCwArZBi/lwEQAAAMABAAAAwBQPEiZIAEABmjLgE0sgAAAABBwYXNwAAAAAQAAAAEAAAAUYnRydAAAAAAA"
+    "ABxkAAAcZAAAABhzdHRzAAAAAAAAAAEAAAAUAAAEAAAAABRzdHNzAAAAAAAAAAEAAAABAAAAHHN0c2MAAAAAAAAAAQAA"
+    "AAEAAAAUAAAAAQAAAGRzdHN6AAAAAAAAAAAAAAAUAAAEiQAAACgAAAAhAAAAFwAAAB0AAAAkAAAAJgAAABoAAAAkAAAA"
+    "NQAAAC0AAAAsAAAAIQAAABsAAAAsAAAAGgAAACMAAAAiAAAAGAAAAB4AAAAUc3RjbwAAAAAAAAABAAADpgAAAGJ1ZHRh"
+    "AAAAWm1ldGEAAAAAAAAAIWhkbHIAAAAAAAAAAG1kaXJhcHBsAAAAAAAAAAAAAAAALWlsc3QAAAAlqXRvbwAAAB1kYXRh"
+    "AAAAAQAAAABMYXZmNTkuMjcuMTAwAAAACGZyZWUAAAchbWRhdAAAAnEGBf//bdxF6b3m2Ui3lizYINkj7u94MjY0IC0g"
+    "Y29yZSAxNjQgcjMwOTUgYmFlZTQwMCAtIEguMjY0L01QRUctNCBBVkMgY29kZWMgLSBDb3B5bGVmdCAyMDAzLTIwMjIg"
+    "LSBodHRwOi8vd3d3LnZpZGVvbGFuLm9yZy94MjY0Lmh0bWwgLSBvcHRpb25zOiBjYWJhYz0wIHJlZj0zIGRlYmxvY2s9"
+    "MTowOjAgYW5hbHlzZT0weDE6MHgxMTEgbWU9aGV4IHN1Ym1lPTcgcHN5PTEgcHN5X3JkPTEuMDA6MC4wMCBtaXhlZF9y"
+    "ZWY9MSBtZV9yYW5nZT0xNiBjaHJvbWFfbWU9MSB0cmVsbGlzPTEgOHg4ZGN0PTAgY3FtPTAgZGVhZHpvbmU9MjEsMTEg"
+    "ZmFzdF9wc2tpcD0xIGNocm9tYV9xcF9vZmZzZXQ9LTIgdGhyZWFkcz0yIGxvb2thaGVhZF90aHJlYWRzPTEgc2xpY2Vk"
+    "X3RocmVhZHM9MCBucj0wIGRlY2ltYXRlPTEgaW50ZXJsYWNlZD0wIGJsdXJheV9jb21wYXQ9MCBjb25zdHJhaW5lZF9p"
+    "bnRyYT0wIGJmcmFtZXM9MCB3ZWlnaHRwPTAga2V5aW50PTI1MCBrZXlpbnRfbWluPTEwIHNjZW5lY3V0PTQwIGludHJh"
+    "X3JlZnJlc2g9MCByY19sb29rYWhlYWQ9NDAgcmM9Y3JmIG1idHJlZT0xIGNyZj00NS4wIHFjb21wPTAuNjAgcXBtaW49"
+    "MCBxcG1heD02OSBxcHN0ZXA9NCBpcF9yYXRpbz0xLjQwIGFxPTE6MS4wMACAAAACEGWIhH/8P+Oig/F/iTwCQlGVZawe"
+    "GxAkLGyC774SD+GuG/RLw0MEAgAnBdBj8bvzwJHPBMvon34HjIoMAKYNDECBfd74WMSFiMw0AAaTBoAAgQxAze8SFiJC"
+    "x/n4Bw0Lvhn3ZbhKDECAJwc6ERf13owJxUwZHLr/w9Kp8FeKeBgGQIQAC68yViQ2MAK/pGOfvv+wttDEGECBpFi6oxy+"
+    "OpmX6X8tT4Op5mK/plp4WZf/+Eb3mnvP0JV9viQ7pT+Cdj8fBV3f6FT/5zHP//DVF9PT0/4fxfYcx2hKEPf/a8sN5iET"
+    "G3JvBqcsc6F//whdv38UAflDDXmysexhIWFEAQiNoFUvCZCzLE9MrU8i0YG9QdoQAI2z/qA8M0tZwjgH+QNn7VcCUjsD"
+    "G6Dk0O/HfiO5Wt8Lf/hh//y5y4/v4YAjogykDSOWDpDtF2DEpYvLUXfAP/4b764dkAZSDpDllZy/K3Ldt34N4/w34Zda"
+    "vhhiwMJiIt+zlQTcuis5f/wGH/DQkUH74iACiAAFRcXi8HhsQeGxXOIY/oFkV8DQDAwQC/FCMv688AGKakBkfm3+P3BZ"
+    "IDkiAGmBkQ0MCySMs7GWcDsFSMOwVIxWBwFQEoBrAAEDEDQRsVxXB0JiDoTEA5F8pUCzPpswuAYgQCR2govY+AIxuwIi"
+    "XLFXMMA/+CuKYvgKgcAAuQ5fF5cNiPDYwAAAACRBmjj7eJ8ZleN8mV43yb6EfpdrWX/9W+rViELesR4isQJ1rWsAAAAd"
+    "QZpUPhNWCJoQ5+clKvTNv9FMmvCxVY/WJltSpPAAAAATQZph8KehT/rdl/xH1+vv1GKTwAAAABlBmoHwmvDViObK/1+p"
+    "UyfpeFutar16XhC4AAAAIEGaofCfoQ9eeZLZd/l/wpwQ8uFz7X6xMvZ5ULGmbfzwAAAAIkGaw8J+GzVr/6Zt68NVi1+s"
+    "Y/Pb5dLvf55ePEO/4JNa/ngAAAAWQZrjwmvCX9GMul4Mq0S1f6lRP1KpPAAAACBBmwPHnZRhMlL/+cUbrYq/68d/Vq8L"
+    "+bFmvKvm2u+67gAAADFBmyPCfnNoxRt3GpaqX/zzL+7b68d9VTKEcMPCdArBs5bdmQOkHL/88VzgNS4//mmgAAAAKUGb"
+    "QXF+bgkznMYmbsVKrpi60zNlumvr0SlS9Et+vv0cqZf/C1eu/4QuAAAAKEGbYXCfghJmy/542kul3+EsvMgcdl93AjLI"
+    "rX9vxk9vtj1z/XteEs8AAAAdQZuBcJ+CQl75Kl60y5Kt+pU/CvmzNl5tKa/fCkkAAAAXQZugnCfnJf5tT3+pkr15z9F7"
+    "XhiiMngAAAAoQZvAnCfYIyXuUlXzzLfNu9eHoId7sfnxvl3X55VKZt/+elXm02vJ4AAAABZBm+DcJ+pv+jVXgjLWpZl9"
+    "Sprw1XKeAAAAH0GaANwn6Ilf1MijL+WHOc6QPLpd/oxUy/+FqlF+rzwAAAAeQZogRwn55kUIz//7Dm9zKt0u//WTL68B"
+    "v179UqPAAAAAFEGaQFcJ+tfrc/Vq9f/gm5srXvPAAAAAGkGaYGcJ+pk14ar4/VMvqVWrwZT2m1P/6pUe"
+)
 
 
 def sample_png(width: int = 320, height: int = 240, color: tuple[int, int, int] = (46, 125, 50)
