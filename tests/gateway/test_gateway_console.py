@@ -1,10 +1,16 @@
 """The gateway serves the built staff console at /console/ (gateway/console.py), here from a
 fake build in a temporary directory: long-lived hashed assets, a revalidated index.html, deep
-links drawn by the app, a strict CSP on every answer, nothing outside the build."""
+links drawn by the app, a strict CSP on every answer, nothing outside the build. And
+`make console` builds it only when it is missing or out of date (a stand-in npm records what
+make asks of it)."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -62,7 +68,7 @@ def console_gateway(
 
 
 @pytest.fixture
-async def browser(
+async def visitor(
     console_gateway: Callable[..., GatewayApp], dist: Path
 ) -> AsyncIterator[httpx.AsyncClient]:
     """A client of the gateway serving the fake build (no lifespan: files need none)."""
@@ -77,9 +83,9 @@ def assert_guarded(response: httpx.Response) -> None:
 
 
 async def test_the_console_page_is_served_revalidated_under_a_strict_csp(
-    browser: httpx.AsyncClient,
+    visitor: httpx.AsyncClient,
 ) -> None:
-    response = await browser.get("/console/")
+    response = await visitor.get("/console/")
     assert response.status_code == 200
     assert response.text == INDEX
     assert response.headers["content-type"] == "text/html; charset=utf-8"
@@ -89,7 +95,7 @@ async def test_the_console_page_is_served_revalidated_under_a_strict_csp(
 
 
 async def test_hashed_assets_are_cached_for_a_year_with_their_types(
-    browser: httpx.AsyncClient,
+    visitor: httpx.AsyncClient,
 ) -> None:
     expected = {
         "/console/assets/index-B2x9Qk.js": "text/javascript; charset=utf-8",
@@ -97,27 +103,27 @@ async def test_hashed_assets_are_cached_for_a_year_with_their_types(
         "/console/assets/logo-9f8e7d.png": "image/png",
     }
     for path, content_type in expected.items():
-        response = await browser.get(path)
+        response = await visitor.get(path)
         assert response.status_code == 200, path
         assert response.headers["content-type"] == content_type
         assert response.headers["cache-control"] == YEAR
         assert_guarded(response)
-    assert (await browser.get("/console/assets/index-B2x9Qk.js")).text == SCRIPT
+    assert (await visitor.get("/console/assets/index-B2x9Qk.js")).text == SCRIPT
 
 
-async def test_files_outside_assets_are_revalidated_not_kept(browser: httpx.AsyncClient) -> None:
-    response = await browser.get("/console/favicon.svg")
+async def test_files_outside_assets_are_revalidated_not_kept(visitor: httpx.AsyncClient) -> None:
+    response = await visitor.get("/console/favicon.svg")
     assert response.status_code == 200
     assert response.headers["content-type"] == "image/svg+xml"
     assert response.headers["cache-control"] == "no-cache"
 
 
 async def test_a_deep_link_into_the_app_answers_the_console_page(
-    browser: httpx.AsyncClient,
+    visitor: httpx.AsyncClient,
 ) -> None:
     for path in ("/console/cases/0b9d6c1e-4f1a-4d8e-9c53-1f2a3b4c5d6e", "/console/queue",
                  "/console/cases/ZZ2026000123/", "/console/admin/units?page=2"):
-        response = await browser.get(path)
+        response = await visitor.get(path)
         assert response.status_code == 200, path
         assert response.text == INDEX
         assert response.headers["cache-control"] == "no-cache"
@@ -125,11 +131,11 @@ async def test_a_deep_link_into_the_app_answers_the_console_page(
 
 
 async def test_a_missing_file_is_404_never_the_page_under_a_script_url(
-    browser: httpx.AsyncClient,
+    visitor: httpx.AsyncClient,
 ) -> None:
     for path in ("/console/assets/index-Old123.js", "/console/assets/", "/console/robots.txt",
                  "/console/cases/report.pdf"):
-        response = await browser.get(path)
+        response = await visitor.get(path)
         assert response.status_code == 404, path
         assert response.headers["content-type"] == "application/problem+json"
         assert response.json()["code"] == "not_found"
@@ -137,9 +143,9 @@ async def test_a_missing_file_is_404_never_the_page_under_a_script_url(
 
 
 async def test_console_without_its_slash_redirects_keeping_the_query(
-    browser: httpx.AsyncClient,
+    visitor: httpx.AsyncClient,
 ) -> None:
-    response = await browser.get("/console", params={"next": "/console/queue"})
+    response = await visitor.get("/console", params={"next": "/console/queue"})
     assert response.status_code == 308
     assert response.headers["location"] == "/console/?next=%2Fconsole%2Fqueue"
     assert_guarded(response)
@@ -164,52 +170,54 @@ async def test_no_path_leads_out_of_the_build(
 
 
 async def test_a_symbolic_link_out_of_the_build_is_not_followed(
-    browser: httpx.AsyncClient, dist: Path
+    visitor: httpx.AsyncClient, dist: Path
 ) -> None:
     (dist / "assets" / "leak-123abc.js").symlink_to(dist.parent / "secret.txt")
-    response = await browser.get("/console/assets/leak-123abc.js")
+    response = await visitor.get("/console/assets/leak-123abc.js")
     assert response.status_code == 404
     assert "database password" not in response.text
 
 
-async def test_text_is_gzipped_for_a_browser_that_accepts_it(browser: httpx.AsyncClient) -> None:
-    zipped = await browser.get("/console/assets/index-B2x9Qk.js",
+async def test_text_is_gzipped_for_a_browser_that_accepts_it(
+    visitor: httpx.AsyncClient,
+) -> None:
+    zipped = await visitor.get("/console/assets/index-B2x9Qk.js",
                                headers={"Accept-Encoding": "gzip, deflate, br"})
     assert zipped.headers["content-encoding"] == "gzip"
     assert int(zipped.headers["content-length"]) < len(SCRIPT) // 3
     assert zipped.text == SCRIPT  # httpx unzips it
     assert zipped.headers["vary"] == "accept-encoding"
     for refused in ("identity", "gzip;q=0, identity"):
-        plain = await browser.get("/console/assets/index-B2x9Qk.js",
+        plain = await visitor.get("/console/assets/index-B2x9Qk.js",
                                   headers={"Accept-Encoding": refused})
         assert "content-encoding" not in plain.headers
         assert int(plain.headers["content-length"]) == len(SCRIPT)
 
 
 async def test_an_unchanged_page_is_revalidated_with_304_and_a_rebuild_is_picked_up(
-    browser: httpx.AsyncClient, dist: Path
+    visitor: httpx.AsyncClient, dist: Path
 ) -> None:
-    first = await browser.get("/console/")
-    again = await browser.get("/console/", headers={"If-None-Match": first.headers["etag"]})
+    first = await visitor.get("/console/")
+    again = await visitor.get("/console/", headers={"If-None-Match": first.headers["etag"]})
     assert again.status_code == 304
     assert again.content == b""
     assert_guarded(again)
     (dist / "index.html").write_text(INDEX.replace("B2x9Qk", "Zz0011"), encoding="utf-8")
-    rebuilt = await browser.get("/console/", headers={"If-None-Match": first.headers["etag"]})
+    rebuilt = await visitor.get("/console/", headers={"If-None-Match": first.headers["etag"]})
     assert rebuilt.status_code == 200
     assert "index-Zz0011.js" in rebuilt.text
 
 
-async def test_head_answers_the_headers_without_the_body(browser: httpx.AsyncClient) -> None:
-    response = await browser.head("/console/assets/index-Cf31aa.css")
+async def test_head_answers_the_headers_without_the_body(visitor: httpx.AsyncClient) -> None:
+    response = await visitor.head("/console/assets/index-Cf31aa.css")
     assert response.status_code == 200
     assert response.headers["content-length"] == str(len(STYLE))
     assert response.content == b""
 
 
-async def test_the_console_takes_no_writes(browser: httpx.AsyncClient) -> None:
+async def test_the_console_takes_no_writes(visitor: httpx.AsyncClient) -> None:
     for method in ("POST", "PUT", "DELETE"):
-        response = await browser.request(method, "/console/cases/1")
+        response = await visitor.request(method, "/console/cases/1")
         assert response.status_code == 405
         assert response.headers["allow"] == "GET, HEAD"
         assert response.json()["code"] == "method_not_allowed"
@@ -266,8 +274,113 @@ async def test_the_build_directory_comes_from_the_environment(
 
 
 async def test_paths_that_only_begin_like_the_console_are_not_the_console(
-    browser: httpx.AsyncClient,
+    visitor: httpx.AsyncClient,
 ) -> None:
-    response = await browser.get("/consoles")
+    response = await visitor.get("/consoles")
     assert response.status_code == 404
     assert "content-security-policy" not in response.headers
+
+
+# -- how the build gets there: make console ----------------------------------------------------
+
+REPO = Path(__file__).resolve().parents[2]
+FAKE_NPM = """#!/bin/sh
+# Records each call; `ci` installs, `run build` builds, as the real ones leave their marks.
+echo "$*" >> "$NPM_LOG"
+case "$*" in
+  ci*) mkdir -p node_modules && : > node_modules/.package-lock.json ;;
+  "run build") mkdir -p dist && echo built > dist/index.html ;;
+esac
+"""
+
+
+@dataclass
+class ConsoleCheckout:
+    """A checkout holding just the console's files, with make's tools and a stand-in npm."""
+
+    root: Path
+    bin: Path
+    log: Path
+
+    def touch(self, relative: str, at: float) -> None:
+        path = self.root / "web" / "console" / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
+        os.utime(path, (at, at))
+
+    def make_console(self, *, with_npm: bool = True) -> subprocess.CompletedProcess[str]:
+        self.log.write_text("")
+        (self.bin / "npm").unlink(missing_ok=True)
+        if with_npm:
+            (self.bin / "npm").write_text(FAKE_NPM)
+            (self.bin / "npm").chmod(0o755)
+        env = {"PATH": str(self.bin), "NPM_LOG": str(self.log), "HOME": str(self.root)}
+        return subprocess.run(
+            [shutil.which("make") or "make", "--no-print-directory", "-f",
+             str(REPO / "Makefile"), "console"],
+            cwd=self.root, env=env, capture_output=True, text=True, timeout=60, check=False)
+
+    def npm_calls(self) -> list[str]:
+        return self.log.read_text().splitlines()
+
+
+@pytest.fixture
+def checkout(tmp_path: Path) -> ConsoleCheckout:
+    """Sources at t=1000, installed packages at t=2000, a build at t=3000: up to date."""
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    for tool in ("sh", "find", "touch", "mkdir", "cat"):  # all the recipes use but npm
+        found = shutil.which(tool)
+        assert found is not None, tool
+        (tools / tool).symlink_to(found)
+    made = ConsoleCheckout(root=tmp_path / "repo", bin=tools, log=tmp_path / "npm.log")
+    for source in ("src/main.ts", "src/views/Queue.vue", "index.html", "package.json",
+                   "package-lock.json", "vite.config.ts"):
+        made.touch(source, 1000)
+    made.touch("node_modules/.package-lock.json", 2000)
+    made.touch("dist/index.html", 3000)
+    return made
+
+
+def test_make_console_leaves_an_up_to_date_build_alone(checkout: ConsoleCheckout) -> None:
+    result = checkout.make_console()
+    assert result.returncode == 0, result.stderr
+    assert checkout.npm_calls() == []
+
+
+@pytest.mark.parametrize("changed", ["src/views/Queue.vue", "src/new/Page.vue", "index.html",
+                                     "package.json", "vite.config.ts"])
+def test_make_console_rebuilds_when_a_source_is_newer_than_the_build(
+    checkout: ConsoleCheckout, changed: str
+) -> None:
+    checkout.touch(changed, 4000)
+    result = checkout.make_console()
+    assert result.returncode == 0, result.stderr
+    assert checkout.npm_calls() == ["run build"]
+
+
+def test_make_console_builds_what_was_never_built(checkout: ConsoleCheckout) -> None:
+    (checkout.root / "web/console/dist/index.html").unlink()
+    assert checkout.make_console().returncode == 0
+    assert checkout.npm_calls() == ["run build"]
+    assert (checkout.root / "web/console/dist/index.html").read_text() == "built\n"
+
+
+@pytest.mark.parametrize("how", ["lock changed", "never installed"])
+def test_make_console_installs_the_locked_packages_first_when_they_changed(
+    checkout: ConsoleCheckout, how: str
+) -> None:
+    if how == "lock changed":
+        checkout.touch("package-lock.json", 4000)
+    else:
+        shutil.rmtree(checkout.root / "web/console/node_modules")
+    result = checkout.make_console()
+    assert result.returncode == 0, result.stderr
+    assert checkout.npm_calls() == ["ci --no-audit --no-fund", "run build"]
+
+
+def test_make_console_without_npm_says_what_it_needs(checkout: ConsoleCheckout) -> None:
+    shutil.rmtree(checkout.root / "web/console/node_modules")
+    result = checkout.make_console(with_npm=False)
+    assert result.returncode != 0
+    assert "needs Node 20 and npm" in result.stdout + result.stderr
