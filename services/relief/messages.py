@@ -34,6 +34,15 @@ def outcome_label(outcome: str) -> str:
     return zh_CN.RELIEF_OUTCOME_LABELS.get(outcome, outcome)
 
 
+def household_source_label(source: str) -> str:
+    return zh_CN.RELIEF_HOUSEHOLD_SOURCE_LABELS.get(source, source)
+
+
+def objection_label(upheld: bool | None) -> str:
+    state = "open" if upheld is None else "upheld" if upheld else "dismissed"
+    return zh_CN.RELIEF_OBJECTION_LABELS[state]
+
+
 def action_labels(actions: list[str]) -> dict[str, str]:
     return {a: zh_CN.RELIEF_ACTION_LABELS.get(a, a) for a in actions}
 

@@ -83,6 +83,7 @@ class ApplicationRead(BaseSchema):
     applicant_is_minor: bool
     household_size: int
     household_source: Literal["registry", "declared"]
+    household_source_label: str
     reason: str  # masked
     attachments_count: int
     opinions: list[OpinionRead]
@@ -144,6 +145,7 @@ class ObjectionRead(BaseSchema):
     filed_at: datetime
     resolved_at: datetime | None
     upheld: bool | None
+    status_label: str  # 待处理, 异议成立 or 异议不成立
 
 
 class NoticeRead(BaseSchema):

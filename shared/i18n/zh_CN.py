@@ -143,6 +143,17 @@ RELIEF_STAGE_LABELS: Final[dict[str, str]] = {
     "approval": "审批",
 }
 RELIEF_OUTCOME_LABELS: Final[dict[str, str]] = {"approved": "审批通过", "rejected": "未通过"}
+# Where the household on an application comes from.
+RELIEF_HOUSEHOLD_SOURCE_LABELS: Final[dict[str, str]] = {
+    "registry": "人口库登记",
+    "declared": "申请人申报",
+}
+# An objection to a public notice: open, upheld or dismissed.
+RELIEF_OBJECTION_LABELS: Final[dict[str, str]] = {
+    "open": "待处理",
+    "upheld": "异议成立",
+    "dismissed": "异议不成立",
+}
 # What a reviewer's buttons say, by action code.
 RELIEF_ACTION_LABELS: Final[dict[str, str]] = {
     "accept": "受理",

@@ -76,6 +76,20 @@ async def test_an_approved_applicant_and_the_public_read_the_whole_path_in_chine
     assert line["text"].startswith("林**家（")
     assert "申请最低生活保障，公示至" in line["text"]
     assert "林秀英" not in str(board)
+    assert noticed["household_source_label"] == "人口库登记"
+
+    _, neighbour = world.resident()
+    filed = expect(await world.client.post(f"{BASE}/applications/{app_id}/objections",
+                                           json={"text": "其子女有稳定收入"},
+                                           headers=auth(neighbour)), 201)
+    assert filed["status_label"] == "待处理"
+    expect(await world.client.post(
+        f"{BASE}/applications/{app_id}/objections/{filed['id']}/resolution",
+        json={"upheld": False, "resolution": "经核实子女无赡养能力"},
+        headers=auth(world.staff.civil_affairs)), 200)
+    [objection] = expect(await world.client.get(f"{BASE}/applications/{app_id}/objections",
+                                                headers=auth(world.staff.civil_affairs)), 200)
+    assert objection["status_label"] == "异议不成立"
 
     world.clock.advance(timedelta(days=7, seconds=1))
     approved = expect(await approve(world.client, world.staff, app_id), 200)
@@ -88,7 +102,7 @@ async def test_an_approved_applicant_and_the_public_read_the_whole_path_in_chine
     steps = await timeline(world, token, app_id)
     assert [s["title"] for s in steps] == [
         "提交申请", "乡镇（街道）已受理", "平安办审核同意", "民政局审核同意",
-        "农业农村局审核同意，开始公示", "审批通过", "救助金已发放"]
+        "农业农村局审核同意，开始公示", "收到公示异议", "异议不成立", "审批通过", "救助金已发放"]
     assert [s["status_label"] for s in steps][-3:] == ["公示中", "审批通过", "发放中"]
     assert steps[0]["actor_role_label"] == "群众"
     assert steps[1]["actor_agency_label"] == "乡镇（街道）"

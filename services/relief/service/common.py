@@ -131,6 +131,7 @@ def read_model(
         applicant_is_minor=row["applicant_is_minor"],
         household_size=row["household_size"],
         household_source=row["household_source"],
+        household_source_label=messages.household_source_label(row["household_source"]),
         reason=messages.masked_text(pii.decrypt(row["reason_cipher"], context=REASON)),
         attachments_count=row["attachments_count"],
         opinions=[

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 
+from services.relief import messages
 from services.relief.context import ReliefContext
 from services.relief.domain import Action, Command, Outcome, decide
 from services.relief.schemas import ApplicationRead, ObjectionRead
@@ -107,7 +108,7 @@ async def file_objection(
         await record_outcome(uow, row=row, outcome=outcome, principal=principal, now=now)
     return ObjectionRead(
         id=objection_id, application_id=application_id, filed_at=now, resolved_at=None,
-        upheld=None,
+        upheld=None, status_label=messages.objection_label(None),
     )
 
 
@@ -153,6 +154,7 @@ async def list_objections(
         ObjectionRead(
             id=r["id"], application_id=application_id, filed_at=r["filed_at"],
             resolved_at=r["resolved_at"], upheld=r["upheld"],
+            status_label=messages.objection_label(r["upheld"]),
         )
         for r in rows
     ]
