@@ -13,7 +13,9 @@ export function createConsoleRouter(): Router {
         path: '/',
         component: () => import('@/layouts/Shell.vue'),
         children: [
-          { path: '', name: 'home', redirect: () => homeFor(useSession().roles) },
+          // Decided once signed in (the guard below runs first), from the roles then held.
+          { path: '', name: 'home', component: () => import('@/views/Soon.vue'),
+            beforeEnter: () => homeFor(useSession().roles) },
           { path: 'queue', name: 'queue', component: () => import('@/views/Queue.vue') },
           { path: 'cases/:id', name: 'case', component: () => import('@/views/CaseView.vue'),
             props: true },

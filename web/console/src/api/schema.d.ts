@@ -192,9 +192,10 @@ export interface paths {
         };
         /**
          * List Events
-         * @description The caller's own reports (resident) or the cases in the caller's scope (staff);
-         *     ``q``: only those whose description or address contains these words (phone and ID numbers
-         *     are stored masked, so they find nothing).
+         * @description The caller's own reports (resident) or the cases in the caller's scope (staff: those
+         *     of their regions, and those their units hold, assist or handled before); ``q``: only
+         *     those whose description or address contains these words (phone and ID numbers are stored
+         *     masked, so they find nothing); ``handled_before``: as in the search.
          */
         get: operations["list_events_api_v1_events_get"];
         put?: never;
@@ -363,9 +364,10 @@ export interface paths {
         /**
          * Search Events
          * @description Staff case search, within the caller's scope (region roles: their regions; unit roles:
-         *     cases their units hold or assist; admins: all). Filters combine with AND; ``q`` is a
-         *     substring of the description or address (two characters or more, indexed). Keyset
-         *     pages: pass ``next_cursor`` back with the same filters.
+         *     cases their units hold or assist, and those they handled before, read only; admins: all).
+         *     Filters combine with AND; ``q`` is a substring of the description or address (two
+         *     characters or more, indexed). Keyset pages: pass ``next_cursor`` back with the same
+         *     filters.
          */
         get: operations["search_events_api_v1_events_search_get"];
         put?: never;
@@ -1353,6 +1355,31 @@ export interface paths {
         /** Staff Login */
         post: operations["staff_login_api_v1_identity_staff_login_post"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/identity/staff/me/wechat": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Bind Staff Wechat
+         * @description Bind the caller's WeChat (``code`` from wx.login): their staff notices then also go
+         *     there as subscribe messages. Binding the same WeChat again changes nothing.
+         */
+        post: operations["bind_staff_wechat_api_v1_identity_staff_me_wechat_post"];
+        /**
+         * Unbind Staff Wechat
+         * @description Stop sending the caller's staff notices to WeChat (the in-app inbox stays).
+         */
+        delete: operations["unbind_staff_wechat_api_v1_identity_staff_me_wechat_delete"];
         options?: never;
         head?: never;
         patch?: never;
@@ -2735,7 +2762,10 @@ export interface components {
             /** Household */
             household?: components["schemas"]["HouseholdMemberIn"][] | null;
             kind: components["schemas"]["Kind"];
-            /** Reason */
+            /**
+             * Reason
+             * @default
+             */
             reason: string;
         };
         /** ApplicationCreated */
@@ -2756,6 +2786,10 @@ export interface components {
         };
         /** ApplicationRead */
         ApplicationRead: {
+            /** Action Labels */
+            action_labels: {
+                [key: string]: string;
+            };
             /** Allowed Actions */
             allowed_actions: string[];
             /** Applicant Is Minor */
@@ -2781,6 +2815,8 @@ export interface components {
              * @enum {string}
              */
             household_source: "registry" | "declared";
+            /** Household Source Label */
+            household_source_label: string;
             /**
              * Id
              * Format: uuid
@@ -2789,6 +2825,8 @@ export interface components {
             /** Id Number */
             id_number: string;
             kind: components["schemas"]["Kind"];
+            /** Kind Label */
+            kind_label: string;
             /** Notice Ends At */
             notice_ends_at: string | null;
             /** On Behalf */
@@ -2804,6 +2842,8 @@ export interface components {
             /** Region Code */
             region_code: string;
             status: components["schemas"]["ReliefStatus"];
+            /** Status Label */
+            status_label: string;
             /**
              * Submitted At
              * Format: date-time
@@ -2924,6 +2964,8 @@ export interface components {
             pickup_code: string;
             /** Status */
             status: string;
+            /** Status Label */
+            status_label: string;
         };
         /** BookingPage */
         BookingPage: {
@@ -2983,6 +3025,8 @@ export interface components {
             slot_id: string;
             /** Status */
             status: string;
+            /** Status Label */
+            status_label: string;
         };
         /** CategoryRead */
         CategoryRead: {
@@ -3191,7 +3235,11 @@ export interface components {
              * @enum {string}
              */
             outcome: "approved" | "rejected";
+            /** Outcome Label */
+            outcome_label: string;
             stage: components["schemas"]["Stage"];
+            /** Stage Label */
+            stage_label: string;
         };
         /**
          * DecisionReasons
@@ -3213,9 +3261,13 @@ export interface components {
              * @enum {string}
              */
             outcome: "approved" | "rejected";
+            /** Outcome Label */
+            outcome_label: string;
             /** Reasons */
             reasons: string[];
             stage: components["schemas"]["Stage"];
+            /** Stage Label */
+            stage_label: string;
         };
         /** DeliveryPage */
         DeliveryPage: {
@@ -3269,7 +3321,11 @@ export interface components {
             /** Month */
             month: string;
         };
-        /** DisbursementRead */
+        /**
+         * DisbursementRead
+         * @description A payment. Answers remembered under an Idempotency-Key before payments carried
+         *     ``kind_label`` replay with it filled in from ``kind``.
+         */
         DisbursementRead: {
             /**
              * Already Posted
@@ -3291,6 +3347,8 @@ export interface components {
              */
             id: string;
             kind: components["schemas"]["Kind"];
+            /** Kind Label */
+            kind_label: string;
             /** Month */
             month: string;
             /**
@@ -3627,6 +3685,8 @@ export interface components {
             /** Household Size */
             household_size: number;
             kind: components["schemas"]["Kind"];
+            /** Kind Label */
+            kind_label: string;
             /**
              * Notice Ends At
              * Format: date-time
@@ -3634,6 +3694,8 @@ export interface components {
             notice_ends_at: string;
             /** Region Code */
             region_code: string;
+            /** Text */
+            text: string;
         };
         /** NotificationPage */
         NotificationPage: {
@@ -3669,7 +3731,10 @@ export interface components {
         };
         /** ObjectionCreate */
         ObjectionCreate: {
-            /** Text */
+            /**
+             * Text
+             * @default
+             */
             text: string;
         };
         /** ObjectionRead */
@@ -3691,12 +3756,17 @@ export interface components {
             id: string;
             /** Resolved At */
             resolved_at: string | null;
+            /** Status Label */
+            status_label: string;
             /** Upheld */
             upheld: boolean | null;
         };
         /** ObjectionResolve */
         ObjectionResolve: {
-            /** Resolution */
+            /**
+             * Resolution
+             * @default
+             */
             resolution: string;
             /** Upheld */
             upheld: boolean;
@@ -3704,6 +3774,8 @@ export interface components {
         /** OpinionRead */
         OpinionRead: {
             agency: components["schemas"]["Agency"];
+            /** Agency Label */
+            agency_label: string;
             /** Approve */
             approve: boolean;
             /** Opinion */
@@ -4339,6 +4411,8 @@ export interface components {
             round_id: string;
             /** Status */
             status: string;
+            /** Status Label */
+            status_label: string;
         };
         /** RefreshRequest */
         RefreshRequest: {
@@ -4564,7 +4638,10 @@ export interface components {
         };
         /** RejectCreate */
         RejectCreate: {
-            /** Reason */
+            /**
+             * Reason
+             * @default
+             */
             reason: string;
         };
         /** PiiAccessCreate */
@@ -4612,8 +4689,12 @@ export interface components {
         ReliefTimelineStep: {
             /** Actor Agency */
             actor_agency: string | null;
+            /** Actor Agency Label */
+            actor_agency_label: string | null;
             /** Actor Role */
             actor_role: string;
+            /** Actor Role Label */
+            actor_role_label: string;
             /**
              * At
              * Format: date-time
@@ -4622,8 +4703,12 @@ export interface components {
             /** Note */
             note: string | null;
             status: components["schemas"]["ReliefStatus"];
+            /** Status Label */
+            status_label: string;
             /** Step */
             step: string;
+            /** Title */
+            title: string;
         };
         /** ReporterRevealed */
         ReporterRevealed: {
@@ -4653,8 +4738,11 @@ export interface components {
         /** ReviewCreate */
         ReviewCreate: {
             /** Approve */
-            approve: boolean;
-            /** Opinion */
+            approve?: boolean | null;
+            /**
+             * Opinion
+             * @default
+             */
             opinion: string;
         };
         /** RoundCreate */
@@ -4724,10 +4812,14 @@ export interface components {
             id: string;
             /** Items */
             items: components["schemas"]["ItemIn"][];
+            /** Limit Label */
+            limit_label: string;
             /** Limit Per */
             limit_per: string;
             /** Phase */
             phase: string;
+            /** Phase Label */
+            phase_label: string;
             /**
              * Pickup Ends At
              * Format: date-time
@@ -4755,6 +4847,8 @@ export interface components {
             no_show: number;
             /** Phase */
             phase: string;
+            /** Phase Label */
+            phase_label: string;
             /** Points */
             points: components["schemas"]["PointStats"][];
             /** Quota */
@@ -5006,6 +5100,11 @@ export interface components {
             /** Roles */
             roles: string[];
         };
+        /** StaffWeChatBind */
+        StaffWeChatBind: {
+            /** Code */
+            code: string;
+        };
         /**
          * Stage
          * @description Where a decision was taken (carried by ``relief.application_decided``).
@@ -5204,7 +5303,8 @@ export interface components {
          * SupervisionOrderRead
          * @description A supervisor's order to the unit holding a case. ``status``: open (awaiting the reply),
          *     overdue (reply-by passed; raised to ``escalated_region_code``'s supervisors), replied, or
-         *     lapsed (the case closed unanswered before the reply-by passed).
+         *     lapsed (the case was closed, rated or rejected before the unit replied: no longer awaited
+         *     nor chased; ``overdue_at`` stays set when it had gone overdue first).
          *     Instruction and reply read with phone and ID numbers masked.
          */
         SupervisionOrderRead: {
@@ -5234,6 +5334,8 @@ export interface components {
              * Format: uuid
              */
             issued_by: string;
+            /** Lapsed At */
+            lapsed_at?: string | null;
             /**
              * Level
              * @enum {string}
@@ -5393,6 +5495,8 @@ export interface components {
             /** From Month */
             from_month: string;
             kind: components["schemas"]["Kind"] | null;
+            /** Kind Label */
+            kind_label: string | null;
             /** Person Times */
             person_times: number;
             /** Recipients */
@@ -5706,6 +5810,11 @@ export interface components {
             username?: string | null;
             /** Verified */
             verified: boolean;
+            /**
+             * Wechat Bound
+             * @default false
+             */
+            wechat_bound: boolean;
         };
         /**
          * Variant
@@ -7041,6 +7150,8 @@ export interface operations {
                 cursor?: string | null;
                 limit?: number;
                 q?: string | null;
+                /** @description cases my unit handled before (true): a unit of the caller held them and they have since left it (escalated, transferred, returned or moved up by a timer), whoever holds them now; the unit keeps reading them but acts on nothing. false: all other cases */
+                handled_before?: boolean | null;
             };
             header?: never;
             path?: never;
@@ -8138,6 +8249,8 @@ export interface operations {
                 overdue?: boolean | null;
                 /** @description under a manual supervision (督办) awaiting its reply (true), or not */
                 supervised?: boolean | null;
+                /** @description cases my unit handled before (true): a unit of the caller held them and they have since left it (escalated, transferred, returned or moved up by a timer), whoever holds them now; the unit keeps reading them but acts on nothing. false: all other cases */
+                handled_before?: boolean | null;
                 urgency?: ("urgent" | "normal" | "low")[];
                 rating?: ("satisfied" | "basically_satisfied" | "dissatisfied")[];
                 /** @description how it was reported: resident (mini-program), grid_worker, partner (partner app) */
@@ -8271,6 +8384,8 @@ export interface operations {
                 overdue?: boolean | null;
                 /** @description under a manual supervision (督办) awaiting its reply (true), or not */
                 supervised?: boolean | null;
+                /** @description cases my unit handled before (true): a unit of the caller held them and they have since left it (escalated, transferred, returned or moved up by a timer), whoever holds them now; the unit keeps reading them but acts on nothing. false: all other cases */
+                handled_before?: boolean | null;
                 urgency?: ("urgent" | "normal" | "low")[];
                 rating?: ("satisfied" | "basically_satisfied" | "dissatisfied")[];
                 /** @description how it was reported: resident (mini-program), grid_worker, partner (partner app) */
@@ -8402,6 +8517,8 @@ export interface operations {
                 overdue?: boolean | null;
                 /** @description under a manual supervision (督办) awaiting its reply (true), or not */
                 supervised?: boolean | null;
+                /** @description cases my unit handled before (true): a unit of the caller held them and they have since left it (escalated, transferred, returned or moved up by a timer), whoever holds them now; the unit keeps reading them but acts on nothing. false: all other cases */
+                handled_before?: boolean | null;
                 urgency?: ("urgent" | "normal" | "low")[];
                 rating?: ("satisfied" | "basically_satisfied" | "dissatisfied")[];
                 /** @description how it was reported: resident (mini-program), grid_worker, partner (partner app) */
@@ -14652,6 +14769,237 @@ export interface operations {
             };
             /** @description The input does not match the expected shape or breaks a rule */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service behind the gateway gave an invalid answer */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Overloaded or a dependency is unavailable; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service behind the gateway did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    bind_staff_wechat_api_v1_identity_staff_me_wechat_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StaffWeChatBind"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserRead"];
+                };
+            };
+            /** @description `wechat_code_invalid` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credentials (missing, invalid, expired or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `staff_only`: not a staff account; `wechat_user_blocked` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource (or not one the caller may see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `wechat_taken`: another staff account bound this WeChat */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body's media type is not accepted */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The input does not match the expected shape or breaks a rule */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service behind the gateway gave an invalid answer */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `wechat_busy`, `wechat_unavailable`, `wechat_error` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service behind the gateway did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    unbind_staff_wechat_api_v1_identity_staff_me_wechat_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request is malformed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credentials (missing, invalid, expired or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `staff_only`: not a staff account */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource (or not one the caller may see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state (duplicate, concurrent change, reused key) */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -198,6 +198,7 @@ export const zhCN = {
   noAccess: {
     title: '无权访问',
     body: '该案件不在您的职责范围内，无法查看。',
+    bodyMaybeMissing: '该案件不存在，或不在您的职责范围内，无法查看。',
     back: '返回工作队列',
   },
   notFound: {
