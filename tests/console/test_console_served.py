@@ -40,6 +40,23 @@ def test_the_console_loads_from_the_gateway_without_errors_or_csp_violations(
     assert errors == []
 
 
+def test_the_browser_refuses_a_script_the_console_did_not_ship(
+    page: Page, console_platform: ConsolePlatform
+) -> None:
+    """The policy is in force, not only sent: an injected inline script does not run, and
+    the violation is reported as the first test listens for it."""
+    page.add_init_script(RECORD_CSP_VIOLATIONS)
+    page.goto(console_platform.console_url, wait_until="networkidle")
+    page.evaluate("""() => {
+      const script = document.createElement('script');
+      script.textContent = 'window.__injected = true';
+      document.body.appendChild(script);
+    }""")
+    page.wait_for_function("window.__cspViolations.length > 0")
+    assert page.evaluate("window.__injected === undefined")
+    assert page.evaluate("window.__cspViolations")[0].startswith("script-src")
+
+
 def test_a_deep_link_opens_the_console_and_its_scripts_are_cached_for_good(
     console_platform: ConsolePlatform,
 ) -> None:
