@@ -240,3 +240,49 @@ BOOKING_WINDOW_ORDER: Final = "预约须在领取结束前截止"
 BOOKING_SLOT_OUTSIDE: Final = "领取时段须在领取时间之内"
 BOOKING_ROUND_ENDED: Final = "本轮物资预约已结束"
 BOOKING_QUOTA_SLOT_REQUIRED: Final = "该领取点分时段设置名额，请指定时段"
+
+# -- feedback: notices to staff (督办, escalations, new cases, deadline warnings, 协办) ---------
+# Levels of a region or of a unit over one, by level code (shared.regions, routing's units).
+REGION_LEVEL_LABELS: Final[dict[str, str]] = {
+    "province": "省", "city": "市", "county": "县区", "town": "镇街", "community": "社区",
+    "grid": "网格",
+}
+# A case's deadlines, by deadline kind.
+DEADLINE_KIND_LABELS: Final[dict[str, str]] = {"accept": "受理", "resolve": "办结"}
+# A passed deadline, told to the supervisors over the unit (times in Asia/Shanghai).
+STAFF_NOTICE_OVERDUE_TITLE: Final = "案件督办"
+STAFF_NOTICE_OVERDUE_BODY: Final = (
+    "{deadline_kind}期限{deadline}已过，已立督办，请督促承办单位办理。")
+# An escalation, told to the supervisors and dispatchers over the receiving unit.
+STAFF_NOTICE_ESCALATION_TITLE: Final = "案件升级"
+STAFF_NOTICE_ESCALATION_BODY: Final = "已由{from_level}级{how}上报至{to_level}级办理。"
+STAFF_NOTICE_ESCALATED_BY: Final[dict[str, str]] = {"automatic": "自动", "unit": "经办单位"}
+# A case entering a unit's queue, by assignment reason: (title, body).
+STAFF_NOTICE_ASSIGNED: Final[dict[str, tuple[str, str]]] = {
+    "initial": ("新案件待办", "新案件已分派至本单位，请于{accept_by}前受理。"),
+    "redispatch": ("案件重新分派", "案件已重新分派至本单位，请于{accept_by}前受理。"),
+    "transfer": ("案件转办", "案件已转至本单位办理，请于{accept_by}前受理。"),
+    "escalated": ("案件上报至本单位", "下级单位上报的案件已转至本单位，请于{accept_by}前受理。"),
+}
+# A case waiting for the dispatchers: title by notice kind, body by queue reason.
+STAFF_NOTICE_QUEUED_TITLES: Final[dict[str, str]] = {
+    "returned": "案件退回", "queued": "案件待分派",
+}
+STAFF_NOTICE_QUEUED_BODIES: Final[dict[str, str]] = {
+    "returned": "承办单位已退回案件，请重新分派。",
+    "no_rule": "没有匹配的分派规则，请人工分派。",
+    "no_unit_at_next_level": "上一级没有可承办单位，请人工分派。",
+}
+STAFF_NOTICE_WARNING_TITLE: Final = "期限提醒"
+STAFF_NOTICE_WARNING_BODY: Final = (
+    "{deadline_kind}期限{deadline}将至（已用{used}），请抓紧办理。")
+# A manual 督办 to a unit, and one left unanswered; ``{level}`` from SUPERVISION_LEVELS.
+STAFF_NOTICE_SUPERVISION_ISSUED_TITLE: Final = "案件{level}"
+STAFF_NOTICE_SUPERVISION_ISSUED_BODY: Final = "请于{reply_by}前答复。{instruction}"
+STAFF_NOTICE_SUPERVISION_OVERDUE_TITLE: Final = "{level}逾期未复"
+STAFF_NOTICE_SUPERVISION_OVERDUE_BODY: Final = (
+    "{level}答复期限{reply_by}已过，承办单位未答复，请跟进。")
+# A co-handling request to an assisting unit; the lead unit's name, or the fallback.
+STAFF_NOTICE_CO_HANDLING_TITLE: Final = "协办请求"
+STAFF_NOTICE_CO_HANDLING_BODY: Final = "{lead}请求本单位协办，请于{due_at}前答复。"
+STAFF_NOTICE_LEAD_UNIT_FALLBACK: Final = "牵头单位"
