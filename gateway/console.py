@@ -137,24 +137,25 @@ class Console:
         scope["route"] = ROUTE
         path: str = scope["path"]
         if scope["method"] not in ("GET", "HEAD"):
-            await self._problem(send, 405, "method_not_allowed",
+            await self._problem(scope, send, 405, "method_not_allowed",
                                 f"the console answers GET and HEAD, not {scope['method'][:32]}",
                                 extra_headers=[(b"allow", b"GET, HEAD")])
         elif path == PREFIX:
             query = scope.get("query_string", b"")
             location = f"{PREFIX}/".encode() + (b"?" + query if query else b"")
-            await self._send(send, 308, [(b"location", location)], b"")
+            await self._send(scope, send, 308, [(b"location", location)], b"")
         else:
             # Off the event loop: a stat or two, on a disk that may be a network volume.
             found = await asyncio.to_thread(_locate, self.root, path[len(PREFIX) + 1:])
             if found == "console_not_built":
                 await self._problem(
-                    send, 503, "console_not_built",
+                    scope, send, 503, "console_not_built",
                     "the staff console is not built: run `make console` (needs Node 20 and "
                     "npm), or point EHOME_CONSOLE_DIST_DIR at a built console",
                 )
             elif isinstance(found, str):
-                await self._problem(send, 404, "not_found", "no such file in the console")
+                await self._problem(scope, send, 404, "not_found",
+                                    "no such file in the console")
             else:
                 await self._file(scope, send, found)
 
@@ -169,7 +170,7 @@ class Console:
             headers.append((b"vary", b"accept-encoding"))
         request_headers = dict(scope["headers"])
         if tag in _etags(request_headers.get(b"if-none-match", b"")):
-            await self._send(send, 304, headers, b"")
+            await self._send(scope, send, 304, headers, b"")
             return
         body = await self._load(path, found.version, compressible)
         headers.append((b"content-type", content_type.encode()))
@@ -177,7 +178,7 @@ class Console:
         if body.gzipped is not None and _accepts_gzip(request_headers.get(b"accept-encoding")):
             payload = body.gzipped
             headers.append((b"content-encoding", b"gzip"))
-        await self._send(send, 200, headers, payload, head=scope["method"] == "HEAD")
+        await self._send(scope, send, 200, headers, payload)
 
     async def _load(self, path: Path, version: tuple[int, int], compressible: bool) -> _Body:
         cached = self._files.get(path)
@@ -191,22 +192,24 @@ class Console:
         return body
 
     async def _problem(
-        self, send: Send, status: int, code: str, detail: str,
+        self, scope: Scope, send: Send, status: int, code: str, detail: str,
         extra_headers: list[tuple[bytes, bytes]] | None = None,
     ) -> None:
         body = orjson.dumps(problem_body(status, code, detail))
         headers = [(b"content-type", PROBLEM_JSON.encode()), (b"cache-control", b"no-store"),
                    *(extra_headers or [])]
-        await self._send(send, status, headers, body)
+        await self._send(scope, send, status, headers, body)
 
     async def _send(
-        self, send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes,
-        *, head: bool = False,
+        self, scope: Scope, send: Send, status: int, headers: list[tuple[bytes, bytes]],
+        body: bytes,
     ) -> None:
+        """The answer, with the console's headers; a HEAD gets the headers alone."""
         every = [*headers, *self._common, (b"content-length", str(len(body)).encode())]
         if status == 304:
             every.pop()  # a 304 has no body; its length would describe the empty one
         await send({"type": "http.response.start", "status": status, "headers": every})
+        head = scope["method"] == "HEAD"
         await send({"type": "http.response.body", "body": b"" if head else body})
 
 

@@ -213,6 +213,10 @@ async def test_head_answers_the_headers_without_the_body(visitor: httpx.AsyncCli
     assert response.status_code == 200
     assert response.headers["content-length"] == str(len(STYLE))
     assert response.content == b""
+    missing = await visitor.head("/console/assets/index-Old123.js")
+    assert missing.status_code == 404
+    assert int(missing.headers["content-length"]) > 0
+    assert missing.content == b""
 
 
 async def test_the_console_takes_no_writes(visitor: httpx.AsyncClient) -> None:
