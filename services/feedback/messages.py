@@ -1,9 +1,13 @@
-"""What feedback tells residents, in Simplified Chinese, from the shared catalog
-(``shared.i18n.zh_CN``): notice titles, bodies and the phrases of WeChat subscribe messages.
-``notices`` fits them into their shapes; the words live here."""
+"""What feedback tells residents and staff, in Simplified Chinese, from the shared catalog
+(``shared.i18n.zh_CN``): notice titles, bodies and the phrases of WeChat subscribe messages,
+and the (title, body) of each staff notice. ``notices`` and ``service.staff_notices`` fit them
+into their shapes; the words live here. Pure: no I/O."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from shared.calendar import SHANGHAI
 from shared.i18n import zh_CN
 
 # action of events.event_status_changed → (notice kind, short phrase, sentence)
@@ -45,3 +49,62 @@ def relief_texts(kind: str, approved: bool) -> dict[str, str]:
         "sentence": zh_CN.RELIEF_APPROVED_SENTENCE if approved
         else zh_CN.RELIEF_REFUSED_SENTENCE,
     }
+
+
+# -- staff notices: each answers its (title, body); times shown in Asia/Shanghai -------------
+
+
+def shown_time(moment: datetime) -> str:
+    return moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+
+
+def overdue_notice(deadline_kind: str, deadline: datetime) -> tuple[str, str]:
+    return zh_CN.STAFF_NOTICE_OVERDUE_TITLE, zh_CN.STAFF_NOTICE_OVERDUE_BODY.format(
+        deadline_kind=zh_CN.DEADLINE_KIND_LABELS[deadline_kind], deadline=shown_time(deadline))
+
+
+def escalation_notice(from_level: str, to_level: str, *, automatic: bool) -> tuple[str, str]:
+    levels = zh_CN.REGION_LEVEL_LABELS
+    how = zh_CN.STAFF_NOTICE_ESCALATED_BY["automatic" if automatic else "unit"]
+    return zh_CN.STAFF_NOTICE_ESCALATION_TITLE, zh_CN.STAFF_NOTICE_ESCALATION_BODY.format(
+        from_level=levels[from_level], how=how, to_level=levels[to_level])
+
+
+def assigned_notice(reason: str, accept_by: datetime) -> tuple[str, str]:
+    title, body = zh_CN.STAFF_NOTICE_ASSIGNED[reason]
+    return title, body.format(accept_by=shown_time(accept_by))
+
+
+def queued_notice(kind: str, reason: str) -> tuple[str, str]:
+    """``kind``: the notice kind (``returned`` or ``queued``); ``reason``: routing's."""
+    return zh_CN.STAFF_NOTICE_QUEUED_TITLES[kind], zh_CN.STAFF_NOTICE_QUEUED_BODIES[reason]
+
+
+def deadline_warning_notice(
+    deadline_kind: str, deadline: datetime, fraction: float
+) -> tuple[str, str]:
+    return zh_CN.STAFF_NOTICE_WARNING_TITLE, zh_CN.STAFF_NOTICE_WARNING_BODY.format(
+        deadline_kind=zh_CN.DEADLINE_KIND_LABELS[deadline_kind],
+        deadline=shown_time(deadline), used=f"{fraction:.0%}")
+
+
+def supervision_issued_notice(
+    level: str, reply_by: datetime, instruction: str
+) -> tuple[str, str]:
+    name = zh_CN.SUPERVISION_LEVELS[level]
+    return (zh_CN.STAFF_NOTICE_SUPERVISION_ISSUED_TITLE.format(level=name),
+            zh_CN.STAFF_NOTICE_SUPERVISION_ISSUED_BODY.format(
+                reply_by=shown_time(reply_by), instruction=instruction))
+
+
+def supervision_overdue_notice(level: str, reply_by: datetime) -> tuple[str, str]:
+    name = zh_CN.SUPERVISION_LEVELS[level]
+    return (zh_CN.STAFF_NOTICE_SUPERVISION_OVERDUE_TITLE.format(level=name),
+            zh_CN.STAFF_NOTICE_SUPERVISION_OVERDUE_BODY.format(
+                level=name, reply_by=shown_time(reply_by)))
+
+
+def co_handling_notice(lead_unit_name: str | None, due_at: datetime) -> tuple[str, str]:
+    lead = lead_unit_name or zh_CN.STAFF_NOTICE_LEAD_UNIT_FALLBACK
+    return zh_CN.STAFF_NOTICE_CO_HANDLING_TITLE, zh_CN.STAFF_NOTICE_CO_HANDLING_BODY.format(
+        lead=lead, due_at=shown_time(due_at))

@@ -1,22 +1,40 @@
-"""Residents read Chinese: every notice title and body, and the words of its WeChat subscribe
-message, come from the message catalog in Simplified Chinese; the notice kinds (codes) stay
-English."""
+"""Residents and staff read Chinese: every notice title and body, and the words of its WeChat
+subscribe message, come from the message catalog in Simplified Chinese; the notice kinds
+(codes) stay English. No Chinese text is written anywhere else in feedback's code."""
 
 from __future__ import annotations
 
+import ast
 import re
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import get_args
 
 from services.feedback import messages, notices
 from services.feedback.app import create_app
 from services.feedback.settings import Settings
 from shared.auth.tokens import TokenVerifier
+from shared.contracts.routing import (
+    AssignReason,
+    DeadlineKind,
+    EventEscalated,
+    EventOverdue,
+    QueueReason,
+    SupervisionLevel,
+    UnitLevel,
+)
 from shared.i18n import zh_CN
+from shared.messaging.envelope import Envelope
 from shared.testing.plugin import running, wait_until
 from tests.feedback.helpers import publish, sql, until_handled
 from tests.feedback.test_notifications import closed_event, status_change
+from tests.feedback.test_staff_notices_for_units import (
+    COMMUNITY,
+    case_messages,
+    envelope,
+)
 
 AT = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
@@ -86,3 +104,158 @@ async def test_a_residents_inbox_and_wechat_message_read_chinese_with_english_ki
         assert set(sent) == {"已受理", "已办结"}
         assert sent["已受理"]["thing4"]["value"] == "承办单位已受理"
         assert sent["已受理"]["character_string1"]["value"] == "PA202603020001"
+
+
+FEEDBACK = Path(__file__).resolve().parents[2] / "services" / "feedback"
+LATIN = re.compile(r"[A-Za-z{}]")  # an English word, or a placeholder left unfilled
+
+
+def assert_staff_text(text: str) -> None:
+    assert CHINESE.search(text), text
+    assert not LATIN.search(text), text
+
+
+def _docstrings(tree: ast.Module) -> set[int]:
+    """The ids of the docstring nodes of a module, its classes and functions."""
+    owners = [tree] + [n for n in ast.walk(tree) if isinstance(
+        n, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))]
+    return {id(o.body[0].value) for o in owners
+            if o.body and isinstance(o.body[0], ast.Expr)
+            and isinstance(o.body[0].value, ast.Constant)}
+
+
+def chinese_literals(source: str) -> list[tuple[int, str]]:
+    """Chinese string literals in code (f-string parts too); docstrings and comments aside."""
+    tree = ast.parse(source)
+    docs = _docstrings(tree)
+    return sorted((node.lineno, node.value) for node in ast.walk(tree)
+                  if isinstance(node, ast.Constant) and isinstance(node.value, str)
+                  and id(node) not in docs and CHINESE.search(node.value))
+
+
+def test_no_text_is_written_in_feedbacks_code_outside_the_catalog() -> None:
+    files = sorted(FEEDBACK.rglob("*.py"))
+    assert FEEDBACK / "service" / "staff_notices.py" in files
+    found = {str(f.relative_to(FEEDBACK)): chinese_literals(f.read_text(encoding="utf-8"))
+             for f in files}
+    assert {name: texts for name, texts in found.items() if texts} == {}
+
+
+def test_the_scan_finds_a_chinese_title_written_inline() -> None:
+    inline = '''"""A docstring may say 督办."""
+def notice(level: str) -> dict[str, str]:
+    """So may this one: 案件."""
+    return {"title": f"案件{level}", "body": "请跟进。"}  # and a comment: 跟进
+'''
+    assert chinese_literals(inline) == [(4, "案件"), (4, "请跟进。")]
+
+
+def every_staff_notice() -> list[tuple[str, str]]:
+    """The (title, body) of every staff notice, for every code routing can send."""
+    at = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    levels = get_args(UnitLevel)
+    texts = [messages.overdue_notice(k, at) for k in get_args(DeadlineKind)]
+    texts += [messages.escalation_notice(a, b, automatic=auto)
+              for a in levels for b in levels for auto in (True, False)]
+    texts += [messages.assigned_notice(r, at) for r in get_args(AssignReason)]
+    texts += [messages.queued_notice("returned" if r == "returned" else "queued", r)
+              for r in get_args(QueueReason)]
+    texts += [messages.deadline_warning_notice(k, at, 0.5) for k in get_args(DeadlineKind)]
+    for level in get_args(SupervisionLevel):
+        texts.append(messages.supervision_issued_notice(level, at, "请当日回复。"))
+        texts.append(messages.supervision_overdue_notice(level, at))
+    texts += [messages.co_handling_notice(lead, at) for lead in ("桂花社区居委会", None)]
+    return texts
+
+
+def test_every_staff_notice_is_worded_in_chinese_with_every_placeholder_filled() -> None:
+    texts = every_staff_notice()
+    assert len(texts) == 2 + 50 + 4 + 3 + 2 + 6 + 2
+    for title, body in texts:
+        assert_staff_text(title)
+        assert_staff_text(body)
+
+
+def test_staff_notices_read_as_they_always_did() -> None:
+    at = datetime(2026, 3, 2, 11, 0, tzinfo=UTC)  # 19:00 in Zhangzhou
+    assert messages.overdue_notice("resolve", at) == (
+        "案件督办", "办结期限2026-03-02 19:00已过，已立督办，请督促承办单位办理。")
+    assert messages.escalation_notice("community", "town", automatic=True) == (
+        "案件升级", "已由社区级自动上报至镇街级办理。")
+    assert messages.escalation_notice("town", "county", automatic=False)[1] == (
+        "已由镇街级经办单位上报至县区级办理。")
+    assert messages.assigned_notice("escalated", at) == (
+        "案件上报至本单位", "下级单位上报的案件已转至本单位，请于2026-03-02 19:00前受理。")
+    assert messages.queued_notice("returned", "returned") == (
+        "案件退回", "承办单位已退回案件，请重新分派。")
+    assert messages.queued_notice("queued", "no_rule") == (
+        "案件待分派", "没有匹配的分派规则，请人工分派。")
+    assert messages.deadline_warning_notice("accept", at, 0.75) == (
+        "期限提醒", "受理期限2026-03-02 19:00将至（已用75%），请抓紧办理。")
+    assert messages.supervision_issued_notice("listed", at, "请当日约谈中介并回复。") == (
+        "案件挂牌督办", "请于2026-03-02 19:00前答复。请当日约谈中介并回复。")
+    assert messages.supervision_overdue_notice("supervision", at) == (
+        "督办逾期未复", "督办答复期限2026-03-02 19:00已过，承办单位未答复，请跟进。")
+    assert messages.co_handling_notice(None, at) == (
+        "协办请求", "牵头单位请求本单位协办，请于2026-03-02 19:00前答复。")
+
+
+def expected_staff_texts(at: datetime) -> dict[str, tuple[str, str]]:
+    """What each kind of staff notice about a case told by ``case_messages`` and
+    ``more_case_messages`` reads, worded from the catalog."""
+    return {
+        "supervision": messages.overdue_notice("resolve", at + timedelta(hours=4)),
+        "escalation": messages.escalation_notice("community", "town", automatic=False),
+        "assigned": messages.assigned_notice("initial", at + timedelta(hours=2)),
+        "returned": messages.queued_notice("returned", "returned"),
+        "deadline_warning": messages.deadline_warning_notice(
+            "accept", at + timedelta(hours=2), 0.75),
+        "supervision_issued": messages.supervision_issued_notice(
+            "listed", at + timedelta(days=1), "请当日约谈中介并回复。"),
+        "supervision_overdue": messages.supervision_overdue_notice(
+            "supervision", at + timedelta(days=1)),
+        "co_handling": messages.co_handling_notice(COMMUNITY.name, at + timedelta(days=2)),
+    }
+
+
+def more_case_messages(case_id: uuid.UUID, at: datetime) -> list[Envelope]:
+    """A passed resolve deadline (the supervisors' 督办 notice) and a unit's escalation."""
+    return [
+        envelope("routing.event_overdue", EventOverdue(
+            event_id=case_id, unit_id=COMMUNITY.unit_id, unit_level="community",
+            kind="resolve", deadline=at + timedelta(hours=4), supervision_id=uuid.uuid4(),
+            supervisor_region_code=COMMUNITY.region_code, at=at + timedelta(hours=5))),
+        envelope("routing.event_escalated", EventEscalated(
+            event_id=case_id, from_unit_id=COMMUNITY.unit_id, to_unit_id=uuid.uuid4(),
+            from_level="community", to_level="town", automatic=False,
+            at=at + timedelta(hours=6))),
+    ]
+
+
+async def test_every_staff_notice_in_the_inbox_reads_the_catalogs_chinese(
+    feedback_settings: Settings, token_verifier: TokenVerifier, make_token: Callable[..., str]
+) -> None:
+    case_id = uuid.uuid4()
+    at = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    reported, *rest = case_messages(case_id)
+    app = create_app(feedback_settings, verifier=token_verifier)
+    admin = {"Authorization": f"Bearer {make_token(roles=['admin'])}"}
+    async with running(app) as client:
+        await publish(app, [reported])
+        await until_handled(app, 1)  # the escalation needs the case's region
+        await publish(app, rest + more_case_messages(case_id, at))
+        expected = expected_staff_texts(at)
+
+        async def all_recorded() -> bool:
+            rows = await sql(app, "SELECT kind FROM staff_notices WHERE event_id = :e",
+                             e=case_id)
+            return {r.kind for r in rows} == set(expected)
+        await wait_until(all_recorded, within=15)
+        answer = await client.get("/api/v1/feedback/staff-notices?limit=100", headers=admin)
+        assert answer.status_code == 200, answer.text
+    told = {(n["kind"], n["title"], n["body"]) for n in answer.json()["items"]
+            if n["event_id"] == str(case_id)}
+    assert told == {(kind, title, body) for kind, (title, body) in expected.items()}
+    for _, title, body in told:
+        assert_staff_text(title)
+        assert_staff_text(body)

@@ -6,11 +6,13 @@ catches an English label."""
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 
+from shared.contracts.routing import UnitLevel
 from shared.i18n import zh_CN
+from shared.regions import LEVELS
 from tests.shared.chinese import CHINESE, CODE, assert_worded_in_chinese
 
 # Catalog texts that are rightly not Chinese: a brand name, and the notice kinds (codes)
@@ -61,6 +63,14 @@ def test_relief_and_booking_texts_are_in_the_catalog() -> None:
     names = set(_catalog())
     for prefix in ("RELIEF_", "BOOKING_"):
         assert len([n for n in names if n.startswith(prefix)]) >= 8, prefix
+
+
+def test_staff_notice_texts_and_the_region_levels_are_in_the_catalog() -> None:
+    names = set(_catalog())
+    assert len([n for n in names if n.startswith("STAFF_NOTICE_")]) >= 8
+    # One table names every level: of a region (shared.regions) and of a unit (routing's).
+    assert set(zh_CN.REGION_LEVEL_LABELS) == set(LEVELS)
+    assert set(get_args(UnitLevel)) <= set(zh_CN.REGION_LEVEL_LABELS)
 
 
 def test_the_answer_walk_catches_an_english_label() -> None:

@@ -19,7 +19,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from services.feedback.scoring import SHANGHAI
+from services.feedback import messages
 from services.feedback.service import staff_directory
 from services.feedback.service.notifications import after_created
 from services.feedback.service.scorecards import region_like
@@ -69,9 +69,6 @@ REGION_AUDIENCE = (Role.SUPERVISOR.value, Role.DISPATCHER.value)
 UNIT_AUDIENCE = [Role.DEPT_STAFF.value, Role.DEPT_ADMIN.value, Role.GRID_WORKER.value]
 STAFF_ROLES = (Role.SUPERVISOR, Role.DISPATCHER, Role.ADMIN, Role.DEPT_STAFF,
                Role.DEPT_ADMIN, Role.GRID_WORKER)
-LEVEL_NAMES = {"grid": "网格", "community": "社区", "town": "镇街", "county": "县区",
-               "city": "市"}
-DEADLINE_NAMES = {"accept": "受理", "resolve": "办结"}
 
 
 async def _record(uow: UnitOfWork, row: dict[str, Any]) -> bool:
@@ -91,7 +88,7 @@ async def record_for_overdue(uow: UnitOfWork, envelope: Envelope) -> bool:
     """Tell the supervisors of ``supervisor_region_code`` that a deadline passed and a
     supervision record exists. One notice per supervision record."""
     overdue = envelope.payload_as(EventOverdue)
-    deadline = overdue.deadline.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+    title, body = messages.overdue_notice(overdue.kind, overdue.deadline)
     added = await _record(uow, {
         "id": uuid.uuid4(),
         "kind": SUPERVISION,
@@ -99,9 +96,8 @@ async def record_for_overdue(uow: UnitOfWork, envelope: Envelope) -> bool:
         "region_code": overdue.supervisor_region_code,
         "event_id": overdue.event_id,
         "unit_id": overdue.unit_id,
-        "title": "案件督办",
-        "body": f"{DEADLINE_NAMES[overdue.kind]}期限{deadline}已过，已立督办，"
-                f"请督促承办单位办理。",
+        "title": title,
+        "body": body,
         "source_key": f"supervision:{overdue.supervision_id}",
         "occurred_at": overdue.at,
         "created_at": datetime.now(UTC),
@@ -121,7 +117,8 @@ async def record_for_escalation(uow: UnitOfWork, envelope: Envelope) -> bool:
         region = await store.case_region(uow, escalated.event_id)
     if region is None:
         raise CaseRegionUnknown(f"no region known yet for case {escalated.event_id}")
-    how = "自动" if escalated.automatic else "经办单位"
+    title, body = messages.escalation_notice(
+        escalated.from_level, escalated.to_level, automatic=escalated.automatic)
     added = await _record(uow, {
         "id": uuid.uuid4(),
         "kind": ESCALATION,
@@ -129,32 +126,13 @@ async def record_for_escalation(uow: UnitOfWork, envelope: Envelope) -> bool:
         "region_code": region,
         "event_id": escalated.event_id,
         "unit_id": escalated.to_unit_id,
-        "title": "案件升级",
-        "body": f"已由{LEVEL_NAMES[escalated.from_level]}级{how}上报至"
-                f"{LEVEL_NAMES[escalated.to_level]}级办理。",
+        "title": title,
+        "body": body,
         "source_key": f"msg:{envelope.event_id}",
         "occurred_at": escalated.at,
         "created_at": datetime.now(UTC),
     })
     return added
-
-
-ASSIGNED_TEXTS = {
-    "initial": ("新案件待办", "新案件已分派至本单位，请于{accept_by}前受理。"),
-    "redispatch": ("案件重新分派", "案件已重新分派至本单位，请于{accept_by}前受理。"),
-    "transfer": ("案件转办", "案件已转至本单位办理，请于{accept_by}前受理。"),
-    "escalated": ("案件上报至本单位", "下级单位上报的案件已转至本单位，请于{accept_by}前受理。"),
-}
-QUEUED_BODIES = {
-    "returned": "承办单位已退回案件，请重新分派。",
-    "no_rule": "没有匹配的分派规则，请人工分派。",
-    "no_unit_at_next_level": "上一级没有可承办单位，请人工分派。",
-}
-SUPERVISION_LEVELS = {"reminder": "提醒", "supervision": "督办", "listed": "挂牌督办"}
-
-
-def _when(moment: datetime) -> str:
-    return moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
 
 
 def _notice(
@@ -177,10 +155,9 @@ async def record_for_assignment(uow: UnitOfWork, envelope: Envelope) -> bool:
     """A case entered the unit's queue (first dispatch, redispatch, transfer, escalation):
     one notice per assignment (its ``seq``) to the unit's staff."""
     assigned = envelope.payload_as(EventAssigned)
-    title, body = ASSIGNED_TEXTS[assigned.reason]
+    title, body = messages.assigned_notice(assigned.reason, assigned.accept_by)
     return await _record(uow, _notice(
-        ASSIGNED, event_id=assigned.event_id, title=title,
-        body=body.format(accept_by=_when(assigned.accept_by)),
+        ASSIGNED, event_id=assigned.event_id, title=title, body=body,
         source_key=f"assigned:{assigned.event_id}:{assigned.seq}",
         occurred_at=assigned.assigned_at, region_code=assigned.unit.region_code,
         unit_id=assigned.unit.unit_id, addressed_unit_id=assigned.unit.unit_id,
@@ -191,10 +168,10 @@ async def record_for_queued(uow: UnitOfWork, envelope: Envelope) -> bool:
     """A case waits for the dispatchers of its region (returned, or no unit found)."""
     queued = envelope.payload_as(EventQueued)
     kind = RETURNED if queued.reason == "returned" else QUEUED
+    title, body = messages.queued_notice(kind, queued.reason)
     return await _record(uow, _notice(
-        kind, event_id=queued.event_id,
-        title="案件退回" if kind == RETURNED else "案件待分派",
-        body=QUEUED_BODIES[queued.reason], source_key=f"msg:{envelope.event_id}",
+        kind, event_id=queued.event_id, title=title, body=body,
+        source_key=f"msg:{envelope.event_id}",
         occurred_at=queued.queued_at, region_code=queued.region_code,
     ))
 
@@ -208,10 +185,10 @@ async def _unit_or_case_region(
 async def record_for_deadline_warning(uow: UnitOfWork, envelope: Envelope) -> bool:
     """A deadline of the unit's case is near: one notice per deadline and warning step."""
     warning = envelope.payload_as(DeadlineWarning)
+    title, body = messages.deadline_warning_notice(
+        warning.kind, warning.deadline, warning.fraction)
     return await _record(uow, _notice(
-        DEADLINE_WARNING, event_id=warning.event_id, title="期限提醒",
-        body=f"{DEADLINE_NAMES[warning.kind]}期限{_when(warning.deadline)}将至"
-             f"（已用{warning.fraction:.0%}），请抓紧办理。",
+        DEADLINE_WARNING, event_id=warning.event_id, title=title, body=body,
         source_key=f"warning:{warning.event_id}:{warning.unit_id}:{warning.kind}:"
                    f"{warning.deadline.isoformat()}:{warning.fraction:.3f}",
         occurred_at=warning.at,
@@ -223,10 +200,10 @@ async def record_for_deadline_warning(uow: UnitOfWork, envelope: Envelope) -> bo
 async def record_for_supervision_issued(uow: UnitOfWork, envelope: Envelope) -> bool:
     """A supervisor's 督办 to the unit holding the case: one notice per supervision."""
     issued = envelope.payload_as(SupervisionIssued)
-    level = SUPERVISION_LEVELS[issued.level]
+    title, body = messages.supervision_issued_notice(
+        issued.level, issued.reply_by, issued.instruction)
     return await _record(uow, _notice(
-        SUPERVISION_ISSUED, event_id=issued.event_id, title=f"案件{level}",
-        body=f"请于{_when(issued.reply_by)}前答复。{issued.instruction}",
+        SUPERVISION_ISSUED, event_id=issued.event_id, title=title, body=body,
         source_key=f"manual_supervision:{issued.supervision_id}", occurred_at=issued.at,
         region_code=await store.unit_region(uow, issued.unit_id) or issued.region_code,
         unit_id=issued.unit_id, addressed_unit_id=issued.unit_id,
@@ -236,10 +213,9 @@ async def record_for_supervision_issued(uow: UnitOfWork, envelope: Envelope) -> 
 async def record_for_supervision_overdue(uow: UnitOfWork, envelope: Envelope) -> bool:
     """A 督办 went unanswered: the supervisors one level up are told, once."""
     overdue = envelope.payload_as(SupervisionOverdue)
-    level = SUPERVISION_LEVELS[overdue.level]
+    title, body = messages.supervision_overdue_notice(overdue.level, overdue.reply_by)
     return await _record(uow, _notice(
-        SUPERVISION_OVERDUE, event_id=overdue.event_id, title=f"{level}逾期未复",
-        body=f"{level}答复期限{_when(overdue.reply_by)}已过，承办单位未答复，请跟进。",
+        SUPERVISION_OVERDUE, event_id=overdue.event_id, title=title, body=body,
         source_key=f"supervision_overdue:{overdue.supervision_id}", occurred_at=overdue.at,
         region_code=overdue.supervisor_region_code, unit_id=overdue.unit_id,
     ))
@@ -251,9 +227,9 @@ async def record_for_co_handling(uow: UnitOfWork, envelope: Envelope) -> int:
     lead = await store.unit_name(uow, started.lead_unit_id)
     added = 0
     for subtask in started.subtasks:
+        title, body = messages.co_handling_notice(lead, subtask.due_at)
         added += await _record(uow, _notice(
-            CO_HANDLING, event_id=started.event_id, title="协办请求",
-            body=f"{lead or '牵头单位'}请求本单位协办，请于{_when(subtask.due_at)}前答复。",
+            CO_HANDLING, event_id=started.event_id, title=title, body=body,
             source_key=f"subtask:{subtask.subtask_id}", occurred_at=started.at,
             region_code=subtask.unit.region_code, unit_id=started.lead_unit_id,
             addressed_unit_id=subtask.unit.unit_id,
