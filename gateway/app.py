@@ -24,7 +24,7 @@ from starlette.types import Receive, Scope, Send
 from gateway.console import Console
 from gateway.errors import UpstreamError
 from gateway.openapi import OpenApiAggregator
-from gateway.proxy import Proxy, PublicPaths
+from gateway.proxy import BodyLimits, Proxy, PublicPaths
 from gateway.ratelimit import RateLimiter
 from gateway.settings import SERVICES, GatewaySettings
 from gateway.upstreams import HttpUpstream, Upstream
@@ -149,14 +149,12 @@ def create_gateway_app(
         limiter=limiter,
         anonymous_limiter=anonymous_limiter,
         is_public=is_public,
-        max_body_bytes=settings.max_body_bytes,
+        body_limits=BodyLimits.from_settings(settings),
         metrics=metrics,
         endorser=TokenEndorser(settings.internal_api_key),
         partner_upstream=partner_upstream,
         max_in_flight=settings.upstream_max_in_flight,
         retry_after_seconds=settings.retry_after_seconds,
-        upload_max_body_bytes=settings.upload_max_body_bytes,
-        upload_paths=settings.upload_paths,
     )
     documented: dict[str, Upstream] = dict(upstreams)
     if partner_upstream is not None:

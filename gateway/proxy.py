@@ -25,6 +25,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from urllib.parse import quote
 
 import orjson
@@ -33,7 +34,7 @@ from starlette.types import Receive, Scope, Send
 
 from gateway.errors import UpstreamBodyBroken, UpstreamError
 from gateway.ratelimit import Decision, RateLimiter
-from gateway.settings import DEFAULT_UPLOAD_MAX_BODY_BYTES, DEFAULT_UPLOAD_PATHS
+from gateway.settings import GatewaySettings
 from gateway.upstreams import BodyStream, Upstream, UpstreamResponse
 from shared.auth.tokens import ENDORSEMENT_HEADER, TokenEndorser, TokenVerifier
 from shared.context import accept_id as accept_request_id
@@ -118,6 +119,24 @@ def _has_dot_segment(path: str) -> bool:
     return any(segment in (".", "..") for segment in path.split("/"))
 
 
+@dataclass(frozen=True, slots=True)
+class BodyLimits:
+    """The most body a request may carry: ``max_bytes``, read whole before it is sent on;
+    on the ``upload_paths`` (exact method and path pairs) ``upload_max_bytes``, streamed."""
+
+    max_bytes: int
+    upload_max_bytes: int
+    upload_paths: frozenset[tuple[str, str]]
+
+    @classmethod
+    def from_settings(cls, settings: GatewaySettings) -> BodyLimits:
+        return cls(
+            settings.max_body_bytes,
+            settings.upload_max_body_bytes,
+            frozenset((method, path) for method, path in settings.upload_paths),
+        )
+
+
 class Proxy:
     def __init__(
         self,
@@ -127,14 +146,12 @@ class Proxy:
         limiter: RateLimiter,
         anonymous_limiter: RateLimiter,
         is_public: PublicPaths,
-        max_body_bytes: int,
+        body_limits: BodyLimits,
         metrics: Metrics,
         endorser: TokenEndorser,
         partner_upstream: Upstream | None = None,
         max_in_flight: Mapping[str, int] | None = None,
         retry_after_seconds: int = 1,
-        upload_max_body_bytes: int = DEFAULT_UPLOAD_MAX_BODY_BYTES,
-        upload_paths: Iterable[tuple[str, str]] = DEFAULT_UPLOAD_PATHS,
     ) -> None:
         self._upstreams = dict(upstreams)
         self._in_flight_limits = dict(max_in_flight or {})
@@ -145,9 +162,9 @@ class Proxy:
         self._limiter = limiter  # per principal subject
         self._anonymous_limiter = anonymous_limiter  # per client address
         self._is_public = is_public
-        self._max_body = max_body_bytes
-        self._upload_max_body = upload_max_body_bytes
-        self._upload_paths = frozenset((m.upper(), p) for m, p in upload_paths)
+        self._max_body = body_limits.max_bytes
+        self._upload_max_body = body_limits.upload_max_bytes
+        self._upload_paths = body_limits.upload_paths
         self._metrics = metrics
         self._cut_off = Counter(
             "gateway_upstream_body_failures",

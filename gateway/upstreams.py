@@ -222,17 +222,20 @@ class AsgiUpstream:
         task = asyncio.create_task(call.run())
         try:
             await call.request_taken(self._idle_timeout)
-            async with asyncio.timeout(self._timeout):
-                await call.answered()
-                if call.complete:
-                    await task  # the service's call returns (background tasks run) first
+            if call.body_error is None:
+                async with asyncio.timeout(self._timeout):
+                    await call.answered()
+                    if call.complete:
+                        await task  # the service's call returns (background tasks run) first
         except TimeoutError as exc:
             task.cancel()
             raise UpstreamTimeout(self.name, "the service did not answer in time") from exc
         except BaseException:
             task.cancel()
             raise
-        if call.body_error is not None:  # the client's side ended the request (gone, 413)
+        if call.body_error is not None:
+            # The client's side ended the request (gone, or over its limit): the service
+            # saw a disconnect; whatever it answers, nobody takes it.
             task.cancel()
             raise call.body_error
         return self._response(call, task)
