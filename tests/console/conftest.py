@@ -71,7 +71,9 @@ ADMIN_PASSWORD = "Console-admin-2026!"
 STAFF_PASSWORD = "Console-staff-2026!"
 VIEWPORT = {"width": 1440, "height": 900}
 STARTED_WITHIN_SECONDS = 120
-# Seeded reference data (Zhangzhou): a grid of 漳浦县绥安镇 whose cases route to a unit.
+ADMIN_TOKEN_REUSE_SECONDS = 600
+# Seeded reference data (Zhangzhou): a category and a grid of 漳浦县绥安社区 whose reports
+# routing assigns to 绥安社区居委会 (unit_of_kind("350623100001", "community")).
 DEFAULT_CATEGORY = "dispute_neighbour"
 DEFAULT_REGION = "350623100001001"
 
@@ -113,7 +115,7 @@ class ConsoleApi:
 
     def __init__(self, base_url: str) -> None:
         self.http = httpx.Client(base_url=base_url, timeout=30)
-        self._admin_token: str | None = None
+        self._admin_token: tuple[str, float] | None = None  # (token, reuse until)
 
     def close(self) -> None:
         self.http.close()
@@ -122,8 +124,8 @@ class ConsoleApi:
              **kwargs: Any) -> Any:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         response = self.http.request(method, path, headers=headers, **kwargs)
-        assert response.status_code == status, f"{method} {path}: {response.status_code} " \
-                                               f"{response.text}"
+        assert response.status_code == status, (
+            f"{method} {path}: {response.status_code} {response.text}")
         return response.json() if response.content else None
 
     # -- staff --------------------------------------------------------------------------------
@@ -135,9 +137,11 @@ class ConsoleApi:
 
     @property
     def admin_token(self) -> str:
-        if self._admin_token is None:
-            self._admin_token = self.sign_in(ADMIN_USERNAME, ADMIN_PASSWORD)
-        return self._admin_token
+        """Signed in again well before the 15-minute access token runs out."""
+        if self._admin_token is None or time.monotonic() > self._admin_token[1]:
+            token = self.sign_in(ADMIN_USERNAME, ADMIN_PASSWORD)
+            self._admin_token = (token, time.monotonic() + ADMIN_TOKEN_REUSE_SECONDS)
+        return self._admin_token[0]
 
     def create_unit(self, name: str, *, kind: str = "town_office", region_code: str,
                     categories: list[str] | None = None) -> str:
