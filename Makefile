@@ -70,8 +70,10 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-## The browser tests (tests/console) need the console built, and skip without Chromium.
+## The console's own unit tests (Vitest) first, then pytest; the browser tests
+## (tests/console) need the console built, and skip without Chromium.
 test: lint console
+	cd $(CONSOLE) && npm test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install

@@ -72,6 +72,7 @@ def test_a_deep_link_opens_the_console_and_its_scripts_are_cached_for_good(
             assert script.status_code == 200, src
             assert script.headers["content-type"] == "text/javascript; charset=utf-8"
             assert script.headers["cache-control"] == "public, max-age=31536000, immutable"
+            assert script.headers["content-encoding"] == "gzip"  # httpx asks for it
 
 
 def _record_error(errors: list[str], message: ConsoleMessage) -> None:
