@@ -155,6 +155,7 @@ export const zhCN = {
     coHandlingUnits: '协办单位',
     result: '办理结果',
     photos: '照片',
+    media: '照片和视频',
     photoAlt: (n: number): string => `现场照片 ${n}`,
     videos: '视频',
     videoLabel: (n: number): string => `现场视频 ${n}`,
