@@ -1,0 +1,88 @@
+"""The clerk's other case actions in the console: returning a case needs a reason (without one
+nothing is sent), and asking another unit to co-handle puts a sub-task in that unit's
+"assisting" tab, where its clerk can open the case but act on nothing."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import Page, expect
+
+from tests.console.conftest import ConsolePlatform
+from tests.console.test_console_clerk_case import (
+    COMMUNITY,
+    OTHER_COMMUNITY,
+    Clerk,
+    clerk_of,
+    wait_held_by,
+)
+from tests.console.test_console_sign_in import sign_in_through_the_form
+
+UNREAD = re.compile(r"^[1-9]\d* 条未读通知$")
+
+
+def opens_the_case(page: Page, clerk: Clerk, event_id: str) -> None:
+    page.goto(f"/console/cases/{event_id}")
+    sign_in_through_the_form(page, clerk.username)
+    expect(page.get_by_test_id("case-page")).to_be_visible()
+
+
+def test_returning_a_case_needs_a_reason_then_hands_it_back(
+    page: Page, console_platform: ConsolePlatform,
+) -> None:
+    api = console_platform.api
+    clerk = clerk_of(console_platform, COMMUNITY, "绥安社区办事员")
+    report = api.resident_reports_event("隔壁装修噪音，周末早上七点开工")
+    wait_held_by(console_platform, report.id, clerk.unit_id)
+    opens_the_case(page, clerk, report.id)
+    # The dispatch told the unit's clerks: the badge in the header counts it.
+    expect(page.get_by_test_id("notice-badge")).to_have_attribute("aria-label", UNREAD)
+
+    page.get_by_test_id("action-return").click()
+    dialog = page.get_by_role("dialog", name="回退")
+    dialog.get_by_role("button", name="确定").click()
+    expect(dialog.get_by_role("alert")).to_contain_text("请填写原因")
+    case = api.call("GET", f"/api/v1/events/{report.id}", api.admin_token)
+    assert case["status"] == "dispatched"  # nothing was sent
+
+    dialog.get_by_label("原因").fill("噪音扰民属城管执法范围，非本社区职责")
+    dialog.get_by_role("button", name="确定").click()
+
+    expect(page.get_by_test_id("case-status")).to_have_text("已回退")
+    expect(page.get_by_test_id("no-actions")).to_be_visible()
+    expect(page.get_by_test_id("timeline")).to_contain_text("非本社区职责")
+
+
+def test_co_handling_request_reaches_the_assisting_units_tab(
+    page: Page, console_platform: ConsolePlatform,
+) -> None:
+    api = console_platform.api
+    lead = clerk_of(console_platform, COMMUNITY, "绥安社区办事员")
+    helper = clerk_of(console_platform, OTHER_COMMUNITY, "东门社区办事员")
+    helper_unit = next(u["name"] for u in api.units(OTHER_COMMUNITY) if u["id"] == helper.unit_id)
+    report = api.resident_reports_event("租户在东门社区另有住处，需核实联系方式")
+    wait_held_by(console_platform, report.id, lead.unit_id)
+
+    opens_the_case(page, lead, report.id)
+    page.get_by_test_id("action-accept").click()
+    expect(page.get_by_test_id("case-status")).to_have_text("已签收")
+    page.get_by_test_id("action-cohandle").click()
+    dialog = page.get_by_role("dialog", name="申请协办")
+    dialog.get_by_text("选择协办单位").click()  # the select's placeholder, where one clicks
+    page.keyboard.type(helper_unit[:4])
+    page.get_by_role("option", name=helper_unit).click()
+    page.keyboard.press("Escape")  # closes the option list, not the dialog
+    dialog.get_by_label("协办事项").fill("请协助核实租户在东门社区的住址和联系电话")
+    dialog.get_by_role("button", name="确定").click()
+    expect(dialog).to_be_hidden()
+
+    page.get_by_test_id("user-menu").click()
+    page.get_by_text("退出登录").click()
+    sign_in_through_the_form(page, helper.username)
+    page.get_by_role("tab", name="协办任务").click()
+    row = page.get_by_test_id("subtask-table").get_by_role("row").filter(has_text=report.case_no)
+    expect(row).to_contain_text("请协助核实租户")
+    expect(row).to_contain_text("待答复")
+    row.get_by_role("link", name=report.case_no).click()
+    expect(page.get_by_test_id("case-no")).to_have_text(report.case_no)
+    expect(page.get_by_test_id("no-actions")).to_be_visible()  # the lead unit acts, not us
