@@ -86,3 +86,35 @@ def test_co_handling_request_reaches_the_assisting_units_tab(
     row.get_by_role("link", name=report.case_no).click()
     expect(page.get_by_test_id("case-no")).to_have_text(report.case_no)
     expect(page.get_by_test_id("no-actions")).to_be_visible()  # the lead unit acts, not us
+
+
+def test_queue_search_finds_cases_by_keyword_and_refuses_one_character(
+    page: Page, console_platform: ConsolePlatform,
+) -> None:
+    api = console_platform.api
+    clerk = clerk_of(console_platform, COMMUNITY, "绥安社区办事员")
+    resident = api.resident_signs_in()
+    marked = [api.resident_reports_event(f"菜市场门口积水严重 {n}号", resident_token=resident)
+              for n in range(2)]
+    other = api.resident_reports_event("快递柜附近路灯损坏", resident_token=resident)
+    for report in (*marked, other):
+        wait_held_by(console_platform, report.id, clerk.unit_id)
+    page.goto("/console/")
+    sign_in_through_the_form(page, clerk.username)
+
+    keyword = page.get_by_label("关键词")
+    keyword.fill("积")
+    page.get_by_role("button", name="查询").click()
+    expect(page.get_by_text("关键词至少两个字")).to_be_visible()
+    expect(page.get_by_role("alert")).to_have_count(0)  # refused here, not by the server
+
+    keyword.fill("菜市场门口积水")
+    page.get_by_role("button", name="查询").click()
+    rows = page.get_by_test_id("queue-table").locator("tbody tr")
+    expect(rows).to_have_count(2)
+    for report in marked:
+        expect(rows.filter(has_text=report.case_no)).to_have_count(1)
+    expect(rows.filter(has_text=other.case_no)).to_have_count(0)
+
+    page.get_by_role("button", name="重置").click()
+    expect(rows.filter(has_text=other.case_no)).to_have_count(1)
