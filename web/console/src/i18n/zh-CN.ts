@@ -196,6 +196,25 @@ export const zhCN = {
     uploadFailed: '照片上传失败',
     removePhoto: (name: string): string => `移除 ${name}`,
   },
+  // Refusals the console can meet, by the API's stable problem `code`; any other code reads
+  // as the generic failure with the code in brackets (for the helpdesk).
+  problems: {
+    illegal_transition: '案件状态已变化，当前不能执行该操作，请刷新后重试',
+    not_assigned: '该案件不在您所在单位办理',
+    role_required: '您的角色不能执行该操作',
+    out_of_scope: '超出您的职责范围',
+    reason_required: '请填写原因',
+    result_required: '请填写办理结果',
+    co_handling_pending: '仍有协办任务未答复，暂不能提交结果',
+    validation_error: '填写的内容不符合要求，请检查后重试',
+    unit_not_found: '所选单位不存在',
+    event_not_found: '案件不存在或不在您的职责范围内',
+    attachment_too_large: '文件过大',
+    attachment_type_not_allowed: '只能上传 JPEG、PNG、WebP 照片',
+    rate_limited: '操作过于频繁，请稍后再试',
+    service_unavailable: '服务暂时不可用，请稍后再试',
+  } as Record<string, string>,
+  withCode: (text: string, code: string): string => `${text}（${code}）`,
   noAccess: {
     title: '无权访问',
     body: '该案件不在您的职责范围内，无法查看。',
