@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -130,6 +131,7 @@ def test_clerk_finds_the_report_plays_its_video_and_handles_it(
     expect(page.get_by_test_id("case-no")).to_have_text(report.case_no)
     expect(page.get_by_test_id("case-description")).to_contain_text("押金三千元")
     expect(page.get_by_test_id("case-fields")).to_contain_text("租客")
+    expect(page.get_by_test_id("case-region")).to_have_text(re.compile(r"漳浦县 / 绥安镇 / .+"))
     expect(page.get_by_test_id("deadlines")).to_contain_text("剩余")
     sees_the_photo(page)
     plays_the_video(page)
