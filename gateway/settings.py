@@ -42,8 +42,8 @@ DEFAULT_PUBLIC_PATHS: tuple[tuple[str, str], ...] = (
 DEFAULT_UPLOAD_PATHS: tuple[tuple[str, str], ...] = (("POST", "/api/v1/events/attachments"),)
 # Events takes videos of up to 50 MiB (services/events/settings.py ``max_video_bytes``); the
 # multipart envelope around the file adds a few hundred bytes. Events checks the file's own
-# size and type; this only stops bodies no upload could need.
-DEFAULT_UPLOAD_MAX_BODY_BYTES = 50 * 1024 * 1024 + 64 * 1024
+# size and type; this only stops bodies no upload could need. 51 MiB: an Ingress can say it.
+DEFAULT_UPLOAD_MAX_BODY_BYTES = 51 * 1024 * 1024
 
 
 class GatewaySettings(PlatformSettings):

@@ -241,7 +241,7 @@ class AsgiUpstream:
         return self._response(call, task)
 
     def _response(self, call: _AsgiCall, task: asyncio.Task[None]) -> UpstreamResponse:
-        if call.status is None or not call.body_started:
+        if call.status is None:
             if call.error is not None:
                 log.error("embedded_service_failed", upstream=self.name, exc_info=call.error)
                 raise UpstreamBadResponse(self.name, f"the service failed ({call.error!r})")
@@ -295,7 +295,7 @@ class _AsgiCall:
         self.headers: Headers = []
         self._chunks: deque[bytes] = deque()
         self._buffered = 0
-        self.body_started = self.complete = self.returned = self.aborted = False
+        self.complete = self.returned = self.aborted = False
         self._changed = asyncio.Event()  # anything the gateway's side waits for happened
         self._room = asyncio.Event()  # the client took what was buffered
         self._finished = asyncio.Event()  # answered, or the client went away
@@ -343,6 +343,7 @@ class _AsgiCall:
         if message["type"] == "http.response.start":
             self.status = message["status"]
             self.headers = list(message.get("headers", []))
+            self._changed.set()
             return
         if message["type"] != "http.response.body":
             return
@@ -350,7 +351,6 @@ class _AsgiCall:
         if chunk:
             self._chunks.append(chunk)
             self._buffered += len(chunk)
-        self.body_started = True
         if not message.get("more_body", False):
             self.complete = True
             self._finished.set()
@@ -363,8 +363,9 @@ class _AsgiCall:
         """Until the service has read the whole request body (or answered, or returned).
         The service taking no more of it for ``idle_timeout`` is a timeout; the client being
         slow is not (the server's body timeout is for that)."""
-        streaming = not isinstance(self._body, bytes)  # a whole body is there to take
-        while streaming and self._body is not None and not (self.body_started or self.returned):
+        if isinstance(self._body, bytes):
+            return  # a whole body is there to take
+        while self._body is not None and self.status is None and not self.returned:
             self._changed.clear()
             try:
                 async with asyncio.timeout(idle_timeout):
@@ -374,8 +375,9 @@ class _AsgiCall:
                     raise
 
     async def answered(self) -> None:
-        """Until the answer's first body bytes (or the service's return)."""
-        while not (self.body_started or self.returned):
+        """Until the answer's head (or the service's return). A body sent right after it,
+        as a plain response does, is there by the time the caller looks."""
+        while not (self.status is not None or self.returned):
             self._changed.clear()
             await self._changed.wait()
 

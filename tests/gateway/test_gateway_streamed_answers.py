@@ -284,3 +284,38 @@ async def test_an_embedded_service_that_fails_mid_answer_cuts_the_client_off(
                     pass
         metrics = (await client.get("/metrics")).text
     assert metric_value(metrics, FAILURES, upstream="events", reason="failed") == 1
+
+
+# -- an answer whose head comes at once and whose body takes longer than the head timeout ---
+# (an XLSX export: the workbook is written whole before its first byte goes out)
+
+
+async def test_an_export_whose_first_byte_comes_after_the_head_timeout_arrives(
+    verifier: TokenVerifier, auth: dict[str, str]
+) -> None:
+    async def workbook_later(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/vnd.ms-excel")]})
+        await asyncio.sleep(0.6)  # beyond the 0.2 s head timeout, within the idle one
+        await send({"type": "http.response.body", "body": b"PK\x03\x04 workbook"})
+
+    async def workbook_over_http(head: bytes, writer: asyncio.StreamWriter) -> bool:
+        writer.write(answer_head(content_type="application/vnd.ms-excel", content_length=13))
+        await writer.drain()
+        await asyncio.sleep(0.6)
+        writer.write(b"PK\x03\x04 workbook")
+        await writer.drain()
+        return True
+
+    async with RawService(workbook_over_http) as service:
+        for upstream in (
+            AsgiUpstream("events", workbook_later, timeout=0.2, idle_timeout=2.0),
+            service.upstream(timeout=0.2, idle_timeout=2.0),
+        ):
+            async with (
+                gateway_on_socket({"events": upstream}, verifier) as (url, _),
+                httpx.AsyncClient(base_url=url, timeout=5) as client,
+            ):
+                response = await client.get("/api/v1/events/export.xlsx", headers=auth)
+            assert response.status_code == 200, (upstream, response.text)
+            assert response.content == b"PK\x03\x04 workbook"
