@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, Response, expect
+from playwright.sync_api import FilePayload, Page, Response, expect
 
 from tests.console.conftest import ConsolePlatform, sample_png
 from tests.console.test_console_sign_in import sign_in_through_the_form
@@ -186,8 +186,9 @@ def submits_a_result_with_a_photo(page: Page) -> None:
     page.get_by_test_id("action-result").click()
     dialog = page.get_by_role("dialog", name="提交办理结果")
     dialog.get_by_label("办理结果").fill("已约谈房东，押金已当面退还租客")
-    dialog.locator("#result-photos").set_input_files(files=[{
-        "name": "after.png", "mimeType": "image/png", "buffer": sample_png(color=(30, 90, 200))}])
+    after = FilePayload(name="after.png", mimeType="image/png",
+                        buffer=sample_png(color=(30, 90, 200)))
+    dialog.locator("#result-photos").set_input_files(files=[after])
     expect(dialog.get_by_test_id("uploaded-photos")).to_contain_text("after.png")
     dialog.get_by_role("button", name="提交").click()
     expect(dialog).to_be_hidden()
