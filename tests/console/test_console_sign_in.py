@@ -80,3 +80,23 @@ def test_a_revoked_session_returns_to_sign_in_and_then_to_the_page(
     sign_in_through_the_form(page, clerk)
     expect(page).to_have_url(re.compile(r"/console/queue\?tab=accepted"))
     expect(page.get_by_role("tab", name="已签收")).to_have_attribute("aria-selected", "true")
+
+
+def test_the_session_is_renewed_in_the_background_before_it_expires(
+    page: Page, clerk: str
+) -> None:
+    page.clock.install()  # the page's timers and clock, so fifteen minutes pass at once
+    page.goto("/console/")
+    sign_in_through_the_form(page, clerk)
+    expect(page.get_by_role("heading", name="工作队列")).to_be_visible()
+    first = page.evaluate("JSON.parse(sessionStorage.getItem('ehome.console.session')).access")
+
+    with page.expect_request("**/api/v1/identity/refresh"):
+        page.clock.fast_forward("14:00")  # an access token lives 15 minutes
+    page.wait_for_function(
+        "(first) => JSON.parse(sessionStorage.getItem('ehome.console.session')).access !== first",
+        arg=first)
+
+    page.get_by_role("tab", name="已签收").click()  # still signed in, with the new token
+    expect(page.get_by_role("tab", name="已签收")).to_have_attribute("aria-selected", "true")
+    expect(page).to_have_url(re.compile(r"/console/queue\?tab=accepted"))
