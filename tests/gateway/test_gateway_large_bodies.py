@@ -11,7 +11,6 @@ peak (``VmHWM``, reset through ``/proc/<pid>/clear_refs`` just before) during th
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -27,14 +26,16 @@ from shared.auth.tokens import SigningKey
 from shared.db.database import asyncpg_dsn
 from shared.db.migrate import schema_name
 from shared.testing.plugin import AUDIENCE, ISSUER, Migrator
-from tests.gateway.gateway_assertions import assert_problem
+from tests.gateway.large_bodies import (
+    MB,
+    UPLOAD_LIMIT,
+    export_csv,
+    oversized_upload_leaves_nothing,
+    upload_video,
+    video_plays_back,
+)
 
-MB = 1024 * 1024
 ROWS = 100_000
-UPLOAD_LIMIT = 24 * MB  # below events' own 50 MiB: a refusal past it can only be the gateway's
-UPLOAD = "/api/v1/events/attachments"
-# An MP4's first box is `ftyp`; the rest is opaque to the server.
-VIDEO = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + os.urandom(20 * MB - 24)
 
 
 @dataclass
@@ -98,29 +99,15 @@ async def deployed(
         await db.close()
 
 
-async def _export(client: httpx.AsyncClient, token: str, **params: str) -> tuple[int, int, bytes]:
-    """Lines (less the header), bytes, and the last bytes of a CSV export, read as it comes."""
-    lines = size = 0
-    tail = b""
-    async with client.stream("GET", "/api/v1/events/search/export.csv", params=params,
-                             headers={"Authorization": f"Bearer {token}"}) as response:
-        assert response.status_code == 200, await response.aread()
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            lines += chunk.count(b"\n")
-            tail = (tail + chunk)[-200:]
-    return lines - 1, size, tail
-
-
 async def test_a_100000_row_export_streams_through_the_gateway_in_little_memory(
     deployed: Deployed, make_token: Callable[..., str]
 ) -> None:
     token = make_token(roles=["admin"])
     async with httpx.AsyncClient(base_url=deployed.gateway_url, timeout=300) as client:
-        warm_up = await _export(client, token, case_no="B000000001")
+        warm_up = await export_csv(client, token, case_no="B000000001")
         before = deployed.rss_mb()
         deployed.reset_peak()
-        rows, size, tail = await _export(client, token)
+        rows, size, tail = await export_csv(client, token)
         rise = deployed.peak_mb() - before
     print(f"\nexport: {rows} rows, {size / MB:.1f} MB through the gateway; "
           f"gateway RSS {before:.1f} MB before, peak rise {rise:.1f} MB")
@@ -135,29 +122,14 @@ async def test_a_100000_row_export_streams_through_the_gateway_in_little_memory(
 async def test_a_20_mib_video_uploads_through_the_gateway_and_plays_back_by_range(
     deployed: Deployed, make_token: Callable[..., str]
 ) -> None:
-    auth = {"Authorization": f"Bearer {make_token()}"}
+    token = make_token()
     async with httpx.AsyncClient(base_url=deployed.gateway_url, timeout=60) as client:
         before = deployed.rss_mb()
         deployed.reset_peak()
-        upload = await client.post(
-            UPLOAD, files={"file": ("clip.mp4", VIDEO, "video/mp4")}, headers=auth
-        )
+        attachment = await upload_video(client, token)
         upload_rise = deployed.peak_mb() - before
-        assert upload.status_code == 201, upload.text
-        attachment = upload.json()
-        location = f"{UPLOAD}/{attachment['id']}"
-        first = await client.get(location, headers={**auth, "Range": "bytes=0-1023"})
-        whole = await client.get(location, headers=auth)
+        await video_plays_back(client, token, attachment["id"])
     print(f"\nupload: 20 MiB through the gateway; its peak rise {upload_rise:.1f} MB")
-    assert (attachment["content_type"], attachment["size"]) == ("video/mp4", len(VIDEO))
-    assert first.status_code == 206
-    assert first.headers["content-range"] == f"bytes 0-1023/{len(VIDEO)}"
-    assert first.headers["accept-ranges"] == "bytes"
-    assert first.content == VIDEO[:1024]
-    assert whole.status_code == 200
-    assert whole.headers["content-length"] == str(len(VIDEO))
-    assert whole.headers["etag"] == first.headers["etag"]
-    assert whole.content == VIDEO
     assert upload_rise < 10  # streamed on, not held: the video is 20 MiB
 
 
@@ -165,23 +137,7 @@ async def test_an_upload_over_the_upload_limit_is_413_and_leaves_no_attachment(
     deployed: Deployed, make_token: Callable[..., str]
 ) -> None:
     owner = uuid.uuid4()
-    boundary = uuid.uuid4().hex
-    files_before = sorted(deployed.attachments.iterdir())
-
-    async def multipart() -> AsyncIterator[bytes]:
-        """A 26 MiB video, sent chunked: the gateway learns its size only as it arrives."""
-        yield (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
-               f"filename=\"long.mp4\"\r\nContent-Type: video/mp4\r\n\r\n").encode()
-        yield VIDEO
-        yield b"\x00" * (6 * MB)
-        yield f"\r\n--{boundary}--\r\n".encode()
-
     async with httpx.AsyncClient(base_url=deployed.gateway_url, timeout=60) as client:
-        response = await client.post(UPLOAD, content=multipart(), headers={
-            "Authorization": f"Bearer {make_token(subject=owner)}",
-            "Content-Type": f"multipart/form-data; boundary={boundary}",
-        })
-    assert_problem(response, 413, "payload_too_large")
-    assert await deployed.db.fetchval(
-        "SELECT count(*) FROM attachments WHERE owner_id = $1", owner) == 0
-    assert sorted(deployed.attachments.iterdir()) == files_before
+        await oversized_upload_leaves_nothing(
+            client, make_token(subject=owner), owner, deployed.db, deployed.attachments
+        )
