@@ -118,3 +118,26 @@ def test_queue_search_finds_cases_by_keyword_and_refuses_one_character(
 
     page.get_by_role("button", name="重置").click()
     expect(rows.filter(has_text=other.case_no)).to_have_count(1)
+
+
+def test_an_extension_request_needs_a_reason_and_shows_in_the_timeline(
+    page: Page, console_platform: ConsolePlatform,
+) -> None:
+    api = console_platform.api
+    clerk = clerk_of(console_platform, COMMUNITY, "绥安社区办事员")
+    report = api.resident_reports_event("小区化粪池满溢，需协调物业和环卫")
+    wait_held_by(console_platform, report.id, clerk.unit_id)
+    opens_the_case(page, clerk, report.id)
+
+    page.get_by_test_id("action-extend").click()
+    dialog = page.get_by_role("dialog", name="申请延期")
+    dialog.get_by_role("button", name="确定").click()
+    expect(dialog.get_by_role("alert")).to_contain_text("请填写原因")
+    expect(page.get_by_test_id("timeline")).not_to_contain_text("申请延期")
+
+    dialog.get_by_label("原因").fill("需协调物业和环卫部门联合清理")
+    dialog.get_by_role("button", name="确定").click()
+
+    expect(dialog).to_be_hidden()
+    expect(page.get_by_test_id("timeline")).to_contain_text("申请延期")
+    expect(page.get_by_test_id("case-status")).to_have_text("待签收")  # a deadline, not a state
