@@ -24,6 +24,7 @@ from tests.console.test_console_sign_in import sign_in_through_the_form
 
 COMMUNITY = "350623100001"  # 漳浦县绥安镇绥安社区: the default report region's community
 OTHER_COMMUNITY = "350626106001"  # 东山县铜陵镇东门社区
+BUSY_COMMUNITY = "350626106002"  # 东山县铜陵镇西门社区: only the long-queue test reports here
 AXE = Path(__file__).resolve().parents[2] / "web" / "console" / "node_modules" / "axe-core" / \
     "axe.min.js"
 QUEUE_OF = 50
@@ -230,11 +231,13 @@ def test_sign_in_queue_and_case_page_have_no_serious_accessibility_violations(
     assert serious_violations(page) == [], "case page"
 
 
-def test_figures_sign_in_route_size_and_time_to_a_queue_of_fifty(
+def test_a_long_queue_pages_on_and_the_figures_are_printed(
     page: Page, console_platform: ConsolePlatform,
 ) -> None:
-    """Printed for the closing note, not asserted as timings."""
-    busy = clerk_of(console_platform, COMMUNITY, "绥安社区值班员")
+    """The queue shows fifty cases a page and loads the next on request (keyset paging).
+    The sign-in route's size and the time to the first fifty are printed for the closing
+    note, not asserted as timings."""
+    busy = clerk_of(console_platform, BUSY_COMMUNITY, "西门社区办事员")
     fill_the_queue(console_platform, busy)
 
     loaded: list[Response] = []
@@ -255,21 +258,26 @@ def test_figures_sign_in_route_size_and_time_to_a_queue_of_fifty(
     print(f"[figure] sign-in click to a rendered queue of {QUEUE_OF} cases: "
           f"{elapsed * 1000:.0f} ms")
 
+    page.get_by_role("button", name="加载更多").click()
+    expect(page.get_by_test_id("queue-table").locator("tbody tr")).to_have_count(QUEUE_OF + 1)
+    expect(page.get_by_text("没有更多了")).to_be_visible()
+
 
 def fill_the_queue(console_platform: ConsolePlatform, clerk: Clerk) -> None:
-    """At least fifty new cases in the unit's queue (one resident, fifty reports)."""
+    """Fifty-one new cases in the unit's queue, one more than a page (one resident)."""
     api = console_platform.api
     resident = api.resident_signs_in()
-    for n in range(QUEUE_OF):
+    for n in range(QUEUE_OF + 1):
         marker = uuid.uuid4().hex[:6]
         api.resident_reports_event(f"第{n + 1}号：小区路灯不亮，夜间出行不便 {marker}",
-                                   resident_token=resident)
+                                   resident_token=resident, region_code=BUSY_COMMUNITY,
+                                   address="铜陵镇西门社区")
     token = api.sign_in(clerk.username)
 
     def queued() -> bool:
         page = api.call("GET", "/api/v1/events/search", token, params={
-            "unit": clerk.unit_id, "status": "dispatched", "limit": QUEUE_OF})
-        return len(page["items"]) >= QUEUE_OF
+            "unit": clerk.unit_id, "status": "dispatched", "limit": QUEUE_OF + 1})
+        return len(page["items"]) > QUEUE_OF
 
-    api.wait_until(queued, within=60, what=f"{QUEUE_OF} cases in the queue")
+    api.wait_until(queued, within=60, what=f"{QUEUE_OF + 1} cases in the queue")
 
