@@ -126,7 +126,7 @@ def test_clerk_finds_the_report_plays_its_video_and_handles_it(
     row = page.get_by_test_id("queue-table").get_by_role("row").filter(has_text=report.case_no)
     expect(row).to_contain_text("租赁纠纷")
     expect(row).to_contain_text("待签收")
-    screenshot(page, "queue")
+    screenshot(page, "queue-search")
     row.get_by_role("link", name=report.case_no).click()
 
     expect(page.get_by_test_id("case-no")).to_have_text(report.case_no)
@@ -232,7 +232,7 @@ def test_sign_in_queue_and_case_page_have_no_serious_accessibility_violations(
 
 
 def test_a_long_queue_pages_on_and_the_figures_are_printed(
-    page: Page, console_platform: ConsolePlatform,
+    page: Page, console_platform: ConsolePlatform, screenshot: Callable[[Page, str], Path],
 ) -> None:
     """The queue shows fifty cases a page and loads the next on request (keyset paging).
     The sign-in route's size and the time to the first fifty are printed for the closing
@@ -258,6 +258,7 @@ def test_a_long_queue_pages_on_and_the_figures_are_printed(
     print(f"[figure] sign-in click to a rendered queue of {QUEUE_OF} cases: "
           f"{elapsed * 1000:.0f} ms")
 
+    screenshot(page, "queue")
     page.get_by_role("button", name="加载更多").click()
     expect(page.get_by_test_id("queue-table").locator("tbody tr")).to_have_count(QUEUE_OF + 1)
     expect(page.get_by_text("没有更多了")).to_be_visible()
