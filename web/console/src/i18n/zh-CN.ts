@@ -32,7 +32,6 @@ export const zhCN = {
     mainMenu: '主菜单',
     notices: '通知',
     noticesUnread: (n: number): string => `${n} 条未读通知`,
-    userMenu: '用户菜单',
     signOut: '退出登录',
     signedOut: '已退出登录',
   },

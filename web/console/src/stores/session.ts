@@ -2,7 +2,7 @@
 // closing the tab signs out), the user with roles, and the background refresh before expiry.
 import { defineStore } from 'pinia'
 import { computed, ref } from 'vue'
-import { api, configureAuth, ok, publicApi } from '@/api/client'
+import { configureAuth, ok, publicApi } from '@/api/client'
 import { ApiError } from '@/api/errors'
 import type { components } from '@/api/schema'
 import { refreshDelayMs } from '@/lib/refresh'
@@ -103,16 +103,8 @@ export const useSession = defineStore('session', () => {
     }
   }
 
-  async function reloadUser(): Promise<void> {
-    const me = await ok(api.GET('/api/v1/identity/me'))
-    if (stored.value) {
-      stored.value = { ...stored.value, user: me }
-      sessionStorage.setItem(STORAGE_KEY, JSON.stringify(stored.value))
-    }
-  }
-
   configureAuth({ token: () => stored.value?.access ?? null, refresh, sessionLost })
   schedule()
 
-  return { user, signedIn, roles, lost, signIn, signOut, refresh, sessionLost, reloadUser }
+  return { user, signedIn, roles, lost, signIn, signOut, refresh, sessionLost }
 })
