@@ -59,7 +59,7 @@ export const api = createApi(origin)
 export const authedFetch = createAuthedFetch(() => hooks, (r) => fetch(r))
 /** Sign-in, refresh and sign-out: calls that carry no access token and must not trigger a
  * refresh themselves. */
-export const publicApi = createClient<paths>({ baseUrl: origin })
+export const publicApi = createClient<paths>({ baseUrl: origin, fetch: (r) => fetch(r) })
 
 interface Answer<T> {
   data?: T
