@@ -214,7 +214,10 @@ class Proxy:
                 answer = await upstream.stream(method, _target(scope, path), forward, body)
             except UpstreamError as exc:
                 raise self._upstream_failed(exc, method, exchange.upstream) from None
-            await self._answer(exchange, answer, method, receive)
+            if answer.rest is None:  # the usual small answer, whole
+                await exchange.relay(answer.status, answer.headers, answer.body, method == "HEAD")
+            else:
+                await self._stream(exchange, answer, answer.rest, method, receive)
         except _Refused as refused:
             await exchange.problem(refused)
         except _ClientGone:
@@ -374,14 +377,15 @@ class Proxy:
             if not message.get("more_body", False):
                 return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
-    async def _answer(
-        self, exchange: _Exchange, answer: UpstreamResponse, method: str, receive: Receive
+    async def _stream(
+        self,
+        exchange: _Exchange,
+        answer: UpstreamResponse,
+        rest: BodyStream,
+        method: str,
+        receive: Receive,
     ) -> None:
-        """The service's answer to the client: whole when it came whole, else streamed."""
-        rest = answer.rest
-        if rest is None:
-            await exchange.relay(answer.status, answer.headers, answer.body, method == "HEAD")
-            return
+        """An answer whose body was still arriving with its head, as the service sends it."""
         # Nothing else reads the client's side now: a disconnect stops the service's.
         watcher = asyncio.create_task(_abort_when_client_leaves(receive, rest))
         try:

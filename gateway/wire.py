@@ -149,11 +149,13 @@ class _Connection(asyncio.Protocol):
         if self._buffered > HIGH_WATER and not self._reading_paused and self._transport:
             self._reading_paused = True
             self._transport.pause_reading()
-        self._wake()
+        if self._waiter is not None:  # checked here: the hot path has no one waiting
+            self._wake()
 
     def on_message_complete(self) -> None:
         self._message_done = True
-        self._wake()
+        if self._waiter is not None:
+            self._wake()
 
     # -- use ----------------------------------------------------------------------------------
     def _fail(self, error: Exception) -> None:
@@ -204,9 +206,11 @@ class _Connection(asyncio.Protocol):
     def _head_arrived(self) -> bool:
         return self._head is not None and self._head.done()
 
-    async def head(self) -> None:
+    @property
+    def head(self) -> asyncio.Future[None]:
+        """Done when the answer's head is in (with whatever of the body came along)."""
         assert self._head is not None
-        await self._head
+        return self._head
 
     @property
     def status(self) -> int:
@@ -385,7 +389,7 @@ class ConnectionPool:
         try:
             connection.begin(head=head_only)
             connection.write(wire)
-            await connection.head()
+            await connection.head
             return connection
         except _ConnectionLost as lost:
             connection.close()
@@ -422,7 +426,7 @@ class ConnectionPool:
 
     async def _head_or_unavailable(self, connection: _Connection) -> None:
         try:
-            await connection.head()
+            await connection.head
         except _ConnectionLost:
             connection.close()
             raise self._closed_mid_answer() from None
