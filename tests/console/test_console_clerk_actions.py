@@ -4,7 +4,8 @@ nothing is sent), and asking another unit to co-handle puts a sub-task in that u
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable
+from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
@@ -18,8 +19,6 @@ from tests.console.test_console_clerk_case import (
 )
 from tests.console.test_console_sign_in import sign_in_through_the_form
 
-UNREAD = re.compile(r"^[1-9]\d* 条未读通知$")
-
 
 def opens_the_case(page: Page, clerk: Clerk, event_id: str) -> None:
     page.goto(f"/console/cases/{event_id}")
@@ -28,15 +27,23 @@ def opens_the_case(page: Page, clerk: Clerk, event_id: str) -> None:
 
 
 def test_returning_a_case_needs_a_reason_then_hands_it_back(
-    page: Page, console_platform: ConsolePlatform,
+    page: Page, console_platform: ConsolePlatform, screenshot: Callable[[Page, str], Path],
 ) -> None:
     api = console_platform.api
     clerk = clerk_of(console_platform, COMMUNITY, "绥安社区办事员")
     report = api.resident_reports_event("隔壁装修噪音，周末早上七点开工")
     wait_held_by(console_platform, report.id, clerk.unit_id)
-    opens_the_case(page, clerk, report.id)
-    # The dispatch told the unit's clerks: the badge in the header counts it.
-    expect(page.get_by_test_id("notice-badge")).to_have_attribute("aria-label", UNREAD)
+    page.goto("/console/")
+    sign_in_through_the_form(page, clerk.username)
+    # The dispatch told the unit's clerks: the header counts it, and its notice opens the case.
+    bell = page.get_by_test_id("notice-badge")
+    expect(bell).to_have_attribute("aria-label", "1 条未读通知")
+    bell.click()
+    screenshot(page, "notices")
+    page.get_by_test_id("notice-list").get_by_role("button").filter(
+        has_text=report.case_no).click()
+    expect(page.get_by_test_id("case-no")).to_have_text(report.case_no)
+    expect(bell).to_have_attribute("aria-label", "0 条未读通知")
 
     page.get_by_test_id("action-return").click()
     dialog = page.get_by_role("dialog", name="回退")

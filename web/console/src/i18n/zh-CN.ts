@@ -33,6 +33,10 @@ export const zhCN = {
     notices: '通知',
     noticesUnread: (n: number): string => `${n} 条未读通知`,
     signOut: '退出登录',
+    noticeList: '通知列表',
+    noNotices: '暂无通知',
+    markAllRead: '全部已读',
+    unreadMark: '未读',
     signedOut: '已退出登录',
   },
   menu: {
