@@ -6,7 +6,6 @@ the figures the issue asks for are printed."""
 
 from __future__ import annotations
 
-import base64
 import gzip
 import re
 import time
@@ -19,7 +18,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import FilePayload, Page, Response, expect
 
-from tests.console.conftest import ConsolePlatform, sample_png
+from tests.console.conftest import SAMPLE_MP4, ConsolePlatform, sample_png
 from tests.console.test_console_sign_in import sign_in_through_the_form
 
 COMMUNITY = "350623100001"  # 漳浦县绥安镇绥安社区: the default report region's community
@@ -28,34 +27,6 @@ BUSY_COMMUNITY = "350626106002"  # 东山县铜陵镇西门社区: only the long
 AXE = Path(__file__).resolve().parents[2] / "web" / "console" / "node_modules" / "axe-core" / \
     "axe.min.js"
 QUEUE_OF = 50
-
-# A real MP4 the browser can decode, recorded by Chromium itself from an animated canvas.
-RECORD_MP4 = """async () => {
-  const canvas = Object.assign(document.createElement('canvas'), { width: 320, height: 240 });
-  const draw = canvas.getContext('2d');
-  const recorder = new MediaRecorder(canvas.captureStream(25),
-                                     { mimeType: 'video/mp4;codecs=avc1' });
-  const chunks = [];
-  recorder.ondataavailable = (e) => chunks.push(e.data);
-  let frame = 0;
-  const timer = setInterval(() => {
-    draw.fillStyle = `hsl(${(frame * 12) % 360}, 70%, 45%)`;
-    draw.fillRect(0, 0, 320, 240);
-    draw.fillStyle = '#fff';
-    draw.fillText(String(frame++), 24, 40);
-  }, 40);
-  const stopped = new Promise((resolve) => { recorder.onstop = resolve; });
-  recorder.start(250);
-  await new Promise((resolve) => setTimeout(resolve, 2000));
-  recorder.stop();
-  await stopped;
-  clearInterval(timer);
-  const bytes = new Uint8Array(await new Blob(chunks).arrayBuffer());
-  let text = '';
-  for (const b of bytes) text += String.fromCharCode(b);
-  return btoa(text);
-}"""
-
 
 @dataclass(frozen=True)
 class Clerk:
@@ -76,22 +47,9 @@ def clerk(console_platform: ConsolePlatform) -> Clerk:
     return clerk_of(console_platform, COMMUNITY, "绥安社区办事员")
 
 
-def recorded_mp4(page: Page) -> bytes:
-    page.goto("/console/login")
-    video = base64.b64decode(page.evaluate(RECORD_MP4))
-    assert video[4:8] == b"ftyp", "Chromium did not record an MP4"
-    return video
-
-
 def wait_held_by(console_platform: ConsolePlatform, event_id: str, unit_id: str) -> None:
     """Routing assigns the case through the broker: wait until the unit holds it."""
-    api = console_platform.api
-
-    def held() -> bool:
-        case = api.call("GET", f"/api/v1/events/{event_id}", api.admin_token)
-        return (case.get("assignee") or {}).get("unit_id") == unit_id
-
-    api.wait_until(held, what="the case reaching the clerk's unit")
+    console_platform.api.wait_assigned(event_id, unit_id)
 
 
 def serious_violations(page: Page) -> list[str]:
@@ -109,10 +67,9 @@ def test_clerk_finds_the_report_plays_its_video_and_handles_it(
     screenshot: Callable[[Page, str], Path],
 ) -> None:
     api = console_platform.api
-    video = recorded_mp4(page)
     resident = api.resident_signs_in()
     photo = api.upload(resident, sample_png(color=(198, 40, 40)), "scene.png", "image/png")
-    clip = api.upload(resident, video, "scene.mp4", "video/mp4")
+    clip = api.upload(resident, SAMPLE_MP4, "scene.mp4", "video/mp4")
     report = api.resident_reports_event(
         "房东拒不退还押金三千元，多次协商无果", category_code="dispute_tenancy",
         fields={"party_role": "tenant"}, attachments=[photo, clip], resident_token=resident,
