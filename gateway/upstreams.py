@@ -422,6 +422,9 @@ class _AsgiBody:
                 await self._service_returns()
                 return b""
             if call.returned or call.aborted:
+                if call.error is not None:
+                    log.error("embedded_service_failed", upstream=self._name,
+                              exc_info=call.error)
                 reason = "aborted" if call.aborted else "failed"
                 raise UpstreamBodyBroken(self._name, reason, self._why())
             try:
