@@ -319,3 +319,29 @@ async def test_an_export_whose_first_byte_comes_after_the_head_timeout_arrives(
                 response = await client.get("/api/v1/events/export.xlsx", headers=auth)
             assert response.status_code == 200, (upstream, response.text)
             assert response.content == b"PK\x03\x04 workbook"
+
+
+async def test_a_client_that_stops_reading_is_let_go_after_the_idle_timeout(
+    verifier: TokenVerifier, auth: dict[str, str]
+) -> None:
+    async def endless_video(head: bytes, writer: asyncio.StreamWriter) -> bool:
+        writer.write(answer_head(content_type="video/mp4", content_length=1000 * MB))
+        for _ in range(16000):
+            writer.write(b"v" * 65536)
+            await writer.drain()  # raises once the gateway has closed the connection
+        return True
+
+    async with (
+        RawService(endless_video) as service,
+        gateway_on_socket({"events": service.upstream(idle_timeout=0.3)}, verifier) as (url, _),
+    ):
+        host, port = url.removeprefix("http://").split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(b"GET /api/v1/events/video HTTP/1.1\r\nHost: gateway.test\r\n"
+                     + f"Authorization: {auth['Authorization']}\r\n\r\n".encode())
+        await reader.readuntil(b"\r\n\r\n")  # then reads nothing more: a paused player
+        try:
+            async with asyncio.timeout(5):
+                await service.closed.wait()  # the gateway let go of the service's side
+        finally:
+            writer.close()
