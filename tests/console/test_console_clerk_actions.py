@@ -1,15 +1,16 @@
 """The clerk's other case actions in the console: returning a case needs a reason (without one
-nothing is sent), and asking another unit to co-handle puts a sub-task in that unit's
-"assisting" tab, where its clerk can open the case but act on nothing."""
+nothing is sent); asking another unit to co-handle puts a sub-task in that unit's
+"assisting" tab, whose clerk answers it from the case page (acting on nothing else) and the
+lead unit reads the answer; an extension request shows in the timeline; the queue search."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import FilePayload, Page, expect
 
-from tests.console.conftest import ConsolePlatform
+from tests.console.conftest import ConsolePlatform, sample_png
 from tests.console.test_console_clerk_case import (
     COMMUNITY,
     OTHER_COMMUNITY,
@@ -60,8 +61,8 @@ def test_returning_a_case_needs_a_reason_then_hands_it_back(
     expect(page.get_by_test_id("timeline")).to_contain_text("非本社区职责")
 
 
-def test_co_handling_request_reaches_the_assisting_units_tab(
-    page: Page, console_platform: ConsolePlatform,
+def test_co_handling_the_assisting_unit_answers_and_the_lead_reads_it(
+    page: Page, console_platform: ConsolePlatform, screenshot: Callable[[Page, str], Path],
 ) -> None:
     api = console_platform.api
     lead = clerk_of(console_platform, COMMUNITY, "绥安社区办事员")
@@ -73,26 +74,53 @@ def test_co_handling_request_reaches_the_assisting_units_tab(
     opens_the_case(page, lead, report.id)
     page.get_by_test_id("action-accept").click()
     expect(page.get_by_test_id("case-status")).to_have_text("已签收")
-    page.get_by_test_id("action-cohandle").click()
-    dialog = page.get_by_role("dialog", name="申请协办")
-    dialog.get_by_text("选择协办单位").click()  # the select's placeholder, where one clicks
-    page.keyboard.type(helper_unit[:4])
-    page.get_by_role("option", name=helper_unit).click()
-    page.keyboard.press("Escape")  # closes the option list, not the dialog
-    dialog.get_by_label("协办事项").fill("请协助核实租户在东门社区的住址和联系电话")
-    dialog.get_by_role("button", name="确定").click()
-    expect(dialog).to_be_hidden()
+    asks_for_co_handling(page, helper_unit, "请协助核实租户在东门社区的住址和联系电话")
+    expect(page.get_by_test_id("subtask")).to_contain_text("待答复")
+    signs_out(page)
 
-    page.get_by_test_id("user-menu").click()
-    page.get_by_text("退出登录").click()
     sign_in_through_the_form(page, helper.username)
     page.get_by_role("tab", name="协办任务").click()
     row = page.get_by_test_id("subtask-table").get_by_role("row").filter(has_text=report.case_no)
     expect(row).to_contain_text("请协助核实租户")
     expect(row).to_contain_text("待答复")
     row.get_by_role("link", name=report.case_no).click()
-    expect(page.get_by_test_id("case-no")).to_have_text(report.case_no)
-    expect(page.get_by_test_id("no-actions")).to_be_visible()  # the lead unit acts, not us
+    expect(page.get_by_test_id("no-actions")).to_be_visible()  # the lead unit handles the case
+    subtask = page.get_by_test_id("subtask")
+    subtask.get_by_role("button", name="提交答复").click()
+    expect(subtask.get_by_role("alert")).to_contain_text("请填写答复内容")
+    subtask.get_by_label("答复内容").fill("已上门核实，租户现住东门街5号，电话已登记")
+    subtask.locator("input[type=file]").set_input_files(files=[FilePayload(
+        name="visit.png", mimeType="image/png", buffer=sample_png(color=(120, 60, 160)))])
+    expect(subtask.get_by_test_id("uploaded-photos")).to_contain_text("visit.png")
+    subtask.get_by_role("button", name="提交答复").click()
+    expect(page.get_by_test_id("subtask-status")).to_have_text("已答复")
+    signs_out(page)
+
+    opens_the_case(page, lead, report.id)
+    expect(page.get_by_test_id("subtask-answer")).to_contain_text("租户现住东门街5号")
+    expect(page.get_by_test_id("subtasks").get_by_test_id("photo").locator("img")).to_be_visible()
+    page.wait_for_function(  # the answer's photo has drawn
+        "() => [...document.querySelectorAll('[data-testid=subtasks] [data-testid=photo] img')]"
+        ".every((i) => i.complete && i.naturalWidth > 0)")
+    screenshot(page, "case-page-co-handled")
+
+
+def asks_for_co_handling(page: Page, unit_name: str, task: str) -> None:
+    page.get_by_test_id("action-cohandle").click()
+    dialog = page.get_by_role("dialog", name="申请协办")
+    dialog.get_by_text("选择协办单位").click()  # the select's placeholder, where one clicks
+    page.keyboard.type(unit_name[:4])
+    page.get_by_role("option", name=unit_name).click()
+    page.keyboard.press("Escape")  # closes the option list, not the dialog
+    dialog.get_by_label("协办事项").fill(task)
+    dialog.get_by_role("button", name="确定").click()
+    expect(dialog).to_be_hidden()
+
+
+def signs_out(page: Page) -> None:
+    page.get_by_test_id("user-menu").click()
+    page.get_by_text("退出登录").click()
+    expect(page.get_by_role("button", name="登录")).to_be_visible()
 
 
 def test_queue_search_finds_cases_by_keyword_and_refuses_one_character(

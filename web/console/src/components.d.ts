@@ -14,6 +14,7 @@ declare module 'vue' {
     CaseActions: typeof import('./components/CaseActions.vue')['default']
     CaseDeadlines: typeof import('./components/CaseDeadlines.vue')['default']
     CaseMedia: typeof import('./components/CaseMedia.vue')['default']
+    CaseSubtasks: typeof import('./components/CaseSubtasks.vue')['default']
     CaseTimeline: typeof import('./components/CaseTimeline.vue')['default']
     ElAlert: typeof import('element-plus/es')['ElAlert']
     ElBadge: typeof import('element-plus/es')['ElBadge']
@@ -45,6 +46,7 @@ declare module 'vue' {
     ElTimelineItem: typeof import('element-plus/es')['ElTimelineItem']
     NoAccess: typeof import('./components/NoAccess.vue')['default']
     NoticeBell: typeof import('./components/NoticeBell.vue')['default']
+    PhotoPicker: typeof import('./components/PhotoPicker.vue')['default']
     RouterLink: typeof import('vue-router')['RouterLink']
     RouterView: typeof import('vue-router')['RouterView']
   }
