@@ -395,9 +395,10 @@ def test_only_the_gateway_is_exposed_with_tls_and_its_own_body_limit(rendered: l
     assert hosts <= tls_hosts
     assert all(t["secretName"] for t in ingress["spec"]["tls"])
     gateway_env = container_env(app_container(by_name(rendered, "Deployment")["gateway"]), rendered)
+    # The edge admits the largest body the gateway accepts: an upload (videos).
     configured = int(
-        gateway_env.literal.get("EHOME_GATEWAY_MAX_BODY_BYTES")
-        or GatewaySettings.model_fields["max_body_bytes"].default
+        gateway_env.literal.get("EHOME_GATEWAY_UPLOAD_MAX_BODY_BYTES")
+        or GatewaySettings.model_fields["upload_max_body_bytes"].default
     )
     limit = _nginx_size_bytes(annotations["nginx.ingress.kubernetes.io/proxy-body-size"])
     assert limit == configured, f"ingress allows {limit} bytes, the gateway {configured}"
