@@ -5,12 +5,13 @@ lead unit reads the answer; an extension request shows in the timeline; the queu
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 from playwright.sync_api import FilePayload, Page, expect
 
-from tests.console.conftest import ConsolePlatform, sample_png
+from tests.console.conftest import STAFF_PASSWORD, ConsolePlatform, sample_png
 from tests.console.test_console_clerk_case import (
     COMMUNITY,
     OTHER_COMMUNITY,
@@ -176,3 +177,35 @@ def test_an_extension_request_needs_a_reason_and_shows_in_the_timeline(
     expect(dialog).to_be_hidden()
     expect(page.get_by_test_id("timeline")).to_contain_text("申请延期")
     expect(page.get_by_test_id("case-status")).to_have_text("待签收")  # a deadline, not a state
+
+
+def test_staff_of_two_units_switch_between_their_queues(
+    page: Page, console_platform: ConsolePlatform,
+) -> None:
+    api = console_platform.api
+    first = api.unit_of_kind(COMMUNITY, "community")
+    second = api.unit_of_kind(OTHER_COMMUNITY, "community")
+    second_name = next(u["name"] for u in api.units(OTHER_COMMUNITY) if u["id"] == second)
+    username = f"clerk-{uuid.uuid4().hex[:8]}"
+    api.call("POST", "/api/v1/identity/staff", api.admin_token, status=201, json={
+        "username": username, "password": STAFF_PASSWORD, "roles": ["dept_staff"],
+        "departments": [first, second], "regions": [COMMUNITY, OTHER_COMMUNITY],
+        "display_name": "两社区共用办事员"})
+    here = api.resident_reports_event("绥安社区公园健身器材损坏")
+    there = api.resident_reports_event("东门社区巷口井盖缺失", region_code=OTHER_COMMUNITY,
+                                       address="铜陵镇东门社区")
+    wait_held_by(console_platform, here.id, first)
+    wait_held_by(console_platform, there.id, second)
+
+    page.goto("/console/")
+    sign_in_through_the_form(page, username)
+    rows = page.get_by_test_id("queue-table").locator("tbody tr")
+    expect(rows.filter(has_text=here.case_no)).to_have_count(1)
+    expect(rows.filter(has_text=there.case_no)).to_have_count(0)
+
+    page.get_by_test_id("unit-select").click()
+    page.get_by_role("option", name=second_name).click()
+
+    expect(rows.filter(has_text=there.case_no)).to_have_count(1)
+    expect(rows.filter(has_text=here.case_no)).to_have_count(0)
+

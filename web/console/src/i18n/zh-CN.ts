@@ -101,6 +101,7 @@ export const zhCN = {
     },
     keywordTooShort: '关键词至少两个字',
     noUnit: '您的账号未归属任何部门，无法查看部门队列',
+    unit: '所属单位',
   },
   status: {
     reported: '已上报',
