@@ -22,6 +22,14 @@ from tests.console.test_console_clerk_case import (
 from tests.console.test_console_sign_in import sign_in_through_the_form
 
 
+def notice_reached(console_platform: ConsolePlatform, clerk: Clerk) -> None:
+    """The feedback service turns the dispatch into a staff notice through the broker."""
+    api = console_platform.api
+    token = api.sign_in(clerk.username)
+    api.wait_until(lambda: api.call("GET", "/api/v1/feedback/staff-notices/unread-count",
+                                    token)["unread"] > 0, what="the dispatch notice")
+
+
 def opens_the_case(page: Page, clerk: Clerk, event_id: str) -> None:
     page.goto(f"/console/cases/{event_id}")
     sign_in_through_the_form(page, clerk.username)
@@ -35,6 +43,7 @@ def test_returning_a_case_needs_a_reason_then_hands_it_back(
     clerk = clerk_of(console_platform, COMMUNITY, "绥安社区办事员")
     report = api.resident_reports_event("隔壁装修噪音，周末早上七点开工")
     wait_held_by(console_platform, report.id, clerk.unit_id)
+    notice_reached(console_platform, clerk)
     page.goto("/console/")
     sign_in_through_the_form(page, clerk.username)
     # The dispatch told the unit's clerks: the header counts it, and its notice opens the case.
