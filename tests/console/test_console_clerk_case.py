@@ -89,6 +89,8 @@ def test_clerk_finds_the_report_plays_its_video_and_handles_it(
     expect(page.get_by_test_id("case-no")).to_have_text(report.case_no)
     expect(page.get_by_test_id("case-description")).to_contain_text("押金三千元")
     expect(page.get_by_test_id("case-fields")).to_contain_text("租客")
+    expect(page.get_by_test_id("case-map")).to_have_attribute(
+        "aria-label", re.compile(r"纬度 24\.11720，经度 117\.61450"))
     expect(page.get_by_test_id("case-region")).to_have_text(re.compile(r"漳浦县 / 绥安镇 / .+"))
     expect(page.get_by_test_id("deadlines")).to_contain_text("剩余")
     sees_the_photo(page)

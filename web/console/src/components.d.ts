@@ -13,6 +13,7 @@ declare module 'vue' {
   export interface GlobalComponents {
     CaseActions: typeof import('./components/CaseActions.vue')['default']
     CaseDeadlines: typeof import('./components/CaseDeadlines.vue')['default']
+    CaseMap: typeof import('./components/CaseMap.vue')['default']
     CaseMedia: typeof import('./components/CaseMedia.vue')['default']
     CaseSubtasks: typeof import('./components/CaseSubtasks.vue')['default']
     CaseTimeline: typeof import('./components/CaseTimeline.vue')['default']

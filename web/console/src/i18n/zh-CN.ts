@@ -153,7 +153,9 @@ export const zhCN = {
     region: '行政区划',
     location: '位置',
     coordinates: (lat: number, lng: number): string => `纬度 ${lat.toFixed(5)}，经度 ${lng.toFixed(5)}`,
-    mapLabel: '案件位置示意图',
+    mapLabel: (lat: number, lng: number): string =>
+      `案件位置地图：纬度 ${lat.toFixed(5)}，经度 ${lng.toFixed(5)}`,
+    mapNoTiles: '未配置地图底图，仅显示位置点',
     fields: '模板字段',
     assignee: '承办单位',
     coHandlingUnits: '协办单位',
