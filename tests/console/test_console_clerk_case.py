@@ -179,7 +179,8 @@ def test_sign_in_queue_and_case_page_have_no_serious_accessibility_violations(
     page: Page, console_platform: ConsolePlatform, clerk: Clerk,
 ) -> None:
     api = console_platform.api
-    report = api.resident_reports_event("楼道堆放杂物，存在消防隐患", photos=1)
+    report = api.resident_reports_event("楼道堆放杂物，存在消防隐患", photos=1, video=True,
+                                        location={"lat": 24.1172, "lng": 117.6145})
     wait_held_by(console_platform, report.id, clerk.unit_id)
 
     page.goto("/console/")
@@ -191,6 +192,13 @@ def test_sign_in_queue_and_case_page_have_no_serious_accessibility_violations(
     page.goto(f"/console/cases/{report.id}")
     expect(page.get_by_test_id("photo").locator("img")).to_be_visible()
     assert serious_violations(page) == [], "case page"
+    page.get_by_test_id("action-return").click()
+    expect(page.get_by_role("dialog", name="回退")).to_be_visible()
+    assert serious_violations(page) == [], "return dialog"
+    page.keyboard.press("Escape")
+    page.get_by_test_id("notice-badge").click()
+    expect(page.get_by_test_id("notice-list")).to_be_visible()
+    assert serious_violations(page) == [], "notice list"
 
 
 def test_a_long_queue_pages_on_and_the_figures_are_printed(
