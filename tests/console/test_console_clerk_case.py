@@ -54,7 +54,11 @@ def wait_held_by(console_platform: ConsolePlatform, event_id: str, unit_id: str)
 
 def serious_violations(page: Page) -> list[str]:
     """axe-core's critical and serious findings on the page as it is now. Playwright evaluates
-    through the DevTools protocol, which the page's CSP does not govern."""
+    through the DevTools protocol, which the page's CSP does not govern. Running transitions
+    finish first: a half-faded element would be judged on colours it only passes through."""
+    page.wait_for_function(  # spinners loop for ever: only finite animations are awaited
+        "() => document.getAnimations().every((a) => a.playState !== 'running'"
+        " || a.effect.getComputedTiming().iterations === Infinity)")
     page.evaluate(AXE.read_text(encoding="utf-8") + "\n;undefined")
     found: list[dict[str, Any]] = page.evaluate(
         "async () => (await axe.run(document, { resultTypes: ['violations'] })).violations")
