@@ -124,11 +124,8 @@ async def deliveries(app: FastAPI) -> dict[uuid.UUID, list[Any]]:
     return found
 
 
-async def test_a_units_bound_clerks_and_the_supervisors_over_the_region_are_messaged(
-    feedback_settings: Settings, amqp_url: str, standin: StandIn,
-    other_services: RabbitBroker, token_verifier: TokenVerifier,
-    make_token: Callable[..., str],
-) -> None:
+def audience_of_a_community_case(standin: StandIn) -> tuple[list[Envelope], dict[str, Any]]:
+    """Staff around a community's case: who should be messaged, and who should not."""
     clerk = standin.user("o-clerk")
     busy_clerk = standin.user("o-busy", [-1, 0])
     other_unit_clerk = standin.user("o-police")
@@ -151,13 +148,24 @@ async def test_a_units_bound_clerks_and_the_supervisors_over_the_region_are_mess
         staff_entry(other_supervisor, roles=["supervisor"], regions=[OTHER_COUNTY]),
         staff_entry(dispatcher, roles=["dispatcher"], regions=[COUNTY]),
     ]
+    return directory, {"clerk": clerk, "busy_clerk": busy_clerk, "late_clerk": late_clerk,
+                       "supervisor": supervisor, "dispatcher": dispatcher}
+
+
+async def test_a_units_bound_clerks_and_the_supervisors_over_the_region_are_messaged(
+    feedback_settings: Settings, amqp_url: str, standin: StandIn,
+    other_services: RabbitBroker, token_verifier: TokenVerifier,
+    make_token: Callable[..., str],
+) -> None:
+    directory, who = audience_of_a_community_case(standin)
+    clerk, late_clerk, unit = who["clerk"], who["late_clerk"], [COMMUNITY.unit_id]
     case_id = uuid.uuid4()
     assignment, supervision = assigned(case_id, COMMUNITY), overdue(case_id, TOWN_1)
     app = create_app(wechat_settings(feedback_settings, amqp_url, standin),
                      verifier=token_verifier)
     async with running(app) as client:
         await send(other_services, *directory)
-        await directory_holds(app, {clerk: 1, late_clerk: 2, dispatcher: 1})
+        await directory_holds(app, {clerk: 1, late_clerk: 2, who["dispatcher"]: 1})
         await send(other_services, staff_entry(late_clerk, units=unit, version=1))
         # Redelivered (same message id) and republished (new id): nothing more is sent.
         await send(other_services, assignment, supervision, assignment,
@@ -180,15 +188,23 @@ async def test_a_units_bound_clerks_and_the_supervisors_over_the_region_are_mess
                 subject=clerk, roles=["dept_staff"], departments=[COMMUNITY.unit_id])})
 
     assert {k: [(r.kind, r.wechat_attempts) for r in v] for k, v in found.items()} == {
-        clerk: [("assigned", 1)], busy_clerk: [("assigned", 2)],
-        supervisor: [("supervision", 1)]}
+        clerk: [("assigned", 1)], who["busy_clerk"]: [("assigned", 2)],
+        who["supervisor"]: [("supervision", 1)]}
+    assert_only_the_audience_was_messaged(standin)
+    assert (late[0].version, late[0].active) == (2, False)
+    # The delivery rows are no one's resident notifications; the staff inbox has the notice.
+    assert resident_view.json()["items"] == []
+    assert [i["kind"] for i in inbox.json()["items"]] == ["assigned"]
+    assert str(found[clerk][0].staff_notice_id) == inbox.json()["items"][0]["id"]
+
+
+def assert_only_the_audience_was_messaged(standin: StandIn) -> None:
     assert {m["touser"] for m in standin.sent} == {"o-clerk", "o-busy", "o-supervisor"}
     assert len(standin.sent) == 3
     assert standin.calls["o-busy"] == 2  # busy once, then delivered once
     for silent in ("o-police", "o-unbound", "o-disabled", "o-late", "o-other-supervisor",
                    "o-dispatcher"):
         assert standin.calls[silent] == 0, silent
-    assert (late[0].version, late[0].active) == (2, False)
     to_clerk = next(m for m in standin.sent if m["touser"] == "o-clerk")
     assert to_clerk["template_id"] == "tmpl-staff-notice"
     assert to_clerk["data"]["thing1"]["value"] == "新案件待办"
@@ -196,10 +212,6 @@ async def test_a_units_bound_clerks_and_the_supervisors_over_the_region_are_mess
     assert to_clerk["page"].startswith("pages/staff/notices/detail?id=")
     to_supervisor = next(m for m in standin.sent if m["touser"] == "o-supervisor")
     assert to_supervisor["data"]["thing1"]["value"] == "案件督办"
-    # The delivery rows are no one's resident notifications; the staff inbox has the notice.
-    assert resident_view.json()["items"] == []
-    assert [i["kind"] for i in inbox.json()["items"]] == ["assigned"]
-    assert str(found[clerk][0].staff_notice_id) == inbox.json()["items"][0]["id"]
 
 
 async def test_while_wechat_is_down_the_notice_is_recorded_and_sent_when_it_is_back(
