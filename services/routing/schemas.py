@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -145,6 +145,22 @@ class PolicyUpdate(BaseSchema):
 class OverrideUpdate(BaseSchema):
     workday: bool
     note: Text | None = Field(None, max_length=200)
+
+
+class CalendarDayRead(BaseSchema):
+    """``source``: ``official`` (the published schedule) or ``override`` (set by an admin);
+    ``holiday``: the official holiday's key (``spring_festival``...), if the day has one."""
+
+    day: date
+    workday: bool
+    source: Literal["official", "override"]
+    holiday: str | None
+    note: str | None
+
+
+class CalendarYear(BaseSchema):
+    year: int
+    items: list[CalendarDayRead]
 
 
 class AssignmentRead(BaseSchema):

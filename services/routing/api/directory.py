@@ -10,6 +10,8 @@ from fastapi import APIRouter, Query
 
 from services.routing import service
 from services.routing.schemas import (
+    CalendarDayRead,
+    CalendarYear,
     GridWorkers,
     OverrideUpdate,
     PolicyList,
@@ -32,6 +34,7 @@ from services.routing.schemas import (
     Urgency,
 )
 from services.routing.service import directory
+from services.routing.service.calendar import calendar_year
 from shared.auth import CurrentPrincipal
 from shared.web.deps import Uow
 
@@ -190,3 +193,13 @@ async def put_override(day: date, body: OverrideUpdate, uow: Uow,
     """Mark a date as workday or holiday where the holiday library is wrong or silent."""
     await service.put_override(uow, principal=principal, day=day, workday=body.workday,
                                note=body.note)
+
+
+@router.get("/calendar/{year}", response_model=CalendarYear, responses={
+    422: problem_doc("`day_invalid`: a year outside 2000-2199")})
+async def calendar(year: int, uow: Uow, principal: CurrentPrincipal) -> CalendarYear:
+    """A year's official holidays and make-up workdays with the admins' overrides laid over
+    them (platform staff)."""
+    staff_only(principal)
+    days = await calendar_year(uow, year=year)
+    return CalendarYear(year=year, items=[CalendarDayRead.model_validate(d) for d in days])

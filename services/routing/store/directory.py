@@ -242,6 +242,12 @@ async def decision_inputs(uow: UnitOfWork, *, category_code: str, urgency: str,
     )
 
 
+async def overrides_of_year(uow: UnitOfWork, year: int) -> list[Any]:
+    """The year's overrides with their notes, for the admin's calendar."""
+    return await fetch_all(uow, select(calendar_overrides).where(
+        calendar_overrides.c.day.between(date(year, 1, 1), date(year, 12, 31))))
+
+
 async def set_override(uow: UnitOfWork, day: date, workday: bool, note: str | None) -> None:
     stmt = insert(calendar_overrides).values(day=day, workday=workday, note=note)
     await uow.connection.execute(stmt.on_conflict_do_update(
