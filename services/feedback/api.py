@@ -43,6 +43,7 @@ from services.feedback.service import (
     scorecards,
     staff_notices,
 )
+from services.feedback.service.spreadsheet import XLSX_TYPE, workbook_bytes
 from shared.auth import CurrentPrincipal, Principal, require_roles
 from shared.auth.principal import Role
 from shared.db.uow import UnitOfWork
@@ -270,6 +271,14 @@ async def unit_scorecards_csv(
     return _csv([i.model_dump() for i in page.items], "unit-scorecards.csv")
 
 
+@router.get("/scorecards/units.xlsx", response_class=Response)
+async def unit_scorecards_xlsx(
+    principal: Staff, uow: Uow, ctx: Context, ranking: Ranking, when: Period
+) -> Response:
+    page = await _unit_page(principal, uow, ctx, when, ranking)
+    return _xlsx([i.model_dump() for i in page.items], "unit-scorecards.xlsx")
+
+
 async def _region_answer(
     principal: Principal, uow: UnitOfWork, region_code: str, when: PeriodQuery
 ) -> RegionScorecardAnswer:
@@ -301,6 +310,22 @@ async def region_scorecard_csv(
     answer = await _region_answer(principal, uow, region_code, when)
     rows = [answer.region.model_dump()] + [c.model_dump() for c in answer.children]
     return _csv(rows, f"region-{region_code}-scorecards.csv")
+
+
+@router.get("/scorecards/regions/{region_code}/export.xlsx", response_class=Response)
+async def region_scorecard_xlsx(
+    region_code: str, principal: Staff, uow: Uow, when: Period
+) -> Response:
+    answer = await _region_answer(principal, uow, region_code, when)
+    rows = [answer.region.model_dump()] + [c.model_dump() for c in answer.children]
+    return _xlsx(rows, f"region-{region_code}-scorecards.xlsx")
+
+
+def _xlsx(rows: list[dict[str, Any]], filename: str) -> Response:
+    return Response(
+        content=workbook_bytes(rows, "scorecards"), media_type=XLSX_TYPE,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 def _csv(rows: list[dict[str, Any]], filename: str) -> Response:
