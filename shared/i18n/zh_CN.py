@@ -286,3 +286,56 @@ STAFF_NOTICE_SUPERVISION_OVERDUE_BODY: Final = (
 STAFF_NOTICE_CO_HANDLING_TITLE: Final = "协办请求"
 STAFF_NOTICE_CO_HANDLING_BODY: Final = "{lead}请求本单位协办，请于{due_at}前答复。"
 STAFF_NOTICE_LEAD_UNIT_FALLBACK: Final = "牵头单位"
+
+# -- events: timeline notes the platform writes, read by staff (times in Asia/Shanghai) -------
+# A case given to a unit without a typed note, by assignment reason.
+CASE_NOTE_ASSIGNED: Final[dict[str, str]] = {
+    "initial": "已派发至{unit}",
+    "redispatch": "已重新派发至{unit}",
+    "transfer": "已转至{unit}",
+    "escalated": "已上报至{unit}",
+}
+# Added to the note of an assignment the platform made by itself (rules, timers).
+CASE_NOTE_AUTOMATIC: Final = "{note}（系统自动）"
+# Waiting for the dispatchers, by queue reason.
+CASE_NOTE_QUEUED: Final = "等待调度员分派（{reason}）"
+CASE_NOTE_QUEUE_REASONS: Final[dict[str, str]] = {
+    "no_rule": "没有匹配的分派规则",
+    "returned": "承办单位已退回",
+    "no_unit_at_next_level": "上一级没有可承办单位",
+}
+# ``{deadline_kind}`` from DEADLINE_KIND_LABELS; ``{used}`` a percentage ("57%").
+CASE_NOTE_DEADLINE_WARNING: Final = "{deadline_kind}期限{deadline}（已用时{used}）"
+CASE_NOTE_OVERDUE: Final = "{deadline_kind}期限已过，已督办"
+# The deadline passed that made the platform escalate the case (routing's assignment note).
+CASE_NOTE_DEADLINE_PASSED: Final = "{deadline_kind}期限已过"
+CASE_NOTE_DEADLINE_CHANGED: Final = "办结期限调整为{resolve_by}（{reason}）"
+CASE_NOTE_DEADLINE_REASONS: Final[dict[str, str]] = {"extension": "延期", "rework": "重新办理"}
+CASE_NOTE_EXTENSION_REQUESTED: Final = "申请延长{hours}个工作小时"
+CASE_NOTE_EXTENSION_DECIDED: Final[dict[str, str]] = {
+    "approved": "延期已批准，办结期限{resolve_by}",
+    "rejected": "延期未批准，办结期限{resolve_by}",
+}
+# Co-handling (协办): the assisting units' names, joined by the list separator.
+CASE_NOTE_CO_HANDLING: Final = "协办单位：{units}"
+CASE_NOTE_LIST_SEPARATOR: Final = "、"
+CASE_NOTE_SUBTASK_CLOSED: Final[dict[str, str]] = {
+    "answered": "协办单位已答复",
+    "timed_out": "协办单位逾期未答复",
+}
+CASE_NOTE_CLOSED_AFTER_CHECK: Final = "核查通过，事项办结"
+# A rating by code; the default one (not given by the reporter in time) says so.
+RATING_LABELS: Final[dict[str, str]] = {
+    "satisfied": "满意", "basically_satisfied": "基本满意", "dissatisfied": "不满意",
+}
+CASE_NOTE_RATING_DEFAULT: Final = "{rating}（默认评价）"
+CASE_NOTE_REWORK: Final = "群众不满意，重新办理"
+# A manual 督办 (``{level}`` from SUPERVISION_LEVELS); the typed instruction or reply as is.
+CASE_NOTE_SUPERVISION_ISSUED: Final = "{level} → {unit}，请于{reply_by}前答复：{instruction}"
+CASE_NOTE_SUPERVISION_OVERDUE: Final = (
+    "{level}：{reply_by}前未答复，已提请{region_code}督导员跟进")
+CASE_NOTE_SUPERVISION_REPLIED: Final = "{level}：{reply}"
+CASE_NOTE_SUPERVISION_REPLIED_LATE: Final = "{level}（逾期答复）：{reply}"
+CASE_NOTE_SUPERVISION_REPLY_FALLBACK: Final = "已答复"
+CASE_NOTE_SUPERVISION_LAPSED: Final = "{level}未获答复即终止：事项{status}"
+CASE_NOTE_SUPERVISION_LAPSED_OVERDUE: Final = "{level}未获答复即终止：事项{status}，答复期限已过"
