@@ -19,6 +19,8 @@ export function createConsoleRouter(): Router {
           { path: 'queue', name: 'queue', component: () => import('@/views/Queue.vue') },
           { path: 'cases/:id', name: 'case', component: () => import('@/views/CaseView.vue'),
             props: true },
+          { path: 'dispatch', name: 'dispatch',
+            component: () => import('@/views/dispatch/DispatchQueue.vue') },
           { path: 'soon/:section', name: 'soon', component: () => import('@/views/Soon.vue') },
           { path: ':rest(.*)*', name: 'not-found', component: () => import('@/views/NotFound.vue') },
         ],

@@ -9,7 +9,7 @@ export interface MenuEntry {
 
 export const MENU: readonly MenuEntry[] = [
   { key: 'queue', path: '/queue', roles: ['dept_staff', 'dept_admin'] },
-  { key: 'dispatch', path: '/soon/dispatch', roles: ['dispatcher'] },
+  { key: 'dispatch', path: '/dispatch', roles: ['dispatcher'] },
   { key: 'verification', path: '/soon/verification', roles: ['grid_worker'] },
   { key: 'supervision', path: '/soon/supervision', roles: ['supervisor'] },
   { key: 'command', path: '/soon/command', roles: ['dispatcher', 'supervisor', 'admin'] },
