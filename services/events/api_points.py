@@ -25,6 +25,7 @@ class CasePoint(BaseModel):
     lat: float
     lng: float
     category_code: str
+    region_code: str
     status: str
     reported_at: datetime
 
@@ -54,5 +55,6 @@ async def region_case_points(
     return CasePoints(
         region_code=region_code, since=since, truncated=len(rows) > limit,
         items=[CasePoint(id=str(r.id), lat=r.lat, lng=r.lng, category_code=r.category_code,
+                         region_code=r.region_code,
                          status=r.status, reported_at=r.reported_at) for r in rows[:limit]],
     )

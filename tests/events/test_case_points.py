@@ -3,7 +3,7 @@ supervisors and admins of that region only; sensitive and unlocated cases stay o
 
 from __future__ import annotations
 
-from tests.events.flows import COUNTY, Loop, bearer
+from tests.events.flows import COUNTY, GRID, Loop, bearer
 
 DONGMEN = {"lat": 23.7011, "lng": 117.4305}
 
@@ -25,6 +25,7 @@ async def test_a_dispatcher_sees_where_the_county_cases_were_reported(loop: Loop
     point = body["items"][0]
     assert (point["lat"], point["lng"]) == (DONGMEN["lat"], DONGMEN["lng"])
     assert point["category_code"] == "dispute_tenancy"
+    assert point["region_code"] == GRID
     assert "description" not in point
     assert body["truncated"] is False
 

@@ -18,8 +18,8 @@ async def case_points(
     """Located, non-sensitive cases reported since ``since`` below a region, newest first.
     Sensitive cases stay off the map: their place could identify the reporter."""
     rows = await uow.connection.execute(
-        select(cases.c.id, cases.c.lat, cases.c.lng, cases.c.category_code, cases.c.status,
-               cases.c.reported_at)
+        select(cases.c.id, cases.c.lat, cases.c.lng, cases.c.category_code, cases.c.region_code,
+               cases.c.status, cases.c.reported_at)
         .where(cases.c.region_code.like(region_like), cases.c.reported_at >= since,
                cases.c.lat.is_not(None), cases.c.lng.is_not(None),
                cases.c.sensitive.is_(False))
