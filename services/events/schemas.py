@@ -62,6 +62,7 @@ class CategoryRead(BaseSchema):
     sensitive: bool
     verified_only: bool
     template: list[TemplateFieldSchema]
+    sort: int = 0  # read back so an admin's edit (a PUT of the whole category) keeps the order
     children: list[CategoryRead] = []
 
 

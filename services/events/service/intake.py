@@ -63,7 +63,7 @@ async def category_tree(uow: UnitOfWork) -> list[CategoryRead]:
             code=r["code"], name=r["name"], parent_code=r["parent_code"],
             major_risk=r["major_risk"], default_urgency=r["default_urgency"],
             sensitive=r["sensitive"], verified_only=r["verified_only"],
-            template=r["template"],
+            template=r["template"], sort=r["sort"],
         )
         for r in rows
     }
