@@ -59,7 +59,7 @@ async def test_a_residents_timeline_reads_chinese_step_titles_with_english_codes
     assert [(s["status"], s["status_label"]) for s in steps][-2:] == [
         ("verified", "已核查"), ("closed", "已办结")]
     notes = {s["action"]: s["note"] for s in steps}
-    # What people wrote stays; the platform's English bookkeeping is not shown to residents.
+    # What people wrote stays; the platform's bookkeeping notes are for staff, not residents.
     assert notes["submit_result"] == "押金已退还，双方签字确认"
     assert notes["dispatch"] is None
     assert notes["close"] is None
@@ -69,7 +69,7 @@ async def test_a_residents_timeline_reads_chinese_step_titles_with_english_codes
         assert step["note"] is None or not re.search(r"[A-Za-z]{3,}", step["note"])
     staff = await loop.timeline(created["id"], loop.people.supervisor())
     by_action = {s["action"]: s for s in staff}
-    assert by_action["close"]["note"] == "closed after a passed check"  # staff: unchanged
+    assert by_action["close"]["note"] == "核查通过，事项办结"  # staff read it, in Chinese
     assert by_action["close"]["title"] == "事项办结"
 
 

@@ -148,7 +148,7 @@ async def test_an_overdue_case_is_supervised_and_escalated_automatically(
     # Chinese title instead (tests/events/test_chinese_texts.py).
     steps = await loop.timeline(event_id, people.supervisor())
     escalation = next(s for s in steps if s["action"] == "escalate")
-    assert "automatic" in escalation["note"]
+    assert escalation["note"] == "受理期限已过（系统自动）"
 
     supervisor = people.supervisor()
     response = await loop.routing.get("/api/v1/routing/supervisions", headers=bearer(supervisor))

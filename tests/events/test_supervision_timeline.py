@@ -74,7 +74,9 @@ async def test_the_timeline_shows_a_supervision_issued_and_replied_with_actor_an
     assert issued["title"] == "下达督办"
     assert (issued["actor_role"], issued["actor_id"], issued["actor_unit"]) \
         == ("supervisor", str(supervisor_id), "东山县")
-    assert issued["note"].startswith(f"挂牌督办 → {COMMUNITY_NAME}, reply by ")
+    # The reply-by as people in Zhangzhou read it (Asia/Shanghai, to the minute).
+    assert issued["note"].startswith(
+        f"挂牌督办 → {COMMUNITY_NAME}，请于{reply_by:%Y-%m-%d %H:%M}前答复：")
     assert "139****5678" in issued["note"]
     assert "13912345678" not in issued["note"]
 
@@ -84,7 +86,7 @@ async def test_the_timeline_shows_a_supervision_issued_and_replied_with_actor_an
     assert replied["title"] == "督办已回复"
     assert (replied["actor_role"], replied["actor_id"], replied["actor_unit"]) \
         == ("dept_staff", str(clerk_id), COMMUNITY_NAME)
-    assert replied["note"] == "挂牌督办: 已约谈房东，本周退还"
+    assert replied["note"] == "挂牌督办：已约谈房东，本周退还"
     # The resident reads that the case was supervised, not the orders or who gave them.
     for_resident = [s for s in await loop.timeline(event_id) if s["action"] in SUPERVISION_STEPS]
     assert [(s["title"], s["note"], s["actor_id"]) for s in for_resident] \
@@ -96,15 +98,15 @@ async def test_an_unanswered_supervision_raised_a_level_shows_on_the_timeline(
 ) -> None:
     event_id = await _assigned_case(loop)
     supervisor = loop.people.supervisor()
-    await _issue(loop, event_id, supervisor, clock() + timedelta(minutes=10), "reminder")
+    reply_by = clock() + timedelta(minutes=10)  # the clock reads Zhangzhou's time
+    await _issue(loop, event_id, supervisor, reply_by, "reminder")
 
     clock.advance(timedelta(minutes=11))
 
     raised = await _wait_step(loop, event_id, supervisor, "supervision_overdue")
     assert raised["title"] == "督办逾期未回复，已提级"
     assert raised["actor_role"] == "system"
-    assert raised["note"].startswith("提醒: no reply by ")
-    assert raised["note"].endswith("raised to the supervisors of 350626")
+    assert raised["note"] == f"提醒：{reply_by:%Y-%m-%d %H:%M}前未答复，已提请350626督导员跟进"
     assert await _supervised(loop, supervisor, event_id)  # raised, still awaiting the reply
 
 
@@ -120,7 +122,7 @@ async def test_closing_a_case_with_an_open_supervision_lapses_it_and_clears_supe
 
     lapsed = await _wait_step(loop, event_id, supervisor, "supervision_lapsed")
     assert lapsed["title"] == "督办已终止"
-    assert lapsed["note"] == "挂牌督办 lapsed unanswered: the case is closed"
+    assert lapsed["note"] == "挂牌督办未获答复即终止：事项已办结"
     assert not await _supervised(loop, supervisor, event_id)
     # Past its reply-by now, the overdue worker does not raise what lapsed.
     clock.advance(timedelta(minutes=11))

@@ -114,7 +114,7 @@ async def test_an_automatic_escalation_names_the_platform_and_no_unit(
     assert step["actor_role"] == "system"
     assert step["actor_id"] is None
     assert step["actor_unit"] is None
-    assert "automatic" in step["note"]
+    assert step["note"] == "受理期限已过（系统自动）"
 
 
 async def test_a_transfer_names_the_clerk_and_the_unit_that_gave_the_case_away(

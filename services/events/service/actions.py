@@ -9,7 +9,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from services.events import store
+from services.events import messages, store
 from services.events.domain import SYSTEM, Action, Actor, Case, Command, Status, decide
 from services.events.schemas import StatusRead
 from shared.auth import Principal
@@ -169,7 +169,7 @@ async def _close(
     if step:
         await record_step(uow, row, Step(at=now, action="close", actor=SYSTEM,
                                          from_status=row["status"], to_status=status.value,
-                                         note="closed after a passed check"))
+                                         note=messages.NOTE_CLOSED_AFTER_CHECK))
 
     def on_time(done: datetime | None, due: datetime | None) -> bool | None:
         return None if done is None or due is None else done <= due
@@ -217,7 +217,7 @@ async def apply_rating(
         if not rework:
             changes["closed_loop_at"] = at
         await store.update_case(uow, event_id, changes)
-        note = f"{rating} (default)" if default_applied else rating
+        note = messages.note_rating(rating, default_applied=default_applied)
         await record_step(uow, row, Step(at=at, action="rate", actor=rater,
                                          from_status=before.status.value,
                                          to_status=rated.status.value, note=note))
@@ -240,6 +240,6 @@ async def apply_rating(
             await record_step(uow, row, Step(
                 at=at, action="rework", actor=SYSTEM, from_status=rated.status.value,
                 to_status=again.status.value,
-                note="the reporter was dissatisfied: handling again"))
+                note=messages.NOTE_REWORK))
         final = await load_case(uow, event_id)
     return StatusRead(id=final["id"], case_no=final["case_no"], status=final["status"])

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from services.events import store
+from services.events import messages, store
 from services.events.domain import REFUSALS, SYSTEM, Action, Actor, Command, decide
 from services.events.store.attachment_rows import link_answer_attachments
 from services.events.store.supervisions import note_supervision
@@ -15,7 +15,6 @@ from shared.contracts import feedback as fb
 from shared.contracts import routing as r
 from shared.contracts.events import ASSIGNMENT_ACTIONS
 from shared.db.uow import UnitOfWork
-from shared.i18n import zh_CN
 from shared.logs import get_logger
 from shared.pii import mask_personal_numbers
 
@@ -88,9 +87,10 @@ async def on_assigned(uow: UnitOfWork, msg: r.EventAssigned) -> None:
         changes["escalation_count"] = row["escalation_count"] + 1
     action = ASSIGNMENT_ACTIONS[msg.reason]
     # A dispatcher's note may quote the report: masked here too (routing keeps the original).
-    note = mask_personal_numbers(msg.note) if msg.note else f"assigned to {msg.unit.name}"
+    note = (mask_personal_numbers(msg.note) if msg.note
+            else messages.note_assigned(msg.reason, msg.unit.name))
     if msg.automatic:
-        note = f"{note} (automatic)"
+        note = messages.note_automatic(note)
     await record_step(
         uow, row,
         Step(at=msg.assigned_at, action=action, actor=_routing_actor(msg),
@@ -116,18 +116,17 @@ async def _note(
 
 async def on_queued(uow: UnitOfWork, msg: r.EventQueued) -> None:
     await _note(uow, msg.event_id, at=msg.queued_at, action="queue",
-                note=f"waiting for the dispatcher ({msg.reason})")
+                note=messages.note_queued(msg.reason))
 
 
 async def on_deadline_warning(uow: UnitOfWork, msg: r.DeadlineWarning) -> None:
     await _note(uow, msg.event_id, at=msg.at, action="remind", unit_id=msg.unit_id,
-                note=f"{msg.kind} deadline {msg.deadline.isoformat()} "
-                     f"({round(msg.fraction * 100)}% of the time used)")
+                note=messages.note_deadline_warning(msg.kind, msg.deadline, msg.fraction))
 
 
 async def on_overdue(uow: UnitOfWork, msg: r.EventOverdue) -> None:
     await _note(uow, msg.event_id, at=msg.at, action="supervise", unit_id=msg.unit_id,
-                note=f"{msg.kind} deadline passed: supervised (督办)")
+                note=messages.note_overdue(msg.kind))
 
 
 async def _current_unit(uow: UnitOfWork, event_id: uuid.UUID, unit_id: uuid.UUID) -> bool:
@@ -140,22 +139,21 @@ async def on_deadline_changed(uow: UnitOfWork, msg: r.DeadlineChanged) -> None:
     if not await _current_unit(uow, msg.event_id, msg.unit_id):
         return
     await _note(uow, msg.event_id, at=msg.at, action="deadline", unit_id=msg.unit_id,
-                note=f"new resolve-by {msg.resolve_by.isoformat()} ({msg.reason})",
+                note=messages.note_deadline_changed(msg.resolve_by, msg.reason),
                 changes={"accept_by": msg.accept_by, "resolve_by": msg.resolve_by})
 
 
 async def on_extension_requested(uow: UnitOfWork, msg: r.ExtensionRequested) -> None:
     await _note(uow, msg.event_id, at=msg.at, action="extension_request", unit_id=msg.unit_id,
-                note=f"asks {msg.extra_working_hours:g} more working hours")
+                note=messages.note_extension_requested(msg.extra_working_hours))
 
 
 async def on_extension_decided(uow: UnitOfWork, msg: r.ExtensionDecided) -> None:
-    verdict = "approved" if msg.approved else "rejected"
     current = await _current_unit(uow, msg.event_id, msg.unit_id)
     changes = {"resolve_by": msg.resolve_by} if msg.approved and current else None
     await _note(uow, msg.event_id, at=msg.at, action="extend" if msg.approved else
                 "extension_rejected", unit_id=msg.unit_id,
-                note=f"extension {verdict}; resolve by {msg.resolve_by.isoformat()}",
+                note=messages.note_extension_decided(msg.approved, msg.resolve_by),
                 changes=changes)
 
 
@@ -170,7 +168,7 @@ async def on_co_handling_started(uow: UnitOfWork, msg: r.CoHandlingStarted) -> N
     units = [s.unit.unit_id for s in msg.subtasks]
     await _note(
         uow, msg.event_id, at=msg.at, action="co_handle", unit_id=msg.lead_unit_id,
-        note="assisting: " + ", ".join(s.unit.name for s in msg.subtasks),
+        note=messages.note_co_handling(s.unit.name for s in msg.subtasks),
         changes={
             "open_subtasks": list(dict.fromkeys([*row["open_subtasks"], *subtasks])),
             "co_units": list(dict.fromkeys([*row["co_units"], *units])),
@@ -189,7 +187,7 @@ async def on_subtask_closed(uow: UnitOfWork, msg: r.SubtaskClosed) -> None:
     actor = (Actor(role="dept_staff", subject=msg.answered_by, unit_id=msg.unit_id)
              if msg.answered_by is not None else None)
     await _note(uow, msg.event_id, at=msg.at, action=f"subtask_{msg.outcome}",
-                unit_id=msg.unit_id, note=f"assisting unit {msg.outcome.replace('_', ' ')}",
+                unit_id=msg.unit_id, note=messages.note_subtask_closed(msg.outcome),
                 unit_name=msg.unit_name, actor=actor,
                 changes={"open_subtasks": remaining,
                          "closed_subtasks": [*row["closed_subtasks"], msg.subtask_id]})
@@ -226,14 +224,10 @@ async def _supervision_step(uow: UnitOfWork, *, supervision_id: uuid.UUID,
         await record_step(uow, row, step, emit=False)
 
 
-def _level(level: str) -> str:
-    return zh_CN.SUPERVISION_LEVELS.get(level, level)
-
-
 async def on_supervision_issued(uow: UnitOfWork, msg: r.SupervisionIssued) -> None:
     # The instruction comes masked from routing; masked here too, as every typed note is.
-    note = (f"{_level(msg.level)} → {msg.unit_name or msg.unit_id}, reply by "
-            f"{msg.reply_by.isoformat()}: {mask_personal_numbers(msg.instruction)}")
+    note = messages.note_supervision_issued(msg.level, msg.unit_name or str(msg.unit_id),
+                                            msg.reply_by, mask_personal_numbers(msg.instruction))
     await _supervision_step(
         uow, supervision_id=msg.supervision_id, event_id=msg.event_id, kind="issued",
         open_=True,
@@ -245,8 +239,8 @@ async def on_supervision_issued(uow: UnitOfWork, msg: r.SupervisionIssued) -> No
 async def on_supervision_overdue(uow: UnitOfWork, msg: r.SupervisionOverdue) -> None:
     """Unanswered past its reply-by: still awaiting the reply (and issued, if that message
     comes later), now raised to the supervisors a level up."""
-    note = (f"{_level(msg.level)}: no reply by {msg.reply_by.isoformat()}; raised to the "
-            f"supervisors of {msg.supervisor_region_code}")
+    note = messages.note_supervision_overdue(msg.level, msg.reply_by,
+                                             msg.supervisor_region_code)
     await _supervision_step(
         uow, supervision_id=msg.supervision_id, event_id=msg.event_id, kind="overdue",
         open_=True,
@@ -255,8 +249,7 @@ async def on_supervision_overdue(uow: UnitOfWork, msg: r.SupervisionOverdue) -> 
 
 
 async def on_supervision_replied(uow: UnitOfWork, msg: r.SupervisionReplied) -> None:
-    reply = mask_personal_numbers(msg.reply) if msg.reply else "replied"
-    late = " (late)" if msg.late else ""
+    reply = mask_personal_numbers(msg.reply) if msg.reply else None
     # The reply's author acts for the supervised unit; an older producer names no one.
     actor = Actor(role="dept_staff" if msg.replied_by else "system", subject=msg.replied_by,
                   unit_id=msg.unit_id)
@@ -264,21 +257,21 @@ async def on_supervision_replied(uow: UnitOfWork, msg: r.SupervisionReplied) -> 
         uow, supervision_id=msg.supervision_id, event_id=msg.event_id, kind="replied",
         open_=False,
         step=Step(at=msg.at, action="supervision_replied", from_status=None, to_status=None,
-                  actor=actor, note=f"{_level(msg.level)}{late}: {reply}",
+                  actor=actor,
+                  note=messages.note_supervision_replied(msg.level, reply, late=msg.late),
                   unit_name=msg.unit_name))
 
 
 async def on_supervision_lapsed(uow: UnitOfWork, msg: r.SupervisionLapsed) -> None:
     """The case ended before the unit replied: no longer awaited (the case is no longer
     supervised once none is open)."""
-    overdue = ", after its reply-by had passed" if msg.was_overdue else ""
     await _supervision_step(
         uow, supervision_id=msg.supervision_id, event_id=msg.event_id, kind="lapsed",
         open_=False,
         step=Step(at=msg.at, action="supervision_lapsed", from_status=None, to_status=None,
                   actor=Actor(role="system", unit_id=msg.unit_id),
-                  note=f"{_level(msg.level)} lapsed unanswered: the case is "
-                       f"{msg.case_status}{overdue}"))
+                  note=messages.note_supervision_lapsed(msg.level, msg.case_status,
+                                                        was_overdue=msg.was_overdue)))
 
 
 async def on_region_changed(uow: UnitOfWork, msg: r.RegionChanged) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from services.routing import store
+from services.routing import messages, store
 from services.routing.domain import supervisor_region
 from shared.calendar import WorkingCalendar
 from shared.contracts.routing import DeadlineWarning, EventOverdue, SubtaskClosed
@@ -67,7 +67,7 @@ async def _fire(uow: UnitOfWork, timer: Any, *, now: datetime, cal: WorkingCalen
     if pol.auto_escalate:
         escalated = await escalate_one_level(
             uow, assignment, now=now, cal=cal, fractions=fractions, automatic=True,
-            actor_role="system", note=f"{timer['kind']} deadline passed")
+            actor_role="system", note=messages.note_deadline_passed(timer["kind"]))
     await store.insert_supervision(uow, {
         "id": supervision_id, "event_id": timer["event_id"], "unit_id": unit["id"],
         "kind": timer["kind"], "deadline": timer["deadline"],
