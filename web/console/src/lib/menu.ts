@@ -14,8 +14,8 @@ export const MENU: readonly MenuEntry[] = [
   { key: 'supervision', path: '/soon/supervision', roles: ['supervisor'] },
   { key: 'command', path: '/soon/command', roles: ['dispatcher', 'supervisor', 'admin'] },
   { key: 'scorecards', path: '/soon/scorecards', roles: ['supervisor', 'admin', 'dept_admin'] },
-  { key: 'relief', path: '/soon/relief', roles: ['reviewer'] },
-  { key: 'booking', path: '/soon/booking', roles: ['booking_operator'] },
+  { key: 'relief', path: '/relief', roles: ['reviewer'] },
+  { key: 'booking', path: '/booking', roles: ['booking_operator'] },
   { key: 'admin', path: '/soon/admin', roles: ['admin'] },
 ]
 
