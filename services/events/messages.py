@@ -118,6 +118,7 @@ def note_subtask_closed(outcome: str) -> str:
 
 NOTE_CLOSED_AFTER_CHECK: str = zh_CN.CASE_NOTE_CLOSED_AFTER_CHECK
 NOTE_REWORK: str = zh_CN.CASE_NOTE_REWORK
+NOTE_POSSIBLE_DUPLICATE: str = zh_CN.CASE_NOTE_POSSIBLE_DUPLICATE
 
 
 def note_rating(rating: str, *, default_applied: bool) -> str:

@@ -330,6 +330,7 @@ RATING_LABELS: Final[dict[str, str]] = {
 }
 CASE_NOTE_RATING_DEFAULT: Final = "{rating}（默认评价）"
 CASE_NOTE_REWORK: Final = "群众不满意，重新办理"
+CASE_NOTE_POSSIBLE_DUPLICATE: Final = "疑似重复上报，与此前一条上报相同"
 # A manual 督办 (``{level}`` from SUPERVISION_LEVELS); the typed instruction or reply as is.
 CASE_NOTE_SUPERVISION_ISSUED: Final = "{level} → {unit}，请于{reply_by}前答复：{instruction}"
 CASE_NOTE_SUPERVISION_OVERDUE: Final = (

@@ -371,12 +371,12 @@ def assert_the_supervision_on_the_timeline(steps: list[dict[str, Any]], town: Cl
     issued = next(s for s in steps if s["action"] == "supervision_issued")
     assert (issued["title"], issued["actor_role"], issued["actor_unit"]) \
         == ("下达督办", "supervisor", "东山县")
-    assert issued["note"].startswith("督办 → 铜陵镇综治中心, reply by ")
+    assert issued["note"].startswith("督办 → 铜陵镇综治中心，请于")
     assert issued["note"].endswith("请镇里牵头尽快化解押金纠纷")
     replied = next(s for s in steps if s["action"] == "supervision_replied")
     assert (replied["title"], replied["actor_id"], replied["actor_unit"]) \
         == ("督办已回复", town.user_id, "铜陵镇综治中心")
-    assert replied["note"] == "督办: 已召集三方联合调处，预计明日办结"
+    assert replied["note"] == "督办：已召集三方联合调处，预计明日办结"
 
 
 async def assert_the_community_still_follows_the_case(

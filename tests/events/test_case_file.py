@@ -48,6 +48,9 @@ async def test_a_similar_report_in_the_same_community_is_linked_not_merged(loop:
                                description="东门路12号出租房的房东拒不退还押金")
     assert second["possible_duplicate_of"] == first["id"]
     assert second["id"] != first["id"]
+    steps = await loop.timeline(second["id"], loop.people.supervisor())
+    (reported,) = [s for s in steps if s["action"] == "report"]
+    assert reported["note"] == "疑似重复上报，与此前一条上报相同"
     unrelated = await loop.report(description="小区门口路灯不亮了好几天")
     assert unrelated["possible_duplicate_of"] is None
 

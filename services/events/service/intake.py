@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from services.events import store
+from services.events import messages, store
 from services.events.domain import (
     Actor,
     TemplateField,
@@ -184,7 +184,7 @@ async def _record_report(
     # Phone and ID numbers typed into the texts are stored masked, originals encrypted.
     protect_report(pii, event_id, row, [s.key for s in template if s.type == "text"])
     actor = Actor(role=channel, subject=principal.subject)
-    note = "possible duplicate of an earlier report" if duplicate_of else None
+    note = messages.NOTE_POSSIBLE_DUPLICATE if duplicate_of else None
     first_step = Step(at=now, action="report", actor=actor, from_status=None,
                       to_status="reported", note=note)
     await store.insert_case(uow, row, first_step.values(row))
