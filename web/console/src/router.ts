@@ -27,6 +27,8 @@ export function createConsoleRouter(): Router {
           { path: 'booking', name: 'booking', component: () => import('@/views/booking/BookingRounds.vue') },
           { path: 'booking/redeem', name: 'booking-redeem',
             component: () => import('@/views/booking/BookingRedeem.vue') },
+          { path: 'supervision', name: 'supervision',
+            component: () => import('@/views/supervision/SupervisionBoard.vue') },
           { path: 'soon/:section', name: 'soon', component: () => import('@/views/Soon.vue') },
           { path: ':rest(.*)*', name: 'not-found', component: () => import('@/views/NotFound.vue') },
         ],

@@ -11,7 +11,7 @@ export const MENU: readonly MenuEntry[] = [
   { key: 'queue', path: '/queue', roles: ['dept_staff', 'dept_admin'] },
   { key: 'dispatch', path: '/dispatch', roles: ['dispatcher'] },
   { key: 'verification', path: '/soon/verification', roles: ['grid_worker'] },
-  { key: 'supervision', path: '/soon/supervision', roles: ['supervisor'] },
+  { key: 'supervision', path: '/supervision', roles: ['supervisor'] },
   { key: 'command', path: '/soon/command', roles: ['dispatcher', 'supervisor', 'admin'] },
   { key: 'scorecards', path: '/soon/scorecards', roles: ['supervisor', 'admin', 'dept_admin'] },
   { key: 'relief', path: '/relief', roles: ['reviewer'] },
