@@ -84,6 +84,9 @@ def test_three_agencies_approve_from_their_own_queues_and_the_notice_starts(
         row = rows.filter(has_text="鲍**")  # masked in the queue
         expect(row).to_have_count(1)
         expect(row).to_contain_text("最低生活保障")
+        if n == 0:
+            screenshot(page, "relief-queue")
+            assert serious_violations(page) == []
         row.get_by_role("link").click()
         expect(page.get_by_test_id("relief-facts")).to_contain_text("联合审核")
         if n == 0:
@@ -136,6 +139,7 @@ def test_who_is_not_a_reviewer_has_no_relief_menu_and_no_access(
     operator = api.create_staff(None, ["booking_operator"], regions=[COUNTY])
     page.goto("/console/")
     sign_in_through_the_form(page, operator)
+    expect(page).to_have_url(re.compile(r"/console/booking$"))
     expect(page.get_by_role("navigation", name="主菜单")).to_contain_text("预约管理")
     expect(page.get_by_role("navigation", name="主菜单")).not_to_contain_text("救助审核")
     page.goto(f"/console/relief/{application}")
@@ -152,6 +156,7 @@ def test_a_reviewer_of_another_county_does_not_see_the_application(
     elsewhere = api.create_staff(None, ["reviewer"], regions=["350626"], agency="agriculture")
     page.goto("/console/")
     sign_in_through_the_form(page, elsewhere)
+    expect(page).to_have_url(re.compile(r"/console/relief$"))
     expect(page.get_by_test_id("relief-queue")).to_contain_text("暂无待审核的申请")
     page.goto(f"/console/relief/{application}")
     expect(page.get_by_test_id("no-access")).to_be_visible()
