@@ -41,7 +41,7 @@ class CasePoints(BaseModel):
 async def region_case_points(
     region_code: str, principal: CommandStaff, uow: Uow,
     days: Annotated[int, Query(ge=1, le=90)] = 30,
-    limit: Annotated[int, Query(ge=1, le=20000)] = 5000,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
 ) -> CasePoints:
     """Where the region's cases of the last ``days`` were reported, newest first, at most
     ``limit`` (``truncated`` says more exist). No text, reporter or sensitive case."""

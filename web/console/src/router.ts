@@ -9,6 +9,8 @@ export function createConsoleRouter(): Router {
     routes: [
       { path: '/login', name: 'signin', component: () => import('@/views/SignIn.vue'),
         meta: { public: true } },
+      // Full screen for a wall display: outside the shell, no menu.
+      { path: '/command', name: 'command', component: () => import('@/views/command/CommandCentre.vue') },
       {
         path: '/',
         component: () => import('@/layouts/Shell.vue'),
@@ -29,6 +31,8 @@ export function createConsoleRouter(): Router {
             component: () => import('@/views/booking/BookingRedeem.vue') },
           { path: 'supervision', name: 'supervision',
             component: () => import('@/views/supervision/SupervisionBoard.vue') },
+          { path: 'scorecards', name: 'scorecards',
+            component: () => import('@/views/scorecards/Scorecards.vue') },
           { path: 'soon/:section', name: 'soon', component: () => import('@/views/Soon.vue') },
           { path: ':rest(.*)*', name: 'not-found', component: () => import('@/views/NotFound.vue') },
         ],
