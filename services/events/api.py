@@ -314,9 +314,9 @@ async def submit_result(event_id: uuid.UUID, body: ResultIn, uow: Uow, ctx: Cont
 async def verify(event_id: uuid.UUID, body: VerifyIn, uow: Uow, ctx: Context,
                  principal: CurrentPrincipal) -> StatusRead:
     """On-site check (核查) by a grid worker or dispatcher: a pass closes the case, a failure
-    sends it back into handling with a new deadline."""
+    sends it back into handling with a new deadline. Photos taken on site join the case's."""
     return await _act(uow, ctx, principal, event_id, Action.VERIFY, passed=body.passed,
-                      note=body.note)
+                      note=body.note, attachments=body.attachments)
 
 
 _reasoned_action("/{event_id}/reject", Action.REJECT, name="reject",

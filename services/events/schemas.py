@@ -179,6 +179,8 @@ class ResultIn(BaseSchema):
 class VerifyIn(BaseSchema):
     passed: bool
     note: Text | None = Field(None, max_length=1000)
+    # On-site photos the checker took (uploaded first, like a result's).
+    attachments: list[uuid.UUID] = Field(default_factory=list, max_length=MAX_ATTACHMENTS)
 
 
 class StatusRead(BaseSchema):

@@ -89,6 +89,8 @@ async def take_action(
             changes.update(await _result_changes(
                 uow, row, event_id, principal=principal, result=result, typed=typed,
                 attachments=attachments, pii=pii, now=now))
+        elif action == Action.VERIFY and attachments:
+            changes["attachment_ids"] = await _claimed(uow, row, event_id, principal, attachments)
         await store.update_case(uow, event_id, changes)
         await record_step(
             uow, row,
@@ -138,14 +140,21 @@ async def _result_changes(
         "text_originals": with_original(row["text_originals"], "result", sealed),
     }
     if attachments:
-        linked = await store.claim_attachments(
-            uow, ids=attachments, owner_id=principal.subject, event_id=event_id
-        )
-        if linked != len(set(attachments)):
-            raise BadRequest("an attachment is unknown, not yours or already used",
-                             code="attachment_invalid")
-        changes["attachment_ids"] = list(row["attachment_ids"]) + list(attachments)
+        changes["attachment_ids"] = await _claimed(uow, row, event_id, principal, attachments)
     return changes
+
+
+async def _claimed(uow: UnitOfWork, row: Any, event_id: uuid.UUID, principal: Principal,
+                   attachments: list[uuid.UUID]) -> list[uuid.UUID]:
+    """The case's attachments with the caller's new ones claimed for it (all of them, or a
+    400 and nothing written)."""
+    linked = await store.claim_attachments(
+        uow, ids=attachments, owner_id=principal.subject, event_id=event_id
+    )
+    if linked != len(set(attachments)):
+        raise BadRequest("an attachment is unknown, not yours or already used",
+                         code="attachment_invalid")
+    return list(row["attachment_ids"]) + list(attachments)
 
 
 async def _close_when_done(

@@ -630,7 +630,7 @@ export interface paths {
         /**
          * Verify
          * @description On-site check (核查) by a grid worker or dispatcher: a pass closes the case, a failure
-         *     sends it back into handling with a new deadline.
+         *     sends it back into handling with a new deadline. Photos taken on site join the case's.
          */
         post: operations["verify_api_v1_events__event_id__verify_post"];
         delete?: never;
@@ -5993,6 +5993,8 @@ export interface components {
         };
         /** VerifyIn */
         VerifyIn: {
+            /** Attachments */
+            attachments?: string[];
             /** Note */
             note?: string | null;
             /** Passed */
