@@ -16,7 +16,8 @@ export const MENU: readonly MenuEntry[] = [
   { key: 'scorecards', path: '/scorecards', roles: ['supervisor', 'admin', 'dept_admin'] },
   { key: 'relief', path: '/relief', roles: ['reviewer'] },
   { key: 'booking', path: '/booking', roles: ['booking_operator'] },
-  { key: 'admin', path: '/soon/admin', roles: ['admin'] },
+  { key: 'admin', path: '/admin', roles: ['admin'] },
+  { key: 'unitStaff', path: '/admin/staff', roles: ['dept_admin'] },
 ]
 
 export function menuFor(roles: Iterable<string>): MenuEntry[] {

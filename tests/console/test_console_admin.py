@@ -1,0 +1,190 @@
+"""The admin works the organisation in the console, by clicking and typing: creates a unit in
+the region tree and a clerk for it, and that clerk signs in and sees only their unit; a unit
+that still holds cases cannot be retired, and the page says why; a population-registry import
+with one bad row shows its progress, the refused row and downloads errors.csv; a department
+admin sees only their own unit's staff; nobody else reaches the admin pages. API calls only
+prepare data and play the resident."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from playwright.sync_api import BrowserContext, FilePayload, Locator, Page, expect
+
+from tests.console.conftest import ADMIN_PASSWORD, ADMIN_USERNAME, STAFF_PASSWORD, ConsolePlatform
+from tests.console.test_console_clerk_case import serious_violations
+from tests.console.test_console_sign_in import sign_in_through_the_form
+from tests.identity.conftest import unique_id_number
+
+COMMUNITY = "350623100001"  # 漳浦县绥安镇绥安社区: default reports land on its 居委会
+OTHER_COMMUNITY = "350626106001"  # 东山县铜陵镇东门社区
+GRID = "350623100001001"  # 绥安社区第一网格
+
+
+def admin_opens(page: Page, card: str) -> None:
+    """Open 系统管理 from a bookmark (the admin lands on the full-screen command centre),
+    sign in as the admin on the way, and open the card named ``card``."""
+    page.goto("/console/admin")
+    sign_in_through_the_form(page, ADMIN_USERNAME, ADMIN_PASSWORD)
+    expect(page.get_by_role("heading", name="系统管理")).to_be_visible()
+    page.get_by_role("link", name=card).click()
+
+
+def open_region(page: Page, *names: str) -> None:
+    """Click down the region tree, a level at a time (children load as a node opens)."""
+    tree = page.get_by_test_id("region-tree")
+    for name in names:
+        tree.locator(".el-tree-node__content", has_text=name).first.click()
+
+
+def pick_option(page: Page, select: Locator, text: str) -> None:
+    """Type into an Element Plus filterable select and choose the matching option."""
+    select.click()
+    select.locator("input").fill(text)
+    page.locator(".el-select-dropdown__item:visible", has_text=text).first.click()
+
+
+def test_admin_creates_a_unit_and_a_clerk_who_sees_only_their_unit(
+    page: Page, context: BrowserContext, console_platform: ConsolePlatform,
+    screenshot: Callable[[Page, str], Path],
+) -> None:
+    api = console_platform.api
+    elsewhere = api.resident_reports_event("小区路灯损坏多日无人修理")  # held by 绥安社区居委会
+    api.wait_assigned(elsewhere.id, api.unit_of_kind(COMMUNITY, "community"))
+    unit_name = f"东门社区物业服务中心{uuid.uuid4().hex[:4]}"
+    username = f"clerk-{uuid.uuid4().hex[:8]}"
+
+    admin_opens(page, "单位与区划")
+    open_region(page, "漳州市", "东山县", "铜陵镇", "东门社区")
+    expect(page.get_by_role("heading", name="东门社区 的单位")).to_be_visible()
+    page.get_by_test_id("unit-create").click()
+    dialog = page.get_by_test_id("unit-dialog")
+    dialog.get_by_label("单位名称").fill(unit_name)
+    pick_option(page, dialog.get_by_test_id("unit-kind"), "物业服务中心")
+    expect(dialog.get_by_test_id("unit-region")).to_contain_text("东门社区")
+    dialog.get_by_test_id("unit-save").click()
+    expect(page.get_by_test_id("unit-table")).to_contain_text(unit_name)
+    screenshot(page, "admin-org")
+
+    page.get_by_role("menuitem", name="系统管理").click()
+    page.get_by_role("link", name="人员与权限").click()
+    page.get_by_test_id("staff-create").click()
+    dialog = page.get_by_test_id("staff-create-dialog")
+    dialog.get_by_label("用户名").fill(username)
+    dialog.get_by_label("姓名").fill("物业中心办事员")
+    dialog.get_by_label("新密码").fill(STAFF_PASSWORD)
+    dialog.locator("label.el-checkbox", has_text="部门办事员").click()
+    pick_option(page, dialog.get_by_test_id("unit-select"), unit_name)
+    expect(dialog.get_by_test_id("region-tags")).to_contain_text("东门社区")
+    screenshot(page, "admin-staff-create")
+    dialog.get_by_test_id("staff-save").click()
+    expect(page.get_by_test_id("staff-table")).to_contain_text(username)
+
+    clerk = context.new_page()  # a new tab holds no session: the clerk signs in there
+    clerk.goto("/console/")
+    sign_in_through_the_form(clerk, username)
+    expect(clerk.get_by_role("heading", name="工作队列")).to_be_visible()
+    expect(clerk.get_by_role("menuitem", name="系统管理")).to_have_count(0)
+    expect(clerk.get_by_text(elsewhere.case_no)).to_have_count(0)
+    expect(clerk.get_by_text("小区路灯损坏")).to_have_count(0)
+    clerk.goto(f"/console/cases/{elsewhere.id}")
+    expect(clerk.get_by_test_id("no-access")).to_be_visible()
+    expect(clerk.get_by_text("小区路灯损坏")).to_have_count(0)
+    clerk.goto("/console/admin/staff")
+    expect(clerk.get_by_test_id("no-access")).to_contain_text("无权访问")
+
+
+def test_a_unit_holding_cases_is_not_retired_and_the_page_says_why(
+    page: Page, console_platform: ConsolePlatform,
+) -> None:
+    api = console_platform.api
+    held = api.resident_reports_event("楼道堆放杂物，存在消防隐患")
+    api.wait_assigned(held.id, api.unit_of_kind(COMMUNITY, "community"))
+
+    admin_opens(page, "单位与区划")
+    open_region(page, "漳州市", "漳浦县", "绥安镇", "绥安社区")
+    row = page.get_by_test_id("unit-table").locator("tr", has_text="绥安社区居委会")
+    row.get_by_role("button", name="撤销").click()
+    page.get_by_role("dialog").get_by_role("button", name="撤销").click()
+
+    expect(page.get_by_test_id("org-problem")).to_contain_text("仍有在办案件")
+    expect(row).to_contain_text("在用")
+
+
+def registry_csv(rows: list[list[str]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["身份证号", "姓名", "网格编码", "性别"])
+    writer.writerows(rows)
+    return out.getvalue().encode("utf-8")
+
+
+def test_registry_import_shows_progress_the_refused_row_and_its_errors_csv(
+    page: Page, screenshot: Callable[[Page, str], Path],
+) -> None:
+    good = unique_id_number()
+    bad = good[:-1] + ("0" if good[-1] != "0" else "1")  # a broken checksum
+    sheet = registry_csv([[good, "张三", GRID, "男"], [bad, "李四", GRID, "男"],
+                          [unique_id_number(male=False), "王五", GRID, "女"]])
+
+    admin_opens(page, "人口库导入")
+    with page.expect_file_chooser() as chooser:
+        page.get_by_role("button", name="选择文件").click()
+    chooser.value.set_files(
+        FilePayload(name="人口表.csv", mimeType="text/csv", buffer=sheet))
+    expect(page.get_by_test_id("registry-file-name")).to_have_text("人口表.csv")
+    page.get_by_test_id("registry-start").click()
+
+    expect(page.get_by_test_id("import-bar")).to_be_visible()
+    expect(page.get_by_test_id("import-status")).to_have_text("已完成", timeout=30_000)
+    expect(page.get_by_test_id("import-bar")).to_have_attribute("aria-valuenow", "100")
+    expect(page.get_by_test_id("import-refused")).to_have_text("1")
+    refused = page.get_by_test_id("refused-rows")
+    expect(refused).to_contain_text("3")  # the header is row 1: 李四 is row 3
+    expect(refused).to_contain_text("身份证号校验位不正确")
+    expect(refused).not_to_contain_text(bad)  # the ID number shows masked
+    screenshot(page, "admin-registry")
+
+    with page.expect_download() as download:
+        page.get_by_test_id("download-errors").click()
+    body = Path(download.value.path()).read_text(encoding="utf-8-sig")
+    assert "id_number_checksum" in body
+    assert bad not in body
+    assert len([line for line in body.splitlines() if line.strip()]) == 2  # header + one row
+    assert serious_violations(page) == []
+
+
+def test_a_department_admin_sees_only_their_units_staff(
+    page: Page, console_platform: ConsolePlatform, screenshot: Callable[[Page, str], Path],
+) -> None:
+    api = console_platform.api
+    mine = api.unit_of_kind(COMMUNITY, "community")
+    theirs = api.unit_of_kind(OTHER_COMMUNITY, "community")
+    manager = api.create_staff(mine, ["dept_admin"], f"head-{uuid.uuid4().hex[:8]}",
+                               regions=[COMMUNITY], display_name="绥安社区主任")
+    colleague = api.create_staff(mine, ["dept_staff"], f"mine-{uuid.uuid4().hex[:8]}",
+                                 regions=[COMMUNITY], display_name="绥安社区办事员")
+    stranger = api.create_staff(theirs, ["dept_staff"], f"theirs-{uuid.uuid4().hex[:8]}",
+                                regions=[OTHER_COMMUNITY], display_name="东门社区办事员")
+
+    page.goto("/console/")
+    sign_in_through_the_form(page, manager)
+    expect(page.get_by_role("menuitem", name="系统管理")).to_have_count(0)
+    page.get_by_role("menuitem", name="本单位人员").click()
+
+    table = page.get_by_test_id("staff-table")
+    expect(table).to_contain_text(colleague)
+    expect(table).not_to_contain_text(stranger)
+    assert serious_violations(page) == []
+    page.get_by_test_id("staff-create").click()
+    roles = page.get_by_test_id("staff-create-dialog").get_by_role("checkbox")
+    expect(roles).to_have_count(2)  # only the unit's roles may be granted
+    screenshot(page, "admin-unit-staff")
+    page.keyboard.press("Escape")
+
+    page.goto("/console/admin/org")
+    expect(page.get_by_test_id("no-access")).to_contain_text("无权访问")
