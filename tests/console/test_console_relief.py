@@ -112,6 +112,10 @@ def test_three_agencies_approve_from_their_own_queues_and_the_notice_starts(
     expect(page.get_by_test_id("relief-timeline")).to_contain_text("公示")
     screenshot(page, "relief-application-in-notice")
     assert serious_violations(page) == []
+    trail = api.call("GET", "/api/v1/relief/pii-access-log", api.admin_token,
+                     params={"application_id": application})["items"]
+    assert sorted(entry["field"] for entry in trail) == ["id_number", "name"]
+    assert {entry["reason"] for entry in trail} == {"核对户籍信息与申请人身份"}
 
 
 def reveals_the_identity_with_a_reason(page: Page, screenshot: Callable[[Page, str], Path]
@@ -129,6 +133,34 @@ def reveals_the_identity_with_a_reason(page: Page, screenshot: Callable[[Page, s
     dialog.get_by_role("button", name="确定").click()
     expect(dialog).to_be_hidden()
     expect(page.get_by_test_id("revealed")).to_contain_text("鲍秀英")
+
+
+def test_a_reviewer_who_disagrees_must_say_why_and_the_application_is_rejected(
+    page: Page, console_platform: ConsolePlatform,
+) -> None:
+    api = console_platform.api
+    application = accepted_application(console_platform, "经营失败欠债，申请临时救助", "薛秀英")
+    reviewer = api.create_staff(None, ["reviewer"], regions=[COUNTY], agency="ping_an_office")
+    page.goto("/console/")
+    sign_in_through_the_form(page, reviewer)
+    expect(page).to_have_url(re.compile(r"/console/relief$"))
+    page.get_by_test_id("relief-queue").locator("tbody tr").filter(has_text="薛**") \
+        .get_by_role("link").click()
+    page.get_by_test_id("act-disagree").click()
+    dialog = page.get_by_role("dialog", name="不同意")
+    dialog.get_by_role("button", name="确定").click()
+    expect(dialog.get_by_text("请填写理由")).to_be_visible()
+    token = api.sign_in(reviewer)
+    path = f"/api/v1/relief/applications/{application}"
+    assert api.call("GET", path, token)["status"] == "in_review"
+
+    dialog.get_by_label("审核意见").fill("经走访核实，申请人名下有经营性收入")
+    dialog.get_by_role("button", name="确定").click()
+    expect(dialog).to_be_hidden()
+    expect(page.get_by_test_id("relief-status")).to_have_text("未通过")
+    expect(page.get_by_test_id("relief-decision")).to_contain_text("未通过")
+    expect(page.get_by_test_id("relief-actions")).to_have_count(0)
+    assert api.call("GET", path, token)["status"] == "rejected"
 
 
 def test_who_is_not_a_reviewer_has_no_relief_menu_and_no_access(
