@@ -85,6 +85,7 @@ def test_three_agencies_approve_from_their_own_queues_and_the_notice_starts(
         expect(row).to_have_count(1)
         expect(row).to_contain_text("最低生活保障")
         if n == 0:
+            expect(row).to_contain_text("漳浦县 / 绥安镇 / 绥安社区")  # names, not a code
             screenshot(page, "relief-queue")
             assert serious_violations(page) == []
         row.get_by_role("link").click()
