@@ -60,3 +60,15 @@ async def test_a_malformed_region_is_refused(loop: Loop) -> None:
 
     assert response.status_code == 400
     assert response.json()["code"] == "region_invalid"
+
+
+async def test_a_sensitive_tip_stays_off_the_map(loop: Loop) -> None:
+    tip = await loop.report(
+        category_code="telecom_fraud", description="冒充客服要求转账", location=DONGMEN,
+        fields={"channel": "phone", "loss_amount": 5000, "suspect_phone": "13800138000"})
+    plain = await loop.report(location=DONGMEN)
+
+    body = (await _points(loop, loop.people.dispatcher())).json()
+
+    assert [p["id"] for p in body["items"]] == [plain["id"]]
+    assert tip["id"] not in {p["id"] for p in body["items"]}
