@@ -41,6 +41,8 @@ export function createConsoleRouter(): Router {
             component: () => import('@/views/admin/partners/PartnersPage.vue') },
           { path: 'admin/registry', name: 'admin-registry',
             component: () => import('@/views/admin/registry/RegistryPage.vue') },
+          { path: 'verification', name: 'verification',
+            component: () => import('@/views/grid/VerificationTasks.vue') },
           { path: 'soon/:section', name: 'soon', component: () => import('@/views/Soon.vue') },
           { path: ':rest(.*)*', name: 'not-found', component: () => import('@/views/NotFound.vue') },
         ],

@@ -10,7 +10,7 @@ export interface MenuEntry {
 export const MENU: readonly MenuEntry[] = [
   { key: 'queue', path: '/queue', roles: ['dept_staff', 'dept_admin'] },
   { key: 'dispatch', path: '/dispatch', roles: ['dispatcher'] },
-  { key: 'verification', path: '/soon/verification', roles: ['grid_worker'] },
+  { key: 'verification', path: '/verification', roles: ['grid_worker'] },
   { key: 'supervision', path: '/supervision', roles: ['supervisor'] },
   { key: 'command', path: '/command', roles: ['dispatcher', 'supervisor', 'admin'] },
   { key: 'scorecards', path: '/scorecards', roles: ['supervisor', 'admin', 'dept_admin'] },
