@@ -165,6 +165,12 @@ async def _copies(database_url: str, prefix: str, template_id: str, count: int) 
                 f"INSERT INTO {table} ({', '.join(columns)}) SELECT {picked} "
                 f"FROM {table} t, generate_series(1, :count) n WHERE t.{keys[table]} = :id"),
                 {"count": count, "id": template_id})
+        # A hotspot flagged in the big county's community, of the copies' category.
+        await conn.execute(text(
+            f"INSERT INTO {feedback}.hotspots (id, region_code, category_code, report_count, "
+            "window_start, flagged_at, active) SELECT gen_random_uuid(), :community, "
+            f"category_code, 12, now() - interval '7 days', now(), true FROM {events}.cases "
+            "WHERE id = :id"), {"community": f"{BIG_COUNTY}100001", "id": template_id})
     await engine.dispose()
 
 
@@ -194,6 +200,7 @@ def test_time_to_first_frame_with_ten_thousand_cases_in_the_region(
     expect(page.get_by_test_id("command-map")).to_have_attribute("data-points", "1000")
     page.evaluate("() => new Promise((done) => requestAnimationFrame(() => done(null)))")
     first_frame = time.perf_counter() - started
+    expect(page.get_by_test_id("command-hotspots")).to_contain_text("12 起")
     print(f"\ncommand centre, 10,000 cases in the region: first full frame after "
           f"{first_frame * 1000:.0f} ms (1,000 newest on the map)")
     screenshot(page, "command-centre-10000")
