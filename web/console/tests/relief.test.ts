@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { noticeState, reviewerActions, revealReasonOk, yuanToFen, type ReliefApplication } from '@/lib/relief'
+import { ApiError } from '@/api/errors'
+import { t } from '@/i18n/zh-CN'
+import { noticeState, reliefProblem, reviewerActions, revealReasonOk, yuanToFen, type ReliefApplication } from '@/lib/relief'
 
 function app(over: Partial<ReliefApplication> = {}): ReliefApplication {
   return {
@@ -61,5 +63,13 @@ describe('typed amounts and reasons', () => {
   it('wants a reveal reason of four characters at least', () => {
     expect(revealReasonOk(' abc ')).toBe(false)
     expect(revealReasonOk('核对户籍')).toBe(true)
+  })
+})
+
+describe('relief refusals', () => {
+  it('reads relief codes from its own catalog, others from the shared one', () => {
+    expect(reliefProblem(new ApiError(409, { code: 'already_reviewed' })))
+      .toBe(t.relief.problems.already_reviewed)
+    expect(reliefProblem(new ApiError(429, { code: 'rate_limited' }))).toBe(t.problems.rate_limited)
   })
 })

@@ -456,6 +456,19 @@ export const zhCN = {
       done: '已提交',
       confirmTitle: '确认',
     },
+    // Refusals a reviewer can meet, by the relief API's stable code (others: the shared list).
+    problems: {
+      already_reviewed: '您所在机构已提交过审核意见',
+      opinion_required: '请填写审核意见',
+      reason_required: '请填写驳回理由',
+      opinion_decision_required: '请选择同意或不同意',
+      agency_required: '您的账号未设置所属机构，请联系管理员',
+      application_not_found: '申请不存在或不在您的职责范围内',
+      notice_running: '公示期尚未结束，暂不能审批',
+      objections_open: '仍有未处理的异议，暂不能审批',
+      monthly_amount_invalid: '每月救助金额不正确',
+      illegal_transition: '申请状态已变化，请刷新后重试',
+    } as Record<string, string>,
   },
   booking: {
     roundsTitle: '预约轮次',

@@ -1,5 +1,8 @@
 // What a relief reviewer may do and see on an application: pure rules for the pages.
+import { ApiError } from '@/api/errors'
 import type { components } from '@/api/schema'
+import { t } from '@/i18n/zh-CN'
+import { problemText } from '@/lib/problemText'
 
 export type ReliefApplication = components['schemas']['ApplicationRead']
 export type ReliefAction = 'accept' | 'review' | 'approve' | 'reject'
@@ -49,4 +52,9 @@ export function yuanToFen(text: string): number | null {
 
 export function revealReasonOk(reason: string): boolean {
   return reason.trim().length >= REVEAL_REASON_MIN
+}
+
+/** A refusal as the reviewer reads it: the relief catalog's words for its code first. */
+export function reliefProblem(error: unknown): string {
+  return (error instanceof ApiError && t.relief.problems[error.code]) || problemText(error)
 }
