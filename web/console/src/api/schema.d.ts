@@ -3190,6 +3190,11 @@ export interface components {
             parent_code: string | null;
             /** Sensitive */
             sensitive: boolean;
+            /**
+             * Sort
+             * @default 0
+             */
+            sort: number;
             /** Template */
             template: components["schemas"]["TemplateFieldSchema"][];
             /** Verified Only */
