@@ -100,3 +100,28 @@ def test_a_unit_clerk_has_no_scorecards_entry_and_meets_no_access(
     expect(page.get_by_role("navigation")).not_to_contain_text("考评")
     page.goto("/console/scorecards")
     expect(page.get_by_test_id("no-access")).to_be_visible()
+
+
+def test_a_unit_admin_sees_their_units_scorecard_without_the_regions(
+    page: Page, console_platform: ConsolePlatform,
+) -> None:
+    api = console_platform.api
+    unit = api.unit_of_kind("350623100001", "community")
+    report = api.resident_reports_event("楼道堆放杂物，存在消防隐患")
+    api.wait_assigned(report.id, unit)
+    admin = api.create_staff(unit, ["dept_admin"], f"unit-admin-{uuid.uuid4().hex[:8]}")
+    token = api.sign_in(admin)
+
+    def scored() -> bool:
+        items = api.call("GET", "/api/v1/feedback/scorecards/units", token,
+                         params=this_month())["items"]
+        return any(i["unit_id"] == unit and i["cases"] > 0 for i in items)
+
+    api.wait_until(scored, what="the unit's scorecard")
+    page.goto("/console/")
+    sign_in_through_the_form(page, admin)
+    page.get_by_role("menuitem", name="考评").click()
+    expect(page.get_by_test_id("unit-table")).to_contain_text("绥安社区居委会")
+    expect(page.get_by_test_id("export-units-xlsx")).to_be_visible()
+    expect(page.get_by_test_id("region-table")).to_have_count(0)
+    expect(page.get_by_test_id("export-region-csv")).to_have_count(0)
