@@ -11,6 +11,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
@@ -19,7 +20,7 @@ from tests.console.conftest import ConsolePlatform
 from tests.console.test_console_clerk_actions import signs_out
 from tests.console.test_console_clerk_case import serious_violations
 from tests.console.test_console_sign_in import sign_in_through_the_form
-from tests.identity.conftest import unique_id_number
+from tests.identity.conftest import make_id_number, unique_id_number
 
 COUNTY = "350623"  # 漳浦县: the reviewers' scope
 GRID = "350623100001001"  # 绥安社区 first grid: where the applicant is registered
@@ -27,11 +28,16 @@ JOINT_REVIEW = (("ping_an_office", "平安办"), ("civil_affairs", "民政局"),
                 ("agriculture", "农业农村局"))
 
 
-def registered_resident(console_platform: ConsolePlatform, name: str) -> str:
+def registered_resident(console_platform: ConsolePlatform, name: str, *, minor: bool = False
+                        ) -> str:
     """A resident of the registry (entered by the admin) who logs in through WeChat and passes
-    real-name verification; their access token carrying the verified claim."""
+    real-name verification (a 15-year-old, when ``minor``); their access token carrying the
+    verified claim."""
     api = console_platform.api
     id_number = unique_id_number(COUNTY)
+    if minor:
+        born = date.today().replace(year=date.today().year - 15, day=1)
+        id_number = make_id_number(COUNTY, born, seq=uuid.uuid4().int % 1000)
     api.call("POST", "/api/v1/identity/registry/people", api.admin_token, json={
         "id_number": id_number, "name": name, "region_code": GRID,
         "household_id": f"hh-{uuid.uuid4().hex[:8]}", "address": "绥安镇中山路18号"})
@@ -45,11 +51,11 @@ def registered_resident(console_platform: ConsolePlatform, name: str) -> str:
     return str(api.call("POST", "/api/v1/identity/wechat-login", json=login)["access_token"])
 
 
-def accepted_application(console_platform: ConsolePlatform, reason: str, name: str = "陈秀英"
-                         ) -> str:
+def accepted_application(console_platform: ConsolePlatform, reason: str, name: str = "陈秀英",
+                         *, minor: bool = False) -> str:
     """A 低保 application the resident filed and the town office accepted: in joint review."""
     api = console_platform.api
-    resident = registered_resident(console_platform, name)
+    resident = registered_resident(console_platform, name, minor=minor)
     deadline = time.monotonic() + 15
     while True:  # relief learns the verification through the broker
         response = api.http.post("/api/v1/relief/applications",
@@ -162,6 +168,42 @@ def test_a_reviewer_who_disagrees_must_say_why_and_the_application_is_rejected(
     expect(page.get_by_test_id("relief-decision")).to_contain_text("未通过")
     expect(page.get_by_test_id("relief-actions")).to_have_count(0)
     assert api.call("GET", path, token)["status"] == "rejected"
+
+
+def test_civil_affairs_approves_a_minor_s_application_that_skips_the_notice(
+    page: Page, console_platform: ConsolePlatform, screenshot: Callable[[Page, str], Path],
+) -> None:
+    """A minor's application is never publicised: after the joint review it waits for civil
+    affairs at once, who approves it with the monthly amount."""
+    api = console_platform.api
+    application = accepted_application(console_platform, "父母双亡，由祖母抚养，无生活来源",
+                                       "简小明", minor=True)
+    for agency, label in JOINT_REVIEW:  # the joint review, played through the API
+        token = api.sign_in(api.create_staff(None, ["reviewer"], regions=[COUNTY], agency=agency))
+        api.call("POST", f"/api/v1/relief/applications/{application}/reviews", token,
+                 json={"approve": True, "opinion": f"{label}核实属实"})
+    approver = api.create_staff(None, ["reviewer"], regions=[COUNTY], agency="civil_affairs",
+                                display_name="民政局审批员")
+    page.goto("/console/")
+    sign_in_through_the_form(page, approver)
+    expect(page).to_have_url(re.compile(r"/console/relief$"))
+    page.get_by_test_id("relief-queue").locator("tbody tr").filter(has_text="简**") \
+        .get_by_role("link").click()
+    expect(page.get_by_test_id("relief-status")).to_have_text("待审批")
+    expect(page.get_by_test_id("relief-notice")).to_have_text("申请人为未成年人，依规不予公示")
+    expect(page.get_by_test_id("act-agree")).to_have_count(0)  # its opinion is given
+
+    page.get_by_test_id("act-approve").click()
+    dialog = page.get_by_role("dialog", name="审批通过")
+    dialog.get_by_label("每月救助金额（元）").fill("650")
+    dialog.get_by_role("button", name="确定").click()
+
+    expect(page.get_by_test_id("relief-status")).to_have_text("审批通过")
+    expect(page.get_by_test_id("relief-decision")).to_contain_text("审批通过")
+    expect(page.get_by_test_id("relief-actions")).to_have_count(0)
+    screenshot(page, "relief-approved")
+    read = api.call("GET", f"/api/v1/relief/applications/{application}", api.admin_token)
+    assert read["status"] == "approved"
 
 
 def test_who_is_not_a_reviewer_has_no_relief_menu_and_no_access(

@@ -409,7 +409,7 @@ export const zhCN = {
       region: '地区', household: '家庭人口', householdSource: '家庭信息来源',
       reason: '申请理由', attachments: '附件数', submittedAt: '提交时间',
       noticeEndsAt: '公示截止', approvalDueAt: '审批期限', objections: '未处理异议',
-      minor: '未成年人（不予公示）',
+      minor: '未成年人，不予公示',
     },
     overdue: '已超期',
     opinionsTitle: '联审意见',
