@@ -41,6 +41,15 @@ def open_region(page: Page, *names: str) -> None:
         tree.locator(".el-tree-node__content", has_text=name).first.click()
 
 
+def settled(page: Page) -> Page:
+    """The page once dialogs and messages have finished fading in (for screenshots)."""
+    page.wait_for_function(
+        "() => document.getAnimations().every((a) => a.playState !== 'running'"
+        " || a.effect.getComputedTiming().iterations === Infinity)")
+    page.wait_for_timeout(400)  # Element Plus fades dialogs with CSS transitions, not animations
+    return page
+
+
 def pick_option(page: Page, select: Locator, text: str) -> None:
     """Type into an Element Plus filterable select and choose the matching option."""
     select.click()
@@ -80,9 +89,11 @@ def test_admin_creates_a_unit_and_a_clerk_who_sees_only_their_unit(
     dialog.locator("label.el-checkbox", has_text="部门办事员").click()
     pick_option(page, dialog.get_by_test_id("unit-select"), unit_name)
     expect(dialog.get_by_test_id("region-tags")).to_contain_text("东门社区")
-    screenshot(page, "admin-staff-create")
+    screenshot(settled(page), "admin-staff-create")
     dialog.get_by_test_id("staff-save").click()
     expect(page.get_by_test_id("staff-table")).to_contain_text(username)
+    expect(page.get_by_test_id("staff-table")).to_contain_text(unit_name)
+    screenshot(settled(page), "admin-staff")
 
     clerk = context.new_page()  # a new tab holds no session: the clerk signs in there
     clerk.goto("/console/")
@@ -180,11 +191,66 @@ def test_a_department_admin_sees_only_their_units_staff(
     expect(table).to_contain_text(colleague)
     expect(table).not_to_contain_text(stranger)
     assert serious_violations(page) == []
+    screenshot(page, "admin-unit-staff")
     page.get_by_test_id("staff-create").click()
     roles = page.get_by_test_id("staff-create-dialog").get_by_role("checkbox")
     expect(roles).to_have_count(2)  # only the unit's roles may be granted
-    screenshot(page, "admin-unit-staff")
     page.keyboard.press("Escape")
 
     page.goto("/console/admin/org")
     expect(page.get_by_test_id("no-access")).to_contain_text("无权访问")
+
+
+def test_admin_adds_a_grid_to_a_community_and_renames_it(page: Page) -> None:
+    suffix = f"{uuid.uuid4().int % 900 + 100}"  # a three-digit code under 西门社区
+    admin_opens(page, "单位与区划")
+    open_region(page, "漳州市", "东山县", "铜陵镇", "西门社区")
+
+    page.get_by_role("button", name="新增下级区划").click()
+    dialog = page.get_by_test_id("region-dialog")
+    dialog.get_by_label("区划代码").fill(suffix)
+    dialog.get_by_label("区划名称").fill("西门社区新设网格")
+    dialog.get_by_test_id("region-save").click()
+    tree = page.get_by_test_id("region-tree")
+    expect(tree).to_contain_text("西门社区新设网格")
+
+    tree.locator(".el-tree-node__content", has_text="西门社区新设网格").click()
+    page.get_by_role("button", name="区划改名").click()
+    dialog.get_by_label("区划名称").fill("西门社区第三网格")
+    dialog.get_by_test_id("region-save").click()
+    expect(tree).to_contain_text("西门社区第三网格")
+    expect(tree).not_to_contain_text("西门社区新设网格")
+
+
+def test_admin_creates_a_partner_app_sees_its_secret_once_rotates_and_disables_it(
+    page: Page, screenshot: Callable[[Page, str], Path],
+) -> None:
+    name = f"12345热线{uuid.uuid4().hex[:4]}"
+    admin_opens(page, "合作应用")
+    page.get_by_test_id("partner-create").click()
+    page.get_by_test_id("partner-dialog").get_by_label("应用名称").fill(name)
+    page.get_by_test_id("partner-save").click()
+
+    secret_dialog = page.get_by_test_id("secret-dialog")
+    expect(secret_dialog).to_contain_text("只显示这一次")
+    first = page.get_by_test_id("secret-value").inner_text()
+    assert len(first) >= 20
+    screenshot(settled(page), "admin-partner-secret")
+    page.get_by_test_id("secret-saved").click()
+    expect(secret_dialog).to_be_hidden()
+    row = page.get_by_test_id("partner-table").locator("tr", has_text=name)
+    expect(row).to_contain_text("正常")
+    expect(page.get_by_text(first)).to_have_count(0)  # never shown again
+
+    row.get_by_role("button", name="轮换密钥").click()
+    page.get_by_role("dialog").get_by_role("button", name="轮换密钥").click()
+    expect(page.get_by_test_id("secret-value")).to_be_visible()
+    assert page.get_by_test_id("secret-value").inner_text() not in ("", first)
+    expect(secret_dialog).to_contain_text("旧密钥有效至")
+    page.get_by_test_id("secret-saved").click()
+
+    row.get_by_role("button", name="停用").click()
+    page.get_by_role("dialog").get_by_role("button", name="停用").click()
+    expect(row).to_contain_text("已停用")
+    expect(row.get_by_role("button", name="轮换密钥")).to_have_count(0)
+    screenshot(page, "admin-partners")

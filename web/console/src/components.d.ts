@@ -57,6 +57,7 @@ declare module 'vue' {
     PartnerCreateDialog: typeof import('./components/admin/PartnerCreateDialog.vue')['default']
     PasswordDialog: typeof import('./components/admin/PasswordDialog.vue')['default']
     PhotoPicker: typeof import('./components/PhotoPicker.vue')['default']
+    RegionDialog: typeof import('./components/admin/RegionDialog.vue')['default']
     RegionPicker: typeof import('./components/admin/RegionPicker.vue')['default']
     RegionRates: typeof import('./components/admin/RegionRates.vue')['default']
     RegionTags: typeof import('./components/admin/RegionTags.vue')['default']

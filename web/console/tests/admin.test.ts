@@ -5,6 +5,7 @@ import {
   splitList,
 } from '@/lib/admin'
 import { t } from '@/i18n/zh-CN'
+import { menuFor } from '@/lib/menu'
 
 describe('who opens the admin pages', () => {
   it('lets the admin open every page', () => {
@@ -70,5 +71,13 @@ describe('rates and lists', () => {
   it('splits host names on commas and spaces, once each', () => {
     expect(splitList(' a.example.cn, b.example.cn，a.example.cn ')).toEqual(
       ['a.example.cn', 'b.example.cn'])
+  })
+})
+
+describe('the admin menu', () => {
+  it('gives a department admin their unit staff page, and the admin the admin pages', () => {
+    expect(menuFor(['dept_admin']).map((m) => m.path)).toContain('/admin/staff')
+    expect(menuFor(['admin']).map((m) => m.path)).toContain('/admin')
+    expect(menuFor(['dept_staff']).map((m) => m.path)).not.toContain('/admin/staff')
   })
 })

@@ -579,7 +579,6 @@ export const zhCN = {
       minSample: (n: number): string => `案件数少于 ${n} 件的单位不参与排名`,
     },
   },
-  // System administration (units, staff, partner apps, population registry); P4's pages.
   adminConfig: {
     save: '保存',
     saved: '已保存',
@@ -684,6 +683,7 @@ export const zhCN = {
       anti_fascist_70th_day: '抗战胜利纪念日',
     } as Record<string, string>,
   },
+  // System administration (units, staff, partner apps, population registry); P4's pages.
   admin: {
     home: {
       title: '系统管理',
@@ -736,6 +736,12 @@ export const zhCN = {
       kindRequired: '请选择单位类型',
       regionRequired: '请选择所属区划',
       moveTo: '调整到',
+      renameRegion: '区划改名',
+      addRegion: '新增下级区划',
+      regionCode: '区划代码',
+      regionName: '区划名称',
+      suffixRequired: '请填写三位数字的下级代码',
+      regionSaved: '区划已保存',
     },
     unitKinds: {
       community: '社区居委会',
