@@ -15,7 +15,13 @@ from pathlib import Path
 
 from playwright.sync_api import BrowserContext, FilePayload, Locator, Page, expect
 
-from tests.console.conftest import ADMIN_PASSWORD, ADMIN_USERNAME, STAFF_PASSWORD, ConsolePlatform
+from tests.console.conftest import (
+    ADMIN_PASSWORD,
+    ADMIN_USERNAME,
+    STAFF_PASSWORD,
+    ConsolePlatform,
+    Reported,
+)
 from tests.console.test_console_clerk_case import serious_violations
 from tests.console.test_console_sign_in import sign_in_through_the_form
 from tests.identity.conftest import unique_id_number
@@ -57,6 +63,22 @@ def pick_option(page: Page, select: Locator, text: str) -> None:
     page.locator(".el-select-dropdown__item:visible", has_text=text).first.click()
 
 
+def case_transferred_to(console_platform: ConsolePlatform, unit_name: str,
+                        description: str) -> Reported:
+    """A resident's report in 东门社区, transferred by 东山县's dispatcher to the unit named
+    ``unit_name`` (prepared through the API, as the dispatcher's own page would)."""
+    api = console_platform.api
+    [unit] = [u["id"] for u in api.units(OTHER_COMMUNITY) if u["name"] == unit_name]
+    report = api.resident_reports_event(description, region_code=OTHER_COMMUNITY + "001")
+    api.wait_assigned(report.id, api.unit_of_kind(OTHER_COMMUNITY, "community"))
+    dispatcher = api.create_staff(None, ["dispatcher"], regions=[OTHER_COMMUNITY[:6]])
+    api.call("POST", f"/api/v1/routing/assignments/{report.id}/transfer",
+             api.sign_in(dispatcher), status=202,
+             json={"unit_id": unit, "reason": "属物业管理范围"})
+    api.wait_assigned(report.id, unit)
+    return report
+
+
 def test_admin_creates_a_unit_and_a_clerk_who_sees_only_their_unit(
     page: Page, context: BrowserContext, console_platform: ConsolePlatform,
     screenshot: Callable[[Page, str], Path],
@@ -95,10 +117,13 @@ def test_admin_creates_a_unit_and_a_clerk_who_sees_only_their_unit(
     expect(page.get_by_test_id("staff-table")).to_contain_text(unit_name)
     screenshot(settled(page), "admin-staff")
 
+    own = case_transferred_to(console_platform, unit_name, "东门社区某小区电梯停运两天")
+
     clerk = context.new_page()  # a new tab holds no session: the clerk signs in there
     clerk.goto("/console/")
     sign_in_through_the_form(clerk, username)
     expect(clerk.get_by_role("heading", name="工作队列")).to_be_visible()
+    expect(clerk.get_by_text(own.case_no)).to_be_visible()
     expect(clerk.get_by_role("menuitem", name="系统管理")).to_have_count(0)
     expect(clerk.get_by_text(elsewhere.case_no)).to_have_count(0)
     expect(clerk.get_by_text("小区路灯损坏")).to_have_count(0)
