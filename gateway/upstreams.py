@@ -355,7 +355,9 @@ class _AsgiCall:
             self.complete = True
             self._finished.set()
         self._changed.set()
-        while self._buffered > HIGH_WATER and not self.aborted:
+        # The last piece is never held back: the service has produced the whole answer, and
+        # the gateway takes a complete answer only once the service's call has returned.
+        while self._buffered > HIGH_WATER and not self.aborted and not self.complete:
             self._room.clear()
             await self._room.wait()
 

@@ -12,6 +12,7 @@ import pytest
 from starlette.types import Receive, Scope, Send
 
 from gateway import AsgiUpstream
+from gateway.upstreams import HIGH_WATER
 from shared.auth import TokenVerifier
 from tests.gateway.streaming_setup import (
     RawService,
@@ -242,6 +243,29 @@ async def test_an_embedded_service_streams_its_answer_chunk_by_chunk(
         rest = b"".join([chunk async for chunk in chunks])
     assert (first, rest) == (b"id,status\n", b"1,closed\n")
     assert service.ended == ["completed"]
+
+
+async def test_an_embedded_answer_larger_than_the_buffer_in_one_piece_arrives_whole(
+    verifier: TokenVerifier, auth: dict[str, str]
+) -> None:
+    # A plain JSON response sends its whole body in one message: the service has finished,
+    # so nothing is gained by making it wait for the client (and waiting deadlocked).
+    body = b"[" + b",".join(b'{"id": %d}' % n for n in range(100_000)) + b"]"
+    assert len(body) > 4 * HIGH_WATER
+
+    async def one_piece(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": body})
+
+    upstream = AsgiUpstream("events", one_piece, timeout=1.0)
+    async with (
+        gateway_on_socket({"events": upstream}, verifier) as (url, _),
+        httpx.AsyncClient(base_url=url, timeout=5) as client,
+    ):
+        response = await client.get("/api/v1/events/points", headers=auth)
+    assert response.status_code == 200
+    assert response.content == body
 
 
 async def test_an_embedded_service_is_stopped_when_the_client_leaves(
