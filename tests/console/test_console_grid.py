@@ -68,6 +68,43 @@ def test_grid_worker_passes_a_check_with_a_photo_after_the_clerk_submits_a_resul
     assert len(case["attachments"]) == len(before) + 1
 
 
+def test_grid_worker_reports_an_event_on_a_residents_behalf(
+    page: Page, console_platform: ConsolePlatform, screenshot: Callable[[Page, str], Path],
+) -> None:
+    api = console_platform.api
+    worker = api.create_staff(None, ["grid_worker"], f"grid-{uuid.uuid4().hex[:8]}",
+                              regions=[DEFAULT_REGION], display_name="绥安社区网格员")
+    page.goto("/console/verification")
+    sign_in_through_the_form(page, worker)
+    page.get_by_test_id("report-on-behalf").click()
+    form = page.get_by_test_id("report-page")
+    form.get_by_role("button", name="提交上报").click()
+    expect(form.get_by_role("alert")).to_contain_text("请选择事件类型")
+
+    form.get_by_label("事件类型").click()
+    page.get_by_role("option", name="邻里纠纷").click()
+    expect(form).to_contain_text("漳浦县 / 绥安镇 / 绥安社区 / 绥安社区第一网格")  # their grid
+    form.get_by_role("button", name="提交上报").click()
+    expect(form.get_by_role("alert")).to_contain_text("请填写事件描述")
+
+    form.get_by_label("地址").fill("绥安镇中山路20号")
+    form.get_by_label("事件描述").fill("李大爷反映楼上住户每晚拖拽家具，协商无果")
+    form.locator("input[type=file]").set_input_files(files=[FilePayload(
+        name="visit.png", mimeType="image/png", buffer=sample_png(color=(60, 90, 160)))])
+    expect(form.get_by_test_id("uploaded-photos")).to_contain_text("visit.png")
+    expect(form.get_by_role("alert")).to_have_count(0)
+    screenshot(page, "report-on-behalf")
+    form.get_by_role("button", name="提交上报").click()
+
+    expect(page.get_by_test_id("case-page")).to_be_visible()
+    event_id = page.url.rsplit("/", 1)[-1]
+    case = api.case(event_id)
+    assert case["channel"] == "grid_worker"
+    assert case["description"] == "李大爷反映楼上住户每晚拖拽家具，协商无果"
+    assert len(case["attachments"]) == 1
+    expect(page.get_by_test_id("case-no")).to_have_text(case["case_no"])
+
+
 def test_staff_without_the_grid_worker_role_have_no_check_list(
     page: Page, console_platform: ConsolePlatform,
 ) -> None:

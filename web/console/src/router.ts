@@ -51,6 +51,8 @@ export function createConsoleRouter(): Router {
             component: () => import('@/views/admin/config/SlaView.vue') },
           { path: 'admin/holidays', name: 'admin-holidays',
             component: () => import('@/views/admin/config/HolidaysView.vue') },
+          { path: 'verification/report', name: 'grid-report',
+            component: () => import('@/views/grid/ReportOnBehalf.vue') },
           { path: 'soon/:section', name: 'soon', component: () => import('@/views/Soon.vue') },
           { path: ':rest(.*)*', name: 'not-found', component: () => import('@/views/NotFound.vue') },
         ],
