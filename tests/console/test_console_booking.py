@@ -31,12 +31,21 @@ def operator(console_platform: ConsolePlatform) -> str:
                                              display_name="绥安社区发放点")
 
 
-def open_round(console_platform: ConsolePlatform, operator: str, title: str, quota: int = 5
-               ) -> dict[str, Any]:
+def open_round(console_platform: ConsolePlatform, operator: str, title: str, quota: int = 5,
+               *, slots: list[int] | None = None) -> dict[str, Any]:
     """A round open for booking now, whose pickup has started too (as the operator's script
-    would create it)."""
+    would create it); with ``slots``, its point is booked by hour-long time slots of those
+    quotas."""
     api = console_platform.api
     now = datetime.now(UTC)
+    point: dict[str, Any] = {"name": "绥安社区服务中心", "address": "绥安镇中山路1号",
+                             "region_code": COMMUNITY}
+    if slots is None:
+        point["quota"] = quota
+    else:
+        point["slots"] = [{"starts_at": (now + timedelta(hours=n)).isoformat(),
+                           "ends_at": (now + timedelta(hours=n + 1)).isoformat(),
+                           "quota": q} for n, q in enumerate(slots)]
     return dict(api.call("POST", "/api/v1/booking/rounds", api.sign_in(operator), status=201,
                          json={
         "title": title, "region_code": COUNTY,
@@ -45,8 +54,7 @@ def open_round(console_platform: ConsolePlatform, operator: str, title: str, quo
         "booking_closes_at": (now + timedelta(hours=2)).isoformat(),
         "pickup_starts_at": (now - timedelta(minutes=5)).isoformat(),
         "pickup_ends_at": (now + timedelta(hours=4)).isoformat(),
-        "pickup_points": [{"name": "绥安社区服务中心", "address": "绥安镇中山路1号",
-                           "region_code": COMMUNITY, "quota": quota}],
+        "pickup_points": [point],
     }))
 
 
@@ -100,6 +108,31 @@ def test_operator_raises_a_quota_while_the_round_is_open(
     api = console_platform.api
     live = api.call("GET", f"/api/v1/booking/rounds/{round_['id']}/stats", api.sign_in(operator))
     assert (live["quota"], live["remaining"]) == (12, 11)
+
+
+def test_a_point_booked_by_time_slot_has_its_quota_raised_one_slot_at_a_time(
+    page: Page, console_platform: ConsolePlatform, operator: str,
+) -> None:
+    title = f"药品发放第{uuid.uuid4().hex[:4]}轮"
+    round_ = open_round(console_platform, operator, title, slots=[3, 4])
+    page.goto("/console/")
+    sign_in_through_the_form(page, operator)
+    expect(page).to_have_url(re.compile(r"/console/booking$"))
+    page.get_by_test_id("rounds").get_by_text(title).click()
+    expect(page.get_by_test_id("round-total")).to_contain_text("配额 7")
+    point = page.get_by_test_id("point-stats").locator("tbody tr").first
+    point.get_by_test_id("quota-edit").click()
+    point.get_by_test_id("quota-slot").click()
+    page.get_by_role("option").nth(1).click()  # the second hour
+    expect(point.get_by_label("新配额")).to_have_value("4")
+    point.get_by_label("新配额").fill("10")
+    point.get_by_test_id("quota-save").click()
+
+    expect(page.get_by_test_id("quota-saved")).to_be_visible()
+    expect(page.get_by_test_id("round-total")).to_contain_text("配额 13")
+    api = console_platform.api
+    read = api.call("GET", f"/api/v1/booking/rounds/{round_['id']}", api.sign_in(operator))
+    assert [s["quota"] for s in read["pickup_points"][0]["slots"]] == [3, 10]
 
 
 def test_operator_redeems_a_typed_code_and_a_second_try_shows_when_it_was_used(

@@ -505,6 +505,8 @@ export const zhCN = {
     quota: '配额',
     raise: '调整配额',
     newQuota: '新配额',
+    slot: '时段',
+    slotLabel: (start: string, end: string): string => `${start}–${end}`,
     quotaSaved: '配额已更新',
     quotaBelowBooked: (n: number): string => `配额不能低于已预约数（${n}）`,
     round: '轮次',
