@@ -221,6 +221,24 @@ def test_a_department_admin_sees_only_their_units_staff(
     roles = page.get_by_test_id("staff-create-dialog").get_by_role("checkbox")
     expect(roles).to_have_count(2)  # only the unit's roles may be granted
     page.keyboard.press("Escape")
+    expect(page.get_by_test_id("staff-create-dialog")).to_be_hidden()
+
+    row = table.locator("tr", has_text=colleague)
+    row.get_by_role("button", name="重置密码").click()
+    reset = page.get_by_test_id("password-dialog")
+    reset.get_by_label("新密码").fill("short")
+    reset.get_by_test_id("password-save").click()
+    expect(reset).to_contain_text("密码太短")
+    reset.get_by_label("新密码").fill("Renewed-pass-2026")
+    reset.get_by_test_id("password-save").click()
+    expect(reset).to_be_hidden()
+    assert api.sign_in(colleague, "Renewed-pass-2026")
+
+    row.get_by_role("button", name="停用").click()
+    page.get_by_role("dialog").get_by_role("button", name="停用").click()
+    expect(row).to_contain_text("已停用")
+    api.call("POST", "/api/v1/identity/staff-login", status=403,
+             json={"username": colleague, "password": "Renewed-pass-2026"})
 
     page.goto("/console/admin/org")
     expect(page.get_by_test_id("no-access")).to_contain_text("无权访问")
