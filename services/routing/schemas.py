@@ -172,6 +172,8 @@ class AssignmentRead(BaseSchema):
     status: str
     unit_id: uuid.UUID | None
     queue_reason: str | None
+    # A returned case: the unit that returned it (the dispatcher may send it back there).
+    returned_by_unit_id: uuid.UUID | None = None
     accept_by: datetime | None
     resolve_by: datetime | None
     overdue: bool = False

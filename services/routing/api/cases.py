@@ -42,8 +42,15 @@ def _assignments(rows: list[Any], now: datetime) -> AssignmentList:
     for row in rows:
         due = row["accept_by"] if row["status"] == "dispatched" else row["resolve_by"]
         items.append(AssignmentRead.model_validate(
-            {**fields_of(AssignmentRead, [row])[0], "overdue": due is not None and due < now}))
+            {**fields_of(AssignmentRead, [row])[0], "overdue": due is not None and due < now,
+             "returned_by_unit_id": _returned_by(row)}))
     return AssignmentList(items=items)
+
+
+def _returned_by(row: Any) -> uuid.UUID | None:
+    """The unit a returned case left last (former units are kept most recent last)."""
+    former = list(row.get("former_unit_ids") or ())
+    return former[-1] if row.get("queue_reason") == "returned" and former else None
 
 
 @router.get("/queue", response_model=AssignmentList)

@@ -194,8 +194,10 @@ async def assign(
 
 
 def with_former_unit(assignment: Any, unit_id: uuid.UUID) -> list[uuid.UUID]:
-    """The case's former units with ``unit_id``, which it is leaving."""
-    return list(dict.fromkeys([*(assignment.get("former_unit_ids") or ()), unit_id]))
+    """The case's former units with ``unit_id``, which it is leaving, last (most recent last:
+    the dispatcher's queue names the unit that returned a case)."""
+    former = [u for u in assignment.get("former_unit_ids") or () if u != unit_id]
+    return [*former, unit_id]
 
 
 async def load_assignment(uow: UnitOfWork, event_id: uuid.UUID) -> Any:

@@ -2980,6 +2980,8 @@ export interface components {
             region_code: string;
             /** Resolve By */
             resolve_by: string | null;
+            /** Returned By Unit Id */
+            returned_by_unit_id?: string | null;
             /** Status */
             status: string;
             /** Unit Id */
