@@ -190,13 +190,21 @@ def test_admin_sets_the_deadlines_of_a_category(
     row = page.get_by_test_id("policies-table").get_by_role("row").filter(has_text=name)
     expect(row).to_contain_text("紧急")
     expect(row).to_contain_text("8 工作小时")
+    # Changed in place: the dialog opens on the row's values, its category and urgency fixed.
+    row.get_by_role("button", name="编辑").click()
+    expect(dialog.get_by_label("办结时限")).to_have_value("8")
+    expect(dialog.get_by_test_id("category-select")).to_contain_text(name)
+    dialog.get_by_label("办结时限").fill("16")
+    dialog.get_by_test_id("policy-save").click()
+    expect(dialog).to_be_hidden()
+    expect(row).to_contain_text("16 工作小时")
     screenshot(page, "admin-sla")
     assert accessible(page) == []
     stored = [p for p in console_platform.api.call(
         "GET", "/api/v1/routing/sla-policies", console_platform.api.admin_token)["items"]
         if p["category_code"] == code]
     assert [(p["urgency"], p["accept_hours"], p["resolve_amount"], p["resolve_unit"])
-            for p in stored] == [("urgent", 1, 8, "hours")]
+            for p in stored] == [("urgent", 1, 16, "hours")]
 
 
 def test_a_clerk_sees_no_access_on_the_configuration_pages(
