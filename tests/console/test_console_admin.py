@@ -297,3 +297,30 @@ def test_admin_creates_a_partner_app_sees_its_secret_once_rotates_and_disables_i
     expect(row).to_contain_text("已停用")
     expect(row.get_by_role("button", name="轮换密钥")).to_have_count(0)
     screenshot(page, "admin-partners")
+
+
+def test_admin_renames_a_unit_and_moves_it_to_another_community(
+    page: Page, console_platform: ConsolePlatform,
+) -> None:
+    api = console_platform.api
+    name = f"东门社区调解室{uuid.uuid4().hex[:4]}"
+    api.create_unit(name, kind=f"mediation_{uuid.uuid4().hex[:6]}", region_code=OTHER_COMMUNITY)
+
+    admin_opens(page, "单位与区划")
+    open_region(page, "漳州市", "东山县", "铜陵镇", "东门社区")
+    page.get_by_test_id("unit-table").locator("tr", has_text=name).get_by_role(
+        "button", name="修改").click()
+    dialog = page.get_by_test_id("unit-dialog")
+    dialog.get_by_label("单位名称").fill("西门社区调解室" + name[-4:])
+    dialog.get_by_label("调整到").click()
+    for level in ("漳州市", "东山县", "铜陵镇"):
+        page.locator(".el-cascader-node:visible", has_text=level).first.click()
+    page.locator(".el-cascader-node:visible", has_text="西门社区").locator(".el-radio").click()
+    dialog.get_by_label("单位名称").click()  # clicking outside closes the picker
+    expect(page.locator(".el-cascader-node:visible")).to_have_count(0)
+    dialog.get_by_test_id("unit-save").click()
+
+    expect(dialog).to_be_hidden()
+    expect(page.get_by_test_id("unit-table")).not_to_contain_text(name[-4:])
+    open_region(page, "西门社区")
+    expect(page.get_by_test_id("unit-table")).to_contain_text("西门社区调解室" + name[-4:])
