@@ -68,3 +68,22 @@ async def test_only_staff_read_the_calendar_and_only_of_supported_years(
         bad = await client.get(f"/api/v1/routing/calendar/{year}", headers=admin)
         assert (bad.status_code, bad.json()["code"]) == (422, "day_invalid")
     assert (await client.get("/api/v1/routing/calendar/abc", headers=admin)).status_code == 422
+
+
+async def test_removing_an_override_gives_the_day_back_to_the_published_schedule(
+    client: httpx.AsyncClient, make_token: Callable[..., str]
+) -> None:
+    admin = {"Authorization": f"Bearer {make_token(roles=['admin'])}"}
+    assert (await client.put("/api/v1/routing/calendar/overrides/2026-10-01", headers=admin,
+                             json={"workday": True, "note": "值班"})).status_code == 204
+    staff = {"Authorization": f"Bearer {make_token(roles=['dept_staff'])}"}
+    refused = await client.delete("/api/v1/routing/calendar/overrides/2026-10-01",
+                                  headers=staff)
+    assert (refused.status_code, refused.json()["code"]) == (403, "role_required")
+    for _ in range(2):  # the second removal finds nothing to remove
+        assert (await client.delete("/api/v1/routing/calendar/overrides/2026-10-01",
+                                    headers=admin)).status_code == 204
+    days = {d["day"]: d for d in (await client.get("/api/v1/routing/calendar/2026",
+                                                   headers=admin)).json()["items"]}
+    assert days["2026-10-01"]["source"] == "official"
+    assert days["2026-10-01"]["workday"] is False

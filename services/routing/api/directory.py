@@ -34,7 +34,7 @@ from services.routing.schemas import (
     Urgency,
 )
 from services.routing.service import directory
-from services.routing.service.calendar import calendar_year
+from services.routing.service.calendar import calendar_year, remove_override
 from shared.auth import CurrentPrincipal
 from shared.web.deps import Uow
 
@@ -203,3 +203,9 @@ async def calendar(year: int, uow: Uow, principal: CurrentPrincipal) -> Calendar
     staff_only(principal)
     days = await calendar_year(uow, year=year)
     return CalendarYear(year=year, items=[CalendarDayRead.model_validate(d) for d in days])
+
+
+@router.delete("/calendar/overrides/{day}", status_code=204)
+async def delete_override(day: date, uow: Uow, principal: CurrentPrincipal) -> None:
+    """Undo an admin's override: the day follows the published schedule again (admins)."""
+    await remove_override(uow, principal=principal, day=day)

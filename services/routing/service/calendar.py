@@ -11,6 +11,7 @@ from typing import Literal
 from chinese_calendar import constants as official
 
 from services.routing import store
+from shared.auth import Principal, Role
 from shared.db.uow import UnitOfWork
 from shared.problems import RuleViolation
 
@@ -40,6 +41,13 @@ def official_days(year: int) -> dict[date, CalendarDay]:
                 key = official.Holiday(holiday).name
                 days[day] = CalendarDay(day, workday, "official", key, None)
     return days
+
+
+async def remove_override(uow: UnitOfWork, *, principal: Principal, day: date) -> None:
+    """The day follows the published schedule again (removing one that is not set is a no-op)."""
+    principal.require_role(Role.ADMIN)
+    async with uow:
+        await store.delete_override(uow, day)
 
 
 async def calendar_year(uow: UnitOfWork, *, year: int) -> list[CalendarDay]:

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import (
     and_,
     bindparam,
+    delete,
     func,
     or_,
     select,
@@ -246,6 +247,10 @@ async def overrides_of_year(uow: UnitOfWork, year: int) -> list[Any]:
     """The year's overrides with their notes, for the admin's calendar."""
     return await fetch_all(uow, select(calendar_overrides).where(
         calendar_overrides.c.day.between(date(year, 1, 1), date(year, 12, 31))))
+
+
+async def delete_override(uow: UnitOfWork, day: date) -> None:
+    await uow.connection.execute(delete(calendar_overrides).where(calendar_overrides.c.day == day))
 
 
 async def set_override(uow: UnitOfWork, day: date, workday: bool, note: str | None) -> None:
