@@ -183,7 +183,7 @@ def test_registry_import_shows_progress_the_refused_row_and_its_errors_csv(
     expect(refused).to_contain_text("3")  # the header is row 1: 李四 is row 3
     expect(refused).to_contain_text("身份证号校验位不正确")
     expect(refused).not_to_contain_text(bad)  # the ID number shows masked
-    screenshot(page, "admin-registry")
+    screenshot(settled(page), "admin-registry")
 
     with page.expect_download() as download:
         page.get_by_test_id("download-errors").click()
