@@ -163,6 +163,35 @@ def test_a_returned_case_waits_for_arbitration_and_is_redispatched(
     wait_held_by(console_platform, report.id, town)
 
 
+def test_a_returned_case_is_sent_back_to_its_unit_with_a_reason(
+    page: Page, console_platform: ConsolePlatform, dispatcher: Dispatcher,
+    screenshot: Callable[[Page, str], Path],
+) -> None:
+    api = console_platform.api
+    clerk = clerk_of(console_platform, COMMUNITY, "绥安社区办事员")
+    report = api.resident_reports_event("单元门禁损坏，陌生人随意进出")
+    wait_held_by(console_platform, report.id, clerk.unit_id)
+    api.call("POST", f"/api/v1/events/{report.id}/return", api.sign_in(clerk.username),
+             json={"reason": "门禁属物业管理"})
+    queued_for(console_platform, dispatcher, report.id)
+
+    page.goto("/console/dispatch")
+    sign_in_through_the_form(page, dispatcher.username)
+    row_of(page, report.case_no).get_by_role("button", name="退回原单位").click()
+    dialog = page.get_by_role("dialog", name=f"退回原单位 {report.case_no}")
+    expect(dialog.get_by_test_id("unit-picker")).to_contain_text("绥安社区居委会")
+    dialog.get_by_role("button", name="确定").click()
+    expect(dialog.get_by_role("alert")).to_contain_text("请填写退回理由")
+    queued_for(console_platform, dispatcher, report.id)  # nothing was sent
+
+    dialog.get_by_label("退回理由").fill("小区无物业，门禁由社区负责维护")
+    expect(dialog.get_by_role("alert")).to_have_count(0)
+    screenshot(page, "dispatch-send-back")
+    dialog.get_by_role("button", name="确定").click()
+    expect(row_of(page, report.case_no)).to_have_count(0)
+    wait_held_by(console_platform, report.id, clerk.unit_id)
+
+
 def test_staff_without_the_dispatcher_role_have_no_dispatch_queue(
     page: Page, console_platform: ConsolePlatform,
 ) -> None:

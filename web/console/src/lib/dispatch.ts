@@ -28,5 +28,6 @@ export function transferReason(text: string): string | null {
   return reason.length >= 2 ? reason : null
 }
 
-/** Dispatching a queued case, or transferring it with a reason. */
-export type DispatchMode = 'dispatch' | 'transfer'
+/** Dispatching a queued case, transferring it with a reason, or sending a returned case
+ * back to the unit that returned it with a reason (a transfer to that unit). */
+export type DispatchMode = 'dispatch' | 'transfer' | 'sendBack'
