@@ -168,6 +168,12 @@ def test_admin_sets_a_local_holiday_and_the_calendar_shows_it(
     expect(shown).to_contain_text("本地调整")
     screenshot(page, "admin-holidays")
     assert accessible(page) == []
+    # Set by mistake: undone, the day follows the published schedule again.
+    shown.get_by_test_id("revert-2031-05-06").click()
+    expect(page.get_by_test_id("day-2031-05-06")).to_have_count(0)
+    days = console_platform.api.call("GET", "/api/v1/routing/calendar/2031",
+                                     console_platform.api.admin_token)["items"]
+    assert [d for d in days if d["day"] == "2031-05-06"] == []
 
 
 def test_admin_sets_the_deadlines_of_a_category(

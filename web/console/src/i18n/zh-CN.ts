@@ -692,6 +692,8 @@ export const zhCN = {
       add: '调整某一天',
       dialog: '调整某一天',
       dayRequired: '请选择日期',
+      revert: '撤销调整',
+      reverted: '已恢复为国家安排',
       unpublished: '国家尚未公布该年的节假日安排：除下列本地调整外，周一至周五为工作日。',
       month: (m: number): string => `${m} 月`,
     },
