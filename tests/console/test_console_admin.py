@@ -296,7 +296,8 @@ def test_admin_creates_a_partner_app_sees_its_secret_once_rotates_and_disables_i
     page.get_by_role("dialog").get_by_role("button", name="停用").click()
     expect(row).to_contain_text("已停用")
     expect(row.get_by_role("button", name="轮换密钥")).to_have_count(0)
-    screenshot(page, "admin-partners")
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    screenshot(settled(page), "admin-partners")
 
 
 def test_admin_renames_a_unit_and_moves_it_to_another_community(
