@@ -102,6 +102,8 @@ def test_admin_creates_a_unit_and_a_clerk_who_sees_only_their_unit(
     screenshot(page, "admin-org")
 
     page.get_by_role("menuitem", name="系统管理").click()
+    expect(page.get_by_role("link", name="节假日")).to_be_visible()  # and the configuration pages
+    screenshot(settled(page), "admin-home")
     page.get_by_role("link", name="人员与权限").click()
     page.get_by_test_id("staff-create").click()
     dialog = page.get_by_test_id("staff-create-dialog")
