@@ -141,7 +141,7 @@ export const zhCN = {
     lessThanMinute: '不到1分钟',
   },
   case: {
-    back: '返回队列',
+    back: '返回',
     report: '上报内容',
     caseNo: '案件编号',
     category: '类别',
