@@ -13,6 +13,10 @@ describe('menu by role', () => {
   it('lands a clerk on the queue after signing in', () => {
     expect(homeFor(['dept_staff'])).toBe('/queue')
   })
+  it('never lands anyone on the full-screen command centre', () => {
+    expect(homeFor(['admin'])).toBe('/scorecards')
+    expect(homeFor(['supervisor'])).toBe('/supervision')
+  })
 })
 
 describe('return-to-page after sign-in', () => {
