@@ -57,13 +57,22 @@ def risk_name(console_platform: ConsolePlatform, code: str) -> str:
 def test_admin_adds_a_choice_field_and_the_preview_shows_it(
     page: Page, console_platform: ConsolePlatform, screenshot: Callable[[Page, str], Path],
 ) -> None:
-    code = new_category(console_platform, f"宅基地纠纷{uuid.uuid4().hex[:4]}")
-    name = next(c["name"] for r in console_platform.api.call(
-        "GET", "/api/v1/events/categories")["items"] for c in r["children"] if c["code"] == code)
+    code, name = f"p5_{uuid.uuid4().hex[:8]}", f"宅基地纠纷{uuid.uuid4().hex[:4]}"
     admin_opens(page, "admin/categories")
     tree = page.get_by_test_id("category-tree")
     tree.get_by_text(risk_name(console_platform, "social_conflict"), exact=True).click()
-    tree.get_by_text(name, exact=True).click()
+    # A new sub-category of the chosen major risk; a code already in use is refused.
+    page.get_by_test_id("add-category").click()
+    created = page.get_by_role("dialog", name="新建子分类")
+    created.get_by_label("分类代码").fill("dispute_neighbour")
+    created.get_by_label("分类名称").fill(name)
+    created.get_by_test_id("category-save").click()
+    expect(created.get_by_role("alert")).to_have_text("该分类代码已存在")
+    created.get_by_label("分类代码").fill(code)
+    created.get_by_test_id("category-save").click()
+    expect(created).to_be_hidden()
+    expect(tree.get_by_text(name, exact=True)).to_be_visible()
+    expect(page.get_by_test_id("template-editor")).to_be_visible()
     expect(page.get_by_test_id("template-preview")).to_contain_text("该分类暂无模板字段")
 
     page.get_by_test_id("add-field").click()
@@ -84,8 +93,10 @@ def test_admin_adds_a_choice_field_and_the_preview_shows_it(
     expect(preview.get_by_label("争议面积")).to_be_visible()
     preview.get_by_test_id("preview-area").click()
     expect(page.get_by_role("option", name="一亩及以上")).to_be_visible()
-    page.get_by_role("option", name="一亩以下").click()
+    page.wait_for_function(  # the dropdown has finished opening
+        "() => document.getAnimations().every((a) => a.playState !== 'running')")
     screenshot(page, "admin-categories")
+    page.get_by_role("option", name="一亩以下").click()
     page.get_by_test_id("save-template").click()
     expect(page.get_by_text("已保存")).to_be_visible()
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import {
-  daysOfMonth, draftOf, draftProblem, emptyDraft, fieldOf, mayConfigure, parseOptions,
+  categoryProblem, daysOfMonth, draftOf, draftProblem, emptyDraft, fieldOf, mayConfigure, parseOptions,
 } from '@/lib/adminConfig'
 
 describe('who configures the platform', () => {
@@ -33,6 +33,18 @@ describe('the template field editor', () => {
     expect(draftProblem({ ...ok, label: ' ' }, others)).toBe('label')
     expect(draftProblem({ ...ok, type: 'choice', options: '' }, others)).toBe('options')
     expect(draftProblem({ ...ok, type: 'choice', options: 'a\na=甲' }, others)).toBe('options')
+  })
+})
+
+describe('a new sub-category', () => {
+  it('needs a parent, a free well-formed code and a name', () => {
+    const taken = new Set(['dispute_land'])
+    const ok = { parent: 'social_conflict', code: 'dispute_dowry', name: '彩礼纠纷' }
+    expect(categoryProblem(ok, taken)).toBeNull()
+    expect(categoryProblem({ ...ok, parent: '' }, taken)).toBe('parent')
+    expect(categoryProblem({ ...ok, code: 'Dowry' }, taken)).toBe('code')
+    expect(categoryProblem({ ...ok, code: 'dispute_land' }, taken)).toBe('codeTaken')
+    expect(categoryProblem({ ...ok, name: '  ' }, taken)).toBe('name')
   })
 })
 

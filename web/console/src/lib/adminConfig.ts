@@ -60,6 +60,18 @@ export function draftProblem(draft: FieldDraft, others: readonly TemplateField[]
   return null
 }
 
+export type CategoryProblem = 'parent' | 'code' | 'codeTaken' | 'name' | null
+
+/** What is wrong with a new sub-category before it is sent: a taken code would overwrite. */
+export function categoryProblem(draft: { parent: string; code: string; name: string },
+  taken: ReadonlySet<string>): CategoryProblem {
+  if (!draft.parent) return 'parent'
+  if (!/^[a-z][a-z0-9_]{1,63}$/.test(draft.code.trim())) return 'code'
+  if (taken.has(draft.code.trim())) return 'codeTaken'
+  if (!draft.name.trim() || draft.name.trim().length > 100) return 'name'
+  return null
+}
+
 export function emptyDraft(): FieldDraft {
   return { key: '', label: '', type: 'text', required: false, options: '' }
 }
