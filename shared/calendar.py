@@ -19,6 +19,12 @@ from zoneinfo import ZoneInfo
 import chinese_calendar
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def shown_time(moment: datetime) -> str:
+    """A moment as people in Zhangzhou read it: local date and minute."""
+    return moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+
 DEFAULT_WINDOWS: tuple[tuple[time, time], ...] = (
     (time(8, 30), time(12, 0)),
     (time(14, 0), time(17, 30)),

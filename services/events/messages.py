@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from shared.calendar import SHANGHAI
+from shared.calendar import shown_time as shown_time  # re-exported: callers use messages
 from shared.i18n import zh_CN
 
 # Steps whose note the platform wrote (bookkeeping, for staff): residents read the step's title.
@@ -65,10 +65,6 @@ def field_invalid(label: str, kind: str, **values: object) -> str:
 
 # -- the platform's timeline notes, for staff --------------------------------------------------
 
-
-def shown_time(moment: datetime) -> str:
-    """A moment as people in Zhangzhou read it: local date and minute."""
-    return moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
 
 
 def note_assigned(reason: str, unit_name: str) -> str:

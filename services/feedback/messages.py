@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from shared.calendar import SHANGHAI
+from shared.calendar import shown_time as shown_time  # re-exported: callers use messages
 from shared.i18n import zh_CN
 
 # action of events.event_status_changed → (notice kind, short phrase, sentence)
@@ -53,9 +53,6 @@ def relief_texts(kind: str, approved: bool) -> dict[str, str]:
 
 # -- staff notices: each answers its (title, body); times shown in Asia/Shanghai -------------
 
-
-def shown_time(moment: datetime) -> str:
-    return moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
 
 
 def overdue_notice(deadline_kind: str, deadline: datetime) -> tuple[str, str]:

@@ -11,11 +11,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from services.feedback import messages
+from shared.calendar import shown_time
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 LIMITS: dict[str, int] = {
     "thing": 20,
     "phrase": 5,
@@ -63,10 +62,6 @@ def fit_data(values: dict[str, str]) -> dict[str, dict[str, str]]:
     return {key: {"value": fit(key, value)} for key, value in values.items()}
 
 
-def wechat_time(moment: datetime) -> str:
-    return moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
-
-
 @dataclass(frozen=True)
 class Notice:
     kind: str
@@ -97,7 +92,7 @@ def _case_step_notice(
             {
                 "character_string1": case_no,
                 "phrase2": phrase,
-                "time3": wechat_time(at),
+                "time3": shown_time(at),
                 "thing4": sentence,
             }
         ),
@@ -129,14 +124,14 @@ def booking_notice(
     return Notice(
         kind="booking_confirmed",
         title=messages.BOOKING_TITLE,
-        body=messages.booking_body(round_title, wechat_time(pickup_starts_at)),
+        body=messages.booking_body(round_title, shown_time(pickup_starts_at)),
         template="case_progress",
         page=f"pages/booking/detail?id={booking_id}",
         data=fit_data(
             {
                 "thing1": round_title,
                 "phrase2": messages.BOOKING_TITLE,
-                "time3": wechat_time(pickup_starts_at),
+                "time3": shown_time(pickup_starts_at),
                 "thing4": messages.BOOKING_HINT,
             }
         ),
@@ -161,7 +156,7 @@ def relief_decision_notice(
             {
                 "thing1": words["subject"],
                 "phrase2": words["phrase"],
-                "time3": wechat_time(decided_at),
+                "time3": shown_time(decided_at),
                 "thing4": words["sentence"],
             }
         ),
@@ -178,5 +173,5 @@ def staff_wechat_notice(*, notice_id: str, kind: str, title: str, body: str,
         body=body,
         template="staff_notice",
         page=f"pages/staff/notices/detail?id={notice_id}",
-        data=fit_data({"thing1": title, "time2": wechat_time(occurred_at), "thing3": body}),
+        data=fit_data({"thing1": title, "time2": shown_time(occurred_at), "thing3": body}),
     )

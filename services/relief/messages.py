@@ -9,6 +9,7 @@ import re
 from datetime import datetime
 
 from shared.calendar import SHANGHAI
+from shared.calendar import shown_time as shown_time  # re-exported: callers use messages
 from shared.i18n import zh_CN
 
 _CHINESE = re.compile(r"[\u4e00-\u9fff]")
@@ -66,10 +67,6 @@ STEP_TITLES: dict[str, str] = _agency_step_titles()
 def step_title(step: str) -> str:
     return STEP_TITLES.get(step, zh_CN.RELIEF_STEP_TITLE_FALLBACK)
 
-
-def shown_time(moment: datetime) -> str:
-    """A moment as people in Zhangzhou read it: local date and minute."""
-    return moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
 
 
 def note_rejected(count: int, notify_by: datetime) -> str:
