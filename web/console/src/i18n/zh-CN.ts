@@ -200,6 +200,7 @@ export const zhCN = {
     resultPhotos: '结果照片（最多9张）',
     addPhoto: '添加照片',
     uploading: '上传中…',
+    choosePhotos: '选择照片',
     uploadFailed: '照片上传失败',
     removePhoto: (name: string): string => `移除 ${name}`,
   },
@@ -664,19 +665,8 @@ export const zhCN = {
       dialog: '分派规则',
       required: '请选择分类、层级和承办单位类型',
     },
-    levels: { community: '社区', town: '乡镇街道', county: '县区' } as Record<string, string>,
-    unitKinds: {
-      community: '社区居委会',
-      town_office: '乡镇综治中心',
-      pingan_office: '平安办',
-      police: '公安局',
-      market_regulation: '市场监督管理局',
-      judicial_office: '司法局',
-      emergency_management: '应急管理局',
-      housing: '住房和城乡建设局',
-      civil_affairs: '民政局',
-      dispatcher: '平安办调度',
-    } as Record<string, string>,
+    // A rule may name the dispatcher (triage) where a unit kind would stand.
+    dispatcherTarget: '平安办调度',
     sla: {
       title: '时限策略',
       hint: '受理时限按工作小时计；办结时限按工作小时或工作日计。',
@@ -782,20 +772,6 @@ export const zhCN = {
       suffixRequired: '请填写三位数字的下级代码',
       regionSaved: '区划已保存',
     },
-    unitKinds: {
-      community: '社区居委会',
-      town_office: '乡镇综治中心',
-      pingan_office: '平安办',
-      police: '公安局',
-      market_regulation: '市场监督管理局',
-      judicial_office: '司法局',
-      emergency_management: '应急管理局',
-      housing: '住房和城乡建设局',
-      civil_affairs: '民政局',
-      property_service: '物业服务中心',
-    } as Record<string, string>,
-    levels: { city: '市', county: '县区', town: '乡镇街道', community: '社区', grid: '网格' } as
-      Record<string, string>,
     staff: {
       title: '人员与权限',
       unitTitle: '本单位人员',
@@ -941,6 +917,23 @@ export const zhCN = {
       import_interrupted: '导入被中断，请重新上传',
       import_not_found: '导入任务不存在',
     } as Record<string, string>,
+  },
+  // The organisation's words, shared by every page that names a unit kind or a level.
+  org: {
+    unitKinds: {
+      community: '社区居委会',
+      town_office: '乡镇综治中心',
+      pingan_office: '平安办',
+      police: '公安局',
+      market_regulation: '市场监督管理局',
+      judicial_office: '司法局',
+      emergency_management: '应急管理局',
+      housing: '住房和城乡建设局',
+      civil_affairs: '民政局',
+      property_service: '物业服务中心',
+    } as Record<string, string>,
+    levels: { city: '市', county: '县区', town: '乡镇街道', community: '社区', grid: '网格' } as
+      Record<string, string>,
   },
 } as const
 

@@ -1,6 +1,7 @@
 // Logic of the admin's configuration pages (categories and templates, routing rules, SLA
 // policies, the holiday calendar): who may open them, and the template editor's drafts.
 import type { components } from '@/api/schema'
+import { t } from '@/i18n/zh-CN'
 
 export type TemplateField = components['schemas']['TemplateFieldSchema']
 export type FieldKind = TemplateField['type']
@@ -9,6 +10,10 @@ export type CalendarDay = components['schemas']['CalendarDayRead']
 export const FIELD_KINDS: readonly FieldKind[] = ['text', 'number', 'choice', 'date', 'phone']
 export const LEVELS = ['community', 'town', 'county'] as const
 export const URGENCIES = ['urgent', 'normal', 'low'] as const
+/** What a routing rule may send a report to: a kind of unit, or the dispatcher to triage it. */
+export const RULE_TARGETS: Readonly<Record<string, string>> = {
+  ...t.org.unitKinds, dispatcher: t.adminConfig.dispatcherTarget,
+}
 const KEY = /^[a-z][a-z0-9_]{0,39}$/
 
 /** Only platform admins change configuration; everyone else gets the no-access page. */
