@@ -158,8 +158,10 @@ async def test_redelivered_supervision_messages_add_no_steps_and_reopen_nothing(
     await _wait_step(loop, event_id, supervisor, "supervision_lapsed")
     before = [s for s in await loop.timeline(event_id, supervisor)
               if s["action"] in SUPERVISION_STEPS]
-    assert [s["action"] for s in before] == ["supervision_issued", "supervision_issued",
-                                             "supervision_replied", "supervision_lapsed"]
+    # Steps show in the order their messages arrived: the second order's issue may come in
+    # after the first one's reply, so only what is there is compared, not its order.
+    assert sorted(s["action"] for s in before) == [
+        "supervision_issued", "supervision_issued", "supervision_lapsed", "supervision_replied"]
 
     copies = await _republish(loop, database_url, event_id)
     assert len(copies) == 4

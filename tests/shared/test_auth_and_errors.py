@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from typing import Annotated
 
 import httpx
@@ -200,24 +201,27 @@ def _claims(**overrides: object) -> dict[str, object]:
     return {k: v for k, v in claims.items() if v is not None}
 
 
+# Claims are built when the test runs, not when it is collected: a whole-suite run takes
+# longer than a token lives, and a token minted at collection would have expired by then.
 @pytest.mark.parametrize(
-    ("claims", "code"),
+    ("overrides", "code"),
     [
-        (_claims(exp=None), "token_invalid"),
-        (_claims(sub=None), "token_invalid"),
-        (_claims(exp="tomorrow"), "token_invalid"),
-        (_claims(exp=int(time.time()) - 60), "token_expired"),
-        (_claims(iat=int(time.time()) + 3600), "token_invalid"),
-        (_claims(nbf=int(time.time()) + 3600), "token_invalid"),
-        (_claims(iss="someone-else"), "token_invalid"),
-        (_claims(aud=["other", "another"]), "token_invalid"),
-        (_claims(typ="refresh"), "token_invalid"),
-        (_claims(sub="not-a-uuid"), "token_invalid"),
+        (lambda now: {"exp": None}, "token_invalid"),
+        (lambda now: {"sub": None}, "token_invalid"),
+        (lambda now: {"exp": "tomorrow"}, "token_invalid"),
+        (lambda now: {"exp": now - 60}, "token_expired"),
+        (lambda now: {"iat": now + 3600}, "token_invalid"),
+        (lambda now: {"nbf": now + 3600}, "token_invalid"),
+        (lambda now: {"iss": "someone-else"}, "token_invalid"),
+        (lambda now: {"aud": ["other", "another"]}, "token_invalid"),
+        (lambda now: {"typ": "refresh"}, "token_invalid"),
+        (lambda now: {"sub": "not-a-uuid"}, "token_invalid"),
     ],
 )
 def test_signed_tokens_with_bad_claims_are_refused(
-    token_signer: TokenSigner, claims: dict[str, object], code: str
+    token_signer: TokenSigner, overrides: Callable[[int], dict[str, object]], code: str
 ) -> None:
+    claims = _claims(**overrides(int(time.time())))
     token = _forge(claims, {"kid": token_signer.key.kid}, token_signer)
     with pytest.raises(Unauthorized) as refused:
         _verifier(token_signer).verify(token)
