@@ -14,10 +14,15 @@ and the gateway image (which carries the build) all answer /console/.
   styles only because Element Plus sets style attributes) and ``nosniff``.
 - Text files are gzipped once per file version and kept in memory (a build is a few MB).
 - Without a build, /console/ answers 503 ``console_not_built`` saying how to build it.
+- ``/console/config.json`` is the deployment's runtime settings for the app
+  (``{"tile_url": ...}``), revalidated on every load, so an operator sets the map's tiles on the
+  gateway's Deployment instead of rebuilding the console.
 
-Settings are prefixed ``EHOME_CONSOLE_``: ``EHOME_CONSOLE_DIST_DIR`` (the build's directory)
-and ``EHOME_CONSOLE_TILE_HOSTS`` (a JSON list of map-tile origins the CSP lets images load
-from, e.g. ``["https://t0.tianditu.gov.cn"]``).
+Settings are prefixed ``EHOME_CONSOLE_``: ``EHOME_CONSOLE_DIST_DIR`` (the build's directory),
+``EHOME_CONSOLE_TILE_URL`` (the map's tile URL template with ``{z}``, ``{x}`` and ``{y}``, e.g.
+天地图 with its key; its origin is let into the CSP's img-src) and ``EHOME_CONSOLE_TILE_HOSTS``
+(a JSON list of further origins the CSP lets images load from, e.g. for a template whose
+server answers with redirects to other hosts).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
+from urllib.parse import urlsplit
 
 import orjson
 from pydantic import Field, field_validator
@@ -46,6 +52,10 @@ ROUTE = SimpleNamespace(path=f"{PREFIX}/{{path}}")
 # A CSP source is one token: a scheme and host (optionally a leading "*." and a port); nothing
 # that could end the directive (";", ",", spaces) or add another.
 _TILE_HOST = re.compile(r"^https?://(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:[0-9]{1,5})?$")
+_TILE_ORIGIN = re.compile(r"^https?://[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:[0-9]{1,5})?$")
+_PLACEHOLDERS = ("{z}", "{x}", "{y}")
+# The app's runtime settings: not a file of the build, answered before the build is looked at.
+CONFIG_PATH = f"{PREFIX}/config.json"
 # Types whose files shrink under gzip; images and fonts are compressed already.
 _COMPRESSIBLE = ("text/", "application/javascript", "application/json", "image/svg+xml",
                  "application/manifest+json", "application/wasm")
@@ -77,8 +87,28 @@ class ConsoleSettings(BaseSettings):
 
     # The built console (vite's dist). The image copies it to this default place too.
     dist_dir: Path = DEFAULT_DIST_DIR
-    # Origins the command centre's map loads tiles from (天地图 or the operator's own server).
+    # The maps' tile URL template (天地图 with its key, or the operator's own server); unset,
+    # the maps are a plain background with the points.
+    tile_url: str | None = None
+    # Further origins the maps may load images from (the tile URL's own origin is added).
     tile_hosts: list[str] = Field(default_factory=list)
+
+    @field_validator("tile_url")
+    @classmethod
+    def _tile_template(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if any(c.isspace() or c in "\"'<>\\" for c in value):
+            raise ValueError(f"tile URL {value!r} must not contain spaces, quotes or brackets")
+        missing = [p for p in _PLACEHOLDERS if p not in value]
+        if missing:
+            raise ValueError(f"tile URL {value!r} must contain {{z}}, {{x}} and {{y}}; "
+                             f"missing {', '.join(missing)}")
+        if not _TILE_ORIGIN.match(tile_origin(value)):
+            raise ValueError(f"tile URL {value!r} must start with an https:// or http:// origin, "
+                             "e.g. https://t0.tianditu.gov.cn/DataServer?T=vec_w&x={x}&y={y}"
+                             "&l={z}&tk=<key>")
+        return value
 
     @field_validator("tile_hosts")
     @classmethod
@@ -91,8 +121,15 @@ class ConsoleSettings(BaseSettings):
         return value
 
 
-def content_security_policy(tile_hosts: list[str]) -> str:
-    img = " ".join(["'self'", "data:", "blob:", *tile_hosts])
+def tile_origin(template: str) -> str:
+    """The scheme and host (and port) of a tile URL template, as a CSP source."""
+    parts = urlsplit(template)
+    return f"{parts.scheme.lower()}://{parts.netloc}" if parts.scheme else template
+
+
+def content_security_policy(tile_hosts: list[str], tile_url: str | None = None) -> str:
+    sources = [*([tile_origin(tile_url)] if tile_url else []), *tile_hosts]
+    img = " ".join(["'self'", "data:", "blob:", *dict.fromkeys(sources)])
     return (
         "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
         f"img-src {img}; media-src 'self' blob:; connect-src 'self'; "
@@ -122,8 +159,10 @@ class Console:
     def __init__(self, settings: ConsoleSettings | None = None) -> None:
         settings = settings or ConsoleSettings()
         self.root = settings.dist_dir.resolve()
+        self._config = orjson.dumps({"tile_url": settings.tile_url})
+        csp = content_security_policy(settings.tile_hosts, settings.tile_url)
         self._common = [
-            (b"content-security-policy", content_security_policy(settings.tile_hosts).encode()),
+            (b"content-security-policy", csp.encode()),
             (b"x-content-type-options", b"nosniff"),
             (b"referrer-policy", b"same-origin"),
         ]
@@ -144,6 +183,9 @@ class Console:
             query = scope.get("query_string", b"")
             location = f"{PREFIX}/".encode() + (b"?" + query if query else b"")
             await self._send(scope, send, 308, [(b"location", location)], b"")
+        elif path == CONFIG_PATH:
+            headers = [(b"content-type", b"application/json"), (b"cache-control", REVALIDATE)]
+            await self._send(scope, send, 200, headers, self._config)
         else:
             # Off the event loop: a stat or two, on a disk that may be a network volume.
             found = await asyncio.to_thread(_locate, self.root, path[len(PREFIX) + 1:])

@@ -267,6 +267,72 @@ def test_a_tile_host_that_is_not_one_origin_is_refused(host: str) -> None:
         ConsoleSettings(tile_hosts=[host])
 
 
+TIANDITU = "https://t0.tianditu.gov.cn/DataServer?T=vec_w&x={x}&y={y}&l={z}&tk=k3y"
+
+
+async def test_the_console_learns_the_tile_url_from_the_gateway_at_run_time(
+    console_gateway: Callable[..., GatewayApp], dist: Path
+) -> None:
+    transport = httpx.ASGITransport(app=console_gateway(dist, tile_url=TIANDITU))
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:
+        response = await client.get("/console/config.json")
+    assert response.status_code == 200
+    assert response.json() == {"tile_url": TIANDITU}
+    assert response.headers["content-type"] == "application/json"
+    assert response.headers["cache-control"] == "no-cache"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert "img-src 'self' data: blob: https://t0.tianditu.gov.cn;" in (
+        response.headers["content-security-policy"])
+
+
+async def test_without_a_tile_url_the_console_is_told_there_is_none(
+    visitor: httpx.AsyncClient, dist: Path
+) -> None:
+    (dist / "config.json").write_text('{"tile_url": "https://evil.example.cn/{z}/{x}/{y}"}')
+    response = await visitor.get("/console/config.json")
+    assert response.status_code == 200
+    assert response.json() == {"tile_url": None}
+    assert_guarded(response)
+
+
+async def test_the_tile_url_origin_joins_the_extra_tile_hosts_in_the_csp(
+    console_gateway: Callable[..., GatewayApp], dist: Path
+) -> None:
+    gateway = console_gateway(dist, tile_url="http://tiles.example.cn:8080/{z}/{x}/{y}.png",
+                              tile_hosts=["https://t1.tianditu.gov.cn"])
+    transport = httpx.ASGITransport(app=gateway)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:
+        csp = (await client.get("/console/")).headers["content-security-policy"]
+    assert ("img-src 'self' data: blob: http://tiles.example.cn:8080 "
+            "https://t1.tianditu.gov.cn;") in csp
+
+
+@pytest.mark.parametrize(("url", "reason"), [
+    ("https://t0.tianditu.gov.cn/DataServer?x={x}&y={y}", "missing {z}"),
+    ("ftp://tiles.example.cn/{z}/{x}/{y}", "https:// or http:// origin"),
+    ("//tiles.example.cn/{z}/{x}/{y}", "https:// or http:// origin"),
+    ("https://{x}.example.cn/{z}/{y}", "https:// or http:// origin"),
+    ("https://user:pw@tiles.example.cn/{z}/{x}/{y}", "https:// or http:// origin"),
+    ("https://tiles.example.cn; script-src */{z}/{x}/{y}", "spaces, quotes"),
+    ("https://tiles.example.cn/{z}/{x}/{y}\"onerror=", "spaces, quotes"),
+])
+def test_a_tile_url_that_is_not_a_template_on_one_origin_is_refused(
+    url: str, reason: str
+) -> None:
+    with pytest.raises(ValidationError, match="tile URL") as refused:
+        ConsoleSettings(tile_url=url)
+    assert reason in str(refused.value)
+
+
+def test_a_bad_tile_url_in_the_environment_stops_the_gateway_starting(
+    service_apps: dict[str, FastAPI], verifier: TokenVerifier, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("EHOME_CONSOLE_TILE_URL", "https://t0.tianditu.gov.cn/tiles")
+    with pytest.raises(ValidationError, match="must contain"):
+        create_gateway_app(gateway_settings(), upstreams=asgi_upstreams(service_apps),
+                           verifier=verifier)
+
+
 async def test_the_build_directory_comes_from_the_environment(
     service_apps: dict[str, FastAPI], verifier: TokenVerifier, dist: Path,
     monkeypatch: pytest.MonkeyPatch,
