@@ -16,7 +16,7 @@ export function createConsoleRouter(): Router {
         component: () => import('@/layouts/Shell.vue'),
         children: [
           // Decided once signed in (the guard below runs first), from the roles then held.
-          { path: '', name: 'home', component: () => import('@/views/Soon.vue'),
+          { path: '', name: 'home', component: () => import('@/views/NoRole.vue'),
             beforeEnter: () => homeFor(useSession().roles) },
           { path: 'queue', name: 'queue', component: () => import('@/views/Queue.vue') },
           { path: 'cases/:id', name: 'case', component: () => import('@/views/CaseView.vue'),
@@ -53,7 +53,7 @@ export function createConsoleRouter(): Router {
             component: () => import('@/views/admin/config/HolidaysView.vue') },
           { path: 'verification/report', name: 'grid-report',
             component: () => import('@/views/grid/ReportOnBehalf.vue') },
-          { path: 'soon/:section', name: 'soon', component: () => import('@/views/Soon.vue') },
+          { path: 'no-role', name: 'no-role', component: () => import('@/views/NoRole.vue') },
           { path: ':rest(.*)*', name: 'not-found', component: () => import('@/views/NotFound.vue') },
         ],
       },

@@ -13,6 +13,9 @@ describe('menu by role', () => {
   it('lands a clerk on the queue after signing in', () => {
     expect(homeFor(['dept_staff'])).toBe('/queue')
   })
+  it('lands an account with no console role on a page that says so', () => {
+    expect(homeFor(['resident'])).toBe('/no-role')
+  })
   it('never lands anyone on the full-screen command centre', () => {
     expect(homeFor(['admin'])).toBe('/scorecards')
     expect(homeFor(['supervisor'])).toBe('/supervision')

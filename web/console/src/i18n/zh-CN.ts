@@ -402,9 +402,9 @@ export const zhCN = {
     fieldRequired: (label: string): string => `请填写${label}`,
     reported: (caseNo: string): string => `已上报，案件编号 ${caseNo}`,
   },
-  placeholder: {
-    title: '建设中',
-    body: '该页面将在后续版本中提供。',
+  noRole: {
+    title: '暂无可用页面',
+    body: '您的账号还没有工作台的角色，请联系系统管理员分配角色。',
   },
   relief: {
     queueTitle: '救助审核队列',

@@ -32,5 +32,5 @@ export function menuFor(roles: Iterable<string>): MenuEntry[] {
  * of their menu inside the shell (the command centre's way back leads here, so it must not
  * lead to the command centre again). */
 export function homeFor(roles: Iterable<string>): string {
-  return menuFor(roles).find((entry) => !entry.fullScreen)?.path ?? '/soon/home'
+  return menuFor(roles).find((entry) => !entry.fullScreen)?.path ?? '/no-role'
 }
