@@ -1,7 +1,8 @@
 // Web-Mercator ("slippy map") tiles around a point: which tiles to draw and where the point
-// falls among them. Tiles come from a URL template the operator configures at build time
-// (VITE_TILE_URL, e.g. Tianditu with its key; its host must be in the gateway's
-// EHOME_CONSOLE_TILE_HOSTS); without one the map is a plain background with the point.
+// falls among them. Tiles come from a URL template the operator sets on the gateway at run
+// time (EHOME_CONSOLE_TILE_URL, e.g. Tianditu with its key; the gateway lets its origin into
+// the CSP and serves it in /console/config.json, see lib/config.ts); without one the map is a
+// plain background with the point.
 export const TILE = 256
 
 export interface TileView {
