@@ -21,7 +21,10 @@ export default defineConfig({
   },
   server: {
     // Development against `make run`: the API stays same-origin through this proxy.
-    proxy: { '/api': process.env.EHOME_API ?? 'http://127.0.0.1:8000' },
+    proxy: {
+      '/api': process.env.EHOME_API ?? 'http://127.0.0.1:8000',
+      '/console/config.json': process.env.EHOME_API ?? 'http://127.0.0.1:8000',
+    },
   },
   test: {
     environment: 'node',
