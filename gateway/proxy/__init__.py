@@ -26,67 +26,38 @@ import logging
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from urllib.parse import quote
 
-import orjson
 from prometheus_client import Counter
 from starlette.types import Receive, Scope, Send
 
 from gateway.errors import UpstreamBodyBroken, UpstreamError
-from gateway.ratelimit import Decision, RateLimiter
+from gateway.proxy.exchange import (
+    API_PREFIX,
+    ENDORSEMENT,
+    JWKS_OWNER,
+    OPEN_PREFIX,
+    WELL_KNOWN_JWKS,
+    ClientBody,
+    ClientGone,
+    Exchange,
+    Refused,
+    abort_when_client_leaves,
+    accept_ids,
+    access_log,
+    access_stdlib,
+    add_forwarded,
+    rate_limited,
+    read_head,
+    too_large,
+    upstream_target,
+)
+from gateway.ratelimit import RateLimiter
 from gateway.settings import GatewaySettings
 from gateway.upstreams import BodyStream, Upstream, UpstreamResponse
-from shared.auth.tokens import ENDORSEMENT_HEADER, TokenEndorser, TokenVerifier
-from shared.context import accept_id as accept_request_id
+from shared.auth.tokens import TokenEndorser, TokenVerifier
 from shared.context import correlation_id_var, request_id_var
-from shared.logs import get_logger
-from shared.problems import PROBLEM_JSON, Unauthorized, problem_body
+from shared.problems import Unauthorized
 from shared.web.metrics import Metrics
-
-API_PREFIX = "/api/v1/"
-OPEN_PREFIX = "/open/v1/"
-WELL_KNOWN_JWKS = "/.well-known/jwks.json"
-JWKS_OWNER = "identity"
-
-# RFC 9110 §7.6.1 hop-by-hop headers (plus the non-standard Proxy-Connection): they describe
-# one connection, never the end-to-end message, so they stop here in both directions.
-HOP_BY_HOP = frozenset(
-    {
-        b"connection",
-        b"keep-alive",
-        b"proxy-authenticate",
-        b"proxy-authorization",
-        b"proxy-connection",
-        b"te",
-        b"trailer",
-        b"transfer-encoding",
-        b"upgrade",
-    }
-)
-# Not passed upstream as the client sent them: the gateway sets the X-Forwarded-* values from
-# what the ASGI server established (uvicorn's --proxy-headers already applied any trusted
-# proxy's), and it has read the whole body, so an Expect: 100-continue is answered already.
-# A token endorsement is the gateway's own word (shared/auth/tokens.py); a client's is dropped.
-_ENDORSEMENT = ENDORSEMENT_HEADER.encode()
-_NOT_FORWARDED = HOP_BY_HOP | {
-    b"expect",
-    b"x-forwarded-proto",
-    b"x-forwarded-host",
-    _ENDORSEMENT,
-}
-# Set by the gateway itself on the way out (the ASGI server adds its own date and server;
-# content-length is recomputed from a body relayed whole, the service's kept for a stream).
-_REPLACED_IN_RESPONSE = HOP_BY_HOP | {
-    b"content-length",
-    b"x-request-id",
-    b"x-correlation-id",
-    b"date",
-    b"server",
-}
-_NO_BODY_STATUSES = frozenset({204, 304})
-
-access_log = get_logger("gateway.access")
-_access_stdlib = logging.getLogger("gateway.access")
 
 
 class PublicPaths:
@@ -184,12 +155,12 @@ class Proxy:
         started = time.perf_counter()
         method: str = scope["method"]
         path: str = scope["path"]
-        forward, picked, authorization, authorizations, chunked = _read_head(scope["headers"])
+        forward, picked, authorization, authorizations, chunked = read_head(scope["headers"])
         request_id_in, correlation_id_in, content_length, host, forwarded_for = picked
-        request_id, correlation_id, id_headers = _accept_ids(request_id_in, correlation_id_in)
+        request_id, correlation_id, id_headers = accept_ids(request_id_in, correlation_id_in)
         request_id_token = request_id_var.set(request_id)
         correlation_id_token = correlation_id_var.set(correlation_id)
-        exchange = _Exchange(send, id_headers)
+        exchange = Exchange(send, id_headers)
         try:
             upstream, public = self._route(method, path, exchange)
             self._admit(exchange)
@@ -199,28 +170,28 @@ class Proxy:
             if authorizations > 1:
                 # One is checked here, a service reads the first: a token nobody checked
                 # could ride behind one that was. Authorization is a singleton field.
-                raise _Refused(400, "bad_request", "more than one Authorization header")
+                raise Refused(400, "bad_request", "more than one Authorization header")
             client = scope.get("client")
             client_ip = client[0] if client else "unknown"
             await self._admit_caller(public, authorization, client_ip, forward)
-            body: bytes | _ClientBody = b""  # RFC 9112 §6.3: no Content-Length, no chunks
+            body: bytes | ClientBody = b""  # RFC 9112 §6.3: no Content-Length, no chunks
             if declared is not None or chunked:
                 if upload:
-                    body = _ClientBody(receive, declared, limit)
+                    body = ClientBody(receive, declared, limit)
                 else:
                     body = await self._read_body(receive)
-            _add_forwarded(forward, id_headers, scope, client_ip, forwarded_for, host)
+            add_forwarded(forward, id_headers, scope, client_ip, forwarded_for, host)
             try:
-                answer = await upstream.stream(method, _target(scope, path), forward, body)
+                answer = await upstream.stream(method, upstream_target(scope, path), forward, body)
             except UpstreamError as exc:
                 raise self._upstream_failed(exc, method, exchange.upstream) from None
             if answer.rest is None:  # the usual small answer, whole
                 await exchange.relay(answer.status, answer.headers, answer.body, method == "HEAD")
             else:
                 await self._stream(exchange, answer, answer.rest, method, receive)
-        except _Refused as refused:
+        except Refused as refused:
             await exchange.problem(refused)
-        except _ClientGone:
+        except ClientGone:
             exchange.status = 499  # the client went away; nobody to answer
         finally:
             self._finish(exchange, method, started)
@@ -229,14 +200,14 @@ class Proxy:
 
     # -- the steps of a request, in the order __call__ takes them ---------------------------
 
-    def _route(self, method: str, path: str, exchange: _Exchange) -> tuple[Upstream, bool]:
+    def _route(self, method: str, path: str, exchange: Exchange) -> tuple[Upstream, bool]:
         """The upstream serving ``path`` and whether the path is public (needs no token);
         notes the upstream and the metric route label on ``exchange``."""
         if path.startswith(API_PREFIX):
             exchange.upstream = name = path[len(API_PREFIX) :].partition("/")[0]
             upstream = self._upstreams.get(name)
             if upstream is None:
-                raise _Refused(404, "unknown_service", f"no service is named {name[:64]!r}")
+                raise Refused(404, "unknown_service", f"no service is named {name[:64]!r}")
             exchange.route = self._route_labels[name]
             public = self._is_public(method, path)
         elif path.startswith(OPEN_PREFIX):
@@ -246,7 +217,7 @@ class Proxy:
                 # The hook for the partner API: pass ``partner_upstream`` to
                 # create_gateway_app. Partner calls are signed per app, not bearer
                 # tokens, so that upstream authenticates them itself.
-                raise _Refused(404, "not_implemented", "the partner API is not available yet")
+                raise Refused(404, "not_implemented", "the partner API is not available yet")
             upstream, public = self._partner, True
         elif path == WELL_KNOWN_JWKS and JWKS_OWNER in self._upstreams:
             exchange.upstream = JWKS_OWNER
@@ -254,19 +225,19 @@ class Proxy:
             exchange.route = WELL_KNOWN_JWKS
             public = self._is_public(method, path)
         else:
-            raise _Refused(404, "not_found", "no such public endpoint")
+            raise Refused(404, "not_found", "no such public endpoint")
         if _has_dot_segment(path):
-            raise _Refused(400, "invalid_path", "dot segments are not allowed")
+            raise Refused(400, "invalid_path", "dot segments are not allowed")
         return upstream, public
 
-    def _admit(self, exchange: _Exchange) -> None:
+    def _admit(self, exchange: Exchange) -> None:
         """The service's share of the door: one more request in flight, unless it is full."""
         name = exchange.upstream
         limit = self._in_flight_limits.get(name)
         if limit is None:
             return
         if self._in_flight[name] >= limit:
-            raise _Refused(
+            raise Refused(
                 503,
                 "overloaded",
                 f"the {name} service is at capacity; try again shortly",
@@ -281,9 +252,9 @@ class Proxy:
         except ValueError:
             declared = -1
         if declared < 0:
-            raise _Refused(400, "bad_request", "invalid Content-Length")
+            raise Refused(400, "bad_request", "invalid Content-Length")
         if declared > limit:
-            raise _too_large(limit)
+            raise too_large(limit)
         return declared
 
     async def _admit_caller(
@@ -305,9 +276,9 @@ class Proxy:
                 raise self._unauthenticated(client_ip, exc) from None
             decision = self._limiter.take(principal.subject)
             # Verified here, so the service need not check the signature again.
-            forward.append((_ENDORSEMENT, self._endorser.endorse(token).encode()))
+            forward.append((ENDORSEMENT, self._endorser.endorse(token).encode()))
         if not decision.allowed:
-            raise _rate_limited(decision)
+            raise rate_limited(decision)
 
     def _bearer_token(self, authorization: bytes, client_ip: str) -> str:
         if not authorization:
@@ -321,16 +292,16 @@ class Proxy:
             )
         return token
 
-    def _unauthenticated(self, client_ip: str, error: Unauthorized) -> _Refused:
+    def _unauthenticated(self, client_ip: str, error: Unauthorized) -> Refused:
         # Failed authentication is charged to the caller's address, so a flood of bad tokens
         # (each costing a signature check) is throttled like any anonymous flood.
         decision = self._anonymous_limiter.take(client_ip)
         if not decision.allowed:
-            return _rate_limited(decision)
+            return rate_limited(decision)
         headers = [(k.lower().encode(), v.encode()) for k, v in error.headers.items()]
-        return _Refused(401, error.code, error.detail, headers)
+        return Refused(401, error.code, error.detail, headers)
 
-    def _upstream_failed(self, exc: UpstreamError, method: str, name: str) -> _Refused:
+    def _upstream_failed(self, exc: UpstreamError, method: str, name: str) -> Refused:
         access_log.warning(
             "upstream_failed",
             upstream=name,
@@ -339,15 +310,15 @@ class Proxy:
             method=method,
             request_id=request_id_var.get(),
         )
-        return _Refused(exc.status, exc.code, f"the {name} service {exc.public_detail}")
+        return Refused(exc.status, exc.code, f"the {name} service {exc.public_detail}")
 
-    def _finish(self, exchange: _Exchange, method: str, started: float) -> None:
+    def _finish(self, exchange: Exchange, method: str, started: float) -> None:
         """Give back the in-flight slot; record the request in the metrics (and debug log)."""
         if exchange.holding:
             self._in_flight[exchange.holding] -= 1
         elapsed = time.perf_counter() - started
         self._metrics.observe(method, exchange.route, exchange.status, elapsed)
-        if _access_stdlib.isEnabledFor(logging.DEBUG):
+        if access_stdlib.isEnabledFor(logging.DEBUG):
             # Checked first: structlog would run every processor before stdlib drops it.
             access_log.debug(
                 "proxied",
@@ -361,25 +332,25 @@ class Proxy:
 
     async def _read_body(self, receive: Receive) -> bytes:
         """The whole body. Refuses (413) as soon as the running count passes the limit,
-        without reading the rest; raises _ClientGone if the client disconnected."""
+        without reading the rest; raises ClientGone if the client disconnected."""
         chunks: list[bytes] = []
         total = 0
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                raise _ClientGone
+                raise ClientGone
             chunk = message.get("body", b"")
             if chunk:
                 total += len(chunk)
                 if total > self._max_body:
-                    raise _too_large(self._max_body)
+                    raise too_large(self._max_body)
                 chunks.append(chunk)
             if not message.get("more_body", False):
                 return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     async def _stream(
         self,
-        exchange: _Exchange,
+        exchange: Exchange,
         answer: UpstreamResponse,
         rest: BodyStream,
         method: str,
@@ -387,12 +358,12 @@ class Proxy:
     ) -> None:
         """An answer whose body was still arriving with its head, as the service sends it."""
         # Nothing else reads the client's side now: a disconnect stops the service's.
-        watcher = asyncio.create_task(_abort_when_client_leaves(receive, rest))
+        watcher = asyncio.create_task(abort_when_client_leaves(receive, rest))
         try:
             await exchange.stream(answer, rest)
         except UpstreamBodyBroken as broken:
             if watcher.done():  # the client left first: the abort was ours
-                raise _ClientGone from None
+                raise ClientGone from None
             self._cut_off.labels(exchange.upstream, broken.reason).inc()
             access_log.warning(
                 "upstream_body_failed",
@@ -414,237 +385,3 @@ class Proxy:
             await rest.aclose()
 
 
-class _ClientGone(Exception):
-    """The client disconnected before its answer was complete: nobody to answer."""
-
-
-def _too_large(limit: int) -> _Refused:
-    return _Refused(413, "payload_too_large", f"the body exceeds {limit} bytes")
-
-
-class _ClientBody:
-    """An upload as the client sends it, passed on piece by piece (``StreamedBody``) and
-    counted against its limit on the way: past it, 413."""
-
-    __slots__ = ("_limit", "_receive", "_seen", "length")
-
-    def __init__(self, receive: Receive, length: int | None, limit: int) -> None:
-        self._receive = receive
-        self.length = length
-        self._limit = limit
-        self._seen = 0
-
-    async def read(self) -> tuple[bytes, bool]:
-        message = await self._receive()
-        if message["type"] == "http.disconnect":
-            raise _ClientGone
-        piece: bytes = message.get("body", b"")
-        self._seen += len(piece)
-        if self._seen > self._limit:
-            raise _too_large(self._limit)
-        return piece, bool(message.get("more_body", False))
-
-
-async def _abort_when_client_leaves(receive: Receive, rest: BodyStream) -> None:
-    while (await receive())["type"] != "http.disconnect":
-        pass  # the rest of an upload the service answered without reading
-    rest.abort()
-
-
-class _Refused(Exception):
-    """A request the gateway answers itself with a problem: raised by the steps of
-    ``Proxy.__call__``, answered in one place."""
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        detail: str,
-        headers: list[tuple[bytes, bytes]] | None = None,
-    ) -> None:
-        super().__init__(status, code, detail)
-        self.status = status
-        self.code = code
-        self.detail = detail
-        self.headers = headers
-
-
-def _rate_limited(decision: Decision) -> _Refused:
-    retry_after = str(decision.retry_after_seconds).encode()
-    return _Refused(429, "rate_limited", "too many requests; retry later",
-                    [(b"retry-after", retry_after)])
-
-
-# The request headers the gateway reads itself, by their place in ``_read_head``'s answer;
-# none of them travels upstream as the client sent it.
-_PICKED = {
-    b"x-request-id": 0,
-    b"x-correlation-id": 1,
-    b"content-length": 2,
-    b"host": 3,
-    b"x-forwarded-for": 4,
-}
-
-
-def _read_head(
-    raw_headers: Iterable[tuple[bytes, bytes]],
-) -> tuple[list[tuple[bytes, bytes]], list[bytes], bytes, int, bool]:
-    """One pass over the request headers: pick out what the gateway reads (``_PICKED``, the
-    Authorization and how many of it, whether the body is chunked), drop what must not
-    travel upstream, keep the rest in order."""
-    picked = [b"", b"", b"", b"", b""]
-    pick = _PICKED.get
-    authorization = connection = b""
-    authorizations = 0
-    chunked = False
-    forward: list[tuple[bytes, bytes]] = []
-    for name, value in raw_headers:
-        slot = pick(name)
-        if slot is not None:
-            picked[slot] = value
-        elif name == b"authorization":
-            authorizations += 1
-            authorization = value
-            forward.append((name, value))
-        elif name == b"transfer-encoding":
-            chunked = True
-        elif name == b"connection":
-            connection = value
-        elif name not in _NOT_FORWARDED:
-            forward.append((name, value))
-    if connection:
-        forward = _drop_connection_listed(forward, connection)
-    return forward, picked, authorization, authorizations, chunked
-
-
-def _accept_ids(
-    request_id_in: bytes, correlation_id_in: bytes
-) -> tuple[str, str, list[tuple[bytes, bytes]]]:
-    """The request's id and correlation id (the client's if acceptable, else fresh; the
-    correlation id defaults to the request id), and the headers that carry them."""
-    request_id = accept_request_id(request_id_in.decode("latin-1") or None)
-    correlation_id = (
-        accept_request_id(correlation_id_in.decode("latin-1")) if correlation_id_in else request_id
-    )
-    return request_id, correlation_id, [
-        (b"x-request-id", request_id.encode()),
-        (b"x-correlation-id", correlation_id.encode()),
-    ]
-
-
-def _add_forwarded(
-    forward: list[tuple[bytes, bytes]],
-    id_headers: list[tuple[bytes, bytes]],
-    scope: Scope,
-    client_ip: str,
-    forwarded_for: bytes,
-    host: bytes,
-) -> None:
-    """The ids and the X-Forwarded-* headers, set by the gateway from what it established."""
-    forward.extend(id_headers)
-    peer = client_ip.encode()
-    forward.append((b"x-forwarded-for", forwarded_for + b", " + peer if forwarded_for else peer))
-    forward.append((b"x-forwarded-proto", scope.get("scheme", "http").encode()))
-    if host:
-        forward.append((b"x-forwarded-host", host))
-
-
-def _target(scope: Scope, path: str) -> str:
-    """The path and query as the client sent them (raw, so nothing is re-encoded)."""
-    raw_path = scope.get("raw_path") or quote(path).encode()
-    query = scope.get("query_string") or b""
-    return (raw_path + b"?" + query if query else raw_path).decode("latin-1")
-
-
-def _drop_connection_listed(
-    headers: list[tuple[bytes, bytes]], connection: bytes
-) -> list[tuple[bytes, bytes]]:
-    """Headers named in ``Connection`` are hop-by-hop too (RFC 9110 §7.6.1)."""
-    listed = {token.strip().lower() for token in connection.split(b",")}
-    listed.discard(b"")
-    if not listed - {b"close", b"keep-alive"}:
-        return headers
-    return [(name, value) for name, value in headers if name not in listed]
-
-
-class _Exchange:
-    """One request's answer and what the metrics and access log say of it: sends the one
-    response, always carrying the request and correlation ids."""
-
-    __slots__ = ("_id_headers", "_send", "holding", "route", "status", "upstream")
-
-    def __init__(self, send: Send, id_headers: list[tuple[bytes, bytes]]) -> None:
-        self._send = send
-        self._id_headers = id_headers
-        self.status = 500  # what the metrics record if nothing is ever sent
-        self.route = "unmatched"  # the metric label
-        self.upstream = "-"
-        self.holding = ""  # the upstream whose in-flight count this request holds
-
-    async def problem(self, refused: _Refused) -> None:
-        status = refused.status
-        body = orjson.dumps(problem_body(status, refused.code, refused.detail))
-        response_headers = [
-            (b"content-type", PROBLEM_JSON.encode()),
-            (b"content-length", str(len(body)).encode()),
-            *self._id_headers,
-            *(refused.headers or ()),
-        ]
-        await self._start_and_send(status, response_headers, body)
-
-    async def relay(
-        self,
-        status: int,
-        upstream_headers: list[tuple[bytes, bytes]],
-        body: bytes,
-        head_request: bool,
-    ) -> None:
-        # A HEAD answer's Content-Length describes the GET's body: it is kept.
-        headers = self._headers(upstream_headers, keep_length=head_request)
-        if not head_request and status not in _NO_BODY_STATUSES:
-            headers.append((b"content-length", str(len(body)).encode()))
-        await self._start_and_send(status, headers, body)
-
-    async def stream(self, answer: UpstreamResponse, rest: BodyStream) -> None:
-        """The answer as the service sends it. The service's Content-Length goes on (none:
-        the server sends it chunked); the client gets ``rest.idle_timeout`` to take each
-        piece, or TimeoutError."""
-        self.status = answer.status
-        headers = self._headers(answer.headers, keep_length=True)
-        await self._send({"type": "http.response.start", "status": answer.status,
-                          "headers": headers})
-        piece = answer.body
-        while True:
-            if piece:
-                async with asyncio.timeout(rest.idle_timeout):
-                    await self._send({"type": "http.response.body", "body": piece,
-                                      "more_body": True})
-            piece = await rest.read()
-            if not piece:
-                break
-        await self._send({"type": "http.response.body", "body": b""})
-
-    def _headers(
-        self, upstream_headers: list[tuple[bytes, bytes]], *, keep_length: bool
-    ) -> list[tuple[bytes, bytes]]:
-        """The service's response headers less the hop-by-hop ones and those the gateway
-        sets, plus the request and correlation ids."""
-        headers: list[tuple[bytes, bytes]] = []
-        connection = b""
-        for raw_name, value in upstream_headers:
-            name = raw_name.lower()
-            if name == b"connection":
-                connection = value
-            elif name not in _REPLACED_IN_RESPONSE or (keep_length and name == b"content-length"):
-                headers.append((name, value))
-        if connection:
-            headers = _drop_connection_listed(headers, connection)
-        headers.extend(self._id_headers)
-        return headers
-
-    async def _start_and_send(
-        self, status: int, headers: list[tuple[bytes, bytes]], body: bytes
-    ) -> None:
-        self.status = status
-        await self._send({"type": "http.response.start", "status": status, "headers": headers})
-        await self._send({"type": "http.response.body", "body": body})
