@@ -46,7 +46,7 @@ __all__ = ["DEFAULT_IDLE_TIMEOUT", "AsgiUpstream", "BodyStream", "Headers", "Htt
 
 
 class HttpUpstream:
-    """A service reached over HTTP through a pool of keep-alive connections (gateway/wire.py).
+    """A service reached over HTTP through a pool of keep-alive connections (gateway/wire/).
 
     Not a general-purpose client: this is the hot path, where aiohttp's client cost ~170 µs
     of CPU a request and httpx's far more (ARCHITECTURE.md). An idempotent request that finds

@@ -1,4 +1,4 @@
-"""The gateway's own HTTP/1.1 client (gateway/wire.py) against raw stand-in services that
+"""The gateway's own HTTP/1.1 client (gateway/wire/) against raw stand-in services that
 misbehave in the ways real ones do: keep-alive connections closed under it, chunked answers,
 HEAD answers, garbage."""
 

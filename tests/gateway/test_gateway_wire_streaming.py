@@ -1,4 +1,4 @@
-"""The gateway's HTTP/1.1 client (gateway/wire.py) streaming: answers read as the caller
+"""The gateway's HTTP/1.1 client (gateway/wire/) streaming: answers read as the caller
 takes them, with the service held back while the caller does not; connections back in the
 pool only after a body was read to its end; uploads sent as they arrive, on fresh
 connections."""
