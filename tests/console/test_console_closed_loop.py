@@ -79,6 +79,8 @@ def test_a_report_goes_round_the_whole_loop_and_the_case_page_shows_every_step(
     assert {"核查办理结果", "事项办结", "评价"} <= set(steps), steps
 
     sign_in_through_the_form(page, clerk.username)
+    # Signed in once the queue shows; going to the case before that would find no session.
+    expect(page.get_by_role("heading", name="工作队列")).to_be_visible()
     page.goto(f"/console/cases/{report.id}")
     timeline = page.get_by_test_id("timeline-step")
     expect(timeline).to_have_count(len(steps))
