@@ -77,3 +77,15 @@ class StaffDirectoryChanged(BaseModel):
     changed_at: datetime
     # created | disabled | enabled | rescoped | wechat_bound | wechat_unbound | republished
     cause: str
+
+
+@contract("identity.household_visited")
+class HouseholdVisited(BaseModel):
+    """A grid worker visited a household (入户走访) and saw these registry people."""
+
+    visit_id: uuid.UUID
+    worker_id: uuid.UUID
+    grid_code: str
+    registry_person_ids: list[uuid.UUID]
+    household_id: str | None = None
+    visited_at: datetime

@@ -8,7 +8,7 @@ its region and level and both deadlines, so feedback can score on-time rates wit
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel
@@ -250,3 +250,79 @@ class SupervisionLapsed(BaseModel):
     case_status: str
     was_overdue: bool
     at: datetime
+
+
+# Grid workers over their working life (网格员全周期管理): routing owns the organisation and
+# duty, so enrolment, leaving, tasks from above, verification duties and patrols are its facts.
+GridWorkerKind = Literal["full_time", "part_time"]  # 网格员 | 网格协管员
+GridTaskKind = Literal["assigned", "verification"]  # from a manager | a case's on-site 核查
+
+
+@contract("routing.grid_worker_enrolled")
+class GridWorkerEnrolled(BaseModel):
+    """A manager enrolled (or changed the grids of) a grid worker."""
+
+    user_id: uuid.UUID
+    kind: GridWorkerKind
+    grid_codes: list[str]
+    started_on: date
+    enrolled_by: uuid.UUID
+    at: datetime
+
+
+@contract("routing.grid_worker_left")
+class GridWorkerLeft(BaseModel):
+    """A grid worker left; every open task and verification of theirs moved to ``successor_id``
+    in the same step (``moved_task_ids``)."""
+
+    user_id: uuid.UUID
+    successor_id: uuid.UUID
+    grid_codes: list[str]
+    left_on: date
+    moved_task_ids: list[uuid.UUID]
+    handed_over_by: uuid.UUID
+    at: datetime
+
+
+@contract("routing.grid_task_assigned")
+class GridTaskAssigned(BaseModel):
+    """A task now belongs to ``worker_id`` (a new task, or one handed over: ``reason``).
+    ``event_id`` is the case to verify on site, for a verification."""
+
+    task_id: uuid.UUID
+    kind: GridTaskKind
+    title: str
+    grid_code: str
+    worker_id: uuid.UUID
+    due_at: datetime
+    reason: Literal["new", "handover", "reassigned"]
+    event_id: uuid.UUID | None = None
+    assigned_by: uuid.UUID | None = None  # None: the platform (a verification duty)
+    at: datetime
+
+
+@contract("routing.grid_task_completed")
+class GridTaskCompleted(BaseModel):
+    """A task or verification was done by ``worker_id``; ``on_time``: by ``due_at``."""
+
+    task_id: uuid.UUID
+    kind: GridTaskKind
+    grid_code: str
+    worker_id: uuid.UUID
+    due_at: datetime
+    completed_at: datetime
+    on_time: bool
+    event_id: uuid.UUID | None = None
+
+
+@contract("routing.patrol_finished")
+class PatrolFinished(BaseModel):
+    """A patrol's track is complete: its length and duration, for the worker's figures."""
+
+    patrol_id: uuid.UUID
+    worker_id: uuid.UUID
+    grid_code: str
+    started_at: datetime
+    ended_at: datetime
+    distance_m: float
+    points: int

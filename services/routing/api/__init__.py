@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from . import cases, directory, subtasks, supervision
+from . import cases, directory, duty, subtasks, supervision, workforce
 
 router = APIRouter(prefix="/api/v1/routing", tags=["routing"])
 # In this order: the order the routes are matched and listed in the OpenAPI document.
-for part in (directory, cases, subtasks, supervision):
+for part in (directory, cases, subtasks, supervision, workforce, duty):
     router.include_router(part.router)

@@ -1,0 +1,7 @@
+"""Grid workers' duty routes (网格员), under /api/v1/routing."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()
