@@ -71,7 +71,7 @@ typecheck: install
 	$(BIN)/mypy
 
 ## The console's own unit tests (Vitest) first, then pytest; the browser tests
-## (tests/console) need the console built, and skip without Chromium.
+## (tests/web) need the console built, and skip without Chromium.
 test: lint console
 	cd $(CONSOLE) && npm test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

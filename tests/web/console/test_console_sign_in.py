@@ -9,7 +9,7 @@ import uuid
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.console.conftest import STAFF_PASSWORD, ConsolePlatform
+from tests.web.conftest import STAFF_PASSWORD, ConsolePlatform
 
 SIGNED_IN_HOME = re.compile(r"/console/queue")
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from tests.console.conftest import ADMIN_PASSWORD, ADMIN_USERNAME, ConsolePlatform
-from tests.console.test_console_clerk_case import serious_violations
-from tests.console.test_console_sign_in import sign_in_through_the_form
+from tests.web.conftest import ADMIN_PASSWORD, ADMIN_USERNAME, ConsolePlatform
+from tests.web.console.test_console_clerk_case import serious_violations
+from tests.web.console.test_console_sign_in import sign_in_through_the_form
 
 COUNTY = "350623"  # 漳浦县: its 民政局 (civil_affairs) is seeded
 

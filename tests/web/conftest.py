@@ -1,4 +1,5 @@
-"""The staff console in real Chromium: the harness every test in tests/console shares.
+"""The web apps (staff console, grid workers' app) in real Chromium: the harness every test
+in tests/web shares.
 
 What a test gets (the contract with the console's tests):
 
@@ -15,7 +16,7 @@ What a test gets (the contract with the console's tests):
 - pytest-playwright's ``page``/``context``/``browser`` on Debian's ``/usr/bin/chromium``
   (Playwright's own browser download never runs), headless, zh-CN, Asia/Shanghai, 1440×900,
   with ``base_url`` set to the platform's, so ``page.goto("/console/")`` works.
-- ``screenshot(page, name)`` saves ``tests/console/screenshots/<name>.png`` (git-ignored).
+- ``screenshot(page, name)`` saves ``tests/web/screenshots/<name>.png`` (git-ignored).
 
 Every test here skips, saying why, where /usr/bin/chromium is missing (``make browser``
 installs it), unless ``EHOME_REQUIRE_BROWSER=1`` (CI), where it fails; and every test fails
@@ -534,7 +535,7 @@ def _with_playwright_loop() -> Generator[None, None, None]:
 
 @pytest.fixture
 def screenshot() -> Callable[[Page, str], Path]:
-    """``screenshot(page, "queue")`` → tests/console/screenshots/queue.png (whole page)."""
+    """``screenshot(page, "queue")`` → tests/web/screenshots/queue.png (whole page)."""
 
     def take(page: Page, name: str) -> Path:
         SCREENSHOTS.mkdir(exist_ok=True)

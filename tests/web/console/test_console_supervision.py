@@ -13,15 +13,15 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.console.conftest import ConsolePlatform
-from tests.console.test_console_clerk_actions import opens_the_case, signs_out
-from tests.console.test_console_clerk_case import (
+from tests.web.conftest import ConsolePlatform
+from tests.web.console.test_console_clerk_actions import opens_the_case, signs_out
+from tests.web.console.test_console_clerk_case import (
     COMMUNITY,
     clerk_of,
     serious_violations,
     wait_held_by,
 )
-from tests.console.test_console_sign_in import sign_in_through_the_form
+from tests.web.console.test_console_sign_in import sign_in_through_the_form
 
 COUNTY = "350623"  # 漳浦县, over the default report region
 

@@ -16,11 +16,11 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from tests.console.conftest import ConsolePlatform
-from tests.console.test_console_clerk_actions import signs_out
-from tests.console.test_console_clerk_case import serious_violations
-from tests.console.test_console_sign_in import sign_in_through_the_form
 from tests.identity.conftest import make_id_number, unique_id_number
+from tests.web.conftest import ConsolePlatform
+from tests.web.console.test_console_clerk_actions import signs_out
+from tests.web.console.test_console_clerk_case import serious_violations
+from tests.web.console.test_console_sign_in import sign_in_through_the_form
 
 COUNTY = "350623"  # 漳浦县: the reviewers' scope
 GRID = "350623100001001"  # 绥安社区 first grid: where the applicant is registered

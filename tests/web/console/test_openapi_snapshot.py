@@ -10,9 +10,9 @@ from typing import Any
 
 import httpx
 
-from tests.console.conftest import ConsolePlatform
+from tests.web.conftest import ConsolePlatform
 
-SNAPSHOT = Path(__file__).resolve().parents[2] / "web" / "console" / "openapi.json"
+SNAPSHOT = Path(__file__).resolve().parents[3] / "web" / "console" / "openapi.json"
 REFRESH = ("refresh it: curl -s <platform>/openapi.json | python3 -c 'import json,sys; "
            "print(json.dumps(json.load(sys.stdin), indent=2, sort_keys=True, "
            "ensure_ascii=False))' > web/console/openapi.json; then in web/console "

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.console.conftest import ConsolePlatform
-from tests.console.test_console_clerk_case import serious_violations
-from tests.console.test_console_sign_in import sign_in_through_the_form
+from tests.web.conftest import ConsolePlatform
+from tests.web.console.test_console_clerk_case import serious_violations
+from tests.web.console.test_console_sign_in import sign_in_through_the_form
 
 COUNTY = "350623"  # 漳浦县: the operators' scope
 COMMUNITY = "350623100001"  # 绥安社区: where the pickup point is

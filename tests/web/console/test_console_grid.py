@@ -10,14 +10,14 @@ from pathlib import Path
 
 from playwright.sync_api import FilePayload, Page, expect
 
-from tests.console.conftest import DEFAULT_REGION, ConsolePlatform, sample_png
-from tests.console.test_console_clerk_case import (
+from tests.web.conftest import DEFAULT_REGION, ConsolePlatform, sample_png
+from tests.web.console.test_console_clerk_case import (
     COMMUNITY,
     clerk_of,
     serious_violations,
     wait_held_by,
 )
-from tests.console.test_console_sign_in import sign_in_through_the_form
+from tests.web.console.test_console_sign_in import sign_in_through_the_form
 
 
 def test_grid_worker_passes_a_check_with_a_photo_after_the_clerk_submits_a_result(

@@ -16,9 +16,9 @@ from typing import Any
 from openpyxl import load_workbook
 from playwright.sync_api import Page, expect
 
-from tests.console.conftest import ConsolePlatform
-from tests.console.test_console_clerk_case import serious_violations
-from tests.console.test_console_sign_in import sign_in_through_the_form
+from tests.web.conftest import ConsolePlatform
+from tests.web.console.test_console_clerk_case import serious_violations
+from tests.web.console.test_console_sign_in import sign_in_through_the_form
 
 COUNTY = "350623"  # 漳浦县
 

@@ -14,16 +14,16 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from tests.console.conftest import ConsolePlatform, Reported
-from tests.console.test_console_clerk_actions import signs_out
-from tests.console.test_console_clerk_case import (
+from tests.web.conftest import ConsolePlatform, Reported
+from tests.web.console.test_console_clerk_actions import signs_out
+from tests.web.console.test_console_clerk_case import (
     COMMUNITY,
     Clerk,
     clerk_of,
     serious_violations,
     wait_held_by,
 )
-from tests.console.test_console_sign_in import sign_in_through_the_form
+from tests.web.console.test_console_sign_in import sign_in_through_the_form
 
 COUNTY = "350623"  # 漳浦县
 UNRULED = "political_security"  # routing sends this category to the dispatcher, not a unit

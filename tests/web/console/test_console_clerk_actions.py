@@ -12,15 +12,15 @@ from pathlib import Path
 
 from playwright.sync_api import FilePayload, Page, expect
 
-from tests.console.conftest import STAFF_PASSWORD, ConsolePlatform, sample_png
-from tests.console.test_console_clerk_case import (
+from tests.web.conftest import STAFF_PASSWORD, ConsolePlatform, sample_png
+from tests.web.console.test_console_clerk_case import (
     COMMUNITY,
     OTHER_COMMUNITY,
     Clerk,
     clerk_of,
     wait_held_by,
 )
-from tests.console.test_console_sign_in import sign_in_through_the_form
+from tests.web.console.test_console_sign_in import sign_in_through_the_form
 
 UNREAD = re.compile(r"^[1-9]\d* 条未读通知$")
 

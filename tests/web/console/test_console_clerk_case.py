@@ -18,13 +18,13 @@ from typing import Any
 import pytest
 from playwright.sync_api import FilePayload, Page, Response, expect
 
-from tests.console.conftest import SAMPLE_MP4, ConsolePlatform, sample_png
-from tests.console.test_console_sign_in import sign_in_through_the_form
+from tests.web.conftest import SAMPLE_MP4, ConsolePlatform, sample_png
+from tests.web.console.test_console_sign_in import sign_in_through_the_form
 
 COMMUNITY = "350623100001"  # 漳浦县绥安镇绥安社区: the default report region's community
 OTHER_COMMUNITY = "350626106001"  # 东山县铜陵镇东门社区
 BUSY_COMMUNITY = "350626106002"  # 东山县铜陵镇西门社区: only the long-queue test reports here
-AXE = Path(__file__).resolve().parents[2] / "web" / "console" / "node_modules" / "axe-core" / \
+AXE = Path(__file__).resolve().parents[3] / "web" / "console" / "node_modules" / "axe-core" / \
     "axe.min.js"
 QUEUE_OF = 50
 

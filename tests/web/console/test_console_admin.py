@@ -15,16 +15,16 @@ from pathlib import Path
 
 from playwright.sync_api import BrowserContext, FilePayload, Locator, Page, expect
 
-from tests.console.conftest import (
+from tests.identity.conftest import unique_id_number
+from tests.web.conftest import (
     ADMIN_PASSWORD,
     ADMIN_USERNAME,
     STAFF_PASSWORD,
     ConsolePlatform,
     Reported,
 )
-from tests.console.test_console_clerk_case import serious_violations
-from tests.console.test_console_sign_in import sign_in_through_the_form
-from tests.identity.conftest import unique_id_number
+from tests.web.console.test_console_clerk_case import serious_violations
+from tests.web.console.test_console_sign_in import sign_in_through_the_form
 
 COMMUNITY = "350623100001"  # 漳浦县绥安镇绥安社区: default reports land on its 居委会
 OTHER_COMMUNITY = "350626106001"  # 东山县铜陵镇东门社区

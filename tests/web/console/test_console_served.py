@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 from playwright.sync_api import ConsoleMessage, Page
 
-from tests.console.conftest import ConsolePlatform
+from tests.web.conftest import ConsolePlatform
 
 # Recorded by the page itself: a violation the browser only reports as an event is caught too.
 RECORD_CSP_VIOLATIONS = """

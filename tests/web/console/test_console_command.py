@@ -21,9 +21,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from shared.db.migrate import schema_name
-from tests.console.conftest import ConsolePlatform
-from tests.console.test_console_clerk_case import serious_violations
-from tests.console.test_console_sign_in import sign_in_through_the_form
+from tests.web.conftest import ConsolePlatform
+from tests.web.console.test_console_clerk_case import serious_violations
+from tests.web.console.test_console_sign_in import sign_in_through_the_form
 
 COUNTY = "350623"  # 漳浦县: the seeded community 绥安社区 lies in it
 BIG_COUNTY = "350624"  # 诏安县: only the 10,000 cases seeded by SQL below
