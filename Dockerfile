@@ -7,10 +7,10 @@
 #   docker build --build-arg SERVICE=partner \
 #                --build-arg APP=gateway.partner.app:create_app -t ehome/partner .
 #
-# Every image carries the same layers (dependencies, then source, then the built staff
-# console); only the default command differs, so a registry stores the eight images as one.
+# Every image carries the same layers (dependencies, then source, then the built web apps);
+# only the default command differs, so a registry stores the eight images as one.
 # The container runs one uvicorn process on port 8000; Kubernetes scales by replicas, never by
-# workers inside a container. The gateway serves the console from /app/web/console/dist.
+# workers inside a container. The gateway serves the web apps from /app/web/<app>/dist.
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 ARG NODE_IMAGE=node:20-bookworm-slim
@@ -22,6 +22,14 @@ WORKDIR /console
 COPY web/console/package.json web/console/package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY web/console/ ./
+RUN npm run build
+
+# The grid workers' app (web/grid), built the same way.
+FROM ${NODE_IMAGE} AS grid
+WORKDIR /grid
+COPY web/grid/package.json web/grid/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY web/grid/ ./
 RUN npm run build
 
 FROM ${PYTHON_IMAGE} AS builder
@@ -37,8 +45,9 @@ RUN /opt/venv/bin/pip install --no-cache-dir --require-hashes -r image.lock
 COPY shared/ /app/shared/
 COPY services/ /app/services/
 COPY gateway/ /app/gateway/
-# Where gateway/console.py looks by default (EHOME_CONSOLE_DIST_DIR).
+# Where the gateway looks by default (EHOME_CONSOLE_DIST_DIR, EHOME_GRID_DIST_DIR).
 COPY --from=console /console/dist/ /app/web/console/dist/
+COPY --from=grid /grid/dist/ /app/web/grid/dist/
 # Byte-code is compiled here because the root filesystem is read-only at run time.
 RUN /opt/venv/bin/python -m compileall -q /app
 

@@ -10,15 +10,30 @@ IMAGE_LOCK := requirements/image.lock
 UV_COMPILE = $(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
 	--custom-compile-command "make lock"
 
-# The staff console (Vue + Vite, web/console): built into web/console/dist, which the gateway
-# serves at /console/. Rebuilt only when something it is built from is newer than the build.
-CONSOLE := web/console
-CONSOLE_BUILD := $(CONSOLE)/dist/index.html
-CONSOLE_SOURCES := $(shell find $(CONSOLE)/src $(CONSOLE)/public -type f 2>/dev/null) \
-	$(wildcard $(CONSOLE)/index.html $(CONSOLE)/package.json $(CONSOLE)/vite.config.ts \
-	           $(CONSOLE)/tsconfig*.json)
-# npm rewrites node_modules/.package-lock.json on every install: older than the lock, `npm ci`.
-CONSOLE_MODULES := $(CONSOLE)/node_modules/.package-lock.json
+# The web apps (Vue + Vite): the staff console (web/console, served at /console/) and the grid
+# workers' app (web/grid, at /grid/). Each is built into web/<app>/dist, which the gateway
+# serves, and rebuilt only when something it is built from is newer than its build; npm
+# rewrites node_modules/.package-lock.json on every install, so one older than the lock means
+# `npm ci`.
+WEBAPPS := console grid
+define WEBAPP_RULES
+$(1): web/$(1)/dist/index.html
+
+web/$(1)/dist/index.html: web/$(1)/node_modules/.package-lock.json \
+		$$(shell find web/$(1)/src web/$(1)/public -type f 2>/dev/null) \
+		$$(wildcard web/$(1)/index.html web/$(1)/package.json web/$(1)/vite.config.ts \
+		           web/$(1)/tsconfig*.json)
+	cd web/$(1) && npm run build
+	touch $$@
+
+web/$(1)/node_modules/.package-lock.json: web/$(1)/package-lock.json
+	@command -v npm >/dev/null || { echo "make $(1) needs Node 20 and npm"; exit 1; }
+	cd web/$(1) && npm ci --no-audit --no-fund
+	touch $$@
+
+web/$(1)/package-lock.json:
+	@echo "$$@ is missing: the app's dependencies are pinned there"; exit 1
+endef
 # The browser tests drive Debian's Chromium; the CJK fonts let pages (and their screenshots)
 # show Chinese.
 CHROMIUM := /usr/bin/chromium
@@ -26,7 +41,7 @@ BROWSER_PACKAGES := chromium fonts-noto-cjk
 APT_INSTALL := DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install lock run run-dist test lint typecheck bench chaos migrate clean console browser
+.PHONY: install lock run run-dist test lint typecheck bench chaos migrate clean web $(WEBAPPS) browser
 
 # The project itself goes in without dependencies, so nothing outside the lock is installed;
 # `pip check` then fails when pyproject.toml asks for something the lock does not hold.
@@ -50,11 +65,11 @@ lock:
 		| $(UV_COMPILE) - --constraint $(LOCK) -o $(IMAGE_LOCK)
 
 ## Whole platform in one process: embedded PostgreSQL under .data/, in-memory broker.
-run: install console
+run: install web
 	$(BIN)/python -m gateway.embedded
 
 ## Each service in its own process against DATABASE_URL and AMQP_URL.
-run-dist: install console
+run-dist: install web
 	$(BIN)/python -m gateway.distributed
 
 ## Apply every service's migrations to DATABASE_URL (never done at import or app start in prod).
@@ -70,11 +85,12 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-## The console's own unit tests (Vitest) first, then pytest; the browser tests
-## (tests/web) need the console built, and skip without Chromium.
-test: lint console
-	cd $(CONSOLE) && npm test
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+## The web apps' own unit tests (Vitest) first, then pytest: the browser tests (tests/web,
+## which need the apps built and skip without Chromium) in a process beside the rest
+## (shared/testing/suite.py); with PYTEST_ARGS, plain pytest with them.
+test: lint web
+	for app in $(WEBAPPS); do (cd web/$$app && npm test) || exit 1; done
+	$(BIN)/python -m shared.testing.suite $(PYTEST_ARGS)
 
 bench: install
 	$(BIN)/python -m bench $(BENCH_ARGS)
@@ -83,20 +99,11 @@ bench: install
 chaos: install
 	$(BIN)/python -m bench chaos $(CHAOS_ARGS)
 
-## Build the staff console (needs Node 20 and npm) when its build is missing or out of date.
-console: $(CONSOLE_BUILD)
+## Build a web app (needs Node 20 and npm) when its build is missing or out of date;
+## `make web` builds them all.
+$(foreach app,$(WEBAPPS),$(eval $(call WEBAPP_RULES,$(app))))
 
-$(CONSOLE_BUILD): $(CONSOLE_MODULES) $(CONSOLE_SOURCES)
-	cd $(CONSOLE) && npm run build
-	touch $@
-
-$(CONSOLE_MODULES): $(CONSOLE)/package-lock.json
-	@command -v npm >/dev/null || { echo "make console needs Node 20 and npm"; exit 1; }
-	cd $(CONSOLE) && npm ci --no-audit --no-fund
-	touch $@
-
-$(CONSOLE)/package-lock.json:
-	@echo "$@ is missing: the console's dependencies are pinned there"; exit 1
+web: $(WEBAPPS)
 
 ## Debian's Chromium (and CJK fonts) for the browser tests, installed with apt-get if missing.
 browser:
@@ -109,4 +116,4 @@ browser:
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache .ruff_cache .mypy_cache .import_linter_cache \
-		$(CONSOLE)/dist $(CONSOLE)/node_modules
+		$(foreach app,$(WEBAPPS),web/$(app)/dist web/$(app)/node_modules)
