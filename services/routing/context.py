@@ -27,6 +27,8 @@ class RoutingContext:
     # Keeps the originals of what staff type (services/routing/service/originals.py).
     pii: PiiCipher
     co_handling_default_hours: float
+    # Working days a grid worker has for a case's on-site verification (service/workforce).
+    grid_verification_due_days: int = 1
 
 
 def working_calendar(settings: Settings) -> WorkingCalendar:
@@ -45,4 +47,5 @@ def build_context(settings: Settings, clock: Clock | None = None) -> RoutingCont
         reminder_fractions=list(settings.reminder_fractions),
         pii=settings.pii_cipher(),
         co_handling_default_hours=settings.co_handling_default_hours,
+        grid_verification_due_days=settings.grid_verification_due_days,
     )

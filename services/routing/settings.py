@@ -24,6 +24,9 @@ class Settings(ServiceSettings):
     timer_batch_size: int = 50
     run_timer_scanner: bool = True
     co_handling_default_hours: float = 14.0
+    # A verification duty (核查) given to a grid worker when a case in their grid waits for
+    # its on-site check is due this many working days later (the working calendar).
+    grid_verification_due_days: int = Field(1, ge=1, le=30)
 
     # Originals of the free texts staff type (notes, reasons, tasks, answers) are kept
     # encrypted where masking changed them (shared.pii): "kid:secret[,kid:secret]"; the active
