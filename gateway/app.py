@@ -1,8 +1,8 @@
 """The gateway app: the proxy on the hot path, a small FastAPI app for everything else.
 
 ``create_gateway_app`` returns a raw ASGI app that sends ``/api/...``, ``/open/...`` and the
-well-known JWKS path straight to ``Proxy``, ``/console`` to the built staff console
-(``gateway/console.py``) and the rest (``/healthz``, ``/readyz``,
+well-known JWKS path straight to ``Proxy``, ``/console`` and ``/grid`` to the built web apps
+(``gateway/console.py``, ``gateway/grid_app.py``) and the rest (``/healthz``, ``/readyz``,
 ``/metrics``, ``/openapi.json``, ``/docs``, the lifespan) to an operations app. The operations
 app owns the lifespan: it enters each in-process service app's lifespan (embedded mode), starts
 the upstreams, and takes all of it down in reverse order.
@@ -19,10 +19,11 @@ import httpx
 import orjson
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.console import Console
 from gateway.errors import UpstreamError
+from gateway.grid_app import GridApp
 from gateway.openapi import OpenApiAggregator
 from gateway.proxy import BodyLimits, Proxy, PublicPaths
 from gateway.ratelimit import RateLimiter
@@ -88,17 +89,20 @@ class GatewayApp:
         anonymous_limiter: RateLimiter,
         openapi: OpenApiAggregator,
         console: Console,
+        grid: GridApp,
     ) -> None:
         self.proxy = proxy
         self.console = console
+        self.grid = grid
         self.ops = ops
         self.metrics = metrics
         self.limiter = limiter
         self.anonymous_limiter = anonymous_limiter
         self.openapi = openapi
         self._ops_with_ids = RequestContextMiddleware(ops, metrics=metrics, service="gateway")
-        self._console_with_ids = RequestContextMiddleware(console, metrics=metrics,
-                                                          service="gateway")
+        # The built web apps, each with request ids and metrics like every other answer.
+        self._webapps = [(app, RequestContextMiddleware(app, metrics=metrics, service="gateway"))
+                         for app in (console, grid)]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -106,12 +110,16 @@ class GatewayApp:
                 await _refuse_method(scope, send)
             elif Proxy.handles(scope["path"]):
                 await self.proxy(scope, receive, send)
-            elif Console.handles(scope["path"]):
-                await self._console_with_ids(scope, receive, send)
             else:
-                await self._ops_with_ids(scope, receive, send)
+                await self._web_or_ops(scope)(scope, receive, send)
         else:
             await self._ops_with_ids(scope, receive, send)
+
+    def _web_or_ops(self, scope: Scope) -> ASGIApp:
+        """The web app whose prefix the path is under, else the operations app."""
+        path = scope["path"]
+        return next((served for app, served in self._webapps if app.handles(path)),
+                    self._ops_with_ids)
 
     def lifespan(self) -> AbstractAsyncContextManager[Any]:
         """Run start-up and shut-down without an ASGI server (embedded runner, tests)."""
@@ -127,6 +135,7 @@ def create_gateway_app(
     partner_upstream: Upstream | None = None,
     revocation_source: RevocationSource | None = None,
     console: Console | None = None,
+    grid: GridApp | None = None,
 ) -> GatewayApp:
     """Build the gateway.
 
@@ -137,7 +146,8 @@ def create_gateway_app(
     itself; without it those paths answer 404 ``not_implemented``. ``revocation_source``:
     identity's feed of revoked tokens, polled into ``verifier`` (the embedded mode needs none:
     its verifier is identity's own, which identity keeps current). ``console``: the staff
-    console's files (default: ``ConsoleSettings`` from the environment).
+    console's files (default: ``ConsoleSettings`` from the environment); ``grid``: the grid
+    workers' app's (default: ``GridSettings`` from the environment).
     """
     configure_logging(level=settings.log_level, json=settings.log_json)
     metrics = Metrics("gateway")
@@ -177,7 +187,7 @@ def create_gateway_app(
                    lifespan=lifespan)
     return GatewayApp(proxy=proxy, ops=ops, metrics=metrics, limiter=limiter,
                       anonymous_limiter=anonymous_limiter, openapi=aggregator,
-                      console=console or Console())
+                      console=console or Console(), grid=grid or GridApp())
 
 
 def _rate_limiters(settings: GatewaySettings) -> tuple[RateLimiter, RateLimiter]:

@@ -1,4 +1,5 @@
-"""The staff console (``web/console``, a Vue app built by ``make console``) served at /console/.
+"""The staff console (``web/console``, a Vue app built by ``make console``) served at /console/
+(``gateway/webapps.py`` serves the files: caching, deep links, gzip, ETags).
 
 The gateway serves the built files itself, so the console is same-origin with the API it calls
 (``/api/v1``) and needs no server of its own in any run mode: ``make run``, ``make run-dist``
@@ -27,28 +28,18 @@ server answers with redirects to other hosts).
 
 from __future__ import annotations
 
-import asyncio
-import gzip
-import mimetypes
 import re
-from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 import orjson
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from starlette.types import Receive, Scope, Send
 
-from shared.problems import PROBLEM_JSON, problem_body
+from gateway.webapps import Extra, WebApp
 
 PREFIX = "/console"
 DEFAULT_DIST_DIR = Path(__file__).resolve().parents[1] / "web" / "console" / "dist"
-IMMUTABLE = b"public, max-age=31536000, immutable"
-REVALIDATE = b"no-cache"
-# Reported to the request middleware as the route, so metrics keep one series for the console.
-ROUTE = SimpleNamespace(path=f"{PREFIX}/{{path}}")
 # A CSP source is one token: a scheme and host (optionally a leading "*." and a port); nothing
 # that could end the directive (";", ",", spaces) or add another.
 _TILE_HOST = re.compile(r"^https?://(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:[0-9]{1,5})?$")
@@ -56,30 +47,6 @@ _TILE_ORIGIN = re.compile(r"^https?://[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:[0-9]{1,5
 _PLACEHOLDERS = ("{z}", "{x}", "{y}")
 # The app's runtime settings: not a file of the build, answered before the build is looked at.
 CONFIG_PATH = f"{PREFIX}/config.json"
-# Types whose files shrink under gzip; images and fonts are compressed already.
-_COMPRESSIBLE = ("text/", "application/javascript", "application/json", "image/svg+xml",
-                 "application/manifest+json", "application/wasm")
-_TYPES = {
-    ".html": "text/html; charset=utf-8",
-    ".js": "text/javascript; charset=utf-8",
-    ".mjs": "text/javascript; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-    ".json": "application/json",
-    ".map": "application/json",
-    ".svg": "image/svg+xml",
-    ".png": "image/png",
-    ".jpg": "image/jpeg",
-    ".webp": "image/webp",
-    ".ico": "image/x-icon",
-    ".woff": "font/woff",
-    ".woff2": "font/woff2",
-    ".ttf": "font/ttf",
-    ".txt": "text/plain; charset=utf-8",
-    ".webmanifest": "application/manifest+json",
-    ".wasm": "application/wasm",
-}
-_MIN_GZIP_BYTES = 1024
-_CACHED_FILES = 1024
 
 
 class ConsoleSettings(BaseSettings):
@@ -137,182 +104,16 @@ def content_security_policy(tile_hosts: list[str], tile_url: str | None = None) 
     )
 
 
-@dataclass(frozen=True)
-class _Found:
-    path: Path
-    cache: bytes  # the Cache-Control value
-    version: tuple[int, int]  # (mtime_ns, size)
-
-
-@dataclass(frozen=True)
-class _Body:
-    """One version of one file as sent: its bytes, and its gzipped bytes where worth it."""
-
-    version: tuple[int, int]  # (mtime_ns, size)
-    raw: bytes
-    gzipped: bytes | None
-
-
-class Console:
+class Console(WebApp):
     """The raw ASGI app behind /console (GET and HEAD only)."""
 
     def __init__(self, settings: ConsoleSettings | None = None) -> None:
         settings = settings or ConsoleSettings()
-        self.root = settings.dist_dir.resolve()
-        self._config = orjson.dumps({"tile_url": settings.tile_url})
-        csp = content_security_policy(settings.tile_hosts, settings.tile_url)
-        self._common = [
-            (b"content-security-policy", csp.encode()),
-            (b"x-content-type-options", b"nosniff"),
-            (b"referrer-policy", b"same-origin"),
-        ]
-        self._files: dict[Path, _Body] = {}
-
-    @staticmethod
-    def handles(path: str) -> bool:
-        return path == PREFIX or path.startswith(PREFIX + "/")
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        scope["route"] = ROUTE
-        path: str = scope["path"]
-        if scope["method"] not in ("GET", "HEAD"):
-            await self._problem(scope, send, 405, "method_not_allowed",
-                                f"the console answers GET and HEAD, not {scope['method'][:32]}",
-                                extra_headers=[(b"allow", b"GET, HEAD")])
-        elif path == PREFIX:
-            query = scope.get("query_string", b"")
-            location = f"{PREFIX}/".encode() + (b"?" + query if query else b"")
-            await self._send(scope, send, 308, [(b"location", location)], b"")
-        elif path == CONFIG_PATH:
-            headers = [(b"content-type", b"application/json"), (b"cache-control", REVALIDATE)]
-            await self._send(scope, send, 200, headers, self._config)
-        else:
-            # Off the event loop: a stat or two, on a disk that may be a network volume.
-            found = await asyncio.to_thread(_locate, self.root, path[len(PREFIX) + 1:])
-            if found == "console_not_built":
-                await self._problem(
-                    scope, send, 503, "console_not_built",
-                    "the staff console is not built: run `make console` (needs Node 20 and "
-                    "npm), or point EHOME_CONSOLE_DIST_DIR at a built console",
-                )
-            elif isinstance(found, str):
-                await self._problem(scope, send, 404, "not_found",
-                                    "no such file in the console")
-            else:
-                await self._file(scope, send, found)
-
-    async def _file(self, scope: Scope, send: Send, found: _Found) -> None:
-        path = found.path
-        # Weak: the gzipped and the plain answer are the same file, not the same bytes.
-        tag = '"{:x}-{:x}"'.format(*found.version).encode()
-        content_type = _content_type(path)
-        compressible = content_type.startswith(_COMPRESSIBLE)
-        headers = [(b"cache-control", found.cache), (b"etag", b"W/" + tag)]
-        if compressible:
-            headers.append((b"vary", b"accept-encoding"))
-        request_headers = dict(scope["headers"])
-        if tag in _etags(request_headers.get(b"if-none-match", b"")):
-            await self._send(scope, send, 304, headers, b"")
-            return
-        body = await self._load(path, found.version, compressible)
-        headers.append((b"content-type", content_type.encode()))
-        payload = body.raw
-        if body.gzipped is not None and _accepts_gzip(request_headers.get(b"accept-encoding")):
-            payload = body.gzipped
-            headers.append((b"content-encoding", b"gzip"))
-        await self._send(scope, send, 200, headers, payload)
-
-    async def _load(self, path: Path, version: tuple[int, int], compressible: bool) -> _Body:
-        cached = self._files.get(path)
-        if cached is not None and cached.version == version:
-            return cached
-        # Off the event loop: a first read of a large bundle compresses a megabyte.
-        body = await asyncio.to_thread(_read, path, version, compressible)
-        if len(self._files) >= _CACHED_FILES:
-            self._files.clear()  # older builds' files; the current ones come back on use
-        self._files[path] = body
-        return body
-
-    async def _problem(
-        self, scope: Scope, send: Send, status: int, code: str, detail: str,
-        extra_headers: list[tuple[bytes, bytes]] | None = None,
-    ) -> None:
-        body = orjson.dumps(problem_body(status, code, detail))
-        headers = [(b"content-type", PROBLEM_JSON.encode()), (b"cache-control", b"no-store"),
-                   *(extra_headers or [])]
-        await self._send(scope, send, status, headers, body)
-
-    async def _send(
-        self, scope: Scope, send: Send, status: int, headers: list[tuple[bytes, bytes]],
-        body: bytes,
-    ) -> None:
-        """The answer, with the console's headers; a HEAD gets the headers alone."""
-        every = [*headers, *self._common, (b"content-length", str(len(body)).encode())]
-        if status == 304:
-            every.pop()  # a 304 has no body; its length would describe the empty one
-        await send({"type": "http.response.start", "status": status, "headers": every})
-        head = scope["method"] == "HEAD"
-        await send({"type": "http.response.body", "body": b"" if head else body})
-
-
-def _locate(root: Path, relative: str) -> _Found | str:
-    """The file answering ``/console/<relative>`` (a file of the build, or ``index.html`` for
-    an app route), or the problem code: ``console_not_built`` or ``not_found``."""
-    index = root / "index.html"
-    if not index.is_file():
-        return "console_not_built"
-    segments = [segment for segment in relative.split("/") if segment]
-    if any(s in (".", "..") or "\\" in s or "\x00" in s for s in segments):
-        return "not_found"
-    target = root.joinpath(*segments).resolve() if segments else root
-    if not target.is_relative_to(root):  # a symbolic link out of the build
-        return "not_found"
-    if target.is_file():
-        path = target
-        cache = IMMUTABLE if segments[0] == "assets" and len(segments) > 1 else REVALIDATE
-    elif segments and (segments[0] == "assets" or "." in segments[-1]):
-        return "not_found"  # a file that is not there, not a page of the app
-    else:
-        path, cache = index, REVALIDATE
-    try:
-        stat = path.stat()
-    except OSError:  # removed by a rebuild since the look above
-        return "not_found"
-    return _Found(path=path, cache=cache, version=(stat.st_mtime_ns, stat.st_size))
-
-
-def _read(path: Path, version: tuple[int, int], compressible: bool) -> _Body:
-    raw = path.read_bytes()
-    gzipped = None
-    if compressible and len(raw) >= _MIN_GZIP_BYTES:
-        gzipped = gzip.compress(raw, compresslevel=6, mtime=0)
-    return _Body(version=version, raw=raw, gzipped=gzipped)
-
-
-def _content_type(path: Path) -> str:
-    known = _TYPES.get(path.suffix.lower())
-    if known is not None:
-        return known
-    guessed, _ = mimetypes.guess_type(path.name)
-    return guessed or "application/octet-stream"
-
-
-def _etags(header: bytes) -> set[bytes]:
-    return {tag.strip().removeprefix(b"W/") for tag in header.split(b",") if tag.strip()}
-
-
-def _accepts_gzip(header: bytes | None) -> bool:
-    """True when Accept-Encoding lists gzip (or *) without ``q=0``."""
-    for item in (header or b"").lower().split(b","):
-        name, _, params = item.strip().partition(b";")
-        if name.strip() in (b"gzip", b"*"):
-            quality = params.strip().removeprefix(b"q=")
-            return not (params.strip().startswith(b"q=") and _is_zero(quality))
-    return False
-
-
-def _is_zero(quality: bytes) -> bool:
-    try:
-        return float(quality) == 0
-    except ValueError:
-        return False
+        config = Extra(b"application/json", orjson.dumps({"tile_url": settings.tile_url}))
+        super().__init__(
+            prefix=PREFIX, name="console", title="the staff console", root=settings.dist_dir,
+            csp=content_security_policy(settings.tile_hosts, settings.tile_url),
+            build_hint="run `make console` (needs Node 20 and npm), or point "
+                       "EHOME_CONSOLE_DIST_DIR at a built console",
+            extras={CONFIG_PATH: config},
+        )
