@@ -44,3 +44,8 @@ class Settings(ServiceSettings):
         values = super().secret_values()
         values["EHOME_ROUTING_PII_KEYS"] = self.pii_keys
         return values
+
+    # Grid duty (网格员值守): a check-in further than this from its grid's area is flagged (it
+    # is recorded all the same); coverage maps draw cells of this size.
+    check_in_tolerance_m: float = 500.0
+    coverage_cell_m: float = 50.0
