@@ -1,0 +1,43 @@
+// The outbox's way to the gateway: the signed-in worker's token (renewed once on a 401 by the
+// client), the item's Idempotency-Key on every try, photos as multipart uploads to events'
+// attachments. A fetch that throws (no signal) throws on: the outbox keeps the item.
+import type { StoredPhoto } from './db'
+import type { Refused, Sender } from './queue'
+
+type Fetch = (request: Request) => Promise<Response>
+
+export function httpSender(fetcher: Fetch, origin: string): Sender {
+  return {
+    async upload(photo: StoredPhoto) {
+      const form = new FormData()
+      form.append('file', photo.blob, photo.name)
+      const response = await fetcher(new Request(`${origin}/api/v1/events/attachments`,
+        { method: 'POST', body: form }))
+      if (!response.ok) return refusal(response)
+      const stored = (await response.json()) as { id: string }
+      return { id: stored.id }
+    },
+    async send({ method, path, body, idempotencyKey }) {
+      const response = await fetcher(new Request(`${origin}${path}`, {
+        method,
+        body: JSON.stringify(body),
+        headers: { 'Content-Type': 'application/json', 'Idempotency-Key': idempotencyKey },
+      }))
+      if (!response.ok) return refusal(response)
+      return { ok: true as const }
+    },
+  }
+}
+
+async function refusal(response: Response): Promise<Refused> {
+  let code = `http_${response.status}`
+  let detail = ''
+  try {
+    const problem = (await response.json()) as { code?: unknown; detail?: unknown }
+    if (typeof problem.code === 'string') code = problem.code
+    if (typeof problem.detail === 'string') detail = problem.detail
+  } catch {
+    // not problem+json (a proxy's page): the status says enough
+  }
+  return { status: response.status, code, detail }
+}
