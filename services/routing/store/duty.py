@@ -142,10 +142,11 @@ async def shifts_of(uow: UnitOfWork, worker_id: uuid.UUID, day: date) -> list[An
 # -- check-ins ----------------------------------------------------------------------------------
 
 
-async def insert_check_in(uow: UnitOfWork, values: dict[str, Any]) -> Any | None:
-    """The new check-in, or None when one with its id exists."""
+async def insert_check_in(uow: UnitOfWork, values: dict[str, Any]) -> Any:
+    """The new check-in, or the one stored before under its id."""
     return await fetch_one(uow, insert(check_ins).values(**values)
-                           .on_conflict_do_nothing().returning(*check_ins.c))
+                           .on_conflict_do_nothing().returning(*check_ins.c)
+                           ) or await get_check_in(uow, values["id"])
 
 
 async def get_check_in(uow: UnitOfWork, check_in_id: uuid.UUID) -> Any | None:
@@ -179,9 +180,11 @@ async def list_check_ins(uow: UnitOfWork, *, prefixes: list[str] | None,
 # -- patrols ------------------------------------------------------------------------------------
 
 
-async def insert_patrol(uow: UnitOfWork, values: dict[str, Any]) -> Any | None:
+async def insert_patrol(uow: UnitOfWork, values: dict[str, Any]) -> Any:
+    """The new patrol, or the one stored before under its id."""
     return await fetch_one(uow, insert(patrols).values(**values)
-                           .on_conflict_do_nothing().returning(*patrols.c))
+                           .on_conflict_do_nothing().returning(*patrols.c)
+                           ) or await get_patrol(uow, values["id"])
 
 
 async def get_patrol(uow: UnitOfWork, patrol_id: uuid.UUID, *, lock: bool = False
@@ -284,9 +287,11 @@ async def coverage_cells(uow: UnitOfWork, *, grid_code: str, since: datetime | N
 # -- daily logs ---------------------------------------------------------------------------------
 
 
-async def insert_log(uow: UnitOfWork, values: dict[str, Any]) -> Any | None:
+async def insert_log(uow: UnitOfWork, values: dict[str, Any]) -> Any:
+    """The new log, or the one stored before under its id."""
     return await fetch_one(uow, insert(duty_logs).values(**values)
-                           .on_conflict_do_nothing().returning(*_LOG_READ))
+                           .on_conflict_do_nothing().returning(*_LOG_READ)
+                           ) or await get_log(uow, values["id"])
 
 
 async def get_log(uow: UnitOfWork, log_id: uuid.UUID) -> Any | None:
