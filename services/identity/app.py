@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from services.identity.api import router
 from services.identity.context import IdentityContext, build_context, resolve_signing_key
-from services.identity.handlers import SUBSCRIPTIONS
+from services.identity.handlers import build_subscriptions
 from services.identity.realname import RealNameProvider
 from services.identity.service.imports import abandoned_import_sweeper, start_imports
 from services.identity.service.revocations import DatabaseRevocationSource
@@ -55,7 +55,7 @@ def create_app(settings: Settings | None = None, **wiring: Any) -> FastAPI:
         settings,
         title="Ping'an e-Home identity",
         routers=[router],
-        subscriptions=SUBSCRIPTIONS,
+        subscriptions=build_subscriptions(settings),
         workers=[verification_retry_worker, abandoned_import_sweeper],
         on_startup=[start_identity, start_imports],
         on_shutdown=[stop_identity],

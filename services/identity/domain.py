@@ -1,18 +1,20 @@
 """Pure rules of identity: resident ID numbers, phones, roles and scopes, refresh-token
-families, registry rows and region rates. No I/O here."""
+families, registry rows and region rates, grid workers' grids and household visits. No I/O
+here."""
 
 from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
 
 from shared.auth.principal import Role
 from shared.problems import Forbidden, RuleViolation
-from shared.regions import is_region_code
+from shared.regions import covers, is_region_code, region_level
 
 # -- resident ID numbers (GB 11643) ------------------------------------------------------------
 
@@ -351,3 +353,47 @@ def check_callback_hosts(raw: list[str]) -> list[str]:
         raise RuleViolation(f"at most {MAX_CALLBACK_HOSTS} callback hosts per app",
                             code="callback_hosts_too_many")
     return sorted(hosts)
+
+
+# -- grid workers and their household visits (入户走访) ----------------------------------------
+
+# The app queues a visit made without signal and sends it later with the device's moment:
+# a little clock drift ahead is tolerated, a week-old queue is not history to accept blindly.
+VISIT_FUTURE_SLACK = timedelta(minutes=5)
+VISIT_MAX_AGE = timedelta(days=7)
+
+
+def check_grid_codes(codes: Iterable[str]) -> list[str]:
+    """Grid workers are scoped to grids: 15-digit region codes."""
+    unique = sorted(set(codes))
+    if not unique or any(not is_region_code(c) or region_level(c) != "grid" for c in unique):
+        raise RuleViolation("grid codes are 15-digit region codes", code="grid_code_invalid")
+    return unique
+
+
+def check_visit_time(visited_at: datetime, *, now: datetime) -> None:
+    if visited_at > now + VISIT_FUTURE_SLACK:
+        raise RuleViolation("the visit's time is in the future", code="time_in_future")
+    if visited_at < now - VISIT_MAX_AGE:
+        raise RuleViolation("visits older than 7 days are not accepted", code="too_old")
+
+
+def distinct_in_order(ids: Iterable[uuid.UUID]) -> list[uuid.UUID]:
+    return list(dict.fromkeys(ids))
+
+
+def check_people_in_grid(wanted: Iterable[uuid.UUID], regions: Mapping[uuid.UUID, str],
+                         grid_code: str) -> None:
+    """Every person visited is a registry person of the grid (``regions``: where each one
+    found is registered); an unknown id is refused alike, so nothing tells them apart."""
+    if any(not covers(grid_code, regions.get(p, "")) for p in wanted):
+        raise RuleViolation("every person visited must be in the registry of this grid",
+                            code="person_not_in_grid")
+
+
+def visit_household(given: str | None, households: Iterable[str | None]) -> str | None:
+    """The household named, or else the one every person visited shares (if they do)."""
+    if given:
+        return given
+    distinct = set(households)
+    return distinct.pop() if len(distinct) == 1 else None

@@ -2,6 +2,26 @@
 
 from __future__ import annotations
 
+from services.identity.service import grid_workers
+from services.identity.settings import Settings
+from shared.contracts.routing import GridWorkerLeft
+from shared.db.uow import UnitOfWork
 from shared.messaging.consumer import Subscription
+from shared.messaging.envelope import Envelope
 
-SUBSCRIPTIONS: list[Subscription] = []
+
+def build_subscriptions(settings: Settings) -> list[Subscription]:
+    """The consumers, with what they need of the service's settings."""
+    token_ttl_seconds = settings.access_token_ttl_seconds
+
+    async def on_grid_worker_left(envelope: Envelope, uow: UnitOfWork) -> None:
+        await grid_workers.retire_leaver(uow, envelope.payload_as(GridWorkerLeft),
+                                         token_ttl_seconds=token_ttl_seconds)
+
+    return [
+        Subscription("routing.grid_worker_left", on_grid_worker_left, purpose="accounts"),
+    ]
+
+
+# With the default settings; the app builds its own from its settings.
+SUBSCRIPTIONS: list[Subscription] = build_subscriptions(Settings.model_construct())

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 
 class BaseSchema(BaseModel):
@@ -203,6 +203,7 @@ class RegistryPersonRead(BaseSchema):
     tags: list[str]
     linked_user_id: uuid.UUID | None
     created: bool | None = None
+    last_visited_at: datetime | None = None  # the latest household visit that saw them
 
 
 class RegistryPage(BaseSchema):
@@ -355,3 +356,59 @@ class RegionStats(BaseSchema):
 
 class RegionStatsTree(RegionStats):
     children: list[RegionStats]
+
+
+# -- grid workers: their accounts and household visits (入户走访) ------------------------------
+
+GridCode = Annotated[str, Field(pattern=r"^[0-9]{15}$", description="a 15-digit grid code")]
+MAX_VISIT_PHOTOS = 9  # as many as a case's photos
+
+
+class GridWorkerAccountCreate(BaseSchema):
+    """A grid worker's staff account (role grid_worker), scoped to their grids."""
+
+    username: str = Field(min_length=3, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+    display_name: str = Field(min_length=1, max_length=120)
+    phone: str | None = Field(None, max_length=20)
+    grid_codes: list[GridCode] = Field(min_length=1, max_length=20)
+
+
+class VisitLocation(BaseSchema):
+    lat: float = Field(ge=-90, le=90)
+    lng: float = Field(ge=-180, le=180)
+
+
+class VisitCreate(BaseSchema):
+    id: uuid.UUID | None = Field(None, description="made by the app (offline): the same id "
+                                 "again answers the visit already recorded")
+    grid_code: GridCode
+    registry_person_ids: list[uuid.UUID] = Field(min_length=1, max_length=50)
+    household_id: str | None = Field(None, max_length=64)
+    note: str = Field(max_length=2000)
+    attachment_ids: list[uuid.UUID] = Field(default_factory=list, max_length=MAX_VISIT_PHOTOS)
+    location: VisitLocation | None = None
+    visited_at: AwareDatetime
+
+
+class VisitPerson(BaseSchema):
+    id: uuid.UUID
+    name_masked: str
+
+
+class VisitRead(BaseSchema):
+    id: uuid.UUID
+    grid_code: str
+    worker_id: uuid.UUID
+    household_id: str | None
+    people: list[VisitPerson]
+    note: str  # phone and ID numbers masked
+    attachment_ids: list[uuid.UUID]
+    location: VisitLocation | None
+    visited_at: datetime
+    recorded_at: datetime
+
+
+class VisitPage(BaseSchema):
+    items: list[VisitRead]
+    next_cursor: str | None = None

@@ -5,11 +5,19 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from services.identity.api import accounts, admin, internal, internal_residents, registry
+from services.identity.api import (
+    accounts,
+    admin,
+    grid,
+    internal,
+    internal_residents,
+    registry,
+)
 
 router = APIRouter()
 router.include_router(accounts.router)
 router.include_router(admin.router)
+router.include_router(grid.router)
 router.include_router(registry.router)
 router.include_router(internal.router)
 router.include_router(internal_residents.router)

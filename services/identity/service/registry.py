@@ -49,6 +49,7 @@ def person_view(ctx: IdentityContext, row: RowMapping, created: bool | None = No
         tags=list(row["tags"]),
         linked_user_id=row["linked_user_id"],
         created=created,
+        last_visited_at=row["last_visited_at"],
     )
 
 
@@ -186,7 +187,8 @@ async def list_people(
     *, uow: UnitOfWork, ctx: IdentityContext, actor: Principal, region: str | None,
     cursor: str | None, limit: int,
 ) -> RegistryPage:
-    actor.require_role(*ENTRY_ROLES, Role.SUPERVISOR)
+    # Grid workers (the visit form lists their grid's people) and the managers of a region.
+    actor.require_role(*ENTRY_ROLES, Role.SUPERVISOR, Role.DISPATCHER)
     if region is not None:
         actor.require_region(region)
         prefixes: list[str] | None = [domain.region_match_prefix(region)]

@@ -35,9 +35,16 @@ async def revoke(uow: UnitOfWork, ctx: IdentityContext, *, kind: str, key: str |
     ``not_before`` is this process's clock, the clock tokens are stamped with (``iat``); the
     caller holds the account's row lock, so no token with the old state can be signed after
     it (logins and refreshes read the row under a share lock)."""
+    await revoke_for(uow, token_ttl_seconds=ctx.settings.access_token_ttl_seconds, kind=kind,
+                     key=key, reason=reason, user_id=user_id, revoked_by=revoked_by)
+
+
+async def revoke_for(uow: UnitOfWork, *, token_ttl_seconds: int, kind: str,
+                     key: str | uuid.UUID, reason: str, user_id: uuid.UUID | None = None,
+                     revoked_by: uuid.UUID | None = None) -> None:
+    """:func:`revoke` where only the access tokens' lifetime is at hand (a bus consumer)."""
     not_before = datetime.fromtimestamp(time.time(), UTC)
-    expires_at = (not_before + timedelta(seconds=ctx.settings.access_token_ttl_seconds)
-                  + _EXPIRY_MARGIN)
+    expires_at = not_before + timedelta(seconds=token_ttl_seconds) + _EXPIRY_MARGIN
     await store.record(uow, kind=kind, key=str(key), not_before=not_before,
                        expires_at=expires_at, reason=reason)
     await uow.emit("identity.access_revoked", AccessRevoked(

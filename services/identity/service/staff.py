@@ -10,6 +10,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.engine import RowMapping
+
 from services.identity import domain
 from services.identity.context import IdentityContext
 from services.identity.schemas import (
@@ -90,19 +92,25 @@ async def create_staff(
 async def _insert_staff(uow: UnitOfWork, ctx: IdentityContext, actor: Principal, *,
                         values: dict[str, Any], password: str) -> UserRead:
     """A new staff account of checked ``values``, announced as registered."""
-    user_id = uuid.uuid4()
     password_hash = ctx.passwords.hash(password)
     async with uow:
-        created = await store.insert_staff(uow, id=user_id, password_hash=password_hash,
-                                           **values)
-        if not created:
-            raise Conflict("that username is taken", code="username_taken")
-        await uow.emit("identity.user_registered", UserRegistered(
-            user_id=user_id, registered_at=datetime.now(UTC), channel="staff"))
-        row = await publish_staff(uow, user_id, cause="created")
-    log.info("staff_created", user_id=str(user_id), by=str(actor.subject),
+        row = await insert_staff_account(uow, values=values, password_hash=password_hash)
+    log.info("staff_created", user_id=str(row["id"]), by=str(actor.subject),
              roles=values["roles"])
     return user_view(ctx, row)
+
+
+async def insert_staff_account(uow: UnitOfWork, *, values: dict[str, Any],
+                               password_hash: str) -> RowMapping:
+    """In the caller's transaction: a new staff account of checked ``values``, announced as
+    registered and in the staff directory; 409 ``username_taken``. The account's row."""
+    user_id = uuid.uuid4()
+    created = await store.insert_staff(uow, id=user_id, password_hash=password_hash, **values)
+    if not created:
+        raise Conflict("that username is taken", code="username_taken")
+    await uow.emit("identity.user_registered", UserRegistered(
+        user_id=user_id, registered_at=datetime.now(UTC), channel="staff"))
+    return await publish_staff(uow, user_id, cause="created")
 
 
 async def list_staff(

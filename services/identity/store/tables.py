@@ -8,6 +8,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Float,
     Integer,
     MetaData,
     String,
@@ -97,6 +98,24 @@ registry_people = Table(
     Column("linked_user_id", UUID(as_uuid=True)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # The latest household visit that saw the person (migrations/versions/0008).
+    Column("last_visited_at", DateTime(timezone=True)),
+)
+
+household_visits = Table(
+    "household_visits",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("worker_id", UUID(as_uuid=True), nullable=False),
+    Column("grid_code", String(15), nullable=False),
+    Column("household_id", String(64)),
+    Column("person_ids", ARRAY(UUID(as_uuid=True)), nullable=False),
+    Column("note", Text, nullable=False),  # phone and ID numbers masked
+    Column("attachment_ids", ARRAY(UUID(as_uuid=True)), nullable=False),
+    Column("lat", Float),
+    Column("lng", Float),
+    Column("visited_at", DateTime(timezone=True), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
 )
 
 partner_apps = Table(
