@@ -184,6 +184,7 @@ PROBLEM_CODES = MappingProxyType({
     "notification_not_found": "no such notification",
     "reporter_unknown": "only the reporter can rate this case",
     "staff_notice_not_found": "no such notice",
+    "weights_all_zero": "at least one scorecard weight is above zero",
     # -- relief --------------------------------------------------------------------------------
     "already_disbursed": "this recipient's month is already paid with another amount",
     "already_reviewed": "this agency has already given its opinion",

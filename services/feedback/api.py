@@ -141,6 +141,7 @@ def _staff_notice(row: Any) -> StaffNoticeRead:
     return StaffNoticeRead(
         id=row.id, kind=row.kind, region_code=row.region_code,
         addressed_unit_id=row.addressed_unit_id, event_id=row.event_id,
+        grid_task_id=row.grid_task_id,
         case_no=row.case_no, unit_id=row.unit_id, title=row.title, body=row.body,
         occurred_at=row.occurred_at, created_at=row.created_at, read_at=row.read_at,
     )

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from services.feedback.api import router
 from services.feedback.context import FeedbackContext, build_context
+from services.feedback.grid_api import router as grid_router
 from services.feedback.handlers import build_subscriptions, seal_of
 from services.feedback.service.command import HotspotWorker
 from services.feedback.service.delivery import NotificationSender
@@ -55,7 +56,7 @@ def create_app(settings: Settings | None = None, **wiring: Any) -> FastAPI:
     return create_service_app(
         settings,
         title="Ping'an e-Home feedback",
-        routers=[router],
+        routers=[router, grid_router],
         subscriptions=build_subscriptions(seal_of(settings)),
         workers=[_sender, _default_ratings, _hotspots],
         on_startup=[_context_hook(settings)],

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from services.feedback.service import (
+    grid_work,
     notifications,
     projection,
     staff_directory,
@@ -82,6 +83,32 @@ _UNIT_WORK = (
 )
 
 
+async def on_grid_task_assigned(envelope: Envelope, uow: UnitOfWork) -> None:
+    await staff_notices.record_for_grid_task(uow, envelope)
+
+
+# A grid worker's work for their monthly figures (#19), on the read model's queue ("cases")
+# like a unit's work; a report they made is counted by the cases' own on_event_reported.
+_GRID_WORK = (
+    ("routing.grid_task_completed", grid_work.record_task_completed),
+    ("routing.patrol_finished", grid_work.record_patrol),
+    ("routing.grid_worker_enrolled", grid_work.record_enrolled),
+    ("routing.grid_worker_left", grid_work.record_left),
+    ("identity.household_visited", grid_work.record_visit),
+    ("identity.resident_entered", grid_work.record_resident_entered),
+    ("identity.user_verified", grid_work.record_user_verified),
+)
+
+
+def _grid_work_handler(
+    record: Callable[[UnitOfWork, Envelope], Awaitable[bool]],
+) -> Callable[[Envelope, UnitOfWork], Awaitable[None]]:
+    async def handle(envelope: Envelope, uow: UnitOfWork) -> None:
+        await record(uow, envelope)
+
+    return handle
+
+
 def _unit_work_handler(
     record: Callable[[UnitOfWork, Envelope], Awaitable[None]],
 ) -> Callable[[Envelope, UnitOfWork], Awaitable[None]]:
@@ -98,6 +125,7 @@ def build_subscriptions(seal: ReporterSeal) -> list[Subscription]:
         reporter = projection.reporter_of(envelope, seal)
         await projection.project(
             uow, [projection.fact_from_envelope(envelope, reporter_id=reporter)])
+        await grid_work.record_report(uow, envelope, reporter)
 
     async def on_status_changed(envelope: Envelope, uow: UnitOfWork) -> None:
         reporter = projection.reporter_of(envelope, seal)
@@ -133,6 +161,9 @@ def build_subscriptions(seal: ReporterSeal) -> list[Subscription]:
                      purpose="cases"),
         *(Subscription(event_type, _unit_work_handler(record), purpose="cases")
           for event_type, record in _UNIT_WORK),
+        Subscription("routing.grid_task_assigned", on_grid_task_assigned, purpose="notices"),
+        *(Subscription(event_type, _grid_work_handler(record), purpose="cases")
+          for event_type, record in _GRID_WORK),
     ]
 
 

@@ -105,3 +105,14 @@ def co_handling_notice(lead_unit_name: str | None, due_at: datetime) -> tuple[st
     lead = lead_unit_name or zh_CN.STAFF_NOTICE_LEAD_UNIT_FALLBACK
     return zh_CN.STAFF_NOTICE_CO_HANDLING_TITLE, zh_CN.STAFF_NOTICE_CO_HANDLING_BODY.format(
         lead=lead, due_at=shown_time(due_at))
+
+
+def grid_task_notice(kind: str, reason: str, task_title: str, due_at: datetime
+                     ) -> tuple[str, str]:
+    """A grid task given to one worker: new (a task from above, or a case to verify on
+    site), handed over from a worker who left, or reassigned."""
+    texts = zh_CN.GRID_WORK
+    title = texts[f"task_{reason}_{kind}_title"] if reason == "new" \
+        else texts[f"task_{reason}_title"]
+    body = texts["task_handover_body" if reason == "handover" else "task_body"]
+    return title, body.format(task=task_title, due_at=shown_time(due_at))

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.feedback import scoring
+from services.feedback import grid_scoring, scoring
 from shared.contracts.feedback import Rating
 from shared.validation import StorableText
 
@@ -53,14 +53,17 @@ class NotificationPage(BaseSchema):
 class StaffNoticeRead(BaseSchema):
     """A notice for staff: to a role over a region (supervision, supervision_overdue,
     escalation, returned, queued) or to a unit's staff (assigned, deadline_warning,
-    supervision_issued, co_handling)."""
+    supervision_issued, co_handling) or to one staff member by name (grid_task: a grid task
+    given to a grid worker)."""
 
     id: uuid.UUID
     kind: str
     region_code: str | None = Field(description="the region it is addressed to or concerns")
     addressed_unit_id: uuid.UUID | None = Field(
         None, description="set: addressed to this unit's staff")
-    event_id: uuid.UUID
+    event_id: uuid.UUID | None = Field(
+        description="the case concerned; None for a grid task that concerns no case")
+    grid_task_id: uuid.UUID | None = Field(None, description="set: the grid task concerned")
     case_no: str | None
     unit_id: uuid.UUID | None
     title: str
@@ -174,3 +177,47 @@ class HotspotRead(BaseSchema):
 
 class HotspotList(BaseSchema):
     items: list[HotspotRead]
+
+
+# -- grid workers' scorecards (#19; figures and score defined in grid_scoring) ---------------
+
+
+class GridFiguresRead(BaseSchema, grid_scoring.GridFigures):
+    """A worker's or a grid's figures in the month and the rates derived from them."""
+
+    verifications_on_time_rate: float | None
+    tasks_on_time_rate: float | None
+    residents_verified_rate: float | None
+
+
+class GridWeightsBody(BaseSchema, grid_scoring.GridWeights):
+    """Every weight of the grid scorecard: each 0..1000, at least one above zero."""
+
+
+class GridWorkerScoreRead(BaseSchema):
+    worker_id: uuid.UUID
+    display_name: str | None
+    grid_codes: list[str]
+    status: str | None = Field(description="active or left; None when not enrolled here")
+    figures: GridFiguresRead
+    score: float | None = Field(description="0..100; None when no weight applies")
+
+
+class GridScoreRead(BaseSchema):
+    grid_code: str
+    figures: GridFiguresRead
+    score: float | None
+
+
+class GridScorecardRead(BaseSchema):
+    month: str
+    region_code: str
+    weights: GridWeightsBody
+    workers: list[GridWorkerScoreRead] = Field(description="best score first")
+    grids: list[GridScoreRead] = Field(description="best score first")
+
+
+class GridScorecardMine(BaseSchema):
+    month: str
+    weights: GridWeightsBody
+    worker: GridWorkerScoreRead

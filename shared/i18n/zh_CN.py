@@ -340,3 +340,16 @@ CASE_NOTE_SUPERVISION_REPLIED_LATE: Final = "{level}（逾期答复）：{reply}
 CASE_NOTE_SUPERVISION_REPLY_FALLBACK: Final = "已答复"
 CASE_NOTE_SUPERVISION_LAPSED: Final = "{level}未获答复即终止：事项{status}"
 CASE_NOTE_SUPERVISION_LAPSED_OVERDUE: Final = "{level}未获答复即终止：事项{status}，答复期限已过"
+
+# -- feedback: grid workers' tasks and scorecards (#19) ---------------------------------------
+GRID_WORK: Final[dict[str, str]] = {
+    # A task now belongs to one grid worker, title by how it came to them (routing's reason)
+    # and, for a new one, by its kind.
+    "task_new_assigned_title": "新的网格任务",
+    "task_new_verification_title": "新的核查任务",
+    "task_handover_title": "工作移交",
+    "task_reassigned_title": "任务改派",
+    # ``{task}`` the task's title (numbers masked), ``{due_at}`` Asia/Shanghai time.
+    "task_body": "{task}，请于{due_at}前完成。",
+    "task_handover_body": "{task}（离岗网格员移交给您），请于{due_at}前完成。",
+}

@@ -50,6 +50,9 @@ async def apply_change(uow: UnitOfWork, envelope: Envelope) -> bool:
 async def recipients(uow: UnitOfWork, notice: Mapping[str, Any]) -> list[uuid.UUID]:
     """Who of the notice's audience can be messaged on WeChat now."""
     roles: list[str] = list(notice["audience"])
+    user_id = notice.get("addressed_user_id")
+    if user_id is not None:
+        return await store.reachable_user(uow, user_id)
     unit_id = notice.get("addressed_unit_id")
     if unit_id is not None:
         return await store.reachable_in_unit(uow, unit_id, roles)

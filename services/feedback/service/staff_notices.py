@@ -1,8 +1,9 @@
 """The staff inbox: routing's decisions turned into notices for the staff they concern.
 
 A notice is addressed either to roles over one region (supervisors: 督办 and overdue
-supervisions; dispatchers: escalations and cases returned to them) or to the staff of one
-unit (a new case in its queue, a deadline warning, a manual 督办, a co-handling request).
+supervisions; dispatchers: escalations and cases returned to them), to the staff of one
+unit (a new case in its queue, a deadline warning, a manual 督办, a co-handling request), or
+to one staff member by name (a grid task given to a grid worker).
 In the in-app inbox a notice is one row, not one per person: whoever holds the role over
 that region or belongs to that unit — now or after a re-scope — sees it, and each reader
 keeps their own read mark. The same notice also goes to the WeChat of each active staff
@@ -32,6 +33,7 @@ from shared.contracts.routing import (
     EventEscalated,
     EventOverdue,
     EventQueued,
+    GridTaskAssigned,
     SupervisionIssued,
     SupervisionOverdue,
 )
@@ -39,6 +41,7 @@ from shared.db.uow import UnitOfWork
 from shared.logs import get_logger
 from shared.messaging.envelope import Envelope
 from shared.paging import decode_moment_cursor, page_of
+from shared.pii import mask_personal_numbers
 from shared.problems import NotFound
 from shared.regions import is_region_code
 
@@ -55,6 +58,8 @@ ASSIGNED = "assigned"
 DEADLINE_WARNING = "deadline_warning"
 SUPERVISION_ISSUED = "supervision_issued"
 CO_HANDLING = "co_handling"
+# Addressed to one staff member: a grid task given to a grid worker.
+GRID_TASK = "grid_task"
 # 督办 is the supervisors' instrument; an escalation also concerns the dispatchers of the
 # level that receives the case; a case nobody holds waits for the dispatchers.
 AUDIENCE: dict[str, list[str]] = {
@@ -235,6 +240,26 @@ async def record_for_co_handling(uow: UnitOfWork, envelope: Envelope) -> int:
             addressed_unit_id=subtask.unit.unit_id,
         ))
     return added
+
+
+async def record_for_grid_task(uow: UnitOfWork, envelope: Envelope) -> bool:
+    """A grid task (from a manager, a case to verify on site, or one handed over when a
+    colleague left) now belongs to this worker: one notice to them alone per task, worker
+    and moment of assignment, so a redelivered or republished message adds nothing."""
+    assigned = envelope.payload_as(GridTaskAssigned)
+    title, body = messages.grid_task_notice(
+        assigned.kind, assigned.reason, mask_personal_numbers(assigned.title),
+        assigned.due_at)
+    row = {
+        "id": uuid.uuid4(), "kind": GRID_TASK, "audience": [Role.GRID_WORKER.value],
+        "region_code": assigned.grid_code, "event_id": assigned.event_id, "unit_id": None,
+        "addressed_unit_id": None, "addressed_user_id": assigned.worker_id,
+        "grid_task_id": assigned.task_id, "title": title[:100], "body": body[:500],
+        "source_key": f"grid_task:{assigned.task_id}:{assigned.worker_id}:"
+                      f"{assigned.at.isoformat()}",
+        "occurred_at": assigned.at, "created_at": datetime.now(UTC),
+    }
+    return await _record(uow, row)
 
 
 def _reader(principal: Principal) -> store.Reader:

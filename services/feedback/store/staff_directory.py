@@ -48,3 +48,11 @@ async def reachable_over(uow: UnitOfWork, scopes: Sequence[str], roles: Sequence
         _any_of(staff_directory.c.regions, scopes), _any_of(staff_directory.c.roles, roles),
     ).order_by(staff_directory.c.staff_id)
     return list((await uow.connection.execute(query)).scalars())
+
+
+async def reachable_user(uow: UnitOfWork, staff_id: uuid.UUID) -> list[uuid.UUID]:
+    """The staff member, when active with WeChat bound (a notice to them by name)."""
+    query = select(staff_directory.c.staff_id).where(
+        staff_directory.c.active, staff_directory.c.wechat_bound,
+        staff_directory.c.staff_id == staff_id)
+    return list((await uow.connection.execute(query)).scalars())

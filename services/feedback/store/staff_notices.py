@@ -94,9 +94,13 @@ def _unit_visible(reader: Reader) -> Any:
 
 
 def _visible(reader: Reader) -> Any:
-    """Addressed to the caller: to a role they hold over a region inside their scope, or to
-    the staff of a unit they belong to."""
-    return or_(_region_visible(reader), _unit_visible(reader))
+    """Addressed to the caller: to a role they hold over a region inside their scope, to
+    the staff of a unit they belong to, or to them by name."""
+    to_someone = staff_notices.c.addressed_user_id
+    return or_(
+        and_(to_someone.is_(None), or_(_region_visible(reader), _unit_visible(reader))),
+        to_someone == reader.user_id,
+    )
 
 
 async def page_for_staff(

@@ -6,10 +6,12 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     Float,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -142,10 +144,14 @@ staff_notices = Table(
     Column("audience", ARRAY(String(32)), nullable=False),
     # The region addressed (None: a unit's notice before its region was known here).
     Column("region_code", String(15)),
-    Column("event_id", UUID(as_uuid=True), nullable=False),
+    # None: a notice about a grid task, not a case (migrations/versions/0007).
+    Column("event_id", UUID(as_uuid=True)),
     Column("unit_id", UUID(as_uuid=True)),
     # Set: addressed to that unit's staff; None: to ``audience`` over ``region_code``.
     Column("addressed_unit_id", UUID(as_uuid=True)),
+    # Set: addressed to this one staff member (a grid worker's task), whatever their roles.
+    Column("addressed_user_id", UUID(as_uuid=True)),
+    Column("grid_task_id", UUID(as_uuid=True)),
     Column("title", String(100), nullable=False),
     Column("body", String(500), nullable=False),
     Column("source_key", String(200), nullable=False, unique=True),
@@ -200,4 +206,53 @@ unit_supervisions = Table(
     _ts("replied_at"),
     Column("replied_late", Boolean),
     _ts("overdue_at"),
+)
+
+# Grid workers' work for their monthly figures (migrations/versions/0007).
+grid_workers = Table(
+    "grid_workers",
+    metadata,
+    Column("user_id", UUID(as_uuid=True), primary_key=True),
+    Column("display_name", String(100)),
+    Column("kind", String(16)),
+    Column("grid_codes", ARRAY(String(15)), nullable=False),
+    Column("started_on", Date),
+    Column("status", String(8), nullable=False),
+    Column("left_on", Date),
+    _ts("changed_at", nullable=False),
+)
+
+# One row per counted piece of work, keyed by what it is (never by message).
+grid_work_items = Table(
+    "grid_work_items",
+    metadata,
+    Column("key", String(80), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("worker_id", UUID(as_uuid=True), nullable=False),
+    Column("region_code", String(15)),
+    Column("month", String(7), nullable=False),
+    _ts("at", nullable=False),
+    Column("on_time", Boolean),
+    Column("hours", Float),
+    Column("distance_m", Float),
+)
+
+grid_residents = Table(
+    "grid_residents",
+    metadata,
+    Column("registry_person_id", UUID(as_uuid=True), primary_key=True),
+    Column("entered_by", UUID(as_uuid=True)),
+    Column("region_code", String(15)),
+    Column("month", String(7)),
+    _ts("entered_at"),
+    _ts("verified_at"),
+)
+
+grid_score_weights = Table(
+    "grid_score_weights",
+    metadata,
+    Column("id", SmallInteger, primary_key=True),
+    Column("weights", JSONB, nullable=False),
+    Column("updated_by", UUID(as_uuid=True), nullable=False),
+    _ts("updated_at", nullable=False),
 )
