@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
+
 from services.routing import service
 from services.routing.context import RoutingContext, build_context
+from services.routing.service import workforce
 from services.routing.settings import Settings
 from shared.contracts.events import ASSIGNMENT_ACTIONS, EventReported, EventStatusChanged
 from shared.db.uow import UnitOfWork
@@ -44,6 +47,26 @@ def build_subscriptions(ctx: RoutingContext) -> list[Subscription]:
             with_topics=False,
             wants=not_our_own_decision,
         ),
+        *workforce_subscriptions(ctx),
+    ]
+
+
+def workforce_subscriptions(ctx: RoutingContext) -> list[Subscription]:
+    """Grid workers' verification duties (核查) follow the cases of their grids, on a queue of
+    their own so a slow duty never holds up routing's intake."""
+
+    async def on_case_step(envelope: Envelope, uow: UnitOfWork) -> None:
+        # The verifier, when the case file's message names them (an addition events may make).
+        verifier = envelope.payload.get("actor_id")
+        await workforce.on_case_step(
+            uow, envelope.payload_as(EventStatusChanged), now=ctx.clock(), base=ctx.calendar,
+            due_days=ctx.grid_verification_due_days,
+            verifier_id=uuid.UUID(str(verifier)) if verifier else None)
+
+    return [
+        Subscription("events.event_status_changed", on_case_step, purpose="grid_duties",
+                     with_topics=False,
+                     wants=lambda envelope: workforce.concerns_duties(envelope.payload)),
     ]
 
 

@@ -1,0 +1,405 @@
+"""Grid workers over their working life (网格员), routing's part: a town or community manager
+enrols a worker into grids of their scope, records their training, changes their grids, and
+records their leaving with a successor who takes every open task and verification. API level
+on the routing app (memory bus; the outbox shows what is announced)."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from services.routing.app import create_app
+from services.routing.settings import Settings
+from shared.testing.plugin import Migrator, running
+from tests.events.conftest import START
+from tests.events.flows import MovableClock
+
+API = "/api/v1/routing"
+TOWN = "350626106"  # 铜陵镇
+COMMUNITY = "350626106001"  # 东门社区
+OTHER_COMMUNITY = "350626106002"  # 西门社区, same town
+OTHER_TOWN_GRID = "350623100001001"  # 绥安社区第一网格, another county
+# Each test makes grids of its own (the schema is shared by the module's tests).
+_GRID_NUMBERS = itertools.count(100)
+
+
+@dataclass
+class Team:
+    """The routing app, its clock, and the cast: managers, workers, an admin."""
+
+    client: httpx.AsyncClient
+    app: FastAPI
+    clock: MovableClock
+    make_token: Callable[..., str]
+
+    def manager(self, region: str = TOWN, role: str = "dispatcher",
+                subject: uuid.UUID | None = None) -> dict[str, str]:
+        token = self.make_token(subject=subject, roles=[role], regions=[region])
+        return {"Authorization": f"Bearer {token}"}
+
+    def worker(self, user_id: uuid.UUID, grids: list[str], **headers: str) -> dict[str, str]:
+        token = self.make_token(subject=user_id, roles=["grid_worker"], regions=grids)
+        return {"Authorization": f"Bearer {token}", **headers}
+
+    def admin(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.make_token(roles=['admin'])}"}
+
+    async def new_grid(self, community: str = COMMUNITY) -> str:
+        code = f"{community}{next(_GRID_NUMBERS):03d}"
+        response = await self.client.put(f"{API}/regions/{code}", headers=self.admin(),
+                                          json={"name": f"测试网格{code[-3:]}"})
+        assert response.status_code == 204, response.text
+        return code
+
+    async def enrol(self, grids: list[str], *, manager: dict[str, str] | None = None,
+                    expect: int = 201, **overrides: Any) -> dict[str, Any]:
+        body = {"user_id": str(uuid.uuid4()), "display_name": "林晓梅", "kind": "full_time",
+                "grid_codes": grids, "started_on": "2026-03-01", **overrides}
+        response = await self.client.post(f"{API}/grid-workers", json=body,
+                                          headers=manager or self.manager())
+        assert response.status_code == expect, response.text
+        return dict(response.json())
+
+    async def sql(self, statement: str) -> Any:
+        async with self.app.state.runtime.uow() as uow:
+            return (await uow.connection.execute(text(statement))).scalar()
+
+    async def outbox(self, event_type: str) -> list[dict[str, Any]]:
+        payloads = await self.sql(
+            "SELECT coalesce(jsonb_agg(envelope->'payload' ORDER BY id), '[]'::jsonb) "
+            f"FROM outbox WHERE event_type = '{event_type}'")
+        return list(payloads)
+
+
+@pytest.fixture
+async def team(migrator: Migrator, service_settings: Callable[..., Any], token_verifier: Any,
+               make_token: Callable[..., str]) -> AsyncIterator[Team]:
+    await migrator.ensure("routing")
+    clock = MovableClock(START)
+    app = create_app(service_settings(Settings, run_timer_scanner=False),
+                     verifier=token_verifier, clock=clock)
+    async with running(app) as client:
+        yield Team(client=client, app=app, clock=clock, make_token=make_token)
+
+
+def problem(response: httpx.Response) -> tuple[int, str]:
+    return response.status_code, response.json().get("code")
+
+
+# -- enrolment ---------------------------------------------------------------------------------
+
+
+async def test_a_town_manager_enrols_a_grid_worker_with_the_phone_kept_encrypted(
+    team: Team,
+) -> None:
+    grid = await team.new_grid()
+    worker = await team.enrol([grid], phone="13812345678", kind="part_time")
+
+    assert worker["status"] == "active"
+    assert (worker["kind"], worker["grid_codes"]) == ("part_time", [grid])
+    assert worker["phone_masked"] == "138****5678"
+    assert worker["trainings"] == []
+    assert worker["successor_id"] is None
+    stored = await team.sql("SELECT phone FROM grid_worker_profiles "
+                            f"WHERE user_id = '{worker['user_id']}'")
+    assert "13812345678" not in stored  # encrypted at rest
+    members = await team.client.get(f"{API}/grids/{grid}/workers", headers=team.manager())
+    assert members.json()["user_ids"] == [worker["user_id"]]
+    announced = [e for e in await team.outbox("routing.grid_worker_enrolled")
+                 if e["user_id"] == worker["user_id"]]
+    assert [(e["kind"], e["grid_codes"]) for e in announced] == [("part_time", [grid])]
+
+
+async def test_a_manager_of_one_town_cannot_enrol_into_another_towns_grid(team: Team) -> None:
+    grid = await team.new_grid()
+    user_id = str(uuid.uuid4())
+    other_town = team.manager("350623100")
+
+    refused = await team.enrol([grid], manager=other_town, expect=403, user_id=user_id)
+    mixed = await team.enrol([OTHER_TOWN_GRID, grid], manager=other_town, expect=403,
+                             user_id=user_id)
+
+    assert refused["code"] == mixed["code"] == "out_of_scope"
+    assert await team.sql("SELECT count(*) FROM grid_worker_profiles "
+                          f"WHERE user_id = '{user_id}'") == 0
+
+
+async def test_bad_and_unknown_grid_codes_are_refused(team: Team) -> None:
+    community_code = await team.enrol([COMMUNITY], expect=422)
+    short = await team.enrol(["3506261060010"], expect=422)
+    unknown = await team.enrol([f"{COMMUNITY}999"], expect=422)
+    none = await team.enrol([], expect=422)
+
+    assert community_code["code"] == short["code"] == "grid_invalid"
+    assert unknown["code"] == "grid_unknown"
+    assert none["code"] == "validation_error"
+
+
+async def test_only_managers_enrol_and_an_active_worker_is_not_enrolled_twice(
+    team: Team,
+) -> None:
+    grid = await team.new_grid()
+    user_id = uuid.uuid4()
+    as_worker = await team.enrol([grid], manager=team.worker(uuid.uuid4(), [grid]),
+                                 expect=403, user_id=str(user_id))
+    assert as_worker["code"] == "role_required"
+
+    await team.enrol([grid], user_id=str(user_id))
+    twice = await team.enrol([grid], expect=409, user_id=str(user_id))
+    assert twice["code"] == "already_enrolled"
+
+
+async def test_one_who_left_may_be_enrolled_again(team: Team) -> None:
+    grid = await team.new_grid()
+    leaver, successor = await team.enrol([grid]), await team.enrol([grid])
+    left = await team.client.post(
+        f"{API}/grid-workers/{leaver['user_id']}/leave", headers=team.manager(),
+        json={"successor_id": successor["user_id"], "left_on": "2026-11-30"})
+    assert left.status_code == 200, left.text
+
+    back = await team.enrol([grid], user_id=leaver["user_id"], started_on="2027-01-04")
+
+    assert (back["status"], back["started_on"], back["left_on"]) == ("active", "2027-01-04",
+                                                                    None)
+
+
+async def test_a_manager_changes_grids_only_within_their_scope(team: Team) -> None:
+    grid, second = await team.new_grid(), await team.new_grid(OTHER_COMMUNITY)
+    worker = await team.enrol([grid], phone="13812345678")
+    path = f"{API}/grid-workers/{worker['user_id']}"
+
+    outside = await team.client.patch(path, headers=team.manager(),
+                                      json={"grid_codes": [grid, OTHER_TOWN_GRID]})
+    stripped = await team.client.patch(path, headers=team.manager("350623100"),
+                                       json={"grid_codes": [OTHER_TOWN_GRID]})
+    changed = await team.client.patch(path, headers=team.manager(),
+                                      json={"grid_codes": [second], "display_name": "林晓"})
+
+    assert problem(outside) == (403, "out_of_scope")
+    assert problem(stripped) == (403, "out_of_scope")
+    assert changed.status_code == 200, changed.text
+    assert (changed.json()["grid_codes"], changed.json()["display_name"]) == ([second], "林晓")
+    assert changed.json()["phone_masked"] == "138****5678"
+    members = await team.client.get(f"{API}/grids/{second}/workers", headers=team.manager())
+    assert members.json()["user_ids"] == [worker["user_id"]]
+    announced = [e["grid_codes"] for e in await team.outbox("routing.grid_worker_enrolled")
+                 if e["user_id"] == worker["user_id"]]
+    assert announced == [[grid], [second]]
+
+
+# -- reading profiles --------------------------------------------------------------------------
+
+
+async def test_trainings_are_recorded_by_a_manager_and_read_with_the_profile(
+    team: Team,
+) -> None:
+    grid = await team.new_grid()
+    worker = await team.enrol([grid])
+    path = f"{API}/grid-workers/{worker['user_id']}/trainings"
+    course = {"course": "矛盾纠纷排查化解", "held_on": "2026-04-10", "result": "passed",
+              "hours": 6, "note": "带教老师电话 13912345678"}
+
+    recorded = await team.client.post(path, json=course, headers=team.manager())
+    elsewhere = await team.client.post(path, json=course, headers=team.manager("350623100"))
+    unknown = await team.client.post(f"{API}/grid-workers/{uuid.uuid4()}/trainings",
+                                     json=course, headers=team.manager())
+    bad = await team.client.post(path, json={**course, "result": "excellent"},
+                                 headers=team.manager())
+
+    assert recorded.status_code == 201, recorded.text
+    assert recorded.json()["note"] == "带教老师电话 139****5678"
+    assert problem(elsewhere) == (403, "out_of_scope")
+    assert problem(unknown) == (404, "grid_worker_not_found")
+    assert problem(bad) == (422, "validation_error")
+    mine = await team.client.get(f"{API}/grid-workers/me",
+                                 headers=team.worker(uuid.UUID(worker["user_id"]), [grid]))
+    assert [(t["course"], t["result"], t["hours"]) for t in mine.json()["trainings"]] == [
+        ("矛盾纠纷排查化解", "passed", 6.0)]
+
+
+async def test_a_worker_reads_their_own_profile_but_not_a_colleagues(team: Team) -> None:
+    grid = await team.new_grid()
+    worker, colleague = await team.enrol([grid]), await team.enrol([grid])
+    as_worker = team.worker(uuid.UUID(worker["user_id"]), [grid])
+
+    own = await team.client.get(f"{API}/grid-workers/{worker['user_id']}", headers=as_worker)
+    other = await team.client.get(f"{API}/grid-workers/{colleague['user_id']}",
+                                  headers=as_worker)
+    listing = await team.client.get(f"{API}/grid-workers", headers=as_worker)
+    stranger = await team.client.get(f"{API}/grid-workers/me",
+                                     headers=team.worker(uuid.uuid4(), [grid]))
+    far = await team.client.get(f"{API}/grid-workers/{worker['user_id']}",
+                                headers=team.manager("350623100"))
+
+    assert own.status_code == 200
+    assert own.json()["user_id"] == worker["user_id"]
+    assert problem(other) == (403, "role_required")
+    assert problem(listing) == (403, "role_required")
+    assert problem(stranger) == (404, "grid_worker_not_found")
+    assert problem(far) == (403, "out_of_scope")
+
+
+async def test_managers_list_the_workers_of_their_scope_a_page_at_a_time(team: Team) -> None:
+    grid, other_grid = await team.new_grid(), await team.new_grid(OTHER_COMMUNITY)
+    first, second = await team.enrol([grid]), await team.enrol([grid])
+    neighbour = await team.enrol([other_grid])
+    community_manager = team.manager(COMMUNITY, role="supervisor")
+
+    page = await team.client.get(f"{API}/grid-workers", headers=community_manager,
+                                 params={"grid_code": grid, "limit": 1})
+    rest = await team.client.get(f"{API}/grid-workers", headers=community_manager,
+                                 params={"grid_code": grid, "cursor": page.json()["next_cursor"]})
+    community = await team.client.get(f"{API}/grid-workers", headers=community_manager,
+                                      params={"limit": 200})
+    outside = await team.client.get(f"{API}/grid-workers", headers=community_manager,
+                                    params={"grid_code": other_grid})
+    town = await team.client.get(f"{API}/grid-workers", headers=team.manager(),
+                                 params={"region": OTHER_COMMUNITY, "limit": 200})
+
+    assert [w["user_id"] for w in page.json()["items"]] == [first["user_id"]]
+    assert [w["user_id"] for w in rest.json()["items"]] == [second["user_id"]]
+    assert rest.json()["next_cursor"] is None
+    seen = {w["user_id"] for w in community.json()["items"]}
+    assert {first["user_id"], second["user_id"]} <= seen
+    assert neighbour["user_id"] not in seen
+    assert problem(outside) == (403, "out_of_scope")
+    assert neighbour["user_id"] in {w["user_id"] for w in town.json()["items"]}
+
+
+# -- leaving -----------------------------------------------------------------------------------
+
+
+async def _open_work(team: Team, grid: str, worker: dict[str, Any]) -> list[str]:
+    """Two tasks for the worker and one for the whole grid; their ids."""
+    ids = []
+    for title, worker_id in (("走访独居老人", worker["user_id"]), ("排查出租屋", worker["user_id"]),
+                             ("张贴防诈骗海报", None)):
+        response = await team.client.post(f"{API}/grid-tasks", headers=team.manager(), json={
+            "title": title, "grid_code": grid, "worker_id": worker_id,
+            "due_at": (team.clock() + timedelta(days=3)).isoformat()})
+        assert response.status_code == 201, response.text
+        ids.append(response.json()["id"])
+    return ids
+
+
+async def test_leaving_with_open_work_is_refused_without_a_successor_and_writes_nothing(
+    team: Team,
+) -> None:
+    grid = await team.new_grid()
+    leaver = await team.enrol([grid])
+    await _open_work(team, grid, leaver)
+    trail_before = await team.sql("SELECT count(*) FROM grid_task_trail")
+
+    refused = await team.client.post(f"{API}/grid-workers/{leaver['user_id']}/leave",
+                                     headers=team.manager(), json={"left_on": "2026-11-30"})
+
+    assert problem(refused) == (409, "successor_required")
+    profile = await team.client.get(f"{API}/grid-workers/{leaver['user_id']}",
+                                    headers=team.manager())
+    assert profile.json()["status"] == "active"
+    assert await team.sql("SELECT count(*) FROM grid_task_trail") == trail_before
+    assert await team.sql("SELECT count(*) FROM grid_tasks WHERE worker_id = "
+                          f"'{leaver['user_id']}' AND status = 'open'") == 2
+    assert not [e for e in await team.outbox("routing.grid_worker_left")
+                if e["user_id"] == leaver["user_id"]]
+
+
+async def test_leaving_hands_every_open_item_to_the_successor_and_the_trail_names_the_manager(
+    team: Team,
+) -> None:
+    grid = await team.new_grid()
+    leaver = await team.enrol([grid])
+    successor = await team.enrol([await team.new_grid()])  # a neighbouring grid
+    mine, other, for_the_grid = await _open_work(team, grid, leaver)
+    manager_id = uuid.uuid4()
+
+    left = await team.client.post(
+        f"{API}/grid-workers/{leaver['user_id']}/leave",
+        headers=team.manager(subject=manager_id),
+        json={"successor_id": successor["user_id"], "left_on": "2026-11-30",
+              "reason": "调往镇综治中心"})
+
+    assert left.status_code == 200, left.text
+    # The leaver was the grid's only worker: its task for every worker moves too.
+    assert sorted(left.json()["moved_task_ids"]) == sorted([mine, other, for_the_grid])
+    as_successor = team.worker(uuid.UUID(successor["user_id"]), successor["grid_codes"])
+    for task_id in (mine, other, for_the_grid):
+        task = (await team.client.get(f"{API}/grid-tasks/{task_id}",
+                                      headers=as_successor)).json()
+        assert task["worker_id"] == successor["user_id"]
+        assert task["trail"][-1] == {
+            "at": task["trail"][-1]["at"], "action": "handover", "actor_id": str(manager_id),
+            "from_worker_id": leaver["user_id"], "to_worker_id": successor["user_id"],
+            "note": None}
+    profile = (await team.client.get(f"{API}/grid-workers/{leaver['user_id']}",
+                                     headers=team.manager())).json()
+    assert (profile["status"], profile["left_on"], profile["successor_id"]) == (
+        "left", "2026-11-30", successor["user_id"])
+    members = await team.client.get(f"{API}/grids/{grid}/workers", headers=team.manager())
+    assert members.json()["user_ids"] == []
+    [announced] = [e for e in await team.outbox("routing.grid_worker_left")
+                   if e["user_id"] == leaver["user_id"]]
+    assert announced["successor_id"] == successor["user_id"]
+    assert announced["handed_over_by"] == str(manager_id)
+    assert sorted(announced["moved_task_ids"]) == sorted([mine, other, for_the_grid])
+    handed = [e for e in await team.outbox("routing.grid_task_assigned")
+              if e["reason"] == "handover" and e["task_id"] in (mine, other, for_the_grid)]
+    assert {e["worker_id"] for e in handed} == {successor["user_id"]}
+    assert len(handed) == 3
+    again = await team.client.post(f"{API}/grid-workers/{leaver['user_id']}/leave",
+                                   headers=team.manager(),
+                                   json={"successor_id": successor["user_id"],
+                                         "left_on": "2026-11-30"})
+    assert problem(again) == (409, "grid_worker_left")
+
+
+async def test_a_successor_must_be_an_active_worker_serving_the_leavers_community(
+    team: Team,
+) -> None:
+    grid = await team.new_grid()
+    leaver = await team.enrol([grid])
+    other_community = await team.enrol([await team.new_grid(OTHER_COMMUNITY)])
+    far = await team.enrol([OTHER_TOWN_GRID], manager=team.admin())
+    gone, heir = await team.enrol([grid]), await team.enrol([grid])
+    await team.client.post(f"{API}/grid-workers/{gone['user_id']}/leave",
+                           headers=team.manager(),
+                           json={"successor_id": heir["user_id"], "left_on": "2026-11-30"})
+    path = f"{API}/grid-workers/{leaver['user_id']}/leave"
+
+    for successor_id in (leaver["user_id"], str(uuid.uuid4()), gone["user_id"],
+                         other_community["user_id"], far["user_id"]):
+        refused = await team.client.post(path, headers=team.manager(), json={
+            "successor_id": successor_id, "left_on": "2026-11-30"})
+        assert problem(refused) == (422, "successor_invalid"), successor_id
+    far_manager = await team.client.post(path, headers=team.manager("350623100"), json={
+        "successor_id": heir["user_id"], "left_on": "2026-11-30"})
+    assert problem(far_manager) == (403, "out_of_scope")
+    assert await team.sql("SELECT status FROM grid_worker_profiles "
+                          f"WHERE user_id = '{leaver['user_id']}'") == "active"
+
+
+async def test_leaving_without_open_work_still_names_who_would_take_over(team: Team) -> None:
+    """Nothing may be left without an owner, and the leaving is announced with the
+    successor: a successor is named even when nothing is open."""
+    grid = await team.new_grid()
+    leaver, heir = await team.enrol([grid]), await team.enrol([grid])
+
+    refused = await team.client.post(f"{API}/grid-workers/{leaver['user_id']}/leave",
+                                     headers=team.manager(), json={"left_on": "2026-11-30"})
+    left = await team.client.post(f"{API}/grid-workers/{leaver['user_id']}/leave",
+                                  headers=team.manager(), json={
+                                      "successor_id": heir["user_id"],
+                                      "left_on": str(date(2026, 11, 30))})
+
+    assert problem(refused) == (409, "successor_required")
+    assert left.status_code == 200
+    assert left.json()["moved_task_ids"] == []
