@@ -178,6 +178,22 @@ PROBLEM_CODES = MappingProxyType({
     "unit_not_found": "no such unit",
     "unit_region_invalid": "a unit sits in a known, active region above the grids",
     "unit_retired": "this unit is retired",
+    # -- routing: grid workers (#19) -----------------------------------------------------------
+    "already_enrolled": "this account is already an active grid worker",
+    "completion_in_future": "a task's completion time is not in the future",
+    "due_in_past": "a task's deadline is in the future",
+    "grid_invalid": "a grid code has 15 digits",
+    "grid_unknown": "no such active grid",
+    "grid_worker_left": "this grid worker has left",
+    "grid_worker_not_found": "no such grid worker",
+    "not_your_task": "this task is another grid worker's",
+    "successor_invalid": "the successor is an active grid worker serving the leaver's "
+                         "communities within your scope",
+    "successor_required": "name the successor who takes over the leaver's open work",
+    "task_closed": "this task is done or cancelled",
+    "task_not_found": "no such grid task",
+    "verify_the_case": "a verification completes by verifying the case on site",
+    "worker_not_in_grid": "the worker is not an active grid worker of this grid",
     # -- feedback ------------------------------------------------------------------------------
     "already_rated": "this closure is already rated",
     "not_closed": "the case is not closed",

@@ -353,3 +353,9 @@ GRID_WORK: Final[dict[str, str]] = {
     "task_body": "{task}，请于{due_at}前完成。",
     "task_handover_body": "{task}（离岗网格员移交给您），请于{due_at}前完成。",
 }
+
+# -- routing: grid workers' tasks (#19) --------------------------------------------------------
+GRID_TASKS: Final[dict[str, str]] = {
+    # The title of a verification duty (核查) the platform gives a worker of the case's grid.
+    "verification_title": "核查案件 {case_no}",
+}
