@@ -371,6 +371,18 @@ def check_grid_codes(codes: Iterable[str]) -> list[str]:
     return unique
 
 
+def grid_worker_regions(roles: Iterable[str], current: Iterable[str],
+                        grid_codes: Iterable[str]) -> list[str]:
+    """An account's region scopes once routing says its grids are ``grid_codes``: a grid
+    worker's own account is scoped to them alone; one that also holds other roles keeps its
+    scopes (which of them serve which role is unknown) and gains the grids. Codes that are not
+    grids are ignored."""
+    grids = {c for c in grid_codes if is_region_code(c) and region_level(c) == "grid"}
+    if set(roles) == {Role.GRID_WORKER.value}:
+        return sorted(grids)
+    return sorted(set(current) | grids)
+
+
 def check_visit_time(visited_at: datetime, *, now: datetime) -> None:
     if visited_at > now + VISIT_FUTURE_SLACK:
         raise RuleViolation("the visit's time is in the future", code="time_in_future")

@@ -1,7 +1,11 @@
 """Grid workers' accounts: a town or community manager (dispatcher, supervisor, admin) makes
-one for their own grids; when routing says a worker left, the account stops working."""
+one for their own grids; the account then follows what routing says of the worker's grid
+work: its grids (enrolled, re-enrolled, grids changed) and its end (left: disabled)."""
 
 from __future__ import annotations
+
+import uuid
+from datetime import datetime
 
 from sqlalchemy.engine import RowMapping
 
@@ -15,7 +19,7 @@ from services.identity.service.staff import insert_staff_account
 from services.identity.store import accounts as store
 from shared.auth.principal import Principal, Role
 from shared.auth.revocations import SUBJECT
-from shared.contracts.routing import GridWorkerLeft
+from shared.contracts.routing import GridWorkerEnrolled, GridWorkerLeft
 from shared.db import idempotency
 from shared.db.uow import UnitOfWork
 from shared.logs import get_logger
@@ -63,14 +67,34 @@ async def create_grid_worker(
     return status, account
 
 
+async def _claim(uow: UnitOfWork, user_id: uuid.UUID, at: datetime) -> RowMapping | None:
+    """The staff account, locked, when this message about its grid work is newer than every
+    one applied to it (a late delivery never undoes a newer change); None otherwise."""
+    row = await store.get_user(uow, user_id, lock=True)
+    if row is None or row["kind"] != "staff":
+        log.warning("grid_work_for_unknown_account", user_id=str(user_id))
+        return None
+    if row["grid_work_at"] is not None and row["grid_work_at"] >= at:
+        log.info("grid_work_message_stale", user_id=str(user_id))
+        return None
+    await store.update_user(uow, user_id, grid_work_at=at)
+    return row
+
+
+async def _end_sessions(uow: UnitOfWork, user_id: uuid.UUID, *, reason: str,
+                        by: uuid.UUID, token_ttl_seconds: int) -> None:
+    await store.revoke_user_tokens(uow, user_id)
+    await revoke_for(uow, token_ttl_seconds=token_ttl_seconds, kind=SUBJECT, key=user_id,
+                     reason=reason, user_id=user_id, revoked_by=by)
+
+
 async def retire_leaver(uow: UnitOfWork, left: GridWorkerLeft, *,
                         token_ttl_seconds: int) -> None:
     """In a consumer's transaction: the leaver's account is disabled and its sessions end;
     an account that also holds other roles only loses the grid worker role and the grids
     left. A message about an account already retired changes nothing."""
-    row = await store.get_user(uow, left.user_id, lock=True)
-    if row is None or row["kind"] != "staff":
-        log.warning("grid_worker_left_unknown_account", user_id=str(left.user_id))
+    row = await _claim(uow, left.user_id, left.at)
+    if row is None:
         return
     roles = set(row["roles"])
     others = sorted(roles - {Role.GRID_WORKER.value})
@@ -81,10 +105,40 @@ async def retire_leaver(uow: UnitOfWork, left: GridWorkerLeft, *,
         await store.update_user(uow, left.user_id, roles=others, regions=regions)
         cause = "rescoped"
     else:
-        await store.update_user(uow, left.user_id, disabled=True)
+        await store.update_user(uow, left.user_id, disabled=True, retired_by_leaving=True)
         cause = "disabled"
-    await store.revoke_user_tokens(uow, left.user_id)
-    await revoke_for(uow, token_ttl_seconds=token_ttl_seconds, kind=SUBJECT, key=left.user_id,
-                     reason=cause, user_id=left.user_id, revoked_by=left.handed_over_by)
+    await _end_sessions(uow, left.user_id, reason=cause, by=left.handed_over_by,
+                        token_ttl_seconds=token_ttl_seconds)
     await publish_staff(uow, left.user_id, cause=cause)
     log.info("grid_worker_account_retired", user_id=str(left.user_id), outcome=cause)
+
+
+async def follow_enrolment(uow: UnitOfWork, enrolled: GridWorkerEnrolled, *,
+                           token_ttl_seconds: int) -> None:
+    """In a consumer's transaction: a grid worker's account follows their grids in routing
+    (enrolled, re-enrolled, grids changed). One the worker's leaving disabled is enabled
+    again; a grid taken away ends the sessions (their tokens carry it). Only accounts with
+    the grid worker role are touched: a role is given in identity, never by a message."""
+    row = await _claim(uow, enrolled.user_id, enrolled.at)
+    if row is None:
+        return
+    if Role.GRID_WORKER.value not in row["roles"]:
+        log.warning("grid_worker_enrolled_without_role", user_id=str(enrolled.user_id))
+        return
+    current = sorted(row["regions"] or [])
+    regions = domain.grid_worker_regions(row["roles"], current, enrolled.grid_codes)
+    enable = bool(row["disabled"] and row["retired_by_leaving"])
+    changes: dict[str, object] = {}
+    if regions != current:
+        changes["regions"] = regions
+    if enable:
+        changes |= {"disabled": False, "retired_by_leaving": False}
+    if not changes:
+        return
+    await store.update_user(uow, enrolled.user_id, **changes)
+    if not set(current) <= set(regions):
+        await _end_sessions(uow, enrolled.user_id, reason="rescoped", by=enrolled.enrolled_by,
+                            token_ttl_seconds=token_ttl_seconds)
+    await publish_staff(uow, enrolled.user_id, cause="enabled" if enable else "rescoped")
+    log.info("grid_worker_account_follows_enrolment", user_id=str(enrolled.user_id),
+             enabled=enable, grids=len(regions))

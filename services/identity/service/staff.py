@@ -168,7 +168,8 @@ async def set_staff_disabled(
         await _staff_row_locked(uow, staff_id, unit_id)
         if staff_id == actor.subject and disabled:
             raise RuleViolation("admins cannot disable themselves", code="cannot_disable_self")
-        await store.update_user(uow, staff_id, disabled=disabled)
+        # Disabled or enabled by hand: a grid worker's re-enrolment no longer decides it.
+        await store.update_user(uow, staff_id, disabled=disabled, retired_by_leaving=False)
         if disabled:
             await store.revoke_user_tokens(uow, staff_id)
             await revoke(uow, ctx, kind=SUBJECT, key=staff_id, reason="disabled",

@@ -50,6 +50,9 @@ users = Table(
     Column("staff_openid_cipher", Text),
     Column("staff_openid_index", String(64)),
     Column("directory_version", BigInteger, nullable=False),
+    # Grid work as routing announces it (migrations/versions/0008).
+    Column("grid_work_at", DateTime(timezone=True)),
+    Column("retired_by_leaving", Boolean, nullable=False),
 )
 
 refresh_tokens = Table(

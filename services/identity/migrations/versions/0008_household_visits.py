@@ -7,6 +7,10 @@
   worker's app while offline: a retry with the same id finds the row, never makes a second.
 - ``registry_people.last_visited_at``: the latest visit that saw the person, so a manager
   can ask who in a grid has not been visited.
+- ``users.grid_work_at``: the moment of the latest message from routing about the account's
+  grid work (enrolled, grids changed, left) applied to it, so a late one never undoes a newer;
+  ``users.retired_by_leaving``: the account was disabled because the worker left, so a
+  re-enrolment enables it again (an admin's own disable or enable clears it).
 """
 
 import sqlalchemy as sa
@@ -42,8 +46,13 @@ def upgrade() -> None:
                     postgresql_ops={"grid_code": "varchar_pattern_ops"})
     op.add_column("registry_people",
                   sa.Column("last_visited_at", sa.DateTime(timezone=True)))
+    op.add_column("users", sa.Column("grid_work_at", sa.DateTime(timezone=True)))
+    op.add_column("users", sa.Column("retired_by_leaving", sa.Boolean, nullable=False,
+                                     server_default=sa.false()))
 
 
 def downgrade() -> None:
+    op.drop_column("users", "retired_by_leaving")
+    op.drop_column("users", "grid_work_at")
     op.drop_column("registry_people", "last_visited_at")
     op.drop_table("household_visits")
