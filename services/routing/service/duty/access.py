@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime, timedelta
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
 
 from shared.auth import Principal, Role
 from shared.calendar import SHANGHAI
@@ -85,3 +88,11 @@ def check_device_time(at: datetime, now: datetime) -> None:
 
 def shanghai_day(now: datetime) -> date:
     return now.astimezone(SHANGHAI).date()
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def shaped(model: type[M], row: Any) -> M:
+    """A row as ``model``, keeping just its fields (reads never leak other columns)."""
+    return model.model_validate({k: row[k] for k in model.model_fields if k in row})

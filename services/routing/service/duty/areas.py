@@ -21,7 +21,13 @@ from shared.calendar import SHANGHAI
 from shared.db.uow import UnitOfWork
 from shared.problems import NotFound, RuleViolation
 
-from .access import require_grid_worker, require_manager_of, require_reader_of, shanghai_day
+from .access import (
+    require_grid_worker,
+    require_manager_of,
+    require_reader_of,
+    shanghai_day,
+    shaped,
+)
 
 LONGEST_ROSTER_RANGE = timedelta(days=62)
 
@@ -67,7 +73,7 @@ async def put_roster(uow: UnitOfWork, *, principal: Principal, grid_code: str, d
             "grid_code": grid_code, "day": day, "worker_ids": list(dict.fromkeys(cmd.worker_ids)),
             "starts": cmd.starts, "ends": cmd.ends, "updated_by": principal.subject,
             "updated_at": now})
-    return RosterRead.model_validate(dict(row))
+    return shaped(RosterRead, row)
 
 
 async def rosters(uow: UnitOfWork, *, principal: Principal, grid_code: str,
@@ -81,7 +87,7 @@ async def rosters(uow: UnitOfWork, *, principal: Principal, grid_code: str,
                             code="date_range_invalid")
     async with uow:
         rows = await store.rosters_between(uow, grid_code, first, last)
-    return RosterList(items=[RosterRead.model_validate(dict(r)) for r in rows])
+    return RosterList(items=[shaped(RosterRead, r) for r in rows])
 
 
 async def today(uow: UnitOfWork, *, principal: Principal, now: datetime) -> TodayDuty:
@@ -94,6 +100,6 @@ async def today(uow: UnitOfWork, *, principal: Principal, now: datetime) -> Toda
         shifts = await store.shifts_of(uow, principal.subject, day)
         last = await store.last_check(uow, principal.subject, start, start + timedelta(days=1))
     return TodayDuty(
-        day=day, shifts=[Shift.model_validate(dict(s)) for s in shifts],
-        checked_in=CheckInRead.model_validate(dict(last))
+        day=day, shifts=[shaped(Shift, s) for s in shifts],
+        checked_in=shaped(CheckInRead, last)
         if last is not None and last["kind"] == "in" else None)

@@ -17,7 +17,7 @@ from shared.db.uow import UnitOfWork
 from shared.paging import decode_moment_cursor, moment_cursor, page_of
 from shared.problems import Conflict
 
-from .access import check_device_time, reading_scope, require_worker_of
+from .access import check_device_time, reading_scope, require_worker_of, shaped
 
 
 def placement(area: Any | None, lat: float, lng: float, tolerance_m: float
@@ -55,7 +55,7 @@ async def check_in(uow: UnitOfWork, *, principal: Principal, cmd: CheckInCreate,
             })
         if existing["worker_id"] != principal.subject:
             raise Conflict("another check-in has this id", code="check_in_id_taken")
-        return 201, CheckInRead.model_validate(dict(existing))
+        return 201, shaped(CheckInRead, existing)
 
     async with uow:
         return await idempotency.once(
@@ -74,5 +74,5 @@ async def list_check_ins(uow: UnitOfWork, *, principal: Principal, worker_id: uu
             uow, prefixes=prefixes, worker_id=worker, grid_code=grid_code, since=since,
             until=until, flagged=flagged, after=after, limit=limit + 1)
     page, next_cursor = page_of(rows, limit, lambda r: moment_cursor(r["at"], r["id"]))
-    return CheckInList(items=[CheckInRead.model_validate(dict(r)) for r in page],
+    return CheckInList(items=[shaped(CheckInRead, r) for r in page],
                        next_cursor=next_cursor)

@@ -15,7 +15,7 @@ from shared.paging import decode_moment_cursor, moment_cursor, page_of
 from shared.pii import PiiCipher, mask_and_seal
 from shared.problems import Conflict, RuleViolation
 
-from .access import OLDEST, reading_scope, require_worker_of, shanghai_day
+from .access import OLDEST, reading_scope, require_worker_of, shanghai_day, shaped
 
 
 def log_context(log_id: uuid.UUID) -> str:
@@ -49,7 +49,7 @@ async def write_log(uow: UnitOfWork, *, principal: Principal, cmd: LogCreate,
             })
         if row["worker_id"] != principal.subject:
             raise Conflict("another log has this id", code="log_id_taken")
-        return 201, LogRead.model_validate(dict(row))
+        return 201, shaped(LogRead, row)
 
     async with uow:
         return await idempotency.once(
@@ -67,5 +67,5 @@ async def list_logs(uow: UnitOfWork, *, principal: Principal, worker_id: uuid.UU
                                      grid_code=grid_code, since=since, until=until,
                                      after=after, limit=limit + 1)
     page, next_cursor = page_of(rows, limit, lambda r: moment_cursor(r["recorded_at"], r["id"]))
-    return LogList(items=[LogRead.model_validate(dict(r)) for r in page],
+    return LogList(items=[shaped(LogRead, r) for r in page],
                    next_cursor=next_cursor)

@@ -33,11 +33,12 @@ from .access import (
     require_manager_of,
     require_owner_or_manager,
     require_worker_of,
+    shaped,
 )
 
 
 def _read(row: object) -> PatrolRead:
-    return PatrolRead.model_validate(dict(row))  # type: ignore[call-overload]
+    return shaped(PatrolRead, row)
 
 
 async def start_patrol(uow: UnitOfWork, *, principal: Principal, cmd: PatrolCreate,
