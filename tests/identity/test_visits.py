@@ -287,3 +287,24 @@ async def test_the_visit_form_lists_the_people_of_the_workers_own_grid(
     assert [(p["id"], p["name"]) for p in own.json()["items"]] == [(person, "何**")]
     assert_problem(other, 403, "out_of_scope")
     assert [p["id"] for p in managed.json()["items"]] == [person]
+
+
+async def test_a_manager_finds_who_in_a_grid_has_not_been_visited_lately(
+    identity_app: Any, make_token: Any
+) -> None:
+    worker = Worker(make_token, new_grid())
+    supervisor = bearer(make_token(roles=["supervisor"], regions=[TOWN]))
+    async with running(identity_app()) as client:
+        visited = await enter_person(client, worker, "高阿婆")
+        forgotten = await enter_person(client, worker, "高阿公")
+        answer = await client.post(VISITS, json=visit(worker.grid, [visited]),
+                                   headers=worker.headers)
+        assert answer.status_code == 201, answer.text
+        since_yesterday = await client.get(PEOPLE, headers=supervisor, params={
+            "region": worker.grid,
+            "not_visited_since": (datetime.now(UTC) - timedelta(days=1)).isoformat()})
+        since_now = await client.get(PEOPLE, headers=supervisor, params={
+            "region": worker.grid,
+            "not_visited_since": (datetime.now(UTC) + timedelta(minutes=1)).isoformat()})
+    assert [p["id"] for p in since_yesterday.json()["items"]] == [forgotten]
+    assert {p["id"] for p in since_now.json()["items"]} == {visited, forgotten}

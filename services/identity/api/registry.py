@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, UploadFile
@@ -40,9 +41,14 @@ async def list_people(
     ctx: Context,
     page: Page,
     region: Annotated[str | None, Query(pattern=r"^[0-9]{6,15}$")] = None,
+    not_visited_since: Annotated[datetime | None, Query(
+        description="only people no household visit has seen since this moment")] = None,
 ) -> RegistryPage:
+    """Registry people of the caller's scope (narrowed to ``region``), masked: grid workers
+    (their grids: the visit form), supervisors, dispatchers and admins."""
     return await registry.list_people(uow=uow, ctx=ctx, actor=principal, region=region,
-                                      cursor=page.cursor, limit=page.limit)
+                                      cursor=page.cursor, limit=page.limit,
+                                      not_visited_since=not_visited_since)
 
 
 @router.post("/registry/imports", response_model=ImportJobRead, status_code=202)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy.engine import RowMapping
 
@@ -185,7 +185,7 @@ async def write_entries(
 
 async def list_people(
     *, uow: UnitOfWork, ctx: IdentityContext, actor: Principal, region: str | None,
-    cursor: str | None, limit: int,
+    cursor: str | None, limit: int, not_visited_since: datetime | None = None,
 ) -> RegistryPage:
     # Grid workers (the visit form lists their grid's people) and the managers of a region.
     actor.require_role(*ENTRY_ROLES, Role.SUPERVISOR, Role.DISPATCHER)
@@ -198,7 +198,7 @@ async def list_people(
     after = _person_cursor(cursor)
     async with uow:
         rows = await store.list_people(uow, region_prefixes=prefixes, after=after,
-                                       limit=limit + 1)
+                                       limit=limit + 1, not_visited_since=not_visited_since)
     page, next_cursor = page_of(rows, limit, lambda row: str(row["id"]))
     return RegistryPage(items=[person_view(ctx, r) for r in page], next_cursor=next_cursor)
 

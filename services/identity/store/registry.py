@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import false, func, literal_column, or_, select, update
@@ -69,10 +70,14 @@ async def link_user(uow: UnitOfWork, person_id: uuid.UUID, user_id: uuid.UUID) -
 
 
 async def list_people(uow: UnitOfWork, *, region_prefixes: list[str] | None,
-                      after: uuid.UUID | None, limit: int) -> list[RowMapping]:
+                      after: uuid.UUID | None, limit: int,
+                      not_visited_since: datetime | None = None) -> list[RowMapping]:
     query = select(registry_people)
     if region_prefixes is not None:
         query = query.where(_prefix_filter(region_prefixes))
+    if not_visited_since is not None:
+        query = query.where(or_(registry_people.c.last_visited_at.is_(None),
+                                registry_people.c.last_visited_at < not_visited_since))
     if after is not None:
         query = query.where(registry_people.c.id > after)
     query = query.order_by(registry_people.c.id).limit(limit)
