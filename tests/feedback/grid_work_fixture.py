@@ -38,9 +38,8 @@ def at(day: int, hour: int = 10, month: int = 3, minute: int = 0) -> datetime:
 def envelope(event_type: str, payload: BaseModel | dict[str, Any], *,
              occurred_at: datetime | None = None) -> Envelope:
     body = payload if isinstance(payload, dict) else payload.model_dump(mode="json")
-    extra = {} if occurred_at is None else {"occurred_at": occurred_at}
-    return Envelope(event_type=event_type, producer=event_type.split(".")[0], payload=body,
-                    **extra)
+    made = Envelope(event_type=event_type, producer=event_type.split(".")[0], payload=body)
+    return made if occurred_at is None else made.model_copy(update={"occurred_at": occurred_at})
 
 
 def enrolled(worker: uuid.UUID, grid: str, name: str) -> Envelope:
