@@ -8,7 +8,7 @@ import re
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
 
@@ -388,6 +388,15 @@ def check_visit_time(visited_at: datetime, *, now: datetime) -> None:
         raise RuleViolation("the visit's time is in the future", code="time_in_future")
     if visited_at < now - VISIT_MAX_AGE:
         raise RuleViolation("visits older than 7 days are not accepted", code="too_old")
+
+
+def in_utc(moment: datetime | None) -> datetime | None:
+    """A list's bound in UTC, or 422: a moment at the edge of the calendar has no UTC instant
+    (year 1 east of Greenwich), which the database driver would fail on."""
+    try:
+        return moment.astimezone(UTC) if moment is not None else None
+    except (OverflowError, ValueError):
+        raise RuleViolation("a date is out of range", code="date_range_invalid") from None
 
 
 def distinct_in_order(ids: Iterable[uuid.UUID]) -> list[uuid.UUID]:

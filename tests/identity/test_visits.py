@@ -308,3 +308,22 @@ async def test_a_manager_finds_who_in_a_grid_has_not_been_visited_lately(
             "not_visited_since": (datetime.now(UTC) + timedelta(minutes=1)).isoformat()})
     assert [p["id"] for p in since_yesterday.json()["items"]] == [forgotten]
     assert {p["id"] for p in since_now.json()["items"]} == {visited, forgotten}
+
+
+@pytest.mark.parametrize(
+    ("since", "code"),
+    [
+        ("2026-12-06T08:00:00", "validation_error"),  # no offset: which 08:00?
+        ("0001-01-01T00:00:00+14:00", "date_range_invalid"),  # no UTC instant
+    ],
+)
+async def test_list_bounds_without_a_clear_moment_are_refused(
+    identity_app: Any, make_token: Any, since: str, code: str
+) -> None:
+    worker = Worker(make_token, new_grid())
+    async with running(identity_app()) as client:
+        visits = await client.get(VISITS, params={"since": since}, headers=worker.headers)
+        people = await client.get(PEOPLE, params={"not_visited_since": since},
+                                  headers=worker.headers)
+    assert_problem(visits, 422, code)
+    assert_problem(people, 422, code)

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime
 
 from services.identity.api.deps import Context, Page
 from services.identity.schemas import (
@@ -66,13 +67,14 @@ async def record_visit(body: VisitCreate, principal: CurrentPrincipal, uow: Uow,
 
 @router.get("/visits", response_model=VisitPage, responses={
     403: _problem("`role_required`; `out_of_scope`: a grid outside your regions, or "
-                  "(a grid worker) another worker's visits")})
+                  "(a grid worker) another worker's visits"),
+    422: _problem("`date_range_invalid`, `validation_error`")})
 async def list_visits(
     principal: CurrentPrincipal, uow: Uow, ctx: Context, page: Page,
     grid_code: Annotated[str | None, Query(pattern=r"^[0-9]{15}$")] = None,
     worker_id: uuid.UUID | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: AwareDatetime | None = None,
+    until: AwareDatetime | None = None,
 ) -> VisitPage:
     """Household visits, newest first: a grid worker's own; a manager's (dispatcher,
     supervisor, admin) within their regions. ``since`` / ``until`` bound the visit's time."""

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, UploadFile
 from fastapi.responses import PlainTextResponse
+from pydantic import AwareDatetime
 
 from services.identity.api.deps import Context, Page
 from services.identity.schemas import (
@@ -41,7 +41,7 @@ async def list_people(
     ctx: Context,
     page: Page,
     region: Annotated[str | None, Query(pattern=r"^[0-9]{6,15}$")] = None,
-    not_visited_since: Annotated[datetime | None, Query(
+    not_visited_since: Annotated[AwareDatetime | None, Query(
         description="only people no household visit has seen since this moment")] = None,
 ) -> RegistryPage:
     """Registry people of the caller's scope (narrowed to ``region``), masked: grid workers

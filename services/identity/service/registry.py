@@ -196,6 +196,7 @@ async def list_people(
         prefixes = (None if Role.ADMIN in actor.roles
                     else [domain.region_match_prefix(r) for r in actor.regions])
     after = _person_cursor(cursor)
+    not_visited_since = domain.in_utc(not_visited_since)
     async with uow:
         rows = await store.list_people(uow, region_prefixes=prefixes, after=after,
                                        limit=limit + 1, not_visited_since=not_visited_since)

@@ -141,6 +141,7 @@ async def list_visits(
     else:
         raise Forbidden("your role does not allow this", code="role_required")
     after = decode_moment_cursor(cursor)
+    since, until = domain.in_utc(since), domain.in_utc(until)
     async with uow:
         rows = await store.list_visits(uow, worker_id=worker_id, grid_prefixes=prefixes,
                                        since=since, until=until, after=after,
