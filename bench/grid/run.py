@@ -69,7 +69,7 @@ def make_workers(signer: TokenSigner, count: int) -> list[Worker]:
 async def copy_baseline(conn: asyncpg.Connection, plan: Plan, workers: int) -> float:
     """Seconds spent COPYing every worker's points (one new patrol id each); making the rows
     is not counted. The table is emptied afterwards."""
-    spent, rows = 0.0, []
+    spent, rows = 0.0, list[tuple[Any, ...]]()
 
     async def flush() -> float:
         started = time.perf_counter()
