@@ -8,7 +8,7 @@ describe('menu by role', () => {
   })
   it('gives a staff member with two roles the entries of both, once each', () => {
     const keys = menuFor(['dispatcher', 'supervisor']).map((m) => m.key)
-    expect(keys).toEqual(['dispatch', 'supervision', 'command', 'scorecards'])
+    expect(keys).toEqual(['dispatch', 'supervision', 'command', 'scorecards', 'gridwork'])
   })
   it('lands a clerk on the queue after signing in', () => {
     expect(homeFor(['dept_staff'])).toBe('/queue')

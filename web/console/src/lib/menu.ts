@@ -21,6 +21,8 @@ export const MENU: readonly MenuEntry[] = [
   { key: 'booking', path: '/booking', roles: ['booking_operator'] },
   { key: 'admin', path: '/admin', roles: ['admin'] },
   { key: 'unitStaff', path: '/admin/staff', roles: ['dept_admin'] },
+  { key: 'gridwork', path: '/gridwork', roles: ['dispatcher', 'supervisor', 'admin'] },
+  { key: 'myFigures', path: '/my-figures', roles: ['grid_worker'] },
 ]
 
 export function menuFor(roles: Iterable<string>): MenuEntry[] {
