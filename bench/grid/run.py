@@ -49,6 +49,7 @@ class Options:
     layout: str = "process"
     server_workers: int = 1
     keep: bool = False
+    database_url: str | None = None  # default: DATABASE_URL
 
 
 def grid_of(number: int) -> str:
@@ -185,11 +186,13 @@ def figures(options: Options, tally: Tally, api_seconds: float, copy_seconds: fl
 
 
 async def run(options: Options) -> dict[str, Any]:
-    database_url = normalize_database_url(
-        os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
+    database_url = normalize_database_url(options.database_url or os.environ.get(
+        "DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
     prefix = f"bench{uuid.uuid4().hex[:6]}"
     schema = schema_name("routing", prefix)
-    print(f"schema {schema}; {options}", flush=True)
+    print(f"schema {schema}; {options.workers} workers x {options.points} points, "
+          f"batches of {options.batch}, {options.concurrency} at once, {options.layout}",
+          flush=True)
     await upgrade(database_url, "routing", schema)
     key = generate_signing_key()
     workers = make_workers(TokenSigner(key, issuer=ISSUER, audience=AUDIENCE), options.workers)
@@ -221,6 +224,7 @@ async def run(options: Options) -> dict[str, Any]:
                "no_failures": not tally.failures}
     with contextlib.suppress(OSError):
         result["load_average_after"] = round(os.getloadavg()[0], 2)
-    return {"options": asdict(options), "cores": os.cpu_count(), **result, "checks": checks,
+    shown = asdict(options) | {"database_url": None}  # never print a password
+    return {"options": shown, "cores": os.cpu_count(), **result, "checks": checks,
             "targets": {"ratio_min": TARGET_RATIO, "batch_p99_ms_max": TARGET_P99_MS,
                         "met": targets}, "target_met": all(targets.values())}

@@ -241,11 +241,16 @@ async def batch_stored(uow: UnitOfWork, patrol_id: uuid.UUID, batch_seq: int) ->
                                                    "batch_seq": batch_seq}))
 
 
+_TRACK = Statement(
+    select(patrol_points.c.lat, patrol_points.c.lng, patrol_points.c.at)
+    .where(patrol_points.c.patrol_id == bindparam("patrol_id", type_=UUID(as_uuid=True)))
+    .order_by(patrol_points.c.batch_seq, patrol_points.c.idx))
+
+
 async def track(uow: UnitOfWork, patrol_id: uuid.UUID) -> list[Any]:
-    """The patrol's points in the order recorded: batch by batch, each in its order."""
-    t = patrol_points
-    return await fetch_all(uow, select(t.c.lat, t.c.lng, t.c.at).where(
-        t.c.patrol_id == patrol_id).order_by(t.c.batch_seq, t.c.idx))
+    """The patrol's points in the order recorded: batch by batch, each in its order (raw
+    records: a track is hundreds of rows, read at every finish)."""
+    return await uow.fetch(_TRACK, {"patrol_id": patrol_id})
 
 
 async def finish_patrol(uow: UnitOfWork, patrol_id: uuid.UUID, values: dict[str, Any]) -> Any:
