@@ -4,10 +4,10 @@ coverage and daily logs (民情日志)."""
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field, field_validator
+from pydantic import AfterValidator, AwareDatetime, Field, field_validator
 
 from services.routing.schemas import BaseSchema, Text
 
@@ -17,6 +17,19 @@ Accuracy = Annotated[float, Field(ge=0, le=100_000)]
 GridCode = Annotated[str, Field(pattern=r"^\d{15}$")]
 ClockTime = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
 FlagReason = Literal["far_outside_grid", "no_area"]
+_EARLIEST, _LATEST = datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def _plausible(moment: datetime) -> datetime:
+    """A device's or a filter's time this century: what PostgreSQL stores and compares
+    (year 1 east of Greenwich has no UTC instant at all)."""
+    if not _EARLIEST <= moment <= _LATEST:
+        raise ValueError("the time must lie between 2000 and 2100")
+    return moment
+
+
+# An aware time as devices and filters send it.
+Moment = Annotated[AwareDatetime, AfterValidator(_plausible)]
 
 
 class AreaIn(BaseSchema):
@@ -61,7 +74,7 @@ class CheckInCreate(BaseSchema):
     lat: Lat
     lng: Lng
     accuracy_m: Accuracy | None = None
-    at: AwareDatetime
+    at: Moment
 
 
 class CheckInRead(BaseSchema):
@@ -103,7 +116,7 @@ class TodayDuty(BaseSchema):
 class PatrolCreate(BaseSchema):
     id: uuid.UUID
     grid_code: GridCode
-    started_at: AwareDatetime
+    started_at: Moment
 
 
 class PatrolRead(BaseSchema):
@@ -125,7 +138,7 @@ class PatrolList(BaseSchema):
 class TrackPoint(BaseSchema):
     lat: Lat
     lng: Lng
-    at: AwareDatetime
+    at: Moment
     accuracy_m: Accuracy | None = None
 
 
@@ -145,7 +158,7 @@ class BatchAccepted(BaseSchema):
 
 
 class PatrolFinish(BaseSchema):
-    ended_at: AwareDatetime
+    ended_at: Moment
 
 
 class Track(BaseSchema):

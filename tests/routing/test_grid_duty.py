@@ -235,3 +235,15 @@ async def test_a_daily_log_for_a_future_day_or_another_grid_is_refused(duty: Dut
     assert (future.status_code, future.json()["code"]) == (422, "time_in_future")
     assert (elsewhere.status_code, elsewhere.json()["code"]) == (403, "out_of_scope")
     assert blank.status_code == 422
+
+
+async def test_a_time_outside_this_century_is_a_validation_error_not_a_crash(
+    duty: Duty
+) -> None:
+    grid = fresh_grid()
+    _, worker = duty.worker(grid)
+    ancient = await duty.post("/duty/check-ins", worker,
+                              _check(grid, INSIDE, at="0001-01-01T00:00:00+05:00"))
+    listed = await duty.get("/duty/check-ins", duty.manager(),
+                            since="9999-12-31T23:59:59-12:00")
+    assert ancient.status_code == listed.status_code == 422

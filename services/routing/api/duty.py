@@ -9,7 +9,6 @@ from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime
 
 from services.routing.schemas_duty import (
     AreaIn,
@@ -22,6 +21,7 @@ from services.routing.schemas_duty import (
     LogCreate,
     LogList,
     LogRead,
+    Moment,
     PatrolCreate,
     PatrolFinish,
     PatrolList,
@@ -44,8 +44,8 @@ router = APIRouter()
 
 GridPath = Annotated[str, Path(pattern=r"^\d{15}$", description="a 15-digit grid code")]
 GridFilter = Annotated[str | None, Query(pattern=r"^\d{15}$")]
-Since = Annotated[AwareDatetime | None, Query()]
-Until = Annotated[AwareDatetime | None, Query()]
+Since = Annotated[Moment | None, Query()]
+Until = Annotated[Moment | None, Query()]
 
 _SCOPE = problem_doc("`role_required`: not a manager (or grid worker) here; `out_of_scope`: "
                      "a grid outside the caller's regions, or another worker's records")
