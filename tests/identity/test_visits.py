@@ -5,14 +5,16 @@ one visit, announced once. Workers read their own visits, managers those of thei
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import aio_pika
 import pytest
 
-from shared.testing.plugin import running
+from shared.testing.plugin import running, wait_until
 from tests.identity.conftest import assert_problem, bearer, unique_id_number
 
 VISITS = "/api/v1/identity/visits"
@@ -327,3 +329,41 @@ async def test_list_bounds_without_a_clear_moment_are_refused(
                                   headers=worker.headers)
     assert_problem(visits, 422, code)
     assert_problem(people, 422, code)
+
+
+async def test_a_visit_sent_three_times_reaches_the_broker_once(
+    identity_app: Any, make_token: Any, amqp_url: str, amqp_prefix: str
+) -> None:
+    worker = Worker(make_token, new_grid())
+    received: list[dict[str, Any]] = []
+    connection = await aio_pika.connect(amqp_url)
+    try:
+        app = identity_app(broker="rabbitmq", amqp_url=amqp_url, amqp_prefix=amqp_prefix)
+        async with running(app) as client:
+            channel = await connection.channel()
+            queue = await channel.declare_queue("", exclusive=True)
+            await queue.bind(f"{amqp_prefix}.events",
+                             routing_key="identity.household_visited.v1")
+
+            async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+                received.append(json.loads(message.body))
+                await message.ack()
+
+            await queue.consume(on_message)
+            person = await enter_person(client, worker, "曾阿婆")
+            body = visit(worker.grid, [person], id=str(uuid.uuid4()))
+            for _ in range(3):
+                answer = await client.post(VISITS, json=body, headers=worker.headers)
+                assert answer.status_code in (200, 201), answer.text
+
+            async def arrived() -> bool:
+                return any(m["payload"]["visit_id"] == body["id"] for m in received)
+
+            await wait_until(arrived, within=15)
+            await asyncio.sleep(0.5)  # a second copy, were there one, would be here by now
+    finally:
+        await connection.close()
+    mine = [m for m in received if m["payload"]["visit_id"] == body["id"]]
+    assert len(mine) == 1
+    assert mine[0]["producer"] == "identity"
+    assert mine[0]["payload"]["registry_person_ids"] == [person]
