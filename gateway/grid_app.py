@@ -4,8 +4,9 @@
 The app works offline: its service worker (``/grid/sw.js``, outside ``assets/`` and so
 revalidated on every load like ``index.html``) keeps the app's files on the phone. Its scope
 is /grid/, the folder it is served from, so it needs no ``Service-Worker-Allowed``. The CSP
-lets that worker run (``worker-src 'self'``) and the app's manifest load; as everywhere, no
-inline script and no eval. Photos taken offline are kept as Blobs and shown by ``blob:`` URLs.
+lets that worker run (``worker-src 'self'``), the app's manifest load and Vant's icon font
+(inlined in the CSS as a ``data:`` URL); as everywhere, no inline script and no eval.
+Photos taken offline are kept as Blobs and shown by ``blob:`` URLs.
 
 Settings are prefixed ``EHOME_GRID_``: ``EHOME_GRID_DIST_DIR`` (the build's directory).
 """
@@ -22,7 +23,8 @@ PREFIX = "/grid"
 DEFAULT_DIST_DIR = Path(__file__).resolve().parents[1] / "web" / "grid" / "dist"
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; "
+    "img-src 'self' data: blob:; font-src 'self' data:; media-src 'self' blob:; "
+    "connect-src 'self'; "
     "worker-src 'self'; manifest-src 'self'; "
     "frame-ancestors 'none'; base-uri 'self'; object-src 'none'"
 )

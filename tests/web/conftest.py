@@ -17,10 +17,15 @@ What a test gets (the contract with the console's tests):
   (Playwright's own browser download never runs), headless, zh-CN, Asia/Shanghai, 1440×900,
   with ``base_url`` set to the platform's, so ``page.goto("/console/")`` works.
 - ``screenshot(page, name)`` saves ``tests/web/screenshots/<name>.png`` (git-ignored).
+- ``phone(lat, lng)``: a new browser context like a grid worker's phone (390×844, touch,
+  mobile, zh-CN, Asia/Shanghai), geolocation allowed and mocked at (lat, lng) (move it with
+  ``context.set_geolocation``), the platform's base URL set, so ``page.goto("/grid/")``
+  opens the grid workers' app (``console_platform.grid_url``); closed after the test.
 
 Every test here skips, saying why, where /usr/bin/chromium is missing (``make browser``
 installs it), unless ``EHOME_REQUIRE_BROWSER=1`` (CI), where it fails; and every test fails
-when the console is not built (``make console``; ``make test`` builds it first).
+when the console or the grid app is not built (``make console``, ``make grid``; ``make
+test`` builds them first).
 
 Sync Playwright and the suite's asyncio fixtures take turns in the main thread: Playwright
 marks its event loop as the thread's running loop between its calls, and pytest-asyncio
@@ -51,10 +56,11 @@ import httpx
 import pytest
 from aiohttp import web
 from PIL import Image
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize
 
 from gateway.console import ConsoleSettings
 from gateway.embedded import assemble_gateway, build_service_apps
+from gateway.grid_app import GridSettings
 from gateway.server import guarded_protocol
 from gateway.settings import GatewaySettings
 from services.identity.realname import HttpRealNameProvider
@@ -71,6 +77,7 @@ ADMIN_USERNAME = "admin"
 ADMIN_PASSWORD = "Console-admin-2026!"
 STAFF_PASSWORD = "Console-staff-2026!"
 VIEWPORT = {"width": 1440, "height": 900}
+PHONE_VIEWPORT: ViewportSize = {"width": 390, "height": 844}
 STARTED_WITHIN_SECONDS = 120
 ADMIN_TOKEN_REUSE_SECONDS = 600
 # Seeded reference data (Zhangzhou): a category and a grid of 漳浦县绥安社区 whose reports
@@ -85,7 +92,7 @@ def _browser_required() -> bool:
 
 @pytest.fixture(scope="session", autouse=True)
 def _chromium_and_build() -> None:
-    """Before anything starts: a browser to drive, and a console to drive it to."""
+    """Before anything starts: a browser to drive, and the web apps to drive it to."""
     if not CHROMIUM.exists():
         reason = f"no Chromium at {CHROMIUM}: `make browser` installs Debian's"
         if _browser_required():
@@ -94,6 +101,9 @@ def _chromium_and_build() -> None:
     dist = ConsoleSettings().dist_dir
     if not (dist / "index.html").is_file():
         pytest.fail(f"the console is not built ({dist}/index.html missing): run `make console`")
+    grid = GridSettings().dist_dir
+    if not (grid / "index.html").is_file():
+        pytest.fail(f"the grid app is not built ({grid}/index.html missing): run `make grid`")
 
 
 # -- the platform ------------------------------------------------------------------------------
@@ -339,6 +349,11 @@ class ConsolePlatform:
     wechat: WeChatStandIn
     realname: RealNameStandIn
 
+    @property
+    def grid_url(self) -> str:
+        """The grid workers' app."""
+        return f"{self.base_url}/grid/"
+
 
 class _PlatformThread(threading.Thread):
     """Runs the platform on its own event loop until ``stop``; ``base_url`` once serving."""
@@ -544,3 +559,22 @@ def screenshot() -> Callable[[Page, str], Path]:
         return path
 
     return take
+
+
+@pytest.fixture
+def phone(browser: Browser, base_url: str) -> Iterator[Callable[[float, float], BrowserContext]]:
+    """``phone(lat, lng)``: a context like a grid worker's phone, located at (lat, lng)."""
+    opened: list[BrowserContext] = []
+
+    def open_phone(lat: float, lng: float) -> BrowserContext:
+        context = browser.new_context(
+            base_url=base_url, viewport=PHONE_VIEWPORT, is_mobile=True, has_touch=True,
+            locale="zh-CN", timezone_id="Asia/Shanghai", permissions=["geolocation"],
+            geolocation={"latitude": lat, "longitude": lng, "accuracy": 10},
+            service_workers="allow")
+        opened.append(context)
+        return context
+
+    yield open_phone
+    for context in opened:
+        context.close()

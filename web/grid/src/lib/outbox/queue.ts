@@ -73,7 +73,8 @@ export class Outbox {
     const photos = (draft.photos ?? []).map((p) => ({ key: uuid4(), blob: p.blob, name: p.name }))
     const item: OutboxItem = {
       id: uuid4(), kind: draft.kind, method: draft.method ?? 'POST', path: draft.path,
-      body: draft.body, idempotencyKey: uuid4(), label: draft.label,
+      // A plain copy: IndexedDB cannot keep the pages' reactive proxies.
+      body: JSON.parse(JSON.stringify(draft.body)) as Record<string, unknown>, idempotencyKey: uuid4(), label: draft.label,
       photos: photos.map((p) => p.key), photoField: draft.photoField ?? null, uploaded: {},
       createdAt: this.now(), attempts: 0, nextAttemptAt: 0, status: 'waiting', error: null,
     }

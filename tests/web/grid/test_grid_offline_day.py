@@ -1,0 +1,229 @@
+"""A grid worker's day in the grid app, in Chromium on a phone-sized screen with a mocked
+location: signs in, checks in, records a patrol while the location moves, visits a household
+and reports an event; then, without signal, reports and visits again and the app shows both
+waiting; with the signal back both arrive exactly once (counted in the database, although
+the first answer to the report is lost on the way back and the app sends it again) and the
+event is routed to its community.
+
+One long journey rather than many short ones: the platform and the browser are the cost."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from playwright.sync_api import BrowserContext, Page, Route, expect
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from shared.db.migrate import schema_name
+from tests.identity.conftest import unique_id_number
+from tests.web.conftest import (
+    DEFAULT_REGION,
+    STAFF_PASSWORD,
+    ConsoleApi,
+    ConsolePlatform,
+    sample_png,
+)
+
+GRID = DEFAULT_REGION  # a grid of 漳浦县绥安社区, whose reports go to its 居委会
+LAT, LNG = 24.1170, 117.6140
+# The grid's area: a square of about a kilometre around the worker.
+AREA = [[LAT - 0.005, LNG - 0.005], [LAT - 0.005, LNG + 0.005], [LAT + 0.005, LNG + 0.005],
+        [LAT + 0.005, LNG - 0.005]]
+WAIT_MS = 20_000
+
+
+def query(database_url: str, sql: str, **params: Any) -> list[Any]:
+    """Rows of one SQL query, run in a thread of its own: this thread's loop is Playwright's."""
+    rows: list[Any] = []
+    failure: list[BaseException] = []
+
+    async def run() -> None:
+        engine = create_async_engine(database_url.replace("postgresql://", "postgresql+asyncpg://"))
+        try:
+            async with engine.connect() as conn:
+                rows.extend((await conn.execute(text(sql), params)).all())
+        finally:
+            await engine.dispose()
+
+    def work() -> None:
+        try:
+            asyncio.run(run())
+        except BaseException as exc:  # re-raised in the test's thread
+            failure.append(exc)
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    worker.join(60)
+    if failure:
+        raise failure[0]
+    return rows
+
+
+def a_worker_on_duty(api: ConsoleApi) -> tuple[str, str]:
+    """A grid worker of GRID on today's roster, the grid's area drawn, two residents entered
+    in the grid's registry; (username, user id)."""
+    username = api.create_staff(None, ["grid_worker"], regions=[GRID], display_name="林网格")
+    pair = api.call("POST", "/api/v1/identity/staff-login",
+                    json={"username": username, "password": STAFF_PASSWORD})
+    worker_id = str(pair["user"]["id"])
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
+    api.call("PUT", f"/api/v1/routing/grids/{GRID}/area", api.admin_token, json={"polygon": AREA})
+    api.call("PUT", f"/api/v1/routing/grids/{GRID}/roster/{today}", api.admin_token,
+             json={"worker_ids": [worker_id], "starts": "08:30", "ends": "17:30"})
+    for name in ("王秀英", "陈德福"):
+        entered = api.http.post("/api/v1/identity/registry/people", json={
+            "id_number": unique_id_number("350623"), "name": name, "region_code": GRID},
+            headers={"Authorization": f"Bearer {api.admin_token}"})
+        assert entered.status_code in (200, 201), entered.text
+    return username, worker_id
+
+
+def signs_in(page: Page, username: str) -> None:
+    page.goto("/grid/")
+    page.locator("input[name=username]").fill(username)
+    page.locator("input[name=password]").fill(STAFF_PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    expect(page).to_have_url("/grid/today", timeout=WAIT_MS)
+    # The service worker has kept the app: from here on it opens without signal.
+    assert page.evaluate("navigator.serviceWorker.ready.then((r) => !!r.active)")
+
+
+def tab(page: Page, name: str) -> None:
+    page.locator(".van-tabbar-item", has_text=name).click()
+
+
+def nothing_waits(page: Page) -> None:
+    expect(page.locator("[data-test=waiting-count]")).to_have_count(0, timeout=WAIT_MS)
+    expect(page.locator("[data-test=outbox-badge] .van-tag--danger")).to_have_count(0)
+
+
+def checks_in(page: Page) -> None:
+    page.locator("[data-test=check-in]").click()
+    expect(page.locator("[data-test=duty-state]")).to_contain_text("已签到")
+    nothing_waits(page)
+
+
+def records_a_patrol(page: Page, context: BrowserContext) -> None:
+    tab(page, "巡查")
+    page.locator("[data-test=patrol-start]").click()
+    state = page.locator("[data-test=patrol-state]")
+    expect(state).to_contain_text("已记录 1 个点")
+    for step in (1, 2, 3):  # about 55 m north-east each time
+        context.set_geolocation({"latitude": LAT + 0.0004 * step,
+                                 "longitude": LNG + 0.0003 * step, "accuracy": 8})
+        expect(state).to_contain_text(f"已记录 {step + 1} 个点", timeout=WAIT_MS)
+    page.locator("[data-test=patrol-finish]").click()
+    expect(page.locator("[data-test=patrol-start]")).to_be_visible(timeout=WAIT_MS)
+    nothing_waits(page)
+
+
+def visits(page: Page, note: str) -> None:
+    tab(page, "走访")
+    page.locator("[data-test=person]").first.click()
+    page.locator("[data-test=visit-note] textarea").fill(note)
+    page.locator("[data-test=visit-submit]").click()
+    expect(page.locator("[data-test=visit-note] textarea")).to_have_value("")
+
+
+def reports(page: Page, description: str, photo: Path) -> None:
+    tab(page, "上报")
+    category = page.locator("[data-test=category] input")
+    if category.input_value() != "邻里纠纷":  # the form keeps the last report's category
+        page.locator("[data-test=category]").click()
+        page.locator(".van-cascader__option", has_text="社会矛盾").click()
+        page.locator(".van-cascader__option", has_text="邻里纠纷").click()
+    expect(page.locator("[data-test=category] input")).to_have_value("邻里纠纷")
+    page.locator("[data-test=description] textarea").fill(description)
+    page.locator("input[type=file]").set_input_files(str(photo))
+    expect(page.locator(".van-uploader__preview")).to_have_count(1)
+    expect(page.locator("[data-test=location]")).to_contain_text(f"{LAT:.1f}")
+    page.locator("[data-test=report-submit]").click()
+    expect(page.locator("[data-test=description] textarea")).to_have_value("")
+
+
+def test_a_grid_worker_works_with_and_without_signal_and_nothing_arrives_twice(
+    phone: Callable[[float, float], BrowserContext], console_platform: ConsolePlatform,
+    database_url: str, screenshot: Callable[[Page, str], Path], tmp_path: Path,
+) -> None:
+    api = console_platform.api
+    username, worker_id = a_worker_on_duty(api)
+    identity, events, routing = (schema_name(s, console_platform.prefix)
+                                 for s in ("identity", "events", "routing"))
+    photo = tmp_path / "scene.png"
+    photo.write_bytes(sample_png())
+    context = phone(LAT, LNG)
+    page = context.new_page()
+
+    signs_in(page, username)
+    expect(page.locator(".van-cell", has_text="08:30")).to_be_visible()
+    checks_in(page)
+    screenshot(page, "grid-today")
+    [(flagged,)] = query(database_url, f"SELECT flagged FROM {routing}.check_ins "
+                         "WHERE worker_id = :w", w=uuid.UUID(worker_id))
+    assert flagged is False  # inside the grid's area
+
+    records_a_patrol(page, context)
+    screenshot(page, "grid-patrol")
+    [(status, points, stored)] = query(
+        database_url, f"SELECT p.status, p.points, (SELECT count(*) FROM {routing}.patrol_points "
+        f"pp WHERE pp.patrol_id = p.id) FROM {routing}.patrols p WHERE p.worker_id = :w",
+        w=uuid.UUID(worker_id))
+    assert status == "finished"
+    assert points == stored >= 4
+
+    visits(page, "独居老人，身体尚可，需定期探望")
+    nothing_waits(page)
+    reports(page, "巷口堆放杂物堵塞消防通道", photo)
+    nothing_waits(page)
+    screenshot(page, "grid-report")
+
+    # -- no signal ---------------------------------------------------------------------------
+    context.set_offline(True)
+    expect(page.locator("[data-test=offline]")).to_be_visible()
+    offline_report = f"楼道灯损坏多日无人修理 {uuid.uuid4().hex[:6]}"
+    reports(page, offline_report, photo)
+    visits(page, "再次走访，家中无人，已电话联系")
+    expect(page.locator("[data-test=waiting-count]")).to_have_text("2 条待发送")
+    page.locator("[data-test=outbox-badge]").click()
+    expect(page.locator("[data-test=outbox-item]")).to_have_count(2)
+    expect(page.locator("[data-test=outbox-item]").first).to_contain_text("事件上报")
+    # The app opens without signal (its service worker), the queue still on the phone.
+    page.reload()
+    expect(page.locator("[data-test=outbox-item]")).to_have_count(2, timeout=WAIT_MS)
+    screenshot(page, "grid-offline-waiting")
+    cases = f"SELECT id, channel FROM {events}.cases WHERE description = :d"
+    visits_sql = f"SELECT count(*) FROM {identity}.household_visits WHERE worker_id = :w"
+    assert query(database_url, cases, d=offline_report) == []
+    assert query(database_url, visits_sql, w=uuid.UUID(worker_id)) == [(1,)]
+
+    # -- the signal returns; the first answer to the report is lost on its way back ----------
+    lost: list[str] = []
+
+    def lose_first_answer(route: Route) -> None:
+        if route.request.method == "POST" and not lost:
+            lost.append(route.request.headers.get("idempotency-key", ""))
+            route.fetch()  # the server makes the case ...
+            route.abort("connectionreset")  # ... and the phone never hears of it
+        else:
+            route.continue_()
+
+    page.route("**/api/v1/events", lose_first_answer)
+    context.set_offline(False)
+    expect(page.locator("[data-test=outbox-empty]")).to_be_visible(timeout=60_000)
+    screenshot(page, "grid-outbox-sent")
+    assert lost, "the report was not sent"
+    assert lost[0], "the report was sent without an Idempotency-Key"
+    made = query(database_url, cases, d=offline_report)
+    assert len(made) == 1, made  # sent twice, made once
+    assert query(database_url, visits_sql, w=uuid.UUID(worker_id)) == [(2,)]
+    event_id, channel = str(made[0][0]), made[0][1]
+    assert channel == "grid_worker"
+    api.wait_assigned(event_id, api.unit_of_kind("350623100001", "community"))
