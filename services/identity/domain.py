@@ -367,7 +367,7 @@ def check_grid_codes(codes: Iterable[str]) -> list[str]:
     """Grid workers are scoped to grids: 15-digit region codes."""
     unique = sorted(set(codes))
     if not unique or any(not is_region_code(c) or region_level(c) != "grid" for c in unique):
-        raise RuleViolation("grid codes are 15-digit region codes", code="grid_code_invalid")
+        raise RuleViolation("grid codes are 15-digit region codes", code="grid_invalid")
     return unique
 
 

@@ -112,7 +112,7 @@ async def test_only_managers_make_grid_worker_accounts(
     [
         ({"grid_codes": ["350626106001"]}, "validation_error"),  # a community, not a grid
         ({"grid_codes": []}, "validation_error"),
-        ({"grid_codes": ["000000000000001"]}, "grid_code_invalid"),
+        ({"grid_codes": ["000000000000001"]}, "grid_invalid"),
         ({"phone": "12345"}, "phone_invalid"),
         ({"password": "short"}, "password_too_weak"),
         ({"username": "Bad Name!"}, "username_invalid"),

@@ -34,7 +34,7 @@ def _problem(description: str) -> dict[str, Any]:
     403: _problem("`role_required`: not a dispatcher, supervisor or admin; `out_of_scope`: "
                   "a grid outside your regions"),
     409: _problem("`username_taken`"),
-    422: _problem("`username_invalid`, `password_too_weak`, `grid_code_invalid`, "
+    422: _problem("`username_invalid`, `password_too_weak`, `grid_invalid`, "
                   "`phone_invalid`, `idempotency_key_reused`, `validation_error`")})
 async def create_grid_worker(body: GridWorkerAccountCreate, principal: CurrentPrincipal,
                              uow: Uow, ctx: Context, key: IdempotencyKey = None) -> Any:
