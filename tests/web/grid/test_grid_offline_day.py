@@ -1,9 +1,9 @@
 """A grid worker's day in the grid app, in Chromium on a phone-sized screen with a mocked
-location: signs in, checks in, records a patrol while the location moves, visits a household
-and reports an event; then, without signal, reports and visits again and the app shows both
-waiting; with the signal back both arrive exactly once (counted in the database, although
-the first answer to the report is lost on the way back and the app sends it again) and the
-event is routed to its community.
+location: signs in, checks in, records a patrol while the location moves, completes a task
+from their manager, visits a household and reports an event; then, without signal, reports
+and visits again and the app shows both waiting; with the signal back both arrive exactly
+once (counted in the database, although the first answer to the report is lost on the way
+back and the app sends it again) and the event is routed to its community.
 
 One long journey rather than many short ones: the platform and the browser are the cost."""
 
@@ -13,7 +13,7 @@ import asyncio
 import threading
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -67,9 +67,10 @@ def query(database_url: str, sql: str, **params: Any) -> list[Any]:
     return rows
 
 
-def a_worker_on_duty(api: ConsoleApi) -> tuple[str, str]:
-    """A grid worker of GRID on today's roster, the grid's area drawn, two residents entered
-    in the grid's registry; (username, user id)."""
+def a_worker_on_duty(api: ConsoleApi) -> tuple[str, str, str]:
+    """A grid worker of GRID enrolled and on today's roster with a task from the manager, the
+    grid's area drawn, two residents entered in the grid's registry; (username, user id,
+    task id)."""
     username = api.create_staff(None, ["grid_worker"], regions=[GRID], display_name="林网格")
     pair = api.call("POST", "/api/v1/identity/staff-login",
                     json={"username": username, "password": STAFF_PASSWORD})
@@ -78,12 +79,19 @@ def a_worker_on_duty(api: ConsoleApi) -> tuple[str, str]:
     api.call("PUT", f"/api/v1/routing/grids/{GRID}/area", api.admin_token, json={"polygon": AREA})
     api.call("PUT", f"/api/v1/routing/grids/{GRID}/roster/{today}", api.admin_token,
              json={"worker_ids": [worker_id], "starts": "08:30", "ends": "17:30"})
+    api.call("POST", "/api/v1/routing/grid-workers", api.admin_token, status=201, json={
+        "user_id": worker_id, "display_name": "林网格", "kind": "full_time",
+        "grid_codes": [GRID], "started_on": today})
+    due = (datetime.now(UTC) + timedelta(days=3)).isoformat()
+    task = api.call("POST", "/api/v1/routing/grid-tasks", api.admin_token, status=201, json={
+        "title": "周五前走访网格内独居老人", "grid_code": GRID, "worker_id": worker_id,
+        "due_at": due})
     for name in ("王秀英", "陈德福"):
         entered = api.http.post("/api/v1/identity/registry/people", json={
             "id_number": unique_id_number("350623"), "name": name, "region_code": GRID},
             headers={"Authorization": f"Bearer {api.admin_token}"})
         assert entered.status_code in (200, 201), entered.text
-    return username, worker_id
+    return username, worker_id, str(task["id"])
 
 
 def signs_in(page: Page, username: str) -> None:
@@ -111,7 +119,8 @@ def checks_in(page: Page) -> None:
     nothing_waits(page)
 
 
-def records_a_patrol(page: Page, context: BrowserContext) -> None:
+def records_a_patrol(page: Page, context: BrowserContext,
+                     screenshot: Callable[[Page, str], Path]) -> None:
     tab(page, "巡查")
     page.locator("[data-test=patrol-start]").click()
     state = page.locator("[data-test=patrol-state]")
@@ -120,8 +129,18 @@ def records_a_patrol(page: Page, context: BrowserContext) -> None:
         context.set_geolocation({"latitude": LAT + 0.0004 * step,
                                  "longitude": LNG + 0.0003 * step, "accuracy": 8})
         expect(state).to_contain_text(f"已记录 {step + 1} 个点", timeout=WAIT_MS)
+    screenshot(page, "grid-patrol")
     page.locator("[data-test=patrol-finish]").click()
     expect(page.locator("[data-test=patrol-start]")).to_be_visible(timeout=WAIT_MS)
+    nothing_waits(page)
+
+
+def completes_the_task(page: Page, title: str) -> None:
+    tab(page, "任务")
+    page.locator("[data-test=task]", has_text=title).click()
+    page.locator("[data-test=task-note] textarea").fill("已逐户走访3位独居老人，情况良好")
+    page.locator("[data-test=task-submit]").click()
+    expect(page).to_have_url("/grid/tasks")
     nothing_waits(page)
 
 
@@ -154,7 +173,7 @@ def test_a_grid_worker_works_with_and_without_signal_and_nothing_arrives_twice(
     database_url: str, screenshot: Callable[[Page, str], Path], tmp_path: Path,
 ) -> None:
     api = console_platform.api
-    username, worker_id = a_worker_on_duty(api)
+    username, worker_id, task_id = a_worker_on_duty(api)
     identity, events, routing = (schema_name(s, console_platform.prefix)
                                  for s in ("identity", "events", "routing"))
     photo = tmp_path / "scene.png"
@@ -170,14 +189,20 @@ def test_a_grid_worker_works_with_and_without_signal_and_nothing_arrives_twice(
                          "WHERE worker_id = :w", w=uuid.UUID(worker_id))
     assert flagged is False  # inside the grid's area
 
-    records_a_patrol(page, context)
-    screenshot(page, "grid-patrol")
+    records_a_patrol(page, context, screenshot)
     [(status, points, stored)] = query(
         database_url, f"SELECT p.status, p.points, (SELECT count(*) FROM {routing}.patrol_points "
         f"pp WHERE pp.patrol_id = p.id) FROM {routing}.patrols p WHERE p.worker_id = :w",
         w=uuid.UUID(worker_id))
     assert status == "finished"
     assert points == stored >= 4
+
+    completes_the_task(page, "周五前走访网格内独居老人")
+    screenshot(page, "grid-tasks")
+    done = api.call("GET", f"/api/v1/routing/grid-tasks/{task_id}", api.admin_token)
+    assert done["status"] == "done"
+    assert done["completed_by"] == worker_id
+    assert done["on_time"] is True
 
     visits(page, "独居老人，身体尚可，需定期探望")
     nothing_waits(page)

@@ -69,6 +69,16 @@ function fromDevice<T>(key: string, failure: Error): Cached<T> {
   return { data: kept.data, fromCache: true, savedAt: kept.savedAt }
 }
 
+/** What was last read from ``path`` on this phone, if anything. */
+export function keptData<T>(path: string): T | null {
+  try {
+    const raw = localStorage.getItem(CACHE_PREFIX + path)
+    return raw ? (JSON.parse(raw) as { data: T }).data : null
+  } catch {
+    return null
+  }
+}
+
 /** Forget what pages kept (at sign-out: the next worker on this phone sees none of it). */
 export function forgetKept(): void {
   for (const key of Object.keys(localStorage)) {
