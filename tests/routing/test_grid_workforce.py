@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import uuid
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -80,15 +81,24 @@ class Team:
         return list(payloads)
 
 
-@pytest.fixture
-async def team(migrator: Migrator, service_settings: Callable[..., Any], token_verifier: Any,
-               make_token: Callable[..., str]) -> AsyncIterator[Team]:
+@asynccontextmanager
+async def routing_team(migrator: Migrator, service_settings: Callable[..., Any],
+                       token_verifier: Any, make_token: Callable[..., str]
+                       ) -> AsyncIterator[Team]:
+    """The routing app on the run's schema (memory bus), at a Wednesday 09:00 clock."""
     await migrator.ensure("routing")
     clock = MovableClock(START)
     app = create_app(service_settings(Settings, run_timer_scanner=False),
                      verifier=token_verifier, clock=clock)
     async with running(app) as client:
         yield Team(client=client, app=app, clock=clock, make_token=make_token)
+
+
+@pytest.fixture
+async def team(migrator: Migrator, service_settings: Callable[..., Any], token_verifier: Any,
+               make_token: Callable[..., str]) -> AsyncIterator[Team]:
+    async with routing_team(migrator, service_settings, token_verifier, make_token) as ready:
+        yield ready
 
 
 def problem(response: httpx.Response) -> tuple[int, str]:

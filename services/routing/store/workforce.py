@@ -24,6 +24,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
@@ -179,7 +180,8 @@ async def insert_task(uow: UnitOfWork, values: dict[str, Any]) -> Any | None:
     if values.get("kind") == "verification":
         statement = statement.on_conflict_do_nothing(
             index_elements=["event_id", "source_step"],
-            index_where=tasks.c.kind == "verification")
+            # A literal: the index's predicate is matched as written, not as a parameter.
+            index_where=text("kind = 'verification'"))
     return await fetch_one(uow, statement.returning(*_TASK))
 
 
@@ -237,20 +239,22 @@ async def trails_of(uow: UnitOfWork, task_ids: list[uuid.UUID]) -> list[Any]:
 # -- cases waiting for their on-site check -----------------------------------------------------
 
 
+async def lock_case(uow: UnitOfWork, event_id: uuid.UUID) -> int:
+    """Lock the case's row (made at first sight) until the transaction ends, so a case's
+    submission and its verification, delivered at once, take turns; the latest verification
+    step seen (0: none)."""
+    statement = pg_insert(case_checks).values(event_id=event_id, verified_step=0)
+    statement = statement.on_conflict_do_update(
+        index_elements=["event_id"], set_={"verified_step": case_checks.c.verified_step})
+    step = await uow.connection.scalar(statement.returning(case_checks.c.verified_step))
+    return int(step or 0)
+
+
 async def note_verification(uow: UnitOfWork, event_id: uuid.UUID, step: int) -> None:
-    """Remember the latest verification step seen for the case."""
-    statement = pg_insert(case_checks).values(event_id=event_id, verified_step=step)
-    await uow.connection.execute(statement.on_conflict_do_update(
-        index_elements=["event_id"],
-        set_={"verified_step": func.greatest(case_checks.c.verified_step,
-                                             statement.excluded.verified_step)}))
-
-
-async def verified_after(uow: UnitOfWork, event_id: uuid.UUID, step: int) -> bool:
-    """A verification later than ``step`` was already seen (it arrived first)."""
-    query = select(case_checks.c.verified_step).where(case_checks.c.event_id == event_id)
-    row = await fetch_one(uow, query)
-    return row is not None and row["verified_step"] > step
+    """Remember the latest verification step seen for the case (locked by ``lock_case``)."""
+    await uow.connection.execute(
+        update(case_checks).where(case_checks.c.event_id == event_id)
+        .values(verified_step=func.greatest(case_checks.c.verified_step, step)))
 
 
 async def open_grid_tasks(uow: UnitOfWork, grid_code: str) -> list[Any]:

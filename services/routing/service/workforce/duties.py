@@ -1,7 +1,7 @@
 """Verification duties (核查): when a case in a grid waits for its on-site check (its result
 was submitted), one worker of that grid gets a duty to verify it, due a set number of working
 days later; it is done when the case is verified (by the events service's verify, by
-whoever verifies), and cancelled if the case ends otherwise. One duty per case and result
+whoever verifies), and cancelled if the case is rejected instead. One duty per case and result
 submission (``source_step``): a redelivery or a later rework's submission is recognised.
 The owner is the grid's active worker holding the fewest open tasks (then the longest
 serving, then by id): deterministic, so every replica picks the same one. A case whose
@@ -28,7 +28,9 @@ from .common import trail_entry
 log = get_logger(__name__)
 
 WAITING = "result_submitted"
-ENDED = frozenset({"closed", "rated", "rejected"})
+# A case is closed and rated only after its verification, which completes the duty itself
+# (and may be delivered after the closure): only a rejection ends a duty unverified.
+ENDED = frozenset({"rejected"})
 
 
 def concerns_duties(change: dict[str, Any]) -> bool:
@@ -41,6 +43,9 @@ async def on_case_step(uow: UnitOfWork, change: EventStatusChanged, *, now: date
                        base: WorkingCalendar, due_days: int,
                        verifier_id: uuid.UUID | None = None) -> None:
     """In the consumer's transaction. ``verifier_id``: who verified, when the message says."""
+    grid = change.region_code
+    if not is_region_code(grid) or region_level(grid) != "grid":
+        return  # a case above the grids gets no duty
     if change.to_status == WAITING:
         await _give_duty(uow, change, now=now, base=base, due_days=due_days)
     elif change.action == "verify" and change.from_status == WAITING:
@@ -52,9 +57,7 @@ async def on_case_step(uow: UnitOfWork, change: EventStatusChanged, *, now: date
 async def _give_duty(uow: UnitOfWork, change: EventStatusChanged, *, now: datetime,
                      base: WorkingCalendar, due_days: int) -> None:
     grid = change.region_code
-    if not is_region_code(grid) or region_level(grid) != "grid":
-        return
-    if await rows.verified_after(uow, change.event_id, change.step):
+    if await rows.lock_case(uow, change.event_id) > change.step:
         return  # its verification arrived first: nothing is left to do on site
     workers = await rows.active_workers_of_grid(uow, grid)
     if not workers:
@@ -79,6 +82,7 @@ async def _give_duty(uow: UnitOfWork, change: EventStatusChanged, *, now: dateti
 
 async def _verified(uow: UnitOfWork, change: EventStatusChanged,
                     verifier_id: uuid.UUID | None) -> None:
+    await rows.lock_case(uow, change.event_id)
     await rows.note_verification(uow, change.event_id, change.step)
     for duty in await rows.open_duties_of_case(uow, change.event_id, before_step=change.step):
         on_time = change.at <= duty["due_at"]
