@@ -247,3 +247,48 @@ async def test_a_time_outside_this_century_is_a_validation_error_not_a_crash(
     listed = await duty.get("/duty/check-ins", duty.manager(),
                             since="9999-12-31T23:59:59-12:00")
     assert ancient.status_code == listed.status_code == 422
+
+
+async def test_check_ins_are_listed_newest_first_a_page_at_a_time(duty: Duty) -> None:
+    grid = fresh_grid()
+    _, worker = duty.worker(grid)
+    made = [(await duty.post("/duty/check-ins", worker,
+                             _check(grid, INSIDE, at=at(-minutes)))).json()["id"]
+            for minutes in (30, 20, 10)]
+    first = (await duty.get("/duty/check-ins", worker, limit=2)).json()
+    second = (await duty.get("/duty/check-ins", worker, limit=2,
+                             cursor=first["next_cursor"])).json()
+    assert [c["id"] for c in first["items"] + second["items"]] == made[::-1]
+    assert second["next_cursor"] is None
+    bad = await duty.get("/duty/check-ins", worker, cursor="not-ours")
+    assert (bad.status_code, bad.json()["code"]) == (400, "cursor_invalid")
+
+
+async def test_rosters_are_read_by_the_grids_people_over_at_most_62_days(duty: Duty) -> None:
+    grid = fresh_grid()
+    _, outsider = duty.worker(fresh_grid())
+    resident = bearer(duty.make_token(roles=["resident"]))
+    too_long = await duty.get(f"/grids/{grid}/roster", duty.manager(),
+                              since="2026-12-01", until="2027-03-01")
+    backwards = await duty.get(f"/grids/{grid}/roster", duty.manager(),
+                               since="2026-12-08", until="2026-12-01")
+    foreign = await duty.get(f"/grids/{grid}/roster", outsider)
+    today = await duty.get("/duty/today", resident)
+
+    assert (too_long.status_code, too_long.json()["code"]) == (422, "date_range_invalid")
+    assert (backwards.status_code, backwards.json()["code"]) == (422, "date_range_invalid")
+    assert (foreign.status_code, foreign.json()["code"]) == (403, "out_of_scope")
+    assert (today.status_code, today.json()["code"]) == (403, "role_required")
+
+
+async def test_a_worker_reads_only_their_own_logs(duty: Duty) -> None:
+    grid = fresh_grid()
+    me_id, me = duty.worker(grid)
+    other_id, other = duty.worker(grid)
+    for headers in (me, other):
+        await duty.post("/duty/logs", headers, {"day": "2026-12-07", "grid_code": grid,
+                                                "text": "巡查正常"})
+    mine = await duty.get("/duty/logs", me)
+    peeking = await duty.get("/duty/logs", me, worker_id=str(other_id))
+    assert [log["worker_id"] for log in mine.json()["items"]] == [str(me_id)]
+    assert (peeking.status_code, peeking.json()["code"]) == (403, "out_of_scope")

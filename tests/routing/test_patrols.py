@@ -209,3 +209,35 @@ async def test_coverage_counts_patrols_per_cell_and_the_share_of_the_area(duty: 
     assert empty.json()["covered_ratio"] == 0
     without_area = await duty.get(f"/grids/{fresh_grid()}/coverage", duty.manager())
     assert without_area.json()["covered_ratio"] is None
+
+
+async def test_batches_arriving_out_of_order_make_the_track_in_recorded_order(
+    duty: Duty
+) -> None:
+    grid = fresh_grid()
+    _, worker = duty.worker(grid)
+    patrol_id = await _patrol(duty, worker, grid)
+    walk = _points(30)
+    for seq in (2, 0, 1):  # an offline queue flushed after a retry reordered it
+        answer = await _batch(duty, worker, patrol_id, seq, walk[seq * 10:seq * 10 + 10])
+        assert answer.json()["accepted"] == 10
+    track = (await duty.get(f"/patrols/{patrol_id}/track", worker)).json()["points"]
+    assert [p[0] for p in track] == [p["lat"] for p in walk]
+    finished = await duty.post(f"/patrols/{patrol_id}/finish", worker, {"ended_at": at(-1)})
+    assert 320 < finished.json()["distance_m"] < 325  # 29 steps of ~11.1 m, not zig-zags
+
+
+async def test_only_grid_workers_record_patrols(duty: Duty) -> None:
+    grid = fresh_grid()
+    _, worker = duty.worker(grid)
+    patrol_id = await _patrol(duty, worker, grid)
+    manager = duty.manager()
+    start = await duty.post("/patrols", manager, {"id": str(uuid.uuid4()), "grid_code": grid,
+                                                  "started_at": at()})
+    points = await _batch(duty, manager, patrol_id, 0, _points(2))
+    finish = await duty.post(f"/patrols/{patrol_id}/finish", manager, {"ended_at": at()})
+    for refused in (start, points, finish):
+        assert (refused.status_code, refused.json()["code"]) == (403, "role_required")
+    oversized = await _batch(duty, worker, patrol_id, 0, _points(201))
+    empty = await _batch(duty, worker, patrol_id, 0, [])
+    assert oversized.status_code == empty.status_code == 422
