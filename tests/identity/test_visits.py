@@ -104,6 +104,9 @@ async def test_the_same_visit_sent_again_stays_one_visit_announced_once(
         by_id = visit(worker.grid, [person], id=str(uuid.uuid4()))
         first = await client.post(VISITS, json=by_id, headers=worker.headers)
         again = await client.post(VISITS, json=by_id, headers=worker.headers)
+        # The app's retry under a key of its own, its note edited since: still that visit.
+        edited = await client.post(VISITS, json={**by_id, "note": "改过的记录"}, headers={
+            **worker.headers, "Idempotency-Key": f"visit-{uuid.uuid4().hex}"})
         keyed = {**worker.headers, "Idempotency-Key": f"visit-{uuid.uuid4().hex}"}
         by_key = visit(worker.grid, [person], note="第二次走访")
         second = await client.post(VISITS, json=by_key, headers=keyed)
@@ -111,6 +114,8 @@ async def test_the_same_visit_sent_again_stays_one_visit_announced_once(
     assert first.status_code == 201, first.text
     assert again.status_code == 200, again.text
     assert again.json() == first.json()
+    assert edited.status_code == 200, edited.text
+    assert edited.json() == first.json()
     assert second.status_code == second_again.status_code == 201
     assert second_again.json() == second.json()
     assert len(await visits_in(identity_sql, worker.grid)) == 2

@@ -52,6 +52,10 @@ async def record_visit(
         return status, visit
 
     async with uow:
+        if cmd.id is not None and (known := await store.get_visit(uow, cmd.id)) is not None:
+            # The id names the visit: sent again, with whatever key or body, it is this one
+            # (the first version stands), never a refusal the app would take for a failure.
+            return 200, await _known(uow, ctx, actor, known)
         status, visit = await idempotency.once(
             uow, scope=f"identity.visit:{actor.subject}", key=idempotency_key, request=cmd,
             answer=VisitRead, work=record)
@@ -63,8 +67,6 @@ async def record_visit(
 
 async def _record(uow: UnitOfWork, ctx: IdentityContext, actor: Principal, cmd: VisitCreate
                   ) -> tuple[int, VisitRead]:
-    if cmd.id is not None and (known := await store.get_visit(uow, cmd.id)) is not None:
-        return 200, await _known(uow, ctx, actor, known)
     person_ids = domain.distinct_in_order(cmd.registry_person_ids)
     found = {row["id"]: row for row in await store.people(uow, person_ids)}
     domain.check_people_in_grid(
