@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -16,6 +17,7 @@ import pytest
 
 from shared.testing.plugin import running, wait_until
 from tests.identity.conftest import assert_problem, bearer, unique_id_number
+from tests.identity.test_no_pii_in_logs import Capture
 
 VISITS = "/api/v1/identity/visits"
 PEOPLE = "/api/v1/identity/registry/people"
@@ -372,3 +374,42 @@ async def test_a_visit_sent_three_times_reaches_the_broker_once(
     assert len(mine) == 1
     assert mine[0]["producer"] == "identity"
     assert mine[0]["payload"]["registry_person_ids"] == [person]
+
+
+async def test_grid_worker_accounts_and_visits_log_no_personal_data(
+    identity_app: Any, make_token: Any
+) -> None:
+    worker = Worker(make_token, new_grid())
+    phone, id_number, name = "13698765432", unique_id_number(), "欧阳走访"
+    app = identity_app(log_level="DEBUG")
+    root = logging.getLogger()  # after create_app: configuring logs replaces root handlers
+    capture = Capture(root.handlers[0].formatter if root.handlers else None)
+    previous_level = root.level
+    root.addHandler(capture)
+    root.setLevel(logging.DEBUG)
+    try:
+        async with running(app) as client:
+            created = await client.post(
+                "/api/v1/identity/staff/grid-workers",
+                headers=bearer(make_token(roles=["dispatcher"], regions=[TOWN])),
+                json={"username": f"gw{uuid.uuid4().hex[:10]}", "password": "long-password-1",
+                      "display_name": name, "phone": phone, "grid_codes": [worker.grid]})
+            assert created.status_code == 201, created.text
+            person = await enter_person(client, worker, name)
+            note = f"{name}说电话{phone}，身份证{id_number}"
+            recorded = await client.post(VISITS, json=visit(worker.grid, [person], note=note),
+                                         headers=worker.headers)
+            assert recorded.status_code == 201, recorded.text
+            refused = await client.post(VISITS, headers=worker.headers, json=visit(
+                worker.grid, [str(uuid.uuid4())], note=note))
+            assert refused.status_code == 422
+            await client.get(VISITS, headers=worker.headers)
+    finally:
+        root.removeHandler(capture)
+        root.setLevel(previous_level)
+    logged = "\n".join(capture.lines)
+    assert "household_visited" in logged  # the flow ran and was logged
+    assert "grid_worker_account_created" in logged
+    for needle in (phone, id_number, name):
+        where = logged.find(needle)
+        assert where < 0, (needle[:4], logged[max(0, where - 1500):where + 50])
