@@ -85,9 +85,10 @@ describe('scorecards of grid workers', () => {
     expect(figureKeys({ weights: { visits: 2 }, workers: [{ figures: { reports: 1, visits: 3 }, score: 1 }],
       grids: [{ figures: { tasks_done: 1 }, score: 1 }] })).toEqual(['visits', 'reports', 'tasks_done'])
   })
-  it('accepts weights between 0 and 100 only', () => {
-    expect(weightsProblem({ visits: 10, reports: 0 })).toBeNull()
+  it('accepts weights between 0 and 1000 only', () => {
+    expect(weightsProblem({ visits: 10, reports: 0, patrol_km: 1000 })).toBeNull()
     expect(weightsProblem({ visits: -1 })).toBe('visits')
+    expect(weightsProblem({ visits: 1001 })).toBe('visits')
     expect(weightsProblem({ visits: Number.NaN })).toBe('visits')
   })
   it('reads weights with or without an envelope', () => {

@@ -115,6 +115,7 @@ export interface ScorecardRow {
 
 export interface GridScorecard {
   month: string
+  region_code?: string
   weights: Record<string, number>
   workers: ScorecardRow[]
   grids: ScorecardRow[]
@@ -250,13 +251,14 @@ export function figureKeys(card: Pick<GridScorecard, 'weights' | 'workers' | 'gr
   return [...keys]
 }
 
-/** Weights as typed: numbers between 0 and 100, else the key that is wrong. */
+/** Weights as typed: numbers between 0 and 1000 (feedback's bounds), else the key that is
+ * wrong. */
 export function weightsProblem(weights: Record<string, number | null | undefined>): string | null {
-  const bad = Object.entries(weights).find(([, v]) => typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > 100)
+  const bad = Object.entries(weights).find(([, v]) => typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > 1000)
   return bad ? bad[0] : null
 }
 
-/** The weights from GET /grid-scorecards/weights, whichever of the two shapes it answers. */
+/** The weights from GET /grid-scorecards/weights (flat), or from an answer enveloping them. */
 export function weightsOf(answer: unknown): Record<string, number> {
   if (answer && typeof answer === 'object') {
     const inner = (answer as { weights?: unknown }).weights

@@ -1,0 +1,197 @@
+"""Grid-worker management (#19) in the console, in real Chromium: a town manager enrols a grid
+worker, adds a training, assigns a task and finds the worker on the month's scorecard, whose
+XLSX downloads; the worker signs in and sees their own figures and none of the managers'
+pages. Leaving with open work is refused until a successor is named, then every open task
+moves to the successor with a trail naming the manager."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from openpyxl import load_workbook
+from playwright.sync_api import Page, expect
+
+from tests.web.conftest import DEFAULT_REGION, ConsolePlatform
+from tests.web.console.test_console_clerk_case import serious_violations
+from tests.web.console.test_console_sign_in import sign_in_through_the_form
+
+TOWN = "350623100"  # 绥安镇; DEFAULT_REGION is a grid of its 绥安社区
+WORKER_PASSWORD = "Grid-worker-2026!"
+
+
+def town_manager(platform: ConsolePlatform) -> tuple[str, str]:
+    """A town 平安办 dispatcher over 绥安镇: username and token."""
+    api = platform.api
+    username = api.create_staff(None, ["dispatcher"], f"town-{uuid.uuid4().hex[:8]}",
+                                regions=[TOWN], display_name="绥安镇平安办")
+    return username, api.sign_in(username)
+
+
+def enrolled_worker(platform: ConsolePlatform, token: str, name: str) -> str:
+    """A grid worker of DEFAULT_REGION made and enrolled through the API; their user id."""
+    api = platform.api
+    account = api.call("POST", "/api/v1/identity/staff/grid-workers", token, status=201, json={
+        "username": f"gw-{uuid.uuid4().hex[:8]}", "password": WORKER_PASSWORD,
+        "display_name": name, "grid_codes": [DEFAULT_REGION]})
+    api.call("POST", "/api/v1/routing/grid-workers", token, status=201, json={
+        "user_id": account["id"], "display_name": name, "kind": "full_time",
+        "grid_codes": [DEFAULT_REGION], "started_on": str(datetime.now(UTC).date())})
+    return str(account["id"])
+
+
+def tomorrow_evening() -> str:
+    return (datetime.now(UTC) + timedelta(days=1)).isoformat()
+
+
+def pick_grid(page: Page, testid: str, code: str = DEFAULT_REGION) -> None:
+    """Type a grid code into a grid select and take the first match."""
+    select = page.get_by_test_id(testid)
+    select.click()
+    select.locator("input").fill(code)
+    page.get_by_role("option", name=code).first.click()
+
+
+def test_a_town_manager_enrols_trains_tasks_and_scores_a_grid_worker(
+    page: Page, console_platform: ConsolePlatform, screenshot: Callable[[Page, str], Path],
+) -> None:
+    api = console_platform.api
+    manager, token = town_manager(console_platform)
+    worker_username = f"gw-{uuid.uuid4().hex[:8]}"
+
+    page.goto("/console/gridwork")
+    sign_in_through_the_form(page, manager)
+    page.get_by_role("navigation", name="主菜单").get_by_text("网格员管理").click()
+    expect(page.get_by_test_id("gridwork-workers")).to_be_visible()
+    page.get_by_test_id("enrol-open").click()
+    dialog = page.get_by_test_id("enrol-dialog")
+    dialog.get_by_test_id("enrol-save").click()
+    expect(dialog.get_by_test_id("enrol-problem")).to_contain_text("请填写登录账号、初始密码和姓名")
+    dialog.get_by_label("姓名").fill("林晓梅")
+    dialog.get_by_label("登录账号").fill(worker_username)
+    dialog.get_by_label("初始密码").fill(WORKER_PASSWORD)
+    dialog.get_by_label("联系电话").fill("13800138000")
+    dialog.get_by_text("网格协管员").click()
+    pick_grid(page, "enrol-grids")
+    screenshot(page, "gridwork-enrol")
+    dialog.get_by_test_id("enrol-save").click()
+
+    detail = page.get_by_test_id("gridwork-worker")
+    expect(detail.get_by_role("heading", name="林晓梅")).to_be_visible()
+    expect(detail.get_by_test_id("worker-profile")).to_contain_text("网格协管员")
+    expect(detail.get_by_test_id("worker-profile")).to_contain_text(DEFAULT_REGION)
+    expect(detail.get_by_test_id("worker-profile")).not_to_contain_text("13800138000")
+    user_id = page.url.rsplit("/", 1)[-1]
+    profile = api.call("GET", f"/api/v1/routing/grid-workers/{user_id}", token)
+    assert profile["kind"] == "part_time"
+    assert profile["grid_codes"] == [DEFAULT_REGION]
+
+    form = detail.get_by_test_id("training-form")
+    form.get_by_label("课程").fill("网格员入户走访规范")
+    form.get_by_test_id("training-add").click()
+    expect(detail.get_by_test_id("trainings-table")).to_contain_text("网格员入户走访规范")
+    expect(detail.get_by_test_id("trainings-table")).to_contain_text("合格")
+    trainings = api.call("GET", f"/api/v1/routing/grid-workers/{user_id}", token)["trainings"]
+    assert [t["course"] for t in trainings] == ["网格员入户走访规范"]
+    assert serious_violations(page) == []
+    screenshot(page, "gridwork-worker-detail")
+
+    page.get_by_test_id("gridwork-nav").get_by_role("link", name="网格任务").click()
+    page.get_by_test_id("assign-open").click()
+    assign = page.get_by_test_id("assign-dialog")
+    assign.get_by_label("任务", exact=True).fill("周五前走访网格内独居老人")
+    pick_grid(page, "task-grid")
+    page.get_by_test_id("task-worker").click()
+    page.get_by_role("option", name="林晓梅").click()
+    assign.get_by_test_id("assign-save").click()
+    expect(assign).to_be_hidden()
+    row = page.get_by_test_id("tasks-table").get_by_role("row").filter(
+        has_text="周五前走访网格内独居老人")
+    expect(row).to_contain_text("林晓梅")
+    expect(row).to_contain_text("进行中")
+    [task] = api.call("GET", "/api/v1/routing/grid-tasks", token,
+                      params={"worker_id": user_id})["items"]
+    assert task["title"] == "周五前走访网格内独居老人"
+    assert task["status"] == "open"
+    screenshot(page, "gridwork-tasks")
+
+    page.get_by_test_id("gridwork-nav").get_by_role("link", name="网格员考评").click()
+    workers = page.get_by_test_id("grid-scorecard-workers")
+    expect(workers).to_contain_text("林晓梅")
+    expect(page.get_by_test_id("grid-scorecard-grids")).to_contain_text(DEFAULT_REGION)
+    with page.expect_download() as download:
+        page.get_by_test_id("grid-scorecard-export").click()
+    assert download.value.suggested_filename.endswith(".xlsx")
+    sheet = load_workbook(io.BytesIO(Path(download.value.path()).read_bytes())).active
+    assert sheet is not None
+    assert any(user_id == str(cell) for r in sheet.iter_rows(values_only=True) for cell in r)
+    screenshot(page, "gridwork-scorecards")
+
+    page.get_by_test_id("user-menu").click()
+    page.get_by_test_id("sign-out").click()
+    sign_in_through_the_form(page, worker_username, WORKER_PASSWORD)
+    nav = page.get_by_role("navigation", name="主菜单")
+    expect(nav).to_contain_text("我的考评")
+    expect(nav).not_to_contain_text("网格员管理")
+    nav.get_by_text("我的考评").click()
+    expect(page.get_by_test_id("my-figures-table")).to_contain_text("入户走访")
+    mine = api.call("GET", "/api/v1/feedback/grid-scorecards/me", api.sign_in(
+        worker_username, WORKER_PASSWORD))
+    assert mine["worker"]["worker_id"] == user_id
+    screenshot(page, "gridwork-my-figures")
+    page.goto("/console/gridwork/workers")
+    expect(page.get_by_test_id("no-access")).to_be_visible()
+
+
+def test_leaving_with_open_work_is_refused_without_a_successor_then_moves_it(
+    page: Page, console_platform: ConsolePlatform, screenshot: Callable[[Page, str], Path],
+) -> None:
+    api = console_platform.api
+    manager, token = town_manager(console_platform)
+    leaver = enrolled_worker(console_platform, token, "陈建国")
+    successor = enrolled_worker(console_platform, token, "黄丽娟")
+    task = api.call("POST", "/api/v1/routing/grid-tasks", token, status=201, json={
+        "title": "排查沿街商铺消防通道", "grid_code": DEFAULT_REGION, "worker_id": leaver,
+        "due_at": tomorrow_evening()})
+    manager_id = api.call("GET", "/api/v1/identity/me", token)["id"]
+
+    page.goto(f"/console/gridwork/workers/{leaver}")
+    sign_in_through_the_form(page, manager)
+    detail = page.get_by_test_id("gridwork-worker")
+    expect(detail.get_by_test_id("worker-tasks")).to_contain_text("排查沿街商铺消防通道")
+    detail.get_by_test_id("leave-open").click()
+    dialog = page.get_by_test_id("leave-dialog")
+    dialog.get_by_label("离岗原因").fill("调往县综治中心")
+    dialog.get_by_test_id("leave-save").click()
+    expect(dialog.get_by_test_id("leave-problem")).to_contain_text(
+        "该网格员还有未完成的任务或核查，请先指定接替人")
+    screenshot(page, "gridwork-leave-refused")
+    assert api.call("GET", f"/api/v1/routing/grid-workers/{leaver}", token)["status"] == "active"
+    assert api.call("GET", f"/api/v1/routing/grid-tasks/{task['id']}", token)[
+        "worker_id"] == leaver  # nothing was written
+
+    dialog.get_by_test_id("leave-successor").click()
+    page.get_by_role("option", name="黄丽娟").click()
+    dialog.get_by_test_id("leave-save").click()
+    expect(dialog).to_be_hidden()
+    expect(detail.get_by_test_id("worker-status")).to_have_text("已离岗")
+    expect(detail.get_by_test_id("worker-profile")).to_contain_text(successor)
+    screenshot(page, "gridwork-leave-done")
+
+    moved: dict[str, Any] = api.call("GET", f"/api/v1/routing/grid-tasks/{task['id']}", token)
+    assert moved["worker_id"] == successor
+    assert moved["status"] == "open"
+    [handover] = [e for e in moved["trail"] if e["from_worker_id"] == leaver]
+    assert handover["to_worker_id"] == successor
+    assert handover["actor_id"] == manager_id
+    page.goto(f"/console/gridwork/workers/{successor}")
+    row = page.get_by_test_id("worker-tasks").get_by_role("row").filter(
+        has_text="排查沿街商铺消防通道")
+    row.locator(".el-table__expand-icon").click()
+    expect(page.get_by_test_id("worker-tasks")).to_contain_text("移交")
+    expect(page.get_by_test_id("worker-tasks")).to_contain_text("绥安镇平安办")
+    screenshot(page, "gridwork-handover-trail")
