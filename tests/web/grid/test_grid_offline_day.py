@@ -142,6 +142,7 @@ def completes_the_task(page: Page, title: str) -> None:
     page.locator("[data-test=task-submit]").click()
     expect(page).to_have_url("/grid/tasks")
     nothing_waits(page)
+    expect(page.locator("[data-test=task]", has_text=title)).to_have_count(0)
 
 
 def visits(page: Page, note: str) -> None:

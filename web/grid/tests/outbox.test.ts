@@ -3,6 +3,7 @@
 // no signal or a 5xx, dropped with the server's code on a 4xx.
 import 'fake-indexeddb/auto'
 import { beforeEach, describe, expect, it } from 'vitest'
+import { reactive } from 'vue'
 import { openOutboxDb } from '../src/lib/outbox/db'
 import { backoffMs, Outbox, type Refused, type Sender } from '../src/lib/outbox/queue'
 
@@ -151,6 +152,15 @@ describe('the outbox', () => {
     await outbox.discard(item.id)
     expect(await outbox.items()).toEqual([])
     expect(await outbox.photo(item.photos[0]!)).toBeUndefined()
+  })
+
+  it('keeps a plain copy of a page\'s reactive form, and what it acts on', async () => {
+    const form = reactive({ points: [{ lat: 24.1, lng: 117.6 }], grid_code: '350623100001001' })
+    const item = await outbox.enqueue({ ...draft('/patrols/p/points', form), subject: 'p' })
+    form.points.push({ lat: 0, lng: 0 }) // the page goes on; the queued item does not change
+    const [kept] = await outbox.items()
+    expect(kept).toMatchObject({ id: item.id, subject: 'p',
+      body: { points: [{ lat: 24.1, lng: 117.6 }], grid_code: '350623100001001' } })
   })
 
   it('waits longer after each failure, up to five minutes', () => {

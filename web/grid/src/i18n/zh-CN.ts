@@ -81,6 +81,7 @@ export const zhCN = {
     verification: '核查',
     due: (at: string): string => `截止 ${at}`,
     overdue: '已超期',
+    pending: '已完成，待发送',
     detail: '任务详情',
     caseNo: '案件编号',
     note: '完成情况',

@@ -29,6 +29,7 @@ export interface Draft {
   path: string
   body: Record<string, unknown>
   label: string
+  subject?: string
   photos?: { blob: Blob; name: string }[]
   photoField?: string
 }
@@ -74,7 +75,7 @@ export class Outbox {
     const item: OutboxItem = {
       id: uuid4(), kind: draft.kind, method: draft.method ?? 'POST', path: draft.path,
       // A plain copy: IndexedDB cannot keep the pages' reactive proxies.
-      body: JSON.parse(JSON.stringify(draft.body)) as Record<string, unknown>, idempotencyKey: uuid4(), label: draft.label,
+      body: JSON.parse(JSON.stringify(draft.body)) as Record<string, unknown>, idempotencyKey: uuid4(), label: draft.label, subject: draft.subject ?? null,
       photos: photos.map((p) => p.key), photoField: draft.photoField ?? null, uploaded: {},
       createdAt: this.now(), attempts: 0, nextAttemptAt: 0, status: 'waiting', error: null,
     }
