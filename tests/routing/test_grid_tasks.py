@@ -287,6 +287,23 @@ async def test_a_case_waiting_for_its_check_gives_the_least_loaded_worker_one_du
         "verification", str(event_id), None)
 
 
+async def test_a_worker_on_the_grids_roster_that_day_takes_the_duty_first(team: Team) -> None:
+    grid = await team.new_grid()
+    on_duty, free = await team.enrol([grid]), await team.enrol([grid])
+    await _task(team, grid, worker_id=on_duty["user_id"])  # busier, but on duty today
+    rostered = await team.client.put(f"{API}/grids/{grid}/roster/2026-11-25",
+                                     headers=team.manager(),
+                                     json={"worker_ids": [on_duty["user_id"]]})
+    assert rostered.status_code in (200, 204), rostered.text
+    event_id = uuid.uuid4()
+
+    await _deliver(team, _step(event_id, grid, 5, at=team.clock()))
+
+    [duty] = await _duties(team, event_id)
+    assert duty["worker_id"] == on_duty["user_id"]
+    assert free["user_id"] != duty["worker_id"]
+
+
 async def test_the_duty_is_done_when_the_case_is_verified_and_says_by_whom(team: Team) -> None:
     grid = await team.new_grid()
     worker = await team.enrol([grid])

@@ -4,7 +4,7 @@ commits: the service layer owns transactions."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -27,10 +27,11 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID, array
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from services.routing.store.common import fetch_all, fetch_one
+from services.routing.store.duty import duty_rosters
 from services.routing.store.tables import grid_workers, metadata
 from shared.db.uow import UnitOfWork
 
@@ -146,15 +147,21 @@ async def list_profiles(uow: UnitOfWork, *, prefixes: list[str] | None, grid_cod
                            .limit(limit))
 
 
-async def active_workers_of_grid(uow: UnitOfWork, grid_code: str) -> list[Any]:
-    """The grid's active workers, each with how many open tasks they hold, the least loaded
-    first, then the longest serving, then by id (a deterministic choice)."""
+async def active_workers_of_grid(uow: UnitOfWork, grid_code: str,
+                                 on_duty: date | None = None) -> list[Any]:
+    """The grid's active workers, each with how many open tasks they hold: those on the
+    grid's roster for ``on_duty`` first, then the least loaded, then the longest serving,
+    then by id (a deterministic choice)."""
     load = (select(func.count()).select_from(tasks)
             .where(tasks.c.worker_id == profiles.c.user_id, tasks.c.status == OPEN)
             .scalar_subquery())
+    rostered = (select(literal(1)).select_from(duty_rosters)
+                .where(duty_rosters.c.grid_code == grid_code, duty_rosters.c.day == on_duty,
+                       duty_rosters.c.worker_ids.contains(array([profiles.c.user_id])))
+                .exists()) if on_duty is not None else literal(False)
     query = (select(profiles.c.user_id, profiles.c.display_name, load.label("open_tasks"))
              .where(profiles.c.status == "active", profiles.c.grid_codes.contains([grid_code]))
-             .order_by(load, profiles.c.started_on, profiles.c.user_id))
+             .order_by(rostered.desc(), load, profiles.c.started_on, profiles.c.user_id))
     return await fetch_all(uow, query)
 
 

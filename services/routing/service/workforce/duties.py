@@ -1,11 +1,12 @@
 """Verification duties (核查): when a case in a grid waits for its on-site check (its result
 was submitted), one worker of that grid gets a duty to verify it, due a set number of working
 days later; it is done when the case is verified (by the events service's verify, by
-whoever verifies), and cancelled if the case is rejected instead. One duty per case and result
-submission (``source_step``): a redelivery or a later rework's submission is recognised.
-The owner is the grid's active worker holding the fewest open tasks (then the longest
-serving, then by id): deterministic, so every replica picks the same one. A case whose
-region is not a grid with active workers gets no duty."""
+whoever verifies), and cancelled if the case is rejected instead. One duty per case and
+result submission (``source_step``): a redelivery or a later rework's submission is
+recognised. The owner is, among the grid's active workers, one on its duty roster that day
+before any other, then the one holding the fewest open tasks, the longest serving, by id:
+deterministic, so every replica picks the same one. A case whose region is not a grid with
+active workers gets no duty."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from typing import Any
 
 from services.routing.service.common import calendar
 from services.routing.store import workforce as rows
-from shared.calendar import WorkingCalendar
+from shared.calendar import SHANGHAI, WorkingCalendar
 from shared.contracts.events import EventStatusChanged
 from shared.contracts.routing import GridTaskAssigned, GridTaskCompleted
 from shared.db.uow import UnitOfWork
@@ -59,7 +60,8 @@ async def _give_duty(uow: UnitOfWork, change: EventStatusChanged, *, now: dateti
     grid = change.region_code
     if await rows.lock_case(uow, change.event_id) > change.step:
         return  # its verification arrived first: nothing is left to do on site
-    workers = await rows.active_workers_of_grid(uow, grid)
+    workers = await rows.active_workers_of_grid(
+        uow, grid, on_duty=change.at.astimezone(SHANGHAI).date())
     if not workers:
         log.info("verification_without_grid_worker", event_id=str(change.event_id))
         return
