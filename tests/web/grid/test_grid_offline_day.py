@@ -10,6 +10,7 @@ One long journey rather than many short ones: the platform and the browser are t
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 import uuid
 from collections.abc import Callable
@@ -253,3 +254,20 @@ def test_a_grid_worker_works_with_and_without_signal_and_nothing_arrives_twice(
     event_id, channel = str(made[0][0]), made[0][1]
     assert channel == "grid_worker"
     api.wait_assigned(event_id, api.unit_of_kind("350623100001", "community"))
+
+    # -- my figures: the worker's own month, as feedback counted it ------------------------
+    worker_token = api.sign_in(username)
+    month = datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
+
+    def counted() -> bool:
+        mine = api.call("GET", "/api/v1/feedback/grid-scorecards/me", worker_token,
+                        params={"month": month})
+        return bool(mine["worker"]["figures"]["visits"] == 2)
+
+    api.wait_until(counted, what="two visits in the worker's figures")
+    tab(page, "我的")
+    visits_row = page.locator("[data-test=figures] .van-cell", has_text="入户走访")
+    expect(visits_row).to_contain_text("2")
+    screenshot(page, "grid-mine")
+    page.locator("[data-test=sign-out]").click()
+    expect(page).to_have_url(re.compile(r"/grid/sign-in"))
