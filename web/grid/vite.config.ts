@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { createHash } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { defineConfig, type Plugin } from 'vitest/config'
@@ -13,11 +13,21 @@ const BASE = '/grid/'
 // the phone opens it later without any. Its version is a hash of that list: a new build is a
 // new worker, which replaces the old cache.
 function serviceWorker(): Plugin {
+  let publicDir = ''
   return {
     name: 'grid-service-worker',
     apply: 'build',
+    configResolved(config) {
+      publicDir = config.publicDir
+    },
     generateBundle(_options, bundle) {
-      const files = Object.keys(bundle).filter((name) => !name.endsWith('.map'))
+      // The bundle's files, and public/'s (copied as they are, e.g. the manifest).
+      const copied = publicDir && existsSync(publicDir)
+        ? readdirSync(publicDir, { recursive: true, withFileTypes: true })
+          .filter((entry) => entry.isFile())
+          .map((entry) => `${entry.parentPath}/${entry.name}`.slice(publicDir.length + 1))
+        : []
+      const files = [...Object.keys(bundle), ...copied].filter((name) => !name.endsWith('.map'))
       const urls = [BASE, ...files.filter((name) => name !== 'index.html').map((f) => BASE + f)]
       const version = createHash('sha256').update(urls.join('\n')).digest('hex').slice(0, 12)
       const source = readFileSync(fileURLToPath(new URL('./sw/sw.js', import.meta.url)), 'utf8')
