@@ -85,10 +85,11 @@ def patrol(worker: uuid.UUID, grid: str, start: datetime, hours: float, metres: 
 
 
 def resident(worker: uuid.UUID, grid: str, when: datetime, *, created: bool = True,
-             person: uuid.UUID | None = None) -> Envelope:
+             person: uuid.UUID | None = None, linked: bool = False) -> Envelope:
     return envelope("identity.resident_entered", ResidentEntered(
         registry_person_id=person or uuid.uuid4(), region_code=grid, created=created,
-        entered_by=worker), occurred_at=when)
+        entered_by=worker, linked_user_id=uuid.uuid4() if linked else None),
+        occurred_at=when)
 
 
 def verified(person: uuid.UUID, when: datetime) -> Envelope:
@@ -109,7 +110,7 @@ VERIFIED_PERSON = uuid.uuid4()
 EXPECTED_W1 = {
     "reports": 3, "verifications": 2, "verifications_on_time": 1, "visits": 3,
     "patrols": 1, "patrol_hours": 2.0, "patrol_km": 3.0, "tasks": 1, "tasks_on_time": 1,
-    "residents_entered": 2, "residents_verified": 1,
+    "residents_entered": 3, "residents_verified": 2,
 }
 EXPECTED_W2 = {
     "reports": 1, "verifications": 0, "verifications_on_time": 0, "visits": 1,
@@ -122,7 +123,8 @@ def march_grid_work() -> list[Envelope]:
     """W1 in G1: three reports (one a sealed sensitive tip, one in the community rather than
     a grid), two verifications (one late), a task on time, three March visits (one at 23:30
     on the 31st, Shanghai) and one in April (00:30 on 1 April), a 2 h / 3 km patrol, two new
-    residents (one verified, its verification arriving first) and an update that is no entry.
+    residents (one verified, its verification arriving first), one already a verified account
+    when entered, and an update that is no entry.
     W2 in G2: a report, a visit, a 1 h / 1.5 km patrol, a late task. W3 in town 2: a report
     and a visit. A resident's report in G1 counts for nobody."""
     return [
@@ -138,7 +140,7 @@ def march_grid_work() -> list[Envelope]:
                                                                     month=4)),
         patrol(W1, G1, at(12, hour=8), hours=2, metres=3000),
         resident(W1, G1, at(14), person=VERIFIED_PERSON), resident(W1, G1, at(15)),
-        resident(W1, G1, at(16), created=False),
+        resident(W1, G1, at(16), created=False), resident(W1, G1, at(17), linked=True),
         report(W2, G2, at(2)), visit(W2, G2, at(3)),
         patrol(W2, G2, at(4, hour=8), hours=1, metres=1500),
         completed(W2, G2, "assigned", due=at(5), done=at(6)),

@@ -79,7 +79,8 @@ async def record_patrol(uow: UnitOfWork, envelope: Envelope) -> bool:
 async def record_resident_entered(uow: UnitOfWork, envelope: Envelope) -> bool:
     """A resident newly entered by a worker (an update of an existing record, or an import
     by nobody in particular, is no entry of theirs). The contract names no moment: the
-    message's own is the entry's."""
+    message's own is the entry's. A person identity linked at once to a verified account
+    (``linked_user_id``) is verified from the start: no user_verified follows for them."""
     entered = envelope.payload_as(ResidentEntered)
     if not entered.created or entered.entered_by is None:
         return False
@@ -87,7 +88,8 @@ async def record_resident_entered(uow: UnitOfWork, envelope: Envelope) -> bool:
     await store.merge_resident(
         uow, registry_person_id=entered.registry_person_id, entered_by=entered.entered_by,
         region_code=entered.region_code if is_region_code(entered.region_code) else None,
-        month=grid_scoring.month_of(at), entered_at=at)
+        month=grid_scoring.month_of(at), entered_at=at,
+        verified_at=at if entered.linked_user_id is not None else None)
     return True
 
 
