@@ -283,6 +283,12 @@ async def test_managers_list_the_workers_of_their_scope_a_page_at_a_time(team: T
     assert neighbour["user_id"] not in seen
     assert problem(outside) == (403, "out_of_scope")
     assert neighbour["user_id"] in {w["user_id"] for w in town.json()["items"]}
+    for params, code in (({"region": "null"}, "region_invalid"),
+                         ({"grid_code": COMMUNITY}, "grid_invalid"),
+                         ({"cursor": "not-ours"}, "cursor_invalid")):
+        refused = await team.client.get(f"{API}/grid-workers", headers=team.manager(),
+                                        params=params)
+        assert problem(refused)[1] == code
 
 
 # -- leaving -----------------------------------------------------------------------------------

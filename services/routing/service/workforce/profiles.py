@@ -23,8 +23,8 @@ from shared.contracts.routing import GridWorkerEnrolled
 from shared.db.uow import UnitOfWork
 from shared.paging import decode_moment_cursor, moment_cursor, page_of
 from shared.pii import PiiCipher, mask_and_seal
-from shared.problems import Conflict
-from shared.regions import descendant_prefix
+from shared.problems import Conflict, RuleViolation
+from shared.regions import descendant_prefix, is_region_code
 
 from .common import (
     load_profile,
@@ -124,6 +124,8 @@ async def profiles(uow: UnitOfWork, *, principal: Principal, grid_code: str | No
     after = decode_moment_cursor(cursor)
     prefixes = scope_prefixes(principal)
     if region is not None:
+        if not is_region_code(region):
+            raise RuleViolation(f"{region!r} is not a region code", code="region_invalid")
         principal.require_region(region)
         prefixes = [descendant_prefix(region)]
     if grid_code is not None:
