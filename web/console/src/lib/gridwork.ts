@@ -4,106 +4,30 @@
 // typed as text, figures and scores).
 import { authedFetch } from '@/api/client'
 import { ApiError, toApiError } from '@/api/errors'
+import type { components } from '@/api/schema'
 import { t } from '@/i18n/zh-CN'
 import { problemText } from '@/lib/problemText'
 
 export const GRID_CODE = /^\d{15}$/
 export const MANAGER_ROLES = ['dispatcher', 'supervisor', 'admin'] as const
 
-export interface Training {
-  id: string
-  course: string
-  held_on: string
-  result: 'passed' | 'failed' | 'attended'
-  hours?: number | null
-  note?: string | null
-}
+type Schemas = components['schemas']
 
-export interface GridWorker {
-  user_id: string
-  display_name: string
-  kind: 'full_time' | 'part_time'
-  grid_codes: string[]
-  started_on: string
-  phone_masked?: string | null
-  status: 'active' | 'left'
-  left_on?: string | null
-  successor_id?: string | null
-  trainings: Training[]
-}
-
-export interface TrailEntry {
-  at: string
-  action: string
-  actor_id?: string | null
-  from_worker_id?: string | null
-  to_worker_id?: string | null
-  note?: string | null
-}
-
-export interface GridTask {
-  id: string
-  kind: 'assigned' | 'verification'
-  title: string
-  detail?: string | null
-  grid_code: string
-  worker_id?: string | null
-  event_id?: string | null
-  case_no?: string | null
-  due_at: string
-  status: 'open' | 'done' | 'cancelled'
-  completed_at?: string | null
-  completed_by?: string | null
-  on_time?: boolean | null
-  evidence?: { note?: string | null; attachment_ids?: string[] } | null
-  trail: TrailEntry[]
-}
-
-export interface CheckIn {
-  id: string
-  kind: 'in' | 'out'
-  grid_code: string
-  at: string
-  lat: number
-  lng: number
-  distance_m?: number | null
-  flagged: boolean
-  flag_reason?: string | null
-}
-
-export interface DailyLog { id: string; day: string; grid_code: string; text: string }
-
-export interface Visit {
-  id: string
-  grid_code: string
-  worker_id: string
-  people: { id: string; name_masked: string }[]
-  note: string
-  visited_at: string
-}
-
-export interface Patrol {
-  id: string
-  worker_id: string
-  grid_code: string
-  started_at: string
-  ended_at?: string | null
-  points: number
-  distance_m: number
-  status: string
-}
-
-export interface Coverage {
-  grid_code: string
-  cell_m: number
-  cells: { lat: number; lng: number; visits: number }[]
-  covered_ratio: number | null
-}
-
-export interface RosterDay { day: string; worker_ids: string[]; starts?: string | null; ends?: string | null }
-
+// The API's own shapes (web/console/openapi.json), so a server change breaks the build here.
+export type Training = Schemas['TrainingRead']
+export type GridWorker = Schemas['GridWorkerRead']
+export type TrailEntry = Schemas['TrailEntry']
+export type GridTask = Schemas['GridTaskRead']
+export type CheckIn = Schemas['CheckInRead']
+export type DailyLog = Schemas['LogRead']
+export type Visit = Schemas['VisitRead']
+export type Patrol = Schemas['PatrolRead']
+export type Coverage = Schemas['Coverage']
+export type RosterDay = Pick<Schemas['RosterRead'], 'day' | 'worker_ids'> & { starts?: string | null; ends?: string | null }
+export type LeaveAnswer = Schemas['LeaveRead']
 export type Figures = Record<string, number | null>
 
+/** A scorecard row (a worker's or a grid's) as the pages read it. */
 export interface ScorecardRow {
   worker_id?: string
   display_name?: string | null
