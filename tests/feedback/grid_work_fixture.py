@@ -122,7 +122,7 @@ EXPECTED_W2 = {
 def march_grid_work() -> list[Envelope]:
     """W1 in G1: three reports (one a sealed sensitive tip, one in the community rather than
     a grid), two verifications (one late), a task on time, three March visits (one at 23:30
-    on the 31st, Shanghai) and one in April (00:30 on 1 April), a 2 h / 3 km patrol, two new
+    on the 31st, Shanghai) and one in April (00:30 on 1 April), a 2 h / 3 km patrol, three new
     residents (one verified, its verification arriving first), one already a verified account
     when entered, and an update that is no entry.
     W2 in G2: a report, a visit, a 1 h / 1.5 km patrol, a late task. W3 in town 2: a report

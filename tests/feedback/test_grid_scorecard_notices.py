@@ -1,9 +1,11 @@
 """A grid task given to a worker (#19) reaches that worker alone: in their staff inbox, in
 Chinese, with numbers in the task's title masked, and on their WeChat when they bound one;
-a redelivered message adds nothing, and nobody else — a colleague, their manager — sees it."""
+a redelivered message adds nothing, and nobody else — a colleague, their manager — sees it.
+Over RabbitMQ, the grid messages reach feedback's queues and count in the worker's figures."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -17,9 +19,19 @@ from shared.auth.tokens import TokenVerifier
 from shared.contracts.identity import StaffDirectoryChanged
 from shared.contracts.routing import GridTaskAssigned
 from shared.messaging.envelope import Envelope
-from shared.testing.plugin import running
+from shared.messaging.rabbit import RabbitBroker
+from shared.testing.plugin import running, wait_until
 from tests.feedback.conftest import TOWN_1
-from tests.feedback.grid_work_fixture import G1, G2, MANAGER, W1, W2, envelope
+from tests.feedback.grid_work_fixture import (
+    EXPECTED_W1,
+    G1,
+    G2,
+    MANAGER,
+    W1,
+    W2,
+    march_grid_work,
+)
+from tests.feedback.grid_work_fixture import envelope as grid_envelope
 from tests.feedback.helpers import publish, sql, until_handled
 
 NOTICES = "/api/v1/feedback/staff-notices"
@@ -30,14 +42,14 @@ DUE = datetime(2026, 3, 6, 9, 0, tzinfo=UTC)  # 17:00 in Shanghai
 def assigned(worker: uuid.UUID, grid: str, *, kind: str = "assigned", reason: str = "new",
              title: str = "走访独居老人", event_id: uuid.UUID | None = None,
              task_id: uuid.UUID | None = None) -> Envelope:
-    return envelope("routing.grid_task_assigned", GridTaskAssigned(
+    return grid_envelope("routing.grid_task_assigned", GridTaskAssigned(
         task_id=task_id or uuid.uuid4(), kind=kind, title=title,  # type: ignore[arg-type]
         grid_code=grid, worker_id=worker, due_at=DUE, reason=reason,  # type: ignore[arg-type]
         event_id=event_id, assigned_by=None if kind == "verification" else MANAGER, at=AT))
 
 
 def bound(worker: uuid.UUID) -> Envelope:
-    return envelope("identity.staff_directory_changed", StaffDirectoryChanged(
+    return grid_envelope("identity.staff_directory_changed", StaffDirectoryChanged(
         staff_id=worker, unit_ids=[], roles=["grid_worker"], regions=[G1], active=True,
         wechat_bound=True, version=1, changed_at=AT - timedelta(days=1), cause="wechat_bound"))
 
@@ -105,3 +117,37 @@ async def test_a_grid_task_reaches_its_worker_alone_once(
                                 "WHERE staff_notice_id IS NOT NULL")
         assert sorted((r.user_id, r.title) for r in queued) == sorted(
             [(W1, "新的网格任务"), (W1, "新的核查任务")])
+
+
+async def test_grid_work_and_tasks_arrive_over_rabbitmq(
+    feedback_settings: Settings, amqp_url: str, token_verifier: TokenVerifier,
+    make_token: Callable[..., str],
+) -> None:
+    settings = feedback_settings.model_copy(update={"broker": "rabbitmq", "amqp_url": amqp_url})
+    producers = RabbitBroker(amqp_url, prefix=settings.amqp_prefix, publish_timeout=5,
+                             name="routing-identity-events")
+    await producers.connect()
+    w1 = make_token(subject=W1, roles=["grid_worker"], regions=[G1])
+    try:
+        app = create_app(settings, verifier=token_verifier)
+        async with running(app) as client:
+            for message in [*march_grid_work(), assigned(W1, G1)]:
+                await producers.publish(message.routing_key, message.to_bytes(),
+                                        message_id=str(message.event_id))
+
+            async def counted() -> bool:
+                mine = await client.get("/api/v1/feedback/grid-scorecards/me",
+                                        params={"month": "2026-03"},
+                                        headers={"Authorization": f"Bearer {w1}"})
+                figures = mine.json()["worker"]["figures"]
+                return all(figures[k] == v for k, v in EXPECTED_W1.items())
+
+            async def told() -> bool:
+                return bool(await inbox(client, w1))
+
+            await wait_until(counted, within=20)
+            await wait_until(told, within=20)
+            [notice] = await inbox(client, w1)
+            assert notice["title"] == "新的网格任务"
+    finally:
+        await asyncio.wait_for(producers.close(), timeout=10)
