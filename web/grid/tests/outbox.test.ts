@@ -34,6 +34,7 @@ class Server implements Sender {
   }
 }
 
+const A = 'worker-a' // the signed-in worker of most tests
 const refused = (status: number, code: string): Refused => ({ status, code, detail: '' })
 
 let server: Server
@@ -47,14 +48,14 @@ beforeEach(async () => {
 })
 
 const draft = (path: string, body: Record<string, unknown> = {}) =>
-  ({ kind: 'report', path, body, label: path })
+  ({ kind: 'report', path, body, label: path, owner: A })
 
 describe('the outbox', () => {
   it('sends items in the order they were made and forgets them once taken', async () => {
     await outbox.enqueue(draft('/a'))
     await outbox.enqueue(draft('/b'))
     await outbox.enqueue(draft('/c'))
-    expect(await outbox.flush()).toEqual({ sent: 3, failed: 0, waiting: 0 })
+    expect(await outbox.flush(false, A)).toEqual({ sent: 3, failed: 0, waiting: 0 })
     expect(server.sent.map((s) => s.path)).toEqual(['/a', '/b', '/c'])
     expect(await outbox.items()).toEqual([])
   })
@@ -64,12 +65,12 @@ describe('the outbox', () => {
     await outbox.enqueue(draft('/report'))
     const keys = (await outbox.items()).map((i) => i.idempotencyKey)
     server.offline = true
-    expect(await outbox.flush()).toEqual({ sent: 0, failed: 0, waiting: 2 })
+    expect(await outbox.flush(false, A)).toEqual({ sent: 0, failed: 0, waiting: 2 })
     const [first] = await outbox.items()
     expect(first!.attempts).toBe(1)
     expect(first!.error).toBe('Failed to fetch')
     server.offline = false
-    expect(await outbox.flush(true)).toEqual({ sent: 2, failed: 0, waiting: 0 })
+    expect(await outbox.flush(true, A)).toEqual({ sent: 2, failed: 0, waiting: 0 })
     expect(server.sent.map((s) => s.idempotencyKey)).toEqual(keys)
     expect(new Set(keys).size).toBe(2)
   })
@@ -78,12 +79,12 @@ describe('the outbox', () => {
     server.answers.set('/start', [refused(503, 'upstream_unavailable')])
     await outbox.enqueue(draft('/start'))
     await outbox.enqueue(draft('/points'))
-    expect(await outbox.flush()).toEqual({ sent: 0, failed: 0, waiting: 2 })
+    expect(await outbox.flush(false, A)).toEqual({ sent: 0, failed: 0, waiting: 2 })
     expect(server.sent).toEqual([])
     // Not due yet: the pause is respected without force.
-    expect(await outbox.flush()).toEqual({ sent: 0, failed: 0, waiting: 2 })
+    expect(await outbox.flush(false, A)).toEqual({ sent: 0, failed: 0, waiting: 2 })
     clock += backoffMs(1)
-    expect(await outbox.flush()).toEqual({ sent: 2, failed: 0, waiting: 0 })
+    expect(await outbox.flush(false, A)).toEqual({ sent: 2, failed: 0, waiting: 0 })
     expect(server.sent.map((s) => s.path)).toEqual(['/start', '/points'])
   })
 
@@ -91,23 +92,23 @@ describe('the outbox', () => {
     server.answers.set('/visit', [refused(422, 'person_not_in_grid')])
     await outbox.enqueue(draft('/visit'))
     await outbox.enqueue(draft('/report'))
-    expect(await outbox.flush()).toEqual({ sent: 1, failed: 1, waiting: 0 })
+    expect(await outbox.flush(false, A)).toEqual({ sent: 1, failed: 1, waiting: 0 })
     const [kept] = await outbox.items()
     expect(kept).toMatchObject({ path: '/visit', status: 'failed', error: 'person_not_in_grid' })
     // A failed item is not sent again by itself...
-    expect(await outbox.flush(true)).toEqual({ sent: 0, failed: 0, waiting: 0 })
+    expect(await outbox.flush(true, A)).toEqual({ sent: 0, failed: 0, waiting: 0 })
     // ...only when the worker asks, and then with its first key.
     await outbox.retry(kept!.id)
-    await outbox.flush()
+    await outbox.flush(false, A)
     expect(server.sent.map((s) => s.idempotencyKey)).toContain(kept!.idempotencyKey)
   })
 
   it('keeps an item the server answers 401 or 429 for: the session or the rate comes back', async () => {
     server.answers.set('/a', [refused(401, 'token_expired'), refused(429, 'rate_limited')])
     await outbox.enqueue(draft('/a'))
-    expect((await outbox.flush()).waiting).toBe(1)
-    expect((await outbox.flush(true)).waiting).toBe(1)
-    expect((await outbox.flush(true)).sent).toBe(1)
+    expect((await outbox.flush(false, A)).waiting).toBe(1)
+    expect((await outbox.flush(true, A)).waiting).toBe(1)
+    expect((await outbox.flush(true, A)).sent).toBe(1)
   })
 
   it('uploads photos first, once, and sends their ids in the body', async () => {
@@ -116,9 +117,9 @@ describe('the outbox', () => {
     server.answers.set('/events', [refused(500, 'internal')])
     await outbox.enqueue({ ...draft('/events', { attachments: ['given'] }), photos,
       photoField: 'attachments' })
-    await outbox.flush()
+    await outbox.flush(false, A)
     expect(server.uploads).toEqual(['one.jpg', 'two.jpg'])
-    await outbox.flush(true)
+    await outbox.flush(true, A)
     expect(server.uploads).toEqual(['one.jpg', 'two.jpg']) // not uploaded twice
     expect(server.sent[0]!.body).toEqual({ attachments: ['given', 'att-1', 'att-2'] })
     // The blobs left the device with the item.
@@ -130,9 +131,9 @@ describe('the outbox', () => {
     const photos = [{ blob: new Blob(['a']), name: 'a.jpg' }, { blob: new Blob(['b']), name: 'b.jpg' }]
     server.uploadAnswers = ['ok', refused(502, 'bad_gateway')]
     const item = await outbox.enqueue({ ...draft('/visits'), photos, photoField: 'attachment_ids' })
-    expect((await outbox.flush()).waiting).toBe(1)
+    expect((await outbox.flush(false, A)).waiting).toBe(1)
     expect(await outbox.photo(item.photos[1]!)).toBeDefined()
-    await outbox.flush(true)
+    await outbox.flush(true, A)
     expect(server.uploads).toEqual(['a.jpg', 'b.jpg'])
     expect(server.sent[0]!.body).toEqual({ attachment_ids: ['att-1', 'att-2'] })
     expect(await outbox.photo(item.photos[0]!)).toBeUndefined()
@@ -140,7 +141,7 @@ describe('the outbox', () => {
 
   it('shares one flush between concurrent callers: nothing is sent twice', async () => {
     await outbox.enqueue(draft('/a'))
-    await Promise.all([outbox.flush(), outbox.flush(), outbox.flush()])
+    await Promise.all([outbox.flush(false, A), outbox.flush(false, A), outbox.flush(false, A)])
     expect(server.sent).toHaveLength(1)
   })
 
@@ -148,7 +149,7 @@ describe('the outbox', () => {
     server.uploadAnswers = [refused(413, 'too_large')]
     const item = await outbox.enqueue({ ...draft('/r'), photos: [{ blob: new Blob(['x']), name: 'x' }],
       photoField: 'attachments' })
-    expect((await outbox.flush()).failed).toBe(1)
+    expect((await outbox.flush(false, A)).failed).toBe(1)
     await outbox.discard(item.id)
     expect(await outbox.items()).toEqual([])
     expect(await outbox.photo(item.photos[0]!)).toBeUndefined()
@@ -161,6 +162,14 @@ describe('the outbox', () => {
     const [kept] = await outbox.items()
     expect(kept).toMatchObject({ id: item.id, subject: 'p',
       body: { points: [{ lat: 24.1, lng: 117.6 }], grid_code: '350623100001001' } })
+  })
+
+  it('sends only the signed-in worker\'s items; another worker\'s wait for them', async () => {
+    await outbox.enqueue({ ...draft('/a-visit'), owner: A })
+    await outbox.enqueue({ ...draft('/b-visit'), owner: 'worker-b' })
+    expect(await outbox.flush(true, 'worker-b')).toEqual({ sent: 1, failed: 0, waiting: 1 })
+    expect(server.sent.map((s) => s.path)).toEqual(['/b-visit'])
+    expect(await outbox.flush(true, 'worker-a')).toEqual({ sent: 1, failed: 0, waiting: 0 })
   })
 
   it('waits longer after each failure, up to five minutes', () => {

@@ -7,6 +7,7 @@ import { authedFetch } from '@/api/client'
 import { openOutboxDb, type OutboxItem } from '@/lib/outbox/db'
 import { httpSender } from '@/lib/outbox/http'
 import { Outbox, type Draft } from '@/lib/outbox/queue'
+import { useSession } from '@/stores/session'
 
 const TICK_MS = 5_000
 
@@ -16,8 +17,12 @@ export const useOutbox = defineStore('outbox', () => {
   const sending = ref(false)
   let outbox: Promise<Outbox> | null = null
 
-  const waiting = computed(() => items.value.filter((i) => i.status === 'waiting'))
-  const failed = computed(() => items.value.filter((i) => i.status === 'failed'))
+  const session = useSession()
+  const me = () => session.user?.id ?? null
+  // The signed-in worker's items only: another worker's stay on the phone, out of sight.
+  const mine = computed(() => items.value.filter((i) => i.owner === me()))
+  const waiting = computed(() => mine.value.filter((i) => i.status === 'waiting'))
+  const failed = computed(() => mine.value.filter((i) => i.status === 'failed'))
 
   function box(): Promise<Outbox> {
     outbox ??= openOutboxDb().then((db) => {
@@ -33,16 +38,16 @@ export const useOutbox = defineStore('outbox', () => {
   }
 
   async function enqueue(draft: Draft): Promise<OutboxItem> {
-    const item = await (await box()).enqueue(draft)
+    const item = await (await box()).enqueue({ ...draft, owner: me() })
     void flush()
     return item
   }
 
   async function flush(force = false): Promise<void> {
-    if (!online.value) return
+    if (!online.value || !session.signedIn) return
     sending.value = true
     try {
-      await (await box()).flush(force)
+      await (await box()).flush(force, me())
     } finally {
       sending.value = false
       await reload()
@@ -70,5 +75,5 @@ export const useOutbox = defineStore('outbox', () => {
     void reload().then(() => flush(true))
   }
 
-  return { items, waiting, failed, online, sending, enqueue, flush, discard, retry, photo, start }
+  return { items: mine, waiting, failed, online, sending, enqueue, flush, discard, retry, photo, start }
 })

@@ -15,6 +15,7 @@ export interface OutboxItem {
   // first record again instead of making a second.
   idempotencyKey: string
   label: string // what the worker reads in the waiting list
+  owner: string | null // the worker who made it: only their session sends it
   subject: string | null // the record it acts on (a task's id), for pages that show it pending
   photos: string[] // keys in the blobs store, uploaded before the item is sent
   photoField: string | null // the body's list the uploaded attachment ids are appended to

@@ -29,6 +29,7 @@ export interface Draft {
   path: string
   body: Record<string, unknown>
   label: string
+  owner?: string | null
   subject?: string
   photos?: { blob: Blob; name: string }[]
   photoField?: string
@@ -75,7 +76,8 @@ export class Outbox {
     const item: OutboxItem = {
       id: uuid4(), kind: draft.kind, method: draft.method ?? 'POST', path: draft.path,
       // A plain copy: IndexedDB cannot keep the pages' reactive proxies.
-      body: JSON.parse(JSON.stringify(draft.body)) as Record<string, unknown>, idempotencyKey: uuid4(), label: draft.label, subject: draft.subject ?? null,
+      body: JSON.parse(JSON.stringify(draft.body)) as Record<string, unknown>, idempotencyKey: uuid4(), label: draft.label, owner: draft.owner ?? null,
+      subject: draft.subject ?? null,
       photos: photos.map((p) => p.key), photoField: draft.photoField ?? null, uploaded: {},
       createdAt: this.now(), attempts: 0, nextAttemptAt: 0, status: 'waiting', error: null,
     }
@@ -112,17 +114,23 @@ export class Outbox {
   }
 
   /** Send what is due, in order; one flush at a time (concurrent callers share it).
-   * ``force`` ignores the pauses (the signal just came back, or the worker asked). */
-  flush(force = false): Promise<FlushResult> {
-    this.flushing ??= this.drain(force).finally(() => { this.flushing = null })
+   * ``force`` ignores the pauses (the signal just came back, or the worker asked);
+   * ``owner``: only that worker's items go (another worker signed in on the same phone
+   * must not send them under their name); theirs wait for them. */
+  flush(force = false, owner: string | null = null): Promise<FlushResult> {
+    this.flushing ??= this.drain(force, owner).finally(() => { this.flushing = null })
     return this.flushing
   }
 
-  private async drain(force: boolean): Promise<FlushResult> {
+  private async drain(force: boolean, owner: string | null): Promise<FlushResult> {
     const result: FlushResult = { sent: 0, failed: 0, waiting: 0 }
     let blocked = false
     for (const item of await this.items()) {
       if (item.status !== 'waiting') continue
+      if (item.owner !== owner) { // another worker's: not this session's to send
+        result.waiting += 1
+        continue
+      }
       if (blocked || (!force && item.nextAttemptAt > this.now())) {
         blocked = true // order: nothing overtakes an item still waiting
         result.waiting += 1
