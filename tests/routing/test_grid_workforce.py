@@ -419,3 +419,35 @@ async def test_leaving_without_open_work_still_names_who_would_take_over(team: T
     assert problem(refused) == (409, "successor_required")
     assert left.status_code == 200
     assert left.json()["moved_task_ids"] == []
+
+
+async def test_enrolment_training_and_leaving_retried_with_their_keys_happen_once(
+    team: Team,
+) -> None:
+    grid = await team.new_grid()
+    manager = team.manager(subject=uuid.uuid4())
+    user_id = str(uuid.uuid4())
+    body = {"user_id": user_id, "display_name": "黄志强", "grid_codes": [grid],
+            "started_on": "2026-05-06"}
+    heir = await team.enrol([grid])
+    course = {"course": "消防安全", "held_on": "2026-06-01", "result": "attended"}
+    leaving = {"successor_id": heir["user_id"], "left_on": "2026-12-01"}
+    answers: dict[str, list[httpx.Response]] = {}
+    for name, path, payload in (
+        ("enrol", f"{API}/grid-workers", body),
+        ("training", f"{API}/grid-workers/{user_id}/trainings", course),
+        ("leave", f"{API}/grid-workers/{user_id}/leave", leaving),
+    ):
+        headers = {**manager, "Idempotency-Key": f"{name}-{user_id}"}
+        answers[name] = [await team.client.post(path, json=payload, headers=headers)
+                         for _ in range(2)]
+
+    for name, (first, retry) in answers.items():
+        assert first.status_code == retry.status_code, name
+        assert first.json() == retry.json(), name
+    assert answers["leave"][0].status_code == 200
+    profile = (await team.client.get(f"{API}/grid-workers/{user_id}", headers=manager)).json()
+    assert len(profile["trainings"]) == 1
+    assert profile["status"] == "left"
+    assert len([e for e in await team.outbox("routing.grid_worker_enrolled")
+                if e["user_id"] == user_id]) == 1

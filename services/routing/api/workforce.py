@@ -44,13 +44,15 @@ _GRIDS = problem_doc("`grid_invalid`: not a 15-digit grid code; `grid_unknown`: 
 @router.post("/grid-workers", status_code=201, response_model=GridWorkerRead,
              responses={403: _SCOPE, 409: problem_doc("`already_enrolled`"), 422: _GRIDS})
 async def enrol_grid_worker(body: GridWorkerCreate, uow: Uow, ctx: Context,
-                            principal: CurrentPrincipal) -> GridWorkerRead:
+                            principal: CurrentPrincipal, key: IdempotencyKey = None
+                            ) -> GridWorkerRead:
     """A town or community manager enrols a staff account (made by identity with the
     grid_worker role) as a grid worker (网格员, or part-time 网格协管员) of grids in their
     scope. Someone who left may be enrolled again. Announced as
-    ``routing.grid_worker_enrolled``."""
-    return await workforce.enrol(uow, principal=principal, cmd=body, now=ctx.clock(),
-                                 pii=ctx.pii)
+    ``routing.grid_worker_enrolled``. A retry with the same Idempotency-Key answers the
+    same."""
+    return await workforce.enrol(uow, principal=principal, cmd=body, idempotency_key=key,
+                                 now=ctx.clock(), pii=ctx.pii)
 
 
 @router.get("/grid-workers", response_model=GridWorkerPage,
@@ -99,10 +101,12 @@ async def change_grid_worker(user_id: uuid.UUID, body: GridWorkerUpdate, uow: Uo
 @router.post("/grid-workers/{user_id}/trainings", status_code=201, response_model=TrainingRead,
              responses={403: _SCOPE, 404: _WORKER_NOT_FOUND})
 async def add_training(user_id: uuid.UUID, body: TrainingCreate, uow: Uow, ctx: Context,
-                       principal: CurrentPrincipal) -> TrainingRead:
-    """Record a course the worker took (course, day, result, hours, a note)."""
+                       principal: CurrentPrincipal, key: IdempotencyKey = None
+                       ) -> TrainingRead:
+    """Record a course the worker took (course, day, result, hours, a note); a retry with
+    the same Idempotency-Key records it once."""
     return await workforce.add_training(uow, principal=principal, user_id=user_id, cmd=body,
-                                        now=ctx.clock(), pii=ctx.pii)
+                                        idempotency_key=key, now=ctx.clock(), pii=ctx.pii)
 
 
 @router.post("/grid-workers/{user_id}/leave", response_model=LeaveRead, responses={
@@ -112,13 +116,14 @@ async def add_training(user_id: uuid.UUID, body: TrainingCreate, uow: Uow, ctx: 
     422: problem_doc("`successor_invalid`: not an active worker serving the leaver's "
                      "communities within the manager's scope")})
 async def leave(user_id: uuid.UUID, body: LeaveIn, uow: Uow, ctx: Context,
-                principal: CurrentPrincipal) -> LeaveRead:
+                principal: CurrentPrincipal, key: IdempotencyKey = None) -> LeaveRead:
     """The worker leaves (离岗): every open task and verification of theirs moves to the
     successor in the same step, each with a trail entry naming the manager. Announced as
     ``routing.grid_worker_left`` (identity disables the account) and a
-    ``routing.grid_task_assigned`` (reason handover) per moved task."""
+    ``routing.grid_task_assigned`` (reason handover) per moved task. A retry with the same
+    Idempotency-Key answers the same."""
     return await workforce.leave(uow, principal=principal, user_id=user_id, cmd=body,
-                                 now=ctx.clock(), pii=ctx.pii)
+                                 idempotency_key=key, now=ctx.clock(), pii=ctx.pii)
 
 
 # -- tasks (上级交办) and verification duties (核查) --------------------------------------------

@@ -17,6 +17,7 @@ from services.routing.schemas_workforce import LeaveIn, LeaveRead
 from services.routing.store import workforce as rows
 from shared.auth import Principal
 from shared.contracts.routing import GridTaskAssigned, GridWorkerLeft
+from shared.db import idempotency
 from shared.db.uow import UnitOfWork
 from shared.pii import PiiCipher, mask_and_seal
 from shared.problems import Conflict, RuleViolation
@@ -30,32 +31,44 @@ def community_of(grid_code: str) -> str:
 
 
 async def leave(uow: UnitOfWork, *, principal: Principal, user_id: uuid.UUID, cmd: LeaveIn,
-                now: datetime, pii: PiiCipher) -> LeaveRead:
+                idempotency_key: str | None, now: datetime, pii: PiiCipher) -> LeaveRead:
+    """A retry with the same Idempotency-Key answers what the first attempt did."""
+
+    async def work() -> tuple[int, LeaveRead]:
+        return 200, await _leave(uow, principal, user_id, cmd, now, pii)
+
     async with uow:
-        leaver = await load_profile(uow, user_id, lock=True)
-        require_manages(principal, leaver)
-        if leaver["status"] != "active":
-            raise Conflict("this grid worker has left already", code="grid_worker_left")
-        if cmd.successor_id is None:
-            raise Conflict("name the successor who takes over this worker's open work",
-                           code="successor_required")
-        await _check_successor(uow, principal, leaver, cmd.successor_id)
-        moving = [*await rows.open_tasks_of_worker(uow, user_id),
-                  *await _orphaned_grid_tasks(uow, leaver)]
-        for task in moving:
-            await _hand_over(uow, task, leaver=user_id, successor=cmd.successor_id,
-                             manager=principal.subject, now=now)
-        reason, sealed = (None, None) if cmd.reason is None else mask_and_seal(
-            pii, cmd.reason, context=f"routing.grid_worker:{user_id}:left_reason")
-        await rows.update_profile(uow, user_id, {
-            "status": "left", "left_on": cmd.left_on, "successor_id": cmd.successor_id,
-            "left_reason": reason, "left_reason_original": sealed, "updated_at": now})
-        await rows.set_memberships(uow, user_id, [])
-        moved = [task["id"] for task in moving]
-        await uow.emit("routing.grid_worker_left", GridWorkerLeft(
-            user_id=user_id, successor_id=cmd.successor_id,
-            grid_codes=list(leaver["grid_codes"]), left_on=cmd.left_on, moved_task_ids=moved,
-            handed_over_by=principal.subject, at=now))
+        _, read = await idempotency.once(
+            uow, scope=f"routing.grid_worker_leave:{principal.subject}:{user_id}",
+            key=idempotency_key, request=cmd, answer=LeaveRead, work=work)
+    return read
+
+
+async def _leave(uow: UnitOfWork, principal: Principal, user_id: uuid.UUID, cmd: LeaveIn,
+                 now: datetime, pii: PiiCipher) -> LeaveRead:
+    leaver = await load_profile(uow, user_id, lock=True)
+    require_manages(principal, leaver)
+    if leaver["status"] != "active":
+        raise Conflict("this grid worker has left already", code="grid_worker_left")
+    if cmd.successor_id is None:
+        raise Conflict("name the successor who takes over this worker's open work",
+                       code="successor_required")
+    await _check_successor(uow, principal, leaver, cmd.successor_id)
+    moving = [*await rows.open_tasks_of_worker(uow, user_id),
+              *await _orphaned_grid_tasks(uow, leaver)]
+    for task in moving:
+        await _hand_over(uow, task, leaver=user_id, successor=cmd.successor_id,
+                         manager=principal.subject, now=now)
+    reason, sealed = (None, None) if cmd.reason is None else mask_and_seal(
+        pii, cmd.reason, context=f"routing.grid_worker:{user_id}:left_reason")
+    await rows.update_profile(uow, user_id, {
+        "status": "left", "left_on": cmd.left_on, "successor_id": cmd.successor_id,
+        "left_reason": reason, "left_reason_original": sealed, "updated_at": now})
+    await rows.set_memberships(uow, user_id, [])
+    moved = [task["id"] for task in moving]
+    await uow.emit("routing.grid_worker_left", GridWorkerLeft(
+        user_id=user_id, successor_id=cmd.successor_id, grid_codes=list(leaver["grid_codes"]),
+        left_on=cmd.left_on, moved_task_ids=moved, handed_over_by=principal.subject, at=now))
     return LeaveRead(user_id=user_id, successor_id=cmd.successor_id, moved_task_ids=moved,
                      left_on=cmd.left_on)
 

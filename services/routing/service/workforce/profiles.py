@@ -20,6 +20,7 @@ from services.routing.service.common import scope_prefixes
 from services.routing.store import workforce as rows
 from shared.auth import Principal
 from shared.contracts.routing import GridWorkerEnrolled
+from shared.db import idempotency
 from shared.db.uow import UnitOfWork
 from shared.paging import decode_moment_cursor, moment_cursor, page_of
 from shared.pii import PiiCipher, mask_and_seal
@@ -39,27 +40,40 @@ from .common import (
 )
 
 
-async def enrol(uow: UnitOfWork, *, principal: Principal, cmd: GridWorkerCreate, now: datetime,
-                pii: PiiCipher) -> GridWorkerRead:
+async def enrol(uow: UnitOfWork, *, principal: Principal, cmd: GridWorkerCreate,
+                idempotency_key: str | None, now: datetime, pii: PiiCipher) -> GridWorkerRead:
     """A new profile, or a fresh one for a worker who left; 409 ``already_enrolled`` while
-    active."""
+    active. A retry with the same Idempotency-Key answers what the first attempt did."""
     require_manager(principal)
+
+    async def work() -> tuple[int, GridWorkerRead]:
+        return 201, await _enrol(uow, principal, cmd, now, pii)
+
     async with uow:
-        grid_codes = await require_grids(uow, principal, cmd.grid_codes)
-        existing = await rows.get_profile(uow, cmd.user_id, lock=True)
-        if existing is not None and existing["status"] == "active":
-            raise Conflict("this account is already an active grid worker",
-                           code="already_enrolled")
-        profile = await rows.upsert_profile(uow, {
-            "user_id": cmd.user_id, "display_name": cmd.display_name, "kind": cmd.kind,
-            "grid_codes": grid_codes, "started_on": cmd.started_on,
-            "phone": pii.encrypt_optional(cmd.phone, context=phone_context(cmd.user_id)),
-            "status": "active", "left_on": None, "successor_id": None, "left_reason": None,
-            "left_reason_original": None, "enrolled_by": principal.subject,
-            "created_at": now, "updated_at": now})
-        await rows.set_memberships(uow, cmd.user_id, grid_codes)
-        await _announce(uow, profile, principal, now)
-        [read] = await profiles_read(uow, pii, [profile])
+        _, read = await idempotency.once(
+            uow, scope=f"routing.grid_worker_enrol:{principal.subject}", key=idempotency_key,
+            request=cmd, answer=GridWorkerRead, work=work)
+    return read
+
+
+async def _enrol(uow: UnitOfWork, principal: Principal, cmd: GridWorkerCreate, now: datetime,
+                 pii: PiiCipher) -> GridWorkerRead:
+    """In the caller's transaction."""
+    grid_codes = await require_grids(uow, principal, cmd.grid_codes)
+    existing = await rows.get_profile(uow, cmd.user_id, lock=True)
+    if existing is not None and existing["status"] == "active":
+        raise Conflict("this account is already an active grid worker",
+                       code="already_enrolled")
+    profile = await rows.upsert_profile(uow, {
+        "user_id": cmd.user_id, "display_name": cmd.display_name, "kind": cmd.kind,
+        "grid_codes": grid_codes, "started_on": cmd.started_on,
+        "phone": pii.encrypt_optional(cmd.phone, context=phone_context(cmd.user_id)),
+        "status": "active", "left_on": None, "successor_id": None, "left_reason": None,
+        "left_reason_original": None, "enrolled_by": principal.subject,
+        "created_at": now, "updated_at": now})
+    await rows.set_memberships(uow, cmd.user_id, grid_codes)
+    await _announce(uow, profile, principal, now)
+    [read] = await profiles_read(uow, pii, [profile])
     return read
 
 
@@ -140,17 +154,30 @@ async def profiles(uow: UnitOfWork, *, principal: Principal, grid_code: str | No
 
 
 async def add_training(uow: UnitOfWork, *, principal: Principal, user_id: uuid.UUID,
-                       cmd: TrainingCreate, now: datetime, pii: PiiCipher) -> TrainingRead:
+                       cmd: TrainingCreate, idempotency_key: str | None, now: datetime,
+                       pii: PiiCipher) -> TrainingRead:
     """A course a worker (active or not: a record of the past) took; the note masked, its
-    original kept encrypted."""
+    original kept encrypted. A retry with the same Idempotency-Key records nothing more."""
+
+    async def work() -> tuple[int, TrainingRead]:
+        return 201, await _add_training(uow, principal, user_id, cmd, now, pii)
+
     async with uow:
-        found = await load_profile(uow, user_id)
-        require_manages(principal, found)
-        training_id = uuid.uuid4()
-        note, sealed = (None, None) if cmd.note is None else mask_and_seal(
-            pii, cmd.note, context=f"routing.grid_training:{training_id}:note")
-        row = await rows.insert_training(uow, {
-            "id": training_id, "user_id": user_id, "course": cmd.course,
-            "held_on": cmd.held_on, "result": cmd.result, "hours": cmd.hours, "note": note,
-            "note_original": sealed, "recorded_by": principal.subject, "recorded_at": now})
+        _, read = await idempotency.once(
+            uow, scope=f"routing.grid_training:{principal.subject}:{user_id}",
+            key=idempotency_key, request=cmd, answer=TrainingRead, work=work)
+    return read
+
+
+async def _add_training(uow: UnitOfWork, principal: Principal, user_id: uuid.UUID,
+                        cmd: TrainingCreate, now: datetime, pii: PiiCipher) -> TrainingRead:
+    found = await load_profile(uow, user_id)
+    require_manages(principal, found)
+    training_id = uuid.uuid4()
+    note, sealed = (None, None) if cmd.note is None else mask_and_seal(
+        pii, cmd.note, context=f"routing.grid_training:{training_id}:note")
+    row = await rows.insert_training(uow, {
+        "id": training_id, "user_id": user_id, "course": cmd.course, "held_on": cmd.held_on,
+        "result": cmd.result, "hours": cmd.hours, "note": note, "note_original": sealed,
+        "recorded_by": principal.subject, "recorded_at": now})
     return read_as(TrainingRead, row)
