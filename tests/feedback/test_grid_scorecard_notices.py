@@ -9,15 +9,16 @@ import asyncio
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, get_args
 
 from httpx import AsyncClient
 
+from services.feedback import messages
 from services.feedback.app import create_app
 from services.feedback.settings import Settings
 from shared.auth.tokens import TokenVerifier
 from shared.contracts.identity import StaffDirectoryChanged
-from shared.contracts.routing import GridTaskAssigned
+from shared.contracts.routing import GridTaskAssigned, GridTaskKind
 from shared.messaging.envelope import Envelope
 from shared.messaging.rabbit import RabbitBroker
 from shared.testing.plugin import running, wait_until
@@ -151,3 +152,17 @@ async def test_grid_work_and_tasks_arrive_over_rabbitmq(
             assert notice["title"] == "新的网格任务"
     finally:
         await asyncio.wait_for(producers.close(), timeout=10)
+
+
+def test_every_kind_and_reason_of_a_grid_task_is_worded_in_chinese() -> None:
+    reasons = get_args(GridTaskAssigned.model_fields["reason"].annotation)
+    assert set(reasons) == {"new", "handover", "reassigned"}
+    seen: set[str] = set()
+    for kind in get_args(GridTaskKind):
+        for reason in reasons:
+            title, body = messages.grid_task_notice(kind, reason, "走访独居老人", DUE)
+            assert "走访独居老人" in body
+            assert "2026-03-06 17:00" in body
+            seen.add(title)
+    # A new task and a new verification differ; a handover and a reassignment say so.
+    assert {"新的网格任务", "新的核查任务", "工作移交", "任务改派"} == seen
