@@ -1,6 +1,7 @@
 """A grid worker's day in the grid app, in Chromium on a phone-sized screen with a mocked
 location: signs in, checks in, records a patrol while the location moves, completes a task
-from their manager, visits a household and reports an event; then, without signal, reports
+from their manager, visits a household, reports an event and, once the community's clerk has
+handled it, verifies it on site; then, without signal, reports
 and visits again and the app shows both waiting; with the signal back both arrive exactly
 once (counted in the database, although the first answer to the report is lost on the way
 back and the app sends it again) and the event is routed to its community.
@@ -26,15 +27,17 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from shared.db.migrate import schema_name
 from tests.identity.conftest import unique_id_number
 from tests.web.conftest import (
-    DEFAULT_REGION,
     STAFF_PASSWORD,
     ConsoleApi,
     ConsolePlatform,
     sample_png,
 )
 
-GRID = DEFAULT_REGION  # a grid of 漳浦县绥安社区, whose reports go to its 居委会
-LAT, LNG = 24.1170, 117.6140
+# 芗城区西桥社区第一网格: no other test puts grid workers there, so its verification duties
+# (which go to a worker on the grid's roster) are this worker's.
+COMMUNITY = "350602001001"
+GRID = f"{COMMUNITY}001"
+LAT, LNG = 24.5130, 117.6470
 # The grid's area: a square of about a kilometre around the worker.
 AREA = [[LAT - 0.005, LNG - 0.005], [LAT - 0.005, LNG + 0.005], [LAT + 0.005, LNG + 0.005],
         [LAT + 0.005, LNG - 0.005]]
@@ -107,6 +110,39 @@ def signs_in(page: Page, username: str) -> None:
 
 def tab(page: Page, name: str) -> None:
     page.locator(".van-tabbar-item", has_text=name).click()
+
+
+def verifies_on_site(page: Page, api: ConsoleApi, username: str, case_id: str,
+                     screenshot: Callable[[Page, str], Path]) -> None:
+    """The community's clerk handles the case; its verification duty reaches the worker, who
+    passes it on site in the app."""
+    unit = api.unit_of_kind(COMMUNITY, "community")
+    api.wait_assigned(case_id, unit)
+    clerk = api.sign_in(api.create_staff(unit, ["dept_staff"], regions=[COMMUNITY]))
+    for action, body in (("accept", {"note": None}), ("start", {"note": None}),
+                         ("result", {"result": "已联系物业清理，通道已畅通"})):
+        api.call("POST", f"/api/v1/events/{case_id}/{action}", clerk, json=body)
+    case_no = api.case(case_id)["case_no"]
+    worker = api.sign_in(username)
+
+    def duty_made() -> bool:  # routing makes it as it hears of the result
+        return bool(api.call("GET", "/api/v1/routing/grid-tasks", worker, params={
+            "kind": "verification", "status": "open"})["items"])
+
+    api.wait_until(duty_made, what="a verification duty for the worker")
+    tab(page, "今日")
+    tab(page, "任务")
+    duty = page.locator("[data-test=task]", has_text="核查")
+    duty.click()
+    expect(page.get_by_text(case_no, exact=True)).to_be_visible()
+    expect(page.get_by_text("巷口堆放杂物")).to_be_visible()
+    page.get_by_text("核查通过").click()
+    page.locator("[data-test=task-note] textarea").fill("现场查看，通道已清理干净")
+    screenshot(page, "grid-verify")
+    page.locator("[data-test=task-submit]").click()
+    expect(page).to_have_url("/grid/tasks")
+    nothing_waits(page)
+    assert api.case(case_id)["status"] == "closed"
 
 
 def nothing_waits(page: Page) -> None:
@@ -208,9 +244,13 @@ def test_a_grid_worker_works_with_and_without_signal_and_nothing_arrives_twice(
 
     visits(page, "独居老人，身体尚可，需定期探望")
     nothing_waits(page)
-    reports(page, "巷口堆放杂物堵塞消防通道", photo)
+    online_report = f"巷口堆放杂物堵塞消防通道 {uuid.uuid4().hex[:6]}"
+    reports(page, online_report, photo)
     nothing_waits(page)
     screenshot(page, "grid-report")
+    [(first_case, _)] = query(database_url, f"SELECT id, channel FROM {events}.cases "
+                              "WHERE description = :d", d=online_report)
+    verifies_on_site(page, api, username, str(first_case), screenshot)
 
     # -- no signal ---------------------------------------------------------------------------
     context.set_offline(True)
@@ -253,7 +293,7 @@ def test_a_grid_worker_works_with_and_without_signal_and_nothing_arrives_twice(
     assert query(database_url, visits_sql, w=uuid.UUID(worker_id)) == [(2,)]
     event_id, channel = str(made[0][0]), made[0][1]
     assert channel == "grid_worker"
-    api.wait_assigned(event_id, api.unit_of_kind("350623100001", "community"))
+    api.wait_assigned(event_id, api.unit_of_kind(COMMUNITY, "community"))
 
     # -- my figures: the worker's own month, as feedback counted it ------------------------
     worker_token = api.sign_in(username)
