@@ -183,6 +183,7 @@ PROBLEM_CODES = MappingProxyType({
     "unit_region_invalid": "a unit sits in a known, active region above the grids",
     "unit_retired": "this unit is retired",
     # -- routing: grid workers (#19) -----------------------------------------------------------
+    "account_not_grid_worker": "identity knows this account as no active grid worker's",
     "already_enrolled": "this account is already an active grid worker",
     "completion_in_future": "a task's completion time is not in the future",
     "due_in_past": "a task's deadline is in the future",

@@ -9,6 +9,7 @@ from services.routing.context import RoutingContext, build_context
 from services.routing.service import workforce
 from services.routing.settings import Settings
 from shared.contracts.events import ASSIGNMENT_ACTIONS, EventReported, EventStatusChanged
+from shared.contracts.identity import StaffDirectoryChanged
 from shared.db.uow import UnitOfWork
 from shared.messaging.consumer import Subscription
 from shared.messaging.envelope import Envelope
@@ -52,8 +53,9 @@ def build_subscriptions(ctx: RoutingContext) -> list[Subscription]:
 
 
 def workforce_subscriptions(ctx: RoutingContext) -> list[Subscription]:
-    """Grid workers' verification duties (核查) follow the cases of their grids, on a queue of
-    their own so a slow duty never holds up routing's intake."""
+    """Grid workers' verification duties (核查) follow the cases of their grids, and identity's
+    staff accounts are kept for enrolment, on a queue of their own so neither holds up
+    routing's intake."""
 
     async def on_case_step(envelope: Envelope, uow: UnitOfWork) -> None:
         # The verifier, when the case file's message names them (an addition events may make).
@@ -63,10 +65,15 @@ def workforce_subscriptions(ctx: RoutingContext) -> list[Subscription]:
             due_days=ctx.grid_verification_due_days,
             verifier_id=uuid.UUID(str(verifier)) if verifier else None)
 
+    async def on_staff_changed(envelope: Envelope, uow: UnitOfWork) -> None:
+        await workforce.keep_account(uow, envelope.payload_as(StaffDirectoryChanged))
+
     return [
-        Subscription("events.event_status_changed", on_case_step, purpose="grid_duties",
+        Subscription("events.event_status_changed", on_case_step, purpose="workforce",
                      with_topics=False,
                      wants=lambda envelope: workforce.concerns_duties(envelope.payload)),
+        Subscription("identity.staff_directory_changed", on_staff_changed,
+                     purpose="workforce"),
     ]
 
 

@@ -19,7 +19,9 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from services.routing.app import create_app
+from services.routing.service import workforce
 from services.routing.settings import Settings
+from shared.contracts.identity import StaffDirectoryChanged
 from shared.testing.plugin import Migrator, running
 from tests.events.conftest import START
 from tests.events.flows import MovableClock
@@ -451,3 +453,31 @@ async def test_enrolment_training_and_leaving_retried_with_their_keys_happen_onc
     assert profile["status"] == "left"
     assert len([e for e in await team.outbox("routing.grid_worker_enrolled")
                 if e["user_id"] == user_id]) == 1
+
+
+async def _account(team: Team, staff_id: str, *, roles: list[str], active: bool,
+                   version: int) -> None:
+    """Identity announces a staff account (as its consumer delivers it)."""
+    change = StaffDirectoryChanged(
+        staff_id=uuid.UUID(staff_id), unit_ids=[], roles=roles, regions=[], active=active,
+        wechat_bound=False, version=version, changed_at=team.clock(), cause="created")
+    async with team.app.state.runtime.uow() as uow:
+        await workforce.keep_account(uow, change)
+
+
+async def test_an_account_identity_knows_as_no_grid_worker_is_not_enrolled(team: Team) -> None:
+    grid = await team.new_grid()
+    dispatcher, disabled, worker = (str(uuid.uuid4()) for _ in range(3))
+    await _account(team, dispatcher, roles=["dispatcher"], active=True, version=1)
+    await _account(team, disabled, roles=["grid_worker"], active=True, version=1)
+    await _account(team, disabled, roles=["grid_worker"], active=False, version=2)
+    await _account(team, worker, roles=["grid_worker"], active=True, version=3)
+    await _account(team, worker, roles=["grid_worker"], active=False, version=2)  # stale
+
+    for user_id in (dispatcher, disabled):
+        refused = await team.enrol([grid], expect=422, user_id=user_id)
+        assert refused["code"] == "account_not_grid_worker"
+    enrolled = await team.enrol([grid], user_id=worker)
+    assert enrolled["status"] == "active"
+    # One identity has not announced yet is taken on trust (it was created a moment ago).
+    await team.enrol([grid], user_id=str(uuid.uuid4()))

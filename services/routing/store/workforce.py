@@ -74,6 +74,11 @@ trail = Table(
     Column("actor_id", UUID(as_uuid=True)), Column("from_worker_id", UUID(as_uuid=True)),
     Column("to_worker_id", UUID(as_uuid=True)), Column("note", Text),
 )
+staff_accounts = Table(
+    "staff_accounts", metadata,
+    Column("staff_id", UUID(as_uuid=True), primary_key=True), Column("roles", ARRAY(String(24))),
+    Column("active", Boolean), Column("version", BigInteger),
+)
 case_checks = Table(
     "grid_case_checks", metadata,
     Column("event_id", UUID(as_uuid=True), primary_key=True),
@@ -270,3 +275,22 @@ async def open_grid_tasks(uow: UnitOfWork, grid_code: str) -> list[Any]:
                                   tasks.c.status == OPEN)
              .order_by(tasks.c.due_at, tasks.c.id).with_for_update())
     return await fetch_all(uow, query)
+
+
+# -- identity's staff accounts -----------------------------------------------------------------
+
+
+async def keep_staff_account(uow: UnitOfWork, entry: dict[str, Any]) -> bool:
+    """Keep ``entry`` unless as new a version is held; True when it was kept."""
+    statement = pg_insert(staff_accounts).values(**entry)
+    upsert = statement.on_conflict_do_update(
+        index_elements=["staff_id"],
+        set_={column: statement.excluded[column] for column in entry if column != "staff_id"},
+        where=staff_accounts.c.version < statement.excluded.version,
+    ).returning(staff_accounts.c.staff_id)
+    return (await uow.connection.execute(upsert)).first() is not None
+
+
+async def staff_account(uow: UnitOfWork, staff_id: uuid.UUID) -> Any | None:
+    return await fetch_one(uow, select(staff_accounts)
+                           .where(staff_accounts.c.staff_id == staff_id))

@@ -9,7 +9,9 @@ duties (核查) the platform gives a worker of the grid when a case there waits 
 on-site check (one per case and result submission: ``source_step``); evidence of completion.
 ``grid_task_trail``: every creation, hand-over, completion and cancellation, and who did it.
 ``grid_case_checks``: the last verification step seen per case, so a verification that
-arrives before the result submission it answers leaves no duty behind."""
+arrives before the result submission it answers leaves no duty behind. ``staff_accounts``:
+identity's staff accounts as ``identity.staff_directory_changed`` announces them (roles,
+active, version), so an enrolment names a grid worker's account."""
 
 import sqlalchemy as sa
 from alembic import op
@@ -103,4 +105,11 @@ def upgrade() -> None:
         "grid_case_checks",
         sa.Column("event_id", UUID(as_uuid=True), primary_key=True),
         sa.Column("verified_step", sa.BigInteger, nullable=False),
+    )
+    op.create_table(
+        "staff_accounts",
+        sa.Column("staff_id", UUID(as_uuid=True), primary_key=True),
+        sa.Column("roles", ARRAY(sa.String(24)), nullable=False),
+        sa.Column("active", sa.Boolean, nullable=False),
+        sa.Column("version", sa.BigInteger, nullable=False),
     )

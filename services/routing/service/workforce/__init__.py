@@ -3,6 +3,7 @@ training (profiles.py), tasks from above (tasks.py), verification duties from ca
 (duties.py), and leaving with a hand-over to a successor (leaving.py). Routing owns them
 because it owns the organisation: the grids, who serves them, and who does what by when."""
 
+from .accounts import keep_account
 from .duties import concerns_duties, on_case_step
 from .leaving import leave
 from .profiles import add_training, change, enrol, own_profile, profile, profiles
@@ -15,6 +16,7 @@ __all__ = [
     "concerns_duties",
     "create_task",
     "enrol",
+    "keep_account",
     "leave",
     "list_tasks",
     "on_case_step",

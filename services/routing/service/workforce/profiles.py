@@ -27,6 +27,7 @@ from shared.pii import PiiCipher, mask_and_seal
 from shared.problems import Conflict, RuleViolation
 from shared.regions import descendant_prefix, is_region_code
 
+from .accounts import require_grid_worker_account
 from .common import (
     load_profile,
     phone_context,
@@ -60,6 +61,7 @@ async def _enrol(uow: UnitOfWork, principal: Principal, cmd: GridWorkerCreate, n
                  pii: PiiCipher) -> GridWorkerRead:
     """In the caller's transaction."""
     grid_codes = await require_grids(uow, principal, cmd.grid_codes)
+    require_grid_worker_account(await rows.staff_account(uow, cmd.user_id))
     existing = await rows.get_profile(uow, cmd.user_id, lock=True)
     if existing is not None and existing["status"] == "active":
         raise Conflict("this account is already an active grid worker",
