@@ -32,11 +32,12 @@ def town_manager(platform: ConsolePlatform) -> tuple[str, str]:
     return username, api.sign_in(username)
 
 
-def enrolled_worker(platform: ConsolePlatform, token: str, name: str) -> str:
+def enrolled_worker(platform: ConsolePlatform, token: str, name: str,
+                    username: str | None = None) -> str:
     """A grid worker of DEFAULT_REGION made and enrolled through the API; their user id."""
     api = platform.api
     account = api.call("POST", "/api/v1/identity/staff/grid-workers", token, status=201, json={
-        "username": f"gw-{uuid.uuid4().hex[:8]}", "password": WORKER_PASSWORD,
+        "username": username or f"gw-{uuid.uuid4().hex[:8]}", "password": WORKER_PASSWORD,
         "display_name": name, "grid_codes": [DEFAULT_REGION]})
     api.call("POST", "/api/v1/routing/grid-workers", token, status=201, json={
         "user_id": account["id"], "display_name": name, "kind": "full_time",
@@ -49,11 +50,12 @@ def tomorrow_evening() -> str:
 
 
 def pick_grid(page: Page, testid: str, code: str = DEFAULT_REGION) -> None:
-    """Type a grid code into a grid select and take the first match."""
+    """Type a grid code into a grid select and take the first match (Enter)."""
     select = page.get_by_test_id(testid)
     select.click()
     select.locator("input").fill(code)
-    page.get_by_role("option", name=code).first.click()
+    select.locator("input").press("Enter")
+    expect(select).to_contain_text(code)
 
 
 def test_a_town_manager_enrols_trains_tasks_and_scores_a_grid_worker(
@@ -195,3 +197,65 @@ def test_leaving_with_open_work_is_refused_without_a_successor_then_moves_it(
     expect(page.get_by_test_id("worker-tasks")).to_contain_text("移交")
     expect(page.get_by_test_id("worker-tasks")).to_contain_text("绥安镇平安办")
     screenshot(page, "gridwork-handover-trail")
+
+
+def patrol_walked(platform: ConsolePlatform, worker_token: str) -> str:
+    """A worker's finished patrol of 20 points along a street of the grid; its id."""
+    api = platform.api
+    patrol_id = str(uuid.uuid4())
+    start = datetime.now(UTC) - timedelta(minutes=40)
+    api.call("POST", "/api/v1/routing/patrols", worker_token, status=201, json={
+        "id": patrol_id, "grid_code": DEFAULT_REGION, "started_at": start.isoformat()})
+    points = [{"lat": 24.1160 + i * 0.0003, "lng": 117.6130 + (i % 5) * 0.0004,
+               "at": (start + timedelta(minutes=i)).isoformat()} for i in range(20)]
+    api.call("POST", f"/api/v1/routing/patrols/{patrol_id}/points", worker_token,
+             json={"batch_seq": 0, "points": points})
+    api.call("POST", f"/api/v1/routing/patrols/{patrol_id}/finish", worker_token,
+             json={"ended_at": (start + timedelta(minutes=20)).isoformat()})
+    return patrol_id
+
+
+def test_a_manager_sets_the_roster_and_area_then_sees_the_patrol_on_the_map(
+    page: Page, console_platform: ConsolePlatform, screenshot: Callable[[Page, str], Path],
+) -> None:
+    api = console_platform.api
+    manager, token = town_manager(console_platform)
+    worker_username = f"gw-{uuid.uuid4().hex[:8]}"
+    worker = enrolled_worker(console_platform, token, "郑海峰", worker_username)
+    patrol_walked(console_platform, api.sign_in(worker_username, WORKER_PASSWORD))
+
+    page.goto("/console/gridwork/roster")
+    sign_in_through_the_form(page, manager)
+    pick_grid(page, "roster-grid")
+    roster = page.get_by_test_id("roster-table")
+    first_day = roster.get_by_role("row").nth(1)
+    first_day.get_by_test_id("roster-workers").click()
+    page.get_by_role("option", name="郑海峰").click()
+    first_day.get_by_role("button", name="保存").click()
+    expect(page.get_by_role("alert").filter(has_text="排班已保存")).to_be_visible()
+    [day] = api.call("GET", f"/api/v1/routing/grids/{DEFAULT_REGION}/roster", token)["items"][:1]
+    assert day["worker_ids"] == [worker]
+
+    area = page.get_by_test_id("area-editor")
+    area.get_by_test_id("area-text").fill("24.1150,117.6120\n24.1150,117.6160")
+    area.get_by_test_id("area-save").click()
+    expect(area.get_by_role("alert")).to_contain_text("至少需要 3 个顶点")
+    area.get_by_test_id("area-text").fill(
+        "24.1150,117.6120\n24.1150,117.6160\n24.1225,117.6160\n24.1225,117.6120")
+    area.get_by_test_id("area-save").click()
+    expect(page.get_by_role("alert").filter(has_text="网格范围已保存")).to_be_visible()
+    saved = api.call("GET", f"/api/v1/routing/grids/{DEFAULT_REGION}/area", token)
+    assert len(saved["polygon"]) == 4
+    screenshot(page, "gridwork-roster-area")
+
+    page.get_by_test_id("gridwork-nav").get_by_role("link", name="巡查地图").click()
+    page.get_by_test_id("patrol-worker").click()
+    page.get_by_role("option", name="郑海峰").click()
+    pick_grid(page, "patrol-grid")
+    page.get_by_test_id("patrol-show").click()
+    expect(page.get_by_test_id("grid-map")).to_have_attribute("data-tracks", "1")
+    expect(page.get_by_test_id("patrol-line")).to_have_count(1)
+    expect(page.get_by_test_id("patrols-table")).to_contain_text("20")
+    expect(page.get_by_test_id("coverage-ratio")).to_contain_text("覆盖率")
+    assert int(page.get_by_test_id("grid-map").get_attribute("data-cells") or 0) > 0
+    screenshot(page, "gridwork-patrol-map")
