@@ -177,6 +177,9 @@ async def test_one_who_left_may_be_enrolled_again(team: Team) -> None:
         f"{API}/grid-workers/{leaver['user_id']}/leave", headers=team.manager(),
         json={"successor_id": successor["user_id"], "left_on": "2026-11-30"})
     assert left.status_code == 200, left.text
+    changed = await team.client.patch(f"{API}/grid-workers/{leaver['user_id']}",
+                                      headers=team.manager(), json={"display_name": "林"})
+    assert problem(changed) == (409, "grid_worker_left")
 
     back = await team.enrol([grid], user_id=leaver["user_id"], started_on="2027-01-04")
 
