@@ -181,7 +181,7 @@ def test_leaving_with_open_work_is_refused_without_a_successor_then_moves_it(
     dialog.get_by_test_id("leave-save").click()
     expect(dialog).to_be_hidden()
     expect(detail.get_by_test_id("worker-status")).to_have_text("已离岗")
-    expect(detail.get_by_test_id("worker-profile")).to_contain_text(successor)
+    expect(detail.get_by_test_id("worker-profile")).to_contain_text("黄丽娟")  # the successor
     screenshot(page, "gridwork-leave-done")
 
     moved: dict[str, Any] = api.call("GET", f"/api/v1/routing/grid-tasks/{task['id']}", token)
@@ -195,6 +195,7 @@ def test_leaving_with_open_work_is_refused_without_a_successor_then_moves_it(
         has_text="排查沿街商铺消防通道")
     row.locator(".el-table__expand-icon").click()
     expect(page.get_by_test_id("worker-tasks")).to_contain_text("移交")
+    expect(page.get_by_test_id("worker-tasks")).to_contain_text("陈建国")  # moved from
     expect(page.get_by_test_id("worker-tasks")).to_contain_text("绥安镇平安办")
     screenshot(page, "gridwork-handover-trail")
 
