@@ -21,6 +21,8 @@ from sqlalchemy import text
 from services.routing.app import create_app
 from services.routing.service import workforce
 from services.routing.settings import Settings
+from shared.calendar import WorkingCalendar
+from shared.contracts.events import EventStatusChanged
 from shared.contracts.identity import StaffDirectoryChanged
 from shared.testing.plugin import Migrator, running
 from tests.events.conftest import START
@@ -312,6 +314,19 @@ async def _open_work(team: Team, grid: str, worker: dict[str, Any]) -> list[str]
     return ids
 
 
+async def _verification_duty(team: Team, grid: str) -> str:
+    """A case in the grid waits for its on-site check: the grid's worker gets the duty."""
+    event_id = uuid.uuid4()
+    change = EventStatusChanged(
+        event_id=event_id, case_no="ZZ20261125-0042", category_code="dispute_tenancy",
+        region_code=grid, from_status="in_progress", to_status="result_submitted",
+        action="submit_result", actor_role="dept_staff", at=team.clock(), step=5)
+    async with team.app.state.runtime.uow() as uow:
+        await workforce.on_case_step(uow, change, now=team.clock(), base=WorkingCalendar(),
+                                     due_days=1)
+    return str(await team.sql(f"SELECT id FROM grid_tasks WHERE event_id = '{event_id}'"))
+
+
 async def test_leaving_with_open_work_is_refused_without_a_successor_and_writes_nothing(
     team: Team,
 ) -> None:
@@ -341,6 +356,7 @@ async def test_leaving_hands_every_open_item_to_the_successor_and_the_trail_name
     leaver = await team.enrol([grid])
     successor = await team.enrol([await team.new_grid()])  # a neighbouring grid
     mine, other, for_the_grid = await _open_work(team, grid, leaver)
+    duty = await _verification_duty(team, grid)
     manager_id = uuid.uuid4()
 
     left = await team.client.post(
@@ -351,9 +367,10 @@ async def test_leaving_hands_every_open_item_to_the_successor_and_the_trail_name
 
     assert left.status_code == 200, left.text
     # The leaver was the grid's only worker: its task for every worker moves too.
-    assert sorted(left.json()["moved_task_ids"]) == sorted([mine, other, for_the_grid])
+    moved = [mine, other, for_the_grid, duty]
+    assert sorted(left.json()["moved_task_ids"]) == sorted(moved)
     as_successor = team.worker(uuid.UUID(successor["user_id"]), successor["grid_codes"])
-    for task_id in (mine, other, for_the_grid):
+    for task_id in moved:
         task = (await team.client.get(f"{API}/grid-tasks/{task_id}",
                                       headers=as_successor)).json()
         assert task["worker_id"] == successor["user_id"]
@@ -371,11 +388,11 @@ async def test_leaving_hands_every_open_item_to_the_successor_and_the_trail_name
                    if e["user_id"] == leaver["user_id"]]
     assert announced["successor_id"] == successor["user_id"]
     assert announced["handed_over_by"] == str(manager_id)
-    assert sorted(announced["moved_task_ids"]) == sorted([mine, other, for_the_grid])
+    assert sorted(announced["moved_task_ids"]) == sorted(moved)
     handed = [e for e in await team.outbox("routing.grid_task_assigned")
-              if e["reason"] == "handover" and e["task_id"] in (mine, other, for_the_grid)]
+              if e["reason"] == "handover" and e["task_id"] in moved]
     assert {e["worker_id"] for e in handed} == {successor["user_id"]}
-    assert len(handed) == 3
+    assert sorted(e["kind"] for e in handed) == ["assigned"] * 3 + ["verification"]
     again = await team.client.post(f"{API}/grid-workers/{leaver['user_id']}/leave",
                                    headers=team.manager(),
                                    json={"successor_id": successor["user_id"],
