@@ -187,6 +187,7 @@ PROBLEM_CODES = MappingProxyType({
     "already_enrolled": "this account is already an active grid worker",
     "completion_in_future": "a task's completion time is not in the future",
     "due_in_past": "a task's deadline is in the future",
+    "grid_has_no_workers": "the grid has no active grid worker to give the task to",
     "grid_invalid": "a grid code has 15 digits",
     "grid_unknown": "no such active grid",
     "grid_worker_left": "this grid worker has left",

@@ -141,12 +141,14 @@ async def test_a_task_is_refused_outside_scope_past_its_deadline_or_for_a_strang
     not_theirs = await _task(team, grid, expect=422, worker_id=stranger["user_id"])
     by_worker = await _task(team, grid, expect=403, manager=_as(team, worker))
     naive = await _task(team, grid, expect=422, due_at="2026-12-31T12:00:00")
+    nobody = await _task(team, await team.new_grid(), expect=422)
 
     assert outside["code"] == "out_of_scope"
     assert past["code"] == "due_in_past"
     assert not_theirs["code"] == "worker_not_in_grid"
     assert by_worker["code"] == "role_required"
     assert naive["code"] == "validation_error"
+    assert nobody["code"] == "grid_has_no_workers"
     assert await team.sql("SELECT count(*) FROM grid_tasks") == before
 
 

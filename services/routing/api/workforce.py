@@ -132,8 +132,8 @@ _TASK_NOT_FOUND = problem_doc("`task_not_found`")
 
 
 @router.post("/grid-tasks", status_code=201, response_model=GridTaskRead, responses={
-    403: _SCOPE, 422: problem_doc("`due_in_past`, `worker_not_in_grid`, `grid_invalid`, "
-                                  "`grid_unknown`, `idempotency_key_reused`")})
+    403: _SCOPE, 422: problem_doc("`due_in_past`, `worker_not_in_grid`, `grid_has_no_workers`, "
+                                  "`grid_invalid`, `grid_unknown`, `idempotency_key_reused`")})
 async def create_grid_task(body: GridTaskCreate, uow: Uow, ctx: Context,
                            principal: CurrentPrincipal, key: IdempotencyKey = None) -> Any:
     """A manager gives a task with a deadline to a worker of a grid in their scope, or (no

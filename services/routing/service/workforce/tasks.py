@@ -63,6 +63,9 @@ async def _create(uow: UnitOfWork, principal: Principal, cmd: GridTaskCreate, no
                   pii: PiiCipher) -> GridTaskRead:
     [grid_code] = await require_grids(uow, principal, [cmd.grid_code])
     workers = [w["user_id"] for w in await rows.active_workers_of_grid(uow, grid_code)]
+    if not workers:
+        # Nobody would own it: nothing is left without an owner.
+        raise RuleViolation("the grid has no active grid worker", code="grid_has_no_workers")
     if cmd.worker_id is not None and cmd.worker_id not in workers:
         raise RuleViolation("this worker is not an active worker of the grid",
                             code="worker_not_in_grid")
