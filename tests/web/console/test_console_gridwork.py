@@ -223,7 +223,8 @@ def test_a_manager_sets_the_roster_and_area_then_sees_the_patrol_on_the_map(
     manager, token = town_manager(console_platform)
     worker_username = f"gw-{uuid.uuid4().hex[:8]}"
     worker = enrolled_worker(console_platform, token, "郑海峰", worker_username)
-    patrol_walked(console_platform, api.sign_in(worker_username, WORKER_PASSWORD))
+    worker_token = api.sign_in(worker_username, WORKER_PASSWORD)
+    patrol_walked(console_platform, worker_token)
 
     page.goto("/console/gridwork/roster")
     sign_in_through_the_form(page, manager)
@@ -260,3 +261,19 @@ def test_a_manager_sets_the_roster_and_area_then_sees_the_patrol_on_the_map(
     expect(page.get_by_test_id("coverage-ratio")).to_contain_text("覆盖率")
     assert int(page.get_by_test_id("grid-map").get_attribute("data-cells") or 0) > 0
     screenshot(page, "gridwork-patrol-map")
+
+    now = datetime.now(UTC)
+    for kind, lat, lng in (("in", 24.1190, 117.6140), ("out", 24.2500, 117.7500)):  # 18 km off
+        api.call("POST", "/api/v1/routing/duty/check-ins", worker_token, status=201, json={
+            "kind": kind, "grid_code": DEFAULT_REGION, "lat": lat, "lng": lng,
+            "at": now.isoformat()})
+    api.call("POST", "/api/v1/routing/duty/logs", worker_token, status=201, json={
+        "day": str((now + timedelta(hours=8)).date()), "grid_code": DEFAULT_REGION,
+        "text": "走访沿街商铺，群众反映路灯不亮"})
+    page.goto(f"/console/gridwork/workers/{worker}")
+    check_ins = page.get_by_test_id("checkins-table")
+    expect(check_ins.get_by_test_id("checkin-flag")).to_have_count(1)
+    expect(check_ins.get_by_role("row").filter(has_text="签退")).to_contain_text("远离网格范围")
+    expect(check_ins.get_by_role("row").filter(has_text="签到")).not_to_contain_text("远离")
+    expect(page.get_by_test_id("logs-table")).to_contain_text("走访沿街商铺，群众反映路灯不亮")
+    screenshot(page, "gridwork-checkins")
