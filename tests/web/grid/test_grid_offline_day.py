@@ -32,6 +32,7 @@ from tests.web.conftest import (
     ConsolePlatform,
     sample_png,
 )
+from tests.web.console.test_console_clerk_case import serious_violations
 
 # 芗城区西桥社区第一网格: no other test puts grid workers there, so its verification duties
 # (which go to a worker on the grid's roster) are this worker's.
@@ -139,10 +140,17 @@ def verifies_on_site(page: Page, api: ConsoleApi, username: str, case_id: str,
     page.get_by_text("核查通过").click()
     page.locator("[data-test=task-note] textarea").fill("现场查看，通道已清理干净")
     screenshot(page, "grid-verify")
+    assert accessibility_findings(page) == []
     page.locator("[data-test=task-submit]").click()
     expect(page).to_have_url("/grid/tasks")
     nothing_waits(page)
     assert api.case(case_id)["status"] == "closed"
+
+
+def accessibility_findings(page: Page) -> list[str]:
+    """axe's serious findings once the passing toast (Vant's, a nameless dialog) has gone."""
+    expect(page.locator(".van-toast")).to_be_hidden(timeout=WAIT_MS)
+    return serious_violations(page)
 
 
 def nothing_waits(page: Page) -> None:
@@ -192,12 +200,12 @@ def visits(page: Page, note: str) -> None:
 
 def reports(page: Page, description: str, photo: Path) -> None:
     tab(page, "上报")
-    category = page.locator("[data-test=category] input")
-    if category.input_value() != "邻里纠纷":  # the form keeps the last report's category
-        page.locator("[data-test=category]").click()
+    category = page.locator("[data-test=category]")
+    if "邻里纠纷" not in category.inner_text():  # the form keeps the last report's category
+        category.click()
         page.locator(".van-cascader__option", has_text="社会矛盾").click()
         page.locator(".van-cascader__option", has_text="邻里纠纷").click()
-    expect(page.locator("[data-test=category] input")).to_have_value("邻里纠纷")
+    expect(category).to_contain_text("邻里纠纷")
     page.locator("[data-test=description] textarea").fill(description)
     page.locator("input[type=file]").set_input_files(str(photo))
     expect(page.locator(".van-uploader__preview")).to_have_count(1)
@@ -223,6 +231,7 @@ def test_a_grid_worker_works_with_and_without_signal_and_nothing_arrives_twice(
     expect(page.locator(".van-cell", has_text="08:30")).to_be_visible()
     checks_in(page)
     screenshot(page, "grid-today")
+    assert accessibility_findings(page) == []
     [(flagged,)] = query(database_url, f"SELECT flagged FROM {routing}.check_ins "
                          "WHERE worker_id = :w", w=uuid.UUID(worker_id))
     assert flagged is False  # inside the grid's area
@@ -248,6 +257,7 @@ def test_a_grid_worker_works_with_and_without_signal_and_nothing_arrives_twice(
     reports(page, online_report, photo)
     nothing_waits(page)
     screenshot(page, "grid-report")
+    assert accessibility_findings(page) == []
     [(first_case, _)] = query(database_url, f"SELECT id, channel FROM {events}.cases "
                               "WHERE description = :d", d=online_report)
     verifies_on_site(page, api, username, str(first_case), screenshot)
@@ -266,6 +276,7 @@ def test_a_grid_worker_works_with_and_without_signal_and_nothing_arrives_twice(
     page.reload()
     expect(page.locator("[data-test=outbox-item]")).to_have_count(2, timeout=WAIT_MS)
     screenshot(page, "grid-offline-waiting")
+    assert accessibility_findings(page) == []
     cases = f"SELECT id, channel FROM {events}.cases WHERE description = :d"
     visits_sql = f"SELECT count(*) FROM {identity}.household_visits WHERE worker_id = :w"
     assert query(database_url, cases, d=offline_report) == []
@@ -309,5 +320,6 @@ def test_a_grid_worker_works_with_and_without_signal_and_nothing_arrives_twice(
     visits_row = page.locator("[data-test=figures] .van-cell", has_text="入户走访")
     expect(visits_row).to_contain_text("2")
     screenshot(page, "grid-mine")
+    assert accessibility_findings(page) == []
     page.locator("[data-test=sign-out]").click()
     expect(page).to_have_url(re.compile(r"/grid/sign-in"))
