@@ -137,6 +137,7 @@ def verifies_on_site(page: Page, api: ConsoleApi, username: str, case_id: str,
     duty.click()
     expect(page.get_by_text(case_no, exact=True)).to_be_visible()
     expect(page.get_by_text("巷口堆放杂物")).to_be_visible()
+    expect(page.locator("[data-test=case-result]")).to_contain_text("已联系物业清理")
     page.get_by_text("核查通过").click()
     page.locator("[data-test=task-note] textarea").fill("现场查看，通道已清理干净")
     screenshot(page, "grid-verify")

@@ -91,6 +91,8 @@ export const zhCN = {
     verifyTitle: '现场核查',
     caseDescription: '事件描述',
     caseAddress: '地址',
+    caseResult: '处置结果',
+    photos: '现场照片',
     passed: '核查通过',
     notPassed: '核查不通过',
     verifyNote: '核查说明',
