@@ -85,7 +85,7 @@ def test_a_town_manager_enrols_trains_tasks_and_scores_a_grid_worker(
     detail = page.get_by_test_id("gridwork-worker")
     expect(detail.get_by_role("heading", name="林晓梅")).to_be_visible()
     expect(detail.get_by_test_id("worker-profile")).to_contain_text("网格协管员")
-    expect(detail.get_by_test_id("worker-profile")).to_contain_text(DEFAULT_REGION)
+    expect(detail.get_by_test_id("worker-profile")).to_contain_text("绥安社区第一网格")
     expect(detail.get_by_test_id("worker-profile")).not_to_contain_text("13800138000")
     user_id = page.url.rsplit("/", 1)[-1]
     profile = api.call("GET", f"/api/v1/routing/grid-workers/{user_id}", token)

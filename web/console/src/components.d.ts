@@ -78,6 +78,7 @@ declare module 'vue' {
     ExportButtons: typeof import('./components/scorecards/ExportButtons.vue')['default']
     FieldDialog: typeof import('./components/admin/config/FieldDialog.vue')['default']
     GridMap: typeof import('./components/gridwork/GridMap.vue')['default']
+    GridName: typeof import('./components/gridwork/GridName.vue')['default']
     GridSelect: typeof import('./components/gridwork/GridSelect.vue')['default']
     GridworkNav: typeof import('./components/gridwork/GridworkNav.vue')['default']
     ImportProgress: typeof import('./components/admin/ImportProgress.vue')['default']
