@@ -28,6 +28,14 @@ export function createGridRouter(): Router {
       { path: '/:rest(.*)*', redirect: '/today' },
     ],
   })
+  // A page of an older build asks for a chunk the new build no longer has (the service
+  // worker moved to the new build meanwhile): load the new build at that page instead.
+  router.onError((error: unknown, to) => {
+    const message = error instanceof Error ? error.message : ''
+    if (/dynamically imported module|Importing a module script failed/.test(message)) {
+      window.location.assign(router.resolve(to).href)
+    }
+  })
   router.beforeEach((to) => {
     if (to.meta.public || useSession().signedIn) return true
     return { name: 'sign-in', query: { next: to.fullPath } }
