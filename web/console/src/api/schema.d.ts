@@ -2458,7 +2458,8 @@ export interface paths {
          * @description A town or community manager enrols a staff account (made by identity with the
          *     grid_worker role) as a grid worker (网格员, or part-time 网格协管员) of grids in their
          *     scope. Someone who left may be enrolled again. Announced as
-         *     ``routing.grid_worker_enrolled``.
+         *     ``routing.grid_worker_enrolled``. A retry with the same Idempotency-Key answers the
+         *     same.
          */
         post: operations["enrol_grid_worker_api_v1_routing_grid_workers_post"];
         delete?: never;
@@ -2527,7 +2528,8 @@ export interface paths {
          * @description The worker leaves (离岗): every open task and verification of theirs moves to the
          *     successor in the same step, each with a trail entry naming the manager. Announced as
          *     ``routing.grid_worker_left`` (identity disables the account) and a
-         *     ``routing.grid_task_assigned`` (reason handover) per moved task.
+         *     ``routing.grid_task_assigned`` (reason handover) per moved task. A retry with the same
+         *     Idempotency-Key answers the same.
          */
         post: operations["leave_api_v1_routing_grid_workers__user_id__leave_post"];
         delete?: never;
@@ -2547,7 +2549,8 @@ export interface paths {
         put?: never;
         /**
          * Add Training
-         * @description Record a course the worker took (course, day, result, hours, a note).
+         * @description Record a course the worker took (course, day, result, hours, a note); a retry with
+         *     the same Idempotency-Key records it once.
          */
         post: operations["add_training_api_v1_routing_grid_workers__user_id__trainings_post"];
         delete?: never;
@@ -23509,7 +23512,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `due_in_past`, `worker_not_in_grid`, `grid_invalid`, `grid_unknown`, `idempotency_key_reused` */
+            /** @description `due_in_past`, `worker_not_in_grid`, `grid_has_no_workers`, `grid_invalid`, `grid_unknown`, `idempotency_key_reused` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -23906,7 +23909,10 @@ export interface operations {
     enrol_grid_worker_api_v1_routing_grid_workers_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retried write answer what its first attempt answered. */
+                "Idempotency-Key"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
@@ -24367,7 +24373,10 @@ export interface operations {
     leave_api_v1_routing_grid_workers__user_id__leave_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retried write answer what its first attempt answered. */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 user_id: string;
             };
@@ -24501,7 +24510,10 @@ export interface operations {
     add_training_api_v1_routing_grid_workers__user_id__trainings_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retried write answer what its first attempt answered. */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 user_id: string;
             };
