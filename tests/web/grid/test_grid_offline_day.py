@@ -231,11 +231,16 @@ def test_a_grid_worker_works_with_and_without_signal_and_nothing_arrives_twice(
     signs_in(page, username)
     expect(page.locator(".van-cell", has_text="08:30")).to_be_visible()
     checks_in(page)
+    page.locator("[data-test=log-text] textarea").fill("网格内新开一家棋牌室，需关注夜间噪音")
+    page.get_by_role("button", name="提交").click()
+    nothing_waits(page)
     screenshot(page, "grid-today")
     assert accessibility_findings(page) == []
     [(flagged,)] = query(database_url, f"SELECT flagged FROM {routing}.check_ins "
                          "WHERE worker_id = :w", w=uuid.UUID(worker_id))
     assert flagged is False  # inside the grid's area
+    assert query(database_url, f"SELECT text FROM {routing}.duty_logs WHERE worker_id = :w",
+                 w=uuid.UUID(worker_id)) == [("网格内新开一家棋牌室，需关注夜间噪音",)]
 
     records_a_patrol(page, context, screenshot)
     [(status, points, stored)] = query(
@@ -305,6 +310,7 @@ def test_a_grid_worker_works_with_and_without_signal_and_nothing_arrives_twice(
     assert query(database_url, visits_sql, w=uuid.UUID(worker_id)) == [(2,)]
     event_id, channel = str(made[0][0]), made[0][1]
     assert channel == "grid_worker"
+    assert len(api.case(event_id)["attachments"]) == 1  # the photo kept offline, uploaded first
     api.wait_assigned(event_id, api.unit_of_kind(COMMUNITY, "community"))
 
     # -- my figures: the worker's own month, as feedback counted it ------------------------
