@@ -16,7 +16,7 @@ from typing import Any
 from openpyxl import load_workbook
 from playwright.sync_api import Page, expect
 
-from tests.web.conftest import DEFAULT_REGION, ConsolePlatform
+from tests.web.conftest import ADMIN_PASSWORD, DEFAULT_REGION, ConsolePlatform
 from tests.web.console.test_console_clerk_case import serious_violations
 from tests.web.console.test_console_sign_in import sign_in_through_the_form
 
@@ -277,3 +277,33 @@ def test_a_manager_sets_the_roster_and_area_then_sees_the_patrol_on_the_map(
     expect(check_ins.get_by_role("row").filter(has_text="签到")).not_to_contain_text("远离")
     expect(page.get_by_test_id("logs-table")).to_contain_text("走访沿街商铺，群众反映路灯不亮")
     screenshot(page, "gridwork-checkins")
+
+
+def test_an_admin_weights_the_grid_scorecard_and_a_dispatcher_only_reads_the_weights(
+    page: Page, console_platform: ConsolePlatform, screenshot: Callable[[Page, str], Path],
+) -> None:
+    api = console_platform.api
+    before = api.call("GET", "/api/v1/feedback/grid-scorecards/weights", api.admin_token)
+    try:
+        page.goto("/console/gridwork/scorecards")
+        sign_in_through_the_form(page, "admin", ADMIN_PASSWORD)
+        weights = page.get_by_test_id("weights")
+        visits = weights.get_by_role("spinbutton", name="入户走访")
+        visits.fill("35")
+        weights.get_by_test_id("weights-save").click()
+        expect(page.get_by_role("alert").filter(has_text="权重已保存")).to_be_visible()
+        saved = api.call("GET", "/api/v1/feedback/grid-scorecards/weights", api.admin_token)
+        assert saved["visits"] == 35
+        assert saved["reports"] == before["reports"]  # the others as they were
+        screenshot(page, "gridwork-weights")
+    finally:
+        api.call("PUT", "/api/v1/feedback/grid-scorecards/weights", api.admin_token, json=before)
+
+    page.get_by_test_id("user-menu").click()
+    page.get_by_test_id("sign-out").click()
+    manager, _ = town_manager(console_platform)
+    page.goto("/console/gridwork/scorecards")
+    sign_in_through_the_form(page, manager)
+    expect(page.get_by_test_id("weights")).to_contain_text("入户走访")
+    expect(page.get_by_test_id("weights").get_by_role("spinbutton")).to_have_count(0)
+    expect(page.get_by_test_id("weights-save")).to_have_count(0)
