@@ -112,6 +112,9 @@ class EventStatusChanged(BaseModel):
     # Grows with every step of the case: a consumer handling two changes out of order keeps
     # the later one.
     step: int = 0
+    # The staff member who took the step (the verifier of a verify, for instance); None for
+    # the platform and for residents (whose id is ``reporter_id``'s, withheld when sensitive).
+    actor_id: uuid.UUID | None = None
 
 
 @contract("events.event_closed")

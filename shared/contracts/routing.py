@@ -268,6 +268,7 @@ class GridWorkerEnrolled(BaseModel):
     started_on: date
     enrolled_by: uuid.UUID
     at: datetime
+    display_name: str | None = None  # the name managers and scorecards show
 
 
 @contract("routing.grid_worker_left")

@@ -417,5 +417,6 @@ async def test_a_verification_duty_follows_a_real_case_over_the_bus(
     found = await duty()
     assert found is not None
     assert found["worker_id"] == str(worker_id)
+    assert found["completed_by"] == str(worker_id)  # events names the verifier
     assert found["on_time"] is True
     assert found["due_at"] > clock().isoformat()

@@ -110,5 +110,6 @@ async def record_step(
                 reporter_id=None if row["sensitive"] else row["reporter_id"],
                 reporter_sealed=row["reporter_sealed"] if row["sensitive"] else None,
                 step=step_id,
+                actor_id=None if actor.role in ("system", "resident") else actor.subject,
             ),
         )

@@ -102,7 +102,8 @@ async def change(uow: UnitOfWork, *, principal: Principal, user_id: uuid.UUID,
             changes["grid_codes"] = await require_grids(uow, principal, cmd.grid_codes)
             await rows.set_memberships(uow, user_id, changes["grid_codes"])
         updated = await rows.update_profile(uow, user_id, changes)
-        if (updated["grid_codes"], updated["kind"]) != (profile["grid_codes"], profile["kind"]):
+        announced = ("grid_codes", "kind", "display_name")
+        if any(updated[key] != profile[key] for key in announced):
             await _announce(uow, updated, principal, now)
         [read] = await profiles_read(uow, pii, [updated])
     return read
@@ -111,7 +112,8 @@ async def change(uow: UnitOfWork, *, principal: Principal, user_id: uuid.UUID,
 async def _announce(uow: UnitOfWork, profile: Any, principal: Principal, now: datetime) -> None:
     await uow.emit("routing.grid_worker_enrolled", GridWorkerEnrolled(
         user_id=profile["user_id"], kind=profile["kind"], grid_codes=list(profile["grid_codes"]),
-        started_on=profile["started_on"], enrolled_by=principal.subject, at=now))
+        started_on=profile["started_on"], enrolled_by=principal.subject, at=now,
+        display_name=profile["display_name"]))
 
 
 async def profile(uow: UnitOfWork, *, principal: Principal, user_id: uuid.UUID,
