@@ -6,7 +6,8 @@ and visits again and the app shows both waiting; with the signal back both arriv
 once (counted in the database, although the first answer to the report is lost on the way
 back and the app sends it again) and the event is routed to its community.
 
-One long journey rather than many short ones: the platform and the browser are the cost."""
+One long journey rather than many short ones: the platform and the browser are the cost.
+A second, short one: a check-in far outside the grid is recorded, flagged and shown so."""
 
 from __future__ import annotations
 
@@ -330,3 +331,27 @@ def test_a_grid_worker_works_with_and_without_signal_and_nothing_arrives_twice(
     assert accessibility_findings(page) == []
     page.locator("[data-test=sign-out]").click()
     expect(page).to_have_url(re.compile(r"/grid/sign-in"))
+
+
+def test_a_check_in_far_outside_the_grid_is_recorded_and_flagged_not_refused(
+    phone: Callable[[float, float], BrowserContext], console_platform: ConsolePlatform,
+    database_url: str, screenshot: Callable[[Page, str], Path],
+) -> None:
+    api = console_platform.api
+    api.call("PUT", f"/api/v1/routing/grids/{GRID}/area", api.admin_token, json={"polygon": AREA})
+    username = api.create_staff(None, ["grid_worker"], regions=[GRID], display_name="郑网格")
+    page = phone(LAT + 0.05, LNG).new_page()  # about 5.5 km north of the grid
+    signs_in(page, username)
+    page.locator("[data-test=check-in]").click()
+    nothing_waits(page)
+    expect(page.locator("[data-test=flagged]")).to_contain_text("不在网格范围内")
+    screenshot(page, "grid-check-in-flagged")
+    routing = schema_name("routing", console_platform.prefix)
+    worker_id = api.call("POST", "/api/v1/identity/staff-login", json={
+        "username": username, "password": STAFF_PASSWORD})["user"]["id"]
+    [(flagged, reason, distance)] = query(
+        database_url, f"SELECT flagged, flag_reason, distance_m FROM {routing}.check_ins "
+        "WHERE worker_id = :w", w=uuid.UUID(worker_id))
+    assert flagged is True
+    assert reason == "far_outside_grid"
+    assert distance > 5_000
