@@ -7,6 +7,7 @@ moves to the successor with a trail naming the manager."""
 from __future__ import annotations
 
 import io
+import re
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -239,6 +240,8 @@ def test_a_manager_sets_the_roster_and_area_then_sees_the_patrol_on_the_map(
     assert day["worker_ids"] == [worker]
 
     area = page.get_by_test_id("area-editor")
+    area.get_by_role("img", name="网格范围").click(position={"x": 100, "y": 100})
+    expect(area.get_by_test_id("area-text")).to_have_value(re.compile(r"^-?\d+\.\d+,-?\d+\.\d+$"))
     area.get_by_test_id("area-text").fill("24.1150,117.6120\n24.1150,117.6160")
     area.get_by_test_id("area-save").click()
     expect(area.get_by_role("alert")).to_contain_text("至少需要 3 个顶点")
