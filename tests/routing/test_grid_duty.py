@@ -174,7 +174,7 @@ async def test_todays_duty_shows_the_shift_and_the_check_in_until_check_out(
     duty: Duty
 ) -> None:
     grid = fresh_grid()
-    worker_id, worker = duty.worker(grid)
+    worker_id, worker = await duty.enrol(grid)
     set_ = await duty.put(f"/grids/{grid}/roster/2026-12-07", duty.manager(),
                           {"worker_ids": [str(worker_id)], "starts": "08:30", "ends": "17:30"})
     await duty.put(f"/grids/{grid}/roster/2026-12-08", duty.manager(), {"worker_ids": []})
@@ -292,3 +292,19 @@ async def test_a_worker_reads_only_their_own_logs(duty: Duty) -> None:
     peeking = await duty.get("/duty/logs", me, worker_id=str(other_id))
     assert [log["worker_id"] for log in mine.json()["items"]] == [str(me_id)]
     assert (peeking.status_code, peeking.json()["code"]) == (403, "out_of_scope")
+
+
+async def test_a_roster_names_only_active_workers_of_the_grid(duty: Duty) -> None:
+    grid = fresh_grid()
+    member_id, _ = await duty.enrol(grid)
+    left_id, _ = await duty.enrol(grid, status="left")
+    elsewhere_id, _ = await duty.enrol(fresh_grid())
+    for stranger in (left_id, elsewhere_id, uuid.uuid4()):
+        refused = await duty.put(f"/grids/{grid}/roster/2026-12-07", duty.manager(),
+                                 {"worker_ids": [str(member_id), str(stranger)]})
+        assert (refused.status_code, refused.json()["code"]) == (422, "worker_not_in_grid")
+    assert await duty.sql("SELECT count(*) FROM duty_rosters WHERE grid_code = :g",
+                          g=grid) == 0
+    kept = await duty.put(f"/grids/{grid}/roster/2026-12-07", duty.manager(),
+                          {"worker_ids": [str(member_id), str(member_id)]})
+    assert kept.json()["worker_ids"] == [str(member_id)]

@@ -62,6 +62,18 @@ class Duty:
     async def put(self, path: str, headers: dict[str, str], body: Any) -> httpx.Response:
         return await self.client.put(f"{ROUTING}{path}", json=body, headers=headers)
 
+    async def enrol(self, grid: str, *, status: str = "active") -> tuple[uuid.UUID,
+                                                                         dict[str, str]]:
+        """A grid worker enrolled in ``grid`` (as the workforce API leaves one), and their
+        token."""
+        worker_id, headers = self.worker(grid)
+        await self.sql(
+            "INSERT INTO grid_worker_profiles (user_id, display_name, kind, grid_codes, "
+            "started_on, status, created_at, updated_at) VALUES (:u, '网格员', 'full_time', "
+            "ARRAY[:g], '2026-01-01', :s, now(), now()) RETURNING 1",
+            u=worker_id, g=grid, s=status)
+        return worker_id, headers
+
     async def sql(self, statement: str, **params: Any) -> Any:
         runtime: ServiceRuntime = self.app.state.runtime
         async with runtime.uow() as uow:

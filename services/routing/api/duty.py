@@ -79,7 +79,8 @@ async def get_area(grid_code: GridPath, uow: Uow, principal: CurrentPrincipal) -
     return await duty.get_area(uow, principal=principal, grid_code=grid_code)
 
 @router.put("/grids/{grid_code}/roster/{day}", response_model=RosterRead, responses={
-    403: _SCOPE, 422: problem_doc("`shift_hours_invalid`: ends before it starts")})
+    403: _SCOPE, 422: problem_doc("`shift_hours_invalid`: ends before it starts; "
+                                  "`worker_not_in_grid`: not an active worker of the grid")})
 async def put_roster(grid_code: GridPath, day: date, body: RosterIn, uow: Uow, ctx: Context,
                      principal: CurrentPrincipal) -> RosterRead:
     """Who is on duty in the grid that day, and the shift's hours (replaces the day's)."""

@@ -16,6 +16,7 @@ from services.routing.schemas_duty import (
     TodayDuty,
 )
 from services.routing.store import duty as store
+from services.routing.store import workforce
 from shared.auth import Principal
 from shared.calendar import SHANGHAI
 from shared.db.uow import UnitOfWork
@@ -64,13 +65,19 @@ async def get_area(uow: UnitOfWork, *, principal: Principal, grid_code: str) -> 
 
 async def put_roster(uow: UnitOfWork, *, principal: Principal, grid_code: str, day: date,
                      cmd: RosterIn, now: datetime) -> RosterRead:
-    """Who is on duty in the grid on ``day`` (replacing that day's roster)."""
+    """Who is on duty in the grid on ``day`` (replacing that day's roster): active grid
+    workers enrolled in that grid only."""
     require_manager_of(principal, grid_code)
     if cmd.starts and cmd.ends and cmd.starts >= cmd.ends:
         raise RuleViolation("the shift ends before it starts", code="shift_hours_invalid")
+    worker_ids = list(dict.fromkeys(cmd.worker_ids))
     async with uow:
+        enrolled = {w["user_id"] for w in await workforce.active_workers_of_grid(uow, grid_code)}
+        if outsiders := [str(w) for w in worker_ids if w not in enrolled]:
+            raise RuleViolation(f"not active grid workers of this grid: {', '.join(outsiders)}",
+                                code="worker_not_in_grid")
         row = await store.put_roster(uow, {
-            "grid_code": grid_code, "day": day, "worker_ids": list(dict.fromkeys(cmd.worker_ids)),
+            "grid_code": grid_code, "day": day, "worker_ids": worker_ids,
             "starts": cmd.starts, "ends": cmd.ends, "updated_by": principal.subject,
             "updated_at": now})
     return shaped(RosterRead, row)
