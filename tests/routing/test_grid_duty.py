@@ -5,7 +5,9 @@ check sent twice: recorded once), daily logs, and who may do each."""
 from __future__ import annotations
 
 import uuid
+from datetime import date
 
+from services.routing.service.duty import leave_rosters
 from tests.events.flows import bearer
 from tests.routing.test_grid_duty_support import (
     OTHER_TOWN,
@@ -308,3 +310,23 @@ async def test_a_roster_names_only_active_workers_of_the_grid(duty: Duty) -> Non
     kept = await duty.put(f"/grids/{grid}/roster/2026-12-07", duty.manager(),
                           {"worker_ids": [str(member_id), str(member_id)]})
     assert kept.json()["worker_ids"] == [str(member_id)]
+
+
+async def test_a_worker_who_leaves_is_taken_off_the_rosters_after_their_last_day(
+    duty: Duty
+) -> None:
+    grid = fresh_grid()
+    leaver_id, _ = await duty.enrol(grid)
+    stayer_id, _ = await duty.enrol(grid)
+    both = {"worker_ids": [str(leaver_id), str(stayer_id)]}
+    for day in ("2026-12-07", "2026-12-08", "2026-12-09"):
+        await duty.put(f"/grids/{grid}/roster/{day}", duty.manager(), both)
+
+    runtime = duty.app.state.runtime
+    async with runtime.uow() as uow:
+        changed = await leave_rosters(uow, worker_id=leaver_id, left_on=date(2026, 12, 7))
+
+    week = await duty.get(f"/grids/{grid}/roster", duty.manager(), since="2026-12-07")
+    assert changed == 2
+    assert [r["worker_ids"] for r in week.json()["items"]] == [
+        [str(leaver_id), str(stayer_id)], [str(stayer_id)], [str(stayer_id)]]

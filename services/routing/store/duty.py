@@ -129,6 +129,15 @@ async def rosters_between(uow: UnitOfWork, grid_code: str, since: date, until: d
         t.c.grid_code == grid_code, t.c.day >= since, t.c.day <= until).order_by(t.c.day))
 
 
+async def drop_from_rosters(uow: UnitOfWork, worker_id: uuid.UUID, since: date) -> int:
+    """Take the worker off every roster from ``since`` on; how many days changed."""
+    t = duty_rosters
+    result = await uow.connection.execute(
+        update(t).where(t.c.day >= since, t.c.worker_ids.contains([worker_id]))
+        .values(worker_ids=func.array_remove(t.c.worker_ids, worker_id)))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 async def shifts_of(uow: UnitOfWork, worker_id: uuid.UUID, day: date) -> list[Any]:
     """The worker's shifts that day, with each grid's name."""
     t = duty_rosters

@@ -2,7 +2,7 @@
 place and time, patrols (tracks uploaded in idempotent batches, coverage), daily logs. The
 tables are routing's because routing owns the organisation and who is on duty where."""
 
-from .areas import get_area, put_area, put_roster, rosters, today
+from .areas import get_area, leave_rosters, put_area, put_roster, rosters, today
 from .check_ins import check_in, list_check_ins
 from .logs import list_logs, write_log
 from .patrols import (
@@ -20,6 +20,7 @@ __all__ = [
     "coverage",
     "finish_patrol",
     "get_area",
+    "leave_rosters",
     "list_check_ins",
     "list_logs",
     "list_patrols",

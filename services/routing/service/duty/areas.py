@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime, time, timedelta
 
 from services.routing import domain_geo
@@ -110,3 +111,9 @@ async def today(uow: UnitOfWork, *, principal: Principal, now: datetime) -> Toda
         day=day, shifts=[shaped(Shift, s) for s in shifts],
         checked_in=shaped(CheckInRead, last)
         if last is not None and last["kind"] == "in" else None)
+
+
+async def leave_rosters(uow: UnitOfWork, *, worker_id: uuid.UUID, left_on: date) -> int:
+    """In the caller's transaction (a worker's leaving): off every roster after ``left_on``,
+    so no shift names someone who has gone; how many days changed."""
+    return await store.drop_from_rosters(uow, worker_id, left_on + timedelta(days=1))
