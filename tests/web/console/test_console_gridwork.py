@@ -103,6 +103,14 @@ def test_a_town_manager_enrols_trains_tasks_and_scores_a_grid_worker(
     assert serious_violations(page) == []
     screenshot(page, "gridwork-worker-detail")
 
+    detail.get_by_test_id("edit-open").click()
+    edit = page.get_by_test_id("edit-dialog")
+    edit.get_by_text("专职网格员").click()
+    edit.get_by_test_id("edit-save").click()
+    expect(edit).to_be_hidden()
+    expect(detail.get_by_test_id("worker-profile")).to_contain_text("专职网格员")
+    assert api.call("GET", f"/api/v1/routing/grid-workers/{user_id}", token)["kind"] == "full_time"
+
     page.get_by_test_id("gridwork-nav").get_by_role("link", name="网格任务").click()
     page.get_by_test_id("assign-open").click()
     assign = page.get_by_test_id("assign-dialog")

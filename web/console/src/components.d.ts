@@ -33,6 +33,7 @@ declare module 'vue' {
     ConfigPage: typeof import('./components/admin/config/ConfigPage.vue')['default']
     DispatchDialog: typeof import('./components/dispatch/DispatchDialog.vue')['default']
     EChart: typeof import('./components/command/EChart.vue')['default']
+    EditWorkerDialog: typeof import('./components/gridwork/EditWorkerDialog.vue')['default']
     ElAlert: typeof import('element-plus/es')['ElAlert']
     ElBadge: typeof import('element-plus/es')['ElBadge']
     ElButton: typeof import('element-plus/es')['ElButton']

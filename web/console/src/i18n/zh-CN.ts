@@ -997,6 +997,13 @@ export const zhCN = {
       leave: '办理离岗',
       notFound: '未找到该网格员',
     },
+    edit: {
+      title: '修改网格员信息',
+      open: '修改',
+      phoneHint: '不修改请留空',
+      save: '保存',
+      done: '已保存',
+    },
     leave: {
       title: (name: string): string => `办理离岗：${name}`,
       successor: '接替人',
