@@ -83,11 +83,11 @@ def a_worker_on_duty(api: ConsoleApi) -> tuple[str, str, str]:
     worker_id = str(pair["user"]["id"])
     today = datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
     api.call("PUT", f"/api/v1/routing/grids/{GRID}/area", api.admin_token, json={"polygon": AREA})
-    api.call("PUT", f"/api/v1/routing/grids/{GRID}/roster/{today}", api.admin_token,
-             json={"worker_ids": [worker_id], "starts": "08:30", "ends": "17:30"})
     api.call("POST", "/api/v1/routing/grid-workers", api.admin_token, status=201, json={
         "user_id": worker_id, "display_name": "林网格", "kind": "full_time",
         "grid_codes": [GRID], "started_on": today})
+    api.call("PUT", f"/api/v1/routing/grids/{GRID}/roster/{today}", api.admin_token,
+             json={"worker_ids": [worker_id], "starts": "08:30", "ends": "17:30"})
     due = (datetime.now(UTC) + timedelta(days=3)).isoformat()
     task = api.call("POST", "/api/v1/routing/grid-tasks", api.admin_token, status=201, json={
         "title": "周五前走访网格内独居老人", "grid_code": GRID, "worker_id": worker_id,
@@ -176,6 +176,7 @@ def records_a_patrol(page: Page, context: BrowserContext,
         context.set_geolocation({"latitude": LAT + 0.0004 * step,
                                  "longitude": LNG + 0.0003 * step, "accuracy": 8})
         expect(state).to_contain_text(f"已记录 {step + 1} 个点", timeout=WAIT_MS)
+    expect(page.locator("[data-test=patrol-track] polyline")).to_be_visible()
     screenshot(page, "grid-patrol")
     page.locator("[data-test=patrol-finish]").click()
     expect(page.locator("[data-test=patrol-start]")).to_be_visible(timeout=WAIT_MS)

@@ -13,6 +13,7 @@ declare module 'vue' {
   export interface GlobalComponents {
     GridPicker: typeof import('./components/GridPicker.vue')['default']
     OutboxBadge: typeof import('./components/OutboxBadge.vue')['default']
+    PatrolTrack: typeof import('./components/PatrolTrack.vue')['default']
     PhotoInput: typeof import('./components/PhotoInput.vue')['default']
     RouterLink: typeof import('vue-router')['RouterLink']
     RouterView: typeof import('vue-router')['RouterView']

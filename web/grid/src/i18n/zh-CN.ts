@@ -58,6 +58,7 @@ export const zhCN = {
   },
   today: {
     title: '今日值班',
+    shifts: '今日排班',
     noShift: '今日无排班',
     shift: (grid: string, starts: string, ends: string): string => `${grid}　${starts}–${ends}`,
     allDay: '全天',
@@ -126,6 +127,7 @@ export const zhCN = {
     started: '巡查已开始',
     finished: '巡查已结束',
     grid: '巡查网格',
+    track: '巡查轨迹',
     noLocation: '无法获取位置，请打开定位权限',
   },
   visit: {
