@@ -90,6 +90,11 @@ async def test_leaving_hands_every_open_item_to_the_successor_and_the_trail_name
     mine, other, for_the_grid = await _open_work(team, grid, leaver)
     duty = await _verification_duty(team, grid)
     manager_id = uuid.uuid4()
+    for day in ("2026-11-30", "2026-12-01"):  # the last day, and one after it
+        rostered = await team.client.put(f"{API}/grids/{grid}/roster/{day}",
+                                         headers=team.manager(),
+                                         json={"worker_ids": [leaver["user_id"]]})
+        assert rostered.status_code < 300, rostered.text
 
     left = await team.client.post(
         f"{API}/grid-workers/{leaver['user_id']}/leave",
@@ -116,6 +121,11 @@ async def test_leaving_hands_every_open_item_to_the_successor_and_the_trail_name
         "left", "2026-11-30", successor["user_id"])
     members = await team.client.get(f"{API}/grids/{grid}/workers", headers=team.manager())
     assert members.json()["user_ids"] == []
+    roster = await team.client.get(f"{API}/grids/{grid}/roster", headers=team.manager(),
+                                   params={"since": "2026-11-30", "until": "2026-12-01"})
+    # On duty to the last day, off every roster after it.
+    assert [(r["day"], r["worker_ids"]) for r in roster.json()["items"]] == [
+        ("2026-11-30", [leaver["user_id"]]), ("2026-12-01", [])]
     [announced] = [e for e in await team.outbox("routing.grid_worker_left")
                    if e["user_id"] == leaver["user_id"]]
     assert announced["successor_id"] == successor["user_id"]

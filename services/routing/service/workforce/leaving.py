@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from services.routing.schemas_workforce import LeaveIn, LeaveRead
+from services.routing.service.duty import leave_rosters
 from services.routing.store import workforce as rows
 from shared.auth import Principal
 from shared.contracts.routing import GridTaskAssigned, GridWorkerLeft
@@ -65,6 +66,7 @@ async def _leave(uow: UnitOfWork, principal: Principal, user_id: uuid.UUID, cmd:
         "status": "left", "left_on": cmd.left_on, "successor_id": cmd.successor_id,
         "left_reason": reason, "left_reason_original": sealed, "updated_at": now})
     await rows.set_memberships(uow, user_id, [])
+    await leave_rosters(uow, worker_id=user_id, left_on=cmd.left_on)
     moved = [task["id"] for task in moving]
     await uow.emit("routing.grid_worker_left", GridWorkerLeft(
         user_id=user_id, successor_id=cmd.successor_id, grid_codes=list(leaver["grid_codes"]),
