@@ -16,6 +16,7 @@ import re
 import threading
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -217,64 +218,83 @@ def reports(page: Page, description: str, photo: Path) -> None:
     expect(page.locator("[data-test=description] textarea")).to_have_value("")
 
 
-def test_a_grid_worker_works_with_and_without_signal_and_nothing_arrives_twice(
-    phone: Callable[[float, float], BrowserContext], console_platform: ConsolePlatform,
-    database_url: str, screenshot: Callable[[Page, str], Path], tmp_path: Path,
-) -> None:
-    api = console_platform.api
-    username, worker_id, task_id = a_worker_on_duty(api)
-    identity, events, routing = (schema_name(s, console_platform.prefix)
-                                 for s in ("identity", "events", "routing"))
-    photo = tmp_path / "scene.png"
-    photo.write_bytes(sample_png())
-    context = phone(LAT, LNG)
-    page = context.new_page()
+@dataclass
+class Day:
+    """One worker's day: their phone, the platform, and where to count what arrived."""
 
-    signs_in(page, username)
+    page: Page
+    context: BrowserContext
+    api: ConsoleApi
+    database_url: str
+    prefix: str
+    username: str
+    worker_id: str
+    photo: Path
+    screenshot: Callable[[Page, str], Path]
+
+    def rows(self, sql: str, **params: Any) -> list[Any]:
+        """``sql`` with ``{identity}``, ``{events}`` and ``{routing}`` naming the schemas."""
+        schemas = {s: schema_name(s, self.prefix) for s in ("identity", "events", "routing")}
+        return query(self.database_url, sql.format(**schemas),
+                     w=uuid.UUID(self.worker_id), **params)
+
+
+CASES = "SELECT id, channel FROM {events}.cases WHERE description = :d"
+VISITS = "SELECT count(*) FROM {identity}.household_visits WHERE worker_id = :w"
+
+
+def starts_the_day(day: Day) -> None:
+    page = day.page
+    signs_in(page, day.username)
     expect(page.locator(".van-cell", has_text="08:30")).to_be_visible()
     checks_in(page)
     page.locator("[data-test=log-text] textarea").fill("网格内新开一家棋牌室，需关注夜间噪音")
     page.get_by_role("button", name="提交").click()
     nothing_waits(page)
-    screenshot(page, "grid-today")
+    day.screenshot(page, "grid-today")
     assert accessibility_findings(page) == []
-    [(flagged,)] = query(database_url, f"SELECT flagged FROM {routing}.check_ins "
-                         "WHERE worker_id = :w", w=uuid.UUID(worker_id))
+    [(flagged,)] = day.rows("SELECT flagged FROM {routing}.check_ins WHERE worker_id = :w")
     assert flagged is False  # inside the grid's area
-    assert query(database_url, f"SELECT text FROM {routing}.duty_logs WHERE worker_id = :w",
-                 w=uuid.UUID(worker_id)) == [("网格内新开一家棋牌室，需关注夜间噪音",)]
+    assert day.rows("SELECT text FROM {routing}.duty_logs WHERE worker_id = :w") == [
+        ("网格内新开一家棋牌室，需关注夜间噪音",)]
 
-    records_a_patrol(page, context, screenshot)
-    [(status, points, stored)] = query(
-        database_url, f"SELECT p.status, p.points, (SELECT count(*) FROM {routing}.patrol_points "
-        f"pp WHERE pp.patrol_id = p.id) FROM {routing}.patrols p WHERE p.worker_id = :w",
-        w=uuid.UUID(worker_id))
+
+def patrols_and_does_the_task(day: Day, task_id: str) -> None:
+    records_a_patrol(day.page, day.context, day.screenshot)
+    [(status, points, stored)] = day.rows(
+        "SELECT p.status, p.points, (SELECT count(*) FROM {routing}.patrol_points pp "
+        "WHERE pp.patrol_id = p.id) FROM {routing}.patrols p WHERE p.worker_id = :w")
     assert status == "finished"
     assert points == stored >= 4
-
-    completes_the_task(page, "周五前走访网格内独居老人")
-    screenshot(page, "grid-tasks")
-    done = api.call("GET", f"/api/v1/routing/grid-tasks/{task_id}", api.admin_token)
+    completes_the_task(day.page, "周五前走访网格内独居老人")
+    day.screenshot(day.page, "grid-tasks")
+    done = day.api.call("GET", f"/api/v1/routing/grid-tasks/{task_id}", day.api.admin_token)
     assert done["status"] == "done"
-    assert done["completed_by"] == worker_id
+    assert done["completed_by"] == day.worker_id
     assert done["on_time"] is True
 
+
+def visits_reports_and_verifies(day: Day) -> None:
+    page = day.page
     visits(page, "独居老人，身体尚可，需定期探望")
     nothing_waits(page)
     online_report = f"巷口堆放杂物堵塞消防通道 {uuid.uuid4().hex[:6]}"
-    reports(page, online_report, photo)
+    reports(page, online_report, day.photo)
     nothing_waits(page)
-    screenshot(page, "grid-report")
+    day.screenshot(page, "grid-report")
     assert accessibility_findings(page) == []
-    [(first_case, _)] = query(database_url, f"SELECT id, channel FROM {events}.cases "
-                              "WHERE description = :d", d=online_report)
-    verifies_on_site(page, api, username, str(first_case), screenshot)
+    [(first_case, _)] = day.rows(CASES, d=online_report)
+    verifies_on_site(page, day.api, day.username, str(first_case), day.screenshot)
 
-    # -- no signal ---------------------------------------------------------------------------
-    context.set_offline(True)
+
+def works_without_signal(day: Day) -> str:
+    """A report (with a photo) and a visit made offline wait on the phone; the report's
+    description."""
+    page = day.page
+    day.context.set_offline(True)
     expect(page.locator("[data-test=offline]")).to_be_visible()
     offline_report = f"楼道灯损坏多日无人修理 {uuid.uuid4().hex[:6]}"
-    reports(page, offline_report, photo)
+    reports(page, offline_report, day.photo)
     visits(page, "再次走访，家中无人，已电话联系")
     expect(page.locator("[data-test=waiting-count]")).to_have_text("2 条待发送")
     page.locator("[data-test=outbox-badge]").click()
@@ -283,14 +303,16 @@ def test_a_grid_worker_works_with_and_without_signal_and_nothing_arrives_twice(
     # The app opens without signal (its service worker), the queue still on the phone.
     page.reload()
     expect(page.locator("[data-test=outbox-item]")).to_have_count(2, timeout=WAIT_MS)
-    screenshot(page, "grid-offline-waiting")
+    day.screenshot(page, "grid-offline-waiting")
     assert accessibility_findings(page) == []
-    cases = f"SELECT id, channel FROM {events}.cases WHERE description = :d"
-    visits_sql = f"SELECT count(*) FROM {identity}.household_visits WHERE worker_id = :w"
-    assert query(database_url, cases, d=offline_report) == []
-    assert query(database_url, visits_sql, w=uuid.UUID(worker_id)) == [(1,)]
+    assert day.rows(CASES, d=offline_report) == []
+    assert day.rows(VISITS) == [(1,)]
+    return offline_report
 
-    # -- the signal returns; the first answer to the report is lost on its way back ----------
+
+def signal_returns_and_an_answer_is_lost(day: Day, offline_report: str) -> None:
+    """Back online, the report's first answer is lost on its way back: the app sends it
+    again with the same key, and the case is made once."""
     lost: list[str] = []
 
     def lose_first_answer(route: Route) -> None:
@@ -301,22 +323,24 @@ def test_a_grid_worker_works_with_and_without_signal_and_nothing_arrives_twice(
         else:
             route.continue_()
 
-    page.route("**/api/v1/events", lose_first_answer)
-    context.set_offline(False)
-    expect(page.locator("[data-test=outbox-empty]")).to_be_visible(timeout=60_000)
-    screenshot(page, "grid-outbox-sent")
+    day.page.route("**/api/v1/events", lose_first_answer)
+    day.context.set_offline(False)
+    expect(day.page.locator("[data-test=outbox-empty]")).to_be_visible(timeout=60_000)
+    day.screenshot(day.page, "grid-outbox-sent")
     assert lost, "the report was not sent"
     assert lost[0], "the report was sent without an Idempotency-Key"
-    made = query(database_url, cases, d=offline_report)
+    made = day.rows(CASES, d=offline_report)
     assert len(made) == 1, made  # sent twice, made once
-    assert query(database_url, visits_sql, w=uuid.UUID(worker_id)) == [(2,)]
+    assert day.rows(VISITS) == [(2,)]
     event_id, channel = str(made[0][0]), made[0][1]
     assert channel == "grid_worker"
-    assert len(api.case(event_id)["attachments"]) == 1  # the photo kept offline, uploaded first
-    api.wait_assigned(event_id, api.unit_of_kind(COMMUNITY, "community"))
+    assert len(day.api.case(event_id)["attachments"]) == 1  # the photo kept offline
+    day.api.wait_assigned(event_id, day.api.unit_of_kind(COMMUNITY, "community"))
 
-    # -- my figures: the worker's own month, as feedback counted it ------------------------
-    worker_token = api.sign_in(username)
+
+def reads_own_figures_and_signs_out(day: Day) -> None:
+    api, page = day.api, day.page
+    worker_token = api.sign_in(day.username)
     month = datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
 
     def counted() -> bool:
@@ -328,10 +352,30 @@ def test_a_grid_worker_works_with_and_without_signal_and_nothing_arrives_twice(
     tab(page, "我的")
     visits_row = page.locator("[data-test=figures] .van-cell", has_text="入户走访")
     expect(visits_row).to_contain_text("2")
-    screenshot(page, "grid-mine")
+    day.screenshot(page, "grid-mine")
     assert accessibility_findings(page) == []
     page.locator("[data-test=sign-out]").click()
     expect(page).to_have_url(re.compile(r"/grid/sign-in"))
+
+
+def test_a_grid_worker_works_with_and_without_signal_and_nothing_arrives_twice(
+    phone: Callable[[float, float], BrowserContext], console_platform: ConsolePlatform,
+    database_url: str, screenshot: Callable[[Page, str], Path], tmp_path: Path,
+) -> None:
+    api = console_platform.api
+    username, worker_id, task_id = a_worker_on_duty(api)
+    photo = tmp_path / "scene.png"
+    photo.write_bytes(sample_png())
+    context = phone(LAT, LNG)
+    day = Day(page=context.new_page(), context=context, api=api, database_url=database_url,
+              prefix=console_platform.prefix, username=username, worker_id=worker_id,
+              photo=photo, screenshot=screenshot)
+    starts_the_day(day)
+    patrols_and_does_the_task(day, task_id)
+    visits_reports_and_verifies(day)
+    offline_report = works_without_signal(day)
+    signal_returns_and_an_answer_is_lost(day, offline_report)
+    reads_own_figures_and_signs_out(day)
 
 
 def test_a_check_in_far_outside_the_grid_is_recorded_and_flagged_not_refused(
