@@ -200,6 +200,16 @@ PROBLEM_CODES = MappingProxyType({
     "task_not_found": "no such grid task",
     "verify_the_case": "a verification completes by verifying the case on site",
     "worker_not_in_grid": "the worker is not an active grid worker of this grid",
+    # -- routing: grid duty (#19) --------------------------------------------------------------
+    "area_invalid": "a grid's boundary is a polygon that encloses an area",
+    "check_in_id_taken": "another check-in has this id",
+    "ended_before_start": "a patrol ends after it starts",
+    "log_id_taken": "another daily log has this id",
+    "no_area": "no boundary was drawn for this grid",
+    "patrol_finished": "the patrol is finished: it takes no more points",
+    "patrol_id_taken": "another patrol has this id",
+    "patrol_not_found": "no such patrol of yours",
+    "shift_hours_invalid": "a shift ends after it starts",
     # -- feedback ------------------------------------------------------------------------------
     "already_rated": "this closure is already rated",
     "not_closed": "the case is not closed",
