@@ -25186,7 +25186,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `shift_hours_invalid`: ends before it starts */
+            /** @description `shift_hours_invalid`: ends before it starts; `worker_not_in_grid`: not an active worker of the grid */
             422: {
                 headers: {
                     [name: string]: unknown;
