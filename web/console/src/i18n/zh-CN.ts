@@ -1149,6 +1149,9 @@ export const zhCN = {
       username_invalid: '登录账号格式不正确',
       phone_invalid: '联系电话格式不正确',
       date_range_invalid: '日期范围不正确',
+      shift_hours_invalid: '下班时间须晚于上班时间',
+      task_not_found: '任务不存在',
+      grid_worker_not_enrolled: '该账号尚未登记为网格员',
     } as Record<string, string>,
   },
   // The organisation's words, shared by every page that names a unit kind or a level.
