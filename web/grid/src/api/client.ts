@@ -7,7 +7,8 @@ import { ApiError, REFRESHABLE_CODES, toApiError } from './errors'
 export interface AuthHooks {
   /** The current access token, if signed in. */
   token(): string | null
-  /** Renew the tokens; resolves false when the session cannot be renewed. */
+  /** Renew the tokens; resolves false when they were not renewed (the store ends the session
+   * itself when identity refused). */
   refresh(): Promise<boolean>
   /** The session is over (revoked, or refresh refused): go back to sign-in. */
   sessionLost(): void
@@ -26,7 +27,10 @@ export function createAuthedFetch(hooks: () => AuthHooks, base: typeof fetch = f
     const response = await send(request)
     if (response.status !== 401 || !hooks().token()) return response
     const code = await problemCode(response.clone())
-    if (code && REFRESHABLE_CODES.has(code) && (await hooks().refresh())) {
+    if (code && REFRESHABLE_CODES.has(code)) {
+      // A refused refresh ends the session in the store itself; one that had no answer (no
+      // signal) must not sign a worker out in the field: the outbox keeps the write for later.
+      if (!(await hooks().refresh())) return response
       const second = await send(replay)
       if (second.status !== 401) return second
     }
