@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.middleware import Middleware
 
 from services.routing.api import router
 from services.routing.context import RoutingContext, build_context
+from services.routing.fastlane import PatrolPointsLane, PointsPool
 from services.routing.handlers import build_subscriptions
 from services.routing.service import TimerScanner
 from services.routing.service.supervision import fire_overdue_supervisions
@@ -33,15 +35,25 @@ def create_app(settings: Settings | None = None, **wiring: Any) -> FastAPI:
     def overdue(runtime: ServiceRuntime) -> Worker:
         return supervision_overdue_worker(runtime, settings)
 
-    return create_service_app(
+    points = PointsPool(settings)
+    app = create_service_app(
         settings,
         title="Ping'an e-Home routing",
         routers=[router],
         subscriptions=build_subscriptions(ctx),
         workers=[scanner, overdue] if settings.run_timer_scanner else [],
-        on_startup=[set_context],
+        on_startup=[set_context, points.open],
+        on_shutdown=[points.close],
         **wiring,
     )
+
+    def current_runtime() -> ServiceRuntime | None:
+        return getattr(app.state, "runtime", None)
+
+    # Innermost user middleware: inside the request-context middleware (ids, logs, metrics).
+    app.user_middleware.append(
+        Middleware(PatrolPointsLane, runtime=current_runtime, points=points))
+    return app
 
 
 def timer_scanner(runtime: ServiceRuntime, settings: Settings) -> TimerScanner:

@@ -8,6 +8,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
+import asyncpg
 from sqlalchemy import (
     REAL,
     Boolean,
@@ -34,6 +35,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID, insert
 
 from services.routing.store.common import fetch_all, fetch_one
 from services.routing.store.tables import metadata, regions
+from shared.db.database import asyncpg_dsn, server_settings
 from shared.db.statements import Statement
 from shared.db.uow import UnitOfWork
 
@@ -243,6 +245,35 @@ async def add_batch(uow: UnitOfWork, *, patrol_id: uuid.UUID, worker_id: uuid.UU
         "patrol_id": patrol_id, "worker_id": worker_id, "batch_seq": batch_seq,
         "n": len(points), "lats": [p[0] for p in points], "lngs": [p[1] for p in points],
         "ats": [p[2] for p in points], "accuracies": [p[3] for p in points]})
+
+
+async def add_batch_now(pool: asyncpg.Pool, *, patrol_id: uuid.UUID, worker_id: uuid.UUID,
+                        batch_seq: int,
+                        points: list[tuple[float, float, datetime, float | None]]) -> int:
+    """``add_batch`` as a transaction of its own: the one statement in autocommit on the
+    points pool, one round trip instead of BEGIN, the statement and COMMIT (it is atomic
+    alone, and its FOR SHARE holds the patrol against a finish just as long)."""
+    status = await pool.execute(_ADD_BATCH.sql, *_ADD_BATCH.arguments({
+        "patrol_id": patrol_id, "worker_id": worker_id, "batch_seq": batch_seq,
+        "n": len(points), "lats": [p[0] for p in points], "lngs": [p[1] for p in points],
+        "ats": [p[2] for p in points], "accuracies": [p[3] for p in points]}))
+    count = status.rsplit(" ", 1)[-1]
+    return int(count) if count.isdigit() else 0
+
+
+async def _keep_session(_: asyncpg.Connection) -> None:
+    """Nothing to reset between borrowers: the points path sets no session state and never
+    leaves a transaction open, so the pool skips asyncpg's reset round trip."""
+
+
+async def open_points_pool(database_url: str, *, schema: str, size: int,
+                           plan_cache_mode: str | None) -> asyncpg.Pool:
+    """The points path's own pool of raw connections (as booking's hot pool), with the
+    session settings of the service's engine; it grows to ``size`` as uploads come."""
+    return await asyncpg.create_pool(
+        asyncpg_dsn(database_url), min_size=1, max_size=size, reset=_keep_session,
+        server_settings=server_settings(schema=schema, application_name="ehome-routing-points",
+                                        plan_cache_mode=plan_cache_mode))
 
 
 async def batch_stored(uow: UnitOfWork, patrol_id: uuid.UUID, batch_seq: int) -> bool:
