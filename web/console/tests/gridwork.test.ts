@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest'
 import { fitView } from '@/lib/command'
 import {
   cellOpacity, dueAt, figureKeys, formatDistance, formatFigure, formatPolygon, fromView, gridCodes,
-  gridsUnder, isOverdue, metresToPixels, parsePolygon, taskState, weekFrom, weightsOf, weightsProblem,
+  gridsUnder, isOverdue, metresToPixels, parsePolygon, requestFor, taskState, weekFrom, weightsOf,
+  weightsProblem,
 } from '@/lib/gridwork'
 import { homeFor, menuFor } from '@/lib/menu'
 
@@ -22,6 +23,24 @@ describe('grid tasks', () => {
   })
   it('reads a deadline day and time in Beijing time', () => {
     expect(dueAt('2026-12-11', '18:00')).toBe('2026-12-11T10:00:00.000Z')
+  })
+})
+
+describe('calls to the grid-work endpoints', () => {
+  it('leaves empty filters out of the query', () => {
+    const request = requestFor('GET', '/api/v1/routing/grid-workers',
+      { query: { grid_code: '', status: 'active', cursor: null, limit: 50 } }, 'http://console.test')
+    expect(request.url).toBe('http://console.test/api/v1/routing/grid-workers?status=active&limit=50')
+    expect(request.headers.get('Idempotency-Key')).toBeNull()
+  })
+  it('sends a retry-safe write as JSON with a fresh Idempotency-Key each time', async () => {
+    const options = { body: { title: 'x' }, idempotent: true }
+    const first = requestFor('POST', '/api/v1/routing/grid-tasks', options, 'http://console.test')
+    const second = requestFor('POST', '/api/v1/routing/grid-tasks', options, 'http://console.test')
+    expect(first.headers.get('Content-Type')).toBe('application/json')
+    expect(first.headers.get('Idempotency-Key')).toMatch(/^[0-9a-f-]{36}$/)
+    expect(second.headers.get('Idempotency-Key')).not.toBe(first.headers.get('Idempotency-Key'))
+    expect(await first.json()).toEqual({ title: 'x' })
   })
 })
 

@@ -56,17 +56,23 @@ export interface CallOptions {
   idempotent?: boolean
 }
 
-/** One JSON call to the gateway with the session's token; problem+json becomes ApiError. */
-export async function call<T>(method: string, path: string, options: CallOptions = {}): Promise<T> {
-  const url = new URL(path, window.location.origin)
+/** The request a call sends: the query without empty values, JSON, and a fresh
+ * Idempotency-Key when the write is retry-safe. */
+export function requestFor(method: string, path: string, options: CallOptions, origin: string): Request {
+  const url = new URL(path, origin)
   for (const [key, value] of Object.entries(options.query ?? {})) {
     if (value !== undefined && value !== null && value !== '') url.searchParams.set(key, String(value))
   }
   const headers: Record<string, string> = { Accept: 'application/json' }
   if (options.body !== undefined) headers['Content-Type'] = 'application/json'
   if (options.idempotent) headers['Idempotency-Key'] = crypto.randomUUID()
-  const response = await authedFetch(new Request(url, { method, headers,
-    body: options.body === undefined ? undefined : JSON.stringify(options.body) }))
+  return new Request(url, { method, headers,
+    body: options.body === undefined ? undefined : JSON.stringify(options.body) })
+}
+
+/** One JSON call to the gateway with the session's token; problem+json becomes ApiError. */
+export async function call<T>(method: string, path: string, options: CallOptions = {}): Promise<T> {
+  const response = await authedFetch(requestFor(method, path, options, window.location.origin))
   const text = await response.text()
   let parsed: unknown = null
   try {
