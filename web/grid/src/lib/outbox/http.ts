@@ -6,13 +6,17 @@ import type { Refused, Sender } from './queue'
 
 type Fetch = (request: Request) => Promise<Response>
 
-export function httpSender(fetcher: Fetch, origin: string): Sender {
+// A request still unanswered after this long is given up (and tried again later with the
+// same key): on a weak signal a fetch can hang, and the queue behind it would wait for ever.
+export const SEND_TIMEOUT_MS = 60_000
+
+export function httpSender(fetcher: Fetch, origin: string, timeoutMs = SEND_TIMEOUT_MS): Sender {
   return {
     async upload(photo: StoredPhoto) {
       const form = new FormData()
       form.append('file', photo.blob, photo.name)
       const response = await fetcher(new Request(`${origin}/api/v1/events/attachments`,
-        { method: 'POST', body: form }))
+        { method: 'POST', body: form, signal: AbortSignal.timeout(timeoutMs) }))
       if (!response.ok) return refusal(response)
       const stored = (await response.json()) as { id: string }
       return { id: stored.id }
@@ -22,6 +26,7 @@ export function httpSender(fetcher: Fetch, origin: string): Sender {
         method,
         body: JSON.stringify(body),
         headers: { 'Content-Type': 'application/json', 'Idempotency-Key': idempotencyKey },
+        signal: AbortSignal.timeout(timeoutMs),
       }))
       if (!response.ok) return refusal(response)
       return { ok: true as const }
