@@ -1017,7 +1017,7 @@ export const zhCN = {
     tasks: {
       title: '网格任务',
       assign: '下达任务',
-      mine: '只看我下达的',
+      overdueOnly: '只看已超期',
       status: '状态',
       kind: '类型',
       kinds: { assigned: '上级任务', verification: '核查任务' } as Record<string, string>,
