@@ -8,7 +8,8 @@ import { VantResolver } from '@vant/auto-import-resolver'
 
 const BASE = '/grid/'
 
-// The service worker (sw/sw.js, plain JS) is emitted as dist/sw.js with the list of every
+// The service worker (src/service-worker.js, plain JS, kept under src/ so a change to it
+// makes `make grid` rebuild) is emitted as dist/sw.js with the list of every
 // file of this build, so a first visit with signal keeps the whole app, lazy pages too, and
 // the phone opens it later without any. Its version is a hash of that list: a new build is a
 // new worker, which replaces the old cache.
@@ -30,7 +31,7 @@ function serviceWorker(): Plugin {
       const files = [...Object.keys(bundle), ...copied].filter((name) => !name.endsWith('.map'))
       const urls = [BASE, ...files.filter((name) => name !== 'index.html').map((f) => BASE + f)]
       const version = createHash('sha256').update(urls.join('\n')).digest('hex').slice(0, 12)
-      const source = readFileSync(fileURLToPath(new URL('./sw/sw.js', import.meta.url)), 'utf8')
+      const source = readFileSync(fileURLToPath(new URL('./src/service-worker.js', import.meta.url)), 'utf8')
       this.emitFile({
         type: 'asset',
         fileName: 'sw.js',

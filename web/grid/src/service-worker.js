@@ -1,6 +1,6 @@
 /* The grid app's service worker: keeps this build's files so the app opens without signal.
- * Written by hand (no inline script, no eval: the gateway's CSP). The build replaces the two
- * placeholders with the build's file list and its hash (vite.config.ts).
+ * Written by hand (no inline script, no eval: the gateway's CSP); emitted as /grid/sw.js (its
+ * scope is /grid/). The build replaces the two placeholders with the build's file list and its hash (vite.config.ts).
  *
  * - install: every file of the build into a cache named for the build;
  * - activate: older builds' caches are deleted;
