@@ -45,6 +45,7 @@ LAT, LNG = 24.5130, 117.6470
 AREA = [[LAT - 0.005, LNG - 0.005], [LAT - 0.005, LNG + 0.005], [LAT + 0.005, LNG + 0.005],
         [LAT + 0.005, LNG - 0.005]]
 WAIT_MS = 20_000
+HOUSEHOLD = "XQ-18-302"  # the registry's household of both residents
 
 
 def query(database_url: str, sql: str, **params: Any) -> list[Any]:
@@ -95,7 +96,8 @@ def a_worker_on_duty(api: ConsoleApi) -> tuple[str, str, str]:
         "due_at": due})
     for name in ("王秀英", "陈德福"):
         entered = api.http.post("/api/v1/identity/registry/people", json={
-            "id_number": unique_id_number("350623"), "name": name, "region_code": GRID},
+            "id_number": unique_id_number("350623"), "name": name, "region_code": GRID,
+            "household_id": HOUSEHOLD},
             headers={"Authorization": f"Bearer {api.admin_token}"})
         assert entered.status_code in (200, 201), entered.text
     return username, worker_id, str(task["id"])
@@ -278,6 +280,8 @@ def visits_reports_and_verifies(day: Day) -> None:
     page = day.page
     visits(page, "独居老人，身体尚可，需定期探望")
     nothing_waits(page)
+    assert day.rows("SELECT household_id FROM {identity}.household_visits "
+                    "WHERE worker_id = :w") == [(HOUSEHOLD,)]
     online_report = f"巷口堆放杂物堵塞消防通道 {uuid.uuid4().hex[:6]}"
     reports(page, online_report, day.photo)
     nothing_waits(page)
