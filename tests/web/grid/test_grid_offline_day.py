@@ -134,7 +134,7 @@ def verifies_on_site(page: Page, api: ConsoleApi, username: str, case_id: str,
         return bool(api.call("GET", "/api/v1/routing/grid-tasks", worker, params={
             "kind": "verification", "status": "open"})["items"])
 
-    api.wait_until(duty_made, what="a verification duty for the worker")
+    api.wait_until(duty_made, within=30, what="a verification duty for the worker")
     tab(page, "今日")
     tab(page, "任务")
     duty = page.locator("[data-test=task]", has_text="核查")
@@ -352,7 +352,7 @@ def reads_own_figures_and_signs_out(day: Day) -> None:
                         params={"month": month})
         return bool(mine["worker"]["figures"]["visits"] == 2)
 
-    api.wait_until(counted, what="two visits in the worker's figures")
+    api.wait_until(counted, within=30, what="two visits in the worker's figures")
     tab(page, "我的")
     visits_row = page.locator("[data-test=figures] .van-cell", has_text="入户走访")
     expect(visits_row).to_contain_text("2")
