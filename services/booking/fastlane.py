@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import TypeAdapter
 from starlette.types import ASGIApp, Receive, Scope
 
 from services.booking.api import BOOKINGS_PATH, router
@@ -28,9 +28,9 @@ from shared.web.deps import IdempotencyKey
 from shared.web.fastlane import (
     FastLane,
     Invalid,
+    JsonBody,
     bearer,
     checked,
-    problems,
     read_body,
     request_headers,
 )
@@ -39,6 +39,7 @@ from shared.web.runtime import ServiceRuntime
 # The validators FastAPI builds for the route's parameters, built from the same declarations.
 _ROUND_ID = TypeAdapter(uuid.UUID)
 _IDEMPOTENCY_KEY = TypeAdapter(IdempotencyKey)
+_BODY = JsonBody(BookingCreate)
 _MAX_BODY = 16 * 1024
 
 
@@ -57,6 +58,10 @@ class BookingFastLane(FastLane):
         runtime = self._runtime()
         assert runtime is not None  # ready() said so
         headers = request_headers(scope)
+        # In the framework's order: the body read and decoded, the token, then the inputs.
+        raw = await read_body(receive, limit=_MAX_BODY,
+                              too_large="a booking request is a few bytes of JSON")
+        decoded = _BODY.decode(raw, headers.get("content-type"))
         principal = await runtime.verifier.verify_async(
             bearer(headers.get("authorization")), headers.get(ENDORSEMENT_HEADER)
         )
@@ -64,13 +69,8 @@ class BookingFastLane(FastLane):
         round_id = checked(_ROUND_ID, params[0], ["path", "round_id"], errors)
         key = checked(_IDEMPOTENCY_KEY, headers.get("idempotency-key"),
                       ["header", "Idempotency-Key"], errors)
-        raw = await read_body(receive, limit=_MAX_BODY,
-                              too_large="a booking request is a few bytes of JSON")
-        try:
-            cmd = BookingCreate.model_validate_json(raw or b"null")
-        except ValidationError as exc:
-            errors += problems(exc, ["body"])
-        if errors:
+        cmd = _BODY.validate(decoded, errors)
+        if errors or cmd is None:
             raise Invalid(errors)
         context = runtime.context_as(BookingContext)
         created = await bookings.book(

@@ -21,7 +21,7 @@ from typing import Any
 import asyncpg
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
-from pydantic import TypeAdapter, ValidationError
+from pydantic import TypeAdapter
 from starlette.types import ASGIApp, Receive, Scope
 
 from services.routing.api import duty as duty_api
@@ -34,9 +34,9 @@ from shared.settings import ServiceSettings
 from shared.web.fastlane import (
     FastLane,
     Invalid,
+    JsonBody,
     bearer,
     checked,
-    problems,
     read_body,
     request_headers,
 )
@@ -48,6 +48,7 @@ _MAX_BODY = 256 * 1024
 # cores keep no more than a few busy.
 POOL_SIZE = 8
 _PATROL_ID = TypeAdapter(uuid.UUID)
+_BODY = JsonBody(PointBatch)
 
 
 def _declared_path() -> str:
@@ -95,17 +96,16 @@ class PatrolPointsLane(FastLane):
         assert runtime is not None  # ready() said so
         assert pool is not None
         headers = request_headers(scope)
+        # In the framework's order: the body read and decoded, the token, then the inputs.
+        raw = await read_body(receive, limit=_MAX_BODY,
+                              too_large="a batch is at most 200 points")
+        decoded = _BODY.decode(raw, headers.get("content-type"))
         principal = await runtime.verifier.verify_async(
             bearer(headers.get("authorization")), headers.get(ENDORSEMENT_HEADER))
         errors: list[dict[str, Any]] = []
         patrol_id = checked(_PATROL_ID, params[0], ["path", "patrol_id"], errors)
-        raw = await read_body(receive, limit=_MAX_BODY,
-                              too_large="a batch is at most 200 points")
-        try:
-            batch = PointBatch.model_validate_json(raw or b"null")
-        except ValidationError as exc:
-            errors += problems(exc, ["body"])
-        if errors:
+        batch = _BODY.validate(decoded, errors)
+        if errors or batch is None:
             raise Invalid(errors)
         accepted = await add_points_now(pool, runtime.uow(), principal=principal,
                                         patrol_id=patrol_id, batch=batch)

@@ -500,7 +500,10 @@ async def test_the_booking_fast_lane_keeps_the_platform_contract(world: BookingW
             "type": "http",
             "method": "POST",
             "path": url,
-            "headers": [(b"authorization", f"Bearer {token}".encode())],
+            "headers": [
+                (b"authorization", f"Bearer {token}".encode()),
+                (b"content-type", b"application/json"),  # as FastAPI, JSON only as JSON
+            ],
         },
         receive,
         send,
