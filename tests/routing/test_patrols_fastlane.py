@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Callable, MutableMapping
+from datetime import datetime
 from typing import Any, get_type_hints
 
 import httpx
@@ -233,3 +234,18 @@ def test_the_lane_serves_the_route_api_duty_declares() -> None:
     declared = get_type_hints(duty_api.add_points, include_extras=True)
     assert declared["body"] is PointBatch
     assert PatrolPointsLane.route.path == f"{ROUTING}/patrols/{{patrol_id}}/points"
+
+
+async def test_point_times_are_stored_to_the_microsecond_in_any_offset(duty: Duty) -> None:
+    grid = fresh_grid()
+    _, worker = duty.worker(grid)
+    patrol_id = await _start(duty, worker, grid)
+    sent = ["2026-12-07T09:40:00.000001+08:00", "2026-12-07T01:40:00.999999Z",
+            "2026-12-07T01:41:59.123457+00:00", "2026-12-06T21:42:00-04:00"]
+    await duty.client.post(f"{ROUTING}/patrols/{patrol_id}/points", headers=worker, json={
+        "batch_seq": 0, "points": [{"lat": 24.5, "lng": 117.5, "at": t} for t in sent]})
+
+    track = (await duty.get(f"/patrols/{patrol_id}/track", worker)).json()["points"]
+
+    assert [datetime.fromisoformat(p[2]) for p in track] == [
+        datetime.fromisoformat(t) for t in sent]
