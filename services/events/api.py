@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -61,9 +62,10 @@ async def put_category(code: Annotated[Text, Path(min_length=1, max_length=64)],
 
 
 @router.post("/attachments", status_code=201, response_model=AttachmentRead)
-async def upload(file: UploadFile, uow: Uow, ctx: Context,
-                 principal: CurrentPrincipal) -> AttachmentRead:
-    """Upload a photo or short video; reference its id when reporting or submitting a result."""
+async def upload(file: UploadFile, uow: Uow, ctx: Context, principal: CurrentPrincipal,
+                 key: IdempotencyKey = None) -> AttachmentRead:
+    """Upload a photo or short video; reference its id when reporting or submitting a result.
+    A retry with the same Idempotency-Key and the same bytes answers the first attachment."""
     async def chunks() -> AsyncIterator[bytes]:
         while chunk := await file.read(CHUNK_BYTES):
             yield chunk
@@ -72,7 +74,7 @@ async def upload(file: UploadFile, uow: Uow, ctx: Context,
     stored = await attachments.upload_attachment(
         uow, principal=principal, chunks=chunks(), storage=ctx.storage,
         max_image_bytes=settings.max_image_bytes, max_video_bytes=settings.max_video_bytes,
-        now=ctx.clock(),
+        now=ctx.clock(), idempotency_key=key,
     )
     return AttachmentRead(**stored)
 
@@ -267,28 +269,44 @@ async def original_text(event_id: uuid.UUID, uow: Uow, ctx: Context,
     )
 
 
-async def _act(uow: UnitOfWork, ctx: EventsContext, principal: Principal,
-               event_id: uuid.UUID, action: Action, **kw: Any) -> StatusRead:
-    return await service.take_action(uow, principal=principal, event_id=event_id, action=action,
-                                     clock=ctx.clock, pii=ctx.pii, **kw)
+@dataclass(frozen=True)
+class _Actor:
+    """What every case action route needs, the Idempotency-Key included: the header is
+    declared here once, so every action — those to come too — is retry-safe."""
+
+    uow: UnitOfWork
+    ctx: EventsContext
+    principal: Principal
+    key: str | None
+
+    async def act(self, event_id: uuid.UUID, action: Action, **kw: Any) -> StatusRead:
+        return await service.take_action(
+            self.uow, principal=self.principal, event_id=event_id, action=action,
+            clock=self.ctx.clock, pii=self.ctx.pii, idempotency_key=self.key, **kw)
+
+
+async def _actor(uow: Uow, ctx: Context, principal: CurrentPrincipal,
+                 key: IdempotencyKey = None) -> _Actor:
+    return _Actor(uow=uow, ctx=ctx, principal=principal, key=key)
+
+
+Acting = Annotated[_Actor, Depends(_actor)]
 
 
 # Actions whose body is only an optional note or a required reason share one route shape:
 # registered by these two helpers so the shape lives once.
 def _noted_action(path: str, action: Action, *, name: str, doc: str | None = None) -> None:
-    async def route(event_id: uuid.UUID, uow: Uow, ctx: Context, principal: CurrentPrincipal,
+    async def route(event_id: uuid.UUID, acting: Acting,
                     body: NoteIn | None = None) -> StatusRead:
-        return await _act(uow, ctx, principal, event_id, action,
-                          note=body.note if body else None)
+        return await acting.act(event_id, action, note=body.note if body else None)
 
     route.__doc__ = doc
     router.add_api_route(path, route, methods=["POST"], response_model=StatusRead, name=name)
 
 
 def _reasoned_action(path: str, action: Action, *, name: str, doc: str) -> None:
-    async def route(event_id: uuid.UUID, body: ReasonIn, uow: Uow, ctx: Context,
-                    principal: CurrentPrincipal) -> StatusRead:
-        return await _act(uow, ctx, principal, event_id, action, reason=body.reason)
+    async def route(event_id: uuid.UUID, body: ReasonIn, acting: Acting) -> StatusRead:
+        return await acting.act(event_id, action, reason=body.reason)
 
     route.__doc__ = doc
     router.add_api_route(path, route, methods=["POST"], response_model=StatusRead, name=name)
@@ -303,20 +321,18 @@ _noted_action("/{event_id}/start", Action.START, name="start")
 
 
 @router.post("/{event_id}/result", response_model=StatusRead)
-async def submit_result(event_id: uuid.UUID, body: ResultIn, uow: Uow, ctx: Context,
-                        principal: CurrentPrincipal) -> StatusRead:
+async def submit_result(event_id: uuid.UUID, body: ResultIn, acting: Acting) -> StatusRead:
     """The (lead) unit submits the handling result (反馈), once assisting units answered."""
-    return await _act(uow, ctx, principal, event_id, Action.SUBMIT_RESULT,
-                      result=body.result, attachments=body.attachments)
+    return await acting.act(event_id, Action.SUBMIT_RESULT, result=body.result,
+                            attachments=body.attachments)
 
 
 @router.post("/{event_id}/verify", response_model=StatusRead)
-async def verify(event_id: uuid.UUID, body: VerifyIn, uow: Uow, ctx: Context,
-                 principal: CurrentPrincipal) -> StatusRead:
+async def verify(event_id: uuid.UUID, body: VerifyIn, acting: Acting) -> StatusRead:
     """On-site check (核查) by a grid worker or dispatcher: a pass closes the case, a failure
     sends it back into handling with a new deadline. Photos taken on site join the case's."""
-    return await _act(uow, ctx, principal, event_id, Action.VERIFY, passed=body.passed,
-                      note=body.note, attachments=body.attachments)
+    return await acting.act(event_id, Action.VERIFY, passed=body.passed, note=body.note,
+                            attachments=body.attachments)
 
 
 _reasoned_action("/{event_id}/reject", Action.REJECT, name="reject",

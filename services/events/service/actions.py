@@ -11,9 +11,10 @@ from typing import Any
 
 from services.events import messages, store
 from services.events.domain import SYSTEM, Action, Actor, Case, Command, Status, decide
-from services.events.schemas import StatusRead
+from services.events.schemas import BaseSchema, StatusRead
 from shared.auth import Principal
 from shared.contracts.events import EventClosed, EventRated, Rating
+from shared.db import idempotency
 from shared.db.uow import UnitOfWork
 from shared.pii import PiiCipher, mask_optional_text
 from shared.problems import BadRequest
@@ -56,6 +57,17 @@ def _unit_name(row: Any, actor: Actor) -> str | None:
     return row["assignee_unit_name"] if actor.unit_id == row["assignee_unit_id"] else None
 
 
+class ActionRequest(BaseSchema):
+    """What a retried action must repeat, word for word, to be answered as its first
+    attempt was (its fingerprint under the Idempotency-Key; the texts as typed)."""
+
+    reason: str | None = None
+    note: str | None = None
+    result: str | None = None
+    passed: bool | None = None
+    attachments: list[uuid.UUID] | None = None
+
+
 async def take_action(
     uow: UnitOfWork,
     *,
@@ -69,38 +81,71 @@ async def take_action(
     passed: bool | None = None,
     attachments: list[uuid.UUID] | None = None,
     pii: PiiCipher,
+    idempotency_key: str | None = None,
 ) -> StatusRead:
-    # What the handler typed is stored, shown and published with phone and ID numbers masked.
-    typed = result if action == Action.SUBMIT_RESULT else (reason or note)
-    reason, note, result = (mask_optional_text(text) for text in (reason, note, result))
+    """Take ``action`` on the case. With an Idempotency-Key (the grid app's offline queue
+    retries with a fixed one), a retry after a lost answer gets the first answer instead of
+    a 409 from the state machine: the key is reserved in the action's own transaction, so it
+    and the state change commit together or not at all."""
+    request = ActionRequest(reason=reason, note=note, result=result, passed=passed,
+                            attachments=attachments)
+
+    async def work() -> tuple[int, StatusRead]:
+        return 200, await _apply(uow, principal=principal, event_id=event_id, action=action,
+                                 request=request, clock=clock, pii=pii)
+
     async with uow:
-        row = await load_case(uow, event_id, lock=True)
-        actor = actor_for(principal, action, row)
-        before = facts(row)
-        after = decide(
-            before,
-            Command(action=action, actor=actor, reason=reason or note, result=result,
-                    passed=passed),
-        )
-        text, note_original = protect(pii, event_id, NOTE, typed) if typed else (None, None)
-        now = clock()
-        changes = _status_changes(action, row, after, now)
-        if action == Action.SUBMIT_RESULT:
-            changes.update(await _result_changes(
-                uow, row, event_id, principal=principal, result=result, typed=typed,
-                attachments=attachments, pii=pii, now=now))
-        elif action == Action.VERIFY and attachments:
-            changes["attachment_ids"] = await _claimed(uow, row, event_id, principal, attachments)
-        await store.update_case(uow, event_id, changes)
-        await record_step(
-            uow, row,
-            Step(at=now, action=action.value, actor=actor, from_status=before.status.value,
-                 to_status=after.status.value, note=text, note_original=note_original,
-                 unit_name=_unit_name(row, actor)),
-            reason=reason or note, passed=passed,
-        )
-        await _close_when_done(uow, event_id, action, after, passed, now)
-        final = await load_case(uow, event_id)
+        _, answer = await idempotency.once(
+            uow, scope=f"events.action:{principal.subject}:{event_id}:{action.value}",
+            key=idempotency_key, request=request, answer=StatusRead, work=work)
+    return answer
+
+
+async def _apply(
+    uow: UnitOfWork,
+    *,
+    principal: Principal,
+    event_id: uuid.UUID,
+    action: Action,
+    request: ActionRequest,
+    clock: Clock,
+    pii: PiiCipher,
+) -> StatusRead:
+    """The action decided by the state machine, written with its timeline step, in the
+    caller's transaction."""
+    # What the handler typed is stored, shown and published with phone and ID numbers masked.
+    typed = request.result if action == Action.SUBMIT_RESULT else (
+        request.reason or request.note)
+    reason, note, result = (mask_optional_text(text)
+                            for text in (request.reason, request.note, request.result))
+    passed, attachments = request.passed, request.attachments
+    row = await load_case(uow, event_id, lock=True)
+    actor = actor_for(principal, action, row)
+    before = facts(row)
+    after = decide(
+        before,
+        Command(action=action, actor=actor, reason=reason or note, result=result,
+                passed=passed),
+    )
+    text, note_original = protect(pii, event_id, NOTE, typed) if typed else (None, None)
+    now = clock()  # read once the case's lock is held, as the steps before it were
+    changes = _status_changes(action, row, after, now)
+    if action == Action.SUBMIT_RESULT:
+        changes.update(await _result_changes(
+            uow, row, event_id, principal=principal, result=result, typed=typed,
+            attachments=attachments, pii=pii, now=now))
+    elif action == Action.VERIFY and attachments:
+        changes["attachment_ids"] = await _claimed(uow, row, event_id, principal, attachments)
+    await store.update_case(uow, event_id, changes)
+    await record_step(
+        uow, row,
+        Step(at=now, action=action.value, actor=actor, from_status=before.status.value,
+             to_status=after.status.value, note=text, note_original=note_original,
+             unit_name=_unit_name(row, actor)),
+        reason=reason or note, passed=passed,
+    )
+    await _close_when_done(uow, event_id, action, after, passed, now)
+    final = await load_case(uow, event_id)
     return StatusRead(id=final["id"], case_no=final["case_no"], status=final["status"])
 
 
