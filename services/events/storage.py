@@ -59,6 +59,10 @@ class AttachmentStorage(Protocol):
         the first chunk when there is no such object."""
         ...
 
+    async def delete(self, key: str) -> None:
+        """Remove the object under ``key``; no object there is not an error."""
+        ...
+
 
 def _check_key(key: str) -> str:
     if not key or "/" in key or key.startswith("."):
@@ -110,6 +114,9 @@ class LocalDirStorage:
             raise StoredObjectMissing(key) from None
         await asyncio.to_thread(handle.seek, start)
         return _read_chunks(handle, end - start + 1)
+
+    async def delete(self, key: str) -> None:
+        await asyncio.to_thread(self._path(key).unlink, missing_ok=True)
 
 
 async def _read_chunks(handle: IO[bytes] | Any, remaining: int) -> AsyncIterator[bytes]:
@@ -179,6 +186,11 @@ class S3Storage:
     async def open_range(self, key: str, start: int, end: int) -> AsyncIterator[bytes]:
         body = await self._get_object(key, Range=f"bytes={start}-{end}")
         return _read_chunks(body, end - start + 1)
+
+    async def delete(self, key: str) -> None:
+        # S3 answers a delete of a missing key with success, as the protocol asks.
+        await asyncio.to_thread(self._client.delete_object, Bucket=self._bucket,
+                                Key=self._key(key))
 
     async def _get_object(self, key: str, **extra: str) -> Any:
         from botocore.exceptions import ClientError

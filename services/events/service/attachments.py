@@ -24,6 +24,7 @@ from services.events.storage import (
 )
 from services.events.store.attachment_rows import get_attachment
 from shared.auth import Principal
+from shared.db import idempotency
 from shared.db.uow import UnitOfWork
 from shared.logs import get_logger
 from shared.problems import Forbidden, Gone, NotFound, PayloadTooLarge, UnsupportedMediaType
@@ -104,9 +105,14 @@ async def upload_attachment(
     max_image_bytes: int,
     max_video_bytes: int,
     now: datetime,
+    idempotency_key: str | None = None,
 ) -> dict[str, Any]:
     """Stream an upload to storage: its type proved by its first bytes, its size checked as
-    it arrives. A refused upload leaves nothing stored and no row."""
+    it arrives. A refused upload leaves nothing stored and no row.
+
+    With an Idempotency-Key, a retried upload (the grid app resends a queued photo when its
+    answer was lost) answers the first attachment: the bytes are stored before their hash is
+    known, so the retry's copy is removed again once the key is found."""
     head = await _head(chunks)
     content_type = sniff_content_type(head[:_SNIFF_BYTES])
     if content_type is None:
@@ -118,18 +124,73 @@ async def upload_attachment(
     meter = _Meter(max_image_bytes if kind == "image" else max_video_bytes, kind)
     attachment_id = uuid.uuid4()
     key = attachment_id.hex
-    await storage.put_stream(key, meter.through(head, chunks))  # orphan on failed insert: harmless
-    async with uow:
-        await store.insert_attachment(
-            uow,
-            {
-                "id": attachment_id, "owner_id": principal.subject, "event_id": None,
-                "content_type": content_type, "size": meter.size,
-                "sha256": meter.digest.hexdigest(), "storage_key": key, "created_at": now,
-                "owner_unit_ids": list(principal.departments) or None,
-            },
-        )
+    await storage.put_stream(key, meter.through(head, chunks))
+    upload = {"id": attachment_id, "content_type": content_type, "size": meter.size,
+              "sha256": meter.digest.hexdigest()}
+    try:
+        async with uow:
+            first = await _first_answer(uow, principal, idempotency_key, upload)
+            if first is None:
+                await _record_upload(uow, principal, upload, key, now)
+                await _remember_upload(uow, principal, idempotency_key, upload)
+    except Exception:
+        await _discard(storage, key)  # refused (or failed): the bytes go with the row
+        raise
+    if first is not None:
+        await _discard(storage, key)  # a retry: the first upload's object is the one kept
+        return first
     return {"id": attachment_id, "content_type": content_type, "size": meter.size}
+
+
+def _upload_scope(principal: Principal) -> str:
+    return f"events.attachment:{principal.subject}"
+
+
+def _fingerprinted(upload: dict[str, Any]) -> dict[str, Any]:
+    # The same bytes again are the same upload; other bytes under the key are a mistake.
+    return {"sha256": upload["sha256"], "size": upload["size"],
+            "content_type": upload["content_type"]}
+
+
+async def _first_answer(uow: UnitOfWork, principal: Principal, idempotency_key: str | None,
+                        upload: dict[str, Any]) -> dict[str, Any] | None:
+    """What the key's first upload answered (None: this is the first), in the caller's
+    transaction; other bytes under the same key are refused (idempotency_key_reused)."""
+    if not idempotency_key:
+        return None
+    replay = await idempotency.reserve(uow, scope=_upload_scope(principal),
+                                       key=idempotency_key, request=_fingerprinted(upload))
+    return None if replay is None else dict(replay[1])
+
+
+async def _remember_upload(uow: UnitOfWork, principal: Principal, idempotency_key: str | None,
+                           upload: dict[str, Any]) -> None:
+    if idempotency_key:
+        answer = {"id": str(upload["id"]), "content_type": upload["content_type"],
+                  "size": upload["size"]}
+        await idempotency.remember(uow, scope=_upload_scope(principal), key=idempotency_key,
+                                   status=201, body=answer)
+
+
+async def _record_upload(uow: UnitOfWork, principal: Principal, upload: dict[str, Any],
+                         key: str, now: datetime) -> None:
+    await store.insert_attachment(
+        uow,
+        {
+            "id": upload["id"], "owner_id": principal.subject, "event_id": None,
+            "content_type": upload["content_type"], "size": upload["size"],
+            "sha256": upload["sha256"], "storage_key": key, "created_at": now,
+            "owner_unit_ids": list(principal.departments) or None,
+        },
+    )
+
+
+async def _discard(storage: AttachmentStorage, key: str) -> None:
+    """Remove an object no row points to; failing that, it is an orphan no one can read."""
+    try:
+        await storage.delete(key)
+    except Exception:
+        log.warning("attachment_discard_failed", storage_key=key)
 
 
 # -- reads ---------------------------------------------------------------------------------------
