@@ -153,19 +153,9 @@ def create_gateway_app(
     metrics = Metrics("gateway")
     is_public = PublicPaths(settings.public_paths)
     limiter, anonymous_limiter = _rate_limiters(settings)
-    proxy = Proxy(
-        upstreams=upstreams,
-        verifier=verifier,
-        limiter=limiter,
-        anonymous_limiter=anonymous_limiter,
-        is_public=is_public,
-        body_limits=BodyLimits.from_settings(settings),
-        metrics=metrics,
-        endorser=TokenEndorser(settings.internal_api_key),
-        partner_upstream=partner_upstream,
-        max_in_flight=settings.upstream_max_in_flight,
-        retry_after_seconds=settings.retry_after_seconds,
-    )
+    proxy = _proxy(settings, upstreams=upstreams, verifier=verifier,
+                   limiters=(limiter, anonymous_limiter), is_public=is_public, metrics=metrics,
+                   partner_upstream=partner_upstream)
     documented: dict[str, Upstream] = dict(upstreams)
     if partner_upstream is not None:
         documented[partner_upstream.name] = partner_upstream
@@ -188,6 +178,26 @@ def create_gateway_app(
     return GatewayApp(proxy=proxy, ops=ops, metrics=metrics, limiter=limiter,
                       anonymous_limiter=anonymous_limiter, openapi=aggregator,
                       console=console or Console(), grid=grid or GridApp())
+
+
+def _proxy(settings: GatewaySettings, *, upstreams: Mapping[str, Upstream],
+           verifier: TokenVerifier, limiters: tuple[RateLimiter, RateLimiter],
+           is_public: PublicPaths, metrics: Metrics, partner_upstream: Upstream | None
+           ) -> Proxy:
+    limiter, anonymous_limiter = limiters
+    return Proxy(
+        upstreams=upstreams,
+        verifier=verifier,
+        limiter=limiter,
+        anonymous_limiter=anonymous_limiter,
+        is_public=is_public,
+        body_limits=BodyLimits.from_settings(settings),
+        metrics=metrics,
+        endorser=TokenEndorser(settings.internal_api_key),
+        partner_upstream=partner_upstream,
+        max_in_flight=settings.upstream_max_in_flight,
+        retry_after_seconds=settings.retry_after_seconds,
+    )
 
 
 def _rate_limiters(settings: GatewaySettings) -> tuple[RateLimiter, RateLimiter]:
