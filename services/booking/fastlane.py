@@ -50,6 +50,10 @@ class BookingFastLane(FastLane):
         super().__init__(app)
         self._runtime = runtime
 
+    def database_url(self) -> str | None:
+        runtime = self._runtime()
+        return runtime.database.url if runtime is not None else None
+
     def ready(self) -> bool:
         return self._runtime() is not None
 

@@ -87,6 +87,10 @@ class PatrolPointsLane(FastLane):
         self._runtime = runtime
         self._points = points
 
+    def database_url(self) -> str | None:
+        runtime = self._runtime()
+        return runtime.database.url if runtime is not None else None
+
     def ready(self) -> bool:
         return self._runtime() is not None and self._points.pool is not None
 

@@ -37,6 +37,7 @@ from shared.problems import (
     Unauthorized,
     problem_body,
 )
+from shared.web.problems import database_unavailable
 
 log = get_logger(__name__)
 M = TypeVar("M", bound=BaseModel)
@@ -99,10 +100,21 @@ class FastLane:
             status, headers = error.status, error.headers
             body = problem_body(error.status, error.code, error.detail, extra=error.extra)
         except Exception as exc:
-            log.exception("unhandled_error", error_type=type(exc).__name__)
-            status = 500
-            body = problem_body(500, "internal_error", "an unexpected error occurred")
+            status, body, headers = await self._failed(exc)
         await respond(send, status, body, headers)
+
+    def database_url(self) -> str | None:
+        """The service's database, probed when a statement fails (None: not probed)."""
+        return None
+
+    async def _failed(self, exc: Exception) -> tuple[int, dict[str, Any], dict[str, str]]:
+        """As the service's handlers answer it: 503 when the database failed, else 500."""
+        unavailable = await database_unavailable(exc, self.database_url())
+        if unavailable is not None:
+            return (unavailable.status, problem_body(unavailable.status, unavailable.code,
+                                                     unavailable.detail), unavailable.headers)
+        log.exception("unhandled_error", error_type=type(exc).__name__)
+        return 500, problem_body(500, "internal_error", "an unexpected error occurred"), {}
 
 
 class JsonBody(Generic[M]):

@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.db.faults import Fault, database_fault
 from shared.logs import get_logger
-from shared.problems import PROBLEM_JSON, AppError, problem_body
+from shared.problems import PROBLEM_JSON, AppError, ServiceUnavailable, problem_body
 
 log = get_logger(__name__)
 
@@ -60,7 +60,7 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
 # Where a failure of the database can surface in a request (SQLAlchemy's wrappers, asyncpg's
 # own errors, a refused or timed-out connect). Which of them really are the database's is
 # shared.db.faults's call; the rest go on to the 500 handler as before.
-_DATABASE_ERROR_TYPES: tuple[type[Exception], ...] = (
+DATABASE_ERROR_TYPES: tuple[type[Exception], ...] = (
     sqlalchemy.exc.SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError,
 )
 # How long a request's error handler waits for the database to say whether it is there.
@@ -68,23 +68,31 @@ _DATABASE_PROBE_SECONDS = 1.0
 _RETRY_AFTER = {Fault.BUSY: "1", Fault.UNREACHABLE: "5"}
 
 
-async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+async def database_unavailable(exc: Exception, url: str | None) -> AppError | None:
     """Our own infrastructure failed the request (the database unreachable, connection lost,
     too many connections, a serialization failure or deadlock that survived): a 503 the client
-    may retry, logged without the statement or its parameters. Anything else is re-raised to
-    the 500 handler."""
-    runtime = getattr(request.app.state, "runtime", None)
-    url = getattr(getattr(runtime, "database", None), "url", None)
+    may retry, logged without the statement or its parameters. None for anything else (the
+    500 handler's). Also what a fast lane (shared/web/fastlane.py) answers."""
+    if not isinstance(exc, DATABASE_ERROR_TYPES):
+        return None
     fault = await database_fault(exc, url, within=_DATABASE_PROBE_SECONDS)
     if fault is None:
-        raise exc
+        return None
     log.warning("database_unavailable", fault=fault.value, error_type=type(exc).__name__)
-    return problem_response(
-        503,
-        "database_unavailable",
+    return ServiceUnavailable(
         "the service cannot reach its database just now; retry shortly",
+        code="database_unavailable",
         headers={"Retry-After": _RETRY_AFTER.get(fault, "1")},
     )
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    runtime = getattr(request.app.state, "runtime", None)
+    url = getattr(getattr(runtime, "database", None), "url", None)
+    error = await database_unavailable(exc, url)
+    if error is None:
+        raise exc
+    return problem_response(error.status, error.code, error.detail, headers=error.headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -121,7 +129,7 @@ def install_error_handlers(app: FastAPI) -> None:
             headers={"Retry-After": "1"},
         )
 
-    for error_type in _DATABASE_ERROR_TYPES:
+    for error_type in DATABASE_ERROR_TYPES:
         app.add_exception_handler(error_type, _database_unavailable)
 
     @app.exception_handler(Exception)

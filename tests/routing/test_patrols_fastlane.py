@@ -20,6 +20,7 @@ from services.routing.fastlane import PatrolPointsLane, PointsPool
 from services.routing.schemas_duty import PointBatch
 from services.routing.settings import Settings
 from shared.testing.plugin import Migrator, running
+from shared.testing.tcpproxy import TcpProxy
 from tests.routing.test_grid_duty_support import (
     NOW,
     ROUTING,
@@ -249,3 +250,38 @@ async def test_point_times_are_stored_to_the_microsecond_in_any_offset(duty: Dut
 
     assert [datetime.fromisoformat(p[2]) for p in track] == [
         datetime.fromisoformat(t) for t in sent]
+
+
+async def test_a_batch_while_the_database_is_unreachable_is_a_503_to_retry(
+    duty: Duty, migrator: Migrator, service_settings: Callable[..., Any],
+    token_verifier: Any, database_url: str
+) -> None:
+    """As everywhere else: 503 database_unavailable with Retry-After, never a 500, and the
+    batch sent again once the database is back is stored once."""
+    grid = fresh_grid()
+    _, worker = duty.worker(grid)
+    patrol_id = await _start(duty, worker, grid)
+    proxy = await TcpProxy.to_url(database_url).start()
+    settings = service_settings(Settings, run_timer_scanner=False,
+                                database_url=proxy.through(database_url))
+    app = create_app(settings, verifier=token_verifier, clock=lambda: NOW)
+    url = f"{ROUTING}/patrols/{patrol_id}/points"
+    try:
+        async with running(app) as client:
+            first = await client.post(url, headers=worker,
+                                      json={"batch_seq": 0, "points": _points(5)})
+            await proxy.cut()
+            cut = await client.post(url, headers=worker,
+                                    json={"batch_seq": 1, "points": _points(5, -10)})
+            proxy.restore()
+            again = await client.post(url, headers=worker,
+                                      json={"batch_seq": 1, "points": _points(5, -10)})
+    finally:
+        await proxy.close()
+
+    assert first.json()["accepted"] == 5
+    assert (cut.status_code, cut.json()["code"]) == (503, "database_unavailable")
+    assert cut.headers["content-type"] == "application/problem+json"
+    assert int(cut.headers["retry-after"]) >= 1
+    assert again.json()["accepted"] == 5
+    assert await _count(duty, patrol_id) == 10
