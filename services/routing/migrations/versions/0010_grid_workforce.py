@@ -26,6 +26,12 @@ def _ts(name: str, nullable: bool = True) -> sa.Column:
 
 
 def upgrade() -> None:
+    _profiles_and_trainings()
+    _tasks()
+    _case_checks_and_staff_accounts()
+
+
+def _profiles_and_trainings() -> None:
     op.create_table(
         "grid_worker_profiles",
         sa.Column("user_id", UUID(as_uuid=True), primary_key=True),
@@ -60,6 +66,9 @@ def upgrade() -> None:
         sa.Column("recorded_by", UUID(as_uuid=True), nullable=False),
         _ts("recorded_at", nullable=False),
     )
+
+
+def _tasks() -> None:
     op.create_table(
         "grid_tasks",
         sa.Column("id", UUID(as_uuid=True), primary_key=True),
@@ -101,6 +110,9 @@ def upgrade() -> None:
         sa.Column("to_worker_id", UUID(as_uuid=True)),
         sa.Column("note", sa.Text),
     )
+
+
+def _case_checks_and_staff_accounts() -> None:
     op.create_table(
         "grid_case_checks",
         sa.Column("event_id", UUID(as_uuid=True), primary_key=True),
