@@ -26,7 +26,13 @@ export interface GridTask {
 export interface Page<T> { items: T[]; next_cursor: string | null }
 
 export interface Person { id: string; name: string; gender?: string; birth_year?: number; household_id?: string | null }
-export interface Category { code: string; name: string; parent_code: string | null; children?: Category[] }
+export interface TemplateField {
+  key: string; label: string; type: 'text' | 'number' | 'choice' | 'date' | 'phone'
+  required?: boolean; choices?: string[]; options?: { code: string; label: string }[]
+}
+export interface Category {
+  code: string; name: string; parent_code: string | null; template?: TemplateField[]; children?: Category[]
+}
 
 export type Figures = Record<string, number | null>
 export interface MyFigures {

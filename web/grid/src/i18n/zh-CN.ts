@@ -116,6 +116,10 @@ export const zhCN = {
     submit: '上报',
     done: '已上报',
     required: '请选择类别并填写至少两个字的描述',
+    fieldPlaceholder: '请填写',
+    pickDate: '请选择日期',
+    fieldMissing: (label: string): string => `请填写“${label}”`,
+    fieldInvalid: (label: string): string => `“${label}”格式不正确`,
   },
   patrol: {
     title: '巡查',

@@ -1,18 +1,14 @@
-// The category tree as the report form's cascader shows it. Categories whose template has a
-// required field are left out: the phone form has no template fields yet (the console has).
-import type { Category } from '@/api/grid'
+// The category tree as the report form's cascader shows it, and the template of a picked
+// category (its fields are filled in the form: see templateFields.ts).
+import type { Category, TemplateField } from '@/api/grid'
 
 export interface Option { text: string; value: string; children?: Option[] }
 
-interface WithTemplate extends Category { template?: { required?: boolean }[]; children?: WithTemplate[] }
-
-export function cascaderOptions(tree: WithTemplate[]): Option[] {
-  return tree
-    .filter((c) => !(c.template ?? []).some((field) => field.required))
-    .map((c) => {
-      const children = cascaderOptions(c.children ?? [])
-      return children.length ? { text: c.name, value: c.code, children } : { text: c.name, value: c.code }
-    })
+export function cascaderOptions(tree: readonly Category[]): Option[] {
+  return tree.map((c) => {
+    const children = cascaderOptions(c.children ?? [])
+    return children.length ? { text: c.name, value: c.code, children } : { text: c.name, value: c.code }
+  })
 }
 
 /** The name shown for a picked code. */
@@ -23,4 +19,14 @@ export function optionName(options: Option[], code: string): string | null {
     if (inner) return inner
   }
   return null
+}
+
+/** The template fields of the category ``code`` anywhere in the tree (none when unknown). */
+export function templateOf(tree: readonly Category[], code: string): TemplateField[] {
+  for (const category of tree) {
+    if (category.code === code) return category.template ?? []
+    const inner = templateOf(category.children ?? [], code)
+    if (inner.length) return inner
+  }
+  return []
 }
