@@ -1,10 +1,10 @@
 """A grid worker's day in the grid app, in Chromium on a phone-sized screen with a mocked
 location: signs in, checks in, records a patrol while the location moves, completes a task
 from their manager, visits a household, reports an event and, once the community's clerk has
-handled it, verifies it on site; then, without signal, reports
-and visits again and the app shows both waiting; with the signal back both arrive exactly
-once (counted in the database, although the first answer to the report is lost on the way
-back and the app sends it again) and the event is routed to its community.
+handled it, verifies it on site; then, without signal, reports (filling in the category's
+template field) and visits again and the app shows both waiting; with the signal back both
+arrive exactly once (counted in the database, although the first answer to the report is lost
+on the way back and the app sends it again) and the event is routed to its community.
 
 One long journey rather than many short ones: the platform and the browser are the cost.
 A second, short one: a check-in far outside the grid is recorded, flagged and shown so."""
@@ -204,18 +204,29 @@ def visits(page: Page, note: str) -> None:
     expect(page.locator("[data-test=visit-note] textarea")).to_have_value("")
 
 
-def reports(page: Page, description: str, photo: Path) -> None:
+def reports(page: Page, description: str, photo: Path, kind: str = "邻里纠纷",
+            employer: str | None = None,
+            screenshot: Callable[[Page, str], Path] | None = None) -> None:
+    """A report of ``kind`` (under 社会矛盾); 劳动争议's template asks for the employer: the
+    form refuses the report until it is filled in."""
     tab(page, "上报")
     category = page.locator("[data-test=category]")
-    if "邻里纠纷" not in category.inner_text():  # the form keeps the last report's category
+    if kind not in category.inner_text():  # the form keeps the last report's category
         category.click()
         page.locator(".van-cascader__option", has_text="社会矛盾").click()
-        page.locator(".van-cascader__option", has_text="邻里纠纷").click()
-    expect(category).to_contain_text("邻里纠纷")
+        page.locator(".van-cascader__option", has_text=kind).click()
+    expect(category).to_contain_text(kind)
     page.locator("[data-test=description] textarea").fill(description)
+    if employer:
+        page.locator("[data-test=report-submit]").click()
+        expect(page.locator(".van-toast")).to_contain_text("请填写“用人单位”")
+        page.locator("[data-test=field-employer] input").fill(employer)
     page.locator("input[type=file]").set_input_files(str(photo))
     expect(page.locator(".van-uploader__preview")).to_have_count(1)
     expect(page.locator("[data-test=location]")).to_contain_text(f"{LAT:.1f}")
+    if screenshot:
+        expect(page.locator(".van-toast")).to_be_hidden(timeout=WAIT_MS)
+        screenshot(page, "grid-report-fields")
     page.locator("[data-test=report-submit]").click()
     expect(page.locator("[data-test=description] textarea")).to_have_value("")
 
@@ -297,8 +308,9 @@ def works_without_signal(day: Day) -> str:
     page = day.page
     day.context.set_offline(True)
     expect(page.locator("[data-test=offline]")).to_be_visible()
-    offline_report = f"楼道灯损坏多日无人修理 {uuid.uuid4().hex[:6]}"
-    reports(page, offline_report, day.photo)
+    offline_report = f"工地拖欠多名工人工资 {uuid.uuid4().hex[:6]}"
+    reports(page, offline_report, day.photo, "劳动争议", employer="鑫达建筑工程公司",
+            screenshot=day.screenshot)
     visits(page, "再次走访，家中无人，已电话联系")
     expect(page.locator("[data-test=waiting-count]")).to_have_text("2 条待发送")
     page.locator("[data-test=outbox-badge]").click()
@@ -338,7 +350,9 @@ def signal_returns_and_an_answer_is_lost(day: Day, offline_report: str) -> None:
     assert day.rows(VISITS) == [(2,)]
     event_id, channel = str(made[0][0]), made[0][1]
     assert channel == "grid_worker"
-    assert len(day.api.case(event_id)["attachments"]) == 1  # the photo kept offline
+    case = day.api.case(event_id)
+    assert len(case["attachments"]) == 1  # the photo kept offline
+    assert case["fields"] == {"employer": "鑫达建筑工程公司"}  # and its template field
     day.api.wait_assigned(event_id, day.api.unit_of_kind(COMMUNITY, "community"))
 
 
