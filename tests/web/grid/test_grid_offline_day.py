@@ -408,6 +408,8 @@ def test_a_check_in_far_outside_the_grid_is_recorded_and_flagged_not_refused(
     page.locator("[data-test=check-in]").click()
     nothing_waits(page)
     expect(page.locator("[data-test=flagged]")).to_contain_text("不在网格范围内")
+    # No roster names the grid today: its name comes from the directory, its code below it.
+    expect(page.locator(f"[data-test=grid-{GRID}]")).to_contain_text(f"西桥社区第一网格{GRID}")
     screenshot(page, "grid-check-in-flagged")
     routing = schema_name("routing", console_platform.prefix)
     worker_id = api.call("POST", "/api/v1/identity/staff-login", json={

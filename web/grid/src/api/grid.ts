@@ -34,6 +34,8 @@ export interface Category {
   code: string; name: string; parent_code: string | null; template?: TemplateField[]; children?: Category[]
 }
 
+export interface RegionList { items: { code: string; name: string; level: string }[] }
+
 export type Figures = Record<string, number | null>
 export interface MyFigures {
   month: string; weights?: Record<string, number>
@@ -105,6 +107,7 @@ export const paths = {
   visits: '/api/v1/identity/visits',
   people: (grid: string) => `/api/v1/identity/registry/people?region=${grid}&limit=200`,
   categories: '/api/v1/events/categories',
+  regions: (parent: string) => `/api/v1/routing/regions?parent=${parent}`,
   events: '/api/v1/events',
   event: (id: string) => `/api/v1/events/${id}`,
   verify: (id: string) => `/api/v1/events/${id}/verify`,
