@@ -27,15 +27,18 @@ describe('the outbox over HTTP', () => {
       .toMatchObject({ status: 502, code: 'http_502' })
   })
 
-  it('uploads a photo as multipart and answers its attachment id', async () => {
+  it('uploads a photo as multipart under its own key and answers its attachment id', async () => {
     let form: FormData | null = null
+    let key: string | null = null
     const sender = httpSender(async (r) => {
       form = await r.formData()
+      key = r.headers.get('Idempotency-Key')
       return new Response(JSON.stringify({ id: 'att-9' }), { status: 201 })
     }, 'http://phone.test')
     expect(await sender.upload({ key: 'b', blob: new Blob(['png']), name: 'site.png' }))
       .toEqual({ id: 'att-9' })
     expect((form!.get('file') as File).name).toBe('site.png')
+    expect(key).toBe('b')
   })
 
   it('gives up a request left unanswered, so the queue behind it moves again later', async () => {

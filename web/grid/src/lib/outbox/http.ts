@@ -1,6 +1,6 @@
 // The outbox's way to the gateway: the signed-in worker's token (renewed once on a 401 by the
 // client), the item's Idempotency-Key on every try, photos as multipart uploads to events'
-// attachments. A fetch that throws (no signal) throws on: the outbox keeps the item.
+// attachments under their own key. A fetch that throws (no signal) throws on: the outbox keeps the item.
 import type { StoredPhoto } from './db'
 import type { Refused, Sender } from './queue'
 
@@ -15,8 +15,12 @@ export function httpSender(fetcher: Fetch, origin: string, timeoutMs = SEND_TIME
     async upload(photo: StoredPhoto) {
       const form = new FormData()
       form.append('file', photo.blob, photo.name)
-      const response = await fetcher(new Request(`${origin}/api/v1/events/attachments`,
-        { method: 'POST', body: form, signal: AbortSignal.timeout(timeoutMs) }))
+      // The photo's own key: an upload whose answer was lost is answered with the first
+      // attachment when tried again, not stored twice.
+      const response = await fetcher(new Request(`${origin}/api/v1/events/attachments`, {
+        method: 'POST', body: form, headers: { 'Idempotency-Key': photo.key },
+        signal: AbortSignal.timeout(timeoutMs),
+      }))
       if (!response.ok) return refusal(response)
       const stored = (await response.json()) as { id: string }
       return { id: stored.id }
