@@ -281,9 +281,10 @@ async def _keep_session(_: asyncpg.Connection) -> None:
 async def open_points_pool(database_url: str, *, schema: str, size: int,
                            plan_cache_mode: str | None) -> asyncpg.Pool:
     """The points path's own pool of raw connections (as booking's hot pool), with the
-    session settings of the service's engine; it grows to ``size`` as uploads come."""
+    session settings of the service's engine. It connects as uploads come (up to ``size``),
+    so the service starts, as with its engine, while the database is away."""
     return await asyncpg.create_pool(
-        asyncpg_dsn(database_url), min_size=1, max_size=size, reset=_keep_session,
+        asyncpg_dsn(database_url), min_size=0, max_size=size, reset=_keep_session,
         server_settings=server_settings(schema=schema, application_name="ehome-routing-points",
                                         plan_cache_mode=plan_cache_mode))
 
