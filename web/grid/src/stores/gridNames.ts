@@ -9,7 +9,8 @@ import { useSession } from '@/stores/session'
 export const useGridNames = defineStore('gridNames', () => {
   const session = useSession()
   const names = ref<Record<string, string>>({})
-  let reading: Promise<void> | null = null
+  // The communities last read, so a worker signing in after another on this phone is read anew.
+  let readFor: string | null = null
 
   function keptNames(): void {
     const lists = communitiesOf(session.grids)
@@ -19,15 +20,18 @@ export const useGridNames = defineStore('gridNames', () => {
 
   async function readNames(): Promise<void> {
     const lists = await Promise.all(communitiesOf(session.grids).map((community) =>
-      readKept<RegionList>(paths.regions(community)).then((r) => r.data.items, () => [])))
-    names.value = { ...names.value, ...namesFrom(lists) }
+      readKept<RegionList>(paths.regions(community)).then((r) => r.data.items, () => null)))
+    if (lists.includes(null)) readFor = null // not read (no signal, nothing kept): try next time
+    names.value = { ...names.value, ...namesFrom(lists.filter((list) => list !== null)) }
   }
 
-  /** Names kept on the phone at once, then the directory's (read once while the app runs). */
-  function load(): Promise<void> {
+  /** Names kept on the phone at once, then the directory's (read once per worker while the app runs). */
+  async function load(): Promise<void> {
     keptNames()
-    reading ??= readNames()
-    return reading
+    const communities = communitiesOf(session.grids).join(',')
+    if (readFor === communities) return
+    readFor = communities
+    await readNames()
   }
 
   function nameOf(code: string): string {
