@@ -172,7 +172,7 @@ export const zhCN = {
       residents_verified_rate: '录入居民实名率',
     } as Record<string, string>,
   },
-  photo: { add: '拍照/选图' },
+  photo: { add: '拍照/选图', preview: (n: number): string => `照片 ${n}` },
   problems: {
     out_of_scope: '不在您负责的网格范围内',
     person_not_in_grid: '所选人员不属于该网格',
