@@ -223,6 +223,7 @@ export interface paths {
         /**
          * Upload
          * @description Upload a photo or short video; reference its id when reporting or submitting a result.
+         *     A retry with the same Idempotency-Key and the same bytes answers the first attachment.
          */
         post: operations["upload_api_v1_events_attachments_post"];
         delete?: never;
@@ -9014,7 +9015,10 @@ export interface operations {
     upload_api_v1_events_attachments_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retried write answer what its first attempt answered. */
+                "Idempotency-Key"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
@@ -10467,7 +10471,10 @@ export interface operations {
     accept_api_v1_events__event_id__accept_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retried write answer what its first attempt answered. */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 event_id: string;
             };
@@ -10735,7 +10742,10 @@ export interface operations {
     reject_api_v1_events__event_id__reject_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retried write answer what its first attempt answered. */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 event_id: string;
             };
@@ -11003,7 +11013,10 @@ export interface operations {
     submit_result_api_v1_events__event_id__result_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retried write answer what its first attempt answered. */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 event_id: string;
             };
@@ -11137,7 +11150,10 @@ export interface operations {
     return_case_api_v1_events__event_id__return_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retried write answer what its first attempt answered. */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 event_id: string;
             };
@@ -11271,7 +11287,10 @@ export interface operations {
     start_api_v1_events__event_id__start_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retried write answer what its first attempt answered. */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 event_id: string;
             };
@@ -11508,7 +11527,10 @@ export interface operations {
     verify_api_v1_events__event_id__verify_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retried write answer what its first attempt answered. */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 event_id: string;
             };
