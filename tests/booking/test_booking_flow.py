@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import MutableMapping
 from datetime import datetime
+from typing import Any
 
 from services.booking.domain import PickupCodes
 from services.booking.settings import Settings
@@ -485,13 +487,13 @@ async def test_the_booking_fast_lane_keeps_the_platform_contract(world: BookingW
 
     lane = BookingFastLane(framework, runtime=lambda: world.app.state.runtime)
     (second,) = await world.verified_residents(1)
-    sent: list[dict] = []
+    sent: list[MutableMapping[str, Any]] = []
     body = [{"type": "http.request", "body": f'{{"pickup_point_id":"{_point(round_)}"}}'.encode()}]
 
     async def receive() -> dict:
         return body.pop(0)
 
-    async def send(message: dict) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
     token = world.tokens[second]
