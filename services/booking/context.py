@@ -11,14 +11,15 @@ import asyncpg
 from services.booking.admission import AdmissionLimiter
 from services.booking.domain import PickupCodes
 from services.booking.settings import Settings
-from services.booking.store.claims import open_hot_pool
+from shared.db.hot_pool import open_hot_pool
 
 
 @dataclass
 class BookingContext:
     settings: Settings
     admission: AdmissionLimiter
-    # The surge path's own bounded pool (see store/claims.py); the rest uses the unit of work.
+    # The surge path's own bounded pool (see store/claims.py, shared/db/hot_pool.py); the
+    # rest uses the unit of work.
     hot_pool: asyncpg.Pool
     pickup_codes: PickupCodes
 
@@ -42,6 +43,8 @@ async def build_context(
             size=settings.hot_pool_size,
             application_name="ehome-booking-hot",
             plan_cache_mode=plan_cache_mode,
+            # A surge starts at a known minute: its first claims must not wait for connects.
+            connect_at_start=True,
         ),
         pickup_codes=PickupCodes(settings.pickup_code_secret),
     )

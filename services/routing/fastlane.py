@@ -28,8 +28,8 @@ from services.routing.api import duty as duty_api
 from services.routing.api import router
 from services.routing.schemas_duty import PointBatch
 from services.routing.service.duty.patrols import add_points_now
-from services.routing.store.duty import open_points_pool
 from shared.auth.tokens import ENDORSEMENT_HEADER
+from shared.db.hot_pool import open_hot_pool
 from shared.settings import ServiceSettings
 from shared.web.fastlane import (
     FastLane,
@@ -68,9 +68,11 @@ class PointsPool:
         self.pool: asyncpg.Pool | None = None
 
     async def open(self, _: FastAPI, runtime: ServiceRuntime) -> None:
-        self.pool = await open_points_pool(
+        # Connected as uploads come, so the service starts while the database is away.
+        self.pool = await open_hot_pool(
             self._settings.database_url, schema=runtime.database.schema,
             size=min(POOL_SIZE, self._settings.db_pool_size),
+            application_name="ehome-routing-points",
             plan_cache_mode=runtime.database.plan_cache_mode)
 
     async def close(self, _: FastAPI, __: ServiceRuntime) -> None:

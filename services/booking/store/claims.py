@@ -28,8 +28,6 @@ from typing import TypeAlias
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from shared.db.database import asyncpg_dsn, server_settings
-
 # A connection as the hot pool hands it out (or a plain one: the statements need nothing more).
 HotConnection: TypeAlias = (
     "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
@@ -182,25 +180,3 @@ async def booking_made_with_key(
 
 async def any_units_left(conn: HotConnection, slot_id: uuid.UUID) -> bool:
     return bool(await conn.fetchval(_ANY_LEFT, slot_id))
-
-
-async def _keep_session(_: asyncpg.Connection) -> None:
-    """Nothing to reset between borrowers: the hot path sets no session state and never
-    leaves a transaction open, so the pool skips asyncpg's reset round trip."""
-
-
-async def open_hot_pool(
-    database_url: str, *, schema: str, size: int, application_name: str,
-    plan_cache_mode: str | None = None,
-) -> asyncpg.Pool:
-    """The booking hot path's own bounded pool: ``size`` connections, opened up front, with
-    the session settings of the service's engine."""
-    return await asyncpg.create_pool(
-        asyncpg_dsn(database_url),
-        min_size=size,
-        max_size=size,
-        reset=_keep_session,
-        server_settings=server_settings(
-            schema=schema, application_name=application_name, plan_cache_mode=plan_cache_mode
-        ),
-    )

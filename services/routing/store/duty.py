@@ -36,7 +36,6 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID, insert
 
 from services.routing.store.common import fetch_all, fetch_one
 from services.routing.store.tables import metadata, regions
-from shared.db.database import asyncpg_dsn, server_settings
 from shared.db.statements import Statement
 from shared.db.uow import UnitOfWork
 
@@ -271,22 +270,6 @@ async def add_batch_now(pool: asyncpg.Pool, *, patrol_id: uuid.UUID, worker_id: 
         _batch_params(patrol_id, worker_id, batch_seq, points)))
     count = status.rsplit(" ", 1)[-1]
     return int(count) if count.isdigit() else 0
-
-
-async def _keep_session(_: asyncpg.Connection) -> None:
-    """Nothing to reset between borrowers: the points path sets no session state and never
-    leaves a transaction open, so the pool skips asyncpg's reset round trip."""
-
-
-async def open_points_pool(database_url: str, *, schema: str, size: int,
-                           plan_cache_mode: str | None) -> asyncpg.Pool:
-    """The points path's own pool of raw connections (as booking's hot pool), with the
-    session settings of the service's engine. It connects as uploads come (up to ``size``),
-    so the service starts, as with its engine, while the database is away."""
-    return await asyncpg.create_pool(
-        asyncpg_dsn(database_url), min_size=0, max_size=size, reset=_keep_session,
-        server_settings=server_settings(schema=schema, application_name="ehome-routing-points",
-                                        plan_cache_mode=plan_cache_mode))
 
 
 async def batch_stored(uow: UnitOfWork, patrol_id: uuid.UUID, batch_seq: int) -> bool:
