@@ -76,7 +76,7 @@ async def test_a_lazy_hot_pool_opens_while_the_database_is_away() -> None:
     pool = await open_hot_pool("postgresql://postgres@127.0.0.1:1/postgres", schema="public",
                                size=2, application_name="ehome-test-hot")
     try:
-        with pytest.raises(OSError):
+        with pytest.raises(ConnectionRefusedError):
             await pool.fetchval("SELECT 1")
     finally:
         pool.terminate()
