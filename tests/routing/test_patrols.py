@@ -5,9 +5,13 @@ it concerns."""
 
 from __future__ import annotations
 
+import random
 import uuid
 from typing import Any
 
+import pytest
+
+from services.routing import domain_geo
 from tests.routing.test_grid_duty_support import (
     OTHER_TOWN,
     SQUARE,
@@ -241,3 +245,45 @@ async def test_only_grid_workers_record_patrols(duty: Duty) -> None:
     oversized = await _batch(duty, worker, patrol_id, 0, _points(201))
     empty = await _batch(duty, worker, patrol_id, 0, [])
     assert oversized.status_code == empty.status_code == 422
+
+
+async def test_the_length_measured_in_the_database_is_the_python_geometry(duty: Duty) -> None:
+    """The finish measures the track in SQL; it must agree with domain_geo's haversine over
+    the same points in the order recorded: a wandering walk in every direction, standing
+    still, one long jump, sent in batches out of order."""
+    grid = fresh_grid()
+    _, worker = duty.worker(grid)
+    patrol_id = await _patrol(duty, worker, grid)
+    rng = random.Random(19)
+    lat, lng, walk = 24.4995, 117.4995, []
+    for i in range(137):
+        if i == 60:
+            lat, lng = lat + 0.02, lng - 0.03  # the phone lost its fix: a jump of ~4 km
+        elif i % 23 != 0:  # every 23rd point the worker stands still
+            lat, lng = lat + rng.uniform(-3e-4, 3e-4), lng + rng.uniform(-3e-4, 3e-4)
+        walk.append({"lat": round(lat, 7), "lng": round(lng, 7), "at": at(-30 + i / 60),
+                     "accuracy_m": 8})
+    batches = [walk[i:i + 20] for i in range(0, len(walk), 20)]
+    for seq in (3, 0, 6, 1, 5, 2, 4):
+        assert (await _batch(duty, worker, patrol_id, seq, batches[seq])).json()["accepted"]
+
+    finished = await duty.post(f"/patrols/{patrol_id}/finish", worker, {"ended_at": at(-1)})
+
+    expected = domain_geo.track_length_m((p["lat"], p["lng"]) for p in walk)
+    assert expected > 4000
+    assert finished.json()["points"] == 137
+    assert finished.json()["distance_m"] == pytest.approx(expected, abs=0.1)
+
+
+async def test_a_patrol_of_no_points_or_one_point_has_no_length(duty: Duty) -> None:
+    grid = fresh_grid()
+    _, worker = duty.worker(grid)
+    empty = await _patrol(duty, worker, grid)
+    single = await _patrol(duty, worker, grid)
+    await _batch(duty, worker, single, 0, _points(1))
+
+    for patrol_id, points in ((empty, 0), (single, 1)):
+        finished = await duty.post(f"/patrols/{patrol_id}/finish", worker,
+                                   {"ended_at": at(-1)})
+        assert finished.status_code == 200, finished.text
+        assert (finished.json()["points"], finished.json()["distance_m"]) == (points, 0.0)

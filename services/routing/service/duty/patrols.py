@@ -114,15 +114,16 @@ async def finish_patrol(uow: UnitOfWork, *, principal: Principal, patrol_id: uui
         if ended_at < patrol["started_at"]:
             raise RuleViolation("the patrol ends before it starts", code="ended_before_start")
         check_device_time(ended_at, now)
-        track = await store.track(uow, patrol_id)
-        distance = round(domain_geo.track_length_m((p["lat"], p["lng"]) for p in track), 1)
+        points, length_m = await store.track_length(uow, patrol_id,
+                                                    radius_m=domain_geo.EARTH_RADIUS_M)
+        distance = round(length_m, 1)
         row = await store.finish_patrol(uow, patrol_id, {
-            "ended_at": ended_at, "points": len(track), "distance_m": distance,
+            "ended_at": ended_at, "points": points, "distance_m": distance,
             "status": "finished"})
         await uow.emit("routing.patrol_finished", PatrolFinished(
             patrol_id=patrol_id, worker_id=row["worker_id"], grid_code=row["grid_code"],
             started_at=row["started_at"], ended_at=ended_at, distance_m=distance,
-            points=len(track)))
+            points=points))
     return _read(row)
 
 
