@@ -255,21 +255,23 @@ async def test_the_length_measured_in_the_database_is_the_python_geometry(duty: 
     _, worker = duty.worker(grid)
     patrol_id = await _patrol(duty, worker, grid)
     rng = random.Random(19)
-    lat, lng, walk = 24.4995, 117.4995, []
+    lat, lng = 24.4995, 117.4995
+    path: list[tuple[float, float]] = []
     for i in range(137):
         if i == 60:
             lat, lng = lat + 0.02, lng - 0.03  # the phone lost its fix: a jump of ~4 km
         elif i % 23 != 0:  # every 23rd point the worker stands still
             lat, lng = lat + rng.uniform(-3e-4, 3e-4), lng + rng.uniform(-3e-4, 3e-4)
-        walk.append({"lat": round(lat, 7), "lng": round(lng, 7), "at": at(-30 + i / 60),
-                     "accuracy_m": 8})
+        path.append((round(lat, 7), round(lng, 7)))
+    walk = [{"lat": p[0], "lng": p[1], "at": at(-30 + i / 60), "accuracy_m": 8}
+            for i, p in enumerate(path)]
     batches = [walk[i:i + 20] for i in range(0, len(walk), 20)]
     for seq in (3, 0, 6, 1, 5, 2, 4):
         assert (await _batch(duty, worker, patrol_id, seq, batches[seq])).json()["accepted"]
 
     finished = await duty.post(f"/patrols/{patrol_id}/finish", worker, {"ended_at": at(-1)})
 
-    expected = domain_geo.track_length_m((p["lat"], p["lng"]) for p in walk)
+    expected = domain_geo.track_length_m(path)
     assert expected > 4000
     assert finished.json()["points"] == 137
     assert finished.json()["distance_m"] == pytest.approx(expected, abs=0.1)
