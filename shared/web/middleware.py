@@ -30,6 +30,14 @@ _QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics", REVOCATIONS_FEED})
 
 
 def _route_template(scope: Scope) -> str:
+    """The matched route's whole template. FastAPI (0.165) matches a route of an included
+    router through an effective-route context and leaves ``scope["route"]`` the route as
+    declared, without its routers' prefixes (``/{event_id}``, alike in every service); the
+    context's ``path_format`` has the whole path."""
+    effective = (scope.get("fastapi") or {}).get("effective_route_context")
+    template = getattr(effective, "path_format", None)
+    if isinstance(template, str) and template:
+        return template
     route = scope.get("route")
     return getattr(route, "path", None) or "unmatched"
 
