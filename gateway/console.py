@@ -111,7 +111,8 @@ class Console(WebApp):
         settings = settings or ConsoleSettings()
         config = Extra(b"application/json", orjson.dumps({"tile_url": settings.tile_url}))
         super().__init__(
-            prefix=PREFIX, name="console", title="the staff console", root=settings.dist_dir,
+            prefix=PREFIX, not_built_code="console_not_built", title="the staff console",
+            root=settings.dist_dir,
             csp=content_security_policy(settings.tile_hosts, settings.tile_url),
             build_hint="run `make console` (needs Node 20 and npm), or point "
                        "EHOME_CONSOLE_DIST_DIR at a built console",

@@ -43,7 +43,7 @@ class GridApp(WebApp):
     def __init__(self, settings: GridSettings | None = None) -> None:
         settings = settings or GridSettings()
         super().__init__(
-            prefix=PREFIX, name="grid_app", title="the grid workers' app",
+            prefix=PREFIX, not_built_code="grid_app_not_built", title="the grid workers' app",
             root=settings.dist_dir, csp=CONTENT_SECURITY_POLICY,
             build_hint="run `make grid` (needs Node 20 and npm), or point EHOME_GRID_DIST_DIR "
                        "at a built app",

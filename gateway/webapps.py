@@ -12,7 +12,7 @@ so no app needs a server of its own in any run mode.
   missing asset is a 404, never HTML under a script's URL.
 - Every answer carries the app's strict Content-Security-Policy and ``nosniff``.
 - Text files are gzipped once per file version and kept in memory (a build is a few MB).
-- Without a build, the app answers 503 ``<name>_not_built`` saying how to build it.
+- Without a build, the app answers 503 with its ``not_built_code`` saying how to build it.
 - ``extras``: small answers that are not files of the build (the console's runtime
   ``config.json``), revalidated on every load and answered before the build is looked at.
 """
@@ -90,11 +90,12 @@ class WebApp:
     """The raw ASGI app behind one prefix (GET and HEAD only)."""
 
     def __init__(
-        self, *, prefix: str, name: str, title: str, root: Path, csp: str, build_hint: str,
+        self, *, prefix: str, not_built_code: str, title: str, root: Path, csp: str,
+        build_hint: str,
         extras: Mapping[str, Extra] | None = None,
     ) -> None:
         self.prefix = prefix
-        self.name = name  # "console": its problem code is console_not_built
+        self.not_built_code = not_built_code  # the 503's problem code, e.g. console_not_built
         self.title = title  # "the console", in problem details
         self.root = root.resolve()
         self.build_hint = build_hint
@@ -130,7 +131,7 @@ class WebApp:
             # Off the event loop: a stat or two, on a disk that may be a network volume.
             found = await asyncio.to_thread(_locate, self.root, path[len(self.prefix) + 1:])
             if found == NOT_BUILT:
-                await self._problem(scope, send, 503, f"{self.name}_not_built",
+                await self._problem(scope, send, 503, self.not_built_code,
                                     f"{self.title} is not built: {self.build_hint}")
             elif isinstance(found, str):
                 await self._problem(scope, send, 404, "not_found",
