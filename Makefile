@@ -85,12 +85,11 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-## The web apps' own unit tests (Vitest) first, then pytest: the browser tests (tests/web,
-## which need the apps built and skip without Chromium) in a process beside the rest
-## (shared/testing/suite.py); with PYTEST_ARGS, plain pytest with them.
+## The web apps' own unit tests (Vitest) first, then pytest; the browser tests (tests/web)
+## need the apps built, and skip without Chromium.
 test: lint web
 	for app in $(WEBAPPS); do (cd web/$$app && npm test) || exit 1; done
-	$(BIN)/python -m shared.testing.suite $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install
 	$(BIN)/python -m bench $(BENCH_ARGS)
