@@ -1,22 +1,25 @@
 // The report form's categories: the whole tree as the cascader wants it (those with required
 // template fields too: the form fills them), and the template of a picked category.
 import { expect, it } from 'vitest'
-import type { Category } from '../src/api/grid'
+import type { Category, TemplateField } from '../src/api/grid'
 import { cascaderOptions, optionName, templateOf } from '../src/lib/categories'
 
-const employer = { key: 'employer', label: 'employer', type: 'text', required: true } as const
+const employer: TemplateField = {
+  key: 'employer', label: 'employer', type: 'text', required: true, choices: [], options: [] }
+/** A category as the API sends it, with its template and children. */
+function category(code: string, template: TemplateField[] = [], children: Category[] = []): Category {
+  return { code, name: code.split('_').pop()!, parent_code: null, major_risk: 'none',
+    default_urgency: 'normal', sensitive: false, verified_only: false, sort: 0, template, children }
+}
 const tree: Category[] = [
-  { code: 'social_conflict', name: 'conflict', parent_code: null, template: [], children: [
-    { code: 'dispute_neighbour', name: 'neighbours', parent_code: 'social_conflict', template: [] },
-    { code: 'dispute_labour', name: 'labour', parent_code: 'social_conflict', template: [employer] },
-  ] },
-  { code: 'fire', name: 'fire', parent_code: null },
+  category('social_conflict', [], [category('dispute_neighbour'), category('dispute_labour', [employer])]),
+  category('fire'),
 ]
 
 it('keeps the whole tree, categories with required template fields included', () => {
   expect(cascaderOptions(tree)).toEqual([
     { text: 'conflict', value: 'social_conflict', children: [
-      { text: 'neighbours', value: 'dispute_neighbour' }, { text: 'labour', value: 'dispute_labour' }] },
+      { text: 'neighbour', value: 'dispute_neighbour' }, { text: 'labour', value: 'dispute_labour' }] },
     { text: 'fire', value: 'fire' },
   ])
 })

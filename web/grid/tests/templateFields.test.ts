@@ -4,12 +4,16 @@ import { describe, expect, it } from 'vitest'
 import type { TemplateField } from '../src/api/grid'
 import { blankDrafts, choiceLabel, choicesOf, fieldValues } from '../src/lib/templateFields'
 
-const employer: TemplateField = { key: 'employer', label: 'Employer', type: 'text', required: true }
-const amount: TemplateField = { key: 'unpaid_amount', label: 'Amount', type: 'number' }
-const role: TemplateField = { key: 'party_role', label: 'Role', type: 'choice', required: true,
-  choices: ['landlord', 'tenant'], options: [{ code: 'landlord', label: 'L' }, { code: 'tenant', label: 'T' }] }
-const bought: TemplateField = { key: 'purchase_date', label: 'Bought', type: 'date' }
-const phone: TemplateField = { key: 'contact', label: 'Phone', type: 'phone' }
+type Given = Pick<TemplateField, 'key' | 'label' | 'type'> & Partial<TemplateField>
+/** A field as the API sends it (the defaults the server fills in, unless given). */
+const field = (given: Given): TemplateField => ({ required: false, choices: [], options: [], ...given })
+
+const employer = field({ key: 'employer', label: 'Employer', type: 'text', required: true })
+const amount = field({ key: 'unpaid_amount', label: 'Amount', type: 'number' })
+const role = field({ key: 'party_role', label: 'Role', type: 'choice', required: true,
+  choices: ['landlord', 'tenant'], options: [{ code: 'landlord', label: 'L' }, { code: 'tenant', label: 'T' }] })
+const bought = field({ key: 'purchase_date', label: 'Bought', type: 'date' })
+const phone = field({ key: 'contact', label: 'Phone', type: 'phone' })
 const template = [employer, amount, role, bought, phone]
 
 describe('template fields to report values', () => {
@@ -54,7 +58,7 @@ describe('template fields to report values', () => {
 
   it('shows a choice by its label and falls back to codes when a field has no labels', () => {
     expect(choiceLabel(role, 'tenant')).toBe('T')
-    const bare: TemplateField = { key: 'k', label: 'K', type: 'choice', choices: ['a', 'b'] }
+    const bare = field({ key: 'k', label: 'K', type: 'choice', choices: ['a', 'b'] })
     expect(choicesOf(bare)).toEqual([{ code: 'a', label: 'a' }, { code: 'b', label: 'b' }])
     expect(choiceLabel(bare, 'b')).toBe('b')
   })

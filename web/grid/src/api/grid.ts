@@ -1,47 +1,37 @@
 // The #19 endpoints the app reads (routing duty and tasks, identity visits, feedback figures),
-// typed from the contract (docs: /openapi.json), and read through one helper that keeps the
-// last answer on the device: without signal, a page shows what it last saw.
+// typed from the platform's OpenAPI snapshot (web/openapi.json → schema.d.ts: a backend
+// change breaks the build), and read through one helper that keeps the last answer on the
+// device: without signal, a page shows what it last saw.
 import { authedFetch } from './client'
 import { toApiError } from './errors'
+import type { components } from './schema'
 
-export interface LatLng { lat: number; lng: number }
+type Schemas = components['schemas']
 
-export interface Shift { grid_code: string; grid_name: string | null; starts: string | null; ends: string | null }
-export interface CheckIn {
-  id: string; kind: 'in' | 'out'; grid_code: string; at: string; lat: number; lng: number
-  distance_m: number | null; flagged: boolean; flag_reason: string | null
-}
-export interface DutyToday { day: string; shifts: Shift[]; checked_in: CheckIn | null }
+export type Shift = Schemas['Shift']
+export type CheckIn = Schemas['CheckInRead']
+export type DutyToday = Schemas['TodayDuty']
+export type TrailEntry = Schemas['TrailEntry']
+export type GridTask = Schemas['GridTaskRead']
+export type GridTaskPage = Schemas['GridTaskPage']
+export type Person = Schemas['RegistryPersonRead']
+export type PeoplePage = Schemas['RegistryPage']
+export type TemplateField = Schemas['TemplateFieldSchema']
+export type Category = Schemas['CategoryRead']
+export type CategoryTree = Schemas['CategoryTree']
+export type RegionList = Schemas['RegionList']
+export type MyFigures = Schemas['GridScorecardMine']
 
-export interface TrailEntry {
-  at: string; action: string; actor_id: string | null; from_worker_id: string | null
-  to_worker_id: string | null; note: string | null
-}
-export interface GridTask {
-  id: string; kind: 'assigned' | 'verification'; title: string; detail: string | null
-  grid_code: string; worker_id: string | null; event_id: string | null; case_no: string | null
-  due_at: string | null; status: 'open' | 'done' | 'cancelled'; completed_at: string | null
-  on_time: boolean | null; trail: TrailEntry[]
-}
-export interface Page<T> { items: T[]; next_cursor: string | null }
-
-export interface Person { id: string; name: string; gender?: string; birth_year?: number; household_id?: string | null }
-export interface TemplateField {
-  key: string; label: string; type: 'text' | 'number' | 'choice' | 'date' | 'phone'
-  required?: boolean; choices?: string[]; options?: { code: string; label: string }[]
-}
-export interface Category {
-  code: string; name: string; parent_code: string | null; template?: TemplateField[]; children?: Category[]
-}
-
-export interface RegionList { items: { code: string; name: string; level: string }[] }
-
-export type Figures = Record<string, number | null>
-export interface MyFigures {
-  month: string; weights?: Record<string, number>
-  worker?: { figures: Figures; score: number | null } | null
-  figures?: Figures; score?: number | null
-}
+// What the app writes (queued in the outbox): each view's body ``satisfies`` its shape.
+export type CheckInCreate = Schemas['CheckInCreate']
+export type LogCreate = Schemas['LogCreate']
+export type PatrolCreate = Schemas['PatrolCreate']
+export type PointBatch = Schemas['PointBatch']
+export type PatrolFinish = Schemas['PatrolFinish']
+export type CompletionIn = Schemas['CompletionIn']
+export type VerifyIn = Schemas['VerifyIn']
+export type VisitCreate = Schemas['VisitCreate']
+export type EventCreate = Schemas['EventCreate']
 
 export interface Cached<T> { data: T; fromCache: boolean; savedAt: number }
 
