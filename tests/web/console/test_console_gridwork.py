@@ -17,9 +17,11 @@ from typing import Any
 from openpyxl import load_workbook
 from playwright.sync_api import Page, expect
 
-from tests.web.conftest import ADMIN_PASSWORD, DEFAULT_REGION, ConsolePlatform
+from tests.web.conftest import ADMIN_PASSWORD, DEFAULT_REGION, ConsoleApi, ConsolePlatform
 from tests.web.console.test_console_clerk_case import serious_violations
 from tests.web.console.test_console_sign_in import sign_in_through_the_form
+
+Screenshot = Callable[[Page, str], Path]
 
 TOWN = "350623100"  # 绥安镇; DEFAULT_REGION is a grid of its 绥安社区
 WORKER_PASSWORD = "Grid-worker-2026!"
@@ -60,12 +62,20 @@ def pick_grid(page: Page, testid: str, code: str = DEFAULT_REGION) -> None:
 
 
 def test_a_town_manager_enrols_trains_tasks_and_scores_a_grid_worker(
-    page: Page, console_platform: ConsolePlatform, screenshot: Callable[[Page, str], Path],
+    page: Page, console_platform: ConsolePlatform, screenshot: Screenshot,
 ) -> None:
     api = console_platform.api
     manager, token = town_manager(console_platform)
     worker_username = f"gw-{uuid.uuid4().hex[:8]}"
+    user_id = _enrols_a_part_time_worker(page, api, token, manager, worker_username, screenshot)
+    _trains_and_makes_full_time(page, api, token, user_id, screenshot)
+    _assigns_a_task(page, api, token, user_id, screenshot)
+    _finds_them_on_the_scorecard(page, user_id, screenshot)
+    _the_worker_sees_only_their_own_figures(page, api, worker_username, user_id, screenshot)
 
+
+def _enrols_a_part_time_worker(page: Page, api: ConsoleApi, token: str, manager: str,
+                               worker_username: str, screenshot: Screenshot) -> str:
     page.goto("/console/gridwork")
     sign_in_through_the_form(page, manager)
     page.get_by_role("navigation", name="主菜单").get_by_text("网格员管理").click()
@@ -93,6 +103,12 @@ def test_a_town_manager_enrols_trains_tasks_and_scores_a_grid_worker(
     assert profile["kind"] == "part_time"
     assert profile["grid_codes"] == [DEFAULT_REGION]
 
+    return user_id
+
+
+def _trains_and_makes_full_time(page: Page, api: ConsoleApi, token: str, user_id: str,
+                                screenshot: Screenshot) -> None:
+    detail = page.get_by_test_id("gridwork-worker")
     form = detail.get_by_test_id("training-form")
     form.get_by_label("课程").fill("网格员入户走访规范")
     form.get_by_test_id("training-add").click()
@@ -111,6 +127,10 @@ def test_a_town_manager_enrols_trains_tasks_and_scores_a_grid_worker(
     expect(detail.get_by_test_id("worker-profile")).to_contain_text("专职网格员")
     assert api.call("GET", f"/api/v1/routing/grid-workers/{user_id}", token)["kind"] == "full_time"
 
+
+
+def _assigns_a_task(page: Page, api: ConsoleApi, token: str, user_id: str,
+                    screenshot: Screenshot) -> None:
     page.get_by_test_id("gridwork-nav").get_by_role("link", name="网格任务").click()
     page.get_by_test_id("assign-open").click()
     assign = page.get_by_test_id("assign-dialog")
@@ -130,6 +150,9 @@ def test_a_town_manager_enrols_trains_tasks_and_scores_a_grid_worker(
     assert task["status"] == "open"
     screenshot(page, "gridwork-tasks")
 
+
+
+def _finds_them_on_the_scorecard(page: Page, user_id: str, screenshot: Screenshot) -> None:
     page.get_by_test_id("gridwork-nav").get_by_role("link", name="网格员考评").click()
     workers = page.get_by_test_id("grid-scorecard-workers")
     expect(workers).to_contain_text("林晓梅")
@@ -142,6 +165,10 @@ def test_a_town_manager_enrols_trains_tasks_and_scores_a_grid_worker(
     assert any(user_id == str(cell) for r in sheet.iter_rows(values_only=True) for cell in r)
     screenshot(page, "gridwork-scorecards")
 
+
+
+def _the_worker_sees_only_their_own_figures(page: Page, api: ConsoleApi, worker_username: str,
+                                            user_id: str, screenshot: Screenshot) -> None:
     page.get_by_test_id("user-menu").click()
     page.get_by_test_id("sign-out").click()
     sign_in_through_the_form(page, worker_username, WORKER_PASSWORD)
@@ -226,7 +253,7 @@ def patrol_walked(platform: ConsolePlatform, worker_token: str) -> str:
 
 
 def test_a_manager_sets_the_roster_and_area_then_sees_the_patrol_on_the_map(
-    page: Page, console_platform: ConsolePlatform, screenshot: Callable[[Page, str], Path],
+    page: Page, console_platform: ConsolePlatform, screenshot: Screenshot,
 ) -> None:
     api = console_platform.api
     manager, token = town_manager(console_platform)
@@ -261,6 +288,11 @@ def test_a_manager_sets_the_roster_and_area_then_sees_the_patrol_on_the_map(
     assert len(saved["polygon"]) == 4
     screenshot(page, "gridwork-roster-area")
 
+    _sees_the_patrol_on_the_map(page, screenshot)
+    _sees_the_far_check_out_flagged(page, api, worker, worker_token, screenshot)
+
+
+def _sees_the_patrol_on_the_map(page: Page, screenshot: Screenshot) -> None:
     page.get_by_test_id("gridwork-nav").get_by_role("link", name="巡查地图").click()
     page.get_by_test_id("patrol-worker").click()
     page.get_by_role("option", name="郑海峰").click()
@@ -273,6 +305,9 @@ def test_a_manager_sets_the_roster_and_area_then_sees_the_patrol_on_the_map(
     assert int(page.get_by_test_id("grid-map").get_attribute("data-cells") or 0) > 0
     screenshot(page, "gridwork-patrol-map")
 
+
+def _sees_the_far_check_out_flagged(page: Page, api: ConsoleApi, worker: str, worker_token: str,
+                                    screenshot: Screenshot) -> None:
     now = datetime.now(UTC)
     for kind, lat, lng in (("in", 24.1190, 117.6140), ("out", 24.2500, 117.7500)):  # 18 km off
         api.call("POST", "/api/v1/routing/duty/check-ins", worker_token, status=201, json={
