@@ -18,7 +18,7 @@ from alembic import command, context
 from alembic.config import Config
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from shared.db.database import normalize_database_url
 
@@ -69,20 +69,31 @@ async def upgrade(
     *, plan_cache_mode: str | None = None,
 ) -> None:
     """``plan_cache_mode``: as the services' connections have it (DatabaseSettings)."""
-    settings = {"plan_cache_mode": plan_cache_mode} if plan_cache_mode else {}
-    engine = create_async_engine(
-        normalize_database_url(database_url), connect_args={"server_settings": settings}
-    )
+    engine = migration_engine(database_url, plan_cache_mode=plan_cache_mode)
     try:
-        async with engine.begin() as conn:
-            await conn.execute(
-                text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"migrate:{schema}"}
-            )
-            await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
-            await conn.execute(text(f'SET LOCAL search_path TO "{schema}"'))
-            await conn.run_sync(_upgrade_sync, service, schema, revision)
+        await upgrade_on(engine, service, schema, revision)
     finally:
         await engine.dispose()
+
+
+def migration_engine(database_url: str, *, plan_cache_mode: str | None = None) -> AsyncEngine:
+    settings = {"plan_cache_mode": plan_cache_mode} if plan_cache_mode else {}
+    return create_async_engine(
+        normalize_database_url(database_url), connect_args={"server_settings": settings}
+    )
+
+
+async def upgrade_on(
+    engine: AsyncEngine, service: str, schema: str, revision: str = "head"
+) -> None:
+    """Migrate one schema in one transaction, under a lock per schema."""
+    async with engine.begin() as conn:
+        await conn.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"migrate:{schema}"}
+        )
+        await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+        await conn.execute(text(f'SET LOCAL search_path TO "{schema}"'))
+        await conn.run_sync(_upgrade_sync, service, schema, revision)
 
 
 def schema_name(service: str, prefix: str | None) -> str:

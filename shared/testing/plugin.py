@@ -22,14 +22,22 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from shared.auth.tokens import SigningKey, TokenSigner, TokenVerifier, generate_signing_key
 from shared.db.database import normalize_database_url
 from shared.db.embedded import start_embedded_postgres
-from shared.db.migrate import SERVICES, schema_name, upgrade
+from shared.db.migrate import SERVICES, migration_engine, schema_name
 from shared.messaging.rabbit import DECLARED, delete_prefixed_objects
 from shared.settings import ServiceSettings
+from shared.testing.throwaway_schemas import (
+    RecordedMigration,
+    Reset,
+    record_upgrade,
+    replay,
+    reset_of,
+    reuse,
+)
 
 S = TypeVar("S", bound=ServiceSettings)
 ISSUER, AUDIENCE = "ehome-identity", "ehome"
@@ -70,13 +78,21 @@ def _generic_plans_everywhere() -> Iterator[None]:
 
 
 class Migrator:
-    """Migrates each service schema once per run, on demand; drops them all at the end."""
+    """Migrates each service schema once per run, on demand; drops them all at the end.
+
+    Fresh schemas are made cheaply (``throwaway_schemas``): a service's first one of the run
+    is migrated by alembic into a pristine template and recorded; later ones reuse a schema
+    a test has released, emptied back to the template, or else get the recording replayed."""
 
     def __init__(self, database_url: str, prefix: str) -> None:
         self.database_url = database_url
         self.prefix = prefix
         self._done: set[tuple[str, str]] = set()
         self._lock = asyncio.Lock()
+        self._engine: AsyncEngine | None = None
+        self._templates: dict[str, tuple[RecordedMigration, Reset]] = {}
+        self._released: dict[str, list[str]] = {}  # service -> schemas free to reuse
+        self._leftovers: set[str] = set()  # schemas only dropped at the end
 
     async def ensure(self, *services: str, prefix: str | None = None) -> None:
         prefix = prefix or self.prefix
@@ -84,22 +100,51 @@ class Migrator:
             for service in services or SERVICES:
                 key = (prefix, service)
                 if key not in self._done:
-                    await upgrade(self.database_url, service, schema_name(service, prefix),
-                                  plan_cache_mode=PLAN_CACHE_MODE)
+                    await self._make(service, schema_name(service, prefix))
                     self._done.add(key)
+
+    def release(self, prefix: str) -> None:
+        """The test that used ``prefix``'s schemas has stopped everything that touched them:
+        the next test may have them (renamed and emptied)."""
+        for key in [key for key in self._done if key[0] == prefix]:
+            self._done.discard(key)
+            self._released.setdefault(key[1], []).append(schema_name(key[1], prefix))
+
+    async def _make(self, service: str, schema: str) -> None:
+        engine = self._engine = self._engine or migration_engine(
+            self.database_url, plan_cache_mode=PLAN_CACHE_MODE)
+        if service not in self._templates:
+            template = schema_name(service, f"{self.prefix}tpl")
+            self._leftovers.add(template)
+            recorded = await record_upgrade(engine, service, template)
+            self._templates[service] = (recorded, await reset_of(engine, template))
+        recorded, reset = self._templates[service]
+        released = self._released.get(service)
+        if released:
+            used = released.pop()
+            try:
+                await reuse(engine, reset, used, schema)
+                return
+            except Exception as exc:  # held by something still running: make a new one
+                print(f"schema {used} not reused ({exc!r}); migrating {schema} afresh")
+                self._leftovers.add(used)
+        await replay(engine, recorded, schema)
 
     def drop_at_end(self, *services: str, prefix: str) -> None:
         """Schemas something else migrates (a process under test): dropped with the rest."""
         self._done.update((prefix, service) for service in services)
 
     async def drop_all(self) -> None:
+        if self._engine is not None:
+            await self._engine.dispose()
+        schemas = {schema_name(service, prefix) for prefix, service in self._done}
+        schemas |= self._leftovers | {s for kept in self._released.values() for s in kept}
         engine = create_async_engine(self.database_url)
         try:
-            for prefix, service in self._done:
+            for schema in schemas:
                 # One transaction per schema: dropping them all at once takes a lock per
                 # object and runs out of PostgreSQL's lock table.
                 async with engine.begin() as conn:
-                    schema = schema_name(service, prefix)
                     await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         finally:
             await engine.dispose()

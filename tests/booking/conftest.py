@@ -141,6 +141,7 @@ async def world_factory(
     from contextlib import asynccontextmanager
 
     engines: list[AsyncEngine] = []
+    prefixes: set[str] = set()
 
     @asynccontextmanager
     async def build(
@@ -150,6 +151,7 @@ async def world_factory(
         create_app (a shared broker)."""
         prefix = prefix or f"{run_prefix}{uuid.uuid4().hex[:6]}"
         await migrator.ensure("booking", prefix=prefix)
+        prefixes.add(prefix)
         overrides.setdefault("amqp_prefix", prefix)
         overrides.setdefault("hot_pool_size", 4)
         settings = service_settings(Settings, schema_prefix=prefix, **overrides)
@@ -171,6 +173,8 @@ async def world_factory(
     yield build
     for engine in engines:
         await engine.dispose()
+    for prefix in prefixes:
+        migrator.release(prefix)
 
 
 @pytest.fixture

@@ -140,3 +140,4 @@ async def _loop(
             loop.apps["feedback"] = feedback_app  # type: ignore[attr-defined]
         yield loop
     await engine.dispose()
+    migrator.release(prefix)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -33,16 +33,17 @@ C1, C2, C3 = "350623100001", "350623100002", "350623101001"
 @pytest.fixture
 async def feedback_settings(
     migrator: Migrator, run_prefix: str, service_settings: Callable[..., ServiceSettings]
-) -> Settings:
+) -> AsyncIterator[Settings]:
     """Settings on a feedback schema of this test alone (scorecards count every row). The
     fixture's cases lie in the past, so the app's own default-rating worker is held off
     (tests that exercise it run a worker with their own clock and period)."""
     prefix = f"{run_prefix}{uuid.uuid4().hex[:6]}"
     await migrator.ensure("feedback", prefix=prefix)
-    return service_settings(  # type: ignore[return-value]  # built as Settings
+    yield service_settings(  # type: ignore[misc]  # built as Settings
         Settings, schema_prefix=prefix, amqp_prefix=prefix, default_rating_after_days=36500,
         sender_poll_seconds=0.1,
     )
+    migrator.release(prefix)
 
 
 @dataclass

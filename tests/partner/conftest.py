@@ -174,10 +174,11 @@ def identity(token_signer: TokenSigner) -> StandInIdentity:
 
 
 @pytest.fixture
-async def partner_prefix(migrator: Migrator, run_prefix: str) -> str:
+async def partner_prefix(migrator: Migrator, run_prefix: str) -> AsyncIterator[str]:
     prefix = f"{run_prefix}p{uuid.uuid4().hex[:6]}"
     await migrator.ensure("partner", prefix=prefix)
-    return prefix
+    yield prefix
+    migrator.release(prefix)
 
 
 @pytest.fixture
