@@ -85,11 +85,13 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-## The web apps' own unit tests (Vitest) first, then pytest; the browser tests (tests/web)
-## need the apps built, and skip without Chromium.
-test: lint web
+## Lint and the web apps' builds side by side, the apps' own unit tests (Vitest), then pytest
+## as three sessions side by side (shared/testing/suite.py; with PYTEST_ARGS, plain pytest).
+## The browser tests (tests/web) need the apps built, and skip without Chromium.
+test: install
+	$(MAKE) --no-print-directory -j3 lint web
 	for app in $(WEBAPPS); do (cd web/$$app && npm test) || exit 1; done
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m shared.testing.suite $(PYTEST_ARGS)
 
 bench: install
 	$(BIN)/python -m bench $(BENCH_ARGS)
