@@ -747,6 +747,7 @@ export const zhCN = {
     org: {
       title: '单位与区划',
       tree: '区划',
+      treeLoadFailed: (reason: string): string => `下级区划加载失败（${reason}），请再点一次`,
       unitsOf: (region: string): string => `${region} 的单位`,
       chooseRegion: '请在左侧选择一个区划',
       name: '单位名称',
