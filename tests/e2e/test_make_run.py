@@ -33,6 +33,12 @@ class Run:
     output: str
     port: int
 
+    def why(self) -> str:
+        """For a failure message: the log's errors (a long traceback pushes the first cause
+        out of any tail), then its tail."""
+        errors = [line[:1500] for line in self.output.splitlines() if '"level": "error"' in line]
+        return "errors:\n" + "\n".join(errors[:3]) + f"\nlog tail:\n{self.output[-2000:]}"
+
 
 def _make_run(tmp_path: Path, **settings: str) -> Run:
     """`make run` with only ``settings`` beyond the caller's environment (no DATABASE_URL or
@@ -77,10 +83,10 @@ def test_make_run_answers_healthz_through_the_gateway_within_60_seconds(tmp_path
     run = _make_run(tmp_path)
     health, ready, elapsed, exit_code, output, port = (
         run.health, run.ready, run.elapsed, run.exit_code, run.output, run.port)
-    assert health is not None, f"no answer within 60 s; log tail:\n{output[-3000:]}"
+    assert health is not None, f"no answer within 60 s; {run.why()}"
     assert health.status_code == 200
     assert elapsed < 60
-    assert ready is not None, output[-3000:]
+    assert ready is not None, run.why()
     assert ready.status_code == 200, ready.text
     assert f"listening on http://127.0.0.1:{port}" in output
     assert exit_code is not None, "make run did not stop on SIGTERM"
@@ -97,6 +103,6 @@ def test_make_run_on_a_given_database_migrates_the_prefixed_schemas_its_services
     prefix = f"{run_prefix}r"
     migrator.drop_at_end(*SCHEMAS, prefix=prefix)
     run = _make_run(tmp_path, DATABASE_URL=database_url, EHOME_DB_SCHEMA_PREFIX=prefix)
-    assert run.ready is not None, run.output[-3000:]
+    assert run.ready is not None, run.why()
     assert run.ready.status_code == 200, run.ready.text  # every service found its tables
     assert run.exit_code is not None, "make run did not stop on SIGTERM"
