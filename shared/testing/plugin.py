@@ -125,8 +125,8 @@ class Migrator:
             try:
                 await reuse(engine, reset, used, schema)
                 return
-            except Exception as exc:  # held by something still running: make a new one
-                print(f"schema {used} not reused ({exc!r}); migrating {schema} afresh")
+            except Exception as exc:  # its test changed its shape, or something holds it
+                print(f"schema {used} not reused ({exc!r}); {schema} made by replay")
                 self._leftovers.add(used)
         await replay(engine, recorded, schema)
 
