@@ -41,10 +41,14 @@ def admin_opens(page: Page, card: str) -> None:
 
 
 def open_region(page: Page, *names: str) -> None:
-    """Click down the region tree, a level at a time (children load as a node opens)."""
+    """Click down the region tree, a level at a time: each node is open (its children loaded
+    and shown) before the next level is clicked, as a person waits to see it."""
     tree = page.get_by_test_id("region-tree")
-    for name in names:
-        tree.locator(".el-tree-node__content", has_text=name).first.click()
+    for depth, name in enumerate(names, start=1):
+        row = tree.locator(".el-tree-node__content", has_text=name).first
+        row.click()
+        if depth < len(names):
+            expect(row.locator("xpath=..")).to_have_attribute("aria-expanded", "true")
 
 
 def settled(page: Page) -> Page:
