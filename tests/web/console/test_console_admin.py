@@ -41,12 +41,15 @@ def admin_opens(page: Page, card: str) -> None:
 
 
 def open_region(page: Page, *names: str) -> None:
-    """Click down the region tree, a level at a time: each node is open (its children loaded
-    and shown) before the next level is clicked, as a person waits to see it."""
+    """Click down the region tree, a level at a time, as a person does: each click lists the
+    region's units, and the page has settled (units listed, the node open) before the next
+    click; a click while the list was loading could land on a row that moved."""
     tree = page.get_by_test_id("region-tree")
     for depth, name in enumerate(names, start=1):
         row = tree.locator(".el-tree-node__content", has_text=name).first
         row.click()
+        expect(page.get_by_role("heading", name=f"{name} 的单位")).to_be_visible()
+        expect(page.locator(".el-loading-mask")).to_have_count(0)
         if depth < len(names):
             expect(row.locator("xpath=..")).to_have_attribute("aria-expanded", "true")
 
