@@ -85,13 +85,12 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-## Lint and the web apps' builds side by side, the apps' own unit tests (Vitest), then pytest
-## as three sessions side by side (shared/testing/suite.py; with PYTEST_ARGS, plain pytest).
+## Lint and the web apps' builds side by side, the apps' own unit tests (Vitest), then pytest.
 ## The browser tests (tests/web) need the apps built, and skip without Chromium.
 test: install
 	$(MAKE) --no-print-directory -j3 lint web
 	for app in $(WEBAPPS); do (cd web/$$app && npm test) || exit 1; done
-	$(BIN)/python -m shared.testing.suite $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install
 	$(BIN)/python -m bench $(BENCH_ARGS)
