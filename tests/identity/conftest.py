@@ -36,9 +36,15 @@ def make_id_number(region: str = "350623", born: date = date(1990, 1, 1), seq: i
     return first17 + check_digit(first17)
 
 
-def unique_id_number(region: str = "350623", male: bool = True) -> str:
+def unique_id_number(region: str = "350623", male: bool = True,
+                     born_in: int | None = None) -> str:
+    """A checksum-valid ID number no other test will draw (about 1 in 8 million for any
+    two); ``born_in`` fixes the year of birth (an adult, a minor) and keeps that odds at
+    1 in 168,000: a fixed date would leave 500 numbers per sex, and the tests' households
+    met each other's in the registry."""
     n = uuid.uuid4().int
-    born = date(1950 + n % 50, 1 + (n >> 8) % 12, 1 + (n >> 16) % 28)
+    year = 1950 + n % 50 if born_in is None else born_in
+    born = date(year, 1 + (n >> 8) % 12, 1 + (n >> 16) % 28)
     return make_id_number(region, born, seq=(n >> 24) % 1000, male=male)
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import random
 import uuid
-from datetime import date
 from typing import Any
 
 import httpx
@@ -23,7 +22,6 @@ from tests.identity.conftest import (
     assert_problem,
     bearer,
     login,
-    make_id_number,
     unique_id_number,
 )
 
@@ -79,9 +77,9 @@ async def _household(client: httpx.AsyncClient, make_token: Any) -> dict[str, An
     """A verified resident entered in the registry with a spouse and a son; a neighbour in
     another household of the same grid."""
     grid, household = new_grid(), f"H{uuid.uuid4().hex[:12]}"
-    mother = make_id_number("350623", date(1968, 3, 9), seq=random.randrange(1000), male=False)
-    spouse = make_id_number("350623", date(1965, 7, 2), seq=random.randrange(1000))
-    son = make_id_number("350623", date(2012, 6, 1), seq=random.randrange(1000))
+    mother = unique_id_number(born_in=1968, male=False)
+    spouse = unique_id_number(born_in=1965)
+    son = unique_id_number(born_in=2012)
     ids = {
         "self": await _enter(client, make_token, grid, id_number=mother, name="林秀英",
                              household_id=household, address="绥安镇南门村12号"),
@@ -108,16 +106,17 @@ async def test_relief_reads_a_verified_residents_profile_with_household_and_it_i
                                  headers=bearer(await admin_token(client)))
     assert answer.status_code == 200, answer.text
     numbers, ids = family["numbers"], family["ids"]
+    born = {who: IdNumber(number).birth_date.isoformat() for who, number in numbers.items()}
     assert answer.json() == {
         "user_id": user_id, "verified": True, "name": "林秀英", "id_number": numbers["self"],
-        "birth_date": "1968-03-09", "gender": "female", "region_code": family["grid"],
+        "birth_date": born["self"], "gender": "female", "region_code": family["grid"],
         "household_id": family["household"], "address": "绥安镇南门村12号",
         "household": [
-            {"name": "林秀英", "id_number": numbers["self"], "birth_date": "1968-03-09",
+            {"name": "林秀英", "id_number": numbers["self"], "birth_date": born["self"],
              "relation": "self"},
-            {"name": "陈建国", "id_number": numbers["spouse"], "birth_date": "1965-07-02",
+            {"name": "陈建国", "id_number": numbers["spouse"], "birth_date": born["spouse"],
              "relation": None},
-            {"name": "陈小明", "id_number": numbers["son"], "birth_date": "2012-06-01",
+            {"name": "陈小明", "id_number": numbers["son"], "birth_date": born["son"],
              "relation": None},
         ],
     }
