@@ -90,7 +90,7 @@ typecheck: install
 test: install
 	$(MAKE) --no-print-directory -j3 lint web
 	for app in $(WEBAPPS); do (cd web/$$app && npm test) || exit 1; done
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m shared.testing.suite $(PYTEST_ARGS)
 
 bench: install
 	$(BIN)/python -m bench $(BENCH_ARGS)
