@@ -1,12 +1,13 @@
-"""The partner app in a fresh schema, a stand-in identity (internal API only) and a stand-in
-partner HTTP server that receives webhooks over a real socket."""
+"""The partner app in a fresh schema, a stand-in identity (internal API only), a stand-in
+partner HTTP server that receives webhooks over a real socket, and the platform a partner
+reaches through the gateway (events and routing over RabbitMQ)."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,12 +17,20 @@ import pytest
 from aiohttp import web
 from fastapi import FastAPI, HTTPException
 
+from gateway.app import GatewayApp, create_gateway_app
 from gateway.partner.app import create_app as create_partner
 from gateway.partner.settings import Settings as PartnerSettings
 from gateway.partner.signing_client import signed_headers
+from gateway.settings import GatewaySettings
+from gateway.upstreams import AsgiUpstream
+from services.events.app import create_app as create_events
+from services.events.settings import Settings as EventsSettings
+from services.routing.app import create_app as create_routing
+from services.routing.settings import Settings as RoutingSettings
 from shared.auth.tokens import TokenSigner
-from shared.testing.plugin import Migrator
-from tests.events.flows import GRID
+from shared.testing.plugin import Migrator, running
+from tests.events.conftest import START
+from tests.events.flows import GRID, Loop, MovableClock, People
 
 APP_A = "pk_app_a"
 APP_B = "pk_app_b"
@@ -210,3 +219,47 @@ def make_partner(
 def signer_for(client: httpx.AsyncClient, clock: Clock, identity: StandInIdentity,
                app_key: str) -> Signer:
     return Signer(client, clock, app_key, identity.apps[app_key]["secrets"][0]["secret"])
+
+
+@dataclass
+class Platform:
+    gateway: httpx.AsyncClient  # in-process, to the gateway below
+    loop: Loop
+    partner_app: FastAPI
+    gateway_app: GatewayApp  # to serve on a socket, for clients of their own (Open311)
+
+
+@pytest.fixture
+async def platform(
+    migrator: Migrator, run_prefix: str, amqp_url: str, service_settings: Callable[..., Any],
+    token_verifier: Any, make_token: Callable[..., str], make_partner: Callable[..., FastAPI],
+    tmp_path: Any,
+) -> AsyncIterator[Platform]:
+    prefix = f"{run_prefix}{uuid.uuid4().hex[:6]}"
+    await migrator.ensure("events", "routing", "partner", prefix=prefix)
+    bus: dict[str, Any] = {"schema_prefix": prefix, "amqp_prefix": prefix,
+                           "broker": "rabbitmq", "amqp_url": amqp_url,
+                           "outbox_poll_seconds": 0.2}
+    service_clock = MovableClock(START)
+    events_app = create_events(
+        service_settings(EventsSettings, attachment_dir=str(tmp_path), **bus),
+        verifier=token_verifier, clock=service_clock)
+    routing_app = create_routing(
+        service_settings(RoutingSettings, timer_scan_seconds=0.1, **bus),
+        verifier=token_verifier, clock=service_clock)
+    partner_app = make_partner(events_app=events_app, **bus)
+    gateway = create_gateway_app(
+        GatewaySettings(log_json=True),
+        upstreams={"events": AsgiUpstream("events", events_app),
+                   "routing": AsgiUpstream("routing", routing_app)},
+        verifier=token_verifier, partner_upstream=AsgiUpstream("partner", partner_app))
+    async with AsyncExitStack() as stack:
+        events = await stack.enter_async_context(running(events_app))
+        routing = await stack.enter_async_context(running(routing_app))
+        await stack.enter_async_context(running(partner_app))
+        await stack.enter_async_context(gateway.lifespan())
+        client = await stack.enter_async_context(httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=gateway), base_url="http://gateway"))
+        yield Platform(gateway=client, partner_app=partner_app, gateway_app=gateway,
+                       loop=Loop(events=events, routing=routing, people=People(make_token)))
+    migrator.release(prefix)

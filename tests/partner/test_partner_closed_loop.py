@@ -5,76 +5,20 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack
-from dataclasses import dataclass
 from typing import Any
 
-import httpx
-import pytest
-from fastapi import FastAPI
-
-from gateway.app import create_gateway_app
-from gateway.settings import GatewaySettings
-from gateway.upstreams import AsgiUpstream
-from services.events.app import create_app as create_events
-from services.events.settings import Settings as EventsSettings
-from services.routing.app import create_app as create_routing
-from services.routing.settings import Settings as RoutingSettings
-from shared.testing.plugin import Migrator, running, wait_until
-from tests.events.conftest import START
-from tests.events.flows import COMMUNITY, COMMUNITY_UNIT, GRID, Loop, MovableClock, People
+from shared.testing.plugin import wait_until
+from tests.events.flows import COMMUNITY, COMMUNITY_UNIT, GRID
 from tests.partner.conftest import (
     APP_A,
     APP_B,
     Clock,
+    Platform,
     Signer,
     StandInIdentity,
     partner_server,
     signer_for,
 )
-
-
-@dataclass
-class Platform:
-    gateway: httpx.AsyncClient
-    loop: Loop
-    partner_app: FastAPI
-
-
-@pytest.fixture
-async def platform(
-    migrator: Migrator, run_prefix: str, amqp_url: str, service_settings: Callable[..., Any],
-    token_verifier: Any, make_token: Callable[..., str], make_partner: Callable[..., FastAPI],
-    tmp_path: Any,
-) -> AsyncIterator[Platform]:
-    prefix = f"{run_prefix}{uuid.uuid4().hex[:6]}"
-    await migrator.ensure("events", "routing", "partner", prefix=prefix)
-    bus: dict[str, Any] = {"schema_prefix": prefix, "amqp_prefix": prefix,
-                           "broker": "rabbitmq", "amqp_url": amqp_url,
-                           "outbox_poll_seconds": 0.2}
-    service_clock = MovableClock(START)
-    events_app = create_events(
-        service_settings(EventsSettings, attachment_dir=str(tmp_path), **bus),
-        verifier=token_verifier, clock=service_clock)
-    routing_app = create_routing(
-        service_settings(RoutingSettings, timer_scan_seconds=0.1, **bus),
-        verifier=token_verifier, clock=service_clock)
-    partner_app = make_partner(events_app=events_app, **bus)
-    gateway = create_gateway_app(
-        GatewaySettings(log_json=True),
-        upstreams={"events": AsgiUpstream("events", events_app),
-                   "routing": AsgiUpstream("routing", routing_app)},
-        verifier=token_verifier, partner_upstream=AsgiUpstream("partner", partner_app))
-    async with AsyncExitStack() as stack:
-        events = await stack.enter_async_context(running(events_app))
-        routing = await stack.enter_async_context(running(routing_app))
-        await stack.enter_async_context(running(partner_app))
-        await stack.enter_async_context(gateway.lifespan())
-        client = await stack.enter_async_context(httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=gateway), base_url="http://gateway"))
-        yield Platform(gateway=client, partner_app=partner_app,
-                       loop=Loop(events=events, routing=routing, people=People(make_token)))
 
 
 async def test_a_partner_submission_is_handled_to_closure_and_the_partner_hears_every_change(

@@ -7,12 +7,11 @@ from __future__ import annotations
 import uuid
 
 from tests.events.flows import COMMUNITY, COMMUNITY_UNIT, GRID, bearer
-from tests.partner.conftest import APP_A, Clock, StandInIdentity, signer_for
-from tests.partner.test_partner_closed_loop import Platform, platform  # noqa: F401
+from tests.partner.conftest import APP_A, Clock, Platform, StandInIdentity, signer_for
 
 
 async def test_numbers_in_a_partner_submission_are_stored_and_read_masked(
-    platform: Platform, identity: StandInIdentity, clock: Clock  # noqa: F811
+    platform: Platform, identity: StandInIdentity, clock: Clock
 ) -> None:
     user_id = uuid.uuid4()
     phone = f"139{uuid.uuid4().int % 10**8:08d}"
