@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from services.events.api import router
+from services.events.api_internal import router as internal_router
 from services.events.api_points import router as points_router
 from services.events.context import build_context
 from services.events.handlers import SUBSCRIPTIONS
@@ -28,7 +29,7 @@ def create_app(settings: Settings | None = None, **wiring: Any) -> FastAPI:
     return create_service_app(
         settings,
         title="Ping'an e-Home events",
-        routers=[router, points_router],
+        routers=[router, points_router, internal_router],
         subscriptions=SUBSCRIPTIONS,
         on_startup=[collaborators],
         **wiring,

@@ -27,3 +27,29 @@ async def case_points(
         .limit(limit)
     )
     return list(rows)
+
+
+async def public_cases(
+    uow: UnitOfWork, *, ids: list[Any] | None, categories: list[str] | None,
+    statuses: list[str] | None, since: datetime, until: datetime, limit: int,
+) -> list[Any]:
+    """Non-sensitive cases for the public (Open311): what kind, where (roughly), when and how
+    far along; never who reported or their words. Newest first."""
+    query = (
+        select(cases.c.id, cases.c.case_no, cases.c.category_code, cases.c.region_code,
+               cases.c.status, cases.c.assignee_unit_name, cases.c.lat, cases.c.lng,
+               cases.c.reported_at,
+               cases.c.updated_at, cases.c.closed_at)
+        .where(cases.c.sensitive.is_(False))
+        .order_by(cases.c.reported_at.desc())
+        .limit(limit)
+    )
+    if ids is not None:
+        query = query.where(cases.c.id.in_(ids))
+    else:
+        query = query.where(cases.c.reported_at >= since, cases.c.reported_at < until)
+    if categories:
+        query = query.where(cases.c.category_code.in_(categories))
+    if statuses:
+        query = query.where(cases.c.status.in_(statuses))
+    return list(await uow.connection.execute(query))
