@@ -15,6 +15,7 @@ from gateway.partner.auth import AppRateLimits
 from gateway.partner.clients import EventsClient, IdentityClient
 from gateway.partner.context import PartnerContext
 from gateway.partner.handlers import SUBSCRIPTIONS
+from gateway.partner.open311.api import router as open311_router
 from gateway.partner.settings import Settings
 from gateway.partner.webhooks import DeliveryWorker
 from shared.auth.revocations import PARTNER_APP, Revocation
@@ -54,7 +55,7 @@ def create_app(settings: Settings | None = None, **wiring: Any) -> FastAPI:
     return create_service_app(
         settings,
         title="Ping'an e-Home partner API",
-        routers=[router],
+        routers=[router, open311_router],
         subscriptions=SUBSCRIPTIONS,
         workers=[_delivery_worker],
         on_startup=[start_partner],
@@ -80,7 +81,7 @@ def _build_context(
         timeout=settings.http_timeout_seconds, transport=identity_transport)
     events = EventsClient(
         base_url=settings.events_base_url, timeout=settings.http_timeout_seconds,
-        transport=events_transport)
+        internal_key=settings.internal_api_key, transport=events_transport)
     limiter = AppRateLimits(per_second=settings.rate_limit_per_second,
                             burst=settings.rate_limit_burst, overrides=settings.rate_limits)
     # A disabled app is refused within seconds, not when its cached credentials expire:

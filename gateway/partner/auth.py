@@ -7,6 +7,7 @@ and the nonce last (only a correctly signed call consumes it)."""
 
 from __future__ import annotations
 
+import hmac
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,9 +16,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from gateway.partner.clients import Credentials
+from gateway.partner.context import PartnerContext
 from gateway.partner.deps import Context
 from gateway.partner.domain import Scope
-from gateway.partner.signing_client import signature_matches
+from gateway.partner.signing_client import open311_api_key, signature_matches
 from gateway.partner.store import claim_nonce
 from gateway.ratelimit import Decision, RateLimiter
 from shared.logs import get_logger
@@ -91,11 +93,7 @@ async def authenticate(request: Request, ctx: Context, uow: Uow) -> PartnerCalle
                for secret in credentials.live_secrets(now)):
         log.info("partner_signature_invalid", app_key=app_key)
         raise _refuse("signature_invalid", "the signature does not match")
-    decision = ctx.limiter.take(app_key)
-    if not decision.allowed:
-        raise TooManyRequests("too many requests for this app; retry later",
-                              code="rate_limited",
-                              headers={"Retry-After": str(decision.retry_after_seconds)})
+    _rate_limited(ctx, app_key)
     async with uow:
         fresh = await claim_nonce(uow, app_key=app_key, nonce=nonce,
                                   expires_at=datetime.fromtimestamp(int(timestamp), now.tzinfo)
@@ -106,3 +104,33 @@ async def authenticate(request: Request, ctx: Context, uow: Uow) -> PartnerCalle
 
 
 Partner = Annotated[PartnerCaller, Depends(authenticate)]
+
+
+def _rate_limited(ctx: PartnerContext, app_key: str) -> None:
+    decision = ctx.limiter.take(app_key)
+    if not decision.allowed:
+        raise TooManyRequests("too many requests for this app; retry later",
+                              code="rate_limited",
+                              headers={"Retry-After": str(decision.retry_after_seconds)})
+
+
+async def authenticate_api_key(ctx: PartnerContext, api_key: str) -> PartnerCaller:
+    """An Open311 caller by its ``api_key`` (``open311_api_key`` of the signing client): the
+    app's key and a MAC of it under any live secret. GeoReport has no signatures, so the key
+    is a bearer secret; the app's rate limit and scopes apply as on the open API. Every
+    refusal is 403, as GeoReport answers a bad key."""
+    app_key, _, _ = api_key.partition(".")
+    if not _APP_KEY.fullmatch(app_key):
+        raise Forbidden("api_key is missing or malformed", code="api_key_invalid")
+    credentials = await ctx.identity.credentials(app_key)
+    if credentials is None or credentials.app_key != app_key:
+        raise Forbidden("no partner app has this api_key", code="api_key_invalid")
+    if credentials.disabled:
+        raise Forbidden("this partner app is disabled", code="app_disabled")
+    if not any(hmac.compare_digest(open311_api_key(app_key, secret).encode(),
+                                   api_key.encode())
+               for secret in credentials.live_secrets(ctx.now())):
+        log.info("open311_api_key_invalid", app_key=app_key)
+        raise Forbidden("no partner app has this api_key", code="api_key_invalid")
+    _rate_limited(ctx, app_key)
+    return PartnerCaller(app_key=app_key, credentials=credentials)

@@ -1,4 +1,5 @@
-"""Calls to identity (internal API) and events (its public API, with on-behalf tokens).
+"""Calls to identity (internal API) and events (its public API, with on-behalf tokens, and
+its internal read of public cases).
 
 Both go through ``shared.http.create_http_client`` with a base URL from settings and an
 injectable transport (embedded mode and tests: ``httpx.ASGITransport`` to the apps)."""
@@ -131,9 +132,10 @@ class IdentityClient:
 class EventsClient:
     """The events service's public API, called as the partner's user."""
 
-    def __init__(self, *, base_url: str, timeout: float,
+    def __init__(self, *, base_url: str, timeout: float, internal_key: str = "",
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
         self._http = create_http_client(base_url=base_url, timeout=timeout, transport=transport)
+        self._internal = internal_headers(internal_key, "partner")
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -143,9 +145,30 @@ class EventsClient:
         headers = {"Authorization": f"Bearer {token}"}
         if idempotency_key:
             headers["Idempotency-Key"] = idempotency_key
+        return await self._request(method, "/api/v1/events" + path, json=json,
+                                   headers=headers)
+
+    async def categories(self) -> list[dict[str, Any]]:
+        """The public category tree."""
+        return list(self._ok(await self._request("GET", "/api/v1/events/categories"))["items"])
+
+    async def public_cases(self, params: list[tuple[str, str]]) -> list[dict[str, Any]]:
+        """Non-sensitive cases as anyone may see them (events' internal read)."""
+        response = await self._request("GET", "/internal/events/public-cases", params=params,
+                                        headers=self._internal)
+        return list(self._ok(response)["items"])
+
+    @staticmethod
+    def _ok(response: httpx.Response) -> Any:
+        if response.status_code != 200:
+            log.warning("events_read_refused", status=response.status_code)
+            raise UpstreamFailed("the events service could not answer",
+                                 code="events_unavailable")
+        return response.json()
+
+    async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
-            return await self._http.request(method, "/api/v1/events" + path, json=json,
-                                            headers=headers)
+            return await self._http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
             log.warning("events_call_failed", error=type(exc).__name__)
             raise UpstreamFailed("the events service is unavailable",

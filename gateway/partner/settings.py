@@ -22,6 +22,10 @@ class Settings(ServiceSettings):
     identity_base_url: str = "http://127.0.0.1:8001"
     events_base_url: str = "http://127.0.0.1:8002"
     timestamp_window_seconds: int = Field(300, gt=0)
+    # Open311 GeoReport v2: the one jurisdiction this platform serves (a request naming
+    # another gets 404), and the contact its discovery document gives.
+    open311_jurisdiction_id: str = "ehome.example.gov.cn"
+    open311_contact: str = "平安办 12345 政务服务便民热线"
     credentials_cache_seconds: float = Field(30.0, ge=0)
     # Per app, per replica (token bucket in memory): a guard, not a billing quota.
     rate_limit_per_second: float = Field(20.0, gt=0)

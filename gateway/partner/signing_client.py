@@ -72,6 +72,14 @@ def signature_matches(secret: str, signature: str, method: str, path: str, query
     return hmac.compare_digest(expected.encode(), signature.strip().lower().encode())
 
 
+def open311_api_key(app_key: str, secret: str) -> str:
+    """The ``api_key`` this app sends to Open311 GeoReport v2 (``/open311/v2/``), which has no
+    signatures: the app key and a MAC of it under the secret. Rotating the secret rotates it
+    (both keys work during the rotation's overlap); it is as secret as the secret."""
+    mac = hmac.new(secret.encode(), f"open311\n{app_key}".encode(), hashlib.sha256)
+    return f"{app_key}.{mac.hexdigest()[:40]}"
+
+
 def new_nonce() -> str:
     return secrets.token_hex(16)
 

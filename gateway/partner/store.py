@@ -147,6 +147,14 @@ async def find_by_request(uow: UnitOfWork, app_key: str, request_id: str
     return result.mappings().first()
 
 
+async def find_by_token(uow: UnitOfWork, token: str) -> RowMapping | None:
+    """An Open311 request by its token (the request id the Open311 door gave it)."""
+    result = await uow.connection.execute(
+        select(partner_events.c.event_id, partner_events.c.request_id)
+        .where(partner_events.c.request_id == token).limit(1))
+    return result.mappings().first()
+
+
 async def get_event(uow: UnitOfWork, event_id: uuid.UUID, *, lock: bool = False
                     ) -> RowMapping | None:
     query = select(partner_events).where(partner_events.c.event_id == event_id)

@@ -35,6 +35,7 @@ from gateway.proxy.exchange import (
     API_PREFIX,
     ENDORSEMENT,
     JWKS_OWNER,
+    OPEN311_PREFIX,
     OPEN_PREFIX,
     WELL_KNOWN_JWKS,
     ClientBody,
@@ -149,7 +150,7 @@ class Proxy:
 
     @staticmethod
     def handles(path: str) -> bool:
-        return path.startswith(("/api/", "/open/")) or path == WELL_KNOWN_JWKS
+        return path.startswith(("/api/", "/open/", OPEN311_PREFIX)) or path == WELL_KNOWN_JWKS
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
@@ -210,8 +211,8 @@ class Proxy:
                 raise Refused(404, "unknown_service", f"no service is named {name[:64]!r}")
             exchange.route = self._route_labels[name]
             public = self._is_public(method, path)
-        elif path.startswith(OPEN_PREFIX):
-            exchange.route = OPEN_PREFIX + "*"
+        elif path.startswith((OPEN_PREFIX, OPEN311_PREFIX)):
+            exchange.route = (OPEN_PREFIX if path.startswith(OPEN_PREFIX) else OPEN311_PREFIX) + "*"
             exchange.upstream = "partner"
             if self._partner is None:
                 # The hook for the partner API: pass ``partner_upstream`` to

@@ -21,6 +21,8 @@ from shared.problems import PROBLEM_JSON, problem_body
 
 API_PREFIX = "/api/v1/"
 OPEN_PREFIX = "/open/v1/"
+# Open311 GeoReport v2: served by the partner app too (its api_key is a partner app's).
+OPEN311_PREFIX = "/open311/v2/"
 WELL_KNOWN_JWKS = "/.well-known/jwks.json"
 JWKS_OWNER = "identity"
 
