@@ -26,6 +26,9 @@ DEFAULT_UPSTREAM_URLS: dict[str, str] = {
 # "/api/v1/routing/regions/350600" but not "/api/v1/routing/regions-admin".
 DEFAULT_PUBLIC_PATHS: tuple[tuple[str, str], ...] = (
     ("POST", "/api/v1/identity/wechat-login"),
+    # The 公众号 pages' sign-in: where to authorise, the sandbox's page, the code exchange.
+    ("POST", "/api/v1/identity/wechat-web-login"),
+    ("GET", "/api/v1/identity/wechat-web"),
     ("POST", "/api/v1/identity/refresh"),
     ("POST", "/api/v1/identity/staff-login"),
     ("GET", "/api/v1/identity/jwks"),

@@ -70,6 +70,22 @@ PROBLEM_CODES = MappingProxyType({
     "subscription_not_found": "no such subscription",
     "upstream_failed": "upstream failed",
     "user_not_matched": "no platform user matches this person",
+    # -- gateway: Open311 GeoReport v2 (partner app, #20) ----------------------------------------
+    "api_key_invalid": "no partner app has this Open311 api_key",
+    "app_disabled": "this partner app is disabled",
+    "attribute_invalid": "an Open311 attribute does not fit its datatype",
+    "date_invalid": "dates are W3C datetimes with a time zone",
+    "description_required": "an Open311 request needs a description",
+    "format_unknown": "Open311 answers in json or xml",
+    "jurisdiction_not_found": "this Open311 endpoint serves one jurisdiction",
+    "location_invalid": "lat and long are decimal degrees",
+    "location_required": "an Open311 request needs lat and long, or an address",
+    "phone_required": "an Open311 request names the person to report back to by phone",
+    "request_invalid": "the Open311 request does not fit a submission",
+    "request_not_found": "no public Open311 request has this id",
+    "service_not_found": "no Open311 service has this code",
+    "status_invalid": "Open311 statuses are open and closed",
+    "token_not_found": "no Open311 request has this token",
     # -- identity ------------------------------------------------------------------------------
     "account_disabled": "this account is disabled",
     "account_not_found": "no such account",
@@ -138,6 +154,10 @@ PROBLEM_CODES = MappingProxyType({
     "wechat_taken": "this WeChat account is bound to another staff account",
     "wechat_unavailable": "WeChat cannot be reached",
     "wechat_user_blocked": "WeChat has blocked this user",
+    # -- identity: the 公众号 pages' sign-in (#20) ----------------------------------------------
+    "openid_invalid": "a sandbox openid is 1 to 64 letters, digits, - or _",
+    "redirect_uri_invalid": "web sign-in returns only to the residents' pages (/h5/)",
+    "state_invalid": "state is 1 to 128 letters, digits, - or _",
     # -- events --------------------------------------------------------------------------------
     "attachment_invalid": "an attachment is unknown, not yours or already used",
     "attachment_link_expired": "this signed attachment link has expired",

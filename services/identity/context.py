@@ -17,7 +17,7 @@ from services.identity.realname import (
     SandboxRealNameProvider,
 )
 from services.identity.settings import Settings
-from services.identity.wechat import HttpWeChat, SandboxWeChat, WeChat
+from services.identity.wechat import HttpWeChat, SandboxWeChat, WebApp, WeChat
 from shared.auth.tokens import SigningKey, TokenSigner, generate_signing_key
 from shared.logs import get_logger
 from shared.pii import PiiCipher
@@ -79,6 +79,10 @@ def build_context(
                 backoff_seconds=settings.wechat_backoff_seconds,
                 timeout_seconds=settings.wechat_timeout_seconds,
                 token_margin_seconds=settings.wechat_token_refresh_margin_seconds,
+                web=WebApp(app_id=settings.wechat_web_app_id or settings.wechat_app_id,
+                           app_secret=settings.wechat_web_app_secret
+                           or settings.wechat_app_secret,
+                           authorize_url=settings.wechat_web_authorize_url),
             )
         else:
             log.warning("wechat_sandbox", detail="EHOME_WECHAT_API_BASE unset: WeChat sandbox "

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
+from urllib.parse import urlsplit
 
 from shared.auth.principal import Role
 from shared.problems import Forbidden, RuleViolation
@@ -418,3 +419,24 @@ def visit_household(given: str | None, households: Iterable[str | None]) -> str 
         return given
     distinct = set(households)
     return distinct.pop() if len(distinct) == 1 else None
+
+
+# -- the 公众号's web authorisation -----------------------------------------------------------
+
+WEB_PAGES_PATH = "/h5/"
+_STATE = re.compile(r"[A-Za-z0-9_-]{1,128}")  # WeChat returns at most 128 bytes of state
+
+
+def check_web_redirect(redirect_uri: str, state: str) -> str:
+    """Where a web authorisation may send the person back to: an absolute http(s) address
+    of the residents' pages (/h5/), no credentials or fragment, so the sign-in can be no one's
+    open redirect; ``state`` as WeChat carries it. Answers the address."""
+    parts = urlsplit(redirect_uri)
+    if (parts.scheme not in ("http", "https") or not parts.hostname or parts.username
+            or parts.password or parts.fragment or not parts.path.startswith(WEB_PAGES_PATH)
+            or len(redirect_uri) > 1024):
+        raise RuleViolation("redirect_uri must be an address of the residents' pages (/h5/)",
+                            code="redirect_uri_invalid")
+    if not _STATE.fullmatch(state):
+        raise RuleViolation("state is 1 to 128 letters, digits, - or _", code="state_invalid")
+    return redirect_uri

@@ -20,6 +20,12 @@ class WeChatLogin(BaseSchema):
     code: str = Field(min_length=1, max_length=256)
 
 
+class WebAuthorizeRead(BaseSchema):
+    """Where to send the browser for the 公众号's web authorisation (snsapi_base)."""
+
+    url: str
+
+
 class RefreshRequest(BaseSchema):
     refresh_token: str = Field(min_length=16, max_length=256)
 

@@ -27,6 +27,12 @@ class Settings(ServiceSettings):
     wechat_timeout_seconds: float = 5.0
     # Refresh the stable access token this long before WeChat says it expires.
     wechat_token_refresh_margin_seconds: int = 300
+    # The 公众号 whose web pages (/h5/) residents sign in from: its own appid and secret
+    # (unset: the mini-program's, for a deployment whose two share an account, rare), and
+    # WeChat's authorisation page (a stand-in's in tests).
+    wechat_web_app_id: str | None = None
+    wechat_web_app_secret: str | None = None
+    wechat_web_authorize_url: str = "https://open.weixin.qq.com/connect/oauth2/authorize"
 
     # -- real-name verification provider (unset base → sandbox) ----------------------------
     verify_api_base: str | None = Field(
@@ -85,4 +91,6 @@ class Settings(ServiceSettings):
         values["EHOME_IDENTITY_PII_INDEX_KEY"] = self.pii_index_key
         if self.wechat_api_base:
             values["EHOME_IDENTITY_WECHAT_APP_SECRET"] = self.wechat_app_secret
+            if self.wechat_web_app_secret is not None:
+                values["EHOME_IDENTITY_WECHAT_WEB_APP_SECRET"] = self.wechat_web_app_secret
         return values

@@ -1,5 +1,6 @@
-"""WeChat server API as identity uses it: ``jscode2session``, ``stable_token`` and
-``getuserphonenumber``. :class:`HttpWeChat` talks to the configured base URL;
+"""WeChat server API as identity uses it: ``jscode2session``, ``stable_token``,
+``getuserphonenumber`` and the 公众号's web authorisation (``connect/oauth2/authorize``, then
+``sns/oauth2/access_token``). :class:`HttpWeChat` talks to the configured base URL;
 :class:`SandboxWeChat` answers as API.md's sandbox when none is configured.
 
 The access token is cached here, once per process, refreshed before it expires with one
@@ -16,6 +17,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import urlencode
 
 import httpx
 import orjson
@@ -35,6 +37,8 @@ TOKEN_INVALID, TOKEN_EXPIRED = 40001, 42001
 RETRYABLE = {BUSY, RATE_LIMITED}
 SANDBOX_LOGIN_PREFIX = "sandbox:"
 SANDBOX_PHONE_PREFIX = "sandbox-phone:"
+# The platform's own stand-in for WeChat's authorisation page (api/wechat_web.py).
+SANDBOX_AUTHORIZE_PATH = "/api/v1/identity/wechat-web/sandbox"
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,15 @@ class WeChatSession:
 
     def __repr__(self) -> str:  # the session key must not end up in logs or tracebacks
         return f"WeChatSession(openid={self.openid!r}, unionid={self.unionid!r})"
+
+
+@dataclass(frozen=True)
+class WebAuthorisation:
+    """Who a 公众号 web authorisation code belongs to. The user's OAuth access token that
+    comes with it is not kept: ``snsapi_base`` needs nothing more than the ids."""
+
+    openid: str
+    unionid: str | None = None
 
 
 @dataclass(frozen=True)
@@ -92,6 +105,10 @@ class WeChat(Protocol):
 
     async def phone_number(self, code: str) -> str: ...
 
+    def web_authorize_url(self, redirect_uri: str, state: str) -> str: ...
+
+    async def web_authorisation(self, code: str) -> WebAuthorisation: ...
+
     async def aclose(self) -> None: ...
 
 
@@ -122,6 +139,19 @@ class TokenCache:
             return self._token
 
 
+@dataclass(frozen=True)
+class WebApp:
+    """The 公众号 whose pages residents sign in from: its own appid and secret (not the
+    mini-program's), and where its authorisation page is."""
+
+    app_id: str
+    app_secret: str
+    authorize_url: str = "https://open.weixin.qq.com/connect/oauth2/authorize"
+
+    def __repr__(self) -> str:  # the secret must not end up in logs or tracebacks
+        return f"WebApp(app_id={self.app_id!r}, authorize_url={self.authorize_url!r})"
+
+
 class HttpWeChat:
     is_sandbox = False
 
@@ -135,6 +165,7 @@ class HttpWeChat:
         backoff_seconds: float = 0.2,
         timeout_seconds: float = 5.0,
         token_margin_seconds: float = 300,
+        web: WebApp | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._http = create_http_client(
@@ -144,6 +175,7 @@ class HttpWeChat:
         self._secret = app_secret
         self._retries = retries
         self._backoff = backoff_seconds
+        self._web = web or WebApp(app_id=app_id, app_secret=app_secret)
         self.tokens = TokenCache(self._fetch_token, margin_seconds=token_margin_seconds)
 
     async def aclose(self) -> None:
@@ -191,6 +223,22 @@ class HttpWeChat:
             raise ServiceUnavailable("WeChat answered without an openid", code="wechat_error")
         return WeChatSession(str(openid), str(session_key), body.get("unionid") or None)
 
+    def web_authorize_url(self, redirect_uri: str, state: str) -> str:
+        query = urlencode({"appid": self._web.app_id, "redirect_uri": redirect_uri,
+                           "response_type": "code", "scope": "snsapi_base", "state": state})
+        return f"{self._web.authorize_url}?{query}#wechat_redirect"
+
+    async def web_authorisation(self, code: str) -> WebAuthorisation:
+        body = await self._call(
+            "GET",
+            "/sns/oauth2/access_token",
+            params={"appid": self._web.app_id, "secret": self._web.app_secret, "code": code,
+                    "grant_type": "authorization_code"},
+        )
+        if not body.get("openid"):
+            raise ServiceUnavailable("WeChat answered without an openid", code="wechat_error")
+        return WebAuthorisation(str(body["openid"]), body.get("unionid") or None)
+
     async def _fetch_token(self, force: bool) -> AccessToken:
         body = await self._call(
             "POST",
@@ -234,7 +282,10 @@ class HttpWeChat:
 
 class SandboxWeChat:
     """API.md's stand-in: ``sandbox:<openid>`` logs in as that openid, anything else is
-    errcode 40029; phone code ``sandbox-phone:<11 digits>`` yields that number."""
+    errcode 40029; phone code ``sandbox-phone:<11 digits>`` yields that number. Web
+    authorisation goes through the platform's own sandbox page (SANDBOX_AUTHORIZE_PATH),
+    and its code ``sandbox:<openid>`` is the same person as the mini-program's: both answer
+    the unionid ``sandbox:<openid>``."""
 
     is_sandbox = True
 
@@ -245,10 +296,17 @@ class SandboxWeChat:
         return None
 
     async def code_to_session(self, code: str) -> WeChatSession:
-        openid = code.removeprefix(SANDBOX_LOGIN_PREFIX)
-        if not code.startswith(SANDBOX_LOGIN_PREFIX) or not openid:
-            raise WeChatError(CODE_INVALID, "invalid code (sandbox)")
-        return WeChatSession(openid=openid, session_key=secrets.token_urlsafe(16))
+        openid = _sandbox_openid(code)
+        return WeChatSession(openid=openid, session_key=secrets.token_urlsafe(16),
+                             unionid=SANDBOX_LOGIN_PREFIX + openid)
+
+    def web_authorize_url(self, redirect_uri: str, state: str) -> str:
+        query = urlencode({"redirect_uri": redirect_uri, "state": state})
+        return f"{SANDBOX_AUTHORIZE_PATH}?{query}"
+
+    async def web_authorisation(self, code: str) -> WebAuthorisation:
+        openid = _sandbox_openid(code)
+        return WebAuthorisation(openid=openid, unionid=SANDBOX_LOGIN_PREFIX + openid)
 
     async def access_token(self) -> AccessToken:
         return self._token
@@ -259,3 +317,10 @@ class SandboxWeChat:
                                                             and digits.isdigit()):
             raise WeChatError(CODE_INVALID, "invalid code (sandbox)")
         return digits
+
+
+def _sandbox_openid(code: str) -> str:
+    openid = code.removeprefix(SANDBOX_LOGIN_PREFIX)
+    if not code.startswith(SANDBOX_LOGIN_PREFIX) or not openid:
+        raise WeChatError(CODE_INVALID, "invalid code (sandbox)")
+    return openid

@@ -15,7 +15,7 @@ from shared.contracts import contract
 class UserRegistered(BaseModel):
     user_id: uuid.UUID
     registered_at: datetime
-    channel: str  # "wechat" | "staff" | "partner"
+    channel: str  # "wechat" (mini-program) | "wechat_web" (公众号 pages) | "staff" | "partner"
 
 
 @contract("identity.user_verified")

@@ -359,3 +359,12 @@ GRID_TASKS: Final[dict[str, str]] = {
     # The title of a verification duty (核查) the platform gives a worker of the case's grid.
     "verification_title": "核查案件 {case_no}",
 }
+
+# -- identity: the sandbox's stand-in for WeChat's web authorisation page (#20) ---------------
+WECHAT_WEB_SANDBOX: Final[dict[str, str]] = {
+    "title": "沙箱微信授权",
+    "note": "本平台未接入微信，此页代替微信网页授权：填写一个 openid 即以该微信用户身份登录"
+            "（与小程序沙箱登录 sandbox:openid 为同一账号）。",
+    "openid_label": "沙箱微信用户 openid",
+    "submit": "授权登录",
+}

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import html
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -50,7 +52,10 @@ def unique_id_number(region: str = "350623", male: bool = True,
 
 @dataclass
 class WeChatStandIn:
-    """Scriptable jscode2session / stable_token / getuserphonenumber."""
+    """Scriptable jscode2session / stable_token / getuserphonenumber, and the 公众号's web
+    authorisation: an authorisation page where the person types who they are (the code is
+    what they type) and ``sns/oauth2/access_token``. A mini-program code X and a web code X
+    are the same person: openids ``o-X`` and ``w-X``, one unionid ``u-X``."""
 
     # code -> errcodes to answer before succeeding (e.g. [-1, -1]); absent = succeed at once
     login_script: dict[str, list[int]] = field(default_factory=dict)
@@ -70,7 +75,38 @@ class WeChatStandIn:
         application.router.add_get("/sns/jscode2session", self._session)
         application.router.add_post("/cgi-bin/stable_token", self._token)
         application.router.add_post("/wxa/business/getuserphonenumber", self._phone)
+        application.router.add_get("/sns/oauth2/access_token", self._web_code)
+        application.router.add_get("/connect/oauth2/authorize", self._authorize_page)
+        application.router.add_get("/connect/oauth2/consent", self._consent)
         return application
+
+    async def _web_code(self, request: web.Request) -> web.Response:
+        code = request.query.get("code", "")
+        self.seen["web_code"].append(dict(request.query))
+        if not code or code.startswith("bad"):
+            return web.json_response({"errcode": 40029, "errmsg": "invalid code"})
+        return web.json_response({"access_token": f"WEB-AT-{code}", "expires_in": 7200,
+                                  "refresh_token": f"WEB-RT-{code}", "openid": f"w-{code}",
+                                  "scope": "snsapi_base", "unionid": f"u-{code}"},
+                                 content_type="text/plain")
+
+    async def _authorize_page(self, request: web.Request) -> web.Response:
+        self.seen["authorize"].append(dict(request.query))
+        hidden = "".join(f'<input type="hidden" name="{name}" value="{html.escape(value)}">'
+                         for name, value in request.query.items())
+        page = ('<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>'
+                '沙箱微信授权</title></head><body><h1>沙箱微信授权</h1>'
+                f'<form method="get" action="/connect/oauth2/consent">{hidden}'
+                '<label for="openid">沙箱微信用户 openid</label>'
+                '<input id="openid" name="openid" required>'
+                '<button type="submit">授权登录</button></form></body></html>')
+        return web.Response(text=page, content_type="text/html")
+
+    async def _consent(self, request: web.Request) -> web.Response:
+        query = request.query
+        back = urlencode({"code": query["openid"], "state": query.get("state", "")})
+        joiner = "&" if "?" in query["redirect_uri"] else "?"
+        raise web.HTTPFound(f"{query['redirect_uri']}{joiner}{back}")
 
     async def _session(self, request: web.Request) -> web.Response:
         code = request.query.get("js_code", "")

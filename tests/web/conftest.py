@@ -64,7 +64,7 @@ from gateway.grid_app import GridSettings
 from gateway.server import guarded_protocol
 from gateway.settings import GatewaySettings
 from services.identity.realname import HttpRealNameProvider
-from services.identity.wechat import HttpWeChat
+from services.identity.wechat import HttpWeChat, WebApp
 from shared.auth.tokens import TokenVerifier, generate_signing_key
 from shared.db.migrate import SERVICES, schema_name, upgrade
 from shared.testing.live_server import serving
@@ -354,6 +354,11 @@ class ConsolePlatform:
         """The grid workers' app."""
         return f"{self.base_url}/grid/"
 
+    @property
+    def h5_url(self) -> str:
+        """The residents' web pages (opened from the WeChat official account's menu)."""
+        return f"{self.base_url}/h5/"
+
 
 class _PlatformThread(threading.Thread):
     """Runs the platform on its own event loop until ``stop``; ``base_url`` once serving."""
@@ -401,8 +406,12 @@ class _PlatformThread(threading.Thread):
         key = generate_signing_key()
         verifier = TokenVerifier([key.public_key], issuer=ISSUER, audience=AUDIENCE)
         identity = {
-            "wechat": HttpWeChat(base_url=wechat_url, app_id="wx-console-tests",
-                                 app_secret="console-tests-secret", backoff_seconds=0.01),
+            "wechat": HttpWeChat(
+                base_url=wechat_url, app_id="wx-console-tests",
+                app_secret="console-tests-secret", backoff_seconds=0.01,
+                # The 公众号 of the residents' pages; its authorisation page is the stand-in's.
+                web=WebApp(app_id="wx-h5-tests", app_secret="h5-tests-secret",
+                           authorize_url=f"{wechat_url}/connect/oauth2/authorize")),
             "realname": HttpRealNameProvider(base_url=realname_url, timeout_seconds=3),
         }
         apps = build_service_apps(

@@ -12,10 +12,12 @@ from services.identity.api import (
     internal,
     internal_residents,
     registry,
+    wechat_web,
 )
 
 router = APIRouter()
 router.include_router(accounts.router)
+router.include_router(wechat_web.router)
 router.include_router(admin.router)
 router.include_router(grid.router)
 router.include_router(registry.router)

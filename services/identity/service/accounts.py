@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 import uuid
@@ -16,7 +17,12 @@ from services.identity.schemas import TokenPair, UserRead
 from services.identity.service.directory import wechat_bound
 from services.identity.service.revocations import revoke
 from services.identity.store import accounts as store
-from services.identity.wechat import WeChatError, login_problem, phone_problem
+from services.identity.wechat import (
+    WebAuthorisation,
+    WeChatError,
+    login_problem,
+    phone_problem,
+)
 from shared.auth.revocations import SESSION
 from shared.contracts.identity import UserRegistered
 from shared.db.uow import UnitOfWork
@@ -117,10 +123,14 @@ async def wechat_login(*, uow: UnitOfWork, ctx: IdentityContext, code: str) -> T
     key_cipher = ctx.pii.encrypt(session.session_key, context=SESSION_KEY)
     refresh, record = _new_refresh(ctx)
     async with uow:
-        row = await store.touch_resident_login(
-            uow, openid=session.openid, unionid=session.unionid,
-            session_key_cipher=key_cipher, refresh=record,
-        )
+        touch = functools.partial(
+            store.touch_resident_login, uow, openid=session.openid, unionid=session.unionid,
+            session_key_cipher=key_cipher, refresh=record)
+        row = await touch()
+        # First time in the mini-program of someone the 公众号 pages know: their account.
+        if row is None and session.unionid and await store.link_openid_by_unionid(
+                uow, unionid=session.unionid, openid=session.openid):
+            row = await touch()
         if row is not None:
             if row["disabled"]:
                 raise Forbidden("this account is disabled", code="account_disabled")
@@ -145,6 +155,45 @@ async def wechat_login(*, uow: UnitOfWork, ctx: IdentityContext, code: str) -> T
             raise Forbidden("this account is disabled", code="account_disabled")
         await store.insert_refresh_token(uow, user_id=row["id"], refresh=record)
         return await issue_tokens(ctx, uow, row, stored_refresh=refresh, family_id=record.family_id)
+
+
+async def wechat_web_login(*, uow: UnitOfWork, ctx: IdentityContext, code: str) -> TokenPair:
+    """Sign in from the 公众号's web pages with a web authorisation (snsapi_base) code: the
+    same account as the mini-program's for the same person (by unionid)."""
+    try:
+        authorised = await ctx.wechat.web_authorisation(code)
+    except WeChatError as error:
+        log.info("wechat_web_login_refused", errcode=error.errcode)
+        raise login_problem(error) from None
+    refresh, record = _new_refresh(ctx)
+    async with uow:
+        row = await _web_resident(uow, authorised)
+        if row["disabled"]:
+            raise Forbidden("this account is disabled", code="account_disabled")
+        await store.insert_refresh_token(uow, user_id=row["id"], refresh=record)
+        return await issue_tokens(ctx, uow, row, stored_refresh=refresh,
+                                  family_id=record.family_id)
+
+
+async def _web_resident(uow: UnitOfWork, authorised: WebAuthorisation) -> RowMapping:
+    """The account of a 公众号 sign-in: by its web openid; else the account the
+    mini-program made for the same unionid, linked now; else a new resident."""
+    row = await store.find_by_web_openid(uow, authorised.openid)
+    if row is not None:
+        return row
+    linked = authorised.unionid is not None and await store.link_web_openid_by_unionid(
+        uow, unionid=authorised.unionid, web_openid=authorised.openid)
+    if not linked:
+        user_id = uuid.uuid4()
+        if await store.insert_web_resident_if_absent(
+                uow, user_id=user_id, web_openid=authorised.openid,
+                unionid=authorised.unionid):
+            await uow.emit("identity.user_registered", UserRegistered(
+                user_id=user_id, registered_at=datetime.now(UTC), channel="wechat_web"))
+            log.info("resident_registered", user_id=str(user_id), channel="wechat_web")
+    row = await store.find_by_web_openid(uow, authorised.openid)
+    assert row is not None  # linked or inserted above, or by a concurrent first sign-in
+    return row
 
 
 async def staff_login(

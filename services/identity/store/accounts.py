@@ -27,6 +27,55 @@ async def find_by_openid(uow: UnitOfWork, openid: str) -> RowMapping | None:
     return result.mappings().first()
 
 
+async def find_by_web_openid(uow: UnitOfWork, web_openid: str) -> RowMapping | None:
+    result = await uow.connection.execute(select(users).where(users.c.web_openid == web_openid))
+    return result.mappings().first()
+
+
+def _resident_with_unionid(unionid: str) -> Any:
+    """The resident account a unionid names (the oldest, should two doors' first logins
+    have raced), locked: a link to it is written next."""
+    return (select(users.c.id).where(users.c.kind == "resident", users.c.unionid == unionid)
+            .order_by(users.c.created_at).limit(1).with_for_update())
+
+
+async def link_web_openid_by_unionid(uow: UnitOfWork, *, unionid: str, web_openid: str
+                                     ) -> bool:
+    """Give the account the mini-program made for this person its 公众号 openid too."""
+    result = await uow.connection.execute(
+        update(users)
+        .where(users.c.id == _resident_with_unionid(unionid).scalar_subquery(),
+               users.c.web_openid.is_(None))
+        .values(web_openid=web_openid, updated_at=func.now()))
+    return bool(result.rowcount)
+
+
+async def link_openid_by_unionid(uow: UnitOfWork, *, unionid: str, openid: str) -> bool:
+    """Give the account the 公众号 pages made for this person its mini-program openid."""
+    result = await uow.connection.execute(
+        update(users)
+        .where(users.c.id == _resident_with_unionid(unionid).scalar_subquery(),
+               users.c.openid.is_(None))
+        .values(openid=openid, updated_at=func.now()))
+    return bool(result.rowcount)
+
+
+async def insert_web_resident_if_absent(
+    uow: UnitOfWork, *, user_id: uuid.UUID, web_openid: str, unionid: str | None
+) -> bool:
+    """Create the resident for a 公众号 openid unless a concurrent first sign-in did."""
+    result = await uow.connection.execute(
+        insert(users)
+        .values(id=user_id, kind="resident", web_openid=web_openid, unionid=unionid,
+                roles=["resident"], regions=[], departments=[], verified=False,
+                disabled=False)
+        .on_conflict_do_nothing(index_elements=["web_openid"],
+                                index_where=users.c.web_openid.is_not(None))
+        .returning(users.c.id)
+    )
+    return result.first() is not None
+
+
 def _build_touch_statement() -> Any:
     touched = (
         update(users)

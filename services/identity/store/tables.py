@@ -26,6 +26,8 @@ users = Table(
     Column("kind", String(16), nullable=False),
     Column("openid", String(128)),
     Column("unionid", String(128)),
+    # The 公众号's openid of the same person (web authorisation; migrations/versions/0009).
+    Column("web_openid", String(128)),
     Column("wechat_session_key", Text),
     Column("username", String(64)),
     Column("password_hash", Text),
