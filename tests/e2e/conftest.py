@@ -16,7 +16,7 @@ from gateway.embedded import assemble_gateway, build_service_apps
 from gateway.settings import GatewaySettings
 from shared.auth.tokens import SigningKey, TokenVerifier
 from shared.db.migrate import SERVICES
-from shared.testing.plugin import Migrator
+from shared.testing.plugin import Migrator, wait_until
 from tests.relief.conftest import MovableClock
 
 
@@ -70,3 +70,20 @@ def bearer(token: str) -> dict[str, str]:
 def ok(response: httpx.Response, status: int = 200) -> Any:
     assert response.status_code == status, f"{response.status_code}: {response.text}"
     return response.json()
+
+
+async def report_once_regions_are_known(client: httpx.AsyncClient, token: str,
+                                        body: dict[str, Any]) -> str:
+    """Report an event, retried while events has not yet learnt the region (routing's seed
+    and new regions reach it as messages); the new case's id."""
+    created: dict[str, Any] = {}
+
+    async def reported() -> bool:
+        response = await client.post("/api/v1/events", json=body, headers=bearer(token))
+        if response.status_code == 422 and response.json().get("code") == "region_unknown":
+            return False
+        created.update(ok(response, 201))
+        return True
+
+    await wait_until(reported, within=15)
+    return str(created["id"])

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from shared.testing.plugin import wait_until
-from tests.e2e.conftest import Platform, bearer, ok
+from tests.e2e.conftest import Platform, bearer, ok, report_once_regions_are_known
 
 COUNTY = "350626"  # 东山县
 TOWN = "350626106"  # 铜陵镇
@@ -98,17 +98,7 @@ async def tenant_reports(client: httpx.AsyncClient, resident: str, marker: str) 
     body = {"category_code": "dispute_tenancy", "region_code": GUIHUA_GRID,
             "description": f"房东与中介拒不退还押金三千元，租客多次协商无果 {marker}",
             "address": "铜陵镇桂花社区桂花巷8号", "fields": {"party_role": "tenant"}}
-    created: dict[str, Any] = {}
-
-    async def reported() -> bool:
-        response = await client.post("/api/v1/events", json=body, headers=bearer(resident))
-        if response.status_code == 422 and response.json().get("code") == "region_unknown":
-            return False
-        created.update(ok(response, 201))
-        return True
-
-    await wait_until(reported, within=15)
-    return str(created["id"])
+    return await report_once_regions_are_known(client, resident, body)
 
 
 async def case(client: httpx.AsyncClient, event_id: str, token: str) -> dict[str, Any]:

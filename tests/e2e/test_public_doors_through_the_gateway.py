@@ -9,27 +9,16 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from shared.testing.plugin import wait_until
-from tests.e2e.conftest import Platform, bearer, ok
+from tests.e2e.conftest import Platform, bearer, ok, report_once_regions_are_known
 from tests.events.flows import GRID
 
 BACK = "http://gateway/h5/auth"
 
 
 async def _report(client: httpx.AsyncClient, token: str) -> str:
-    body = {"category_code": "dispute_tenancy", "region_code": GRID,
-            "description": "房东拒不退还押金", "fields": {"party_role": "tenant"}}
-    created: dict[str, Any] = {}
-
-    async def reported() -> bool:  # until events has learnt the seeded regions
-        response = await client.post("/api/v1/events", json=body, headers=bearer(token))
-        if response.status_code == 422 and response.json().get("code") == "region_unknown":
-            return False
-        created.update(ok(response, 201))
-        return True
-
-    await wait_until(reported, within=15)
-    return str(created["id"])
+    return await report_once_regions_are_known(client, token, {
+        "category_code": "dispute_tenancy", "region_code": GRID,
+        "description": "房东拒不退还押金", "fields": {"party_role": "tenant"}})
 
 
 async def _web_sign_in(client: httpx.AsyncClient, openid: str) -> dict[str, Any]:
