@@ -32,6 +32,14 @@ RUN npm ci --no-audit --no-fund
 COPY web/grid/ ./
 RUN npm run build
 
+# The residents' web pages (web/h5), built the same way.
+FROM ${NODE_IMAGE} AS h5
+WORKDIR /h5
+COPY web/h5/package.json web/h5/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY web/h5/ ./
+RUN npm run build
+
 FROM ${PYTHON_IMAGE} AS builder
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
@@ -45,9 +53,11 @@ RUN /opt/venv/bin/pip install --no-cache-dir --require-hashes -r image.lock
 COPY shared/ /app/shared/
 COPY services/ /app/services/
 COPY gateway/ /app/gateway/
-# Where the gateway looks by default (EHOME_CONSOLE_DIST_DIR, EHOME_GRID_DIST_DIR).
+# Where the gateway looks by default (EHOME_CONSOLE_DIST_DIR, EHOME_GRID_DIST_DIR,
+# EHOME_H5_DIST_DIR).
 COPY --from=console /console/dist/ /app/web/console/dist/
 COPY --from=grid /grid/dist/ /app/web/grid/dist/
+COPY --from=h5 /h5/dist/ /app/web/h5/dist/
 # Byte-code is compiled here because the root filesystem is read-only at run time.
 RUN /opt/venv/bin/python -m compileall -q /app
 

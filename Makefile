@@ -10,12 +10,13 @@ IMAGE_LOCK := requirements/image.lock
 UV_COMPILE = $(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
 	--custom-compile-command "make lock"
 
-# The web apps (Vue + Vite): the staff console (web/console, served at /console/) and the grid
-# workers' app (web/grid, at /grid/). Each is built into web/<app>/dist, which the gateway
-# serves, and rebuilt only when something it is built from is newer than its build; npm
+# The web apps (Vue + Vite): the staff console (web/console, served at /console/), the grid
+# workers' app (web/grid, at /grid/) and the residents' web pages (web/h5, at /h5/). Each is
+# built into web/<app>/dist, which the gateway serves, and rebuilt only when something it is
+# built from is newer than its build; npm
 # rewrites node_modules/.package-lock.json on every install, so one older than the lock means
 # `npm ci`.
-WEBAPPS := console grid
+WEBAPPS := console grid h5
 define WEBAPP_RULES
 $(1): web/$(1)/dist/index.html
 

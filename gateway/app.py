@@ -1,11 +1,12 @@
 """The gateway app: the proxy on the hot path, a small FastAPI app for everything else.
 
-``create_gateway_app`` returns a raw ASGI app that sends ``/api/...``, ``/open/...`` and the
-well-known JWKS path straight to ``Proxy``, ``/console`` and ``/grid`` to the built web apps
-(``gateway/console.py``, ``gateway/grid_app.py``) and the rest (``/healthz``, ``/readyz``,
-``/metrics``, ``/openapi.json``, ``/docs``, the lifespan) to an operations app. The operations
-app owns the lifespan: it enters each in-process service app's lifespan (embedded mode), starts
-the upstreams, and takes all of it down in reverse order.
+``create_gateway_app`` returns a raw ASGI app that sends ``/api/...``, ``/open/...``,
+``/open311/...`` and the well-known JWKS path straight to ``Proxy``, ``/console``, ``/grid``
+and ``/h5`` to the built web apps (``gateway/console.py``, ``gateway/grid_app.py``,
+``gateway/h5_app.py``) and the rest (``/healthz``, ``/readyz``, ``/metrics``,
+``/openapi.json``, ``/docs``, the lifespan) to an operations app. The operations app owns the
+lifespan: it enters each in-process service app's lifespan (embedded mode), starts the
+upstreams, and takes all of it down in reverse order.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from gateway.console import Console
 from gateway.errors import UpstreamError
 from gateway.grid_app import GridApp
+from gateway.h5_app import H5App
 from gateway.openapi import OpenApiAggregator
 from gateway.proxy import BodyLimits, Proxy, PublicPaths
 from gateway.ratelimit import RateLimiter
@@ -90,10 +92,12 @@ class GatewayApp:
         openapi: OpenApiAggregator,
         console: Console,
         grid: GridApp,
+        h5: H5App,
     ) -> None:
         self.proxy = proxy
         self.console = console
         self.grid = grid
+        self.h5 = h5
         self.ops = ops
         self.metrics = metrics
         self.limiter = limiter
@@ -102,7 +106,7 @@ class GatewayApp:
         self._ops_with_ids = RequestContextMiddleware(ops, metrics=metrics, service="gateway")
         # The built web apps, each with request ids and metrics like every other answer.
         self._webapps = [(app, RequestContextMiddleware(app, metrics=metrics, service="gateway"))
-                         for app in (console, grid)]
+                         for app in (console, grid, h5)]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -136,6 +140,7 @@ def create_gateway_app(
     revocation_source: RevocationSource | None = None,
     console: Console | None = None,
     grid: GridApp | None = None,
+    h5: H5App | None = None,
 ) -> GatewayApp:
     """Build the gateway.
 
@@ -147,7 +152,8 @@ def create_gateway_app(
     identity's feed of revoked tokens, polled into ``verifier`` (the embedded mode needs none:
     its verifier is identity's own, which identity keeps current). ``console``: the staff
     console's files (default: ``ConsoleSettings`` from the environment); ``grid``: the grid
-    workers' app's (default: ``GridSettings`` from the environment).
+    workers' app's (default: ``GridSettings`` from the environment); ``h5``: the residents' web
+    pages' (default: ``H5Settings`` from the environment).
     """
     configure_logging(level=settings.log_level, json=settings.log_json)
     metrics = Metrics("gateway")
@@ -177,7 +183,8 @@ def create_gateway_app(
                    lifespan=lifespan)
     return GatewayApp(proxy=proxy, ops=ops, metrics=metrics, limiter=limiter,
                       anonymous_limiter=anonymous_limiter, openapi=aggregator,
-                      console=console or Console(), grid=grid or GridApp())
+                      console=console or Console(), grid=grid or GridApp(),
+                      h5=h5 or H5App())
 
 
 def _proxy(settings: GatewaySettings, *, upstreams: Mapping[str, Upstream],

@@ -59,6 +59,7 @@ PROBLEM_CODES = MappingProxyType({
     "callback_url_invalid": "callback URLs carry no spaces or control characters",
     "console_not_built": "the staff console has no build here: run `make console`",
     "grid_app_not_built": "the grid workers' app has no build here: run `make grid`",
+    "h5_app_not_built": "the residents' web pages have no build here: run `make h5`",
     "delivery_not_dead": "only dead-lettered deliveries are replayed",
     "delivery_not_found": "no such delivery",
     "event_type_unknown": "unknown event types",

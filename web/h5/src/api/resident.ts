@@ -1,0 +1,22 @@
+// The shapes the residents' pages read and write, named once from the generated schema.
+import type { components } from './schema'
+
+type Schemas = components['schemas']
+export type User = Schemas['UserRead']
+export type TokenPair = Schemas['TokenPair']
+export type Category = Schemas['CategoryRead']
+export type TemplateField = Schemas['TemplateFieldSchema']
+export type Region = Schemas['RegionRead']
+export type EventCreate = Schemas['EventCreate']
+export type EventRead = Schemas['EventRead']
+export type TimelineStep = Schemas['TimelineStep']
+export type Rating = Schemas['RatingCreate']['rating']
+export type Notice = Schemas['NoticeRead']
+export type ReliefKind = Schemas['Kind']
+export type Application = Schemas['ApplicationRead']
+export type Round = Schemas['RoundRead']
+export type PickupPoint = Schemas['PickupPointRead']
+export type Booking = Schemas['BookingRead']
+export type BookingCreated = Schemas['BookingCreated']
+export type Notification = Schemas['NotificationRead']
+export type Verification = Schemas['VerificationRead']
