@@ -47,11 +47,25 @@ def open_region(page: Page, *names: str) -> None:
     tree = page.get_by_test_id("region-tree")
     for depth, name in enumerate(names, start=1):
         row = tree.locator(".el-tree-node__content", has_text=name).first
-        row.click()
-        expect(page.get_by_role("heading", name=f"{name} 的单位")).to_be_visible()
+        _click_until_listed(page, row, name)
         expect(page.locator(".el-loading-mask")).to_have_count(0)
         if depth < len(names):
             expect(row.locator("xpath=..")).to_have_attribute("aria-expanded", "true")
+
+
+def _click_until_listed(page: Page, row: Locator, name: str) -> None:
+    """Click a region's row until its units are listed. A click while the level above is still
+    unfolding (Element Plus animates it) now and then selects nothing, in one run of about
+    six, and a person clicks again; so does this, at most twice more."""
+    heading = page.get_by_role("heading", name=f"{name} 的单位")
+    for attempt in range(3):
+        row.click()
+        try:
+            expect(heading).to_be_visible(timeout=5_000)
+            return
+        except AssertionError:
+            if attempt == 2:
+                raise
 
 
 def settled(page: Page) -> Page:
