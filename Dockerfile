@@ -22,6 +22,7 @@ WORKDIR /console
 COPY web/console/package.json web/console/package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY web/console/ ./
+COPY web/shared/ /shared/
 RUN npm run build
 
 # The grid workers' app (web/grid), built the same way.
@@ -30,6 +31,7 @@ WORKDIR /grid
 COPY web/grid/package.json web/grid/package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY web/grid/ ./
+COPY web/shared/ /shared/
 RUN npm run build
 
 # The residents' web pages (web/h5), built the same way.
@@ -38,6 +40,7 @@ WORKDIR /h5
 COPY web/h5/package.json web/h5/package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY web/h5/ ./
+COPY web/shared/ /shared/
 RUN npm run build
 
 FROM ${PYTHON_IMAGE} AS builder

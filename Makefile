@@ -13,7 +13,7 @@ UV_COMPILE = $(BIN)/uv pip compile --quiet --universal --python-version 3.11 --g
 # The web apps (Vue + Vite): the staff console (web/console, served at /console/), the grid
 # workers' app (web/grid, at /grid/) and the residents' web pages (web/h5, at /h5/). Each is
 # built into web/<app>/dist, which the gateway serves, and rebuilt only when something it is
-# built from is newer than its build; npm
+# built from (web/shared/src included: what every app shares) is newer than its build; npm
 # rewrites node_modules/.package-lock.json on every install, so one older than the lock means
 # `npm ci`.
 WEBAPPS := console grid h5
@@ -21,7 +21,7 @@ define WEBAPP_RULES
 $(1): web/$(1)/dist/index.html
 
 web/$(1)/dist/index.html: web/$(1)/node_modules/.package-lock.json \
-		$$(shell find web/$(1)/src web/$(1)/public -type f 2>/dev/null) \
+		$$(shell find web/$(1)/src web/$(1)/public web/shared/src -type f 2>/dev/null) \
 		$$(wildcard web/$(1)/index.html web/$(1)/package.json web/$(1)/vite.config.ts \
 		           web/$(1)/tsconfig*.json)
 	cd web/$(1) && npm run build

@@ -8,7 +8,13 @@ import { ElementPlusResolver } from 'unplugin-vue-components/resolvers'
 // build must not need any: no module-preload polyfill inlined, nothing evaluated.
 export default defineConfig({
   base: '/console/',
-  resolve: { alias: { '@': fileURLToPath(new URL('./src', import.meta.url)) } },
+  resolve: {
+    alias: {
+      '@': fileURLToPath(new URL('./src', import.meta.url)),
+      // What every web app does the same way (web/shared/README.md).
+      '@shared': fileURLToPath(new URL('../shared/src', import.meta.url)),
+    },
+  },
   plugins: [
     vue(),
     // Element Plus per component (its CSS too), so each route only loads what it renders.

@@ -47,7 +47,13 @@ function serviceWorker(): Plugin {
 // must not need any: no module-preload polyfill inlined, nothing evaluated.
 export default defineConfig({
   base: BASE,
-  resolve: { alias: { '@': fileURLToPath(new URL('./src', import.meta.url)) } },
+  resolve: {
+    alias: {
+      '@': fileURLToPath(new URL('./src', import.meta.url)),
+      // What every web app does the same way (web/shared/README.md).
+      '@shared': fileURLToPath(new URL('../shared/src', import.meta.url)),
+    },
+  },
   plugins: [
     vue(),
     // Vant per component (its CSS too), so each page only loads what it renders.

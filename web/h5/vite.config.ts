@@ -9,7 +9,13 @@ import { VantResolver } from '@vant/auto-import-resolver'
 // home page is its own chunk (router.ts), so the first screen loads only what it draws.
 export default defineConfig({
   base: '/h5/',
-  resolve: { alias: { '@': fileURLToPath(new URL('./src', import.meta.url)) } },
+  resolve: {
+    alias: {
+      '@': fileURLToPath(new URL('./src', import.meta.url)),
+      // What every web app does the same way (web/shared/README.md).
+      '@shared': fileURLToPath(new URL('../shared/src', import.meta.url)),
+    },
+  },
   plugins: [
     vue(),
     // Vant per component (its CSS too), so each page only loads what it renders.
