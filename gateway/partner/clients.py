@@ -132,10 +132,17 @@ class IdentityClient:
 class EventsClient:
     """The events service's public API, called as the partner's user."""
 
+    # The category tree changes when an admin edits it: Open311 reads it on every call, so a
+    # copy this young is used instead of asking events again.
+    CATEGORIES_FRESH_SECONDS = 30.0
+
     def __init__(self, *, base_url: str, timeout: float, internal_key: str = "",
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+                 transport: httpx.AsyncBaseTransport | None = None,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self._http = create_http_client(base_url=base_url, timeout=timeout, transport=transport)
         self._internal = internal_headers(internal_key, "partner")
+        self._monotonic = monotonic
+        self._categories: tuple[float, list[dict[str, Any]]] | None = None
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -149,8 +156,13 @@ class EventsClient:
                                    headers=headers)
 
     async def categories(self) -> list[dict[str, Any]]:
-        """The public category tree."""
-        return list(self._ok(await self._request("GET", "/api/v1/events/categories"))["items"])
+        """The public category tree (a copy at most CATEGORIES_FRESH_SECONDS old)."""
+        now = self._monotonic()
+        if self._categories is not None and self._categories[0] > now:
+            return self._categories[1]
+        tree = list(self._ok(await self._request("GET", "/api/v1/events/categories"))["items"])
+        self._categories = (now + self.CATEGORIES_FRESH_SECONDS, tree)
+        return tree
 
     async def public_cases(self, params: list[tuple[str, str]]) -> list[dict[str, Any]]:
         """Non-sensitive cases as anyone may see them (events' internal read)."""
