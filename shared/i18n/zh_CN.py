@@ -368,3 +368,11 @@ WECHAT_WEB_SANDBOX: Final[dict[str, str]] = {
     "openid_label": "沙箱微信用户 openid",
     "submit": "授权登录",
 }
+
+# -- partner: Open311 GeoReport v2 (#20); a request's status_notes are STATUS_LABELS ----------
+OPEN311: Final[dict[str, str]] = {
+    "key_service": "api_key 由平台管理员为合作应用签发（open311_api_key）",
+    "region_description": "事件所在社区或网格",
+    "region_datatype": "区划代码（社区或网格，12 或 15 位数字）",
+    "service_notice": "受理编号 {case_no}",
+}

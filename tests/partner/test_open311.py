@@ -121,7 +121,7 @@ async def test_a_posted_request_is_routed_closed_and_read_back_by_token_and_by_i
     await loop.wait_assigned(request_id, COMMUNITY_UNIT)
     client = open311.client()
     routed = await off_loop(lambda: client.get_service_request(request_id))
-    assert (routed["status"], routed["status_notes"]) == ("open", "已分派至处置单位")
+    assert (routed["status"], routed["status_notes"]) == ("open", "已派单")
     assert routed["service_code"] == "dispute_tenancy"
     assert (routed["lat"], routed["long"]) == (23.712, 117.182)  # about 100 m, not a door
     for private in (phone, "房东不退押金"):  # no reporter, no resident's words

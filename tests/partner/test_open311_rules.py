@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from gateway.partner.open311 import domain
+from shared.i18n.zh_CN import STATUS_LABELS
 from shared.problems import BadRequest
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
@@ -24,7 +25,7 @@ TREE = [
 
 def test_open_and_closed_cover_every_status_of_the_closed_loop_once() -> None:
     assert domain.statuses_for(["open"]) == sorted(domain.OPEN_STATUSES)
-    assert set(domain.statuses_for(["open", "closed"])) == set(domain.STATUS_NOTES)
+    assert set(domain.statuses_for(["open", "closed"])) == set(STATUS_LABELS)
     assert not domain.OPEN_STATUSES & domain.CLOSED_STATUSES
     assert domain.open_or_closed("rated") == "closed"
     assert domain.open_or_closed("returned") == "open"

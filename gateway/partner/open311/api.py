@@ -15,6 +15,7 @@ from gateway.partner.auth import authenticate_api_key
 from gateway.partner.deps import Context
 from gateway.partner.open311 import domain, service
 from gateway.partner.open311.formats import answer, error
+from shared.i18n.zh_CN import OPEN311
 from shared.problems import AppError, NotFound
 from shared.web.deps import Uow
 
@@ -45,7 +46,7 @@ async def discovery(fmt: str, request: Request, ctx: Context) -> Response:
     async def work() -> dict[str, Any]:
         return {
             "changeset": "2026-12-06T00:00:00+08:00", "contact": ctx.settings.open311_contact,
-            "key_service": "api_key 由平台管理员为合作应用签发（open311_api_key）",
+            "key_service": OPEN311["key_service"],
             "endpoints": [{
                 "specification": domain.SPECIFICATION,
                 "url": str(request.base_url).rstrip("/") + PREFIX,

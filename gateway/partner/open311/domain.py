@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from shared.i18n.zh_CN import OPEN311, STATUS_LABELS
 from shared.problems import BadRequest
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
@@ -18,18 +19,6 @@ LONGEST_SPAN = timedelta(days=90)
 CLOSED_STATUSES = frozenset({"closed", "rated", "rejected"})
 OPEN_STATUSES = frozenset({"reported", "dispatched", "accepted", "in_progress",
                            "result_submitted", "verified", "returned"})
-STATUS_NOTES = {
-    "reported": "已受理，等待分派",
-    "returned": "已退回，等待重新分派",
-    "dispatched": "已分派至处置单位",
-    "accepted": "处置单位已接收",
-    "in_progress": "正在处置",
-    "result_submitted": "处置完毕，等待核查",
-    "verified": "已核查，等待办结",
-    "closed": "已办结",
-    "rated": "已办结，群众已评价",
-    "rejected": "不予受理",
-}
 # Every service's one attribute of our own: the community or grid the request is in (the
 # closed loop routes by region; GeoReport has no field for it).
 REGION_ATTRIBUTE = "region_code"
@@ -83,8 +72,8 @@ def service_definition(category: Mapping[str, Any]) -> dict[str, Any]:
     """The category's template as GeoReport attributes, after the region attribute."""
     attributes = [{
         "variable": True, "code": REGION_ATTRIBUTE, "datatype": "string", "required": True,
-        "datatype_description": "区划代码（社区或网格，12 或 15 位数字）", "order": 1,
-        "description": "事件所在社区或网格",
+        "datatype_description": OPEN311["region_datatype"], "order": 1,
+        "description": OPEN311["region_description"],
     }]
     for order, field in enumerate(category["template"], start=2):
         attribute: dict[str, Any] = {
@@ -218,7 +207,7 @@ def public_request(case: Mapping[str, Any], service_names: Mapping[str, str]
     return {
         "service_request_id": str(case["id"]),
         "status": open_or_closed(case["status"]),
-        "status_notes": STATUS_NOTES.get(case["status"], case["status"]),
+        "status_notes": STATUS_LABELS.get(case["status"], case["status"]),
         "service_name": service_names.get(case["category_code"], case["category_code"]),
         "service_code": case["category_code"],
         "description": None,

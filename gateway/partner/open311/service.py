@@ -19,6 +19,7 @@ from gateway.partner.domain import Scope
 from gateway.partner.open311 import domain
 from gateway.partner.schemas import Location, PartnerEventCreate
 from shared.db.uow import UnitOfWork
+from shared.i18n.zh_CN import OPEN311
 from shared.logs import get_logger
 from shared.problems import BadRequest, NotFound
 
@@ -78,8 +79,9 @@ async def post_request(
         allowed_regions=caller.credentials.allowed_regions,
         cmd=_submission(posted, token), now=now)
     log.info("open311_request_posted", app_key=caller.app_key, event_id=str(created.event_id))
+    notice = OPEN311["service_notice"].format(case_no=created.case_no)
     return [{"service_request_id": str(created.event_id), "token": token,
-             "service_notice": f"受理编号 {created.case_no}", "account_id": None}]
+             "service_notice": notice, "account_id": None}]
 
 
 async def requests(events: EventsClient, query: Mapping[str, str], now: datetime
