@@ -322,7 +322,11 @@ def _step_with_changes(change_keys: tuple[str, ...], step_keys: tuple[str, ...])
 
 
 async def steps(uow: UnitOfWork, event_id: uuid.UUID) -> list[Any]:
-    query = select(timeline).where(timeline.c.event_id == event_id).order_by(timeline.c.id)
+    """The case's steps in the order they happened. Steps other services report (a
+    supervision answered, a sub-task done) arrive as messages, sometimes after a later step
+    was written here: ``at`` is when each happened, the id only breaks ties."""
+    query = (select(timeline).where(timeline.c.event_id == event_id)
+             .order_by(timeline.c.at, timeline.c.id))
     return list((await uow.connection.execute(query)).mappings())
 
 
