@@ -269,8 +269,14 @@ async def test_a_towns_dispatcher_cannot_dispatch_another_towns_case(scene: Scen
     town_dispatcher = bearer(scene.make_token(roles=["dispatcher"], regions=[TOWN]))
 
     async def queued() -> bool:
+        """In the town's queue, and the queueing on the case's timeline too: events writes
+        that step from routing's message a moment later, and the snapshot below must not
+        take it for a write of the refused requests."""
         queue = ok(await scene.client.get("/api/v1/routing/queue", headers=town_dispatcher))
-        return event_id in {str(item["event_id"]) for item in queue["items"]}
+        steps = ok(await scene.client.get(f"/api/v1/events/{event_id}/timeline",
+                                          headers=town_dispatcher))["items"]
+        return (event_id in {str(item["event_id"]) for item in queue["items"]}
+                and "queue" in {step["action"] for step in steps})
 
     await wait_until(queued, within=15)
     body = {"unit_id": str(COUNTY_POLICE), "note": "交派出所核查"}
