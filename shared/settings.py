@@ -105,6 +105,15 @@ class ServiceSettings(PlatformSettings, DatabaseSettings):
     consumer_max_concurrency: int | None = Field(
         None, ge=1, validation_alias=_env("EHOME_CONSUMER_MAX_CONCURRENCY")
     )
+    # Messages of one queue handled together in one transaction, at most; a batch takes what
+    # arrived while the queue's earlier batches ran (shared/messaging/batches.py). 1: alone.
+    consumer_batch_size: int = Field(
+        32, ge=1, le=500, validation_alias=_env("EHOME_CONSUMER_BATCH_SIZE")
+    )
+    # Batches of one queue running at once; unset: consumer_max_concurrency's value.
+    consumer_batches_in_flight: int | None = Field(
+        None, ge=1, validation_alias=_env("EHOME_CONSUMER_BATCHES_IN_FLIGHT")
+    )
     outbox_poll_seconds: float = Field(1.0, validation_alias=_env("EHOME_OUTBOX_POLL_SECONDS"))
     outbox_batch_size: int = Field(100, validation_alias=_env("EHOME_OUTBOX_BATCH_SIZE"))
     # How long the rows a unit of work commits are left to its own process's relay before any

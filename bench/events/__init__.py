@@ -51,6 +51,7 @@ import statistics
 import subprocess
 import tempfile
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -85,6 +86,7 @@ PROCESSES: tuple[tuple[str, str, int], ...] = (
     ("gateway", "gateway.distributed:create_gateway_from_env", GATEWAY_PORT),
 )
 SERVICES = ("events", "routing")
+SERVICE_PORTS = {"events": EVENTS_PORT, "routing": ROUTING_PORT}
 REPORT_PATH = "/api/v1/events"
 CATEGORY = "dispute_neighbour"
 # Grid codes present in the events region snapshot and in routing's directory (both seeded by
@@ -142,6 +144,39 @@ async def assignment_latencies(
         await asyncio.sleep(0.5)
 
 
+_BATCH_COUNTERS = ("consumer_handled_total", "consumer_batches_total",
+                   "consumer_batched_messages_total", "consumer_batches_taken_apart_total")
+
+
+def consumer_counters(port: int) -> dict[str, float]:
+    """A service's consumer totals, read off its /metrics."""
+    text = urllib.request.urlopen(f"http://{HOST}:{port}/metrics", timeout=5).read().decode()
+    totals: dict[str, float] = {}
+    for line in text.splitlines():
+        name = line.split("{", 1)[0].split(" ", 1)[0]
+        if name in _BATCH_COUNTERS:
+            totals[name] = float(line.rsplit(" ", 1)[-1])
+    return totals
+
+
+def batching(before: dict[str, dict[str, float]], after: dict[str, dict[str, float]]
+             ) -> dict[str, dict[str, float]]:
+    """Per service over the step: messages handled, how many of them went in batches of two
+    or more, the mean size of those batches, and batches taken apart."""
+    out = {}
+    for service, totals in after.items():
+        delta = {k: v - before.get(service, {}).get(k, 0.0) for k, v in totals.items()}
+        batches = delta.get("consumer_batches_total", 0.0)
+        out[service] = {
+            "handled": delta.get("consumer_handled_total", 0.0),
+            "in_batches": delta.get("consumer_batched_messages_total", 0.0),
+            "mean_batch": round(delta.get("consumer_batched_messages_total", 0.0) / batches, 1)
+            if batches else 0.0,
+            "taken_apart": delta.get("consumer_batches_taken_apart_total", 0.0),
+        }
+    return out
+
+
 def _ms(value: float) -> float | None:
     return None if math.isnan(value) else round(value, 1)
 
@@ -157,6 +192,7 @@ async def measure_step(
     calls = [(token, report_body(number)) for number, token in enumerate(tokens)]
     created: list[bytes] = []
     yardstick = reference_loop_ms()  # the machine's speed just before the step
+    counters_before = {name: consumer_counters(port) for name, port in SERVICE_PORTS.items()}
     cpu_before, started = cpu_now(), time.monotonic()
     post = await open_loop(
         HOST,
@@ -172,6 +208,7 @@ async def measure_step(
     latencies, unassigned = await assignment_latencies(conn, case_ids, ASSIGN_WAIT_SECONDS)
     settled_at = time.monotonic()
     cpu_after = cpu_now()
+    counters_after = {name: consumer_counters(port) for name, port in SERVICE_PORTS.items()}
     window = settled_at - started
     offered = post["attempts"]
     sent = offered - post["outcomes"].get("client_backlog_dropped", 0)
@@ -197,6 +234,7 @@ async def measure_step(
         "cpu_ms_per_report": cpu_per_report,
         "window_s": round(window, 1),
         "reference_loop_ms_before": yardstick,
+        "consumer_batching": batching(counters_before, counters_after),
     } | cpu_budget(cpu_per_report, accepted, window)
 
 

@@ -222,6 +222,8 @@ def _consumer_runner(
         delivery_limit=settings.consumer_delivery_limit,
         # Unset: half the pool, the rest kept for requests.
         max_concurrency=settings.consumer_max_concurrency,
+        batch_size=settings.consumer_batch_size,
+        batches_in_flight=settings.consumer_batches_in_flight,
     )
 
 
@@ -279,6 +281,15 @@ def _register_worker_metrics(app: FastAPI, runtime: ServiceRuntime) -> None:
             # Database failures retried in hand (never counted toward the delivery limit).
             "consumer_infrastructure_retries_total": read(
                 "infrastructure_retries_total", lambda: runtime.consumers
+            ),
+            # Batches of two or more committed together, the messages in them, and batches
+            # that failed together and were retried message by message.
+            "consumer_batches_total": read("batches_total", lambda: runtime.consumers),
+            "consumer_batched_messages_total": read(
+                "batched_messages_total", lambda: runtime.consumers
+            ),
+            "consumer_batches_taken_apart_total": read(
+                "batches_taken_apart_total", lambda: runtime.consumers
             ),
         }
     )
