@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.middleware import Middleware
 
 from services.events.api import router
 from services.events.api_internal import router as internal_router
 from services.events.api_points import router as points_router
 from services.events.context import build_context
+from services.events.fastlane import ReportFastLane
 from services.events.handlers import SUBSCRIPTIONS
 from services.events.settings import Settings
 from shared.web import create_service_app
@@ -26,7 +28,7 @@ def create_app(settings: Settings | None = None, **wiring: Any) -> FastAPI:
     async def collaborators(_: FastAPI, runtime: ServiceRuntime) -> None:
         runtime.context = context
 
-    return create_service_app(
+    app = create_service_app(
         settings,
         title="Ping'an e-Home events",
         routers=[router, points_router, internal_router],
@@ -34,3 +36,10 @@ def create_app(settings: Settings | None = None, **wiring: Any) -> FastAPI:
         on_startup=[collaborators],
         **wiring,
     )
+
+    def current_runtime() -> ServiceRuntime | None:
+        return getattr(app.state, "runtime", None)
+
+    # Innermost user middleware: inside the request-context middleware (ids, logs, metrics).
+    app.user_middleware.append(Middleware(ReportFastLane, runtime=current_runtime))
+    return app
