@@ -13,7 +13,7 @@ import asyncpg
 import orjson
 from asyncpg.transaction import Transaction
 from pydantic import BaseModel
-from sqlalchemy import Interval, bindparam, func, select
+from sqlalchemy import Interval, bindparam, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared import contracts
@@ -46,6 +46,26 @@ _EMIT_HELD = Statement(
     )
     .returning(outbox.c.id)
 )
+
+
+# A transaction's outbox rows in one statement, in the order they were emitted (each row's id
+# follows that order, so the relays publish them in it).
+_EMIT_MANY_COLUMNS = (
+    " SELECT e.event_id, e.event_type, e.routing_key, CAST(e.envelope AS jsonb){extra}"
+    " FROM unnest(CAST(:event_ids AS uuid[]), CAST(:event_types AS text[]),"
+    " CAST(:routing_keys AS text[]), CAST(:envelopes AS text[])) WITH ORDINALITY"
+    " AS e(event_id, event_type, routing_key, envelope, position)"
+)
+_EMIT_MANY = Statement(text(
+    "INSERT INTO outbox (event_id, event_type, routing_key, envelope)"
+    + _EMIT_MANY_COLUMNS.format(extra="")
+    + " CROSS JOIN (SELECT pg_notify(:channel, '')) AS notified ORDER BY e.position"
+))
+_EMIT_MANY_HELD = Statement(text(
+    "INSERT INTO outbox (event_id, event_type, routing_key, envelope, next_attempt_at)"
+    + _EMIT_MANY_COLUMNS.format(extra=", now() + CAST(:hold AS interval)")
+    + " ORDER BY e.position RETURNING id, event_id"
+))
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +170,7 @@ class UnitOfWork:
         self._transaction: Transaction | None = None
         self._depth = 0
         self._emitted: list[Envelope] = []
+        self._pending: list[OutboxEntry] = []  # emitted, written just before the commit
         self._records: list[OutboxRecord] = []
 
     @property
@@ -205,7 +226,7 @@ class UnitOfWork:
                 await connection.close()
                 raise
             self._connection, self._raw, self._transaction = connection, raw, transaction
-            self._emitted, self._records = [], []
+            self._emitted, self._pending, self._records = [], [], []
         self._depth += 1
         return self
 
@@ -226,6 +247,7 @@ class UnitOfWork:
         assert transaction is not None
         try:
             if exc_type is None:
+                await self._write_outbox(raw)
                 await transaction.commit()
         except BaseException:
             await _abandon(connection, raw, transaction)
@@ -234,6 +256,7 @@ class UnitOfWork:
             if exc_type is not None:
                 await _abandon(connection, raw, transaction)
         finally:
+            self._pending = []
             await connection.close()
         records, self._records = self._records, []
         dispatcher = self._database.outbox_dispatcher
@@ -247,16 +270,53 @@ class UnitOfWork:
         *,
         version: int | None = None,
     ) -> Envelope:
-        """Record an integration event in the outbox, inside this transaction."""
+        """Record an integration event in the outbox, inside this transaction. The payload is
+        checked now; the rows of a transaction are written together just before it commits
+        (one statement for a consumer's whole batch, not one per event)."""
+        if self._depth == 0:
+            raise RuntimeError("unit of work used outside 'async with'")
         entry = outbox_entry(event_type, payload, producer=self._producer, version=version)
-        params = entry.row()
-        dispatcher = self._database.outbox_dispatcher
-        if dispatcher is None:
-            await self.execute(_EMIT, params | {"channel": self._database.notify_channel})
-        else:
-            row_id = await self.fetchval(_EMIT_HELD, params | {"hold": dispatcher.hold})
-            self._records.append(
-                OutboxRecord(row_id, entry.envelope.event_id, entry.routing_key, entry.body)
-            )
+        self._pending.append(entry)
         self._emitted.append(entry.envelope)
         return entry.envelope
+
+    async def _write_outbox(self, raw: asyncpg.Connection) -> None:
+        """The transaction's outbox rows, in the order they were emitted: held for this
+        process's dispatcher when it has one (their ids kept for it), else announced to every
+        relay by NOTIFY."""
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        dispatcher = self._database.outbox_dispatcher
+        if len(pending) == 1:
+            await self._write_one(raw, pending[0], dispatcher)
+            return
+        columns = {
+            "event_ids": [entry.envelope.event_id for entry in pending],
+            "event_types": [entry.envelope.event_type for entry in pending],
+            "routing_keys": [entry.routing_key for entry in pending],
+            "envelopes": [entry.body.decode() for entry in pending],
+        }
+        if dispatcher is None:
+            await raw.execute(_EMIT_MANY.sql, *_EMIT_MANY.arguments(
+                columns | {"channel": self._database.notify_channel}))
+            return
+        rows = await raw.fetch(_EMIT_MANY_HELD.sql, *_EMIT_MANY_HELD.arguments(
+            columns | {"hold": dispatcher.hold}))
+        ids = {row["event_id"]: row["id"] for row in rows}
+        self._records.extend(
+            OutboxRecord(ids[entry.envelope.event_id], entry.envelope.event_id,
+                         entry.routing_key, entry.body)
+            for entry in pending)
+
+    async def _write_one(self, raw: asyncpg.Connection, entry: OutboxEntry,
+                         dispatcher: OutboxDispatcher | None) -> None:
+        params = entry.row()
+        if dispatcher is None:
+            await raw.execute(_EMIT.sql, *_EMIT.arguments(
+                params | {"channel": self._database.notify_channel}))
+            return
+        row_id = await raw.fetchval(_EMIT_HELD.sql, *_EMIT_HELD.arguments(
+            params | {"hold": dispatcher.hold}))
+        self._records.append(
+            OutboxRecord(row_id, entry.envelope.event_id, entry.routing_key, entry.body))

@@ -237,12 +237,14 @@ async def test_every_staff_notice_in_the_inbox_reads_the_catalogs_chinese(
 ) -> None:
     case_id = uuid.uuid4()
     at = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-    reported, *rest = case_messages(case_id)
+    reported, assigned, *rest = case_messages(case_id)
     app = create_app(feedback_settings, verifier=token_verifier)
     admin = {"Authorization": f"Bearer {make_token(roles=['admin'])}"}
     async with running(app) as client:
-        await publish(app, [reported])
-        await until_handled(app, 1)  # the escalation needs the case's region
+        # The escalation needs the case's region, and the co-handling request (queue
+        # "notices") the lead unit's name, which the assignment (queue "cases") records.
+        await publish(app, [reported, assigned])
+        await until_handled(app, 2)
         await publish(app, rest + more_case_messages(case_id, at))
         expected = expected_staff_texts(at)
 

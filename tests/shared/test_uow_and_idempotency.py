@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+import asyncpg
 import pytest
 from sqlalchemy import func, select, text
 
@@ -17,7 +18,7 @@ from shared import contracts
 from shared.contracts.platform import Probe
 from shared.db import idempotency
 from shared.db.database import Database
-from shared.db.uow import OutboxRecord, UnitOfWork
+from shared.db.uow import OutboxEntry, OutboxRecord, UnitOfWork
 from shared.messaging.envelope import Envelope
 from shared.messaging.memory import MemoryBroker
 from shared.messaging.outbox import OutboxRelay
@@ -256,3 +257,66 @@ async def test_a_full_direct_backlog_leaves_rows_to_the_sweep_instead_of_growing
     relay.dispatch([record, record])
     relay.dispatch([record])
     assert relay.direct_skipped_total == 1
+
+
+async def _outbox_rows(db: Database, notes: list[str]) -> list[tuple[int, str, object]]:
+    async with UnitOfWork(db, producer="relief") as uow:
+        rows = (await uow.connection.execute(
+            select(outbox.c.id, outbox.c.envelope["payload"]["note"].astext,
+                   outbox.c.next_attempt_at)
+            .where(outbox.c.envelope["payload"]["note"].astext.in_(notes))
+            .order_by(outbox.c.id)
+        )).all()
+    return [(row[0], row[1], row[2]) for row in rows]
+
+
+async def test_a_transactions_events_are_written_together_in_the_order_emitted(
+    database: Database,
+) -> None:
+    notes = [f"together-{n}-{uuid.uuid4().hex[:6]}" for n in range(5)]
+    uow = UnitOfWork(database, producer="relief")
+    async with uow:
+        for note in reversed(notes):  # emitted last to first
+            await _write(uow, note)
+        assert await _outbox_rows(database, notes) == []  # not before the commit
+
+    rows = await _outbox_rows(database, notes)
+    assert [note for _, note, _ in rows] == list(reversed(notes))
+    assert all(held is None for _, _, held in rows)  # no dispatcher: left to the sweeps
+
+
+async def test_a_transactions_events_reach_this_processs_relay_in_the_order_emitted(
+    database: Database,
+) -> None:
+    dispatcher = RecordingDispatcher()
+    database.outbox_dispatcher = dispatcher
+    notes = [f"held-{n}-{uuid.uuid4().hex[:6]}" for n in range(4)]
+    uow = UnitOfWork(database, producer="relief")
+    async with uow:
+        for note in notes:
+            await _write(uow, note)
+
+    rows = await _outbox_rows(database, notes)
+    assert [record.id for record in dispatcher.dispatched] == [row_id for row_id, _, _ in rows]
+    assert [record.event_id for record in dispatcher.dispatched] == [
+        envelope.event_id for envelope in uow.emitted]
+    assert [Envelope.from_bytes(r.body).payload["note"] for r in dispatcher.dispatched] == notes
+    assert all(held is not None for _, _, held in rows)  # held from the sweeps
+
+
+async def test_events_that_cannot_be_written_roll_back_the_state_change_with_them(
+    database: Database, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The outbox rows go in just before the commit: if they cannot be written, the
+    transaction's state change is rolled back with them and nothing reaches the relay."""
+    dispatcher = RecordingDispatcher()
+    database.outbox_dispatcher = dispatcher
+    note = f"unwritable-{uuid.uuid4().hex[:6]}"
+    monkeypatch.setattr(OutboxEntry, "body", property(lambda _: b"{not json"))
+    uow = UnitOfWork(database, producer="relief")
+    with pytest.raises(asyncpg.InvalidTextRepresentationError):
+        async with uow:
+            await _write(uow, note)
+            await _write(uow, note)
+    assert await _count(database, note) == (0, 0)
+    assert dispatcher.dispatched == []
