@@ -13,11 +13,10 @@ body, response) is shared/web/fastlane.py's.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from pydantic import TypeAdapter
-from starlette.types import ASGIApp, Receive, Scope
+from starlette.types import Receive, Scope
 
 from services.booking.api import BOOKINGS_PATH, router
 from services.booking.context import BookingContext
@@ -26,15 +25,14 @@ from services.booking.service import bookings
 from shared.auth.tokens import ENDORSEMENT_HEADER
 from shared.web.deps import IdempotencyKey
 from shared.web.fastlane import (
-    FastLane,
     Invalid,
     JsonBody,
+    ServiceLane,
     bearer,
     checked,
     read_body,
     request_headers,
 )
-from shared.web.runtime import ServiceRuntime
 
 # The validators FastAPI builds for the route's parameters, built from the same declarations.
 _ROUND_ID = TypeAdapter(uuid.UUID)
@@ -43,24 +41,12 @@ _BODY = JsonBody(BookingCreate)
 _MAX_BODY = 16 * 1024
 
 
-class BookingFastLane(FastLane):
+class BookingFastLane(ServiceLane):
     template = router.prefix + BOOKINGS_PATH
-
-    def __init__(self, app: ASGIApp, *, runtime: Callable[[], ServiceRuntime | None]) -> None:
-        super().__init__(app)
-        self._runtime = runtime
-
-    def database_url(self) -> str | None:
-        runtime = self._runtime()
-        return runtime.database.url if runtime is not None else None
-
-    def ready(self) -> bool:
-        return self._runtime() is not None
 
     async def handle(self, params: tuple[str, ...], scope: Scope, receive: Receive
                      ) -> tuple[int, dict[str, Any]]:
-        runtime = self._runtime()
-        assert runtime is not None  # ready() said so
+        runtime = self.started()
         headers = request_headers(scope)
         # In the framework's order: the body read and decoded, the token, then the inputs.
         raw = await read_body(receive, limit=_MAX_BODY,

@@ -23,34 +23,27 @@ a body that cannot be a report is refused earlier, 413 instead of 422.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 from fastapi.routing import APIRoute
 from pydantic import TypeAdapter
-from sqlalchemy.exc import TimeoutError as PoolTimeout
-from starlette.types import ASGIApp, Receive, Scope
+from starlette.types import Receive, Scope
 
 from services.events import api, service
 from services.events.context import EventsContext
 from services.events.schemas import EventCreate
 from shared.auth.tokens import ENDORSEMENT_HEADER
-from shared.logs import get_logger
-from shared.problems import ServiceUnavailable
 from shared.web.deps import IdempotencyKey
 from shared.web.fastlane import (
-    FastLane,
     Invalid,
     JsonBody,
+    ServiceLane,
     bearer,
     checked,
     read_body,
     request_headers,
 )
-from shared.web.runtime import ServiceRuntime
-
-log = get_logger(__name__)
 
 # Without a limit declared on the route: room for every field at its maximum, escaped.
 _DEFAULT_MAX_BODY = 64 * 1024
@@ -82,19 +75,11 @@ _IDEMPOTENCY_KEY = TypeAdapter(IdempotencyKey)
 _BODY = JsonBody(EventCreate)
 
 
-class ReportFastLane(FastLane):
+class ReportFastLane(ServiceLane):
     # api.report sits on the prefixed router itself, so FastAPI has already joined the
     # router's prefix into its path ("/api/v1/events"; routing's lane adds the prefix
     # because its route sits on an unprefixed sub-router).
     template = _ROUTE.path
-
-    def __init__(self, app: ASGIApp, *, runtime: Callable[[], ServiceRuntime | None]) -> None:
-        super().__init__(app)
-        self._runtime = runtime
-
-    def database_url(self) -> str | None:
-        runtime = self._runtime()
-        return runtime.database.url if runtime is not None else None
 
     def ready(self) -> bool:
         # Until the start hook has set the context, the framework answers (as it would).
@@ -103,8 +88,7 @@ class ReportFastLane(FastLane):
 
     async def handle(self, params: tuple[str, ...], scope: Scope, receive: Receive
                      ) -> tuple[int, dict[str, Any]]:
-        runtime = self._runtime()
-        assert runtime is not None  # ready() said so
+        runtime = self.started()
         headers = request_headers(scope)
         # In the framework's order: the body read and decoded (undecodable JSON refused
         # before the token), then the dependencies (the token: a 401 before any 422), then
@@ -121,24 +105,13 @@ class ReportFastLane(FastLane):
         if errors or cmd is None:
             raise Invalid(errors)
         ctx = runtime.context_as(EventsContext)
-        try:
-            # Exactly the arguments api.report passes.
-            return await service.report_event(
-                runtime.uow(), principal=principal, cmd=cmd, idempotency_key=key,
-                clock=ctx.clock, case_prefix=ctx.settings.case_prefix,
-                duplicate_window=timedelta(hours=ctx.settings.duplicate_window_hours),
-                pii=ctx.pii, reporter_seal=ctx.reporter_seal,
-            )
-        except PoolTimeout:
-            raise _overloaded() from None
-
-
-def _overloaded() -> ServiceUnavailable:
-    """Every database connection busy: what the service's handler for a pool timeout answers
-    (shared/web/problems.py), rather than the lane plumbing's database_unavailable."""
-    log.warning("database_pool_exhausted")
-    return ServiceUnavailable("the service is at capacity; retry shortly", code="overloaded",
-                              headers={"Retry-After": "1"})
+        # Exactly the arguments api.report passes.
+        return await service.report_event(
+            runtime.uow(), principal=principal, cmd=cmd, idempotency_key=key,
+            clock=ctx.clock, case_prefix=ctx.settings.case_prefix,
+            duplicate_window=timedelta(hours=ctx.settings.duplicate_window_hours),
+            pii=ctx.pii, reporter_seal=ctx.reporter_seal,
+        )
 
 
 # What metrics and logs name the route by (the template, not the concrete path).

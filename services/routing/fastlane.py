@@ -32,9 +32,9 @@ from shared.auth.tokens import ENDORSEMENT_HEADER
 from shared.db.hot_pool import open_hot_pool
 from shared.settings import ServiceSettings
 from shared.web.fastlane import (
-    FastLane,
     Invalid,
     JsonBody,
+    ServiceLane,
     bearer,
     checked,
     read_body,
@@ -81,27 +81,21 @@ class PointsPool:
             await pool.close()
 
 
-class PatrolPointsLane(FastLane):
+class PatrolPointsLane(ServiceLane):
     template = _declared_path()
 
     def __init__(self, app: ASGIApp, *, runtime: Callable[[], ServiceRuntime | None],
                  points: PointsPool) -> None:
-        super().__init__(app)
-        self._runtime = runtime
+        super().__init__(app, runtime=runtime)
         self._points = points
 
-    def database_url(self) -> str | None:
-        runtime = self._runtime()
-        return runtime.database.url if runtime is not None else None
-
     def ready(self) -> bool:
-        return self._runtime() is not None and self._points.pool is not None
+        return super().ready() and self._points.pool is not None
 
     async def handle(self, params: tuple[str, ...], scope: Scope, receive: Receive
                      ) -> tuple[int, dict[str, Any]]:
-        runtime, pool = self._runtime(), self._points.pool
-        assert runtime is not None  # ready() said so
-        assert pool is not None
+        runtime, pool = self.started(), self._points.pool
+        assert pool is not None  # ready() said so
         headers = request_headers(scope)
         # In the framework's order: the body read and decoded, the token, then the inputs.
         raw = await read_body(receive, limit=_MAX_BODY,

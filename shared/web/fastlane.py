@@ -21,11 +21,13 @@ import email.message
 import functools
 import json
 import re
+from collections.abc import Callable
 from types import SimpleNamespace
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import orjson
 from pydantic import BaseModel, TypeAdapter, ValidationError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shared.logs import get_logger
@@ -37,7 +39,10 @@ from shared.problems import (
     Unauthorized,
     problem_body,
 )
-from shared.web.problems import database_unavailable
+from shared.web.problems import database_unavailable, pool_exhausted
+
+if TYPE_CHECKING:
+    from shared.web.runtime import ServiceRuntime
 
 log = get_logger(__name__)
 M = TypeVar("M", bound=BaseModel)
@@ -108,7 +113,11 @@ class FastLane:
         return None
 
     async def _failed(self, exc: Exception) -> tuple[int, dict[str, Any], dict[str, str]]:
-        """As the service's handlers answer it: 503 when the database failed, else 500."""
+        """As the service's handlers answer it: 503 when every pooled connection was busy or
+        the database failed, else 500."""
+        if isinstance(exc, PoolTimeout):
+            busy = pool_exhausted()
+            return busy.status, problem_body(busy.status, busy.code, busy.detail), busy.headers
         unavailable = await database_unavailable(exc, self.database_url())
         if unavailable is not None:
             return (unavailable.status, problem_body(unavailable.status, unavailable.code,
@@ -249,3 +258,25 @@ async def respond(send: Send, status: int, body: dict[str, Any], extra: dict[str
     ]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
+
+
+class ServiceLane(FastLane):
+    """A lane of a service app: it answers once the service's runtime has started (before,
+    the framework does), and probes that service's database when a statement fails."""
+
+    def __init__(self, app: ASGIApp, *, runtime: Callable[[], ServiceRuntime | None]) -> None:
+        super().__init__(app)
+        self._runtime = runtime
+
+    def database_url(self) -> str | None:
+        runtime = self._runtime()
+        return runtime.database.url if runtime is not None else None
+
+    def ready(self) -> bool:
+        return self._runtime() is not None
+
+    def started(self) -> ServiceRuntime:
+        """The runtime, once ``ready`` said it is there."""
+        runtime = self._runtime()
+        assert runtime is not None  # ready() said so
+        return runtime

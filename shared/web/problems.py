@@ -86,6 +86,14 @@ async def database_unavailable(exc: Exception, url: str | None) -> AppError | No
     )
 
 
+def pool_exhausted() -> AppError:
+    """Every database connection is busy: the request is shed quickly rather than queued.
+    Also what a fast lane answers."""
+    log.warning("database_pool_exhausted")
+    return ServiceUnavailable("the service is at capacity; retry shortly", code="overloaded",
+                              headers={"Retry-After": "1"})
+
+
 async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
     runtime = getattr(request.app.state, "runtime", None)
     url = getattr(getattr(runtime, "database", None), "url", None)
@@ -120,14 +128,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(PoolTimeout)
     async def _pool_exhausted(_: Request, exc: PoolTimeout) -> JSONResponse:
-        # Every database connection is busy: shed the request quickly rather than queue it.
-        log.warning("database_pool_exhausted")
-        return problem_response(
-            503,
-            "overloaded",
-            "the service is at capacity; retry shortly",
-            headers={"Retry-After": "1"},
-        )
+        error = pool_exhausted()
+        return problem_response(error.status, error.code, error.detail, headers=error.headers)
 
     for error_type in DATABASE_ERROR_TYPES:
         app.add_exception_handler(error_type, _database_unavailable)
