@@ -48,7 +48,15 @@ from bench.load import (
     run_on_uvloop,
     summary,
 )
-from bench.processes import cpu_seconds, platform_env, rabbit_answers, spawn, stop, wait_ready
+from bench.processes import (
+    cpu_seconds,
+    platform_env,
+    rabbit_answers,
+    reference_loop_ms,
+    spawn,
+    stop,
+    wait_ready,
+)
 from shared.auth.tokens import TokenSigner, generate_signing_key
 from shared.db.database import asyncpg_dsn, normalize_database_url
 from shared.db.migrate import schema_name, upgrade
@@ -543,7 +551,9 @@ async def _one_round(
     with_cpu: Any,
 ) -> dict[str, Any]:
     """(a) to (d) once, each phase on its own booking round and its own residents."""
-    result: dict[str, Any] = {}
+    # The machine's speed just before the round (bench/processes.py's yardstick).
+    result: dict[str, Any] = {"reference_loop_ms_before": reference_loop_ms()}
+    print(f"reference loop {result['reference_loop_ms_before']} ms", flush=True)
     quota = per_phase // args.points + 1
     spread = create_round(base, operator, points=args.points, quota=quota, title="spread")
     hot = create_round(base, operator, points=1, quota=per_phase, title="hot")
@@ -626,6 +636,7 @@ def _report(results: dict[str, Any]) -> int:
         "d_goodput_per_s": statistics.median(r["d_overload"]["booked_per_s"] for r in rounds),
         "d_shed": statistics.median(r["d_overload"]["shed"] for r in rounds),
     }
+    results["reference_loop_ms_after"] = reference_loop_ms()
     inv = results["invariants"]
     checks = {
         "b_over_a": ratios["b_over_a"] >= TARGETS["b_over_a"],
@@ -649,6 +660,7 @@ def _report(results: dict[str, Any]) -> int:
         f"ratios (medians): (b)/(a) {ratios['b_over_a']}  (c)/(b) {ratios['c_over_b']}  "
         f"(d)/(b) {ratios['d_over_b']}"
     )
+    print(f"reference loop after the run {results['reference_loop_ms_after']} ms")
     print(f"invariants: {inv}; relay drained {results['relay_drained_after_s']} s after the run")
     print(f"checks: {checks}")
     target = RESULTS if results["path"] == "gateway" else RESULTS.with_name("booking-direct.json")
