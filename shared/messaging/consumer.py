@@ -37,8 +37,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from pydantic import ValidationError
-from sqlalchemy import bindparam, text
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import text
 
 from shared import contracts
 from shared.context import correlation_id_var
@@ -51,7 +50,6 @@ from shared.messaging.batches import Batcher
 from shared.messaging.broker import Broker, Delivery, QueueSpec
 from shared.messaging.envelope import Envelope, every_topic, routing_key
 from shared.messaging.gate import DatabaseGate
-from shared.messaging.tables import inbox
 
 log = get_logger(__name__)
 
@@ -84,25 +82,9 @@ class Subscription:
         return every_topic(key) if self.with_topics else key
 
 
-_CLAIM_INBOX = Statement(
-    insert(inbox)
-    .values({name: bindparam(name) for name in ("event_id", "consumer", "event_type")})
-    .on_conflict_do_nothing()
-    .returning(inbox.c.event_id)
-)
-
-
-async def claim_inbox(uow: UnitOfWork, envelope: Envelope, consumer: str) -> bool:
-    """Record the event as handled by ``consumer``; False when it already was."""
-    claimed = await uow.fetchval(
-        _CLAIM_INBOX,
-        {"event_id": envelope.event_id, "consumer": consumer, "event_type": envelope.event_type},
-    )
-    return claimed is not None
-
-
-# A batch's inbox rows in one statement; the ids it returns are the batch's new events.
-_CLAIM_INBOX_BATCH = Statement(text(
+# The inbox rows of a message or a batch in one statement; the ids it returns are the new
+# events (a duplicate finds its row and is not returned).
+_CLAIM_INBOX = Statement(text(
     "INSERT INTO inbox (event_id, consumer, event_type)"
     " SELECT claimed.event_id, :consumer, claimed.event_type"
     " FROM unnest(CAST(:event_ids AS uuid[]), CAST(:event_types AS text[]))"
@@ -111,10 +93,10 @@ _CLAIM_INBOX_BATCH = Statement(text(
 ))
 
 
-async def claim_inbox_batch(uow: UnitOfWork, envelopes: Sequence[Envelope], consumer: str
-                            ) -> set[uuid.UUID]:
+async def claim_inbox(uow: UnitOfWork, envelopes: Sequence[Envelope], consumer: str
+                      ) -> set[uuid.UUID]:
     """Record the events as handled by ``consumer``; the ids of those that were not yet."""
-    rows = await uow.fetch(_CLAIM_INBOX_BATCH, {
+    rows = await uow.fetch(_CLAIM_INBOX, {
         "consumer": consumer,
         "event_ids": [envelope.event_id for envelope in envelopes],
         "event_types": [envelope.event_type for envelope in envelopes],
@@ -324,7 +306,7 @@ class ConsumerRunner:
         uow = UnitOfWork(self._database, producer=self._service)
         handled: list[_Pending] = []
         async with uow:
-            new_ids = await claim_inbox_batch(uow, [p.envelope for p in batch], spec.name)
+            new_ids = await claim_inbox(uow, [p.envelope for p in batch], spec.name)
             for pending in batch:
                 if pending.envelope.event_id not in new_ids:
                     continue
@@ -413,7 +395,7 @@ class ConsumerRunner:
         """One attempt in one transaction; True when the inbox already had the event."""
         uow = UnitOfWork(self._database, producer=self._service)
         async with uow:
-            if not await claim_inbox(uow, envelope, spec.name):
+            if not await claim_inbox(uow, [envelope], spec.name):
                 return True
             await handler(envelope, uow)
         return False
