@@ -50,7 +50,23 @@ def open_region(page: Page, *names: str) -> None:
         _click_until_listed(page, row, name)
         expect(page.locator(".el-loading-mask")).to_have_count(0)
         if depth < len(names):
-            expect(row.locator("xpath=..")).to_have_attribute("aria-expanded", "true")
+            child = tree.locator(".el-tree-node__content", has_text=names[depth]).first
+            _until_unfolded(row, child)
+
+
+def _until_unfolded(row: Locator, child: Locator) -> None:
+    """The region open, its children shown. Seen once in a full run: the region listed, its
+    children loaded, then folded up again by a click that landed while the level above was
+    still unfolding; a person opens it again with its arrow (which selects nothing)."""
+    for attempt in range(3):
+        try:
+            expect(child).to_be_visible(timeout=5_000)
+            return
+        except AssertionError:
+            if attempt == 2:
+                raise
+            if row.locator("xpath=..").get_attribute("aria-expanded") != "true":
+                row.locator(".el-tree-node__expand-icon").click()
 
 
 def _click_until_listed(page: Page, row: Locator, name: str) -> None:
