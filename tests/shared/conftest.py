@@ -115,6 +115,13 @@ class ProbeWorld:
             settings, title="feedback (probe)", subscriptions=[subscription], broker=shared_broker
         )
 
+    async def seen(self) -> int:
+        """Probe events the consumer has handled (rows of its probe_seen)."""
+        return int(await self.scalar("SELECT count(*) FROM probe_seen"))
+
+    async def seen_is(self, count: int) -> bool:
+        return await self.seen() == count
+
     async def scalar(self, sql: str, *, service: str = "feedback") -> Any:
         """Run ``sql`` in the schema of ``service`` (events produces, feedback consumes)."""
         engine = create_async_engine(self.database_url)

@@ -89,9 +89,6 @@ async def _true(value: bool) -> bool:
     return value
 
 
-async def _seen(world: ProbeWorld) -> int:
-    return int(await world.scalar("SELECT count(*) FROM probe_seen"))
-
 
 async def test_a_poison_message_in_a_batch_is_parked_alone_and_the_others_are_handled(
     probe_world: ProbeWorld, amqp_url: str
@@ -107,7 +104,7 @@ async def test_a_poison_message_in_a_batch_is_parked_alone_and_the_others_are_ha
             return len(await app.state.runtime.broker.parked(spec)) == 1
 
         await wait_until(parked, within=30)
-        await wait_until(lambda: _seen_is(probe_world, 10), within=10)
+        await wait_until(lambda: probe_world.seen_is(10), within=10)
         bodies = await app.state.runtime.broker.parked(spec)
         runner = _runner(app)
         assert runner.batches_taken_apart_total >= 1
@@ -118,9 +115,6 @@ async def test_a_poison_message_in_a_batch_is_parked_alone_and_the_others_are_ha
     assert await probe_world.scalar("SELECT count(*) FROM inbox") == 10
 
 
-async def _seen_is(world: ProbeWorld, count: int) -> bool:
-    return await _seen(world) == count
-
 
 async def test_messages_that_wait_together_commit_as_one_batch_in_delivery_order(
     probe_world: ProbeWorld, amqp_url: str
@@ -130,7 +124,7 @@ async def test_messages_that_wait_together_commit_as_one_batch_in_delivery_order
     async with running(app), _released(sink):
         await _held_then_queued(app, sink, {}, count=20)
         sink.release.set()
-        await wait_until(lambda: _seen_is(probe_world, 21), within=20)
+        await wait_until(lambda: probe_world.seen_is(21), within=20)
         runner = _runner(app)
         counts: dict[str, Any] = {
             "batches": runner.batches_total, "in_batches": runner.batched_messages_total,
@@ -156,7 +150,7 @@ async def test_one_message_at_a_time_keeps_publication_order(
     async with running(app):
         for sequence in range(15):
             await _publish(app, sequence)
-        await wait_until(lambda: _seen_is(probe_world, 15), within=20)
+        await wait_until(lambda: probe_world.seen_is(15), within=20)
 
     assert sink.order == list(range(15))
 
@@ -184,5 +178,5 @@ async def test_a_connection_lost_mid_batch_redelivers_the_batch_and_nothing_is_a
 
     assert duplicates == 10
     assert set(sink.attempts.values()) == {1}
-    assert await _seen(probe_world) == 11
+    assert await probe_world.seen() == 11
     assert await probe_world.scalar("SELECT count(*) FROM inbox") == 11

@@ -31,9 +31,6 @@ async def _unpublished(world: ProbeWorld) -> int:
     )
 
 
-async def _seen(world: ProbeWorld) -> int:
-    return int(await world.scalar("SELECT count(*) FROM probe_seen"))
-
 
 async def test_every_event_is_handled_exactly_once(probe_world: ProbeWorld, amqp_url: str) -> None:
     sink = ProbeSink()
@@ -45,10 +42,10 @@ async def test_every_event_is_handled_exactly_once(probe_world: ProbeWorld, amqp
         for i in range(N):
             response = await producer.post("/api/v1/events/probes", json={"sequence": i})
             assert response.status_code == 201
-        await wait_until(lambda: _count_is(probe_world, N), within=20)
+        await wait_until(lambda: probe_world.seen_is(N), within=20)
         await asyncio.sleep(0.5)  # would-be late duplicates have time to show up
 
-    assert await _seen(probe_world) == N
+    assert await probe_world.seen() == N
     assert await probe_world.scalar("SELECT count(DISTINCT sequence) FROM probe_seen") == N
     assert (
         await probe_world.scalar(
@@ -58,9 +55,6 @@ async def test_every_event_is_handled_exactly_once(probe_world: ProbeWorld, amqp
     )
     assert set(sink.attempts.values()) == {1}
 
-
-async def _count_is(world: ProbeWorld, n: int) -> bool:
-    return await _seen(world) == n
 
 
 async def test_a_message_delivered_twice_is_handled_once(
@@ -79,7 +73,7 @@ async def test_a_message_delivered_twice_is_handled_once(
             )
         await wait_until(lambda: _settled(runtime, handled=1, duplicates=1), within=10)
 
-    assert await _seen(probe_world) == 1
+    assert await probe_world.seen() == 1
     assert sink.attempts[7] == 1
 
 
@@ -98,10 +92,10 @@ async def test_a_handler_that_fails_once_is_retried_then_handled_once(
         running(probe_world.producer(**wiring)) as producer,
     ):
         await producer.post("/api/v1/events/probes", json={"sequence": 1, "note": "fail_once"})
-        await wait_until(lambda: _count_is(probe_world, 1), within=10)
+        await wait_until(lambda: probe_world.seen_is(1), within=10)
 
     assert sink.attempts[1] == 2
-    assert await _seen(probe_world) == 1
+    assert await probe_world.seen() == 1
 
 
 async def test_a_handler_that_always_fails_parks_the_message_after_the_delivery_limit(
@@ -120,7 +114,7 @@ async def test_a_handler_that_always_fails_parks_the_message_after_the_delivery_
             return len(await runtime.broker.parked(spec)) == 1
 
         await wait_until(parked, within=20)
-        await wait_until(lambda: _count_is(probe_world, 1), within=10)
+        await wait_until(lambda: probe_world.seen_is(1), within=10)
         bodies = await runtime.broker.parked(spec)
 
     # Delivered 1 + delivery_limit times, then parked whole; the good message went through.
@@ -128,7 +122,7 @@ async def test_a_handler_that_always_fails_parks_the_message_after_the_delivery_
     assert Envelope.from_bytes(bodies[0]).payload["sequence"] == 9
     assert await probe_world.scalar("SELECT count(*) FROM probe_seen WHERE sequence = 9") == 0
     assert await probe_world.scalar("SELECT count(*) FROM inbox") == 1
-    assert await _seen(probe_world) == 1
+    assert await probe_world.seen() == 1
 
 
 async def test_writes_commit_while_rabbitmq_is_unreachable_and_events_follow_when_it_returns(
@@ -147,7 +141,7 @@ async def test_writes_commit_while_rabbitmq_is_unreachable_and_events_follow_whe
             ) as producer,
         ):
             await producer.post("/api/v1/events/probes", json={"sequence": 0})
-            await wait_until(lambda: _count_is(probe_world, 1), within=10)
+            await wait_until(lambda: probe_world.seen_is(1), within=10)
 
             await proxy.cut()
             for i in range(1, 11):
@@ -158,7 +152,7 @@ async def test_writes_commit_while_rabbitmq_is_unreachable_and_events_follow_whe
             )
             assert written == 11
             await asyncio.sleep(2.0)
-            assert await _seen(probe_world) == 1
+            assert await probe_world.seen() == 1
             assert (
                 await probe_world.scalar(
                     "SELECT count(*) FROM outbox WHERE published_at IS NULL", service="events"
@@ -167,7 +161,7 @@ async def test_writes_commit_while_rabbitmq_is_unreachable_and_events_follow_whe
             )
 
             proxy.restore()
-            await wait_until(lambda: _count_is(probe_world, 11), within=40)
+            await wait_until(lambda: probe_world.seen_is(11), within=40)
     finally:
         await proxy.close()
     assert (
@@ -265,8 +259,8 @@ async def test_the_in_memory_broker_carries_the_same_pipeline(
     ):
         for i in range(5):
             await producer.post("/api/v1/events/probes", json={"sequence": i, "note": note})
-        await wait_until(lambda: _count_is(probe_world, 5), within=10)
-    assert await _seen(probe_world) == 5
+        await wait_until(lambda: probe_world.seen_is(5), within=10)
+    assert await probe_world.seen() == 5
     assert broker.unrouted == []
 
 
@@ -284,7 +278,7 @@ async def test_a_message_the_consumer_does_not_want_is_acked_without_a_transacti
     ):
         for i in range(6):
             await producer.post("/api/v1/events/probes", json={"sequence": i, "note": "plain"})
-        await wait_until(lambda: _count_is(probe_world, 3), within=10)
+        await wait_until(lambda: probe_world.seen_is(3), within=10)
         await asyncio.sleep(0.3)  # the odd ones were delivered too: nothing more may happen
     assert sorted(sink.attempts) == [0, 2, 4]
     assert await probe_world.scalar("SELECT count(*) FROM inbox") == 3  # declined: no row
