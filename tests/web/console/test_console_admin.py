@@ -136,7 +136,8 @@ def test_admin_creates_a_unit_and_a_clerk_who_sees_only_their_unit(
     expect(dialog.get_by_test_id("unit-region")).to_contain_text("东门社区")
     dialog.get_by_test_id("unit-save").click()
     expect(page.get_by_test_id("unit-table")).to_contain_text(unit_name)
-    screenshot(page, "admin-org")
+    expect(dialog).to_be_hidden()  # the picture without the dialog fading out over the list
+    screenshot(settled(page), "admin-org")
 
     page.get_by_role("menuitem", name="系统管理").click()
     expect(page.get_by_role("link", name="节假日")).to_be_visible()  # and the configuration pages
