@@ -126,6 +126,8 @@ async def test_messages_that_wait_together_commit_as_one_batch_in_delivery_order
         sink.release.set()
         await wait_until(lambda: probe_world.seen_is(21), within=20)
         runner = _runner(app)
+        # The rows are visible at the commit; the batch is counted once its acks are sent.
+        await wait_until(lambda: _true(runner.handled_total == 21), within=10)
         counts: dict[str, Any] = {
             "batches": runner.batches_total, "in_batches": runner.batched_messages_total,
             "taken_apart": runner.batches_taken_apart_total, "handled": runner.handled_total}
