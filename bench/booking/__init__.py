@@ -5,11 +5,15 @@ service under uvicorn, the gateway in front, RabbitMQ when it answers):
       (the two statements the service sends, as it sends them: the read, then the claim,
       which is one atomic statement; pgbench draws a random resident and stripe per run);
 - (b) bookings through the gateway from pre-issued tokens of distinct verified residents,
-      demand spread over the round's pickup points (closed loop); (a) and (b) take turns in
-      ``--slices`` short slices, so a drift in the machine's speed reaches both alike;
-- (c) the same with all demand on one pickup point;
-- (d) twice the rate (b) sustained, offered open-loop: goodput and shed counts;
+      demand spread over the round's pickup points (closed loop);
+- (d) twice the rate (b) sustained, offered open-loop: goodput (bookings answered while it is
+      offered, not the backlog answered after) and shed counts;
+- (c) the same as (b) with all demand on one pickup point;
 then the ratios (b)/(a), (c)/(b), (d)/(b), and the invariants checked in SQL.
+
+(a), (b) and (d) take turns in ``--slices`` short slices (an (a) slice, a (b) slice, then a
+(d) slice offered at twice what that (b) slice booked), so a drift in the machine's speed
+reaches all three alike; each is then the tally over its slices. (c) runs after them, whole.
 
 ``python -m bench.booking [--seconds 10] [--concurrency 64] [--direct] [--keep]``; results go
 to ``bench/results/booking.json`` (``booking-direct.json`` with ``--direct``, which measures
@@ -31,6 +35,10 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from functools import partial
 from itertools import cycle
 from pathlib import Path
 from typing import Any
@@ -74,6 +82,11 @@ STRIPES = 32
 TARGETS = {"b_over_a": 0.35, "c_over_b": 0.8, "d_over_b": 0.85, "p99_ms": 250.0}
 # No single round below these (issue #21): a median met by two good rounds is not enough.
 ROUND_FLOORS = {"b_over_a": 0.30, "d_over_b": 0.75}
+# Blocks of residents a round uses, each phase its own: (b) one, (c) one, (d) two (it is
+# offered twice (b)'s rate, so it may need twice the residents).
+RESIDENT_BLOCKS = 4
+# Seconds each (b) and (d) slice runs before it counts: connections open, queues fill.
+SLICE_WARMUP = 0.5
 
 
 def _user_id(n: int) -> uuid.UUID:
@@ -312,6 +325,7 @@ async def check_invariants(dsn: str, schema: str) -> dict[str, int]:
         row = await conn.fetchrow(_INVARIANTS)
     finally:
         await conn.close()
+    assert row is not None  # scalar subqueries only: always one row
     return dict(row)
 
 
@@ -358,14 +372,56 @@ def main(argv: list[str]) -> int:
         "--rounds", type=int, default=3, help="repeat a-d; ratios are the medians over rounds"
     )
     parser.add_argument("--pgbench-clients", type=int, default=16)
-    parser.add_argument("--slices", type=int, default=5,
-                        help="(a) and (b) alternate in this many slices of each phase")
+    parser.add_argument(
+        "--slices",
+        type=int,
+        default=5,
+        help="(a), (b) and (d) take turns in this many slices of each phase",
+    )
     parser.add_argument("--db-pool", type=int, default=16)
     parser.add_argument("--service-workers", type=int, default=1)
     parser.add_argument("--direct", action="store_true", help="skip the gateway")
     parser.add_argument("--keep", action="store_true", help="keep the bench schema")
     args = parser.parse_args(argv)
     return run_on_uvloop(_run(args))
+
+
+@dataclass(frozen=True)
+class _Bench:
+    """What the rounds measure with: the options, where the load goes (the gateway, or the
+    service with ``--direct``), the database, the residents' tokens, the processes' CPU."""
+
+    args: argparse.Namespace
+    port: int
+    operator: str  # a booking operator's token: creates each phase's booking round
+    database_url: str
+    schema: str
+    residents: int  # every seeded resident: pgbench draws from all of them
+    per_phase: int  # residents in a block: more than any phase can book
+    tokens: Callable[[int, int], list[str]]  # (first, count) -> the residents' tokens
+    cpu_now: Callable[[], dict[str, float]]  # CPU seconds of each measured process
+
+    def round(self, title: str, *, points: int, quota: int) -> dict[str, Any]:
+        base = f"http://127.0.0.1:{self.port}"
+        return create_round(base, self.operator, points=points, quota=quota, title=title)
+
+    def requests(self, round_: dict[str, Any], start: int, count: int) -> Requests:
+        """One booking per resident from ``start`` on, the round's pickup points in turn."""
+        bodies = [f'{{"pickup_point_id":"{p["id"]}"}}'.encode() for p in round_["pickup_points"]]
+        path = f"/api/v1/booking/rounds/{round_['id']}/bookings"
+        calls = zip(self.tokens(start, count), cycle(bodies))
+        return Requests("127.0.0.1", self.port, path, calls)
+
+    async def pgbench(self, seconds: float) -> dict[str, Any]:
+        return await asyncio.to_thread(
+            run_pgbench,
+            self.database_url,
+            self.schema,
+            residents=self.residents,
+            points=self.args.points,
+            clients=self.args.pgbench_clients,
+            seconds=seconds,
+        )
 
 
 async def _run(args: argparse.Namespace) -> int:
@@ -386,7 +442,7 @@ async def _run(args: argparse.Namespace) -> int:
     await upgrade(database_url, "booking", schema)
 
     per_phase = int(args.seconds * 3000) + 5000  # more residents than any phase can book
-    residents = per_phase * 4 * args.rounds
+    residents = per_phase * RESIDENT_BLOCKS * args.rounds
     await seed_residents(dsn, schema, residents)
     key = generate_signing_key()
     signer = TokenSigner(key, issuer="ehome-identity", audience="ehome")
@@ -402,21 +458,6 @@ async def _run(args: argparse.Namespace) -> int:
         EHOME_PORT=str(GATEWAY_PORT),
     )
     named: dict[str, subprocess.Popen[bytes]] = {}
-    port = BOOKING_PORT if args.direct else GATEWAY_PORT
-
-    def cpu_now() -> dict[str, float]:
-        return {name: cpu_seconds(process.pid) for name, process in named.items()}
-
-    def with_cpu(result: dict[str, Any], before: dict[str, float]) -> dict[str, Any]:
-        """CPU each process spent per answered attempt (main process only with workers)."""
-        after = cpu_now()
-        attempts = max(result["attempts"], 1)
-        result["cpu_ms_per_attempt"] = {
-            name: round((after[name] - before[name]) * 1000 / attempts, 2) for name in after
-        }
-        return result
-
-    base = f"http://127.0.0.1:{port}"
     results: dict[str, Any] = {
         "path": "direct" if args.direct else "gateway",
         "broker": "rabbitmq" if rabbit else "memory",
@@ -425,73 +466,19 @@ async def _run(args: argparse.Namespace) -> int:
         "concurrency": args.concurrency,
     }
     try:
-        named["booking"] = spawn(
-            "services.booking.app:create_app", BOOKING_PORT, env, args.service_workers
-        )
-        if not args.direct:
-            named["gateway"] = spawn(
-                "gateway.distributed:create_gateway_from_env", GATEWAY_PORT, env
-            )
-        wait_ready(f"http://127.0.0.1:{BOOKING_PORT}", process=named["booking"])
-        if not args.direct:
-            wait_ready(base, process=named["gateway"])
-        operator = signer.access_token(
-            subject=uuid.uuid4(),
-            roles=["booking_operator"],
-            regions=[COUNTY],
-            kind="staff",
-            ttl_seconds=3600,
-        )
-
-        def tokens(first: int, count: int) -> list[str]:
-            return [
-                signer.access_token(
-                    subject=_user_id(n), roles=["resident"], verified=True, ttl_seconds=3600
-                )
-                for n in range(first, first + count)
-            ]
-
-        await seed_pgbench_round(dsn, schema, args.points, residents)
-        # The tables are new: a short unmeasured pgbench run first gives ANALYZE bookings to
-        # count, or pgbench's prepared statements keep plans made for an empty table (seen:
-        # 439 instead of ~3,000 transactions/s in the first round, which flattered (b)/(a)).
-        await asyncio.to_thread(
-            run_pgbench,
-            database_url,
-            schema,
+        _start(named, env, args)
+        bench = _Bench(
+            args=args,
+            port=BOOKING_PORT if args.direct else GATEWAY_PORT,
+            operator=_operator_token(signer),
+            database_url=database_url,
+            schema=schema,
             residents=residents,
-            points=args.points,
-            clients=args.pgbench_clients,
-            seconds=2,
+            per_phase=per_phase,
+            tokens=partial(_resident_tokens, signer),
+            cpu_now=lambda: {name: cpu_seconds(p.pid) for name, p in named.items()},
         )
-        results["rounds"] = []
-        for number in range(args.rounds):
-            print(f"-- round {number + 1} of {args.rounds}", flush=True)
-            first = 1 + number * 4 * per_phase  # every phase books with residents of its own
-            results["rounds"].append(
-                await _one_round(
-                    args,
-                    base,
-                    port,
-                    operator,
-                    tokens,
-                    first,
-                    per_phase,
-                    database_url,
-                    schema,
-                    residents,
-                    cpu_now,
-                    with_cpu,
-                )
-            )
-        # Every booking's event must reach the broker, not just the outbox: wait for the relay
-        # (it trails a surge by some seconds) and say how long it took.
-        conn = await asyncpg.connect(dsn, server_settings={"search_path": schema})
-        try:
-            results["relay_drained_after_s"] = await _relay_drained(conn, 120)
-        finally:
-            await conn.close()
-        results["invariants"] = await check_invariants(dsn, schema)
+        results.update(await _measure(bench, dsn))
     finally:
         stop(named.values())
         if not args.keep:
@@ -501,113 +488,307 @@ async def _run(args: argparse.Namespace) -> int:
     return _report(results)
 
 
-async def _baseline_and_spread(
-    args: argparse.Namespace, port: int, database_url: str, schema: str, residents: int,
-    feed: Requests, cpu_now: Any,
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(a) and (b) in ``args.slices`` alternating slices of ``seconds / slices`` each: the
-    machine's speed drifts over seconds (the reference loop took 52 to 107 ms within one
-    session), and two phases measured ten seconds apart divided that drift into their ratio.
-    (a) is the transactions of every slice over their seconds; (b) one tally over its
-    slices, each after a short warm-up."""
-    slice_seconds = max(1, round(args.seconds / args.slices))
-    tally, measured = Tally("booked"), 0.0
-    spent: dict[str, float] = {}
-    slices: list[dict[str, Any]] = []
-    for _ in range(args.slices):
-        slices.append(await asyncio.to_thread(
-            run_pgbench, database_url, schema, residents=residents, points=args.points,
-            clients=args.pgbench_clients, seconds=slice_seconds))
-        before = cpu_now()
-        measured += await closed_loop_into(tally, "127.0.0.1", port, feed,
-                                           concurrency=args.concurrency,
-                                           seconds=slice_seconds, warmup=0.5)
-        spent = {name: spent.get(name, 0.0) + used - before[name]
-                 for name, used in cpu_now().items()}
-    baseline = slices[0] | {
-        "seconds": slice_seconds * len(slices),
-        "tps": round(sum(one["tps"] for one in slices) / len(slices), 1),
-        "slices_tps": [round(one["tps"]) for one in slices],
+def _start(
+    named: dict[str, subprocess.Popen[bytes]], env: dict[str, str], args: argparse.Namespace
+) -> None:
+    """The booking service, and the gateway in front of it unless ``--direct``, answering.
+    Each goes into ``named`` as soon as it is spawned, so the caller stops what started."""
+    named["booking"] = spawn(
+        "services.booking.app:create_app", BOOKING_PORT, env, args.service_workers
+    )
+    if not args.direct:
+        named["gateway"] = spawn("gateway.distributed:create_gateway_from_env", GATEWAY_PORT, env)
+    wait_ready(f"http://127.0.0.1:{BOOKING_PORT}", process=named["booking"])
+    if not args.direct:
+        wait_ready(f"http://127.0.0.1:{GATEWAY_PORT}", process=named["gateway"])
+
+
+def _operator_token(signer: TokenSigner) -> str:
+    return signer.access_token(
+        subject=uuid.uuid4(),
+        roles=["booking_operator"],
+        regions=[COUNTY],
+        kind="staff",
+        ttl_seconds=3600,
+    )
+
+
+def _resident_tokens(signer: TokenSigner, first: int, count: int) -> list[str]:
+    return [
+        signer.access_token(
+            subject=_user_id(n), roles=["resident"], verified=True, ttl_seconds=3600
+        )
+        for n in range(first, first + count)
+    ]
+
+
+async def _measure(bench: _Bench, dsn: str) -> dict[str, Any]:
+    """The rounds, then how long the relay trailed them, then the invariants."""
+    args = bench.args
+    await seed_pgbench_round(dsn, bench.schema, args.points, bench.residents)
+    # The tables are new: a short unmeasured pgbench run first gives ANALYZE bookings to
+    # count, or pgbench's prepared statements keep plans made for an empty table (seen:
+    # 439 instead of ~3,000 transactions/s in the first round, which flattered (b)/(a)).
+    await bench.pgbench(2)
+    rounds: list[dict[str, Any]] = []
+    for number in range(args.rounds):
+        print(f"-- round {number + 1} of {args.rounds}", flush=True)
+        first = 1 + number * RESIDENT_BLOCKS * bench.per_phase  # no resident books twice
+        rounds.append(await _one_round(bench, first))
+    # Every booking's event must reach the broker, not just the outbox: wait for the relay
+    # (it trails a surge by some seconds) and say how long it took.
+    conn = await asyncpg.connect(dsn, server_settings={"search_path": bench.schema})
+    try:
+        drained = await _relay_drained(conn, 120)
+    finally:
+        await conn.close()
+    return {
+        "rounds": rounds,
+        "relay_drained_after_s": drained,
+        "invariants": await check_invariants(dsn, bench.schema),
     }
-    spread = summary(tally, measured)
-    attempts = max(spread["attempts"], 1)
-    spread["cpu_ms_per_attempt"] = {
-        name: round(seconds * 1000 / attempts, 2) for name, seconds in spent.items()}
-    return baseline, spread
 
 
-async def _one_round(
-    args: argparse.Namespace,
-    base: str,
-    port: int,
-    operator: str,
-    tokens: Any,
-    first: int,
-    per_phase: int,
-    database_url: str,
-    schema: str,
-    residents: int,
-    cpu_now: Any,
-    with_cpu: Any,
-) -> dict[str, Any]:
-    """(a) to (d) once, each phase on its own booking round and its own residents."""
+@contextlib.contextmanager
+def _cpu_into(spent: dict[str, float], cpu_now: Callable[[], dict[str, float]]) -> Iterator[None]:
+    """Adds the CPU seconds each process spends inside the block to ``spent``: a phase
+    measured in slices counts only its own slices."""
+    before = cpu_now()
+    yield
+    for name, used in cpu_now().items():
+        spent[name] = spent.get(name, 0.0) + used - before[name]
+
+
+def _per_attempt(spent: dict[str, float], attempts: int) -> dict[str, float]:
+    """CPU each process spent per answered attempt (main process only with workers)."""
+    return {name: round(s * 1000 / max(attempts, 1), 2) for name, s in spent.items()}
+
+
+@dataclass
+class _Turns:
+    """What (a), (b) and (d) gathered over the slices they took turns in."""
+
+    pgbench: list[dict[str, Any]] = field(default_factory=list)
+    spread: Tally = field(default_factory=lambda: Tally("booked"))
+    spread_seconds: float = 0.0
+    spread_slices: list[float] = field(default_factory=list)  # booked/s of each (b) slice
+    spread_cpu: dict[str, float] = field(default_factory=dict)
+    overload: list[dict[str, Any]] = field(default_factory=list)  # each (d) slice's summary
+    overload_cpu: dict[str, float] = field(default_factory=dict)
+
+    def baseline(self) -> dict[str, Any]:
+        """(a): the mean of its slices' transactions/s."""
+        return self.pgbench[0] | {
+            "seconds": sum(one["seconds"] for one in self.pgbench),
+            "tps": round(sum(one["tps"] for one in self.pgbench) / len(self.pgbench), 1),
+            "slices_tps": [round(one["tps"]) for one in self.pgbench],
+        }
+
+    def spread_result(self) -> dict[str, Any]:
+        """(b): one tally over its slices' measured seconds."""
+        result = summary(self.spread, self.spread_seconds)
+        result["slices_booked_per_s"] = [round(rate) for rate in self.spread_slices]
+        result["cpu_ms_per_attempt"] = _per_attempt(self.spread_cpu, result["attempts"])
+        return result
+
+    def overload_result(self) -> dict[str, Any]:
+        """(d): goodput is the bookings answered inside the slices' windows per second of
+        them (``_overload_slice``); attempts, answers and sheds count whole slices. The open
+        loop keeps its latencies to itself, so p50 is the median of the slices' and p99 the
+        highest slice's (at or above the p99 of all (d)'s bookings)."""
+        slices = self.overload
+        window = sum(one["window_seconds"] for one in slices)
+        offered = sum(one["seconds"] for one in slices)
+        total = {
+            key: sum(one[key] for one in slices)
+            for key in ("attempts", "booked", "window_booked", "shed", "connections_opened")
+        }
+        outcomes: Counter[str] = Counter()
+        for one in slices:
+            outcomes.update(one["outcomes"])
+        p50s = [one["p50_ms"] for one in slices if not math.isnan(one["p50_ms"])]
+        p99s = [one["p99_ms"] for one in slices if not math.isnan(one["p99_ms"])]
+        return total | {
+            "seconds": round(window, 2),
+            "booked_per_s": round(total["window_booked"] / window, 1) if window else 0.0,
+            # The open loop's own figure: every booking, backlog included, per offered second.
+            "booked_per_offered_s": round(total["booked"] / offered, 1) if offered else 0.0,
+            "offered_seconds": round(offered, 2),
+            "offered_per_s": round(
+                sum(one["offered_per_s"] * one["seconds"] for one in slices) / offered, 1
+            )
+            if offered
+            else 0.0,
+            "p50_ms": statistics.median(p50s) if p50s else math.nan,
+            "p99_ms": max(p99s, default=math.nan),
+            "outcomes": dict(sorted(outcomes.items())),
+            "slices_offered_per_s": [round(one["offered_per_s"]) for one in slices],
+            "slices_booked_per_s": [
+                round(one["window_booked"] / one["window_seconds"]) for one in slices
+            ],
+            "cpu_ms_per_attempt": _per_attempt(self.overload_cpu, total["attempts"]),
+        }
+
+
+def _handout(
+    bench: _Bench, round_: dict[str, Any], first: int, limit: int
+) -> Callable[[int], Requests]:
+    """Requests on ``round_`` for (d)'s slices, ``count`` a call, each call's from residents
+    no earlier call had, all within the ``limit`` residents from ``first`` that are (d)'s.
+    Tokens a slice did not use are left unused: no resident is offered twice."""
+    used = 0
+
+    def take(count: int) -> Requests:
+        nonlocal used
+        if count > limit - used:
+            print(f"(d) has {limit - used} residents left for {count} requests", flush=True)
+            count = limit - used
+        feed = bench.requests(round_, first + used, count)
+        used += count
+        return feed
+
+    return take
+
+
+async def _take_turns(
+    bench: _Bench, spread: Requests, overload: Callable[[int], Requests]
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """(a), (b) and (d) in ``args.slices`` turns of ``seconds / slices`` each: the machine's
+    speed drifts over seconds (the reference loop took 52 to 107 ms within one session), and
+    phases measured ten seconds apart divided that drift into their ratios (a (d)/(b) of 0.66
+    in a round whose others gave 0.85 to 0.93). A turn is an (a) slice, a (b) slice after a
+    short warm-up, then a (d) slice offered open-loop at twice what that (b) slice booked per
+    second, so (d) meets the machine (b) just met. (a) is the mean of its slices'
+    transactions/s, (b) one tally over its slices, (d) its slices summed (``_Turns``)."""
+    slice_seconds = max(1, round(bench.args.seconds / bench.args.slices))
+    turns = _Turns()
+    for _ in range(bench.args.slices):
+        turns.pgbench.append(await bench.pgbench(slice_seconds))
+        booked_per_s = await _spread_slice(bench, turns, spread, slice_seconds)
+        await _overload_slice(bench, turns, overload, 2 * max(booked_per_s, 1.0), slice_seconds)
+    return turns.baseline(), turns.spread_result(), turns.overload_result()
+
+
+async def _spread_slice(bench: _Bench, turns: _Turns, feed: Requests, seconds: float) -> float:
+    """One (b) slice into (b)'s tally; returns what this slice booked per second."""
+    booked_before = len(turns.spread.latencies_ok)
+    with _cpu_into(turns.spread_cpu, bench.cpu_now):
+        measured = await closed_loop_into(
+            turns.spread,
+            "127.0.0.1",
+            bench.port,
+            feed,
+            concurrency=bench.args.concurrency,
+            seconds=seconds,
+            warmup=SLICE_WARMUP,
+        )
+    turns.spread_seconds += measured
+    rate = (len(turns.spread.latencies_ok) - booked_before) / max(measured, 1e-3)
+    turns.spread_slices.append(rate)
+    return rate
+
+
+async def _overload_slice(
+    bench: _Bench,
+    turns: _Turns,
+    feeds: Callable[[int], Requests],
+    rate: float,
+    seconds: float,
+) -> None:
+    """One (d) slice: ``rate`` requests a second offered open-loop for a warm-up and then
+    ``seconds``, the window its goodput counts: bookings answered inside it. The open loop's
+    own figure also counts the backlog it waits for after the offer ends (up to hundreds of
+    bookings; a slice of 2 s would count five times what one phase of 10 s counted), and
+    the warm-up keeps out the queue filling at the start, as (b)'s does."""
+    # Tokens for a little more than the slice can offer, signed before its clock starts.
+    feed = feeds(int(rate * (seconds + SLICE_WARMUP) * 1.05) + 100)
+    answered: list[float] = []
+    started = time.perf_counter()
+    with _cpu_into(turns.overload_cpu, bench.cpu_now):
+        result = await open_loop(
+            "127.0.0.1",
+            bench.port,
+            feed,
+            rate=rate,
+            seconds=seconds + SLICE_WARMUP,
+            success="booked",
+            on_created=lambda _body: answered.append(time.perf_counter()),
+        )
+    window_from = started + SLICE_WARMUP
+    result["window_seconds"] = seconds
+    result["window_booked"] = sum(window_from <= at < window_from + seconds for at in answered)
+    turns.overload.append(result)
+
+
+async def _one_round(bench: _Bench, first: int) -> dict[str, Any]:
+    """(a) to (d) once, each phase on a booking round of its own and with residents of its
+    own: (b) the block from ``first``, (c) the next one, (d) the two after that."""
+    per_phase, points = bench.per_phase, bench.args.points
     # The machine's speed just before the round (bench/processes.py's yardstick).
     result: dict[str, Any] = {"reference_loop_ms_before": reference_loop_ms()}
     print(f"reference loop {result['reference_loop_ms_before']} ms", flush=True)
-    quota = per_phase // args.points + 1
-    spread = create_round(base, operator, points=args.points, quota=quota, title="spread")
-    hot = create_round(base, operator, points=1, quota=per_phase, title="hot")
-    overload = create_round(base, operator, points=args.points, quota=quota, title="overload")
-
-    def requests(round_: dict[str, Any], start: int, count: int) -> Requests:
-        """One booking per resident, the pickup points taken in turn."""
-        bodies = [f'{{"pickup_point_id":"{p["id"]}"}}'.encode() for p in round_["pickup_points"]]
-        path = f"/api/v1/booking/rounds/{round_['id']}/bookings"
-        return Requests("127.0.0.1", port, path, zip(tokens(start, count), cycle(bodies)))
+    quota = per_phase // points + 1
+    spread = bench.round("spread", points=points, quota=quota)
+    hot = bench.round("hot", points=1, quota=per_phase)
+    # Quota for all of (d)'s residents: a sold-out point would cut (d)'s goodput, not load.
+    overload = bench.round("overload", points=points, quota=2 * quota)
 
     # (a) pgbench on the same database, same statements, same stripe layout, measured on a
     # settled system: the previous round's backlog answered, its events relayed, its dead
-    # rows vacuumed (otherwise (a) pays for (d)'s aftermath and the ratios flatter (b)).
-    # (a) and (b) take turns in short slices, so both see the same moments of the machine.
-    await _settle(database_url, schema)
-    result["a_pgbench"], result["b_spread"] = await _baseline_and_spread(
-        args, port, database_url, schema, residents, requests(spread, first, per_phase),
-        cpu_now)
-    print(f"(a) pgbench: {result['a_pgbench']['tps']:.0f} booking transactions/s "
-          f"(slices {result['a_pgbench']['slices_tps']})", flush=True)
-    _show("(b) spread over points", result["b_spread"])
+    # rows vacuumed (otherwise (a) pays for the last phase's aftermath and flatters (b)).
+    # (a), (b) and (d) take turns in short slices, so all three see the same moments of the
+    # machine.
+    await _settle(bench.database_url, bench.schema)
+    result["a_pgbench"], result["b_spread"], result["d_overload"] = await _take_turns(
+        bench,
+        bench.requests(spread, first, per_phase),
+        _handout(bench, overload, first + 2 * per_phase, 2 * per_phase),
+    )
+    _show_turns(result)
 
     # (c) every request on one pickup point.
-    feed = requests(hot, first + per_phase, per_phase)
-    before = cpu_now()
-    result["c_hot"] = await closed_loop(
-        "127.0.0.1",
-        port,
-        feed,
-        concurrency=args.concurrency,
-        seconds=args.seconds,
-        success="booked",
-    )
-    _show("(c) one hot pickup point", with_cpu(result["c_hot"], before))
+    feed = bench.requests(hot, first + per_phase, per_phase)
+    c_cpu: dict[str, float] = {}
+    with _cpu_into(c_cpu, bench.cpu_now):
+        result["c_hot"] = await closed_loop(
+            "127.0.0.1",
+            bench.port,
+            feed,
+            concurrency=bench.args.concurrency,
+            seconds=bench.args.seconds,
+            success="booked",
+        )
+    result["c_hot"]["cpu_ms_per_attempt"] = _per_attempt(c_cpu, result["c_hot"]["attempts"])
+    _show("(c) one hot pickup point", result["c_hot"])
+    result["ratios"] = _ratios(result)
+    print(f"    ratios {result['ratios']}", flush=True)
+    return result
 
-    # (d) twice the sustained rate, open loop.
-    rate = 2 * max(result["b_spread"]["booked_per_s"], 1.0)
-    count = min(int(rate * args.seconds * 1.05) + 100, 2 * per_phase)
-    feed = requests(overload, first + 2 * per_phase, count)
-    before = cpu_now()
-    result["d_overload"] = await open_loop(
-        "127.0.0.1", port, feed, rate=rate, seconds=args.seconds, success="booked"
-    )
-    _show(f"(d) offered {rate:.0f}/s (2x b)", with_cpu(result["d_overload"], before))
+
+def _ratios(result: dict[str, Any]) -> dict[str, float]:
+    """(d)/(b) divides the two tallies over the slices they took turns in."""
     a = result["a_pgbench"]["tps"] or math.nan
     b = result["b_spread"]["booked_per_s"] or math.nan
-    result["ratios"] = {
+    return {
         "b_over_a": round(b / a, 3),
         "c_over_b": round(result["c_hot"]["booked_per_s"] / b, 3),
         "d_over_b": round(result["d_overload"]["booked_per_s"] / b, 3),
     }
-    print(f"    ratios {result['ratios']}", flush=True)
-    return result
+
+
+def _show_turns(result: dict[str, Any]) -> None:
+    a, b, d = result["a_pgbench"], result["b_spread"], result["d_overload"]
+    print(
+        f"(a) pgbench: {a['tps']:.0f} booking transactions/s (slices {a['slices_tps']})",
+        flush=True,
+    )
+    _show("(b) spread over points", b)
+    _show(f"(d) offered {d['offered_per_s']:.0f}/s (2x each (b) slice)", d)
+    print(
+        f"    slices booked/s: (b) {b['slices_booked_per_s']}, (d) {d['slices_booked_per_s']}"
+        f" of offered {d['slices_offered_per_s']}",
+        flush=True,
+    )
 
 
 def _show(label: str, result: dict[str, Any]) -> None:
@@ -643,8 +824,10 @@ def _report(results: dict[str, Any]) -> int:
         "c_over_b": ratios["c_over_b"] >= TARGETS["c_over_b"],
         "d_over_b": ratios["d_over_b"] >= TARGETS["d_over_b"],
         "p99_b": p99_b <= TARGETS["p99_ms"],
-        **{f"every_round_{key}": min(r["ratios"][key] for r in rounds) >= floor
-           for key, floor in ROUND_FLOORS.items()},
+        **{
+            f"every_round_{key}": min(r["ratios"][key] for r in rounds) >= floor
+            for key, floor in ROUND_FLOORS.items()
+        },
         "no_oversell": inv["stripes_over_capacity"] == 0
         and inv["points_oversold"] == 0
         and inv["stripes_miscounted"] == 0,
