@@ -264,4 +264,23 @@ async def test_a_keyword_query_reads_the_bigram_index(world: World) -> None:
                              compile_kwargs={"literal_binds": True})
     plan = (await world.sql(f"EXPLAIN (FORMAT JSON) {compiled}")).scalar_one()
     document = json.loads(plan) if isinstance(plan, str) else plan
-    assert "ix_cases_text_bigrams" in json.dumps(document), document
+    assert "ix_cases_text_grams" in json.dumps(document), document
+
+
+async def test_the_keyword_index_follows_a_case_whose_texts_change(world: World) -> None:
+    await world.case("T-1")  # 楼上噪音扰民, at 铜陵镇东门社区
+    # As the text backfill rewrites a text; then a status change, which leaves them as they are.
+    await world.sql("UPDATE cases SET description = '小区押金纠纷' WHERE case_no = 'T-1'")
+    await world.sql("UPDATE cases SET status = 'accepted' WHERE case_no = 'T-1'")
+
+    async def found(keyword: str) -> list[str]:
+        query = search_query(scope=SearchScope(region_prefixes=["350626"]),
+                             search=CaseFilter(keyword=keyword), now=NOW, sort="reported",
+                             limit=21)
+        compiled = query.compile(dialect=postgresql.dialect(),
+                                 compile_kwargs={"literal_binds": True})
+        return [row.case_no for row in await world.sql(str(compiled))]
+
+    assert await found("押金") == ["T-1"]
+    assert await found("东门") == ["T-1"]
+    assert await found("噪音") == []
