@@ -45,24 +45,32 @@ from shared.periodic import PeriodicWorker
 
 log = get_logger(__name__)
 
+# Claiming a row marks it published, in the transaction that holds its lock until the
+# confirms are in: committed only then, so a crash or a lost channel leaves it unpublished (the
+# transaction rolls back), and a refused publication is unmarked again (_MARK_FAILED). One
+# round trip, not a claim and a mark. Losing that commit in a crash costs a second publication
+# of rows the broker already has (consumers deduplicate), never a lost event, so it need not
+# wait for the WAL flush: ``synchronous_commit`` is set off for the transaction here too.
+_ASYNC_COMMIT = ("WITH async_commit AS MATERIALIZED "
+                 "(SELECT set_config('synchronous_commit', 'off', true))")
 _CLAIM = Statement(text(
-    """
-    SELECT id, event_id, routing_key, envelope
-    FROM outbox
-    WHERE published_at IS NULL AND (next_attempt_at IS NULL OR next_attempt_at <= now())
-    ORDER BY id
-    LIMIT :limit
-    FOR UPDATE SKIP LOCKED
+    f"""
+    {_ASYNC_COMMIT}
+    UPDATE outbox SET published_at = now()
+    FROM (SELECT id FROM outbox
+          WHERE published_at IS NULL AND (next_attempt_at IS NULL OR next_attempt_at <= now())
+          ORDER BY id
+          LIMIT :limit
+          FOR UPDATE SKIP LOCKED) claimed
+    WHERE outbox.id = claimed.id AND EXISTS (SELECT FROM async_commit)
+    RETURNING outbox.id, outbox.event_id, outbox.routing_key, outbox.envelope
     """
 ))
-_MARK_PUBLISHED = Statement(text("UPDATE outbox SET published_at = now() WHERE id = ANY(:ids)"))
-# Losing this commit in a crash costs a second publication of rows the broker already has
-# (consumers deduplicate), never a lost event: it need not wait for the WAL flush.
-_ASYNC_COMMIT = Statement(text("SET LOCAL synchronous_commit TO OFF"))
 _MARK_FAILED = Statement(text(
     """
     UPDATE outbox
-    SET attempts = attempts + 1,
+    SET published_at = NULL,
+        attempts = attempts + 1,
         last_error = :error,
         next_attempt_at = now() + make_interval(secs => least(:cap, :base * power(2, attempts)))
     WHERE id = ANY(:ids)
@@ -71,9 +79,13 @@ _MARK_FAILED = Statement(text(
 # The direct path claims the rows it was handed, as a sweep claims its batch; rows a sweep
 # took meanwhile (locked, or published already) are skipped, never waited for.
 _CLAIM_DIRECT = Statement(text(
-    """
-    SELECT id FROM outbox WHERE id = ANY(:ids) AND published_at IS NULL
-    FOR UPDATE SKIP LOCKED
+    f"""
+    {_ASYNC_COMMIT}
+    UPDATE outbox SET published_at = now()
+    WHERE id IN (SELECT id FROM outbox WHERE id = ANY(:ids) AND published_at IS NULL
+                 FOR UPDATE SKIP LOCKED)
+      AND EXISTS (SELECT FROM async_commit)
+    RETURNING id
     """
 ))
 # Rows the direct path will not publish: handed to the sweep at once instead of after their
@@ -269,27 +281,24 @@ class OutboxRelay:
             sent, failed = await self._publish_claimed(uow, [
                 _Message(row["id"], row["routing_key"], orjson.dumps(row["envelope"]),
                          str(row["event_id"]))
-                for row in rows
+                for row in sorted(rows, key=lambda row: row["id"])  # in commit order
             ])
         self._count(sent, failed)
         return len(rows)
 
     async def _publish_claimed(self, uow: UnitOfWork, messages: list[_Message]
                                ) -> tuple[int, int]:
-        """Publish rows ``uow`` has locked. Each confirmed row is marked published; the others
-        are retried by the sweep after a growing pause. Returns (published, failed)."""
+        """Publish rows ``uow`` has claimed (locked and marked published). The rows the broker
+        refused are unmarked, to be retried by the sweep after a growing pause. Returns
+        (published, failed)."""
         if not messages:
             return 0, 0
         results = await self._broker.publish_many(
             [(message.routing_key, message.body, message.message_id) for message in messages]
         )
-        sent = [message.id for message, err in zip(messages, results, strict=True) if err is None]
         errors = [str(err) for err in results if err is not None]
         failed = [message.id for message, err in zip(messages, results, strict=True)
                   if err is not None]
-        await uow.execute(_ASYNC_COMMIT)
-        if sent:
-            await uow.execute(_MARK_PUBLISHED, {"ids": sent})
         if failed:
             await uow.execute(_MARK_FAILED, {
                 "ids": failed, "error": errors[0][:500], "base": self._retry_base,
@@ -297,7 +306,7 @@ class OutboxRelay:
             })
             log.warning("outbox_publish_failed", schema=self._database.schema,
                         failed=len(failed), error=errors[0][:200])
-        return len(sent), len(failed)
+        return len(messages) - len(failed), len(failed)
 
     def _count(self, sent: int, failed: int) -> None:
         self.published_total += sent

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -17,8 +17,10 @@ from services.relief.settings import Settings as ReliefSettings
 from shared import contracts
 from shared.contracts.platform import Probe
 from shared.db import idempotency
-from shared.db.database import Database
+from shared.db.database import Database, asyncpg_dsn
 from shared.db.uow import OutboxEntry, OutboxRecord, UnitOfWork
+from shared.messaging import outbox as outbox_module
+from shared.messaging.broker import PublishError
 from shared.messaging.envelope import Envelope
 from shared.messaging.memory import MemoryBroker
 from shared.messaging.outbox import OutboxRelay
@@ -320,3 +322,102 @@ async def test_events_that_cannot_be_written_roll_back_the_state_change_with_the
             await _write(uow, note)
     assert await _count(database, note) == (0, 0)
     assert dispatcher.dispatched == []
+
+
+class _WatchingBroker(MemoryBroker):
+    """Looks at the outbox from another session while the relay publishes: what a sweep of
+    another replica would see in that moment."""
+
+    def __init__(self, database: Database, event_id: uuid.UUID) -> None:
+        super().__init__()
+        self._database, self._event_id = database, event_id
+        self.seen: list[tuple[object, bool]] = []
+
+    async def publish_many(
+        self, messages: Sequence[tuple[str, bytes, str]]
+    ) -> list[BaseException | None]:
+        other = await asyncpg.connect(asyncpg_dsn(self._database.url),
+                                      server_settings={"search_path": self._database.schema})
+        try:
+            published_at = await other.fetchval(
+                "SELECT published_at FROM outbox WHERE event_id = $1", self._event_id)
+            try:
+                await other.execute("BEGIN; SELECT id FROM outbox WHERE event_id = "
+                                    f"'{self._event_id}' FOR UPDATE NOWAIT; ROLLBACK")
+                locked = False
+            except asyncpg.LockNotAvailableError:
+                locked = True
+        finally:
+            await other.close()
+        self.seen.append((published_at, locked))
+        return await super().publish_many(messages)
+
+
+async def test_rows_in_publication_are_locked_and_marked_only_once_confirmed(
+    database: Database,
+) -> None:
+    async with UnitOfWork(database, producer="relief") as uow:
+        await _write(uow, f"watched-{uuid.uuid4().hex[:6]}")
+    event_id = uow.emitted[0].event_id
+    broker = _WatchingBroker(database, event_id)
+    async with UnitOfWork(database, producer="relief") as unheld:
+        await unheld.connection.execute(  # as if its hold had passed: the sweep takes it
+            text("UPDATE outbox SET next_attempt_at = now() WHERE event_id = :e"),
+            {"e": event_id})
+    await OutboxRelay(database, broker).drain()
+    # Claimed (locked) while in the broker's hands; no other session sees it published yet.
+    assert (None, True) in broker.seen
+    assert [Envelope.from_bytes(body).event_id for _, body in broker.published
+            ].count(event_id) == 1  # with what other tests here left unpublished
+    assert await _outbox_state(database, event_id) == (True, 0, None)
+
+
+class _NackingBroker(MemoryBroker):
+    """Up, but refusing every message (as a nack) while ``nacking``."""
+
+    nacking = True
+
+    async def publish_many(
+        self, messages: Sequence[tuple[str, bytes, str]]
+    ) -> list[BaseException | None]:
+        if self.nacking:
+            return [PublishError("nacked") for _ in messages]
+        return await super().publish_many(messages)
+
+
+async def test_a_refused_publication_is_unmarked_and_retried_later(database: Database) -> None:
+    async with UnitOfWork(database, producer="relief") as uow:
+        await _write(uow, f"refused-{uuid.uuid4().hex[:6]}")
+    event_id = uow.emitted[0].event_id
+    async with UnitOfWork(database, producer="relief") as unheld:
+        await unheld.connection.execute(
+            text("UPDATE outbox SET next_attempt_at = now() WHERE event_id = :e"),
+            {"e": event_id})
+    broker = _NackingBroker()
+    relay = OutboxRelay(database, broker, retry_base_seconds=0.2)
+    await relay.drain()
+    assert await _outbox_state(database, event_id) == (False, 1, "nacked")
+    broker.nacking = False
+    await asyncio.sleep(0.3)  # its retry pause
+    await relay.drain()
+    assert await _outbox_state(database, event_id) == (True, 1, "nacked")
+
+
+async def test_a_claim_commits_without_waiting_for_the_wal_flush(database: Database) -> None:
+    async with UnitOfWork(database, producer="relief") as uow:
+        await _write(uow, f"async-commit-{uuid.uuid4().hex[:6]}")
+    async with UnitOfWork(database, producer="relief") as uow:
+        ids = [int(await uow.connection.scalar(select(func.max(outbox.c.id))))]
+        # private: the claim under test
+        assert await uow.fetch(outbox_module._CLAIM_DIRECT, {"ids": ids})
+        assert await uow.connection.scalar(text("SHOW synchronous_commit")) == "off"
+    async with UnitOfWork(database, producer="relief") as uow:  # for that transaction only
+        assert await uow.connection.scalar(text("SHOW synchronous_commit")) == "on"
+
+
+async def _outbox_state(db: Database, event_id: uuid.UUID) -> tuple[bool, int, str | None]:
+    async with UnitOfWork(db, producer="relief") as uow:
+        row = (await uow.connection.execute(
+            select(outbox.c.published_at, outbox.c.attempts, outbox.c.last_error)
+            .where(outbox.c.event_id == event_id))).one()
+    return row[0] is not None, int(row[1]), row[2]
