@@ -8,7 +8,7 @@ The function is SQL that cannot be inlined, so each evaluation plans its body ag
 
 Now the bigrams are the column ``text_grams``, set by a row trigger that fires on insert and
 on an update that names ``description`` or ``address`` (the intake and the text backfill): a
-PL/pgSQL body, whose plan the session keeps. Status changes only copy the column. The search
+PL/pgSQL body, whose plan the session keeps (one generic plan). Status changes only copy the column. The search
 asks the GIN index on the column the same question as before (``@> bigrams(keyword)``), and the
 substring recheck still gives the exact answer."""
 
@@ -18,10 +18,12 @@ revision = "0013"
 down_revision = "0012"
 
 # The expression of 0009's text_bigrams(), on the new row: built-in functions only, so the
-# trigger does not depend on the search_path its rows are written under.
+# trigger does not depend on the search_path its rows are written under. Its plan is the same
+# for every row, but PL/pgSQL would plan it again per row (a custom plan each time: 0.08 ms,
+# more than running it): the generic one is kept instead.
 _TRIGGER_FUNCTION = """
 CREATE FUNCTION case_text_grams() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 BEGIN
     NEW.text_grams := (
         SELECT coalesce(array_agg(DISTINCT substr(s.l, i, 2)), '{}')
