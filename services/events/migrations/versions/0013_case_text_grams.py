@@ -8,9 +8,9 @@ The function is SQL that cannot be inlined, so each evaluation plans its body ag
 
 Now the bigrams are the column ``text_grams``, set by a row trigger that fires on insert and
 on an update that names ``description`` or ``address`` (the intake and the text backfill): a
-PL/pgSQL body, whose plan the session keeps (one generic plan). Status changes only copy the column. The search
-asks the GIN index on the column the same question as before (``@> bigrams(keyword)``), and the
-substring recheck still gives the exact answer."""
+PL/pgSQL body, whose plan the session keeps (one generic plan). Status changes only copy the
+column. The search asks the GIN index on the column the same question as before
+(``@> bigrams(keyword)``), and the substring recheck still gives the exact answer."""
 
 from alembic import op
 
