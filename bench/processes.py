@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from gateway.server import PROTOCOL_PATH
 from shared.auth.tokens import public_key_pem
 
 
@@ -44,9 +45,9 @@ def platform_env(
 def spawn(
     factory: str, port: int, env: dict[str, str], workers: int = 1
 ) -> subprocess.Popen[bytes]:
-    """``uvicorn --factory <factory>`` on 127.0.0.1:``port`` (uvloop, httptools, no access
-    log); refuses a port something else already listens on, whose answers would be measured
-    in place of this process's."""
+    """``uvicorn --factory <factory>`` on 127.0.0.1:``port`` (uvloop, httptools, the gateway
+    with its own protocol as deployed, no access log); refuses a port something else already
+    listens on, whose answers would be measured in place of this process's."""
     with socket.socket() as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -69,7 +70,8 @@ def spawn(
         "--loop",
         "uvloop",
         "--http",
-        "httptools",
+        # The gateway's as deployed (its slow-client limits), the others' uvicorn's own.
+        PROTOCOL_PATH if factory.startswith("gateway.") else "httptools",
         "--log-level",
         "warning",
     ]

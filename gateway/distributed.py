@@ -32,6 +32,7 @@ from pathlib import Path
 import httpx
 
 from gateway.app import GatewayApp, create_http_gateway_app
+from gateway.server import PROTOCOL_PATH
 from gateway.settings import DEFAULT_UPSTREAM_URLS, SERVICES, GatewaySettings
 from shared.auth.tokens import public_key_pem
 from shared.db.migrate import upgrade_all
@@ -70,7 +71,7 @@ def _uvicorn(target: str, port: int, host: str = "127.0.0.1") -> list[str]:
     if target.startswith("gateway.distributed:"):
         # The gateway faces clients: close connections whose headers or body stall
         # (gateway/server.py).
-        command += ["--http", "gateway.server:GatewayHttpProtocol"]
+        command += ["--http", PROTOCOL_PATH]
     return command
 
 

@@ -34,6 +34,8 @@ from shared.logs import get_logger
 from shared.problems import PROBLEM_JSON, problem_body
 
 log = get_logger(__name__)
+# What ``uvicorn --http`` is given for the gateway, wherever it is started as a process.
+PROTOCOL_PATH = "gateway.server:GatewayHttpProtocol"
 
 
 @functools.cache
