@@ -183,7 +183,40 @@ async def seed_pgbench_round(dsn: str, schema: str, points: int, quota_per_point
 def run_pgbench(
     database_url: str, schema: str, *, residents: int, points: int, clients: int, seconds: float
 ) -> dict[str, Any]:
-    envelope = orjson.dumps(
+    script = TEMPLATE.read_text().format(
+        residents=residents,
+        points_minus_one=points - 1,
+        stripes_minus_one=STRIPES - 1,
+        user_prefix=USER_PREFIX,
+        point_prefix=POINT_PREFIX,
+        slot_prefix=SLOT_PREFIX,
+        round_id=PGBENCH_ROUND,
+        envelope=_pgbench_envelope(),
+    )
+    url = httpx.URL(database_url.replace("postgresql+asyncpg", "postgresql"))
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as handle:
+        handle.write(script)
+    env = dict(os.environ, PGOPTIONS=f"-c search_path={schema}", PGPASSWORD=url.password or "")
+    command = _pgbench_command(url, clients=clients, seconds=seconds, script=handle.name)
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    os.unlink(handle.name)
+    lines = done.stdout.splitlines()
+    tps = _pgbench_figure(lines, "tps =", 0.0)
+    if done.returncode != 0 or tps == 0:
+        print(done.stdout[-2000:], done.stderr[-2000:], file=sys.stderr)
+    return {
+        "clients": clients,
+        "seconds": seconds,
+        "tps": tps,
+        "latency_avg_ms": _pgbench_figure(lines, "latency average", float("nan")),
+        "failed": next((line for line in lines if "failed" in line), "").strip(),
+        "command": " ".join([*command[:-1], "<db>"]),
+    }
+
+
+def _pgbench_envelope() -> str:
+    """The outbox envelope pgbench writes with each booking, shaped as the service's."""
+    return orjson.dumps(
         {
             "event_id": str(uuid.uuid4()),
             "event_type": "booking.booking_confirmed",
@@ -204,21 +237,11 @@ def run_pgbench(
             },
         }
     ).decode()
-    script = TEMPLATE.read_text().format(
-        residents=residents,
-        points_minus_one=points - 1,
-        stripes_minus_one=STRIPES - 1,
-        user_prefix=USER_PREFIX,
-        point_prefix=POINT_PREFIX,
-        slot_prefix=SLOT_PREFIX,
-        round_id=PGBENCH_ROUND,
-        envelope=envelope,
-    )
-    url = httpx.URL(database_url.replace("postgresql+asyncpg", "postgresql"))
-    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as handle:
-        handle.write(script)
-    env = dict(os.environ, PGOPTIONS=f"-c search_path={schema}", PGPASSWORD=url.password or "")
-    command = [
+
+
+def _pgbench_command(url: httpx.URL, *, clients: int, seconds: float, script: str) -> list[str]:
+    """pgbench with prepared statements, on two threads; the database name comes last."""
+    return [
         _pgbench_binary(),
         "-n",
         "-M",
@@ -230,7 +253,7 @@ def run_pgbench(
         "-T",
         str(int(seconds)),
         "-f",
-        handle.name,
+        script,
         "-h",
         url.host or "127.0.0.1",
         "-p",
@@ -239,35 +262,13 @@ def run_pgbench(
         url.username or "postgres",
         url.path.lstrip("/") or "postgres",
     ]
-    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
-    os.unlink(handle.name)
-    tps = next(
-        (
-            float(line.split("=")[1].split()[0])
-            for line in done.stdout.splitlines()
-            if line.startswith("tps =")
-        ),
-        0.0,
+
+
+def _pgbench_figure(lines: list[str], label: str, missing: float) -> float:
+    """The number after ``=`` on pgbench's line starting with ``label``."""
+    return next(
+        (float(line.split("=")[1].split()[0]) for line in lines if line.startswith(label)), missing
     )
-    latency = next(
-        (
-            float(line.split("=")[1].split()[0])
-            for line in done.stdout.splitlines()
-            if line.startswith("latency average")
-        ),
-        float("nan"),
-    )
-    failed = next((line for line in done.stdout.splitlines() if "failed" in line), "")
-    if done.returncode != 0 or tps == 0:
-        print(done.stdout[-2000:], done.stderr[-2000:], file=sys.stderr)
-    return {
-        "clients": clients,
-        "seconds": seconds,
-        "tps": tps,
-        "latency_avg_ms": latency,
-        "failed": failed.strip(),
-        "command": " ".join([*command[:-1], "<db>"]),
-    }
 
 
 def create_round(
