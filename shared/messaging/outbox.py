@@ -53,15 +53,18 @@ log = get_logger(__name__)
 # wait for the WAL flush: ``synchronous_commit`` is set off for the transaction here too.
 _ASYNC_COMMIT = ("WITH async_commit AS MATERIALIZED "
                  "(SELECT set_config('synchronous_commit', 'off', true))")
+# The batch is read once (a materialized CTE), whatever plan the update gets.
 _CLAIM = Statement(text(
     f"""
-    {_ASYNC_COMMIT}
+    {_ASYNC_COMMIT},
+    claimed AS MATERIALIZED (
+        SELECT id FROM outbox
+        WHERE published_at IS NULL AND (next_attempt_at IS NULL OR next_attempt_at <= now())
+        ORDER BY id
+        LIMIT :limit
+        FOR UPDATE SKIP LOCKED)
     UPDATE outbox SET published_at = now()
-    FROM (SELECT id FROM outbox
-          WHERE published_at IS NULL AND (next_attempt_at IS NULL OR next_attempt_at <= now())
-          ORDER BY id
-          LIMIT :limit
-          FOR UPDATE SKIP LOCKED) claimed
+    FROM claimed
     WHERE outbox.id = claimed.id AND EXISTS (SELECT FROM async_commit)
     RETURNING outbox.id, outbox.event_id, outbox.routing_key, outbox.envelope
     """
