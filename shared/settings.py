@@ -96,6 +96,10 @@ class ServiceSettings(PlatformSettings, DatabaseSettings):
     publish_timeout_seconds: float = Field(
         5.0, validation_alias=_env("EHOME_PUBLISH_TIMEOUT_SECONDS")
     )
+    # Events nobody subscribes to are kept in one queue for inspection: the newest this many.
+    unrouted_max_length: int = Field(
+        100_000, ge=1, validation_alias=_env("EHOME_UNROUTED_MAX_LENGTH")
+    )
     consumer_prefetch: int = Field(50, validation_alias=_env("EHOME_CONSUMER_PREFETCH"))
     consumer_delivery_limit: int = Field(
         5, validation_alias=_env("EHOME_CONSUMER_DELIVERY_LIMIT")

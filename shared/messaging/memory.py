@@ -5,6 +5,7 @@ in the embedded run mode and in handler unit tests; integration tests use Rabbit
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -73,9 +74,10 @@ class _MemoryDelivery:
 
 
 class MemoryBroker:
-    def __init__(self) -> None:
+    def __init__(self, *, unrouted_max_length: int = 100_000) -> None:
         self._queues: dict[str, _Queue] = {}
-        self.unrouted: list[bytes] = []
+        # The newest events nobody subscribes to, as RabbitMQ's bounded unrouted queue keeps.
+        self.unrouted: deque[bytes] = deque(maxlen=unrouted_max_length)
         self.published: list[tuple[str, bytes]] = []
         self.fail_publishes = False  # tests flip it to simulate a broker outage
         self._consuming = True

@@ -48,7 +48,19 @@ class Topology:
 
     @property
     def unrouted_queue(self) -> str:
+        # The newest events of the alternate exchange, for inspection (bounded: nobody
+        # consumes them). A new name: RabbitMQ refuses to declare the old queue again with a
+        # length limit, and every service would fail to start on an existing broker.
+        return f"{self.prefix}.unrouted.recent"
+
+    @property
+    def legacy_unrouted_queue(self) -> str:
+        """Where unrouted events went before, without a bound: unbound at start-up so it stops
+        growing; what it holds is left for the operator to read and delete."""
         return f"{self.prefix}.unrouted"
+
+    def unrouted_arguments(self, max_length: int) -> dict[str, Any]:
+        return {"x-queue-type": "quorum", "x-max-length": max_length, "x-overflow": "drop-head"}
 
     @property
     def dead_letter_exchange(self) -> str:
@@ -120,10 +132,12 @@ class _RabbitDelivery:
 
 
 class RabbitBroker:
-    def __init__(self, url: str, *, prefix: str, publish_timeout: float, name: str) -> None:
+    def __init__(self, url: str, *, prefix: str, publish_timeout: float, name: str,
+                 unrouted_max_length: int = 100_000) -> None:
         self._url = url
         self._publish_timeout = publish_timeout
         self._name = name
+        self._unrouted_max_length = unrouted_max_length
         self.topology = Topology(prefix)
         self._connection: AbstractRobustConnection | None = None
         self._publish_channel: AbstractRobustChannel | None = None
@@ -157,9 +171,11 @@ class RabbitBroker:
             t.unrouted_exchange, aio_pika.ExchangeType.FANOUT, durable=True
         )
         unrouted_queue = await channel.declare_queue(
-            t.unrouted_queue, durable=True, arguments=QUORUM
+            t.unrouted_queue, durable=True,
+            arguments=t.unrouted_arguments(self._unrouted_max_length),
         )
         await unrouted_queue.bind(unrouted)
+        await self._retire_legacy_unrouted()
         await channel.declare_exchange(
             t.dead_letter_exchange, aio_pika.ExchangeType.DIRECT, durable=True
         )
@@ -169,6 +185,21 @@ class RabbitBroker:
             durable=True,
             arguments={"alternate-exchange": t.unrouted_exchange},
         )
+
+    async def _retire_legacy_unrouted(self) -> None:
+        """Unbind the old, unbounded unrouted queue, where a broker still has it. Looked up on
+        a channel of its own: a missing queue closes the channel that asked."""
+        assert self._connection is not None
+        t = self.topology
+        async with self._connection.channel() as channel:
+            try:
+                legacy = await channel.declare_queue(t.legacy_unrouted_queue, passive=True)
+            except aio_pika.exceptions.ChannelNotFoundEntity:
+                return
+            await legacy.unbind(t.unrouted_exchange)
+        log.warning("unrouted_legacy_queue_unbound", queue=t.legacy_unrouted_queue,
+                    messages=legacy.declaration_result.message_count,
+                    kept_in=t.unrouted_queue)
 
     def _heartbeat(self) -> dict[str, Any]:
         """A publish waits for its confirm for as long as its channel lives (see publish), so

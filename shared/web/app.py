@@ -51,12 +51,13 @@ WorkerFactory = Callable[[ServiceRuntime], Worker]
 
 def build_broker(settings: ServiceSettings) -> Broker:
     if settings.broker == "memory":
-        return MemoryBroker()
+        return MemoryBroker(unrouted_max_length=settings.unrouted_max_length)
     return RabbitBroker(
         settings.amqp_url,
         prefix=settings.amqp_prefix,
         publish_timeout=settings.publish_timeout_seconds,
         name=settings.service_name,
+        unrouted_max_length=settings.unrouted_max_length,
     )
 
 
