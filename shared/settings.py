@@ -12,6 +12,8 @@ from typing import ClassVar, Literal
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.messaging.broker import UNROUTED_MAX_LENGTH
+
 Environment = Literal["dev", "test", "prod"]
 PlanCacheMode = Literal["auto", "force_custom_plan", "force_generic_plan"]
 
@@ -98,7 +100,7 @@ class ServiceSettings(PlatformSettings, DatabaseSettings):
     )
     # Events nobody subscribes to are kept in one queue for inspection: the newest this many.
     unrouted_max_length: int = Field(
-        100_000, ge=1, validation_alias=_env("EHOME_UNROUTED_MAX_LENGTH")
+        UNROUTED_MAX_LENGTH, ge=1, validation_alias=_env("EHOME_UNROUTED_MAX_LENGTH")
     )
     consumer_prefetch: int = Field(50, validation_alias=_env("EHOME_CONSUMER_PREFETCH"))
     consumer_delivery_limit: int = Field(

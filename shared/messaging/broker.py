@@ -6,6 +6,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+# How many events nobody subscribes to a broker keeps for inspection (the newest ones).
+UNROUTED_MAX_LENGTH = 100_000
+
 
 class PublishError(Exception):
     """The broker did not confirm a message (nack, return, timeout or lost connection)."""

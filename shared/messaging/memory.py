@@ -11,7 +11,12 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from shared.logs import get_logger
-from shared.messaging.broker import DeliveryHandler, PublishError, QueueSpec
+from shared.messaging.broker import (
+    UNROUTED_MAX_LENGTH,
+    DeliveryHandler,
+    PublishError,
+    QueueSpec,
+)
 
 log = get_logger(__name__)
 
@@ -74,7 +79,7 @@ class _MemoryDelivery:
 
 
 class MemoryBroker:
-    def __init__(self, *, unrouted_max_length: int = 100_000) -> None:
+    def __init__(self, *, unrouted_max_length: int = UNROUTED_MAX_LENGTH) -> None:
         self._queues: dict[str, _Queue] = {}
         # The newest events nobody subscribes to, as RabbitMQ's bounded unrouted queue keeps.
         self.unrouted: deque[bytes] = deque(maxlen=unrouted_max_length)

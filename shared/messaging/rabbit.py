@@ -26,7 +26,12 @@ from pamqp.common import FieldTable
 from yarl import URL
 
 from shared.logs import get_logger
-from shared.messaging.broker import DeliveryHandler, PublishError, QueueSpec
+from shared.messaging.broker import (
+    UNROUTED_MAX_LENGTH,
+    DeliveryHandler,
+    PublishError,
+    QueueSpec,
+)
 
 log = get_logger(__name__)
 
@@ -133,7 +138,7 @@ class _RabbitDelivery:
 
 class RabbitBroker:
     def __init__(self, url: str, *, prefix: str, publish_timeout: float, name: str,
-                 unrouted_max_length: int = 100_000) -> None:
+                 unrouted_max_length: int = UNROUTED_MAX_LENGTH) -> None:
         self._url = url
         self._publish_timeout = publish_timeout
         self._name = name

@@ -106,9 +106,8 @@ def _contains(columns: Any, words: str) -> ColumnElement[bool]:
 
 
 def _keyword(words: str) -> ColumnElement[bool]:
-    grams = TEXT_GRAMS
     # The index narrows the rows to those with every bigram; the substring is the answer.
-    return and_(grams.op("@>")(func.bigrams(literal(words, Text))), _contains(cases.c, words))
+    return and_(TEXT_GRAMS.op("@>")(func.bigrams(literal(words, Text))), _contains(cases.c, words))
 
 
 def _subtree(code: str) -> Any:
