@@ -19,6 +19,9 @@ from shared.messaging.broker import (
 )
 
 log = get_logger(__name__)
+# What tests read back of the publications; the embedded platform publishes for as long as it
+# runs, so only the newest are kept.
+PUBLISHED_KEPT = 1_000
 
 
 @lru_cache(maxsize=4096)
@@ -79,11 +82,12 @@ class _MemoryDelivery:
 
 
 class MemoryBroker:
-    def __init__(self, *, unrouted_max_length: int = UNROUTED_MAX_LENGTH) -> None:
+    def __init__(self, *, unrouted_max_length: int = UNROUTED_MAX_LENGTH,
+                 published_kept: int = PUBLISHED_KEPT) -> None:
         self._queues: dict[str, _Queue] = {}
         # The newest events nobody subscribes to, as RabbitMQ's bounded unrouted queue keeps.
         self.unrouted: deque[bytes] = deque(maxlen=unrouted_max_length)
-        self.published: list[tuple[str, bytes]] = []
+        self.published: deque[tuple[str, bytes]] = deque(maxlen=published_kept)
         self.fail_publishes = False  # tests flip it to simulate a broker outage
         self._consuming = True
         self._stopped = False

@@ -71,3 +71,9 @@ async def test_the_in_memory_broker_keeps_the_newest_unrouted_events_too() -> No
     broker = MemoryBroker(unrouted_max_length=5)
     await _publish_unrouted(broker, 8)
     assert list(broker.unrouted) == [f"event-{n}".encode() for n in range(3, 8)]
+
+
+async def test_the_in_memory_broker_remembers_only_its_newest_publications() -> None:
+    broker = MemoryBroker(published_kept=3)
+    await _publish_unrouted(broker, 8)
+    assert [body for _, body in broker.published] == [f"event-{n}".encode() for n in (5, 6, 7)]
