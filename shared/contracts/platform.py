@@ -13,3 +13,20 @@ class Probe(BaseModel):
 
     sequence: int
     note: str = ""
+
+
+# The closed loop's three messages without their domain (bench/shape): a report opened, its
+# assignment decided, the case file's record of it. Nobody subscribes to the last one.
+@contract("platform.shape_reported")
+class ShapeReported(BaseModel):
+    report: int
+
+
+@contract("platform.shape_assigned")
+class ShapeAssigned(BaseModel):
+    report: int
+
+
+@contract("platform.shape_recorded")
+class ShapeRecorded(BaseModel):
+    report: int
