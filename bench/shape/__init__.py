@@ -14,13 +14,21 @@ the offered rate, in the events service's unit of work.
 
 Both services run in this one process (one event loop, no process switches between them), so
 the figure is a floor: the deployed layout costs at least this. Per rate step: reports
-offered and all assigned, report → assigned latency (p50, p99), CPU ms per report of this
-process, PostgreSQL and RabbitMQ (as in bench/events), their total, and its share of issue
-#21's 4.5 ms budget (``share_of_budget``), which bench/events spends on top of this on HTTP
-(the load generator, the gateway, the services' requests) and on the domain.
+offered and all assigned, report → assigned latency (p50, p99; to routing's decision, as
+bench/events times it), CPU ms per report of this process, PostgreSQL and RabbitMQ (as in
+bench/events), their total, and its share of issue #21's 4.5 ms budget
+(``share_of_budget``), which bench/events spends on top of this on HTTP (the load generator,
+the gateway, the services' requests) and on the domain.
 
-``python -m bench shape [--rates 100,200,400] [--seconds 10]``; results go to
-``bench/results/shape.json``; the exit code is 1 only when a report is left unassigned.
+``--messages`` runs the shape with fewer of its messages, each in schemas of its own:
+1 is routing deciding from the report with no message back (the floor of a design where the
+intake learns the decision without the broker), 2 adds the decision's way back to events
+without the record step's message. By default the loop as built (3) and 1 run one after the
+other, and each step's CPU is printed as a ratio to the same rate's with three messages
+(``cpu_ratio_to_three_messages``).
+
+``python -m bench shape [--rates 100,200,400] [--seconds 10] [--messages 3,1]``; results go to
+``bench/results/shape.json``; the exit code is 1 only when a report is left pending.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ import statistics
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +65,7 @@ from shared.db.database import asyncpg_dsn, normalize_database_url
 from shared.db.migrate import schema_name, upgrade
 from shared.db.statements import Statement
 from shared.db.uow import UnitOfWork
-from shared.messaging.consumer import Subscription
+from shared.messaging.consumer import Handler, Subscription
 from shared.messaging.envelope import Envelope
 from shared.messaging.rabbit import delete_prefixed_objects
 from shared.web import create_service_app
@@ -79,15 +88,20 @@ _OPEN_CASE = Statement(text("INSERT INTO shape_cases (report) VALUES (:report)")
 _ASSIGN = Statement(text("INSERT INTO shape_assignments (report) VALUES (:report)"))
 _RECORD = Statement(text(
     "UPDATE shape_cases SET assigned_at = clock_timestamp() WHERE report = :report"))
-# Per step: cases not yet recorded as assigned, events still in either outbox, latencies.
+# Per step: cases routing has not decided, or (when its message goes back) events has not
+# recorded as assigned, and events still in either outbox.
 _PENDING = """
-SELECT (SELECT count(*) FROM {events}.shape_cases WHERE assigned_at IS NULL)
+SELECT (SELECT count(*) FROM {events}.shape_cases c WHERE NOT EXISTS
+          (SELECT 1 FROM {routing}.shape_assignments a WHERE a.report = c.report))
+     + (SELECT count(*) FROM {events}.shape_cases WHERE $1 AND assigned_at IS NULL)
      + (SELECT count(*) FROM {events}.outbox WHERE published_at IS NULL)
      + (SELECT count(*) FROM {routing}.outbox WHERE published_at IS NULL)
 """
+# Report -> assigned as bench/events times it: from the intake to routing's decision.
 _LATENCIES = """
-SELECT extract(epoch FROM assigned_at - reported_at) * 1000 AS ms
-FROM {events}.shape_cases WHERE report >= $1 AND report < $2
+SELECT extract(epoch FROM a.assigned_at - c.reported_at) * 1000 AS ms
+FROM {events}.shape_cases c JOIN {routing}.shape_assignments a USING (report)
+WHERE c.report >= $1 AND c.report < $2
 """
 
 
@@ -98,23 +112,37 @@ async def open_case(uow: UnitOfWork, report: int) -> None:
         await uow.emit("platform.shape_reported", ShapeReported(report=report))
 
 
-async def decide(envelope: Envelope, uow: UnitOfWork) -> None:
-    """Routing's transaction: the assignment's row and the event that announces it."""
-    report = envelope.payload_as(ShapeReported).report
-    await uow.execute(_ASSIGN, {"report": report})
-    await uow.emit("platform.shape_assigned", ShapeAssigned(report=report))
+def decider(messages: int) -> Handler:
+    """Routing's transaction: the assignment's row, and the event that announces it when the
+    shape has a second message."""
+
+    async def decide(envelope: Envelope, uow: UnitOfWork) -> None:
+        report = envelope.payload_as(ShapeReported).report
+        await uow.execute(_ASSIGN, {"report": report})
+        if messages >= 2:
+            await uow.emit("platform.shape_assigned", ShapeAssigned(report=report))
+
+    return decide
 
 
-async def record(envelope: Envelope, uow: UnitOfWork) -> None:
-    """The case file's transaction: the decision recorded and the step announced."""
-    report = envelope.payload_as(ShapeAssigned).report
-    await uow.execute(_RECORD, {"report": report})
-    await uow.emit("platform.shape_recorded", ShapeRecorded(report=report))
+def recorder(messages: int) -> Handler:
+    """The case file's transaction: the decision recorded, and the step announced when the
+    shape has a third message."""
+
+    async def record(envelope: Envelope, uow: UnitOfWork) -> None:
+        report = envelope.payload_as(ShapeAssigned).report
+        await uow.execute(_RECORD, {"report": report})
+        if messages >= 3:
+            await uow.emit("platform.shape_recorded", ShapeRecorded(report=report))
+
+    return record
 
 
-def shape_apps(database_url: str, amqp_url: str, prefix: str) -> dict[str, FastAPI]:
+def shape_apps(database_url: str, amqp_url: str, prefix: str, messages: int
+               ) -> dict[str, FastAPI]:
     """The two services with their own settings (the run's schemas and broker objects), with
-    the shape's consumers in place of their own."""
+    the shape's consumers in place of their own: events consumes only when routing's decision
+    comes back as a message."""
     common: dict[str, Any] = {
         "database_url": database_url, "schema_prefix": prefix, "broker": "rabbitmq",
         "amqp_url": amqp_url, "amqp_prefix": prefix, "outbox_poll_seconds": 0.5,
@@ -122,10 +150,12 @@ def shape_apps(database_url: str, amqp_url: str, prefix: str) -> dict[str, FastA
     return {
         "events": create_service_app(
             EventsSettings(**common), title="events (shape)",
-            subscriptions=[Subscription("platform.shape_assigned", record, purpose="shape")]),
+            subscriptions=[Subscription("platform.shape_assigned", recorder(messages),
+                                        purpose="shape")] if messages >= 2 else []),
         "routing": create_service_app(
             RoutingSettings(**common), title="routing (shape)",
-            subscriptions=[Subscription("platform.shape_reported", decide, purpose="shape")]),
+            subscriptions=[Subscription("platform.shape_reported", decider(messages),
+                                        purpose="shape")]),
     }
 
 
@@ -159,36 +189,47 @@ async def offer(events: FastAPI, first: int, rate: int, seconds: float) -> int:
     return opened
 
 
-async def settle(conn: asyncpg.Connection, schemas: dict[str, str]) -> int:
-    """Wait until every case is assigned and both outboxes are empty; what is still pending."""
-    query = _PENDING.format(**{name: f'"{schema}"' for name, schema in schemas.items()})
+@dataclass
+class ShapeRun:
+    """One shape running: its services, a connection to watch them, their schemas."""
+
+    apps: dict[str, FastAPI]
+    conn: asyncpg.Connection
+    schemas: dict[str, str]
+    messages: int
+    cpu_now: Callable[[], dict[str, float]]
+
+    def sql(self, template: str) -> str:
+        return template.format(**{name: f'"{schema}"' for name, schema in self.schemas.items()})
+
+
+async def settle(run: ShapeRun) -> int:
+    """Wait until every case is assigned (and recorded so, when that takes a message) and
+    both outboxes are empty; what is still pending."""
     deadline = time.monotonic() + SETTLE_WAIT_SECONDS
     while True:
-        pending = int(await conn.fetchval(query))
+        pending = int(await run.conn.fetchval(run.sql(_PENDING), run.messages >= 2))
         if pending == 0 or time.monotonic() > deadline:
             return pending
         await asyncio.sleep(0.1)
 
 
-async def measure_step(
-    apps: dict[str, FastAPI], conn: asyncpg.Connection, schemas: dict[str, str],
-    first: int, rate: int, seconds: float, cpu_now: Callable[[], dict[str, float]],
-) -> dict[str, Any]:
+async def measure_step(run: ShapeRun, first: int, rate: int, seconds: float) -> dict[str, Any]:
     yardstick = reference_loop_ms()
-    cpu_before, started_at = cpu_now(), time.monotonic()
-    opened = await offer(apps["events"], first, rate, seconds)
-    pending = await settle(conn, schemas)
+    cpu_before, started_at = run.cpu_now(), time.monotonic()
+    opened = await offer(run.apps["events"], first, rate, seconds)
+    pending = await settle(run)
     window = time.monotonic() - started_at
-    cpu_after = cpu_now()
-    rows = await conn.fetch(_LATENCIES.format(events=f'"{schemas["events"]}"'),
-                            first, first + round(rate * seconds))
-    latencies = [float(row["ms"]) for row in rows if row["ms"] is not None]
+    cpu_after = run.cpu_now()
+    rows = await run.conn.fetch(run.sql(_LATENCIES), first, first + round(rate * seconds))
+    latencies = [float(row["ms"]) for row in rows]
     cpu_per_report = {
         name: round((cpu_after[name] - cpu_before.get(name, 0.0)) * 1000 / max(opened, 1), 2)
         for name in cpu_after
     }
     budget = cpu_budget(cpu_per_report, opened, window)
     return {
+        "messages": run.messages,
         "rate": rate,
         "opened": opened,
         "pending_after_run": pending,
@@ -225,37 +266,56 @@ async def _drop(dsn: str, schemas: dict[str, str]) -> None:
 
 
 async def run_shape(database_url: str, amqp_url: str, rates: list[int], seconds: float,
-                    *, prefix: str | None = None) -> dict[str, Any]:
-    """Every step in the schemas and broker objects of a fresh prefix (``prefix``, else
-    ``bench<6 hex>``), removed afterwards."""
+                    *, messages: int = 3, prefix: str | None = None) -> list[dict[str, Any]]:
+    """The steps of the shape with its first ``messages`` messages, in the schemas and broker
+    objects of a fresh prefix (``prefix``, else ``bench<6 hex>``), removed afterwards."""
     dsn = asyncpg_dsn(database_url)
-    if not await rabbit_answers(amqp_url):
-        raise SystemExit("bench shape measures RabbitMQ's part: AMQP_URL does not answer")
     prefix = prefix or f"bench{uuid.uuid4().hex[:6]}"
     schemas = await _prepare(database_url, dsn, prefix)
     steps: list[dict[str, Any]] = []
     try:
-        apps = shape_apps(database_url, amqp_url, prefix)
+        apps = shape_apps(database_url, amqp_url, prefix, messages)
 
         def cpu_now() -> dict[str, float]:
             return {"shape_services": cpu_seconds(os.getpid())} | local_servers_cpu_seconds()
 
         async with started(apps):
-            conn = await asyncpg.connect(dsn)
+            run = ShapeRun(apps, await asyncpg.connect(dsn), schemas, messages, cpu_now)
             try:
                 first = 0
                 for rate in rates:
-                    step = await measure_step(apps, conn, schemas, first, rate, seconds, cpu_now)
+                    steps.append(await measure_step(run, first, rate, seconds))
                     first += round(rate * seconds)
-                    steps.append(step)
-                    print(json.dumps(step), flush=True)
+                    print(json.dumps(steps[-1]), flush=True)
             finally:
-                await conn.close()
+                await run.conn.close()
     finally:
         await _drop(dsn, schemas)
         await delete_prefixed_objects(amqp_url, prefix)
+    return steps
+
+
+def compare(steps: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Per rate, the CPU a report costs with each number of messages, as a ratio to the loop
+    as built (three), measured in the same run."""
+    built = {s["rate"]: s["cpu_ms_per_report_total"] for s in steps if s["messages"] == 3}
+    return {
+        f"{s['rate']}/s, {s['messages']} messages": round(
+            s["cpu_ms_per_report_total"] / built[s["rate"]], 2)
+        for s in steps if s["rate"] in built and s["messages"] != 3
+    }
+
+
+async def run_shapes(database_url: str, amqp_url: str, rates: list[int], seconds: float,
+                     messages: list[int]) -> dict[str, Any]:
+    if not await rabbit_answers(amqp_url):
+        raise SystemExit("bench shape measures RabbitMQ's part: AMQP_URL does not answer")
+    steps: list[dict[str, Any]] = []
+    for count in messages:
+        steps += await run_shape(database_url, amqp_url, rates, seconds, messages=count)
     return {"cores": os.cpu_count(), "reference_loop_ms_after": reference_loop_ms(),
             "seconds_per_step": seconds, "cpu_budget_ms": CPU_BUDGET_MS, "steps": steps,
+            "cpu_ratio_to_three_messages": compare(steps),
             "complete": all(step["pending_after_run"] == 0 for step in steps)}
 
 
@@ -265,12 +325,17 @@ def main(argv: list[str]) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rates", default="100,200,400", help="reports/s, one step each")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each step")
+    parser.add_argument("--messages", default="3,1",
+                        help="shapes to run: the loop's first N messages (1, 2 or 3) each")
     args, _ = parser.parse_known_args(argv)  # `python -m bench` hands every bench all options
     database_url = normalize_database_url(
         os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
     amqp_url = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
     rates = [int(rate) for rate in args.rates.split(",")]
-    result = run_on_uvloop(run_shape(database_url, amqp_url, rates, args.seconds))
+    messages = [int(count) for count in args.messages.split(",")]
+    if not set(messages) <= {1, 2, 3}:
+        parser.error("--messages takes 1, 2 or 3 (comma-separated)")
+    result = run_on_uvloop(run_shapes(database_url, amqp_url, rates, args.seconds, messages))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps({k: v for k, v in result.items() if k != "steps"}), flush=True)

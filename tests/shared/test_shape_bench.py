@@ -7,7 +7,7 @@ import uuid
 
 import asyncpg
 
-from bench.shape import run_shape
+from bench.shape import compare, run_shape
 from shared.db.database import asyncpg_dsn
 
 
@@ -15,10 +15,9 @@ async def test_every_report_of_the_shape_bench_is_assigned_and_its_last_message_
     database_url: str, amqp_url: str, run_prefix: str
 ) -> None:
     prefix = f"{run_prefix}shape{uuid.uuid4().hex[:4]}"
-    result = await run_shape(database_url, amqp_url, [40], 1.0, prefix=prefix)
-    [step] = result["steps"]
+    [step] = await run_shape(database_url, amqp_url, [40], 1.0, prefix=prefix)
     # Nothing pending: every case recorded as assigned, both outboxes published.
-    assert result["complete"]
+    assert step["messages"] == 3
     assert step["opened"] == 40
     assert step["pending_after_run"] == 0
     assert step["assign_p50_ms"] is not None
@@ -32,3 +31,19 @@ async def test_every_report_of_the_shape_bench_is_assigned_and_its_last_message_
     finally:
         await conn.close()
     assert left == 0
+
+
+async def test_with_one_message_every_report_is_decided_without_a_way_back(
+    database_url: str, amqp_url: str, run_prefix: str
+) -> None:
+    [step] = await run_shape(database_url, amqp_url, [40], 1.0, messages=1,
+                             prefix=f"{run_prefix}shape{uuid.uuid4().hex[:4]}")
+    assert step["messages"] == 1
+    assert step["pending_after_run"] == 0
+    assert step["assign_p50_ms"] is not None
+
+
+def test_each_shape_is_compared_with_three_messages_at_its_rate() -> None:
+    steps = [{"messages": m, "rate": r, "cpu_ms_per_report_total": cpu}
+             for m, r, cpu in ((3, 200, 8.0), (3, 400, 5.0), (1, 200, 4.0), (1, 400, 2.0))]
+    assert compare(steps) == {"200/s, 1 messages": 0.5, "400/s, 1 messages": 0.4}
