@@ -60,12 +60,17 @@ from bench.processes import (
 )
 from services.events.settings import Settings as EventsSettings
 from services.routing.settings import Settings as RoutingSettings
-from shared.contracts.platform import ShapeAssigned, ShapeRecorded, ShapeReported
+from shared.contracts.platform import (
+    ShapeAssigned,
+    ShapeMessage,
+    ShapeRecorded,
+    ShapeReported,
+)
 from shared.db.database import asyncpg_dsn, normalize_database_url
 from shared.db.migrate import schema_name, upgrade
 from shared.db.statements import Statement
 from shared.db.uow import UnitOfWork
-from shared.messaging.consumer import Handler, Subscription
+from shared.messaging.consumer import Subscription
 from shared.messaging.envelope import Envelope
 from shared.messaging.rabbit import delete_prefixed_objects
 from shared.web import create_service_app
@@ -105,37 +110,39 @@ WHERE c.report >= $1 AND c.report < $2
 """
 
 
-async def open_case(uow: UnitOfWork, report: int) -> None:
+# The loop's messages in order; a shape of N messages sends the first N.
+LOOP: tuple[tuple[str, type[ShapeMessage]], ...] = (
+    ("platform.shape_reported", ShapeReported),
+    ("platform.shape_assigned", ShapeAssigned),
+    ("platform.shape_recorded", ShapeRecorded),
+)
+
+
+async def announce(uow: UnitOfWork, position: int, report: int, messages: int) -> None:
+    """The loop's message at ``position`` (from 0), if the shape has it."""
+    if position < messages:
+        event_type, model = LOOP[position]
+        await uow.emit(event_type, model(report=report))
+
+
+async def open_case(uow: UnitOfWork, report: int, messages: int) -> None:
     """The intake's transaction: the case's row and the event that announces it."""
     async with uow:
         await uow.execute(_OPEN_CASE, {"report": report})
-        await uow.emit("platform.shape_reported", ShapeReported(report=report))
+        await announce(uow, 0, report, messages)
 
 
-def decider(messages: int) -> Handler:
-    """Routing's transaction: the assignment's row, and the event that announces it when the
-    shape has a second message."""
+def consumer(position: int, statement: Statement, messages: int) -> Subscription:
+    """A service's transaction on the loop's message at ``position``: its row (routing's
+    assignment, the case file's record of it), then the next message if the shape has it."""
+    event_type, model = LOOP[position]
 
-    async def decide(envelope: Envelope, uow: UnitOfWork) -> None:
-        report = envelope.payload_as(ShapeReported).report
-        await uow.execute(_ASSIGN, {"report": report})
-        if messages >= 2:
-            await uow.emit("platform.shape_assigned", ShapeAssigned(report=report))
+    async def handle(envelope: Envelope, uow: UnitOfWork) -> None:
+        report = envelope.payload_as(model).report
+        await uow.execute(statement, {"report": report})
+        await announce(uow, position + 1, report, messages)
 
-    return decide
-
-
-def recorder(messages: int) -> Handler:
-    """The case file's transaction: the decision recorded, and the step announced when the
-    shape has a third message."""
-
-    async def record(envelope: Envelope, uow: UnitOfWork) -> None:
-        report = envelope.payload_as(ShapeAssigned).report
-        await uow.execute(_RECORD, {"report": report})
-        if messages >= 3:
-            await uow.emit("platform.shape_recorded", ShapeRecorded(report=report))
-
-    return record
+    return Subscription(event_type, handle, purpose="shape")
 
 
 def shape_apps(database_url: str, amqp_url: str, prefix: str, messages: int
@@ -150,12 +157,10 @@ def shape_apps(database_url: str, amqp_url: str, prefix: str, messages: int
     return {
         "events": create_service_app(
             EventsSettings(**common), title="events (shape)",
-            subscriptions=[Subscription("platform.shape_assigned", recorder(messages),
-                                        purpose="shape")] if messages >= 2 else []),
+            subscriptions=[consumer(1, _RECORD, messages)] if messages >= 2 else []),
         "routing": create_service_app(
             RoutingSettings(**common), title="routing (shape)",
-            subscriptions=[Subscription("platform.shape_reported", decider(messages),
-                                        purpose="shape")]),
+            subscriptions=[consumer(0, _ASSIGN, messages)]),
     }
 
 
@@ -165,28 +170,6 @@ async def started(apps: dict[str, FastAPI]) -> AsyncIterator[None]:
         for app in apps.values():
             await stack.enter_async_context(app.router.lifespan_context(app))
         yield
-
-
-async def offer(events: FastAPI, first: int, rate: int, seconds: float) -> int:
-    """Open reports ``first``.. at ``rate`` per second for ``seconds``, whatever the answers
-    (at most IN_FLIGHT_LIMIT open at once); how many were opened."""
-    count = round(rate * seconds)
-    in_flight: set[asyncio.Task[None]] = set()
-    loop = asyncio.get_running_loop()
-    start, opened = loop.time(), 0
-    for number in range(count):
-        delay = start + number / rate - loop.time()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        if len(in_flight) >= IN_FLIGHT_LIMIT:
-            continue
-        task = asyncio.create_task(open_case(events.state.runtime.uow(), first + number))
-        in_flight.add(task)
-        task.add_done_callback(in_flight.discard)
-        opened += 1
-    if in_flight:
-        await asyncio.gather(*in_flight)
-    return opened
 
 
 @dataclass
@@ -203,6 +186,29 @@ class ShapeRun:
         return template.format(**{name: f'"{schema}"' for name, schema in self.schemas.items()})
 
 
+async def offer(run: ShapeRun, first: int, rate: int, seconds: float) -> int:
+    """Open reports ``first``.. at ``rate`` per second for ``seconds``, whatever the answers
+    (at most IN_FLIGHT_LIMIT open at once); how many were opened."""
+    count = round(rate * seconds)
+    in_flight: set[asyncio.Task[None]] = set()
+    loop = asyncio.get_running_loop()
+    start, opened = loop.time(), 0
+    for number in range(count):
+        delay = start + number / rate - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if len(in_flight) >= IN_FLIGHT_LIMIT:
+            continue
+        uow = run.apps["events"].state.runtime.uow()
+        task = asyncio.create_task(open_case(uow, first + number, run.messages))
+        in_flight.add(task)
+        task.add_done_callback(in_flight.discard)
+        opened += 1
+    if in_flight:
+        await asyncio.gather(*in_flight)
+    return opened
+
+
 async def settle(run: ShapeRun) -> int:
     """Wait until every case is assigned (and recorded so, when that takes a message) and
     both outboxes are empty; what is still pending."""
@@ -217,7 +223,7 @@ async def settle(run: ShapeRun) -> int:
 async def measure_step(run: ShapeRun, first: int, rate: int, seconds: float) -> dict[str, Any]:
     yardstick = reference_loop_ms()
     cpu_before, started_at = run.cpu_now(), time.monotonic()
-    opened = await offer(run.apps["events"], first, rate, seconds)
+    opened = await offer(run, first, rate, seconds)
     pending = await settle(run)
     window = time.monotonic() - started_at
     cpu_after = run.cpu_now()

@@ -17,16 +17,20 @@ class Probe(BaseModel):
 
 # The closed loop's three messages without their domain (bench/shape): a report opened, its
 # assignment decided, the case file's record of it. Nobody subscribes to the last one.
-@contract("platform.shape_reported")
-class ShapeReported(BaseModel):
+class ShapeMessage(BaseModel):
     report: int
+
+
+@contract("platform.shape_reported")
+class ShapeReported(ShapeMessage):
+    pass
 
 
 @contract("platform.shape_assigned")
-class ShapeAssigned(BaseModel):
-    report: int
+class ShapeAssigned(ShapeMessage):
+    pass
 
 
 @contract("platform.shape_recorded")
-class ShapeRecorded(BaseModel):
-    report: int
+class ShapeRecorded(ShapeMessage):
+    pass
