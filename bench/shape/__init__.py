@@ -2,15 +2,16 @@
 report, measured on this machine beside the events bench, as the floor under its CPU figure.
 
 A report in the events bench is three messages between two services, each leaving a
-transaction through the outbox and its relay (publisher confirms, a quorum queue), each
-consumed ones entering one through the inbox: the report opens a case in events
-(``events.event_reported``), routing decides in its transaction (``routing.event_assigned``),
-events records the decision in its own (``events.event_status_changed``, which nobody here
-consumes). This bench runs exactly that and nothing else: the same two services' settings,
-schemas (the migrations) and the same shared code (unit of work, outbox relay, batched
-consumers, RabbitMQ topology), with each transaction writing one row of a table of its own
-instead of the domain's statements, and no HTTP: the reports are opened by this process at
-the offered rate, in the events service's unit of work.
+transaction through the outbox and its relay (publisher confirms, a quorum queue), and each
+consumed one entering its consumer's transaction through the inbox: the report opens a case
+in events (``events.event_reported``), routing decides in its transaction
+(``routing.event_assigned``), events records the decision in its own
+(``events.event_status_changed``, which nobody here consumes). This bench runs exactly that
+and nothing else: the same two services' settings, schemas (the migrations) and the same
+shared code (unit of work, outbox relay, batched consumers, RabbitMQ topology), with each
+transaction writing one row of a table of its own instead of the domain's statements, and no
+HTTP: the reports are opened by this process at the offered rate, in the events service's
+unit of work.
 
 Both services run in this one process (one event loop, no process switches between them), so
 the figure is a floor: the deployed layout costs at least this. Per rate step: reports
