@@ -100,6 +100,14 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_ms_per(count: int, before: dict[str, float], after: dict[str, float]
+               ) -> dict[str, float]:
+    """Per process, the CPU milliseconds spent between two readings of ``cpu_seconds``-like
+    totals, per unit of work done in between (``count``: reports, attempts)."""
+    return {name: round((after[name] - before.get(name, 0.0)) * 1000 / max(count, 1), 2)
+            for name in after}
+
+
 def local_servers_cpu_seconds() -> dict[str, float]:
     """CPU used so far by the PostgreSQL and RabbitMQ servers running on this machine (every
     postgres process, the beam.smp of RabbitMQ), when they do; read at two moments, the

@@ -64,6 +64,7 @@ import orjson
 
 from bench.load import Requests, open_loop, percentile, run_on_uvloop
 from bench.processes import (
+    cpu_ms_per,
     cpu_seconds,
     local_servers_cpu_seconds,
     platform_env,
@@ -220,10 +221,7 @@ async def measure_step(
     offered = post["attempts"]
     sent = offered - post["outcomes"].get("client_backlog_dropped", 0)
     accepted = post["accepted"]
-    cpu_per_report = {
-        name: round((cpu_after[name] - cpu_before.get(name, 0.0)) * 1000 / max(accepted, 1), 2)
-        for name in cpu_after
-    }
+    cpu_per_report = cpu_ms_per(accepted, cpu_before, cpu_after)
     return {
         "rate": rate,
         "offered": offered,

@@ -54,6 +54,7 @@ from sqlalchemy import text
 from bench.events import cpu_budget
 from bench.load import percentile, run_on_uvloop
 from bench.processes import (
+    cpu_ms_per,
     cpu_seconds,
     local_servers_cpu_seconds,
     rabbit_answers,
@@ -230,10 +231,7 @@ async def measure_step(run: ShapeRun, first: int, rate: int, seconds: float) -> 
     cpu_after = run.cpu_now()
     rows = await run.conn.fetch(run.sql(_LATENCIES), first, first + round(rate * seconds))
     latencies = [float(row["ms"]) for row in rows]
-    cpu_per_report = {
-        name: round((cpu_after[name] - cpu_before.get(name, 0.0)) * 1000 / max(opened, 1), 2)
-        for name in cpu_after
-    }
+    cpu_per_report = cpu_ms_per(opened, cpu_before, cpu_after)
     budget = cpu_budget(cpu_per_report, opened, window)
     return {
         "messages": run.messages,
